@@ -1,0 +1,16 @@
+"""pywemix: survey-weighted multilevel (mixed-effects) models.
+
+Weights at every level of a nested model, as the R package WeMix, with
+cluster-robust standard errors. The main entry point is :func:`mix`.
+"""
+from .fit import mix
+from .results import MixResult
+from .warnings import (BoundaryWarning, ConvergenceWarning, DataWarning,
+                       FewGroupsWarning, PseudoLikelihoodWarning, PywemixWarning,
+                       WeightWarning)
+
+__version__ = "0.1.0"
+
+__all__ = ["mix", "MixResult", "PywemixWarning", "DataWarning", "ConvergenceWarning",
+           "BoundaryWarning", "FewGroupsWarning", "PseudoLikelihoodWarning",
+           "WeightWarning", "__version__"]

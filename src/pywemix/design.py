@@ -1,0 +1,228 @@
+"""The model design: response, fixed and random design blocks, levels, weights.
+
+``build_design`` is the first stage of a fit (lme4's ``lFormula``): it turns a
+formula, a data frame and weight column names into numeric arrays sorted so
+that the groups of every level are contiguous.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from formulaic import model_matrix
+from formulaic.errors import FormulaicError
+from scipy.linalg import lapack
+
+from .formula import ParsedFormula, parse_formula
+from .frame import (check_columns, drop_incomplete, numeric_array,
+                    prepare_categoricals, to_pandas)
+from .levels import Level, order_levels, sorted_levels
+from .weights import (conditional_weights, constant_within, normalize_weight_spec,
+                      validate_weights, zero_weight_rows)
+
+__all__ = ["ModelDesign", "build_design", "fixed_matrix", "random_matrix"]
+
+
+@dataclass(frozen=True)
+class RandomBlock:
+    """The random effects of one term at one level (one covariance block)."""
+
+    expr: str
+    names: tuple
+    columns: slice  # columns of the level's Z
+
+
+@dataclass(frozen=True)
+class ModelDesign:
+    """Numeric form of a mixed model, rows sorted by group at every level.
+
+    Attributes
+    ----------
+    y : ndarray (n,)
+    X : ndarray (n, p)
+    x_names : list of str
+    Z : list of ndarray (n, q_l), one per level from level 2 up
+    blocks : list of list of RandomBlock, one list per level
+    levels : list of Level, from level 2 up
+    w1 : ndarray (n,)
+        Conditional level-1 weights.
+    wg : list of ndarray
+        Conditional weights of the groups of each level (level 2 up).
+    """
+
+    parsed: ParsedFormula
+    y: np.ndarray
+    X: np.ndarray
+    x_names: list
+    Z: list
+    blocks: list
+    levels: list
+    w1: np.ndarray
+    wg: list
+    frame: pd.DataFrame
+    fixed_spec: object
+    random_specs: list
+    weight_spec: list
+    cond_weights: bool
+    raw_weights: dict = field(repr=False)
+    n_dropped: int = 0
+
+    @property
+    def n_obs(self) -> int:
+        return len(self.y)
+
+    @property
+    def n_levels(self) -> int:
+        """Number of levels including the observation level."""
+        return len(self.levels) + 1
+
+    @property
+    def response(self) -> str:
+        return self.parsed.response
+
+
+def fixed_matrix(spec_or_formula, frame: pd.DataFrame):
+    """Fixed-effects design matrix from a formula string or a stored model spec."""
+    try:
+        if isinstance(spec_or_formula, str):
+            mm = model_matrix(spec_or_formula, frame, na_action="raise")
+        else:
+            mm = spec_or_formula.get_model_matrix(frame, na_action="raise")
+    except FormulaicError as exc:
+        raise ValueError(f"cannot build the design matrix: {exc}") from None
+    return mm
+
+
+def random_matrix(expr_or_spec, frame: pd.DataFrame):
+    """Random-effects design block for one term."""
+    return fixed_matrix(expr_or_spec, frame)
+
+
+def _check_rank(X: np.ndarray, names) -> None:
+    if X.shape[1] == 0:
+        return
+    norms = np.sqrt(np.einsum("ij,ij->j", X, X))
+    zero = [names[j] for j in np.flatnonzero(norms == 0)]
+    if zero:
+        raise ValueError(f"rank-deficient fixed-effects design: column(s) "
+                         f"{', '.join(map(repr, zero))} are all zero")
+    Xs = X / norms
+    C = Xs.T @ Xs
+    _, piv, rank, info = lapack.dpstrf(C, lower=1, tol=1e-10)
+    if rank < X.shape[1]:
+        aliased = [names[j] for j in sorted(piv[rank:] - 1)]
+        raise ValueError(
+            f"rank-deficient fixed-effects design: {len(aliased)} column(s) are linear "
+            f"combinations of the others and cannot be estimated: "
+            f"{', '.join(map(repr, aliased))}")
+
+
+def _frame(data, parsed: ParsedFormula, spec, extra=()):
+    data = to_pandas(data)
+    if data.columns.duplicated().any():
+        dup = sorted(set(data.columns[data.columns.duplicated()]))
+        raise ValueError(f"data has duplicated column names: {dup}")
+    needed = sorted(parsed.required_columns | set(extra))
+    check_columns(data, needed)
+    weights = [w for w in spec if w is not None]
+    check_columns(data, weights, "weight column")
+    frame = data[list(dict.fromkeys(needed + weights))]
+    frame = drop_incomplete(frame, needed)
+    categorical = [c for c in needed if c != parsed.response
+                   and (not pd.api.types.is_numeric_dtype(frame[c].dtype)
+                        or pd.api.types.is_bool_dtype(frame[c].dtype))]
+    return prepare_categoricals(frame, categorical)
+
+
+def _weights(frame, parsed, spec, cond_weights):
+    groups = list(dict.fromkeys(t.group for t in parsed.random))
+    arrays = validate_weights(frame, spec)
+    ordered = order_levels(frame, groups)
+    if len(spec) != len(ordered) + 1:  # pragma: no cover - checked by caller
+        raise ValueError("wrong number of weights")
+    names = [":".join(reversed(cols)) for cols, _ in ordered]
+    for lvl in range(1, len(spec)):
+        col = spec[lvl]
+        if col is not None:
+            cols, codes = ordered[lvl - 1]
+            first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
+
+            def label(g, cols=cols, first=first):
+                return ":".join(str(frame[c].iloc[first[g]]) for c in reversed(cols))
+            constant_within(arrays[col], codes, col, names[lvl - 1], label)
+    drop = zero_weight_rows(arrays, spec, [c for _, c in ordered], names)
+    if drop.any():
+        frame = frame.loc[~drop]
+        if len(frame) == 0:
+            raise ValueError("no rows left after dropping rows with zero weights")
+        arrays = {k: v[~drop] for k, v in arrays.items()}
+        ordered = order_levels(frame, groups)
+    return frame, arrays, ordered, int(drop.sum())
+
+
+def build_design(formula, data, weights=None, cond_weights=False,
+                 transform=None) -> ModelDesign:
+    """Build the numeric design of a weighted mixed model.
+
+    Parameters
+    ----------
+    formula : str
+        lme4-style formula.
+    data : pandas.DataFrame or polars.DataFrame
+    weights : list of (str or None), optional
+        One weight column per level, level 1 first.
+    cond_weights : bool
+        Whether the weights are already conditional.
+    transform : callable, optional
+        ``transform(frame, levels_info) -> frame`` applied to the complete rows
+        before the design matrices are built (used for centering).
+
+    Returns
+    -------
+    ModelDesign
+    """
+    parsed = parse_formula(formula) if isinstance(formula, str) else formula
+    n_group_factors = len({t.group for t in parsed.random})
+    spec = normalize_weight_spec(weights, n_group_factors + 1)
+    frame = _frame(data, parsed, spec)
+    frame, arrays, ordered, n_dropped = _weights(frame, parsed, spec, cond_weights)
+    order, levels = sorted_levels(frame, ordered)
+    frame = frame.iloc[order]
+    arrays = {k: v[order] for k, v in arrays.items()}
+    if transform is not None:
+        frame = transform(frame, levels, arrays, spec)
+    y = numeric_array(frame, parsed.response, "response")
+    mm = fixed_matrix(f"{parsed.fixed}", frame)
+    X = np.ascontiguousarray(mm.to_numpy(dtype=float))
+    x_names = list(mm.columns)
+    _check_rank(X, x_names)
+    Z, blocks, rspecs = _random_blocks(parsed, frame, levels)
+    cond = conditional_weights(arrays, spec, cond_weights)
+    w1 = cond[0] if cond[0] is not None else np.ones(len(y))
+    wg = [(cond[i][lev.starts] if cond[i] is not None else np.ones(lev.n_groups))
+          for i, lev in enumerate(levels, start=1)]
+    return ModelDesign(parsed, y, X, x_names, Z, blocks, levels, w1, wg, frame,
+                       mm.model_spec, rspecs, spec, cond_weights, arrays, n_dropped)
+
+
+def _random_blocks(parsed, frame, levels):
+    Z, blocks, specs = [], [], []
+    for lev in levels:
+        cols, blk, sp, start = [], [], [], 0
+        for term in parsed.random:
+            if term.group != lev.columns:
+                continue
+            mm = random_matrix(term.expr, frame)
+            if mm.shape[1] == 0:
+                raise ValueError(f"random term ({term.expr} | {term.group_name}) has no "
+                                 "effects")
+            cols.append(mm.to_numpy(dtype=float))
+            names = tuple(mm.columns)
+            blk.append(RandomBlock(term.expr, names, slice(start, start + len(names))))
+            sp.append(mm.model_spec)
+            start += len(names)
+        Z.append(np.ascontiguousarray(np.hstack(cols)))
+        blocks.append(blk)
+        specs.append(sp)
+    return Z, blocks, specs

@@ -1,0 +1,199 @@
+"""Parsing of lme4-style mixed-model formulas.
+
+The fixed part is left to formulaic; this module only splits the formula into
+its response, fixed right-hand side and random-effect terms ``(expr | group)``,
+expanding ``||`` (uncorrelated effects) and ``a/b`` (nested grouping factors).
+
+R equivalents: ``lme4::findbars``, ``lme4::nobars``, ``lme4::expandDoubleVerts``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from formulaic import Formula
+from formulaic.errors import FormulaicError
+
+__all__ = ["RandomTerm", "ParsedFormula", "parse_formula"]
+
+
+@dataclass(frozen=True)
+class RandomTerm:
+    """One random-effect term ``(expr | group)``.
+
+    Attributes
+    ----------
+    expr : str
+        Right-hand side of the random-effect model, e.g. ``"1 + escs"``.
+    group : tuple of str
+        Columns whose combination identifies the groups (``("district",
+        "school")`` for the inner factor of ``district/school``).
+    """
+
+    expr: str
+    group: tuple
+
+    @property
+    def group_name(self) -> str:
+        """Name of the grouping factor, as lme4 prints it (inner:outer)."""
+        return ":".join(reversed(self.group))
+
+
+@dataclass(frozen=True)
+class ParsedFormula:
+    """A mixed-model formula split into its parts."""
+
+    formula: str
+    response: str
+    fixed: str
+    random: tuple
+
+    @property
+    def required_columns(self) -> set:
+        """Data columns the formula refers to."""
+        cols = set(Formula(f"{self.response} ~ {self.fixed}").required_variables)
+        for term in self.random:
+            cols |= set(Formula(term.expr).required_variables)
+            cols |= set(term.group)
+        return cols
+
+
+def _split_top_level(text: str, sep: str) -> list:
+    """Split ``text`` on ``sep`` where it is not inside parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+            if depth < 0:
+                raise ValueError(f"formula syntax error: unbalanced ')' in {text!r}")
+        elif ch == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if depth != 0:
+        raise ValueError(f"formula syntax error: unbalanced '(' in {text!r}")
+    parts.append(text[start:])
+    return parts
+
+
+def _bar_terms(rhs: str):
+    """Yield (start, end, inner) for every parenthesised ``(... | ...)`` group."""
+    depth, start = 0, None
+    for i, ch in enumerate(rhs):
+        if ch == "(":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                raise ValueError(f"formula syntax error: unbalanced ')' in {rhs!r}")
+            if depth == 0:
+                inner = rhs[start + 1:i]
+                if "|" in inner and _split_top_level(inner, "|")[0] != inner:
+                    yield start, i + 1, inner
+    if depth != 0:
+        raise ValueError(f"formula syntax error: unbalanced '(' in {rhs!r}")
+
+
+def _expand_groups(group: str) -> list:
+    """``a/b/c`` -> [("a",), ("a", "b"), ("a", "b", "c")]; ``a:b`` -> [("a", "b")]."""
+    group = group.strip()
+    if not group:
+        raise ValueError("formula syntax error: a random term has no grouping factor after '|'")
+    nested = [g.strip() for g in group.split("/")]
+    out = []
+    for k in range(1, len(nested) + 1):
+        cols = []
+        for piece in nested[:k]:
+            cols.extend(c.strip() for c in piece.split(":"))
+        for c in cols:
+            if not re.fullmatch(r"[A-Za-z_.][A-Za-z0-9_.]*|`[^`]+`", c):
+                raise ValueError(
+                    f"formula syntax error: grouping factor {c!r} must be a column name")
+        out.append(tuple(c.strip("`") for c in cols))
+    return out
+
+
+def _term_labels(expr: str) -> list:
+    """Split a random-effect expression into its terms for ``||`` expansion."""
+    try:
+        parsed = Formula(expr)
+    except FormulaicError as exc:
+        raise ValueError(f"formula syntax error in random term {expr!r}: {exc}") from None
+    labels = [str(t) for t in parsed]
+    has_intercept = "1" in labels
+    others = [t for t in labels if t != "1"]
+    return has_intercept, others
+
+
+def parse_formula(formula: str) -> ParsedFormula:
+    """Split an lme4-style formula into response, fixed part and random terms.
+
+    Parameters
+    ----------
+    formula : str
+        For example ``"y ~ x + (1 + x | school) + (1 | district)"``.
+
+    Returns
+    -------
+    ParsedFormula
+
+    Raises
+    ------
+    TypeError
+        If ``formula`` is not a string.
+    ValueError
+        On a syntax error, a missing response or when no random term is given.
+    """
+    if not isinstance(formula, str):
+        raise TypeError(f"formula must be a string, got {type(formula).__name__}")
+    if formula.count("~") != 1:
+        raise ValueError(
+            f"formula syntax error: expected exactly one '~' in {formula!r}")
+    lhs, rhs = (s.strip() for s in formula.split("~"))
+    if not lhs:
+        raise ValueError(f"formula syntax error: no response on the left of '~' in {formula!r}")
+    if not rhs:
+        raise ValueError(f"formula syntax error: nothing on the right of '~' in {formula!r}")
+    pieces, random, last = [], [], 0
+    for start, end, inner in _bar_terms(rhs):
+        pieces.append(rhs[last:start])
+        last = end
+        double = "||" in inner
+        expr, group = (s.strip() for s in inner.split("||" if double else "|", 1))
+        if not expr:
+            raise ValueError(f"formula syntax error: empty effects in random term ({inner})")
+        groups = _expand_groups(group)
+        if double:
+            has_int, others = _term_labels(expr)
+            exprs = (["1"] if has_int else []) + [f"0 + {t}" for t in others]
+        else:
+            _term_labels(expr)
+            exprs = [expr]
+        for g in groups:
+            for e in exprs:
+                random.append(RandomTerm(e, g))
+    pieces.append(rhs[last:])
+    fixed = "".join(pieces)
+    # remove the '+' signs left dangling by the removed random terms
+    fixed = re.sub(r"\+\s*(?=\+|$)", "", fixed.strip())
+    fixed = re.sub(r"^\s*\+", "", fixed).strip()
+    fixed = re.sub(r"\s+", " ", fixed)
+    if re.search(r"-\s*$", fixed):
+        raise ValueError("formula syntax error: a random term cannot be subtracted")
+    if not fixed:
+        fixed = "1"
+    elif fixed in ("0", "-1", "- 1") or re.fullmatch(r"0|-\s*1", fixed):
+        fixed = "0"
+    if not random:
+        raise ValueError(
+            f"no random term in {formula!r}: a mixed model needs at least one term "
+            "such as (1 | school); for a model without random effects use a "
+            "weighted regression instead")
+    try:
+        Formula(f"{lhs} ~ {fixed}")
+    except FormulaicError as exc:
+        raise ValueError(f"formula syntax error in fixed part {fixed!r}: {exc}") from None
+    return ParsedFormula(formula, lhs, fixed, tuple(random))

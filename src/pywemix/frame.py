@@ -1,0 +1,95 @@
+"""The model frame: the rows and columns a model uses, checked and cleaned.
+
+Turns user data (pandas or polars) into a pandas DataFrame that holds only
+the complete rows of the variables the model refers to, with categorical
+columns in a fixed level order. R equivalent: ``stats::model.frame``.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .warnings import DataWarning
+
+__all__ = ["to_pandas", "check_columns", "drop_incomplete", "prepare_categoricals"]
+
+
+def to_pandas(data) -> pd.DataFrame:
+    """Return ``data`` as a pandas DataFrame (accepts polars DataFrames).
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is neither a pandas nor a polars DataFrame.
+    """
+    if isinstance(data, pd.DataFrame):
+        return data
+    module = type(data).__module__ or ""
+    if module.startswith("polars") and hasattr(data, "to_pandas"):
+        return data.to_pandas()
+    raise TypeError(
+        f"data must be a pandas or polars DataFrame, got {type(data).__name__}")
+
+
+def check_columns(data: pd.DataFrame, columns, what: str = "column") -> None:
+    """Raise a ``ValueError`` naming every column of ``columns`` not in ``data``."""
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise ValueError(
+            f"unknown {what}{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(repr(c) for c in sorted(missing))}: not in the data "
+            f"(columns are {', '.join(map(str, list(data.columns)[:20]))}"
+            f"{', ...' if data.shape[1] > 20 else ''})")
+
+
+def drop_incomplete(data: pd.DataFrame, columns) -> pd.DataFrame:
+    """Drop rows with a missing value in any of ``columns``, warning with the count."""
+    columns = list(columns)
+    if not columns:
+        return data
+    bad = data[columns].isna().any(axis=1).to_numpy()
+    n_bad = int(bad.sum())
+    if n_bad:
+        per = {c: int(data[c].isna().sum()) for c in columns if data[c].isna().any()}
+        detail = ", ".join(f"{c}: {k}" for c, k in per.items())
+        warnings.warn(
+            f"dropped {n_bad} of {len(data)} rows with missing values in model "
+            f"variables ({detail})", DataWarning, stacklevel=4)
+        data = data.loc[~bad]
+    if len(data) == 0:
+        raise ValueError("no complete rows left after dropping missing values")
+    return data
+
+
+def prepare_categoricals(data: pd.DataFrame, columns) -> pd.DataFrame:
+    """Give every non-numeric model column a fixed category order.
+
+    A pandas Categorical keeps its order (first category = reference); strings
+    and objects are sorted; bool becomes a categorical with ``False`` first.
+    """
+    data = data.copy(deep=False)
+    for c in columns:
+        s = data[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            data[c] = s.cat.remove_unused_categories()
+        elif pd.api.types.is_bool_dtype(s.dtype):
+            data[c] = pd.Categorical(s.astype(bool), categories=[False, True])
+        elif not pd.api.types.is_numeric_dtype(s.dtype):
+            values = s.astype(str)
+            data[c] = pd.Categorical(values, categories=sorted(values.unique()))
+    return data
+
+
+def numeric_array(data: pd.DataFrame, column: str, what: str) -> np.ndarray:
+    """Return ``data[column]`` as float, with a clear error if it is not numeric."""
+    s = data[column]
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.to_numpy(dtype=float)
+    if not pd.api.types.is_numeric_dtype(s.dtype):
+        sample = ", ".join(repr(v) for v in pd.unique(s.dropna())[:3])
+        raise TypeError(
+            f"{what} {column!r} must be numeric, but has dtype {s.dtype} "
+            f"(values such as {sample})")
+    return s.to_numpy(dtype=float)

@@ -1,0 +1,92 @@
+"""Fitting a weighted linear mixed model: optimise, then assemble the result.
+
+R equivalent: lme4's ``optimizeLmer`` + ``mkMerMod``; WeMix's linear branch.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .components import groups_table, variance_table
+from .covariance import CovarianceStructure
+from .gaussian import GaussianObjective
+from .optimize import minimize_bounded
+from .variance import estimate_variances
+from .warnings import BoundaryWarning, ConvergenceWarning
+
+__all__ = ["fit_linear"]
+
+
+def _snap_to_boundary(f, theta, structure):
+    """Set tiny diagonal parameters to exactly zero when that is no worse."""
+    diag = structure.theta_is_diag()
+    theta = theta.copy()
+    f0 = f(theta)
+    for i in np.flatnonzero(diag & (theta > 0) & (theta < 1e-4)):
+        cand = theta.copy()
+        cand[i] = 0.0
+        fc = f(cand)
+        if fc <= f0 + 1e-12 * max(1.0, abs(f0)):
+            theta, f0 = cand, fc
+    return theta
+
+
+def _boundary_messages(structure, theta, levels) -> list:
+    msgs = []
+    pos = 0
+    for li, (sizes, names) in enumerate(zip(structure.sizes, structure.names)):
+        for k, nm in zip(sizes, names):
+            r, c = np.tril_indices(k)
+            block = theta[pos:pos + len(r)]
+            pos += len(r)
+            for i in range(k):
+                row = block[(r == i)]
+                if np.all(row == 0):
+                    msgs.append(
+                        f"variance of {nm[i]!r} at level {li + 2} ({levels[li].name}) is "
+                        "estimated on the boundary (exactly 0): the data show no "
+                        "variation of this effect between groups; consider dropping it")
+    return msgs
+
+
+def fit_linear(design, *, reml: bool = False, start=None, max_iter: int = 1000):
+    """Fit the Gaussian model described by ``design``.
+
+    Returns ``(result_kwargs, messages)`` where messages are warnings to issue.
+    """
+    structure = CovarianceStructure.from_design(design)
+    objective = GaussianObjective(design, structure)
+    theta0 = structure.theta_start() if start is None else np.asarray(start, float)
+    if len(theta0) != structure.n_theta:
+        raise ValueError(f"start must have {structure.n_theta} covariance parameters, "
+                         f"got {len(theta0)}")
+    scale = objective.profiled(theta0, reml).n_weighted
+
+    def f(theta):
+        return -objective.profiled(theta, reml).llf / scale
+
+    record = minimize_bounded(f, theta0, structure.theta_lower(), max_iter=max_iter)
+    theta = _snap_to_boundary(f, record.x, structure)
+    pf = objective.profiled(theta, reml)
+    covs = [pf.sigma2 * T for T in structure.relative_cov(theta)]
+    ve = estimate_variances(objective, structure, pf.beta, pf.sigma2, covs)
+    table = variance_table(structure, design.levels, covs, pf.sigma2, ve.phi_robust)
+    modes = objective.conditional_modes(pf.beta, pf.sigma2, covs)
+    fitted = design.X @ pf.beta
+    for lev, Z, m in zip(design.levels, design.Z, modes):
+        fitted = fitted + np.einsum("ij,ij->i", Z, m[lev.codes])
+    for msg in _boundary_messages(structure, theta, design.levels):
+        warnings.warn(msg, BoundaryWarning, stacklevel=3)
+    if not record.converged:
+        warnings.warn(f"the optimiser did not converge: {record.message}",
+                      ConvergenceWarning, stacklevel=3)
+    params = pd.Series(pf.beta, index=design.x_names)
+    return dict(params=params, cov_robust=ve.beta_robust, cov_model=ve.beta_model,
+                var_components=table, groups=groups_table(design), modes=modes,
+                fitted_link=fitted, y=design.y, row_index=design.frame.index,
+                design=design, sigma2=pf.sigma2, covs=covs, theta=theta,
+                llf=pf.llf, criterion=pf.criterion, optimization=record,
+                converged=record.converged, n_clusters=ve.n_clusters)
+

@@ -1,0 +1,82 @@
+"""Predictions from a fit: fixed part plus the conditional modes of known groups.
+
+R equivalent: ``predict.merMod`` (``re.form``, ``allow.new.levels``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .design import fixed_matrix, random_matrix
+from .frame import check_columns, to_pandas
+
+__all__ = ["linear_predictor"]
+
+
+def _categoricals_like(newdata: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """Give ``newdata`` the fitted frame's category orders."""
+    newdata = newdata.copy()
+    for c in frame.columns:
+        if c not in newdata.columns or not isinstance(frame[c].dtype, pd.CategoricalDtype):
+            continue
+        cats = frame[c].cat.categories
+        vals = newdata[c]
+        if isinstance(vals.dtype, pd.CategoricalDtype):
+            vals = vals.astype(object)
+        if cats.dtype == bool:
+            vals = vals.astype(bool)
+        elif all(isinstance(v, str) for v in cats):
+            vals = vals.astype(str)
+        unknown = set(pd.unique(vals.dropna())) - set(cats)
+        if unknown:
+            raise ValueError(
+                f"column {c!r} of newdata has levels not seen in the fit: "
+                f"{sorted(map(str, unknown))[:5]}")
+        newdata[c] = pd.Categorical(vals, categories=cats)
+    return newdata
+
+
+def linear_predictor(result, newdata=None, include_random=True,
+                     allow_new_levels=False) -> np.ndarray:
+    """Linear predictor ``X beta + sum_l Z_l u_l`` for ``newdata``.
+
+    Groups not in the fit get random effects of zero when
+    ``allow_new_levels`` is true, and an error otherwise.
+    """
+    data = to_pandas(newdata)
+    parsed = result._parsed
+    frame = result._frame
+    needed = (parsed.required_columns - {parsed.response})
+    if not include_random:
+        needed = needed - {c for t in parsed.random for c in t.group}
+    check_columns(data, sorted(needed))
+    data = _categoricals_like(data[sorted(needed)], frame)
+    X = fixed_matrix(result._fixed_spec, data).to_numpy(dtype=float)
+    eta = X @ result.params.to_numpy()
+    if not include_random:
+        return eta
+    for li, lev in enumerate(result._levels):
+        labels = lev.labels
+        if len(lev.columns) == 1:
+            keys = data[lev.columns[0]]
+        else:
+            keys = data[list(reversed(lev.columns))].astype(str).agg(":".join, axis=1)
+        pos = labels.get_indexer(pd.Index(keys))
+        if len(lev.columns) == 1 and (pos < 0).any():
+            # tolerate dtype differences (e.g. int ids read as strings)
+            alt = pd.Index(labels.astype(str)).get_indexer(pd.Index(keys.astype(str)))
+            pos = np.where(pos < 0, alt, pos)
+        new = pos < 0
+        if new.any() and not allow_new_levels:
+            bad = pd.unique(pd.Series(np.asarray(keys))[new])[:5]
+            raise ValueError(
+                f"newdata has {int(new.sum())} rows in {lev.name} groups not in the "
+                f"fit (for example {list(map(str, bad))}); pass allow_new_levels=True "
+                "to predict them with random effects of zero")
+        modes = result._modes[li]
+        Zcols = [random_matrix(sp, data).to_numpy(dtype=float)
+                 for sp in result._random_specs[li]]
+        Z = np.hstack(Zcols)
+        u = np.where(new[:, None], 0.0, modes[np.where(new, 0, pos)])
+        eta = eta + np.einsum("ij,ij->i", Z, u)
+    return eta

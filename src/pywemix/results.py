@@ -1,0 +1,249 @@
+"""The result of a fit: an immutable object with statsmodels-style names.
+
+R equivalents: ``WeMix::mix`` output and ``summary``; lme4's ``merMod``
+accessors (``fixef``, ``ranef``, ``VarCorr``, ``logLik``, ``fitted``,
+``residuals``, ``predict``).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .warnings import PseudoLikelihoodWarning
+
+__all__ = ["MixResult"]
+
+
+def _frozen(a):
+    a = np.array(a, dtype=float, copy=True)
+    a.flags.writeable = False
+    return a
+
+
+class MixResult:
+    """Estimates of a weighted mixed model (returned by :func:`pywemix.mix`).
+
+    Attributes
+    ----------
+    params : Series
+        Fixed-effect estimates.
+    bse : Series
+        Cluster-robust standard errors (top-level clusters), as WeMix reports.
+    llf : float
+        Maximised (pseudo-)log-likelihood (restricted if ``criterion`` is REML).
+    var_components : DataFrame
+        One row per variance and covariance and a ``Residual`` row, with
+        cluster-robust standard errors.
+    icc : float
+    groups : DataFrame
+        Per level: number of units and the mean and sum of the weights.
+    converged : bool
+    optimization : OptimizationRecord
+        Iterations, evaluations, gradient norm and message of the optimiser.
+    warnings : tuple of str
+        Every warning issued while fitting.
+    """
+
+    _fields = ("formula", "family", "link", "n_quad", "criterion", "llf", "nobs",
+               "converged", "optimization", "warnings", "weighted", "weight_spec",
+               "cond_weights", "n_clusters", "extra")
+
+    def __init__(self, *, params, cov_robust, cov_model, var_components, groups,
+                 modes, fitted_link, y, row_index, design, sigma2, covs, theta,
+                 family_obj=None, **fields):
+        d = self.__dict__
+        for k in self._fields:
+            d[k] = fields.get(k)
+        names = list(params.index)
+        d["_params"] = pd.Series(_frozen(params.to_numpy()), index=names, name="params")
+        d["_cov"] = {"robust": _frozen(cov_robust), "model": _frozen(cov_model)}
+        d["_var_components"] = var_components.copy()
+        d["_groups"] = groups.copy()
+        d["_modes"] = [_frozen(m) for m in modes]
+        d["_fitted_link"] = _frozen(fitted_link)
+        d["_y"] = _frozen(y)
+        d["_row_index"] = row_index
+        d["_order"] = np.argsort(design.frame.index.get_indexer(row_index), kind="stable")
+        d["_parsed"] = design.parsed
+        d["_frame"] = design.frame.iloc[:0]
+        d["_fixed_spec"] = design.fixed_spec
+        d["_random_specs"] = design.random_specs
+        d["_levels"] = design.levels
+        d["_blocks"] = design.blocks
+        d["_family"] = family_obj
+        d["sigma2"] = float(sigma2)
+        d["_covs"] = [_frozen(c) for c in covs]
+        d["theta"] = _frozen(theta)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("MixResult is immutable; fit a new model instead")
+
+    def __delattr__(self, name):
+        raise AttributeError("MixResult is immutable")
+
+    # -- fixed effects ------------------------------------------------------
+    @property
+    def params(self) -> pd.Series:
+        """Fixed-effect estimates (copy)."""
+        return self._params.copy()
+
+    def cov_params(self, kind: str = "robust") -> pd.DataFrame:
+        """Covariance of the fixed effects.
+
+        Parameters
+        ----------
+        kind : {"robust", "model"}
+            ``"robust"``: cluster-robust sandwich at the top level (WeMix's
+            default); ``"model"``: inverse observed information.
+        """
+        if kind not in self._cov:
+            raise ValueError(f"kind must be 'robust' or 'model', got {kind!r}")
+        idx = self._params.index
+        return pd.DataFrame(np.array(self._cov[kind]), index=idx, columns=idx)
+
+    def std_errors(self, kind: str = "robust") -> pd.Series:
+        """Standard errors of the fixed effects (``kind`` as :meth:`cov_params`)."""
+        v = np.diag(self.cov_params(kind).to_numpy())
+        return pd.Series(np.sqrt(np.where(v >= 0, v, np.nan)), index=self._params.index,
+                         name="bse")
+
+    @property
+    def bse(self) -> pd.Series:
+        """Cluster-robust standard errors of the fixed effects."""
+        return self.std_errors("robust")
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """``params / bse``."""
+        return (self.params / self.bse).rename("tvalues")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided p-values of the t values against the standard normal."""
+        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues.to_numpy())),
+                         index=self._params.index, name="pvalues")
+
+    def conf_int(self, alpha: float = 0.05, kind: str = "robust") -> pd.DataFrame:
+        """Wald confidence intervals of the fixed effects (normal quantiles)."""
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+        z = stats.norm.ppf(1 - alpha / 2)
+        se = self.std_errors(kind)
+        return pd.DataFrame({"lower": self.params - z * se, "upper": self.params + z * se})
+
+    # -- variance components -----------------------------------------------
+    @property
+    def var_components(self) -> pd.DataFrame:
+        """Variances and covariances of the random effects and the residual."""
+        return self._var_components.copy()
+
+    @property
+    def icc(self) -> float:
+        """Intraclass correlation (see :func:`pywemix.components.icc_of`)."""
+        from .components import icc_of
+        return icc_of(self._var_components)
+
+    @property
+    def groups(self) -> pd.DataFrame:
+        """Number of units and weights per level (WeMix's groups table)."""
+        return self._groups.copy()
+
+    @property
+    def scale(self) -> float:
+        """Residual variance."""
+        return self.sigma2
+
+    # -- random effects, fitted values, residuals ---------------------------
+    def ranef(self, kind: str = "mode") -> dict:
+        """Conditional modes of the random effects, per grouping factor.
+
+        Returns a dict: grouping-factor name -> DataFrame indexed by group id,
+        one column per effect. For Gaussian models modes and means coincide.
+        """
+        if kind not in ("mode", "mean"):
+            raise ValueError(f"kind must be 'mode' or 'mean', got {kind!r}")
+        out = {}
+        for lev, blocks, m in zip(self._levels, self._blocks, self._modes):
+            cols = [n for b in blocks for n in b.names]
+            out[lev.name] = pd.DataFrame(np.array(m), index=lev.labels, columns=cols)
+        return out
+
+    def _in_data_order(self, values, name):
+        s = pd.Series(np.asarray(values)[self._order], index=self._row_index[self._order],
+                      name=name)
+        return s
+
+    @property
+    def fittedvalues(self) -> pd.Series:
+        """Fitted values including the random effects, in the data's row order."""
+        return self._in_data_order(self._fitted_link, "fittedvalues")
+
+    @property
+    def resid(self) -> pd.Series:
+        """Response residuals ``y - fittedvalues``, in the data's row order."""
+        return self._in_data_order(self._y - self._fitted_link, "resid")
+
+    def predict(self, newdata=None, *, include_random: bool = True,
+                allow_new_levels: bool = False) -> pd.Series:
+        """Predicted values.
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            Rows to predict; the fitted rows when omitted.
+        include_random : bool
+            Add the conditional modes of the groups (lme4's ``re.form=NULL``);
+            ``False`` gives the fixed part only (``re.form=NA``).
+        allow_new_levels : bool
+            Predict groups not in the fit with random effects of zero.
+        """
+        from .predict import linear_predictor
+        if newdata is None:
+            if include_random:
+                return self.fittedvalues.rename("predicted")
+            raise ValueError("include_random=False needs newdata")
+        eta = linear_predictor(self, newdata, include_random, allow_new_levels)
+        index = getattr(newdata, "index", None)
+        return pd.Series(eta, index=index if isinstance(index, pd.Index) else None,
+                         name="predicted")
+
+    # -- information criteria -----------------------------------------------
+    @property
+    def df_modelwc(self) -> int:
+        """Number of estimated parameters (fixed effects, covariance terms, residual)."""
+        return len(self._params) + len(self.theta) + 1
+
+    def _ic_warning(self, what):
+        if self.weighted:
+            warnings.warn(
+                f"{what} of a weighted fit is based on a pseudo-likelihood and is not "
+                "valid for model comparison; use Wald tests (result.wald_test) instead",
+                PseudoLikelihoodWarning, stacklevel=3)
+
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion ``-2 llf + 2 k``."""
+        self._ic_warning("AIC")
+        return -2 * self.llf + 2 * self.df_modelwc
+
+    @property
+    def bic(self) -> float:
+        """Bayesian information criterion ``-2 llf + k log(nobs)``."""
+        self._ic_warning("BIC")
+        return -2 * self.llf + np.log(self.nobs) * self.df_modelwc
+
+    # -- reporting -----------------------------------------------------------
+    def summary(self):
+        """A WeMix-style report; prints as text and renders as HTML in Jupyter."""
+        from .summary import Summary
+        return Summary(self)
+
+    def __repr__(self):
+        return (f"<MixResult {self.formula!r}: {self.family}, {len(self._levels) + 1} "
+                f"levels, nobs={self.nobs}, llf={self.llf:.6g}>")
+
+    def _repr_html_(self):
+        return self.summary()._repr_html_()

@@ -1,0 +1,141 @@
+"""Sampling weights at every level: checks and conditional weights.
+
+Survey files usually carry *unconditional* weights (the inverse of the overall
+probability that a unit is in the sample); the likelihood needs *conditional*
+ones (the inverse probability of a unit given its parent group). With
+unconditional weights ``w_1, ..., w_L`` (level 1 first), the conditional
+weight at level l is ``w_l / w_(l+1)`` and at the top level ``w_L``, as in
+WeMix (argument ``cWeights``).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .frame import check_columns
+from .warnings import DataWarning
+
+__all__ = ["normalize_weight_spec", "validate_weights", "constant_within",
+           "zero_weight_rows", "conditional_weights"]
+
+
+def normalize_weight_spec(weights, n_levels: int) -> list:
+    """Check the ``weights`` argument and return one entry (str or None) per level."""
+    if weights is None:
+        return [None] * n_levels
+    if isinstance(weights, str):
+        raise TypeError(
+            f"weights must be a list with one column name (or None) per level, level 1 "
+            f"first; got the string {weights!r}. This model has {n_levels} levels, for "
+            f"example weights=[{weights!r}, ...]")
+    weights = list(weights)
+    if len(weights) != n_levels:
+        raise ValueError(
+            f"wrong number of weights: the model has {n_levels} levels (observations "
+            f"and {n_levels - 1} grouping factor{'s' if n_levels > 2 else ''}), so "
+            f"weights needs {n_levels} entries, level 1 first; got {len(weights)}")
+    for w in weights:
+        if w is not None and not isinstance(w, str):
+            raise TypeError(f"each weight must be a column name or None, got {w!r}")
+    return weights
+
+
+def validate_weights(frame: pd.DataFrame, spec) -> dict:
+    """Check weight columns: present, numeric, finite, not missing, not negative.
+
+    Returns a dict column -> float array.
+    """
+    cols = [w for w in spec if w is not None]
+    check_columns(frame, cols, "weight column")
+    out = {}
+    for c in dict.fromkeys(cols):
+        s = frame[c]
+        if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            raise TypeError(f"weight column {c!r} must be numeric, got dtype {s.dtype}")
+        v = s.to_numpy(dtype=float)
+        n_na = int(np.isnan(v).sum())
+        if n_na:
+            raise ValueError(f"weight column {c!r} has {n_na} missing values: weights "
+                             "must be given for every row the model uses")
+        n_inf = int(np.isinf(v).sum())
+        if n_inf:
+            raise ValueError(f"weight column {c!r} has {n_inf} infinite values")
+        n_neg = int((v < 0).sum())
+        if n_neg:
+            raise ValueError(f"weight column {c!r} has {n_neg} negative values "
+                             f"(smallest {v.min():g}); weights must be >= 0")
+        out[c] = v
+    return out
+
+
+def constant_within(values: np.ndarray, codes: np.ndarray, column: str,
+                    level_name: str, labels) -> None:
+    """Raise if ``values`` vary within a group given by ``codes``."""
+    n = int(codes.max()) + 1
+    lo = np.full(n, np.inf)
+    hi = np.full(n, -np.inf)
+    np.minimum.at(lo, codes, values)
+    np.maximum.at(hi, codes, values)
+    bad = np.flatnonzero(hi - lo > 1e-9 * np.maximum(1.0, np.abs(hi)))
+    if len(bad):
+        g = bad[0]
+        raise ValueError(
+            f"weight column {column!r} varies within {level_name} {labels(g)} "
+            f"(from {lo[g]:g} to {hi[g]:g}) and in {len(bad)} {level_name} groups in "
+            f"all: a level-{'2+'} weight must be constant within its group")
+
+
+def zero_weight_rows(arrays, spec, level_codes, level_names) -> np.ndarray:
+    """Rows to drop because their weight is zero at some level; warns with counts."""
+    n = len(next(iter(arrays.values()))) if arrays else 0
+    drop = np.zeros(n, dtype=bool)
+    for lvl, col in enumerate(spec):
+        if col is None:
+            continue
+        zero = arrays[col] == 0
+        if not zero.any():
+            continue
+        if lvl == 0:
+            warnings.warn(f"dropped {int(zero.sum())} rows with level-1 weight "
+                          f"{col!r} equal to 0", DataWarning, stacklevel=4)
+        else:
+            k = len(np.unique(level_codes[lvl - 1][zero]))
+            warnings.warn(f"dropped {k} {level_names[lvl - 1]} groups "
+                          f"({int(zero.sum())} rows) with weight {col!r} equal to 0",
+                          DataWarning, stacklevel=4)
+        drop |= zero
+    return drop
+
+
+def conditional_weights(arrays, spec, cond_weights: bool) -> list:
+    """Per-row conditional weights for each level (level 1 first).
+
+    ``None`` at a level means a conditional weight of one there (no sampling at
+    that level), whatever ``cond_weights`` says.
+
+    Notes
+    -----
+    With unconditional weights :math:`w_l` the conditional weight is
+    :math:`w_{l|l+1} = w_l / w_{l+1}`; a level without a weight column takes
+    the unconditional weight of the level above it.
+    """
+    n = len(next(iter(arrays.values()))) if arrays else None
+    L = len(spec)
+    if cond_weights:
+        return [arrays[c] if c is not None else None for c in spec]
+    uncond = [None] * (L + 1)
+    for lvl in range(L - 1, -1, -1):
+        col = spec[lvl]
+        uncond[lvl] = arrays[col] if col is not None else uncond[lvl + 1]
+    out = []
+    for lvl in range(L):
+        if spec[lvl] is None:
+            out.append(None)
+        elif uncond[lvl + 1] is None:
+            out.append(uncond[lvl])
+        else:
+            out.append(uncond[lvl] / uncond[lvl + 1])
+    del n
+    return out
