@@ -1,0 +1,78 @@
+"""Shared fixtures: the outside reference files in ../shared/reference."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = Path(os.environ.get("PYWEMIX_REFERENCE", ROOT.parent / "shared" / "reference"))
+
+
+def reference_available() -> bool:
+    return (REFERENCE / "expected").is_dir()
+
+
+needs_reference = pytest.mark.skipif(not reference_available(),
+                                     reason=f"reference files not found at {REFERENCE}")
+
+
+def expected(name: str) -> dict:
+    with open(REFERENCE / "expected" / f"{name}.json") as fh:
+        return json.load(fh)
+
+
+def reference_data(file: str, references: dict | None = None) -> pd.DataFrame:
+    """A reference data set with the given categorical reference levels first."""
+    df = pd.read_csv(REFERENCE / "data" / file)
+    for col, ref in (references or {}).items():
+        others = sorted(set(df[col].dropna().unique()) - {ref})
+        df[col] = pd.Categorical(df[col], categories=[ref] + others)
+    return df
+
+
+def case(name: str):
+    """(expected dict, data frame) of a reference case."""
+    exp = expected(name)
+    return exp, reference_data(exp["data"], exp.get("references"))
+
+
+def our_name(ref_name: str, names) -> str:
+    """Map a reference coefficient name onto ours.
+
+    The reference files use ``column[T.level]`` except where R's own naming
+    (``sexM``) slipped through; match those by column + level.
+    """
+    if ref_name in names:
+        return ref_name
+    for n in names:
+        m = re.fullmatch(r"(.+)\[T\.(.+)\]", n)
+        if m and m.group(1) + m.group(2) == ref_name:
+            return n
+    raise KeyError(f"no coefficient matches reference name {ref_name!r} in {list(names)}")
+
+
+def mix_call(exp: dict) -> dict:
+    """Keyword arguments of pywemix.mix from a reference file's ``call``."""
+    c = exp["call"]
+    kw = dict(weights=c["weights"], cond_weights=c["cond_weights"])
+    if c.get("family", "gaussian") != "gaussian":
+        kw["family"] = c["family"]
+        kw["n_quad"] = c.get("n_quad", 13)
+        if c.get("link"):
+            kw["link"] = c["link"]
+    if c.get("center_group"):
+        kw["center_group"] = c["center_group"]
+    if c.get("center_grand"):
+        kw["center_grand"] = c["center_grand"]
+    return kw
+
+
+def rel(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return np.abs(a - b) / np.maximum(np.abs(b), 1e-300)
