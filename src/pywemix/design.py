@@ -67,6 +67,8 @@ class ModelDesign:
     cond_weights: bool
     raw_weights: dict = field(repr=False)
     n_dropped: int = 0
+    offset: np.ndarray = None
+    offset_column: str | None = None
 
     @property
     def n_obs(self) -> int:
@@ -119,7 +121,6 @@ def _check_rank(X: np.ndarray, names) -> None:
 
 
 def _frame(data, parsed: ParsedFormula, spec, extra=()):
-    data = to_pandas(data)
     if data.columns.duplicated().any():
         dup = sorted(set(data.columns[data.columns.duplicated()]))
         raise ValueError(f"data has duplicated column names: {dup}")
@@ -162,7 +163,7 @@ def _weights(frame, parsed, spec, cond_weights):
 
 
 def build_design(formula, data, weights=None, cond_weights=False,
-                 transform=None) -> ModelDesign:
+                 transform=None, family=None, offset=None) -> ModelDesign:
     """Build the numeric design of a weighted mixed model.
 
     Parameters
@@ -175,8 +176,13 @@ def build_design(formula, data, weights=None, cond_weights=False,
     cond_weights : bool
         Whether the weights are already conditional.
     transform : callable, optional
-        ``transform(frame, levels_info) -> frame`` applied to the complete rows
-        before the design matrices are built (used for centering).
+        ``transform(frame, levels, weight_arrays, weight_spec) -> frame``
+        applied to the complete, sorted rows before the design matrices are
+        built (used for centering).
+    family : Family, optional
+        Non-Gaussian family; checks and codes the response.
+    offset : str or array-like, optional
+        Column name or values added to the linear predictor.
 
     Returns
     -------
@@ -185,14 +191,24 @@ def build_design(formula, data, weights=None, cond_weights=False,
     parsed = parse_formula(formula) if isinstance(formula, str) else formula
     n_group_factors = len({t.group for t in parsed.random})
     spec = normalize_weight_spec(weights, n_group_factors + 1)
-    frame = _frame(data, parsed, spec)
+    data, offset_column = _with_offset(to_pandas(data), offset)
+    frame = _frame(data, parsed, spec, [offset_column] if offset_column else [])
     frame, arrays, ordered, n_dropped = _weights(frame, parsed, spec, cond_weights)
     order, levels = sorted_levels(frame, ordered)
     frame = frame.iloc[order]
     arrays = {k: v[order] for k, v in arrays.items()}
     if transform is not None:
         frame = transform(frame, levels, arrays, spec)
-    y = numeric_array(frame, parsed.response, "response")
+    if family is None:
+        y = numeric_array(frame, parsed.response, "response")
+    else:
+        y = family.response(frame[parsed.response], parsed.response)
+    off = np.zeros(len(frame))
+    if offset_column:
+        off = numeric_array(frame, offset_column, "offset")
+        if not np.all(np.isfinite(off)):
+            raise ValueError(f"offset {_offset_label(offset, offset_column)} has "
+                             f"{int((~np.isfinite(off)).sum())} infinite values")
     mm = fixed_matrix(f"{parsed.fixed}", frame)
     X = np.ascontiguousarray(mm.to_numpy(dtype=float))
     x_names = list(mm.columns)
@@ -203,7 +219,37 @@ def build_design(formula, data, weights=None, cond_weights=False,
     wg = [(cond[i][lev.starts] if cond[i] is not None else np.ones(lev.n_groups))
           for i, lev in enumerate(levels, start=1)]
     return ModelDesign(parsed, y, X, x_names, Z, blocks, levels, w1, wg, frame,
-                       mm.model_spec, rspecs, spec, cond_weights, arrays, n_dropped)
+                       mm.model_spec, rspecs, spec, cond_weights, arrays, n_dropped,
+                       off, offset_column if isinstance(offset, str) else None)
+
+
+_OFFSET = "(offset)"
+
+
+def _offset_label(offset, column):
+    return repr(offset) if isinstance(offset, str) else "array"
+
+
+def _with_offset(data: pd.DataFrame, offset):
+    """Return (data, offset column name or None), adding an array offset as a column."""
+    if offset is None:
+        return data, None
+    if isinstance(offset, str):
+        if offset not in data.columns:
+            raise ValueError(f"offset column {offset!r} is not in the data")
+        s = data[offset]
+        if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            raise TypeError(f"offset column {offset!r} must be numeric, got dtype {s.dtype}")
+        return data, offset
+    values = np.asarray(offset)
+    if values.ndim != 1 or len(values) != len(data):
+        raise ValueError(f"offset array must have one value per data row ({len(data)}), "
+                         f"got shape {values.shape}")
+    if not np.issubdtype(values.dtype, np.number):
+        raise TypeError(f"offset array must be numeric, got dtype {values.dtype}")
+    data = data.copy(deep=False)
+    data[_OFFSET] = values.astype(float)
+    return data, _OFFSET
 
 
 def _random_blocks(parsed, frame, levels):

@@ -12,13 +12,14 @@ import warnings
 import numpy as np
 
 from .design import build_design
+from .families import get_family
+from .glmm import fit_quadrature
 from .linear import fit_linear
 from .results import MixResult
 from .warnings import FewGroupsWarning, PywemixWarning
 
 __all__ = ["mix"]
 
-_FAMILIES = ("gaussian",)
 
 
 def _is_unit(design) -> bool:
@@ -26,8 +27,9 @@ def _is_unit(design) -> bool:
 
 
 def mix(formula, data, weights=None, *, cond_weights: bool = False,
-        family: str = "gaussian", reml: bool = False, start=None,
-        max_iter: int = 1000) -> MixResult:
+        family="gaussian", link: str | None = None, n_quad: int = 13,
+        offset=None, reml: bool = False, start=None,
+        max_iter: int | None = None) -> MixResult:
     """Fit a mixed model with sampling weights at every level.
 
     Parameters
@@ -45,13 +47,24 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         ``False``: weights are unconditional (overall inverse selection
         probabilities, as in survey files); the level-l conditional weight is
         ``w_l / w_(l+1)``. ``True``: the weights are already conditional.
-    family : {"gaussian"}
-        Distribution of the response.
+    family : {"gaussian", "binomial", "poisson"} or Family
+        Distribution of the response. ``"binomial"`` takes 0/1, bool or a
+        two-level categorical (second level = 1); ``"poisson"`` counts.
+    link : str, optional
+        ``"logit"`` (default), ``"probit"`` or ``"cloglog"`` for binomial;
+        ``"log"`` for Poisson; ``"identity"`` for Gaussian.
+    n_quad : int, default 13
+        Adaptive Gauss-Hermite nodes per random effect (non-Gaussian families);
+        ``n_quad=1`` is the Laplace approximation.
+    offset : str or array-like, optional
+        Column name (or values, one per row) added to the linear predictor.
     reml : bool, default False
-        Restricted maximum likelihood (unit weights only).
+        Restricted maximum likelihood (Gaussian, unit weights only).
     start : array-like, optional
-        Starting relative Cholesky parameters (lme4's ``theta``).
-    max_iter : int
+        Starting values: Gaussian, the relative Cholesky parameters (lme4's
+        ``theta``); other families, the fixed effects then the Cholesky
+        elements of each level's covariance.
+    max_iter : int, optional
         Maximum optimiser iterations.
 
     Returns
@@ -75,13 +88,17 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
     R equivalents: ``WeMix::mix(formula, data, weights, cWeights)``;
     ``lme4::lmer(REML = FALSE)`` for unit weights.
     """
-    if family not in _FAMILIES:
-        raise ValueError(f"unknown family {family!r}; supported: {', '.join(_FAMILIES)}")
+    fam = _family(family, link)
     if not isinstance(cond_weights, (bool, np.bool_)):
         raise TypeError(f"cond_weights must be True or False, got {cond_weights!r}")
+    if isinstance(n_quad, bool) or not isinstance(n_quad, (int, np.integer)) or n_quad < 1:
+        raise ValueError(f"n_quad must be a positive integer, got {n_quad!r}")
+    if reml and fam is not None:
+        raise ValueError("reml=True is only defined for the gaussian family")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        design = build_design(formula, data, weights, bool(cond_weights))
+        design = build_design(formula, data, weights, bool(cond_weights), family=fam,
+                              offset=offset)
         weighted = not _is_unit(design)
         if reml and weighted:
             raise ValueError(
@@ -93,13 +110,29 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
                 f"only {top.n_groups} top-level groups ({top.name}): cluster-robust "
                 "standard errors are unreliable with fewer than 20 clusters",
                 FewGroupsWarning, stacklevel=2)
-        fields = fit_linear(design, reml=reml, start=start, max_iter=max_iter)
+        if fam is None:
+            fields = fit_linear(design, reml=reml, start=start, max_iter=max_iter or 1000)
+        else:
+            fields = fit_quadrature(design, fam, n_quad=int(n_quad), start=start,
+                                    max_iter=max_iter or 200)
     messages = []
     for w in caught:
         if issubclass(w.category, PywemixWarning):
             messages.append(str(w.message))
         warnings.warn(w.message, w.category, stacklevel=2)
-    return MixResult(**fields, formula=formula, family=family, link="identity",
-                     n_quad=None, nobs=design.n_obs, warnings=tuple(messages),
+    return MixResult(**fields, formula=formula, family=fam.name if fam else "gaussian",
+                     link=fam.link if fam else "identity",
+                     n_quad=int(n_quad) if fam else None, nobs=design.n_obs,
+                     warnings=tuple(messages),
                      weighted=weighted, weight_spec=list(design.weight_spec),
                      cond_weights=bool(cond_weights), extra={})
+
+
+def _family(family, link):
+    """None for the Gaussian family, else a Family object (checks the link)."""
+    if isinstance(family, str) and family == "gaussian":
+        if link not in (None, "identity"):
+            raise ValueError(f"family 'gaussian' has no link {link!r}; its links are "
+                             "'identity'")
+        return None
+    return get_family(family, link)

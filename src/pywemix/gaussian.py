@@ -73,7 +73,7 @@ class GaussianObjective:
         self.levels = design.levels
         self.q = structure.q
         self.p = design.X.shape[1]
-        G = np.hstack(list(design.Z) + [design.X, design.y[:, None]])
+        G = np.hstack(list(design.Z) + [design.X, (design.y - design.offset)[:, None]])
         starts = design.levels[0].starts
         self.M2 = group_crossprod(G, design.w1, starts)
         self.n2 = group_sum(design.w1, starts)

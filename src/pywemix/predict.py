@@ -37,13 +37,14 @@ def _categoricals_like(newdata: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFra
 
 
 def linear_predictor(result, newdata=None, include_random=True,
-                     allow_new_levels=False) -> np.ndarray:
+                     allow_new_levels=False, offset=None) -> np.ndarray:
     """Linear predictor ``X beta + sum_l Z_l u_l`` for ``newdata``.
 
     Groups not in the fit get random effects of zero when
     ``allow_new_levels`` is true, and an error otherwise.
     """
     data = to_pandas(newdata)
+    data_all = data
     parsed = result._parsed
     frame = result._frame
     needed = (parsed.required_columns - {parsed.response})
@@ -52,7 +53,7 @@ def linear_predictor(result, newdata=None, include_random=True,
     check_columns(data, sorted(needed))
     data = _categoricals_like(data[sorted(needed)], frame)
     X = fixed_matrix(result._fixed_spec, data).to_numpy(dtype=float)
-    eta = X @ result.params.to_numpy()
+    eta = X @ result.params.to_numpy() + _offset(result, data_all, offset)
     if not include_random:
         return eta
     for li, lev in enumerate(result._levels):
@@ -80,3 +81,21 @@ def linear_predictor(result, newdata=None, include_random=True,
         u = np.where(new[:, None], 0.0, modes[np.where(new, 0, pos)])
         eta = eta + np.einsum("ij,ij->i", Z, u)
     return eta
+
+
+def _offset(result, data, offset):
+    """Offset of the new rows: the fit's offset column, or ``offset`` given."""
+    if offset is not None:
+        off = np.asarray(offset, dtype=float)
+        if off.shape not in ((len(data),), ()):
+            raise ValueError(f"offset must have one value per row of newdata ({len(data)})")
+        return off
+    col = result._offset_column
+    if col is not None:
+        if col not in data.columns:
+            raise ValueError(f"newdata needs the offset column {col!r} used in the fit")
+        return data[col].to_numpy(dtype=float)
+    if result._has_offset:
+        raise ValueError("the model was fitted with an offset array: pass offset= with "
+                         "one value per row of newdata")
+    return 0.0

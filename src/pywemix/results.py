@@ -53,7 +53,7 @@ class MixResult:
 
     def __init__(self, *, params, cov_robust, cov_model, var_components, groups,
                  modes, fitted_link, y, row_index, design, sigma2, covs, theta,
-                 family_obj=None, **fields):
+                 family_obj=None, extra_state=None, **fields):
         d = self.__dict__
         for k in self._fields:
             d[k] = fields.get(k)
@@ -74,6 +74,9 @@ class MixResult:
         d["_levels"] = design.levels
         d["_blocks"] = design.blocks
         d["_family"] = family_obj
+        d["_state"] = extra_state or {}
+        d["_offset_column"] = design.offset_column
+        d["_has_offset"] = bool(np.any(design.offset != 0)) if design.offset is not None else False
         d["sigma2"] = float(sigma2)
         d["_covs"] = [_frozen(c) for c in covs]
         d["theta"] = _frozen(theta)
@@ -160,13 +163,24 @@ class MixResult:
     def ranef(self, kind: str = "mode") -> dict:
         """Conditional modes of the random effects, per grouping factor.
 
+        Parameters
+        ----------
+        kind : {"mode", "mean"}
+            Conditional modes (lme4's ``ranef``), or conditional means by
+            quadrature (WeMix Appendix A, eq. 26). For Gaussian models the two
+            coincide. For three or more levels, a lower level's modes are
+            conditional on the modes of the levels above.
+
         Returns a dict: grouping-factor name -> DataFrame indexed by group id,
-        one column per effect. For Gaussian models modes and means coincide.
+        one column per effect.
         """
         if kind not in ("mode", "mean"):
             raise ValueError(f"kind must be 'mode' or 'mean', got {kind!r}")
+        values = self._modes
+        if kind == "mean" and "objective" in self._state:
+            values = self._state["objective"].conditional_means(self._state["phi"])
         out = {}
-        for lev, blocks, m in zip(self._levels, self._blocks, self._modes):
+        for lev, blocks, m in zip(self._levels, self._blocks, values):
             cols = [n for b in blocks for n in b.names]
             out[lev.name] = pd.DataFrame(np.array(m), index=lev.labels, columns=cols)
         return out
@@ -176,24 +190,30 @@ class MixResult:
                       name=name)
         return s
 
+    def _mean(self, eta):
+        return eta if self._family is None else self._family.mean(eta)
+
     @property
     def fittedvalues(self) -> pd.Series:
-        """Fitted values including the random effects, in the data's row order."""
-        return self._in_data_order(self._fitted_link, "fittedvalues")
+        """Fitted means (response scale) including the random effects, in data order."""
+        return self._in_data_order(self._mean(self._fitted_link), "fittedvalues")
 
     @property
     def resid(self) -> pd.Series:
         """Response residuals ``y - fittedvalues``, in the data's row order."""
-        return self._in_data_order(self._y - self._fitted_link, "resid")
+        return self._in_data_order(self._y - self._mean(self._fitted_link), "resid")
 
-    def predict(self, newdata=None, *, include_random: bool = True,
-                allow_new_levels: bool = False) -> pd.Series:
+    def predict(self, newdata=None, *, type: str = "response", include_random: bool = True,
+                allow_new_levels: bool = False, offset=None) -> pd.Series:
         """Predicted values.
 
         Parameters
         ----------
         newdata : DataFrame, optional
             Rows to predict; the fitted rows when omitted.
+        type : {"response", "link"}
+            Mean of the response, or the linear predictor (the same for
+            Gaussian models).
         include_random : bool
             Add the conditional modes of the groups (lme4's ``re.form=NULL``);
             ``False`` gives the fixed part only (``re.form=NA``).
@@ -201,20 +221,24 @@ class MixResult:
             Predict groups not in the fit with random effects of zero.
         """
         from .predict import linear_predictor
+        if type not in ("response", "link"):
+            raise ValueError(f"type must be 'response' or 'link', got {type!r}")
         if newdata is None:
-            if include_random:
-                return self.fittedvalues.rename("predicted")
-            raise ValueError("include_random=False needs newdata")
-        eta = linear_predictor(self, newdata, include_random, allow_new_levels)
+            if not include_random:
+                raise ValueError("include_random=False needs newdata")
+            eta = self._in_data_order(self._fitted_link, "predicted")
+            return eta if type == "link" else eta.transform(self._mean)
+        eta = linear_predictor(self, newdata, include_random, allow_new_levels, offset)
         index = getattr(newdata, "index", None)
-        return pd.Series(eta, index=index if isinstance(index, pd.Index) else None,
+        values = eta if type == "link" else self._mean(eta)
+        return pd.Series(values, index=index if isinstance(index, pd.Index) else None,
                          name="predicted")
 
     # -- information criteria -----------------------------------------------
     @property
     def df_modelwc(self) -> int:
         """Number of estimated parameters (fixed effects, covariance terms, residual)."""
-        return len(self._params) + len(self.theta) + 1
+        return len(self._params) + len(self.theta) + (1 if self._family is None else 0)
 
     def _ic_warning(self, what):
         if self.weighted:

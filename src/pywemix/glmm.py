@@ -1,0 +1,188 @@
+"""Fitting a weighted generalized linear mixed model by adaptive quadrature.
+
+Newton-Raphson on the quadrature approximation with the nodes held fixed,
+re-adapting the nodes at every iteration (as GLLAMM and WeMix do), until the
+Newton decrement vanishes. R equivalents: WeMix's ``mix(family=)``,
+``lme4::glmer(nAGQ=)``.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .aghq import QuadratureObjective
+from .components import groups_table, variance_table
+from .covariance import CovarianceStructure
+from .numdiff import jacobian
+from .optimize import OptimizationRecord
+from .variance import meat
+from .warnings import BoundaryWarning, ConvergenceWarning, DataWarning
+
+__all__ = ["fit_quadrature"]
+
+#: WeMix leaves out a variance's standard error below this value.
+SE_FLOOR = float(np.exp(-3.6))
+
+
+def _glm_start(design, family):
+    """Fixed effects of the weighted GLM without random effects (IRLS)."""
+    X, y, off = design.X, design.y, design.offset
+    w = design.w1.copy()
+    for lev, wl in zip(design.levels, design.wg):
+        w = w * wl[lev.codes]
+    beta = np.zeros(X.shape[1])
+    if family.name == "poisson" and "Intercept" in design.x_names:
+        beta[design.x_names.index("Intercept")] = np.log(max(np.average(y, weights=w), 1e-3))
+    for _ in range(50):
+        eta = X @ beta + off
+        _, d1, d2 = family.derivs(y, eta)
+        info = (X * (w * -d2)[:, None]).T @ X
+        try:
+            step = np.linalg.solve(info + 1e-10 * np.eye(len(beta)), X.T @ (w * d1))
+        except np.linalg.LinAlgError:
+            break
+        step = np.clip(step, -5, 5)
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return beta
+
+
+def _separation_check(design, family):
+    if family.name != "binomial":
+        return
+    y = design.y
+    for j, name in enumerate(design.x_names):
+        col = design.X[:, j]
+        if name == "Intercept" or not np.all(np.isin(col, (0.0, 1.0))):
+            continue
+        on = col == 1
+        if 0 < on.sum() < len(col) and len(np.unique(y[on])) == 1:
+            warnings.warn(
+                f"perfect separation: the response is always {int(y[on][0])} where "
+                f"{name!r} is 1; its coefficient is not identified and will be very large",
+                DataWarning, stacklevel=4)
+
+
+def _newton(obj, phi, max_iter, scale):
+    it, message, converged = 0, "maximum iterations reached", False
+    ev = obj.evaluate(phi, adapt=True)
+    for it in range(1, max_iter + 1):
+        negH = -ev.hess
+        mu = 0.0
+        for _ in range(60):
+            try:
+                L = np.linalg.cholesky(negH + mu * np.eye(len(phi)))
+                break
+            except np.linalg.LinAlgError:
+                mu = max(2 * mu, 1e-8 * max(1.0, np.abs(np.diag(negH)).max()))
+        step = np.linalg.solve(L.T, np.linalg.solve(L, ev.grad))
+        decrement = float(ev.grad @ step)
+        t = 1.0
+        for _ in range(40):
+            cand = phi + t * step
+            val = obj.evaluate(cand, adapt=False, derivs=False).llf
+            if np.isfinite(val) and val >= ev.llf - 1e-13 * abs(ev.llf):
+                break
+            t *= 0.5
+        phi = cand
+        ev_new = obj.evaluate(phi, adapt=True)
+        small_step = np.max(np.abs(t * step) / np.maximum(np.abs(phi), 1.0)) < 1e-9
+        if (decrement / scale < 1e-15 or small_step) and mu == 0.0:
+            ev, converged, message = ev_new, True, "Newton decrement below tolerance"
+            break
+        ev = ev_new
+    return phi, ev, it, converged, message
+
+
+def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: int = 200):
+    """Fit a GLMM by adaptive Gauss-Hermite quadrature; returns result fields."""
+    structure = CovarianceStructure.from_design(design)
+    obj = QuadratureObjective(design, structure, family, n_quad)
+    _separation_check(design, family)
+    if start is None:
+        c0 = 0.5 * structure.theta_start()
+        phi0 = np.r_[_glm_start(design, family), c0]
+    else:
+        phi0 = np.asarray(start, dtype=float)
+        if len(phi0) != obj.P:
+            raise ValueError(f"start must have {obj.P} values (fixed effects, then "
+                             f"Cholesky elements), got {len(phi0)}")
+    scale = float(np.sum(design.w1 * np.ones(design.n_obs)))
+    phi, ev, iters, converged, message = _newton(obj, phi0, max_iter, scale)
+    # canonical sign of Cholesky columns: non-negative diagonal
+    phi = _canonical(phi, obj)
+    ev = obj.evaluate(phi, adapt=True)
+    grad_norm = float(np.max(np.abs(ev.grad)) / max(1.0, abs(ev.llf)) * scale)
+    record = OptimizationRecord(phi, -ev.llf, iters, iters, grad_norm, converged, message,
+                                "Newton-Raphson (adaptive quadrature)", ())
+    if not converged:
+        warnings.warn(f"the optimiser did not converge in {iters} iterations",
+                      ConvergenceWarning, stacklevel=3)
+    p = obj.p
+    beta, c = phi[:p], phi[p:]
+    covs = obj.covariances(c)
+    # joint sandwich over all parameters, then the delta method to variances
+    w = design.wg[-1]
+    scores = w[:, None] * ev.group_grad
+    negH = -ev.hess
+    Hi = _inv(negH)
+    V_model = Hi
+    V_robust = Hi @ meat(scores) @ Hi
+    A = np.zeros((p + len(structure.cov_to_phi(covs)), obj.P))
+    A[:p, :p] = np.eye(p)
+    A[p:, p:] = jacobian(lambda cc: structure.cov_to_phi(obj.covariances(cc)), c,
+                         1e-6 * np.maximum(np.abs(c), 1e-3))
+    cov_r = A @ V_robust @ A.T
+    cov_m = A @ V_model @ A.T
+    phi_robust = _level_blocks(structure, cov_r[p:, p:])
+    table = variance_table(structure, design.levels, covs, np.nan, phi_robust)
+    table = table[table["group"] != "Residual"].reset_index(drop=True)
+    small = table["variance"] < SE_FLOOR
+    table.loc[small, "std_error"] = np.nan
+    for _, row in table[(table["var2"].isna()) & (table["variance"] < 1e-8)].iterrows():
+        warnings.warn(f"variance of {row['var1']!r} at level {row['level']} "
+                      f"({row['group']}) is essentially zero ({row['variance']:.3g}): "
+                      "the data show no variation of this effect between groups",
+                      BoundaryWarning, stacklevel=3)
+    modes = obj.conditional_modes(phi)
+    eta = design.X @ beta + design.offset
+    for lev, Z, m in zip(design.levels, design.Z, modes):
+        eta = eta + np.einsum("ij,ij->i", Z, m[lev.codes])
+    return dict(params=pd.Series(beta, index=design.x_names), cov_robust=cov_r[:p, :p],
+                cov_model=cov_m[:p, :p], var_components=table, groups=groups_table(design),
+                modes=modes, fitted_link=eta, y=design.y, row_index=design.frame.index,
+                design=design, sigma2=np.nan, covs=covs, theta=c, llf=ev.llf,
+                criterion="ML", optimization=record, converged=converged,
+                n_clusters=len(w), family_obj=family,
+                extra_state=dict(objective=obj, phi=phi, cov_all_robust=cov_r,
+                                 cov_all_model=cov_m))
+
+
+def _canonical(phi, obj):
+    phi = phi.copy()
+    for li, entries in enumerate(obj._cpos):
+        C = obj.factors(phi[obj.p:])[li]
+        signs = np.where(np.diag(C) < 0, -1.0, 1.0)
+        for idx, r, col in entries:
+            phi[idx] = phi[idx] * signs[col]
+    return phi
+
+
+def _level_blocks(structure, cov_phi):
+    out = []
+    for sl in structure.level_slices():
+        k = sl.stop - sl.start
+        M = np.full((k + 1, k + 1), np.nan)
+        M[:k, :k] = cov_phi[sl, sl]
+        out.append(M)
+    return out
+
+
+def _inv(H):
+    try:
+        return np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(H)
