@@ -3,6 +3,7 @@
 Weights at every level of a nested model, as the R package WeMix, with
 cluster-robust standard errors. The main entry point is :func:`mix`.
 """
+from . import families
 from .fit import mix
 from .results import MixResult
 from .warnings import (BoundaryWarning, ConvergenceWarning, DataWarning,

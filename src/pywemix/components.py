@@ -39,7 +39,11 @@ def _se(cov, k):
     return float(np.sqrt(v)) if np.isfinite(v) and v >= 0 else np.nan
 
 
-def icc_of(table: pd.DataFrame) -> float:
+#: Latent-scale residual variance of binary links (logistic, normal, Gumbel).
+LATENT_RESIDUAL = {"logit": np.pi ** 2 / 3, "probit": 1.0, "cloglog": np.pi ** 2 / 6}
+
+
+def icc_of(table: pd.DataFrame, link: str = "identity") -> float:
     """WeMix's intraclass correlation.
 
     Notes
@@ -47,11 +51,18 @@ def icc_of(table: pd.DataFrame) -> float:
     ``ICC = sum(tau) / (sum(tau) + sigma^2)``, the sum running over every
     random-effect variance (not covariances) of every level, as WeMix reports.
     For a random-intercept model this is the usual
-    ``tau_00 / (tau_00 + sigma^2)``.
+    ``tau_00 / (tau_00 + sigma^2)``. Binary links use the latent-scale
+    residual variance (``pi^2/3`` logit, 1 probit, ``pi^2/6`` cloglog);
+    WeMix reports none for them. Poisson models have no ICC (NaN).
     """
     var = table[table["var2"].isna()]
     tau = float(var.loc[var["level"] > 1, "variance"].sum())
-    resid = float(var.loc[var["level"] == 1, "variance"].sum())
+    if link == "identity":
+        resid = float(var.loc[var["level"] == 1, "variance"].sum())
+    elif link in LATENT_RESIDUAL:
+        resid = LATENT_RESIDUAL[link]
+    else:
+        return np.nan
     total = tau + resid
     return tau / total if total > 0 else np.nan
 

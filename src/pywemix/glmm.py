@@ -12,11 +12,11 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .aghq import QuadratureObjective
+from .aghq import Evaluation, QuadratureObjective
 from .components import groups_table, variance_table
 from .covariance import CovarianceStructure
-from .numdiff import jacobian
-from .optimize import OptimizationRecord
+from .numdiff import hessian, jacobian
+from .optimize import OptimizationRecord, minimize_bounded
 from .variance import meat
 from .warnings import BoundaryWarning, ConvergenceWarning, DataWarning
 
@@ -24,6 +24,12 @@ __all__ = ["fit_quadrature"]
 
 #: WeMix leaves out a variance's standard error below this value.
 SE_FLOOR = float(np.exp(-3.6))
+
+#: With fewer nodes than this, posterior moments from the nodes are too rough
+#: for fixed-node derivatives (with one node, the Laplace approximation, they
+#: miss the log-determinant term), so the adapted approximation is maximised
+#: with finite-difference derivatives instead.
+FIXED_NODE_MIN = 4
 
 
 def _glm_start(design, family):
@@ -97,6 +103,26 @@ def _newton(obj, phi, max_iter, scale):
     return phi, ev, it, converged, message
 
 
+def _numeric(obj, phi0, max_iter, scale):
+    """Maximise the adapted approximation with finite-difference derivatives."""
+    def f(phi):
+        return -obj.evaluate(phi, adapt=True, derivs=False).llf / scale
+
+    rec = minimize_bounded(f, phi0, np.full(len(phi0), -np.inf), max_iter=max_iter * 5)
+    phi = _canonical(rec.x, obj)
+    w = obj.wg[-1]
+
+    def groups(phi):
+        return obj.evaluate(phi, adapt=True, derivs=False).group_A
+
+    h = 1e-5 * np.maximum(np.abs(phi), 1e-2)
+    G = jacobian(groups, phi, h)
+    H = hessian(lambda x: float(w @ groups(x)), phi, 10 * h)
+    base = obj.evaluate(phi, adapt=True, derivs=False)
+    ev = Evaluation(base.llf, w @ G, H, base.group_A, G)
+    return phi, ev, rec.iterations, rec.converged, rec.message
+
+
 def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: int = 200):
     """Fit a GLMM by adaptive Gauss-Hermite quadrature; returns result fields."""
     structure = CovarianceStructure.from_design(design)
@@ -110,11 +136,13 @@ def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: in
         if len(phi0) != obj.P:
             raise ValueError(f"start must have {obj.P} values (fixed effects, then "
                              f"Cholesky elements), got {len(phi0)}")
-    scale = float(np.sum(design.w1 * np.ones(design.n_obs)))
-    phi, ev, iters, converged, message = _newton(obj, phi0, max_iter, scale)
-    # canonical sign of Cholesky columns: non-negative diagonal
-    phi = _canonical(phi, obj)
-    ev = obj.evaluate(phi, adapt=True)
+    scale = float(np.sum(design.w1))
+    if n_quad >= FIXED_NODE_MIN:
+        phi, ev, iters, converged, message = _newton(obj, phi0, max_iter, scale)
+        phi = _canonical(phi, obj)
+        ev = obj.evaluate(phi, adapt=True)
+    else:
+        phi, ev, iters, converged, message = _numeric(obj, phi0, max_iter, scale)
     grad_norm = float(np.max(np.abs(ev.grad)) / max(1.0, abs(ev.llf)) * scale)
     record = OptimizationRecord(phi, -ev.llf, iters, iters, grad_norm, converged, message,
                                 "Newton-Raphson (adaptive quadrature)", ())

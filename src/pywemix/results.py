@@ -147,7 +147,7 @@ class MixResult:
     def icc(self) -> float:
         """Intraclass correlation (see :func:`pywemix.components.icc_of`)."""
         from .components import icc_of
-        return icc_of(self._var_components)
+        return icc_of(self._var_components, self.link or "identity")
 
     @property
     def groups(self) -> pd.DataFrame:
