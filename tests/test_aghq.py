@@ -40,7 +40,7 @@ def three_level(seed, family):
     return pd.DataFrame(rows, columns=["district", "school", "x", "y", "w1", "w2", "w3"])
 
 
-def brute_force_llf(df, beta, sd2, sd3, family, m=401, span=8.0):
+def brute_force_llf(df, beta, sd2, sd3, family, m=241, span=7.5):
     """sum_k w3 log int phi(v3) prod_j [int phi(v2) prod_i f^w1 dv2]^w2 dv3.
 
     Plain trapezoid rule on a fine fixed grid at both levels (no adaptation),
