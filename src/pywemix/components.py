@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["variance_table", "icc_of", "groups_table"]
+__all__ = ["variance_table", "icc_of", "groups_table", "assemble_var_cov"]
 
 
 def variance_table(structure, levels, covs, sigma2, phi_cov) -> pd.DataFrame:
@@ -87,3 +87,23 @@ def groups_table(design) -> pd.DataFrame:
                          weight=col if col is not None else "(none)",
                          mean_weight=float(np.mean(w)), sum_weight=float(np.sum(w))))
     return pd.DataFrame(rows)
+
+
+def assemble_var_cov(structure, blocks) -> np.ndarray:
+    """Covariance of all variance-component estimates, in ``variance_table`` order.
+
+    ``blocks`` holds, per level, the covariance of (that level's free
+    elements, residual variance), as the blockwise estimator gives them.
+    Elements of different levels get covariance 0 (they are estimated in
+    separate blocks); the residual variance's own entry comes from level 2's
+    block, its covariance with each level's elements from that level's block.
+    """
+    slices = structure.level_slices()
+    m = slices[-1].stop if slices else 0
+    V = np.zeros((m + 1, m + 1))
+    for sl, B in zip(slices, blocks):
+        k = sl.stop - sl.start
+        V[sl, sl] = B[:k, :k]
+        V[sl, m] = V[m, sl] = B[:k, k]
+    V[m, m] = blocks[0][-1, -1]
+    return V

@@ -168,8 +168,12 @@ def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: in
     phi_robust = _level_blocks(structure, cov_r[p:, p:])
     table = variance_table(structure, design.levels, covs, np.nan, phi_robust)
     table = table[table["group"] != "Residual"].reset_index(drop=True)
-    small = table["variance"] < SE_FLOOR
+    small = (table["variance"] < SE_FLOOR).to_numpy() & table["var2"].isna().to_numpy()
     table.loc[small, "std_error"] = np.nan
+    var_cov = {"robust": cov_r[p:, p:].copy(), "model": cov_m[p:, p:].copy()}
+    for V in var_cov.values():
+        V[small, :] = np.nan
+        V[:, small] = np.nan
     for _, row in table[(table["var2"].isna()) & (table["variance"] < 1e-8)].iterrows():
         warnings.warn(f"variance of {row['var1']!r} at level {row['level']} "
                       f"({row['group']}) is essentially zero ({row['variance']:.3g}): "
@@ -180,7 +184,7 @@ def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: in
     for lev, Z, m in zip(design.levels, design.Z, modes):
         eta = eta + np.einsum("ij,ij->i", Z, m[lev.codes])
     return dict(params=pd.Series(beta, index=design.x_names), cov_robust=cov_r[:p, :p],
-                cov_model=cov_m[:p, :p], var_components=table, groups=groups_table(design),
+                cov_model=cov_m[:p, :p], var_cov=var_cov, var_components=table, groups=groups_table(design),
                 modes=modes, fitted_link=eta, y=design.y, row_index=design.frame.index,
                 design=design, sigma2=np.nan, covs=covs, theta=c, llf=ev.llf,
                 criterion="ML", optimization=record, converged=converged,

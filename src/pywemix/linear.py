@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .components import groups_table, variance_table
+from .components import assemble_var_cov, groups_table, variance_table
 from .covariance import CovarianceStructure
 from .gaussian import GaussianObjective
 from .optimize import minimize_bounded
@@ -83,7 +83,10 @@ def fit_linear(design, *, reml: bool = False, start=None, max_iter: int = 1000):
         warnings.warn(f"the optimiser did not converge: {record.message}",
                       ConvergenceWarning, stacklevel=3)
     params = pd.Series(pf.beta, index=design.x_names)
+    var_cov = {"robust": assemble_var_cov(structure, ve.phi_robust),
+               "model": assemble_var_cov(structure, ve.phi_model)}
     return dict(params=params, cov_robust=ve.beta_robust, cov_model=ve.beta_model,
+                var_cov=var_cov,
                 var_components=table, groups=groups_table(design), modes=modes,
                 fitted_link=fitted, y=design.y, row_index=design.frame.index,
                 design=design, sigma2=pf.sigma2, covs=covs, theta=theta,

@@ -10,8 +10,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .inference import InferenceMixin
 from .warnings import PseudoLikelihoodWarning
 
 __all__ = ["MixResult"]
@@ -23,7 +23,7 @@ def _frozen(a):
     return a
 
 
-class MixResult:
+class MixResult(InferenceMixin):
     """Estimates of a weighted mixed model (returned by :func:`pywemix.mix`).
 
     Attributes
@@ -51,7 +51,7 @@ class MixResult:
                "converged", "optimization", "warnings", "weighted", "weight_spec",
                "cond_weights", "n_clusters", "extra")
 
-    def __init__(self, *, params, cov_robust, cov_model, var_components, groups,
+    def __init__(self, *, params, cov_robust, cov_model, var_cov, var_components, groups,
                  modes, fitted_link, y, row_index, design, sigma2, covs, theta,
                  family_obj=None, extra_state=None, **fields):
         d = self.__dict__
@@ -61,6 +61,7 @@ class MixResult:
         d["_params"] = pd.Series(_frozen(params.to_numpy()), index=names, name="params")
         d["_cov"] = {"robust": _frozen(cov_robust), "model": _frozen(cov_model)}
         d["_var_components"] = var_components.copy()
+        d["_var_cov"] = {k: _frozen(v) for k, v in var_cov.items()}
         d["_groups"] = groups.copy()
         d["_modes"] = [_frozen(m) for m in modes]
         d["_fitted_link"] = _frozen(fitted_link)
@@ -107,37 +108,17 @@ class MixResult:
         idx = self._params.index
         return pd.DataFrame(np.array(self._cov[kind]), index=idx, columns=idx)
 
-    def std_errors(self, kind: str = "robust") -> pd.Series:
-        """Standard errors of the fixed effects (``kind`` as :meth:`cov_params`)."""
-        v = np.diag(self.cov_params(kind).to_numpy())
-        return pd.Series(np.sqrt(np.where(v >= 0, v, np.nan)), index=self._params.index,
-                         name="bse")
-
-    @property
-    def bse(self) -> pd.Series:
-        """Cluster-robust standard errors of the fixed effects."""
-        return self.std_errors("robust")
-
-    @property
-    def tvalues(self) -> pd.Series:
-        """``params / bse``."""
-        return (self.params / self.bse).rename("tvalues")
-
-    @property
-    def pvalues(self) -> pd.Series:
-        """Two-sided p-values of the t values against the standard normal."""
-        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues.to_numpy())),
-                         index=self._params.index, name="pvalues")
-
-    def conf_int(self, alpha: float = 0.05, kind: str = "robust") -> pd.DataFrame:
-        """Wald confidence intervals of the fixed effects (normal quantiles)."""
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
-        z = stats.norm.ppf(1 - alpha / 2)
-        se = self.std_errors(kind)
-        return pd.DataFrame({"lower": self.params - z * se, "upper": self.params + z * se})
-
     # -- variance components -----------------------------------------------
+    def var_cov(self, kind: str = "robust") -> np.ndarray:
+        """Covariance of the variance-component estimates (rows of ``var_components``).
+
+        For linear fits it is blockwise by level, as WeMix computes it; for
+        quadrature families it is the joint sandwich.
+        """
+        if kind not in self._var_cov:
+            raise ValueError(f"kind must be 'robust' or 'model', got {kind!r}")
+        return np.array(self._var_cov[kind])
+
     @property
     def var_components(self) -> pd.DataFrame:
         """Variances and covariances of the random effects and the residual."""

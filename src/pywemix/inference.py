@@ -1,0 +1,214 @@
+"""Wald inference shared by every result: t values, intervals, Wald tests, tidy.
+
+A result supplies ``params``, ``cov_params(kind)``, ``var_components`` and
+``var_cov(kind)`` (covariance of the variance-component estimates); this
+mixin derives the rest. R equivalents: ``WeMix::waldTest``, ``confint``,
+``broom.mixed::tidy``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["InferenceMixin", "WaldTestResult", "variance_labels"]
+
+
+def variance_labels(vc: pd.DataFrame) -> list:
+    """Readable names of variance-component rows: ``var(Intercept|school)``,
+    ``cov(Intercept,escs|school)``, ``var(Residual)``."""
+    out = []
+    for _, r in vc.iterrows():
+        if r["group"] == "Residual":
+            out.append("var(Residual)")
+        elif r["var2"] is None or (isinstance(r["var2"], float) and np.isnan(r["var2"])):
+            out.append(f"var({r['var1']}|{r['group']})")
+        else:
+            out.append(f"cov({r['var1']},{r['var2']}|{r['group']})")
+    return out
+
+
+class WaldTestResult:
+    """Outcome of a Wald test: ``statistic`` (chi-square), ``df``, ``p_value``."""
+
+    def __init__(self, statistic, df, p_value, terms, kind):
+        self.statistic, self.df, self.p_value = float(statistic), int(df), float(p_value)
+        self.terms, self.kind = list(terms), kind
+
+    def __repr__(self):
+        return (f"Wald test ({self.kind}) of {', '.join(self.terms)}: chi2 = "
+                f"{self.statistic:.4f}, df = {self.df}, p = {self.p_value:.4g}")
+
+    def __iter__(self):
+        return iter((self.statistic, self.df, self.p_value))
+
+    def _repr_html_(self):
+        return (f"<p><b>Wald test</b> ({self.kind}) of {', '.join(self.terms)}: "
+                f"&chi;<sup>2</sup> = {self.statistic:.4f}, df = {self.df}, "
+                f"p = {self.p_value:.4g}</p>")
+
+
+def _wald(est, cov, R, q):
+    diff = R @ est - q
+    M = R @ cov @ R.T
+    rank = np.linalg.matrix_rank(M)
+    stat = float(diff @ np.linalg.pinv(M) @ diff)
+    return stat, rank, float(stats.chi2.sf(stat, rank))
+
+
+class InferenceMixin:
+    """Wald-type inference from ``params`` and ``cov_params``."""
+
+    def std_errors(self, kind: str = "robust") -> pd.Series:
+        """Standard errors of the fixed effects (``kind`` as ``cov_params``)."""
+        v = np.diag(self.cov_params(kind).to_numpy())
+        return pd.Series(np.sqrt(np.where(v >= 0, v, np.nan)), index=self.params.index,
+                         name="bse")
+
+    @property
+    def bse(self) -> pd.Series:
+        """Cluster-robust standard errors of the fixed effects."""
+        return self.std_errors("robust")
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """``params / bse``."""
+        return (self.params / self.bse).rename("tvalues")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided p-values of the t values against the standard normal."""
+        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues.to_numpy())),
+                         index=self.params.index, name="pvalues")
+
+    def conf_int(self, alpha: float = 0.05, kind: str = "robust",
+                 which: str = "fixed") -> pd.DataFrame:
+        """Wald confidence intervals.
+
+        Parameters
+        ----------
+        alpha : float
+            1 - confidence level.
+        kind : {"robust", "model"}
+            Which covariance of the estimates to use.
+        which : {"fixed", "variance", "all"}
+            Fixed effects; variance components on the standard-deviation
+            scale (delta method: ``se(sd) = se(var) / (2 sd)``; covariances
+            on their own scale); or both.
+        """
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+        if which not in ("fixed", "variance", "all"):
+            raise ValueError(f"which must be 'fixed', 'variance' or 'all', got {which!r}")
+        z = stats.norm.ppf(1 - alpha / 2)
+        parts = []
+        if which in ("fixed", "all"):
+            se = self.std_errors(kind)
+            parts.append(pd.DataFrame({"lower": self.params - z * se,
+                                       "upper": self.params + z * se}))
+        if which in ("variance", "all"):
+            est, se, names = self._sd_scale(kind)
+            parts.append(pd.DataFrame({"lower": est - z * se, "upper": est + z * se},
+                                      index=names))
+        out = pd.concat(parts)
+        out.columns = [f"{100 * alpha / 2:g} %", f"{100 * (1 - alpha / 2):g} %"]
+        return out
+
+    def _sd_scale(self, kind):
+        vc = self.var_components
+        se_var = np.sqrt(np.clip(np.diag(self.var_cov(kind)), 0, None))
+        names, est, se = [], [], []
+        for lab, (_, r), s in zip(variance_labels(vc), vc.iterrows(), se_var):
+            if lab.startswith("var("):
+                sd = np.sqrt(max(r["variance"], 0.0))
+                names.append("sd" + lab[3:])
+                est.append(sd)
+                se.append(s / (2 * sd) if sd > 0 else np.nan)
+            else:
+                names.append(lab)
+                est.append(r["variance"])
+                se.append(s)
+        return np.array(est), np.array(se), names
+
+    def wald_test(self, terms=None, *, R=None, q=None, kind: str = "fixed",
+                  cov: str = "robust") -> WaldTestResult:
+        """Wald test that fixed effects (or variance terms) are zero, or ``R b = q``.
+
+        Parameters
+        ----------
+        terms : list of str, optional
+            Fixed-effect names (``kind="fixed"``) or variance-component labels
+            (``kind="variance"``, e.g. ``"var(Intercept|schoolid)"``; see
+            ``tidy()``) tested jointly against zero (or ``q``).
+        R : array-like (r, k), optional
+            Constraint matrix over all fixed effects (or variance terms).
+        q : array-like (r,), optional
+            Right-hand side (default zeros).
+        kind : {"fixed", "variance"}
+        cov : {"robust", "model"}
+
+        Returns
+        -------
+        WaldTestResult
+            chi-square statistic, degrees of freedom (rank of ``R V R'``),
+            p-value. Valid for weighted fits (unlike likelihood-ratio tests).
+        """
+        if kind == "fixed":
+            est, V, names = self.params.to_numpy(), self.cov_params(cov).to_numpy(), \
+                list(self.params.index)
+        elif kind == "variance":
+            vc = self.var_components
+            est, V, names = vc["variance"].to_numpy(), self.var_cov(cov), variance_labels(vc)
+        else:
+            raise ValueError(f"kind must be 'fixed' or 'variance', got {kind!r}")
+        if (terms is None) == (R is None):
+            raise ValueError("give either terms (a list of names) or a constraint matrix R")
+        if terms is not None:
+            if isinstance(terms, str):
+                terms = [terms]
+            unknown = [t for t in terms if t not in names]
+            if unknown:
+                raise ValueError(f"unknown {kind} term(s) {unknown}; available: {names}")
+            R = np.zeros((len(terms), len(names)))
+            for i, t in enumerate(terms):
+                R[i, names.index(t)] = 1.0
+            label = list(terms)
+        else:
+            R = np.atleast_2d(np.asarray(R, dtype=float))
+            if R.shape[1] != len(names):
+                raise ValueError(f"R must have {len(names)} columns (one per {kind} term: "
+                                 f"{names}), got {R.shape[1]}")
+            label = [f"{R.shape[0]} linear constraint(s)"]
+        q = np.zeros(R.shape[0]) if q is None else np.atleast_1d(np.asarray(q, dtype=float))
+        if q.shape != (R.shape[0],):
+            raise ValueError(f"q must have {R.shape[0]} values, got {q.shape}")
+        if not np.all(np.isfinite(V[np.ix_(np.any(R != 0, 0), np.any(R != 0, 0))])):
+            raise ValueError("the covariance of the tested terms is not available (NaN)")
+        stat, df, p = _wald(est, V, R, q)
+        return WaldTestResult(stat, df, p, label, kind)
+
+    def tidy(self, alpha: float = 0.05, kind: str = "robust") -> pd.DataFrame:
+        """One row per parameter, as broom's ``tidy``.
+
+        Columns: ``term``, ``kind`` (fixed/variance), ``estimate``,
+        ``std_error``, ``statistic``, ``p_value``, ``conf_low``,
+        ``conf_high``. Variance components are on the variance scale with
+        normal-theory intervals; see ``conf_int(which="variance")`` for the
+        standard-deviation scale.
+        """
+        z = stats.norm.ppf(1 - alpha / 2)
+        se = self.std_errors(kind)
+        fixed = pd.DataFrame({"term": self.params.index, "kind": "fixed",
+                              "estimate": self.params.to_numpy(), "std_error": se.to_numpy()})
+        vc = self.var_components
+        vse = np.sqrt(np.clip(np.diag(self.var_cov(kind)), 0, None))
+        vse = np.where(np.isfinite(np.diag(self.var_cov(kind))), vse, np.nan)
+        var = pd.DataFrame({"term": variance_labels(vc), "kind": "variance",
+                            "estimate": vc["variance"].to_numpy(), "std_error": vse})
+        out = pd.concat([fixed, var], ignore_index=True)
+        out["statistic"] = out["estimate"] / out["std_error"]
+        out["p_value"] = 2 * stats.norm.sf(np.abs(out["statistic"]))
+        out.loc[out["kind"] == "variance", "p_value"] = np.nan  # boundary: not a z-test
+        out["conf_low"] = out["estimate"] - z * out["std_error"]
+        out["conf_high"] = out["estimate"] + z * out["std_error"]
+        return out
