@@ -372,12 +372,30 @@ def print_table(rows, stat):
         print(f"{r['case']:<44} {fmt(p)} {fmt(l_)} {fmt(s)} {fmt(ratio, 9, 2)}")
 
 
+def other_load() -> float:
+    """1-minute load average (includes this benchmark's own process)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
+def wait_quiet(limit: float, max_wait: float) -> float:
+    """Wait (up to ``max_wait`` s) until the 1-min load average is below ``limit``."""
+    t0 = time.time()
+    while other_load() > limit and time.time() - t0 < max_wait:
+        time.sleep(5)
+    return other_load()
+
+
 def bench_dataset(label, csv, df, repeats_py, repeats_r, statsmodels_on, tag):
     rows, extra = [], {}
     kinds = ["intercept", "slope"]
     print(f"\n== {label}: {len(df):,} rows in the file; timing ...", flush=True)
+    load_r = other_load()
     lme = run_lme4(csv, kinds, repeats_r, tag)
     for kind in kinds:
+        load_py = other_load()
         t_w, res_w = timed(lambda: pywemix_fit(df, kind, True), repeats_py)
         print(f"  pywemix weighted {kind}: best {min(t_w):.3f} s", flush=True)
         t_u, res_u = timed(lambda: pywemix_fit(df, kind, False), repeats_py)
@@ -391,9 +409,10 @@ def bench_dataset(label, csv, df, repeats_py, repeats_r, statsmodels_on, tag):
         lsum = summary(lrec["times"]) if lrec else None
         rows.append({"case": f"{label} {RANDOM[kind]} weighted",
                      "pywemix": summary(t_w), "lme4": lsum,
-                     "statsmodels": summary(t_s)})
+                     "statsmodels": summary(t_s), "loadavg_before": [load_py, load_r]})
         rows.append({"case": f"{label} {RANDOM[kind]} unweighted", "pywemix": summary(t_u),
-                     "lme4": lsum, "statsmodels": summary(t_s)})
+                     "lme4": lsum, "statsmodels": summary(t_s),
+                     "loadavg_before": [load_py, load_r]})
         est = {"pywemix_weighted": pywemix_estimates(res_w),
                "pywemix_unweighted": pywemix_estimates(res_u),
                "nobs": int(res_w.nobs)}
@@ -421,6 +440,9 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=20, help="repeats on the PISA example")
     ap.add_argument("--large-repeats", type=int, default=3, help="repeats at 1M rows")
     ap.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
+    ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                    help="first wait up to SECONDS for the 1-min load average to "
+                         "drop below 0.3 (other jobs on the machine distort timings)")
     ap.add_argument("--_memory-child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._memory_child:
@@ -443,7 +465,11 @@ def main(argv=None):
         have_sm = True
     except ImportError:
         have_sm = False
-    print("environment:", json.dumps(env))
+    if args.wait_quiet > 0:
+        print(f"waiting for a quiet machine (load {other_load():.2f}) ...", flush=True)
+        wait_quiet(0.3, args.wait_quiet)
+    meta["loadavg_start"] = other_load()
+    print("environment:", json.dumps(env), f"load average {meta['loadavg_start']:.2f}")
 
     small = pd.read_csv(SMALL_CSV)
     rows, estimates = [], {}
@@ -476,6 +502,11 @@ def main(argv=None):
             report["profile_large"] = {k: profile_fit(big, k, "large")
                                        for k in ("intercept", "slope")}
 
+    meta["loadavg_end"] = other_load()
+    if max(meta["loadavg_start"], meta["loadavg_end"]) > 1.2:
+        print(f"\nWARNING: load average {meta['loadavg_start']:.2f} at start, "
+              f"{meta['loadavg_end']:.2f} at end: other jobs shared the CPUs, "
+              "timings are inflated", flush=True)
     print_table(rows, "best")
     print_table(rows, "median")
     if "memory_large" in report:

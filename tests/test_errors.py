@@ -74,10 +74,6 @@ def quiet_fit(*args, **kw):
         return pywemix.mix(*args, **kw)
 
 
-def pywemix_warnings(record):
-    return [w for w in record if issubclass(w.category, PywemixWarning)]
-
-
 # ---------------------------------------------------------------------------
 # unknown columns
 # ---------------------------------------------------------------------------

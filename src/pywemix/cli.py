@@ -73,12 +73,47 @@ def _print_result(result, as_json: bool, out=sys.stdout):
         out.write(str(result.summary()) + "\n")
 
 
-def _cmd_fit(args) -> int:
-    data = _read(args.data)
+def _pairs(items, what):
+    """``["math=pv1,pv2"]`` -> ``{"math": ["pv1", "pv2"]}``."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"{what} must look like NAME=COL1,COL2,...; got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = [c.strip() for c in v.split(",") if c.strip()]
+    return out
+
+
+def _mix_kwargs(args) -> dict:
     weights = [None if w.lower() in ("none", "-") else w for w in args.weights] \
         if args.weights else None
-    result = mix(args.formula, data, weights, cond_weights=args.cond_weights)
-    _print_result(result, args.json)
+    kw = dict(weights=weights, cond_weights=args.cond_weights, family=args.family,
+              link=args.link, n_quad=args.n_quad, weight_scaling=args.weight_scaling,
+              survey=args.survey, offset=args.offset)
+    if args.pv:
+        kw["plausible_values"] = _pairs(args.pv, "--pv")
+    if args.center_group:
+        kw["center_group"] = _pairs(args.center_group, "--center-group")
+    if args.center_grand:
+        kw["center_grand"] = [c for item in args.center_grand for c in item.split(",") if c]
+    return kw
+
+
+def _fit_from_args(args):
+    data = _read(args.data)
+    kw = _mix_kwargs(args)
+    return mix(args.formula, data, kw.pop("weights"), **kw)
+
+
+def _cmd_fit(args) -> int:
+    _print_result(_fit_from_args(args), args.json)
+    return 0
+
+
+def _cmd_plot(args) -> int:
+    fig = _fit_from_args(args).plot(args.kind)
+    fig.savefig(args.output, dpi=args.dpi)
+    print(f"wrote {args.output}")
     return 0
 
 
@@ -94,20 +129,45 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _model_args(f):
+    f.add_argument("formula", help='lme4-style formula, e.g. "y ~ x + (1|school)"')
+    f.add_argument("data", help="data file (CSV, TSV, Parquet, SPSS .sav, SAS .sas7bdat/"
+                   ".xpt or Stata .dta)")
+    f.add_argument("--weights", nargs="+", metavar="COL",
+                   help="one weight column per level, level 1 first ('none' for unit)")
+    f.add_argument("--cond-weights", action="store_true",
+                   help="the weights are already conditional")
+    f.add_argument("--family", default="gaussian", choices=["gaussian", "binomial", "poisson"])
+    f.add_argument("--link", default=None, help="link function (logit, probit, cloglog, log)")
+    f.add_argument("--n-quad", type=int, default=13, help="quadrature points per effect")
+    f.add_argument("--offset", default=None, metavar="COL", help="offset column")
+    f.add_argument("--pv", action="append", metavar="NAME=COL1,COL2,...",
+                   help="plausible values of the response, e.g. math=pv1math,pv2math")
+    f.add_argument("--weight-scaling", default="none",
+                   help="level-1 weight scaling: none, size (A) or effective (B)")
+    f.add_argument("--survey", default=None, help="survey preset: PISA, TIMSS, PIRLS, ...")
+    f.add_argument("--center-group", action="append", metavar="GROUP=COL1,COL2",
+                   help="group-mean centre columns within a grouping factor")
+    f.add_argument("--center-grand", action="append", metavar="COL1,COL2",
+                   help="grand-mean centre columns")
+
+
 def _parser():
     p = argparse.ArgumentParser(prog="pywemix", description=(
         "Survey-weighted mixed models with weights at every level (as R's WeMix)."))
     p.add_argument("--version", action="version", version=f"pywemix {__version__}")
     sub = p.add_subparsers(dest="command")
     f = sub.add_parser("fit", help="fit a model to a data file and print its summary")
-    f.add_argument("formula", help='lme4-style formula, e.g. "y ~ x + (1|school)"')
-    f.add_argument("data", help="data file (CSV, Parquet, SPSS, SAS or Stata)")
-    f.add_argument("--weights", nargs="+", metavar="COL",
-                   help="one weight column per level, level 1 first ('none' for unit)")
-    f.add_argument("--cond-weights", action="store_true",
-                   help="the weights are already conditional")
+    _model_args(f)
     f.add_argument("--json", action="store_true", help="print JSON instead of text")
     f.set_defaults(func=_cmd_fit)
+    pl = sub.add_parser("plot", help="fit a model and write a diagnostic plot")
+    _model_args(pl)
+    pl.add_argument("--kind", required=True,
+                    choices=["resid_fitted", "qq_resid", "qq_ranef", "caterpillar"])
+    pl.add_argument("-o", "--output", required=True, help="image file to write (e.g. qq.png)")
+    pl.add_argument("--dpi", type=int, default=100)
+    pl.set_defaults(func=_cmd_plot)
     d = sub.add_parser("demo", help="fit the bundled PISA-like example")
     d.add_argument("--json", action="store_true", help="print JSON instead of text")
     d.set_defaults(func=_cmd_demo)

@@ -18,7 +18,8 @@ from .formula import ParsedFormula, parse_formula
 from .frame import (check_columns, drop_incomplete, numeric_array,
                     prepare_categoricals, to_pandas)
 from .levels import Level, order_levels, sorted_levels
-from .weights import (conditional_weights, constant_within, normalize_weight_spec,
+from .scaling import scale_within
+from .weights import (check_unconditional, conditional_weights, constant_within, normalize_weight_spec,
                       validate_weights, zero_weight_rows)
 
 __all__ = ["ModelDesign", "build_design", "fixed_matrix", "random_matrix"]
@@ -163,7 +164,8 @@ def _weights(frame, parsed, spec, cond_weights):
 
 
 def build_design(formula, data, weights=None, cond_weights=False,
-                 transform=None, family=None, offset=None) -> ModelDesign:
+                 transform=None, family=None, offset=None,
+                 weight_scaling: str = "none") -> ModelDesign:
     """Build the numeric design of a weighted mixed model.
 
     Parameters
@@ -183,6 +185,8 @@ def build_design(formula, data, weights=None, cond_weights=False,
         Non-Gaussian family; checks and codes the response.
     offset : str or array-like, optional
         Column name or values added to the linear predictor.
+    weight_scaling : {"none", "size", "effective"}
+        Scaling of the conditional level-1 weights within level-2 groups.
 
     Returns
     -------
@@ -214,8 +218,11 @@ def build_design(formula, data, weights=None, cond_weights=False,
     x_names = list(mm.columns)
     _check_rank(X, x_names)
     Z, blocks, rspecs = _random_blocks(parsed, frame, levels)
+    if not cond_weights:
+        check_unconditional(arrays, spec, levels)
     cond = conditional_weights(arrays, spec, cond_weights)
     w1 = cond[0] if cond[0] is not None else np.ones(len(y))
+    w1 = scale_within(w1, levels[0].starts, weight_scaling)
     wg = [(cond[i][lev.starts] if cond[i] is not None else np.ones(lev.n_groups))
           for i, lev in enumerate(levels, start=1)]
     return ModelDesign(parsed, y, X, x_names, Z, blocks, levels, w1, wg, frame,

@@ -11,7 +11,10 @@ import warnings
 
 import numpy as np
 
+from .center import check_centering, make_centering
 from .design import build_design
+from .formula import parse_formula
+from .scaling import normalize_scaling, survey_preset
 from .families import get_family
 from .glmm import fit_quadrature
 from .linear import fit_linear
@@ -28,8 +31,9 @@ def _is_unit(design) -> bool:
 
 def mix(formula, data, weights=None, *, cond_weights: bool = False,
         family="gaussian", link: str | None = None, n_quad: int = 13,
-        offset=None, reml: bool = False, start=None,
-        max_iter: int | None = None) -> MixResult:
+        offset=None, center_group=None, center_grand=None, weight_scaling="none",
+        survey: str | None = None, plausible_values=None, executor=None,
+        reml: bool = False, start=None, max_iter: int | None = None):
     """Fit a mixed model with sampling weights at every level.
 
     Parameters
@@ -58,6 +62,23 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         ``n_quad=1`` is the Laplace approximation.
     offset : str or array-like, optional
         Column name (or values, one per row) added to the linear predictor.
+    center_group : dict, optional
+        Grouping factor -> columns to centre on their (level-1 weighted)
+        group means, e.g. ``{"schoolid": ["escs"]}``.
+    center_grand : list of str, optional
+        Columns to centre on their (level-1 weighted) overall mean.
+    weight_scaling : {"none", "size", "effective"} or {"A", "B"}
+        Scaling of the level-1 weights within level-2 groups: method A (sum
+        to the group size; Stata ``pwscale(size)``) or B (sum to the
+        effective size; ``pwscale(effective)``).
+    survey : {"PISA", "TIMSS", "TIMSS Advanced", "PIRLS", "NAEP"}, optional
+        Survey preset of the EdSurvey note: PISA scales level 1 by method A;
+        TIMSS/PIRLS take (total student weight, school weight) unconditional.
+    plausible_values : dict, optional
+        ``{response: [pv1, ..., pvK]}``: one fit per plausible value,
+        combined by the EdSurvey rules (returns a PlausibleValuesResult).
+    executor : concurrent.futures.Executor, optional
+        Runs the plausible-value fits in parallel.
     reml : bool, default False
         Restricted maximum likelihood (Gaussian, unit weights only).
     start : array-like, optional
@@ -88,7 +109,19 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
     R equivalents: ``WeMix::mix(formula, data, weights, cWeights)``;
     ``lme4::lmer(REML = FALSE)`` for unit weights.
     """
+    if plausible_values is not None:
+        from .pv import fit_plausible_values
+
+        def one(f, d):
+            return mix(f, d, weights, cond_weights=cond_weights, family=family, link=link,
+                       n_quad=n_quad, offset=offset, center_group=center_group,
+                       center_grand=center_grand, weight_scaling=weight_scaling,
+                       survey=survey, reml=reml, start=start, max_iter=max_iter)
+        return fit_plausible_values(one, formula, data, plausible_values, executor)
     fam = _family(family, link)
+    scaling, extra = _scaling(weight_scaling, survey, cond_weights)
+    parsed = parse_formula(formula)
+    transform = make_centering(*check_centering(center_group, center_grand, parsed))
     if not isinstance(cond_weights, (bool, np.bool_)):
         raise TypeError(f"cond_weights must be True or False, got {cond_weights!r}")
     if isinstance(n_quad, bool) or not isinstance(n_quad, (int, np.integer)) or n_quad < 1:
@@ -97,13 +130,17 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         raise ValueError("reml=True is only defined for the gaussian family")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        design = build_design(formula, data, weights, bool(cond_weights), family=fam,
-                              offset=offset)
+        design = build_design(parsed, data, weights, bool(cond_weights), family=fam,
+                              offset=offset, transform=transform, weight_scaling=scaling)
         weighted = not _is_unit(design)
         if reml and weighted:
             raise ValueError(
                 "reml=True needs unit weights: WeMix's weighted pseudo-likelihood is "
                 "defined for maximum likelihood only; fit with reml=False")
+        if center_group or center_grand:
+            extra["Centering"] = "; ".join(
+                [f"{', '.join(c)} within {g}" for g, c in (center_group or {}).items()]
+                + ([f"{', '.join(_as_list(center_grand))} grand mean"] if center_grand else []))
         top = design.levels[-1]
         if top.n_groups < 20:
             warnings.warn(
@@ -125,7 +162,7 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
                      n_quad=int(n_quad) if fam else None, nobs=design.n_obs,
                      warnings=tuple(messages),
                      weighted=weighted, weight_spec=list(design.weight_spec),
-                     cond_weights=bool(cond_weights), extra={})
+                     cond_weights=bool(cond_weights), extra=extra)
 
 
 def _family(family, link):
@@ -136,3 +173,27 @@ def _family(family, link):
                              "'identity'")
         return None
     return get_family(family, link)
+
+
+def _as_list(x):
+    return [x] if isinstance(x, str) else list(x)
+
+
+def _scaling(weight_scaling, survey, cond_weights):
+    """Level-1 scaling method and the summary lines describing it."""
+    method = normalize_scaling(weight_scaling)
+    extra = {}
+    if survey is not None:
+        preset = survey_preset(survey)
+        if method != "none" and method != preset["weight_scaling"]:
+            raise ValueError(f"weight_scaling={weight_scaling!r} conflicts with the "
+                             f"{preset['name']} preset ({preset['note']})")
+        if preset.get("unconditional") and cond_weights:
+            raise ValueError(f"the {preset['name']} preset takes the total student weight "
+                             "and the school weight (unconditional): use cond_weights=False")
+        method = preset["weight_scaling"]
+        extra["Survey preset"] = f"{preset['name']} ({preset['note']})"
+    names = {"none": "none", "size": "method A (level-1 weights sum to the group size)",
+             "effective": "method B (level-1 weights sum to the effective group size)"}
+    extra["Weight scaling"] = names[method]
+    return method, extra

@@ -35,8 +35,12 @@ class Summary:
                                    "t value": r.tvalues})
         self.se_note = (f"Standard errors are cluster-robust ({se_label} sandwich over "
                         f"{r.n_clusters} top-level groups).")
-        self.footer = [("lnl", f"{r.llf:.2f}"), ("Intraclass correlation (ICC)",
-                                                 f"{r.icc:.4f}")]
+        lnl = "not defined (plausible values)" if r.llf is None else f"{r.llf:.2f}"
+        self.footer = [("lnl", lnl), ("Intraclass correlation (ICC)", f"{r.icc:.4f}")]
+        n_pv = getattr(r, "n_plausible", None)
+        if n_pv:
+            self.header.insert(1, ("Plausible values", f"{n_pv} ({', '.join(r.columns)}); "
+                                   "estimates averaged, variance = sampling + imputation"))
         self.notes = list(r.warnings)
         self.notes.extend(_pseudo_notes(r))
 
@@ -112,7 +116,7 @@ def _header(r) -> list:
     for k, v in (r.extra or {}).items():
         rows.append((k, v))
     opt = r.optimization
-    if opt is not None:
+    if opt is not None and not hasattr(r, "fits"):
         rows.append(("Converged", f"{'yes' if r.converged else 'NO'} ({opt.iterations} "
                      f"iterations, gradient norm {opt.grad_norm:.2g})"))
     return rows

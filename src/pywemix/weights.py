@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from .frame import check_columns
-from .warnings import DataWarning
+from .warnings import DataWarning, WeightWarning
 
-__all__ = ["normalize_weight_spec", "validate_weights", "constant_within",
+__all__ = ["check_unconditional", "normalize_weight_spec", "validate_weights", "constant_within",
            "zero_weight_rows", "conditional_weights"]
 
 
@@ -139,3 +139,25 @@ def conditional_weights(arrays, spec, cond_weights: bool) -> list:
             out.append(uncond[lvl] / uncond[lvl + 1])
     del n
     return out
+
+
+def check_unconditional(arrays, spec, levels) -> None:
+    """Warn when unconditional level-1 weights look conditional already.
+
+    Unconditional student weights are at least the school weight (a student's
+    selection probability is at most the school's). If most level-1 weights
+    are below the level-2 weights they are probably conditional, and dividing
+    them by the school weight again is the double-division mistake of the
+    WeMix vignette's Appendix C.
+    """
+    if len(spec) < 2 or spec[0] is None or spec[1] is None:
+        return
+    w1, w2 = arrays[spec[0]], arrays[spec[1]]
+    frac = float(np.mean(w1 < w2))
+    if frac > 0.5:
+        warnings.warn(
+            f"level-1 weights {spec[0]!r} are below the level-2 weights {spec[1]!r} in "
+            f"{100 * frac:.0f}% of rows: they look conditional already. With "
+            "cond_weights=False they are divided by the level-2 weight again; if they "
+            "are conditional (student weight / school weight), pass cond_weights=True",
+            WeightWarning, stacklevel=4)

@@ -1,0 +1,200 @@
+"""Plausible values: one fit per value, combined by the EdSurvey rules.
+
+R equivalent: ``EdSurvey::mixed.sdf`` with a plausible-value outcome. The
+plausible values are never averaged before fitting.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .formula import parse_formula
+from .frame import check_columns, to_pandas
+from .inference import InferenceMixin
+
+__all__ = ["check_plausible_values", "fit_plausible_values", "PlausibleValuesResult",
+           "combine"]
+
+
+def check_plausible_values(plausible_values, formula) -> tuple:
+    """Validate ``plausible_values`` -> (response name, list of columns)."""
+    if not isinstance(plausible_values, dict) or not plausible_values:
+        raise TypeError("plausible_values must be a dict: response name -> list of columns, "
+                        "e.g. {'math': ['pv1math', ..., 'pv5math']}")
+    lists = {k: ([v] if isinstance(v, str) else list(v)) for k, v in plausible_values.items()}
+    lengths = {k: len(v) for k, v in lists.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"plausible-value lists have unequal lengths: {lengths}")
+    parsed = parse_formula(formula)
+    for k in lists:
+        if k != parsed.response:
+            raise ValueError(
+                f"plausible-value name {k!r} is not the response of the formula "
+                f"({parsed.response!r}); only the outcome may have plausible values")
+    cols = lists[parsed.response]
+    if len(cols) < 2:
+        raise ValueError("plausible values need at least two columns, got "
+                         f"{len(cols)}")
+    if len(set(cols)) != len(cols):
+        raise ValueError(f"plausible-value columns are repeated: {cols}")
+    return parsed.response, cols
+
+
+def combine(estimates: np.ndarray, variances: np.ndarray):
+    """Rubin-type combination of K estimates (EdSurvey note, eqs. 6-8).
+
+    Parameters
+    ----------
+    estimates : (K, m)
+    variances : (K, m) or (K, m, m)
+        Sampling variances (or covariance matrices) of each fit.
+
+    Returns
+    -------
+    mean, total variance, imputation variance, sampling variance
+
+    Notes
+    -----
+    .. math::
+
+        \\bar\\beta = \\frac1K \\sum_k \\beta_k,\\quad
+        V_{imp} = \\frac{K+1}{(K-1)K} \\sum_k (\\beta_k - \\bar\\beta)^2,\\quad
+        V_{samp} = \\frac1K \\sum_k \\mathrm{var}(\\beta_k),
+
+    total variance ``V_imp + V_samp``.
+    """
+    K = estimates.shape[0]
+    mean = estimates.mean(axis=0)
+    dev = estimates - mean
+    factor = (K + 1) / ((K - 1) * K)
+    if variances.ndim == 3:
+        imp = factor * np.einsum("ka,kb->ab", dev, dev)
+    else:
+        imp = factor * np.sum(dev ** 2, axis=0)
+    samp = variances.mean(axis=0)
+    return mean, imp + samp, imp, samp
+
+
+class PlausibleValuesResult(InferenceMixin):
+    """Combined result of one fit per plausible value.
+
+    Same interface as :class:`~pywemix.results.MixResult` for ``params``,
+    ``bse``, ``cov_params``, ``var_components``, ``icc``, ``conf_int``,
+    ``wald_test``, ``tidy`` and ``summary()``, plus ``fits`` (the per-value
+    results), ``imputation_variance`` and ``sampling_variance``. There is no
+    combined log-likelihood (``llf`` is None).
+    """
+
+    def __init__(self, fits, response, columns, formula):
+        d = self.__dict__
+        d["fits"] = tuple(fits)
+        d["response"], d["columns"], d["formula"] = response, list(columns), formula
+        first = fits[0]
+        names = first.params.index
+        est = np.stack([f.params.to_numpy() for f in fits])
+        out = {}
+        for kind in ("robust", "model"):
+            cov = np.stack([f.cov_params(kind).to_numpy() for f in fits])
+            out[kind] = combine(est, cov)
+        mean, total, imp, samp = out["robust"]
+        d["_params"] = pd.Series(mean, index=names, name="params")
+        d["_cov"] = {k: v[1] for k, v in out.items()}
+        d["imputation_variance"] = pd.Series(np.diag(imp), index=names)
+        d["sampling_variance"] = pd.Series(np.diag(samp), index=names)
+        vest = np.stack([f.var_components["variance"].to_numpy() for f in fits])
+        d["_var_cov"] = {}
+        for kind in ("robust", "model"):
+            vcov = np.stack([f.var_cov(kind) for f in fits])
+            vmean, vtotal, vimp, _ = combine(vest, vcov)
+            d["_var_cov"][kind] = vtotal
+        vc = first.var_components.copy()
+        vc["variance"] = vmean
+        vc["std_error"] = np.sqrt(np.clip(np.diag(d["_var_cov"]["robust"]), 0, None))
+        d["_var_components"] = vc
+        d["_icc"] = float(np.mean([f.icc for f in fits]))
+        d["llf"] = None
+        for k in ("family", "link", "n_quad", "criterion", "nobs", "weighted", "weight_spec",
+                  "cond_weights", "n_clusters", "optimization", "extra"):
+            d[k] = getattr(first, k)
+        d["converged"] = all(f.converged for f in fits)
+        msgs = []
+        for f in fits:
+            msgs.extend(m for m in f.warnings if m not in msgs)
+        d["warnings"] = tuple(msgs)
+        d["_groups"] = first.groups
+
+    def __setattr__(self, name, value):
+        raise AttributeError("PlausibleValuesResult is immutable")
+
+    @property
+    def params(self) -> pd.Series:
+        return self._params.copy()
+
+    def cov_params(self, kind: str = "robust") -> pd.DataFrame:
+        """Total (imputation + sampling) covariance of the fixed effects."""
+        if kind not in self._cov:
+            raise ValueError(f"kind must be 'robust' or 'model', got {kind!r}")
+        idx = self._params.index
+        return pd.DataFrame(self._cov[kind], index=idx, columns=idx)
+
+    def var_cov(self, kind: str = "robust") -> np.ndarray:
+        if kind not in self._var_cov:
+            raise ValueError(f"kind must be 'robust' or 'model', got {kind!r}")
+        return np.array(self._var_cov[kind])
+
+    @property
+    def var_components(self) -> pd.DataFrame:
+        return self._var_components.copy()
+
+    @property
+    def icc(self) -> float:
+        """Mean of the per-value ICCs."""
+        return self._icc
+
+    @property
+    def groups(self) -> pd.DataFrame:
+        return self._groups.copy()
+
+    @property
+    def n_plausible(self) -> int:
+        return len(self.fits)
+
+    def ranef(self, kind: str = "mode") -> dict:
+        """Random effects averaged over the plausible values."""
+        per = [f.ranef(kind) for f in self.fits]
+        return {k: sum(p[k] for p in per) / len(per) for k in per[0]}
+
+    @property
+    def aic(self):
+        raise ValueError("AIC is not defined for a plausible-value combination; compare "
+                         "models with Wald tests (wald_test)")
+
+    bic = aic
+
+    def summary(self):
+        from .summary import Summary
+        return Summary(self)
+
+    def __repr__(self):
+        return (f"<PlausibleValuesResult {self.formula!r}: {len(self.fits)} plausible "
+                f"values of {self.response!r}>")
+
+    def _repr_html_(self):
+        return self.summary()._repr_html_()
+
+
+def fit_plausible_values(fit, formula, data, plausible_values, executor=None):
+    """Fit ``fit(formula, data_k)`` once per plausible value and combine.
+
+    ``fit`` is :func:`pywemix.mix` with every other argument bound.
+    """
+    response, cols = check_plausible_values(plausible_values, formula)
+    data = to_pandas(data)
+    check_columns(data, cols, "plausible-value column")
+    frames = [data.assign(**{response: data[c]}) for c in cols]
+    if executor is None:
+        fits = [fit(formula, f) for f in frames]
+    else:
+        fits = list(executor.map(fit, [formula] * len(frames), frames))
+    return PlausibleValuesResult(fits, response, cols, formula)
+
