@@ -354,12 +354,35 @@ def test_constant_offset_moves_only_the_intercept(family, link):
     _close(a.var_components["variance"], b.var_components["variance"], "variances",
            tol=1e-7)
     _close(a.bse, b.bse, "bse", tol=1e-6)
-    # the fitted means do not change: the offset is part of them
-    _close(a.fittedvalues, b.fittedvalues, "fittedvalues", tol=1e-7, floor=1.0)
     # an array offset is the same as the column
     d = pywemix.mix(RI, df, offset=np.full(len(df), c), **kw)
     _close(d.params, pa, "array offset", tol=1e-10)
     _close(d.llf, a.llf, "array offset llf", tol=1e-10)
+
+
+GAUSSIAN_OFFSET_BUG = (
+    "src bug: fit_linear (linear.py) builds fitted_link as X @ beta + Z u without "
+    "design.offset, so Gaussian fittedvalues/resid/predict() ignore the offset "
+    "(predict(newdata) includes it)")
+
+
+@pytest.mark.parametrize("family, link", [
+    pytest.param("gaussian", None, id="gaussian",
+                 marks=pytest.mark.xfail(reason=GAUSSIAN_OFFSET_BUG, strict=True,
+                                           raises=AssertionError)),
+    *FAMILIES])
+def test_fitted_values_include_offset(family, link):
+    """A constant offset leaves the fitted means unchanged (it is part of them);
+    fittedvalues equal predict(newdata=data) and resid = y - fittedvalues."""
+    df = _data_for(family, link).assign(off=0.7)
+    kw = dict(family=family, link=link, weights=["cw1", "cw2"])
+    a = pywemix.mix(RI, df, offset="off", **kw)
+    b = pywemix.mix(RI, df, **kw)
+    np.testing.assert_allclose(a.predict(df, type="link"), a.predict(type="link"),
+                               rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(a.fittedvalues, a.predict(df), rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(a.resid, df["y"] - a.predict(df), rtol=1e-8, atol=1e-8)
+    _close(a.fittedvalues, b.fittedvalues, "fittedvalues", tol=1e-6, floor=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -433,9 +456,8 @@ def test_predict_after_array_offset_needs_offset(exposure_data):
 @pytest.mark.parametrize("family", ["gaussian", "binomial", "poisson"])
 def test_bad_offset_column_errors(family):
     df = _data_for(family, "logit" if family == "binomial" else "log")
-    link = None
     with pytest.raises(ValueError, match="nosuchcol"):
-        pywemix.mix(RI, df, family=family, link=link, offset="nosuchcol")
+        pywemix.mix(RI, df, family=family, offset="nosuchcol")
     with pytest.raises((TypeError, ValueError), match="txtoff"):
         pywemix.mix(RI, df.assign(txtoff="a"), family=family, offset="txtoff")
     inf = np.zeros(len(df))
@@ -572,9 +594,8 @@ def test_binomial_predictions(link, inv):
     # newdata equal to the data gives the same
     pn = r.predict(df)
     np.testing.assert_allclose(pn, p, rtol=1e-10)
-    np.testing.assert_allclose(r.predict(df, type="link"), inv_check := r.predict(type="link"),
+    np.testing.assert_allclose(r.predict(df, type="link"), r.predict(type="link"),
                                rtol=1e-10, atol=1e-12)
-    assert np.all(np.isfinite(inv_check))
     # the link scale: fixed part plus the school's mode
     modes = r.ranef()["school"].iloc[:, 0]
     fixed = r.params["Intercept"] + r.params["x"] * df["x"] + r.params["b"] * df["b"]
@@ -590,10 +611,24 @@ def test_poisson_fitted_and_resid():
     np.testing.assert_allclose(r.resid, df["y"] - r.fittedvalues, atol=1e-12)
 
 
-def test_new_groups_need_allow_new_levels():
+NEW_LEVEL_BUG = (
+    "src bug: predict._categoricals_like turns the (string) grouping column into "
+    "the fitted categorical and raises 'levels not seen in the fit' for new groups "
+    "before allow_new_levels is consulted")
+
+
+@pytest.mark.parametrize("ids", [
+    "int", pytest.param("str", marks=pytest.mark.xfail(reason=NEW_LEVEL_BUG, strict=True,
+                                                raises=AssertionError))])
+def test_new_groups_need_allow_new_levels(ids):
     df = two_level("binomial", "logit", seed=53)
+    if ids == "int":
+        df["school"] = df["school"].str[1:].astype(int)
+        newids = [9001] * 6 + [9002] * 6
+    else:
+        newids = ["zz1"] * 6 + ["zz2"] * 6
     r = pywemix.mix(RI, df, family="binomial", weights=["cw1", "cw2"])
-    new = df.iloc[:12].assign(school=["zz1"] * 6 + ["zz2"] * 6)
+    new = df.iloc[:12].assign(school=newids)
     with pytest.raises(ValueError, match="allow_new_levels"):
         r.predict(new)
     eta = r.predict(new, type="link", allow_new_levels=True)
@@ -668,16 +703,18 @@ def test_zero_variance_warns(family, link):
 @pytest.mark.parametrize("family, link", [("binomial", "logit"), ("poisson", "log")])
 def test_no_group_effects_simulated_warns(family, link):
     """Data simulated without school effects (a seed where the estimate is on
-    the boundary): a warning, not an error."""
+    the boundary): a BoundaryWarning, not an error, and a usable fit."""
     df = two_level(family, link, seed=72, sd=0.0)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with pytest.warns(pywemix.BoundaryWarning, match="Intercept"):
         r = pywemix.mix(RI, df, family=family, link=link)
-    v = r.var_components["variance"].iloc[0]
-    assert np.all(np.isfinite(r.params))
-    boundary = [w for w in caught if issubclass(w.category, pywemix.BoundaryWarning)]
-    assert (v < 1e-8) == bool(boundary), (v, [str(w.message) for w in caught])
-    assert v < 0.05
+    assert r.var_components["variance"].iloc[0] < 1e-8
+    assert np.all(np.isfinite(r.params)) and np.all(np.isfinite(r.bse))
+    assert np.isfinite(r.llf)
+    # the same boundary with the Laplace approximation
+    with pytest.warns(pywemix.BoundaryWarning):
+        r1 = pywemix.mix(RI, df, family=family, link=link, n_quad=1)
+    assert r1.var_components["variance"].iloc[0] < 1e-8
+    _close(r1.params, r.params, "params at the boundary", tol=1e-4)
 
 
 def test_perfect_separation_warns_naming_column():
@@ -687,6 +724,7 @@ def test_perfect_separation_warns_naming_column():
     df = df.assign(sep=sep, y=np.where(sep == 1, 1, df["y"]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pywemix.ConvergenceWarning)
+        warnings.simplefilter("ignore", pywemix.BoundaryWarning)
         with pytest.warns(pywemix.PywemixWarning, match="sep") as rec:
             r = pywemix.mix("y ~ x + sep + (1 | school)", df, family="binomial")
     assert any("separation" in str(w.message) for w in rec)

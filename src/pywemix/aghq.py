@@ -255,18 +255,25 @@ class QuadratureObjective:
         return Evaluation(llf, w @ G, np.einsum("g,gab->ab", w, res.H[:, 0]), A, G)
 
     # -- random effects -----------------------------------------------------------
-    def conditional_modes(self, phi) -> list:
-        """Modes of each level's effects given the modes of the levels above."""
+    def conditional_modes(self, phi, variances: bool = False):
+        """Modes of each level's effects given the modes of the levels above.
+
+        With ``variances=True`` also returns the conditional variances from
+        the curvature at the mode (inverse negative Hessian).
+        """
         Cs = self.factors(phi[self.p:])
         off = self.X @ phi[:self.p] + self.offset
         out = [None] * len(self.levels)
+        var = [None] * len(self.levels)
         for li in range(len(self.levels) - 1, -1, -1):
             self._store.pop(("v", li), None)
-            v, _ = self._mode(li, off[:, None], Cs)
+            v, Hn = self._mode(li, off[:, None], Cs)
             u = v[:, 0, :] @ Cs[li].T
             out[li] = u
+            cov_v = np.linalg.inv(Hn[:, 0])
+            var[li] = np.einsum("ab,jbc,ac->ja", Cs[li], cov_v, Cs[li])
             off = off + np.einsum("iq,iq->i", self.Z[li], u[self.levels[li].codes])
-        return out
+        return (out, var) if variances else out
 
     def conditional_means(self, phi) -> list:
         """Posterior means of each level's effects (WeMix Appendix A, eq. 26)."""

@@ -73,13 +73,56 @@ class GaussianObjective:
         self.levels = design.levels
         self.q = structure.q
         self.p = design.X.shape[1]
-        G = np.hstack(list(design.Z) + [design.X, (design.y - design.offset)[:, None]])
+        self._ZX = np.hstack(list(design.Z) + [design.X])
+        self._w1 = design.w1
+        self._offset = design.offset
+        G = np.hstack([self._ZX, (design.y - design.offset)[:, None]])
         starts = design.levels[0].starts
         self.M2 = group_crossprod(G, design.w1, starts)
         self.n2 = group_sum(design.w1, starts)
         self.wg = design.wg
         self.child_starts = [lev.child_starts(up) for lev, up in
                              zip(design.levels[:-1], design.levels[1:])]
+
+    def with_response(self, y) -> "GaussianObjective":
+        """A copy for another response vector (same rows, design and weights).
+
+        Only the cross-products with ``y`` are recomputed, so refits for the
+        parametric bootstrap cost little.
+        """
+        new = object.__new__(GaussianObjective)
+        new.__dict__.update(self.__dict__)
+        r = np.asarray(y, dtype=float) - self._offset
+        starts = self.levels[0].starts
+        wr = self._w1 * r
+        cross = group_sum(self._ZX * wr[:, None], starts)
+        M = self.M2.copy()
+        M[:, :-1, -1] = cross
+        M[:, -1, :-1] = cross
+        M[:, -1, -1] = group_sum(wr * r, starts)
+        new.M2 = M
+        return new
+
+    def conditional_variances(self, sigma2, covs) -> list:
+        """Conditional variances of each level's effects given the levels above.
+
+        ``sigma^2 diag((I + T M_11)^{-1} T)`` per group, from the same
+        recursion as the likelihood (list, level 2 first, arrays (J, q)).
+        """
+        T_list = [C / sigma2 for C in covs]
+        M = self.M2
+        out = []
+        for li, T in enumerate(T_list):
+            q = self.q[li]
+            A = np.eye(q) + np.matmul(T, M[:, :q, :q])
+            var = sigma2 * np.linalg.solve(A, np.broadcast_to(T, A.shape))
+            out.append(np.diagonal(var, axis1=1, axis2=2).copy())
+            if li < len(T_list) - 1:
+                K = np.linalg.solve(A, np.matmul(T, M[:, :q, q:]))
+                S = M[:, q:, q:] - np.matmul(np.swapaxes(M[:, :q, q:], 1, 2), K)
+                w, cs = self.wg[li], self.child_starts[li]
+                M = group_sum(w[:, None, None] * S, cs)
+        return out
 
     @property
     def top_weights(self) -> np.ndarray:

@@ -179,7 +179,7 @@ def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: in
                       f"({row['group']}) is essentially zero ({row['variance']:.3g}): "
                       "the data show no variation of this effect between groups",
                       BoundaryWarning, stacklevel=3)
-    modes = obj.conditional_modes(phi)
+    modes, ranef_var = obj.conditional_modes(phi, variances=True)
     eta = design.X @ beta + design.offset
     for lev, Z, m in zip(design.levels, design.Z, modes):
         eta = eta + np.einsum("ij,ij->i", Z, m[lev.codes])
@@ -188,9 +188,9 @@ def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: in
                 modes=modes, fitted_link=eta, y=design.y, row_index=design.frame.index,
                 design=design, sigma2=np.nan, covs=covs, theta=c, llf=ev.llf,
                 criterion="ML", optimization=record, converged=converged,
-                n_clusters=len(w), family_obj=family,
-                extra_state=dict(objective=obj, phi=phi, cov_all_robust=cov_r,
-                                 cov_all_model=cov_m))
+                n_clusters=len(w), family_obj=family, ranef_var=ranef_var,
+                extra_state=dict(objective=obj, phi=phi, design=design, n_quad=n_quad,
+                                 cov_all_robust=cov_r, cov_all_model=cov_m))
 
 
 def _canonical(phi, obj):

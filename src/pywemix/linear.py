@@ -74,6 +74,7 @@ def fit_linear(design, *, reml: bool = False, start=None, max_iter: int = 1000):
     ve = estimate_variances(objective, structure, pf.beta, pf.sigma2, covs)
     table = variance_table(structure, design.levels, covs, pf.sigma2, ve.phi_robust)
     modes = objective.conditional_modes(pf.beta, pf.sigma2, covs)
+    ranef_var = objective.conditional_variances(pf.sigma2, covs)
     fitted = design.X @ pf.beta
     for lev, Z, m in zip(design.levels, design.Z, modes):
         fitted = fitted + np.einsum("ij,ij->i", Z, m[lev.codes])
@@ -91,5 +92,6 @@ def fit_linear(design, *, reml: bool = False, start=None, max_iter: int = 1000):
                 fitted_link=fitted, y=design.y, row_index=design.frame.index,
                 design=design, sigma2=pf.sigma2, covs=covs, theta=theta,
                 llf=pf.llf, criterion=pf.criterion, optimization=record,
-                converged=record.converged, n_clusters=ve.n_clusters)
+                converged=record.converged, n_clusters=ve.n_clusters, ranef_var=ranef_var,
+                extra_state=dict(objective=objective, design=design, reml=reml))
 

@@ -53,7 +53,7 @@ class MixResult(InferenceMixin):
 
     def __init__(self, *, params, cov_robust, cov_model, var_cov, var_components, groups,
                  modes, fitted_link, y, row_index, design, sigma2, covs, theta,
-                 family_obj=None, extra_state=None, **fields):
+                 family_obj=None, extra_state=None, ranef_var=None, **fields):
         d = self.__dict__
         for k in self._fields:
             d[k] = fields.get(k)
@@ -64,12 +64,14 @@ class MixResult(InferenceMixin):
         d["_var_cov"] = {k: _frozen(v) for k, v in var_cov.items()}
         d["_groups"] = groups.copy()
         d["_modes"] = [_frozen(m) for m in modes]
+        d["_ranef_var"] = [_frozen(v) for v in ranef_var] if ranef_var is not None else None
         d["_fitted_link"] = _frozen(fitted_link)
         d["_y"] = _frozen(y)
         d["_row_index"] = row_index
         d["_order"] = np.argsort(design.frame.index.get_indexer(row_index), kind="stable")
         d["_parsed"] = design.parsed
         d["_frame"] = design.frame.iloc[:0]
+        d["_design"] = design
         d["_fixed_spec"] = design.fixed_spec
         d["_random_specs"] = design.random_specs
         d["_levels"] = design.levels
@@ -179,10 +181,45 @@ class MixResult(InferenceMixin):
         """Fitted means (response scale) including the random effects, in data order."""
         return self._in_data_order(self._mean(self._fitted_link), "fittedvalues")
 
+    def residuals(self, kind: str = "response") -> pd.Series:
+        """Observation-level residuals, in the data's row order.
+
+        Parameters
+        ----------
+        kind : {"response", "pearson"}
+            ``y - mu``, or ``(y - mu) / sqrt(V(mu))`` with ``V`` the family's
+            variance function (``sigma^2`` for Gaussian models).
+        """
+        mu = self._mean(self._fitted_link)
+        r = self._y - mu
+        if kind == "pearson":
+            sd = np.sqrt(self.sigma2) if self._family is None else \
+                np.sqrt(self._family.variance(mu))
+            r = r / sd
+        elif kind != "response":
+            raise ValueError(f"kind must be 'response' or 'pearson', got {kind!r}")
+        return self._in_data_order(r, "resid")
+
     @property
     def resid(self) -> pd.Series:
-        """Response residuals ``y - fittedvalues``, in the data's row order."""
-        return self._in_data_order(self._y - self._mean(self._fitted_link), "resid")
+        """Response residuals ``y - fittedvalues`` (call it, ``resid(kind=
+        "pearson")``, for Pearson residuals), in the data's row order."""
+        from .diagnostics import Residuals
+        return Residuals.wrap(self.residuals("response"), self)
+
+    def simulate(self, n: int = 1, seed=None) -> pd.DataFrame:
+        """Draw responses from the fitted model (new random effects each time).
+
+        Returns a DataFrame with one column per draw (``sim_1``, ...), rows
+        in the data's order. See :func:`pywemix.diagnostics.simulate`.
+        """
+        from .diagnostics import simulate
+        return simulate(self, n, seed)
+
+    def plot(self, kind: str = "resid_fitted"):
+        """A diagnostic plot as a matplotlib Figure (see :mod:`pywemix.plots`)."""
+        from .plots import plot
+        return plot(self, kind)
 
     def predict(self, newdata=None, *, type: str = "response", include_random: bool = True,
                 allow_new_levels: bool = False, offset=None) -> pd.Series:

@@ -1,0 +1,78 @@
+"""Residuals and simulation from a fitted model.
+
+R equivalents: ``residuals(m, type = "response" | "pearson")``,
+``simulate.merMod``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Residuals", "simulate", "draw_responses"]
+
+
+class Residuals(pd.Series):
+    """Response residuals that can also be called: ``resid(kind="pearson")``."""
+
+    _metadata = ["owner"]
+
+    @property
+    def _constructor(self):
+        return pd.Series
+
+    def __call__(self, kind: str = "response") -> pd.Series:
+        return self.owner.residuals(kind)
+
+    @classmethod
+    def wrap(cls, series, owner):
+        out = cls(series)
+        out.owner = owner
+        return out
+
+
+def _sqrt_psd(S):
+    vals, vecs = np.linalg.eigh(S)
+    return vecs * np.sqrt(np.clip(vals, 0, None))
+
+
+def draw_responses(design, beta, covs, sigma2, family, n, rng) -> np.ndarray:
+    """Simulated responses, shape (rows, n), rows in the design's (sorted) order.
+
+    New random effects ``u_l ~ N(0, Sigma_l)`` for every group of every level
+    and draw, then ``y ~ N(eta, sigma^2)`` or the family's distribution.
+    """
+    eta = np.repeat((design.X @ beta + design.offset)[:, None], n, axis=1)
+    for lev, Z, S in zip(design.levels, design.Z, covs):
+        root = _sqrt_psd(np.asarray(S))
+        u = rng.standard_normal((n, lev.n_groups, root.shape[0])) @ root.T
+        eta += np.einsum("iq,kiq->ik", Z, u[:, lev.codes])
+    if family is None:
+        return eta + rng.normal(0.0, np.sqrt(sigma2), size=eta.shape)
+    return family.simulate(family.mean(eta), rng)
+
+
+def simulate(result, n: int = 1, seed=None) -> pd.DataFrame:
+    """Draw ``n`` response vectors from a fitted model.
+
+    Parameters
+    ----------
+    result : MixResult
+    n : int
+        Number of draws.
+    seed : int or numpy Generator, optional
+        For reproducible draws.
+
+    Returns
+    -------
+    DataFrame
+        One column per draw (``sim_1``, ...), indexed like ``fittedvalues``.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    d = result._design
+    y = draw_responses(d, result.params.to_numpy(), result._covs, result.sigma2,
+                       result._family, int(n), rng)
+    order = result._order
+    return pd.DataFrame(y[order], index=result._row_index[order],
+                        columns=[f"sim_{k + 1}" for k in range(n)])
