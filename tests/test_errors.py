@@ -283,11 +283,6 @@ def test_school_id_reused_in_another_district_suggests_nested_form(df3, formula)
     assert "(1 | district/school)" in msg
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src bug: levels are ordered by their number of distinct ids, so when school "
-    "ids are numbered within district (k0..k4 in 22 districts) 'sch' is taken "
-    "as the upper level: the message says 'district d00 occurs in sch k0, ...' and "
-    "suggests (1 | sch/district), the wrong nesting, instead of (1 | district/sch)"))
 def test_ids_numbered_within_district_suggest_nested_form(df3):
     with pytest.raises(ValueError) as info:
         pywemix.mix("y ~ x + (1 | sch) + (1 | district)", df3)
@@ -380,19 +375,6 @@ def test_duplicated_column_names(df):
         pywemix.mix(RI, d)
 
 
-def _has_pyarrow():
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.xfail(not _has_pyarrow(), strict=True, reason=(
-    "src bug: frame.to_pandas converts a polars frame with polars' "
-    "DataFrame.to_pandas(), which needs pyarrow; pyarrow is not a dependency "
-    "(nor in the [test] extra, which does list polars), so a polars frame fails "
-    "with ModuleNotFoundError: No module named 'pyarrow'"))
 def test_polars_dataframe_accepted(df):
     pl = pytest.importorskip("polars")
     # built from plain columns, so that making the frame needs no pyarrow

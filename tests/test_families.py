@@ -360,16 +360,8 @@ def test_constant_offset_moves_only_the_intercept(family, link):
     _close(d.llf, a.llf, "array offset llf", tol=1e-10)
 
 
-GAUSSIAN_OFFSET_BUG = (
-    "src bug: fit_linear (linear.py) builds fitted_link as X @ beta + Z u without "
-    "design.offset, so Gaussian fittedvalues/resid/predict() ignore the offset "
-    "(predict(newdata) includes it)")
-
-
 @pytest.mark.parametrize("family, link", [
-    pytest.param("gaussian", None, id="gaussian",
-                 marks=pytest.mark.xfail(reason=GAUSSIAN_OFFSET_BUG, strict=True,
-                                           raises=AssertionError)),
+    pytest.param("gaussian", None, id="gaussian"),
     *FAMILIES])
 def test_fitted_values_include_offset(family, link):
     """A constant offset leaves the fitted means unchanged (it is part of them);
@@ -611,15 +603,8 @@ def test_poisson_fitted_and_resid():
     np.testing.assert_allclose(r.resid, df["y"] - r.fittedvalues, atol=1e-12)
 
 
-NEW_LEVEL_BUG = (
-    "src bug: predict._categoricals_like turns the (string) grouping column into "
-    "the fitted categorical and raises 'levels not seen in the fit' for new groups "
-    "before allow_new_levels is consulted")
-
-
 @pytest.mark.parametrize("ids", [
-    "int", pytest.param("str", marks=pytest.mark.xfail(reason=NEW_LEVEL_BUG, strict=True,
-                                                raises=AssertionError))])
+    "int", "str"])
 def test_new_groups_need_allow_new_levels(ids):
     df = two_level("binomial", "logit", seed=53)
     if ids == "int":

@@ -390,10 +390,6 @@ def test_row_order_three_levels(df3):
     _check_shuffled(THREE_RS, df3, ["cw1", "cw2", "cw3"], True, seed=12)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src bug: MixResult.fittedvalues/resid are documented as 'in the data's row "
-    "order' but come back sorted by group (MixResult._order is computed from "
-    "design.frame.index against itself, so it is the identity permutation)"))
 def test_fittedvalues_and_resid_in_data_row_order(df2):
     shuffled = df2.iloc[np.random.default_rng(3).permutation(len(df2))]
     res = fit(RI, shuffled, ["cw1", "cw2"], cond_weights=True)

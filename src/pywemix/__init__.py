@@ -5,6 +5,9 @@ cluster-robust standard errors. The main entry point is :func:`mix`.
 """
 from . import families
 from .fit import mix
+from .lrt import anova, bootstrap_lrt
+from .io import read_data
+from .scaling import scale_weights
 from .results import MixResult
 from .warnings import (BoundaryWarning, ConvergenceWarning, DataWarning,
                        FewGroupsWarning, PseudoLikelihoodWarning, PywemixWarning,

@@ -72,6 +72,11 @@ class ModelDesign:
     offset_column: str | None = None
 
     @property
+    def row_positions(self) -> np.ndarray:
+        """Position in the user's data of each (sorted) row."""
+        return self.frame[_POSITION].to_numpy()
+
+    @property
     def n_obs(self) -> int:
         return len(self.y)
 
@@ -130,6 +135,7 @@ def _frame(data, parsed: ParsedFormula, spec, extra=()):
     weights = [w for w in spec if w is not None]
     check_columns(data, weights, "weight column")
     frame = data[list(dict.fromkeys(needed + weights))]
+    frame = frame.assign(**{_POSITION: np.arange(len(frame))})
     frame = drop_incomplete(frame, needed)
     categorical = [c for c in needed if c != parsed.response
                    and (not pd.api.types.is_numeric_dtype(frame[c].dtype)
@@ -231,6 +237,7 @@ def build_design(formula, data, weights=None, cond_weights=False,
 
 
 _OFFSET = "(offset)"
+_POSITION = "(row position)"
 
 
 def _offset_label(offset, column):

@@ -28,7 +28,7 @@ def to_pandas(data) -> pd.DataFrame:
         return data
     module = type(data).__module__ or ""
     if module.startswith("polars") and hasattr(data, "to_pandas"):
-        return data.to_pandas()
+        return _from_polars(data)
     raise TypeError(
         f"data must be a pandas or polars DataFrame, got {type(data).__name__}")
 
@@ -93,3 +93,28 @@ def numeric_array(data: pd.DataFrame, column: str, what: str) -> np.ndarray:
             f"{what} {column!r} must be numeric, but has dtype {s.dtype} "
             f"(values such as {sample})")
     return s.to_numpy(dtype=float)
+
+
+def _from_polars(data) -> pd.DataFrame:
+    """Convert a polars DataFrame column by column (no pyarrow needed).
+
+    Enum and Categorical columns become pandas categoricals (an Enum keeps its
+    category order; a Categorical's categories are sorted, as strings are).
+    """
+    cols = {}
+    for name in data.columns:
+        s = data[name]
+        dtype = str(s.dtype)
+        if dtype.startswith("Enum"):
+            cats = list(s.dtype.categories)
+            cols[name] = pd.Categorical(s.cast(str).to_list(), categories=cats)
+        elif dtype.startswith("Categorical"):
+            cols[name] = pd.Series(s.cast(str).to_list(), dtype=object)
+        elif dtype in ("String", "Utf8") or dtype.startswith("Date") or dtype == "Object":
+            cols[name] = pd.Series(s.to_list(), dtype=object)
+        else:
+            values = s.to_numpy()
+            if s.null_count() and values.dtype.kind in "iub":
+                values = s.cast(float).to_numpy()
+            cols[name] = values
+    return pd.DataFrame(cols)

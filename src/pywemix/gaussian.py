@@ -174,7 +174,11 @@ class GaussianObjective:
         ``l_R = -(N-p)/2 (log(2 pi sigma^2) + 1) - D/2 - log|S_XX|/2``
         (lme4's REML criterion).
         """
-        top = self.integrate(self.structure.relative_cov(theta))
+        try:
+            top = self.integrate(self.structure.relative_cov(theta))
+        except np.linalg.LinAlgError:
+            return ProfiledFit(-np.inf, np.full(self.p, np.nan), np.nan, float("nan"),
+                               "REML" if reml else "ML")
         S, N, D = self._totals(top)
         p = self.p
         beta, logdet_x, prss = _solve_fixed(S, p)

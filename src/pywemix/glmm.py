@@ -218,3 +218,15 @@ def _inv(H):
         return np.linalg.inv(H)
     except np.linalg.LinAlgError:
         return np.linalg.pinv(H)
+
+
+def refit_llf(design, family, n_quad, phi0) -> float:
+    """Maximised pseudo-log-likelihood of a GLMM design from ``phi0`` (bootstrap)."""
+    structure = CovarianceStructure.from_design(design)
+    obj = QuadratureObjective(design, structure, family, n_quad)
+    scale = float(np.sum(design.w1))
+    if n_quad >= FIXED_NODE_MIN:
+        _, ev, _, _, _ = _newton(obj, np.asarray(phi0, float), 200, scale)
+    else:
+        _, ev, _, _, _ = _numeric(obj, np.asarray(phi0, float), 200, scale)
+    return ev.llf

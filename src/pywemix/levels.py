@@ -115,11 +115,11 @@ def order_levels(frame: pd.DataFrame, groups) -> list:
             gid = ", ".join(str(frame[c].iloc[row]) for c in low)
             uppers = sorted({str(v) for v in pd.unique(
                 frame.loc[lc == bad, list(up)].astype(str).agg(":".join, axis=1))})
-            hint = ""
-            if set(up) <= set(low) or set(up).isdisjoint(low):
-                hint = (f" If {_name(low)!r} ids repeat across {_name(up)!r} groups, "
-                        f"write the term as (1 | {'/'.join(up)}/{'/'.join(low)}) so that "
-                        "each group is identified within its parent.")
+            a, b = "/".join(up), "/".join(low)
+            hint = (f" If the ids of one factor are numbered within the groups of the "
+                    f"other, identify each group within its parent with the nested form: "
+                    f"(1 | {b}/{a}) when {_name(up)} is numbered within {_name(low)}, or "
+                    f"(1 | {a}/{b}) when {_name(low)} is numbered within {_name(up)}.")
             raise ValueError(
                 f"grouping factors {_name(low)!r} and {_name(up)!r} are crossed, not "
                 f"nested: {_name(low)} {gid} occurs in {_name(up)} "

@@ -75,7 +75,7 @@ def fit_linear(design, *, reml: bool = False, start=None, max_iter: int = 1000):
     table = variance_table(structure, design.levels, covs, pf.sigma2, ve.phi_robust)
     modes = objective.conditional_modes(pf.beta, pf.sigma2, covs)
     ranef_var = objective.conditional_variances(pf.sigma2, covs)
-    fitted = design.X @ pf.beta
+    fitted = design.X @ pf.beta + design.offset
     for lev, Z, m in zip(design.levels, design.Z, modes):
         fitted = fitted + np.einsum("ij,ij->i", Z, m[lev.codes])
     for msg in _boundary_messages(structure, theta, design.levels):
@@ -95,3 +95,18 @@ def fit_linear(design, *, reml: bool = False, start=None, max_iter: int = 1000):
                 converged=record.converged, n_clusters=ve.n_clusters, ranef_var=ranef_var,
                 extra_state=dict(objective=objective, design=design, reml=reml))
 
+
+
+def refit_criterion(objective, theta0, reml: bool) -> float:
+    """Maximised (restricted) log-likelihood for an objective, from ``theta0``.
+
+    Used by the parametric bootstrap, where only the response changes.
+    """
+    structure = objective.structure
+    scale = float(np.sum(objective.n2))
+
+    def f(theta):
+        return -objective.profiled(theta, reml).llf / scale
+
+    record = minimize_bounded(f, theta0, structure.theta_lower(), polish=3)
+    return objective.profiled(record.x, reml).llf

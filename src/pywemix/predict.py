@@ -13,10 +13,15 @@ from .frame import check_columns, to_pandas
 __all__ = ["linear_predictor"]
 
 
-def _categoricals_like(newdata: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
-    """Give ``newdata`` the fitted frame's category orders."""
+def _categoricals_like(newdata: pd.DataFrame, frame: pd.DataFrame, skip=()) -> pd.DataFrame:
+    """Give ``newdata`` the fitted frame's category orders (grouping columns in
+    ``skip`` keep their values: new groups are handled by ``allow_new_levels``)."""
     newdata = newdata.copy()
     for c in frame.columns:
+        if c in skip and c in newdata.columns:
+            if isinstance(frame[c].dtype, pd.CategoricalDtype):
+                newdata[c] = newdata[c].astype(str)
+            continue
         if c not in newdata.columns or not isinstance(frame[c].dtype, pd.CategoricalDtype):
             continue
         cats = frame[c].cat.categories
@@ -51,7 +56,8 @@ def linear_predictor(result, newdata=None, include_random=True,
     if not include_random:
         needed = needed - {c for t in parsed.random for c in t.group}
     check_columns(data, sorted(needed))
-    data = _categoricals_like(data[sorted(needed)], frame)
+    groups = {c for t in parsed.random for c in t.group}
+    data = _categoricals_like(data[sorted(needed)], frame, skip=groups)
     X = fixed_matrix(result._fixed_spec, data).to_numpy(dtype=float)
     eta = X @ result.params.to_numpy() + _offset(result, data_all, offset)
     if not include_random:

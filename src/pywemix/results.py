@@ -68,7 +68,7 @@ class MixResult(InferenceMixin):
         d["_fitted_link"] = _frozen(fitted_link)
         d["_y"] = _frozen(y)
         d["_row_index"] = row_index
-        d["_order"] = np.argsort(design.frame.index.get_indexer(row_index), kind="stable")
+        d["_order"] = np.argsort(design.row_positions, kind="stable")
         d["_parsed"] = design.parsed
         d["_frame"] = design.frame.iloc[:0]
         d["_design"] = design

@@ -1,0 +1,285 @@
+"""Likelihood-ratio comparison of nested models and its parametric bootstrap.
+
+R equivalents: ``anova.merMod`` (lme4) and ``pbkrtest::PBmodcomp``. With
+sampling weights the log-likelihood is a pseudo-likelihood and the
+chi-square reference distribution does not hold: use Wald tests
+(``result.wald_test``) for weighted fits.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .diagnostics import draw_responses
+from .warnings import PseudoLikelihoodWarning
+
+__all__ = ["anova", "bootstrap_lrt", "BootstrapResult"]
+
+
+def _check_same_data(models):
+    base = models[0]
+    for m in models[1:]:
+        same = (m.nobs == base.nobs and len(m._row_index) == len(base._row_index)
+                and np.array_equal(np.sort(np.asarray(m._row_index)),
+                                   np.sort(np.asarray(base._row_index)))
+                and np.allclose(np.sort(m._y), np.sort(base._y)))
+        if not same:
+            raise ValueError(
+                "models were fitted to different data (different rows or responses): "
+                "a likelihood-ratio test needs the same observations; check for rows "
+                "dropped because of missing values in one model's variables")
+        if (m.family, m.link) != (base.family, base.link):
+            raise ValueError("models have different families or links")
+        if list(m.weight_spec) != list(base.weight_spec) or m.cond_weights != base.cond_weights:
+            raise ValueError("models were fitted with different weights")
+
+
+def _random_signature(m):
+    sig = set()
+    for lev, blocks in zip(m._levels, m._blocks):
+        for b in blocks:
+            names = b.names
+            for i, a in enumerate(names):
+                sig.add((lev.name, a, None))
+                for c in names[i + 1:]:
+                    sig.add((lev.name, a, c))
+    return sig
+
+
+def _check_nested(small, big):
+    fixed_ok = set(small.params.index) <= set(big.params.index)
+    rand_ok = _random_signature(small) <= _random_signature(big)
+    if not (fixed_ok and rand_ok) or small.df_modelwc >= big.df_modelwc:
+        raise ValueError(
+            f"models are not nested: {small.formula!r} is not a special case of "
+            f"{big.formula!r} (its fixed effects and random terms must be a subset)")
+
+
+def anova(*models, refit: bool = False) -> pd.DataFrame:
+    """Likelihood-ratio tests of nested models, as lme4's ``anova``.
+
+    Parameters
+    ----------
+    *models : MixResult
+        Two or more nested fits to the same data.
+    refit : bool
+        Refit REML fits by ML when their fixed effects differ (lme4 does this
+        by default; here it must be asked for).
+
+    Returns
+    -------
+    DataFrame
+        One row per model in order of increasing parameters: ``npar``,
+        ``llf``, ``aic``, ``bic``, ``chisq``, ``df``, ``p_value``;
+        ``attrs["notes"]`` explains caveats (boundary tests, weights).
+
+    Notes
+    -----
+    ``chisq = 2 (llf_1 - llf_0)`` against a chi-square with
+    ``df = npar_1 - npar_0``. A test that a variance is zero is on the
+    boundary of the parameter space: the chi-square p-value is then
+    conservative (roughly twice too large for one variance).
+    """
+    if len(models) < 2:
+        raise ValueError("anova needs at least two models")
+    for m in models:
+        if not hasattr(m, "df_modelwc"):
+            raise TypeError(f"anova takes fitted models (MixResult), got {type(m).__name__}")
+    _check_same_data(models)
+    models = sorted(models, key=lambda m: m.df_modelwc)
+    crit = {m.criterion for m in models}
+    fixed_differ = len({tuple(m.params.index) for m in models}) > 1
+    if "REML" in crit and (fixed_differ or len(crit) > 1):
+        if not refit:
+            raise ValueError(
+                "REML fits with different fixed effects cannot be compared by their "
+                "restricted likelihoods; refit with reml=False or pass refit=True")
+        models = [_refit_ml(m) for m in models]
+    for small, big in zip(models[:-1], models[1:]):
+        _check_nested(small, big)
+    notes = []
+    if any(m.weighted for m in models):
+        msg = ("weighted fits: the log-likelihood is a pseudo-likelihood, so the "
+               "chi-square reference distribution is not valid; use Wald tests "
+               "(result.wald_test) instead")
+        warnings.warn(msg, PseudoLikelihoodWarning, stacklevel=2)
+        notes.append(msg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PseudoLikelihoodWarning)
+        rows = [dict(npar=m.df_modelwc, llf=m.llf, aic=m.aic, bic=m.bic) for m in models]
+    df = pd.DataFrame(rows, index=[m.formula for m in models])
+    chisq = 2 * np.diff(df["llf"].to_numpy())
+    dof = np.diff(df["npar"].to_numpy())
+    df["chisq"] = np.r_[np.nan, np.maximum(chisq, 0.0)]
+    df["df"] = np.r_[np.nan, dof]
+    df["p_value"] = np.r_[np.nan, stats.chi2.sf(np.maximum(chisq, 0.0), dof)]
+    for small, big in zip(models[:-1], models[1:]):
+        if _random_signature(small) != _random_signature(big):
+            notes.append(f"{big.formula!r} adds variance parameters: the test is on the "
+                         "boundary of the parameter space and its chi-square p-value is "
+                         "conservative (bootstrap_lrt gives a better one)")
+    df.attrs["notes"] = notes
+    return df
+
+
+def _refit_ml(m):
+    if m.criterion != "REML":
+        return m
+    from .fit import mix
+    d = m._design
+    return mix(m.formula, d.frame, list(d.weight_spec), cond_weights=d.cond_weights,
+               reml=False)
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """Parametric bootstrap likelihood-ratio test.
+
+    Attributes
+    ----------
+    statistic : float
+        Observed ``2 (llf_1 - llf_0)``.
+    p_value : float
+        ``(1 + #{T* >= T}) / (n + 1)``.
+    mc_error : float
+        Monte Carlo standard error of the p-value, ``sqrt(p (1 - p) / n)``.
+    n : int
+        Replicates used (those whose refits converged).
+    replicates : ndarray
+        The bootstrap statistics.
+    chi2_p_value : float
+        The asymptotic chi-square p-value, for comparison.
+    """
+
+    statistic: float
+    p_value: float
+    mc_error: float
+    n: int
+    replicates: np.ndarray
+    chi2_p_value: float
+    df: int
+
+    def __repr__(self):
+        return (f"Parametric bootstrap LRT: statistic {self.statistic:.4f}, p = "
+                f"{self.p_value:.4g} (Monte Carlo s.e. {self.mc_error:.2g}, {self.n} "
+                f"replicates; chi-square({self.df}) p = {self.chi2_p_value:.4g})")
+
+
+class _Refit:
+    """Picklable ``y -> maximised criterion`` for the model of a result."""
+
+    def __init__(self, result, perm=None):
+        state = result._state
+        self.family = result._family
+        self.perm = perm
+        if self.family is None:
+            self.objective, self.reml = state["objective"], state["reml"]
+            self.start = np.asarray(result.theta)
+        else:
+            self.design, self.n_quad = state["design"], state["n_quad"]
+            self.start = state["phi"]
+
+    def __call__(self, y):
+        if self.perm is not None:
+            y = y[self.perm]
+        if self.family is None:
+            from .linear import refit_criterion
+            return refit_criterion(self.objective.with_response(y), self.start, self.reml)
+        from .glmm import refit_llf
+        return refit_llf(replace(self.design, y=y), self.family, self.n_quad, self.start)
+
+
+def _chunk(args):
+    f0, f1, ys = args
+    return [2.0 * (f1(y) - f0(y)) for y in ys.T]
+
+
+def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=None,
+                  allow_weighted: bool = False) -> BootstrapResult:
+    """Parametric bootstrap of the likelihood-ratio statistic (lecture, "Bootstrap").
+
+    Simulates ``n`` responses from the null fit ``m0``, refits both models to
+    each, and compares the observed statistic with the simulated ones.
+
+    Parameters
+    ----------
+    m0, m1 : MixResult
+        Null and alternative fits (nested, same data).
+    n : int
+        Replicates.
+    seed : int, optional
+        Makes the run reproducible (also with an executor).
+    executor : concurrent.futures.Executor, optional
+        Runs chunks of replicates in parallel (threads or processes).
+    progress : bool, optional
+        Show a tqdm progress bar (default: when ``n >= 200`` and tqdm is
+        installed).
+    allow_weighted : bool
+        Weighted fits are refused unless this is true: the statistic is then a
+        pseudo-likelihood ratio.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if (m0.weighted or m1.weighted) and not allow_weighted:
+        raise ValueError(
+            "bootstrap_lrt on weighted fits compares pseudo-likelihoods; its null "
+            "distribution is not that of a likelihood ratio. Use Wald tests "
+            "(result.wald_test), or pass allow_weighted=True to run it anyway")
+    _check_same_data([m0, m1])
+    if m0.df_modelwc > m1.df_modelwc:
+        m0, m1 = m1, m0
+    _check_nested(m0, m1)
+    if m0.criterion != m1.criterion or (m0.criterion == "REML" and
+                                        list(m0.params.index) != list(m1.params.index)):
+        raise ValueError("REML fits with different fixed effects: refit with reml=False")
+    observed = 2.0 * (m1.llf - m0.llf)
+    rng = np.random.default_rng(seed)
+    d0 = m0._design
+    ys = draw_responses(d0, m0.params.to_numpy(), m0._covs, m0.sigma2, m0._family, n, rng)
+    # the designs of both fits hold the same rows, maybe in another order
+    f0, g1 = _Refit(m0), _Refit(m1, _row_map(m0, m1))
+    chunks = np.array_split(np.arange(n), max(1, min(n, 20 if executor else 1)))
+    show = (n >= 200) if progress is None else bool(progress)
+    bar = _bar(n, show)
+    stats_ = []
+    jobs = [(f0, g1, ys[:, idx]) for idx in chunks]
+    results = executor.map(_chunk, jobs) if executor is not None else map(_chunk, jobs)
+    for part in results:
+        stats_.extend(part)
+        bar.update(len(part))
+    bar.close()
+    t = np.array(stats_, dtype=float)
+    t = t[np.isfinite(t)]
+    k = len(t)
+    p = (1 + np.sum(t >= observed - 1e-10 * abs(observed))) / (k + 1)
+    dof = int(m1.df_modelwc - m0.df_modelwc)
+    return BootstrapResult(float(observed), float(p), float(np.sqrt(p * (1 - p) / k)), k, t,
+                           float(stats.chi2.sf(max(observed, 0), dof)), dof)
+
+
+def _row_map(m0, m1):
+    """Positions in m0's sorted rows of each of m1's sorted rows."""
+    i0 = pd.Index(m0._row_index)
+    return i0.get_indexer(pd.Index(m1._row_index))
+
+
+class _NoBar:
+    def update(self, k):
+        pass
+
+    def close(self):
+        pass
+
+
+def _bar(n, show):
+    if not show:
+        return _NoBar()
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(total=n, desc="bootstrap", unit="refit")
