@@ -60,6 +60,8 @@ SMALL_CSV = Path("/work/shared/reference/data/pisa_s1.csv")
 MAKE_DATA = Path("/work/shared/tools/make_data.py")
 LARGE_ARGS = ["pisa", "--schools", "10000", "--size", "100", "--seed", "2"]
 LARGE_CSV = OUT / "pisa_s10000_n100_seed2.csv"
+REPO = HERE.parent
+SNAP = OUT / "_snapshot"
 
 FIXED = "pv1math ~ st29q03 + sc14q02 + st04q01 + escs"
 RANDOM = {"intercept": "(1|schoolid)", "slope": "(1 + escs|schoolid)"}
@@ -113,8 +115,8 @@ def pywemix_estimates(res):
             {"var1": r.var1, "var2": (None if pd.isna(r.var2) else r.var2),
              "group": r.group, "variance": float(r.variance)}
             for r in vc.itertuples()],
-        "evaluations": int(res.optimization.evaluations),
-        "iterations": int(res.optimization.iterations),
+        "evaluations": int(getattr(res.optimization, "evaluations", -1)),
+        "iterations": int(getattr(res.optimization, "iterations", -1)),
         "warnings": list(res.warnings),
     }
 
@@ -150,6 +152,48 @@ def run_lme4(csv: Path, kinds, repeats: int, tag: str):
     return {"meta": data["meta"], "fits": fits}
 
 
+# --------------------------------------------------------------------------- source
+def _git(*args) -> str:
+    try:
+        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def snapshot_source(rev: str | None) -> dict:
+    """Copy the pywemix package to benchmarks/out/_snapshot and import it from there.
+
+    The working tree may change while a long benchmark runs (and the memory
+    subprocesses import pywemix anew), so every process of one run imports the
+    same frozen copy: of the working tree (``rev`` None) or of a git revision.
+    """
+    import hashlib
+    if SNAP.exists():
+        shutil.rmtree(SNAP)
+    SNAP.mkdir(parents=True)
+    if rev is None:
+        shutil.copytree(REPO / "src" / "pywemix", SNAP / "pywemix",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "src/pywemix"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(SNAP), "--strip-components=1"],
+                       input=archive, check=True)
+    digest = hashlib.sha256()
+    for f in sorted((SNAP / "pywemix").rglob("*.py")):
+        digest.update(f.read_bytes())
+    sys.path.insert(0, str(SNAP))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(SNAP)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    info = {"source": "working tree" if rev is None else f"git {rev}",
+            "commit": _git("rev-parse", rev or "HEAD"),
+            "dirty_files": (_git("status", "--porcelain", "src").splitlines()
+                            if rev is None else []),
+            "sha256_py": digest.hexdigest()[:16], "snapshot": str(SNAP)}
+    return info
+
+
 # --------------------------------------------------------------------------- memory
 def _proc_status():
     out = {}
@@ -168,7 +212,8 @@ def memory_child(csv: str, kind: str, weighted: bool, mode: str) -> None:
     import formulaic  # noqa: F401
     pywemix_fit(df.head(2000), kind, weighted)  # warm imports/caches on small data
     gc.collect()
-    rep = {"frame_bytes": int(df.memory_usage(deep=True).sum())}
+    rep = {"frame_bytes": int(df.memory_usage(deep=True).sum()),
+           "pywemix_file": sys.modules["pywemix"].__file__}
     if mode == "rss":
         ru_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         st = _proc_status()
@@ -260,6 +305,8 @@ STAGES = [
     ("pywemix.gaussian", "group_crossprod", "group_crossprod (G'WG per school)", 1),
     ("pywemix.linear", "minimize_bounded", "optimisation (L-BFGS-B + Newton polish)", 0),
     ("pywemix.gaussian.GaussianObjective", "profiled", "objective evaluations", 1),
+    ("pywemix.gaussian.GaussianObjective", "profiled_grad",
+     "objective + gradient evaluations", 1),
     ("pywemix.linear", "estimate_variances", "robust variance (sandwich)", 0),
     ("pywemix.gaussian.GaussianObjective", "conditional_modes", "conditional modes", 0),
     ("pywemix.linear", "variance_table", "variance table", 0),
@@ -284,7 +331,12 @@ def profile_fit(df, kind: str, tag: str) -> dict:
     import pywemix  # noqa: F401
     timer = StageTimer()
     for mod, attr, label, _ in STAGES:
-        timer.wrap(_resolve(mod), attr, label)
+        try:
+            owner = _resolve(mod)
+        except (ImportError, AttributeError):
+            continue
+        if hasattr(owner, attr):  # the code may have moved on: skip what is gone
+            timer.wrap(owner, attr, label)
     # snap-to-boundary / final profiled call happen outside minimize_bounded but
     # call `profiled`; those are counted under "objective evaluations" too
     try:
@@ -443,6 +495,9 @@ def main(argv=None):
     ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                     help="first wait up to SECONDS for the 1-min load average to "
                          "drop below 0.3 (other jobs on the machine distort timings)")
+    ap.add_argument("--rev", default=None,
+                    help="benchmark this git revision of src/pywemix (default: a frozen "
+                         "copy of the working tree)")
     ap.add_argument("--_memory-child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._memory_child:
@@ -450,6 +505,7 @@ def main(argv=None):
         memory_child(csv, kind, weighted == "1", mode)
         return
     OUT.mkdir(exist_ok=True)
+    source = snapshot_source(args.rev)
     import formulaic
     import pywemix
     import scipy
@@ -458,7 +514,9 @@ def main(argv=None):
     meta = {"python": platform.python_version(), "numpy": np.__version__,
             "scipy": scipy.__version__, "pandas": pd.__version__,
             "formulaic": formulaic.__version__, "pywemix": pywemix.__version__,
-            "cpus": os.cpu_count(), "machine": platform.machine(), "env": env}
+            "cpus": os.cpu_count(), "machine": platform.machine(), "env": env,
+            "pywemix_source": source, "pywemix_file": pywemix.__file__}
+    assert pywemix.__file__.startswith(str(SNAP)), pywemix.__file__
     try:
         import statsmodels
         meta["statsmodels"] = statsmodels.__version__
@@ -470,6 +528,8 @@ def main(argv=None):
         wait_quiet(0.3, args.wait_quiet)
     meta["loadavg_start"] = other_load()
     print("environment:", json.dumps(env), f"load average {meta['loadavg_start']:.2f}")
+    print(f"pywemix from {source['source']} (commit {source['commit'][:10]}, "
+          f"{len(source['dirty_files'])} modified files, sha {source['sha256_py']})")
 
     small = pd.read_csv(SMALL_CSV)
     rows, estimates = [], {}

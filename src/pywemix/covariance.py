@@ -48,7 +48,10 @@ class CovarianceStructure:
         return sum(k * (k + 1) // 2 for lvl in self.sizes for k in lvl)
 
     def _tril(self, k):
-        return np.tril_indices(k)
+        cache = self.__dict__.setdefault("_tril_cache", {})
+        if k not in cache:
+            cache[k] = np.tril_indices(k)
+        return cache[k]
 
     def theta_start(self) -> np.ndarray:
         """lme4's start: identity relative factors."""
@@ -71,21 +74,49 @@ class CovarianceStructure:
     def theta_is_diag(self) -> np.ndarray:
         return np.isfinite(self.theta_lower())
 
-    def relative_cov(self, theta) -> list:
-        """``T_l = Lambda_l Lambda_l'`` for every level, from theta."""
+    def _factors(self, theta):
+        """Per level, per block: (position, size, offset, lower-tri factor (..., k, k))."""
         theta = np.asarray(theta, dtype=float)
         out, pos = [], 0
-        for lvl, q in zip(self.sizes, self.q):
-            T = np.zeros((q, q))
-            off = 0
+        for lvl in self.sizes:
+            blocks, off = [], 0
             for k in lvl:
                 r, c = self._tril(k)
-                lam = np.zeros((k, k))
-                lam[r, c] = theta[pos:pos + len(r)]
+                lam = np.zeros(theta.shape[:-1] + (k, k))
+                lam[..., r, c] = theta[..., pos:pos + len(r)]
+                blocks.append((pos, k, off, lam))
                 pos += len(r)
-                T[off:off + k, off:off + k] = lam @ lam.T
                 off += k
+            out.append(blocks)
+        return out
+
+    def relative_cov(self, theta) -> list:
+        """``T_l = Lambda_l Lambda_l'`` for every level, from theta (k,) or (..., k)."""
+        theta = np.asarray(theta, dtype=float)
+        out = []
+        for blocks, q in zip(self._factors(theta), self.q):
+            T = np.zeros(theta.shape[:-1] + (q, q))
+            for _, k, off, lam in blocks:
+                T[..., off:off + k, off:off + k] = lam @ np.swapaxes(lam, -1, -2)
             out.append(T)
+        return out
+
+    def relative_cov_grad(self, theta) -> list:
+        """Derivatives of each ``T_l`` in every theta: per level (..., n_theta, q_l, q_l)."""
+        theta = np.asarray(theta, dtype=float)
+        n = theta.shape[-1]
+        out = []
+        for blocks, q in zip(self._factors(theta), self.q):
+            dT = np.zeros(theta.shape[:-1] + (n, q, q))
+            for pos, k, off, lam in blocks:
+                r, c = self._tril(k)
+                for e, (i, j) in enumerate(zip(r, c)):
+                    # d(L L')/dL_ij = E L' + L E' with E the unit matrix at (i, j)
+                    block = np.zeros(theta.shape[:-1] + (k, k))
+                    block[..., i, :] += lam[..., :, j]
+                    block[..., :, i] += lam[..., :, j]
+                    dT[..., pos + e, off:off + k, off:off + k] = block
+            out.append(dT)
         return out
 
     def theta_from_cov(self, covs, sigma2) -> np.ndarray:

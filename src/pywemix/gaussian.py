@@ -51,12 +51,14 @@ class ProfiledFit:
     criterion: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Top:
     S: np.ndarray  # (G, r, r) remaining quadratic forms of the top groups
     n: np.ndarray  # (G,) weighted observation counts
     D: np.ndarray  # (G,) weighted log-determinants
     K: list        # per level (J_l, q_l, r_l) mode operators, if kept
+    dS: np.ndarray = None  # (k, G, r, r) derivatives, if asked for
+    dD: np.ndarray = None  # (k, G)
 
 
 class GaussianObjective:
@@ -84,22 +86,25 @@ class GaussianObjective:
         self.child_starts = [lev.child_starts(up) for lev, up in
                              zip(design.levels[:-1], design.levels[1:])]
 
-    def with_response(self, y) -> "GaussianObjective":
-        """A copy for another response vector (same rows, design and weights).
+    def with_responses(self, Y) -> "GaussianObjective":
+        """A copy for other responses (same rows, design and weights).
 
-        Only the cross-products with ``y`` are recomputed, so refits for the
-        parametric bootstrap cost little.
+        ``Y`` (n,) gives an ordinary objective; ``Y`` (n, B) a batched one
+        whose ``M2`` is (B, J, d, d), for :meth:`profiled_grad` on (B, k)
+        parameters. Only the cross-products with the response are recomputed,
+        so parametric-bootstrap refits cost little.
         """
         new = object.__new__(GaussianObjective)
         new.__dict__.update(self.__dict__)
-        r = np.asarray(y, dtype=float) - self._offset
+        Y = np.asarray(Y, dtype=float)
+        R = (Y.T if Y.ndim == 2 else Y) - self._offset       # (..., n)
         starts = self.levels[0].starts
-        wr = self._w1 * r
-        cross = group_sum(self._ZX * wr[:, None], starts)
-        M = self.M2.copy()
-        M[:, :-1, -1] = cross
-        M[:, -1, :-1] = cross
-        M[:, -1, -1] = group_sum(wr * r, starts)
+        WR = self._w1 * R
+        cross = np.add.reduceat(WR[..., :, None] * self._ZX, starts, axis=-2)  # (..., J, d-1)
+        M = np.broadcast_to(self.M2, R.shape[:-1] + self.M2.shape).copy()
+        M[..., :-1, -1] = cross
+        M[..., -1, :-1] = cross
+        M[..., -1, -1] = np.add.reduceat(WR * R, starts, axis=-1)
         new.M2 = M
         return new
 
@@ -128,34 +133,61 @@ class GaussianObjective:
     def top_weights(self) -> np.ndarray:
         return self.wg[-1]
 
-    def integrate(self, T_list, keep: bool = False) -> _Top:
-        """Integrate the random effects level by level (see module notes)."""
+    def integrate(self, T_list, keep: bool = False, dT=None) -> _Top:
+        """Integrate the random effects level by level (see module notes).
+
+        Every array may carry leading batch axes (several responses or
+        parameter values at once): ``M2`` (..., J, d, d) and ``T_l``
+        (..., q, q). With ``dT`` (per level, (..., k, q_l, q_l): the
+        derivatives of ``T_l`` in each of k parameters) the derivatives of the
+        top groups' ``S`` and ``D`` are carried along in forward mode
+        (``_Top.dS`` (..., k, G, r, r), ``_Top.dD`` (..., k, G)).
+        """
         M, n = self.M2, self.n2
-        D = np.zeros(len(n))
+        D = 0.0
+        dM = dD = None
         Ks = []
         last = len(T_list) - 1
         for li, T in enumerate(T_list):
             q = self.q[li]
-            M11, M12, M22 = M[:, :q, :q], M[:, :q, q:], M[:, q:, q:]
-            if q == 1:
-                a = 1.0 + T[0, 0] * M11[:, 0, 0]
-                logdet = np.log(a)
-                K = (T[0, 0] / a)[:, None, None] * M12
-            else:
-                A = np.eye(q) + np.matmul(T, M11)
-                sign, logdet = np.linalg.slogdet(A)
-                logdet = np.where(sign > 0, logdet, np.nan)
-                K = np.linalg.solve(A, np.matmul(T, M12))
-            S = M22 - np.matmul(np.swapaxes(M12, 1, 2), K)
+            M11, M12, M22 = M[..., :q, :q], M[..., :q, q:], M[..., q:, q:]
+            M21 = np.swapaxes(M12, -1, -2)
+            Tb = T[..., None, :, :]
+            Ainv, logdet = _inv_logdet(np.eye(q) + np.matmul(Tb, M11))
+            K = np.matmul(Ainv, np.matmul(Tb, M12))
+            S = M22 - np.matmul(M21, K)
+            if dT is not None:
+                dTl = dT[li][..., :, None, :, :]
+                dA = np.matmul(dTl, M11[..., None, :, :, :])
+                dTM12 = np.matmul(dTl, M12[..., None, :, :, :])
+                if dM is not None:
+                    Tk = T[..., None, None, :, :]
+                    dA = dA + np.matmul(Tk, dM[..., :q, :q])
+                    dTM12 = dTM12 + np.matmul(Tk, dM[..., :q, q:])
+                dlog = np.einsum("...jab,...kjba->...kj", Ainv, dA)
+                Ke = K[..., None, :, :, :]
+                dK = np.matmul(Ainv[..., None, :, :, :], dTM12 - np.matmul(dA, Ke))
+                dS = -np.matmul(M21[..., None, :, :, :], dK)
+                if dM is not None:
+                    dS = dS + dM[..., q:, q:] - np.matmul(np.swapaxes(dM[..., :q, q:], -1, -2), Ke)
+                    dlog = dlog + dD
             D = D + logdet
             if keep:
                 Ks.append(K)
             if li < last:
                 w, cs = self.wg[li], self.child_starts[li]
-                M = group_sum(w[:, None, None] * S, cs)
+                M = np.add.reduceat(w[:, None, None] * S, cs, axis=-3)
                 n = group_sum(w * n, cs)
-                D = group_sum(w * D, cs)
-        return _Top(S, n, D, Ks)
+                D = np.add.reduceat(w * D, cs, axis=-1)
+                if dT is not None:
+                    dM = np.add.reduceat(w[:, None, None] * dS, cs, axis=-3)
+                    dD = np.add.reduceat(w * dlog, cs, axis=-1)
+            elif dT is not None:
+                dM, dD = dS, dlog
+        top = _Top(S, n, D, Ks)
+        if dT is not None:
+            top.dS, top.dD = dM, dD
+        return top
 
     def _totals(self, top: _Top):
         w = self.top_weights
@@ -192,6 +224,53 @@ class GaussianObjective:
             sigma2 = prss / N
             llf = -0.5 * N * (np.log(2 * np.pi * sigma2) + 1) - 0.5 * D
         return ProfiledFit(float(llf), beta, float(sigma2), N, "REML" if reml else "ML")
+
+    def profiled_grad(self, theta, reml: bool = False):
+        """Profiled log-likelihood and its exact gradient in ``theta``.
+
+        ``theta`` may be (k,) or, with a batched ``M2`` (see
+        :meth:`with_responses`), (B, k); the results then have a leading B.
+
+        Notes
+        -----
+        By the envelope theorem ``dPRSS = c' dS c`` with ``c = (beta, -1)``, so
+        ``dl = -N/2 dPRSS / PRSS - dD/2`` (ML); REML uses ``N - p`` and adds
+        ``-tr(S_XX^{-1} dS_XX)/2``. ``dS`` and ``dD`` come from forward-mode
+        differentiation of the level recursion.
+        """
+        st = self.structure
+        theta = np.asarray(theta, dtype=float)
+        try:
+            top = self.integrate(st.relative_cov(theta), dT=st.relative_cov_grad(theta))
+        except np.linalg.LinAlgError:
+            bad = np.full(theta.shape[:-1], -np.inf)
+            return (float(bad) if bad.ndim == 0 else bad), np.full(theta.shape, np.nan)
+        w = self.top_weights
+        S = np.einsum("g,...gij->...ij", w, top.S)
+        N = float(w @ top.n)
+        D = top.D @ w
+        dS = np.einsum("g,...kgij->...kij", w, top.dS)
+        dD = top.dD @ w
+        p = self.p
+        Sxx, Sxy = S[..., :p, :p], S[..., :p, p]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            beta = np.linalg.solve(Sxx, Sxy[..., None])[..., 0]
+            prss = S[..., p, p] - np.einsum("...i,...i->...", Sxy, beta)
+            c = np.concatenate([beta, -np.ones(beta.shape[:-1] + (1,))], axis=-1)
+            dprss = np.einsum("...i,...kij,...j->...k", c, dS, c)
+            dof = N - p if reml else N
+            llf = -0.5 * dof * (np.log(2 * np.pi * prss / dof) + 1) - 0.5 * D
+            grad = -0.5 * dof * dprss / prss[..., None] - 0.5 * dD
+            if reml:
+                sign, logdet_x = np.linalg.slogdet(Sxx)
+                llf = llf - 0.5 * logdet_x
+                grad = grad - 0.5 * np.einsum("...ab,...kba->...k", np.linalg.inv(Sxx),
+                                              dS[..., :p, :p])
+        bad = ~np.isfinite(llf) | (prss <= 0)
+        llf = np.where(bad, -np.inf, llf)
+        if np.ndim(llf) == 0:
+            return float(llf), grad
+        return llf, grad
 
     def group_loglik(self, beta, sigma2, covs) -> np.ndarray:
         """Weighted log-likelihood contribution ``w_g l_g`` of every top-level group.
@@ -247,11 +326,30 @@ def _solve_fixed(S, p):
     """beta, log|S_XX| and PRSS from the total quadratic form ``S``."""
     if p == 0:
         return np.zeros(0), 0.0, float(S[0, 0])
-    try:
-        C = np.linalg.cholesky(S[:p, :p])
-    except np.linalg.LinAlgError:
+    sign, logdet = np.linalg.slogdet(S[:p, :p])
+    if sign <= 0:
         return np.full(p, np.nan), np.nan, np.nan
-    z = np.linalg.solve(C, S[:p, p])
-    beta = np.linalg.solve(C.T, z)
-    prss = float(S[p, p] - z @ z)
-    return beta, 2.0 * float(np.sum(np.log(np.diag(C)))), prss
+    beta = np.linalg.solve(S[:p, :p], S[:p, p])
+    prss = float(S[p, p] - S[:p, p] @ beta)
+    return beta, float(logdet), prss
+
+
+def _inv_logdet(A):
+    """Inverse and log-determinant of a stack of small matrices (..., q, q).
+
+    Closed forms for q = 1 and 2 (the usual sizes), LAPACK otherwise; a
+    non-positive determinant gives NaN.
+    """
+    q = A.shape[-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if q == 1:
+            a = A[..., 0, 0]
+            return (1.0 / a)[..., None, None], np.where(a > 0, np.log(np.abs(a)), np.nan)
+        if q == 2:
+            det = A[..., 0, 0] * A[..., 1, 1] - A[..., 0, 1] * A[..., 1, 0]
+            inv = np.empty_like(A)
+            inv[..., 0, 0], inv[..., 1, 1] = A[..., 1, 1] / det, A[..., 0, 0] / det
+            inv[..., 0, 1], inv[..., 1, 0] = -A[..., 0, 1] / det, -A[..., 1, 0] / det
+            return inv, np.where(det > 0, np.log(np.abs(det)), np.nan)
+        sign, logdet = np.linalg.slogdet(A)
+        return np.linalg.inv(A), np.where(sign > 0, logdet, np.nan)

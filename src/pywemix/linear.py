@@ -12,7 +12,7 @@ import pandas as pd
 from .components import assemble_var_cov, groups_table, variance_table
 from .covariance import CovarianceStructure
 from .gaussian import GaussianObjective
-from .optimize import minimize_bounded
+from .optimize import minimize_bounded, newton_batch
 from .variance import estimate_variances
 from .warnings import BoundaryWarning, ConvergenceWarning
 
@@ -62,12 +62,10 @@ def fit_linear(design, *, reml: bool = False, start=None, max_iter: int = 1000):
     if len(theta0) != structure.n_theta:
         raise ValueError(f"start must have {structure.n_theta} covariance parameters, "
                          f"got {len(theta0)}")
-    scale = objective.profiled(theta0, reml).n_weighted
-
-    def f(theta):
-        return -objective.profiled(theta, reml).llf / scale
-
-    record = minimize_bounded(f, theta0, structure.theta_lower(), max_iter=max_iter)
+    scale = float(np.sum(objective.n2))
+    f, fg = _scaled(objective, reml, scale)
+    record = minimize_bounded(f, theta0, structure.theta_lower(), fun_and_grad=fg,
+                              max_iter=max_iter)
     theta = _snap_to_boundary(f, record.x, structure)
     pf = objective.profiled(theta, reml)
     covs = [pf.sigma2 * T for T in structure.relative_cov(theta)]
@@ -97,16 +95,36 @@ def fit_linear(design, *, reml: bool = False, start=None, max_iter: int = 1000):
 
 
 
-def refit_criterion(objective, theta0, reml: bool) -> float:
-    """Maximised (restricted) log-likelihood for an objective, from ``theta0``.
+def refit_criteria(objective, theta0, reml: bool) -> np.ndarray:
+    """Maximised (restricted) log-likelihood of each response of a batched objective.
 
-    Used by the parametric bootstrap, where only the response changes.
+    ``objective`` comes from :meth:`GaussianObjective.with_responses` with a
+    matrix of responses; all refits run at once from ``theta0`` (used by the
+    parametric bootstrap, where only the response changes).
     """
-    structure = objective.structure
+    B = objective.M2.shape[0]
     scale = float(np.sum(objective.n2))
+    full = objective.M2
 
+    def fg(X, idx):
+        objective.M2 = full[idx]
+        v, g = objective.profiled_grad(X, reml)
+        return -v / scale, -g / scale
+
+    lower = objective.structure.theta_lower()
+    try:
+        X, f, _ = newton_batch(fg, np.tile(theta0, (B, 1)), lower)
+    finally:
+        objective.M2 = full
+    return -f * scale
+
+
+def _scaled(objective, reml, scale):
+    """Objective ``-llf / scale`` and (value, exact gradient), for the optimiser."""
     def f(theta):
         return -objective.profiled(theta, reml).llf / scale
 
-    record = minimize_bounded(f, theta0, structure.theta_lower(), polish=3)
-    return objective.profiled(record.x, reml).llf
+    def fg(theta):
+        v, g = objective.profiled_grad(theta, reml)
+        return -v / scale, -g / scale
+    return f, fg

@@ -170,7 +170,7 @@ class BootstrapResult:
 
 
 class _Refit:
-    """Picklable ``y -> maximised criterion`` for the model of a result."""
+    """Picklable ``Y (n, b) -> maximised criterion of each column`` for a model."""
 
     def __init__(self, result, perm=None):
         state = result._state
@@ -183,19 +183,20 @@ class _Refit:
             self.design, self.n_quad = state["design"], state["n_quad"]
             self.start = state["phi"]
 
-    def __call__(self, y):
+    def __call__(self, Y):
         if self.perm is not None:
-            y = y[self.perm]
+            Y = Y[self.perm]
         if self.family is None:
-            from .linear import refit_criterion
-            return refit_criterion(self.objective.with_response(y), self.start, self.reml)
+            from .linear import refit_criteria
+            return refit_criteria(self.objective.with_responses(Y), self.start, self.reml)
         from .glmm import refit_llf
-        return refit_llf(replace(self.design, y=y), self.family, self.n_quad, self.start)
+        return np.array([refit_llf(replace(self.design, y=y), self.family, self.n_quad,
+                                   self.start) for y in Y.T])
 
 
 def _chunk(args):
     f0, f1, ys = args
-    return [2.0 * (f1(y) - f0(y)) for y in ys.T]
+    return list(2.0 * (f1(ys) - f0(ys)))
 
 
 def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=None,
@@ -242,7 +243,8 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
     ys = draw_responses(d0, m0.params.to_numpy(), m0._covs, m0.sigma2, m0._family, n, rng)
     # the designs of both fits hold the same rows, maybe in another order
     f0, g1 = _Refit(m0), _Refit(m1, _row_map(m0, m1))
-    chunks = np.array_split(np.arange(n), max(1, min(n, 20 if executor else 1)))
+    size = 50 if m0._family is not None else 250
+    chunks = np.array_split(np.arange(n), max(1, int(np.ceil(n / size))))
     show = (n >= 200) if progress is None else bool(progress)
     bar = _bar(n, show)
     stats_ = []

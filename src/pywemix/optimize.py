@@ -62,6 +62,17 @@ class _Counted:
         return v if np.isfinite(v) else 1e300
 
 
+def _escape(f, x, fx, lower, steps=(1e-2, 1e-1, 0.5)):
+    """A point off the bound that improves on ``x``, or None."""
+    for i in np.flatnonzero(np.isfinite(lower) & (x <= lower)):
+        for d in steps:
+            cand = x.copy()
+            cand[i] = lower[i] + d
+            if f(cand) < fx - 1e-12 * max(1.0, abs(fx)):
+                return cand
+    return None
+
+
 def _proj_grad(g, x, lower):
     pg = g.copy()
     at = x <= lower
@@ -69,14 +80,20 @@ def _proj_grad(g, x, lower):
     return pg
 
 
-def minimize_bounded(fun, x0, lower, *, gtol: float = 1e-8, max_iter: int = 1000,
-                     polish: int = 20) -> OptimizationRecord:
+def minimize_bounded(fun, x0, lower, *, grad=None, fun_and_grad=None, gtol: float = 1e-8,
+                     max_iter: int = 1000, polish: int = 20,
+                     escape: bool = True) -> OptimizationRecord:
     """Minimise ``fun`` subject to ``x >= lower`` (``-inf`` for no bound).
 
     Parameters
     ----------
     fun : callable
         Smooth objective, scaled to order one.
+    grad : callable, optional
+        Its exact gradient; finite differences when omitted.
+    fun_and_grad : callable, optional
+        ``x -> (fun(x), grad(x))`` computed together (cheaper when both are
+        needed); implies ``grad``.
     x0, lower : ndarray
     gtol : float
         Convergence criterion on the largest projected gradient.
@@ -84,6 +101,8 @@ def minimize_bounded(fun, x0, lower, *, gtol: float = 1e-8, max_iter: int = 1000
         Maximum quasi-Newton iterations.
     polish : int
         Maximum Newton steps after the quasi-Newton search.
+    escape : bool
+        Try stepping off lower bounds where the search stopped (see below).
     """
     f = _Counted(fun)
     lower = np.asarray(lower, dtype=float)
@@ -92,11 +111,30 @@ def minimize_bounded(fun, x0, lower, *, gtol: float = 1e-8, max_iter: int = 1000
     def h_at(x):
         return 1e-6 * np.maximum(np.abs(x), 1e-2)
 
-    def grad(x):
-        return jacobian(f, x, h_at(x), lower)
+    if fun_and_grad is not None and grad is None:
+        def grad(x):
+            return fun_and_grad(x)[1]
+    exact = grad
+    if exact is None:
+        def grad(x):
+            return jacobian(f, x, h_at(x), lower)
+    else:
+        def grad(x):
+            g = np.asarray(exact(x), dtype=float)
+            return np.where(np.isfinite(g), g, 0.0)
 
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
-    res = minimize(f, x, jac=grad, method="L-BFGS-B", bounds=bounds,
+    if fun_and_grad is not None:
+        def both(x):
+            f.n += 1
+            v, g = fun_and_grad(x)
+            if not np.isfinite(v):
+                return 1e300, np.zeros_like(x)
+            return v, np.where(np.isfinite(g), g, 0.0)
+        target, jac = both, True
+    else:
+        target, jac = f, grad
+    res = minimize(target, x, jac=jac, method="L-BFGS-B", bounds=bounds,
                    options=dict(maxiter=max_iter, ftol=1e-15, gtol=gtol * 1e-2,
                                 maxcor=20))
     x, fx = np.maximum(res.x, lower), float(res.fun)
@@ -116,7 +154,15 @@ def minimize_bounded(fun, x0, lower, *, gtol: float = 1e-8, max_iter: int = 1000
             y = x.copy()
             y[idx] = z
             return f(y)
-        H = hessian(sub, x[idx], 1e-4 * np.maximum(np.abs(x[idx]), 1e-2))
+        if exact is None:
+            H = hessian(sub, x[idx], 1e-4 * np.maximum(np.abs(x[idx]), 1e-2))
+        else:
+            def gsub(z, idx=idx, x=x):
+                y = x.copy()
+                y[idx] = z
+                return grad(y)[idx]
+            H = jacobian(gsub, x[idx], 1e-5 * np.maximum(np.abs(x[idx]), 1e-2))
+            H = 0.5 * (H + H.T)
         try:
             np.linalg.cholesky(H)
             step = -np.linalg.solve(H, g[idx])
@@ -135,6 +181,19 @@ def minimize_bounded(fun, x0, lower, *, gtol: float = 1e-8, max_iter: int = 1000
         iters += 1
         if not improved:
             break
+    # A Cholesky diagonal on its bound has zero gradient there whatever the
+    # curvature (d(LL')/dL_ii = 0 at L_ii = 0), so the search can stop on a
+    # saddle: step off the bound and search again if that does better.
+    for _ in range(5 if escape else 0):
+        restart = _escape(f, x, fx, lower)
+        if restart is None:
+            break
+        again = minimize_bounded(fun, restart, lower, grad=exact,
+                                 fun_and_grad=fun_and_grad, gtol=gtol,
+                                 max_iter=max_iter, polish=polish, escape=False)
+        iters += again.iterations
+        if again.fun < fx:
+            x, fx = again.x, again.fun
     g = grad(x)
     pg = _proj_grad(g, x, lower)
     gnorm = float(np.max(np.abs(pg), initial=0.0))
@@ -144,3 +203,108 @@ def minimize_bounded(fun, x0, lower, *, gtol: float = 1e-8, max_iter: int = 1000
     at = tuple(int(i) for i in np.flatnonzero(x <= lower))
     return OptimizationRecord(x, fx, iters, f.n, gnorm, converged, message,
                               "L-BFGS-B + Newton", at)
+
+
+def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100,
+                 escape: bool = True):
+    """Minimise many small problems at once by projected Newton steps.
+
+    Parameters
+    ----------
+    fun_grad : callable
+        ``(X (b, k), idx (b,)) -> (f (b,), g (b, k))`` for the problems
+        ``idx`` (for example bootstrap replicates), vectorised over them.
+    X0 : ndarray (B, k)
+    lower : ndarray (k,)
+        Lower bounds (``-inf`` for none).
+
+    Returns
+    -------
+    X : ndarray (B, k)
+    f : ndarray (B,)
+    converged : ndarray of bool (B,)
+
+    Notes
+    -----
+    The Hessian is the central difference of the exact gradients; a
+    non-positive-definite Hessian is shifted (Levenberg) and every step is
+    backtracked until the objective does not increase. Coordinates on their
+    bound with the gradient pushing outwards are held fixed. Problems that
+    have converged drop out of later evaluations.
+    """
+    X = np.maximum(np.array(X0, dtype=float), lower)
+    B, k = X.shape
+    f, g = fun_grad(X, np.arange(B))
+    done = np.zeros(B, dtype=bool)
+    converged = np.zeros(B, dtype=bool)
+    eye = np.eye(k)
+    for _ in range(max_iter):
+        at = (X <= lower) & (g > 0)
+        pg = np.where(at, 0.0, g)
+        small = np.max(np.abs(pg), axis=1) < gtol
+        converged |= small
+        done |= small
+        if done.all():
+            break
+        a = np.flatnonzero(~done)
+        Xa, fa, pga, ata = X[a], f[a], pg[a], at[a]
+        h = 1e-5 * np.maximum(np.abs(Xa), 1e-2)
+        H = np.empty((len(a), k, k))
+        for i in range(k):
+            up, lo = Xa.copy(), Xa.copy()
+            up[:, i] += h[:, i]
+            lo[:, i] -= h[:, i]
+            one_sided = lo[:, i] < lower[i]
+            lo[one_sided, i] = Xa[one_sided, i]
+            gu = fun_grad(up, a)[1]
+            gl = fun_grad(lo, a)[1]
+            H[:, :, i] = (gu - gl) / (np.where(one_sided, 1.0, 2.0) * h[:, i])[:, None]
+        H = 0.5 * (H + np.swapaxes(H, 1, 2))
+        free = ~ata
+        Hf = np.where(free[:, :, None] & free[:, None, :], H, eye)
+        lam_min = np.linalg.eigvalsh(Hf)[:, 0]
+        shift = np.where(lam_min < 1e-10,
+                         1e-10 - lam_min + 1e-6 * np.abs(Hf).max(axis=(1, 2)), 0.0)
+        step = -np.linalg.solve(Hf + shift[:, None, None] * eye, pga[..., None])[..., 0]
+        t = np.ones(len(a))
+        accepted = np.zeros(len(a), dtype=bool)
+        for _ in range(30):
+            todo = np.flatnonzero(~accepted)
+            cand = np.maximum(Xa[todo] + t[todo, None] * step[todo], lower)
+            fc, gc = fun_grad(cand, a[todo])
+            ok = np.isfinite(fc) & (fc <= fa[todo] + 1e-13 * np.abs(fa[todo]))
+            rows = a[todo[ok]]
+            X[rows], f[rows], g[rows] = cand[ok], fc[ok], gc[ok]
+            accepted[todo[ok]] = True
+            if accepted.all():
+                break
+            t[todo[~ok]] *= 0.5
+        moved = np.max(np.abs(step * t[:, None]), axis=1)
+        # no decrease along a Newton direction: at the optimum up to rounding
+        stuck = ~accepted | (moved < 1e-12 * np.maximum(1.0, np.max(np.abs(Xa), axis=1)))
+        done[a[stuck]] = True
+        converged[a[stuck]] = np.max(np.abs(pga[stuck]), axis=1) < 1e-5
+    if escape:
+        X, f, converged = _escape_batch(fun_grad, X, f, converged, lower, gtol, max_iter)
+    return X, f, converged
+
+
+def _escape_batch(fun_grad, X, f, converged, lower, gtol, max_iter):
+    """``_escape`` for :func:`newton_batch`: restart problems stuck on a bound."""
+    for i in np.flatnonzero(np.isfinite(lower)):
+        on = np.flatnonzero(X[:, i] <= lower[i])
+        for d in (1e-2, 1e-1, 0.5):
+            if len(on) == 0:
+                break
+            cand = X[on].copy()
+            cand[:, i] = lower[i] + d
+            fc, _ = fun_grad(cand, on)
+            better = fc < f[on] - 1e-12 * np.maximum(1.0, np.abs(f[on]))
+            if better.any():
+                idx = on[better]
+                Xn, fn, cn = newton_batch(lambda Z, j: fun_grad(Z, idx[j]), cand[better],
+                                          lower, gtol=gtol, max_iter=max_iter, escape=False)
+                keep = fn < f[idx]
+                X[idx[keep]], f[idx[keep]], converged[idx[keep]] = Xn[keep], fn[keep], cn[keep]
+            on = on[~better]
+    return X, f, converged
