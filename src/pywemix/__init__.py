@@ -6,6 +6,8 @@ cluster-robust standard errors. The main entry point is :func:`mix`.
 from . import families
 from .fit import mix
 from .lrt import anova, bootstrap_lrt
+from .compare import compare
+from .pv import PlausibleValuesResult
 from .io import read_data
 from .scaling import scale_weights
 from .results import MixResult
@@ -15,6 +17,7 @@ from .warnings import (BoundaryWarning, ConvergenceWarning, DataWarning,
 
 __version__ = "0.1.0"
 
-__all__ = ["mix", "MixResult", "PywemixWarning", "DataWarning", "ConvergenceWarning",
+__all__ = ["mix", "MixResult", "PlausibleValuesResult", "anova", "bootstrap_lrt", "compare",
+           "read_data", "scale_weights", "families", "PywemixWarning", "DataWarning", "ConvergenceWarning",
            "BoundaryWarning", "FewGroupsWarning", "PseudoLikelihoodWarning",
            "WeightWarning", "__version__"]
