@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from formulaic import Formula
 from formulaic.errors import FormulaicError
@@ -51,11 +52,16 @@ class ParsedFormula:
     @property
     def required_columns(self) -> set:
         """Data columns the formula refers to."""
-        cols = set(Formula(f"{self.response} ~ {self.fixed}").required_variables)
-        for term in self.random:
-            cols |= set(Formula(term.expr).required_variables)
-            cols |= set(term.group)
-        return cols
+        return set(_required(self.response, self.fixed, self.random))
+
+
+@lru_cache(maxsize=256)
+def _required(response, fixed, random) -> frozenset:
+    cols = set(Formula(f"{response} ~ {fixed}").required_variables)
+    for term in random:
+        cols |= set(Formula(term.expr).required_variables)
+        cols |= set(term.group)
+    return frozenset(cols)
 
 
 def _split_top_level(text: str, sep: str) -> list:
@@ -129,6 +135,14 @@ def _term_labels(expr: str) -> list:
 
 
 def parse_formula(formula: str) -> ParsedFormula:
+    """Split an lme4-style formula (see :func:`_parse`); results are cached."""
+    if not isinstance(formula, str):
+        raise TypeError(f"formula must be a string, got {type(formula).__name__}")
+    return _parse(formula)
+
+
+@lru_cache(maxsize=256)
+def _parse(formula: str) -> ParsedFormula:
     """Split an lme4-style formula into response, fixed part and random terms.
 
     Parameters

@@ -77,8 +77,8 @@ def prepare_categoricals(data: pd.DataFrame, columns) -> pd.DataFrame:
         elif pd.api.types.is_bool_dtype(s.dtype):
             data[c] = pd.Categorical(s.astype(bool), categories=[False, True])
         elif not pd.api.types.is_numeric_dtype(s.dtype):
-            values = s.astype(str)
-            data[c] = pd.Categorical(values, categories=sorted(values.unique()))
+            codes, uniques = pd.factorize(s.astype(str), sort=True)
+            data[c] = pd.Categorical.from_codes(codes, categories=list(uniques))
     return data
 
 

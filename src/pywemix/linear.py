@@ -12,7 +12,7 @@ import pandas as pd
 from .components import assemble_var_cov, groups_table, variance_table
 from .covariance import CovarianceStructure
 from .gaussian import GaussianObjective
-from .optimize import minimize_bounded, newton_batch
+from .optimize import OptimizationRecord, minimize_bounded, newton_batch
 from .variance import estimate_variances
 from .warnings import BoundaryWarning, ConvergenceWarning
 
@@ -54,7 +54,8 @@ def _boundary_messages(structure, theta, levels) -> list:
 def fit_linear(design, *, reml: bool = False, start=None, max_iter: int = 1000):
     """Fit the Gaussian model described by ``design``.
 
-    Returns ``(result_kwargs, messages)`` where messages are warnings to issue.
+    Returns the keyword arguments of :class:`~pywemix.results.MixResult`;
+    boundary and convergence problems are issued as warnings.
     """
     structure = CovarianceStructure.from_design(design)
     objective = GaussianObjective(design, structure)
@@ -62,11 +63,9 @@ def fit_linear(design, *, reml: bool = False, start=None, max_iter: int = 1000):
     if len(theta0) != structure.n_theta:
         raise ValueError(f"start must have {structure.n_theta} covariance parameters, "
                          f"got {len(theta0)}")
-    scale = float(np.sum(objective.n2))
-    f, fg = _scaled(objective, reml, scale)
-    record = minimize_bounded(f, theta0, structure.theta_lower(), fun_and_grad=fg,
-                              max_iter=max_iter)
-    theta = _snap_to_boundary(f, record.x, structure)
+    scale = _total_weight(objective)
+    record = _optimize(objective, theta0, reml, scale, max_iter)
+    theta = _snap_to_boundary(_scaled(objective, reml, scale)[0], record.x, structure)
     pf = objective.profiled(theta, reml)
     covs = [pf.sigma2 * T for T in structure.relative_cov(theta)]
     ve = estimate_variances(objective, structure, pf.beta, pf.sigma2, covs)
@@ -103,7 +102,7 @@ def refit_criteria(objective, theta0, reml: bool) -> np.ndarray:
     parametric bootstrap, where only the response changes).
     """
     B = objective.M2.shape[0]
-    scale = float(np.sum(objective.n2))
+    scale = _total_weight(objective)
     full = objective.M2
 
     def fg(X, idx):
@@ -113,10 +112,40 @@ def refit_criteria(objective, theta0, reml: bool) -> np.ndarray:
 
     lower = objective.structure.theta_lower()
     try:
-        X, f, _ = newton_batch(fg, np.tile(theta0, (B, 1)), lower)
+        X, f, _, _, _ = newton_batch(fg, np.tile(theta0, (B, 1)), lower)
     finally:
         objective.M2 = full
     return -f * scale
+
+
+def _optimize(objective, theta0, reml, scale, max_iter) -> OptimizationRecord:
+    """Projected Newton with the exact gradient; L-BFGS-B if that stalls."""
+    lower = objective.structure.theta_lower()
+    f, fg = _scaled(objective, reml, scale)
+    res = newton_batch(lambda X, idx: _one(fg, X), theta0[None, :],
+                       lower, gtol=1e-9, max_iter=max_iter)
+    x, fx = res.x[0], float(res.fun[0])
+    if not res.converged[0]:
+        return minimize_bounded(f, x, lower, fun_and_grad=fg, max_iter=max_iter)
+    v, g = fg(x)
+    pg = np.where((x <= lower) & (g > 0), 0.0, g)
+    at = tuple(int(i) for i in np.flatnonzero(x <= lower))
+    return OptimizationRecord(x, fx, res.iterations, res.evaluations,
+                              float(np.max(np.abs(pg), initial=0.0)), True,
+                              "projected gradient below tolerance", "Newton (exact gradient)", at)
+
+
+def _total_weight(objective) -> float:
+    """Total weight of the observations (the scale of the log-likelihood)."""
+    n = objective.n2
+    for w, cs in zip(objective.wg[:-1], objective.child_starts):
+        n = np.add.reduceat(w * n, cs)
+    return float(objective.wg[-1] @ n)
+
+
+def _one(fg, X):
+    v, g = fg(X[0])
+    return np.array([v]), g[None, :]
 
 
 def _scaled(objective, reml, scale):

@@ -8,6 +8,7 @@ agree to many digits. R equivalent: ``lme4::optimizeLmer`` and the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import minimize
@@ -205,6 +206,16 @@ def minimize_bounded(fun, x0, lower, *, grad=None, fun_and_grad=None, gtol: floa
                               "L-BFGS-B + Newton", at)
 
 
+class BatchResult(NamedTuple):
+    """Outcome of :func:`newton_batch`."""
+
+    x: np.ndarray
+    fun: np.ndarray
+    converged: np.ndarray
+    iterations: int
+    evaluations: int
+
+
 def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100,
                  escape: bool = True):
     """Minimise many small problems at once by projected Newton steps.
@@ -220,9 +231,9 @@ def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100
 
     Returns
     -------
-    X : ndarray (B, k)
-    f : ndarray (B,)
-    converged : ndarray of bool (B,)
+    BatchResult
+        ``x`` (B, k), ``fun`` (B,), ``converged`` (B,) and the numbers of
+        iterations and (batched) evaluations.
 
     Notes
     -----
@@ -234,11 +245,18 @@ def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100
     """
     X = np.maximum(np.array(X0, dtype=float), lower)
     B, k = X.shape
+    calls = [0]
+
+    def fun_grad_counted(Z, idx, _fg=fun_grad):
+        calls[0] += 1
+        return _fg(Z, idx)
+    fun_grad = fun_grad_counted
     f, g = fun_grad(X, np.arange(B))
     done = np.zeros(B, dtype=bool)
     converged = np.zeros(B, dtype=bool)
     eye = np.eye(k)
-    for _ in range(max_iter):
+    iterations = 0
+    for iterations in range(1, max_iter + 1):
         at = (X <= lower) & (g > 0)
         pg = np.where(at, 0.0, g)
         small = np.max(np.abs(pg), axis=1) < gtol
@@ -286,7 +304,7 @@ def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100
         converged[a[stuck]] = np.max(np.abs(pga[stuck]), axis=1) < 1e-5
     if escape:
         X, f, converged = _escape_batch(fun_grad, X, f, converged, lower, gtol, max_iter)
-    return X, f, converged
+    return BatchResult(X, f, converged, iterations, calls[0])
 
 
 def _escape_batch(fun_grad, X, f, converged, lower, gtol, max_iter):
@@ -302,8 +320,9 @@ def _escape_batch(fun_grad, X, f, converged, lower, gtol, max_iter):
             better = fc < f[on] - 1e-12 * np.maximum(1.0, np.abs(f[on]))
             if better.any():
                 idx = on[better]
-                Xn, fn, cn = newton_batch(lambda Z, j: fun_grad(Z, idx[j]), cand[better],
-                                          lower, gtol=gtol, max_iter=max_iter, escape=False)
+                Xn, fn, cn, _, _ = newton_batch(lambda Z, j: fun_grad(Z, idx[j]), cand[better],
+                                                lower, gtol=gtol, max_iter=max_iter,
+                                                escape=False)
                 keep = fn < f[idx]
                 X[idx[keep]], f[idx[keep]], converged[idx[keep]] = Xn[keep], fn[keep], cn[keep]
             on = on[~better]

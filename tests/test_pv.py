@@ -1,0 +1,267 @@
+"""Plausible values: one fit per value, combined by the EdSurvey rules.
+
+Reference: ``pisa_s1_pv_combined`` (5 WeMix fits combined by the EdSurvey
+note, seed 001 eqs. 6-8) and ``pisa_s1_pv1..pv5`` in ../shared/reference.
+"""
+from __future__ import annotations
+
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pywemix
+from conftest import case, mix_call, needs_reference, our_name, rel
+
+PV_CASES = [f"pisa_s1_pv{k}" for k in range(1, 6)]
+
+
+def _quiet_mix(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pywemix.PywemixWarning)
+        return pywemix.mix(*args, **kwargs)
+
+
+_cache = {}
+
+
+def combined():
+    """(expected, data, combined result) of pisa_s1_pv_combined."""
+    if "combined" not in _cache:
+        exp, df = case("pisa_s1_pv_combined")
+        res = _quiet_mix(exp["call"]["formula"], df,
+                         plausible_values=exp["call"]["plausible_values"], **mix_call(exp))
+        _cache["combined"] = (exp, df, res)
+    return _cache["combined"]
+
+
+def _match_var(vc, row):
+    if row["level"] == 1:
+        sel = vc[vc["level"] == 1]
+    else:
+        sel = vc[(vc["level"] == row["level"]) & (vc["var1"] == row["var1"])
+                 & ((vc["var2"] == row["var2"]) if row["var2"] else vc["var2"].isna())]
+    assert len(sel) == 1, row
+    return sel.iloc[0]
+
+
+# -- the reference combination ------------------------------------------------
+
+@needs_reference
+def test_combined_matches_reference():
+    exp, _, res = combined()
+    assert isinstance(res, pywemix.PlausibleValuesResult)
+    names = list(res.params.index)
+    assert len(names) == len(exp["params"])
+    for k, v in exp["params"].items():
+        assert rel(res.params[our_name(k, names)], v) < 1e-4, k
+    for k, v in exp["bse"].items():
+        assert rel(res.bse[our_name(k, names)], v) < 5e-3, k
+    for k, v in exp["imputation_variance"].items():
+        assert rel(res.imputation_variance[our_name(k, names)], v) < 5e-3, k
+    for k, v in exp["sampling_variance"].items():
+        assert rel(res.sampling_variance[our_name(k, names)], v) < 5e-3, k
+    vc = res.var_components
+    assert len(vc) == len(exp["var_components"])
+    for row in exp["var_components"]:
+        got = _match_var(vc, row)
+        assert rel(got["variance"], row["variance"]) < 1e-3, row
+        assert rel(got["std_error"], row["std_error"]) < 2e-2, row
+    assert rel(res.icc, exp["icc"]) < 1e-3
+    assert res.llf is None
+
+
+@needs_reference
+def test_per_value_fits_match_reference():
+    _, _, res = combined()
+    assert len(res.fits) == 5 and res.n_plausible == 5
+    assert res.columns == [f"pv{k}math" for k in range(1, 6)]
+    assert res.response == "math"
+    for fit, name in zip(res.fits, PV_CASES):
+        exp, _ = case(name)
+        assert isinstance(fit, pywemix.MixResult)
+        names = list(fit.params.index)
+        for k, v in exp["params"].items():
+            assert rel(fit.params[our_name(k, names)], v) < 1e-4, (name, k)
+        for k, v in exp["bse"].items():
+            assert rel(fit.bse[our_name(k, names)], v) < 5e-3, (name, k)
+        assert fit.llf >= exp["llf"] - 1e-7 * abs(exp["llf"])
+
+
+@needs_reference
+def test_combination_equals_hand_computation():
+    """EdSurvey eqs. 6-8 from the per-value fits."""
+    _, _, res = combined()
+    K = len(res.fits)
+    est = np.stack([f.params.to_numpy() for f in res.fits])
+    mean = est.mean(axis=0)
+    dev = est - mean
+    imp = (K + 1) / ((K - 1) * K) * dev.T @ dev
+    samp = np.mean([f.cov_params("robust").to_numpy() for f in res.fits], axis=0)
+    np.testing.assert_allclose(res.params.to_numpy(), mean, rtol=1e-12)
+    np.testing.assert_allclose(res.imputation_variance.to_numpy(), np.diag(imp), rtol=1e-10)
+    np.testing.assert_allclose(res.sampling_variance.to_numpy(), np.diag(samp), rtol=1e-10)
+    np.testing.assert_allclose(res.cov_params().to_numpy(), imp + samp, rtol=1e-10)
+    np.testing.assert_allclose(res.bse.to_numpy(), np.sqrt(np.diag(imp + samp)), rtol=1e-10)
+    # model-based covariance: the same rules with each fit's model covariance
+    samp_m = np.mean([f.cov_params("model").to_numpy() for f in res.fits], axis=0)
+    np.testing.assert_allclose(res.cov_params("model").to_numpy(), imp + samp_m, rtol=1e-10)
+    # variance components: mean estimate, imputation + sampling variance
+    vest = np.stack([f.var_components["variance"].to_numpy() for f in res.fits])
+    vmean = vest.mean(axis=0)
+    vdev = vest - vmean
+    vimp = (K + 1) / ((K - 1) * K) * np.sum(vdev ** 2, axis=0)
+    vsamp = np.mean([f.var_components["std_error"].to_numpy() ** 2 for f in res.fits], axis=0)
+    np.testing.assert_allclose(res.var_components["variance"].to_numpy(), vmean, rtol=1e-12)
+    np.testing.assert_allclose(res.var_components["std_error"].to_numpy(),
+                               np.sqrt(vimp + vsamp), rtol=1e-8)
+    # ICC: the mean of the per-value ICCs
+    assert res.icc == pytest.approx(np.mean([f.icc for f in res.fits]), rel=1e-12)
+
+
+# -- the interface ---------------------------------------------------------------
+
+@needs_reference
+def test_interface_like_mixresult():
+    _, _, res = combined()
+    names = list(res.params.index)
+    assert list(res.bse.index) == names
+    assert list(res.cov_params().index) == names
+    ci = res.conf_int()
+    assert list(ci.index) == names and ci.shape == (len(names), 2)
+    z = 1.959963984540054
+    np.testing.assert_allclose(ci.iloc[:, 0], res.params - z * res.bse, rtol=1e-9)
+    np.testing.assert_allclose(ci.iloc[:, 1], res.params + z * res.bse, rtol=1e-9)
+    civ = res.conf_int(which="variance")
+    assert len(civ) == len(res.var_components)
+    w = res.wald_test(["escs"])
+    assert w.df == 1
+    assert w.statistic == pytest.approx((res.params["escs"] / res.bse["escs"]) ** 2, rel=1e-9)
+    td = res.tidy()
+    assert {"term", "kind", "estimate", "std_error", "statistic", "p_value", "conf_low",
+            "conf_high"} <= set(td.columns)
+    assert (td["kind"] == "fixed").sum() == len(names)
+    assert (td["kind"] == "variance").sum() == len(res.var_components)
+    assert 0 < res.icc < 1
+    assert len(res.ranef()["schoolid"]) == 157
+    with pytest.raises(ValueError):
+        res.aic
+    with pytest.raises(AttributeError):
+        res.params = None
+
+
+@needs_reference
+def test_summary_text_and_html():
+    _, _, res = combined()
+    s = res.summary()
+    text = str(s)
+    assert "Plausible values" in text
+    line = next(ln for ln in text.splitlines() if ln.startswith("Plausible values"))
+    assert line.split()[2] == "5"
+    assert "pv1math" in line and "pv5math" in line
+    assert "Fixed effects" in text
+    assert "not defined (plausible values)" in text
+    h = s._repr_html_()
+    assert h.lstrip().startswith("<") and "<table" in h and "Plausible values" in h
+    assert res._repr_html_() == h
+    assert "5 plausible values" in repr(res)
+
+
+@needs_reference
+def test_never_averaged_first():
+    exp, df, res = combined()
+    cols = exp["call"]["plausible_values"]["math"]
+    avg = _quiet_mix(exp["call"]["formula"], df.assign(math=df[cols].mean(axis=1)),
+                     **mix_call(exp))
+    # averaging the plausible values first shrinks the residual variance and
+    # loses the imputation variance: it is not what the combination does
+    resid_avg = avg.var_components.query("level == 1")["variance"].iloc[0]
+    resid_pv = res.var_components.query("level == 1")["variance"].iloc[0]
+    assert rel(resid_avg, resid_pv) > 0.01
+    assert np.max(rel(avg.params.to_numpy(), res.params.to_numpy())) > 1e-6
+    assert np.max(rel(avg.bse.to_numpy(), res.bse.to_numpy())) > 1e-3
+
+
+@needs_reference
+def test_executor_gives_identical_results():
+    exp, df, res = combined()
+    with ThreadPoolExecutor(max_workers=3) as ex:
+        par = _quiet_mix(exp["call"]["formula"], df,
+                         plausible_values=exp["call"]["plausible_values"], executor=ex,
+                         **mix_call(exp))
+    np.testing.assert_allclose(par.params, res.params, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(par.bse, res.bse, rtol=1e-10, atol=0)
+    np.testing.assert_allclose(par.var_components["variance"],
+                               res.var_components["variance"], rtol=1e-10)
+    for a, b in zip(par.fits, res.fits):  # in the order of the columns
+        np.testing.assert_allclose(a.params, b.params, rtol=1e-12, atol=0)
+        assert a.llf == pytest.approx(b.llf, rel=1e-13)
+
+
+# -- small simulated data ---------------------------------------------------------
+
+def _sim(seed=3, n_groups=30, size=12, K=3):
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(n_groups), size)
+    x = rng.normal(size=g.size)
+    u = rng.normal(scale=0.8, size=n_groups)[g]
+    df = pd.DataFrame({"g": g, "x": x,
+                       "w1": rng.uniform(0.5, 2.0, g.size),
+                       "w2": rng.uniform(1.0, 3.0, n_groups)[g]})
+    for k in range(1, K + 1):
+        eta = 0.3 + 0.7 * x + u + rng.normal(scale=0.5, size=g.size)
+        df[f"pv{k}"] = 10 + 2 * eta + rng.normal(size=g.size)
+        df[f"pass{k}"] = (rng.uniform(size=g.size) < 1 / (1 + np.exp(-eta))).astype(int)
+    return df
+
+
+def test_gaussian_pv_small_equals_separate_fits():
+    df = _sim()
+    cols = ["pv1", "pv2", "pv3"]
+    res = _quiet_mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True,
+                     plausible_values={"y": cols})
+    for fit, c in zip(res.fits, cols):
+        one = _quiet_mix(f"{c} ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True)
+        np.testing.assert_allclose(fit.params.to_numpy(), one.params.to_numpy(), rtol=1e-8)
+        assert fit.llf == pytest.approx(one.llf, rel=1e-10)
+
+
+def test_binomial_plausible_values():
+    df = _sim()
+    cols = ["pass1", "pass2", "pass3"]
+    kw = dict(weights=["w1", "w2"], cond_weights=True, family="binomial", n_quad=5)
+    res = _quiet_mix("passed ~ x + (1|g)", df, plausible_values={"passed": cols}, **kw)
+    assert isinstance(res, pywemix.PlausibleValuesResult)
+    assert res.family == "binomial" and len(res.fits) == 3
+    est = []
+    for fit, c in zip(res.fits, cols):
+        one = _quiet_mix(f"{c} ~ x + (1|g)", df, **kw)
+        np.testing.assert_allclose(fit.params.to_numpy(), one.params.to_numpy(), rtol=1e-6)
+        est.append(one.params.to_numpy())
+    est = np.array(est)
+    np.testing.assert_allclose(res.params.to_numpy(), est.mean(axis=0), rtol=1e-6)
+    imp = 4 / 6 * np.sum((est - est.mean(axis=0)) ** 2, axis=0)
+    np.testing.assert_allclose(res.imputation_variance.to_numpy(), imp, rtol=1e-4, atol=1e-12)
+    assert res.params["x"] > 0
+    assert "Plausible values" in str(res.summary())
+
+
+# -- bad input -----------------------------------------------------------------
+
+@pytest.mark.parametrize("pv, exc, match", [
+    ({"reading": ["pv1", "pv2", "pv3"]}, ValueError, "not the response"),
+    ({"y": ["pv1", "pv2", "pv3"], "x": ["pv1", "pv2"]}, ValueError, "unequal lengths"),
+    ({"y": ["pv1"]}, ValueError, "at least two"),
+    ({"y": "pv1"}, ValueError, "at least two"),
+    ({"y": ["pv1", "pv1"]}, ValueError, "repeated"),
+    ({"y": ["pv1", "pv9"]}, ValueError, "pv9"),
+    (["pv1", "pv2"], TypeError, "dict"),
+    ({}, TypeError, "dict"),
+])
+def test_bad_plausible_values(pv, exc, match):
+    df = _sim(n_groups=5, size=4)
+    with pytest.raises(exc, match=match):
+        pywemix.mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True,
+                    plausible_values=pv)

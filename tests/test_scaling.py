@@ -1,0 +1,240 @@
+"""Level-1 weight scaling (methods A and B) and survey presets.
+
+EdSurvey note (seed 001) eqs. 3-5 and Table 1; WeMix vignette eqs. 10-11.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pywemix
+
+
+def _quiet_mix(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pywemix.PywemixWarning)
+        return pywemix.mix(*args, **kwargs)
+
+
+@pytest.fixture
+def table():
+    """Three schools in shuffled row order; conditional and unconditional weights."""
+    df = pd.DataFrame({
+        "school": ["b", "a", "c", "a", "b", "c", "a", "c", "b", "c"],
+        "w_cond": [2.0, 1.0, 4.0, 3.0, 6.0, 1.0, 2.0, 1.0, 1.0, 2.0],
+        "w_school": [5.0, 10.0, 2.0, 10.0, 5.0, 2.0, 10.0, 2.0, 5.0, 2.0],
+    })
+    df["w_total"] = df["w_cond"] * df["w_school"]
+    df.index = [f"r{i}" for i in range(len(df))]
+    return df
+
+
+def _hand(df, col, method):
+    out = pd.Series(np.nan, index=df.index)
+    for _, sub in df.groupby("school"):
+        w = sub[col]
+        if method == "size":
+            out[sub.index] = w * len(w) / w.sum()
+        else:
+            out[sub.index] = w * w.sum() / (w ** 2).sum()
+    return out
+
+
+@pytest.mark.parametrize("method, alias", [("size", "A"), ("effective", "B")])
+def test_scale_weights_hand_computation(table, method, alias):
+    got = pywemix.scale_weights(table, "w_cond", "school", method)
+    assert isinstance(got, pd.Series)
+    assert list(got.index) == list(table.index)
+    np.testing.assert_allclose(got.to_numpy(), _hand(table, "w_cond", method), rtol=1e-14)
+    # aliases, case-insensitive
+    for a in (alias, alias.lower()):
+        np.testing.assert_allclose(pywemix.scale_weights(table, "w_cond", "school", a), got,
+                                   rtol=0, atol=0)
+    # group given as a list
+    np.testing.assert_allclose(pywemix.scale_weights(table, "w_cond", ["school"], method),
+                               got, rtol=0, atol=0)
+
+
+def test_size_sums_to_group_count(table):
+    got = pywemix.scale_weights(table, "w_cond", "school", "size")
+    sums = got.groupby(table["school"]).sum()
+    counts = table["school"].value_counts().sort_index()
+    np.testing.assert_allclose(sums.sort_index().to_numpy(), counts.to_numpy(), rtol=1e-14)
+
+
+def test_effective_sums_to_effective_size(table):
+    got = pywemix.scale_weights(table, "w_cond", "school", "effective")
+    for _, sub in table.groupby("school"):
+        w = sub["w_cond"]
+        n_eff = w.sum() ** 2 / (w ** 2).sum()
+        assert got[sub.index].sum() == pytest.approx(n_eff, rel=1e-14)
+
+
+@pytest.mark.parametrize("method", ["size", "effective"])
+def test_conditional_or_unconditional_input_same(table, method):
+    a = pywemix.scale_weights(table, "w_cond", "school", method)
+    b = pywemix.scale_weights(table, "w_total", "school", method)
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-13)
+
+
+def test_scale_weights_none_and_missing(table):
+    none = pywemix.scale_weights(table, "w_cond", "school", "none")
+    np.testing.assert_array_equal(none.to_numpy(), table["w_cond"].to_numpy())
+    t = table.copy()
+    t.loc["r0", "w_cond"] = np.nan
+    got = pywemix.scale_weights(t, "w_cond", "school", "size")
+    assert np.isnan(got["r0"])
+    assert np.isfinite(got.drop("r0")).all()
+
+
+def test_scale_weights_errors(table):
+    with pytest.raises(ValueError, match="unknown weight_scaling"):
+        pywemix.scale_weights(table, "w_cond", "school", "C")
+    with pytest.raises(ValueError, match="nope"):
+        pywemix.scale_weights(table, "nope", "school", "size")
+    with pytest.raises(ValueError, match="nope"):
+        pywemix.scale_weights(table, "w_cond", "nope", "size")
+    t = table.copy()
+    t.loc["r1", "w_cond"] = -1.0
+    with pytest.raises(ValueError, match="negative"):
+        pywemix.scale_weights(t, "w_cond", "school", "size")
+
+
+# -- in mix() ----------------------------------------------------------------------
+
+def _sim(seed=11, n_groups=25):
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(4, 12, n_groups)
+    g = np.repeat(np.arange(n_groups), sizes)
+    n = g.size
+    x = rng.normal(size=n)
+    u = rng.normal(scale=1.0, size=n_groups)[g]
+    df = pd.DataFrame({"g": g, "x": x, "y": 1 + 0.5 * x + u + rng.normal(size=n)})
+    df["w_cond"] = rng.uniform(1.0, 4.0, n)                 # student | school
+    df["w_school"] = rng.uniform(2.0, 20.0, n_groups)[g]    # school
+    df["w_total"] = df["w_cond"] * df["w_school"]           # total student weight
+    return df
+
+
+FORMULA = "y ~ x + (1|g)"
+
+
+def _same(a, b, rtol=1e-7):
+    np.testing.assert_allclose(a.params.to_numpy(), b.params.to_numpy(), rtol=rtol)
+    np.testing.assert_allclose(a.bse.to_numpy(), b.bse.to_numpy(), rtol=10 * rtol)
+    np.testing.assert_allclose(a.var_components["variance"].to_numpy(),
+                               b.var_components["variance"].to_numpy(), rtol=10 * rtol)
+    assert a.llf == pytest.approx(b.llf, rel=rtol)
+
+
+@pytest.mark.parametrize("method, alias", [("size", "A"), ("effective", "B")])
+def test_mix_scaling_equals_hand_scaled(method, alias):
+    df = _sim()
+    df["w_scaled"] = pywemix.scale_weights(df, "w_cond", "g", method)
+    hand = _quiet_mix(FORMULA, df, ["w_scaled", "w_school"], cond_weights=True)
+    r_cond = _quiet_mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=True,
+                        weight_scaling=method)
+    r_uncond = _quiet_mix(FORMULA, df, ["w_total", "w_school"], cond_weights=False,
+                          weight_scaling=method)
+    r_alias = _quiet_mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=True,
+                         weight_scaling=alias)
+    _same(r_cond, hand)
+    _same(r_uncond, hand)
+    _same(r_alias, hand, rtol=1e-12)
+    # the scaling changes the fit (weights are not constant within groups)
+    plain = _quiet_mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=True)
+    assert abs(plain.llf - hand.llf) > 1e-6 * abs(hand.llf)
+
+
+def test_summary_states_scaling():
+    df = _sim()
+    r = _quiet_mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=True,
+                   weight_scaling="A")
+    text = str(r.summary())
+    line = next(ln for ln in text.splitlines() if ln.startswith("Weight scaling"))
+    assert "method A" in line
+    r = _quiet_mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=True,
+                   weight_scaling="effective")
+    line = next(ln for ln in str(r.summary()).splitlines() if ln.startswith("Weight scaling"))
+    assert "method B" in line
+    r = _quiet_mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=True)
+    line = next(ln for ln in str(r.summary()).splitlines() if ln.startswith("Weight scaling"))
+    assert line.split()[-1] == "none"
+    assert "Survey preset" not in str(r.summary())
+
+
+def test_pisa_preset_equals_method_a():
+    df = _sim()
+    pisa = _quiet_mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=True, survey="PISA")
+    a = _quiet_mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=True,
+                   weight_scaling="size")
+    _same(pisa, a, rtol=1e-12)
+    # case-insensitive, and an explicit matching scaling is not a conflict
+    both = _quiet_mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=True,
+                      survey="pisa", weight_scaling="A")
+    _same(both, a, rtol=1e-12)
+    text = str(pisa.summary())
+    assert any(ln.startswith("Survey preset") and "PISA" in ln for ln in text.splitlines())
+    assert any(ln.startswith("Weight scaling") and "method A" in ln
+               for ln in text.splitlines())
+
+
+@pytest.mark.parametrize("survey", ["TIMSS", "PIRLS", "TIMSS Advanced"])
+def test_timss_preset_equals_unconditional(survey):
+    df = _sim()
+    preset = _quiet_mix(FORMULA, df, ["w_total", "w_school"], cond_weights=False,
+                        survey=survey)
+    plain = _quiet_mix(FORMULA, df, ["w_total", "w_school"], cond_weights=False)
+    cond = _quiet_mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=True)
+    _same(preset, plain, rtol=1e-12)
+    _same(preset, cond)
+    text = str(preset.summary())
+    assert any(ln.startswith("Survey preset") and survey.upper() in ln
+               for ln in text.splitlines())
+    assert any(ln.startswith("Weight scaling") and ln.split()[-1] == "none"
+               for ln in text.splitlines())
+    with pytest.raises(ValueError, match="cond_weights=False"):
+        pywemix.mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=True, survey=survey)
+
+
+def test_naep_preset_no_scaling():
+    df = _sim()
+    naep = _quiet_mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=True, survey="NAEP")
+    plain = _quiet_mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=True)
+    _same(naep, plain, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(weight_scaling="C"), "unknown weight_scaling"),
+    (dict(weight_scaling="sizes"), "unknown weight_scaling"),
+    (dict(survey="TALIS"), "unknown survey"),
+    (dict(survey=""), "unknown survey"),
+    (dict(survey="PISA", weight_scaling="B"), "conflicts"),
+    (dict(survey="PISA", weight_scaling="effective"), "conflicts"),
+    (dict(survey="NAEP", weight_scaling="A"), "conflicts"),
+])
+def test_bad_scaling_arguments(kw, match):
+    df = _sim(n_groups=20)
+    with pytest.raises(ValueError, match=match):
+        pywemix.mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=True, **kw)
+
+
+# -- weight sanity warning ---------------------------------------------------------------
+
+def test_conditional_weights_given_as_unconditional_warn():
+    df = _sim()  # w_cond (1-4) is below w_school (2-20) in most rows
+    assert (df["w_cond"] < df["w_school"]).mean() > 0.5
+    with pytest.warns(pywemix.WeightWarning, match="cond_weights=True"):
+        pywemix.mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=False)
+
+
+def test_genuinely_unconditional_weights_do_not_warn():
+    df = _sim()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pywemix.mix(FORMULA, df, ["w_total", "w_school"], cond_weights=False)
+        pywemix.mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=True)
+    assert not [w for w in caught if issubclass(w.category, pywemix.WeightWarning)]
