@@ -3,15 +3,15 @@
 For rows sorted by group, ``group_crossprod`` returns for every group ``j``
 the matrix ``G_j' W_j G_j`` (``W_j`` the diagonal of level-1 weights), the
 only thing the Gaussian likelihood needs from the rows. It is computed once
-per fit, in chunks of rows so memory stays bounded on millions of rows.
+per fit as batched matrix products: groups are put in buckets of similar
+size (sizes within a factor of two), each bucket padded to a common length,
+so there is no loop over groups and memory stays bounded on millions of rows.
 """
 from __future__ import annotations
 
 import numpy as np
 
 __all__ = ["group_crossprod", "group_sum"]
-
-_CHUNK_CELLS = 4_000_000  # rows x d x d doubles per chunk (~32 MB)
 
 
 def group_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -35,22 +35,21 @@ def group_crossprod(G: np.ndarray, w: np.ndarray, starts: np.ndarray) -> np.ndar
     """
     n, d = G.shape
     J = len(starts)
-    iu = np.triu_indices(d)
-    out = np.empty((J, len(iu[0])))
-    ends = np.r_[starts[1:], n]
-    rows_per_chunk = max(1, _CHUNK_CELLS // max(1, len(iu[0])))
-    g0 = 0
-    while g0 < J:
-        # take whole groups until the chunk holds about rows_per_chunk rows
-        r0 = starts[g0]
-        g1 = int(np.searchsorted(ends, r0 + rows_per_chunk, side="right"))
-        g1 = max(g1, g0 + 1)
-        r1 = ends[g1 - 1]
-        Gc = G[r0:r1]
-        P = (Gc[:, iu[0]] * w[r0:r1, None]) * Gc[:, iu[1]]
-        out[g0:g1] = np.add.reduceat(P, starts[g0:g1] - r0, axis=0)
-        g0 = g1
+    sizes = np.diff(np.r_[starts, n])
+    # an extra all-zero row serves as padding
+    Gx = np.vstack([G, np.zeros((1, d))])
+    Wx = np.vstack([G * w[:, None], np.zeros((1, d))])
+    bucket = np.ceil(np.log2(np.maximum(sizes, 1))).astype(int)
     M = np.empty((J, d, d))
-    M[:, iu[0], iu[1]] = out
-    M[:, iu[1], iu[0]] = out
+    for b in np.unique(bucket):  # at most ~log2(n) buckets
+        groups = np.flatnonzero(bucket == b)
+        cap = int(sizes[groups].max())
+        # keep each bucket's gathered block to about 2**22 cells
+        step = max(1, (1 << 22) // max(1, cap * d))
+        for k in range(0, len(groups), step):
+            gk = groups[k:k + step]
+            offs = np.arange(cap)
+            idx = starts[gk, None] + offs
+            idx = np.where(offs < sizes[gk, None], idx, n)
+            M[gk] = np.matmul(np.swapaxes(Wx[idx], 1, 2), Gx[idx])
     return M
