@@ -265,3 +265,15 @@ def test_bad_plausible_values(pv, exc, match):
     with pytest.raises(exc, match=match):
         pywemix.mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True,
                     plausible_values=pv)
+
+
+def test_executor_keeps_each_fits_warnings():
+    df = _sim(n_groups=30, size=12, K=4)
+    df.loc[df.index[:3], "x"] = np.nan   # every fit drops these 3 rows, with a warning
+    cols = ["pv1", "pv2", "pv3", "pv4"]
+    for _ in range(10):  # the race shows up in most repetitions
+        with ThreadPoolExecutor(max_workers=4) as ex:
+            res = _quiet_mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True,
+                             plausible_values={"y": cols}, executor=ex)
+        counts = [sum("dropped 3 of" in m for m in f.warnings) for f in res.fits]
+        assert counts == [1] * len(cols)

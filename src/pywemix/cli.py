@@ -65,7 +65,8 @@ def _read(path):
     return read_data(path)
 
 
-def _print_result(result, as_json: bool, out=sys.stdout):
+def _print_result(result, as_json: bool, out=None):
+    out = out if out is not None else sys.stdout
     if as_json:
         json.dump(result_to_dict(result), out, indent=1)
         out.write("\n")

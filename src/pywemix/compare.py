@@ -2,12 +2,9 @@
 ``etable``, R's ``modelsummary``)."""
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
-from .warnings import PseudoLikelihoodWarning
 
 __all__ = ["compare"]
 
@@ -52,13 +49,11 @@ def compare(*results, names=None, kind: str = "robust") -> pd.DataFrame:
     variance = [t for t in terms if t not in fixed]
     rows = fixed + variance
     table = pd.concat([p.reindex(rows) for p in parts], axis=1, keys=names)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PseudoLikelihoodWarning)
-        foot = pd.DataFrame(
-            {(n, "estimate"): [r.nobs, np.nan if r.llf is None else r.llf,
-                               int(r.groups["n_units"].iloc[-1])]
-             for n, r in zip(names, results)},
-            index=["nobs", "llf", "top-level groups"])
+    foot = pd.DataFrame(
+        {(n, "estimate"): [r.nobs, np.nan if r.llf is None else r.llf,
+                           int(r.groups["n_units"].iloc[-1])]
+         for n, r in zip(names, results)},
+        index=["nobs", "llf", "top-level groups"])
     for n in names:
         foot[(n, "std_error")] = np.nan
     foot = foot[table.columns]

@@ -17,7 +17,7 @@ from scipy.linalg import lapack
 from .formula import ParsedFormula, parse_formula
 from .frame import (check_columns, drop_incomplete, numeric_array,
                     prepare_categoricals, to_pandas)
-from .levels import Level, order_levels, sorted_levels
+from .levels import order_levels, sorted_levels
 from .scaling import scale_within
 from .weights import (check_unconditional, conditional_weights, constant_within, normalize_weight_spec,
                       validate_weights, zero_weight_rows)

@@ -7,8 +7,6 @@ R equivalent: ``WeMix::mix``.
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from .center import check_centering, make_centering
@@ -19,7 +17,7 @@ from .families import get_family
 from .glmm import fit_quadrature
 from .linear import fit_linear
 from .results import MixResult
-from .warnings import FewGroupsWarning, PywemixWarning
+from .warnings import FewGroupsWarning, collecting, warn
 
 __all__ = ["mix"]
 
@@ -111,12 +109,11 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
     """
     if plausible_values is not None:
         from .pv import fit_plausible_values
-
-        def one(f, d):
-            return mix(f, d, weights, cond_weights=cond_weights, family=family, link=link,
-                       n_quad=n_quad, offset=offset, center_group=center_group,
-                       center_grand=center_grand, weight_scaling=weight_scaling,
-                       survey=survey, reml=reml, start=start, max_iter=max_iter)
+        one = _BoundMix(weights, dict(
+            cond_weights=cond_weights, family=family, link=link, n_quad=n_quad, offset=offset,
+            center_group=center_group, center_grand=center_grand,
+            weight_scaling=weight_scaling, survey=survey, reml=reml, start=start,
+            max_iter=max_iter))
         return fit_plausible_values(one, formula, data, plausible_values, executor)
     fam = _family(family, link)
     scaling, extra = _scaling(weight_scaling, survey, cond_weights)
@@ -128,8 +125,7 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         raise ValueError(f"n_quad must be a positive integer, got {n_quad!r}")
     if reml and fam is not None:
         raise ValueError("reml=True is only defined for the gaussian family")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with collecting() as messages:
         design = build_design(parsed, data, weights, bool(cond_weights), family=fam,
                               offset=offset, transform=transform, weight_scaling=scaling)
         weighted = not _is_unit(design)
@@ -143,20 +139,14 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
                 + ([f"{', '.join(_as_list(center_grand))} grand mean"] if center_grand else []))
         top = design.levels[-1]
         if top.n_groups < 20:
-            warnings.warn(
-                f"only {top.n_groups} top-level groups ({top.name}): cluster-robust "
-                "standard errors are unreliable with fewer than 20 clusters",
-                FewGroupsWarning, stacklevel=2)
+            warn(f"only {top.n_groups} top-level groups ({top.name}): cluster-robust "
+                 "standard errors are unreliable with fewer than 20 clusters",
+                 FewGroupsWarning)
         if fam is None:
             fields = fit_linear(design, reml=reml, start=start, max_iter=max_iter or 1000)
         else:
             fields = fit_quadrature(design, fam, n_quad=int(n_quad), start=start,
                                     max_iter=max_iter or 200)
-    messages = []
-    for w in caught:
-        if issubclass(w.category, PywemixWarning):
-            messages.append(str(w.message))
-        warnings.warn(w.message, w.category, stacklevel=2)
     return MixResult(**fields, formula=formula, family=fam.name if fam else "gaussian",
                      link=fam.link if fam else "identity",
                      n_quad=int(n_quad) if fam else None, nobs=design.n_obs,
@@ -173,6 +163,17 @@ def _family(family, link):
                              "'identity'")
         return None
     return get_family(family, link)
+
+
+class _BoundMix:
+    """``mix`` with every argument but formula and data bound (picklable, so
+    plausible-value fits can run in a process pool)."""
+
+    def __init__(self, weights, kwargs):
+        self.weights, self.kwargs = weights, kwargs
+
+    def __call__(self, formula, data):
+        return mix(formula, data, self.weights, **self.kwargs)
 
 
 def _as_list(x):

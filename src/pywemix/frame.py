@@ -6,12 +6,11 @@ columns in a fixed level order. R equivalent: ``stats::model.frame``.
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
 
-from .warnings import DataWarning
+from .warnings import DataWarning, warn
 
 __all__ = ["to_pandas", "check_columns", "drop_incomplete", "prepare_categoricals"]
 
@@ -54,9 +53,9 @@ def drop_incomplete(data: pd.DataFrame, columns) -> pd.DataFrame:
     if n_bad:
         per = {c: int(data[c].isna().sum()) for c in columns if data[c].isna().any()}
         detail = ", ".join(f"{c}: {k}" for c, k in per.items())
-        warnings.warn(
+        warn(
             f"dropped {n_bad} of {len(data)} rows with missing values in model "
-            f"variables ({detail})", DataWarning, stacklevel=4)
+            f"variables ({detail})", DataWarning)
         data = data.loc[~bad]
     if len(data) == 0:
         raise ValueError("no complete rows left after dropping missing values")

@@ -7,7 +7,6 @@ Newton decrement vanishes. R equivalents: WeMix's ``mix(family=)``,
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,7 @@ from .covariance import CovarianceStructure
 from .numdiff import hessian, jacobian
 from .optimize import OptimizationRecord, minimize_bounded
 from .variance import meat
-from .warnings import BoundaryWarning, ConvergenceWarning, DataWarning
+from .warnings import BoundaryWarning, ConvergenceWarning, DataWarning, warn
 
 __all__ = ["fit_quadrature"]
 
@@ -66,10 +65,9 @@ def _separation_check(design, family):
             continue
         on = col == 1
         if 0 < on.sum() < len(col) and len(np.unique(y[on])) == 1:
-            warnings.warn(
+            warn(
                 f"perfect separation: the response is always {int(y[on][0])} where "
-                f"{name!r} is 1; its coefficient is not identified and will be very large",
-                DataWarning, stacklevel=4)
+                f"{name!r} is 1; its coefficient is not identified and will be very large", DataWarning)
 
 
 def _newton(obj, phi, max_iter, scale):
@@ -147,8 +145,7 @@ def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: in
     record = OptimizationRecord(phi, -ev.llf, iters, iters, grad_norm, converged, message,
                                 "Newton-Raphson (adaptive quadrature)", ())
     if not converged:
-        warnings.warn(f"the optimiser did not converge in {iters} iterations",
-                      ConvergenceWarning, stacklevel=3)
+        warn(f"the optimiser did not converge in {iters} iterations", ConvergenceWarning)
     p = obj.p
     beta, c = phi[:p], phi[p:]
     covs = obj.covariances(c)
@@ -175,10 +172,9 @@ def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: in
         V[small, :] = np.nan
         V[:, small] = np.nan
     for _, row in table[(table["var2"].isna()) & (table["variance"] < 1e-8)].iterrows():
-        warnings.warn(f"variance of {row['var1']!r} at level {row['level']} "
+        warn(f"variance of {row['var1']!r} at level {row['level']} "
                       f"({row['group']}) is essentially zero ({row['variance']:.3g}): "
-                      "the data show no variation of this effect between groups",
-                      BoundaryWarning, stacklevel=3)
+                      "the data show no variation of this effect between groups", BoundaryWarning)
     modes, ranef_var = obj.conditional_modes(phi, variances=True)
     eta = design.X @ beta + design.offset
     for lev, Z, m in zip(design.levels, design.Z, modes):

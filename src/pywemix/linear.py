@@ -4,7 +4,6 @@ R equivalent: lme4's ``optimizeLmer`` + ``mkMerMod``; WeMix's linear branch.
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -14,7 +13,7 @@ from .covariance import CovarianceStructure
 from .gaussian import GaussianObjective
 from .optimize import OptimizationRecord, minimize_bounded, newton_batch
 from .variance import estimate_variances
-from .warnings import BoundaryWarning, ConvergenceWarning
+from .warnings import BoundaryWarning, ConvergenceWarning, warn
 
 __all__ = ["fit_linear"]
 
@@ -76,10 +75,9 @@ def fit_linear(design, *, reml: bool = False, start=None, max_iter: int = 1000):
     for lev, Z, m in zip(design.levels, design.Z, modes):
         fitted = fitted + np.einsum("ij,ij->i", Z, m[lev.codes])
     for msg in _boundary_messages(structure, theta, design.levels):
-        warnings.warn(msg, BoundaryWarning, stacklevel=3)
+        warn(msg, BoundaryWarning)
     if not record.converged:
-        warnings.warn(f"the optimiser did not converge: {record.message}",
-                      ConvergenceWarning, stacklevel=3)
+        warn(f"the optimiser did not converge: {record.message}", ConvergenceWarning)
     params = pd.Series(pf.beta, index=design.x_names)
     var_cov = {"robust": assemble_var_cov(structure, ve.phi_robust),
                "model": assemble_var_cov(structure, ve.phi_model)}

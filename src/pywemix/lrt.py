@@ -7,7 +7,6 @@ chi-square reference distribution does not hold: use Wald tests
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -15,7 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from .diagnostics import draw_responses
-from .warnings import PseudoLikelihoodWarning
+from .warnings import PseudoLikelihoodWarning, warn
 
 __all__ = ["anova", "bootstrap_lrt", "BootstrapResult"]
 
@@ -106,11 +105,10 @@ def anova(*models, refit: bool = False) -> pd.DataFrame:
         msg = ("weighted fits: the log-likelihood is a pseudo-likelihood, so the "
                "chi-square reference distribution is not valid; use Wald tests "
                "(result.wald_test) instead")
-        warnings.warn(msg, PseudoLikelihoodWarning, stacklevel=2)
+        warn(msg, PseudoLikelihoodWarning)
         notes.append(msg)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PseudoLikelihoodWarning)
-        rows = [dict(npar=m.df_modelwc, llf=m.llf, aic=m.aic, bic=m.bic) for m in models]
+    rows = [dict(npar=m.df_modelwc, llf=m.llf, aic=m._criteria()[0], bic=m._criteria()[1])
+            for m in models]
     df = pd.DataFrame(rows, index=[m.formula for m in models])
     chisq = 2 * np.diff(df["llf"].to_numpy())
     dof = np.diff(df["npar"].to_numpy())

@@ -6,13 +6,12 @@ accessors (``fixef``, ``ranef``, ``VarCorr``, ``logLik``, ``fitted``,
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
 
 from .inference import InferenceMixin
-from .warnings import PseudoLikelihoodWarning
+from .warnings import PseudoLikelihoodWarning, warn
 
 __all__ = ["MixResult"]
 
@@ -260,22 +259,26 @@ class MixResult(InferenceMixin):
 
     def _ic_warning(self, what):
         if self.weighted:
-            warnings.warn(
+            warn(
                 f"{what} of a weighted fit is based on a pseudo-likelihood and is not "
-                "valid for model comparison; use Wald tests (result.wald_test) instead",
-                PseudoLikelihoodWarning, stacklevel=3)
+                "valid for model comparison; use Wald tests (result.wald_test) instead", PseudoLikelihoodWarning)
+
+    def _criteria(self):
+        """(AIC, BIC) without the pseudo-likelihood warning (for anova tables)."""
+        k = self.df_modelwc
+        return -2 * self.llf + 2 * k, -2 * self.llf + np.log(self.nobs) * k
 
     @property
     def aic(self) -> float:
         """Akaike information criterion ``-2 llf + 2 k``."""
         self._ic_warning("AIC")
-        return -2 * self.llf + 2 * self.df_modelwc
+        return self._criteria()[0]
 
     @property
     def bic(self) -> float:
         """Bayesian information criterion ``-2 llf + k log(nobs)``."""
         self._ic_warning("BIC")
-        return -2 * self.llf + np.log(self.nobs) * self.df_modelwc
+        return self._criteria()[1]
 
     # -- reporting -----------------------------------------------------------
     def summary(self):

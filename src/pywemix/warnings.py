@@ -30,3 +30,44 @@ class FewGroupsWarning(PywemixWarning):
 
 class PseudoLikelihoodWarning(PywemixWarning):
     """A likelihood-based quantity was asked of a weighted (pseudo-likelihood) fit."""
+
+
+# -- issuing and recording warnings ------------------------------------------
+import os as _os
+import sys as _sys
+import warnings as _warnings
+from contextlib import contextmanager as _contextmanager
+from contextvars import ContextVar as _ContextVar
+
+_PACKAGE = _os.path.dirname(_os.path.abspath(__file__))
+_collector = _ContextVar("pywemix_warnings", default=None)
+
+
+def _user_stacklevel() -> int:
+    """Stack level of the first frame outside pywemix (the user's call)."""
+    frame, level = _sys._getframe(1), 1
+    while frame is not None and _os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def warn(message: str, category=PywemixWarning) -> None:
+    """Issue a warning at the user's call site and record it for the result.
+
+    Recording uses a context variable, so fits running in parallel threads
+    (for example plausible values with an executor) keep their own warnings.
+    """
+    bucket = _collector.get()
+    if bucket is not None:
+        bucket.append(str(message))
+    _warnings.warn(message, category, stacklevel=_user_stacklevel())
+
+
+@_contextmanager
+def collecting():
+    """Collect the messages of :func:`warn` issued inside the block (a list)."""
+    token = _collector.set([])
+    try:
+        yield _collector.get()
+    finally:
+        _collector.reset(token)

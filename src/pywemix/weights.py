@@ -9,13 +9,12 @@ WeMix (argument ``cWeights``).
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
 
 from .frame import check_columns
-from .warnings import DataWarning, WeightWarning
+from .warnings import DataWarning, WeightWarning, warn
 
 __all__ = ["check_unconditional", "normalize_weight_spec", "validate_weights", "constant_within",
            "zero_weight_rows", "conditional_weights"]
@@ -98,13 +97,12 @@ def zero_weight_rows(arrays, spec, level_codes, level_names) -> np.ndarray:
         if not zero.any():
             continue
         if lvl == 0:
-            warnings.warn(f"dropped {int(zero.sum())} rows with level-1 weight "
-                          f"{col!r} equal to 0", DataWarning, stacklevel=4)
+            warn(f"dropped {int(zero.sum())} rows with level-1 weight "
+                          f"{col!r} equal to 0", DataWarning)
         else:
             k = len(np.unique(level_codes[lvl - 1][zero]))
-            warnings.warn(f"dropped {k} {level_names[lvl - 1]} groups "
-                          f"({int(zero.sum())} rows) with weight {col!r} equal to 0",
-                          DataWarning, stacklevel=4)
+            warn(f"dropped {k} {level_names[lvl - 1]} groups "
+                 f"({int(zero.sum())} rows) with weight {col!r} equal to 0", DataWarning)
         drop |= zero
     return drop
 
@@ -155,9 +153,8 @@ def check_unconditional(arrays, spec, levels) -> None:
     w1, w2 = arrays[spec[0]], arrays[spec[1]]
     frac = float(np.mean(w1 < w2))
     if frac > 0.5:
-        warnings.warn(
+        warn(
             f"level-1 weights {spec[0]!r} are below the level-2 weights {spec[1]!r} in "
             f"{100 * frac:.0f}% of rows: they look conditional already. With "
             "cond_weights=False they are divided by the level-2 weight again; if they "
-            "are conditional (student weight / school weight), pass cond_weights=True",
-            WeightWarning, stacklevel=4)
+            "are conditional (student weight / school weight), pass cond_weights=True", WeightWarning)

@@ -1,0 +1,225 @@
+"""The ``pywemix`` command line (``pywemix.cli.main``)."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import subprocess
+import warnings
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pywemix
+from pywemix.cli import main
+
+FORMULA = "pv1math ~ escs + st04q01 + (1|schoolid)"
+PV = ["pv1math", "pv2math", "pv3math", "pv4math", "pv5math"]
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    """(path of a CSV copy of the bundled example, its DataFrame)."""
+    src = resources.files("pywemix") / "data" / "pisa_example.csv"
+    with resources.as_file(src) as p:
+        df = pd.read_csv(p)
+    path = tmp_path_factory.mktemp("cli") / "pisa.csv"
+    df.to_csv(path, index=False)
+    return path, df
+
+
+def _quiet_mix(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pywemix.PywemixWarning)
+        return pywemix.mix(*args, **kwargs)
+
+
+def _run_json(capsys, argv):
+    rc = main(argv + ["--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    return json.loads(out)
+
+
+def _check_against(d, res):
+    assert list(d["params"]) == list(res.params.index)
+    np.testing.assert_allclose(list(d["params"].values()), res.params.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(list(d["bse"].values()), res.bse.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose([r["variance"] for r in d["var_components"]],
+                               res.var_components["variance"].to_numpy(), rtol=1e-12)
+    if res.llf is None:
+        assert d["llf"] is None
+    else:
+        assert d["llf"] == pytest.approx(res.llf, rel=1e-14)
+    assert d["icc"] == pytest.approx(res.icc, rel=1e-12)
+    assert d["nobs"] == res.nobs
+
+
+def test_demo(capsys):
+    assert main(["demo"]) == 0
+    out, err = capsys.readouterr()
+    assert "Fixed effects" in out
+    assert "Variance terms" in out
+    assert "pwt1" in out and "schoolid" in out
+    assert "Traceback" not in err
+
+
+def test_output_follows_sys_stdout():
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["demo"]) == 0
+    assert "Fixed effects" in buf.getvalue()
+
+
+def test_demo_json(capsys):
+    rc = main(["demo", "--json"])
+    out, _ = capsys.readouterr()
+    assert rc == 0
+    body = out[out.index("{"):]  # a header line comes first
+    d = json.loads(body)
+    assert "escs" in d["params"]
+
+
+def test_fit_text(capsys, example):
+    path, _ = example
+    rc = main(["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2", "--cond-weights"])
+    out, _ = capsys.readouterr()
+    assert rc == 0
+    assert "Fixed effects" in out and "escs" in out
+    assert "conditional" in out
+
+
+def test_fit_json_equals_mix(capsys, example):
+    path, df = example
+    d = _run_json(capsys, ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2",
+                           "--cond-weights"])
+    for key in ("params", "bse", "var_components", "llf", "icc", "groups", "converged"):
+        assert key in d
+    assert {"level", "group", "var1", "var2", "variance", "std_error"} <= \
+        set(d["var_components"][0])
+    res = _quiet_mix(FORMULA, df, ["pwt1", "pwt2"], cond_weights=True)
+    _check_against(d, res)
+    assert d["converged"] is True
+    # unconditional (default) reading of the same columns differs
+    d2 = _run_json(capsys, ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2"])
+    _check_against(d2, _quiet_mix(FORMULA, df, ["pwt1", "pwt2"], cond_weights=False))
+    assert d2["llf"] != d["llf"]
+
+
+def test_fit_weights_none(capsys, example):
+    path, df = example
+    d = _run_json(capsys, ["fit", FORMULA, str(path), "--weights", "none", "pwt2",
+                           "--cond-weights"])
+    _check_against(d, _quiet_mix(FORMULA, df, [None, "pwt2"], cond_weights=True))
+
+
+def test_fit_plausible_values(capsys, example):
+    path, df = example
+    formula = "math ~ escs + st04q01 + (1|schoolid)"
+    argv = ["fit", formula, str(path), "--weights", "pwt1", "pwt2", "--cond-weights",
+            "--pv", "math=" + ",".join(PV)]
+    d = _run_json(capsys, argv)
+    res = _quiet_mix(formula, df, ["pwt1", "pwt2"], cond_weights=True,
+                     plausible_values={"math": PV})
+    _check_against(d, res)
+    assert d["llf"] is None
+    rc = main(argv)
+    out, _ = capsys.readouterr()
+    assert rc == 0 and "Plausible values" in out
+
+
+def test_fit_weight_scaling(capsys, example):
+    path, df = example
+    d = _run_json(capsys, ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2",
+                           "--cond-weights", "--weight-scaling", "A"])
+    _check_against(d, _quiet_mix(FORMULA, df, ["pwt1", "pwt2"], cond_weights=True,
+                                 weight_scaling="size"))
+    d2 = _run_json(capsys, ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2",
+                            "--cond-weights", "--survey", "PISA"])
+    assert d2["params"] == pytest.approx(d["params"], rel=1e-12)
+
+
+def test_fit_centering(capsys, example):
+    path, df = example
+    base = ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2", "--cond-weights"]
+    d = _run_json(capsys, base + ["--center-group", "schoolid=escs"])
+    _check_against(d, _quiet_mix(FORMULA, df, ["pwt1", "pwt2"], cond_weights=True,
+                                 center_group={"schoolid": ["escs"]}))
+    d = _run_json(capsys, base + ["--center-grand", "escs"])
+    _check_against(d, _quiet_mix(FORMULA, df, ["pwt1", "pwt2"], cond_weights=True,
+                                 center_grand=["escs"]))
+
+
+def test_fit_binomial(capsys, example):
+    path, df = example
+    formula = "highmath ~ escs + (1|schoolid)"
+    d = _run_json(capsys, ["fit", formula, str(path), "--weights", "pwt1", "pwt2",
+                           "--cond-weights", "--family", "binomial", "--n-quad", "5"])
+    assert d["family"] == "binomial" and d["link"] == "logit"
+    res = _quiet_mix(formula, df, ["pwt1", "pwt2"], cond_weights=True, family="binomial",
+                     n_quad=5)
+    _check_against(d, res)
+
+
+def test_fit_sav_file(capsys, example, tmp_path):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    _, df = example
+    path = tmp_path / "pisa.sav"
+    coded = df.assign(st04q01=df["st04q01"].map({"Female": 1, "Male": 2}).astype(float))
+    pyreadstat.write_sav(coded, str(path),
+                         variable_value_labels={"st04q01": {1.0: "Female", 2.0: "Male"}})
+    d = _run_json(capsys, ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2",
+                           "--cond-weights"])
+    assert "st04q01[T.Male]" in d["params"]
+    _check_against(d, _quiet_mix(FORMULA, df, ["pwt1", "pwt2"], cond_weights=True))
+
+
+@pytest.mark.parametrize("argv_tail, match", [
+    (["--weights", "pwt1", "nope"], "nope"),
+    (["--weights", "pwt1", "pwt2", "--weight-scaling", "C"], "weight_scaling"),
+    (["--weights", "pwt1", "pwt2", "--center-group", "schoolid"], "--center-group"),
+    (["--weights", "pwt1", "pwt2", "--pv", "reading=pv1math,pv2math"], "not the response"),
+])
+def test_fit_errors_exit_1(capsys, example, argv_tail, match):
+    path, _ = example
+    rc = main(["fit", FORMULA, str(path)] + argv_tail)
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert err.startswith("pywemix: error:")
+    assert match in err
+    assert "Traceback" not in err
+    assert out == ""
+
+
+def test_bad_formula_column_and_missing_file(capsys, example, tmp_path):
+    path, _ = example
+    rc = main(["fit", "pv1math ~ nosuchcol + (1|schoolid)", str(path)])
+    _, err = capsys.readouterr()
+    assert rc == 1 and "nosuchcol" in err and "Traceback" not in err
+    rc = main(["fit", FORMULA, str(tmp_path / "absent.csv")])
+    _, err = capsys.readouterr()
+    assert rc == 1 and "no such data file" in err and "Traceback" not in err
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    out, _ = capsys.readouterr()
+    assert "usage" in out.lower()
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert pywemix.__version__ in capsys.readouterr().out
+
+
+@pytest.mark.skipif(shutil.which("pywemix") is None, reason="console script not installed")
+def test_console_script():
+    proc = subprocess.run([shutil.which("pywemix"), "demo"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Fixed effects" in proc.stdout

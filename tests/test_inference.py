@@ -1,0 +1,274 @@
+"""Wald tests, confidence intervals, tidy() and information criteria."""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import pywemix
+from conftest import needs_reference, reference_data
+
+LME4 = Path(__file__).parent / "data" / "lme4_extra.json"
+Z975 = stats.norm.ppf(0.975)
+
+
+def _quiet_mix(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pywemix.PywemixWarning)
+        return pywemix.mix(*args, **kwargs)
+
+
+def _sim(seed=21, n_groups=30):
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(5, 12, n_groups)
+    g = np.repeat(np.arange(n_groups), sizes)
+    n = g.size
+    x1, x2, x3 = rng.normal(size=(3, n))
+    u0 = rng.normal(scale=1.0, size=n_groups)[g]
+    u1 = rng.normal(scale=0.4, size=n_groups)[g]
+    return pd.DataFrame({
+        "g": g, "x1": x1, "x2": x2, "x3": x3,
+        "y": 2 + (0.8 + u1) * x1 + 0.5 * x2 + 0.1 * x3 + u0 + rng.normal(size=n),
+        "w1": rng.uniform(0.5, 3.0, n),
+        "w2": rng.uniform(1.0, 6.0, n_groups)[g],
+    })
+
+
+_cache = {}
+
+
+def fitted():
+    if "res" not in _cache:
+        _cache["res"] = _quiet_mix("y ~ x1 + x2 + x3 + (1|g)", _sim(), ["w1", "w2"],
+                                   cond_weights=True)
+    return _cache["res"]
+
+
+def fitted_slope():
+    if "slope" not in _cache:
+        _cache["slope"] = _quiet_mix("y ~ x1 + x2 + (x1|g)", _sim(), ["w1", "w2"],
+                                     cond_weights=True)
+    return _cache["slope"]
+
+
+# -- Wald tests -------------------------------------------------------------------------
+
+def _hand_wald(b, V, R, q):
+    d = R @ b - q
+    return float(d @ np.linalg.solve(R @ V @ R.T, d))
+
+
+def test_wald_linear_constraint_equals_hand_formula():
+    res = fitted()
+    b = res.params.to_numpy()
+    V = res.cov_params("robust").to_numpy()
+    R = np.array([[0.0, 1.0, -1.0, 0.0]])  # x1 = x2
+    w = res.wald_test(R=R)
+    stat = _hand_wald(b, V, R, np.zeros(1))
+    assert w.statistic == pytest.approx(stat, rel=1e-10)
+    assert w.df == 1
+    assert w.p_value == pytest.approx(stats.chi2.sf(stat, 1), rel=1e-10)
+    assert w.kind == "fixed"
+    # a list of lists works too, and the result unpacks
+    s, df, p = res.wald_test(R=[[0, 1, -1, 0]])
+    assert (s, df, p) == pytest.approx((w.statistic, w.df, w.p_value))
+    # two constraints with a right-hand side
+    R2 = np.array([[0.0, 1.0, -1.0, 0.0], [0.0, 0.0, 1.0, 1.0]])
+    q2 = np.array([0.3, 0.6])
+    w2 = res.wald_test(R=R2, q=q2)
+    stat2 = _hand_wald(b, V, R2, q2)
+    assert w2.statistic == pytest.approx(stat2, rel=1e-10)
+    assert w2.df == 2
+    assert w2.p_value == pytest.approx(stats.chi2.sf(stat2, 2), rel=1e-10)
+    # the model-based covariance on request
+    Vm = res.cov_params("model").to_numpy()
+    wm = res.wald_test(R=R, cov="model")
+    assert wm.statistic == pytest.approx(_hand_wald(b, Vm, R, np.zeros(1)), rel=1e-10)
+    assert "Wald test" in repr(w) and "Wald test" in w._repr_html_()
+
+
+def test_wald_by_names():
+    res = fitted()
+    b = res.params.to_numpy()
+    V = res.cov_params().to_numpy()
+    w = res.wald_test(["x2", "x3"])
+    R = np.zeros((2, 4))
+    R[0, 2] = R[1, 3] = 1
+    stat = _hand_wald(b, V, R, np.zeros(2))
+    assert w.statistic == pytest.approx(stat, rel=1e-10)
+    assert w.df == 2
+    assert w.p_value == pytest.approx(stats.chi2.sf(stat, 2), rel=1e-10)
+    assert w.terms == ["x2", "x3"]
+    # names with q
+    wq = res.wald_test(["x1"], q=[0.8])
+    assert wq.statistic == pytest.approx(((b[1] - 0.8) / res.bse["x1"]) ** 2, rel=1e-10)
+
+
+@pytest.mark.parametrize("term", ["Intercept", "x1", "x2", "x3"])
+def test_single_term_wald_is_t_squared(term):
+    res = fitted()
+    w = res.wald_test(term)
+    assert w.statistic == pytest.approx(res.tvalues[term] ** 2, rel=1e-10)
+    assert w.p_value == pytest.approx(res.pvalues[term], rel=1e-8)
+
+
+def test_wald_variance_terms():
+    res = fitted_slope()
+    td = res.tidy()
+    labels = list(td.loc[td["kind"] == "variance", "term"])
+    assert "var(Intercept|g)" in labels and "var(Residual)" in labels
+    assert "cov(Intercept,x1|g)" in labels
+    row = td.set_index("term").loc["var(x1|g)"]
+    w = res.wald_test(["var(x1|g)"], kind="variance")
+    assert w.statistic == pytest.approx((row["estimate"] / row["std_error"]) ** 2, rel=1e-9)
+    assert w.df == 1 and w.kind == "variance"
+    # joint, against the hand formula with var_cov
+    est = res.var_components["variance"].to_numpy()
+    V = res.var_cov("robust")
+    k = len(est)
+    R = np.zeros((2, k))
+    R[0, labels.index("var(Intercept|g)")] = 1
+    R[1, labels.index("var(x1|g)")] = 1
+    wj = res.wald_test(["var(Intercept|g)", "var(x1|g)"], kind="variance")
+    assert wj.statistic == pytest.approx(_hand_wald(est, V, R, np.zeros(2)), rel=1e-9)
+    assert wj.df == 2
+    wr = res.wald_test(R=R, kind="variance")
+    assert wr.statistic == pytest.approx(wj.statistic, rel=1e-12)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(terms=["x9"]), "unknown fixed term"),
+    (dict(terms=["var(x9|g)"], kind="variance"), "unknown variance term"),
+    (dict(terms=["x1"], kind="variance"), "unknown variance term"),
+    (dict(R=[[0, 1, -1]]), "columns"),
+    (dict(R=np.eye(5)), "columns"),
+    (dict(R=[[0, 1, -1, 0]], q=[0, 0]), "q must have"),
+    (dict(), "either terms"),
+    (dict(terms=["x1"], R=[[0, 1, 0, 0]]), "either terms"),
+    (dict(terms=["x1"], kind="random"), "kind must be"),
+    (dict(terms=["x1"], cov="sandwich"), "kind must be"),
+])
+def test_wald_errors(kw, match):
+    res = fitted()
+    with pytest.raises(ValueError, match=match):
+        res.wald_test(**kw)
+
+
+# -- confidence intervals and tidy ---------------------------------------------------
+
+def test_conf_int_fixed():
+    res = fitted()
+    ci = res.conf_int()
+    assert list(ci.columns) == ["2.5 %", "97.5 %"]
+    assert list(ci.index) == list(res.params.index)
+    np.testing.assert_allclose(ci["2.5 %"], res.params - Z975 * res.bse, rtol=1e-12)
+    np.testing.assert_allclose(ci["97.5 %"], res.params + Z975 * res.bse, rtol=1e-12)
+    ci90 = res.conf_int(alpha=0.1, kind="model")
+    assert list(ci90.columns) == ["5 %", "95 %"]
+    se_m = np.sqrt(np.diag(res.cov_params("model")))
+    z = stats.norm.ppf(0.95)
+    np.testing.assert_allclose(ci90["95 %"], res.params + z * se_m, rtol=1e-12)
+
+
+def test_conf_int_variance_sd_scale_delta_method():
+    res = fitted_slope()
+    civ = res.conf_int(which="variance")
+    vc = res.var_components
+    se_var = np.sqrt(np.diag(res.var_cov("robust")))
+    expected = {}
+    for (_, r), s in zip(vc.iterrows(), se_var):
+        if r["group"] == "Residual":
+            expected["sd(Residual)"] = (np.sqrt(r["variance"]), s / (2 * np.sqrt(r["variance"])))
+        elif r["var2"] is None or pd.isna(r["var2"]):
+            sd = np.sqrt(r["variance"])
+            expected[f"sd({r['var1']}|{r['group']})"] = (sd, s / (2 * sd))
+        else:  # covariances stay on their own scale
+            expected[f"cov({r['var1']},{r['var2']}|{r['group']})"] = (r["variance"], s)
+    assert list(civ.index) == list(expected)
+    for name, (est, se) in expected.items():
+        assert civ.loc[name, "2.5 %"] == pytest.approx(est - Z975 * se, rel=1e-10)
+        assert civ.loc[name, "97.5 %"] == pytest.approx(est + Z975 * se, rel=1e-10)
+    both = res.conf_int(which="all")
+    assert list(both.index) == list(res.params.index) + list(expected)
+    pd.testing.assert_frame_equal(both.iloc[:len(res.params)], res.conf_int())
+    pd.testing.assert_frame_equal(both.iloc[len(res.params):], civ)
+
+
+@pytest.mark.parametrize("kw", [dict(alpha=0), dict(alpha=1.5), dict(which="random"),
+                                dict(kind="sandwich")])
+def test_conf_int_errors(kw):
+    with pytest.raises(ValueError):
+        fitted().conf_int(**kw)
+
+
+def test_tidy():
+    res = fitted_slope()
+    td = res.tidy()
+    assert list(td.columns) == ["term", "kind", "estimate", "std_error", "statistic",
+                                "p_value", "conf_low", "conf_high"]
+    fx = td[td["kind"] == "fixed"].set_index("term")
+    assert list(fx.index) == list(res.params.index)
+    np.testing.assert_allclose(fx["estimate"], res.params, rtol=1e-14)
+    np.testing.assert_allclose(fx["std_error"], res.bse, rtol=1e-14)
+    np.testing.assert_allclose(fx["statistic"], res.tvalues, rtol=1e-12)
+    np.testing.assert_allclose(fx["p_value"], res.pvalues, rtol=1e-10)
+    np.testing.assert_allclose(fx["conf_low"], res.conf_int()["2.5 %"], rtol=1e-12)
+    np.testing.assert_allclose(fx["conf_high"], res.conf_int()["97.5 %"], rtol=1e-12)
+    va = td[td["kind"] == "variance"]
+    assert len(va) == len(res.var_components)
+    np.testing.assert_allclose(va["estimate"], res.var_components["variance"], rtol=1e-14)
+    np.testing.assert_allclose(va["std_error"], res.var_components["std_error"], rtol=1e-8)
+    assert va["p_value"].isna().all()  # variances on the boundary: no z-test
+    np.testing.assert_allclose(va["conf_low"], va["estimate"] - Z975 * va["std_error"],
+                               rtol=1e-12)
+    td90 = res.tidy(alpha=0.1)
+    z = stats.norm.ppf(0.95)
+    np.testing.assert_allclose(td90["conf_high"], td90["estimate"] + z * td90["std_error"],
+                               rtol=1e-12)
+
+
+# -- information criteria ------------------------------------------------------------------
+
+def test_weighted_aic_bic_warn():
+    res = fitted()
+    with pytest.warns(pywemix.PseudoLikelihoodWarning):
+        aic = res.aic
+    with pytest.warns(pywemix.PseudoLikelihoodWarning):
+        bic = res.bic
+    k = 4 + 1 + 1
+    assert aic == pytest.approx(-2 * res.llf + 2 * k, rel=1e-12)
+    assert bic == pytest.approx(-2 * res.llf + k * np.log(res.nobs), rel=1e-12)
+
+
+@needs_reference
+def test_unweighted_aic_bic_match_lme4():
+    ref = json.loads(LME4.read_text())["sleep_anova_ml"]
+    df = reference_data("sleepstudy.csv")
+    for i, formula in enumerate(ref["models"]):
+        res = _quiet_mix(formula, df)
+        assert not res.weighted
+        k = len(res.params) + len(res.theta) + 1
+        assert k == ref["npar"][i] == res.df_modelwc
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pywemix.PseudoLikelihoodWarning)
+            aic, bic = res.aic, res.bic
+        assert aic == pytest.approx(-2 * res.llf + 2 * k, rel=1e-14)
+        assert bic == pytest.approx(-2 * res.llf + k * np.log(res.nobs), rel=1e-14)
+        assert aic == pytest.approx(ref["aic"][i], rel=1e-7)
+        assert bic == pytest.approx(ref["bic"][i], rel=1e-7)
+
+
+def test_unweighted_small_aic_no_warning():
+    df = _sim()
+    res = _quiet_mix("y ~ x1 + (x1|g)", df)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pywemix.PseudoLikelihoodWarning)
+        aic = res.aic
+    k = 2 + 3 + 1  # fixed, (intercept, slope, covariance), residual
+    assert res.df_modelwc == k
+    assert aic == pytest.approx(-2 * res.llf + 2 * k, rel=1e-14)

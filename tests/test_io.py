@@ -1,0 +1,168 @@
+"""``pywemix.read_data``: CSV, TSV, Parquet, SPSS and Stata files."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pywemix
+
+# code order differs from the alphabetical order on purpose
+AGREE = {1.0: "Strongly agree", 2.0: "Agree", 3.0: "Disagree", 4.0: "Strongly disagree"}
+SEX = {1.0: "Male", 2.0: "Female"}
+
+
+def _quiet_mix(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pywemix.PywemixWarning)
+        return pywemix.mix(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def coded():
+    """Numeric codes, as survey files store them."""
+    rng = np.random.default_rng(2)
+    n_groups, size = 25, 8
+    g = np.repeat(np.arange(1, n_groups + 1), size)
+    n = g.size
+    agree = rng.integers(1, 5, n).astype(float)
+    sex = rng.integers(1, 3, n).astype(float)
+    x = rng.normal(size=n)
+    y = 500 + 20 * x - 5 * agree + 8 * (sex == 1) + rng.normal(scale=30, size=n_groups)[g - 1] \
+        + rng.normal(scale=60, size=n)
+    return pd.DataFrame({
+        "schoolid": g.astype(float), "x": x, "agree": agree, "sex": sex,
+        "partly": rng.integers(1, 4, n).astype(float),
+        "w1": rng.uniform(1, 3, n), "w2": rng.uniform(5, 50, n_groups)[g - 1], "y": y,
+    })
+
+
+@pytest.fixture(scope="module")
+def labelled(coded):
+    """What reading the labelled file should give."""
+    df = coded.copy()
+    df["agree"] = pd.Categorical(df["agree"].map(AGREE), categories=list(AGREE.values()))
+    df["sex"] = pd.Categorical(df["sex"].map(SEX), categories=list(SEX.values()))
+    return df
+
+
+FORMULA = "y ~ x + agree + sex + (1|schoolid)"
+
+
+def _same_fit(a, b):
+    assert list(a.params.index) == list(b.params.index)
+    np.testing.assert_allclose(a.params.to_numpy(), b.params.to_numpy(), rtol=1e-10)
+    np.testing.assert_allclose(a.bse.to_numpy(), b.bse.to_numpy(), rtol=1e-8)
+    assert a.llf == pytest.approx(b.llf, rel=1e-12)
+
+
+# -- text files ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ext, sep", [(".csv", ","), (".txt", ","), (".tsv", "\t")])
+def test_text_files(tmp_path, coded, ext, sep):
+    path = tmp_path / f"data{ext}"
+    coded.to_csv(path, sep=sep, index=False)
+    got = pywemix.read_data(path)
+    pd.testing.assert_frame_equal(got, coded, check_exact=False, rtol=1e-14)
+    assert_str = pywemix.read_data(str(path))  # str paths, too
+    pd.testing.assert_frame_equal(assert_str, got)
+
+
+def test_csv_fit_equals_original(tmp_path, labelled):
+    path = tmp_path / "data.csv"
+    labelled.to_csv(path, index=False)
+    got = pywemix.read_data(path)
+    # strings come back; pywemix sorts them, so give the original the same order
+    orig = labelled.assign(agree=labelled["agree"].astype(str), sex=labelled["sex"].astype(str))
+    _same_fit(_quiet_mix(FORMULA, got, ["w1", "w2"], cond_weights=True),
+              _quiet_mix(FORMULA, orig, ["w1", "w2"], cond_weights=True))
+
+
+def test_read_csv_keyword_arguments(tmp_path, coded):
+    path = tmp_path / "data.csv"
+    coded.to_csv(path, index=False, sep=";")
+    got = pywemix.read_data(path, sep=";")
+    assert list(got.columns) == list(coded.columns)
+
+
+def test_parquet(tmp_path, labelled):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "data.parquet"
+    labelled.to_parquet(path)
+    got = pywemix.read_data(path)
+    pd.testing.assert_frame_equal(got, labelled)
+    assert list(got["agree"].cat.categories) == list(AGREE.values())
+    _same_fit(_quiet_mix(FORMULA, got, ["w1", "w2"], cond_weights=True),
+              _quiet_mix(FORMULA, labelled, ["w1", "w2"], cond_weights=True))
+
+
+# -- SPSS and Stata -----------------------------------------------------------------------
+
+def _write(pyreadstat, kind, df, path, labels):
+    if kind == "sav":
+        pyreadstat.write_sav(df, str(path), variable_value_labels=labels)
+    else:
+        pyreadstat.write_dta(df, str(path), variable_value_labels=labels)
+
+
+@pytest.mark.parametrize("kind", ["sav", "dta"])
+def test_labelled_round_trip(tmp_path, coded, labelled, kind):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    path = tmp_path / f"data.{kind}"
+    # 'partly' has labels for codes 1 and 2 only: it keeps its raw values
+    labels = {"agree": AGREE, "sex": SEX, "partly": {1.0: "one", 2.0: "two"}}
+    src = coded.copy()
+    if kind == "dta":  # Stata value labels need integer columns and codes
+        for c in ("agree", "sex", "partly"):
+            src[c] = src[c].astype("int32")
+        labels = {c: {int(k): v for k, v in m.items()} for c, m in labels.items()}
+    _write(pyreadstat, kind, src, path, labels)
+    got = pywemix.read_data(path)
+    assert list(got.columns) == list(coded.columns)
+    for col, mapping in (("agree", AGREE), ("sex", SEX)):
+        assert isinstance(got[col].dtype, pd.CategoricalDtype), col
+        assert list(got[col].cat.categories) == list(mapping.values()), col  # code order
+        assert list(got[col].astype(str)) == list(labelled[col].astype(str)), col
+    assert not isinstance(got["partly"].dtype, pd.CategoricalDtype)
+    np.testing.assert_array_equal(got["partly"].to_numpy(dtype=float),
+                                  coded["partly"].to_numpy())
+    for c in ("schoolid", "x", "w1", "w2", "y"):
+        np.testing.assert_allclose(got[c].to_numpy(dtype=float), coded[c].to_numpy(),
+                                   rtol=1e-15, err_msg=c)
+    # the first code is the reference level of the fit
+    fit = _quiet_mix(FORMULA, got, ["w1", "w2"], cond_weights=True)
+    assert "agree[T.Agree]" in fit.params.index
+    assert "agree[T.Strongly agree]" not in fit.params.index
+    assert "sex[T.Female]" in fit.params.index
+    _same_fit(fit, _quiet_mix(FORMULA, labelled, ["w1", "w2"], cond_weights=True))
+
+
+def test_label_for_code_not_present(tmp_path, coded):
+    """Labels of codes that never occur do not become categories."""
+    pyreadstat = pytest.importorskip("pyreadstat")
+    path = tmp_path / "data.sav"
+    labels = {"sex": {**SEX, 9.0: "Missing"}}
+    pyreadstat.write_sav(coded, str(path), variable_value_labels=labels)
+    got = pywemix.read_data(path)
+    assert list(got["sex"].cat.categories) == ["Male", "Female"]
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+def test_unknown_extension(tmp_path, coded):
+    path = tmp_path / "data.xlsx"
+    path.write_text("not really a spreadsheet")
+    with pytest.raises(ValueError, match="unknown data file type '.xlsx'"):
+        pywemix.read_data(path)
+    noext = tmp_path / "data"
+    noext.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="unknown data file type"):
+        pywemix.read_data(noext)
+
+
+@pytest.mark.parametrize("name", ["missing.csv", "missing.sav", "missing.xlsx"])
+def test_missing_file(tmp_path, name):
+    with pytest.raises(FileNotFoundError, match="no such data file"):
+        pywemix.read_data(tmp_path / name)
