@@ -5,6 +5,16 @@ Usage::
     python benchmarks/bench_linear.py            # PISA example (3,053 rows)
     python benchmarks/bench_linear.py --large    # + 1,000,000 rows in 10,000 schools
     python benchmarks/bench_linear.py --large --profile   # + stage timings / cProfile
+    python benchmarks/bench_linear.py --profile-only      # only the 1M stage timings
+    python benchmarks/bench_linear.py --rev HEAD ...      # a committed revision
+    python benchmarks/bench_linear.py --wait-quiet 120 .. # wait for a low load average
+
+pywemix is imported from a frozen copy (benchmarks/out/_snapshot) of the
+working tree, or of ``--rev``, so that a run and its memory subprocesses all
+time one version even if the sources change meanwhile; the JSON records the
+commit, the modified files and a hash of the sources. The 1-min load average
+is recorded before every case: on a shared machine other jobs inflate the
+figures (the best of the repeats is the least affected).
 
 What is timed (same process, same machine; data reading never included):
 
@@ -141,7 +151,7 @@ def run_lme4(csv: Path, kinds, repeats: int, tag: str):
     out = OUT / f"lme4_{tag}.json"
     cmd = [rscript, str(HERE / "lme4_linear.R"), str(csv), str(repeats), str(out)]
     cmd += [formula(k) for k in kinds]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
     if proc.returncode != 0:
         print(f"  lme4 failed (skipped):\n{proc.stderr[-2000:]}", flush=True)
         return None
@@ -208,8 +218,9 @@ def _proc_status():
 def memory_child(csv: str, kind: str, weighted: bool, mode: str) -> None:
     """Run in a subprocess: load the data, fit once, print memory figures as JSON."""
     df = pd.read_csv(csv)
-    import pywemix  # noqa: F401  (import cost outside the measurement)
     import formulaic  # noqa: F401
+
+    import pywemix  # noqa: F401  - import cost outside the measurement
     pywemix_fit(df.head(2000), kind, weighted)  # warm imports/caches on small data
     gc.collect()
     rep = {"frame_bytes": int(df.memory_usage(deep=True).sum()),
@@ -258,7 +269,7 @@ def measure_memory(csv: Path, kind: str, weighted: bool = True) -> dict:
     for mode in ("rss", "tracemalloc"):
         cmd = [sys.executable, str(Path(__file__).resolve()), "--_memory-child",
                str(csv), kind, "1" if weighted else "0", mode]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
         if proc.returncode != 0:
             rep[mode] = {"error": proc.stderr[-1500:]}
             continue
@@ -303,10 +314,12 @@ STAGES = [
     ("pywemix.design", "conditional_weights", "conditional weights", 1),
     ("pywemix.linear", "GaussianObjective", "sufficient statistics (objective setup)", 0),
     ("pywemix.gaussian", "group_crossprod", "group_crossprod (G'WG per school)", 1),
-    ("pywemix.linear", "minimize_bounded", "optimisation (L-BFGS-B + Newton polish)", 0),
-    ("pywemix.gaussian.GaussianObjective", "profiled", "objective evaluations", 1),
+    ("pywemix.linear", "_optimize", "optimisation", 0),
+    ("pywemix.linear", "newton_batch", "Newton with exact gradients", 1),
+    ("pywemix.linear", "minimize_bounded", "L-BFGS-B (+ Newton polish)", 1),
+    ("pywemix.gaussian.GaussianObjective", "profiled", "objective evaluations (all)", 1),
     ("pywemix.gaussian.GaussianObjective", "profiled_grad",
-     "objective + gradient evaluations", 1),
+     "objective + gradient evaluations (all)", 1),
     ("pywemix.linear", "estimate_variances", "robust variance (sandwich)", 0),
     ("pywemix.gaussian.GaussianObjective", "conditional_modes", "conditional modes", 0),
     ("pywemix.linear", "variance_table", "variance table", 0),
@@ -337,6 +350,10 @@ def profile_fit(df, kind: str, tag: str) -> dict:
             continue
         if hasattr(owner, attr):  # the code may have moved on: skip what is gone
             timer.wrap(owner, attr, label)
+    import pywemix.linear as _lin
+    depth = {label: d for _, _, label, d in STAGES}
+    if not hasattr(_lin, "_optimize"):  # older code: the optimiser is called directly
+        depth["L-BFGS-B (+ Newton polish)"] = 0
     # snap-to-boundary / final profiled call happen outside minimize_bounded but
     # call `profiled`; those are counted under "objective evaluations" too
     try:
@@ -347,9 +364,10 @@ def profile_fit(df, kind: str, tag: str) -> dict:
     finally:
         timer.restore()
     stages = []
-    for _, _, label, depth in STAGES:
+    for _, _, label, _ in STAGES:
         if label in timer.totals:
-            stages.append({"stage": label, "depth": depth, "seconds": timer.totals[label],
+            stages.append({"stage": label, "depth": depth[label],
+                           "seconds": timer.totals[label],
                            "calls": timer.calls[label]})
     top = sum(s["seconds"] for s in stages if s["depth"] == 0)
     stages.append({"stage": "other (result assembly, fitted values, checks)", "depth": 0,
@@ -448,14 +466,14 @@ def bench_dataset(label, csv, df, repeats_py, repeats_r, statsmodels_on, tag):
     lme = run_lme4(csv, kinds, repeats_r, tag)
     for kind in kinds:
         load_py = other_load()
-        t_w, res_w = timed(lambda: pywemix_fit(df, kind, True), repeats_py)
+        t_w, res_w = timed(lambda k=kind: pywemix_fit(df, k, True), repeats_py)
         print(f"  pywemix weighted {kind}: best {min(t_w):.3f} s", flush=True)
-        t_u, res_u = timed(lambda: pywemix_fit(df, kind, False), repeats_py)
+        t_u, res_u = timed(lambda k=kind: pywemix_fit(df, k, False), repeats_py)
         print(f"  pywemix unweighted {kind}: best {min(t_u):.3f} s", flush=True)
         t_s, sm_res = [], None
         if statsmodels_on and kind == "intercept":
             complete = df.dropna(subset=MODEL_VARS)
-            t_s, sm_res = timed(lambda: statsmodels_fit(complete, kind), repeats_py)
+            t_s, sm_res = timed(lambda d=complete, k=kind: statsmodels_fit(d, k), repeats_py)
             print(f"  statsmodels {kind}: best {min(t_s):.3f} s", flush=True)
         lrec = lme["fits"][kind] if lme else None
         lsum = summary(lrec["times"]) if lrec else None
@@ -495,6 +513,9 @@ def main(argv=None):
     ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                     help="first wait up to SECONDS for the 1-min load average to "
                          "drop below 0.3 (other jobs on the machine distort timings)")
+    ap.add_argument("--profile-only", action="store_true",
+                    help="only the stage timings / cProfile of the 1M fits "
+                         "(writes benchmarks/out/profile_large.json)")
     ap.add_argument("--rev", default=None,
                     help="benchmark this git revision of src/pywemix (default: a frozen "
                          "copy of the working tree)")
@@ -507,8 +528,9 @@ def main(argv=None):
     OUT.mkdir(exist_ok=True)
     source = snapshot_source(args.rev)
     import formulaic
-    import pywemix
     import scipy
+
+    import pywemix
     env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
                                           "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
     meta = {"python": platform.python_version(), "numpy": np.__version__,
@@ -530,6 +552,19 @@ def main(argv=None):
     print("environment:", json.dumps(env), f"load average {meta['loadavg_start']:.2f}")
     print(f"pywemix from {source['source']} (commit {source['commit'][:10]}, "
           f"{len(source['dirty_files'])} modified files, sha {source['sha256_py']})")
+
+    if args.profile_only:
+        if not LARGE_CSV.exists():
+            subprocess.run([sys.executable, str(MAKE_DATA), *LARGE_ARGS, str(LARGE_CSV)],
+                           check=True)
+        big = pd.read_csv(LARGE_CSV)
+        pywemix_fit(big.head(5000), "slope", True)  # warm-up
+        prof = {k: profile_fit(big, k, "large") for k in ("intercept", "slope")}
+        for kind, pr in prof.items():
+            print_profile(kind, pr)
+        (OUT / "profile_large.json").write_text(
+            json.dumps({"meta": meta, "profile_large": prof}, indent=1, default=str))
+        return
 
     small = pd.read_csv(SMALL_CSV)
     rows, estimates = [], {}

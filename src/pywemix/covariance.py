@@ -119,6 +119,31 @@ class CovarianceStructure:
             out.append(dT)
         return out
 
+    def relative_cov_hess(self) -> list:
+        """Second derivatives of each ``T_l`` in every pair of thetas.
+
+        Per level an array (n_theta, n_theta, q_l, q_l); it does not depend on
+        theta because ``T = Lambda Lambda'`` is quadratic in the factor:
+        ``d2(L L')/dL_ij dL_kl = E_ij E_kl' + E_kl E_ij'`` within a block.
+        """
+        n = self.n_theta
+        out = []
+        pos = 0
+        for lvl, q in zip(self.sizes, self.q):
+            d2T = np.zeros((n, n, q, q))
+            off = 0
+            for k in lvl:
+                r, c = self._tril(k)
+                for a, (i, j) in enumerate(zip(r, c)):
+                    for b, (m, l) in enumerate(zip(r, c)):
+                        if j == l:  # E_ij E_ml' is nonzero only when columns match
+                            d2T[pos + a, pos + b, off + i, off + m] += 1.0
+                            d2T[pos + a, pos + b, off + m, off + i] += 1.0
+                pos += len(r)
+                off += k
+            out.append(d2T)
+        return out
+
     def theta_from_cov(self, covs, sigma2) -> np.ndarray:
         """Relative Cholesky parameters of absolute covariances (for warm starts)."""
         out = []

@@ -134,6 +134,21 @@ def _term_labels(expr: str) -> list:
     return has_intercept, others
 
 
+def _canonical_groups(terms) -> list:
+    """Give every grouping factor one spelling: ``a:b`` and ``b:a`` (or the
+    ``a/b`` form, which means ``a:b``) are the same groups; the first spelling
+    in the formula is kept."""
+    first = {}
+    out = []
+    for t in terms:
+        group = first.setdefault(frozenset(t.group), t.group)
+        if len(set(t.group)) != len(t.group):
+            raise ValueError(f"formula syntax error: grouping factor "
+                             f"{':'.join(t.group)!r} repeats a column")
+        out.append(RandomTerm(t.expr, group))
+    return out
+
+
 def parse_formula(formula: str) -> ParsedFormula:
     """Split an lme4-style formula (see :func:`_parse`); results are cached."""
     if not isinstance(formula, str):
@@ -190,6 +205,7 @@ def _parse(formula: str) -> ParsedFormula:
             for e in exprs:
                 random.append(RandomTerm(e, g))
     pieces.append(rhs[last:])
+    random = _canonical_groups(random)
     fixed = "".join(pieces)
     # remove the '+' signs left dangling by the removed random terms
     fixed = re.sub(r"\+\s*(?=\+|$)", "", fixed.strip())

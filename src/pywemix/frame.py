@@ -48,10 +48,11 @@ def drop_incomplete(data: pd.DataFrame, columns) -> pd.DataFrame:
     columns = list(columns)
     if not columns:
         return data
-    bad = data[columns].isna().any(axis=1).to_numpy()
+    missing = {c: data[c].isna().to_numpy() for c in columns}
+    bad = np.logical_or.reduce(list(missing.values()))
     n_bad = int(bad.sum())
     if n_bad:
-        per = {c: int(data[c].isna().sum()) for c in columns if data[c].isna().any()}
+        per = {c: int(m.sum()) for c, m in missing.items() if m.any()}
         detail = ", ".join(f"{c}: {k}" for c, k in per.items())
         warn(
             f"dropped {n_bad} of {len(data)} rows with missing values in model "

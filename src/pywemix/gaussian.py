@@ -253,6 +253,11 @@ class GaussianObjective:
         dD = top.dD @ w
         p = self.p
         Sxx, Sxy = S[..., :p, :p], S[..., :p, p]
+        # a far-out candidate can make S_XX numerically singular: reject it
+        # (-inf) rather than let one matrix abort a whole batch of refits
+        sign, logdet_x = np.linalg.slogdet(Sxx)
+        singular = sign <= 0
+        Sxx = np.where(singular[..., None, None], np.eye(p), Sxx)
         with np.errstate(invalid="ignore", divide="ignore"):
             beta = np.linalg.solve(Sxx, Sxy[..., None])[..., 0]
             prss = S[..., p, p] - np.einsum("...i,...i->...", Sxy, beta)
@@ -262,11 +267,10 @@ class GaussianObjective:
             llf = -0.5 * dof * (np.log(2 * np.pi * prss / dof) + 1) - 0.5 * D
             grad = -0.5 * dof * dprss / prss[..., None] - 0.5 * dD
             if reml:
-                sign, logdet_x = np.linalg.slogdet(Sxx)
                 llf = llf - 0.5 * logdet_x
                 grad = grad - 0.5 * np.einsum("...ab,...kba->...k", np.linalg.inv(Sxx),
                                               dS[..., :p, :p])
-        bad = ~np.isfinite(llf) | (prss <= 0)
+        bad = ~np.isfinite(llf) | (prss <= 0) | singular
         llf = np.where(bad, -np.inf, llf)
         if np.ndim(llf) == 0:
             return float(llf), grad

@@ -12,6 +12,7 @@ from .components import assemble_var_cov, groups_table, variance_table
 from .covariance import CovarianceStructure
 from .gaussian import GaussianObjective
 from .optimize import OptimizationRecord, minimize_bounded, newton_batch
+from .twolevel import TwoLevelProfile
 from .variance import estimate_variances
 from .warnings import BoundaryWarning, ConvergenceWarning, warn
 
@@ -117,11 +118,23 @@ def refit_criteria(objective, theta0, reml: bool) -> np.ndarray:
 
 
 def _optimize(objective, theta0, reml, scale, max_iter) -> OptimizationRecord:
-    """Projected Newton with the exact gradient; L-BFGS-B if that stalls."""
+    """Projected Newton with the exact gradient (and, for two-level models, the
+    exact Hessian); L-BFGS-B if that stalls."""
     lower = objective.structure.theta_lower()
     f, fg = _scaled(objective, reml, scale)
+    hess, method = None, "Newton (exact gradient)"
+    if TwoLevelProfile.fits(objective):
+        profile = TwoLevelProfile(objective)
+        method = "Newton (exact gradient and Hessian)"
+
+        def fg(theta):
+            v, g, _ = profile.evaluate(theta, reml, hessian=False)
+            return -v / scale, -g / scale
+
+        def hess(X, idx):
+            return np.stack([-profile.evaluate(x, reml)[2] / scale for x in X])
     res = newton_batch(lambda X, idx: _one(fg, X), theta0[None, :],
-                       lower, gtol=1e-9, max_iter=max_iter)
+                       lower, gtol=1e-9, max_iter=max_iter, hess=hess)
     x, fx = res.x[0], float(res.fun[0])
     if not res.converged[0]:
         return minimize_bounded(f, x, lower, fun_and_grad=fg, max_iter=max_iter)
@@ -130,7 +143,7 @@ def _optimize(objective, theta0, reml, scale, max_iter) -> OptimizationRecord:
     at = tuple(int(i) for i in np.flatnonzero(x <= lower))
     return OptimizationRecord(x, fx, res.iterations, res.evaluations,
                               float(np.max(np.abs(pg), initial=0.0)), True,
-                              "projected gradient below tolerance", "Newton (exact gradient)", at)
+                              "projected gradient below tolerance", method, at)
 
 
 def _total_weight(objective) -> float:

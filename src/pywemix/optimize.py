@@ -217,7 +217,7 @@ class BatchResult(NamedTuple):
 
 
 def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100,
-                 escape: bool = True):
+                 escape: bool = True, hess=None):
     """Minimise many small problems at once by projected Newton steps.
 
     Parameters
@@ -228,6 +228,9 @@ def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100
     X0 : ndarray (B, k)
     lower : ndarray (k,)
         Lower bounds (``-inf`` for none).
+    hess : callable, optional
+        ``(X (b, k), idx (b,)) -> H (b, k, k)``, the exact Hessians; central
+        differences of the gradients when omitted.
 
     Returns
     -------
@@ -266,24 +269,18 @@ def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100
             break
         a = np.flatnonzero(~done)
         Xa, fa, pga, ata = X[a], f[a], pg[a], at[a]
-        h = 1e-5 * np.maximum(np.abs(Xa), 1e-2)
-        H = np.empty((len(a), k, k))
-        for i in range(k):
-            up, lo = Xa.copy(), Xa.copy()
-            up[:, i] += h[:, i]
-            lo[:, i] -= h[:, i]
-            one_sided = lo[:, i] < lower[i]
-            lo[one_sided, i] = Xa[one_sided, i]
-            gu = fun_grad(up, a)[1]
-            gl = fun_grad(lo, a)[1]
-            H[:, :, i] = (gu - gl) / (np.where(one_sided, 1.0, 2.0) * h[:, i])[:, None]
-        H = 0.5 * (H + np.swapaxes(H, 1, 2))
+        H = _fd_hessian(fun_grad, Xa, a, lower) if hess is None else hess(Xa, a)
         free = ~ata
         Hf = np.where(free[:, :, None] & free[:, None, :], H, eye)
         lam_min = np.linalg.eigvalsh(Hf)[:, 0]
         shift = np.where(lam_min < 1e-10,
                          1e-10 - lam_min + 1e-6 * np.abs(Hf).max(axis=(1, 2)), 0.0)
         step = -np.linalg.solve(Hf + shift[:, None, None] * eye, pga[..., None])[..., 0]
+        # trust radius: a nearly singular (shifted) Hessian far from the optimum
+        # gives huge steps that the line search would only halve back
+        norm = np.sqrt(np.sum(step * step, axis=1))
+        radius = np.maximum(1.0, np.sqrt(np.sum(Xa * Xa, axis=1)))
+        step *= np.minimum(1.0, radius / np.maximum(norm, 1e-300))[:, None]
         t = np.ones(len(a))
         accepted = np.zeros(len(a), dtype=bool)
         for _ in range(30):
@@ -303,11 +300,29 @@ def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100
         done[a[stuck]] = True
         converged[a[stuck]] = np.max(np.abs(pga[stuck]), axis=1) < 1e-5
     if escape:
-        X, f, converged = _escape_batch(fun_grad, X, f, converged, lower, gtol, max_iter)
+        X, f, converged = _escape_batch(fun_grad, X, f, converged, lower, gtol, max_iter,
+                                        hess)
     return BatchResult(X, f, converged, iterations, calls[0])
 
 
-def _escape_batch(fun_grad, X, f, converged, lower, gtol, max_iter):
+def _fd_hessian(fun_grad, Xa, a, lower):
+    """Hessians by central differences of the exact gradients (one-sided at bounds)."""
+    k = Xa.shape[1]
+    h = 1e-5 * np.maximum(np.abs(Xa), 1e-2)
+    H = np.empty((len(a), k, k))
+    for i in range(k):
+        up, lo = Xa.copy(), Xa.copy()
+        up[:, i] += h[:, i]
+        lo[:, i] -= h[:, i]
+        one_sided = lo[:, i] < lower[i]
+        lo[one_sided, i] = Xa[one_sided, i]
+        gu = fun_grad(up, a)[1]
+        gl = fun_grad(lo, a)[1]
+        H[:, :, i] = (gu - gl) / (np.where(one_sided, 1.0, 2.0) * h[:, i])[:, None]
+    return 0.5 * (H + np.swapaxes(H, 1, 2))
+
+
+def _escape_batch(fun_grad, X, f, converged, lower, gtol, max_iter, hess=None):
     """``_escape`` for :func:`newton_batch`: restart problems stuck on a bound."""
     for i in np.flatnonzero(np.isfinite(lower)):
         on = np.flatnonzero(X[:, i] <= lower[i])
@@ -320,9 +335,11 @@ def _escape_batch(fun_grad, X, f, converged, lower, gtol, max_iter):
             better = fc < f[on] - 1e-12 * np.maximum(1.0, np.abs(f[on]))
             if better.any():
                 idx = on[better]
-                Xn, fn, cn, _, _ = newton_batch(lambda Z, j: fun_grad(Z, idx[j]), cand[better],
-                                                lower, gtol=gtol, max_iter=max_iter,
-                                                escape=False)
+                sub_hess = None if hess is None else (lambda Z, j, idx=idx: hess(Z, idx[j]))
+                Xn, fn, cn, _, _ = newton_batch(lambda Z, j, idx=idx: fun_grad(Z, idx[j]),
+                                                cand[better], lower, gtol=gtol,
+                                                max_iter=max_iter, escape=False,
+                                                hess=sub_hess)
                 keep = fn < f[idx]
                 X[idx[keep]], f[idx[keep]], converged[idx[keep]] = Xn[keep], fn[keep], cn[keep]
             on = on[~better]
