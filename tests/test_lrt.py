@@ -124,6 +124,19 @@ def test_anova_reml_different_fixed_effects(sleep):
 
 
 @needs_reference
+def test_anova_refit_keeps_offset_and_centering(sleep):
+    d = sleep.assign(off=0.3 * sleep["Days"] + np.sin(np.arange(len(sleep))))
+    kw = dict(offset="off", center_grand=["Days"])
+    small, big = "Reaction ~ Days + (1|Subject)", "Reaction ~ Days + x + (1|Subject)"
+    r0, r1 = _mix(small, d, reml=True, **kw), _mix(big, d, reml=True, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pywemix.PywemixWarning)
+        refitted = pywemix.anova(r0, r1, refit=True)
+    ml = pywemix.anova(_mix(small, d, **kw), _mix(big, d, **kw))
+    pd.testing.assert_frame_equal(refitted, ml, rtol=1e-8)
+
+
+@needs_reference
 def test_anova_reml_same_fixed_effects_compares_restricted_llf(sleep):
     r0, r1 = _mix(RI, sleep, reml=True), _mix(SLOPE, sleep, reml=True)
     table = pywemix.anova(r0, r1)

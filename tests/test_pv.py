@@ -228,6 +228,41 @@ def test_gaussian_pv_small_equals_separate_fits():
         assert fit.llf == pytest.approx(one.llf, rel=1e-10)
 
 
+def test_shared_design_equals_separate_fits_exactly():
+    """The plausible-value fits share one design; they must equal separate fits."""
+    df = _sim()
+    df.loc[[3, 17], "x"] = np.nan                  # rows dropped in every fit
+    cols = ["pv1", "pv2", "pv3"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = pywemix.mix("y ~ x + (x|g)", df, ["w1", "w2"], cond_weights=True,
+                          plausible_values={"y": cols})
+    dropped = [w for w in caught if issubclass(w.category, pywemix.DataWarning)]
+    assert len(dropped) == 3                       # one per plausible value
+    for fit, c in zip(res.fits, cols):
+        one = _quiet_mix(f"{c} ~ x + (x|g)", df, ["w1", "w2"], cond_weights=True)
+        assert fit.nobs == one.nobs == len(df) - 2
+        np.testing.assert_allclose(fit.params.to_numpy(), one.params.to_numpy(), rtol=1e-12)
+        np.testing.assert_allclose(fit.bse.to_numpy(), one.bse.to_numpy(), rtol=1e-9)
+        assert fit.llf == pytest.approx(one.llf, rel=1e-13)
+        np.testing.assert_allclose(fit.fittedvalues.to_numpy(), one.fittedvalues.to_numpy(),
+                                   rtol=1e-10)
+        assert any("dropped 2" in m for m in fit.warnings)
+
+
+def test_plausible_values_missing_in_different_rows():
+    """A plausible value missing where the others are not gets its own rows."""
+    df = _sim()
+    df.loc[[5, 6], "pv2"] = np.nan
+    cols = ["pv1", "pv2", "pv3"]
+    res = _quiet_mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True,
+                     plausible_values={"y": cols})
+    assert [f.nobs for f in res.fits] == [len(df), len(df) - 2, len(df)]
+    for fit, c in zip(res.fits, cols):
+        one = _quiet_mix(f"{c} ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True)
+        np.testing.assert_allclose(fit.params.to_numpy(), one.params.to_numpy(), rtol=1e-12)
+
+
 def test_binomial_plausible_values():
     df = _sim()
     cols = ["pass1", "pass2", "pass3"]

@@ -7,10 +7,14 @@ R equivalent: ``WeMix::mix``.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pandas as pd
 
 from .center import check_centering, make_centering
 from .design import build_design
+from .frame import numeric_array
 from .formula import parse_formula
 from .scaling import normalize_scaling, survey_preset
 from .families import get_family
@@ -107,14 +111,22 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
     R equivalents: ``WeMix::mix(formula, data, weights, cWeights)``;
     ``lme4::lmer(REML = FALSE)`` for unit weights.
     """
+    kwargs = dict(cond_weights=cond_weights, family=family, link=link, n_quad=n_quad,
+                  offset=offset, center_group=center_group, center_grand=center_grand,
+                  weight_scaling=weight_scaling, survey=survey, reml=reml, start=start,
+                  max_iter=max_iter)
     if plausible_values is not None:
         from .pv import fit_plausible_values
-        one = _BoundMix(weights, dict(
-            cond_weights=cond_weights, family=family, link=link, n_quad=n_quad, offset=offset,
-            center_group=center_group, center_grand=center_grand,
-            weight_scaling=weight_scaling, survey=survey, reml=reml, start=start,
-            max_iter=max_iter))
-        return fit_plausible_values(one, formula, data, plausible_values, executor)
+        return fit_plausible_values(_BoundMix(weights, kwargs), formula, data,
+                                    plausible_values, executor)
+    return _fit(formula, data, weights, **kwargs)
+
+
+def _fit(formula, data, weights, *, cond_weights, family, link, n_quad, offset,
+         center_group, center_grand, weight_scaling, survey, reml, start, max_iter,
+         reuse=None):
+    """``mix`` for one response. ``reuse`` (a :class:`_DesignReuse`) lets fits
+    of data that differ only in the response share one design."""
     fam = _family(family, link)
     scaling, extra = _scaling(weight_scaling, survey, cond_weights)
     parsed = parse_formula(formula)
@@ -123,11 +135,20 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         raise TypeError(f"cond_weights must be True or False, got {cond_weights!r}")
     if isinstance(n_quad, bool) or not isinstance(n_quad, (int, np.integer)) or n_quad < 1:
         raise ValueError(f"n_quad must be a positive integer, got {n_quad!r}")
+    if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(
+            max_iter, (int, np.integer)) or max_iter < 1):
+        raise ValueError(f"max_iter must be a positive integer or None, got {max_iter!r}")
+    if not isinstance(reml, (bool, np.bool_)):
+        raise TypeError(f"reml must be True or False, got {reml!r}")
     if reml and fam is not None:
         raise ValueError("reml=True is only defined for the gaussian family")
     with collecting() as messages:
-        design = build_design(parsed, data, weights, bool(cond_weights), family=fam,
-                              offset=offset, transform=transform, weight_scaling=scaling)
+        design = reuse.get(data, parsed, fam) if reuse is not None else None
+        if design is None:
+            design = build_design(parsed, data, weights, bool(cond_weights), family=fam,
+                                  offset=offset, transform=transform, weight_scaling=scaling)
+            if reuse is not None:
+                reuse.put(data, parsed, design, list(messages))
         weighted = not _is_unit(design)
         if reml and weighted:
             raise ValueError(
@@ -143,7 +164,7 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
                  "standard errors are unreliable with fewer than 20 clusters",
                  FewGroupsWarning)
         if fam is None:
-            fields = fit_linear(design, reml=reml, start=start, max_iter=max_iter or 1000)
+            fields = fit_linear(design, reml=bool(reml), start=start, max_iter=max_iter or 1000)
         else:
             fields = fit_quadrature(design, fam, n_quad=int(n_quad), start=start,
                                     max_iter=max_iter or 200)
@@ -167,13 +188,58 @@ def _family(family, link):
 
 class _BoundMix:
     """``mix`` with every argument but formula and data bound (picklable, so
-    plausible-value fits can run in a process pool)."""
+    plausible-value fits can run in a process pool). Fits of data frames that
+    differ only in the response (plausible values) share one design."""
 
     def __init__(self, weights, kwargs):
         self.weights, self.kwargs = weights, kwargs
+        self.reuse = _DesignReuse()
+
+    def __getstate__(self):
+        return {"weights": self.weights, "kwargs": self.kwargs}
+
+    def __setstate__(self, state):
+        self.__init__(state["weights"], state["kwargs"])
 
     def __call__(self, formula, data):
-        return mix(formula, data, self.weights, **self.kwargs)
+        return _fit(formula, data, self.weights, reuse=self.reuse, **self.kwargs)
+
+
+class _DesignReuse:
+    """The design of the first data frame, for frames differing only in the response.
+
+    A later frame reuses it when it has the same shape and columns, the same
+    values in every column but the response, and missing responses in the same
+    rows; only the response vector is replaced. The design's warnings (rows
+    dropped, ...) are issued again for every fit that reuses it.
+    """
+
+    def __init__(self):
+        self.entry = None
+
+    def get(self, data, parsed, family):
+        if self.entry is None or not isinstance(data, pd.DataFrame):
+            return None
+        first, key, design, messages = self.entry
+        resp = parsed.response
+        if (key != (parsed, resp) or data.shape != first.shape
+                or list(data.columns) != list(first.columns) or resp not in data.columns
+                or not np.array_equal(data[resp].isna().to_numpy(),
+                                      first[resp].isna().to_numpy())
+                or not all(data[c].equals(first[c]) for c in data.columns if c != resp)):
+            return None
+        values = data[resp].iloc[design.row_positions]
+        y = numeric_array(values.to_frame(), resp, "response") if family is None \
+            else family.response(values, resp)
+        frame = design.frame.copy(deep=False)
+        frame[resp] = values.to_numpy()
+        for m in messages:
+            warn(m)
+        return replace(design, y=y, frame=frame)
+
+    def put(self, data, parsed, design, messages):
+        if isinstance(data, pd.DataFrame) and self.entry is None:
+            self.entry = (data, (parsed, parsed.response), design, messages)
 
 
 def _as_list(x):

@@ -129,8 +129,11 @@ def _refit_ml(m):
         return m
     from .fit import mix
     d = m._design
+    # the design's frame holds the rows used, centred as in the fit, in the
+    # design's order (as its offset)
+    offset = d.offset if m._has_offset else None
     return mix(m.formula, d.frame, list(d.weight_spec), cond_weights=d.cond_weights,
-               reml=False)
+               offset=offset, reml=False)
 
 
 @dataclass(frozen=True)

@@ -51,16 +51,32 @@ def _user_stacklevel() -> int:
     return level
 
 
-def warn(message: str, category=PywemixWarning) -> None:
+class WarningMessage(str):
+    """A recorded warning: its text (a ``str``), with its ``category``."""
+
+    def __new__(cls, text, category=PywemixWarning):
+        obj = super().__new__(cls, text)
+        obj.category = category
+        return obj
+
+    def __reduce__(self):
+        return (WarningMessage, (str(self), self.category))
+
+
+def warn(message: str, category=None) -> None:
     """Issue a warning at the user's call site and record it for the result.
 
     Recording uses a context variable, so fits running in parallel threads
     (for example plausible values with an executor) keep their own warnings.
+    ``category`` defaults to the message's own (a :class:`WarningMessage`
+    being issued again) or :class:`PywemixWarning`.
     """
+    if category is None:
+        category = getattr(message, "category", PywemixWarning)
     bucket = _collector.get()
     if bucket is not None:
-        bucket.append(str(message))
-    _warnings.warn(message, category, stacklevel=_user_stacklevel())
+        bucket.append(WarningMessage(str(message), category))
+    _warnings.warn(str(message), category, stacklevel=_user_stacklevel())
 
 
 @_contextmanager
