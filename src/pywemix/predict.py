@@ -46,20 +46,40 @@ def linear_predictor(result, newdata=None, include_random=True,
     """Linear predictor ``X beta + sum_l Z_l u_l`` for ``newdata``.
 
     Groups not in the fit get random effects of zero when
-    ``allow_new_levels`` is true, and an error otherwise.
+    ``allow_new_levels`` is true, and an error otherwise. Rows with a missing
+    value in a variable the prediction needs get NaN (R's ``na.pass``).
     """
+    if not isinstance(newdata, pd.DataFrame) and isinstance(newdata, dict):
+        newdata = pd.DataFrame(newdata)
     data = to_pandas(newdata)
-    data_all = data
     parsed = result._parsed
-    frame = result._frame
     needed = (parsed.required_columns - {parsed.response})
     if not include_random:
         needed = needed - {c for t in parsed.random for c in t.group}
     check_columns(data, sorted(needed))
+    if offset is None and result._offset_column is not None:
+        needed = needed | {result._offset_column}
+        check_columns(data, [result._offset_column], "offset column")
+    off = _offset(result, data, offset)
+    complete = data[sorted(needed)].notna().all(axis=1).to_numpy() & np.isfinite(
+        np.broadcast_to(off, (len(data),)))
+    out = np.full(len(data), np.nan)
+    if complete.any():
+        rows = data if complete.all() else data.loc[complete]
+        off_rows = off if np.ndim(off) == 0 else np.asarray(off)[complete]
+        out[complete] = _complete_rows(result, rows, needed, include_random,
+                                       allow_new_levels, off_rows)
+    return out
+
+
+def _complete_rows(result, data, needed, include_random, allow_new_levels, off):
+    """``linear_predictor`` for rows without missing values."""
+    parsed = result._parsed
+    frame = result._frame
     groups = {c for t in parsed.random for c in t.group}
     data = _categoricals_like(data[sorted(needed)], frame, skip=groups)
     X = fixed_matrix(result._fixed_spec, data).to_numpy(dtype=float)
-    eta = X @ result.params.to_numpy() + _offset(result, data_all, offset)
+    eta = X @ result.params.to_numpy() + off
     if not include_random:
         return eta
     for li, lev in enumerate(result._levels):
@@ -92,7 +112,10 @@ def linear_predictor(result, newdata=None, include_random=True,
 def _offset(result, data, offset):
     """Offset of the new rows: the fit's offset column, or ``offset`` given."""
     if offset is not None:
-        off = np.asarray(offset, dtype=float)
+        try:
+            off = np.asarray(offset, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError("offset must be numeric (one value per row of newdata)") from None
         if off.shape not in ((len(data),), ()):
             raise ValueError(f"offset must have one value per row of newdata ({len(data)})")
         return off
@@ -100,7 +123,12 @@ def _offset(result, data, offset):
     if col is not None:
         if col not in data.columns:
             raise ValueError(f"newdata needs the offset column {col!r} used in the fit")
-        return data[col].to_numpy(dtype=float)
+        values = data[col]
+        if not pd.api.types.is_numeric_dtype(values.dtype) or \
+                pd.api.types.is_bool_dtype(values.dtype):
+            raise TypeError(f"offset column {col!r} of newdata must be numeric, got dtype "
+                            f"{values.dtype}")
+        return values.to_numpy(dtype=float)
     if result._has_offset:
         raise ValueError("the model was fitted with an offset array: pass offset= with "
                          "one value per row of newdata")

@@ -79,7 +79,8 @@ class Summary:
                   for k, v in self.header]
         parts.append("</tbody></table>")
         parts.append("<h5>Variance terms</h5>")
-        parts.append(self.variance.to_html(index=False, na_rep="", float_format="{:.6g}".format))
+        parts.append(_blank_labels(self.variance).to_html(index=False, na_rep="",
+                                                           float_format="{:.6g}".format))
         parts.append("<h5>Groups</h5>")
         parts.append(self.groups.to_html(index=False, float_format="{:.6g}".format))
         parts.append("<h5>Fixed effects</h5>")
@@ -129,10 +130,16 @@ def _pseudo_notes(r) -> list:
             "tests and AIC/BIC are not valid. Use Wald tests (result.wald_test)."]
 
 
-def _var_text(vc: pd.DataFrame) -> str:
+def _blank_labels(vc: pd.DataFrame) -> pd.DataFrame:
+    """The variance table with empty (not ``None``) effect labels where there are none."""
     t = vc.copy()
-    t["var1"] = t["var1"].fillna("")
-    t["var2"] = t["var2"].fillna("")
+    for c in ("var1", "var2"):
+        t[c] = t[c].astype(object).where(t[c].notna(), "")
+    return t
+
+
+def _var_text(vc: pd.DataFrame) -> str:
+    t = _blank_labels(vc)
     t = t.rename(columns={"std_error": "Std. Error", "std_dev": "Std. Dev.",
                           "variance": "Variance"})
     return t.to_string(index=False, float_format=lambda v: f"{v:.6g}", na_rep="")
