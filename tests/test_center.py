@@ -5,20 +5,13 @@ centring by hand with level-1-weighted means.
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import pywemix
 from conftest import case, mix_call, needs_reference, our_name, rel
-
-
-def _quiet_mix(*args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        return pywemix.mix(*args, **kwargs)
+from conftest import quiet_mix as _quiet_mix
 
 
 @needs_reference

@@ -6,7 +6,6 @@ import io
 import json
 import shutil
 import subprocess
-import warnings
 from importlib import resources
 
 import numpy as np
@@ -14,6 +13,7 @@ import pandas as pd
 import pytest
 
 import pywemix
+from conftest import quiet_mix as _quiet_mix
 from pywemix.cli import main
 
 FORMULA = "pv1math ~ escs + st04q01 + (1|schoolid)"
@@ -29,12 +29,6 @@ def example(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "pisa.csv"
     df.to_csv(path, index=False)
     return path, df
-
-
-def _quiet_mix(*args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        return pywemix.mix(*args, **kwargs)
 
 
 def _run_json(capsys, argv):

@@ -2,7 +2,6 @@
 variance components."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -11,18 +10,13 @@ from scipy import stats
 
 import pywemix
 from conftest import needs_reference, reference_data
+from conftest import quiet_mix as _mix
 
 pytestmark = needs_reference
 
 TIDY_COLUMNS = {"term", "estimate", "std_error", "statistic", "p_value", "conf_low",
                 "conf_high", "kind"}
 Z975 = stats.norm.ppf(0.975)
-
-
-def _mix(*args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        return pywemix.mix(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """Residuals, simulation and diagnostic plots (lecture notes, "Diagnostics")."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -10,6 +9,7 @@ import pytest
 import pywemix
 import pywemix.cli
 from conftest import REFERENCE, needs_reference, reference_data
+from conftest import quiet_mix as _mix
 
 pytestmark = needs_reference
 
@@ -18,12 +18,6 @@ matplotlib.use("Agg")  # before anything imports pyplot; the library never does
 
 PNG = b"\x89PNG\r\n\x1a\n"
 KINDS = ("resid_fitted", "qq_resid", "qq_ranef", "caterpillar")
-
-
-def _mix(*args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        return pywemix.mix(*args, **kwargs)
 
 
 def _shuffled(df, seed):

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import pywemix
+from conftest import quiet_mix as quiet_fit
 from pywemix import (BoundaryWarning, DataWarning, FewGroupsWarning,
                      PywemixWarning)
 
@@ -71,12 +72,6 @@ def df():
 @pytest.fixture
 def df3():
     return three_level()
-
-
-def quiet_fit(*args, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PywemixWarning)
-        return pywemix.mix(*args, **kw)
 
 
 # ---------------------------------------------------------------------------

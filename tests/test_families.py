@@ -719,3 +719,20 @@ def test_perfect_separation_warns_naming_column():
         warnings.simplefilter("always")
         pywemix.mix(RI, df, family="binomial")
     assert not any("separation" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize("link", ["logit", "probit"])
+def test_separation_by_a_continuous_predictor_warns(link):
+    """A threshold in a continuous predictor separates the outcome: the fit must
+    not look like a normal one (R's glm: fitted probabilities 0 or 1)."""
+    rng = np.random.default_rng(5)
+    g = np.repeat(np.arange(40), 10)
+    x = rng.normal(size=g.size)
+    df = pd.DataFrame({"y": (x > 0.2).astype(int), "x": x, "z": rng.normal(size=g.size),
+                       "g": g})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = pywemix.mix("y ~ x + z + (1|g)", df, family="binomial", link=link)
+    msgs = [str(w.message) for w in caught if issubclass(w.category, pywemix.DataWarning)]
+    assert any("separation" in m and "'x'" in m for m in msgs)
+    assert any("separation" in m for m in r.warnings)

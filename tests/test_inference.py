@@ -12,15 +12,10 @@ from scipy import stats
 
 import pywemix
 from conftest import needs_reference, reference_data
+from conftest import quiet_mix as _quiet_mix
 
 LME4 = Path(__file__).parent / "data" / "lme4_extra.json"
 Z975 = stats.norm.ppf(0.975)
-
-
-def _quiet_mix(*args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        return pywemix.mix(*args, **kwargs)
 
 
 def _sim(seed=21, n_groups=30):

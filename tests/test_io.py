@@ -1,23 +1,17 @@
 """``pywemix.read_data``: CSV, TSV, Parquet, SPSS and Stata files."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import pywemix
+from conftest import quiet_mix as _quiet_mix
 
 # code order differs from the alphabetical order on purpose
 AGREE = {1.0: "Strongly agree", 2.0: "Agree", 3.0: "Disagree", 4.0: "Strongly disagree"}
 SEX = {1.0: "Male", 2.0: "Female"}
-
-
-def _quiet_mix(*args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        return pywemix.mix(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")

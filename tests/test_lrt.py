@@ -14,16 +14,11 @@ from scipy import stats
 
 import pywemix
 from conftest import needs_reference, reference_data, rel
+from conftest import quiet_mix as _mix
 
 LME4 = json.loads((Path(__file__).parent / "data" / "lme4_extra.json").read_text())
 RI = "Reaction ~ Days + (1|Subject)"
 SLOPE = "Reaction ~ Days + (Days|Subject)"
-
-
-def _mix(*args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        return pywemix.mix(*args, **kwargs)
 
 
 def _boot(*args, **kwargs):

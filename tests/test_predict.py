@@ -9,26 +9,19 @@ random part from ``ranef()``.
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import expit
 
-import pywemix
 from conftest import needs_reference, reference_data
+from conftest import quiet_mix as _mix
 
 pytestmark = needs_reference
 
 FORMULA = "pv1math ~ escs + st04q01 + st29c + hi + (1 + escs|schoolid)"
 ST29_ORDER = ["Strongly disagree", "Agree", "Strongly agree", "Disagree"]  # not sorted
-
-
-def _mix(*args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        return pywemix.mix(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")

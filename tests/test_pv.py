@@ -14,14 +14,9 @@ import pytest
 
 import pywemix
 from conftest import case, mix_call, needs_reference, our_name, rel
+from conftest import quiet_mix as _quiet_mix
 
 PV_CASES = [f"pisa_s1_pv{k}" for k in range(1, 6)]
-
-
-def _quiet_mix(*args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        return pywemix.mix(*args, **kwargs)
 
 
 _cache = {}

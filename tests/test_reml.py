@@ -6,14 +6,13 @@ the outside reference files sleepstudy.csv and pastes.csv.
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import pywemix
 from conftest import needs_reference, reference_data, rel
+from conftest import quiet_mix as _mix
 
 pytestmark = needs_reference
 
@@ -24,12 +23,6 @@ CASES = {
     "sleep_slope_reml": ("Reaction ~ Days + (Days|Subject)", "sleepstudy.csv"),
     "pastes_reml": ("strength ~ 1 + (1|sample) + (1|batch)", "pastes.csv"),
 }
-
-
-def _mix(*args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        return pywemix.mix(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,7 @@ import pandas as pd
 import pytest
 
 import pywemix
-
-
-def _quiet_mix(*args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        return pywemix.mix(*args, **kwargs)
+from conftest import quiet_mix as _quiet_mix
 
 
 @pytest.fixture

@@ -7,14 +7,13 @@ against weights computed here from the data.
 from __future__ import annotations
 
 import re
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import pywemix
 from conftest import needs_reference, reference_data
+from conftest import quiet_mix as _mix
 
 pytestmark = needs_reference
 
@@ -23,12 +22,6 @@ THREE_FORMULA = "y ~ x + (1|school) + (1|district)"
 BINOMIAL_FORMULA = "highmath ~ escs + (1|schoolid)"
 PV_FORMULA = "math ~ escs + (1|schoolid)"
 PV_COLUMNS = [f"pv{k}math" for k in range(1, 6)]
-
-
-def _mix(*args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        return pywemix.mix(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")

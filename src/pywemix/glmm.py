@@ -70,6 +70,27 @@ def _separation_check(design, family):
                 f"{name!r} is 1; its coefficient is not identified and will be very large", DataWarning)
 
 
+def _extreme_fit_check(design, family, beta, eta):
+    """Warn when fitted means are numerically 0 or 1 (as R's glm): the sign of
+    (quasi-)complete separation, where some coefficients run off to infinity."""
+    mu = family.mean(eta)
+    if family.name == "binomial":
+        extreme = (mu < 1e-10) | (mu > 1 - 1e-10)
+        what = "fitted probabilities numerically 0 or 1"
+    else:
+        extreme = mu < 1e-10
+        what = "fitted means numerically 0"
+    if not extreme.any():
+        return
+    X = design.X
+    size = np.abs(beta) * np.std(X, axis=0)
+    names = [n for n, s in zip(design.x_names, size) if n != "Intercept" and s > 5]
+    culprit = (f"; look at {', '.join(map(repr, names))}, whose coefficient"
+               f"{'s are' if len(names) > 1 else ' is'} very large" if names else "")
+    warn(f"{what} in {int(extreme.sum())} rows: (quasi-)complete separation, the "
+         f"estimates of the coefficients involved are not identified{culprit}", DataWarning)
+
+
 def _newton(obj, phi, max_iter, scale):
     it, message, converged = 0, "maximum iterations reached", False
     ev = obj.evaluate(phi, adapt=True)
@@ -179,6 +200,7 @@ def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: in
     eta = design.X @ beta + design.offset
     for lev, Z, m in zip(design.levels, design.Z, modes):
         eta = eta + np.einsum("ij,ij->i", Z, m[lev.codes])
+    _extreme_fit_check(design, family, beta, eta)
     return dict(params=pd.Series(beta, index=design.x_names), cov_robust=cov_r[:p, :p],
                 cov_model=cov_m[:p, :p], var_cov=var_cov, var_components=table, groups=groups_table(design),
                 modes=modes, fitted_link=eta, y=design.y, row_index=design.frame.index,

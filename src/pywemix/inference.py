@@ -57,7 +57,54 @@ def _wald(est, cov, R, q):
 
 
 class InferenceMixin:
-    """Wald-type inference from ``params`` and ``cov_params``."""
+    """The estimates of a result and Wald-type inference from them.
+
+    A result stores ``_params`` (Series), ``_cov`` and ``_var_cov`` (dicts
+    ``"robust"``/``"model"`` -> covariance of the fixed effects and of the
+    variance components), ``_var_components`` and ``_groups``; this mixin
+    gives copies of them and derives the rest.
+    """
+
+    @property
+    def params(self) -> pd.Series:
+        """Fixed-effect estimates (a copy)."""
+        return self._params.copy()
+
+    def cov_params(self, kind: str = "robust") -> pd.DataFrame:
+        """Covariance of the fixed effects.
+
+        Parameters
+        ----------
+        kind : {"robust", "model"}
+            ``"robust"``: cluster-robust sandwich over the top-level groups
+            (WeMix's default; for plausible values, the mean sampling variance
+            plus the imputation variance); ``"model"``: inverse observed
+            information.
+        """
+        if kind not in self._cov:
+            raise ValueError(f"kind must be 'robust' or 'model', got {kind!r}")
+        idx = self._params.index
+        return pd.DataFrame(np.array(self._cov[kind]), index=idx, columns=idx)
+
+    def var_cov(self, kind: str = "robust") -> np.ndarray:
+        """Covariance of the variance-component estimates (rows of ``var_components``).
+
+        For linear fits it is blockwise by level, as WeMix computes it; for
+        quadrature families it is the joint sandwich.
+        """
+        if kind not in self._var_cov:
+            raise ValueError(f"kind must be 'robust' or 'model', got {kind!r}")
+        return np.array(self._var_cov[kind])
+
+    @property
+    def var_components(self) -> pd.DataFrame:
+        """Variances and covariances of the random effects (and the residual)."""
+        return self._var_components.copy()
+
+    @property
+    def groups(self) -> pd.DataFrame:
+        """Number of units and weights per level (WeMix's groups table)."""
+        return self._groups.copy()
 
     def std_errors(self, kind: str = "robust") -> pd.Series:
         """Standard errors of the fixed effects (``kind`` as ``cov_params``)."""

@@ -127,33 +127,9 @@ class PlausibleValuesResult(InferenceMixin):
         raise AttributeError("PlausibleValuesResult is immutable")
 
     @property
-    def params(self) -> pd.Series:
-        return self._params.copy()
-
-    def cov_params(self, kind: str = "robust") -> pd.DataFrame:
-        """Total (imputation + sampling) covariance of the fixed effects."""
-        if kind not in self._cov:
-            raise ValueError(f"kind must be 'robust' or 'model', got {kind!r}")
-        idx = self._params.index
-        return pd.DataFrame(self._cov[kind], index=idx, columns=idx)
-
-    def var_cov(self, kind: str = "robust") -> np.ndarray:
-        if kind not in self._var_cov:
-            raise ValueError(f"kind must be 'robust' or 'model', got {kind!r}")
-        return np.array(self._var_cov[kind])
-
-    @property
-    def var_components(self) -> pd.DataFrame:
-        return self._var_components.copy()
-
-    @property
     def icc(self) -> float:
         """Mean of the per-value ICCs."""
         return self._icc
-
-    @property
-    def groups(self) -> pd.DataFrame:
-        return self._groups.copy()
 
     @property
     def n_plausible(self) -> int:

@@ -89,52 +89,11 @@ class MixResult(InferenceMixin):
     def __delattr__(self, name):
         raise AttributeError("MixResult is immutable")
 
-    # -- fixed effects ------------------------------------------------------
-    @property
-    def params(self) -> pd.Series:
-        """Fixed-effect estimates (copy)."""
-        return self._params.copy()
-
-    def cov_params(self, kind: str = "robust") -> pd.DataFrame:
-        """Covariance of the fixed effects.
-
-        Parameters
-        ----------
-        kind : {"robust", "model"}
-            ``"robust"``: cluster-robust sandwich at the top level (WeMix's
-            default); ``"model"``: inverse observed information.
-        """
-        if kind not in self._cov:
-            raise ValueError(f"kind must be 'robust' or 'model', got {kind!r}")
-        idx = self._params.index
-        return pd.DataFrame(np.array(self._cov[kind]), index=idx, columns=idx)
-
-    # -- variance components -----------------------------------------------
-    def var_cov(self, kind: str = "robust") -> np.ndarray:
-        """Covariance of the variance-component estimates (rows of ``var_components``).
-
-        For linear fits it is blockwise by level, as WeMix computes it; for
-        quadrature families it is the joint sandwich.
-        """
-        if kind not in self._var_cov:
-            raise ValueError(f"kind must be 'robust' or 'model', got {kind!r}")
-        return np.array(self._var_cov[kind])
-
-    @property
-    def var_components(self) -> pd.DataFrame:
-        """Variances and covariances of the random effects and the residual."""
-        return self._var_components.copy()
-
     @property
     def icc(self) -> float:
         """Intraclass correlation (see :func:`pywemix.components.icc_of`)."""
         from .components import icc_of
         return icc_of(self._var_components, self.link or "identity")
-
-    @property
-    def groups(self) -> pd.DataFrame:
-        """Number of units and weights per level (WeMix's groups table)."""
-        return self._groups.copy()
 
     @property
     def scale(self) -> float:
