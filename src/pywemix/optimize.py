@@ -276,6 +276,12 @@ def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100
         shift = np.where(lam_min < 1e-10,
                          1e-10 - lam_min + 1e-6 * np.abs(Hf).max(axis=(1, 2)), 0.0)
         step = -np.linalg.solve(Hf + shift[:, None, None] * eye, pga[..., None])[..., 0]
+        # a Cholesky diagonal on its bound has zero gradient whatever the
+        # curvature (d(LL')/dL_ii = 0 at L_ii = 0): where the curvature is
+        # negative the bound is a saddle, so step off it into the interior
+        diag = np.diagonal(H, axis1=1, axis2=2)
+        saddle = (Xa <= lower) & (np.abs(pga) < gtol) & (diag < 0)
+        step = np.where(saddle, 0.1 * np.maximum(1.0, np.abs(Xa).max(axis=1))[:, None], step)
         # trust radius: a nearly singular (shifted) Hessian far from the optimum
         # gives huge steps that the line search would only halve back
         norm = np.sqrt(np.sum(step * step, axis=1))
