@@ -281,3 +281,44 @@ def test_newdata_as_a_dict(res, data):
     rows = data.head(6)
     got = res.predict({c: rows[c].tolist() for c in rows.columns})
     assert_close(got.to_numpy(), res.predict(rows).to_numpy())
+
+
+def test_nested_form_with_float_ids_finds_known_groups(three_fits, three):
+    """Ids turned into floats (as after a merge with missing values) are the same groups."""
+    res = three_fits["nested"]
+    floats = three.assign(sch=three["sch"].astype(float),
+                          district=three["district"].astype(float))
+    assert_close(res.predict(newdata=floats), res.fittedvalues)
+    strings = three.assign(sch=three["sch"].astype(str))
+    assert_close(res.predict(newdata=strings), res.fittedvalues)
+
+
+@pytest.mark.parametrize("centering", [
+    dict(center_group={"schoolid": ["escs"]}),
+    dict(center_grand=["escs"]),
+    dict(center_group={"schoolid": ["escs"]}, center_grand=["escs"]),
+])
+def test_predict_applies_the_fitted_centering(data, centering):
+    res = _mix("pv1math ~ escs + st04q01 + (1|schoolid)", data, ["pwt1", "pwt2"],
+               cond_weights=True, **centering)
+    assert_close(res.predict(newdata=data), res.fittedvalues)
+    # a subset of rows uses the fit's means, not the subset's
+    part = data.sample(n=60, random_state=4)
+    assert_close(res.predict(newdata=part), res.fittedvalues.loc[part.index])
+
+
+def test_predict_centering_new_group_uses_its_own_rows(data):
+    res = _mix("pv1math ~ escs + (1|schoolid)", data, ["pwt1", "pwt2"], cond_weights=True,
+               center_group={"schoolid": ["escs"]})
+    new = pd.DataFrame({"schoolid": [-1, -1, -1], "escs": [0.0, 1.0, 2.0]})
+    p = res.predict(newdata=new, allow_new_levels=True)
+    b = res.params
+    assert_close(p, b["Intercept"] + b["escs"] * np.array([-1.0, 0.0, 1.0]))
+
+
+def test_unseen_level_of_a_c_factor_is_an_error():
+    s = reference_data("sleepstudy.csv")
+    res = _mix("Reaction ~ C(Days) + (1|Subject)", s)
+    with pytest.raises(ValueError, match="not seen"):
+        res.predict(newdata=s.head(2).assign(Days=42))
+    assert_close(res.predict(newdata=s.head(5)), res.fittedvalues.head(5))

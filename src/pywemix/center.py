@@ -11,7 +11,7 @@ import pandas as pd
 
 from .sufficient import group_sum
 
-__all__ = ["check_centering", "make_centering"]
+__all__ = ["check_centering", "make_centering", "Centering"]
 
 
 def check_centering(center_group, center_grand, parsed) -> tuple:
@@ -19,7 +19,8 @@ def check_centering(center_group, center_grand, parsed) -> tuple:
 
     Returns ``(dict group -> list of columns, list of columns)``.
     """
-    model_cols = parsed.required_columns - {parsed.response}
+    names = parsed.predictor_names
+    shown = sorted(parsed.predictor_columns - {c for t in parsed.random for c in t.group})
     groups = {t.group_name: t for t in parsed.random}
     cg = {}
     if center_group is not None:
@@ -30,25 +31,34 @@ def check_centering(center_group, center_grand, parsed) -> tuple:
             if g not in groups:
                 raise ValueError(f"center_group: {g!r} is not a grouping factor of the model "
                                  f"(grouping factors: {sorted(groups)})")
-            cols = [cols] if isinstance(cols, str) else list(cols)
-            _check_cols(cols, model_cols, "center_group")
+            cols = _column_list(cols, "center_group")
+            _check_cols(cols, names, shown, "center_group")
             cg[g] = cols
     grand = []
     if center_grand is not None:
-        grand = [center_grand] if isinstance(center_grand, str) else list(center_grand)
-        _check_cols(grand, model_cols, "center_grand")
+        grand = _column_list(center_grand, "center_grand")
+        _check_cols(grand, names, shown, "center_grand")
     return cg, grand
 
 
-def _check_cols(cols, model_cols, arg):
+def _column_list(cols, arg) -> list:
+    """A column name or a list of them, as a list."""
+    if isinstance(cols, str):
+        return [cols]
+    if not isinstance(cols, (list, tuple)) or not all(isinstance(c, str) for c in cols):
+        raise TypeError(f"{arg} takes a column name or a list of column names, got {cols!r}")
+    return list(cols)
+
+
+def _check_cols(cols, names, shown, arg):
     for c in cols:
-        if c not in model_cols:
+        if c not in names:
             raise ValueError(f"{arg}: column {c!r} is not a predictor in the model "
-                             f"(predictors: {sorted(model_cols)})")
+                             f"(predictors: {shown})")
 
 
 def make_centering(center_group: dict, center_grand: list):
-    """A design transform that centres the given columns (see ``build_design``).
+    """The centering of a model (see ``build_design``), or None without any.
 
     Notes
     -----
@@ -60,24 +70,61 @@ def make_centering(center_group: dict, center_grand: list):
     """
     if not center_group and not center_grand:
         return None
+    return Centering(dict(center_group), list(center_grand))
 
-    def transform(frame: pd.DataFrame, levels, arrays, spec) -> pd.DataFrame:
+
+class Centering:
+    """Group- and grand-mean centering of predictor columns.
+
+    :meth:`fit` centres the model's rows and keeps the means it subtracted,
+    so that :meth:`apply` centres new rows (for ``predict``) the same way.
+    """
+
+    def __init__(self, center_group: dict, center_grand: list):
+        self.center_group, self.center_grand = center_group, center_grand
+        self.grand_means = {}
+        self.group_means = {}  # (grouping factor, column) -> Series by group label
+
+    def fit(self, frame: pd.DataFrame, levels, arrays, spec):
+        """Centre ``frame`` (rows sorted by group); returns (frame, fitted Centering)."""
+        out = Centering(self.center_group, self.center_grand)
         frame = frame.copy()
         w = arrays[spec[0]] if spec[0] is not None else np.ones(len(frame))
         by_name = {lev.name: lev for lev in levels}
-        for g, cols in center_group.items():
+        for g, cols in self.center_group.items():
             lev = by_name[g]
             sw = group_sum(w, lev.starts)
             for c in cols:
                 x = _numeric(frame, c)
                 mean = group_sum(w * x, lev.starts) / sw
                 frame[c] = x - mean[lev.codes]
-        for c in center_grand:
+                out.group_means[(g, c)] = pd.Series(mean, index=lev.labels)
+        for c in self.center_grand:
             x = _numeric(frame, c)
-            frame[c] = x - np.sum(w * x) / np.sum(w)
-        return frame
+            out.grand_means[c] = float(np.sum(w * x) / np.sum(w))
+            frame[c] = x - out.grand_means[c]
+        return frame, out
 
-    return transform
+    def apply(self, data: pd.DataFrame, keys: dict) -> pd.DataFrame:
+        """Centre new rows with the fitted means.
+
+        ``keys`` maps a grouping factor's name to each row's group label.
+        Rows of groups not in the fit are centred on the (unweighted) mean of
+        their group's rows in ``data``.
+        """
+        data = data.copy()
+        for (g, c), means in self.group_means.items():
+            x = _numeric(data, c)
+            key = pd.Index(keys[g])
+            m = means.reindex(key).to_numpy()
+            new = np.isnan(m)
+            if new.any():
+                own = pd.Series(x).groupby(np.asarray(key)).transform("mean").to_numpy()
+                m = np.where(new, own, m)
+            data[c] = x - m
+        for c, m in self.grand_means.items():
+            data[c] = _numeric(data, c) - m
+        return data
 
 
 def _numeric(frame, c):

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["variance_table", "icc_of", "groups_table", "assemble_var_cov"]
+__all__ = ["variance_table", "icc_of", "groups_table", "assemble_var_cov",
+           "boundary_messages"]
 
 
 def variance_table(structure, levels, covs, sigma2, phi_cov) -> pd.DataFrame:
@@ -107,3 +108,55 @@ def assemble_var_cov(structure, blocks) -> np.ndarray:
         V[sl, m] = V[m, sl] = B[:k, k]
     V[m, m] = blocks[0][-1, -1]
     return V
+
+
+#: A Cholesky diagonal below this (relative to the residual standard
+#: deviation for linear models) makes a fit singular, as lme4's ``isSingular``.
+SINGULAR_TOL = 1e-4
+
+
+def boundary_messages(structure, theta, levels, covs) -> list:
+    """Messages for variance components on or near the boundary.
+
+    ``theta`` holds the lower-triangular Cholesky factors of every block (of
+    the relative covariances for linear fits, of the covariances for the
+    quadrature families), ``covs`` the covariance matrices per level. A
+    variance that is exactly 0 is reported as such; a block whose Cholesky
+    factor has a diagonal element below ``SINGULAR_TOL`` is singular
+    (a variance near 0, or correlations of +-1), as lme4 reports a
+    "boundary (singular) fit".
+    """
+    msgs, pos = [], 0
+    for li, (sizes, names) in enumerate(zip(structure.sizes, structure.names)):
+        off = 0
+        for k, nm in zip(sizes, names):
+            r, c = np.tril_indices(k)
+            lam = np.zeros((k, k))
+            lam[r, c] = theta[pos:pos + len(r)]
+            pos += len(r)
+            where = f"at level {li + 2} ({levels[li].name})"
+            zero = [i for i in range(k) if np.all(lam[i] == 0)]
+            for i in zero:
+                msgs.append(f"variance of {nm[i]!r} {where} is estimated on the boundary "
+                            "(exactly 0): the data show no variation of this effect between "
+                            "groups; consider dropping it")
+            near = [i for i in range(k) if i not in zero and abs(lam[i, i]) < SINGULAR_TOL]
+            if near and k == 1:
+                msgs.append(f"variance of {nm[0]!r} {where} is essentially zero "
+                            f"({covs[li][off, off]:.3g}), on the boundary of the parameter "
+                            "space: the data show almost no variation of this effect "
+                            "between groups")
+            elif near:
+                S = covs[li][off:off + k, off:off + k]
+                sd = np.sqrt(np.clip(np.diag(S), 0, None))
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    corr = S / np.outer(sd, sd)
+                pairs = [f"corr({nm[i]}, {nm[j]}) = {corr[i, j]:+.3f}"
+                         for i in range(k) for j in range(i) if np.isfinite(corr[i, j])]
+                detail = f" ({'; '.join(pairs)})" if pairs else ""
+                msgs.append(f"singular fit {where}: the covariance of "
+                            f"{', '.join(map(repr, nm))} is on the boundary of the parameter "
+                            f"space (a variance near 0 or a correlation of +-1){detail}; "
+                            "consider a simpler random-effect structure")
+            off += k
+    return msgs

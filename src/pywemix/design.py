@@ -15,7 +15,7 @@ from formulaic.errors import FormulaicError
 from scipy.linalg import lapack
 
 from .formula import ParsedFormula, parse_formula
-from .frame import (check_columns, drop_incomplete, numeric_array,
+from .frame import (check_columns, check_predictor_types, drop_incomplete, numeric_array,
                     prepare_categoricals, to_pandas)
 from .levels import order_levels, sorted_levels
 from .scaling import scale_within
@@ -70,6 +70,7 @@ class ModelDesign:
     n_dropped: int = 0
     offset: np.ndarray = None
     offset_column: str | None = None
+    centering: object = None
 
     @property
     def row_positions(self) -> np.ndarray:
@@ -107,6 +108,14 @@ def random_matrix(expr_or_spec, frame: pd.DataFrame):
     return fixed_matrix(expr_or_spec, frame)
 
 
+def _check_finite(M: np.ndarray, names, what: str) -> None:
+    bad = ~np.isfinite(M)
+    if bad.any():
+        cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
+        raise ValueError(f"{what} column(s) {', '.join(map(repr, cols))} have "
+                         f"{int(bad.sum())} infinite or undefined values")
+
+
 def _check_rank(X: np.ndarray, names) -> None:
     if X.shape[1] == 0:
         return
@@ -130,17 +139,49 @@ def _frame(data, parsed: ParsedFormula, spec, extra=()):
     if data.columns.duplicated().any():
         dup = sorted(set(data.columns[data.columns.duplicated()]))
         raise ValueError(f"data has duplicated column names: {dup}")
-    needed = sorted(parsed.required_columns | set(extra))
+    needed = sorted(parsed.model_columns(data.columns) | set(extra))
     check_columns(data, needed)
     weights = [w for w in spec if w is not None]
     check_columns(data, weights, "weight column")
     frame = data[list(dict.fromkeys(needed + weights))]
     frame = frame.assign(**{_POSITION: np.arange(len(frame))})
     frame = drop_incomplete(frame, needed)
-    categorical = [c for c in needed if c != parsed.response
-                   and (not pd.api.types.is_numeric_dtype(frame[c].dtype)
-                        or pd.api.types.is_bool_dtype(frame[c].dtype))]
+    predictors = parsed.predictor_model_columns(data.columns)
+    check_predictor_types(frame, sorted(predictors))
+    categorical = [c for c in sorted(predictors)
+                   if (not pd.api.types.is_numeric_dtype(frame[c].dtype)
+                       or pd.api.types.is_bool_dtype(frame[c].dtype))]
     return prepare_categoricals(frame, categorical)
+
+
+def _response(frame, parsed, family):
+    """The response vector (family-coded), from a column or an expression."""
+    name = parsed.response
+    if parsed.response_is_column:
+        values = frame[name]
+    else:
+        try:
+            with np.errstate(all="ignore"):  # log(0) and the like: checked below
+                lhs = model_matrix(f"{name} ~ 1", frame, na_action="ignore").lhs
+        except FormulaicError as exc:
+            raise ValueError(f"cannot evaluate the response {name!r}: {exc}") from None
+        if lhs.shape[1] != 1:
+            raise ValueError(f"the response {name!r} must give one column, got "
+                             f"{lhs.shape[1]} ({', '.join(map(str, lhs.columns))})")
+        values = pd.Series(np.asarray(lhs.iloc[:, 0]), index=frame.index, name=name)
+    if family is not None:
+        y = family.response(values, name)
+    else:
+        y = numeric_array(values.to_frame(name), name, "response")
+        bad = ~np.isfinite(y)
+        if bad.any():
+            raise ValueError(f"response {name!r} has {int(bad.sum())} non-finite values "
+                             f"(e.g. {y[bad][0]}): remove those rows or transform the "
+                             "response")
+    if np.ptp(y) == 0:
+        raise ValueError(f"response {name!r} is constant ({y[0]:g}) in all {len(y)} rows "
+                         "used: there is nothing to model")
+    return y
 
 
 def _weights(frame, parsed, spec, cond_weights):
@@ -183,10 +224,10 @@ def build_design(formula, data, weights=None, cond_weights=False,
         One weight column per level, level 1 first.
     cond_weights : bool
         Whether the weights are already conditional.
-    transform : callable, optional
-        ``transform(frame, levels, weight_arrays, weight_spec) -> frame``
-        applied to the complete, sorted rows before the design matrices are
-        built (used for centering).
+    transform : Centering, optional
+        Its ``fit(frame, levels, weight_arrays, weight_spec)`` centres the
+        complete, sorted rows before the design matrices are built; the
+        fitted centering is kept on the design (``centering``) for predict.
     family : Family, optional
         Non-Gaussian family; checks and codes the response.
     offset : str or array-like, optional
@@ -207,12 +248,10 @@ def build_design(formula, data, weights=None, cond_weights=False,
     order, levels = sorted_levels(frame, ordered)
     frame = frame.iloc[order]
     arrays = {k: v[order] for k, v in arrays.items()}
+    centering = None
     if transform is not None:
-        frame = transform(frame, levels, arrays, spec)
-    if family is None:
-        y = numeric_array(frame, parsed.response, "response")
-    else:
-        y = family.response(frame[parsed.response], parsed.response)
+        frame, centering = transform.fit(frame, levels, arrays, spec)
+    y = _response(frame, parsed, family)
     off = np.zeros(len(frame))
     if offset_column:
         off = numeric_array(frame, offset_column, "offset")
@@ -222,8 +261,10 @@ def build_design(formula, data, weights=None, cond_weights=False,
     mm = fixed_matrix(f"{parsed.fixed}", frame)
     X = np.ascontiguousarray(mm.to_numpy(dtype=float))
     x_names = list(mm.columns)
+    _check_finite(X, x_names, "fixed-effect")
     _check_rank(X, x_names)
     Z, blocks, rspecs = _random_blocks(parsed, frame, levels)
+    _check_identifiable(levels, Z, len(y), family is None)
     if not cond_weights:
         check_unconditional(arrays, spec, levels)
     cond = conditional_weights(arrays, spec, cond_weights)
@@ -233,7 +274,7 @@ def build_design(formula, data, weights=None, cond_weights=False,
           for i, lev in enumerate(levels, start=1)]
     return ModelDesign(parsed, y, X, x_names, Z, blocks, levels, w1, wg, frame,
                        mm.model_spec, rspecs, spec, cond_weights, arrays, n_dropped,
-                       off, offset_column if isinstance(offset, str) else None)
+                       off, offset_column if isinstance(offset, str) else None, centering)
 
 
 _OFFSET = "(offset)"
@@ -279,10 +320,42 @@ def _random_blocks(parsed, frame, levels):
                                  "effects")
             cols.append(mm.to_numpy(dtype=float))
             names = tuple(mm.columns)
+            _check_finite(cols[-1], names, f"random-effect ({term.group_name})")
             blk.append(RandomBlock(term.expr, names, slice(start, start + len(names))))
             sp.append(mm.model_spec)
             start += len(names)
+        _check_distinct_effects(blk, lev)
         Z.append(np.ascontiguousarray(np.hstack(cols)))
         blocks.append(blk)
         specs.append(sp)
     return Z, blocks, specs
+
+
+def _check_distinct_effects(blocks, lev) -> None:
+    """An effect in two terms of one grouping factor is not identifiable."""
+    seen = {}
+    for b in blocks:
+        for name in b.names:
+            if name in seen:
+                raise ValueError(
+                    f"random effect {name!r} of grouping factor {lev.name!r} appears in two "
+                    f"terms, ({seen[name]} | {lev.name}) and ({b.expr} | {lev.name}): "
+                    "its variance cannot be split between them; keep it in one term")
+            seen[name] = b.expr
+
+
+def _check_identifiable(levels, Z, n_obs, gaussian: bool) -> None:
+    """Random effects of the lowest grouping level must be distinguishable from
+    the residual (lme4's checks of the numbers of levels and of effects)."""
+    lev = levels[0]
+    if lev.n_groups >= n_obs:
+        raise ValueError(
+            f"every group of {lev.name!r} has a single observation ({lev.n_groups} groups, "
+            f"{n_obs} rows): its random effects cannot be told apart from the "
+            "observation-level variation; use a grouping factor with repeated rows")
+    q = Z[0].shape[1]
+    if gaussian and q * lev.n_groups >= n_obs:
+        raise ValueError(
+            f"{q * lev.n_groups} random effects at level 2 ({q} per {lev.name} group, "
+            f"{lev.n_groups} groups) for {n_obs} observations: the random effects and the "
+            "residual variance are not identifiable; simplify the random part")

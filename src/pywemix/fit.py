@@ -163,11 +163,16 @@ def _fit(formula, data, weights, *, cond_weights, family, link, n_quad, offset,
             warn(f"only {top.n_groups} top-level groups ({top.name}): cluster-robust "
                  "standard errors are unreliable with fewer than 20 clusters",
                  FewGroupsWarning)
-        if fam is None:
-            fields = fit_linear(design, reml=bool(reml), start=start, max_iter=max_iter or 1000)
-        else:
-            fields = fit_quadrature(design, fam, n_quad=int(n_quad), start=start,
-                                    max_iter=max_iter or 200)
+        # the optimisers probe points where the criterion is not defined
+        # (overflow, singular matrices): such points are rejected, and what
+        # goes wrong at the estimates is checked and reported by the fits
+        with np.errstate(all="ignore"):
+            if fam is None:
+                fields = fit_linear(design, reml=bool(reml), start=start,
+                                    max_iter=max_iter or 1000)
+            else:
+                fields = fit_quadrature(design, fam, n_quad=int(n_quad), start=start,
+                                        max_iter=max_iter or 200)
     return MixResult(**fields, formula=formula, family=fam.name if fam else "gaussian",
                      link=fam.link if fam else "identity",
                      n_quad=int(n_quad) if fam else None, nobs=design.n_obs,

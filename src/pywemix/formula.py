@@ -42,22 +42,90 @@ class RandomTerm:
 
 @dataclass(frozen=True)
 class ParsedFormula:
-    """A mixed-model formula split into its parts."""
+    """A mixed-model formula split into its parts.
+
+    Attributes
+    ----------
+    formula : str
+    response : str
+        The left-hand side: a column name (backticks removed) or an
+        expression such as ``np.log(y)`` (then ``response_expr`` is true).
+    fixed : str
+        The fixed part (formulaic syntax).
+    random : tuple of RandomTerm
+    """
 
     formula: str
     response: str
     fixed: str
     random: tuple
+    response_expr: bool = False
+
+    @property
+    def response_is_column(self) -> bool:
+        """Whether the response is a plain column name (not an expression)."""
+        return not self.response_expr
 
     @property
     def required_columns(self) -> set:
-        """Data columns the formula refers to."""
-        return set(_required(self.response, self.fixed, self.random))
+        """Data columns the formula refers to (formulaic's view)."""
+        return set(self.response_columns) | set(self.predictor_columns)
+
+    @property
+    def response_columns(self) -> frozenset:
+        """Columns the response is made of."""
+        if self.response_is_column:
+            return frozenset([self.response])
+        return _columns_of(self.response)
+
+    @property
+    def predictor_columns(self) -> frozenset:
+        """Columns the fixed and random parts use (grouping factors included)."""
+        return _predictors(self.fixed, self.random)
+
+    def model_columns(self, available) -> set:
+        """The data columns a fit needs among ``available``.
+
+        formulaic leaves out the arguments of stateful transforms
+        (``scale(x)``, ``poly(x, 2)``) from its required variables, so every
+        name written in the formula that is a column of the data counts too.
+        """
+        available = set(available)
+        return self.required_columns | (_names_in(self.formula) & available)
+
+    @property
+    def predictor_names(self) -> set:
+        """Every name written on the right-hand side (a superset of the
+        predictor columns: function names too)."""
+        rhs = " + ".join([self.fixed] + [f"{t.expr} + {' + '.join(t.group)}"
+                                         for t in self.random])
+        return set(self.predictor_columns) | _names_in(rhs)
+
+    def predictor_model_columns(self, available) -> set:
+        """:meth:`model_columns` of the right-hand side only."""
+        return set(self.predictor_columns) | (self.predictor_names & set(available))
+
+
+_NAME = re.compile(r"`([^`]+)`|([A-Za-z_.][A-Za-z0-9_.]*)")
+
+
+def _is_name(text: str) -> bool:
+    return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text) is not None
+
+
+def _names_in(text: str) -> set:
+    """Identifiers and backticked names written in ``text``."""
+    return {a or b for a, b in _NAME.findall(text)}
 
 
 @lru_cache(maxsize=256)
-def _required(response, fixed, random) -> frozenset:
-    cols = set(Formula(f"{response} ~ {fixed}").required_variables)
+def _columns_of(expr: str) -> frozenset:
+    return frozenset(Formula(expr).required_variables)
+
+
+@lru_cache(maxsize=256)
+def _predictors(fixed, random) -> frozenset:
+    cols = set(Formula(fixed).required_variables)
     for term in random:
         cols |= set(Formula(term.expr).required_variables)
         cols |= set(term.group)
@@ -184,6 +252,13 @@ def _parse(formula: str) -> ParsedFormula:
     lhs, rhs = (s.strip() for s in formula.split("~"))
     if not lhs:
         raise ValueError(f"formula syntax error: no response on the left of '~' in {formula!r}")
+    response_expr = False
+    backticked = re.fullmatch(r"`[^`]+`", lhs) is not None
+    if backticked:
+        lhs = lhs[1:-1]
+    elif len(_split_top_level(lhs, "+")) > 1:
+        raise ValueError(f"the response {lhs!r} must be a single variable or expression "
+                         "(several responses are not supported)")
     if not rhs:
         raise ValueError(f"formula syntax error: nothing on the right of '~' in {formula!r}")
     pieces, random, last = [], [], 0
@@ -223,7 +298,13 @@ def _parse(formula: str) -> ParsedFormula:
             "such as (1 | school); for a model without random effects use a "
             "weighted regression instead")
     try:
-        Formula(f"{lhs} ~ {fixed}")
+        Formula(fixed)
     except FormulaicError as exc:
         raise ValueError(f"formula syntax error in fixed part {fixed!r}: {exc}") from None
-    return ParsedFormula(formula, lhs, fixed, tuple(random))
+    if not backticked and not _is_name(lhs):
+        response_expr = True
+        try:
+            Formula(lhs)
+        except FormulaicError as exc:
+            raise ValueError(f"formula syntax error in the response {lhs!r}: {exc}") from None
+    return ParsedFormula(formula, lhs, fixed, tuple(random), response_expr)

@@ -63,6 +63,27 @@ def drop_incomplete(data: pd.DataFrame, columns) -> pd.DataFrame:
     return data
 
 
+def check_predictor_types(data: pd.DataFrame, columns) -> None:
+    """Refuse predictor columns whose type has no sensible coding (complex,
+    dates and times), naming them."""
+    for c in columns:
+        dtype = data[c].dtype
+        if pd.api.types.is_complex_dtype(dtype):
+            raise TypeError(f"column {c!r} is complex ({dtype}): use its real part, "
+                            "imaginary part or modulus as a real column")
+        if pd.api.types.is_datetime64_any_dtype(dtype) or \
+                pd.api.types.is_timedelta64_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
+            raise TypeError(f"column {c!r} holds dates or times ({dtype}): convert it to a "
+                            "number (e.g. days since a start date) or to a categorical")
+
+
+def _all_numbers(s: pd.Series) -> bool:
+    values = s.dropna()
+    return len(values) > 0 and all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        for v in values)
+
+
 def prepare_categoricals(data: pd.DataFrame, columns) -> pd.DataFrame:
     """Give every non-numeric model column a fixed category order.
 
@@ -76,6 +97,8 @@ def prepare_categoricals(data: pd.DataFrame, columns) -> pd.DataFrame:
             data[c] = s.cat.remove_unused_categories()
         elif pd.api.types.is_bool_dtype(s.dtype):
             data[c] = pd.Categorical(s.astype(bool), categories=[False, True])
+        elif s.dtype == object and _all_numbers(s):
+            data[c] = s.astype(float)  # numbers stored as Python objects
         elif not pd.api.types.is_numeric_dtype(s.dtype):
             codes, uniques = pd.factorize(s.astype(str), sort=True)
             data[c] = pd.Categorical.from_codes(codes, categories=list(uniques))

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from .aghq import Evaluation, QuadratureObjective
-from .components import groups_table, variance_table
+from .components import boundary_messages, groups_table, variance_table
 from .covariance import CovarianceStructure
 from .numdiff import hessian, jacobian
-from .optimize import OptimizationRecord, minimize_bounded
+from .optimize import OptimizationRecord, check_start, minimize_bounded
 from .variance import meat
 from .warnings import BoundaryWarning, ConvergenceWarning, DataWarning, warn
 
@@ -151,10 +151,8 @@ def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: in
         c0 = 0.5 * structure.theta_start()
         phi0 = np.r_[_glm_start(design, family), c0]
     else:
-        phi0 = np.asarray(start, dtype=float)
-        if len(phi0) != obj.P:
-            raise ValueError(f"start must have {obj.P} values (fixed effects, then "
-                             f"Cholesky elements), got {len(phi0)}")
+        phi0 = check_start(start, obj.P, "the fixed effects, then the Cholesky factors of "
+                           "each level's covariance")
     scale = float(np.sum(design.w1))
     if n_quad >= FIXED_NODE_MIN:
         phi, ev, iters, converged, message = _newton(obj, phi0, max_iter, scale)
@@ -192,10 +190,8 @@ def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: in
     for V in var_cov.values():
         V[small, :] = np.nan
         V[:, small] = np.nan
-    for _, row in table[(table["var2"].isna()) & (table["variance"] < 1e-8)].iterrows():
-        warn(f"variance of {row['var1']!r} at level {row['level']} "
-                      f"({row['group']}) is essentially zero ({row['variance']:.3g}): "
-                      "the data show no variation of this effect between groups", BoundaryWarning)
+    for msg in boundary_messages(structure, c, design.levels, covs):
+        warn(msg, BoundaryWarning)
     modes, ranef_var = obj.conditional_modes(phi, variances=True)
     eta = design.X @ beta + design.offset
     for lev, Z, m in zip(design.levels, design.Z, modes):

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .components import assemble_var_cov, groups_table, variance_table
+from .components import assemble_var_cov, boundary_messages, groups_table, variance_table
 from .covariance import CovarianceStructure
 from .gaussian import GaussianObjective
-from .optimize import OptimizationRecord, minimize_bounded, newton_batch
+from .optimize import OptimizationRecord, check_start, minimize_bounded, newton_batch
 from .twolevel import TwoLevelProfile
 from .variance import estimate_variances
 from .warnings import BoundaryWarning, ConvergenceWarning, warn
@@ -33,24 +33,6 @@ def _snap_to_boundary(f, theta, structure):
     return theta
 
 
-def _boundary_messages(structure, theta, levels) -> list:
-    msgs = []
-    pos = 0
-    for li, (sizes, names) in enumerate(zip(structure.sizes, structure.names)):
-        for k, nm in zip(sizes, names):
-            r, c = np.tril_indices(k)
-            block = theta[pos:pos + len(r)]
-            pos += len(r)
-            for i in range(k):
-                row = block[(r == i)]
-                if np.all(row == 0):
-                    msgs.append(
-                        f"variance of {nm[i]!r} at level {li + 2} ({levels[li].name}) is "
-                        "estimated on the boundary (exactly 0): the data show no "
-                        "variation of this effect between groups; consider dropping it")
-    return msgs
-
-
 def fit_linear(design, *, reml: bool = False, start=None, max_iter: int = 1000):
     """Fit the Gaussian model described by ``design``.
 
@@ -59,10 +41,9 @@ def fit_linear(design, *, reml: bool = False, start=None, max_iter: int = 1000):
     """
     structure = CovarianceStructure.from_design(design)
     objective = GaussianObjective(design, structure)
-    theta0 = structure.theta_start() if start is None else np.asarray(start, float)
-    if len(theta0) != structure.n_theta:
-        raise ValueError(f"start must have {structure.n_theta} covariance parameters, "
-                         f"got {len(theta0)}")
+    theta0 = structure.theta_start() if start is None else check_start(
+        start, structure.n_theta, "the relative Cholesky factors of the random effects, "
+        "lme4's theta")
     scale = _total_weight(objective)
     record = _optimize(objective, theta0, reml, scale, max_iter)
     theta = _snap_to_boundary(_scaled(objective, reml, scale)[0], record.x, structure)
@@ -75,7 +56,7 @@ def fit_linear(design, *, reml: bool = False, start=None, max_iter: int = 1000):
     fitted = design.X @ pf.beta + design.offset
     for lev, Z, m in zip(design.levels, design.Z, modes):
         fitted = fitted + np.einsum("ij,ij->i", Z, m[lev.codes])
-    for msg in _boundary_messages(structure, theta, design.levels):
+    for msg in boundary_messages(structure, theta, design.levels, covs):
         warn(msg, BoundaryWarning)
     if not record.converged:
         warn(f"the optimiser did not converge: {record.message}", ConvergenceWarning)

@@ -15,7 +15,7 @@ from scipy.optimize import minimize
 
 from .numdiff import hessian, jacobian
 
-__all__ = ["OptimizationRecord", "minimize_bounded"]
+__all__ = ["OptimizationRecord", "minimize_bounded", "newton_batch", "check_start"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,23 @@ class OptimizationRecord:
     message: str
     method: str
     at_boundary: tuple
+
+
+def check_start(start, n: int, layout: str) -> np.ndarray:
+    """User starting values as a finite float vector of length ``n``.
+
+    ``layout`` says what the values are, for the error messages.
+    """
+    try:
+        x = np.asarray(start, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"start must be a sequence of {n} numbers ({layout}), got "
+                        f"{start!r}") from None
+    if x.ndim != 1 or len(x) != n:
+        raise ValueError(f"start must have {n} values ({layout}), got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"start must be finite, got {x.tolist()}")
+    return x
 
 
 class _Counted:

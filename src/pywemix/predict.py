@@ -4,6 +4,8 @@ R equivalent: ``predict.merMod`` (``re.form``, ``allow.new.levels``).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -53,8 +55,9 @@ def linear_predictor(result, newdata=None, include_random=True,
         newdata = pd.DataFrame(newdata)
     data = to_pandas(newdata)
     parsed = result._parsed
-    needed = (parsed.required_columns - {parsed.response})
-    if not include_random:
+    needed = parsed.predictor_model_columns(result._frame.columns)
+    centering = result._design.centering
+    if not include_random and not (centering and centering.group_means):
         needed = needed - {c for t in parsed.random for c in t.group}
     check_columns(data, sorted(needed))
     if offset is None and result._offset_column is not None:
@@ -78,21 +81,19 @@ def _complete_rows(result, data, needed, include_random, allow_new_levels, off):
     frame = result._frame
     groups = {c for t in parsed.random for c in t.group}
     data = _categoricals_like(data[sorted(needed)], frame, skip=groups)
-    X = fixed_matrix(result._fixed_spec, data).to_numpy(dtype=float)
+    centering = result._design.centering
+    if centering is not None:
+        keys = {lev.name: _group_keys(data, lev, frame) for lev in result._levels
+                if any(g == lev.name for g, _ in centering.group_means)}
+        data = centering.apply(data, keys)
+    X = _checked(lambda: fixed_matrix(result._fixed_spec, data)).to_numpy(dtype=float)
     eta = X @ result.params.to_numpy() + off
     if not include_random:
         return eta
     for li, lev in enumerate(result._levels):
         labels = lev.labels
-        if len(lev.columns) == 1:
-            keys = data[lev.columns[0]]
-        else:
-            keys = data[list(reversed(lev.columns))].astype(str).agg(":".join, axis=1)
+        keys = _group_keys(data, lev, frame)
         pos = labels.get_indexer(pd.Index(keys))
-        if len(lev.columns) == 1 and (pos < 0).any():
-            # tolerate dtype differences (e.g. int ids read as strings)
-            alt = pd.Index(labels.astype(str)).get_indexer(pd.Index(keys.astype(str)))
-            pos = np.where(pos < 0, alt, pos)
         new = pos < 0
         if new.any() and not allow_new_levels:
             bad = pd.unique(pd.Series(np.asarray(keys))[new])[:5]
@@ -101,12 +102,63 @@ def _complete_rows(result, data, needed, include_random, allow_new_levels, off):
                 f"fit (for example {list(map(str, bad))}); pass allow_new_levels=True "
                 "to predict them with random effects of zero")
         modes = result._modes[li]
-        Zcols = [random_matrix(sp, data).to_numpy(dtype=float)
-                 for sp in result._random_specs[li]]
-        Z = np.hstack(Zcols)
+        Z = np.hstack([_checked(lambda sp=sp: random_matrix(sp, data)).to_numpy(dtype=float)
+                       for sp in result._random_specs[li]])
         u = np.where(new[:, None], 0.0, modes[np.where(new, 0, pos)])
         eta = eta + np.einsum("ij,ij->i", Z, u)
     return eta
+
+
+def _group_keys(data, lev, frame) -> np.ndarray:
+    """Each row's group label at level ``lev``, comparable with ``lev.labels``.
+
+    Id columns are first given the fitted data's type where that loses
+    nothing (float ids 3.0 after a merge, ids read as strings), so that known
+    groups are found whatever the id column's type in ``newdata``.
+    """
+    cols = {c: _like(data[c], frame[c]) for c in lev.columns}
+    if len(lev.columns) == 1:
+        return np.asarray(cols[lev.columns[0]])
+    joined = pd.DataFrame({c: cols[c] for c in reversed(lev.columns)}).astype(str)
+    return joined.agg(":".join, axis=1).to_numpy()
+
+
+def _like(values: pd.Series, fitted: pd.Series) -> pd.Series:
+    """``values`` converted to the dtype of the fitted id column, if lossless."""
+    if isinstance(fitted.dtype, pd.CategoricalDtype):
+        cats = fitted.cat.categories
+        if all(isinstance(v, str) for v in cats):
+            return values.astype(str)
+        try:
+            return values.astype(cats.dtype)
+        except (TypeError, ValueError):
+            return values
+    if pd.api.types.is_integer_dtype(fitted.dtype):
+        num = pd.to_numeric(values, errors="coerce")
+        if num.notna().all() and np.all(np.mod(num, 1) == 0):
+            return num.astype(np.int64)
+    elif pd.api.types.is_float_dtype(fitted.dtype):
+        num = pd.to_numeric(values, errors="coerce")
+        if num.notna().all():
+            return num.astype(float)
+    elif values.dtype != fitted.dtype:
+        return values.astype(str)
+    return values
+
+
+def _checked(build):
+    """A design matrix of new rows; levels formulaic has not seen are an error
+    (formulaic would code them as the reference level with a warning)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mm = build()
+    for w in caught:
+        if w.category.__name__ == "DataMismatchWarning":
+            raise ValueError(f"newdata has values not seen in the fit: {w.message}")
+        if not issubclass(w.category, (FutureWarning, DeprecationWarning)) and \
+                "Pandas4Warning" not in w.category.__name__:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return mm
 
 
 def _offset(result, data, offset):
