@@ -70,11 +70,11 @@ def test_output_follows_sys_stdout():
 
 def test_demo_json(capsys):
     rc = main(["demo", "--json"])
-    out, _ = capsys.readouterr()
+    out, err = capsys.readouterr()
     assert rc == 0
-    body = out[out.index("{"):]  # a header line comes first
-    d = json.loads(body)
+    d = json.loads(out)  # stdout holds the JSON only
     assert "escs" in d["params"]
+    assert "demo" in err  # the banner goes to stderr
 
 
 def test_fit_text(capsys, example):
@@ -196,6 +196,65 @@ def test_bad_formula_column_and_missing_file(capsys, example, tmp_path):
     rc = main(["fit", FORMULA, str(tmp_path / "absent.csv")])
     _, err = capsys.readouterr()
     assert rc == 1 and "no such data file" in err and "Traceback" not in err
+
+
+def _one_line_error(capsys, argv, match):
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    assert rc == 1, err
+    assert err.startswith("pywemix: error:") and err.count("\n") == 1, err
+    assert match in err and "Traceback" not in err and "\x1b[" not in err
+    return out
+
+
+def test_data_path_is_a_directory(capsys, tmp_path):
+    folder = tmp_path / "pisa.csv"
+    folder.mkdir()
+    _one_line_error(capsys, ["fit", FORMULA, str(folder)], "is a directory")
+
+
+def test_corrupt_sav_file(capsys, tmp_path):
+    pytest.importorskip("pyreadstat")
+    path = tmp_path / "pisa.sav"
+    path.write_bytes(b"not an SPSS file\n" * 8)
+    _one_line_error(capsys, ["fit", FORMULA, str(path)], "cannot read")
+
+
+@pytest.mark.parametrize("formula, match", [
+    ("pv1math ~ log(nosuchcol) + (1|schoolid)", "nosuchcol"),
+    ("log(nosuchcol) ~ escs + (1|schoolid)", "nosuchcol"),
+    ("pv1math ~ escs[ + (1|schoolid)", "escs["),
+    ("pv1math ~ {escs +} + (1|schoolid)", "pywemix: error:"),
+])
+def test_formula_errors_are_one_line(capsys, example, formula, match):
+    path, _ = example
+    _one_line_error(capsys, ["fit", formula, str(path)], match)
+
+
+def test_unexpected_exception_is_one_line(capsys, example, monkeypatch):
+    path, _ = example
+
+    def broken(*args, **kwargs):
+        raise KeyError("schoolid")
+    monkeypatch.setattr("pywemix.cli.mix", broken)
+    _one_line_error(capsys, ["fit", FORMULA, str(path)], "KeyError: 'schoolid'")
+
+
+def test_plot_with_plausible_values_is_refused(capsys, example, tmp_path):
+    path, _ = example
+    out_png = tmp_path / "qq.png"
+    _one_line_error(capsys, ["plot", "math ~ escs + (1|schoolid)", str(path), "--pv",
+                             "math=" + ",".join(PV), "--kind", "qq_ranef", "-o",
+                             str(out_png)], "plots need a single fit")
+    assert not out_png.exists()
+
+
+def test_usage_errors_still_exit_2(capsys, example):
+    path, _ = example
+    with pytest.raises(SystemExit) as e:
+        main(["fit", FORMULA, str(path), "--n-quad", "many"])
+    assert e.value.code == 2
+    assert "invalid int value" in capsys.readouterr().err
 
 
 def test_no_command_prints_help(capsys):

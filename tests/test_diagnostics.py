@@ -113,6 +113,12 @@ def test_simulate_bad_n(fits):
             fits["gaussian_ri"].simulate(bad, seed=1)
 
 
+@pytest.mark.parametrize("seed, exc", [("a", TypeError), (1.5, TypeError), (-3, ValueError)])
+def test_simulate_bad_seed(fits, seed, exc):
+    with pytest.raises(exc, match="seed"):
+        fits["gaussian_ri"].simulate(2, seed=seed)
+
+
 def test_simulate_gaussian_moments(fits, sleep):
     """Random intercept: E y = X beta, var y = tau^2 + sigma^2, and rows of one
     subject correlate by tau^2 / (tau^2 + sigma^2)."""

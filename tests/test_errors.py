@@ -366,8 +366,25 @@ def test_data_not_a_dataframe(df, make):
 
 def test_duplicated_column_names(df):
     d = pd.concat([df, df[["x"]]], axis=1)
-    with pytest.raises(ValueError, match=r"duplicated column names.*'x'"):
+    with pytest.raises(ValueError, match=r"several columns named 'x'"):
         pywemix.mix(RI, d)
+    # a duplicated column the model does not use is no obstacle
+    e = pd.concat([df, df[["x"]].rename(columns={"x": "unused"})] * 1
+                  + [df[["x"]].rename(columns={"x": "unused"})], axis=1)
+    assert quiet_fit(RI, e).nobs == len(df)
+
+
+def test_dotted_column_name_hint(df):
+    with pytest.raises(ValueError, match="backticks"):
+        pywemix.mix("y ~ x.b + (1 | school)", df.rename(columns={"x": "x.b"}))
+    r = quiet_fit("y ~ `x.b` + (1 | school)", df.rename(columns={"x": "x.b"}))
+    assert "x.b" in r.params.index
+
+
+def test_unicode_names(df):
+    d = df.rename(columns={"school": "Schüler", "x": "größe"})
+    r = quiet_fit("y ~ größe + (1 | Schüler)", d)
+    assert r.groups["group"].iloc[-1] == "Schüler"
 
 
 def test_polars_dataframe_accepted(df):

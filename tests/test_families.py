@@ -30,6 +30,7 @@ import pytest
 from scipy.special import expit, ndtr
 
 import pywemix
+from conftest import quiet_mix
 
 TOL = 1e-6        # relative agreement between fits that must agree
 TOL_BSE = 1e-5    # the same for standard errors (finite-difference Jacobians)
@@ -553,7 +554,7 @@ def test_link_the_family_lacks(binary, family, link, links):
         assert lk in msg, msg
 
 
-@pytest.mark.parametrize("family", ["gamma", "Binomial", "negbin"])
+@pytest.mark.parametrize("family", ["gamma", "negbinomial", "binomal"])
 def test_unknown_family(binary, family):
     df, _ = binary
     with pytest.raises(ValueError, match=family):
@@ -662,10 +663,12 @@ def test_laplace_differs_slightly(family, link):
     assert np.all(np.isfinite(a.bse))
 
 
-@pytest.mark.parametrize("n_quad", [0, -1, 2.5, True])
-def test_bad_n_quad(binary, n_quad):
+@pytest.mark.parametrize("n_quad, exc", [(0, ValueError), (-1, ValueError),
+                                          (2.5, TypeError), (True, TypeError),
+                                          ("5", TypeError)])
+def test_bad_n_quad(binary, n_quad, exc):
     df, _ = binary
-    with pytest.raises(ValueError, match="n_quad"):
+    with pytest.raises(exc, match="n_quad"):
         pywemix.mix(RI, df, family="binomial", n_quad=n_quad)
 
 
@@ -736,3 +739,21 @@ def test_separation_by_a_continuous_predictor_warns(link):
     msgs = [str(w.message) for w in caught if issubclass(w.category, pywemix.DataWarning)]
     assert any("separation" in m and "'x'" in m for m in msgs)
     assert any("separation" in m for m in r.warnings)
+
+
+def test_family_and_link_names_ignore_case_and_spaces(binary):
+    binary, _ = binary
+    a = quiet_mix(RI, binary, family="binomial", link="probit", n_quad=5)
+    b = quiet_mix(RI, binary, family=" Binomial", link="Probit ", n_quad=5)
+    np.testing.assert_array_equal(a.params.to_numpy(), b.params.to_numpy())
+    g = quiet_mix(RI, binary.assign(y=binary["x"] + binary["y"]), family="Gaussian")
+    assert g.family == "gaussian"
+
+
+@pytest.mark.parametrize("link, exc", [("", ValueError), (3, TypeError)])
+def test_bad_link_values(binary, link, exc):
+    binary, _ = binary
+    with pytest.raises(exc, match="link"):
+        quiet_mix(RI, binary, family="binomial", link=link)
+    with pytest.raises(TypeError, match="family"):
+        quiet_mix(RI, binary, family=3)

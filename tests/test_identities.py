@@ -415,7 +415,7 @@ def test_row_order_group_order_of_first_appearance(df2):
 # Multiplying every top-level weight by c multiplies the pseudo-likelihood by
 # c: same maximiser; the Hessian and each cluster's score scale by c, so the
 # sandwich H^-1 J H^-1 is unchanged.
-@pytest.mark.parametrize("c", [0.125, 3.7, 250.0])
+@pytest.mark.parametrize("c", [1e-6, 0.125, 3.7, 250.0, 1e6, 1e60])
 def test_scaling_top_level_weights_conditional(df2, c):
     a = fit(RS, df2, ["cw1", "cw2"], cond_weights=True)
     b = fit(RS, df2.assign(cw2=c * df2["cw2"]), ["cw1", "cw2"], cond_weights=True)
@@ -424,6 +424,25 @@ def test_scaling_top_level_weights_conditional(df2, c):
     _close(b.fittedvalues.loc[df2.index], a.fittedvalues.loc[df2.index], "fittedvalues", floor=1.0)
     _close(b.tvalues, a.tvalues, "tvalues")
     _close(b.conf_int().to_numpy(), a.conf_int().to_numpy(), "conf_int")
+
+
+def test_weights_too_large_for_double_precision_are_refused(df2):
+    with pytest.raises(ValueError, match="'cw2'.*rescale"):
+        fit(RI, df2.assign(cw2=1e120 * df2["cw2"]), ["cw1", "cw2"], cond_weights=True)
+
+
+@pytest.mark.parametrize("c", [1e4, 1e7])
+def test_large_level1_weights_still_converge(df2, c):
+    """Large level-1 weights make the pseudo-likelihood huge but its dependence
+    on the covariance parameters stays of the order of the number of groups:
+    the fit must not stop at its start (the same optimum from any start)."""
+    d = df2.assign(cw1=c * df2["cw1"])
+    fits = [fit(RS, d, ["cw1", "cw2"], cond_weights=True, start=s)
+            for s in (None, [0.3, 0.2, 0.1], [3.0, -1.0, 2.0])]
+    for other in fits[1:]:
+        _close(other.theta, fits[0].theta, "theta")
+        assert other.llf == pytest.approx(fits[0].llf, rel=1e-12)
+    assert fits[0].optimization.iterations > 0 and fits[0].converged
 
 
 def test_scaling_top_level_weights_unconditional(df2):

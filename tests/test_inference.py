@@ -146,12 +146,40 @@ def test_wald_variance_terms():
     (dict(), "either terms"),
     (dict(terms=["x1"], R=[[0, 1, 0, 0]]), "either terms"),
     (dict(terms=["x1"], kind="random"), "kind must be"),
-    (dict(terms=["x1"], cov="sandwich"), "kind must be"),
+    (dict(terms=["x1"], cov="sandwich"), "cov must be"),
+    (dict(terms=["x1"], cov=["robust"]), "cov must be"),
+    (dict(terms=[]), "terms is empty"),
+    (dict(R=[[0, 0, 0, 0]]), "row 0 of R is all zeros"),
+    (dict(R=[[0, 1, 0, 0], [0, 0, 0, 0]]), "row 1 of R is all zeros"),
+    (dict(R=np.zeros((0, 4))), "R has no rows"),
+    (dict(R=[[np.nan, 1, 0, 0]]), "R has missing or infinite"),
+    (dict(R=[[0, np.inf, 0, 0]]), "R has missing or infinite"),
+    (dict(R=[[[0, 1, 0, 0]]]), "R must have 2 dimension"),
+    (dict(R=[[0, 1, 0, 0]], q=[np.nan]), "q has missing or infinite"),
+    (dict(R=[[0, 1, 0, 0]], q=[-np.inf]), "q has missing or infinite"),
 ])
 def test_wald_errors(kw, match):
     res = fitted()
     with pytest.raises(ValueError, match=match):
         res.wald_test(**kw)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(R=[["a", 1, 0, 0]]), "R must be numeric"),
+    (dict(R=[[0, 1, 0, 0]], q=["zero"]), "q must be numeric"),
+    (dict(terms=3), "terms must be a list"),
+])
+def test_wald_type_errors(kw, match):
+    with pytest.raises(TypeError, match=match):
+        fitted().wald_test(**kw)
+
+
+def test_wald_rank_zero_is_an_error():
+    from pywemix.inference import _wald
+    b, R = np.array([1.0, 2.0]), np.array([[0.0, 1.0]])
+    V = np.diag([1.0, 0.0])  # the tested estimate has no variance
+    with pytest.raises(ValueError, match="rank 0"):
+        _wald(b, V, R, np.zeros(1))
 
 
 # -- confidence intervals and tidy ---------------------------------------------------
@@ -194,11 +222,38 @@ def test_conf_int_variance_sd_scale_delta_method():
     pd.testing.assert_frame_equal(both.iloc[len(res.params):], civ)
 
 
-@pytest.mark.parametrize("kw", [dict(alpha=0), dict(alpha=1.5), dict(which="random"),
-                                dict(kind="sandwich")])
-def test_conf_int_errors(kw):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("kw, match", [
+    (dict(alpha=0), "alpha"), (dict(alpha=1.5), "alpha"), (dict(alpha=np.nan), "alpha"),
+    (dict(which="random"), "which"), (dict(which=["fixed"]), "which"),
+    (dict(kind="sandwich"), "kind must be 'robust' or 'model'"),
+    (dict(kind=["robust"]), "kind must be 'robust' or 'model'"),
+])
+def test_conf_int_errors(kw, match):
+    with pytest.raises(ValueError, match=match):
         fitted().conf_int(**kw)
+
+
+@pytest.mark.parametrize("alpha", ["0.05", None, "a", True, [0.05]])
+def test_alpha_of_wrong_type(alpha):
+    res = fitted()
+    with pytest.raises(TypeError, match="alpha must be a number"):
+        res.conf_int(alpha=alpha)
+    with pytest.raises(TypeError, match="alpha must be a number"):
+        res.tidy(alpha=alpha)
+
+
+@pytest.mark.parametrize("alpha", [2, 0, -0.1, 1.0, np.inf])
+def test_tidy_alpha_out_of_range(alpha):
+    with pytest.raises(ValueError, match="alpha must be between 0 and 1"):
+        fitted().tidy(alpha=alpha)
+
+
+@pytest.mark.parametrize("kind", [["robust"], {"robust": 1}, "sandwich", None, 1])
+def test_unknown_covariance_kind(kind):
+    res = fitted()
+    for method in (res.cov_params, res.var_cov, res.std_errors, res.tidy):
+        with pytest.raises(ValueError, match="kind must be 'robust' or 'model'"):
+            method(kind=kind)
 
 
 def test_tidy():

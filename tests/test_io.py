@@ -160,3 +160,49 @@ def test_unknown_extension(tmp_path, coded):
 def test_missing_file(tmp_path, name):
     with pytest.raises(FileNotFoundError, match="no such data file"):
         pywemix.read_data(tmp_path / name)
+
+
+@pytest.mark.parametrize("name, sep", [("data.csv.gz", ","), ("data.tsv.gz", "\t"),
+                                       ("data.csv.zip", ","), ("data.txt.bz2", ","),
+                                       ("data.CSV.GZ", ",")])
+def test_compressed_text_files(tmp_path, coded, name, sep):
+    path = tmp_path / name
+    coded.to_csv(path, sep=sep, index=False)  # compressed as the extension says
+    assert not path.read_bytes().startswith(b"schoolid")
+    got = pywemix.read_data(path)
+    pd.testing.assert_frame_equal(got, coded, check_exact=False, rtol=1e-14)
+
+
+def test_compressed_non_text_file_is_refused(tmp_path):
+    path = tmp_path / "data.parquet.gz"
+    path.write_bytes(b"\x1f\x8b")
+    with pytest.raises(ValueError, match="only CSV and TSV files may be compressed"):
+        pywemix.read_data(path)
+
+
+def test_directory_is_an_error(tmp_path):
+    folder = tmp_path / "data.csv"
+    folder.mkdir()
+    with pytest.raises(ValueError, match="is a directory"):
+        pywemix.read_data(folder)
+
+
+def test_empty_csv_is_an_error(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    with pytest.raises(ValueError, match=r"'.*empty\.csv' is empty"):
+        pywemix.read_data(path)
+
+
+@pytest.mark.parametrize("name", ["bad.sav", "bad.dta", "bad.parquet"])
+def test_corrupt_file_is_an_error(tmp_path, name):
+    pytest.importorskip("pyreadstat" if not name.endswith("parquet") else "pyarrow")
+    path = tmp_path / name
+    path.write_bytes(b"this is not a data file\n" * 4)
+    with pytest.raises(ValueError, match=rf"cannot read '.*{name}'"):
+        pywemix.read_data(path)
+
+
+def test_path_of_wrong_type():
+    with pytest.raises(TypeError, match="path must be a file name"):
+        pywemix.read_data(3)

@@ -260,3 +260,107 @@ def test_bootstrap_calibrated_under_the_null():
     assert np.all((pvals > 0) & (pvals <= 1))
     assert stats.kstest(pvals, "uniform").pvalue > 0.001
     assert 0.0 < np.mean(pvals < 0.1) < 0.3
+
+
+# -- matching the rows of two fits ---------------------------------------------
+
+def _pair(d0, d1=None):
+    d1 = d0 if d1 is None else d1
+    return _mix("y ~ 1 + (1|g)", d0), _mix("y ~ x + (1|g)", d1)
+
+
+def test_bootstrap_pairs_rows_by_label_when_order_differs():
+    d = _small(20)
+    shuffled = d.sample(frac=1.0, random_state=2)  # same labels, other order
+    a = _boot(*_pair(d), n=40, seed=9)
+    b = _boot(*_pair(d, shuffled), n=40, seed=9)
+    np.testing.assert_allclose(b.replicates, a.replicates, rtol=1e-6, atol=1e-8)
+    assert b.p_value == a.p_value
+    assert np.all(b.replicates >= -1e-6)
+    pd.testing.assert_frame_equal(pywemix.anova(*_pair(d, shuffled)), pywemix.anova(*_pair(d)))
+
+
+def test_bootstrap_duplicate_index_labels_use_positions():
+    d = _small(22)
+    dup = d.set_index(pd.Index([0] * len(d)))
+    a = _boot(*_pair(d), n=40, seed=4)
+    b = _boot(*_pair(dup), n=40, seed=4)
+    np.testing.assert_allclose(b.replicates, a.replicates, rtol=1e-10, atol=1e-10)
+    assert b.p_value == a.p_value
+    assert np.isfinite(pywemix.anova(*_pair(dup))["p_value"].iloc[1])
+
+
+def test_reordered_rows_with_a_fresh_index_are_refused():
+    d = _small(23)
+    fresh = d.sort_values(["x", "y"]).reset_index(drop=True)  # no way to match rows
+    with pytest.raises(ValueError, match="same rows"):
+        _boot(*_pair(d, fresh), n=10, seed=1)
+    with pytest.raises(ValueError, match="same rows"):
+        pywemix.anova(*_pair(d, fresh))
+
+
+def test_permuted_response_is_different_data():
+    d = _small(24)
+    other = d.assign(y=np.random.default_rng(0).permutation(d["y"].to_numpy()))
+    with pytest.raises(ValueError, match="different data"):
+        pywemix.anova(*_pair(d, other))
+    with pytest.raises(ValueError, match="different data"):
+        _boot(*_pair(d, other), n=10, seed=1)
+
+
+@needs_reference
+@pytest.mark.parametrize("kw, what", [
+    (dict(weight_scaling="size"), "Weight scaling"),
+    (dict(survey="NAEP"), "Survey preset"),
+    (dict(center_grand=["Days"]), "Centering"),
+    (dict(center_group={"Subject": ["Days"]}), "Centering"),
+])
+def test_different_fit_settings_are_refused(sleep, kw, what):
+    w = ["W1", "W2"]
+    m0 = _mix(RI, sleep, weights=w)
+    m1 = _mix(SLOPE, sleep, weights=w, **kw)
+    with pytest.raises(ValueError, match=what):
+        pywemix.anova(m0, m1)
+    with pytest.raises(ValueError, match=what):
+        pywemix.anova(m1, m0)
+    with pytest.raises(ValueError, match=what):
+        _boot(m0, m1, n=5, seed=1, allow_weighted=True)
+
+
+def test_different_offsets_are_refused():
+    d = _small(25)
+    d = d.assign(off=0.1 * d["x"], off2=0.2 * d["x"])
+    no_offset, off, off2 = (_mix("y ~ 1 + (1|g)", d, offset=o) for o in (None, "off", "off2"))
+    big = _mix("y ~ x + (1|g)", d, offset="off")
+    for small in (no_offset, off2):
+        with pytest.raises(ValueError, match="different offsets"):
+            pywemix.anova(small, big)
+        with pytest.raises(ValueError, match="different offsets"):
+            _boot(small, big, n=5, seed=1)
+    assert np.isfinite(pywemix.anova(off, big)["p_value"].iloc[1])
+
+
+def test_arguments_that_are_not_fits():
+    m0, m1 = _pair(_small(3))
+    with pytest.raises(TypeError, match="m1 must be a fitted model.*str"):
+        _boot(m0, "x", n=5)
+    with pytest.raises(TypeError, match="m0 must be a fitted model.*NoneType"):
+        _boot(None, m1, n=5)
+    with pytest.raises(TypeError, match="model 2 must be a fitted model.*int"):
+        pywemix.anova(m0, 3)
+    with pytest.raises(TypeError, match="executor must have a callable map"):
+        _boot(m0, m1, n=5, seed=1, executor=1)
+    with pytest.raises(TypeError, match="seed"):
+        _boot(m0, m1, n=5, seed="one")
+    with pytest.raises(TypeError, match="refit must be True or False"):
+        pywemix.anova(m0, m1, refit="yes")
+
+
+def test_plausible_value_results_are_refused():
+    d = _small(3).assign(y2=lambda f: f["y"] + 0.1)
+    pv = _mix("y ~ x + (1|g)", d, plausible_values={"y": ["y", "y2"]})
+    m0 = _mix("y ~ 1 + (1|g)", d)
+    with pytest.raises(TypeError, match="plausible-value"):
+        pywemix.anova(m0, pv)
+    with pytest.raises(TypeError, match="plausible-value"):
+        _boot(m0, pv, n=5)

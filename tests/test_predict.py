@@ -322,3 +322,9 @@ def test_unseen_level_of_a_c_factor_is_an_error():
     with pytest.raises(ValueError, match="not seen"):
         res.predict(newdata=s.head(2).assign(Days=42))
     assert_close(res.predict(newdata=s.head(5)), res.fittedvalues.head(5))
+
+
+@pytest.mark.parametrize("arg", ["include_random", "allow_new_levels"])
+def test_flags_must_be_bool(res, data, arg):
+    with pytest.raises(TypeError, match=arg):
+        res.predict(data.head(3), **{arg: "no"})

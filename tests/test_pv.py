@@ -246,16 +246,38 @@ def test_shared_design_equals_separate_fits_exactly():
 
 
 def test_plausible_values_missing_in_different_rows():
-    """A plausible value missing where the others are not gets its own rows."""
+    """Rows where only some plausible values are missing are dropped from every
+    fit (with a warning), so that all fits use one sample."""
     df = _sim()
     df.loc[[5, 6], "pv2"] = np.nan
     cols = ["pv1", "pv2", "pv3"]
+    with pytest.warns(pywemix.DataWarning, match="dropped 2 rows where some plausible"):
+        res = pywemix.mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True,
+                          plausible_values={"y": cols})
+    assert [f.nobs for f in res.fits] == [len(df) - 2] * 3
+    kept = df.drop(index=[5, 6])
+    for fit, c in zip(res.fits, cols):
+        one = _quiet_mix(f"{c} ~ x + (1|g)", kept, ["w1", "w2"], cond_weights=True)
+        np.testing.assert_allclose(fit.params.to_numpy(), one.params.to_numpy(), rtol=1e-12)
+    assert res.nobs == len(df) - 2
+
+
+def test_combined_result_predicts_and_points_to_single_fits():
+    df = _sim()
+    cols = ["pv1", "pv2", "pv3"]
     res = _quiet_mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True,
                      plausible_values={"y": cols})
-    assert [f.nobs for f in res.fits] == [len(df), len(df) - 2, len(df)]
-    for fit, c in zip(res.fits, cols):
-        one = _quiet_mix(f"{c} ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True)
-        np.testing.assert_allclose(fit.params.to_numpy(), one.params.to_numpy(), rtol=1e-12)
+    mean_fit = sum(f.fittedvalues for f in res.fits) / 3
+    np.testing.assert_allclose(res.fittedvalues.to_numpy(), mean_fit.to_numpy())
+    np.testing.assert_allclose(res.predict(df.head(9)).to_numpy(),
+                               mean_fit.head(9).to_numpy(), rtol=1e-10)
+    for name in ("resid", "plot", "simulate"):
+        with pytest.raises(AttributeError, match=r"fits\[k\]"):
+            getattr(res, name)
+    with pytest.raises(ValueError, match="BIC"):
+        res.bic
+    with pytest.raises(TypeError, match="executor"):
+        pywemix.mix("y ~ x + (1|g)", df, plausible_values={"y": cols}, executor=1)
 
 
 def test_binomial_plausible_values():

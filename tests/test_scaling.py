@@ -86,7 +86,7 @@ def test_scale_weights_none_and_missing(table):
 
 
 def test_scale_weights_errors(table):
-    with pytest.raises(ValueError, match="unknown weight_scaling"):
+    with pytest.raises(ValueError, match="unknown method 'C'"):
         pywemix.scale_weights(table, "w_cond", "school", "C")
     with pytest.raises(ValueError, match="nope"):
         pywemix.scale_weights(table, "nope", "school", "size")
@@ -96,6 +96,63 @@ def test_scale_weights_errors(table):
     t.loc["r1", "w_cond"] = -1.0
     with pytest.raises(ValueError, match="negative"):
         pywemix.scale_weights(t, "w_cond", "school", "size")
+
+    with pytest.raises(ValueError, match="'w_cond' has 1 infinite"):
+        pywemix.scale_weights(table.assign(w_cond=table["w_cond"].replace(3.0, np.inf)),
+                              "w_cond", "school", "size")
+
+
+@pytest.mark.parametrize("values", [list("abcdefghij"), [True, False] * 5])
+def test_scale_weights_non_numeric_column(table, values):
+    with pytest.raises(TypeError, match="weight column 'w_cond' must be numeric"):
+        pywemix.scale_weights(table.assign(w_cond=values), "w_cond", "school", "size")
+
+
+@pytest.mark.parametrize("method", [["A"], 3, ("size",), {"A": 1}])
+def test_scale_weights_method_of_wrong_type(table, method):
+    with pytest.raises(TypeError, match="method must be a string"):
+        pywemix.scale_weights(table, "w_cond", "school", method)
+
+
+def test_mix_weight_scaling_of_wrong_type():
+    with pytest.raises(TypeError, match="weight_scaling must be a string"):
+        pywemix.mix(FORMULA, _sim(), ["w_cond", "w_school"], cond_weights=True,
+                    weight_scaling=["A"])
+
+
+@pytest.mark.parametrize("method", ["size", "effective"])
+def test_all_zero_group_stays_zero(table, method):
+    t = table.copy()
+    t.loc[t["school"] == "b", "w_cond"] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 0/0 RuntimeWarning
+        got = pywemix.scale_weights(t, "w_cond", "school", method)
+    b = (t["school"] == "b").to_numpy()
+    assert np.all(got[b] == 0.0)
+    others = t.loc[~b]
+    np.testing.assert_allclose(got[~b], _hand(others, "w_cond", method), rtol=1e-14)
+
+
+@pytest.mark.parametrize("method", ["size", "effective"])
+def test_missing_group_id_gives_nan(table, method):
+    t = table.copy()
+    t.loc["r4", "school"] = np.nan  # a row of school b loses its id
+    got = pywemix.scale_weights(t, "w_cond", "school", method)
+    assert np.isnan(got["r4"])
+    rest = t.drop(index="r4")
+    np.testing.assert_allclose(got.drop(index="r4"), _hand(rest, "w_cond", method),
+                               rtol=1e-14)
+    # two group columns, one of them missing
+    t2 = table.assign(region=["n"] * 10)
+    t2.loc["r0", "region"] = None
+    got2 = pywemix.scale_weights(t2, "w_cond", ["region", "school"], method)
+    assert np.isnan(got2["r0"]) and got2.drop(index="r0").notna().all()
+
+
+@pytest.mark.parametrize("method", ["size", "none"])
+def test_empty_frame_gives_empty_series(table, method):
+    got = pywemix.scale_weights(table.iloc[:0], "w_cond", "school", method)
+    assert isinstance(got, pd.Series) and len(got) == 0 and got.name == "w_cond_scaled"
 
 
 # -- in mix() ----------------------------------------------------------------------
@@ -222,8 +279,11 @@ def test_bad_scaling_arguments(kw, match):
 def test_conditional_weights_given_as_unconditional_warn():
     df = _sim()  # w_cond (1-4) is below w_school (2-20) in most rows
     assert (df["w_cond"] < df["w_school"]).mean() > 0.5
-    with pytest.warns(pywemix.WeightWarning, match="cond_weights=True"):
-        pywemix.mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=False)
+    with warnings.catch_warnings():
+        # dividing by the school weight again distorts the fit (a boundary variance)
+        warnings.simplefilter("ignore", pywemix.BoundaryWarning)
+        with pytest.warns(pywemix.WeightWarning, match="cond_weights=True"):
+            pywemix.mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=False)
 
 
 def test_genuinely_unconditional_weights_do_not_warn():

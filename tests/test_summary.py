@@ -289,3 +289,17 @@ def test_html_escapes_special_characters(special):
     # the text report shows them as they are
     text = str(special.summary())
     assert "I(Days > 4)" in text and "grp[T.<c>]" in text and "grp[T.a&b]" in text
+
+
+def test_unweighted_fit_says_no_weights(unweighted):
+    text = str(unweighted.summary())
+    assert "none (unit weights at every level)" in text
+    assert "unconditional" not in text
+
+
+def test_poisson_icc_not_defined(sleep):
+    d = sleep.assign(count=(sleep["Reaction"] // 50).astype(int))
+    r = _mix("count ~ Days + (1|Subject)", d, family="poisson", n_quad=5)
+    assert np.isnan(r.icc)
+    text = str(r.summary())
+    assert "not defined for the poisson family" in text and "nan" not in text.lower()

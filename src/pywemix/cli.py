@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import warnings
 from importlib import resources
@@ -25,6 +26,7 @@ from .fit import mix
 __all__ = ["main", "result_to_dict", "DEMO_FORMULA"]
 
 DEMO_FORMULA = "pv1math ~ escs + st04q01 + st29q03 + (1|schoolid)"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes in some formulaic messages
 
 
 def _json_value(v):
@@ -112,6 +114,10 @@ def _cmd_fit(args) -> int:
 
 
 def _cmd_plot(args) -> int:
+    if args.pv:
+        raise ValueError("plots need a single fit, but --pv makes one fit per plausible "
+                         "value: plot one value (give its column as the response) "
+                         "without --pv")
     fig = _fit_from_args(args).plot(args.kind)
     fig.savefig(args.output, dpi=args.dpi)
     print(f"wrote {args.output}")
@@ -122,9 +128,11 @@ def _cmd_demo(args) -> int:
     path = resources.files("pywemix") / "data" / "pisa_example.csv"
     with resources.as_file(path) as p:
         data = pd.read_csv(p)
+    banner = sys.stderr if args.json else sys.stdout  # --json: stdout holds only JSON
     print(f"pywemix {__version__} demo: the bundled PISA-like example "
-          f"({len(data)} students in {data['schoolid'].nunique()} schools)")
-    print(f"mix({DEMO_FORMULA!r}, data, weights=['pwt1', 'pwt2'], cond_weights=True)\n")
+          f"({len(data)} students in {data['schoolid'].nunique()} schools)", file=banner)
+    print(f"mix({DEMO_FORMULA!r}, data, weights=['pwt1', 'pwt2'], cond_weights=True)\n",
+          file=banner)
     result = mix(DEMO_FORMULA, data, ["pwt1", "pwt2"], cond_weights=True)
     _print_result(result, args.json)
     return 0
@@ -132,8 +140,8 @@ def _cmd_demo(args) -> int:
 
 def _model_args(f):
     f.add_argument("formula", help='lme4-style formula, e.g. "y ~ x + (1|school)"')
-    f.add_argument("data", help="data file (CSV, TSV, Parquet, SPSS .sav, SAS .sas7bdat/"
-                   ".xpt or Stata .dta)")
+    f.add_argument("data", help="data file (CSV or TSV, also compressed: .csv.gz, ...; "
+                   "Parquet, SPSS .sav, SAS .sas7bdat/.xpt or Stata .dta)")
     f.add_argument("--weights", nargs="+", metavar="COL",
                    help="one weight column per level, level 1 first ('none' for unit)")
     f.add_argument("--cond-weights", action="store_true",
@@ -176,7 +184,20 @@ def _parser():
 
 
 def main(argv=None) -> int:
-    """Entry point of the ``pywemix`` command."""
+    """Entry point of the ``pywemix`` command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success; 1 if reading, fitting or plotting failed (the error is
+        printed as one ``pywemix: error: ...`` line on stderr); 2 for usage
+        errors (argparse exits with 2 itself).
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -186,9 +207,17 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # warnings are part of the summary's notes
             return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as exc:
-        print(f"pywemix: error: {exc}", file=sys.stderr)
+    except Exception as exc:  # reading, fitting or plotting: one line, no traceback
+        print(f"pywemix: error: {_message(exc)}", file=sys.stderr)
         return 1
+
+
+def _message(exc) -> str:
+    """An exception as one line of text after ``pywemix: error:``."""
+    text = " ".join(_ANSI.sub("", str(exc)).split()) or type(exc).__name__
+    if not isinstance(exc, (ValueError, TypeError, ImportError, OSError)):
+        text = f"{type(exc).__name__}: {text}"  # say what kind of failure it was
+    return text
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ that the groups of every level are contiguous.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +19,7 @@ from .formula import ParsedFormula, parse_formula
 from .frame import (check_columns, check_predictor_types, drop_incomplete, numeric_array,
                     prepare_categoricals, to_pandas)
 from .levels import order_levels, sorted_levels
+from .warnings import DataWarning, warn
 from .scaling import scale_within
 from .weights import (check_unconditional, conditional_weights, constant_within, normalize_weight_spec,
                       validate_weights, zero_weight_rows)
@@ -126,20 +128,39 @@ def _check_rank(X: np.ndarray, names) -> None:
                          f"{', '.join(map(repr, zero))} are all zero")
     Xs = X / norms
     C = Xs.T @ Xs
-    _, piv, rank, info = lapack.dpstrf(C, lower=1, tol=1e-10)
+    # pivoted Cholesky of the columns' cosines: a pivot is the squared share
+    # of a column not explained by the columns before it (R's lm uses a QR
+    # tolerance of 1e-7 on that share's square root)
+    L, piv, rank, info = lapack.dpstrf(C, lower=1, tol=1e-14)
     if rank < X.shape[1]:
         aliased = [names[j] for j in sorted(piv[rank:] - 1)]
         raise ValueError(
             f"rank-deficient fixed-effects design: {len(aliased)} column(s) are linear "
             f"combinations of the others and cannot be estimated: "
             f"{', '.join(map(repr, aliased))}")
+    share = np.diag(L)[:rank] ** 2
+    if share.min() < 1e-9:
+        worst = names[piv[int(np.argmin(share))] - 1]
+        warn(f"the fixed-effects design is badly conditioned: column {worst!r} is "
+             "nearly a linear combination of the others (for example a variable with "
+             "a large mean beside the intercept); centre or rescale the predictors for "
+             "accurate estimates", DataWarning)
 
 
 def _frame(data, parsed: ParsedFormula, spec, extra=()):
-    if data.columns.duplicated().any():
-        dup = sorted(set(data.columns[data.columns.duplicated()]))
-        raise ValueError(f"data has duplicated column names: {dup}")
     needed = sorted(parsed.model_columns(data.columns) | set(extra))
+    calls = [c for c in needed if c not in data.columns
+             and re.search(rf"(?<![\w.]){re.escape(c)}\s*\(", parsed.formula)]
+    if calls:
+        raise ValueError(
+            f"unknown function {calls[0]!r} in the formula (and no such column): functions "
+            "are numpy's (np.log, np.sqrt, ...), formulaic's (log, exp, scale, center, "
+            "poly, C, I, ...) and Python's; an offset is given with mix(..., offset=)")
+    used = set(needed) | {w for w in spec if w is not None}
+    dup = sorted(set(data.columns[data.columns.duplicated()]) & used)
+    if dup:
+        raise ValueError(f"data has several columns named {', '.join(map(repr, dup))}, "
+                         "which the model uses: rename them")
     check_columns(data, needed)
     weights = [w for w in spec if w is not None]
     check_columns(data, weights, "weight column")
@@ -296,6 +317,12 @@ def _with_offset(data: pd.DataFrame, offset):
         if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             raise TypeError(f"offset column {offset!r} must be numeric, got dtype {s.dtype}")
         return data, offset
+    if isinstance(offset, pd.Series):
+        if not offset.index.equals(data.index):
+            if not offset.index.is_unique or not data.index.isin(offset.index).all():
+                raise ValueError("offset is a Series whose index does not match the data's "
+                                 "rows: align it with the data (or pass its values)")
+            offset = offset.reindex(data.index)
     values = np.asarray(offset)
     if values.ndim != 1 or len(values) != len(data):
         raise ValueError(f"offset array must have one value per data row ({len(data)}), "

@@ -51,6 +51,18 @@ def draw_responses(design, beta, covs, sigma2, family, n, rng) -> np.ndarray:
     return family.simulate(family.mean(eta), rng)
 
 
+def make_rng(seed) -> np.random.Generator:
+    """A numpy Generator from ``seed`` (None, an integer, a SeedSequence or a Generator)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and (isinstance(seed, bool) or not isinstance(
+            seed, (int, np.integer, np.random.SeedSequence))):
+        raise TypeError(f"seed must be None, an integer or a numpy Generator, got {seed!r}")
+    if isinstance(seed, (int, np.integer)) and seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    return np.random.default_rng(seed)
+
+
 def simulate(result, n: int = 1, seed=None) -> pd.DataFrame:
     """Draw ``n`` response vectors from a fitted model.
 
@@ -69,7 +81,7 @@ def simulate(result, n: int = 1, seed=None) -> pd.DataFrame:
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = make_rng(seed)
     d = result._design
     y = draw_responses(d, result.params.to_numpy(), result._covs, result.sigma2,
                        result._family, int(n), rng)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, gammaln, log_expit, log_ndtr, ndtr
 
-__all__ = ["Family", "Binomial", "Poisson", "get_family"]
+__all__ = ["Family", "Binomial", "Poisson", "get_family", "check_link"]
 
 _LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
 
@@ -175,11 +175,28 @@ _FAMILIES = {"binomial": Binomial, "poisson": Poisson}
 
 def get_family(family, link=None) -> Family:
     """A family object from its name (``"binomial"``, ``"poisson"``) or itself."""
+    link = check_link(link)
     if isinstance(family, Family):
         if link is not None and link != family.link:
             return type(family)(link)
         return family
-    if not isinstance(family, str) or family not in _FAMILIES:
+    if not isinstance(family, str):
+        raise TypeError(f"family must be a name ('gaussian', "
+                        f"{', '.join(map(repr, _FAMILIES))}) or a Family object, got "
+                        f"{type(family).__name__}")
+    key = family.strip().lower()
+    if key not in _FAMILIES:
         raise ValueError(f"unknown family {family!r}; supported: 'gaussian', "
                          f"{', '.join(map(repr, _FAMILIES))}")
-    return _FAMILIES[family](link)
+    return _FAMILIES[key](link)
+
+
+def check_link(link):
+    """``link`` as a lower-case name, or None; anything else is an error."""
+    if link is None:
+        return None
+    if not isinstance(link, str):
+        raise TypeError(f"link must be a name such as 'logit', got {type(link).__name__}")
+    if not link.strip():
+        raise ValueError("link is empty: give a link name or leave it out for the default")
+    return link.strip().lower()

@@ -17,7 +17,7 @@ from .design import build_design
 from .frame import numeric_array
 from .formula import parse_formula
 from .scaling import normalize_scaling, survey_preset
-from .families import get_family
+from .families import check_link, get_family
 from .glmm import fit_quadrature
 from .linear import fit_linear
 from .results import MixResult
@@ -133,7 +133,9 @@ def _fit(formula, data, weights, *, cond_weights, family, link, n_quad, offset,
     transform = make_centering(*check_centering(center_group, center_grand, parsed))
     if not isinstance(cond_weights, (bool, np.bool_)):
         raise TypeError(f"cond_weights must be True or False, got {cond_weights!r}")
-    if isinstance(n_quad, bool) or not isinstance(n_quad, (int, np.integer)) or n_quad < 1:
+    if isinstance(n_quad, bool) or not isinstance(n_quad, (int, np.integer)):
+        raise TypeError(f"n_quad must be a positive integer, got {n_quad!r}")
+    if n_quad < 1:
         raise ValueError(f"n_quad must be a positive integer, got {n_quad!r}")
     if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(
             max_iter, (int, np.integer)) or max_iter < 1):
@@ -183,7 +185,8 @@ def _fit(formula, data, weights, *, cond_weights, family, link, n_quad, offset,
 
 def _family(family, link):
     """None for the Gaussian family, else a Family object (checks the link)."""
-    if isinstance(family, str) and family == "gaussian":
+    if isinstance(family, str) and family.strip().lower() == "gaussian":
+        link = check_link(link)
         if link not in (None, "identity"):
             raise ValueError(f"family 'gaussian' has no link {link!r}; its links are "
                              "'identity'")

@@ -120,16 +120,37 @@ def _names_in(text: str) -> set:
 
 @lru_cache(maxsize=256)
 def _columns_of(expr: str) -> frozenset:
-    return frozenset(Formula(expr).required_variables)
+    """formulaic's required variables of ``expr``, with backticked names kept
+    whole (formulaic reports `a.b` as the variable a)."""
+    cols = set(Formula(expr).required_variables)
+    quoted = set(re.findall(r"`([^`]+)`", expr))
+    bare = _names_in(re.sub(r"`[^`]+`", " ", expr))
+    for q in quoted:
+        head = q.split(".")[0]
+        if "." in q and head not in bare:
+            cols.discard(head)
+        cols.add(q)
+    return frozenset(cols)
 
 
 @lru_cache(maxsize=256)
 def _predictors(fixed, random) -> frozenset:
-    cols = set(Formula(fixed).required_variables)
+    cols = set(_columns_of(fixed))
     for term in random:
-        cols |= set(Formula(term.expr).required_variables)
+        cols |= set(_columns_of(term.expr))
         cols |= set(term.group)
     return frozenset(cols)
+
+
+#: What formulaic raises on a malformed formula (Python's own SyntaxError for
+#: a malformed Python expression inside it).
+_PARSE_ERRORS = (FormulaicError, SyntaxError)
+
+
+def _plain(exc) -> str:
+    """An error message on one line, without terminal colour codes."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    return " ".join(text.split())
 
 
 def _split_top_level(text: str, sep: str) -> list:
@@ -183,7 +204,7 @@ def _expand_groups(group: str) -> list:
         for piece in nested[:k]:
             cols.extend(c.strip() for c in piece.split(":"))
         for c in cols:
-            if not re.fullmatch(r"[A-Za-z_.][A-Za-z0-9_.]*|`[^`]+`", c):
+            if not re.fullmatch(r"[^\W\d][\w.]*|`[^`]+`", c):
                 raise ValueError(
                     f"formula syntax error: grouping factor {c!r} must be a column name")
         out.append(tuple(c.strip("`") for c in cols))
@@ -194,8 +215,8 @@ def _term_labels(expr: str) -> list:
     """Split a random-effect expression into its terms for ``||`` expansion."""
     try:
         parsed = Formula(expr)
-    except FormulaicError as exc:
-        raise ValueError(f"formula syntax error in random term {expr!r}: {exc}") from None
+    except _PARSE_ERRORS as exc:
+        raise ValueError(f"formula syntax error in random term {expr!r}: {_plain(exc)}") from None
     labels = [str(t) for t in parsed]
     has_intercept = "1" in labels
     others = [t for t in labels if t != "1"]
@@ -299,12 +320,13 @@ def _parse(formula: str) -> ParsedFormula:
             "weighted regression instead")
     try:
         Formula(fixed)
-    except FormulaicError as exc:
-        raise ValueError(f"formula syntax error in fixed part {fixed!r}: {exc}") from None
+    except _PARSE_ERRORS as exc:
+        raise ValueError(f"formula syntax error in fixed part {fixed!r}: {_plain(exc)}") from None
     if not backticked and not _is_name(lhs):
         response_expr = True
         try:
             Formula(lhs)
-        except FormulaicError as exc:
-            raise ValueError(f"formula syntax error in the response {lhs!r}: {exc}") from None
+        except _PARSE_ERRORS as exc:
+            raise ValueError(f"formula syntax error in the response {lhs!r}: "
+                             f"{_plain(exc)}") from None
     return ParsedFormula(formula, lhs, fixed, tuple(random), response_expr)

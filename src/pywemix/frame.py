@@ -36,11 +36,15 @@ def check_columns(data: pd.DataFrame, columns, what: str = "column") -> None:
     """Raise a ``ValueError`` naming every column of ``columns`` not in ``data``."""
     missing = [c for c in columns if c not in data.columns]
     if missing:
+        dotted = [str(d) for d in data.columns
+                  if any(str(d).startswith(f"{c}.") for c in missing)]
+        hint = (f"; a name with a dot such as {dotted[0]!r} must be written in backticks "
+                f"in a formula: `{dotted[0]}`" if dotted else "")
         raise ValueError(
             f"unknown {what}{'s' if len(missing) > 1 else ''} "
             f"{', '.join(repr(c) for c in sorted(missing))}: not in the data "
             f"(columns are {', '.join(map(str, list(data.columns)[:20]))}"
-            f"{', ...' if data.shape[1] > 20 else ''})")
+            f"{', ...' if data.shape[1] > 20 else ''}){hint}")
 
 
 def drop_incomplete(data: pd.DataFrame, columns) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from .aghq import Evaluation, QuadratureObjective
 from .components import boundary_messages, groups_table, variance_table
 from .covariance import CovarianceStructure
 from .numdiff import hessian, jacobian
-from .optimize import OptimizationRecord, check_start, minimize_bounded
+from .optimize import OptimizationRecord, check_finite_fit, check_start, minimize_bounded
 from .variance import meat
 from .warnings import BoundaryWarning, ConvergenceWarning, DataWarning, warn
 
@@ -160,6 +160,7 @@ def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: in
         ev = obj.evaluate(phi, adapt=True)
     else:
         phi, ev, iters, converged, message = _numeric(obj, phi0, max_iter, scale)
+    check_finite_fit([ev.llf, phi], design)
     grad_norm = float(np.max(np.abs(ev.grad)) / max(1.0, abs(ev.llf)) * scale)
     record = OptimizationRecord(phi, -ev.llf, iters, iters, grad_norm, converged, message,
                                 "Newton-Raphson (adaptive quadrature)", ())

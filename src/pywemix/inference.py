@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["InferenceMixin", "WaldTestResult", "variance_labels"]
+__all__ = ["InferenceMixin", "WaldTestResult", "variance_labels", "check_alpha"]
 
 
 def variance_labels(vc: pd.DataFrame) -> list:
@@ -52,8 +52,41 @@ def _wald(est, cov, R, q):
     diff = R @ est - q
     M = R @ cov @ R.T
     rank = np.linalg.matrix_rank(M)
+    if rank == 0:
+        raise ValueError("the tested combination of estimates has zero variance (rank 0): "
+                         "there is nothing to test")
     stat = float(diff @ np.linalg.pinv(M) @ diff)
     return stat, rank, float(stats.chi2.sf(stat, rank))
+
+
+def check_alpha(alpha) -> float:
+    """``alpha`` as a float strictly between 0 and 1 (TypeError / ValueError otherwise)."""
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.integer,
+                                                                     np.floating)):
+        raise TypeError(f"alpha must be a number between 0 and 1, got {alpha!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    return float(alpha)
+
+
+def _check_kind(kind, store, name="kind"):
+    if not isinstance(kind, str) or kind not in store:
+        raise ValueError(f"{name} must be 'robust' or 'model', got {kind!r}")
+    return kind
+
+
+def _finite_array(x, name, ndim):
+    """``x`` as a finite float array of at most ``ndim`` dimensions."""
+    try:
+        a = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be numeric, got {x!r}") from None
+    a = np.atleast_2d(a) if ndim == 2 else np.atleast_1d(a)
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} has missing or infinite values")
+    return a
 
 
 class InferenceMixin:
@@ -81,8 +114,7 @@ class InferenceMixin:
             plus the imputation variance); ``"model"``: inverse observed
             information.
         """
-        if kind not in self._cov:
-            raise ValueError(f"kind must be 'robust' or 'model', got {kind!r}")
+        _check_kind(kind, self._cov)
         idx = self._params.index
         return pd.DataFrame(np.array(self._cov[kind]), index=idx, columns=idx)
 
@@ -92,8 +124,7 @@ class InferenceMixin:
         For linear fits it is blockwise by level, as WeMix computes it; for
         quadrature families it is the joint sandwich.
         """
-        if kind not in self._var_cov:
-            raise ValueError(f"kind must be 'robust' or 'model', got {kind!r}")
+        _check_kind(kind, self._var_cov)
         return np.array(self._var_cov[kind])
 
     @property
@@ -143,9 +174,8 @@ class InferenceMixin:
             scale (delta method: ``se(sd) = se(var) / (2 sd)``; covariances
             on their own scale); or both.
         """
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
-        if which not in ("fixed", "variance", "all"):
+        alpha = check_alpha(alpha)
+        if not isinstance(which, str) or which not in ("fixed", "variance", "all"):
             raise ValueError(f"which must be 'fixed', 'variance' or 'all', got {which!r}")
         z = stats.norm.ppf(1 - alpha / 2)
         parts = []
@@ -200,6 +230,7 @@ class InferenceMixin:
             chi-square statistic, degrees of freedom (rank of ``R V R'``),
             p-value. Valid for weighted fits (unlike likelihood-ratio tests).
         """
+        _check_kind(cov, self._cov, "cov")
         if kind == "fixed":
             est, V, names = self.params.to_numpy(), self.cov_params(cov).to_numpy(), \
                 list(self.params.index)
@@ -213,6 +244,12 @@ class InferenceMixin:
         if terms is not None:
             if isinstance(terms, str):
                 terms = [terms]
+            try:
+                terms = list(terms)
+            except TypeError:
+                raise TypeError(f"terms must be a list of term names, got {terms!r}") from None
+            if not terms:
+                raise ValueError("terms is empty: give at least one term to test")
             unknown = [t for t in terms if t not in names]
             if unknown:
                 raise ValueError(f"unknown {kind} term(s) {unknown}; available: {names}")
@@ -221,12 +258,18 @@ class InferenceMixin:
                 R[i, names.index(t)] = 1.0
             label = list(terms)
         else:
-            R = np.atleast_2d(np.asarray(R, dtype=float))
+            R = _finite_array(R, "R", 2)
+            if R.shape[0] == 0:
+                raise ValueError("R has no rows: give at least one constraint")
             if R.shape[1] != len(names):
                 raise ValueError(f"R must have {len(names)} columns (one per {kind} term: "
                                  f"{names}), got {R.shape[1]}")
+            zero = np.flatnonzero(~np.any(R != 0, axis=1))
+            if len(zero):
+                raise ValueError(f"row {zero[0]} of R is all zeros: every constraint must "
+                                 "involve at least one term")
             label = [f"{R.shape[0]} linear constraint(s)"]
-        q = np.zeros(R.shape[0]) if q is None else np.atleast_1d(np.asarray(q, dtype=float))
+        q = np.zeros(R.shape[0]) if q is None else _finite_array(q, "q", 1)
         if q.shape != (R.shape[0],):
             raise ValueError(f"q must have {R.shape[0]} values, got {q.shape}")
         if not np.all(np.isfinite(V[np.ix_(np.any(R != 0, 0), np.any(R != 0, 0))])):
@@ -242,7 +285,15 @@ class InferenceMixin:
         ``conf_high``. Variance components are on the variance scale with
         normal-theory intervals; see ``conf_int(which="variance")`` for the
         standard-deviation scale.
+
+        Parameters
+        ----------
+        alpha : float
+            1 - confidence level of the intervals.
+        kind : {"robust", "model"}
+            Which covariance of the estimates to use.
         """
+        alpha = check_alpha(alpha)
         z = stats.norm.ppf(1 - alpha / 2)
         se = self.std_errors(kind)
         fixed = pd.DataFrame({"term": self.params.index, "kind": "fixed",

@@ -1,4 +1,4 @@
-"""Reading survey data files: CSV, Parquet, SPSS, SAS and Stata.
+"""Reading survey data files: CSV (also compressed), Parquet, SPSS, SAS and Stata.
 
 SPSS, SAS and Stata files need the optional ``pyreadstat`` package
 (``pip install pywemix[files]``); their value labels become pandas
@@ -44,7 +44,8 @@ def read_data(path, **kwargs) -> pd.DataFrame:
     Parameters
     ----------
     path : str or path-like
-        ``.csv`` / ``.txt`` / ``.tsv``, ``.parquet``, SPSS ``.sav``, SAS
+        ``.csv`` / ``.txt`` / ``.tsv`` (also compressed: ``.gz``, ``.bz2``,
+        ``.xz``, ``.zip``, ``.zst``), ``.parquet``, SPSS ``.sav``, SAS
         ``.sas7bdat`` / ``.xpt``, Stata ``.dta``.
     **kwargs
         Passed to the underlying reader (pandas for CSV and Parquet).
@@ -53,19 +54,62 @@ def read_data(path, **kwargs) -> pd.DataFrame:
     -------
     DataFrame
         Labelled SPSS/SAS/Stata variables become categoricals.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ValueError
+        If ``path`` is a directory, has an unknown extension, or cannot be
+        read (empty, corrupt or not in the format its extension says).
     """
-    path = os.fspath(path)
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"path must be a file name (str or path-like), got "
+                        f"{type(path).__name__}") from None
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such data file: {path!r}")
-    ext = os.path.splitext(path)[1].lower()
-    if ext in (".csv", ".txt"):
-        return pd.read_csv(path, **kwargs)
-    if ext == ".tsv":
-        return pd.read_csv(path, sep="\t", **kwargs)
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a directory, not a data file")
+    ext, compressed = _extension(path)
+    if compressed and ext not in _TEXT:
+        kind = f"{ext!r} files" if ext else "files without a data extension"
+        raise ValueError(f"compressed {kind} are not supported ({path!r}): only CSV and "
+                         "TSV files may be compressed (.csv.gz, .tsv.zip, ...)")
+    if ext in _TEXT:
+        kw = dict(sep="\t", **kwargs) if ext == ".tsv" and "sep" not in kwargs \
+            and "delimiter" not in kwargs else kwargs
+        return _guarded(path, "a CSV/TSV file", pd.read_csv, path, **kw)
     if ext in (".parquet", ".pq"):
-        return pd.read_parquet(path, **kwargs)
+        return _guarded(path, "a Parquet file", pd.read_parquet, path, **kwargs)
     if ext in _READSTAT:
-        return _readstat(path, _READSTAT[ext])
+        return _guarded(path, f"a {ext} file", _readstat, path, _READSTAT[ext])
     raise ValueError(
         f"unknown data file type {ext!r} for {path!r}: use .csv, .tsv, .parquet, .sav, "
-        ".sas7bdat, .xpt or .dta")
+        ".sas7bdat, .xpt or .dta (CSV and TSV may be compressed: .csv.gz, .csv.zip, ...)")
+
+
+_TEXT = (".csv", ".txt", ".tsv")
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst", ".tar")
+
+
+def _extension(path):
+    """(data extension, whether compressed): ``x.csv.gz`` -> ``(".csv", True)``."""
+    root, ext = os.path.splitext(path)
+    if ext.lower() in _COMPRESSED:
+        return os.path.splitext(root)[1].lower(), True
+    return ext.lower(), False
+
+
+def _guarded(path, what, reader, *args, **kwargs):
+    """``reader(*args, **kwargs)``, with read failures as a ValueError naming the file."""
+    try:
+        return reader(*args, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"data file {path!r} is empty (no columns to read)") from None
+    except (TypeError, ImportError, MemoryError):
+        raise  # a bad keyword argument or a missing optional package
+    except Exception as exc:  # pandas, pyarrow and pyreadstat raise their own errors
+        raise ValueError(f"cannot read {path!r} as {what}: "
+                         f"{type(exc).__name__}: {exc}") from exc

@@ -11,7 +11,8 @@ import pandas as pd
 from .components import assemble_var_cov, boundary_messages, groups_table, variance_table
 from .covariance import CovarianceStructure
 from .gaussian import GaussianObjective
-from .optimize import OptimizationRecord, check_start, minimize_bounded, newton_batch
+from .optimize import (OptimizationRecord, check_finite_fit, check_start, minimize_bounded,
+                       newton_batch)
 from .twolevel import TwoLevelProfile
 from .variance import estimate_variances
 from .warnings import BoundaryWarning, ConvergenceWarning, warn
@@ -48,6 +49,7 @@ def fit_linear(design, *, reml: bool = False, start=None, max_iter: int = 1000):
     record = _optimize(objective, theta0, reml, scale, max_iter)
     theta = _snap_to_boundary(_scaled(objective, reml, scale)[0], record.x, structure)
     pf = objective.profiled(theta, reml)
+    check_finite_fit([pf.llf, pf.beta, pf.sigma2], design)
     covs = [pf.sigma2 * T for T in structure.relative_cov(theta)]
     ve = estimate_variances(objective, structure, pf.beta, pf.sigma2, covs)
     table = variance_table(structure, design.levels, covs, pf.sigma2, ve.phi_robust)
@@ -128,11 +130,13 @@ def _optimize(objective, theta0, reml, scale, max_iter) -> OptimizationRecord:
 
 
 def _total_weight(objective) -> float:
-    """Total weight of the observations (the scale of the log-likelihood)."""
-    n = objective.n2
-    for w, cs in zip(objective.wg[:-1], objective.child_starts):
-        n = np.add.reduceat(w * n, cs)
-    return float(objective.wg[-1] @ n)
+    """The optimiser's scale: the total weight of the top-level groups.
+
+    The information about the covariance parameters grows with the number of
+    groups, not of rows; scaling by the observations' total weight would let
+    large level-1 weights shrink the gradient below any tolerance at the start.
+    """
+    return float(np.sum(objective.top_weights))
 
 
 def _one(fg, X):

@@ -14,27 +14,106 @@ import pandas as pd
 from scipy import stats
 
 from .diagnostics import draw_responses
+from .results import MixResult
 from .warnings import PseudoLikelihoodWarning, warn
 
 __all__ = ["anova", "bootstrap_lrt", "BootstrapResult"]
 
 
+_EXTRA_KEYS = ("Weight scaling", "Survey preset", "Centering")
+
+
+def _check_model(m, what):
+    if not isinstance(m, MixResult):
+        hint = (": plausible-value results hold one fit per value; compare single fits"
+                if hasattr(m, "fits") else "")
+        raise TypeError(f"{what} must be a fitted model (a MixResult from pywemix.mix), "
+                        f"got {type(m).__name__}{hint}")
+
+
 def _check_same_data(models):
+    """Raise unless every model was fitted like the first to the same observations.
+
+    Returns, per model, the permutation ``perm`` with model ``k``'s design
+    rows = the first model's design rows ``[perm]``.
+    """
     base = models[0]
+    perms = [np.arange(base.nobs)]
     for m in models[1:]:
-        same = (m.nobs == base.nobs and len(m._row_index) == len(base._row_index)
-                and np.array_equal(np.sort(np.asarray(m._row_index)),
-                                   np.sort(np.asarray(base._row_index)))
-                and np.allclose(np.sort(m._y), np.sort(base._y)))
-        if not same:
-            raise ValueError(
-                "models were fitted to different data (different rows or responses): "
-                "a likelihood-ratio test needs the same observations; check for rows "
-                "dropped because of missing values in one model's variables")
         if (m.family, m.link) != (base.family, base.link):
             raise ValueError("models have different families or links")
         if list(m.weight_spec) != list(base.weight_spec) or m.cond_weights != base.cond_weights:
             raise ValueError("models were fitted with different weights")
+        for key in _EXTRA_KEYS:
+            a, b = (base.extra or {}).get(key), (m.extra or {}).get(key)
+            if a != b:
+                raise ValueError(f"models were fitted with different settings: {key} is "
+                                 f"{a or 'none'!r} in {base.formula!r} but {b or 'none'!r} "
+                                 f"in {m.formula!r}; refit them alike")
+        perm = _row_map(base, m)
+        if perm is None:
+            raise ValueError(
+                "models were fitted to different data: models must be fitted to the same "
+                "rows (matched by their position in the data, or by unique index labels) "
+                "with the same responses; check for rows dropped because of missing values "
+                "in one model's variables, and refit both to the same data frame")
+        if not _close(_offset(base)[perm], _offset(m)):
+            raise ValueError(f"models were fitted with different offsets ({base.formula!r} "
+                             f"and {m.formula!r}); refit them with the same offset")
+        perms.append(perm)
+    return perms
+
+
+def _offset(m):
+    d = m._design
+    return np.asarray(d.offset, dtype=float) if m._has_offset else np.zeros(m.nobs)
+
+
+def _close(a, b):
+    scale = max(np.max(np.abs(a), initial=0.0), np.max(np.abs(b), initial=0.0), 1e-300)
+    return a.shape == b.shape and bool(np.all(np.abs(a - b) <= 1e-10 * scale))
+
+
+def _row_map(m0, m1):
+    """Positions in m0's design rows of each of m1's design rows, or None.
+
+    Rows are matched by their position in the user's data, else (when both
+    fits' index labels are unique) by label; a matching is accepted only if
+    it is one-to-one and the responses and every variable the two designs
+    share agree row by row.
+    """
+    if m0.nobs != m1.nobs:
+        return None
+    d0, d1 = m0._design, m1._design
+    keys = [(d0.row_positions, d1.row_positions)]
+    i0, i1 = pd.Index(m0._row_index), pd.Index(m1._row_index)
+    if i0.is_unique and i1.is_unique:
+        keys.append((i0, i1))
+    for k0, k1 in keys:
+        try:
+            perm = pd.Index(k0).get_indexer(pd.Index(k1))
+        except (TypeError, ValueError):  # labels that cannot be compared
+            continue
+        if (np.all(perm >= 0) and len(np.unique(perm)) == len(perm)
+                and _close(np.asarray(m0._y, float)[perm], np.asarray(m1._y, float))
+                and _frames_agree(m0, m1, perm)):
+            return perm
+    return None
+
+
+def _frames_agree(m0, m1, perm):
+    """Whether the variables of both formulas and the weights agree row by row."""
+    f0, f1 = m0._design.frame, m1._design.frame
+    shared = (set(m0._parsed.required_columns) & set(m1._parsed.required_columns)) \
+        | {w for w in m0.weight_spec if w is not None}
+    for c in (c for c in shared if c in f0.columns and c in f1.columns):
+        a, b = f0[c].iloc[perm], f1[c]
+        if pd.api.types.is_numeric_dtype(a.dtype) and pd.api.types.is_numeric_dtype(b.dtype):
+            if not _close(a.to_numpy(dtype=float), b.to_numpy(dtype=float)):
+                return False
+        elif not np.array_equal(a.to_numpy(dtype=object), b.to_numpy(dtype=object)):
+            return False
+    return True
 
 
 def _random_signature(m):
@@ -76,6 +155,16 @@ def anova(*models, refit: bool = False) -> pd.DataFrame:
         ``llf``, ``aic``, ``bic``, ``chisq``, ``df``, ``p_value``;
         ``attrs["notes"]`` explains caveats (boundary tests, weights).
 
+    Raises
+    ------
+    TypeError
+        If an argument is not a single fit (a ``MixResult``).
+    ValueError
+        If the models are not nested, or were not fitted to the same rows
+        (matched by position in the data or by unique index labels, with
+        equal responses) with the same family, weights, weight scaling,
+        survey preset, centering and offset.
+
     Notes
     -----
     ``chisq = 2 (llf_1 - llf_0)`` against a chi-square with
@@ -85,9 +174,10 @@ def anova(*models, refit: bool = False) -> pd.DataFrame:
     """
     if len(models) < 2:
         raise ValueError("anova needs at least two models")
-    for m in models:
-        if not hasattr(m, "df_modelwc"):
-            raise TypeError(f"anova takes fitted models (MixResult), got {type(m).__name__}")
+    for k, m in enumerate(models):
+        _check_model(m, f"anova's model {k + 1}")
+    if not isinstance(refit, (bool, np.bool_)):
+        raise TypeError(f"refit must be True or False, got {refit!r}")
     _check_same_data(models)
     models = sorted(models, key=lambda m: m.df_modelwc)
     crit = {m.criterion for m in models}
@@ -223,27 +313,49 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
     allow_weighted : bool
         Weighted fits are refused unless this is true: the statistic is then a
         pseudo-likelihood ratio.
+
+    Returns
+    -------
+    BootstrapResult
+
+    Raises
+    ------
+    TypeError
+        If ``m0`` or ``m1`` is not a single fit, ``executor`` has no callable
+        ``map`` or ``seed`` is not a valid seed.
+    ValueError
+        As for :func:`anova` (same rows and settings, nested models), and for
+        a bad ``n`` or weighted fits without ``allow_weighted``.
     """
+    _check_model(m0, "m0")
+    _check_model(m1, "m1")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    if executor is not None and not callable(getattr(executor, "map", None)):
+        raise TypeError("executor must have a callable map method (e.g. a "
+                        f"concurrent.futures executor), got {type(executor).__name__}")
+    try:
+        rng = np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"seed must be None or a non-negative integer, got {seed!r} "
+                        f"({exc})") from None
     if (m0.weighted or m1.weighted) and not allow_weighted:
         raise ValueError(
             "bootstrap_lrt on weighted fits compares pseudo-likelihoods; its null "
             "distribution is not that of a likelihood ratio. Use Wald tests "
             "(result.wald_test), or pass allow_weighted=True to run it anyway")
-    _check_same_data([m0, m1])
     if m0.df_modelwc > m1.df_modelwc:
         m0, m1 = m1, m0
+    perm = _check_same_data([m0, m1])[1]
     _check_nested(m0, m1)
     if m0.criterion != m1.criterion or (m0.criterion == "REML" and
                                         list(m0.params.index) != list(m1.params.index)):
         raise ValueError("REML fits with different fixed effects: refit with reml=False")
     observed = 2.0 * (m1.llf - m0.llf)
-    rng = np.random.default_rng(seed)
     d0 = m0._design
     ys = draw_responses(d0, m0.params.to_numpy(), m0._covs, m0.sigma2, m0._family, n, rng)
     # the designs of both fits hold the same rows, maybe in another order
-    f0, g1 = _Refit(m0), _Refit(m1, _row_map(m0, m1))
+    f0, g1 = _Refit(m0), _Refit(m1, perm)
     size = 50 if m0._family is not None else 250
     chunks = np.array_split(np.arange(n), max(1, int(np.ceil(n / size))))
     show = (n >= 200) if progress is None else bool(progress)
@@ -262,12 +374,6 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
     dof = int(m1.df_modelwc - m0.df_modelwc)
     return BootstrapResult(float(observed), float(p), float(np.sqrt(p * (1 - p) / k)), k, t,
                            float(stats.chi2.sf(max(observed, 0), dof)), dof)
-
-
-def _row_map(m0, m1):
-    """Positions in m0's sorted rows of each of m1's sorted rows."""
-    i0 = pd.Index(m0._row_index)
-    return i0.get_indexer(pd.Index(m1._row_index))
 
 
 class _NoBar:

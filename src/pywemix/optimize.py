@@ -15,7 +15,8 @@ from scipy.optimize import minimize
 
 from .numdiff import hessian, jacobian
 
-__all__ = ["OptimizationRecord", "minimize_bounded", "newton_batch", "check_start"]
+__all__ = ["OptimizationRecord", "minimize_bounded", "newton_batch", "check_start",
+           "check_finite_fit"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,21 @@ def check_start(start, n: int, layout: str) -> np.ndarray:
     if not np.all(np.isfinite(x)):
         raise ValueError(f"start must be finite, got {x.tolist()}")
     return x
+
+
+def check_finite_fit(values, design) -> None:
+    """Raise when a fit ended on non-finite estimates (the criterion could not
+    be evaluated there), with what to look at."""
+    if all(np.all(np.isfinite(np.asarray(v, dtype=float))) for v in values):
+        return
+    w1 = design.w1
+    hint = ""
+    if w1.max() > 1e6 or (w1.min() > 0 and w1.max() / w1.min() > 1e8):
+        hint = (f" The conditional level-1 weights range from {w1.min():.3g} to "
+                f"{w1.max():.3g}: rescale them (weight_scaling='size', or divide "
+                "unconditional student weights by the school weights).")
+    raise ValueError("the fit failed numerically: the likelihood is not finite at the "
+                     "estimates (extreme weights or values, or a degenerate model)." + hint)
 
 
 class _Counted:
@@ -309,6 +325,10 @@ def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100
         for _ in range(30):
             todo = np.flatnonzero(~accepted)
             cand = np.maximum(Xa[todo] + t[todo, None] * step[todo], lower)
+            # a bounded coordinate a rounding error away from its bound is on it
+            # (a Cholesky diagonal at 1e-16 is a stationary point, like 0, and
+            # only the bound's saddle checks can tell whether to leave it)
+            cand = np.where(cand - lower < 1e-10, lower, cand)
             fc, gc = fun_grad(cand, a[todo])
             ok = np.isfinite(fc) & (fc <= fa[todo] + 1e-13 * np.abs(fa[todo]))
             rows = a[todo[ok]]

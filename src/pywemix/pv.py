@@ -11,6 +11,7 @@ import pandas as pd
 from .formula import parse_formula
 from .frame import check_columns, to_pandas
 from .inference import InferenceMixin
+from .warnings import DataWarning, warn
 
 __all__ = ["check_plausible_values", "fit_plausible_values", "PlausibleValuesResult",
            "combine"]
@@ -145,7 +146,29 @@ class PlausibleValuesResult(InferenceMixin):
         raise ValueError("AIC is not defined for a plausible-value combination; compare "
                          "models with Wald tests (wald_test)")
 
-    bic = aic
+    @property
+    def bic(self):
+        raise ValueError("BIC is not defined for a plausible-value combination; compare "
+                         "models with Wald tests (wald_test)")
+
+    @property
+    def fittedvalues(self) -> pd.Series:
+        """Fitted values averaged over the plausible values."""
+        return (sum(f.fittedvalues for f in self.fits) / len(self.fits)).rename(
+            "fittedvalues")
+
+    def predict(self, newdata=None, **kwargs) -> pd.Series:
+        """Predictions averaged over the plausible-value fits (arguments as
+        :meth:`MixResult.predict`)."""
+        return sum(f.predict(newdata, **kwargs) for f in self.fits) / len(self.fits)
+
+    def __getattr__(self, name):
+        from .results import MixResult
+        if not name.startswith("_") and hasattr(MixResult, name):
+            raise AttributeError(
+                f"{name!r} is a property of one fit, not of the plausible-value "
+                f"combination: use result.fits[k].{name} (k = 0..{len(self.fits) - 1})")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def summary(self):
         from .summary import Summary
@@ -167,6 +190,17 @@ def fit_plausible_values(fit, formula, data, plausible_values, executor=None):
     response, cols = check_plausible_values(plausible_values, formula)
     data = to_pandas(data)
     check_columns(data, cols, "plausible-value column")
+    if executor is not None and not callable(getattr(executor, "map", None)):
+        raise TypeError(f"executor must be a concurrent.futures.Executor (with a map "
+                        f"method), got {type(executor).__name__}")
+    missing = data[cols].isna().to_numpy()
+    partly = missing.any(axis=1) & ~missing.all(axis=1)
+    if partly.any():
+        # every fit must use the same sample for the combination rules to hold
+        warn(f"dropped {int(partly.sum())} rows where some plausible values are missing "
+             f"and others are not ({', '.join(cols)}): every plausible value is fitted "
+             "to the same rows", DataWarning)
+        data = data.loc[~partly]
     frames = [data.assign(**{response: data[c]}) for c in cols]
     if executor is None:
         fits = [fit(formula, f) for f in frames]

@@ -118,7 +118,7 @@ class MixResult(InferenceMixin):
         if kind not in ("mode", "mean"):
             raise ValueError(f"kind must be 'mode' or 'mean', got {kind!r}")
         values = self._modes
-        if kind == "mean" and "objective" in self._state:
+        if kind == "mean" and self._family is not None:
             values = self._state["objective"].conditional_means(self._state["phi"])
         out = {}
         for lev, blocks, m in zip(self._levels, self._blocks, values):
@@ -199,6 +199,10 @@ class MixResult(InferenceMixin):
         from .predict import linear_predictor
         if type not in ("response", "link"):
             raise ValueError(f"type must be 'response' or 'link', got {type!r}")
+        for name, value in (("include_random", include_random),
+                            ("allow_new_levels", allow_new_levels)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {value!r}")
         if newdata is None:
             if not include_random:
                 raise ValueError("include_random=False needs newdata")

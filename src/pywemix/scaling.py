@@ -33,11 +33,22 @@ SURVEYS = {
 }
 
 
-def normalize_scaling(method) -> str:
-    """``"none"``, ``"size"`` or ``"effective"`` from a name or alias (A, B)."""
+def normalize_scaling(method, name: str = "weight_scaling") -> str:
+    """``"none"``, ``"size"`` or ``"effective"`` from a name or alias (A, B).
+
+    Parameters
+    ----------
+    method : str or None
+        A method name or alias (case-insensitive); None means ``"none"``.
+    name : str
+        The argument's name, for error messages.
+    """
+    if method is not None and not isinstance(method, str):
+        raise TypeError(f"{name} must be a string ('none', 'size' or 'effective'), got "
+                        f"{type(method).__name__} {method!r}")
     key = method.lower() if isinstance(method, str) else method
     if key not in _ALIASES:
-        raise ValueError(f"unknown weight_scaling {method!r}; use 'none', 'size' (method A) "
+        raise ValueError(f"unknown {name} {method!r}; use 'none', 'size' (method A) "
                          "or 'effective' (method B)")
     return _ALIASES[key]
 
@@ -57,7 +68,8 @@ def scale_within(w: np.ndarray, starts: np.ndarray, method: str) -> np.ndarray:
     -----
     Method A: :math:`w^*_{ij} = w_{ij}\\, n_j / \\sum_i w_{ij}`;
     method B: :math:`w^*_{ij} = w_{ij} \\sum_i w_{ij} / \\sum_i w_{ij}^2`,
-    where :math:`n_j` counts the rows of group j with a positive weight.
+    where :math:`n_j` counts the rows of group j with a positive weight. A
+    group whose weights are all zero keeps them at zero.
     """
     method = normalize_scaling(method)
     if method == "none":
@@ -65,10 +77,9 @@ def scale_within(w: np.ndarray, starts: np.ndarray, method: str) -> np.ndarray:
     ends = np.r_[starts[1:], len(w)]
     codes = np.repeat(np.arange(len(starts)), ends - starts)
     s1 = group_sum(w, starts)
-    if method == "size":
-        factor = group_sum((w > 0).astype(float), starts) / s1
-    else:
-        factor = s1 / group_sum(w * w, starts)
+    num, den = (group_sum((w > 0).astype(float), starts), s1) if method == "size" \
+        else (s1, group_sum(w * w, starts))
+    factor = np.divide(num, den, out=np.zeros_like(s1, dtype=float), where=den > 0)
     return w * factor[codes]
 
 
@@ -83,26 +94,73 @@ def scale_weights(data, weight: str, group, method: str = "size") -> pd.Series:
         the same).
     group : str or list of str
         Column(s) identifying the level-2 groups.
-    method : {"size", "effective", "A", "B"}
+    method : {"size", "effective", "A", "B", "none"}
         Method A (sum to the group's sample size) or B (effective size).
+
+    Returns
+    -------
+    Series
+        Named ``"<weight>_scaled"``. Rows with a missing weight or group id
+        are NaN; a group whose weights are all zero keeps zeros.
+
+    Raises
+    ------
+    TypeError
+        If the weight column is not numeric (strings, booleans) or ``method``
+        is not a string.
+    ValueError
+        If a weight is negative or infinite, a column is unknown or
+        ``method`` is not a known method.
 
     Examples
     --------
     >>> data["w1_scaled"] = scale_weights(data, "pwt1", "schoolid", "size")  # doctest: +SKIP
     """
     data = to_pandas(data)
-    groups = [group] if isinstance(group, str) else list(group)
+    method = normalize_scaling(method, "method")
+    groups = [group] if isinstance(group, str) else _as_list(group, "group")
+    if isinstance(weight, (list, tuple, set, dict, np.ndarray, pd.Index, pd.Series)):
+        raise TypeError(f"weight must be one column name, got {weight!r}")
     check_columns(data, [weight] + groups)
-    if normalize_scaling(method) == "none":
-        return data[weight].astype(float).rename(f"{weight}_scaled")
-    w = data[weight].to_numpy(dtype=float)
-    if np.any(w[np.isfinite(w)] < 0):
-        raise ValueError(f"weight column {weight!r} has negative values")
-    codes = group_codes(data, groups)
+    w = _weight_values(data, weight)
+    name = f"{weight}_scaled"
+    if method == "none":
+        return pd.Series(w, index=data.index, name=name)
+    out = np.full(len(w), np.nan)
+    ok = np.isfinite(w) & ~data[groups].isna().any(axis=1).to_numpy()
+    if not ok.any():
+        return pd.Series(out, index=data.index, name=name)
+    codes = group_codes(data.loc[ok], groups)
     order = np.argsort(codes, kind="stable")
     sc = codes[order]
     starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
-    out = np.empty_like(w)
-    out[order] = scale_within(np.nan_to_num(w[order], nan=0.0), starts, method)
-    out[~np.isfinite(w)] = np.nan
-    return pd.Series(out, index=data.index, name=f"{weight}_scaled")
+    scaled = np.empty(len(codes))
+    scaled[order] = scale_within(w[ok][order], starts, method)
+    out[ok] = scaled
+    return pd.Series(out, index=data.index, name=name)
+
+
+def _as_list(group, name):
+    try:
+        groups = list(group)
+    except TypeError:
+        raise TypeError(f"{name} must be a column name or a list of them, got "
+                        f"{group!r}") from None
+    if not groups:
+        raise ValueError(f"{name} is empty: give the column(s) of the level-2 groups")
+    return groups
+
+
+def _weight_values(data, weight):
+    """The weight column as floats; TypeError if not numeric, ValueError if
+    negative or infinite (missing values stay missing)."""
+    s = data[weight]
+    if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        raise TypeError(f"weight column {weight!r} must be numeric, got dtype {s.dtype}")
+    w = s.to_numpy(dtype=float)
+    if np.any(np.isinf(w)):
+        raise ValueError(f"weight column {weight!r} has {int(np.isinf(w).sum())} infinite "
+                         "values")
+    if np.any(w[np.isfinite(w)] < 0):
+        raise ValueError(f"weight column {weight!r} has negative values")
+    return w

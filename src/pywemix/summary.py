@@ -36,7 +36,10 @@ class Summary:
         self.se_note = (f"Standard errors are cluster-robust ({se_label} sandwich over "
                         f"{r.n_clusters} top-level groups).")
         lnl = "not defined (plausible values)" if r.llf is None else f"{r.llf:.2f}"
-        self.footer = [("lnl", lnl), ("Intraclass correlation (ICC)", f"{r.icc:.4f}")]
+        icc = r.icc
+        icc_text = f"{icc:.4f}" if np.isfinite(icc) else \
+            f"not defined for the {r.family} family"
+        self.footer = [("lnl", lnl), ("Intraclass correlation (ICC)", icc_text)]
         n_pv = getattr(r, "n_plausible", None)
         if n_pv:
             self.header.insert(1, ("Plausible values", f"{n_pv} ({', '.join(r.columns)}); "
@@ -109,7 +112,8 @@ def _header(r) -> list:
         crit += " (pseudo-likelihood)"
     rows = [("Formula", r.formula), ("Family", r.family), ("Link", r.link),
             ("Criterion", crit),
-            ("Weights", f"{wt}; {'conditional' if r.cond_weights else 'unconditional'}"),
+            ("Weights", (f"{wt}; {'conditional' if r.cond_weights else 'unconditional'}"
+                         if any(r.weight_spec) else "none (unit weights at every level)")),
             ("Observations", r.nobs)]
     if r.family != "gaussian":
         rows.append(("Quadrature points", f"{r.n_quad} per random effect"

@@ -134,8 +134,8 @@ class TwoLevelProfile:
                - np.einsum("g,kgab,lgba->kl", w, AdA, AdA))
         Scx = Sc[:, :p]
         d2prss = np.einsum("a,klab,b->kl", c, d2S, c) - 2 * Scx @ Sxx_inv @ Scx.T
-        hess = (-0.5 * dof * (d2prss / prss - np.outer(dprss, dprss) / prss ** 2)
-                - 0.5 * d2D)
+        rel = dprss / prss
+        hess = -0.5 * dof * (d2prss / prss - np.outer(rel, rel)) - 0.5 * d2D
         if reml:
             dSxx = Sxx_inv @ dS[:, :p, :p]                          # (k, p, p)
             hess -= 0.5 * (np.einsum("ab,klba->kl", Sxx_inv, d2S[:, :, :p, :p])

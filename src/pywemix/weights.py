@@ -20,10 +20,18 @@ __all__ = ["check_unconditional", "normalize_weight_spec", "validate_weights", "
            "zero_weight_rows", "conditional_weights"]
 
 
+#: Largest weight accepted: products and squares of weights (sandwich
+#: variances) must stay finite in double precision.
+MAX_WEIGHT = 1e100
+
+
 def normalize_weight_spec(weights, n_levels: int) -> list:
     """Check the ``weights`` argument and return one entry (str or None) per level."""
     if weights is None:
         return [None] * n_levels
+    if not isinstance(weights, (list, tuple, np.ndarray, pd.Index, pd.Series, str)):
+        raise TypeError(f"weights must be a list with one column name (or None) per level, "
+                        f"level 1 first; got {type(weights).__name__} {weights!r}")
     if isinstance(weights, str):
         raise TypeError(
             f"weights must be a list with one column name (or None) per level, level 1 "
@@ -61,6 +69,11 @@ def validate_weights(frame: pd.DataFrame, spec) -> dict:
         n_inf = int(np.isinf(v).sum())
         if n_inf:
             raise ValueError(f"weight column {c!r} has {n_inf} infinite values")
+        if v.max(initial=0.0) > MAX_WEIGHT:
+            raise ValueError(
+                f"weight column {c!r} has values up to {v.max():.3g}: weights above "
+                f"{MAX_WEIGHT:g} cannot be handled in double precision; rescale them "
+                "(a common factor of the top-level weights does not change the estimates)")
         n_neg = int((v < 0).sum())
         if n_neg:
             raise ValueError(f"weight column {c!r} has {n_neg} negative values "
