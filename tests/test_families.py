@@ -757,3 +757,10 @@ def test_bad_link_values(binary, link, exc):
         quiet_mix(RI, binary, family="binomial", link=link)
     with pytest.raises(TypeError, match="family"):
         quiet_mix(RI, binary, family=3)
+
+
+def test_quadrature_grid_too_large_is_refused(binary):
+    df, _ = binary
+    df = df.assign(z=np.random.default_rng(2).normal(size=len(df)))
+    with pytest.raises(ValueError, match="quadrature points"):
+        pywemix.mix("y ~ x + (1 + x + z | school)", df, family="binomial", n_quad=200)

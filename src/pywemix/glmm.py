@@ -55,6 +55,31 @@ def _glm_start(design, family):
     return beta
 
 
+#: Largest second-derivative array (rows x nodes x P x P doubles) allowed, in bytes.
+MAX_BYTES = 4e9
+
+
+def _check_grid_size(design, structure, n_quad):
+    """Refuse quadrature grids too large for memory, warn about slow ones.
+
+    Every row is evaluated at the nodes of all the levels above it:
+    ``prod_l n_quad ** q_l`` points.
+    """
+    per_row = int(np.prod([float(n_quad) ** q for q in structure.q]))
+    cells = design.n_obs * per_row
+    P = design.X.shape[1] + structure.n_theta
+    if cells * P * P * 8 > MAX_BYTES:
+        raise ValueError(
+            f"n_quad={n_quad} with {structure.q} random effects per level means "
+            f"{per_row} quadrature points for each of the {design.n_obs} rows, beyond "
+            f"what memory allows; use fewer points (n_quad ** (effects) grows fast: "
+            f"n_quad=5 or 7 is usually accurate with adaptive quadrature)")
+    if cells * P * P * 8 > MAX_BYTES / 8:
+        warn(f"n_quad={n_quad} gives {per_row} quadrature points per row "
+             f"({structure.q} random effects per level): the fit will be slow; "
+             "fewer points are usually enough with adaptive quadrature", ConvergenceWarning)
+
+
 def _separation_check(design, family):
     if family.name != "binomial":
         return
@@ -145,6 +170,7 @@ def _numeric(obj, phi0, max_iter, scale):
 def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: int = 200):
     """Fit a GLMM by adaptive Gauss-Hermite quadrature; returns result fields."""
     structure = CovarianceStructure.from_design(design)
+    _check_grid_size(design, structure, n_quad)
     obj = QuadratureObjective(design, structure, family, n_quad)
     _separation_check(design, family)
     if start is None:

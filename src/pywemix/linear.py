@@ -120,7 +120,8 @@ def _optimize(objective, theta0, reml, scale, max_iter) -> OptimizationRecord:
                        lower, gtol=1e-9, max_iter=max_iter, hess=hess)
     x, fx = res.x[0], float(res.fun[0])
     if not res.converged[0]:
-        return minimize_bounded(f, x, lower, fun_and_grad=fg, max_iter=max_iter)
+        return minimize_bounded(f, x, lower, fun_and_grad=fg, max_iter=max_iter,
+                                polish=min(20, max_iter))
     v, g = fg(x)
     pg = np.where((x <= lower) & (g > 0), 0.0, g)
     at = tuple(int(i) for i in np.flatnonzero(x <= lower))

@@ -96,7 +96,9 @@ def constant_within(values: np.ndarray, codes: np.ndarray, column: str,
         raise ValueError(
             f"weight column {column!r} varies within {level_name} {labels(g)} "
             f"(from {lo[g]:g} to {hi[g]:g}) and in {len(bad)} {level_name} groups in "
-            f"all: a level-{'2+'} weight must be constant within its group")
+            f"all: a level-2+ weight must be constant within its group. Check that the "
+            f"weights are listed from level 1 up and that the nesting is the right way "
+            f"round (in (1 | a/b), b is nested within a)")
 
 
 def zero_weight_rows(arrays, spec, level_codes, level_names) -> np.ndarray:
