@@ -87,3 +87,13 @@ def quiet_mix(*args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pywemix.PywemixWarning)
         return pywemix.mix(*args, **kwargs)
+
+
+def small_random_intercept(seed, n_groups=15, size=6) -> pd.DataFrame:
+    """Random-intercept data: y = 1 + u_g + e, u ~ N(0, 0.5^2), e ~ N(0, 1), and
+    an irrelevant covariate x."""
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(n_groups), size)
+    x = rng.normal(size=g.size)
+    y = 1.0 + 0.5 * rng.normal(size=n_groups)[g] + rng.normal(size=g.size)
+    return pd.DataFrame({"y": y, "x": x, "g": g})

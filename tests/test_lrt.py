@@ -14,6 +14,7 @@ from scipy import stats
 
 import pywemix
 from conftest import needs_reference, reference_data, rel
+from conftest import small_random_intercept as _small
 from conftest import quiet_mix as _mix
 
 LME4 = json.loads((Path(__file__).parent / "data" / "lme4_extra.json").read_text())
@@ -39,15 +40,6 @@ def sleep():
 @pytest.fixture(scope="module")
 def ml_pair(sleep):
     return _mix(RI, sleep), _mix(SLOPE, sleep)
-
-
-def _small(seed, n_groups=15, size=6):
-    """Random-intercept data: y = 1 + u_g + e, u ~ N(0, 0.5^2), e ~ N(0, 1)."""
-    rng = np.random.default_rng(seed)
-    g = np.repeat(np.arange(n_groups), size)
-    x = rng.normal(size=g.size)
-    y = 1.0 + 0.5 * rng.normal(size=n_groups)[g] + rng.normal(size=g.size)
-    return pd.DataFrame({"y": y, "x": x, "g": g})
 
 
 # -- anova -------------------------------------------------------------------

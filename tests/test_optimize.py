@@ -4,19 +4,11 @@ the profiled likelihood, by the symmetry theta -> -theta)."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from conftest import quiet_mix
+from conftest import small_random_intercept as _small
 from pywemix.optimize import check_start, newton_batch
-
-
-def _small(seed, n_groups=15, size=6):
-    rng = np.random.default_rng(seed)
-    g = np.repeat(np.arange(n_groups), size)
-    x = rng.normal(size=g.size)
-    y = 1.0 + 0.5 * rng.normal(size=n_groups)[g] + rng.normal(size=g.size)
-    return pd.DataFrame({"y": y, "x": x, "g": g})
 
 
 @pytest.mark.parametrize("seed", [21, 5, 77, 123])
