@@ -75,12 +75,13 @@ class GaussianObjective:
         self.levels = design.levels
         self.q = structure.q
         self.p = design.X.shape[1]
-        self._ZX = np.hstack(list(design.Z) + [design.X])
+        self._design = design
         self._w1 = design.w1
         self._offset = design.offset
-        G = np.hstack([self._ZX, (design.y - design.offset)[:, None]])
+        G = np.hstack(list(design.Z) + [design.X, (design.y - design.offset)[:, None]])
         starts = design.levels[0].starts
         self.M2 = group_crossprod(G, design.w1, starts)
+        del G
         self.n2 = group_sum(design.w1, starts)
         self.wg = design.wg
         self.child_starts = [lev.child_starts(up) for lev, up in
@@ -97,10 +98,11 @@ class GaussianObjective:
         new = object.__new__(GaussianObjective)
         new.__dict__.update(self.__dict__)
         Y = np.asarray(Y, dtype=float)
+        ZX = np.hstack(list(self._design.Z) + [self._design.X])
         R = (Y.T if Y.ndim == 2 else Y) - self._offset       # (..., n)
         starts = self.levels[0].starts
         WR = self._w1 * R
-        cross = np.add.reduceat(WR[..., :, None] * self._ZX, starts, axis=-2)  # (..., J, d-1)
+        cross = np.add.reduceat(WR[..., :, None] * ZX, starts, axis=-2)  # (..., J, d-1)
         M = np.broadcast_to(self.M2, R.shape[:-1] + self.M2.shape).copy()
         M[..., :-1, -1] = cross
         M[..., -1, :-1] = cross

@@ -36,9 +36,6 @@ def group_crossprod(G: np.ndarray, w: np.ndarray, starts: np.ndarray) -> np.ndar
     n, d = G.shape
     J = len(starts)
     sizes = np.diff(np.r_[starts, n])
-    # an extra all-zero row serves as padding
-    Gx = np.vstack([G, np.zeros((1, d))])
-    Wx = np.vstack([G * w[:, None], np.zeros((1, d))])
     bucket = np.ceil(np.log2(np.maximum(sizes, 1))).astype(int)
     M = np.empty((J, d, d))
     for b in np.unique(bucket):  # at most ~log2(n) buckets
@@ -46,10 +43,13 @@ def group_crossprod(G: np.ndarray, w: np.ndarray, starts: np.ndarray) -> np.ndar
         cap = int(sizes[groups].max())
         # keep each bucket's gathered block to about 2**22 cells
         step = max(1, (1 << 22) // max(1, cap * d))
+        offs = np.arange(cap)
         for k in range(0, len(groups), step):
             gk = groups[k:k + step]
-            offs = np.arange(cap)
-            idx = starts[gk, None] + offs
-            idx = np.where(offs < sizes[gk, None], idx, n)
-            M[gk] = np.matmul(np.swapaxes(Wx[idx], 1, 2), Gx[idx])
+            inside = offs < sizes[gk, None]
+            # padding repeats a group's first row with weight 0
+            idx = np.where(inside, starts[gk, None] + offs, starts[gk, None])
+            block = G[idx]
+            weighted = block * (w[idx] * inside)[..., None]
+            M[gk] = np.matmul(np.swapaxes(weighted, 1, 2), block)
     return M
