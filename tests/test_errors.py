@@ -625,3 +625,17 @@ def test_returned_arrays_are_not_views_of_the_result(result):
     except ValueError:
         pass  # read-only is fine too
     assert result.params.iloc[0] == before
+
+
+@pytest.mark.parametrize("max_iter, exc", [(0, ValueError), (-2, ValueError),
+                                            (2.5, TypeError), (True, TypeError)])
+def test_bad_max_iter(df, max_iter, exc):
+    with pytest.raises(exc, match="max_iter"):
+        pywemix.mix(RI, df, max_iter=max_iter)
+
+
+def test_unicode_response_and_stateful_transform(df):
+    d = df.rename(columns={"y": "größe", "x": "x_ü"})
+    a = quiet_fit("größe ~ scale(x_ü) + (1 | school)", d)
+    b = quiet_fit("y ~ scale(x) + (1 | school)", df)
+    np.testing.assert_allclose(a.params.to_numpy(), b.params.to_numpy(), rtol=1e-12)

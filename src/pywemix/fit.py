@@ -137,9 +137,11 @@ def _fit(formula, data, weights, *, cond_weights, family, link, n_quad, offset,
         raise TypeError(f"n_quad must be a positive integer, got {n_quad!r}")
     if n_quad < 1:
         raise ValueError(f"n_quad must be a positive integer, got {n_quad!r}")
-    if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(
-            max_iter, (int, np.integer)) or max_iter < 1):
-        raise ValueError(f"max_iter must be a positive integer or None, got {max_iter!r}")
+    if max_iter is not None:
+        if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)):
+            raise TypeError(f"max_iter must be a positive integer or None, got {max_iter!r}")
+        if max_iter < 1:
+            raise ValueError(f"max_iter must be a positive integer or None, got {max_iter!r}")
     if not isinstance(reml, (bool, np.bool_)):
         raise TypeError(f"reml must be True or False, got {reml!r}")
     if reml and fam is not None:

@@ -106,11 +106,11 @@ class ParsedFormula:
         return set(self.predictor_columns) | (self.predictor_names & set(available))
 
 
-_NAME = re.compile(r"`([^`]+)`|([A-Za-z_.][A-Za-z0-9_.]*)")
+_NAME = re.compile(r"`([^`]+)`|((?:[^\W\d]|\.)[\w.]*)")
 
 
 def _is_name(text: str) -> bool:
-    return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text) is not None
+    return re.fullmatch(r"[^\W\d]\w*", text) is not None
 
 
 def _names_in(text: str) -> set:

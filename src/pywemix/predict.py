@@ -82,9 +82,10 @@ def _complete_rows(result, data, needed, include_random, allow_new_levels, off):
     groups = {c for t in parsed.random for c in t.group}
     data = _categoricals_like(data[sorted(needed)], frame, skip=groups)
     centering = result._design.centering
+    centred = {g for g, _ in centering.group_means} if centering is not None else set()
+    keys = {lev.name: _group_keys(data, lev, frame) for lev in result._levels
+            if include_random or lev.name in centred}
     if centering is not None:
-        keys = {lev.name: _group_keys(data, lev, frame) for lev in result._levels
-                if any(g == lev.name for g, _ in centering.group_means)}
         data = centering.apply(data, keys)
     X = _checked(lambda: fixed_matrix(result._fixed_spec, data)).to_numpy(dtype=float)
     eta = X @ result.params.to_numpy() + off
@@ -92,11 +93,10 @@ def _complete_rows(result, data, needed, include_random, allow_new_levels, off):
         return eta
     for li, lev in enumerate(result._levels):
         labels = lev.labels
-        keys = _group_keys(data, lev, frame)
-        pos = labels.get_indexer(pd.Index(keys))
+        pos = labels.get_indexer(pd.Index(keys[lev.name]))
         new = pos < 0
         if new.any() and not allow_new_levels:
-            bad = pd.unique(pd.Series(np.asarray(keys))[new])[:5]
+            bad = pd.unique(pd.Series(np.asarray(keys[lev.name]))[new])[:5]
             raise ValueError(
                 f"newdata has {int(new.sum())} rows in {lev.name} groups not in the "
                 f"fit (for example {list(map(str, bad))}); pass allow_new_levels=True "
