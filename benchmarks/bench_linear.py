@@ -306,23 +306,23 @@ class StageTimer:
 STAGES = [
     # (module path, attribute, label, depth)
     ("pywemix.fit", "build_design", "design (build_design)", 0),
-    ("pywemix.design", "_frame", "model frame: columns, NA drop, categoricals", 1),
-    ("pywemix.design", "_weights", "weights: validation, levels", 1),
-    ("pywemix.design", "sorted_levels", "sort rows by group", 1),
-    ("pywemix.design", "model_matrix", "formulaic model_matrix (X and Z)", 1),
-    ("pywemix.design", "_check_rank", "rank check of X", 1),
-    ("pywemix.design", "conditional_weights", "conditional weights", 1),
-    ("pywemix.linear", "GaussianObjective", "sufficient statistics (objective setup)", 0),
-    ("pywemix.gaussian", "group_crossprod", "group_crossprod (G'WG per school)", 1),
-    ("pywemix.linear", "_optimize", "optimisation", 0),
-    ("pywemix.linear", "newton_batch", "Newton with exact gradients", 1),
-    ("pywemix.linear", "minimize_bounded", "L-BFGS-B (+ Newton polish)", 1),
-    ("pywemix.gaussian.GaussianObjective", "profiled", "objective evaluations (all)", 1),
-    ("pywemix.gaussian.GaussianObjective", "profiled_grad",
+    ("pywemix.design.model", "_frame", "model frame: columns, NA drop, categoricals", 1),
+    ("pywemix.design.model", "_weights", "weights: validation, levels", 1),
+    ("pywemix.design.model", "sorted_levels", "sort rows by group", 1),
+    ("pywemix.design.model", "model_matrix", "formulaic model_matrix (X and Z)", 1),
+    ("pywemix.design.model", "_check_rank", "rank check of X", 1),
+    ("pywemix.design.model", "conditional_weights", "conditional weights", 1),
+    ("pywemix.estimation.linear", "GaussianObjective", "sufficient statistics (objective setup)", 0),
+    ("pywemix.objective.gaussian", "group_crossprod", "group_crossprod (G'WG per school)", 1),
+    ("pywemix.estimation.linear", "_optimize", "optimisation", 0),
+    ("pywemix.estimation.linear", "newton_batch", "Newton with exact gradients", 1),
+    ("pywemix.estimation.linear", "minimize_bounded", "L-BFGS-B (+ Newton polish)", 1),
+    ("pywemix.objective.gaussian.GaussianObjective", "profiled", "objective evaluations (all)", 1),
+    ("pywemix.objective.gaussian.GaussianObjective", "profiled_grad",
      "objective + gradient evaluations (all)", 1),
-    ("pywemix.linear", "estimate_variances", "robust variance (sandwich)", 0),
-    ("pywemix.gaussian.GaussianObjective", "conditional_modes", "conditional modes", 0),
-    ("pywemix.linear", "variance_table", "variance table", 0),
+    ("pywemix.estimation.linear", "estimate_variances", "robust variance (sandwich)", 0),
+    ("pywemix.objective.gaussian.GaussianObjective", "conditional_modes", "conditional modes", 0),
+    ("pywemix.estimation.linear", "variance_table", "variance table", 0),
 ]
 
 
@@ -350,7 +350,7 @@ def profile_fit(df, kind: str, tag: str) -> dict:
             continue
         if hasattr(owner, attr):  # the code may have moved on: skip what is gone
             timer.wrap(owner, attr, label)
-    import pywemix.linear as _lin
+    import pywemix.estimation.linear as _lin
     depth = {label: d for _, _, label, d in STAGES}
     if not hasattr(_lin, "_optimize"):  # older code: the optimiser is called directly
         depth["L-BFGS-B (+ Newton polish)"] = 0

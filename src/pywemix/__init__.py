@@ -3,14 +3,14 @@
 Weights at every level of a nested model, as the R package WeMix, with
 cluster-robust standard errors. The main entry point is :func:`mix`.
 """
-from . import families
+from .objective import families
 from .fit import mix
 from .lrt import anova, bootstrap_lrt
 from .compare import compare
 from .pv import PlausibleValuesResult
 from .io import read_data
-from .scaling import scale_weights
-from .results import MixResult
+from .design.scaling import scale_weights
+from .results.result import MixResult
 from .warnings import (BoundaryWarning, ConvergenceWarning, DataWarning,
                        FewGroupsWarning, PseudoLikelihoodWarning, PywemixWarning,
                        WeightWarning)

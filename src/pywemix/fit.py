@@ -1,8 +1,8 @@
 """``mix``: the one entry point that fits a weighted mixed model.
 
 A short orchestrator of the four stages: formula & design
-(:mod:`pywemix.design`), objective (:mod:`pywemix.gaussian`), optimisation
-(:mod:`pywemix.optimize`) and results (:mod:`pywemix.results`).
+(:mod:`pywemix.design.model`), objective (:mod:`pywemix.objective.gaussian`), optimisation
+(:mod:`pywemix.estimation.optimize`) and results (:mod:`pywemix.results.result`).
 R equivalent: ``WeMix::mix``.
 """
 from __future__ import annotations
@@ -12,15 +12,15 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from .center import check_centering, make_centering
-from .design import build_design
-from .frame import numeric_array
-from .formula import parse_formula
-from .scaling import normalize_scaling, survey_preset
-from .families import check_link, get_family
-from .glmm import fit_quadrature
-from .linear import fit_linear
-from .results import MixResult
+from .design.center import check_centering, make_centering
+from .design.model import build_design
+from .design.frame import numeric_array
+from .design.formula import parse_formula
+from .design.scaling import normalize_scaling, survey_preset
+from .objective.families import check_link, get_family
+from .estimation.glmm import fit_quadrature
+from .estimation.linear import fit_linear
+from .results.result import MixResult
 from .warnings import FewGroupsWarning, collecting, warn
 
 __all__ = ["mix"]
@@ -105,8 +105,8 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         \\Big]^{w_{j|g}} du_g
 
     with conditional weights at every level. For the Gaussian family the
-    integrals are analytic (:mod:`pywemix.gaussian`). Standard errors are
-    cluster-robust at the top level (WeMix eqs. 7-9, :mod:`pywemix.variance`).
+    integrals are analytic (:mod:`pywemix.objective.gaussian`). Standard errors are
+    cluster-robust at the top level (WeMix eqs. 7-9, :mod:`pywemix.estimation.variance`).
 
     R equivalents: ``WeMix::mix(formula, data, weights, cWeights)``;
     ``lme4::lmer(REML = FALSE)`` for unit weights.

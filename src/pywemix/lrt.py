@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .diagnostics import draw_responses
-from .results import MixResult
+from .results.diagnostics import draw_responses
+from .results.result import MixResult
 from .warnings import PseudoLikelihoodWarning, warn
 
 __all__ = ["anova", "bootstrap_lrt", "BootstrapResult"]
@@ -278,9 +278,9 @@ class _Refit:
         if self.perm is not None:
             Y = Y[self.perm]
         if self.family is None:
-            from .linear import refit_criteria
+            from .estimation.linear import refit_criteria
             return refit_criteria(self.objective.with_responses(Y), self.start, self.reml)
-        from .glmm import refit_llf
+        from .estimation.glmm import refit_llf
         return np.array([refit_llf(replace(self.design, y=y), self.family, self.n_quad,
                                    self.start) for y in Y.T])
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .formula import parse_formula
-from .frame import check_columns, to_pandas
-from .inference import InferenceMixin
+from .design.formula import parse_formula
+from .design.frame import check_columns, to_pandas
+from .results.inference import InferenceMixin
 from .warnings import DataWarning, warn
 
 __all__ = ["check_plausible_values", "fit_plausible_values", "PlausibleValuesResult",
@@ -79,7 +79,7 @@ def combine(estimates: np.ndarray, variances: np.ndarray):
 class PlausibleValuesResult(InferenceMixin):
     """Combined result of one fit per plausible value.
 
-    Same interface as :class:`~pywemix.results.MixResult` for ``params``,
+    Same interface as :class:`~pywemix.results.result.MixResult` for ``params``,
     ``bse``, ``cov_params``, ``var_components``, ``icc``, ``conf_int``,
     ``wald_test``, ``tidy`` and ``summary()``, plus ``fits`` (the per-value
     results), ``imputation_variance`` and ``sampling_variance``. There is no
@@ -163,7 +163,7 @@ class PlausibleValuesResult(InferenceMixin):
         return sum(f.predict(newdata, **kwargs) for f in self.fits) / len(self.fits)
 
     def __getattr__(self, name):
-        from .results import MixResult
+        from .results.result import MixResult
         if not name.startswith("_") and hasattr(MixResult, name):
             raise AttributeError(
                 f"{name!r} is a property of one fit, not of the plausible-value "
@@ -171,7 +171,7 @@ class PlausibleValuesResult(InferenceMixin):
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def summary(self):
-        from .summary import Summary
+        from .results.summary import Summary
         return Summary(self)
 
     def __repr__(self):

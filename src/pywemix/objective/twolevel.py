@@ -15,7 +15,7 @@ diagonal. Every evaluation then costs a few operations on (groups, q, q)
 and (groups, q, r) arrays and one matrix product, and the
 first and second derivatives in the relative Cholesky parameters ``theta``
 follow in closed form, so the optimiser takes exact Newton steps. Values
-equal :meth:`pywemix.gaussian.GaussianObjective.profiled_grad`; this module
+equal :meth:`pywemix.objective.gaussian.GaussianObjective.profiled_grad`; this module
 only makes them cheaper and adds the Hessian. R equivalent: none (lme4
 optimises its deviance without derivatives).
 

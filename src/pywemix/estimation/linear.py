@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 
 from .components import assemble_var_cov, boundary_messages, groups_table, variance_table
-from .covariance import CovarianceStructure
-from .gaussian import GaussianObjective
+from ..objective.covariance import CovarianceStructure
+from ..objective.gaussian import GaussianObjective
 from .optimize import (OptimizationRecord, check_finite_fit, check_start, minimize_bounded,
                        newton_batch)
-from .twolevel import TwoLevelProfile
+from ..objective.twolevel import TwoLevelProfile
 from .variance import estimate_variances
-from .warnings import BoundaryWarning, ConvergenceWarning, warn
+from ..warnings import BoundaryWarning, ConvergenceWarning, warn
 
 __all__ = ["fit_linear"]
 
@@ -37,7 +37,7 @@ def _snap_to_boundary(f, theta, structure):
 def fit_linear(design, *, reml: bool = False, start=None, max_iter: int = 1000):
     """Fit the Gaussian model described by ``design``.
 
-    Returns the keyword arguments of :class:`~pywemix.results.MixResult`;
+    Returns the keyword arguments of :class:`~pywemix.results.result.MixResult`;
     boundary and convergence problems are issued as warnings.
     """
     structure = CovarianceStructure.from_design(design)

@@ -1,4 +1,4 @@
-"""Closed-form profiled likelihood of two-level models (pywemix.twolevel).
+"""Closed-form profiled likelihood of two-level models (pywemix.objective.twolevel).
 
 ``TwoLevelProfile.evaluate`` must give the value and gradient of the general
 level recursion (``GaussianObjective.profiled_grad``), and a Hessian equal to
@@ -13,11 +13,11 @@ import pytest
 
 import pywemix
 from conftest import needs_reference, reference_data
-from pywemix.covariance import CovarianceStructure
-from pywemix.design import build_design
-from pywemix.formula import parse_formula
-from pywemix.gaussian import GaussianObjective
-from pywemix.twolevel import TwoLevelProfile
+from pywemix.objective.covariance import CovarianceStructure
+from pywemix.design.model import build_design
+from pywemix.design.formula import parse_formula
+from pywemix.objective.gaussian import GaussianObjective
+from pywemix.objective.twolevel import TwoLevelProfile
 
 pytestmark = needs_reference
 

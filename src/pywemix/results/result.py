@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .inference import InferenceMixin
-from .warnings import PseudoLikelihoodWarning, warn
+from ..warnings import PseudoLikelihoodWarning, warn
 
 __all__ = ["MixResult"]
 
@@ -91,8 +91,8 @@ class MixResult(InferenceMixin):
 
     @property
     def icc(self) -> float:
-        """Intraclass correlation (see :func:`pywemix.components.icc_of`)."""
-        from .components import icc_of
+        """Intraclass correlation (see :func:`pywemix.estimation.components.icc_of`)."""
+        from ..estimation.components import icc_of
         return icc_of(self._var_components, self.link or "identity")
 
     @property
@@ -169,13 +169,13 @@ class MixResult(InferenceMixin):
         """Draw responses from the fitted model (new random effects each time).
 
         Returns a DataFrame with one column per draw (``sim_1``, ...), rows
-        in the data's order. See :func:`pywemix.diagnostics.simulate`.
+        in the data's order. See :func:`pywemix.results.diagnostics.simulate`.
         """
         from .diagnostics import simulate
         return simulate(self, n, seed)
 
     def plot(self, kind: str = "resid_fitted"):
-        """A diagnostic plot as a matplotlib Figure (see :mod:`pywemix.plots`)."""
+        """A diagnostic plot as a matplotlib Figure (see :mod:`pywemix.results.plots`)."""
         from .plots import plot
         return plot(self, kind)
 

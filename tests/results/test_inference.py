@@ -14,7 +14,7 @@ import pywemix
 from conftest import needs_reference, reference_data
 from conftest import quiet_mix as _quiet_mix
 
-LME4 = Path(__file__).parent / "data" / "lme4_extra.json"
+LME4 = Path(__file__).resolve().parents[1] / "data" / "lme4_extra.json"
 Z975 = stats.norm.ppf(0.975)
 
 
@@ -175,7 +175,7 @@ def test_wald_type_errors(kw, match):
 
 
 def test_wald_rank_zero_is_an_error():
-    from pywemix.inference import _wald
+    from pywemix.results.inference import _wald
     b, R = np.array([1.0, 2.0]), np.array([[0.0, 1.0]])
     V = np.diag([1.0, 0.0])  # the tested estimate has no variance
     with pytest.raises(ValueError, match="rank 0"):

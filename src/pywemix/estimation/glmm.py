@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .aghq import Evaluation, QuadratureObjective
+from ..objective.quadrature import Evaluation, QuadratureObjective
 from .components import boundary_messages, groups_table, variance_table
-from .covariance import CovarianceStructure
+from ..objective.covariance import CovarianceStructure
 from .numdiff import hessian, jacobian
 from .optimize import OptimizationRecord, check_finite_fit, check_start, minimize_bounded
 from .variance import meat
-from .warnings import BoundaryWarning, ConvergenceWarning, DataWarning, warn
+from ..warnings import BoundaryWarning, ConvergenceWarning, DataWarning, warn
 
 __all__ = ["fit_quadrature"]
 

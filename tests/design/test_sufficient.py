@@ -1,4 +1,4 @@
-"""Per-group weighted sufficient statistics (pywemix.sufficient).
+"""Per-group weighted sufficient statistics (pywemix.design.sufficient).
 
 The batched, size-bucketed cross-products must equal a plain loop over the
 groups, for groups of very different sizes.
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pywemix.sufficient import group_crossprod, group_sum
+from pywemix.design.sufficient import group_crossprod, group_sum
 
 # sizes on both sides of powers of two (bucket edges) and far apart
 SIZES = [1, 2, 3, 50, 700, 1, 4, 5, 8, 9, 16, 17, 63, 64, 65, 128, 129, 2, 700, 1]

@@ -1,6 +1,6 @@
 """Adaptive Gauss-Hermite quadrature objective for non-Gaussian families.
 
-One objective for every family (a :class:`~pywemix.families.Family` object
+One objective for every family (a :class:`~pywemix.objective.families.Family` object
 supplies the log density and its derivatives). Random effects are
 integrated level by level from the lowest up, each group's nodes centred at
 its conditional mode and scaled by the curvature there (WeMix vignette,
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .gausshermite import grid
-from .sufficient import group_sum
+from ..design.sufficient import group_sum
 
 __all__ = ["QuadratureObjective", "Evaluation"]
 

@@ -1,4 +1,4 @@
-"""Covariance structure of the random effects (pywemix.covariance).
+"""Covariance structure of the random effects (pywemix.objective.covariance).
 
 ``T_l = Lambda_l Lambda_l'`` with block-diagonal lower-triangular relative
 factors, as lme4's ``theta``; the derivatives are checked against central
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.linalg import block_diag
 
-from pywemix.covariance import CovarianceStructure
+from pywemix.objective.covariance import CovarianceStructure
 
 LAYOUTS = {
     "ri": [[1]],

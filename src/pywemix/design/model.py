@@ -19,7 +19,7 @@ from .formula import ParsedFormula, parse_formula
 from .frame import (check_columns, check_predictor_types, drop_incomplete, numeric_array,
                     prepare_categoricals, to_pandas)
 from .levels import order_levels, sorted_levels
-from .warnings import DataWarning, warn
+from ..warnings import DataWarning, warn
 from .scaling import scale_within
 from .weights import (check_unconditional, conditional_weights, constant_within, normalize_weight_spec,
                       validate_weights, zero_weight_rows)

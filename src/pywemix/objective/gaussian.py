@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .sufficient import group_crossprod, group_sum
+from ..design.sufficient import group_crossprod, group_sum
 
 __all__ = ["GaussianObjective", "ProfiledFit"]
 

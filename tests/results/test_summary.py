@@ -1,4 +1,4 @@
-"""The WeMix-style report of a fit (pywemix.summary), as text and HTML.
+"""The WeMix-style report of a fit (pywemix.results.summary), as text and HTML.
 
 The numbers in the report are checked against the result's attributes by
 formatting those (never by copying printed text), and the groups table

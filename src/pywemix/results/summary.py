@@ -13,7 +13,7 @@ __all__ = ["Summary"]
 
 
 class Summary:
-    """Report of a :class:`~pywemix.results.MixResult`.
+    """Report of a :class:`~pywemix.results.result.MixResult`.
 
     ``str(summary)`` gives the text report; in Jupyter it renders as HTML
     tables. The tables are also available as DataFrames: ``header`` (a list of

@@ -1,4 +1,4 @@
-"""Parsing of lme4-style formulas (pywemix.formula.parse_formula).
+"""Parsing of lme4-style formulas (pywemix.design.formula.parse_formula).
 
 The meaning of each random-term form is lme4's (``findbars``, ``nobars``,
 ``expandDoubleVerts``); the terms of an effects expression are compared as
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from formulaic import Formula
 
-from pywemix.formula import ParsedFormula, RandomTerm, parse_formula
+from pywemix.design.formula import ParsedFormula, RandomTerm, parse_formula
 
 
 def terms(expr: str) -> set:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .frame import check_columns
-from .warnings import DataWarning, WeightWarning, warn
+from ..warnings import DataWarning, WeightWarning, warn
 
 __all__ = ["check_unconditional", "normalize_weight_spec", "validate_weights", "constant_within",
            "zero_weight_rows", "conditional_weights"]

@@ -1,4 +1,4 @@
-"""Gauss-Hermite product grids (pywemix.gausshermite.grid).
+"""Gauss-Hermite product grids (pywemix.objective.gausshermite.grid).
 
 The rule with n points per dimension integrates every monomial of degree at
 most 2n - 1 in each coordinate exactly against exp(-|x|^2); the moments are
@@ -13,7 +13,7 @@ from math import gamma, pi, sqrt
 import numpy as np
 import pytest
 
-from pywemix.gausshermite import grid
+from pywemix.objective.gausshermite import grid
 
 
 def moment_1d(k: int) -> float:

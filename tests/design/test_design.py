@@ -1,4 +1,4 @@
-"""The model design (pywemix.design): responses given as expressions, columns
+"""The model design (pywemix.design.model): responses given as expressions, columns
 that only stateful transforms mention, predictor types, non-finite values and
 random-effect structures that cannot be identified."""
 from __future__ import annotations

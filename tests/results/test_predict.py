@@ -1,4 +1,4 @@
-"""Predictions (pywemix.predict and MixResult.predict), as lme4's
+"""Predictions (pywemix.results.predict and MixResult.predict), as lme4's
 ``predict.merMod``: fixed part plus the conditional modes of known groups
 (``re.form = NULL``), the fixed part only (``re.form = NA``), and new groups
 with effects of zero (``allow.new.levels = TRUE``).

@@ -9,8 +9,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .design import fixed_matrix, random_matrix
-from .frame import check_columns, to_pandas
+from ..design.model import fixed_matrix, random_matrix
+from ..design.frame import check_columns, to_pandas
 
 __all__ = ["linear_predictor"]
 

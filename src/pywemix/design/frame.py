@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .warnings import DataWarning, warn
+from ..warnings import DataWarning, warn
 
 __all__ = ["to_pandas", "check_columns", "drop_incomplete", "prepare_categoricals"]
 
