@@ -112,15 +112,17 @@ class FitSettings:
         for field, label in COMPARED:
             a, b = getattr(self, field), getattr(other, field)
             if a != b and label not in [d[0] for d in out]:
-                out.append((label, self._text(field), other._text(field)))
+                out.append((label, _text(self, field), _text(other, field)))
         return out
 
-    def _text(self, field) -> str:
-        value = getattr(self, field)
-        if field in ("center_group", "center_grand"):
-            return self.centering_label()
-        if field == "weight_spec":
-            return ", ".join(w or "(none)" for w in value)
-        if field == "weight_scaling":
-            return SCALING_LABELS[value]
-        return "none" if value is None else str(value)
+
+def _text(settings, field) -> str:
+    """A setting's value as the summary shows it."""
+    value = getattr(settings, field)
+    if field in ("center_group", "center_grand"):
+        return settings.centering_label()
+    if field == "weight_spec":
+        return ", ".join(w or "(none)" for w in value)
+    if field == "weight_scaling":
+        return SCALING_LABELS[value]
+    return "none" if value is None else str(value)
