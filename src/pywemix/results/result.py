@@ -53,7 +53,7 @@ def make_result(design, settings, optimum, variance, warnings=()) -> "MixResult"
     for value, cls, name in ((settings, FitSettings, "settings"), (optimum, Optimum, "optimum"),
                              (variance, VarianceEstimate, "variance")):
         if not isinstance(value, cls):
-            raise TypeError(f"{name} must be a {cls.__name__}, got {type(value).__name__}")
+            raise TypeError(f"{name} must be of type {cls.__name__}, got {type(value).__name__}")
     return MixResult(design, settings, optimum, variance, tuple(warnings))
 
 
