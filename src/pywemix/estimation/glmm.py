@@ -1,4 +1,5 @@
-"""Fitting a weighted generalized linear mixed model by adaptive quadrature.
+"""Optimising a weighted generalized linear mixed model's adaptive-quadrature
+pseudo-likelihood (stage 3a for non-Gaussian families).
 
 Newton-Raphson on the quadrature approximation with the nodes held fixed,
 re-adapting the nodes at every iteration (as GLLAMM and WeMix do), until the
@@ -6,7 +7,6 @@ Newton decrement vanishes. R equivalents: WeMix's ``mix(family=)``,
 ``lme4::glmer(nAGQ=)``.
 """
 from __future__ import annotations
-
 
 import numpy as np
 

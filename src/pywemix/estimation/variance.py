@@ -21,8 +21,8 @@ levels' *relative* covariances ``Sigma_m / sigma^2`` held at their estimates
 Non-Gaussian families use one joint sandwich over ``phi = (beta, chol)``
 from the fixed-node derivatives of the quadrature, mapped to the variance
 elements by the delta method. The model-based variance is ``H^{-1}`` of the
-same blocks. R equivalents: ``WeMix::mix``'s ``vars`` and ``varVC``;
-``vcov.merMod`` for the model-based variance.
+same blocks. R equivalents: the standard errors of ``summary`` of a
+``WeMix::mix`` fit; ``vcov.merMod`` (lme4) for the model-based variance.
 """
 from __future__ import annotations
 
@@ -85,8 +85,8 @@ def estimate_variance(objective, optimum) -> VarianceEstimate:
     Notes
     -----
     See the module notes (WeMix vignette eqs. 7-9; Rabe-Hesketh and Skrondal
-    2006). R equivalents: ``WeMix::mix`` (``vars``, ``varVC``),
-    ``vcov.merMod``.
+    2006). R equivalents: the standard errors of ``summary`` of a
+    ``WeMix::mix`` fit; ``vcov.merMod`` (model-based).
     """
     if objective.gaussian:
         return _gaussian(objective.function, objective.structure, optimum)

@@ -9,8 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..estimation.components import groups_table, icc_of, variance_table
+from ..estimation.optimum import Optimum
+from ..estimation.variance import VarianceEstimate
+from ..objective.covariance import CovarianceStructure
 from ..objective.linpred import linear_predictor
 from .inference import InferenceMixin
+from .settings import FitSettings
 from ..warnings import PseudoLikelihoodWarning, warn
 
 __all__ = ["MixResult", "make_result"]
@@ -47,9 +52,6 @@ def make_result(design, settings, optimum, variance, warnings=()) -> "MixResult"
     The variance table, fitted values and the groups table are derived here;
     nothing is re-estimated. R equivalent: ``lme4::mkMerMod``.
     """
-    from ..estimation.optimum import Optimum
-    from ..estimation.variance import VarianceEstimate
-    from .settings import FitSettings
     for value, cls, name in ((settings, FitSettings, "settings"), (optimum, Optimum, "optimum"),
                              (variance, VarianceEstimate, "variance")):
         if not isinstance(value, cls):
@@ -93,8 +95,6 @@ class MixResult(InferenceMixin):
     """
 
     def __init__(self, design, settings, optimum, variance, warnings=()):
-        from ..estimation.components import groups_table, variance_table
-        from ..objective.covariance import CovarianceStructure
         d = self.__dict__
         d["_design"], d["_settings"] = design, settings
         d["_optimum"], d["_variance"] = optimum, variance
@@ -215,7 +215,6 @@ class MixResult(InferenceMixin):
     @property
     def icc(self) -> float:
         """Intraclass correlation (see :func:`pywemix.estimation.components.icc_of`)."""
-        from ..estimation.components import icc_of
         return icc_of(self._var_components, self.link or "identity")
 
     @property
