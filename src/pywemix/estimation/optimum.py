@@ -6,7 +6,7 @@ environment).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -53,9 +53,9 @@ class Optimum(OptimizationRecord):
     theta: np.ndarray
     llf: float
     criterion: str
-    modes: tuple
-    mode_variances: tuple
-    evaluation: object = None
+    modes: tuple = field(repr=False)
+    mode_variances: tuple = field(repr=False)
+    evaluation: object = field(default=None, repr=False)
 
     @classmethod
     def from_record(cls, record: OptimizationRecord, **estimates) -> "Optimum":
