@@ -312,7 +312,7 @@ STAGES = [
     ("pywemix.design.model", "model_matrix", "formulaic model_matrix (X and Z)", 1),
     ("pywemix.design.model", "_check_rank", "rank check of X", 1),
     ("pywemix.design.model", "conditional_weights", "conditional weights", 1),
-    ("pywemix.estimation.linear", "GaussianObjective", "sufficient statistics (objective setup)", 0),
+    ("pywemix.objective.make", "GaussianObjective", "sufficient statistics (objective setup)", 0),
     ("pywemix.objective.gaussian", "group_crossprod", "group_crossprod (G'WG per school)", 1),
     ("pywemix.estimation.linear", "_optimize", "optimisation", 0),
     ("pywemix.estimation.linear", "newton_batch", "Newton with exact gradients", 1),
@@ -320,9 +320,9 @@ STAGES = [
     ("pywemix.objective.gaussian.GaussianObjective", "profiled", "objective evaluations (all)", 1),
     ("pywemix.objective.gaussian.GaussianObjective", "profiled_grad",
      "objective + gradient evaluations (all)", 1),
-    ("pywemix.estimation.linear", "estimate_variances", "robust variance (sandwich)", 0),
+    ("pywemix.fit", "estimate_variance", "robust variance (sandwich)", 0),
     ("pywemix.objective.gaussian.GaussianObjective", "conditional_modes", "conditional modes", 0),
-    ("pywemix.estimation.linear", "variance_table", "variance table", 0),
+    ("pywemix.results.result", "variance_table", "variance table", 0),
 ]
 
 

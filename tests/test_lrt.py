@@ -319,6 +319,42 @@ def test_different_fit_settings_are_refused(sleep, kw, what):
         _boot(m0, m1, n=5, seed=1, allow_weighted=True)
 
 
+def test_settings_records_compare_typed_values():
+    from pywemix.results import FitSettings
+    base = FitSettings("y ~ 1 + (1|g)", weight_spec=("w1", "w2"))
+    alike = FitSettings("y ~ x + (1|g)", weight_spec=("w1", "w2"), reml=True)
+    assert base.differences(alike) == []
+    other = FitSettings("y ~ x + (1|g)", weight_spec=("w1", "w2"), weight_scaling="size",
+                        center_group=(("g", ("x",)),), center_grand=("x",))
+    diff = base.differences(other)
+    assert [d[0] for d in diff] == ["Weight scaling", "Centering"]
+    assert diff[1][1:] == ("none", "x within g; x grand mean")
+    assert [d[0] for d in base.differences(FitSettings("y ~ 1 + (1|g)", cond_weights=True,
+                                                       weight_spec=("w1", "w2")))] \
+        == ["Conditional weights"]
+
+
+@pytest.mark.parametrize("change, label", [
+    (dict(survey="PISA"), "Survey preset"),
+    (dict(weight_scaling="effective"), "Weight scaling"),
+    (dict(cond_weights=True), "Conditional weights"),
+    (dict(weight_spec=("w", None)), "Weights"),
+])
+def test_anova_and_bootstrap_compare_settings_records(change, label):
+    # the fits' records differ, everything else is identical: the records decide
+    from dataclasses import replace
+    from pywemix.results import make_result
+    d = _small(30)
+    m0, m1 = _mix("y ~ 1 + (1|g)", d), _mix("y ~ x + (1|g)", d)
+    m1b = make_result(m1.design, replace(m1.settings, **change), m1.optimization,
+                      m1.variance_estimate, m1.warnings)
+    assert np.isfinite(pywemix.anova(m0, m1)["p_value"].iloc[1])
+    with pytest.raises(ValueError, match=f"different settings: {label}"):
+        pywemix.anova(m0, m1b)
+    with pytest.raises(ValueError, match=f"different settings: {label}"):
+        _boot(m0, m1b, n=5, seed=1, allow_weighted=True)
+
+
 def test_different_offsets_are_refused():
     d = _small(25)
     d = d.assign(off=0.1 * d["x"], off2=0.2 * d["x"])

@@ -1,30 +1,33 @@
 """``mix``: the one entry point that fits a weighted mixed model.
 
-A short orchestrator of the four stages: formula & design
-(:mod:`pywemix.design.model`), objective (:mod:`pywemix.objective.gaussian`), optimisation
-(:mod:`pywemix.estimation.optimize`) and results (:mod:`pywemix.results.result`).
-R equivalent: ``WeMix::mix``.
+A short pipeline of the stages, each callable alone (as lme4's
+``lFormula -> mkLmerDevfun -> optimizeLmer -> mkMerMod``):
+:func:`pywemix.design.build_design`, :func:`pywemix.objective.make_objective`,
+:func:`pywemix.estimation.optimize`, :func:`pywemix.estimation.estimate_variance`
+and :func:`pywemix.results.make_result`. R equivalent: ``WeMix::mix``.
 """
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from .checks import check_bool, check_positive_int
 from .design.center import check_centering, make_centering
-from .design.model import build_design
-from .design.frame import numeric_array
 from .design.formula import parse_formula
+from .design.frame import numeric_array
+from .design.model import build_design
 from .design.scaling import normalize_scaling, survey_preset
+from .estimation import estimate_variance, optimize
+from .objective import make_objective
 from .objective.families import check_link, get_family
-from .estimation.glmm import fit_quadrature
-from .estimation.linear import fit_linear
-from .results.result import MixResult
+from .results.result import make_result
+from .results.settings import FitSettings
 from .warnings import FewGroupsWarning, collecting, warn
 
 __all__ = ["mix"]
-
 
 
 def _is_unit(design) -> bool:
@@ -125,64 +128,83 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
 def _fit(formula, data, weights, *, cond_weights, family, link, n_quad, offset,
          center_group, center_grand, weight_scaling, survey, reml, start, max_iter,
          reuse=None):
-    """``mix`` for one response. ``reuse`` (a :class:`_DesignReuse`) lets fits
-    of data that differ only in the response share one design."""
-    fam = _family(family, link)
-    scaling, extra = _scaling(weight_scaling, survey, cond_weights)
-    parsed = parse_formula(formula)
-    transform = make_centering(*check_centering(center_group, center_grand, parsed))
-    if not isinstance(cond_weights, (bool, np.bool_)):
-        raise TypeError(f"cond_weights must be True or False, got {cond_weights!r}")
-    if isinstance(n_quad, bool) or not isinstance(n_quad, (int, np.integer)):
-        raise TypeError(f"n_quad must be a positive integer, got {n_quad!r}")
-    if n_quad < 1:
-        raise ValueError(f"n_quad must be a positive integer, got {n_quad!r}")
-    if max_iter is not None:
-        if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)):
-            raise TypeError(f"max_iter must be a positive integer or None, got {max_iter!r}")
-        if max_iter < 1:
-            raise ValueError(f"max_iter must be a positive integer or None, got {max_iter!r}")
-    if not isinstance(reml, (bool, np.bool_)):
-        raise TypeError(f"reml must be True or False, got {reml!r}")
-    if reml and fam is not None:
-        raise ValueError("reml=True is only defined for the gaussian family")
+    """``mix`` for one response: design -> objective -> optimum -> variance -> result.
+
+    ``reuse`` (a :class:`_DesignReuse`) lets fits of data that differ only in
+    the response share one design.
+    """
+    args = _check_arguments(formula, family, link, cond_weights, n_quad, max_iter, reml,
+                            weight_scaling, survey, center_group, center_grand)
     with collecting() as messages:
-        design = reuse.get(data, parsed, fam) if reuse is not None else None
+        design = reuse.get(data, args.parsed, args.family) if reuse is not None else None
         if design is None:
-            design = build_design(parsed, data, weights, bool(cond_weights), family=fam,
-                                  offset=offset, transform=transform, weight_scaling=scaling)
+            design = build_design(args.parsed, data, weights, args.cond_weights,
+                                  family=args.family, offset=offset,
+                                  transform=args.transform, weight_scaling=args.scaling)
             if reuse is not None:
-                reuse.put(data, parsed, design, list(messages))
-        weighted = not _is_unit(design)
-        if reml and weighted:
+                reuse.put(data, args.parsed, design, list(messages))
+        settings = _settings(formula, args, design)
+        if settings.reml and settings.weighted:
             raise ValueError(
                 "reml=True needs unit weights: WeMix's weighted pseudo-likelihood is "
                 "defined for maximum likelihood only; fit with reml=False")
-        if center_group or center_grand:
-            extra["Centering"] = "; ".join(
-                [f"{', '.join(c)} within {g}" for g, c in (center_group or {}).items()]
-                + ([f"{', '.join(_as_list(center_grand))} grand mean"] if center_grand else []))
-        top = design.levels[-1]
-        if top.n_groups < 20:
-            warn(f"only {top.n_groups} top-level groups ({top.name}): cluster-robust "
-                 "standard errors are unreliable with fewer than 20 clusters",
-                 FewGroupsWarning)
+        _few_groups(design)
         # the optimisers probe points where the criterion is not defined
         # (overflow, singular matrices): such points are rejected, and what
-        # goes wrong at the estimates is checked and reported by the fits
+        # goes wrong at the estimates is checked and reported by the stages
         with np.errstate(all="ignore"):
-            if fam is None:
-                fields = fit_linear(design, reml=bool(reml), start=start,
-                                    max_iter=max_iter or 1000)
-            else:
-                fields = fit_quadrature(design, fam, n_quad=int(n_quad), start=start,
-                                        max_iter=max_iter or 200)
-    return MixResult(**fields, formula=formula, family=fam.name if fam else "gaussian",
-                     link=fam.link if fam else "identity",
-                     n_quad=int(n_quad) if fam else None, nobs=design.n_obs,
-                     warnings=tuple(messages),
-                     weighted=weighted, weight_spec=list(design.weight_spec),
-                     cond_weights=bool(cond_weights), extra=extra)
+            objective = make_objective(design, args.family, n_quad=args.n_quad,
+                                       reml=args.reml)
+            optimum = optimize(objective, start=start, max_iter=args.max_iter)
+            variance = estimate_variance(objective, optimum)
+    return make_result(design, settings, optimum, variance, messages)
+
+
+class _Arguments(NamedTuple):
+    """The checked arguments of ``mix``."""
+
+    parsed: object
+    family: object
+    cond_weights: bool
+    n_quad: int
+    max_iter: int | None
+    reml: bool
+    scaling: str
+    survey: str | None
+    center_group: dict
+    center_grand: list
+    transform: object
+
+
+def _check_arguments(formula, family, link, cond_weights, n_quad, max_iter, reml,
+                     weight_scaling, survey, center_group, center_grand) -> _Arguments:
+    """Every argument check of ``mix`` that needs no data (TypeError/ValueError)."""
+    fam = _family(family, link)
+    cond_weights = check_bool(cond_weights, "cond_weights")
+    scaling, preset = _scaling(weight_scaling, survey, cond_weights)
+    parsed = parse_formula(formula)
+    groups, grand = check_centering(center_group, center_grand, parsed)
+    n_quad = check_positive_int(n_quad, "n_quad")
+    max_iter = check_positive_int(max_iter, "max_iter", allow_none=True)
+    reml = check_bool(reml, "reml")
+    if reml and fam is not None:
+        raise ValueError("reml=True is only defined for the gaussian family")
+    return _Arguments(parsed, fam, cond_weights, n_quad, max_iter, reml, scaling, preset,
+                      groups, grand, make_centering(groups, grand))
+
+
+def _settings(formula, args, design) -> FitSettings:
+    """The settings record of a fit of ``design``."""
+    fam = args.family
+    return FitSettings(
+        formula=formula, family=fam.name if fam else "gaussian",
+        link=fam.link if fam else "identity", n_quad=args.n_quad if fam else None,
+        reml=args.reml, weighted=not _is_unit(design),
+        weight_spec=tuple(design.weight_spec), cond_weights=args.cond_weights,
+        weight_scaling=args.scaling, survey=args.survey,
+        center_group=tuple((g, tuple(c)) for g, c in args.center_group.items()),
+        center_grand=tuple(args.center_grand), offset_column=design.offset_column,
+        has_offset=bool(np.any(design.offset != 0)), family_object=fam)
 
 
 def _family(family, link):
@@ -194,6 +216,14 @@ def _family(family, link):
                              "'identity'")
         return None
     return get_family(family, link)
+
+
+def _few_groups(design):
+    top = design.levels[-1]
+    if top.n_groups < 20:
+        warn(f"only {top.n_groups} top-level groups ({top.name}): cluster-robust "
+             "standard errors are unreliable with fewer than 20 clusters",
+             FewGroupsWarning)
 
 
 class _BoundMix:
@@ -252,25 +282,16 @@ class _DesignReuse:
             self.entry = (data, (parsed, parsed.response), design, messages)
 
 
-def _as_list(x):
-    return [x] if isinstance(x, str) else list(x)
-
-
 def _scaling(weight_scaling, survey, cond_weights):
-    """Level-1 scaling method and the summary lines describing it."""
+    """Level-1 scaling method and the survey preset's name (None without one)."""
     method = normalize_scaling(weight_scaling)
-    extra = {}
-    if survey is not None:
-        preset = survey_preset(survey)
-        if method != "none" and method != preset["weight_scaling"]:
-            raise ValueError(f"weight_scaling={weight_scaling!r} conflicts with the "
-                             f"{preset['name']} preset ({preset['note']})")
-        if preset.get("unconditional") and cond_weights:
-            raise ValueError(f"the {preset['name']} preset takes the total student weight "
-                             "and the school weight (unconditional): use cond_weights=False")
-        method = preset["weight_scaling"]
-        extra["Survey preset"] = f"{preset['name']} ({preset['note']})"
-    names = {"none": "none", "size": "method A (level-1 weights sum to the group size)",
-             "effective": "method B (level-1 weights sum to the effective group size)"}
-    extra["Weight scaling"] = names[method]
-    return method, extra
+    if survey is None:
+        return method, None
+    preset = survey_preset(survey)
+    if method != "none" and method != preset["weight_scaling"]:
+        raise ValueError(f"weight_scaling={weight_scaling!r} conflicts with the "
+                         f"{preset['name']} preset ({preset['note']})")
+    if preset.get("unconditional") and cond_weights:
+        raise ValueError(f"the {preset['name']} preset takes the total student weight "
+                         "and the school weight (unconditional): use cond_weights=False")
+    return preset["weight_scaling"], preset["name"]

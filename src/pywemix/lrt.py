@@ -20,9 +20,6 @@ from .warnings import PseudoLikelihoodWarning, warn
 __all__ = ["anova", "bootstrap_lrt", "BootstrapResult"]
 
 
-_EXTRA_KEYS = ("Weight scaling", "Survey preset", "Centering")
-
-
 def _check_model(m, what):
     if not isinstance(m, MixResult):
         hint = (": plausible-value results hold one fit per value; compare single fits"
@@ -40,16 +37,10 @@ def _check_same_data(models):
     base = models[0]
     perms = [np.arange(base.nobs)]
     for m in models[1:]:
-        if (m.family, m.link) != (base.family, base.link):
-            raise ValueError("models have different families or links")
-        if list(m.weight_spec) != list(base.weight_spec) or m.cond_weights != base.cond_weights:
-            raise ValueError("models were fitted with different weights")
-        for key in _EXTRA_KEYS:
-            a, b = (base.extra or {}).get(key), (m.extra or {}).get(key)
-            if a != b:
-                raise ValueError(f"models were fitted with different settings: {key} is "
-                                 f"{a or 'none'!r} in {base.formula!r} but {b or 'none'!r} "
-                                 f"in {m.formula!r}; refit them alike")
+        for label, a, b in base.settings.differences(m.settings):
+            raise ValueError(f"models were fitted with different settings: {label} is "
+                             f"{a!r} in {base.formula!r} but {b!r} in {m.formula!r}; "
+                             "refit them alike")
         perm = _row_map(base, m)
         if perm is None:
             raise ValueError(
@@ -65,8 +56,8 @@ def _check_same_data(models):
 
 
 def _offset(m):
-    d = m._design
-    return np.asarray(d.offset, dtype=float) if m._has_offset else np.zeros(m.nobs)
+    return np.asarray(m.design.offset, dtype=float) if m.settings.has_offset \
+        else np.zeros(m.nobs)
 
 
 def _close(a, b):
@@ -84,9 +75,9 @@ def _row_map(m0, m1):
     """
     if m0.nobs != m1.nobs:
         return None
-    d0, d1 = m0._design, m1._design
+    d0, d1 = m0.design, m1.design
     keys = [(d0.row_positions, d1.row_positions)]
-    i0, i1 = pd.Index(m0._row_index), pd.Index(m1._row_index)
+    i0, i1 = pd.Index(d0.frame.index), pd.Index(d1.frame.index)
     if i0.is_unique and i1.is_unique:
         keys.append((i0, i1))
     for k0, k1 in keys:
@@ -95,7 +86,7 @@ def _row_map(m0, m1):
         except (TypeError, ValueError):  # labels that cannot be compared
             continue
         if (np.all(perm >= 0) and len(np.unique(perm)) == len(perm)
-                and _close(np.asarray(m0._y, float)[perm], np.asarray(m1._y, float))
+                and _close(np.asarray(d0.y, float)[perm], np.asarray(d1.y, float))
                 and _frames_agree(m0, m1, perm)):
             return perm
     return None
@@ -103,8 +94,9 @@ def _row_map(m0, m1):
 
 def _frames_agree(m0, m1, perm):
     """Whether the variables of both formulas and the weights agree row by row."""
-    f0, f1 = m0._design.frame, m1._design.frame
-    shared = (set(m0._parsed.required_columns) & set(m1._parsed.required_columns)) \
+    f0, f1 = m0.design.frame, m1.design.frame
+    shared = (set(m0.design.parsed.required_columns)
+              & set(m1.design.parsed.required_columns)) \
         | {w for w in m0.weight_spec if w is not None}
     for c in (c for c in shared if c in f0.columns and c in f1.columns):
         a, b = f0[c].iloc[perm], f1[c]
@@ -118,7 +110,7 @@ def _frames_agree(m0, m1, perm):
 
 def _random_signature(m):
     sig = set()
-    for lev, blocks in zip(m._levels, m._blocks):
+    for lev, blocks in zip(m.design.levels, m.design.blocks):
         for b in blocks:
             names = b.names
             for i, a in enumerate(names):
@@ -197,8 +189,8 @@ def anova(*models, refit: bool = False) -> pd.DataFrame:
                "(result.wald_test) instead")
         warn(msg, PseudoLikelihoodWarning)
         notes.append(msg)
-    rows = [dict(npar=m.df_modelwc, llf=m.llf, aic=m._criteria()[0], bic=m._criteria()[1])
-            for m in models]
+    rows = [dict(npar=m.df_modelwc, llf=m.llf, aic=m.information_criteria()[0],
+                 bic=m.information_criteria()[1]) for m in models]
     df = pd.DataFrame(rows, index=[m.formula for m in models])
     chisq = 2 * np.diff(df["llf"].to_numpy())
     dof = np.diff(df["npar"].to_numpy())
@@ -218,10 +210,10 @@ def _refit_ml(m):
     if m.criterion != "REML":
         return m
     from .fit import mix
-    d = m._design
+    d = m.design
     # the design's frame holds the rows used, centred as in the fit, in the
     # design's order (as its offset)
-    offset = d.offset if m._has_offset else None
+    offset = d.offset if m.settings.has_offset else None
     return mix(m.formula, d.frame, list(d.weight_spec), cond_weights=d.cond_weights,
                offset=offset, reml=False)
 
@@ -264,22 +256,22 @@ class _Refit:
     """Picklable ``Y (n, b) -> maximised criterion of each column`` for a model."""
 
     def __init__(self, result, perm=None):
-        state = result._state
-        self.family = result._family
+        objective = result.objective
+        self.family = objective.family
         self.perm = perm
+        # the optimiser's parameters: theta (Gaussian) or phi = (beta, chol)
+        self.start = np.asarray(result.optimization.x)
         if self.family is None:
-            self.objective, self.reml = state["objective"], state["reml"]
-            self.start = np.asarray(result.theta)
+            self.gauss, self.reml = objective.function, objective.reml
         else:
-            self.design, self.n_quad = state["design"], state["n_quad"]
-            self.start = state["phi"]
+            self.design, self.n_quad = objective.design, objective.n_quad
 
     def __call__(self, Y):
         if self.perm is not None:
             Y = Y[self.perm]
         if self.family is None:
             from .estimation.linear import refit_criteria
-            return refit_criteria(self.objective.with_responses(Y), self.start, self.reml)
+            return refit_criteria(self.gauss.with_responses(Y), self.start, self.reml)
         from .estimation.glmm import refit_llf
         return np.array([refit_llf(replace(self.design, y=y), self.family, self.n_quad,
                                    self.start) for y in Y.T])
@@ -352,11 +344,11 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
                                         list(m0.params.index) != list(m1.params.index)):
         raise ValueError("REML fits with different fixed effects: refit with reml=False")
     observed = 2.0 * (m1.llf - m0.llf)
-    d0 = m0._design
-    ys = draw_responses(d0, m0.params.to_numpy(), m0._covs, m0.sigma2, m0._family, n, rng)
+    ys = draw_responses(m0.design, m0.params.to_numpy(), m0.random_effects_covariances,
+                        m0.sigma2, m0.family_object, n, rng)
     # the designs of both fits hold the same rows, maybe in another order
     f0, g1 = _Refit(m0), _Refit(m1, perm)
-    size = 50 if m0._family is not None else 250
+    size = 50 if m0.family_object is not None else 250
     chunks = np.array_split(np.arange(n), max(1, int(np.ceil(n / size))))
     show = (n >= 200) if progress is None else bool(progress)
     bar = _bar(n, show)

@@ -115,7 +115,7 @@ class PlausibleValuesResult(InferenceMixin):
         d["_icc"] = float(np.mean([f.icc for f in fits]))
         d["llf"] = None
         for k in ("family", "link", "n_quad", "criterion", "nobs", "weighted", "weight_spec",
-                  "cond_weights", "n_clusters", "optimization", "extra"):
+                  "cond_weights", "n_clusters", "optimization", "settings"):
             d[k] = getattr(first, k)
         d["converged"] = all(f.converged for f in fits)
         msgs = []

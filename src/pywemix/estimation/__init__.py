@@ -1,7 +1,14 @@
 """Stage 3, estimation: optimise an objective, then estimate the variances.
 
-:mod:`.optimize` holds the optimisers and their typed record;
-:mod:`.variance` the model-based and cluster-robust (sandwich) estimators;
-:mod:`.linear` and :mod:`.glmm` run both steps for one family kind
-(lme4's ``optimizeLmer`` / ``optimizeGlmer``).
+:func:`optimize` (lme4's ``optimizeLmer`` / ``optimizeGlmer``) returns an
+:class:`Optimum`; :func:`estimate_variance` the model-based and
+cluster-robust (sandwich) covariances as a :class:`VarianceEstimate`.
+:mod:`.optimize` holds the optimisers and their record, :mod:`.linear` and
+:mod:`.glmm` the per-family searches, :mod:`.variance` every variance
+estimator.
 """
+from .optimum import Optimum
+from .stage import optimize
+from .variance import VarianceEstimate, estimate_variance
+
+__all__ = ["Optimum", "VarianceEstimate", "estimate_variance", "optimize"]

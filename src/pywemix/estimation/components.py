@@ -8,36 +8,32 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["variance_table", "icc_of", "groups_table", "assemble_var_cov",
-           "boundary_messages"]
+__all__ = ["variance_table", "icc_of", "groups_table", "boundary_messages"]
 
 
-def variance_table(structure, levels, covs, sigma2, phi_cov) -> pd.DataFrame:
+def variance_table(structure, levels, covs, sigma2, std_errors) -> pd.DataFrame:
     """One row per variance and covariance, plus the residual at level 1.
 
-    ``phi_cov`` is, per level, the covariance of (free elements, sigma^2); the
-    residual's standard error comes from level 2's block, as in WeMix.
+    Parameters
+    ----------
+    structure : CovarianceStructure
+    levels : list of Level
+    covs : list of ndarray
+        Covariance matrix of each level's random effects.
+    sigma2 : float or None
+        Residual variance; None for families without one (no residual row).
+    std_errors : ndarray
+        Standard error of each row (from
+        :meth:`~pywemix.estimation.variance.VarianceEstimate.std_errors`).
     """
-    rows = []
-    phi = structure.cov_to_phi(covs)
-    for i, (li, v1, v2) in enumerate(structure.element_labels()):
-        sl = structure.level_slices()[li]
-        k = i - sl.start
-        var = float(phi[i])
-        se = _se(phi_cov[li], k) if phi_cov is not None else np.nan
-        rows.append(dict(level=li + 2, group=levels[li].name, var1=v1, var2=v2,
-                         variance=var, std_error=se))
-    se_res = _se(phi_cov[0], -1) if phi_cov is not None else np.nan
-    rows.append(dict(level=1, group="Residual", var1=None, var2=None,
-                     variance=float(sigma2), std_error=se_res))
-    df = pd.DataFrame(rows, columns=["level", "group", "var1", "var2", "variance",
-                                     "std_error"])
+    rows = [dict(level=li + 2, group=levels[li].name, var1=v1, var2=v2, variance=float(v))
+            for (li, v1, v2), v in zip(structure.element_labels(), structure.cov_to_phi(covs))]
+    if sigma2 is not None:
+        rows.append(dict(level=1, group="Residual", var1=None, var2=None,
+                         variance=float(sigma2)))
+    df = pd.DataFrame(rows, columns=["level", "group", "var1", "var2", "variance"])
+    df["std_error"] = np.asarray(std_errors, dtype=float)
     return df
-
-
-def _se(cov, k):
-    v = cov[k, k]
-    return float(np.sqrt(v)) if np.isfinite(v) and v >= 0 else np.nan
 
 
 #: Latent-scale residual variance of binary links (logistic, normal, Gumbel).
@@ -90,37 +86,17 @@ def groups_table(design) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def assemble_var_cov(structure, blocks) -> np.ndarray:
-    """Covariance of all variance-component estimates, in ``variance_table`` order.
-
-    ``blocks`` holds, per level, the covariance of (that level's free
-    elements, residual variance), as the blockwise estimator gives them.
-    Elements of different levels get covariance 0 (they are estimated in
-    separate blocks); the residual variance's own entry comes from level 2's
-    block, its covariance with each level's elements from that level's block.
-    """
-    slices = structure.level_slices()
-    m = slices[-1].stop if slices else 0
-    V = np.zeros((m + 1, m + 1))
-    for sl, B in zip(slices, blocks):
-        k = sl.stop - sl.start
-        V[sl, sl] = B[:k, :k]
-        V[sl, m] = V[m, sl] = B[:k, k]
-    V[m, m] = blocks[0][-1, -1]
-    return V
-
-
 #: A Cholesky diagonal below this (relative to the residual standard
 #: deviation for linear models) makes a fit singular, as lme4's ``isSingular``.
 SINGULAR_TOL = 1e-4
 
 
-def boundary_messages(structure, theta, levels, covs) -> list:
+def boundary_messages(structure, cholesky, levels, covs) -> list:
     """Messages for variance components on or near the boundary.
 
-    ``theta`` holds the lower-triangular Cholesky factors of every block (of
-    the relative covariances for linear fits, of the covariances for the
-    quadrature families), ``covs`` the covariance matrices per level. A
+    ``cholesky`` holds the lower-triangular Cholesky elements of every block
+    (lme4's ``theta``: of ``Sigma_l / sigma^2`` for linear fits, of the
+    covariances themselves for the quadrature families), ``covs`` the covariance matrices per level. A
     variance that is exactly 0 is reported as such; a block whose Cholesky
     factor has a diagonal element below ``SINGULAR_TOL`` is singular
     (a variance near 0, or correlations of +-1), as lme4 reports a
@@ -132,7 +108,7 @@ def boundary_messages(structure, theta, levels, covs) -> list:
         for k, nm in zip(sizes, names):
             r, c = np.tril_indices(k)
             lam = np.zeros((k, k))
-            lam[r, c] = theta[pos:pos + len(r)]
+            lam[r, c] = cholesky[pos:pos + len(r)]
             pos += len(r)
             where = f"at level {li + 2} ({levels[li].name})"
             zero = [i for i in range(k) if np.all(lam[i] == 0)]

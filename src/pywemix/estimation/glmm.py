@@ -1,4 +1,5 @@
-"""Fitting a weighted generalized linear mixed model by adaptive quadrature.
+"""Optimising a weighted generalized linear mixed model's adaptive-quadrature
+pseudo-likelihood (stage 3a for non-Gaussian families).
 
 Newton-Raphson on the quadrature approximation with the nodes held fixed,
 re-adapting the nodes at every iteration (as GLLAMM and WeMix do), until the
@@ -7,22 +8,18 @@ Newton decrement vanishes. R equivalents: WeMix's ``mix(family=)``,
 """
 from __future__ import annotations
 
-
 import numpy as np
-import pandas as pd
 
-from ..objective.quadrature import Evaluation, QuadratureObjective
-from .components import boundary_messages, groups_table, variance_table
 from ..objective.covariance import CovarianceStructure
+from ..objective.linpred import linear_predictor
+from ..objective.quadrature import Evaluation, QuadratureObjective
+from .components import boundary_messages
 from .numdiff import hessian, jacobian
 from .optimize import OptimizationRecord, check_finite_fit, check_start, minimize_bounded
-from .variance import meat
+from .optimum import Optimum
 from ..warnings import BoundaryWarning, ConvergenceWarning, DataWarning, warn
 
-__all__ = ["fit_quadrature"]
-
-#: WeMix leaves out a variance's standard error below this value.
-SE_FLOOR = float(np.exp(-3.6))
+__all__ = ["optimize_quadrature", "refit_llf"]
 
 #: With fewer nodes than this, posterior moments from the nodes are too rough
 #: for fixed-node derivatives (with one node, the Laplace approximation, they
@@ -41,7 +38,7 @@ def _glm_start(design, family):
     if family.name == "poisson" and "Intercept" in design.x_names:
         beta[design.x_names.index("Intercept")] = np.log(max(np.average(y, weights=w), 1e-3))
     for _ in range(50):
-        eta = X @ beta + off
+        eta = linear_predictor(X, beta, off)
         _, d1, d2 = family.derivs(y, eta)
         info = (X * (w * -d2)[:, None]).T @ X
         try:
@@ -53,31 +50,6 @@ def _glm_start(design, family):
         if np.max(np.abs(step)) < 1e-8:
             break
     return beta
-
-
-#: Largest second-derivative array (rows x nodes x P x P doubles) allowed, in bytes.
-MAX_BYTES = 4e9
-
-
-def _check_grid_size(design, structure, n_quad):
-    """Refuse quadrature grids too large for memory, warn about slow ones.
-
-    Every row is evaluated at the nodes of all the levels above it:
-    ``prod_l n_quad ** q_l`` points.
-    """
-    per_row = int(np.prod([float(n_quad) ** q for q in structure.q]))
-    cells = design.n_obs * per_row
-    P = design.X.shape[1] + structure.n_theta
-    if cells * P * P * 8 > MAX_BYTES:
-        raise ValueError(
-            f"n_quad={n_quad} with {structure.q} random effects per level means "
-            f"{per_row} quadrature points for each of the {design.n_obs} rows, beyond "
-            f"what memory allows; use fewer points (n_quad ** (effects) grows fast: "
-            f"n_quad=5 or 7 is usually accurate with adaptive quadrature)")
-    if cells * P * P * 8 > MAX_BYTES / 8:
-        warn(f"n_quad={n_quad} gives {per_row} quadrature points per row "
-             f"({structure.q} random effects per level): the fit will be slow; "
-             "fewer points are usually enough with adaptive quadrature", ConvergenceWarning)
 
 
 def _separation_check(design, family):
@@ -167,15 +139,37 @@ def _numeric(obj, phi0, max_iter, scale):
     return phi, ev, rec.iterations, rec.converged, rec.message
 
 
-def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: int = 200):
-    """Fit a GLMM by adaptive Gauss-Hermite quadrature; returns result fields."""
-    structure = CovarianceStructure.from_design(design)
-    _check_grid_size(design, structure, n_quad)
-    obj = QuadratureObjective(design, structure, family, n_quad)
+def optimize_quadrature(objective, *, start=None, max_iter: int = 200) -> Optimum:
+    """Maximise the adaptive-quadrature pseudo-likelihood of a GLMM objective.
+
+    Parameters
+    ----------
+    objective : MixObjective
+        Non-Gaussian (from :func:`pywemix.objective.make_objective`).
+    start : array-like, optional
+        Starting ``phi``: the fixed effects, then the Cholesky elements of each
+        level's covariance. Default: the weighted GLM's fixed effects and half
+        the default Cholesky factors.
+    max_iter : int
+
+    Returns
+    -------
+    Optimum
+        Boundary, convergence and separation problems are issued as warnings.
+
+    Notes
+    -----
+    Newton-Raphson with the nodes held fixed and re-adapted at every
+    iteration (Rabe-Hesketh, Skrondal and Pickles 2005), or, with fewer than
+    ``FIXED_NODE_MIN`` nodes, a quasi-Newton search with finite-difference
+    derivatives. R equivalents: ``lme4::optimizeGlmer``; WeMix's
+    ``mix(family=)``.
+    """
+    design, family, obj = objective.design, objective.family, objective.function
+    n_quad = objective.n_quad
     _separation_check(design, family)
     if start is None:
-        c0 = 0.5 * structure.theta_start()
-        phi0 = np.r_[_glm_start(design, family), c0]
+        phi0 = np.r_[_glm_start(design, family), 0.5 * objective.structure.theta_start()]
     else:
         phi0 = check_start(start, obj.P, "the fixed effects, then the Cholesky factors of "
                            "each level's covariance")
@@ -191,74 +185,54 @@ def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: in
     record = OptimizationRecord(phi, -ev.llf, iters, iters, grad_norm, converged, message,
                                 "Newton-Raphson (adaptive quadrature)", ())
     if not converged:
-        warn(f"the optimiser did not converge in {iters} iterations", ConvergenceWarning)
-    p = obj.p
-    beta, c = phi[:p], phi[p:]
-    covs = obj.covariances(c)
-    # joint sandwich over all parameters, then the delta method to variances
-    w = design.wg[-1]
-    scores = w[:, None] * ev.group_grad
-    negH = -ev.hess
-    Hi = _inv(negH)
-    V_model = Hi
-    V_robust = Hi @ meat(scores) @ Hi
-    A = np.zeros((p + len(structure.cov_to_phi(covs)), obj.P))
-    A[:p, :p] = np.eye(p)
-    A[p:, p:] = jacobian(lambda cc: structure.cov_to_phi(obj.covariances(cc)), c,
-                         1e-6 * np.maximum(np.abs(c), 1e-3))
-    cov_r = A @ V_robust @ A.T
-    cov_m = A @ V_model @ A.T
-    phi_robust = _level_blocks(structure, cov_r[p:, p:])
-    table = variance_table(structure, design.levels, covs, np.nan, phi_robust)
-    table = table[table["group"] != "Residual"].reset_index(drop=True)
-    small = (table["variance"] < SE_FLOOR).to_numpy() & table["var2"].isna().to_numpy()
-    table.loc[small, "std_error"] = np.nan
-    var_cov = {"robust": cov_r[p:, p:].copy(), "model": cov_m[p:, p:].copy()}
-    for V in var_cov.values():
-        V[small, :] = np.nan
-        V[:, small] = np.nan
-    for msg in boundary_messages(structure, c, design.levels, covs):
+        warn(f"the optimiser did not converge: {message} (after {iters} iterations)",
+             ConvergenceWarning)
+    return _optimum(objective, record, ev)
+
+
+def _optimum(objective, record, ev) -> Optimum:
+    """The estimates at ``record.x`` and the checks of the fit made there."""
+    design, obj = objective.design, objective.function
+    phi = record.x
+    beta, chol = phi[:obj.p], phi[obj.p:]
+    covs = tuple(obj.covariances(chol))
+    for msg in boundary_messages(objective.structure, chol, design.levels, covs):
         warn(msg, BoundaryWarning)
-    modes, ranef_var = obj.conditional_modes(phi, variances=True)
-    eta = design.X @ beta + design.offset
-    for lev, Z, m in zip(design.levels, design.Z, modes):
-        eta = eta + np.einsum("ij,ij->i", Z, m[lev.codes])
-    _extreme_fit_check(design, family, beta, eta)
-    return dict(params=pd.Series(beta, index=design.x_names), cov_robust=cov_r[:p, :p],
-                cov_model=cov_m[:p, :p], var_cov=var_cov, var_components=table, groups=groups_table(design),
-                modes=modes, fitted_link=eta, y=design.y, row_index=design.frame.index,
-                design=design, sigma2=np.nan, covs=covs, theta=c, llf=ev.llf,
-                criterion="ML", optimization=record, converged=converged,
-                n_clusters=len(w), family_obj=family, ranef_var=ranef_var,
-                extra_state=dict(objective=obj, phi=phi, design=design, n_quad=n_quad,
-                                 cov_all_robust=cov_r, cov_all_model=cov_m))
+    modes, mode_var = obj.conditional_modes(phi, variances=True)
+    eta = linear_predictor(design.X, beta, design.offset, design.Z,
+                           [lev.codes for lev in design.levels], modes)
+    _extreme_fit_check(design, objective.family, beta, eta)
+    return Optimum.from_record(record, beta=beta, sigma2=np.nan, covariances=covs,
+                               theta=chol, llf=float(ev.llf), criterion="ML",
+                               modes=tuple(modes), mode_variances=tuple(mode_var),
+                               evaluation=ev)
+
+
+def _cholesky_layout(structure) -> list:
+    """Per level, the (position in ``chol``, row, column) of each Cholesky
+    element, blocks in order (the layout of ``QuadratureObjective.factors``)."""
+    layout, pos = [], 0
+    for sizes in structure.sizes:
+        entries, off = [], 0
+        for k in sizes:
+            r, c = np.tril_indices(k)
+            entries.extend(zip(range(pos, pos + len(r)), off + r, off + c))
+            pos += len(r)
+            off += k
+        layout.append(entries)
+    return layout
 
 
 def _canonical(phi, obj):
+    """``phi`` with every Cholesky column signed so that its diagonal is >= 0
+    (the covariances do not change)."""
     phi = phi.copy()
-    for li, entries in enumerate(obj._cpos):
-        C = obj.factors(phi[obj.p:])[li]
+    factors = obj.factors(phi[obj.p:])
+    for C, entries in zip(factors, _cholesky_layout(obj.structure)):
         signs = np.where(np.diag(C) < 0, -1.0, 1.0)
-        for idx, r, col in entries:
-            phi[idx] = phi[idx] * signs[col]
+        for idx, _, col in entries:
+            phi[obj.p + idx] *= signs[col]
     return phi
-
-
-def _level_blocks(structure, cov_phi):
-    out = []
-    for sl in structure.level_slices():
-        k = sl.stop - sl.start
-        M = np.full((k + 1, k + 1), np.nan)
-        M[:k, :k] = cov_phi[sl, sl]
-        out.append(M)
-    return out
-
-
-def _inv(H):
-    try:
-        return np.linalg.inv(H)
-    except np.linalg.LinAlgError:
-        return np.linalg.pinv(H)
 
 
 def refit_llf(design, family, n_quad, phi0) -> float:

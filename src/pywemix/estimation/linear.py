@@ -1,23 +1,21 @@
-"""Fitting a weighted linear mixed model: optimise, then assemble the result.
+"""Optimising a weighted linear mixed model's profiled likelihood.
 
-R equivalent: lme4's ``optimizeLmer`` + ``mkMerMod``; WeMix's linear branch.
+R equivalent: lme4's ``optimizeLmer``; WeMix's linear branch.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 
-from .components import assemble_var_cov, boundary_messages, groups_table, variance_table
-from ..objective.covariance import CovarianceStructure
-from ..objective.gaussian import GaussianObjective
+from .components import boundary_messages
 from .optimize import (OptimizationRecord, check_finite_fit, check_start, minimize_bounded,
                        newton_batch)
+from .optimum import Optimum
 from ..objective.twolevel import TwoLevelProfile
-from .variance import estimate_variances
 from ..warnings import BoundaryWarning, ConvergenceWarning, warn
 
-__all__ = ["fit_linear"]
+__all__ = ["optimize_linear", "refit_criteria"]
 
 
 def _snap_to_boundary(f, theta, structure):
@@ -34,80 +32,84 @@ def _snap_to_boundary(f, theta, structure):
     return theta
 
 
-def fit_linear(design, *, reml: bool = False, start=None, max_iter: int = 1000):
-    """Fit the Gaussian model described by ``design``.
+def optimize_linear(objective, *, start=None, max_iter: int = 1000) -> Optimum:
+    """Maximise the (restricted) profiled likelihood of a Gaussian objective.
 
-    Returns the keyword arguments of :class:`~pywemix.results.result.MixResult`;
-    boundary and convergence problems are issued as warnings.
+    Parameters
+    ----------
+    objective : MixObjective
+        Gaussian (from :func:`pywemix.objective.make_objective`).
+    start : array-like, optional
+        Starting ``theta`` (relative Cholesky elements, lme4's ``theta``).
+    max_iter : int
+
+    Returns
+    -------
+    Optimum
+        The record and the estimates (``beta``, ``sigma2``, covariances,
+        conditional modes); boundary and convergence problems are issued as
+        warnings.
+
+    Notes
+    -----
+    Projected Newton on ``theta`` with the exact gradient (and Hessian for
+    two-level models), L-BFGS-B if that stalls; the profiled ``beta`` and
+    ``sigma^2`` follow in closed form. R equivalent: ``lme4::optimizeLmer``.
     """
-    structure = CovarianceStructure.from_design(design)
-    objective = GaussianObjective(design, structure)
+    gauss, structure, design = objective.function, objective.structure, objective.design
+    reml = objective.reml
     theta0 = structure.theta_start() if start is None else check_start(
         start, structure.n_theta, "the relative Cholesky factors of the random effects, "
         "lme4's theta")
-    scale = _total_weight(objective)
-    record = _optimize(objective, theta0, reml, scale, max_iter)
-    theta = _snap_to_boundary(_scaled(objective, reml, scale)[0], record.x, structure)
-    pf = objective.profiled(theta, reml)
+    scale = _total_weight(gauss)
+    record = _optimize(gauss, theta0, reml, scale, max_iter)
+    theta = _snap_to_boundary(_scaled(gauss, reml, scale)[0], record.x, structure)
+    pf = gauss.profiled(theta, reml)
     check_finite_fit([pf.llf, pf.beta, pf.sigma2], design)
-    covs = [pf.sigma2 * T for T in structure.relative_cov(theta)]
-    ve = estimate_variances(objective, structure, pf.beta, pf.sigma2, covs)
-    table = variance_table(structure, design.levels, covs, pf.sigma2, ve.phi_robust)
-    modes = objective.conditional_modes(pf.beta, pf.sigma2, covs)
-    ranef_var = objective.conditional_variances(pf.sigma2, covs)
-    fitted = design.X @ pf.beta + design.offset
-    for lev, Z, m in zip(design.levels, design.Z, modes):
-        fitted = fitted + np.einsum("ij,ij->i", Z, m[lev.codes])
+    covs = tuple(pf.sigma2 * T for T in structure.relative_cov(theta))
     for msg in boundary_messages(structure, theta, design.levels, covs):
         warn(msg, BoundaryWarning)
     if not record.converged:
         warn(f"the optimiser did not converge: {record.message}", ConvergenceWarning)
-    params = pd.Series(pf.beta, index=design.x_names)
-    var_cov = {"robust": assemble_var_cov(structure, ve.phi_robust),
-               "model": assemble_var_cov(structure, ve.phi_model)}
-    return dict(params=params, cov_robust=ve.beta_robust, cov_model=ve.beta_model,
-                var_cov=var_cov,
-                var_components=table, groups=groups_table(design), modes=modes,
-                fitted_link=fitted, y=design.y, row_index=design.frame.index,
-                design=design, sigma2=pf.sigma2, covs=covs, theta=theta,
-                llf=pf.llf, criterion=pf.criterion, optimization=record,
-                converged=record.converged, n_clusters=ve.n_clusters, ranef_var=ranef_var,
-                extra_state=dict(objective=objective, design=design, reml=reml))
+    modes = tuple(gauss.conditional_modes(pf.beta, pf.sigma2, covs))
+    return Optimum.from_record(
+        replace(record, x=theta), beta=pf.beta, sigma2=float(pf.sigma2), covariances=covs,
+        theta=theta, llf=float(pf.llf), criterion=pf.criterion, modes=modes,
+        mode_variances=tuple(gauss.conditional_variances(pf.sigma2, covs)))
 
 
+def refit_criteria(gauss, theta0, reml: bool) -> np.ndarray:
+    """Maximised (restricted) log-likelihood of each response of a batched Gaussian objective.
 
-def refit_criteria(objective, theta0, reml: bool) -> np.ndarray:
-    """Maximised (restricted) log-likelihood of each response of a batched objective.
-
-    ``objective`` comes from :meth:`GaussianObjective.with_responses` with a
+    ``gauss`` comes from :meth:`GaussianObjective.with_responses` with a
     matrix of responses; all refits run at once from ``theta0`` (used by the
     parametric bootstrap, where only the response changes).
     """
-    B = objective.M2.shape[0]
-    scale = _total_weight(objective)
-    full = objective.M2
+    B = gauss.M2.shape[0]
+    scale = _total_weight(gauss)
+    full = gauss.M2
 
     def fg(X, idx):
-        objective.M2 = full[idx]
-        v, g = objective.profiled_grad(X, reml)
+        gauss.M2 = full[idx]
+        v, g = gauss.profiled_grad(X, reml)
         return -v / scale, -g / scale
 
-    lower = objective.structure.theta_lower()
+    lower = gauss.structure.theta_lower()
     try:
         X, f, _, _, _ = newton_batch(fg, np.tile(theta0, (B, 1)), lower)
     finally:
-        objective.M2 = full
+        gauss.M2 = full
     return -f * scale
 
 
-def _optimize(objective, theta0, reml, scale, max_iter) -> OptimizationRecord:
+def _optimize(gauss, theta0, reml, scale, max_iter) -> OptimizationRecord:
     """Projected Newton with the exact gradient (and, for two-level models, the
     exact Hessian); L-BFGS-B if that stalls."""
-    lower = objective.structure.theta_lower()
-    f, fg = _scaled(objective, reml, scale)
+    lower = gauss.structure.theta_lower()
+    f, fg = _scaled(gauss, reml, scale)
     hess, method = None, "Newton (exact gradient)"
-    if TwoLevelProfile.fits(objective):
-        profile = TwoLevelProfile(objective)
+    if TwoLevelProfile.fits(gauss):
+        profile = TwoLevelProfile(gauss)
         method = "Newton (exact gradient and Hessian)"
 
         def fg(theta):
@@ -130,14 +132,14 @@ def _optimize(objective, theta0, reml, scale, max_iter) -> OptimizationRecord:
                               "projected gradient below tolerance", method, at)
 
 
-def _total_weight(objective) -> float:
+def _total_weight(gauss) -> float:
     """The optimiser's scale: the total weight of the top-level groups.
 
     The information about the covariance parameters grows with the number of
     groups, not of rows; scaling by the observations' total weight would let
     large level-1 weights shrink the gradient below any tolerance at the start.
     """
-    return float(np.sum(objective.top_weights))
+    return float(np.sum(gauss.top_weights))
 
 
 def _one(fg, X):
@@ -145,12 +147,12 @@ def _one(fg, X):
     return np.array([v]), g[None, :]
 
 
-def _scaled(objective, reml, scale):
+def _scaled(gauss, reml, scale):
     """Objective ``-llf / scale`` and (value, exact gradient), for the optimiser."""
     def f(theta):
-        return -objective.profiled(theta, reml).llf / scale
+        return -gauss.profiled(theta, reml).llf / scale
 
     def fg(theta):
-        v, g = objective.profiled_grad(theta, reml)
+        v, g = gauss.profiled_grad(theta, reml)
         return -v / scale, -g / scale
     return f, fg

@@ -1,4 +1,5 @@
-"""Variance estimators of a fit: model-based and cluster-robust, in one place.
+"""Stage 3b: the variance of the estimates, model-based and cluster-robust,
+for every family, in one place.
 
 Notes
 -----
@@ -16,7 +17,12 @@ each top-level group's weighted log-likelihood contribution:
 the variance terms of level ``l`` use the block of ``(variances and
 covariances of level l, sigma^2)`` with the fixed effects and the other
 levels' *relative* covariances ``Sigma_m / sigma^2`` held at their estimates
-(WeMix's parametrisation; this reproduces its figures for three levels). The model-based variance is ``H^{-1}`` of the same blocks.
+(WeMix's parametrisation; this reproduces its figures for three levels).
+Non-Gaussian families use one joint sandwich over ``phi = (beta, chol)``
+from the fixed-node derivatives of the quadrature, mapped to the variance
+elements by the delta method. The model-based variance is ``H^{-1}`` of the
+same blocks. R equivalents: the standard errors of ``summary`` of a
+``WeMix::mix`` fit; ``vcov.merMod`` (lme4) for the model-based variance.
 """
 from __future__ import annotations
 
@@ -26,23 +32,65 @@ import numpy as np
 
 from .numdiff import hessian, jacobian
 
-__all__ = ["VarianceEstimates", "estimate_variances", "sandwich", "meat"]
+__all__ = ["VarianceEstimate", "estimate_variance", "meat", "SE_FLOOR"]
+
+#: WeMix leaves out the standard error of a (non-Gaussian) variance below this value.
+SE_FLOOR = float(np.exp(-3.6))
 
 
 @dataclass(frozen=True)
-class VarianceEstimates:
-    """Model-based and robust covariances of the estimates.
+class VarianceEstimate:
+    """Model-based and cluster-robust covariances of the estimates.
 
-    ``beta_model`` / ``beta_robust``: (p, p). ``phi_model`` / ``phi_robust``:
-    per level a square matrix over (that level's free covariance elements,
-    residual variance).
+    Attributes
+    ----------
+    fixed_model, fixed_robust : ndarray (p, p)
+        Covariance of the fixed effects.
+    components_model, components_robust : ndarray (m, m)
+        Covariance of the variance-component estimates, in the order of the
+        rows of ``MixResult.var_components`` (the residual variance last, for
+        Gaussian fits). NaN where not estimated.
+    n_clusters : int
+        Top-level groups (clusters of the sandwich).
     """
 
-    beta_model: np.ndarray
-    beta_robust: np.ndarray
-    phi_model: list
-    phi_robust: list
+    fixed_model: np.ndarray
+    fixed_robust: np.ndarray
+    components_model: np.ndarray
+    components_robust: np.ndarray
     n_clusters: int
+
+    def std_errors(self) -> np.ndarray:
+        """Robust standard errors of the variance components (NaN where the
+        variance is not available or negative)."""
+        v = np.diag(self.components_robust)
+        with np.errstate(invalid="ignore"):
+            return np.where(np.isfinite(v) & (v >= 0), np.sqrt(np.abs(v)), np.nan)
+
+
+def estimate_variance(objective, optimum) -> VarianceEstimate:
+    """Covariances of the estimates of a fit, model-based and cluster-robust.
+
+    Parameters
+    ----------
+    objective : MixObjective
+        From :func:`pywemix.objective.make_objective`.
+    optimum : Optimum
+        From :func:`pywemix.estimation.optimize` on the same objective.
+
+    Returns
+    -------
+    VarianceEstimate
+
+    Notes
+    -----
+    See the module notes (WeMix vignette eqs. 7-9; Rabe-Hesketh and Skrondal
+    2006). R equivalents: the standard errors of ``summary`` of a
+    ``WeMix::mix`` fit; ``vcov.merMod`` (model-based).
+    """
+    if objective.gaussian:
+        return _gaussian(objective.function, objective.structure, optimum)
+    return _quadrature(objective, optimum)
 
 
 def meat(scores: np.ndarray) -> np.ndarray:
@@ -58,39 +106,81 @@ def _inv(H):
         return np.linalg.pinv(H)
 
 
-def sandwich(H: np.ndarray, J: np.ndarray) -> np.ndarray:
-    """``H^{-1} J H^{-1}``."""
-    Hi = _inv(H)
-    return Hi @ J @ Hi
+def _gaussian(gauss, structure, optimum) -> VarianceEstimate:
+    """Blockwise estimator of a Gaussian fit (module notes)."""
+    beta, sigma2, covs = optimum.beta, optimum.sigma2, list(optimum.covariances)
+    V = _inv(gauss.beta_information(sigma2, covs))
+    s_b = gauss.beta_scores(beta, sigma2, covs)
+    blocks = [_level_block(gauss, structure, beta, sigma2, covs, li)
+              for li in range(len(covs))]
+    return VarianceEstimate(V, V @ meat(s_b) @ V,
+                            _assemble(structure, [b[0] for b in blocks]),
+                            _assemble(structure, [b[1] for b in blocks]), s_b.shape[0])
 
 
-def estimate_variances(objective, structure, beta, sigma2, covs) -> VarianceEstimates:
-    """Model-based and cluster-robust covariances for a Gaussian fit."""
-    I_bb = objective.beta_information(sigma2, covs)
-    V = _inv(I_bb)
-    s_b = objective.beta_scores(beta, sigma2, covs)
-    beta_robust = V @ meat(s_b) @ V
-    phi_all = structure.cov_to_phi(covs)
-    phi_model, phi_robust = [], []
-    for li, sl in enumerate(structure.level_slices()):
-        x0 = np.r_[phi_all[sl], sigma2]
+def _level_block(gauss, structure, beta, sigma2, covs, li):
+    """(model, robust) covariance of (level ``li``'s free elements, sigma^2)."""
+    elements = structure.cov_to_phi(covs)
+    sl = structure.level_slices()[li]
+    x0 = np.r_[elements[sl], sigma2]
 
-        def block(x, li=li, sl=sl):
-            # other levels keep their *relative* covariance (Sigma_m / sigma^2),
-            # as WeMix holds its theta fixed; level li moves in absolute terms
-            phi = phi_all.copy()
-            phi[sl] = x[:-1]
-            cs = [C if m == li else C * (x[-1] / sigma2)
-                  for m, C in enumerate(structure.phi_to_cov(phi))]
-            return objective.group_loglik(beta, x[-1], cs)
+    def block(x):
+        # other levels keep their *relative* covariance (Sigma_m / sigma^2),
+        # as WeMix holds its theta fixed; level li moves in absolute terms
+        moved = elements.copy()
+        moved[sl] = x[:-1]
+        cs = [C if m == li else C * (x[-1] / sigma2)
+              for m, C in enumerate(structure.phi_to_cov(moved))]
+        return gauss.group_loglik(beta, x[-1], cs)
 
-        scale = max(sigma2, float(np.max(np.abs(x0))))
-        h_s = 1e-4 * np.maximum(np.abs(x0), 1e-2 * scale)
-        h_h = 1e-3 * np.maximum(np.abs(x0), 1e-2 * scale)
-        scores = jacobian(block, x0, h_s)
-        base = block(x0)
-        H = -hessian(lambda x: float(np.sum(block(x) - base)), x0, h_h)
-        Hi = _inv(H)
-        phi_model.append(Hi)
-        phi_robust.append(Hi @ meat(scores) @ Hi)
-    return VarianceEstimates(V, beta_robust, phi_model, phi_robust, s_b.shape[0])
+    scale = max(sigma2, float(np.max(np.abs(x0))))
+    h_s = 1e-4 * np.maximum(np.abs(x0), 1e-2 * scale)
+    h_h = 1e-3 * np.maximum(np.abs(x0), 1e-2 * scale)
+    scores = jacobian(block, x0, h_s)
+    base = block(x0)
+    Hi = _inv(-hessian(lambda x: float(np.sum(block(x) - base)), x0, h_h))
+    return Hi, Hi @ meat(scores) @ Hi
+
+
+def _assemble(structure, blocks) -> np.ndarray:
+    """Covariance of all variance-component estimates from the level blocks.
+
+    ``blocks`` holds, per level, the covariance of (that level's free
+    elements, residual variance). Elements of different levels get
+    covariance 0 (they are estimated in separate blocks); the residual
+    variance's own entry comes from level 2's block, its covariance with
+    each level's elements from that level's block.
+    """
+    slices = structure.level_slices()
+    m = slices[-1].stop if slices else 0
+    V = np.zeros((m + 1, m + 1))
+    for sl, B in zip(slices, blocks):
+        k = sl.stop - sl.start
+        V[sl, sl] = B[:k, :k]
+        V[sl, m] = V[m, sl] = B[:k, k]
+    V[m, m] = blocks[0][-1, -1]
+    return V
+
+
+def _quadrature(objective, optimum) -> VarianceEstimate:
+    """Joint sandwich over ``phi = (beta, chol)``, then the delta method."""
+    obj, structure = objective.function, objective.structure
+    ev, p = optimum.evaluation, obj.p
+    chol = optimum.x[p:]
+    w = objective.design.wg[-1]
+    Hi = _inv(-ev.hess)
+    V_robust = Hi @ meat(w[:, None] * ev.group_grad) @ Hi
+    A = np.zeros((p + len(structure.cov_to_phi(optimum.covariances)), obj.P))
+    A[:p, :p] = np.eye(p)
+    A[p:, p:] = jacobian(lambda c: structure.cov_to_phi(obj.covariances(c)), chol,
+                         1e-6 * np.maximum(np.abs(chol), 1e-3))
+    cov_r, cov_m = A @ V_robust @ A.T, A @ Hi @ A.T
+    elements = structure.cov_to_phi(optimum.covariances)
+    is_var = np.array([v2 is None for _, _, v2 in structure.element_labels()], dtype=bool)
+    small = is_var & (elements < SE_FLOOR)
+    comp = []
+    for V in (cov_m[p:, p:].copy(), cov_r[p:, p:].copy()):
+        V[small, :] = np.nan
+        V[:, small] = np.nan
+        comp.append(V)
+    return VarianceEstimate(cov_m[:p, :p], cov_r[:p, :p], comp[0], comp[1], len(w))

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..objective.linpred import linear_predictor
+
 __all__ = ["Residuals", "simulate", "draw_responses"]
 
 
@@ -41,7 +43,8 @@ def draw_responses(design, beta, covs, sigma2, family, n, rng) -> np.ndarray:
     New random effects ``u_l ~ N(0, Sigma_l)`` for every group of every level
     and draw, then ``y ~ N(eta, sigma^2)`` or the family's distribution.
     """
-    eta = np.repeat((design.X @ beta + design.offset)[:, None], n, axis=1)
+    fixed = linear_predictor(design.X, beta, design.offset)
+    eta = np.repeat(fixed[:, None], n, axis=1)
     for lev, Z, S in zip(design.levels, design.Z, covs):
         root = _sqrt_psd(np.asarray(S))
         u = rng.standard_normal((n, lev.n_groups, root.shape[0])) @ root.T
@@ -82,9 +85,7 @@ def simulate(result, n: int = 1, seed=None) -> pd.DataFrame:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     rng = make_rng(seed)
-    d = result._design
-    y = draw_responses(d, result.params.to_numpy(), result._covs, result.sigma2,
-                       result._family, int(n), rng)
-    order = result._order
-    return pd.DataFrame(y[order], index=result._row_index[order],
-                        columns=[f"sim_{k + 1}" for k in range(n)])
+    y = draw_responses(result.design, result.params.to_numpy(),
+                       result.random_effects_covariances, result.sigma2,
+                       result.family_object, int(n), rng)
+    return result.to_data_order(y, [f"sim_{k + 1}" for k in range(n)])

@@ -216,7 +216,10 @@ class InferenceMixin:
         terms : list of str, optional
             Fixed-effect names (``kind="fixed"``) or variance-component labels
             (``kind="variance"``, e.g. ``"var(Intercept|schoolid)"``; see
-            ``tidy()``) tested jointly against zero (or ``q``).
+            ``tidy()``) tested jointly against zero (or ``q``). Without
+            ``terms`` and ``R``: every fixed effect, or every random-effect
+            variance and covariance (not the residual variance), as WeMix's
+            ``waldTest`` tests all coefficients by default.
         R : array-like (r, k), optional
             Constraint matrix over all fixed effects (or variance terms).
         q : array-like (r,), optional
@@ -239,8 +242,11 @@ class InferenceMixin:
             est, V, names = vc["variance"].to_numpy(), self.var_cov(cov), variance_labels(vc)
         else:
             raise ValueError(f"kind must be 'fixed' or 'variance', got {kind!r}")
-        if (terms is None) == (R is None):
-            raise ValueError("give either terms (a list of names) or a constraint matrix R")
+        if terms is not None and R is not None:
+            raise ValueError("give either terms (a list of names) or a constraint matrix R, "
+                             "not both")
+        if terms is None and R is None:
+            terms = [n for n in names if n != "var(Residual)"]
         if terms is not None:
             if isinstance(terms, str):
                 terms = [terms]

@@ -42,7 +42,7 @@ def _effects(result):
     out = []
     modes = result.ranef()
     for li, (name, df) in enumerate(modes.items()):
-        var = result._ranef_var[li] if result._ranef_var is not None else None
+        var = result.conditional_variances[li]
         for j, col in enumerate(df.columns):
             sd = np.sqrt(var[:, j]) if var is not None else np.full(len(df), np.nan)
             out.append((name, col, df[col].to_numpy(), sd, df.index))

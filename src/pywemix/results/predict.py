@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..design.model import fixed_matrix, random_matrix
 from ..design.frame import check_columns, to_pandas
+from ..objective.linpred import add_random, linear_predictor as predictor
 
 __all__ = ["linear_predictor"]
 
@@ -54,15 +55,16 @@ def linear_predictor(result, newdata=None, include_random=True,
     if not isinstance(newdata, pd.DataFrame) and isinstance(newdata, dict):
         newdata = pd.DataFrame(newdata)
     data = to_pandas(newdata)
-    parsed = result._parsed
-    needed = parsed.predictor_model_columns(result._frame.columns)
-    centering = result._design.centering
+    design, column = result.design, result.settings.offset_column
+    parsed = design.parsed
+    needed = parsed.predictor_model_columns(design.frame.columns)
+    centering = design.centering
     if not include_random and not (centering and centering.group_means):
         needed = needed - {c for t in parsed.random for c in t.group}
     check_columns(data, sorted(needed))
-    if offset is None and result._offset_column is not None:
-        needed = needed | {result._offset_column}
-        check_columns(data, [result._offset_column], "offset column")
+    if offset is None and column is not None:
+        needed = needed | {column}
+        check_columns(data, [column], "offset column")
     off = _offset(result, data, offset)
     complete = data[sorted(needed)].notna().all(axis=1).to_numpy() & np.isfinite(
         np.broadcast_to(off, (len(data),)))
@@ -77,36 +79,43 @@ def linear_predictor(result, newdata=None, include_random=True,
 
 def _complete_rows(result, data, needed, include_random, allow_new_levels, off):
     """``linear_predictor`` for rows without missing values."""
-    parsed = result._parsed
-    frame = result._frame
-    groups = {c for t in parsed.random for c in t.group}
+    design = result.design
+    frame = design.frame
+    groups = {c for t in design.parsed.random for c in t.group}
     data = _categoricals_like(data[sorted(needed)], frame, skip=groups)
-    centering = result._design.centering
+    centering = design.centering
     centred = {g for g, _ in centering.group_means} if centering is not None else set()
-    keys = {lev.name: _group_keys(data, lev, frame) for lev in result._levels
+    keys = {lev.name: _group_keys(data, lev, frame) for lev in design.levels
             if include_random or lev.name in centred}
     if centering is not None:
         data = centering.apply(data, keys)
-    X = _checked(lambda: fixed_matrix(result._fixed_spec, data)).to_numpy(dtype=float)
-    eta = X @ result.params.to_numpy() + off
+    X = _checked(lambda: fixed_matrix(design.fixed_spec, data)).to_numpy(dtype=float)
+    eta = predictor(X, result.params.to_numpy(), off)
     if not include_random:
         return eta
-    for li, lev in enumerate(result._levels):
-        labels = lev.labels
-        pos = labels.get_indexer(pd.Index(keys[lev.name]))
-        new = pos < 0
-        if new.any() and not allow_new_levels:
-            bad = pd.unique(pd.Series(np.asarray(keys[lev.name]))[new])[:5]
-            raise ValueError(
-                f"newdata has {int(new.sum())} rows in {lev.name} groups not in the "
-                f"fit (for example {list(map(str, bad))}); pass allow_new_levels=True "
-                "to predict them with random effects of zero")
-        modes = result._modes[li]
-        Z = np.hstack([_checked(lambda sp=sp: random_matrix(sp, data)).to_numpy(dtype=float)
-                       for sp in result._random_specs[li]])
-        u = np.where(new[:, None], 0.0, modes[np.where(new, 0, pos)])
-        eta = eta + np.einsum("ij,ij->i", Z, u)
-    return eta
+    Z, codes, effects = [], [], []
+    for lev, specs, modes in zip(design.levels, design.random_specs,
+                                 result.conditional_modes):
+        codes.append(_known_groups(lev, keys[lev.name], allow_new_levels))
+        Z.append(np.hstack([_checked(lambda sp=sp: random_matrix(sp, data)).to_numpy(
+            dtype=float) for sp in specs]))
+        # new groups point at an appended row of zeros
+        effects.append(np.vstack([modes, np.zeros((1, modes.shape[1]))]))
+    return add_random(eta, Z, codes, effects)
+
+
+def _known_groups(lev, keys, allow_new_levels) -> np.ndarray:
+    """Position of each row's group in the fit, ``lev.n_groups`` for a new group
+    (an error unless ``allow_new_levels``)."""
+    pos = lev.labels.get_indexer(pd.Index(keys))
+    new = pos < 0
+    if new.any() and not allow_new_levels:
+        bad = pd.unique(pd.Series(np.asarray(keys))[new])[:5]
+        raise ValueError(
+            f"newdata has {int(new.sum())} rows in {lev.name} groups not in the "
+            f"fit (for example {list(map(str, bad))}); pass allow_new_levels=True "
+            "to predict them with random effects of zero")
+    return np.where(new, lev.n_groups, pos)
 
 
 def _group_keys(data, lev, frame) -> np.ndarray:
@@ -171,7 +180,7 @@ def _offset(result, data, offset):
         if off.shape not in ((len(data),), ()):
             raise ValueError(f"offset must have one value per row of newdata ({len(data)})")
         return off
-    col = result._offset_column
+    col = result.settings.offset_column
     if col is not None:
         if col not in data.columns:
             raise ValueError(f"newdata needs the offset column {col!r} used in the fit")
@@ -181,7 +190,7 @@ def _offset(result, data, offset):
             raise TypeError(f"offset column {col!r} of newdata must be numeric, got dtype "
                             f"{values.dtype}")
         return values.to_numpy(dtype=float)
-    if result._has_offset:
+    if result.settings.has_offset:
         raise ValueError("the model was fitted with an offset array: pass offset= with "
                          "one value per row of newdata")
     return 0.0

@@ -6,20 +6,57 @@ accessors (``fixef``, ``ranef``, ``VarCorr``, ``logLik``, ``fitted``,
 """
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
+from ..estimation.components import groups_table, icc_of, variance_table
+from ..estimation.optimum import Optimum
+from ..estimation.variance import VarianceEstimate
+from ..objective.covariance import CovarianceStructure
+from ..objective.linpred import linear_predictor
 from .inference import InferenceMixin
+from .settings import FitSettings
 from ..warnings import PseudoLikelihoodWarning, warn
 
-__all__ = ["MixResult"]
+__all__ = ["MixResult", "make_result"]
 
 
 def _frozen(a):
     a = np.array(a, dtype=float, copy=True)
     a.flags.writeable = False
     return a
+
+
+def make_result(design, settings, optimum, variance, warnings=()) -> "MixResult":
+    """Stage 4: the immutable result of a fit from the outputs of the stages.
+
+    Parameters
+    ----------
+    design : ModelDesign
+        From :func:`pywemix.design.build_design`.
+    settings : FitSettings
+        How the model was fitted (:class:`pywemix.results.settings.FitSettings`).
+    optimum : Optimum
+        From :func:`pywemix.estimation.optimize`.
+    variance : VarianceEstimate
+        From :func:`pywemix.estimation.estimate_variance`.
+    warnings : sequence of str
+        Messages issued while fitting (kept in ``result.warnings``).
+
+    Returns
+    -------
+    MixResult
+
+    Notes
+    -----
+    The variance table, fitted values and the groups table are derived here;
+    nothing is re-estimated. R equivalent: ``lme4::mkMerMod``.
+    """
+    for value, cls, name in ((settings, FitSettings, "settings"), (optimum, Optimum, "optimum"),
+                             (variance, VarianceEstimate, "variance")):
+        if not isinstance(value, cls):
+            raise TypeError(f"{name} must be of type {cls.__name__}, got {type(value).__name__}")
+    return MixResult(design, settings, optimum, variance, tuple(warnings))
 
 
 class MixResult(InferenceMixin):
@@ -40,48 +77,50 @@ class MixResult(InferenceMixin):
     groups : DataFrame
         Per level: number of units and the mean and sum of the weights.
     converged : bool
-    optimization : OptimizationRecord
-        Iterations, evaluations, gradient norm and message of the optimiser.
+    optimization : Optimum
+        Iterations, evaluations, gradient norm and message of the optimiser
+        (an ``OptimizationRecord``), with the estimates it ended at.
     warnings : tuple of str
         Every warning issued while fitting.
+    settings : FitSettings
+        How the model was fitted (family, weights, scaling, centering, ...).
+    design : ModelDesign
+        The model's design (rows sorted by group).
+    variance_estimate : VarianceEstimate
+        Model-based and robust covariances of all estimates.
+    sigma2 : float
+        Residual variance (NaN for non-Gaussian families).
+    theta : ndarray
+        lme4's ``theta`` (see :class:`pywemix.estimation.Optimum`).
     """
 
-    _fields = ("formula", "family", "link", "n_quad", "criterion", "llf", "nobs",
-               "converged", "optimization", "warnings", "weighted", "weight_spec",
-               "cond_weights", "n_clusters", "extra")
-
-    def __init__(self, *, params, cov_robust, cov_model, var_cov, var_components, groups,
-                 modes, fitted_link, y, row_index, design, sigma2, covs, theta,
-                 family_obj=None, extra_state=None, ranef_var=None, **fields):
+    def __init__(self, design, settings, optimum, variance, warnings=()):
         d = self.__dict__
-        for k in self._fields:
-            d[k] = fields.get(k)
-        names = list(params.index)
-        d["_params"] = pd.Series(_frozen(params.to_numpy()), index=names, name="params")
-        d["_cov"] = {"robust": _frozen(cov_robust), "model": _frozen(cov_model)}
-        d["_var_components"] = var_components.copy()
-        d["_var_cov"] = {k: _frozen(v) for k, v in var_cov.items()}
-        d["_groups"] = groups.copy()
-        d["_modes"] = [_frozen(m) for m in modes]
-        d["_ranef_var"] = [_frozen(v) for v in ranef_var] if ranef_var is not None else None
-        d["_fitted_link"] = _frozen(fitted_link)
-        d["_y"] = _frozen(y)
-        d["_row_index"] = row_index
+        d["_design"], d["_settings"] = design, settings
+        d["_optimum"], d["_variance"] = optimum, variance
+        d["warnings"] = tuple(warnings)
+        d["_params"] = pd.Series(_frozen(optimum.beta), index=list(design.x_names),
+                                 name="params")
+        d["_cov"] = {"robust": _frozen(variance.fixed_robust),
+                     "model": _frozen(variance.fixed_model)}
+        structure = CovarianceStructure.from_design(design)
+        sigma2 = optimum.sigma2 if settings.family == "gaussian" else None
+        d["_var_components"] = variance_table(structure, design.levels, optimum.covariances,
+                                              sigma2, variance.std_errors())
+        d["_var_cov"] = {"robust": _frozen(variance.components_robust),
+                         "model": _frozen(variance.components_model)}
+        d["_groups"] = groups_table(design)
+        d["_modes"] = [_frozen(m) for m in optimum.modes]
+        d["_ranef_var"] = [_frozen(v) for v in optimum.mode_variances]
+        d["_covs"] = [_frozen(c) for c in optimum.covariances]
+        d["_fitted_link"] = linear_predictor(design.X, optimum.beta, design.offset, design.Z,
+                                             [lev.codes for lev in design.levels],
+                                             optimum.modes)
         d["_order"] = np.argsort(design.row_positions, kind="stable")
-        d["_parsed"] = design.parsed
-        d["_frame"] = design.frame.iloc[:0]
-        d["_design"] = design
-        d["_fixed_spec"] = design.fixed_spec
-        d["_random_specs"] = design.random_specs
-        d["_levels"] = design.levels
-        d["_blocks"] = design.blocks
-        d["_family"] = family_obj
-        d["_state"] = extra_state or {}
-        d["_offset_column"] = design.offset_column
-        d["_has_offset"] = bool(np.any(design.offset != 0)) if design.offset is not None else False
-        d["sigma2"] = float(sigma2)
-        d["_covs"] = [_frozen(c) for c in covs]
-        d["theta"] = _frozen(theta)
+        d["_levels"], d["_blocks"] = design.levels, design.blocks
+        d["_family"] = settings.family_object
+        d["sigma2"] = float(optimum.sigma2)
+        d["theta"] = _frozen(optimum.theta)
 
     def __setattr__(self, name, value):
         raise AttributeError("MixResult is immutable; fit a new model instead")
@@ -89,10 +128,93 @@ class MixResult(InferenceMixin):
     def __delattr__(self, name):
         raise AttributeError("MixResult is immutable")
 
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_objective", None)  # rebuilt on demand
+        return state
+
+    # -- how the model was fitted and what the stages returned ---------------
+    @property
+    def settings(self):
+        """The :class:`~pywemix.results.settings.FitSettings` of the fit."""
+        return self._settings
+
+    @property
+    def design(self):
+        """The :class:`~pywemix.design.ModelDesign` (rows sorted by group)."""
+        return self._design
+
+    @property
+    def optimization(self):
+        """The optimiser's :class:`~pywemix.estimation.Optimum` (its record and estimates)."""
+        return self._optimum
+
+    @property
+    def variance_estimate(self):
+        """The :class:`~pywemix.estimation.VarianceEstimate` of the fit."""
+        return self._variance
+
+    @property
+    def objective(self):
+        """The fit's :class:`~pywemix.objective.MixObjective` (built again on first use)."""
+        if "_objective" not in self.__dict__:
+            from ..objective.make import make_objective
+            s = self._settings
+            self.__dict__["_objective"] = make_objective(
+                self._design, self._family, n_quad=s.n_quad or 1, reml=s.reml)
+        return self.__dict__["_objective"]
+
+    @property
+    def family_object(self):
+        """The :class:`~pywemix.objective.families.Family` (None for the Gaussian family)."""
+        return self._family
+
+    @property
+    def random_effects_covariances(self) -> list:
+        """Covariance matrix of each level's random effects (level 2 first; read-only)."""
+        return list(self._covs)
+
+    @property
+    def conditional_modes(self) -> list:
+        """Conditional modes per level, arrays (groups, effects) in the design's order."""
+        return list(self._modes)
+
+    @property
+    def conditional_variances(self) -> list:
+        """Conditional variances of the random effects per level (groups, effects)."""
+        return list(self._ranef_var)
+
+    def to_data_order(self, values, name=None):
+        """Per-row ``values`` in the design's order (1-D, or 2-D with one column
+        per draw) as a Series or DataFrame in the data's row order."""
+        values, order = np.asarray(values), self._order
+        index = self._design.frame.index[order]
+        if values.ndim == 2:
+            return pd.DataFrame(values[order], index=index, columns=name)
+        return pd.Series(values[order], index=index, name=name)
+
+    # -- settings as attributes (statsmodels-style names) ---------------------
+    formula = property(lambda self: self._settings.formula, doc="The model formula.")
+    family = property(lambda self: self._settings.family, doc="Family name.")
+    link = property(lambda self: self._settings.link, doc="Link function name.")
+    n_quad = property(lambda self: self._settings.n_quad,
+                      doc="Quadrature points per random effect (None if Gaussian).")
+    criterion = property(lambda self: self._settings.criterion, doc='"ML" or "REML".')
+    weighted = property(lambda self: self._settings.weighted,
+                        doc="Whether any weight differs from 1.")
+    weight_spec = property(lambda self: list(self._settings.weight_spec),
+                           doc="Weight column per level, level 1 first.")
+    cond_weights = property(lambda self: self._settings.cond_weights,
+                            doc="Whether the weights were given as conditional weights.")
+    llf = property(lambda self: self._optimum.llf, doc="Maximised (pseudo-)log-likelihood.")
+    converged = property(lambda self: self._optimum.converged, doc="Optimiser converged.")
+    nobs = property(lambda self: self._design.n_obs, doc="Observations used.")
+    n_clusters = property(lambda self: self._variance.n_clusters,
+                          doc="Top-level groups (clusters of the robust variance).")
+
     @property
     def icc(self) -> float:
         """Intraclass correlation (see :func:`pywemix.estimation.components.icc_of`)."""
-        from ..estimation.components import icc_of
         return icc_of(self._var_components, self.link or "identity")
 
     @property
@@ -119,17 +241,12 @@ class MixResult(InferenceMixin):
             raise ValueError(f"kind must be 'mode' or 'mean', got {kind!r}")
         values = self._modes
         if kind == "mean" and self._family is not None:
-            values = self._state["objective"].conditional_means(self._state["phi"])
+            values = self.objective.function.conditional_means(self._optimum.x)
         out = {}
         for lev, blocks, m in zip(self._levels, self._blocks, values):
             cols = [n for b in blocks for n in b.names]
             out[lev.name] = pd.DataFrame(np.array(m), index=lev.labels, columns=cols)
         return out
-
-    def _in_data_order(self, values, name):
-        s = pd.Series(np.asarray(values)[self._order], index=self._row_index[self._order],
-                      name=name)
-        return s
 
     def _mean(self, eta):
         return eta if self._family is None else self._family.mean(eta)
@@ -137,7 +254,7 @@ class MixResult(InferenceMixin):
     @property
     def fittedvalues(self) -> pd.Series:
         """Fitted means (response scale) including the random effects, in data order."""
-        return self._in_data_order(self._mean(self._fitted_link), "fittedvalues")
+        return self.to_data_order(self._mean(self._fitted_link), "fittedvalues")
 
     def residuals(self, kind: str = "response") -> pd.Series:
         """Observation-level residuals, in the data's row order.
@@ -149,14 +266,14 @@ class MixResult(InferenceMixin):
             variance function (``sigma^2`` for Gaussian models).
         """
         mu = self._mean(self._fitted_link)
-        r = self._y - mu
+        r = self._design.y - mu
         if kind == "pearson":
             sd = np.sqrt(self.sigma2) if self._family is None else \
                 np.sqrt(self._family.variance(mu))
             r = r / sd
         elif kind != "response":
             raise ValueError(f"kind must be 'response' or 'pearson', got {kind!r}")
-        return self._in_data_order(r, "resid")
+        return self.to_data_order(r, "resid")
 
     @property
     def resid(self) -> pd.Series:
@@ -206,7 +323,7 @@ class MixResult(InferenceMixin):
         if newdata is None:
             if not include_random:
                 raise ValueError("include_random=False needs newdata")
-            eta = self._in_data_order(self._fitted_link, "predicted")
+            eta = self.to_data_order(self._fitted_link, "predicted")
             return eta if type == "link" else eta.transform(self._mean)
         eta = linear_predictor(self, newdata, include_random, allow_new_levels, offset)
         index = getattr(newdata, "index", None)
@@ -226,7 +343,7 @@ class MixResult(InferenceMixin):
                 f"{what} of a weighted fit is based on a pseudo-likelihood and is not "
                 "valid for model comparison; use Wald tests (result.wald_test) instead", PseudoLikelihoodWarning)
 
-    def _criteria(self):
+    def information_criteria(self) -> tuple:
         """(AIC, BIC) without the pseudo-likelihood warning (for anova tables)."""
         k = self.df_modelwc
         return -2 * self.llf + 2 * k, -2 * self.llf + np.log(self.nobs) * k
@@ -235,13 +352,13 @@ class MixResult(InferenceMixin):
     def aic(self) -> float:
         """Akaike information criterion ``-2 llf + 2 k``."""
         self._ic_warning("AIC")
-        return self._criteria()[0]
+        return self.information_criteria()[0]
 
     @property
     def bic(self) -> float:
         """Bayesian information criterion ``-2 llf + k log(nobs)``."""
         self._ic_warning("BIC")
-        return self._criteria()[1]
+        return self.information_criteria()[1]
 
     # -- reporting -----------------------------------------------------------
     def summary(self):

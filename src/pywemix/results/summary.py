@@ -100,26 +100,26 @@ class Summary:
 
 
 def _title(r) -> str:
-    kind = "linear" if r.family == "gaussian" else f"{r.family} ({r.link})"
+    s = r.settings
+    kind = "linear" if s.family == "gaussian" else f"{s.family} ({s.link})"
     return f"Weighted {kind} mixed model (pywemix)"
 
 
 def _header(r) -> list:
+    """(label, value) lines made from the fit's settings record."""
+    s = r.settings
     wt = ", ".join(f"{w if w else '(none)'} (level {i + 1})"
-                   for i, w in enumerate(r.weight_spec))
-    crit = r.criterion
-    if r.weighted:
-        crit += " (pseudo-likelihood)"
-    rows = [("Formula", r.formula), ("Family", r.family), ("Link", r.link),
+                   for i, w in enumerate(s.weight_spec))
+    crit = s.criterion + (" (pseudo-likelihood)" if s.weighted else "")
+    rows = [("Formula", s.formula), ("Family", s.family), ("Link", s.link),
             ("Criterion", crit),
-            ("Weights", (f"{wt}; {'conditional' if r.cond_weights else 'unconditional'}"
-                         if any(r.weight_spec) else "none (unit weights at every level)")),
+            ("Weights", (f"{wt}; {'conditional' if s.cond_weights else 'unconditional'}"
+                         if any(s.weight_spec) else "none (unit weights at every level)")),
             ("Observations", r.nobs)]
-    if r.family != "gaussian":
-        rows.append(("Quadrature points", f"{r.n_quad} per random effect"
-                     + (" (Laplace)" if r.n_quad == 1 else " (adaptive Gauss-Hermite)")))
-    for k, v in (r.extra or {}).items():
-        rows.append((k, v))
+    if s.family != "gaussian":
+        rows.append(("Quadrature points", f"{s.n_quad} per random effect"
+                     + (" (Laplace)" if s.n_quad == 1 else " (adaptive Gauss-Hermite)")))
+    rows.extend(s.labels())
     opt = r.optimization
     if opt is not None and not hasattr(r, "fits"):
         rows.append(("Converged", f"{'yes' if r.converged else 'NO'} ({opt.iterations} "
@@ -128,7 +128,7 @@ def _header(r) -> list:
 
 
 def _pseudo_notes(r) -> list:
-    if not r.weighted:
+    if not r.settings.weighted:
         return []
     return ["Weighted fit: the log-likelihood is a pseudo-likelihood; likelihood-ratio "
             "tests and AIC/BIC are not valid. Use Wald tests (result.wald_test)."]

@@ -1,0 +1,64 @@
+"""The optimiser's typed result: its record plus the estimates at the optimum.
+
+R equivalent: lme4's ``optimizeLmer`` / ``optimizeGlmer`` output (the
+``optinfo`` slot and the parameters left in the deviance function's
+environment).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .optimize import OptimizationRecord
+
+__all__ = ["Optimum"]
+
+
+@dataclass(frozen=True)
+class Optimum(OptimizationRecord):
+    """What the optimiser did and the estimates it ended at.
+
+    An :class:`~pywemix.estimation.optimize.OptimizationRecord` (``x``,
+    ``fun``, ``iterations``, ``evaluations``, ``grad_norm``, ``converged``,
+    ``message``, ``method``, ``at_boundary``) with these fields added.
+
+    Attributes
+    ----------
+    beta : ndarray (p,)
+        Fixed effects.
+    sigma2 : float
+        Residual variance (NaN for non-Gaussian families).
+    covariances : tuple of ndarray
+        Covariance matrix of each level's random effects (level 2 first).
+    theta : ndarray
+        lme4's ``theta``: the lower-triangular Cholesky elements of each
+        level's ``Sigma_l / sigma^2``, the residual scale ``sigma^2`` being 1
+        for non-Gaussian families (as in ``lme4::getME(m, "theta")``).
+    llf : float
+        Maximised (restricted) pseudo-log-likelihood.
+    criterion : {"ML", "REML"}
+    modes : tuple of ndarray
+        Conditional modes of the random effects, per level (J_l, q_l).
+    mode_variances : tuple of ndarray
+        Their conditional variances, per level (J_l, q_l).
+    evaluation : Evaluation or None
+        Fixed-node derivatives at the optimum (non-Gaussian families): the
+        information and per-group scores of the variance stage.
+    """
+
+    beta: np.ndarray
+    sigma2: float
+    covariances: tuple
+    theta: np.ndarray
+    llf: float
+    criterion: str
+    modes: tuple = field(repr=False)
+    mode_variances: tuple = field(repr=False)
+    evaluation: object = field(default=None, repr=False)
+
+    @classmethod
+    def from_record(cls, record: OptimizationRecord, **estimates) -> "Optimum":
+        """``record``'s fields with the estimates added (keyword arguments)."""
+        fields = {k: getattr(record, k) for k in OptimizationRecord.__dataclass_fields__}
+        return cls(**fields, **estimates)

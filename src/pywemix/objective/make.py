@@ -1,0 +1,121 @@
+"""Stage 2 as one function: the objective of a design for a family.
+
+R equivalent: lme4's ``mkLmerDevfun`` / ``mkGlmerDevfun``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..checks import check_bool, check_positive_int
+from ..warnings import ConvergenceWarning, warn
+from .covariance import CovarianceStructure
+from .gaussian import GaussianObjective
+from .quadrature import QuadratureObjective
+
+__all__ = ["MixObjective", "make_objective"]
+
+#: Largest second-derivative array (rows x nodes x P x P doubles) allowed, in bytes.
+MAX_BYTES = 4e9
+
+
+@dataclass(frozen=True)
+class MixObjective:
+    """The pseudo-log-likelihood of one design, ready for the optimiser.
+
+    Attributes
+    ----------
+    design : ModelDesign
+    structure : CovarianceStructure
+        Layout of the random-effect covariance parameters.
+    family : Family or None
+        None for the Gaussian family (analytic, profiled likelihood).
+    function : GaussianObjective or QuadratureObjective
+        What evaluates the criterion: ``profiled(theta, reml)`` (Gaussian) or
+        ``evaluate(phi, adapt=, derivs=)`` (other families).
+    reml : bool
+        Restricted likelihood (Gaussian only).
+    n_quad : int or None
+        Quadrature points per random effect (None for the Gaussian family).
+    """
+
+    design: object
+    structure: CovarianceStructure
+    family: object
+    function: object
+    reml: bool = False
+    n_quad: int | None = None
+
+    @property
+    def gaussian(self) -> bool:
+        """Whether the criterion is the analytic Gaussian one."""
+        return self.family is None
+
+
+def make_objective(design, family=None, *, n_quad: int = 13, reml: bool = False) -> MixObjective:
+    """The objective of ``design``: one dispatch point for every family.
+
+    Parameters
+    ----------
+    design : ModelDesign
+        From :func:`pywemix.design.build_design`.
+    family : Family or None
+        None for the Gaussian family; else a
+        :class:`~pywemix.objective.families.Family`.
+    n_quad : int
+        Adaptive Gauss-Hermite points per random effect (ignored for the
+        Gaussian family); 1 is the Laplace approximation.
+    reml : bool
+        Restricted likelihood (Gaussian family only).
+
+    Returns
+    -------
+    MixObjective
+
+    Raises
+    ------
+    ValueError
+        REML for a non-Gaussian family, or a quadrature grid too large for
+        memory.
+
+    Notes
+    -----
+    Gaussian: the likelihood profiled over ``beta`` and ``sigma^2`` as a
+    function of lme4's ``theta`` (:mod:`pywemix.objective.gaussian`). Other
+    families: nested adaptive quadrature over the parameter vector
+    ``phi = (beta, chol)`` (:mod:`pywemix.objective.quadrature`). R
+    equivalents: ``lme4::mkLmerDevfun``, ``lme4::mkGlmerDevfun``.
+    """
+    reml = check_bool(reml, "reml")
+    structure = CovarianceStructure.from_design(design)
+    if family is None:
+        return MixObjective(design, structure, None, GaussianObjective(design, structure),
+                            reml=reml)
+    if reml:
+        raise ValueError("reml=True is only defined for the gaussian family")
+    n_quad = check_positive_int(n_quad, "n_quad")
+    _check_grid_size(design, structure, n_quad)
+    function = QuadratureObjective(design, structure, family, n_quad)
+    return MixObjective(design, structure, family, function, n_quad=n_quad)
+
+
+def _check_grid_size(design, structure, n_quad):
+    """Refuse quadrature grids too large for memory, warn about slow ones.
+
+    Every row is evaluated at the nodes of all the levels above it:
+    ``prod_l n_quad ** q_l`` points.
+    """
+    per_row = int(np.prod([float(n_quad) ** q for q in structure.q]))
+    cells = design.n_obs * per_row
+    P = design.X.shape[1] + structure.n_theta
+    if cells * P * P * 8 > MAX_BYTES:
+        raise ValueError(
+            f"n_quad={n_quad} with {structure.q} random effects per level means "
+            f"{per_row} quadrature points for each of the {design.n_obs} rows, beyond "
+            f"what memory allows; use fewer points (n_quad ** (effects) grows fast: "
+            f"n_quad=5 or 7 is usually accurate with adaptive quadrature)")
+    if cells * P * P * 8 > MAX_BYTES / 8:
+        warn(f"n_quad={n_quad} gives {per_row} quadrature points per row "
+             f"({structure.q} random effects per level): the fit will be slow; "
+             "fewer points are usually enough with adaptive quadrature", ConvergenceWarning)
