@@ -168,9 +168,10 @@ def _cmd_demo(args) -> int:
     banner = sys.stderr if args.json else sys.stdout  # --json: stdout holds only JSON
     print(f"pywemix {__version__} demo: the bundled PISA-like example "
           f"({len(data)} students in {data['schoolid'].nunique()} schools)", file=banner)
-    print(f"mix({DEMO_FORMULA!r}, data, weights=['pwt1', 'pwt2'], cond_weights=True)\n",
-          file=banner)
-    result = mix(DEMO_FORMULA, data, ["pwt1", "pwt2"], cond_weights=True)
+    print(f"mix({DEMO_FORMULA!r}, data, weights=['pwt1', 'pwt2'], cond_weights=True, "
+          "weight_scaling='size')\n", file=banner)
+    result = mix(DEMO_FORMULA, data, ["pwt1", "pwt2"], cond_weights=True,
+                 weight_scaling="size")
     _print_result(result, args.json)
     return 0
 
