@@ -363,3 +363,9 @@ def test_console_script():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "Fixed effects" in proc.stdout
+
+
+def test_demo_write_sav_without_pyreadstat_names_it(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "pyreadstat", None)  # import fails
+    _one_line_error(capsys, ["demo", "--write-data", str(tmp_path / "pisa.sav")],
+                    "needs the package pyreadstat")

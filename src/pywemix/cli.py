@@ -149,7 +149,12 @@ def _write_data(data, path) -> None:
     if ext.endswith((".parquet", ".pq")):
         data.to_parquet(path, index=False)
     elif ext.endswith((".sav", ".dta")):
-        import pyreadstat
+        try:
+            import pyreadstat
+        except ImportError:
+            raise ImportError("writing SPSS or Stata files needs the package pyreadstat, "
+                              "which is not installed: pip install pyreadstat (or "
+                              "pip install 'pywemix[files]')") from None
         (pyreadstat.write_sav if ext.endswith(".sav") else pyreadstat.write_dta)(data, path)
     elif ext.endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip")):
         data.to_csv(path, index=False)
