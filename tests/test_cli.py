@@ -120,9 +120,96 @@ def test_fit_plausible_values(capsys, example):
                      plausible_values={"math": PV})
     _check_against(d, res)
     assert d["llf"] is None
+    assert d["plausible_values"] == {"response": "math", "columns": PV}
+    for key in ("imputation_variance", "sampling_variance"):
+        assert list(d[key]) == list(res.params.index)
+        np.testing.assert_allclose(list(d[key].values()), getattr(res, key).to_numpy(),
+                                   rtol=1e-12)
+    # the combined variance is their sum
+    np.testing.assert_allclose(
+        np.add(list(d["imputation_variance"].values()), list(d["sampling_variance"].values())),
+        np.square(list(d["bse"].values())), rtol=1e-10)
     rc = main(argv)
     out, _ = capsys.readouterr()
     assert rc == 0 and "Plausible values" in out
+
+
+def test_single_fit_json_has_no_plausible_value_keys(capsys, example):
+    path, _ = example
+    d = _run_json(capsys, ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2",
+                           "--cond-weights"])
+    assert not {"plausible_values", "imputation_variance", "sampling_variance"} & set(d)
+
+
+@pytest.fixture(scope="module")
+def sleep_csv(tmp_path_factory):
+    """(path of a CSV of lme4's sleepstudy, its DataFrame)."""
+    df = pywemix.datasets.load_sleepstudy()
+    path = tmp_path_factory.mktemp("cli") / "sleep.csv"
+    df.to_csv(path, index=False)
+    return path, pd.read_csv(path)
+
+
+def test_fit_reml(capsys, sleep_csv):
+    path, df = sleep_csv
+    formula = "Reaction ~ Days + (Days|Subject)"
+    d = _run_json(capsys, ["fit", formula, str(path), "--reml"])
+    assert d["criterion"] == "REML"
+    _check_against(d, _quiet_mix(formula, df, reml=True))
+    ml = _run_json(capsys, ["fit", formula, str(path)])
+    assert ml["criterion"] != "REML"
+
+
+def test_fit_max_iter(capsys, sleep_csv):
+    path, df = sleep_csv
+    formula = "Reaction ~ Days + (Days|Subject)"
+    d = _run_json(capsys, ["fit", formula, str(path), "--max-iter", "1"])
+    res = _quiet_mix(formula, df, max_iter=1)
+    _check_against(d, res)
+    assert d["iterations"] == res.optimization.iterations
+    full = _run_json(capsys, ["fit", formula, str(path)])
+    assert full["iterations"] > d["iterations"]
+
+
+def test_fit_reml_with_weights_is_an_error(capsys, example):
+    path, _ = example
+    _one_line_error(capsys, ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2",
+                             "--cond-weights", "--reml"], "reml=True needs unit weights")
+
+
+def test_max_iter_must_be_positive(capsys, sleep_csv):
+    path, _ = sleep_csv
+    _one_line_error(capsys, ["fit", "Reaction ~ Days + (1|Subject)", str(path),
+                             "--max-iter", "0"], "max_iter")
+
+
+def test_cond_weights_without_weights_is_an_error(capsys, example):
+    """--cond-weights alone used to be ignored silently (an unweighted fit)."""
+    path, _ = example
+    for match in ("--cond-weights", "no weights were given", "--weights"):
+        _one_line_error(capsys, ["fit", FORMULA, str(path), "--cond-weights"], match)
+
+
+@pytest.mark.parametrize("name", ["pisa.csv", "pisa.csv.gz", "pisa.parquet", "pisa.sav",
+                                  "pisa.dta"])
+def test_demo_write_data_round_trip(capsys, tmp_path, name):
+    pytest.importorskip("pyreadstat" if name.endswith((".sav", ".dta")) else "pandas")
+    path = tmp_path / name
+    assert main(["demo", "--write-data", str(path)]) == 0
+    assert str(path) in capsys.readouterr().out
+    back = pywemix.read_data(path)
+    pd.testing.assert_frame_equal(back, pywemix.datasets.load_pisa(), check_dtype=False)
+
+
+def test_demo_write_data_unknown_extension(capsys, tmp_path):
+    _one_line_error(capsys, ["demo", "--write-data", str(tmp_path / "pisa.xlsx")],
+                    "--write-data")
+
+
+def test_demo_notes_only_the_dropped_rows(capsys):
+    """A new user's first fit: its only note says which rows were dropped."""
+    d = _run_json(capsys, ["demo"])
+    assert d["warnings"] and all(w.startswith("dropped") for w in d["warnings"])
 
 
 def test_fit_weight_scaling(capsys, example):
@@ -276,3 +363,9 @@ def test_console_script():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "Fixed effects" in proc.stdout
+
+
+def test_demo_write_sav_without_pyreadstat_names_it(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "pyreadstat", None)  # import fails
+    _one_line_error(capsys, ["demo", "--write-data", str(tmp_path / "pisa.sav")],
+                    "needs the package pyreadstat")

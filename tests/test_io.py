@@ -143,6 +143,82 @@ def test_label_for_code_not_present(tmp_path, coded):
     assert list(got["sex"].cat.categories) == ["Male", "Female"]
 
 
+# -- whole numbers from SPSS, SAS and Stata stay integers ----------------------------------
+
+def _ids_frame():
+    rng = np.random.default_rng(4)
+    g = np.repeat(np.arange(1, 13), 6)
+    n = g.size
+    return pd.DataFrame({
+        "schoolid": g.astype(float),                        # stored as doubles
+        "student": np.arange(1, n + 1, dtype=float) * 1000,
+        "withmissing": np.where(np.arange(n) % 7 == 0, np.nan, 99999.0),
+        "x": rng.normal(size=n),                              # not whole numbers
+        "half": np.where(np.arange(n) % 2 == 0, 1.0, 1.5),
+        "y": rng.normal(500, 80, size=n) + rng.normal(0, 40, 12)[g - 1],
+    })
+
+
+@pytest.mark.parametrize("kind", ["sav", "dta"])
+def test_whole_number_columns_read_as_integers(tmp_path, kind):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    src = _ids_frame()
+    path = tmp_path / f"ids.{kind}"
+    (pyreadstat.write_sav if kind == "sav" else pyreadstat.write_dta)(src, str(path))
+    got = pywemix.read_data(path)
+    assert got["schoolid"].dtype == np.int64 and got["student"].dtype == np.int64
+    assert got["withmissing"].dtype == pd.Int64Dtype()
+    assert got["withmissing"].isna().sum() == src["withmissing"].isna().sum()
+    assert got["x"].dtype == np.float64 and got["half"].dtype == np.float64
+    for c in src.columns:
+        np.testing.assert_array_equal(got[c].to_numpy(dtype=float, na_value=np.nan),
+                                      src[c].to_numpy(), err_msg=c)
+    # ids print as integers in the random effects, not as "1.0"
+    fit = _quiet_mix("y ~ x + (1|schoolid)", got)
+    labels = [str(k) for k in fit.ranef()["schoolid"].index]
+    assert labels[:3] == ["1", "2", "3"]
+    # a nullable integer column with missing values is a usable predictor
+    with_na = _quiet_mix("y ~ x + withmissing + (1|schoolid)", got.assign(
+        withmissing=got["withmissing"] // 99999 * np.arange(len(got))))
+    assert with_na.nobs == int(got["withmissing"].notna().sum())
+
+
+def test_whole_numbers_in_csv_are_left_alone(tmp_path):
+    """Only the formats that store every number as a double are converted."""
+    src = _ids_frame()
+    path = tmp_path / "ids.csv"
+    src.to_csv(path, index=False)
+    got = pywemix.read_data(path)
+    assert got["withmissing"].dtype == np.float64
+    assert got["student"].dtype == np.float64  # pandas reads "1000.0" as a float
+
+
+def test_bad_id_message_names_an_integer(tmp_path):
+    """Errors that quote ids quote them as the file has them: 99999, not 99999.0."""
+    pyreadstat = pytest.importorskip("pyreadstat")
+    src = _ids_frame().assign(schoolid=lambda d: np.where(d.index < 6, 99999.0,
+                                                          d["schoolid"]))
+    path = tmp_path / "ids.sav"
+    pyreadstat.write_sav(src, str(path))
+    got = pywemix.read_data(path)
+    got["w2"] = np.where(got.index == 0, 2.0, 1.0)   # school weight not constant in 99999
+    with pytest.raises(ValueError, match=r"99999(?!\.0)"):
+        pywemix.mix("y ~ x + (1|schoolid)", got, [None, "w2"])
+
+
+# -- missing packages: the message names the package ----------------------------------------
+
+@pytest.mark.parametrize("name, package", [("data.parquet", "pyarrow"),
+                                           ("data.sav", "pyreadstat"),
+                                           ("data.dta", "pyreadstat")])
+def test_missing_reader_package_is_named(tmp_path, monkeypatch, name, package):
+    path = tmp_path / name
+    path.write_bytes(b"anything")
+    monkeypatch.setitem(__import__("sys").modules, package, None)  # import fails
+    with pytest.raises(ImportError, match=rf"needs the package {package}.*pywemix\[files\]"):
+        pywemix.read_data(path)
+
+
 # -- errors ----------------------------------------------------------------------------------
 
 def test_unknown_extension(tmp_path, coded):

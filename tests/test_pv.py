@@ -6,7 +6,8 @@ note, seed 001 eqs. 6-8) and ``pisa_s1_pv1..pv5`` in ../shared/reference.
 from __future__ import annotations
 
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+import inspect
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -233,7 +234,7 @@ def test_shared_design_equals_separate_fits_exactly():
         res = pywemix.mix("y ~ x + (x|g)", df, ["w1", "w2"], cond_weights=True,
                           plausible_values={"y": cols})
     dropped = [w for w in caught if issubclass(w.category, pywemix.DataWarning)]
-    assert len(dropped) == 3                       # one per plausible value
+    assert len(dropped) == 1                       # said once, not once per value
     for fit, c in zip(res.fits, cols):
         one = _quiet_mix(f"{c} ~ x + (x|g)", df, ["w1", "w2"], cond_weights=True)
         assert fit.nobs == one.nobs == len(df) - 2
@@ -329,3 +330,32 @@ def test_executor_keeps_each_fits_warnings():
                              plausible_values={"y": cols}, executor=ex)
         counts = [sum("dropped 3 of" in m for m in f.warnings) for f in res.fits]
         assert counts == [1] * len(cols)
+
+
+@pytest.mark.parametrize("pool", [None, ThreadPoolExecutor, ProcessPoolExecutor])
+def test_warnings_said_once_at_the_users_line(pool):
+    """A design warning is issued once (not once per plausible value), at the
+    line that called mix, also when the fits run in threads or other
+    processes; every fit still records it."""
+    df = _sim(K=3)
+    df.loc[[3, 17], "x"] = np.nan
+    executor = pool(max_workers=2) if pool is not None else None
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            line = inspect.currentframe().f_lineno + 1
+            res = pywemix.mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True,
+                              plausible_values={"y": ["pv1", "pv2", "pv3"]},
+                              executor=executor)
+    finally:
+        if executor is not None:
+            executor.shutdown()
+    dropped = [w for w in caught if issubclass(w.category, pywemix.DataWarning)]
+    assert len(dropped) == 1
+    assert "dropped 2" in str(dropped[0].message)
+    ours = [w for w in caught if issubclass(w.category, pywemix.PywemixWarning)]
+    assert ours and all((w.filename, w.lineno) == (__file__, line) for w in ours)
+    assert len({str(w.message) for w in ours}) == len(ours)  # each said once
+    for fit in res.fits:
+        assert any("dropped 2" in m for m in fit.warnings)
+    assert sum("dropped 2" in m for m in res.warnings) == 1

@@ -9,15 +9,16 @@ from .lrt import anova, bootstrap_lrt
 from .compare import compare
 from .pv import PlausibleValuesResult
 from .io import read_data
+from . import datasets
 from .design.scaling import scale_weights
 from .results.result import MixResult
 from .warnings import (BoundaryWarning, ConvergenceWarning, DataWarning,
-                       FewGroupsWarning, PseudoLikelihoodWarning, PywemixWarning,
-                       WeightWarning)
+                       FewGroupsWarning, PerformanceWarning, PseudoLikelihoodWarning,
+                       PywemixWarning, WeightWarning)
 
 __version__ = "0.1.0"
 
 __all__ = ["mix", "MixResult", "PlausibleValuesResult", "anova", "bootstrap_lrt", "compare",
            "read_data", "scale_weights", "families", "PywemixWarning", "DataWarning", "ConvergenceWarning",
            "BoundaryWarning", "FewGroupsWarning", "PseudoLikelihoodWarning",
-           "WeightWarning", "__version__"]
+           "WeightWarning", "PerformanceWarning", "datasets", "__version__"]

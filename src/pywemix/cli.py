@@ -5,6 +5,7 @@ Examples
 ::
 
     pywemix demo
+    pywemix demo --write-data pisa.csv
     pywemix fit "pv1math ~ escs + (1|schoolid)" pisa.csv --weights pwt1 pwt2 --cond-weights
     pywemix fit "y ~ x + (1|school) + (1|district)" three.csv --weights w1 w2 w3 --json
 """
@@ -15,12 +16,12 @@ import json
 import re
 import sys
 import warnings
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 
 from . import __version__
+from .datasets import load_pisa
 from .fit import mix
 
 __all__ = ["main", "result_to_dict", "DEMO_FORMULA"]
@@ -59,6 +60,19 @@ def result_to_dict(result) -> dict:
         "converged": bool(result.converged),
         "iterations": int(result.optimization.iterations) if result.optimization else None,
         "warnings": list(result.warnings),
+        **_pv_dict(result),
+    }
+
+
+def _pv_dict(result) -> dict:
+    """The plausible-value parts of a combined fit (none for a single fit)."""
+    if not hasattr(result, "imputation_variance"):
+        return {}
+    return {
+        "plausible_values": {"response": result.response, "columns": list(result.columns)},
+        "imputation_variance": {k: _json_value(v)
+                                for k, v in result.imputation_variance.items()},
+        "sampling_variance": {k: _json_value(v) for k, v in result.sampling_variance.items()},
     }
 
 
@@ -88,11 +102,16 @@ def _pairs(items, what):
 
 
 def _mix_kwargs(args) -> dict:
+    if args.cond_weights and not args.weights:
+        raise ValueError("--cond-weights says the weights are conditional, but no weights "
+                         "were given: add --weights COL1 COL2 ... (one per level), or "
+                         "drop --cond-weights")
     weights = [None if w.lower() in ("none", "-") else w for w in args.weights] \
         if args.weights else None
     kw = dict(weights=weights, cond_weights=args.cond_weights, family=args.family,
               link=args.link, n_quad=args.n_quad, weight_scaling=args.weight_scaling,
-              survey=args.survey, offset=args.offset)
+              survey=args.survey, offset=args.offset, reml=args.reml,
+              max_iter=args.max_iter)
     if args.pv:
         kw["plausible_values"] = _pairs(args.pv, "--pv")
     if args.center_group:
@@ -124,16 +143,40 @@ def _cmd_plot(args) -> int:
     return 0
 
 
+def _write_data(data, path) -> None:
+    """Write a data frame in the format of ``path``'s extension."""
+    ext = path.lower()
+    if ext.endswith((".parquet", ".pq")):
+        data.to_parquet(path, index=False)
+    elif ext.endswith((".sav", ".dta")):
+        try:
+            import pyreadstat
+        except ImportError:
+            raise ImportError("writing SPSS or Stata files needs the package pyreadstat, "
+                              "which is not installed: pip install pyreadstat (or "
+                              "pip install 'pywemix[files]')") from None
+        (pyreadstat.write_sav if ext.endswith(".sav") else pyreadstat.write_dta)(data, path)
+    elif ext.endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip")):
+        data.to_csv(path, index=False)
+    else:
+        raise ValueError(f"--write-data {path!r}: use a .csv (also .csv.gz), .parquet, "
+                         ".sav or .dta file name")
+
+
 def _cmd_demo(args) -> int:
-    path = resources.files("pywemix") / "data" / "pisa_example.csv"
-    with resources.as_file(path) as p:
-        data = pd.read_csv(p)
+    data = load_pisa()
+    if args.write_data:
+        _write_data(data, args.write_data)
+        print(f"wrote the example data ({len(data)} rows, columns "
+              f"{', '.join(data.columns)}) to {args.write_data}")
+        return 0
     banner = sys.stderr if args.json else sys.stdout  # --json: stdout holds only JSON
     print(f"pywemix {__version__} demo: the bundled PISA-like example "
           f"({len(data)} students in {data['schoolid'].nunique()} schools)", file=banner)
-    print(f"mix({DEMO_FORMULA!r}, data, weights=['pwt1', 'pwt2'], cond_weights=True)\n",
-          file=banner)
-    result = mix(DEMO_FORMULA, data, ["pwt1", "pwt2"], cond_weights=True)
+    print(f"mix({DEMO_FORMULA!r}, data, weights=['pwt1', 'pwt2'], cond_weights=True, "
+          "weight_scaling='size')\n", file=banner)
+    result = mix(DEMO_FORMULA, data, ["pwt1", "pwt2"], cond_weights=True,
+                 weight_scaling="size")
     _print_result(result, args.json)
     return 0
 
@@ -150,6 +193,10 @@ def _model_args(f):
     f.add_argument("--link", default=None, help="link function (logit, probit, cloglog, log)")
     f.add_argument("--n-quad", type=int, default=13, help="quadrature points per effect")
     f.add_argument("--offset", default=None, metavar="COL", help="offset column")
+    f.add_argument("--reml", action="store_true",
+                   help="restricted maximum likelihood (Gaussian, unit weights only)")
+    f.add_argument("--max-iter", type=int, default=None, metavar="N",
+                   help="maximum optimiser iterations")
     f.add_argument("--pv", action="append", metavar="NAME=COL1,COL2,...",
                    help="plausible values of the response, e.g. math=pv1math,pv2math")
     f.add_argument("--weight-scaling", default="none",
@@ -179,6 +226,9 @@ def _parser():
     pl.set_defaults(func=_cmd_plot)
     d = sub.add_parser("demo", help="fit the bundled PISA-like example")
     d.add_argument("--json", action="store_true", help="print JSON instead of text")
+    d.add_argument("--write-data", metavar="FILE", default=None,
+                   help="write the example data to FILE (.csv, .parquet, .sav or .dta) "
+                   "instead of fitting it")
     d.set_defaults(func=_cmd_demo)
     return p
 

@@ -251,7 +251,8 @@ class _DesignReuse:
     A later frame reuses it when it has the same shape and columns, the same
     values in every column but the response, and missing responses in the same
     rows; only the response vector is replaced. The design's warnings (rows
-    dropped, ...) are issued again for every fit that reuses it.
+    dropped, ...) are recorded for every fit that reuses it, but not issued
+    again: the user sees them once.
     """
 
     def __init__(self):
@@ -273,8 +274,9 @@ class _DesignReuse:
             else family.response(values, resp)
         frame = design.frame.copy(deep=False)
         frame[resp] = values.to_numpy()
+        from .warnings import record
         for m in messages:
-            warn(m)
+            record(m)
         return replace(design, y=y, frame=frame)
 
     def put(self, data, parsed, design, messages):

@@ -1,13 +1,17 @@
 """Reading survey data files: CSV (also compressed), Parquet, SPSS, SAS and Stata.
 
-SPSS, SAS and Stata files need the optional ``pyreadstat`` package
-(``pip install pywemix[files]``); their value labels become pandas
-categoricals, in the order of their codes.
+Parquet files are read with ``pyarrow``, SPSS, SAS and Stata files with
+``pyreadstat`` (both installed with pywemix; the ``pywemix[files]`` extra
+names them too). Value labels become pandas categoricals, in the order of
+their codes; numeric columns holding only whole numbers (ids, counts) become
+integers.
 """
 from __future__ import annotations
 
+import importlib
 import os
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["read_data"]
@@ -16,13 +20,41 @@ _READSTAT = {".sav": "read_sav", ".zsav": "read_sav", ".por": "read_por",
              ".sas7bdat": "read_sas7bdat", ".xpt": "read_xport", ".dta": "read_dta"}
 
 
-def _readstat(path, func):
+def _require(module: str, path) -> None:
+    """ImportError naming the package (and pywemix's extra) if it is missing."""
     try:
-        import pyreadstat
-    except ImportError:  # pragma: no cover - depends on the environment
+        importlib.import_module(module)
+    except ImportError:
         raise ImportError(
-            f"reading {os.path.basename(path)!r} needs the optional package pyreadstat: "
-            "pip install 'pywemix[files]'") from None
+            f"reading {os.path.basename(path)!r} needs the package {module}, which is not "
+            f"installed (it comes with pywemix; reinstall pywemix, or: pip install "
+            f"{module}, or pip install 'pywemix[files]')") from None
+
+
+def _whole_numbers_as_int(df: pd.DataFrame) -> pd.DataFrame:
+    """Float columns holding only whole numbers (and NaN) as integers.
+
+    SPSS, SAS and Stata store numbers as doubles: without this, ids read as
+    ``1.0`` and print so in group labels. Columns without missing values
+    become ``int64``, the others pandas' nullable ``Int64``.
+    """
+    out = {}
+    for col in df.columns:
+        s = df[col]
+        if s.dtype != np.float64:
+            continue
+        v = s.to_numpy()
+        ok = ~np.isnan(v)
+        if not ok.any() or not np.all(np.abs(v[ok]) < 2.0 ** 53) \
+                or not np.all(v[ok] == np.round(v[ok])):
+            continue
+        out[col] = s.astype("int64") if ok.all() else s.astype("Int64")
+    return df.assign(**out) if out else df
+
+
+def _readstat(path, func):
+    _require("pyreadstat", path)
+    import pyreadstat
     df, meta = getattr(pyreadstat, func)(path)
     labels = getattr(meta, "variable_value_labels", {}) or {}
     for col, mapping in labels.items():
@@ -35,7 +67,7 @@ def _readstat(path, func):
         order = [mapping[k] for k in sorted(mapping) if k in present]
         order = list(dict.fromkeys(order))
         df[col] = pd.Categorical(values.map(mapping), categories=order)
-    return df
+    return _whole_numbers_as_int(df)
 
 
 def read_data(path, **kwargs) -> pd.DataFrame:
@@ -53,7 +85,9 @@ def read_data(path, **kwargs) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Labelled SPSS/SAS/Stata variables become categoricals.
+        Labelled SPSS/SAS/Stata variables become categoricals; their numeric
+        variables holding only whole numbers become ``int64`` (``Int64``
+        when some values are missing), so that ids stay ``1``, not ``1.0``.
 
     Raises
     ------
@@ -62,6 +96,10 @@ def read_data(path, **kwargs) -> pd.DataFrame:
     ValueError
         If ``path`` is a directory, has an unknown extension, or cannot be
         read (empty, corrupt or not in the format its extension says).
+    ImportError
+        If the package that reads the format (pyarrow for Parquet,
+        pyreadstat for SPSS, SAS and Stata) is not installed; the message
+        names it.
     """
     try:
         path = os.fspath(path)
@@ -82,6 +120,8 @@ def read_data(path, **kwargs) -> pd.DataFrame:
             and "delimiter" not in kwargs else kwargs
         return _guarded(path, "a CSV/TSV file", pd.read_csv, path, **kw)
     if ext in (".parquet", ".pq"):
+        if "engine" not in kwargs:
+            _require("pyarrow", path)
         return _guarded(path, "a Parquet file", pd.read_parquet, path, **kwargs)
     if ext in _READSTAT:
         return _guarded(path, f"a {ext} file", _readstat, path, _READSTAT[ext])

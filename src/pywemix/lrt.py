@@ -284,7 +284,7 @@ def _chunk(args):
 
 def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=None,
                   allow_weighted: bool = False) -> BootstrapResult:
-    """Parametric bootstrap of the likelihood-ratio statistic (lecture, "Bootstrap").
+    """Parametric bootstrap of the likelihood-ratio statistic (Davison and Hinkley 1997).
 
     Simulates ``n`` responses from the null fit ``m0``, refits both models to
     each, and compares the observed statistic with the simulated ones.
@@ -300,8 +300,7 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
     executor : concurrent.futures.Executor, optional
         Runs chunks of replicates in parallel (threads or processes).
     progress : bool, optional
-        Show a tqdm progress bar (default: when ``n >= 200`` and tqdm is
-        installed).
+        Show a tqdm progress bar (default: when ``n >= 200``).
     allow_weighted : bool
         Weighted fits are refused unless this is true: the statistic is then a
         pseudo-likelihood ratio.
@@ -318,6 +317,16 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
     ValueError
         As for :func:`anova` (same rows and settings, nested models), and for
         a bad ``n`` or weighted fits without ``allow_weighted``.
+    ImportError
+        If ``progress=True`` and tqdm is not installed.
+
+    Notes
+    -----
+    The p-value is :math:`(1 + \\#\\{t_b \\ge t\\}) / (B + 1)` over the
+    :math:`B` finite replicates (Davison and Hinkley 1997, *Bootstrap Methods
+    and their Application*, sec. 4.2); R equivalent
+    ``pbkrtest::PBmodcomp`` (Halekoh and Hojsgaard 2014, *Journal of
+    Statistical Software* 59(9)).
     """
     _check_model(m0, "m0")
     _check_model(m1, "m1")
@@ -351,7 +360,7 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
     size = 50 if m0.family_object is not None else 250
     chunks = np.array_split(np.arange(n), max(1, int(np.ceil(n / size))))
     show = (n >= 200) if progress is None else bool(progress)
-    bar = _bar(n, show)
+    bar = _bar(n, show, required=bool(progress))
     stats_ = []
     jobs = [(f0, g1, ys[:, idx]) for idx in chunks]
     results = executor.map(_chunk, jobs) if executor is not None else map(_chunk, jobs)
@@ -376,11 +385,17 @@ class _NoBar:
         pass
 
 
-def _bar(n, show):
+def _bar(n, show, required=False):
+    """A tqdm bar (or a stand-in); ImportError if ``required`` and tqdm is missing."""
     if not show:
         return _NoBar()
     try:
         from tqdm.auto import tqdm
     except ImportError:
+        if required:
+            raise ImportError(
+                "progress=True needs the package tqdm, which is not installed (it comes "
+                "with pywemix; reinstall pywemix, or: pip install tqdm, or pip install "
+                "'pywemix[progress]'); or pass progress=False") from None
         return _NoBar()
     return tqdm(total=n, desc="bootstrap", unit="refit")

@@ -11,7 +11,7 @@ import pandas as pd
 from .design.formula import parse_formula
 from .design.frame import check_columns, to_pandas
 from .results.inference import InferenceMixin
-from .warnings import DataWarning, warn
+from .warnings import DataWarning, reissue, silently, warn
 
 __all__ = ["check_plausible_values", "fit_plausible_values", "PlausibleValuesResult",
            "combine"]
@@ -202,9 +202,14 @@ def fit_plausible_values(fit, formula, data, plausible_values, executor=None):
              "to the same rows", DataWarning)
         data = data.loc[~partly]
     frames = [data.assign(**{response: data[c]}) for c in cols]
+    # the fits only record their warnings; each is issued once, here, at the
+    # user's line (also when the fits ran in threads or other processes)
+    run = silently(fit)
     if executor is None:
-        fits = [fit(formula, f) for f in frames]
+        fits = [run(formula, f) for f in frames]
     else:
-        fits = list(executor.map(fit, [formula] * len(frames), frames))
-    return PlausibleValuesResult(fits, response, cols, formula)
+        fits = list(executor.map(run, [formula] * len(frames), frames))
+    result = PlausibleValuesResult(fits, response, cols, formula)
+    reissue(result.warnings)
+    return result
 

@@ -1,7 +1,7 @@
 """Warning categories, so that users can filter pywemix's warnings by kind."""
 
 __all__ = ["PywemixWarning", "DataWarning", "ConvergenceWarning", "BoundaryWarning",
-           "FewGroupsWarning", "PseudoLikelihoodWarning", "WeightWarning"]
+           "FewGroupsWarning", "PseudoLikelihoodWarning", "WeightWarning", "PerformanceWarning"]
 
 
 class PywemixWarning(UserWarning):
@@ -18,6 +18,10 @@ class WeightWarning(PywemixWarning):
 
 class ConvergenceWarning(PywemixWarning):
     """The optimiser stopped without meeting its convergence criteria."""
+
+
+class PerformanceWarning(PywemixWarning):
+    """The fit will be slow or need much memory (for example a large quadrature grid)."""
 
 
 class BoundaryWarning(PywemixWarning):
@@ -41,6 +45,7 @@ from contextvars import ContextVar as _ContextVar
 
 _PACKAGE = _os.path.dirname(_os.path.abspath(__file__))
 _collector = _ContextVar("pywemix_warnings", default=None)
+_silent = _ContextVar("pywemix_silent", default=False)
 
 
 def _user_stacklevel() -> int:
@@ -69,14 +74,64 @@ def warn(message: str, category=None) -> None:
     Recording uses a context variable, so fits running in parallel threads
     (for example plausible values with an executor) keep their own warnings.
     ``category`` defaults to the message's own (a :class:`WarningMessage`
-    being issued again) or :class:`PywemixWarning`.
+    being issued again) or :class:`PywemixWarning`. Inside :func:`silently`
+    the warning is only recorded.
+    """
+    message = record(message, category)
+    if not _silent.get():
+        _warnings.warn(str(message), message.category, stacklevel=_user_stacklevel())
+
+
+def record(message: str, category=None) -> WarningMessage:
+    """Record a warning for the result being fitted, without issuing it.
+
+    For a warning already issued once (a design reused by several fits):
+    every fit lists it, the user sees it once.
     """
     if category is None:
         category = getattr(message, "category", PywemixWarning)
+    message = WarningMessage(str(message), category)
     bucket = _collector.get()
     if bucket is not None:
-        bucket.append(WarningMessage(str(message), category))
-    _warnings.warn(str(message), category, stacklevel=_user_stacklevel())
+        bucket.append(message)
+    return message
+
+
+def reissue(messages) -> None:
+    """Issue recorded warnings (:class:`WarningMessage`) once each, at the user's
+    call site, in the order given; repeated texts are issued once."""
+    seen = set()
+    for m in messages:
+        if str(m) not in seen:
+            seen.add(str(m))
+            _warnings.warn(str(m), getattr(m, "category", PywemixWarning),
+                           stacklevel=_user_stacklevel())
+
+
+def silently(fn):
+    """``fn`` wrapped so that :func:`warn` only records inside its calls.
+
+    Picklable when ``fn`` is, so it can run in a process pool: the fits'
+    warnings travel back in their results and are issued in the calling
+    process with :func:`reissue`, attributed to the user's line (a warning
+    issued in a worker would name the pool's code, or print in another
+    process).
+    """
+    return _Silent(fn)
+
+
+class _Silent:
+    """The callable of :func:`silently` (a class, so that it pickles)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args, **kwargs):
+        token = _silent.set(True)
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            _silent.reset(token)
 
 
 @_contextmanager

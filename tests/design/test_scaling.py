@@ -4,6 +4,7 @@ EdSurvey note (seed 001) eqs. 3-5 and Table 1; WeMix vignette eqs. 10-11.
 """
 from __future__ import annotations
 
+import html
 import warnings
 
 import numpy as np
@@ -292,4 +293,78 @@ def test_genuinely_unconditional_weights_do_not_warn():
         warnings.simplefilter("always")
         pywemix.mix(FORMULA, df, ["w_total", "w_school"], cond_weights=False)
         pywemix.mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=True)
-    assert not [w for w in caught if issubclass(w.category, pywemix.WeightWarning)]
+    assert not [w for w in caught if issubclass(w.category, pywemix.WeightWarning)
+                and "cond_weights" in str(w.message)]
+
+
+# -- unscaled level-1 weights in small groups ---------------------------------------------
+
+from pywemix.design.scaling import SMALL_GROUP, warn_unscaled  # noqa: E402
+
+
+def _noise_slope(n_groups=40, size=5, seed=11):
+    """Small groups, level-1 weights varying within them, a pure-noise slope."""
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(n_groups), size)
+    x = rng.normal(size=g.size)
+    y = rng.normal(0, 1, n_groups)[g] + 0.5 * x + rng.normal(size=g.size)
+    w1 = rng.uniform(1.0, 20.0, g.size)
+    return pd.DataFrame({"g": g, "x": x, "y": y, "w1": w1, "w2": np.ones(g.size),
+                         "w1_const": np.repeat(rng.uniform(1, 20, n_groups), size)})
+
+
+def _weight_warnings(**kw):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = pywemix.mix("y ~ x + (x|g)", kw.pop("data"), ["w1", "w2"], cond_weights=True,
+                          **kw)
+    return res, [w for w in caught if issubclass(w.category, pywemix.WeightWarning)]
+
+
+def test_unscaled_weights_in_small_groups_warn_and_show_in_summary():
+    res, caught = _weight_warnings(data=_noise_slope())
+    assert len(caught) == 1
+    text = str(caught[0].message)
+    assert "weight_scaling='size'" in text and "'g'" in text and "median 5 rows" in text
+    assert text in res.warnings
+    assert text in str(res.summary())                  # the summary's notes list it
+    assert html.escape(text) in res.summary()._repr_html_()
+
+
+@pytest.mark.parametrize("kw", [dict(weight_scaling="size"), dict(weight_scaling="B"),
+                                dict(survey="PISA")])
+def test_scaled_weights_do_not_warn(kw):
+    _, caught = _weight_warnings(data=_noise_slope(), **kw)
+    assert not caught
+
+
+def test_weights_constant_within_groups_or_prescaled_do_not_warn():
+    df = _noise_slope()
+    _, caught = _weight_warnings(data=df.assign(w1=df["w1_const"]))
+    assert not caught
+    for method in ("size", "effective"):   # scaled by the user beforehand
+        scaled = pywemix.scale_weights(df, "w1", "g", method)
+        _, caught = _weight_warnings(data=df.assign(w1=scaled))
+        assert not caught, method
+
+
+def test_large_groups_do_not_warn():
+    df = _noise_slope(n_groups=6, size=SMALL_GROUP)
+    res, caught = _weight_warnings(data=df)
+    assert not caught
+    assert not any("weight_scaling" in m for m in res.warnings)
+
+
+def test_warn_unscaled_thresholds():
+    rng = np.random.default_rng(0)
+    for size, expect in ((SMALL_GROUP - 1, True), (SMALL_GROUP, False)):
+        w = rng.uniform(1, 5, 4 * size)
+        starts = np.arange(0, 4 * size, size)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert warn_unscaled(w, starts, "none", "'school'") is expect
+            assert warn_unscaled(w, starts, "size", "'school'") is False
+        assert len(caught) == int(expect)
+    # rounding-level differences are not variation
+    w = np.repeat([3.0, 7.0], 5) * (1 + 1e-12 * rng.normal(size=10))
+    assert warn_unscaled(w, np.array([0, 5]), "none") is False

@@ -20,7 +20,7 @@ from .frame import (check_columns, check_predictor_types, drop_incomplete, numer
                     prepare_categoricals, to_pandas)
 from .levels import order_levels, sorted_levels
 from ..warnings import DataWarning, warn
-from .scaling import scale_within
+from .scaling import scale_within, warn_unscaled
 from .weights import (check_unconditional, conditional_weights, constant_within, normalize_weight_spec,
                       validate_weights, zero_weight_rows)
 
@@ -290,6 +290,7 @@ def build_design(formula, data, weights=None, cond_weights=False,
         check_unconditional(arrays, spec, levels)
     cond = conditional_weights(arrays, spec, cond_weights)
     w1 = cond[0] if cond[0] is not None else np.ones(len(y))
+    warn_unscaled(w1, levels[0].starts, weight_scaling, repr(levels[0].name))
     w1 = scale_within(w1, levels[0].starts, weight_scaling)
     wg = [(cond[i][lev.starts] if cond[i] is not None else np.ones(lev.n_groups))
           for i, lev in enumerate(levels, start=1)]

@@ -14,8 +14,14 @@ import pandas as pd
 from .frame import check_columns, to_pandas
 from .levels import group_codes
 from .sufficient import group_sum
+from ..warnings import WeightWarning, warn
 
-__all__ = ["scale_weights", "scale_within", "normalize_scaling", "survey_preset", "SURVEYS"]
+__all__ = ["scale_weights", "scale_within", "normalize_scaling", "survey_preset", "SURVEYS",
+           "warn_unscaled", "SMALL_GROUP"]
+
+#: Median level-2 group size below which unscaled, varying level-1 weights are
+#: warned about (see :func:`warn_unscaled`).
+SMALL_GROUP = 30
 
 _ALIASES = {"none": "none", None: "none", "size": "size", "a": "size", "effective": "effective",
             "b": "effective"}
@@ -81,6 +87,71 @@ def scale_within(w: np.ndarray, starts: np.ndarray, method: str) -> np.ndarray:
         else (s1, group_sum(w * w, starts))
     factor = np.divide(num, den, out=np.zeros_like(s1, dtype=float), where=den > 0)
     return w * factor[codes]
+
+
+def warn_unscaled(w: np.ndarray, starts: np.ndarray, method: str,
+                  group: str = "level-2 groups") -> bool:
+    """Warn when unscaled level-1 weights vary within small level-2 groups.
+
+    Parameters
+    ----------
+    w : ndarray (n,)
+        Conditional level-1 weights, rows sorted by group (zero weights
+        already dropped).
+    starts : ndarray (J,)
+        First row of each level-2 group.
+    method : str
+        The ``weight_scaling`` asked for; only ``"none"`` can warn.
+    group : str
+        The level-2 grouping factor's name, for the message.
+
+    Returns
+    -------
+    bool
+        Whether a :class:`~pywemix.warnings.WeightWarning` was issued.
+
+    Notes
+    -----
+    Unscaled level-1 weights inflate each group's apparent size from
+    :math:`n_j` to :math:`\\sum_i w_{i|j}`; with few rows per group the
+    pseudo-maximum-likelihood estimates of the variance components are then
+    biased, and scaling (method A or B) reduces the bias (Pfeffermann,
+    Skinner, Holmes, Goldstein and Rasbash, 1998, JRSS B 60, 23-40;
+    Rabe-Hesketh and Skrondal, 2006, JRSS A 169, 805-827; the EdSurvey note
+    on mixed models: "especially when level-1 weights are very different
+    from 1 and cluster size ... is small"). The warning is given when
+
+    * no scaling is asked for (``method == "none"``),
+    * the weights vary within some group (Kish's design effect
+      :math:`n_j \\sum_i w_{i|j}^2 / (\\sum_i w_{i|j})^2` exceeds 1 by more
+      than rounding): weights constant within every group only rescale
+      each group's level-1 contribution,
+    * they are not already scaled (sums equal to :math:`n_j`, method A, or
+      to the effective size :math:`(\\sum_i w)^2 / \\sum_i w^2`, method B),
+    * and the median group size is below :data:`SMALL_GROUP` (30). The
+      literature gives no sharp cut-off: 30 covers school samples of PISA,
+      TIMSS and PIRLS (about 20-35 students per school), where
+      Rabe-Hesketh and Skrondal (2006) found that scaling changes the
+      estimates.
+    """
+    if normalize_scaling(method) != "none" or len(starts) == 0:
+        return False
+    sizes = np.diff(np.r_[starts, len(w)]).astype(float)
+    median = float(np.median(sizes))
+    if median >= SMALL_GROUP:
+        return False
+    s1, s2 = group_sum(w, starts), group_sum(w * w, starts)
+    tol = 1e-6
+    if np.all(sizes * s2 <= (1 + tol) * s1 * s1):
+        return False  # constant within every group
+    if np.allclose(s1, sizes, rtol=tol, atol=0) or np.allclose(s2, s1, rtol=tol, atol=0):
+        return False  # already scaled by method A or B
+    warn(f"the level-1 weights vary within the groups of {group} and are not scaled, "
+         f"and the groups are small (median {median:g} rows): unscaled level-1 weights "
+         "can bias the variance components in small groups (Rabe-Hesketh & Skrondal "
+         "2006); consider weight_scaling='size' (method A, EdSurvey's choice for PISA) "
+         "or 'effective' (method B), and compare with this fit", WeightWarning)
+    return True
 
 
 def scale_weights(data, weight: str, group, method: str = "size") -> pd.Series:

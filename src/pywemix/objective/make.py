@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..checks import check_bool, check_positive_int
-from ..warnings import ConvergenceWarning, warn
+from ..warnings import PerformanceWarning, warn
 from .covariance import CovarianceStructure
 from .gaussian import GaussianObjective
 from .quadrature import QuadratureObjective
@@ -116,6 +116,10 @@ def _check_grid_size(design, structure, n_quad):
             f"what memory allows; use fewer points (n_quad ** (effects) grows fast: "
             f"n_quad=5 or 7 is usually accurate with adaptive quadrature)")
     if cells * P * P * 8 > MAX_BYTES / 8:
+        points = [int(np.prod([float(k) ** q for q in structure.q])) for k in range(n_quad)]
+        k = max([k for k in range(1, n_quad)
+                 if design.n_obs * points[k] * P * P * 8 <= MAX_BYTES / 8] or [1])
         warn(f"n_quad={n_quad} gives {per_row} quadrature points per row "
              f"({structure.q} random effects per level): the fit will be slow; "
-             "fewer points are usually enough with adaptive quadrature", ConvergenceWarning)
+             f"n_quad={k} ({points[k]} points per row) is fast enough here and usually "
+             "accurate with adaptive quadrature", PerformanceWarning)

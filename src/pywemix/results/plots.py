@@ -1,7 +1,11 @@
-"""Diagnostic plots (lecture notes, "Residuals"): matplotlib Figures.
+"""Diagnostic plots of residuals and random effects: matplotlib Figures.
 
-matplotlib is an optional dependency (``pip install pywemix[plot]``),
-imported only here and only when a plot is asked for. Figures are built with
+The plots of Pinheiro and Bates (2000, *Mixed-Effects Models in S and
+S-PLUS*, sec. 4.3: residuals against fitted values, normal Q-Q plots of the
+residuals and of the random effects) and lme4's caterpillar plot of the
+conditional modes (``lattice::dotplot(ranef(m, condVar = TRUE))``).
+matplotlib is installed with pywemix and imported only here, only when a
+plot is asked for. Figures are built with
 ``matplotlib.figure.Figure`` directly, so the library never touches pyplot's
 global state or switches backends; Jupyter shows them inline.
 """
