@@ -95,7 +95,7 @@ class PlausibleValuesResult(InferenceMixin):
         est = np.stack([f.params.to_numpy() for f in fits])
         out = {}
         for kind in ("robust", "model"):
-            cov = np.stack([f.cov_params(kind).to_numpy() for f in fits])
+            cov = np.stack([f._cov_matrix(kind) for f in fits])
             out[kind] = combine(est, cov)
         mean, total, imp, samp = out["robust"]
         d["_params"] = pd.Series(mean, index=names, name="params")
@@ -105,7 +105,7 @@ class PlausibleValuesResult(InferenceMixin):
         vest = np.stack([f.var_components["variance"].to_numpy() for f in fits])
         d["_var_cov"] = {}
         for kind in ("robust", "model"):
-            vcov = np.stack([f.var_cov(kind) for f in fits])
+            vcov = np.stack([f._var_cov_matrix(kind) for f in fits])
             vmean, vtotal, vimp, _ = combine(vest, vcov)
             d["_var_cov"][kind] = vtotal
         vc = first.var_components.copy()

@@ -131,7 +131,9 @@ def _pseudo_notes(r) -> list:
     if not r.weighted:
         return []
     return ["Weighted fit: the log-likelihood is a pseudo-likelihood; likelihood-ratio "
-            "tests and AIC/BIC are not valid. Use Wald tests (result.wald_test)."]
+            "tests and AIC/BIC are not valid. Use Wald tests (result.wald_test).",
+            "Model-based standard errors (kind='model') treat the weights as frequency "
+            "weights and are too small; the standard errors shown are cluster-robust."]
 
 
 def _blank_labels(vc: pd.DataFrame) -> pd.DataFrame:
