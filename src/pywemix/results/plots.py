@@ -39,10 +39,11 @@ def _qq(ax, values, title):
 
 
 def _effects(result):
+    from .ranef import conditional_variances
     out = []
     modes = result.ranef()
-    for li, (name, df) in enumerate(modes.items()):
-        var = result._ranef_var[li] if result._ranef_var is not None else None
+    variances = conditional_variances(result)
+    for (name, df), var in zip(modes.items(), variances):
         for j, col in enumerate(df.columns):
             sd = np.sqrt(var[:, j]) if var is not None else np.full(len(df), np.nan)
             out.append((name, col, df[col].to_numpy(), sd, df.index))

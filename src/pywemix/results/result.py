@@ -101,7 +101,7 @@ class MixResult(InferenceMixin):
         return self.sigma2
 
     # -- random effects, fitted values, residuals ---------------------------
-    def ranef(self, kind: str = "mode") -> dict:
+    def ranef(self, kind: str = "mode", se: bool = False) -> dict:
         """Conditional modes of the random effects, per grouping factor.
 
         Parameters
@@ -111,12 +111,20 @@ class MixResult(InferenceMixin):
             quadrature (WeMix Appendix A, eq. 26). For Gaussian models the two
             coincide. For three or more levels, a lower level's modes are
             conditional on the modes of the levels above.
+        se : bool
+            Also give their conditional standard deviations (lme4's
+            ``ranef(m, condVar = TRUE)``); see :mod:`pywemix.results.ranef`.
 
-        Returns a dict: grouping-factor name -> DataFrame indexed by group id,
-        one column per effect.
+        Returns a dict: grouping-factor name -> DataFrame. Without ``se``:
+        indexed by group id, one column per effect. With ``se=True``: a tidy
+        table with columns ``group``, ``term``, ``estimate``, ``std_error``.
         """
         if kind not in ("mode", "mean"):
             raise ValueError(f"kind must be 'mode' or 'mean', got {kind!r}")
+        from ..checks import check_bool
+        if check_bool(se, "se"):
+            from .ranef import ranef_table
+            return ranef_table(self, kind)
         values = self._modes
         if kind == "mean" and self._family is not None:
             values = self._state["objective"].conditional_means(self._state["phi"])
