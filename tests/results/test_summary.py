@@ -204,6 +204,25 @@ def test_icc_identity_random_intercept(fits):
     assert f"Intraclass correlation (ICC): {tau / (tau + sigma2):.4f}" in str(res.summary())
 
 
+def test_icc_with_random_slope_adds_the_slope_variance(fits):
+    """Issue 15: WeMix's ICC adds the random-slope variance; the docstring and
+    the report say so."""
+    res = fits["two_level"][0]  # (1 + escs | schoolid)
+    vc = res.var_components
+    tau = vc[(vc["group"] == "schoolid") & vc["var2"].isna()]
+    assert set(tau["var1"]) == {"Intercept", "escs"}
+    sigma2 = float(vc.loc[vc["group"] == "Residual", "variance"].iloc[0])
+    total = float(tau["variance"].sum())
+    assert res.icc == pytest.approx(total / (total + sigma2), rel=1e-12)
+    doc = type(res).icc.__doc__
+    assert "random slopes included" in doc and "tau_{11}" in doc
+    notes = section(str(res.summary()), "Notes")
+    assert sum("random-slope variances" in n for n in notes) == 1
+    # a random-intercept model's report has no such note
+    ri = fits["plausible_values"][0].fits[0]
+    assert "random-slope" not in str(ri.summary())
+
+
 def test_unconditional_weights_are_reported(sleep):
     res = _mix("Reaction ~ Days + (1|Subject)", sleep, ["W1", "W2"], cond_weights=False)
     text = str(res.summary())

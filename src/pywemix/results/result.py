@@ -91,7 +91,28 @@ class MixResult(InferenceMixin):
 
     @property
     def icc(self) -> float:
-        """Intraclass correlation (see :func:`pywemix.estimation.components.icc_of`)."""
+        """Intraclass correlation as WeMix reports it (``$ICC``).
+
+        Notes
+        -----
+        .. math::
+
+            \\mathrm{ICC} = \\frac{\\sum \\tau}{\\sum \\tau + \\sigma^2},
+
+        where the sum runs over **every random-effect variance of every
+        level, random slopes included** (covariances left out). For a
+        random-intercept model this is the usual
+        :math:`\\tau_{00} / (\\tau_{00} + \\sigma^2)`. With a random slope
+        the slope variance :math:`\\tau_{11}` is added as it is, so the
+        value depends on the scale of the covariate and is not the
+        correlation of two units of a group at any one covariate value
+        (that is :math:`v(x) / (v(x) + \\sigma^2)` with
+        :math:`v(x) = \\tau_{00} + 2 x \\tau_{01} + x^2 \\tau_{11}`; compute
+        it from ``var_components``). For binary families the residual
+        variance is the latent-scale one (:math:`\\pi^2/3` logit, 1 probit,
+        :math:`\\pi^2/6` cloglog); Poisson models have none (NaN). See
+        :func:`pywemix.estimation.components.icc_of`.
+        """
         from ..estimation.components import icc_of
         return icc_of(self._var_components, self.link or "identity")
 

@@ -54,6 +54,10 @@ class Summary:
                                    "estimates averaged, variance = sampling + imputation"))
         self.notes = list(r.warnings)
         self.notes.extend(_pseudo_notes(r))
+        if np.isfinite(icc) and _has_slope_variance(vc):
+            self.notes.append("The ICC adds the random-slope variances to the intercept "
+                              "variances, as WeMix's ICC does; it depends on the scale of "
+                              "the slope covariates (see help(result.icc)).")
 
     # -- text ---------------------------------------------------------------
     def as_text(self) -> str:
@@ -230,6 +234,12 @@ def _header(r) -> list:
         rows.append(("Converged", f"{'yes' if r.converged else 'NO'} ({opt.iterations} "
                      f"iterations, gradient norm {opt.grad_norm:.2g})"))
     return rows
+
+
+def _has_slope_variance(vc: pd.DataFrame) -> bool:
+    """Whether a random effect other than an intercept has a variance row."""
+    var = vc[(vc["group"] != "Residual") & vc["var2"].isna()]
+    return bool((var["var1"] != "Intercept").any())
 
 
 def _pseudo_notes(r) -> list:
