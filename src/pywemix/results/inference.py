@@ -131,9 +131,11 @@ class InferenceMixin:
         variance only if every unit of weight is an independent observation
         (frequency weights). With sampling weights it is far too small (on the
         bundled PISA-like example, standard errors 30 to 80 times smaller than
-        the cluster-robust ones). Stata refuses ``vce(oim)`` with ``pweight``;
-        pywemix computes it (it is right for frequency weights and useful to
-        gauge the design effect) but warns each time it is asked for.
+        the cluster-robust ones). Stata's ``mixed`` therefore implies
+        ``vce(robust)`` whenever ``pweight`` is given (Stata Multilevel Mixed-
+        Effects Reference Manual, ``mixed``, "Survey data"). pywemix still
+        computes it (it is right for frequency weights and useful to gauge the
+        design effect) but issues the warning whenever it is asked for.
         """
         _check_kind(kind, self._cov)
         self._warn_model_kind(kind)
@@ -154,8 +156,8 @@ class InferenceMixin:
         if kind != "model" or not getattr(self, "weighted", False):
             return
         ratio = _se_ratio(self._cov_matrix("robust"), self._cov_matrix("model"))
-        factor = (f" (here the median over the fixed effects is {ratio:.3g} times smaller "
-                  "than the cluster-robust one)") if np.isfinite(ratio) else ""
+        factor = (f" (here, over the fixed effects, a median {ratio:.3g} times smaller "
+                  "than the cluster-robust ones)") if np.isfinite(ratio) else ""
         warn("model-based (kind='model') standard errors of a weighted fit invert the "
              "Hessian of a pseudo-likelihood, which treats the weights as frequency "
              "weights (every unit of weight an independent observation); with sampling "
