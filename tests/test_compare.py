@@ -3,6 +3,8 @@ variance components."""
 from __future__ import annotations
 
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -137,6 +139,49 @@ def test_compare_bad_input(ri, slope):
         pywemix.compare(ri, slope, names=["a", "b", "c"])
     with pytest.raises(ValueError):
         pywemix.compare(ri, slope, names=["same", "same"])
+
+
+# -- display: fixed notation (issue 15) --------------------------------------
+
+@pytest.fixture(scope="module")
+def pisa_weighted():
+    """The bundled example with its survey weights: a pseudo-log-likelihood of
+    the order of -1e7 next to estimates of the order of 1 to 1e3."""
+    from importlib import resources
+    with resources.as_file(resources.files("pywemix") / "data" / "pisa_example.csv") as p:
+        data = pd.read_csv(p)
+    return (_mix("pv1math ~ escs + st04q01 + (1|schoolid)", data, ["pwt1", "pwt2"],
+                 cond_weights=True),
+            _mix("pv1math ~ escs + (1|schoolid)", data, ["pwt1", "pwt2"], cond_weights=True))
+
+
+def test_compare_prints_in_fixed_notation(pisa_weighted):
+    big, small = pisa_weighted
+    assert abs(big.llf) > 1e6
+    table = pywemix.compare(big, small, names=["big", "small"])
+    assert isinstance(table, pd.DataFrame)
+    for shown in (repr(table), str(table), table._repr_html_()):
+        assert not re.search(r"\d[eE][+-]\d", shown), shown  # no scientific notation
+        for r in (big, small):
+            assert f"{r.llf:.2f}" in shown
+    lines = {line.split()[0]: line.split()[1:] for line in repr(table).splitlines()[2:]}
+    assert lines["nobs"] == [str(big.nobs), str(small.nobs)]
+    assert lines["top-level"] == ["groups"] + [str(r.groups["n_units"].iloc[-1])
+                                               for r in (big, small)]
+    # a row's cells share their number of decimals; the values round to the table's
+    f = table.formatted()
+    for term in big.params.index:
+        cells = [c for c in f.loc[term] if c]
+        decimals = {len(c.split(".")[1]) for c in cells}
+        assert len(decimals) == 1 and 2 <= min(decimals) <= 6, cells
+        np.testing.assert_allclose([float(c) for c in f.loc[term, "big"]],
+                                   table.loc[term, "big"], rtol=0,
+                                   atol=0.5 * 10.0 ** -min(decimals) * (1 + 1e-9))
+    assert f.loc["escs", ("small", "std_error")] != ""
+    assert f.loc["st04q01[T.Male]", ("small", "estimate")] == ""  # missing term: blank
+    # the numbers themselves are untouched
+    np.testing.assert_allclose(table.loc["llf", ("big", "estimate")], big.llf, rtol=0)
+    assert type(table.iloc[:2]) is pd.DataFrame
 
 
 # -- conf_int on the standard-deviation scale --------------------------------

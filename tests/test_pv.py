@@ -272,7 +272,7 @@ def test_combined_result_predicts_and_points_to_single_fits():
     np.testing.assert_allclose(res.fittedvalues.to_numpy(), mean_fit.to_numpy())
     np.testing.assert_allclose(res.predict(df.head(9)).to_numpy(),
                                mean_fit.head(9).to_numpy(), rtol=1e-10)
-    for name in ("resid", "plot", "simulate"):
+    for name in ("resid", "simulate"):  # plot: see tests/results/test_plots.py
         with pytest.raises(AttributeError, match=r"fits\[k\]"):
             getattr(res, name)
     with pytest.raises(ValueError, match="BIC"):

@@ -6,7 +6,52 @@ import numpy as np
 import pandas as pd
 
 
-__all__ = ["compare"]
+__all__ = ["compare", "ComparisonTable"]
+
+_COUNT_ROWS = ("nobs", "top-level groups")
+
+
+class ComparisonTable(pd.DataFrame):
+    """The numeric table of :func:`compare`, printed in fixed notation.
+
+    A DataFrame (slicing and arithmetic give plain DataFrames) whose text and
+    HTML displays format each row on its own: counts as integers, the
+    log-likelihood with two decimals, estimates and standard errors with the
+    same number of decimals per row (about four significant digits of the
+    row's largest value, two to six decimals). pandas' default display would
+    switch a whole column to scientific notation as soon as a weighted
+    log-likelihood (often of the order of -1e7) sits under small estimates.
+    """
+
+    @property
+    def _constructor(self):
+        return pd.DataFrame
+
+    def formatted(self) -> pd.DataFrame:
+        """The table as strings, as printed (missing cells empty)."""
+        out = pd.DataFrame("", index=self.index, columns=self.columns, dtype=object)
+        for label in self.index:
+            row = self.loc[label].to_numpy(dtype=float)
+            out.loc[label] = _format_row(label, row)
+        return out
+
+    def __repr__(self) -> str:
+        return self.formatted().to_string()
+
+    def _repr_html_(self) -> str:
+        return self.formatted().to_html()
+
+
+def _format_row(label, row: np.ndarray) -> list:
+    finite = np.abs(row[np.isfinite(row)])
+    if label in _COUNT_ROWS:
+        decimals = 0
+    elif label == "llf":
+        decimals = 2
+    else:
+        top = finite.max() if finite.size and finite.max() > 0 else 1.0
+        decimals = int(min(6, max(2, 3 - np.floor(np.log10(top)))))
+    return ["" if not np.isfinite(v) else f"{v:.{decimals}f}" for v in row]
 
 
 def compare(*results, names=None, kind: str = "robust") -> pd.DataFrame:
@@ -22,10 +67,12 @@ def compare(*results, names=None, kind: str = "robust") -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame
-        Rows: the fixed effects and variance components of all models
-        (``tidy()`` terms), then ``nobs``, ``llf`` and ``groups``; columns: a
-        MultiIndex (model, ``estimate`` / ``std_error``).
+    ComparisonTable
+        A DataFrame. Rows: the fixed effects and variance components of all
+        models (``tidy()`` terms), then ``nobs``, ``llf`` and ``top-level
+        groups``; columns: a MultiIndex (model, ``estimate`` / ``std_error``).
+        It prints in fixed notation (see :class:`ComparisonTable`);
+        ``.formatted()`` gives those strings.
     """
     if not results:
         raise ValueError("compare needs at least one fitted model")
@@ -57,4 +104,4 @@ def compare(*results, names=None, kind: str = "robust") -> pd.DataFrame:
     for n in names:
         foot[(n, "std_error")] = np.nan
     foot = foot[table.columns]
-    return pd.concat([table, foot])
+    return ComparisonTable(pd.concat([table, foot]))

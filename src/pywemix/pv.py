@@ -95,7 +95,7 @@ class PlausibleValuesResult(InferenceMixin):
         est = np.stack([f.params.to_numpy() for f in fits])
         out = {}
         for kind in ("robust", "model"):
-            cov = np.stack([f.cov_params(kind).to_numpy() for f in fits])
+            cov = np.stack([f.raw_cov_params(kind) for f in fits])
             out[kind] = combine(est, cov)
         mean, total, imp, samp = out["robust"]
         d["_params"] = pd.Series(mean, index=names, name="params")
@@ -105,7 +105,7 @@ class PlausibleValuesResult(InferenceMixin):
         vest = np.stack([f.var_components["variance"].to_numpy() for f in fits])
         d["_var_cov"] = {}
         for kind in ("robust", "model"):
-            vcov = np.stack([f.var_cov(kind) for f in fits])
+            vcov = np.stack([f.raw_var_cov(kind) for f in fits])
             vmean, vtotal, vimp, _ = combine(vest, vcov)
             d["_var_cov"][kind] = vtotal
         vc = first.var_components.copy()
@@ -169,6 +169,31 @@ class PlausibleValuesResult(InferenceMixin):
                 f"{name!r} is a property of one fit, not of the plausible-value "
                 f"combination: use result.fits[k].{name} (k = 0..{len(self.fits) - 1})")
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def plot(self, kind: str = "coef", value: int = 0):
+        """A plot as a matplotlib Figure (see :mod:`pywemix.results.plots`).
+
+        ``kind="coef"`` (the default) draws the combined fixed effects with
+        their 95% intervals (sampling + imputation variance) and each
+        plausible value's estimates. Residual and random-effect diagnostics
+        (``"resid_fitted"``, ``"qq_resid"``, ``"qq_ranef"``, ``"caterpillar"``)
+        belong to one fit: they are drawn for ``fits[value]`` (default the
+        first plausible value), which the figure's title names.
+        """
+        from .results.plots import KINDS, plot
+        if kind not in KINDS:
+            raise ValueError(f"unknown plot kind {kind!r}; choose one of {', '.join(KINDS)}")
+        if kind == "coef":
+            return plot(self, kind)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"value must be an integer index into fits, got {value!r}")
+        if not 0 <= value < len(self.fits):
+            raise ValueError(f"value must be between 0 and {len(self.fits) - 1} (one per "
+                             f"plausible value: {', '.join(self.columns)}), got {value}")
+        fig = plot(self.fits[value], kind)
+        fig.suptitle(f"plausible value {value + 1} of {len(self.fits)} "
+                     f"({self.columns[value]})", fontsize=9)
+        return fig
 
     def summary(self):
         from .results.summary import Summary

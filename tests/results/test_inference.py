@@ -80,9 +80,11 @@ def test_wald_linear_constraint_equals_hand_formula():
     assert w2.statistic == pytest.approx(stat2, rel=1e-10)
     assert w2.df == 2
     assert w2.p_value == pytest.approx(stats.chi2.sf(stat2, 2), rel=1e-10)
-    # the model-based covariance on request
-    Vm = res.cov_params("model").to_numpy()
-    wm = res.wald_test(R=R, cov="model")
+    # the model-based covariance on request (a weighted fit: it warns)
+    with pytest.warns(pywemix.PseudoLikelihoodWarning):
+        Vm = res.cov_params("model").to_numpy()
+    with pytest.warns(pywemix.PseudoLikelihoodWarning):
+        wm = res.wald_test(R=R, cov="model")
     assert wm.statistic == pytest.approx(_hand_wald(b, Vm, R, np.zeros(1)), rel=1e-10)
     assert "Wald test" in repr(w) and "Wald test" in w._repr_html_()
 
@@ -214,9 +216,10 @@ def test_conf_int_fixed():
     assert list(ci.index) == list(res.params.index)
     np.testing.assert_allclose(ci["2.5 %"], res.params - Z975 * res.bse, rtol=1e-12)
     np.testing.assert_allclose(ci["97.5 %"], res.params + Z975 * res.bse, rtol=1e-12)
-    ci90 = res.conf_int(alpha=0.1, kind="model")
+    with pytest.warns(pywemix.PseudoLikelihoodWarning):
+        ci90 = res.conf_int(alpha=0.1, kind="model")
     assert list(ci90.columns) == ["5 %", "95 %"]
-    se_m = np.sqrt(np.diag(res.cov_params("model")))
+    se_m = np.sqrt(np.diag(res.raw_cov_params("model")))
     z = stats.norm.ppf(0.95)
     np.testing.assert_allclose(ci90["95 %"], res.params + z * se_m, rtol=1e-12)
 
@@ -303,6 +306,76 @@ def test_tidy():
     z = stats.norm.ppf(0.95)
     np.testing.assert_allclose(td90["conf_high"], td90["estimate"] + z * td90["std_error"],
                                rtol=1e-12)
+
+
+# -- model-based variances of weighted fits --------------------------------------------
+
+def fitted_unweighted():
+    if "unweighted" not in _cache:
+        _cache["unweighted"] = _quiet_mix("y ~ x1 + x2 + x3 + (1|g)", _sim())
+    return _cache["unweighted"]
+
+
+MODEL_KIND_CALLS = {
+    "cov_params": lambda r: r.cov_params("model"),
+    "var_cov": lambda r: r.var_cov("model"),
+    "std_errors": lambda r: r.std_errors(kind="model"),
+    "conf_int": lambda r: r.conf_int(kind="model", which="all"),
+    "tidy": lambda r: r.tidy(kind="model"),
+    "wald_test": lambda r: r.wald_test(["x1"], cov="model"),
+    "wald_test_variance": lambda r: r.wald_test(["var(Intercept|g)"], kind="variance",
+                                                cov="model"),
+    "compare": lambda r: pywemix.compare(r, kind="model"),
+}
+
+
+@pytest.mark.parametrize("call", list(MODEL_KIND_CALLS))
+def test_model_based_variance_of_weighted_fit_warns_once(call):
+    """Issue 15: the inverse Hessian of a pseudo-likelihood treats the weights as
+    frequency weights; every entry point warns, once per call, and says so."""
+    res = fitted()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        MODEL_KIND_CALLS[call](res)
+    pseudo = [w for w in caught if issubclass(w.category, pywemix.PseudoLikelihoodWarning)]
+    assert len(pseudo) == 1
+    message = str(pseudo[0].message)
+    assert "frequency weights" in message and "kind='robust'" in message
+    ratio = np.median(res.bse / res._std_errors("model"))
+    assert f"{ratio:.3g} times smaller" in message
+    assert pseudo[0].filename == __file__  # points at the user's line
+
+
+@pytest.mark.parametrize("call", list(MODEL_KIND_CALLS))
+def test_model_based_variance_of_unweighted_fit_is_silent(call):
+    res = fitted_unweighted()
+    assert not res.weighted
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pywemix.PseudoLikelihoodWarning)
+        out = MODEL_KIND_CALLS[call](res)
+    assert out is not None
+
+
+def test_robust_variance_of_weighted_fit_is_silent():
+    res = fitted()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pywemix.PseudoLikelihoodWarning)
+        se = res.std_errors()
+        ci = res.conf_int(which="all")
+        td = res.tidy()
+        table = pywemix.compare(res)
+        res.cov_params(), res.var_cov(), res.wald_test(["x1"]), res.tvalues, res.pvalues
+    np.testing.assert_allclose(td.loc[td["kind"] == "fixed", "std_error"], se, rtol=0)
+    np.testing.assert_allclose(ci.loc[list(se.index)].diff(axis=1).iloc[:, 1], 2 * Z975 * se)
+    np.testing.assert_allclose(table.loc[list(se.index), ("(1)", "std_error")], se, rtol=0)
+
+
+def test_model_based_values_unchanged_by_the_warning():
+    res = fitted()
+    with pytest.warns(pywemix.PseudoLikelihoodWarning):
+        se = res.std_errors("model")
+    np.testing.assert_allclose(se, np.sqrt(np.diag(res.raw_cov_params("model"))), rtol=0)
+    assert (res.bse > se).all()  # the weights here are far from frequency weights
 
 
 # -- information criteria ------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The WeMix-style report of a fit (pywemix.results.summary), as text and HTML.
+"""The WeMix-style report of a fit (pywemix.results.summary): text, HTML, LaTeX, JSON.
 
 The numbers in the report are checked against the result's attributes by
 formatting those (never by copying printed text), and the groups table
@@ -6,6 +6,7 @@ against weights computed here from the data.
 """
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -203,6 +204,25 @@ def test_icc_identity_random_intercept(fits):
     assert f"Intraclass correlation (ICC): {tau / (tau + sigma2):.4f}" in str(res.summary())
 
 
+def test_icc_with_random_slope_adds_the_slope_variance(fits):
+    """Issue 15: WeMix's ICC adds the random-slope variance; the docstring and
+    the report say so."""
+    res = fits["two_level"][0]  # (1 + escs | schoolid)
+    vc = res.var_components
+    tau = vc[(vc["group"] == "schoolid") & vc["var2"].isna()]
+    assert set(tau["var1"]) == {"Intercept", "escs"}
+    sigma2 = float(vc.loc[vc["group"] == "Residual", "variance"].iloc[0])
+    total = float(tau["variance"].sum())
+    assert res.icc == pytest.approx(total / (total + sigma2), rel=1e-12)
+    doc = type(res).icc.__doc__
+    assert "random slopes included" in doc and "tau_{11}" in doc
+    notes = section(str(res.summary()), "Notes")
+    assert sum("random-slope variances" in n for n in notes) == 1
+    # a random-intercept model's report has no such note
+    ri = fits["plausible_values"][0].fits[0]
+    assert "random-slope" not in str(ri.summary())
+
+
 def test_unconditional_weights_are_reported(sleep):
     res = _mix("Reaction ~ Days + (1|Subject)", sleep, ["W1", "W2"], cond_weights=False)
     text = str(res.summary())
@@ -303,3 +323,82 @@ def test_poisson_icc_not_defined(sleep):
     assert np.isnan(r.icc)
     text = str(r.summary())
     assert "not defined for the poisson family" in text and "nan" not in text.lower()
+
+
+# -- LaTeX and dict / JSON exports (issue 15) -------------------------------------
+
+def _tex_escaped(text: str) -> str:
+    """LaTeX escapes of the characters in coefficient names (no backslashes there)."""
+    for a, b in (("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"), ("_", r"\_"),
+                 ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"),
+                 ("^", r"\textasciicircum{}")):
+        text = text.replace(a, b)
+    return text
+
+
+def test_json_has_every_table(fit):
+    res = fit[0]
+    s = res.summary()
+    text = s.to_json()
+    d = json.loads(text)  # strict JSON: NaN would be rejected below
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+    assert d == s.as_dict()
+    assert set(d) == {"title", "header", "variance", "groups", "fixed", "se_note",
+                      "footer", "notes"}
+    assert d["title"] == s.title
+    assert d["header"]["Formula"] == res.formula
+    assert [r["term"] for r in d["fixed"]] == list(res.params.index)
+    np.testing.assert_allclose([r["Estimate"] for r in d["fixed"]], res.params, rtol=0)
+    np.testing.assert_allclose([r["Std. Error"] for r in d["fixed"]], res.bse, rtol=0)
+    vc = res.var_components
+    assert len(d["variance"]) == len(vc)
+    np.testing.assert_allclose([r["variance"] for r in d["variance"]], vc["variance"], rtol=0)
+    assert [r["group"] for r in d["variance"]] == list(vc["group"])
+    assert all(r["var2"] is None or isinstance(r["var2"], str) for r in d["variance"])
+    groups = res.groups
+    assert [r["n_units"] for r in d["groups"]] == [int(n) for n in groups["n_units"]]
+    np.testing.assert_allclose([r["sum_weight"] for r in d["groups"]],
+                               groups["sum_weight"], rtol=0)
+    assert d["footer"]["Intraclass correlation (ICC)"] == f"{res.icc:.4f}"
+    assert d["notes"] == [str(n) for n in s.notes]
+    assert any("pseudo-likelihood" in n for n in d["notes"])
+
+
+def test_latex_has_every_table(fit):
+    res = fit[0]
+    s = res.summary()
+    tex = s.as_latex()
+    assert tex.count(r"\begin{tabular}") == tex.count(r"\end{tabular}") == 4
+    assert tex.count(r"\begin{itemize}") == tex.count(r"\end{itemize}") == 1
+    for title in ("Variance terms", "Groups", "Fixed effects"):
+        assert rf"\paragraph{{{title}}}" in tex
+    lines = tex.splitlines()
+    for name in res.params.index:
+        row = next(line for line in lines if line.startswith(_tex_escaped(name) + " & "))
+        cells = row.rstrip("\\ ").split(" & ")
+        assert cells[1:] == [fmt(res.params[name]), fmt(res.bse[name]),
+                             fmt(res.tvalues[name])]
+    for v in res.var_components["variance"]:
+        assert f" & {fmt(v)} & " in tex
+    assert f"{res.icc:.4f}" in tex
+    assert "None" not in tex and "nan" not in tex
+    assert r"wald\_test" in tex  # escaped underscore in the notes
+
+
+def test_latex_escapes_special_characters(special):
+    tex = special.summary().as_latex()
+    assert r"grp[T.a\&b]" in tex
+    assert r"Reaction \textasciitilde{} I(Days > 4)" in tex
+    # every & outside the escapes separates cells: the same count on every row
+    body = [line for line in tex.splitlines() if line.startswith("grp[T.")]
+    assert len(body) == 2 and all(line.replace(r"\&", "").count("&") == 3 for line in body)
+
+
+def test_unweighted_json_and_latex(unweighted):
+    s = unweighted.summary()
+    d = json.loads(s.to_json())
+    assert d["notes"] == [str(n) for n in s.notes]
+    assert d["header"]["Weights"] == "none (unit weights at every level)"
+    assert d["footer"]["lnl"] == f"{unweighted.llf:.2f}"
+    assert s.as_html() == s._repr_html_()
+    assert s.as_latex().count(r"\begin{tabular}") == 4

@@ -327,6 +327,11 @@ class QuadratureObjective:
             off = off + np.einsum("iq,iq->i", self.Z[li], u[self.levels[li].codes])
         return (out, var) if variances else out
 
+    def node_posteriors(self, li: int):
+        """(posterior weights, nodes) of level ``li`` from the last evaluation:
+        arrays (J, K, N) and (J, K, N, q)."""
+        return self._last[li]
+
     def conditional_means(self, phi) -> list:
         """Posterior means of each level's effects (WeMix Appendix A, eq. 26)."""
         self.evaluate(phi, adapt=True, derivs=False)

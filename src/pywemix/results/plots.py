@@ -1,32 +1,60 @@
-"""Diagnostic plots of residuals and random effects: matplotlib Figures.
+"""Diagnostic plots: matplotlib Figures.
 
 The plots of Pinheiro and Bates (2000, *Mixed-Effects Models in S and
-S-PLUS*, sec. 4.3: residuals against fitted values, normal Q-Q plots of the
-residuals and of the random effects) and lme4's caterpillar plot of the
-conditional modes (``lattice::dotplot(ranef(m, condVar = TRUE))``).
+S-PLUS*, sec. 4.3) and lme4's caterpillar plot of the conditional modes.
 matplotlib is installed with pywemix and imported only here, only when a
-plot is asked for. Figures are built with
-``matplotlib.figure.Figure`` directly, so the library never touches pyplot's
-global state or switches backends; Jupyter shows them inline.
+plot is asked for.
+
+Figures are :class:`ResultFigure` objects: ordinary ``matplotlib.figure.Figure``
+built without pyplot, so the library never touches pyplot's global state (no
+figure is kept open, nothing is drawn twice by ``plt.show()``) and never
+switches backends. A figure made that way has no pyplot manager, so a fresh
+Jupyter kernel would show only its text (``<Figure size 500x400 with 1
+Axes>``) unless pyplot had been imported: ``ResultFigure`` therefore renders
+itself as PNG through IPython's ``_repr_png_`` display protocol. When pyplot's
+inline backend is active, IPython's own figure formatter is used instead; in
+both cases the figure is shown once, as an image.
 """
 from __future__ import annotations
+
+import io
 
 import numpy as np
 from scipy import stats
 
-__all__ = ["plot", "KINDS"]
+try:
+    from matplotlib.figure import Figure as _Figure
+except ImportError:  # pragma: no cover - depends on the environment
+    _Figure = None
 
-KINDS = ("resid_fitted", "qq_resid", "qq_ranef", "caterpillar")
+__all__ = ["plot", "KINDS", "ResultFigure"]
+
+KINDS = ("resid_fitted", "qq_resid", "qq_ranef", "caterpillar", "coef")
+
+if _Figure is not None:
+    class ResultFigure(_Figure):
+        """A matplotlib Figure that shows itself as an image in Jupyter.
+
+        Exactly ``matplotlib.figure.Figure`` (save it with ``savefig``, add
+        axes, ...) plus ``_repr_png_``, so that returning it as the last
+        expression of a notebook cell displays the picture even when pyplot
+        has never been imported.
+        """
+
+        def _repr_png_(self) -> bytes:
+            buf = io.BytesIO()
+            self.savefig(buf, format="png", bbox_inches="tight")
+            return buf.getvalue()
+else:  # pragma: no cover - depends on the environment
+    ResultFigure = None
 
 
 def _figure(nplots=1, width=5.0, height=4.0):
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError("plots need matplotlib: pip install 'pywemix[plot]'") from None
+    if ResultFigure is None:  # pragma: no cover - depends on the environment
+        raise ImportError("plots need matplotlib: pip install 'pywemix[plot]'")
     ncol = min(nplots, 3)
     nrow = int(np.ceil(nplots / ncol))
-    fig = Figure(figsize=(width * ncol, height * nrow), layout="constrained")
+    fig = ResultFigure(figsize=(width * ncol, height * nrow), layout="constrained")
     axes = [fig.add_subplot(nrow, ncol, k + 1) for k in range(nplots)]
     return fig, axes
 
@@ -43,10 +71,11 @@ def _qq(ax, values, title):
 
 
 def _effects(result):
+    from .ranef import conditional_variances
     out = []
     modes = result.ranef()
-    for li, (name, df) in enumerate(modes.items()):
-        var = result.conditional_variances[li]
+    variances = conditional_variances(result)
+    for (name, df), var in zip(modes.items(), variances):
         for j, col in enumerate(df.columns):
             sd = np.sqrt(var[:, j]) if var is not None else np.full(len(df), np.nan)
             out.append((name, col, df[col].to_numpy(), sd, df.index))
@@ -58,18 +87,25 @@ def plot(result, kind: str = "resid_fitted"):
 
     Parameters
     ----------
-    kind : {"resid_fitted", "qq_resid", "qq_ranef", "caterpillar"}
+    kind : {"resid_fitted", "qq_resid", "qq_ranef", "caterpillar", "coef"}
         Pearson residuals against fitted values; normal Q-Q plot of the
         Pearson residuals; normal Q-Q plots of the conditional modes, one
         panel per grouping factor and effect; conditional modes sorted, with
-        95% intervals from their conditional standard deviations.
+        95% intervals from their conditional standard deviations
+        (``ranef(se=True)``); the fixed effects other than the intercept
+        with 95% cluster-robust Wald intervals (``conf_int()``; for plausible
+        values the combined estimates and intervals, each value's own
+        estimates as grey dots).
 
     Returns
     -------
-    matplotlib.figure.Figure
+    ResultFigure
+        A ``matplotlib.figure.Figure`` that also displays itself in Jupyter.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown plot kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if kind == "coef":
+        return _coef(result)
     if kind == "resid_fitted":
         fig, (ax,) = _figure()
         ax.scatter(result.fittedvalues, result.residuals("pearson"), s=8, alpha=0.6)
@@ -101,4 +137,26 @@ def plot(result, kind: str = "resid_fitted"):
             ax.set_yticks([])
         ax.set_xlabel("conditional mode (95% interval)")
         ax.set_title(f"{name}: {col}")
+    return fig
+
+
+def _coef(result):
+    """Fixed effects (without the intercept) with 95% Wald intervals."""
+    ci = result.conf_int()
+    names = [n for n in result.params.index if n != "Intercept"] or list(ci.index)
+    fig, (ax,) = _figure(width=5.0, height=max(2.5, 0.35 * len(names) + 1.2))
+    pos = np.arange(len(names))[::-1]
+    est = result.params[names].to_numpy()
+    lo, hi = ci.loc[names].to_numpy().T
+    for k, fit in enumerate(getattr(result, "fits", ())):
+        ax.scatter(fit.params[names], pos, s=9, color="0.6", zorder=1,
+                   label="each plausible value" if k == 0 else None)
+    ax.errorbar(est, pos, xerr=[est - lo, hi - est], fmt="o", ms=4, lw=1, zorder=2,
+                label="estimate (95% interval)")
+    ax.axvline(0, color="C3", lw=1)
+    ax.set_yticks(pos, names, fontsize=8)
+    ax.set_xlabel("fixed effect (95% cluster-robust Wald interval)")
+    ax.set_title("Fixed effects")
+    if hasattr(result, "fits"):
+        ax.legend(fontsize=7, loc="best")
     return fig

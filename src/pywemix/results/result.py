@@ -214,7 +214,29 @@ class MixResult(InferenceMixin):
 
     @property
     def icc(self) -> float:
-        """Intraclass correlation (see :func:`pywemix.estimation.components.icc_of`)."""
+        """Intraclass correlation as WeMix reports it (``$ICC``).
+
+        Notes
+        -----
+        .. math::
+
+            \\mathrm{ICC} = \\frac{\\sum \\tau}{\\sum \\tau + \\sigma^2},
+
+        where the sum runs over **every random-effect variance of every
+        level, random slopes included** (covariances left out). For a
+        random-intercept model this is the usual
+        :math:`\\tau_{00} / (\\tau_{00} + \\sigma^2)`. With a random slope
+        the slope variance :math:`\\tau_{11}` is added as it is, so the
+        value depends on the scale of the covariate and is not the
+        correlation of two units of a group at any one covariate value
+        (that is :math:`v(x) / (v(x) + \\sigma^2)` with
+        :math:`v(x) = \\tau_{00} + 2 x \\tau_{01} + x^2 \\tau_{11}`; compute
+        it from ``var_components``). For binary families the residual
+        variance is the latent-scale one (:math:`\\pi^2/3` logit, 1 probit,
+        :math:`\\pi^2/6` cloglog); Poisson models have none (NaN). See
+        :func:`pywemix.estimation.components.icc_of`.
+        """
+        from ..estimation.components import icc_of
         return icc_of(self._var_components, self.link or "identity")
 
     @property
@@ -223,7 +245,7 @@ class MixResult(InferenceMixin):
         return self.sigma2
 
     # -- random effects, fitted values, residuals ---------------------------
-    def ranef(self, kind: str = "mode") -> dict:
+    def ranef(self, kind: str = "mode", se: bool = False) -> dict:
         """Conditional modes of the random effects, per grouping factor.
 
         Parameters
@@ -233,12 +255,20 @@ class MixResult(InferenceMixin):
             quadrature (WeMix Appendix A, eq. 26). For Gaussian models the two
             coincide. For three or more levels, a lower level's modes are
             conditional on the modes of the levels above.
+        se : bool
+            Also give their conditional standard deviations (lme4's
+            ``ranef(m, condVar = TRUE)``); see :mod:`pywemix.results.ranef`.
 
-        Returns a dict: grouping-factor name -> DataFrame indexed by group id,
-        one column per effect.
+        Returns a dict: grouping-factor name -> DataFrame. Without ``se``:
+        indexed by group id, one column per effect. With ``se=True``: a tidy
+        table with columns ``group``, ``term``, ``estimate``, ``std_error``.
         """
         if kind not in ("mode", "mean"):
             raise ValueError(f"kind must be 'mode' or 'mean', got {kind!r}")
+        from ..checks import check_bool
+        if check_bool(se, "se"):
+            from .ranef import ranef_table
+            return ranef_table(self, kind)
         values = self._modes
         if kind == "mean" and self._family is not None:
             values = self.objective.function.conditional_means(self._optimum.x)

@@ -1,10 +1,13 @@
-"""A WeMix-like report of a fit, as text and as HTML for Jupyter.
+"""A WeMix-like report of a fit: text, HTML for Jupyter, LaTeX, and a dict/JSON.
 
-R equivalent: ``summary.WeMixResults``.
+R equivalent: ``summary.WeMixResults``; the export methods follow statsmodels'
+``Summary.as_text`` / ``as_html`` / ``as_latex``.
 """
 from __future__ import annotations
 
 import html
+import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -18,6 +21,11 @@ class Summary:
     ``str(summary)`` gives the text report; in Jupyter it renders as HTML
     tables. The tables are also available as DataFrames: ``header`` (a list of
     (label, value) pairs), ``variance``, ``groups`` and ``fixed``.
+
+    Exports: ``as_text()``, ``as_html()``, ``as_latex()`` (LaTeX ``tabular``
+    environments, as statsmodels' ``summary().as_latex()``), ``as_dict()``
+    (plain Python: every table as a list of records) and ``to_json()``
+    (that dict as strict JSON, missing values as ``null``).
     """
 
     def __init__(self, result):
@@ -46,6 +54,10 @@ class Summary:
                                    "estimates averaged, variance = sampling + imputation"))
         self.notes = list(r.warnings)
         self.notes.extend(_pseudo_notes(r))
+        if np.isfinite(icc) and _has_slope_variance(vc):
+            self.notes.append("The ICC adds the random-slope variances to the intercept "
+                              "variances, as WeMix's ICC does; it depends on the scale of "
+                              "the slope covariates (see help(result.icc)).")
 
     # -- text ---------------------------------------------------------------
     def as_text(self) -> str:
@@ -73,6 +85,10 @@ class Summary:
         return self.as_text()
 
     # -- html ---------------------------------------------------------------
+    def as_html(self) -> str:
+        """The report as an HTML fragment (what Jupyter shows)."""
+        return self._repr_html_()
+
     def _repr_html_(self) -> str:
         esc = html.escape
         parts = [f"<div class='pywemix-summary'><h4>{esc(self.title)}</h4>",
@@ -97,6 +113,99 @@ class Summary:
             parts.append("</ul>")
         parts.append("</div>")
         return "".join(parts)
+
+
+    # -- dict / json ----------------------------------------------------------
+    def as_dict(self) -> dict:
+        """The report as plain Python objects (str, int, float, None, list, dict).
+
+        Keys: ``title``, ``header`` and ``footer`` (label -> value),
+        ``variance``, ``groups`` and ``fixed`` (lists of records, one per
+        table row; the fixed effects carry their ``term``), ``se_note`` and
+        ``notes``. Missing values (NaN) are ``None``.
+        """
+        fixed = self.fixed.rename_axis("term").reset_index()
+        return {
+            "title": self.title,
+            "header": {k: _plain(v) for k, v in self.header},
+            "variance": _records(self.variance),
+            "groups": _records(self.groups),
+            "fixed": _records(fixed),
+            "se_note": self.se_note,
+            "footer": {k: _plain(v) for k, v in self.footer},
+            "notes": [str(n) for n in self.notes],
+        }
+
+    def to_json(self, indent=1) -> str:
+        """``as_dict()`` as a JSON string (strict: no NaN or Infinity)."""
+        return json.dumps(self.as_dict(), indent=indent, allow_nan=False)
+
+    # -- latex --------------------------------------------------------------
+    def as_latex(self) -> str:
+        """The report as LaTeX: a ``tabular`` per table, notes as an itemize.
+
+        Needs only ``booktabs`` (``\\toprule``, ``\\midrule``,
+        ``\\bottomrule``) in the preamble.
+        """
+        parts = [f"\\begin{{center}}\\textbf{{{_tex(self.title)}}}\\end{{center}}",
+                 _tex_table(pd.DataFrame(self.header, columns=["", ""]), header=False)]
+        for title, table, index in (("Variance terms", _blank_labels(self.variance), False),
+                                    ("Groups", self.groups, False),
+                                    ("Fixed effects", self.fixed.rename_axis(""), True)):
+            parts.append(f"\\paragraph{{{title}}}")
+            parts.append(_tex_table(table, index=index))
+        parts.append(_tex(self.se_note) + "\n")
+        parts.append("\\\\\n".join(f"{_tex(k)}: {_tex(v)}" for k, v in self.footer) + "\n")
+        if self.notes:
+            parts.append("\\paragraph{Notes}\n\\begin{itemize}\n"
+                         + "".join(f"  \\item {_tex(n)}\n" for n in self.notes)
+                         + "\\end{itemize}")
+        return "\n".join(parts)
+
+
+_TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
+                "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+                "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _tex(value) -> str:
+    """``value`` as LaTeX text with the special characters escaped."""
+    if value is None or value is pd.NA:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        value = "" if not np.isfinite(value) else f"{value:.6g}"
+    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in str(value))
+
+
+def _tex_table(df: pd.DataFrame, index: bool = False, header: bool = True) -> str:
+    """A booktabs ``tabular`` of ``df`` (numbers right-aligned)."""
+    t = df.reset_index() if index else df
+    align = "".join("r" if pd.api.types.is_numeric_dtype(t[c]) else "l" for c in t.columns)
+    lines = [f"\\begin{{tabular}}{{{align}}}", "\\toprule"]
+    if header:
+        lines += [" & ".join(_tex(c) for c in t.columns) + " \\\\", "\\midrule"]
+    for row in t.itertuples(index=False):
+        lines.append(" & ".join(_tex(v) for v in row) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines)
+
+
+def _plain(v):
+    """A JSON-ready Python value: NaN and missing -> None, numpy scalars -> Python."""
+    if v is None or v is pd.NA:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v) if math.isfinite(v) else None
+    return str(v)
+
+
+def _records(df: pd.DataFrame) -> list:
+    return [{str(k): _plain(v) for k, v in zip(df.columns, row)}
+            for row in df.itertuples(index=False)]
 
 
 def _title(r) -> str:
@@ -127,11 +236,19 @@ def _header(r) -> list:
     return rows
 
 
+def _has_slope_variance(vc: pd.DataFrame) -> bool:
+    """Whether a random effect other than an intercept has a variance row."""
+    var = vc[(vc["group"] != "Residual") & vc["var2"].isna()]
+    return bool((var["var1"] != "Intercept").any())
+
+
 def _pseudo_notes(r) -> list:
     if not r.settings.weighted:
         return []
     return ["Weighted fit: the log-likelihood is a pseudo-likelihood; likelihood-ratio "
-            "tests and AIC/BIC are not valid. Use Wald tests (result.wald_test)."]
+            "tests and AIC/BIC are not valid. Use Wald tests (result.wald_test).",
+            "Model-based standard errors (kind='model') treat the weights as frequency "
+            "weights and are too small; the standard errors shown are cluster-robust."]
 
 
 def _blank_labels(vc: pd.DataFrame) -> pd.DataFrame:
