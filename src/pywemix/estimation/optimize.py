@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import minimize
 
-from .numdiff import hessian, jacobian
+from .numdiff import hessian, jacobian, steps
 
 __all__ = ["OptimizationRecord", "minimize_bounded", "newton_batch", "check_start",
            "check_finite_fit"]
@@ -250,7 +250,7 @@ def _backtrack(fun_grad, X, f, g, a, step, lower, halvings: int = 30):
 def _fd_hessian(fun_grad, Xa, a, lower):
     """Hessians by central differences of the exact gradients (one-sided at bounds)."""
     k = Xa.shape[1]
-    h = 1e-5 * np.maximum(np.abs(Xa), 1e-2)
+    h = steps(Xa, 1e-5)
     H = np.empty((len(a), k, k))
     for i in range(k):
         up, lo = Xa.copy(), Xa.copy()
@@ -309,7 +309,7 @@ def _value_and_gradient(f, grad, fun_and_grad, lower):
             return fun_and_grad(x)
         if grad is not None:
             return f(x), grad(x)
-        return f(x), jacobian(f, x, 1e-6 * np.maximum(np.abs(x), 1e-2), lower)
+        return f(x), jacobian(f, x, steps(x, 1e-6), lower)
 
     def both(x):
         v, g = raw(x)
@@ -364,7 +364,7 @@ def minimize_bounded(fun, x0, lower, *, grad=None, fun_and_grad=None, gtol: floa
     hess = None
     if grad is None and fun_and_grad is None:
         def hess(X, idx):  # differences of differences are too noisy: use f itself
-            return hessian(f, X[0], 1e-4 * np.maximum(np.abs(X[0]), 1e-2))[None]
+            return hessian(f, X[0], steps(X[0], 1e-4))[None]
     iterations = int(res.nit)
     if polish > 0:
         polished = newton_batch(_as_batch(both), x[None, :], lower, gtol=gtol,
