@@ -293,7 +293,10 @@ class FixedSolution:
     @property
     def c(self) -> np.ndarray:
         """``(beta, -1)``, the coefficient vector of the residual."""
-        return np.concatenate([self.beta, -np.ones(self.beta.shape[:-1] + (1,))], axis=-1)
+        c = np.empty(self.beta.shape[:-1] + (self.beta.shape[-1] + 1,))
+        c[..., :-1] = self.beta
+        c[..., -1] = -1.0
+        return c
 
 
 def solve_fixed(S, p: int) -> FixedSolution:
@@ -306,11 +309,11 @@ def solve_fixed(S, p: int) -> FixedSolution:
     Sxx, Sxy = S[..., :p, :p], S[..., :p, p]
     sign, logdet = np.linalg.slogdet(Sxx)
     singular = sign <= 0
-    Sxx = np.where(singular[..., None, None], np.eye(p), Sxx)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        Sxx_inv = np.linalg.inv(Sxx)
-        beta = np.linalg.solve(Sxx, Sxy[..., None])[..., 0]
-        prss = S[..., p, p] - np.einsum("...i,...i->...", Sxy, beta)
+    if singular.any():
+        Sxx = np.where(singular[..., None, None], np.eye(p), Sxx)
+    Sxx_inv = np.linalg.inv(Sxx)
+    beta = np.matmul(Sxx_inv, Sxy[..., None])[..., 0]
+    prss = S[..., p, p] - (Sxy * beta).sum(axis=-1)
     return FixedSolution(beta, Sxx_inv, logdet, prss, singular)
 
 
@@ -350,23 +353,34 @@ def profiled_criterion(S, N: float, D, p: int, reml: bool, dS=None, dD=None):
     with ``c = (beta, -1)``, so ``dl = -N/2 dPRSS / PRSS - dD/2`` (ML); REML
     uses ``N - p`` and adds ``-tr(S_XX^{-1} dS_XX)/2``.
     """
-    fixed = solve_fixed(S, p)
     dof = N - p if reml else N
-    prss = fixed.prss
-    grad = None
+    fixed = solve_fixed(S, p)
+    if np.ndim(fixed.prss) == 0:  # one problem: no batch to protect
+        if fixed.singular or not fixed.prss > 0:
+            return -np.inf, (None if dS is None else np.full(dS.shape[:-2], np.nan)), fixed
+        llf, grad = _criterion(fixed, dof, D, reml, dS, dD)
+        return (float(llf) if np.isfinite(llf) else -np.inf), grad, fixed
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        llf = -0.5 * dof * (np.log(2 * np.pi * prss / dof) + 1) - 0.5 * D
-        if reml:
-            llf = llf - 0.5 * fixed.logdet
-        if dS is not None:
-            c = fixed.c
-            dprss = np.einsum("...i,...kij,...j->...k", c, dS, c)
-            grad = -0.5 * dof * dprss / prss[..., None] - 0.5 * dD
-            if reml:
-                grad = grad - 0.5 * np.einsum("...ab,...kba->...k", fixed.Sxx_inv,
-                                              dS[..., :p, :p])
-    bad = ~np.isfinite(llf) | ~(prss > 0) | fixed.singular
+        llf, grad = _criterion(fixed, dof, D, reml, dS, dD)
+    bad = ~np.isfinite(llf) | ~(fixed.prss > 0) | fixed.singular
     return np.where(bad, -np.inf, llf), grad, fixed
+
+
+def _criterion(fixed, dof, D, reml, dS, dD):
+    """The formulas of :func:`profiled_criterion` (value, and gradient if ``dS``)."""
+    prss = fixed.prss
+    llf = -0.5 * dof * (np.log(2 * np.pi * prss / dof) + 1) - 0.5 * D
+    if reml:
+        llf = llf - 0.5 * fixed.logdet
+    if dS is None:
+        return llf, None
+    c = fixed.c[..., None, :]                                       # (..., 1, r)
+    dprss = (np.matmul(dS, c[..., None])[..., 0] * c).sum(axis=-1)
+    grad = -0.5 * dof * dprss / prss[..., None] - 0.5 * dD
+    if reml:
+        p = fixed.beta.shape[-1]
+        grad = grad - 0.5 * np.einsum("...ab,...kba->...k", fixed.Sxx_inv, dS[..., :p, :p])
+    return llf, grad
 
 
 def inv_logdet(A):

@@ -114,9 +114,9 @@ class TwoLevelProfile:
             return bad
         if not hessian:
             return float(llf), grad, None
+        MdB = self.M11 @ dB                                        # (k, G, q, q)
         d2B = (Ainv @ self.d2T[:, :, None] @ C
-               - AdT[None, :] @ (self.M11 @ dB)[:, None]
-               - AdT[:, None] @ (self.M11 @ dB)[None, :])
+               - AdT[None, :] @ MdB[:, None] - AdT[:, None] @ MdB[None, :])
         d2D = (np.einsum("klbc,bc->kl", self.d2T,
                          np.einsum("g,gcb->bc", self.w, self.M11 @ Ainv))
                - np.einsum("g,kgab,lgba->kl", self.w, AdA, AdA))
