@@ -360,7 +360,8 @@ def _with_offset(data: pd.DataFrame, offset):
 
 
 def _random_blocks(parsed, frame, levels):
-    Z, blocks, specs = [], [], []
+    """Per level: Z, the covariance blocks and the formulaic model specs."""
+    Z, blocks, model_specs = [], [], []
     for lev in levels:
         cols, blk, sp, start = [], [], [], 0
         for term in parsed.random:
@@ -379,8 +380,8 @@ def _random_blocks(parsed, frame, levels):
         _check_distinct_effects(blk, lev)
         Z.append(np.ascontiguousarray(np.hstack(cols)))
         blocks.append(blk)
-        specs.append(sp)
-    return Z, blocks, specs
+        model_specs.append(sp)
+    return Z, blocks, model_specs
 
 
 def _check_distinct_effects(blocks, lev) -> None:

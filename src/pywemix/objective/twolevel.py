@@ -62,7 +62,7 @@ class TwoLevelProfile:
         q, p = objective.q[0], objective.p
         M = objective.M2
         w = objective.top_weights
-        self.q, self.p, self.r = q, p, M.shape[-1] - q
+        self.q2, self.p, self.r = q, p, M.shape[-1] - q  # level 2's effects, rest
         self.structure = st
         self.M11 = M[:, :q, :q]
         self.U = np.ascontiguousarray(M[:, :q, q:])                # (G, q, r)
@@ -93,7 +93,7 @@ class TwoLevelProfile:
         """
         theta = np.asarray(theta, dtype=float)
         k = len(theta)
-        st, q = self.structure, self.q
+        st, q = self.structure, self.q2
         T = st.relative_cov(theta)[0]
         dT = st.relative_cov_grad(theta)[0]                       # (k, q, q)
         bad = (-np.inf, np.full(k, np.nan), np.full((k, k), np.nan))
