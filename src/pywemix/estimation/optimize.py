@@ -17,7 +17,7 @@ from scipy.optimize import minimize
 
 from .numdiff import hessian, jacobian, steps
 
-__all__ = ["OptimizationRecord", "minimize_bounded", "newton_batch", "check_start",
+__all__ = ["OptimizationRecord", "minimize_bounded", "newton_batch", "as_batch", "check_start",
            "check_finite_fit"]
 
 
@@ -288,8 +288,11 @@ def _escape_bounds(fun_grad, X, f, converged, lower, gtol, max_iter, hess=None):
     return X, f, converged
 
 
-def _as_batch(fun_and_grad):
-    """A one-problem ``x -> (f, g)`` as :func:`newton_batch`'s ``(X, idx) -> (f, G)``."""
+def as_batch(fun_and_grad):
+    """A one-problem ``x -> (f, g)`` as :func:`newton_batch`'s ``(X, idx) -> (f, G)``.
+
+    For example ``newton_batch(as_batch(fg), x0[None, :], lower).x[0]``.
+    """
     def fg(X, idx):
         v, g = fun_and_grad(X[0])
         return np.array([v]), np.asarray(g, dtype=float)[None, :]
@@ -367,7 +370,7 @@ def minimize_bounded(fun, x0, lower, *, grad=None, fun_and_grad=None, gtol: floa
             return hessian(f, X[0], steps(X[0], 1e-4))[None]
     iterations = int(res.nit)
     if polish > 0:
-        polished = newton_batch(_as_batch(both), x[None, :], lower, gtol=gtol,
+        polished = newton_batch(as_batch(both), x[None, :], lower, gtol=gtol,
                                 max_iter=polish, escape=escape, hess=hess)
         iterations += polished.iterations
         if polished.fun[0] <= fx:
