@@ -156,7 +156,10 @@ def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100
     Wright 2006, *Numerical Optimization*, 2nd ed., sect. 3.4), shortened to
     a trust radius ``max(1, |x|)`` and halved until the objective does not
     increase (backtracking, ibid. sect. 3.1). A problem stops when its
-    projected gradient is below ``gtol`` or no step decreases it. Problems
+    projected gradient is below ``gtol``, or when no step decreases it (at
+    once, or for three steps running: the optimum up to rounding, when the
+    objective is too large for ``gtol``); it has then converged if its
+    projected gradient is below 1e-5. Problems
     that have stopped drop out of later evaluations.
 
     A Cholesky diagonal on its bound has zero gradient there whatever the
@@ -175,6 +178,7 @@ def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100
     f, g = counted(X, np.arange(B))
     done = np.zeros(B, dtype=bool)
     converged = np.zeros(B, dtype=bool)
+    stalls = np.zeros(B, dtype=int)
     iterations = 0
     for iterations in range(1, max_iter + 1):
         at = (X <= lower) & (g > 0)
@@ -185,13 +189,16 @@ def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100
         if done.all():
             break
         a = np.flatnonzero(~done)
-        Xa = X[a]
+        Xa, fa = X[a], f[a]
         H = _fd_hessian(counted, Xa, a, lower) if hess is None else hess(Xa, a)
         step = _newton_step(H, pg[a], ~at[a], Xa, lower, gtol)
         t, accepted = _backtrack(counted, X, f, g, a, step, lower)
         moved = np.max(np.abs(step * t[:, None]), axis=1)
-        # no decrease along a Newton direction: at the optimum up to rounding
-        stuck = ~accepted | (moved < 1e-12 * np.maximum(1.0, np.max(np.abs(Xa), axis=1)))
+        stalls[a] = np.where(f[a] < fa, 0, stalls[a] + 1)
+        # no decrease along a Newton direction (now or three times running):
+        # at the optimum up to rounding
+        stuck = (~accepted | (stalls[a] >= 3)
+                 | (moved < 1e-12 * np.maximum(1.0, np.max(np.abs(Xa), axis=1))))
         done[a[stuck]] = True
         converged[a[stuck]] = np.max(np.abs(pg[a][stuck]), axis=1, initial=0.0) < 1e-5
     if escape:
