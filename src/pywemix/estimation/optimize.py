@@ -159,8 +159,8 @@ def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100
     projected gradient is below ``gtol``, or when no step decreases it (at
     once, or for three steps running: the optimum up to rounding, when the
     objective is too large for ``gtol``); it has then converged if its
-    projected gradient is below 1e-5. Problems
-    that have stopped drop out of later evaluations.
+    projected gradient is below 1e-5. Problems that have stopped drop out
+    of later evaluations.
 
     A Cholesky diagonal on its bound has zero gradient there whatever the
     curvature (``d(LL')/dL_ii = 0`` at ``L_ii = 0``), so a search can stop
@@ -169,7 +169,7 @@ def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100
     bound are restarted from points off it when those do better.
     """
     X = np.maximum(np.array(X0, dtype=float), lower)
-    B, k = X.shape
+    B = X.shape[0]
     calls = [0]
 
     def counted(Z, idx):
