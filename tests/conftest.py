@@ -45,6 +45,24 @@ def case(name: str):
     return exp, reference_data(exp["data"], exp.get("references"))
 
 
+@pytest.fixture(scope="session")
+def reference_fit():
+    """``name -> (expected dict, result)``: a reference case's pywemix fit,
+    made once per test session however many tests (and modules) use it.
+
+    The fit is :func:`mix_call`'s call of :func:`pywemix.mix` on the case's
+    data, with pywemix's own warnings silenced.
+    """
+    fits = {}
+
+    def fit(name: str):
+        if name not in fits:
+            exp, df = case(name)
+            fits[name] = (exp, quiet_mix(exp["call"]["formula"], df, **mix_call(exp)))
+        return fits[name]
+    return fit
+
+
 def our_name(ref_name: str, names) -> str:
     """Map a reference coefficient name onto ours.
 

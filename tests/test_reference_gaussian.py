@@ -4,12 +4,9 @@ Tolerances are those of ../shared/reference/README.md.
 """
 from __future__ import annotations
 
-import warnings
-
 import pytest
 
-import pywemix
-from conftest import case, mix_call, needs_reference, our_name, rel
+from conftest import case, needs_reference, our_name, rel
 
 pytestmark = needs_reference
 
@@ -17,17 +14,6 @@ GAUSSIAN = ["sleep_ri_unweighted", "sleep_ri_slope_uncorrelated", "sleep_ri_slop
             "sleep_ri_l1weights", "pastes_three_level_unweighted", "pisa_s1_ri",
             "pisa_s1_ri_slope", "three_s1_weighted", "pisa_s1_pv1", "pisa_s1_pv2",
             "pisa_s1_pv3", "pisa_s1_pv4", "pisa_s1_pv5"]
-
-_fits = {}
-
-
-def fit(name):
-    if name not in _fits:
-        exp, df = case(name)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", pywemix.PywemixWarning)
-            _fits[name] = (exp, pywemix.mix(exp["call"]["formula"], df, **mix_call(exp)))
-    return _fits[name]
 
 
 def _match_var(res, row):
@@ -43,16 +29,16 @@ def _match_var(res, row):
 
 
 @pytest.mark.parametrize("name", GAUSSIAN)
-def test_llf(name):
-    exp, res = fit(name)
+def test_llf(name, reference_fit):
+    exp, res = reference_fit(name)
     # no lower than the reference by more than 1e-7 relative
     assert res.llf >= exp["llf"] - 1e-7 * abs(exp["llf"])
     assert res.converged
 
 
 @pytest.mark.parametrize("name", GAUSSIAN)
-def test_fixed_effects_and_robust_se(name):
-    exp, res = fit(name)
+def test_fixed_effects_and_robust_se(name, reference_fit):
+    exp, res = reference_fit(name)
     names = list(res.params.index)
     assert len(names) == len(exp["params"])
     for k, v in exp["params"].items():
@@ -62,8 +48,8 @@ def test_fixed_effects_and_robust_se(name):
 
 
 @pytest.mark.parametrize("name", GAUSSIAN)
-def test_variance_components(name):
-    exp, res = fit(name)
+def test_variance_components(name, reference_fit):
+    exp, res = reference_fit(name)
     assert len(res.var_components) == len(exp["var_components"])
     largest = max(abs(r["variance"]) for r in exp["var_components"])
     for row in exp["var_components"]:
@@ -77,8 +63,8 @@ def test_variance_components(name):
 
 @pytest.mark.parametrize("name", [n for n in GAUSSIAN if "lme4_ml" in case(n)[0]]
                          if __import__("conftest").reference_available() else [])
-def test_unit_weights_equal_lme4_ml(name):
-    exp, res = fit(name)
+def test_unit_weights_equal_lme4_ml(name, reference_fit):
+    exp, res = reference_fit(name)
     lme4 = exp["lme4_ml"]
     assert res.llf >= lme4["llf"] - 1e-7 * abs(lme4["llf"])
     assert abs(res.llf - lme4["llf"]) < 1e-6 * abs(lme4["llf"])

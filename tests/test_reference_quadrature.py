@@ -3,12 +3,9 @@ GLLAMM and lme4 glmer output in ../shared/reference, with the quadrature
 tolerances of its README."""
 from __future__ import annotations
 
-import warnings
-
 import pytest
 
-import pywemix
-from conftest import case, mix_call, needs_reference, our_name, rel
+from conftest import needs_reference, our_name, rel
 
 pytestmark = needs_reference
 
@@ -16,21 +13,10 @@ CASES = ["sleep_binomial_l1weights", "pisa_s1i_binomial", "pisa_s1i_binomial_exp
          "pisa_s1i_probit", "pisa_s1i_probit_expanded", "counts_s1i_poisson",
          "counts_s1i_poisson_expanded"]
 
-_fits = {}
-
-
-def fit(name):
-    if name not in _fits:
-        exp, df = case(name)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", pywemix.PywemixWarning)
-            _fits[name] = (exp, pywemix.mix(exp["call"]["formula"], df, **mix_call(exp)))
-    return _fits[name]
-
 
 @pytest.mark.parametrize("name", CASES)
-def test_llf(name):
-    exp, res = fit(name)
+def test_llf(name, reference_fit):
+    exp, res = reference_fit(name)
     assert res.converged
     if exp.get("llf") is None:
         pytest.skip("no log-likelihood in this reference (lme4's Poisson constant is off)")
@@ -38,8 +24,8 @@ def test_llf(name):
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_fixed_effects(name):
-    exp, res = fit(name)
+def test_fixed_effects(name, reference_fit):
+    exp, res = reference_fit(name)
     names = list(res.params.index)
     assert len(names) == len(exp["params"])
     for k, v in exp["params"].items():
@@ -49,8 +35,8 @@ def test_fixed_effects(name):
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_variances(name):
-    exp, res = fit(name)
+def test_variances(name, reference_fit):
+    exp, res = reference_fit(name)
     vc = res.var_components
     assert len(vc) == len(exp["var_components"])
     largest = max(abs(r["variance"]) for r in exp["var_components"])
@@ -65,8 +51,8 @@ def test_variances(name):
             assert rel(ours["std_error"], row["std_error"]) < 2e-2
 
 
-def test_summary_names_family_link_and_points():
-    _, res = fit("pisa_s1i_probit")
+def test_summary_names_family_link_and_points(reference_fit):
+    _, res = reference_fit("pisa_s1i_probit")
     text = str(res.summary())
     assert "binomial" in text and "probit" in text and "13 per random effect" in text
     html = res.summary()._repr_html_()

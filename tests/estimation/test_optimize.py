@@ -8,7 +8,7 @@ import pytest
 
 from conftest import quiet_mix
 from conftest import small_random_intercept as _small
-from pywemix.estimation.optimize import check_start, newton_batch
+from pywemix.estimation.optimize import as_batch, check_start, minimize_bounded, newton_batch
 
 
 @pytest.mark.parametrize("seed", [21, 5, 77, 123])
@@ -43,3 +43,38 @@ def test_bad_starting_values(start, exc):
         check_start(start, 1, "theta")
     with pytest.raises(exc, match="start"):
         quiet_mix("y ~ x + (1|g)", _small(1), start=start)
+
+
+def _rosenbrock(x):
+    return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+
+
+def _rosenbrock_grad(x):
+    return np.array([-2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2),
+                     200 * (x[1] - x[0] ** 2)])
+
+
+@pytest.mark.parametrize("how", ["differences", "grad", "fun_and_grad"])
+def test_minimize_bounded_interior_and_bound(how):
+    """Minimum (1, 1) inside; with x_0 >= 1.5 it is (1.5, 2.25), on the bound."""
+    kw = {"differences": {}, "grad": {"grad": _rosenbrock_grad},
+          "fun_and_grad": {"fun_and_grad": lambda x: (_rosenbrock(x), _rosenbrock_grad(x))}}[how]
+    free = minimize_bounded(_rosenbrock, [-1.2, 1.0], np.full(2, -np.inf), **kw)
+    assert free.converged
+    np.testing.assert_allclose(free.x, [1.0, 1.0], atol=1e-6)
+    bound = minimize_bounded(_rosenbrock, [2.0, 1.0], np.array([1.5, -np.inf]), **kw)
+    assert bound.converged and bound.at_boundary == (0,)
+    np.testing.assert_allclose(bound.x, [1.5, 2.25], atol=1e-6)
+
+
+def test_newton_batch_one_unbounded_problem_with_exact_hessian():
+    """Damped Newton from far away on a convex non-quadratic function."""
+    def fg(x):
+        return np.sum(np.cosh(x - 2.0)), np.sinh(x - 2.0)
+
+    def hess(X, idx):
+        return np.stack([np.diag(np.cosh(x - 2.0)) for x in X])
+    res = newton_batch(as_batch(fg), np.array([[-8.0, 9.0, 2.5]]), np.full(3, -np.inf),
+                       hess=hess)
+    assert res.converged[0]
+    np.testing.assert_allclose(res.x[0], [2.0, 2.0, 2.0], atol=1e-9)

@@ -215,3 +215,20 @@ def test_theta_from_cov_inverts_relative_cov(st):
     sigma2 = 2.7
     covs = [sigma2 * T for T in st.relative_cov(theta)]
     np.testing.assert_allclose(st.theta_from_cov(covs, sigma2), theta, rtol=1e-8, atol=1e-10)
+
+
+def test_packing_and_factors():
+    """One mapping from a parameter vector to block-diagonal lower-triangular
+    factors, the same for relative (theta) and absolute parameters."""
+    st = CovarianceStructure([[2, 1], [1]], [[("a", "b"), ("c",)], [("d",)]])
+    pack = st.packing()
+    assert [p.tolist() for p in pack] == [[[0, 0, 0], [1, 1, 0], [2, 1, 1], [3, 2, 2]],
+                                          [[4, 0, 0]]]
+    assert st.n_theta == 5
+    v = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    L2, L3 = st.factors(v)
+    np.testing.assert_array_equal(L2, [[1, 0, 0], [2, 3, 0], [0, 0, 4]])
+    np.testing.assert_array_equal(L3, [[5.0]])
+    np.testing.assert_allclose(st.relative_cov(v)[0], L2 @ L2.T)
+    batched = st.factors(np.stack([v, 2 * v]))
+    np.testing.assert_array_equal(batched[0][1], 2 * L2)

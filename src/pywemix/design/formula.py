@@ -211,8 +211,8 @@ def _expand_groups(group: str) -> list:
     return out
 
 
-def _term_labels(expr: str) -> list:
-    """Split a random-effect expression into its terms for ``||`` expansion."""
+def _term_labels(expr: str) -> tuple:
+    """``(has an intercept, other term labels)`` of a random-effect expression."""
     try:
         parsed = Formula(expr)
     except _PARSE_ERRORS as exc:
@@ -260,20 +260,30 @@ def _parse(formula: str) -> ParsedFormula:
 
     Raises
     ------
-    TypeError
-        If ``formula`` is not a string.
     ValueError
         On a syntax error, a missing response or when no random term is given.
     """
-    if not isinstance(formula, str):
-        raise TypeError(f"formula must be a string, got {type(formula).__name__}")
+    lhs, rhs, backticked = _sides(formula)
+    fixed, random = _split_random(rhs)
+    if not random:
+        raise ValueError(
+            f"no random term in {formula!r}: a mixed model needs at least one term "
+            "such as (1 | school); for a model without random effects use a "
+            "weighted regression instead")
+    response_expr = not backticked and not _is_name(lhs)
+    if response_expr:
+        _check_parses(lhs, "the response")
+    return ParsedFormula(formula, lhs, fixed, tuple(random), response_expr)
+
+
+def _sides(formula: str):
+    """``(response, right-hand side, whether the response was backticked)``."""
     if formula.count("~") != 1:
         raise ValueError(
             f"formula syntax error: expected exactly one '~' in {formula!r}")
     lhs, rhs = (s.strip() for s in formula.split("~"))
     if not lhs:
         raise ValueError(f"formula syntax error: no response on the left of '~' in {formula!r}")
-    response_expr = False
     backticked = re.fullmatch(r"`[^`]+`", lhs) is not None
     if backticked:
         lhs = lhs[1:-1]
@@ -282,6 +292,16 @@ def _parse(formula: str) -> ParsedFormula:
                          "(several responses are not supported)")
     if not rhs:
         raise ValueError(f"formula syntax error: nothing on the right of '~' in {formula!r}")
+    return lhs, rhs, backticked
+
+
+def _split_random(rhs: str):
+    """``(fixed part, random terms)`` of a right-hand side.
+
+    ``(e || g)`` becomes ``(1 | g)`` (when ``e`` has an intercept) and
+    ``(0 + t | g)`` for every term ``t`` of ``e``, as lme4's
+    ``expandDoubleVerts``; ``(e | a/b)`` becomes ``(e | a) + (e | a:b)``.
+    """
     pieces, random, last = [], [], 0
     for start, end, inner in _bar_terms(rhs):
         pieces.append(rhs[last:start])
@@ -291,42 +311,31 @@ def _parse(formula: str) -> ParsedFormula:
         if not expr:
             raise ValueError(f"formula syntax error: empty effects in random term ({inner})")
         groups = _expand_groups(group)
-        if double:
-            has_int, others = _term_labels(expr)
-            exprs = (["1"] if has_int else []) + [f"0 + {t}" for t in others]
-        else:
-            _term_labels(expr)
-            exprs = [expr]
-        for g in groups:
-            for e in exprs:
-                random.append(RandomTerm(e, g))
+        has_int, others = _term_labels(expr)
+        exprs = (["1"] if has_int else []) + [f"0 + {t}" for t in others] if double else [expr]
+        random.extend(RandomTerm(e, g) for g in groups for e in exprs)
     pieces.append(rhs[last:])
-    random = _canonical_groups(random)
-    fixed = "".join(pieces)
+    return _fixed_part("".join(pieces)), _canonical_groups(random)
+
+
+def _fixed_part(text: str) -> str:
+    """The fixed part left once the random terms are cut out, checked by formulaic."""
     # remove the '+' signs left dangling by the removed random terms
-    fixed = re.sub(r"\+\s*(?=\+|$)", "", fixed.strip())
+    fixed = re.sub(r"\+\s*(?=\+|$)", "", text.strip())
     fixed = re.sub(r"^\s*\+", "", fixed).strip()
     fixed = re.sub(r"\s+", " ", fixed)
     if re.search(r"-\s*$", fixed):
         raise ValueError("formula syntax error: a random term cannot be subtracted")
     if not fixed:
         fixed = "1"
-    elif fixed in ("0", "-1", "- 1") or re.fullmatch(r"0|-\s*1", fixed):
+    elif re.fullmatch(r"0|-\s*1", fixed):
         fixed = "0"
-    if not random:
-        raise ValueError(
-            f"no random term in {formula!r}: a mixed model needs at least one term "
-            "such as (1 | school); for a model without random effects use a "
-            "weighted regression instead")
+    _check_parses(fixed, "fixed part")
+    return fixed
+
+
+def _check_parses(expr: str, what: str) -> None:
     try:
-        Formula(fixed)
+        Formula(expr)
     except _PARSE_ERRORS as exc:
-        raise ValueError(f"formula syntax error in fixed part {fixed!r}: {_plain(exc)}") from None
-    if not backticked and not _is_name(lhs):
-        response_expr = True
-        try:
-            Formula(lhs)
-        except _PARSE_ERRORS as exc:
-            raise ValueError(f"formula syntax error in the response {lhs!r}: "
-                             f"{_plain(exc)}") from None
-    return ParsedFormula(formula, lhs, fixed, tuple(random), response_expr)
+        raise ValueError(f"formula syntax error in {what} {expr!r}: {_plain(exc)}") from None

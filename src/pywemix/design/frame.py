@@ -48,11 +48,26 @@ def check_columns(data: pd.DataFrame, columns, what: str = "column") -> None:
 
 
 def drop_incomplete(data: pd.DataFrame, columns) -> pd.DataFrame:
-    """Drop rows with a missing value in any of ``columns``, warning with the count."""
+    """Drop rows with a missing value in any of ``columns``, warning with the count.
+
+    Raises
+    ------
+    ValueError
+        If ``data`` has no rows, if a column is missing in every row (naming
+        it), or if no row is complete.
+    """
+    if len(data) == 0:
+        raise ValueError("the data frame has no rows: there is nothing to fit")
     columns = list(columns)
     if not columns:
         return data
     missing = {c: data[c].isna().to_numpy() for c in columns}
+    empty = [c for c, m in missing.items() if m.all()]
+    if empty:
+        raise ValueError(f"every value of {' and '.join(map(repr, empty))} is missing "
+                         f"(all {len(data)} rows): check the column"
+                         f"{'s' if len(empty) > 1 else ''} or leave "
+                         f"{'them' if len(empty) > 1 else 'it'} out of the model")
     bad = np.logical_or.reduce(list(missing.values()))
     n_bad = int(bad.sum())
     if n_bad:

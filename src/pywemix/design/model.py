@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from formulaic import model_matrix
 from formulaic.errors import FormulaicError
+from formulaic.materializers import PandasMaterializer
+from interface_meta import override
 from scipy.linalg import lapack
 
 from .formula import ParsedFormula, parse_formula
@@ -93,11 +95,34 @@ class ModelDesign:
         return self.parsed.response
 
 
+class LogicalAsFactor(PandasMaterializer):
+    """formulaic's pandas materializer, with logical values coded as a factor.
+
+    R codes a logical term (``I(x > 0)``, ``x > 0``) as a factor with levels
+    ``FALSE``, ``TRUE``: ``0 + I(x > 0)`` gives a column for each level, as
+    ``lme4`` expands ``(I(x > 0) || g)`` to ``(1 | g) + (0 + I(x > 0) | g)``.
+    formulaic would code it as one 0/1 column. Logical *columns* are made
+    categorical beforehand (:func:`~pywemix.design.frame.prepare_categoricals`);
+    this covers logical expressions. Stored model specs name it, so predictions
+    code new data the same way.
+    """
+
+    REGISTER_NAME = "pywemix_pandas"
+    REGISTER_INPUTS = ()  # only used when asked for by name
+
+    @override
+    def _is_categorical(self, values) -> bool:
+        if pd.api.types.is_bool_dtype(getattr(values, "dtype", None)):
+            return True
+        return super()._is_categorical(values)
+
+
 def fixed_matrix(spec_or_formula, frame: pd.DataFrame):
     """Fixed-effects design matrix from a formula string or a stored model spec."""
     try:
         if isinstance(spec_or_formula, str):
-            mm = model_matrix(spec_or_formula, frame, na_action="raise")
+            mm = model_matrix(spec_or_formula, frame, na_action="raise",
+                              materializer=LogicalAsFactor)
         else:
             mm = spec_or_formula.get_model_matrix(frame, na_action="raise")
     except FormulaicError as exc:
@@ -336,7 +361,8 @@ def _with_offset(data: pd.DataFrame, offset):
 
 
 def _random_blocks(parsed, frame, levels):
-    Z, blocks, specs = [], [], []
+    """Per level: Z, the covariance blocks and the formulaic model specs."""
+    Z, blocks, model_specs = [], [], []
     for lev in levels:
         cols, blk, sp, start = [], [], [], 0
         for term in parsed.random:
@@ -355,8 +381,8 @@ def _random_blocks(parsed, frame, levels):
         _check_distinct_effects(blk, lev)
         Z.append(np.ascontiguousarray(np.hstack(cols)))
         blocks.append(blk)
-        specs.append(sp)
-    return Z, blocks, specs
+        model_specs.append(sp)
+    return Z, blocks, model_specs
 
 
 def _check_distinct_effects(blocks, lev) -> None:

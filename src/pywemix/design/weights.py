@@ -134,7 +134,6 @@ def conditional_weights(arrays, spec, cond_weights: bool) -> list:
     :math:`w_{l|l+1} = w_l / w_{l+1}`; a level without a weight column takes
     the unconditional weight of the level above it.
     """
-    n = len(next(iter(arrays.values()))) if arrays else None
     L = len(spec)
     if cond_weights:
         return [arrays[c] if c is not None else None for c in spec]
@@ -150,7 +149,6 @@ def conditional_weights(arrays, spec, cond_weights: bool) -> list:
             out.append(uncond[lvl])
         else:
             out.append(uncond[lvl] / uncond[lvl + 1])
-    del n
     return out
 
 

@@ -11,11 +11,10 @@ import numpy as np
 __all__ = ["steps", "jacobian", "hessian"]
 
 
-def steps(x, rel: float = 1e-5, scale=None) -> np.ndarray:
-    """Step sizes ``rel * max(|x|, scale)`` for each coordinate."""
-    x = np.asarray(x, dtype=float)
-    base = np.abs(x) if scale is None else np.maximum(np.abs(x), scale)
-    return rel * np.maximum(base, 1e-3 if scale is None else 0) + (base == 0) * rel
+def steps(x, rel: float, floor: float = 1e-2) -> np.ndarray:
+    """Step sizes ``rel * max(|x_i|, floor)``: relative to each coordinate, and
+    not below ``rel * floor`` near 0."""
+    return rel * np.maximum(np.abs(np.asarray(x, dtype=float)), floor)
 
 
 def jacobian(f, x, h, lower=None) -> np.ndarray:

@@ -2,11 +2,13 @@
 
 Each level's random effects have a block-diagonal covariance matrix, one
 block per random term (``(1 + x | g)`` is one 2x2 block, ``(x || g)`` two 1x1
-blocks). The optimiser works on the *relative* Cholesky factors, as lme4's
-``theta``: block ``b`` of level ``l`` has covariance
-``sigma^2 * Lambda_b Lambda_b'`` with ``Lambda_b`` lower triangular and a
-non-negative diagonal. The variance estimators work on the free elements of
-the absolute covariance matrices (variances and covariances).
+blocks). Parameter vectors hold the free elements of each level's
+block-diagonal lower-triangular factor (:meth:`CovarianceStructure.packing`,
+:meth:`CovarianceStructure.factors`). Linear fits optimise the *relative*
+factors, as lme4's ``theta``: block ``b`` of level ``l`` has covariance
+``sigma^2 * Lambda_b Lambda_b'`` with a non-negative diagonal; fits by
+quadrature use the absolute factors. The variance estimators work on the free
+elements of the absolute covariance matrices (variances and covariances).
 """
 from __future__ import annotations
 
@@ -42,81 +44,102 @@ class CovarianceStructure:
         """Number of random effects per level."""
         return [sum(s) for s in self.sizes]
 
-    # -- relative Cholesky parameters (theta) ------------------------------
+    # -- Cholesky factors from a parameter vector ----------------------------
+    def packing(self) -> list:
+        """Where each element of a parameter vector goes in the level factors.
+
+        Returns
+        -------
+        list of ndarray
+            Per level, an int array (n_l, 3) of (index in the vector, row,
+            column) of the level's lower-triangular factor. Blocks follow each
+            other along the diagonal; within a block the elements are in
+            row-major lower-triangular order (``numpy.tril_indices``), as
+            lme4 orders ``theta``.
+        """
+        cache = self.__dict__.setdefault("_cache", {})
+        if "packing" not in cache:
+            out, pos = [], 0
+            for lvl in self.sizes:
+                rows, off = [], 0
+                for k in lvl:
+                    r, c = np.tril_indices(k)
+                    rows.append(np.column_stack([pos + np.arange(len(r)), off + r, off + c]))
+                    pos += len(r)
+                    off += k
+                out.append(np.vstack(rows))
+            cache["packing"] = out
+        return cache["packing"]
+
     @property
     def n_theta(self) -> int:
-        return sum(k * (k + 1) // 2 for lvl in self.sizes for k in lvl)
+        """Length of a parameter vector (free elements of all the factors)."""
+        return sum(len(p) for p in self.packing())
 
-    def _tril(self, k):
-        cache = self.__dict__.setdefault("_tril_cache", {})
-        if k not in cache:
-            cache[k] = np.tril_indices(k)
-        return cache[k]
+    def factors(self, vector) -> list:
+        """Block-diagonal lower-triangular factor of every level from ``vector``.
 
+        Parameters
+        ----------
+        vector : array_like (..., n_theta)
+            Factor elements laid out as :meth:`packing` says; leading axes
+            are batch axes.
+
+        Returns
+        -------
+        list of ndarray
+            Per level, ``L_l`` of shape (..., q_l, q_l).
+
+        Notes
+        -----
+        The one mapping from parameters to factors. Linear fits pass lme4's
+        ``theta``, the *relative* factors: the covariance of level ``l`` is
+        ``sigma^2 L_l L_l'`` (:meth:`relative_cov`; Bates et al. 2015,
+        J. Stat. Softw. 67(1), sect. 3.1). Fits by quadrature pass the
+        *absolute* factors, the covariance being ``L_l L_l'`` itself.
+        """
+        vector = np.asarray(vector, dtype=float)
+        out = []
+        for pack, q in zip(self.packing(), self.q):
+            L = np.zeros(vector.shape[:-1] + (q, q))
+            L[..., pack[:, 1], pack[:, 2]] = vector[..., pack[:, 0]]
+            out.append(L)
+        return out
+
+    # -- relative Cholesky parameters (theta) ------------------------------
     def theta_start(self) -> np.ndarray:
         """lme4's start: identity relative factors."""
-        out = []
-        for lvl in self.sizes:
-            for k in lvl:
-                r, c = self._tril(k)
-                out.extend((r == c).astype(float))
-        return np.array(out)
+        pack = np.vstack(self.packing())
+        return (pack[:, 1] == pack[:, 2]).astype(float)
 
     def theta_lower(self) -> np.ndarray:
         """Lower bounds: 0 on diagonals, -inf off the diagonal."""
-        out = []
-        for lvl in self.sizes:
-            for k in lvl:
-                r, c = self._tril(k)
-                out.extend(np.where(r == c, 0.0, -np.inf))
-        return np.array(out)
+        return np.where(self.theta_start() == 1.0, 0.0, -np.inf)
 
     def theta_is_diag(self) -> np.ndarray:
-        return np.isfinite(self.theta_lower())
-
-    def _factors(self, theta):
-        """Per level, per block: (position, size, offset, lower-tri factor (..., k, k))."""
-        theta = np.asarray(theta, dtype=float)
-        out, pos = [], 0
-        for lvl in self.sizes:
-            blocks, off = [], 0
-            for k in lvl:
-                r, c = self._tril(k)
-                lam = np.zeros(theta.shape[:-1] + (k, k))
-                lam[..., r, c] = theta[..., pos:pos + len(r)]
-                blocks.append((pos, k, off, lam))
-                pos += len(r)
-                off += k
-            out.append(blocks)
-        return out
+        """Whether each parameter is a diagonal element of its factor."""
+        return self.theta_start() == 1.0
 
     def relative_cov(self, theta) -> list:
         """``T_l = Lambda_l Lambda_l'`` for every level, from theta (k,) or (..., k)."""
-        theta = np.asarray(theta, dtype=float)
-        out = []
-        for blocks, q in zip(self._factors(theta), self.q):
-            T = np.zeros(theta.shape[:-1] + (q, q))
-            for _, k, off, lam in blocks:
-                T[..., off:off + k, off:off + k] = lam @ np.swapaxes(lam, -1, -2)
-            out.append(T)
-        return out
+        return [L @ np.swapaxes(L, -1, -2) for L in self.factors(theta)]
 
     def relative_cov_grad(self, theta) -> list:
-        """Derivatives of each ``T_l`` in every theta: per level (..., n_theta, q_l, q_l)."""
+        """Derivatives of each ``T_l`` in every theta: per level (..., n_theta, q_l, q_l).
+
+        Notes
+        -----
+        ``d(L L')/dL_ij = E L' + L E'`` with ``E`` the unit matrix at
+        ``(i, j)``: row ``i`` of ``E L'`` is column ``j`` of ``L``.
+        """
         theta = np.asarray(theta, dtype=float)
         n = theta.shape[-1]
         out = []
-        for blocks, q in zip(self._factors(theta), self.q):
-            dT = np.zeros(theta.shape[:-1] + (n, q, q))
-            for pos, k, off, lam in blocks:
-                r, c = self._tril(k)
-                for e, (i, j) in enumerate(zip(r, c)):
-                    # d(L L')/dL_ij = E L' + L E' with E the unit matrix at (i, j)
-                    block = np.zeros(theta.shape[:-1] + (k, k))
-                    block[..., i, :] += lam[..., :, j]
-                    block[..., :, i] += lam[..., :, j]
-                    dT[..., pos + e, off:off + k, off:off + k] = block
-            out.append(dT)
+        for pack, L in zip(self.packing(), self.factors(theta)):
+            q = L.shape[-1]
+            half = np.zeros(theta.shape[:-1] + (n, q, q))
+            half[..., pack[:, 0], pack[:, 1], :] = np.swapaxes(L, -1, -2)[..., pack[:, 2], :]
+            out.append(half + np.swapaxes(half, -1, -2))
         return out
 
     def relative_cov_hess(self) -> list:
@@ -124,41 +147,35 @@ class CovarianceStructure:
 
         Per level an array (n_theta, n_theta, q_l, q_l); it does not depend on
         theta because ``T = Lambda Lambda'`` is quadratic in the factor:
-        ``d2(L L')/dL_ij dL_kl = E_ij E_kl' + E_kl E_ij'`` within a block.
+        ``d2(L L')/dL_ij dL_ml = E_ij E_ml' + E_ml E_ij'``, nonzero only when
+        the columns ``j`` and ``l`` match (then within one block).
         """
         n = self.n_theta
         out = []
-        pos = 0
-        for lvl, q in zip(self.sizes, self.q):
+        for pack, q in zip(self.packing(), self.q):
             d2T = np.zeros((n, n, q, q))
-            off = 0
-            for k in lvl:
-                r, c = self._tril(k)
-                for a, (i, j) in enumerate(zip(r, c)):
-                    for b, (m, l) in enumerate(zip(r, c)):
-                        if j == l:  # E_ij E_ml' is nonzero only when columns match
-                            d2T[pos + a, pos + b, off + i, off + m] += 1.0
-                            d2T[pos + a, pos + b, off + m, off + i] += 1.0
-                pos += len(r)
-                off += k
+            a, b = np.nonzero(pack[:, 2][:, None] == pack[:, 2][None, :])
+            ia, ib, ra, rb = pack[a, 0], pack[b, 0], pack[a, 1], pack[b, 1]
+            np.add.at(d2T, (ia, ib, ra, rb), 1.0)
+            np.add.at(d2T, (ia, ib, rb, ra), 1.0)
             out.append(d2T)
         return out
 
     def theta_from_cov(self, covs, sigma2) -> np.ndarray:
         """Relative Cholesky parameters of absolute covariances (for warm starts)."""
-        out = []
-        for lvl, S in zip(self.sizes, covs):
-            off = 0
+        out = np.zeros(self.n_theta)
+        for lvl, S, pack in zip(self.sizes, covs, self.packing()):
+            L, off = np.zeros_like(S, dtype=float), 0
             for k in lvl:
                 B = S[off:off + k, off:off + k] / sigma2
                 try:
                     lam = np.linalg.cholesky(B + 1e-12 * np.eye(k))
                 except np.linalg.LinAlgError:
                     lam = np.diag(np.sqrt(np.clip(np.diag(B), 0, None)))
-                r, c = self._tril(k)
-                out.extend(lam[r, c])
+                L[off:off + k, off:off + k] = lam
                 off += k
-        return np.array(out)
+            out[pack[:, 0]] = L[pack[:, 1], pack[:, 2]]
+        return out
 
     # -- absolute variances and covariances (phi) -------------------------
     def level_slices(self) -> list:

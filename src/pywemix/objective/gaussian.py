@@ -35,7 +35,8 @@ import numpy as np
 
 from ..design.sufficient import group_crossprod, group_sum
 
-__all__ = ["GaussianObjective", "ProfiledFit"]
+__all__ = ["GaussianObjective", "ProfiledFit", "FixedSolution", "solve_fixed",
+           "profiled_criterion", "inv_logdet"]
 
 LOG2PI = np.log(2.0 * np.pi)
 
@@ -57,6 +58,7 @@ class _Top:
     n: np.ndarray  # (G,) weighted observation counts
     D: np.ndarray  # (G,) weighted log-determinants
     K: list        # per level (J_l, q_l, r_l) mode operators, if kept
+    B: list        # per level (J_l, q_l, q_l) (I + T M_11)^{-1} T, if kept
     dS: np.ndarray = None  # (k, G, r, r) derivatives, if asked for
     dD: np.ndarray = None  # (k, G)
 
@@ -116,20 +118,8 @@ class GaussianObjective:
         ``sigma^2 diag((I + T M_11)^{-1} T)`` per group, from the same
         recursion as the likelihood (list, level 2 first, arrays (J, q)).
         """
-        T_list = [C / sigma2 for C in covs]
-        M = self.M2
-        out = []
-        for li, T in enumerate(T_list):
-            q = self.q[li]
-            A = np.eye(q) + np.matmul(T, M[:, :q, :q])
-            var = sigma2 * np.linalg.solve(A, np.broadcast_to(T, A.shape))
-            out.append(np.diagonal(var, axis1=1, axis2=2).copy())
-            if li < len(T_list) - 1:
-                K = np.linalg.solve(A, np.matmul(T, M[:, :q, q:]))
-                S = M[:, q:, q:] - np.matmul(np.swapaxes(M[:, :q, q:], 1, 2), K)
-                w, cs = self.wg[li], self.child_starts[li]
-                M = group_sum(w[:, None, None] * S, cs)
-        return out
+        top = self.integrate([C / sigma2 for C in covs], keep=True)
+        return [sigma2 * np.diagonal(B, axis1=-2, axis2=-1).copy() for B in top.B]
 
     @property
     def top_weights(self) -> np.ndarray:
@@ -148,14 +138,14 @@ class GaussianObjective:
         M, n = self.M2, self.n2
         D = 0.0
         dM = dD = None
-        Ks = []
+        Ks, Bs = [], []
         last = len(T_list) - 1
         for li, T in enumerate(T_list):
             q = self.q[li]
             M11, M12, M22 = M[..., :q, :q], M[..., :q, q:], M[..., q:, q:]
             M21 = np.swapaxes(M12, -1, -2)
             Tb = T[..., None, :, :]
-            Ainv, logdet = _inv_logdet(np.eye(q) + np.matmul(Tb, M11))
+            Ainv, logdet = inv_logdet(np.eye(q) + np.matmul(Tb, M11))
             K = np.matmul(Ainv, np.matmul(Tb, M12))
             S = M22 - np.matmul(M21, K)
             if dT is not None:
@@ -176,6 +166,7 @@ class GaussianObjective:
             D = D + logdet
             if keep:
                 Ks.append(K)
+                Bs.append(np.matmul(Ainv, Tb))
             if li < last:
                 w, cs = self.wg[li], self.child_starts[li]
                 M = np.add.reduceat(w[:, None, None] * S, cs, axis=-3)
@@ -186,59 +177,39 @@ class GaussianObjective:
                     dD = np.add.reduceat(w * dlog, cs, axis=-1)
             elif dT is not None:
                 dM, dD = dS, dlog
-        top = _Top(S, n, D, Ks)
+        top = _Top(S, n, D, Ks, Bs)
         if dT is not None:
             top.dS, top.dD = dM, dD
         return top
 
     def _totals(self, top: _Top):
+        """Weighted totals over the top groups: ``S`` (..., r, r), ``N``, ``D`` (...)."""
         w = self.top_weights
-        return np.einsum("g,gij->ij", w, top.S), float(w @ top.n), float(w @ top.D)
+        return np.einsum("g,...gij->...ij", w, top.S), float(w @ top.n), top.D @ w
 
     def profiled(self, theta, reml: bool = False) -> ProfiledFit:
-        """Profiled log-likelihood (ML, or REML with ``reml=True``) at ``theta``.
-
-        Notes
-        -----
-        With ``S`` the weighted total of the top groups' quadratic forms,
-        ``beta = S_XX^{-1} S_Xy``, ``PRSS = S_yy - S_yX beta`` and, for ML,
-        ``sigma^2 = PRSS / N`` and
-        ``l = -N/2 (log(2 pi sigma^2) + 1) - D/2``; for REML
-        ``sigma^2 = PRSS / (N - p)`` and
-        ``l_R = -(N-p)/2 (log(2 pi sigma^2) + 1) - D/2 - log|S_XX|/2``
-        (lme4's REML criterion).
-        """
+        """Profiled log-likelihood (ML, or REML with ``reml=True``) at ``theta``,
+        with the closed-form ``beta`` and ``sigma^2`` (see :func:`profiled_criterion`)."""
+        crit = "REML" if reml else "ML"
         try:
             top = self.integrate(self.structure.relative_cov(theta))
         except np.linalg.LinAlgError:
-            return ProfiledFit(-np.inf, np.full(self.p, np.nan), np.nan, float("nan"),
-                               "REML" if reml else "ML")
+            return ProfiledFit(-np.inf, np.full(self.p, np.nan), np.nan, float("nan"), crit)
         S, N, D = self._totals(top)
-        p = self.p
-        beta, logdet_x, prss = _solve_fixed(S, p)
-        if not np.isfinite(prss) or prss <= 0 or not np.isfinite(D):
-            return ProfiledFit(-np.inf, beta, np.nan, N, "REML" if reml else "ML")
-        if reml:
-            dof = N - p
-            sigma2 = prss / dof
-            llf = -0.5 * dof * (np.log(2 * np.pi * sigma2) + 1) - 0.5 * D - 0.5 * logdet_x
-        else:
-            sigma2 = prss / N
-            llf = -0.5 * N * (np.log(2 * np.pi * sigma2) + 1) - 0.5 * D
-        return ProfiledFit(float(llf), beta, float(sigma2), N, "REML" if reml else "ML")
+        llf, _, fixed = profiled_criterion(S, N, D, self.p, reml)
+        beta = np.where(fixed.singular, np.nan, fixed.beta)
+        if not np.isfinite(llf):
+            return ProfiledFit(-np.inf, beta, np.nan, N, crit)
+        sigma2 = fixed.prss / (N - self.p if reml else N)
+        return ProfiledFit(float(llf), beta, float(sigma2), N, crit)
 
     def profiled_grad(self, theta, reml: bool = False):
         """Profiled log-likelihood and its exact gradient in ``theta``.
 
         ``theta`` may be (k,) or, with a batched ``M2`` (see
         :meth:`with_responses`), (B, k); the results then have a leading B.
-
-        Notes
-        -----
-        By the envelope theorem ``dPRSS = c' dS c`` with ``c = (beta, -1)``, so
-        ``dl = -N/2 dPRSS / PRSS - dD/2`` (ML); REML uses ``N - p`` and adds
-        ``-tr(S_XX^{-1} dS_XX)/2``. ``dS`` and ``dD`` come from forward-mode
-        differentiation of the level recursion.
+        ``dS`` and ``dD`` come from forward-mode differentiation of the level
+        recursion (:meth:`integrate`); see :func:`profiled_criterion`.
         """
         st = self.structure
         theta = np.asarray(theta, dtype=float)
@@ -247,36 +218,11 @@ class GaussianObjective:
         except np.linalg.LinAlgError:
             bad = np.full(theta.shape[:-1], -np.inf)
             return (float(bad) if bad.ndim == 0 else bad), np.full(theta.shape, np.nan)
+        S, N, D = self._totals(top)
         w = self.top_weights
-        S = np.einsum("g,...gij->...ij", w, top.S)
-        N = float(w @ top.n)
-        D = top.D @ w
         dS = np.einsum("g,...kgij->...kij", w, top.dS)
-        dD = top.dD @ w
-        p = self.p
-        Sxx, Sxy = S[..., :p, :p], S[..., :p, p]
-        # a far-out candidate can make S_XX numerically singular: reject it
-        # (-inf) rather than let one matrix abort a whole batch of refits
-        sign, logdet_x = np.linalg.slogdet(Sxx)
-        singular = sign <= 0
-        Sxx = np.where(singular[..., None, None], np.eye(p), Sxx)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            beta = np.linalg.solve(Sxx, Sxy[..., None])[..., 0]
-            prss = S[..., p, p] - np.einsum("...i,...i->...", Sxy, beta)
-            c = np.concatenate([beta, -np.ones(beta.shape[:-1] + (1,))], axis=-1)
-            dprss = np.einsum("...i,...kij,...j->...k", c, dS, c)
-            dof = N - p if reml else N
-            llf = -0.5 * dof * (np.log(2 * np.pi * prss / dof) + 1) - 0.5 * D
-            grad = -0.5 * dof * dprss / prss[..., None] - 0.5 * dD
-            if reml:
-                llf = llf - 0.5 * logdet_x
-                grad = grad - 0.5 * np.einsum("...ab,...kba->...k", np.linalg.inv(Sxx),
-                                              dS[..., :p, :p])
-        bad = ~np.isfinite(llf) | (prss <= 0) | singular
-        llf = np.where(bad, -np.inf, llf)
-        if np.ndim(llf) == 0:
-            return float(llf), grad
-        return llf, grad
+        llf, grad, _ = profiled_criterion(S, N, D, self.p, reml, dS, top.dD @ w)
+        return (float(llf) if np.ndim(llf) == 0 else llf), grad
 
     def group_loglik(self, beta, sigma2, covs) -> np.ndarray:
         """Weighted log-likelihood contribution ``w_g l_g`` of every top-level group.
@@ -328,19 +274,116 @@ class GaussianObjective:
         return modes
 
 
-def _solve_fixed(S, p):
-    """beta, log|S_XX| and PRSS from the total quadratic form ``S``."""
-    if p == 0:
-        return np.zeros(0), 0.0, float(S[0, 0])
-    sign, logdet = np.linalg.slogdet(S[:p, :p])
-    if sign <= 0:
-        return np.full(p, np.nan), np.nan, np.nan
-    beta = np.linalg.solve(S[:p, :p], S[:p, p])
-    prss = float(S[p, p] - S[:p, p] @ beta)
-    return beta, float(logdet), prss
+@dataclass(frozen=True)
+class FixedSolution:
+    """Fixed effects given the covariance parameters, from the total quadratic form.
+
+    Attributes (all with the leading batch axes of ``S``): ``beta`` (..., p);
+    ``Sxx_inv`` (..., p, p); ``logdet`` = ``log|S_XX|``; ``prss`` the
+    profiled (weighted, penalised) residual sum of squares; ``singular``
+    where ``S_XX`` is not positive definite (``beta`` is then meaningless).
+    """
+
+    beta: np.ndarray
+    Sxx_inv: np.ndarray
+    logdet: np.ndarray
+    prss: np.ndarray
+    singular: np.ndarray
+
+    @property
+    def c(self) -> np.ndarray:
+        """``(beta, -1)``, the coefficient vector of the residual."""
+        c = np.empty(self.beta.shape[:-1] + (self.beta.shape[-1] + 1,))
+        c[..., :-1] = self.beta
+        c[..., -1] = -1.0
+        return c
 
 
-def _inv_logdet(A):
+def solve_fixed(S, p: int) -> FixedSolution:
+    """Generalised least squares from ``S`` (..., p + 1, p + 1): the one
+    fixed-effects solve (``beta = S_XX^{-1} S_Xy``, ``PRSS = S_yy - S_yX beta``).
+
+    A numerically singular ``S_XX`` (a far-out candidate) is flagged rather
+    than raised, so that one matrix cannot abort a batch of refits.
+    """
+    Sxx, Sxy = S[..., :p, :p], S[..., :p, p]
+    sign, logdet = np.linalg.slogdet(Sxx)
+    singular = sign <= 0
+    if singular.any():
+        Sxx = np.where(singular[..., None, None], np.eye(p), Sxx)
+    Sxx_inv = np.linalg.inv(Sxx)
+    beta = np.matmul(Sxx_inv, Sxy[..., None])[..., 0]
+    prss = S[..., p, p] - (Sxy * beta).sum(axis=-1)
+    return FixedSolution(beta, Sxx_inv, logdet, prss, singular)
+
+
+def profiled_criterion(S, N: float, D, p: int, reml: bool, dS=None, dD=None):
+    """Profiled (restricted) log-likelihood and its gradient from the totals.
+
+    Parameters
+    ----------
+    S : ndarray (..., p + 1, p + 1)
+        Weighted total of the top groups' quadratic forms.
+    N : float
+        Weighted number of observations.
+    D : ndarray (...)
+        Weighted total of the log-determinants ``log|I + T M_11|``.
+    p : int
+        Number of fixed effects.
+    reml : bool
+    dS, dD : ndarray (..., k, p + 1, p + 1) and (..., k), optional
+        Derivatives of ``S`` and ``D`` in the k covariance parameters.
+
+    Returns
+    -------
+    llf : ndarray (...)
+        ``-inf`` where the criterion is not defined (singular ``S_XX``,
+        non-positive or non-finite PRSS, non-finite ``D``).
+    grad : ndarray (..., k) or None
+    fixed : FixedSolution
+
+    Notes
+    -----
+    With ``beta = S_XX^{-1} S_Xy`` and ``PRSS = S_yy - S_yX beta``, for ML
+    ``sigma^2 = PRSS / N`` and ``l = -N/2 (log(2 pi sigma^2) + 1) - D/2``;
+    for REML ``sigma^2 = PRSS / (N - p)`` and
+    ``l_R = -(N-p)/2 (log(2 pi sigma^2) + 1) - D/2 - log|S_XX|/2``
+    (lme4's criteria: Bates et al. 2015, J. Stat. Softw. 67(1), eqs. 34 and
+    41, with weighted ``N``). By the envelope theorem ``dPRSS = c' dS c``
+    with ``c = (beta, -1)``, so ``dl = -N/2 dPRSS / PRSS - dD/2`` (ML); REML
+    uses ``N - p`` and adds ``-tr(S_XX^{-1} dS_XX)/2``.
+    """
+    dof = N - p if reml else N
+    fixed = solve_fixed(S, p)
+    if np.ndim(fixed.prss) == 0:  # one problem: no batch to protect
+        if fixed.singular or not fixed.prss > 0:
+            return -np.inf, (None if dS is None else np.full(dS.shape[:-2], np.nan)), fixed
+        llf, grad = _criterion(fixed, dof, D, reml, dS, dD)
+        return (float(llf) if np.isfinite(llf) else -np.inf), grad, fixed
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        llf, grad = _criterion(fixed, dof, D, reml, dS, dD)
+    bad = ~np.isfinite(llf) | ~(fixed.prss > 0) | fixed.singular
+    return np.where(bad, -np.inf, llf), grad, fixed
+
+
+def _criterion(fixed, dof, D, reml, dS, dD):
+    """The formulas of :func:`profiled_criterion` (value, and gradient if ``dS``)."""
+    prss = fixed.prss
+    llf = -0.5 * dof * (np.log(2 * np.pi * prss / dof) + 1) - 0.5 * D
+    if reml:
+        llf = llf - 0.5 * fixed.logdet
+    if dS is None:
+        return llf, None
+    c = fixed.c[..., None, :]                                       # (..., 1, r)
+    dprss = (np.matmul(dS, c[..., None])[..., 0] * c).sum(axis=-1)
+    grad = -0.5 * dof * dprss / prss[..., None] - 0.5 * dD
+    if reml:
+        p = fixed.beta.shape[-1]
+        grad = grad - 0.5 * np.einsum("...ab,...kba->...k", fixed.Sxx_inv, dS[..., :p, :p])
+    return llf, grad
+
+
+def inv_logdet(A):
     """Inverse and log-determinant of a stack of small matrices (..., q, q).
 
     Closed forms for q = 1 and 2 (the usual sizes), LAPACK otherwise; a

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gaussian import _inv_logdet
+from .gaussian import inv_logdet, profiled_criterion
 
 __all__ = ["TwoLevelProfile"]
 
@@ -62,7 +62,7 @@ class TwoLevelProfile:
         q, p = objective.q[0], objective.p
         M = objective.M2
         w = objective.top_weights
-        self.q, self.p, self.r = q, p, M.shape[-1] - q
+        self.q2, self.p, self.r = q, p, M.shape[-1] - q  # level 2's effects, rest
         self.structure = st
         self.M11 = M[:, :q, :q]
         self.U = np.ascontiguousarray(M[:, :q, q:])                # (G, q, r)
@@ -88,70 +88,55 @@ class TwoLevelProfile:
 
         Returns ``-inf`` (and NaN derivatives) where the criterion is not
         defined (singular matrices, non-positive residual sum of squares).
+        The value and gradient come from
+        :func:`~pywemix.objective.gaussian.profiled_criterion`.
         """
         theta = np.asarray(theta, dtype=float)
         k = len(theta)
-        st, q, p = self.structure, self.q, self.p
+        st, q = self.structure, self.q2
         T = st.relative_cov(theta)[0]
         dT = st.relative_cov_grad(theta)[0]                       # (k, q, q)
         bad = (-np.inf, np.full(k, np.nan), np.full((k, k), np.nan))
-        A = np.eye(q) + T @ self.M11                             # (G, q, q)
-        Ainv, logdet = _inv_logdet(A)
+        Ainv, logdet = inv_logdet(np.eye(q) + T @ self.M11)       # (G, q, q)
         if not np.all(np.isfinite(logdet)):
             return bad
         B = Ainv @ T
         C = np.eye(q) - self.M11 @ B
-        dA = dT[:, None] @ self.M11                                # (k, G, q, q)
         AdT = Ainv @ dT[:, None]                                   # (k, G, q, q)
         dB = AdT @ C
         S = self.W22 + self._S(B)
         dS = self._S(dB)
-        w = self.w
-        D = float(w @ logdet)
-        AdA = Ainv @ dA                                            # (k, G, q, q)
-        dD = np.einsum("g,kgaa->k", w, AdA)
-        c, Sxx_inv, prss = _profile_beta(S, p)
-        if c is None or not np.isfinite(prss) or prss <= 0:
+        AdA = AdT @ self.M11                                       # A^-1 dA, (k, G, q, q)
+        dD = np.einsum("g,kgaa->k", self.w, AdA)
+        llf, grad, fixed = profiled_criterion(S, self.N, float(self.w @ logdet), self.p,
+                                              reml, dS, dD)
+        if not np.isfinite(llf):
             return bad
-        Sc = dS @ c                                                 # (k, r)
-        dprss = Sc @ c
-        dof = self.N - p if reml else self.N
-        llf = -0.5 * dof * (np.log(2 * np.pi * prss / dof) + 1) - 0.5 * D
-        grad = -0.5 * dof * dprss / prss - 0.5 * dD
-        if reml:
-            _, logdet_x = np.linalg.slogdet(S[:p, :p])
-            llf -= 0.5 * logdet_x
-            grad -= 0.5 * np.einsum("ab,kba->k", Sxx_inv, dS[:, :p, :p])
         if not hessian:
             return float(llf), grad, None
-        # second derivatives
         MdB = self.M11 @ dB                                        # (k, G, q, q)
         d2B = (Ainv @ self.d2T[:, :, None] @ C
                - AdT[None, :] @ MdB[:, None] - AdT[:, None] @ MdB[None, :])
-        d2S = self._S(d2B)                                         # (k, k, r, r)
-        MA = np.einsum("g,gcb->bc", w, self.M11 @ Ainv)            # sum_j w_j (M A^-1)'
-        d2D = (np.einsum("klbc,bc->kl", self.d2T, MA)
-               - np.einsum("g,kgab,lgba->kl", w, AdA, AdA))
+        d2D = (np.einsum("klbc,bc->kl", self.d2T,
+                         np.einsum("g,gcb->bc", self.w, self.M11 @ Ainv))
+               - np.einsum("g,kgab,lgba->kl", self.w, AdA, AdA))
+        hess = self._hessian(fixed, dS, self._S(d2B), d2D, reml)
+        return float(llf), grad, hess
+
+    def _hessian(self, fixed, dS, d2S, d2D, reml):
+        """Second derivatives of the profiled criterion (module notes)."""
+        p = self.p
+        c = fixed.c
+        Sc = dS @ c                                                 # (k, r)
+        dprss, prss = Sc @ c, fixed.prss
+        dof = self.N - p if reml else self.N
         Scx = Sc[:, :p]
-        d2prss = np.einsum("a,klab,b->kl", c, d2S, c) - 2 * Scx @ Sxx_inv @ Scx.T
+        d2prss = (np.einsum("a,klab,b->kl", c, d2S, c)
+                  - 2 * Scx @ fixed.Sxx_inv @ Scx.T)
         rel = dprss / prss
         hess = -0.5 * dof * (d2prss / prss - np.outer(rel, rel)) - 0.5 * d2D
         if reml:
-            dSxx = Sxx_inv @ dS[:, :p, :p]                          # (k, p, p)
-            hess -= 0.5 * (np.einsum("ab,klba->kl", Sxx_inv, d2S[:, :, :p, :p])
+            dSxx = fixed.Sxx_inv @ dS[:, :p, :p]                    # (k, p, p)
+            hess -= 0.5 * (np.einsum("ab,klba->kl", fixed.Sxx_inv, d2S[:, :, :p, :p])
                            - np.einsum("kab,lba->kl", dSxx, dSxx))
-        return float(llf), grad, 0.5 * (hess + hess.T)
-
-
-def _profile_beta(S, p):
-    """``c = (beta, -1)``, ``S_XX^{-1}`` and PRSS from the total form ``S``."""
-    if p == 0:
-        return np.array([-1.0]), np.zeros((0, 0)), float(S[0, 0])
-    Sxx = S[:p, :p]
-    sign, _ = np.linalg.slogdet(Sxx)
-    if sign <= 0:
-        return None, None, np.nan
-    Sxx_inv = np.linalg.inv(Sxx)
-    beta = Sxx_inv @ S[:p, p]
-    prss = float(S[p, p] - S[:p, p] @ beta)
-    return np.r_[beta, -1.0], Sxx_inv, prss
+        return 0.5 * (hess + hess.T)
