@@ -24,7 +24,8 @@ import pandas as pd
 import pytest
 
 from pywemix.design.model import build_design
-from pywemix.estimation.linear import fit_linear
+from pywemix.estimation import optimize
+from pywemix.objective import make_objective
 from pywemix.objective.covariance import CovarianceStructure
 from pywemix.objective.gaussian import GaussianObjective
 from pywemix.objective.twolevel import TwoLevelProfile
@@ -56,7 +57,7 @@ def _points(design, obj, reml):
         obj.structure.theta_is_diag(), 0.5, 1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        optimum = np.asarray(fit_linear(design, reml=reml)["theta"])
+        optimum = np.asarray(optimize(make_objective(design, None, reml=reml)).theta)
     # keep off the bounds, where one-sided differences would be needed
     optimum = np.where(obj.structure.theta_is_diag(), np.maximum(optimum, 1e-2), optimum)
     return {"start": start, "perturbed": perturbed, "optimum": optimum}
