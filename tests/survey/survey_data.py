@@ -22,7 +22,7 @@ def survey_sample(seed=1, n_schools=24, size=8, reps=8, fay=0.5, n_pv=0):
     x = rng.normal(size=school.size)
     e = rng.normal(size=school.size)
     y = 1 + 0.5 * x + u[school] + e
-    w1 = np.exp(-0.3 * e + rng.normal(0, 0.2, school.size))
+    w1 = 3 * np.exp(-0.3 * e + rng.normal(0, 0.2, school.size))
     df = pd.DataFrame({"school": school, "x": x, "y": y, "w2": w2[school],
                        "wt": w1 * w2[school]})
     for k in range(n_pv):
