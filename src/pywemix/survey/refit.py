@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 
 from ..estimation.optimize import newton_batch
 from ..objective.gaussian import GaussianObjective
@@ -88,19 +89,32 @@ def _within_top(design):
 def replicate_weights(design, data, rep) -> ReplicateWeights:
     """Replicate weights of ``rep`` (a :class:`Replicates`) on ``design``'s rows.
 
-    See :class:`Replicates` (Notes) for the construction.
+    See :class:`Replicates` (Notes) for the construction. The design's
+    centring (``center_group``, ``center_grand``) stays that of the full
+    sample.
     """
     full, full_name = _total_weight(design, data, rep)
     cols = [resolve_column(data, c, "replicate weight column") for c in rep.columns]
-    F = np.empty((len(cols), design.n_obs))
-    for r, c in enumerate(cols):
-        v = _column(data, design, c, "replicate weight column")
-        stray = (full == 0) & (v > 0)
-        if stray.any():
-            raise ValueError(f"replicate weight column {c!r} is positive in "
-                             f"{int(stray.sum())} rows where the full-sample weight "
-                             f"{full_name!r} is 0")
-        F[r] = np.divide(v, full, out=np.zeros_like(v), where=full > 0)
+    block = data.loc[design.frame.index, cols]
+    try:
+        F = block.to_numpy(dtype=float).T
+    except (TypeError, ValueError):
+        bad = [c for c in cols if not pd.api.types.is_numeric_dtype(block[c].dtype)]
+        raise TypeError(f"replicate weight column {bad[0]!r} must be numeric, got dtype "
+                        f"{block[bad[0]].dtype}") from None
+    for check, what in ((~np.isfinite(F), "missing or infinite values"),
+                        (F < 0, "negative values"),
+                        ((full == 0) & (F > 0), None)):
+        rows = check.sum(axis=1)
+        if rows.any():
+            r = int(np.flatnonzero(rows)[0])
+            if what is None:
+                raise ValueError(f"replicate weight column {cols[r]!r} is positive in "
+                                 f"{int(rows[r])} rows where the full-sample weight "
+                                 f"{full_name!r} is 0")
+            raise ValueError(f"replicate weight column {cols[r]!r} has {int(rows[r])} "
+                             f"{what} in the rows the model uses")
+    F = np.divide(F, full, out=np.zeros_like(F), where=full > 0)
     top = design.levels[-1].starts
     u = _within_top(design)
     fg = np.add.reduceat(F * u, top, axis=1) / np.add.reduceat(u, top)[None, :]
