@@ -209,3 +209,19 @@ def test_glmm_refits_equal_separate_fits():
     np.testing.assert_allclose(r.var_components["std_error"].to_numpy(),
                                np.sqrt(np.diag(_var(1.0, V, full.var_components[
                                    "variance"].to_numpy()))), rtol=1e-5)
+
+
+def test_replicates_read_in_chunks(sample, monkeypatch):
+    """Chunked reading of the replicate columns gives the same weights."""
+    from pywemix.survey import refit
+    rng = np.random.default_rng(8)
+    data = sample.copy()
+    data["rw3"] = data["rw3"] * rng.uniform(0.8, 1.2, len(data))
+    jk = pywemix.jackknife_weights(data, weight="wt")
+    for rep in (pywemix.Replicates(COLS, full_weight="wt"), pywemix.Replicates(jk, "jk2")):
+        whole = quiet_mix(FORMULA, data, ["wt", "w2"], replicates=rep)
+        monkeypatch.setattr(refit, "CHUNK_CELLS", 2 * len(data))
+        chunked = quiet_mix(FORMULA, data, ["wt", "w2"], replicates=rep)
+        monkeypatch.undo()
+        np.testing.assert_allclose(chunked.cov_params(), whole.cov_params(), rtol=1e-12)
+        assert chunked.method == whole.method

@@ -28,6 +28,9 @@ __all__ = ["ReplicateWeights", "replicate_weights", "ReplicateEstimates",
 #: Relative difference below which a row's replicate factor counts as its group's.
 ROUNDING = 1e-6
 
+#: Replicate columns are read in chunks of about this many cells.
+CHUNK_CELLS = 1 << 22
+
 
 @dataclass(frozen=True)
 class ReplicateWeights:
@@ -91,11 +94,34 @@ def replicate_weights(design, data, rep) -> ReplicateWeights:
 
     See :class:`Replicates` (Notes) for the construction. The design's
     centring (``center_group``, ``center_grand``) stays that of the full
-    sample.
+    sample. Replicates are read in chunks of ``CHUNK_CELLS`` cells, so that only
+    the top-level weights (R, G) are kept when the factors are constant
+    within groups.
     """
     full, full_name = _total_weight(design, data, rep)
     cols = [resolve_column(data, c, "replicate weight column") for c in rep.columns]
-    block = data.loc[design.frame.index, cols]
+    rows = data.index.get_indexer(design.frame.index)
+    u = _within_top(design)
+    step = max(2, (CHUNK_CELLS // max(1, design.n_obs)) // 2 * 2)  # even: pairs stay together
+    tops, levels1, paired = [], [], True
+    for k in range(0, len(cols), step):
+        F = _factors(data, rows, cols[k:k + step], full, full_name)
+        top, level1 = _split_factors(design, F, u)
+        tops.append(top)
+        levels1.append(level1)
+        paired = paired and paired_halves(F)
+    rows_w = None
+    if any(x is not None for x in levels1):
+        rows_w = np.concatenate([x if x is not None else np.broadcast_to(design.w1, t.shape[:1]
+                                                                           + design.w1.shape)
+                                 for x, t in zip(levels1, tops)])
+    return ReplicateWeights(top=np.concatenate(tops), rows=rows_w,
+                            paired=paired and len(cols) % 2 == 0)
+
+
+def _factors(data, rows, cols, full, full_name):
+    """Row factors ``column / full`` (R, n) of some replicate columns, checked."""
+    block = data[cols].iloc[rows]
     try:
         F = block.to_numpy(dtype=float).T
     except (TypeError, ValueError):
@@ -105,28 +131,29 @@ def replicate_weights(design, data, rep) -> ReplicateWeights:
     for check, what in ((~np.isfinite(F), "missing or infinite values"),
                         (F < 0, "negative values"),
                         ((full == 0) & (F > 0), None)):
-        rows = check.sum(axis=1)
-        if rows.any():
-            r = int(np.flatnonzero(rows)[0])
+        n_bad = check.sum(axis=1)
+        if n_bad.any():
+            r = int(np.flatnonzero(n_bad)[0])
             if what is None:
                 raise ValueError(f"replicate weight column {cols[r]!r} is positive in "
-                                 f"{int(rows[r])} rows where the full-sample weight "
+                                 f"{int(n_bad[r])} rows where the full-sample weight "
                                  f"{full_name!r} is 0")
-            raise ValueError(f"replicate weight column {cols[r]!r} has {int(rows[r])} "
+            raise ValueError(f"replicate weight column {cols[r]!r} has {int(n_bad[r])} "
                              f"{what} in the rows the model uses")
-    F = np.divide(F, full, out=np.zeros_like(F), where=full > 0)
+    return np.divide(F, full, out=np.zeros_like(F), where=full > 0)
+
+
+def _split_factors(design, F, u):
+    """Top-group weights (R, G) and level-1 weights (R, n) or None, from row
+    factors ``F``: a group's factor is the ``u``-weighted mean of its rows'."""
     top = design.levels[-1].starts
-    u = _within_top(design)
     fg = np.add.reduceat(F * u, top, axis=1) / np.add.reduceat(u, top)[None, :]
-    codes = design.levels[-1].codes
-    per_row = fg[:, codes]
+    per_row = fg[:, design.levels[-1].codes]
     rest = np.divide(F, per_row, out=np.ones_like(F), where=per_row > 0)
     # survey files round their weights: factors within 1e-6 of their group's
     # are the group's (the usual school-level replication)
     same = np.allclose(rest[per_row > 0], 1.0, rtol=0, atol=ROUNDING)
-    return ReplicateWeights(top=design.wg[-1][None, :] * fg,
-                            rows=None if same else design.w1[None, :] * rest,
-                            paired=paired_halves(F))
+    return design.wg[-1][None, :] * fg, None if same else design.w1[None, :] * rest
 
 
 @dataclass(frozen=True)
