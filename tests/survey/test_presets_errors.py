@@ -107,6 +107,9 @@ def test_bad_replicate_arguments(sample):
         pywemix.Replicates(["rw1", "rw1"])
     with pytest.raises(ValueError, match="'all' or 'first'"):
         pywemix.Replicates(COLS, plausible_values="last")
+    with pytest.raises(ValueError, match="reml=True needs unit weights"):
+        quiet_mix(FORMULA, sample, replicates=pywemix.Replicates(COLS, full_weight="wt"),
+                  reml=True)
     with pytest.raises(TypeError, match="replicates must be a pywemix.Replicates"):
         quiet_mix(FORMULA, sample, ["wt", "w2"], replicates=COLS)
     assert pywemix.Replicates("rw1-4").columns == COLS

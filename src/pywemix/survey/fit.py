@@ -63,6 +63,9 @@ def join_replicates(data: pd.DataFrame, rep: Replicates) -> pd.DataFrame:
 def fit_replicated(bound, formula, data, rep: Replicates, plausible_values=None,
                    executor=None):
     """Full-sample fit(s), then one refit per replicate (and plausible value)."""
+    if getattr(bound, "kwargs", {}).get("reml"):
+        raise ValueError("reml=True needs unit weights, but replicate weights are not: fit "
+                         "with reml=False (WeMix's weighted pseudo-likelihood is ML)")
     if plausible_values is None:
         full = bound(formula, data)
         with collecting() as messages:
