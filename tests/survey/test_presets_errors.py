@@ -27,8 +27,9 @@ def test_pisa_preset_uses_the_fay_replicates_any_case():
     pre = quiet_mix(FORMULA, up, ["W_FSTUWT", "w2"], survey="PISA")
     low = up.rename(columns=str.lower)
     pre_low = quiet_mix(FORMULA, low, ["w_fstuwt", "w2"], survey="pisa")
-    explicit = quiet_mix(FORMULA, up, ["W_FSTUWT", "w2"], survey="PISA", replicates=pywemix.Replicates(
-        [f"W_FSTURWT{r}" for r in range(1, 81)], method="fay", fay=0.5, full_weight="W_FSTUWT"))
+    rep = pywemix.Replicates([f"W_FSTURWT{r}" for r in range(1, 81)], method="fay",
+                             fay=0.5, full_weight="W_FSTUWT")
+    explicit = quiet_mix(FORMULA, up, ["W_FSTUWT", "w2"], survey="PISA", replicates=rep)
     np.testing.assert_allclose(pre.cov_params(), explicit.cov_params(), rtol=1e-12)
     np.testing.assert_allclose(pre_low.cov_params(), explicit.cov_params(), rtol=1e-12)
     assert "Fay's BRR, 80 replicates, k = 0.5" in str(pre.summary())

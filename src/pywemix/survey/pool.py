@@ -46,7 +46,7 @@ def rubin(estimates, variances) -> RubinCombination:
 
     Notes
     -----
-    Rubin (1987, Multiple Imputation for Nonresponse in Surveys, ch. 3):
+    Rubin (1987, Multiple Imputation for Nonresponse in Surveys):
 
     .. math::
 
@@ -56,7 +56,7 @@ def rubin(estimates, variances) -> RubinCombination:
         T = \\bar U + (1 + 1/M) B.
 
     For plausible values this is the rule of the PISA manual (OECD 2009,
-    ch. 6) and the EdSurvey note (eqs. 6-8), ``V_imp = (1 + 1/M) B``.
+    on plausible values) and the EdSurvey note (eqs. 6-8), ``V_imp = (1 + 1/M) B``.
     """
     Q = np.asarray(estimates, dtype=float)
     U = np.asarray(variances, dtype=float)
@@ -201,8 +201,8 @@ class PooledResult(InferenceMixin):
         t = stats.t.ppf(1 - alpha / 2, df[fixed])
         out.loc[fixed, "p_value"] = 2 * stats.t.sf(np.abs(out.loc[fixed, "statistic"]),
                                                    df[fixed])
-        out.loc[fixed, "conf_low"] = out.loc[fixed, "estimate"] - t * out.loc[fixed, "std_error"]
-        out.loc[fixed, "conf_high"] = out.loc[fixed, "estimate"] + t * out.loc[fixed, "std_error"]
+        est, se = out.loc[fixed, "estimate"], out.loc[fixed, "std_error"]
+        out.loc[fixed, "conf_low"], out.loc[fixed, "conf_high"] = est - t * se, est + t * se
         return out
 
     def summary(self) -> str:
@@ -211,7 +211,8 @@ class PooledResult(InferenceMixin):
                  f"{self.n_imputations} imputations; {self._default} variances; "
                  f"Barnard-Rubin df with complete-data df {self.dfcom:g}", ""]
         cols = ["term", "estimate", "std_error", "statistic", "p_value", "df", "fmi"]
-        lines.append(self.tidy()[cols].to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+        lines.append(self.tidy()[cols].to_string(index=False,
+                                                 float_format=lambda v: f"{v:.6g}"))
         return "\n".join(lines)
 
     def __repr__(self):

@@ -2,7 +2,7 @@
 
 PISA files carry 80 Fay replicate weights ``W_FSTURWT1..80`` of the total
 student weight ``W_FSTUWT`` (k = 0.5; OECD 2009, PISA Data Analysis Manual,
-ch. 4); TIMSS and PIRLS files carry jackknife zones ``JKZONE``, indicators
+2nd ed.); TIMSS and PIRLS files carry jackknife zones ``JKZONE``, indicators
 ``JKREP`` and the total weight ``TOTWGT``, from which the JK2 weights are
 built (Foy and LaRoche 2016). Column names are matched ignoring case.
 """

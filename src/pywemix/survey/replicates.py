@@ -98,18 +98,18 @@ class Replicates:
     - ``"fay"``: ``1 / (R (1 - k)^2)``; Fay's balanced repeated replication
       (Judkins 1990, "Fay's method for variance estimation", J. Official
       Statistics 6: 223-239); PISA uses k = 0.5 and R = 80 (OECD 2009, PISA
-      Data Analysis Manual, ch. 4);
+      Data Analysis Manual, 2nd ed., on replicate weights);
     - ``"brr"``: ``1 / R``, the same with k = 0 (Wolter 2007, Introduction
-      to Variance Estimation, ch. 3);
-    - ``"jk1"``: ``(R - 1) / R``, the delete-one-group jackknife (Wolter 2007,
-      ch. 4; ``survey::svrepdesign(type = "JK1")``);
+      to Variance Estimation, 2nd ed., on BRR);
+    - ``"jk1"``: ``(R - 1) / R``, the delete-one-group jackknife (Wolter
+      2007, on the jackknife; ``survey::svrepdesign(type = "JK1")``);
     - ``"jk2"``: ``1``, the paired jackknife with one replicate per zone (NAEP,
       62 replicates; Rust and Rao 1996, Stat. Methods Med. Res. 5: 283-310);
       ``1/2`` when both half-samples of every zone are used, as TIMSS and
       PIRLS since 2015 (Foy and LaRoche 2016, Methods and Procedures in TIMSS
-      2015, ch. 4). Both halves are recognised when consecutive replicates
-      pair up (their factors add to 2 in every row), as
-      :func:`jackknife_weights` builds them;
+      2015, on estimating standard errors). Both halves are recognised when
+      consecutive replicates pair up (their factors add to 2 in every row),
+      as :func:`jackknife_weights` builds them;
     - ``"bootstrap"``: ``1 / R``, the rescaling bootstrap (Rao, Wu and Yue
       1992, Survey Methodology 18: 209-217).
 
@@ -242,7 +242,7 @@ def jackknife_weights(data, zone: str = "jkzone", rep: str = "jkrep",
     Notes
     -----
     The variance is ``(1/2) sum_r (t_r - t)^2`` over the 2H replicates
-    (Foy and LaRoche 2016, Methods and Procedures in TIMSS 2015, ch. 4).
+    (Foy and LaRoche 2016, in Methods and Procedures in TIMSS 2015).
     R equivalent: ``EdSurvey`` builds these weights internally
     (``jkSumMultiplier = 0.5``).
     """

@@ -183,8 +183,8 @@ def plausible_result(pv, rep, ests, paired, warnings=()) -> ReplicateResult:
     Each value's replication variance ``U_m`` and the between-value
     variance combine by :func:`~pywemix.survey.pool.rubin`:
     ``T = mean_m U_m + (1 + 1/M) B`` (OECD 2009, PISA Data Analysis Manual,
-    ch. 7); with ``plausible_values="first"`` every ``U_m`` is the first
-    value's.
+    on plausible values and replicates); with ``plausible_values="first"``
+    every ``U_m`` is the first value's.
     """
     fits = pv.fits
     singles = [single_result(f, rep, e, paired) for f, e in zip(fits, ests)]
