@@ -45,6 +45,11 @@ def test_timss_preset_uses_jk2(sample):
                          replicates=pywemix.Replicates(jk, method="jk2"))
     np.testing.assert_allclose(pre.cov_params(), explicit.cov_params(), rtol=1e-12)
     assert "JK2 jackknife" in pre.method
+    bad = up.assign(JKREP=1)
+    with pytest.raises(ValueError, match="zones without a pair.*replicates=False"):
+        quiet_mix(FORMULA, bad, ["TOTWGT", "w2"], survey="TIMSS")
+    assert isinstance(quiet_mix(FORMULA, bad, ["TOTWGT", "w2"], survey="TIMSS",
+                                replicates=False), pywemix.MixResult)
     # without the columns the preset fits as before
     assert isinstance(quiet_mix(FORMULA, sample.drop(columns="jkzone"), ["wt", "w2"],
                                 survey="TIMSS"), pywemix.MixResult)

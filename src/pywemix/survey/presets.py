@@ -37,5 +37,10 @@ def preset_replicates(survey, data):
         cols = _lookup(data, ["JKZONE", "JKREP", "TOTWGT"])
         if cols is None:
             return None
-        return Replicates(jackknife_weights(data, *cols), method="jk2")
+        try:
+            return Replicates(jackknife_weights(data, *cols), method="jk2")
+        except ValueError as exc:
+            raise ValueError(f"{exc} (survey={survey!r} builds JK2 replicate weights from "
+                             f"{', '.join(cols)}; replicates=False keeps the sandwich)") \
+                from None
     return None
