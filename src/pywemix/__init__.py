@@ -12,13 +12,15 @@ from .io import read_data
 from . import datasets
 from .design.scaling import scale_weights
 from .results.result import MixResult
+from .survey import ByResult, PooledResult, ReplicateResult, Replicates, jackknife_weights, pool
 from .warnings import (BoundaryWarning, ConvergenceWarning, DataWarning,
                        FewGroupsWarning, PerformanceWarning, PseudoLikelihoodWarning,
                        PywemixWarning, WeightWarning)
 
 __version__ = "0.1.0"
 
-__all__ = ["mix", "MixResult", "PlausibleValuesResult", "anova", "bootstrap_lrt", "compare",
+__all__ = ["mix", "MixResult", "PlausibleValuesResult", "Replicates", "ReplicateResult",
+           "jackknife_weights", "pool", "PooledResult", "ByResult", "anova", "bootstrap_lrt", "compare",
            "read_data", "scale_weights", "families", "PywemixWarning", "DataWarning", "ConvergenceWarning",
            "BoundaryWarning", "FewGroupsWarning", "PseudoLikelihoodWarning",
            "WeightWarning", "PerformanceWarning", "datasets", "__version__"]

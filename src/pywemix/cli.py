@@ -83,7 +83,11 @@ def _read(path):
 
 def _print_result(result, as_json: bool, out=None):
     out = out if out is not None else sys.stdout
-    if as_json:
+    if as_json and hasattr(result, "errors"):  # fits by group
+        json.dump({"by": result.column, "errors": {str(k): v for k, v in result.errors.items()},
+                   "fits": {str(k): result_to_dict(r) for k, r in result.items()}}, out, indent=1)
+        out.write("\n")
+    elif as_json:
         json.dump(result_to_dict(result), out, indent=1)
         out.write("\n")
     else:
@@ -114,6 +118,12 @@ def _mix_kwargs(args) -> dict:
               max_iter=args.max_iter)
     if args.pv:
         kw["plausible_values"] = _pairs(args.pv, "--pv")
+    if args.replicates:
+        from .survey import Replicates
+        kw["replicates"] = Replicates(args.replicates, method=args.replicate_method,
+                                      fay=args.fay, full_weight=args.full_weight)
+    if args.by:
+        kw["by"] = args.by
     if args.center_group:
         kw["center_group"] = _pairs(args.center_group, "--center-group")
     if args.center_grand:
@@ -202,6 +212,15 @@ def _model_args(f):
     f.add_argument("--weight-scaling", default="none",
                    help="level-1 weight scaling: none, size (A) or effective (B)")
     f.add_argument("--survey", default=None, help="survey preset: PISA, TIMSS, PIRLS, ...")
+    f.add_argument("--replicates", nargs="+", metavar="COL",
+                   help="replicate weight columns, ranges allowed: w_fsturwt1-80")
+    f.add_argument("--replicate-method", default="fay",
+                   choices=["fay", "brr", "jk1", "jk2", "bootstrap"])
+    f.add_argument("--fay", type=float, default=0.5, help="Fay's k (default 0.5)")
+    f.add_argument("--full-weight", default=None, metavar="COL",
+                   help="full-sample total weight of the replicates (e.g. w_fstuwt)")
+    f.add_argument("--by", default=None, metavar="COL",
+                   help="fit one model per value of this column (e.g. cnt)")
     f.add_argument("--center-group", action="append", metavar="GROUP=COL1,COL2",
                    help="group-mean centre columns within a grouping factor")
     f.add_argument("--center-grand", action="append", metavar="COL1,COL2",

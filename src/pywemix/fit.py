@@ -38,7 +38,8 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         family="gaussian", link: str | None = None, n_quad: int = 13,
         offset=None, center_group=None, center_grand=None, weight_scaling="none",
         survey: str | None = None, plausible_values=None, executor=None,
-        reml: bool = False, start=None, max_iter: int | None = None):
+        reml: bool = False, start=None, max_iter: int | None = None,
+        replicates=None, by=None):
     """Fit a mixed model with sampling weights at every level.
 
     Parameters
@@ -79,6 +80,10 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
     survey : {"PISA", "TIMSS", "TIMSS Advanced", "PIRLS", "NAEP"}, optional
         Survey preset of the EdSurvey note: PISA scales level 1 by method A;
         TIMSS/PIRLS take (total student weight, school weight) unconditional.
+        When the data have the survey's replicate columns (PISA
+        ``W_FSTURWT1..80``/``W_FSTUWT``; TIMSS/PIRLS ``JKZONE``/``JKREP``/
+        ``TOTWGT``, any case) the standard errors come from them (see
+        ``replicates``; ``replicates=False`` keeps the sandwich).
     plausible_values : dict, optional
         ``{response: [pv1, ..., pvK]}``: one fit per plausible value,
         combined by the EdSurvey rules (returns a PlausibleValuesResult).
@@ -92,6 +97,12 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         elements of each level's covariance.
     max_iter : int, optional
         Maximum optimiser iterations.
+    replicates : pywemix.Replicates, optional
+        Replicate weights: every standard error from refits with them
+        (returns a :class:`~pywemix.survey.ReplicateResult`).
+    by : str, optional
+        Fit one model per value of this column (returns a
+        :class:`~pywemix.survey.ByResult`, value -> result).
 
     Returns
     -------
@@ -118,6 +129,13 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
                   offset=offset, center_group=center_group, center_grand=center_grand,
                   weight_scaling=weight_scaling, survey=survey, reml=reml, start=start,
                   max_iter=max_iter)
+    if replicates is not None or by is not None or survey is not None:
+        from .survey.fit import survey_dispatch
+        result = survey_dispatch(_BoundMix(weights, kwargs), formula, data,
+                                 replicates=replicates, by=by, survey=survey,
+                                 plausible_values=plausible_values, executor=executor)
+        if result is not None:
+            return result
     if plausible_values is not None:
         from .pv import fit_plausible_values
         return fit_plausible_values(_BoundMix(weights, kwargs), formula, data,

@@ -62,18 +62,13 @@ def combine(estimates: np.ndarray, variances: np.ndarray):
         V_{imp} = \\frac{K+1}{(K-1)K} \\sum_k (\\beta_k - \\bar\\beta)^2,\\quad
         V_{samp} = \\frac1K \\sum_k \\mathrm{var}(\\beta_k),
 
-    total variance ``V_imp + V_samp``.
+    total variance ``V_imp + V_samp``: Rubin's rules, computed by
+    :func:`pywemix.survey.pool.rubin` (the implementation :func:`pywemix.pool`
+    uses).
     """
-    K = estimates.shape[0]
-    mean = estimates.mean(axis=0)
-    dev = estimates - mean
-    factor = (K + 1) / ((K - 1) * K)
-    if variances.ndim == 3:
-        imp = factor * np.einsum("ka,kb->ab", dev, dev)
-    else:
-        imp = factor * np.sum(dev ** 2, axis=0)
-    samp = variances.mean(axis=0)
-    return mean, imp + samp, imp, samp
+    from .survey.pool import rubin
+    c = rubin(estimates, variances)
+    return c.mean, c.total, c.imputation, c.within
 
 
 class PlausibleValuesResult(InferenceMixin):

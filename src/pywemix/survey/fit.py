@@ -1,0 +1,85 @@
+"""The survey layer of ``mix``: replicate weights, fits by group, presets.
+
+``mix(..., replicates=..., by=..., survey=...)`` hands its call here with
+every other argument bound (``bound(formula, data)`` fits one model).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..design.frame import to_pandas
+from ..warnings import collecting
+from .presets import preset_replicates
+from .refit import refit_replicates, replicate_weights
+from .replicates import Replicates
+from .result import plausible_result, single_result
+
+__all__ = ["survey_dispatch", "fit_replicated", "join_replicates"]
+
+
+def survey_dispatch(bound, formula, data, *, replicates=None, by=None,
+                    plausible_values=None, executor=None, survey=None):
+    """Fit through the survey layer; None when it has nothing to add (a
+    preset without replicate columns in the data, no ``by``)."""
+    if replicates is not None and replicates is not False \
+            and not isinstance(replicates, Replicates):
+        raise TypeError("replicates must be a pywemix.Replicates (or False), got "
+                        f"{type(replicates).__name__}")
+    data = to_pandas(data)
+    if replicates is None:
+        replicates = preset_replicates(survey, data)
+    replicates = replicates or None
+    if replicates is None and by is None:
+        return None
+    if replicates is not None:
+        data = join_replicates(data, replicates)
+    if by is not None:
+        from .by import fit_by
+        return fit_by(bound, formula, data, by, replicates=replicates,
+                      plausible_values=plausible_values, executor=executor)
+    return fit_replicated(bound, formula, data, replicates, plausible_values, executor)
+
+
+def join_replicates(data: pd.DataFrame, rep: Replicates) -> pd.DataFrame:
+    """The data with the columns of a replicate-weight DataFrame joined (by
+    index), and a unique index (replicate columns are read by row label)."""
+    if not data.index.is_unique:
+        data = data.reset_index(drop=True)
+    if rep.frame is None:
+        return data
+    frame = rep.frame
+    clash = [c for c in frame.columns if c in data.columns]
+    if clash:
+        if all(frame[c].equals(data[c]) for c in clash if c in data.columns):
+            return data
+        raise ValueError(f"replicate weight columns {clash[:5]} are already in the data "
+                         "with other values: rename them")
+    if len(frame) != len(data) or not frame.index.equals(data.index):
+        raise ValueError("the replicate-weight DataFrame's rows (index) do not match the "
+                         "data's: build it from the same data (jackknife_weights(data))")
+    return pd.concat([data, frame], axis=1)
+
+
+def fit_replicated(bound, formula, data, rep: Replicates, plausible_values=None,
+                   executor=None):
+    """Full-sample fit(s), then one refit per replicate (and plausible value)."""
+    if getattr(bound, "kwargs", {}).get("reml"):
+        raise ValueError("reml=True needs unit weights, but replicate weights are not: fit "
+                         "with reml=False (WeMix's weighted pseudo-likelihood is ML)")
+    if plausible_values is None:
+        full = bound(formula, data)
+        with collecting() as messages:
+            weights = replicate_weights(full._design, data, rep)
+            est = refit_replicates(full, weights)
+        return single_result(full, rep, est, weights.paired, messages)
+    from ..pv import fit_plausible_values
+    pv = fit_plausible_values(bound, formula, data, plausible_values, executor)
+    fits = pv.fits if rep.plausible_values == "all" else pv.fits[:1]
+    with collecting() as messages:
+        weights = replicate_weights(fits[0]._design, data, rep)
+        ests = []
+        for f in fits:
+            w = weights if f._design.frame.index.equals(fits[0]._design.frame.index) \
+                else replicate_weights(f._design, data, rep)
+            ests.append(refit_replicates(f, w))
+    return plausible_result(pv, rep, ests, weights.paired, messages)
