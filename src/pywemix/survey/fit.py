@@ -69,17 +69,17 @@ def fit_replicated(bound, formula, data, rep: Replicates, plausible_values=None,
     if plausible_values is None:
         full = bound(formula, data)
         with collecting() as messages:
-            weights = replicate_weights(full._design, data, rep)
+            weights = replicate_weights(full.design, data, rep)
             est = refit_replicates(full, weights)
         return single_result(full, rep, est, weights.paired, messages)
     from ..pv import fit_plausible_values
     pv = fit_plausible_values(bound, formula, data, plausible_values, executor)
     fits = pv.fits if rep.plausible_values == "all" else pv.fits[:1]
     with collecting() as messages:
-        weights = replicate_weights(fits[0]._design, data, rep)
+        weights = replicate_weights(fits[0].design, data, rep)
         ests = []
         for f in fits:
-            w = weights if f._design.frame.index.equals(fits[0]._design.frame.index) \
-                else replicate_weights(f._design, data, rep)
+            w = weights if f.design.frame.index.equals(fits[0].design.frame.index) \
+                else replicate_weights(f.design, data, rep)
             ests.append(refit_replicates(f, w))
     return plausible_result(pv, rep, ests, weights.paired, messages)

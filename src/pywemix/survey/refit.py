@@ -174,10 +174,10 @@ def refit_replicates(result, weights: ReplicateWeights, max_iter: int = 100):
     needs: fixed effects and variance components. Warnings of the refits
     are collected, and non-converged refits reported in one warning.
     """
-    design = result._design
+    design = result.design
     with collecting(), warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        if result._family is None:
+        if result.family_object is None:
             est = _refit_gaussian(result, design, weights, max_iter)
         else:
             est = _refit_glmm(result, design, weights, max_iter)
@@ -189,9 +189,8 @@ def refit_replicates(result, weights: ReplicateWeights, max_iter: int = 100):
 
 
 def _refit_gaussian(result, design, weights, max_iter):
-    state = result._state
-    reml = bool(state.get("reml", False))
-    base = state["objective"]
+    reml = bool(result.settings.reml)
+    base = result.objective.function
     R = weights.top.shape[0]
     theta0 = np.asarray(result.theta, dtype=float)
     if weights.rows is None:
@@ -270,22 +269,24 @@ def batch_profile(objective, theta, W, reml: bool = False):
 
 def _refit_glmm(result, design, weights, max_iter):
     """GLMM refits: the same design with new weights, started at the estimates."""
-    from ..estimation.glmm import fit_quadrature
-    fam, state = result._family, result._state
+    from ..estimation import optimize
+    from ..objective import make_objective
+    fam, n_quad = result.family_object, result.settings.n_quad
     start = np.r_[result.params.to_numpy(), np.asarray(result.theta, dtype=float)]
     R = weights.top.shape[0]
     params, var, ok = [], [], np.zeros(R, dtype=bool)
-    for r in range(R):
+    for r in range(R):  # each refit is a full quadrature fit: the loop is over fits
         w1 = design.w1 if weights.rows is None else weights.rows[r]
         d_r = replace(design, w1=w1, wg=[*design.wg[:-1], weights.top[r]])
         try:
-            out = fit_quadrature(d_r, fam, n_quad=int(state.get("n_quad", result.n_quad)),
-                                 start=start, max_iter=max_iter)
+            objective = make_objective(d_r, fam, n_quad=n_quad)
+            opt = optimize(objective, start=start, max_iter=max_iter)
         except (ValueError, np.linalg.LinAlgError):
             params.append(np.full(len(start) - len(result.theta), np.nan))
             var.append(np.full(len(result.var_components), np.nan))
             continue
-        params.append(out["params"].to_numpy())
-        var.append(out["var_components"]["variance"].to_numpy())
-        ok[r] = bool(out["converged"])
+        params.append(np.asarray(opt.beta, dtype=float))
+        var.append(np.asarray(objective.structure.cov_to_phi(list(opt.covariances)),
+                              dtype=float))
+        ok[r] = bool(opt.converged)
     return ReplicateEstimates(np.array(params), np.array(var), ok)
