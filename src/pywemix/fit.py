@@ -82,8 +82,9 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
     plausible_values : dict, optional
         ``{response: [pv1, ..., pvK]}``: one fit per plausible value,
         combined by the EdSurvey rules (returns a PlausibleValuesResult).
-    executor : concurrent.futures.Executor, optional
-        Runs the plausible-value fits in parallel.
+    executor : concurrent.futures.Executor or distributed.Client, optional
+        Runs the plausible-value fits in parallel (a Dask cluster receives the
+        data once); see :func:`pywemix.executors.map_tasks`.
     reml : bool, default False
         Restricted maximum likelihood (Gaussian, unit weights only).
     start : array-like, optional

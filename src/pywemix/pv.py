@@ -10,6 +10,7 @@ import pandas as pd
 
 from .design.formula import parse_formula
 from .design.frame import check_columns, to_pandas
+from .executors import check_executor, map_tasks
 from .results.inference import InferenceMixin
 from .warnings import DataWarning, warn
 
@@ -182,6 +183,12 @@ class PlausibleValuesResult(InferenceMixin):
         return self.summary()._repr_html_()
 
 
+def _fit_one(shared, column):
+    """One plausible-value fit: ``column`` as the response (picklable task)."""
+    fit, formula, data, response = shared
+    return fit(formula, data.assign(**{response: data[column]}))
+
+
 def fit_plausible_values(fit, formula, data, plausible_values, executor=None):
     """Fit ``fit(formula, data_k)`` once per plausible value and combine.
 
@@ -190,9 +197,7 @@ def fit_plausible_values(fit, formula, data, plausible_values, executor=None):
     response, cols = check_plausible_values(plausible_values, formula)
     data = to_pandas(data)
     check_columns(data, cols, "plausible-value column")
-    if executor is not None and not callable(getattr(executor, "map", None)):
-        raise TypeError(f"executor must be a concurrent.futures.Executor (with a map "
-                        f"method), got {type(executor).__name__}")
+    check_executor(executor)
     missing = data[cols].isna().to_numpy()
     partly = missing.any(axis=1) & ~missing.all(axis=1)
     if partly.any():
@@ -201,10 +206,9 @@ def fit_plausible_values(fit, formula, data, plausible_values, executor=None):
              f"and others are not ({', '.join(cols)}): every plausible value is fitted "
              "to the same rows", DataWarning)
         data = data.loc[~partly]
-    frames = [data.assign(**{response: data[c]}) for c in cols]
-    if executor is None:
-        fits = [fit(formula, f) for f in frames]
-    else:
-        fits = list(executor.map(fit, [formula] * len(frames), frames))
+    # the data go to the workers once (scattered to a Dask cluster); each task
+    # puts one plausible value in the response column
+    fits = map_tasks(executor, _fit_one, cols, shared=(fit, formula, data, response),
+                     desc="plausible values", unit="fit")
     return PlausibleValuesResult(fits, response, cols, formula)
 
