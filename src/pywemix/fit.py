@@ -48,7 +48,9 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         Random terms: ``(1|g)``, ``(x|g)`` (correlated intercept and slope),
         ``(x||g)`` (uncorrelated), ``(0+x|g)``, ``(1|a/b)`` (``b`` nested in
         ``a``). Grouping factors must be nested; their levels are inferred.
-    data : pandas.DataFrame or polars.DataFrame
+    data : pandas.DataFrame, polars.DataFrame or dask.dataframe.DataFrame
+        A Dask DataFrame is fitted on its workers (Gaussian family; see
+        :mod:`pywemix.dask`) and gives a :class:`~pywemix.dask.result.DaskMixResult`.
     weights : list of (str or None), optional
         One weight column per level, level 1 (observations) first; ``None`` at
         a level means unit conditional weights there. Default: unit weights.
@@ -119,6 +121,13 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
                   offset=offset, center_group=center_group, center_grand=center_grand,
                   weight_scaling=weight_scaling, survey=survey, reml=reml, start=start,
                   max_iter=max_iter)
+    if type(data).__module__.split(".")[0] in ("dask", "dask_expr"):
+        from .dask import is_dask_dataframe, mix_dask
+        if is_dask_dataframe(data):
+            if plausible_values is not None:
+                raise NotImplementedError("plausible_values on a Dask DataFrame: fit each "
+                                          "value with mix(..., ddf) and combine them")
+            return mix_dask(formula, data, weights, **kwargs)
     if plausible_values is not None:
         from .pv import fit_plausible_values
         return fit_plausible_values(_BoundMix(weights, kwargs), formula, data,
