@@ -145,10 +145,16 @@ def test_dask_crossed_groups_are_the_same_error(dask_client):
     assert msgs[0] == msgs[1]
 
 
-def test_dask_unsupported_options_are_clear(dask_client):
-    ddf = dd.from_pandas(pd.DataFrame({"g": [1, 1, 2, 2], "y": [1.0, 2, 3, 5],
-                                       "x": [0.0, 1, 0, 1]}), npartitions=2)
-    with pytest.raises(NotImplementedError, match="center"):
-        pywemix.mix("y ~ x + (1|g)", ddf, center_grand=["x"])
-    with pytest.raises(NotImplementedError, match="learns from the data"):
-        pywemix.mix("y ~ scale(x) + (1|g)", ddf)
+@needs_reference
+def test_dask_fallback_in_memory_is_said_and_exact(dask_client):
+    df = reference_data("pisa_s1.csv")
+    ddf = _split(df, 3)
+    for f, kw in (("highmath ~ escs + (1|schoolid)", dict(family="binomial", n_quad=5)),
+                  ("pv1math ~ escs + (1|schoolid)", dict(center_grand=["escs"])),
+                  ("pv1math ~ scale(escs) + (1|schoolid)", {})):
+        kw = {**KW, **kw}
+        mem, _ = _quiet(pywemix.mix, f, df, **kw)
+        res, msgs = _quiet(pywemix.mix, f, ddf, **kw)
+        assert any("collects its" in m and "runs in memory" in m for m in msgs)
+        assert res.llf == mem.llf
+        pd.testing.assert_series_equal(res.params, mem.params)

@@ -30,6 +30,15 @@ def mix_dask(formula, data, weights, *, cond_weights, family, link, n_quad, offs
 
     Notes
     -----
+    What is not (yet) computed on the workers -- families other than the
+    Gaussian, ``center_group`` / ``center_grand``, and formula transforms that
+    learn from the data (``scale(x)``, ``poly(x)``, ``C(x)``, ...) -- is
+    fitted in memory instead: the model's columns are collected into this
+    process (``ddf[columns].compute()``), with a warning saying so, and the
+    result is an ordinary :class:`~pywemix.results.result.MixResult`. The
+    estimates are then exactly those of the in-memory fit; only the scale-out
+    is missing.
+
     Gaussian family: two passes over the partitions find the rows dropped,
     the categories, the groups and their weights, then the per-level-2-group
     cross-products ``G_j' W_j G_j``; the profiled likelihood, optimiser and
@@ -49,14 +58,13 @@ def mix_dask(formula, data, weights, *, cond_weights, family, link, n_quad, offs
 
     args = _check_arguments(formula, family, link, cond_weights, n_quad, max_iter, reml,
                             weight_scaling, survey, center_group, center_grand)
-    if args.family is not None:
-        raise NotImplementedError(
-            f"family {args.family.name!r} on a Dask DataFrame is not implemented yet: only "
-            "the gaussian family is fitted from statistics; fit ddf.compute() in memory")
-    if args.center_group or args.center_grand:
-        raise NotImplementedError(
-            "center_group / center_grand on a Dask DataFrame are not implemented: centre "
-            "the columns first (e.g. ddf.assign with a groupby mean) and fit without them")
+    reason = _in_memory_reason(args, formula)
+    if reason is not None:
+        return _fit_in_memory(formula, data, weights, args, reason, offset,
+                              dict(cond_weights=cond_weights, family=family, link=link,
+                                   n_quad=n_quad, offset=offset, center_group=center_group,
+                                   center_grand=center_grand, weight_scaling=weight_scaling,
+                                   survey=survey, reml=reml, start=start, max_iter=max_iter))
     with collecting() as messages:
         design = build_dask_design(args.parsed, data, weights, args.cond_weights,
                                    offset=offset, weight_scaling=args.scaling)
@@ -74,3 +82,35 @@ def mix_dask(formula, data, weights, *, cond_weights, family, link, n_quad, offs
             optimum = optimize(objective, start=start, max_iter=args.max_iter)
             variance = estimate_variance(objective, optimum)
     return DaskMixResult(design, settings, optimum, variance, messages, objective, data)
+
+
+def _in_memory_reason(args, formula) -> str | None:
+    """Why a fit cannot run on the workers (None when it can)."""
+    from .design import STATEFUL
+    if args.family is not None:
+        return (f"family {args.family.name!r} (adaptive quadrature on the workers is not "
+                "implemented yet)")
+    if args.center_group or args.center_grand:
+        return "center_group / center_grand (not computed on the workers yet)"
+    if STATEFUL.search(formula):
+        return ("a formula transform that learns from the data (center, scale, poly, "
+                "splines, C)")
+    return None
+
+
+def _fit_in_memory(formula, data, weights, args, reason, offset, kwargs):
+    """The documented fallback: collect the model's columns and fit in memory."""
+    import pandas as pd
+
+    from ..fit import _fit
+    from ..warnings import PywemixWarning, warn
+    cols = pd.Index(data.columns)
+    needed = set(args.parsed.model_columns(cols)) | {w for w in (weights or []) if w}
+    needed |= {c for cs in args.center_group.values() for c in cs} | set(args.center_grand)
+    needed |= {offset} if isinstance(offset, str) else set()
+    needed = [c for c in cols if c in needed]
+    warn(f"{reason}: this fit on a Dask DataFrame collects its {len(needed)} model "
+         f"columns ({', '.join(needed)}) into this process and runs in memory; the "
+         "result is an ordinary MixResult", PywemixWarning)
+    frame = data[needed].compute()
+    return _fit(formula, frame, weights, **kwargs)

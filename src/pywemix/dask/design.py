@@ -110,11 +110,6 @@ def make_plan(parsed, ddf, spec, offset_column, cond_weights) -> Plan:
     """The columns a partition needs, checked against the frame's columns."""
     from ..design.frame import check_columns
     cols = pd.Index(ddf.columns)
-    if STATEFUL.search(parsed.formula):
-        raise NotImplementedError(
-            f"formula {parsed.formula!r} uses a transform that learns from the data "
-            "(center, scale, poly, splines, C): on a Dask DataFrame compute that column "
-            "first (e.g. with ddf.assign) and use it in the formula")
     needed = sorted(parsed.model_columns(cols) | ({offset_column} if offset_column else set()))
     meta = ddf._meta
     check_columns(meta, needed)
