@@ -106,7 +106,7 @@ def dask_client():
     distributed = pytest.importorskip("distributed")
     pytest.importorskip("dask.dataframe")
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       memory_limit="1GiB", dashboard_address=None)
+                                       memory_limit="1GiB", dashboard_address=":0")
     client = distributed.Client(cluster)
     yield client
     client.close()
