@@ -111,7 +111,7 @@ def make_plan(parsed, ddf, spec, offset_column, cond_weights) -> Plan:
     from ..design.frame import check_columns
     cols = pd.Index(ddf.columns)
     needed = sorted(parsed.model_columns(cols) | ({offset_column} if offset_column else set()))
-    meta = ddf._meta
+    meta = pd.DataFrame({c: pd.Series(dtype=t) for c, t in ddf.dtypes.items()})
     check_columns(meta, needed)
     check_columns(meta, [w for w in spec if w is not None], "weight column")
     predictors = sorted(parsed.predictor_model_columns(cols))
@@ -216,7 +216,7 @@ def _categories(scans, plan, ddf) -> dict:
     out = {}
     for c in plan.categorical:
         seen = {v for s in scans for v in s["categories"][c]}
-        dtype = ddf._meta[c].dtype
+        dtype = ddf.dtypes[c]
         if pd.api.types.is_bool_dtype(dtype):
             out[c] = [False, True]
         elif isinstance(dtype, pd.CategoricalDtype) and ddf[c].cat.known:

@@ -112,13 +112,13 @@ class GaussianObjective:
         cluster) give the same objective as :class:`GaussianObjective` on the
         rows. :meth:`with_responses` needs the rows and is not available.
         """
-        new = object.__new__(cls)
-        new.structure, new.levels, new.q = structure, levels, structure.q
-        new.p = M2.shape[-1] - sum(structure.q) - 1
-        new._design = new._w1 = new._offset = None
-        new.M2, new.n2, new.wg = M2, n2, list(wg)
-        new.child_starts = [lev.child_starts(up) for lev, up in zip(levels[:-1], levels[1:])]
-        return new
+        obj = object.__new__(cls)
+        obj.__dict__.update(
+            structure=structure, levels=levels, q=structure.q,
+            p=M2.shape[-1] - sum(structure.q) - 1, _design=None, _w1=None, _offset=None,
+            M2=M2, n2=n2, wg=list(wg),
+            child_starts=[lev.child_starts(up) for lev, up in zip(levels[:-1], levels[1:])])
+        return obj
 
     def with_responses(self, Y) -> "GaussianObjective":
         """A copy for other responses (same rows, design and weights).
