@@ -58,7 +58,7 @@ def mix_dask(formula, data, weights, *, cond_weights, family, link, n_quad, offs
 
     args = _check_arguments(formula, family, link, cond_weights, n_quad, max_iter, reml,
                             weight_scaling, survey, center_group, center_grand)
-    reason = _in_memory_reason(args, formula)
+    reason = _in_memory_reason(args, formula, data)
     if reason is not None:
         return _fit_in_memory(formula, data, weights, args, reason, offset,
                               dict(cond_weights=cond_weights, family=family, link=link,
@@ -67,7 +67,8 @@ def mix_dask(formula, data, weights, *, cond_weights, family, link, n_quad, offs
                                    survey=survey, reml=reml, start=start, max_iter=max_iter))
     with collecting() as messages:
         design = build_dask_design(args.parsed, data, weights, args.cond_weights,
-                                   offset=offset, weight_scaling=args.scaling)
+                                   offset=offset, weight_scaling=args.scaling,
+                                   family=args.family)
         settings = _settings(formula, args, design)
         if settings.reml and settings.weighted:
             raise ValueError(
@@ -76,20 +77,56 @@ def mix_dask(formula, data, weights, *, cond_weights, family, link, n_quad, offs
         _few_groups(design)
         structure = CovarianceStructure.from_design(design)
         with np.errstate(all="ignore"):
-            function = GaussianObjective.from_statistics(design.M2, design.n2, design.wg,
-                                                         design.levels, structure)
-            objective = MixObjective(design, structure, None, function, reml=args.reml)
-            optimum = optimize(objective, start=start, max_iter=args.max_iter)
+            if args.family is None:
+                function = GaussianObjective.from_statistics(
+                    design.M2, design.n2, design.wg, design.levels, structure)
+                objective = MixObjective(design, structure, None, function, reml=args.reml)
+                optimum = optimize(objective, start=start, max_iter=args.max_iter)
+            else:
+                objective, optimum = _fit_quadrature(data, design, structure, args, start)
             variance = estimate_variance(objective, optimum)
     return DaskMixResult(design, settings, optimum, variance, messages, objective, data)
 
 
-def _in_memory_reason(args, formula) -> str | None:
+def _fit_quadrature(data, design, structure, args, start):
+    """Objective and optimum of a binomial or Poisson model on the cluster."""
+    from distributed import get_client
+
+    from ..estimation.stage import MAX_ITER
+    from ..objective.make import MixObjective
+    from .glmm import DistributedQuadrature, make_actors, optimize_distributed
+    actors = make_actors(get_client(), data, design, args.family, args.n_quad, structure,
+                         args.scaling)
+    function = DistributedQuadrature(actors, design, structure, args.family, args.n_quad)
+    objective = MixObjective(design, structure, args.family, function, n_quad=args.n_quad)
+    optimum = optimize_distributed(objective, start=start,
+                                   max_iter=args.max_iter or MAX_ITER["quadrature"])
+    return objective, optimum
+
+
+def _has_client() -> bool:
+    try:
+        from distributed import get_client
+        get_client()
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
+def _in_memory_reason(args, formula, data) -> str | None:
     """Why a fit cannot run on the workers (None when it can)."""
+    import pandas as pd
+
     from .design import STATEFUL
     if args.family is not None:
-        return (f"family {args.family.name!r} (adaptive quadrature on the workers is not "
-                "implemented yet)")
+        if not _has_client():
+            return (f"family {args.family.name!r} needs a distributed.Client (its "
+                    "quadrature runs in actors on the workers)")
+        resp = args.parsed.response
+        if args.parsed.response_is_column and resp in data.columns and \
+                not pd.api.types.is_numeric_dtype(data.dtypes[resp]):
+            return (f"family {args.family.name!r} with a non-numeric response {resp!r} "
+                    "(code it 0/1 first to fit on the workers)")
     if args.center_group or args.center_grand:
         return "center_group / center_grand (not computed on the workers yet)"
     if STATEFUL.search(formula):

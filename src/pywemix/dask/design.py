@@ -123,7 +123,7 @@ def make_plan(parsed, ddf, spec, offset_column, cond_weights) -> Plan:
 
 
 def build_dask_design(parsed, ddf, weights, cond_weights, *, offset=None,
-                      weight_scaling="none") -> DaskDesign:
+                      weight_scaling="none", family=None) -> DaskDesign:
     """Pass 1, the model specs, pass 2 and the checks (module notes)."""
     if offset is not None and not isinstance(offset, str):
         raise TypeError("on a Dask DataFrame the offset must be a column name, got "
@@ -146,7 +146,7 @@ def build_dask_design(parsed, ddf, weights, cond_weights, *, offset=None,
     stats = _compute(ddf, partition_statistics, plan, model)
     M2, n2, totals = _add_up(stats, lev2.n_groups)
     x_names = list(mm.columns)
-    _check_totals(totals, parsed, x_names, levels, Zs)
+    _check_totals(totals, parsed, x_names, levels, Zs, family is None)
     M2, n2 = _scale(M2, n2, totals, weight_scaling)
     arrays = {c: table[c].to_numpy(dtype=float) for c in plan.upper_weight_columns}
     cond = conditional_weights(arrays, [None] + spec[1:], cond_weights)
@@ -251,7 +251,7 @@ def _add_up(stats, J):
     return M2, n2, totals
 
 
-def _check_totals(totals, parsed, x_names, levels, Zs) -> None:
+def _check_totals(totals, parsed, x_names, levels, Zs, gaussian) -> None:
     """The checks of build_design, from the totals."""
     if not totals["finite_X"]:
         raise ValueError("fixed-effect columns have infinite or undefined values")
@@ -264,7 +264,7 @@ def _check_totals(totals, parsed, x_names, levels, Zs) -> None:
     # a square root of X'X has the same column norms and cosines as X
     vals, vecs = np.linalg.eigh(totals["xtx"])
     _check_rank(np.sqrt(np.clip(vals, 0, None))[:, None] * vecs.T, x_names)
-    _check_identifiable(levels, Zs, n, True)
+    _check_identifiable(levels, Zs, n, gaussian)
     spec_below = totals["n_w1_below_w2"]
     if spec_below and spec_below / n > 0.5:
         warn("level-1 weights are below the level-2 weights in "

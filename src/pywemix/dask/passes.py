@@ -177,19 +177,23 @@ def with_categories(frame: pd.DataFrame, categories: dict) -> pd.DataFrame:
     return frame
 
 
-def response_values(frame: pd.DataFrame, parsed) -> np.ndarray:
-    """The Gaussian response of the rows (a column or an expression), checked
-    finite; whether it is constant is checked over all partitions."""
+def response_values(frame: pd.DataFrame, parsed, family=None) -> np.ndarray:
+    """The response of the rows (a column or an expression): finite for the
+    Gaussian family, coded by ``family.response`` otherwise; whether it is
+    constant is checked over all partitions."""
     name = parsed.response
     if parsed.response_is_column:
-        y = numeric_array(frame, name, "response")
+        values = frame[name]
     else:
         try:
             with np.errstate(all="ignore"):
                 lhs = model_matrix(f"{name} ~ 1", frame, na_action="ignore").lhs
         except FormulaicError as exc:
             raise ValueError(f"cannot evaluate the response {name!r}: {exc}") from None
-        y = np.asarray(lhs.iloc[:, 0], dtype=float)
+        values = pd.Series(np.asarray(lhs.iloc[:, 0]), index=frame.index, name=name)
+    if family is not None:
+        return family.response(values, name)
+    y = numeric_array(values.to_frame(name), name, "response")
     bad = ~np.isfinite(y)
     if bad.any():
         raise ValueError(f"response {name!r} has {int(bad.sum())} non-finite values "
@@ -197,19 +201,20 @@ def response_values(frame: pd.DataFrame, parsed) -> np.ndarray:
     return y
 
 
-def design_blocks(frame: pd.DataFrame, plan: Plan, model: Model):
-    """(X, list of Z per level, y - offset, conditional level-1 weights) of rows."""
+def design_blocks(frame: pd.DataFrame, plan: Plan, model: Model, family=None):
+    """(X, list of Z per level, y, offset, conditional level-1 weights, raw
+    weight arrays) of complete rows."""
     frame = with_categories(frame, model.categories)
     X = model.fixed_spec.get_model_matrix(frame, na_action="raise").to_numpy(dtype=float)
     Z = [np.hstack([sp.get_model_matrix(frame, na_action="raise").to_numpy(dtype=float)
                     for sp in specs]) for specs in model.random_specs]
-    y = response_values(frame, plan.parsed)
-    if plan.offset_column is not None:
-        y = y - numeric_array(frame, plan.offset_column, "offset")
+    y = response_values(frame, plan.parsed, family)
+    off = numeric_array(frame, plan.offset_column, "offset") \
+        if plan.offset_column is not None else np.zeros(len(frame))
     arrays = validate_weights(frame, plan.spec)
     w1 = conditional_weights(arrays, plan.spec, plan.cond_weights)[0]
     w1 = np.ones(len(frame)) if w1 is None else w1
-    return X, Z, y, w1, arrays
+    return X, Z, y, off, w1, arrays
 
 
 def level2_codes(frame: pd.DataFrame, model: Model) -> np.ndarray:
@@ -228,11 +233,11 @@ def partition_statistics(part: pd.DataFrame, plan: Plan, model: Model) -> dict:
     p = len(model.fixed_spec.column_names)
     if len(frame) == 0:
         return dict(codes=np.zeros(0, dtype=np.int64), n_rows=0)
-    X, Z, r, w1, arrays = design_blocks(frame, plan, model)
+    X, Z, y, off, w1, arrays = design_blocks(frame, plan, model)
     codes = level2_codes(frame, model)
     order = np.argsort(codes, kind="stable")
     codes = codes[order]
-    G = np.hstack(Z + [X, r[:, None]])[order]
+    G = np.hstack(Z + [X, (y - off)[:, None]])[order]
     w = w1[order]
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     out = dict(codes=codes[starts], M=group_crossprod(G, w, starts),
@@ -240,11 +245,9 @@ def partition_statistics(part: pd.DataFrame, plan: Plan, model: Model) -> dict:
                sw2=group_sum(w * w, starts), xtx=X.T @ X, n_rows=len(frame),
                finite_X=bool(np.all(np.isfinite(X))),
                finite_Z=[bool(np.all(np.isfinite(z))) for z in Z],
-               wmin=float(w1.min()), wmax=float(w1.max()), p=p)
-    y = G[:, -1] + (numeric_array(frame, plan.offset_column, "offset")[order]
-                    if plan.offset_column is not None else 0.0)
-    out.update(ymin=float(y.min()), ymax=float(y.max()),
-               offset_max=float(np.max(np.abs(G[:, -1] - y))) if len(y) else 0.0)
+               wmin=float(w1.min()), wmax=float(w1.max()), p=p,
+               ymin=float(y.min()), ymax=float(y.max()),
+               offset_max=float(np.max(np.abs(off))))
     raw = {c: float(v.sum()) for c, v in arrays.items()}
     out["raw_w1_sum"] = raw.get(plan.spec[0], float(len(frame))) if plan.spec[0] else \
         float(len(frame))

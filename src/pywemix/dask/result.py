@@ -38,8 +38,9 @@ class DaskMixResult(MixResult):
         d["_cov"] = {"robust": _frozen(variance.fixed_robust),
                      "model": _frozen(variance.fixed_model)}
         structure = CovarianceStructure.from_design(design)
+        sigma2 = optimum.sigma2 if settings.family == "gaussian" else None
         d["_var_components"] = variance_table(structure, design.levels, optimum.covariances,
-                                              optimum.sigma2, variance.std_errors())
+                                              sigma2, variance.std_errors())
         d["_var_cov"] = {"robust": _frozen(variance.components_robust),
                          "model": _frozen(variance.components_model)}
         d["_groups"] = design.groups
@@ -68,7 +69,8 @@ class DaskMixResult(MixResult):
         """A Dask Series of fitted values or residuals of the rows used."""
         design = self._design
         modes = [np.asarray(m) for m in self._modes]
-        args = (design.plan, design.model, np.asarray(self._params), modes, what)
+        args = (design.plan, design.model, np.asarray(self._params), modes, what,
+                self._family)
         return self._data.map_partitions(_fitted_partition, *args,
                                          meta=pd.Series([], dtype=float, name=name))
 
@@ -83,7 +85,13 @@ class DaskMixResult(MixResult):
         if kind not in ("response", "pearson"):
             raise ValueError(f"kind must be 'response' or 'pearson', got {kind!r}")
         r = self._per_row("resid", "resid")
-        return r if kind == "response" else r / np.sqrt(self.sigma2)
+        if kind == "response":
+            return r
+        if self._family is None:
+            return r / np.sqrt(self.sigma2)
+        family = self._family
+        mu = self._per_row("fitted", "fittedvalues")
+        return r / mu.map_partitions(lambda m: np.sqrt(family.variance(m)), meta=mu)
 
     def resid(self, kind: str = "response"):
         """Residuals ``y - fittedvalues`` (``kind="pearson"`` divides by sigma),
@@ -120,20 +128,17 @@ class DaskMixResult(MixResult):
                 f"levels, nobs={self.nobs}, llf={self.llf:.6g}>")
 
 
-def _fitted_partition(part, plan, model, beta, modes, what):
-    """Fitted values or residuals of one partition's used rows."""
+def _fitted_partition(part, plan, model, beta, modes, what, family=None):
+    """Fitted means or response residuals of one partition's used rows."""
     from ..objective.linpred import linear_predictor
     frame = used_rows(part, plan)
     if len(frame) == 0:
         return pd.Series([], dtype=float, index=frame.index)
-    X, Z, r, _, _ = design_blocks(frame, plan, model)
+    X, Z, y, off, _, _ = design_blocks(frame, plan, model, family)
     codes = _level_codes(frame, plan, model, modes)
-    eta = linear_predictor(X, beta, np.zeros(len(frame)), Z, codes, modes)
-    # r is y - offset, so y - (eta + offset) = r - eta
-    values = r - eta if what == "resid" else eta + (np.asarray(frame[plan.offset_column],
-                                                                 dtype=float)
-                                                      if plan.offset_column else 0.0)
-    return pd.Series(values, index=frame.index)
+    eta = linear_predictor(X, beta, off, Z, codes, modes)
+    mu = eta if family is None else family.mean(eta)
+    return pd.Series(y - mu if what == "resid" else mu, index=frame.index)
 
 
 def _level_codes(frame, plan, model, modes):
