@@ -49,8 +49,8 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         ``(x||g)`` (uncorrelated), ``(0+x|g)``, ``(1|a/b)`` (``b`` nested in
         ``a``). Grouping factors must be nested; their levels are inferred.
     data : pandas.DataFrame, polars.DataFrame or dask.dataframe.DataFrame
-        A Dask DataFrame is fitted on its workers (Gaussian family; see
-        :mod:`pywemix.dask`) and gives a :class:`~pywemix.dask.result.DaskMixResult`.
+        A Dask DataFrame is fitted on its workers (see :mod:`pywemix.dask`)
+        and gives a :class:`~pywemix.dask.result.DaskMixResult`.
     weights : list of (str or None), optional
         One weight column per level, level 1 (observations) first; ``None`` at
         a level means unit conditional weights there. Default: unit weights.

@@ -2,8 +2,10 @@
 
 ``pywemix.mix(formula, ddf, ...)`` with a :class:`dask.dataframe.DataFrame`
 comes here. Gaussian models are fitted from per-group sufficient statistics
-computed on the workers (:mod:`pywemix.dask.design`); the estimation and
-variance stages are those of in-memory fits. Dask is imported only when a
+computed on the workers (:mod:`pywemix.dask.design`); binomial and Poisson
+models by adaptive quadrature in one actor per partition of whole top-level
+groups (:mod:`pywemix.dask.glmm`, needs a ``distributed.Client``). The
+optimisers and variance estimators are those of in-memory fits. Dask is imported only when a
 Dask object is passed (``pip install "pywemix[dask]"``).
 """
 from __future__ import annotations
@@ -30,8 +32,9 @@ def mix_dask(formula, data, weights, *, cond_weights, family, link, n_quad, offs
 
     Notes
     -----
-    What is not (yet) computed on the workers -- families other than the
-    Gaussian, ``center_group`` / ``center_grand``, and formula transforms that
+    What is not (yet) computed on the workers -- binomial and Poisson models
+    without a ``distributed.Client`` (or with a non-numeric response),
+    ``center_group`` / ``center_grand``, and formula transforms that
     learn from the data (``scale(x)``, ``poly(x)``, ``C(x)``, ...) -- is
     fitted in memory instead: the model's columns are collected into this
     process (``ddf[columns].compute()``), with a warning saying so, and the
