@@ -224,7 +224,7 @@ def _gather(futures) -> list:
 
 def _glm_start(obj, family, design, max_iter=50):
     """Fixed effects of the weighted GLM without random effects, by IRLS summed
-    over the actors (as :func:`pywemix.estimation.glmm._glm_start`)."""
+    over the actors (as the in-memory start of ``optimize_quadrature``)."""
     beta = np.zeros(obj.p)
     if family.name == "poisson" and "Intercept" in design.x_names:
         sums = _gather([a.y_sums() for a in obj.actors])
