@@ -122,11 +122,11 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
                   weight_scaling=weight_scaling, survey=survey, reml=reml, start=start,
                   max_iter=max_iter)
     if type(data).__module__.split(".")[0] in ("dask", "dask_expr"):
-        from .dask import is_dask_dataframe, mix_dask
+        from .dask import is_dask_dataframe, mix_dask, mix_dask_plausible_values
         if is_dask_dataframe(data):
             if plausible_values is not None:
-                raise NotImplementedError("plausible_values on a Dask DataFrame: fit each "
-                                          "value with mix(..., ddf) and combine them")
+                return mix_dask_plausible_values(formula, data, weights, plausible_values,
+                                                 kwargs)
             return mix_dask(formula, data, weights, **kwargs)
     if plausible_values is not None:
         from .pv import fit_plausible_values

@@ -157,3 +157,16 @@ def test_dask_fallback_in_memory_is_said_and_exact(dask_client):
         assert any("collects its" in m and "runs in memory" in m for m in msgs)
         assert res.llf == mem.llf
         pd.testing.assert_series_equal(res.params, mem.params)
+
+
+@needs_reference
+def test_dask_plausible_values_equal_in_memory(dask_client):
+    df = reference_data("pisa_s1.csv")
+    pvs = {"pv1math": [f"pv{k}math" for k in range(1, 4)]}
+    f = "pv1math ~ escs + (1|schoolid)"
+    mem, mem_msgs = _quiet(pywemix.mix, f, df, plausible_values=pvs, **KW)
+    res, msgs = _quiet(pywemix.mix, f, _split(df, 3), plausible_values=pvs, **KW)
+    assert type(res.fits[0]).__name__ == "DaskMixResult"
+    assert _rel(res.params, mem.params) < 1e-8
+    assert _rel(res.bse, mem.bse) < 1e-8
+    assert set(msgs) == set(mem_msgs)

@@ -10,7 +10,7 @@ Dask object is passed (``pip install "pywemix[dask]"``).
 """
 from __future__ import annotations
 
-__all__ = ["is_dask_dataframe", "mix_dask"]
+__all__ = ["is_dask_dataframe", "mix_dask", "mix_dask_plausible_values"]
 
 
 def is_dask_dataframe(data) -> bool:
@@ -154,3 +154,23 @@ def _fit_in_memory(formula, data, weights, args, reason, offset, kwargs):
          "result is an ordinary MixResult", PywemixWarning)
     frame = data[needed].compute()
     return _fit(formula, frame, weights, **kwargs)
+
+
+def mix_dask_plausible_values(formula, data, weights, plausible_values, kwargs):
+    """One Dask fit per plausible value, combined by the EdSurvey rules (as
+    :func:`pywemix.pv.fit_plausible_values`; rows where only some values are
+    missing are dropped from every fit, with the same warning)."""
+    from ..pv import PlausibleValuesResult, check_plausible_values
+    from ..warnings import DataWarning, warn
+    response, cols = check_plausible_values(plausible_values, formula)
+    missing = data[cols].isna()
+    partly = missing.any(axis=1) & ~missing.all(axis=1)
+    n_partly = int(partly.sum().compute())
+    if n_partly:
+        warn(f"dropped {n_partly} rows where some plausible values are missing and others "
+             f"are not ({', '.join(cols)}): every plausible value is fitted to the same "
+             "rows", DataWarning)
+        data = data[~partly]
+    fits = [mix_dask(formula, data.assign(**{response: data[c]}), weights, **kwargs)
+            for c in cols]
+    return PlausibleValuesResult(fits, response, cols, formula)
