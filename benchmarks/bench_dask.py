@@ -4,7 +4,7 @@ Usage::
 
     python /work/shared/tools/make_data.py pisa --schools 1000 --size 100 \\
         --seed 3 --parts 10 /tmp/pisa1m
-    PYTHONPATH=src python benchmarks/bench_dask.py /tmp/pisa1m [--workers 2]
+    PYTHONPATH=src python benchmarks/bench_dask.py /tmp/pisa1m [--workers 2] [--logit]
 
 Prints the wall times of (a) ``pd.read_parquet`` + ``pywemix.mix`` in memory
 and (b) ``dd.read_parquet`` + ``pywemix.mix`` on a LocalCluster of worker
@@ -23,6 +23,7 @@ import pandas as pd
 import pywemix
 
 FORMULA = "pv1math ~ escs + st04q01 + (1 + escs|schoolid)"
+LOGIT = "highmath ~ escs + st04q01 + (1|schoolid)"
 KW = dict(weights=["pwt1", "pwt2"], cond_weights=True)
 
 
@@ -37,7 +38,11 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--memory", default="2GiB", help="memory limit per worker")
     ap.add_argument("--formula", default=FORMULA)
+    ap.add_argument("--logit", action="store_true",
+                    help="fit LOGIT (binomial, n_quad=5) instead of the Gaussian formula")
     args = ap.parse_args(argv)
+    kw = dict(KW, family="binomial", n_quad=5) if args.logit else dict(KW)
+    formula = LOGIT if args.logit else args.formula
     import dask.dataframe as dd
     from distributed import Client, LocalCluster
 
@@ -45,7 +50,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     df = pd.read_parquet(args.folder)
     t_read = time.perf_counter() - t0
-    mem = pywemix.mix(args.formula, df, **KW)
+    mem = pywemix.mix(formula, df, **kw)
     t_mem = time.perf_counter() - t0
     print(f"in memory: {len(df)} rows, read {t_read:.1f} s, read + fit {t_mem:.1f} s")
     del df
@@ -53,7 +58,7 @@ def main(argv=None):
                       memory_limit=args.memory, dashboard_address=":0") as cluster, \
             Client(cluster):
         t0 = time.perf_counter()
-        res = pywemix.mix(args.formula, dd.read_parquet(args.folder), **KW)
+        res = pywemix.mix(formula, dd.read_parquet(args.folder), **kw)
         t_dask = time.perf_counter() - t0
     print(f"dask ({args.workers} workers): fit {t_dask:.1f} s; ratio {t_dask / t_mem:.2f} "
           "(target <= 3)")
