@@ -91,3 +91,17 @@ def test_plausible_values_on_a_client_are_results(dask_client):
     assert all(isinstance(f, pywemix.MixResult) for f in remote.fits)
     np.testing.assert_allclose(remote.params, local.params, rtol=1e-12)
     np.testing.assert_allclose(remote.bse, local.bse, rtol=1e-10)
+
+
+@needs_reference
+def test_bootstrap_lrt_on_a_client_equals_serial(dask_client):
+    d = reference_data("sleepstudy.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m0 = pywemix.mix("Reaction ~ Days + (1|Subject)", d)
+        m1 = pywemix.mix("Reaction ~ Days + (Days|Subject)", d)
+        serial = pywemix.bootstrap_lrt(m0, m1, n=300, seed=4, progress=False)
+        remote = pywemix.bootstrap_lrt(m0, m1, n=300, seed=4, progress=False,
+                                       executor=dask_client)
+    np.testing.assert_array_equal(serial.replicates, remote.replicates)
+    assert serial.p_value == remote.p_value

@@ -101,10 +101,24 @@ def _fit_quadrature(data, design, structure, args, start):
     actors = make_actors(get_client(), data, design, args.family, args.n_quad, structure,
                          args.scaling)
     function = DistributedQuadrature(actors, design, structure, args.family, args.n_quad)
+    _check_partition_grids(function, design, structure, args.n_quad)
     objective = MixObjective(design, structure, args.family, function, n_quad=args.n_quad)
     optimum = optimize_distributed(objective, start=start,
                                    max_iter=args.max_iter or MAX_ITER["quadrature"])
     return objective, optimum
+
+
+def _check_partition_grids(function, design, structure, n_quad) -> None:
+    """The quadrature grid's memory check of in-memory fits, for the largest
+    partition (each actor evaluates its own rows)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from ..objective.make import _check_grid_size
+    largest = SimpleNamespace(n_obs=function.largest_partition,
+                              X=np.empty((0, len(design.x_names))))
+    _check_grid_size(largest, structure, n_quad)
 
 
 def _has_client() -> bool:

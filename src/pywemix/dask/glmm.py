@@ -171,6 +171,7 @@ class DistributedQuadrature(QuadratureObjective):
             self._cpos.append(entries)
         totals = _gather([a.totals() for a in actors])
         self.w1_total = float(sum(t[1] for t in totals))
+        self.largest_partition = max(t[0] for t in totals)
         self.top_ids = [t[2] for t in totals]
 
     def evaluate(self, phi, adapt: bool = True, derivs: bool = True) -> Evaluation:
