@@ -63,3 +63,18 @@ def test_dask_poisson_equals_in_memory_fit(dask_client):
     df = reference_data("counts_s1i.csv")
     _compare("absences ~ escs + st04q01 + (1|schoolid)", df, 4,
              weights=["iw1", "iw2"], cond_weights=True, family="poisson", n_quad=7)
+
+
+def test_dask_separation_warnings_as_in_memory(dask_client):
+    rng = np.random.default_rng(3)
+    n = 400
+    df = pd.DataFrame({"g": np.repeat(np.arange(20), 20), "x": rng.normal(size=n),
+                       "d": (np.arange(n) % 7 == 0).astype(float)})
+    df["y"] = ((df.x + rng.normal(size=20)[df.g] + rng.logistic(size=n)) > 0).astype(float)
+    df.loc[df.d == 1, "y"] = 1.0  # y is always 1 where d is 1
+    f = "y ~ x + d + (1|g)"
+    mem, mem_msgs = _quiet(pywemix.mix, f, df, family="binomial", n_quad=5)
+    res, msgs = _quiet(pywemix.mix, f, dd.from_pandas(df, npartitions=3, sort=False),
+                       family="binomial", n_quad=5)
+    assert any("perfect separation" in m for m in mem_msgs)
+    assert set(msgs) == set(mem_msgs)

@@ -23,8 +23,9 @@ from ..estimation.components import boundary_messages
 from ..estimation.glmm import FIXED_NODE_MIN, _canonical, _newton, _numeric
 from ..estimation.optimize import OptimizationRecord, check_finite_fit, check_start
 from ..estimation.optimum import Optimum
+from ..objective.linpred import linear_predictor
 from ..objective.quadrature import Evaluation, QuadratureObjective
-from ..warnings import ConvergenceWarning, BoundaryWarning, warn
+from ..warnings import BoundaryWarning, ConvergenceWarning, DataWarning, warn
 from .passes import design_blocks, level2_codes, used_rows
 
 __all__ = ["DistributedQuadrature", "optimize_distributed", "TOP"]
@@ -72,6 +73,7 @@ class PartitionQuadrature:
             self.obj, self.ids = None, [np.zeros(0, dtype=np.int64) for _ in wg]
             self.w1_total = 0.0
             return
+        self.family = family
         X, Z, y, off, w1, _ = design_blocks(part, plan, model, family)
         codes = [level2_codes(part, model)]
         for parent in model.parents:
@@ -99,10 +101,29 @@ class PartitionQuadrature:
         return self.obj.evaluate(phi, adapt=adapt, derivs=derivs)
 
     def modes(self, phi):
-        """Conditional modes and variances of the partition's groups, per level."""
+        """Conditional modes and variances of the partition's groups, per level,
+        and the number of rows whose fitted mean is numerically extreme."""
         if self.obj is None:
             return None
-        return self.obj.conditional_modes(phi, variances=True)
+        modes, var = self.obj.conditional_modes(phi, variances=True)
+        X, y, off, _ = self.glm
+        obj = self.obj
+        eta = linear_predictor(X, phi[:obj.p], off, obj.Z, [lev.codes for lev in obj.levels],
+                               modes)
+        mu = self.family.mean(eta)
+        extreme = (mu < 1e-10) | (mu > 1 - 1e-10) if self.family.name == "binomial" \
+            else mu < 1e-10
+        return modes, var, int(extreme.sum())
+
+    def column_sums(self):
+        """Per fixed-effect column: (all 0/1, rows equal to 1, response sum over
+        those rows, sum, sum of squares), and the row count."""
+        if self.obj is None:
+            return None
+        X, y, _, _ = self.glm
+        binary = np.all((X == 0) | (X == 1), axis=0)
+        on = X == 1
+        return binary, on.sum(axis=0), y @ on, X.sum(axis=0), (X * X).sum(axis=0), len(y)
 
     def means(self, phi):
         """Conditional means of the partition's groups, per level."""
@@ -207,6 +228,7 @@ class DistributedQuadrature(QuadratureObjective):
         ids = _gather([_ids(a) for a in self.actors])
         modes = self._assemble([p[0] if p else None for p in parts], ids)
         var = self._assemble([p[1] if p else None for p in parts], ids)
+        self.n_extreme = sum(p[2] for p in parts if p)
         return (modes, var) if variances else modes
 
     def conditional_means(self, phi) -> list:
@@ -248,9 +270,11 @@ def _glm_start(obj, family, design, max_iter=50):
 
 def optimize_distributed(objective, *, start=None, max_iter: int = 200) -> Optimum:
     """:func:`pywemix.estimation.glmm.optimize_quadrature` on a
-    :class:`DistributedQuadrature` (same optimiser, start and checks; the
-    separation warnings that need the rows are not issued)."""
+    :class:`DistributedQuadrature` (same optimiser, start, checks and
+    warnings, from sums over the actors)."""
     design, family, obj = objective.design, objective.family, objective.function
+    sums = [c for c in _gather([a.column_sums() for a in obj.actors]) if c is not None]
+    _separation_check(sums, design.x_names, family)
     if start is None:
         phi0 = np.r_[_glm_start(obj, family, design), 0.5 * objective.structure.theta_start()]
     else:
@@ -275,10 +299,44 @@ def optimize_distributed(objective, *, start=None, max_iter: int = 200) -> Optim
     for msg in boundary_messages(objective.structure, chol, design.levels, covs):
         warn(msg, BoundaryWarning)
     modes, mode_var = obj.conditional_modes(phi, variances=True)
+    _extreme_fit_check(obj.n_extreme, sums, design.x_names, family, beta)
     return Optimum.from_record(record, beta=beta, sigma2=np.nan, covariances=covs,
                                theta=chol, llf=float(ev.llf), criterion="ML",
                                modes=tuple(modes), mode_variances=tuple(mode_var),
                                evaluation=ev)
+
+
+def _separation_check(sums, names, family) -> None:
+    """The in-memory separation warning, from per-partition column sums."""
+    if family.name != "binomial":
+        return
+    binary = np.all([c[0] for c in sums], axis=0)
+    on, y_on = sum(c[1] for c in sums), sum(c[2] for c in sums)
+    n = sum(c[5] for c in sums)
+    for j, name in enumerate(names):
+        if name == "Intercept" or not binary[j] or not 0 < on[j] < n:
+            continue
+        if y_on[j] in (0, on[j]):
+            warn(f"perfect separation: the response is always {int(y_on[j] > 0)} where "
+                 f"{name!r} is 1; its coefficient is not identified and will be very large",
+                 DataWarning)
+
+
+def _extreme_fit_check(n_extreme, sums, names, family, beta) -> None:
+    """The in-memory warning about fitted means numerically 0 or 1."""
+    if not n_extreme:
+        return
+    n = sum(c[5] for c in sums)
+    mean = sum(c[3] for c in sums) / n
+    sd = np.sqrt(np.clip(sum(c[4] for c in sums) / n - mean ** 2, 0, None))
+    size = np.abs(beta) * sd
+    big = [nm for nm, sz in zip(names, size) if nm != "Intercept" and sz > 5]
+    what = ("fitted probabilities numerically 0 or 1" if family.name == "binomial"
+            else "fitted means numerically 0")
+    culprit = (f"; look at {', '.join(map(repr, big))}, whose coefficient"
+               f"{'s are' if len(big) > 1 else ' is'} very large" if big else "")
+    warn(f"{what} in {n_extreme} rows: (quasi-)complete separation, the "
+         f"estimates of the coefficients involved are not identified{culprit}", DataWarning)
 
 
 def make_actors(client, ddf, design, family, n_quad, structure, scaling) -> list:
