@@ -115,3 +115,17 @@ def small_random_intercept(seed, n_groups=15, size=6) -> pd.DataFrame:
     x = rng.normal(size=g.size)
     y = 1.0 + 0.5 * rng.normal(size=n_groups)[g] + rng.normal(size=g.size)
     return pd.DataFrame({"y": y, "x": x, "g": g})
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A ``distributed.Client`` on a LocalCluster of 2 single-threaded worker
+    processes, shared by the Dask tests (tests/dask); skipped without Dask."""
+    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("dask.dataframe")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       memory_limit="1GiB", dashboard_address=":0")
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

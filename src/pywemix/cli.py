@@ -132,8 +132,12 @@ def _mix_kwargs(args) -> dict:
 
 
 def _fit_from_args(args):
-    data = _read(args.data)
     kw = _mix_kwargs(args)
+    if getattr(args, "scheduler", None):
+        from .dask.io import connect, read_parquet
+        with connect(args.scheduler):
+            return mix(args.formula, read_parquet(args.data), kw.pop("weights"), **kw)
+    data = _read(args.data)
     return mix(args.formula, data, kw.pop("weights"), **kw)
 
 
@@ -223,6 +227,10 @@ def _model_args(f):
                    help="fit one model per value of this column (e.g. cnt)")
     f.add_argument("--center-group", action="append", metavar="GROUP=COL1,COL2",
                    help="group-mean centre columns within a grouping factor")
+    f.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="fit on a Dask cluster: 'local' (a local cluster) or a scheduler "
+                        "address; DATA is then Parquet read with Dask (a file, folder or "
+                        "glob such as 'data/*.parquet'); needs pywemix[dask]")
     f.add_argument("--center-grand", action="append", metavar="COL1,COL2",
                    help="grand-mean centre columns")
 

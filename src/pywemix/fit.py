@@ -49,7 +49,9 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         Random terms: ``(1|g)``, ``(x|g)`` (correlated intercept and slope),
         ``(x||g)`` (uncorrelated), ``(0+x|g)``, ``(1|a/b)`` (``b`` nested in
         ``a``). Grouping factors must be nested; their levels are inferred.
-    data : pandas.DataFrame or polars.DataFrame
+    data : pandas.DataFrame, polars.DataFrame or dask.dataframe.DataFrame
+        A Dask DataFrame is fitted on its workers (see :mod:`pywemix.dask`)
+        and gives a :class:`~pywemix.dask.result.DaskMixResult`.
     weights : list of (str or None), optional
         One weight column per level, level 1 (observations) first; ``None`` at
         a level means unit conditional weights there. Default: unit weights.
@@ -87,8 +89,9 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
     plausible_values : dict, optional
         ``{response: [pv1, ..., pvK]}``: one fit per plausible value,
         combined by the EdSurvey rules (returns a PlausibleValuesResult).
-    executor : concurrent.futures.Executor, optional
-        Runs the plausible-value fits in parallel.
+    executor : concurrent.futures.Executor or distributed.Client, optional
+        Runs the plausible-value fits in parallel (a Dask cluster receives the
+        data once); see :func:`pywemix.executors.map_tasks`.
     reml : bool, default False
         Restricted maximum likelihood (Gaussian, unit weights only).
     start : array-like, optional
@@ -129,6 +132,17 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
                   offset=offset, center_group=center_group, center_grand=center_grand,
                   weight_scaling=weight_scaling, survey=survey, reml=reml, start=start,
                   max_iter=max_iter)
+    if type(data).__module__.split(".")[0] in ("dask", "dask_expr"):
+        from .dask import is_dask_dataframe, mix_dask, mix_dask_plausible_values
+        if is_dask_dataframe(data):
+            if replicates is not None or by is not None:
+                raise ValueError("replicates= and by= need a data frame in memory; select the "
+                                 "columns and rows you need and call .compute() on the dask "
+                                 "frame, or loop over the subsets with executor=client")
+            if plausible_values is not None:
+                return mix_dask_plausible_values(formula, data, weights, plausible_values,
+                                                 kwargs)
+            return mix_dask(formula, data, weights, **kwargs)
     if replicates is not None or by is not None or survey is not None:
         from .survey.fit import survey_dispatch
         result = survey_dispatch(_BoundMix(weights, kwargs), formula, data,

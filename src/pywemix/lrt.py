@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .executors import check_executor, map_tasks
 from .results.diagnostics import draw_responses
 from .results.result import MixResult
 from .warnings import PseudoLikelihoodWarning, warn
@@ -277,8 +278,8 @@ class _Refit:
                                    self.start) for y in Y.T])
 
 
-def _chunk(args):
-    f0, f1, ys = args
+def _chunk(fits, ys):
+    f0, f1 = fits
     return list(2.0 * (f1(ys) - f0(ys)))
 
 
@@ -297,8 +298,10 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
         Replicates.
     seed : int, optional
         Makes the run reproducible (also with an executor).
-    executor : concurrent.futures.Executor, optional
-        Runs chunks of replicates in parallel (threads or processes).
+    executor : concurrent.futures.Executor or distributed.Client, optional
+        Runs chunks of replicates in parallel (threads, processes or a Dask
+        cluster, which receives the two fits once); see
+        :func:`pywemix.executors.map_tasks`.
     progress : bool, optional
         Show a tqdm progress bar (default: when ``n >= 200``).
     allow_weighted : bool
@@ -332,9 +335,7 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
     _check_model(m1, "m1")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    if executor is not None and not callable(getattr(executor, "map", None)):
-        raise TypeError("executor must have a callable map method (e.g. a "
-                        f"concurrent.futures executor), got {type(executor).__name__}")
+    check_executor(executor)
     try:
         rng = np.random.default_rng(seed)
     except (TypeError, ValueError) as exc:
@@ -360,14 +361,9 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
     size = 50 if m0.family_object is not None else 250
     chunks = np.array_split(np.arange(n), max(1, int(np.ceil(n / size))))
     show = (n >= 200) if progress is None else bool(progress)
-    bar = _bar(n, show, required=bool(progress))
-    stats_ = []
-    jobs = [(f0, g1, ys[:, idx]) for idx in chunks]
-    results = executor.map(_chunk, jobs) if executor is not None else map(_chunk, jobs)
-    for part in results:
-        stats_.extend(part)
-        bar.update(len(part))
-    bar.close()
+    parts = map_tasks(executor, _chunk, [ys[:, idx] for idx in chunks], shared=(f0, g1),
+                      progress=show, desc="bootstrap", unit="chunk")
+    stats_ = [v for part in parts for v in part]
     t = np.array(stats_, dtype=float)
     t = t[np.isfinite(t)]
     k = len(t)
@@ -375,27 +371,3 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
     dof = int(m1.df_modelwc - m0.df_modelwc)
     return BootstrapResult(float(observed), float(p), float(np.sqrt(p * (1 - p) / k)), k, t,
                            float(stats.chi2.sf(max(observed, 0), dof)), dof)
-
-
-class _NoBar:
-    def update(self, k):
-        pass
-
-    def close(self):
-        pass
-
-
-def _bar(n, show, required=False):
-    """A tqdm bar (or a stand-in); ImportError if ``required`` and tqdm is missing."""
-    if not show:
-        return _NoBar()
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        if required:
-            raise ImportError(
-                "progress=True needs the package tqdm, which is not installed (it comes "
-                "with pywemix; reinstall pywemix, or: pip install tqdm, or pip install "
-                "'pywemix[progress]'); or pass progress=False") from None
-        return _NoBar()
-    return tqdm(total=n, desc="bootstrap", unit="refit")

@@ -10,6 +10,7 @@ import pandas as pd
 
 from .design.formula import parse_formula
 from .design.frame import check_columns, to_pandas
+from .executors import check_executor, map_tasks
 from .results.inference import InferenceMixin
 from .warnings import DataWarning, reissue, silently, warn
 
@@ -202,6 +203,12 @@ class PlausibleValuesResult(InferenceMixin):
         return self.summary()._repr_html_()
 
 
+def _fit_one(shared, column):
+    """One plausible-value fit: ``column`` as the response (picklable task)."""
+    fit, formula, data, response = shared
+    return fit(formula, data.assign(**{response: data[column]}))
+
+
 def fit_plausible_values(fit, formula, data, plausible_values, executor=None):
     """Fit ``fit(formula, data_k)`` once per plausible value and combine.
 
@@ -210,9 +217,7 @@ def fit_plausible_values(fit, formula, data, plausible_values, executor=None):
     response, cols = check_plausible_values(plausible_values, formula)
     data = to_pandas(data)
     check_columns(data, cols, "plausible-value column")
-    if executor is not None and not callable(getattr(executor, "map", None)):
-        raise TypeError(f"executor must be a concurrent.futures.Executor (with a map "
-                        f"method), got {type(executor).__name__}")
+    check_executor(executor)
     missing = data[cols].isna().to_numpy()
     partly = missing.any(axis=1) & ~missing.all(axis=1)
     if partly.any():
@@ -221,14 +226,13 @@ def fit_plausible_values(fit, formula, data, plausible_values, executor=None):
              f"and others are not ({', '.join(cols)}): every plausible value is fitted "
              "to the same rows", DataWarning)
         data = data.loc[~partly]
-    frames = [data.assign(**{response: data[c]}) for c in cols]
-    # the fits only record their warnings; each is issued once, here, at the
-    # user's line (also when the fits ran in threads or other processes)
-    run = silently(fit)
-    if executor is None:
-        fits = [run(formula, f) for f in frames]
-    else:
-        fits = list(executor.map(run, [formula] * len(frames), frames))
+    # the data go to the workers once (scattered to a Dask cluster); each task
+    # puts one plausible value in the response column. The fits only record
+    # their warnings; each is issued once, here, at the user's line (also when
+    # the fits ran in threads, other processes or on a cluster)
+    fits = map_tasks(executor, _fit_one, cols,
+                     shared=(silently(fit), formula, data, response),
+                     desc="plausible values", unit="fit")
     result = PlausibleValuesResult(fits, response, cols, formula)
     reissue(result.warnings)
     return result

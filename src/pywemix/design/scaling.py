@@ -17,7 +17,7 @@ from .sufficient import group_sum
 from ..warnings import WeightWarning, warn
 
 __all__ = ["scale_weights", "scale_within", "normalize_scaling", "survey_preset", "SURVEYS",
-           "warn_unscaled", "SMALL_GROUP"]
+           "warn_unscaled", "warn_unscaled_sums", "SMALL_GROUP"]
 
 #: Median level-2 group size below which unscaled, varying level-1 weights are
 #: warned about (see :func:`warn_unscaled`).
@@ -137,10 +137,19 @@ def warn_unscaled(w: np.ndarray, starts: np.ndarray, method: str,
     if normalize_scaling(method) != "none" or len(starts) == 0:
         return False
     sizes = np.diff(np.r_[starts, len(w)]).astype(float)
+    return warn_unscaled_sums(sizes, group_sum(w, starts), group_sum(w * w, starts),
+                              method, group)
+
+
+def warn_unscaled_sums(sizes, s1, s2, method: str, group: str = "level-2 groups") -> bool:
+    """:func:`warn_unscaled` from each group's row count, sum of weights and sum
+    of squared weights (for statistics added up over partitions)."""
+    if normalize_scaling(method) != "none" or len(sizes) == 0:
+        return False
+    sizes = np.asarray(sizes, dtype=float)
     median = float(np.median(sizes))
     if median >= SMALL_GROUP:
         return False
-    s1, s2 = group_sum(w, starts), group_sum(w * w, starts)
     tol = 1e-6
     if np.all(sizes * s2 <= (1 + tol) * s1 * s1):
         return False  # constant within every group

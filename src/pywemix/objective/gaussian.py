@@ -89,6 +89,39 @@ class GaussianObjective:
         self.child_starts = [lev.child_starts(up) for lev, up in
                              zip(design.levels[:-1], design.levels[1:])]
 
+    @classmethod
+    def from_statistics(cls, M2, n2, wg, levels, structure) -> "GaussianObjective":
+        """The objective from per-group sufficient statistics alone (no rows).
+
+        Parameters
+        ----------
+        M2 : ndarray (J, d, d)
+            ``G_j' W_j G_j`` of every level-2 group ``j`` (in the order of
+            ``levels[0]``), with ``G = [Z_2 ... Z_L X (y - offset)]`` and
+            ``W_j`` the conditional level-1 weights (after any scaling).
+        n2 : ndarray (J,)
+            Sum of the conditional level-1 weights of each level-2 group.
+        wg : list of ndarray
+            Conditional weights of the groups of each level (level 2 up).
+        levels : list of Level
+            Only ``parent`` (and the number of groups) of each level is used.
+        structure : CovarianceStructure
+
+        Notes
+        -----
+        The likelihood needs nothing else from the data (module notes), so
+        statistics added up partition by partition (for example on a Dask
+        cluster) give the same objective as :class:`GaussianObjective` on the
+        rows. :meth:`with_responses` needs the rows and is not available.
+        """
+        obj = object.__new__(cls)
+        obj.__dict__.update(
+            structure=structure, levels=levels, q=structure.q,
+            p=M2.shape[-1] - sum(structure.q) - 1, _design=None, _w1=None, _offset=None,
+            M2=M2, n2=n2, wg=list(wg),
+            child_starts=[lev.child_starts(up) for lev, up in zip(levels[:-1], levels[1:])])
+        return obj
+
     def with_responses(self, Y) -> "GaussianObjective":
         """A copy for other responses (same rows, design and weights).
 
@@ -97,6 +130,9 @@ class GaussianObjective:
         parameters. Only the cross-products with the response are recomputed,
         so parametric-bootstrap refits cost little.
         """
+        if self._design is None:
+            raise ValueError("this objective was built from sufficient statistics "
+                             "(from_statistics): refits to other responses need the rows")
         new = object.__new__(GaussianObjective)
         new.__dict__.update(self.__dict__)
         Y = np.asarray(Y, dtype=float)

@@ -1,0 +1,303 @@
+"""The design of a Gaussian model on a Dask DataFrame, from two passes.
+
+The client never holds the rows: pass 1 (:func:`pywemix.dask.passes.scan_partition`)
+brings back the rows dropped, the categories of the categorical predictors,
+a few complete rows and the table of groups with their weights; pass 2
+(:func:`pywemix.dask.passes.partition_statistics`) the per-level-2-group
+cross-products, added up here by group (a group may span partitions). Only
+O(groups x p^2) numbers reach the client.
+
+The checks are those of :func:`pywemix.design.build_design` and raise the
+same errors: weights that vary within a group (across partitions too),
+grouping factors that are not nested, rank-deficient fixed effects,
+constant responses, too few observations per group.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..design.formula import ParsedFormula
+from ..design.model import _check_identifiable, _check_rank, _random_blocks, fixed_matrix
+from ..design.levels import order_levels, sorted_levels
+from ..design.scaling import normalize_scaling, warn_unscaled_sums
+from ..design.weights import conditional_weights, constant_within, normalize_weight_spec
+from ..objective.covariance import CovarianceStructure
+from ..objective.gaussian import GaussianObjective
+from ..warnings import DataWarning, WeightWarning, warn
+from .passes import KEPT, Model, Plan, partition_statistics, scan_partition, with_categories
+
+__all__ = ["DaskDesign", "build_dask_design"]
+
+#: formulaic transforms that learn from the data (their state would come from
+#: a sample, not from all rows): refused on Dask frames.
+STATEFUL = re.compile(r"(?<![\w.])(center|scale|standardize|poly|bs|cr|cs|cc|te|C)\s*\(")
+
+
+@dataclass(frozen=True)
+class DaskDesign:
+    """The design of a model fitted on a Dask DataFrame: no rows, only what the
+    estimation and the result need (the attribute names of
+    :class:`~pywemix.design.model.ModelDesign`).
+
+    Attributes
+    ----------
+    levels : list of Level
+        On the table of level-2 groups: ``codes`` and ``starts`` count
+        level-2 groups, not rows.
+    w1 : ndarray (2,)
+        Smallest and largest conditional level-1 weight (for messages).
+    wg : list of ndarray
+        Conditional weights of the groups of each level (level 2 up).
+    frame : DataFrame
+        A few complete rows, categoricals on their full category lists (the
+        template that :meth:`DaskMixResult.predict` codes new rows by).
+    n_obs : int
+        Rows used.
+    M2, n2 : ndarray
+        Per-level-2-group sufficient statistics (see
+        :meth:`GaussianObjective.from_statistics`).
+    groups : DataFrame
+        Per level: units and the mean and sum of the given weights.
+    offset : ndarray (1,)
+        Largest absolute offset (0 without one).
+    """
+
+    parsed: ParsedFormula
+    x_names: list
+    blocks: list
+    levels: list
+    w1: np.ndarray
+    wg: list
+    frame: pd.DataFrame
+    fixed_spec: object
+    random_specs: list
+    weight_spec: list
+    cond_weights: bool
+    n_obs: int
+    M2: np.ndarray = field(repr=False)
+    n2: np.ndarray = field(repr=False)
+    groups: pd.DataFrame = field(repr=False)
+    plan: Plan = field(repr=False)
+    model: Model = field(repr=False)
+    n_dropped: int = 0
+    offset: np.ndarray = None
+    offset_column: str | None = None
+    centering: object = None
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels) + 1
+
+    @property
+    def response(self) -> str:
+        return self.parsed.response
+
+
+def _compute(ddf, fn, *args) -> list:
+    """``fn(partition, *args)`` for every partition, computed on the scheduler
+    in use; ``args`` go into the graph once."""
+    import dask
+    shared = [dask.delayed(a, pure=True, traverse=False) for a in args]
+    tasks = [dask.delayed(fn, pure=True)(p, *shared) for p in ddf.to_delayed()]
+    return list(dask.compute(*tasks))
+
+
+def make_plan(parsed, ddf, spec, offset_column, cond_weights) -> Plan:
+    """The columns a partition needs, checked against the frame's columns."""
+    from ..design.frame import check_columns
+    cols = pd.Index(ddf.columns)
+    needed = sorted(parsed.model_columns(cols) | ({offset_column} if offset_column else set()))
+    meta = pd.DataFrame({c: pd.Series(dtype=t) for c, t in ddf.dtypes.items()})
+    check_columns(meta, needed)
+    check_columns(meta, [w for w in spec if w is not None], "weight column")
+    predictors = sorted(parsed.predictor_model_columns(cols))
+    categorical = [c for c in predictors if not pd.api.types.is_numeric_dtype(meta[c].dtype)
+                   or pd.api.types.is_bool_dtype(meta[c].dtype)]
+    groups = list(dict.fromkeys(t.group for t in parsed.random))
+    return Plan(parsed, spec, needed, predictors, categorical, groups, offset_column,
+                cond_weights)
+
+
+def build_dask_design(parsed, ddf, weights, cond_weights, *, offset=None,
+                      weight_scaling="none", family=None) -> DaskDesign:
+    """Pass 1, the model specs, pass 2 and the checks (module notes)."""
+    if offset is not None and not isinstance(offset, str):
+        raise TypeError("on a Dask DataFrame the offset must be a column name, got "
+                        f"{type(offset).__name__}")
+    spec = normalize_weight_spec(weights, len({t.group for t in parsed.random}) + 1)
+    plan = make_plan(parsed, ddf, spec, offset, cond_weights)
+    scans = _compute(ddf, scan_partition, plan)
+    table, levels, n_dropped = _group_table(scans, plan, ddf)
+    categories = _categories(scans, plan, ddf)
+    sample = pd.concat([s["sample"] for s in scans if len(s["sample"])])
+    sample = with_categories(sample, categories)
+    mm = fixed_matrix(f"{parsed.fixed}", sample)
+    Zs, blocks, rspecs = _random_blocks(parsed, sample, levels)
+    lev2 = levels[0]
+    keys = table.iloc[lev2.starts][list(lev2.columns)]
+    index = pd.MultiIndex.from_frame(keys) if len(lev2.columns) > 1 else \
+        pd.Index(keys.iloc[:, 0].to_numpy())
+    model = Model(categories, mm.model_spec, rspecs, tuple(lev2.columns), index,
+                  tuple(lev.parent for lev in levels[:-1]))
+    stats = _compute(ddf, partition_statistics, plan, model)
+    M2, n2, totals = _add_up(stats, lev2.n_groups)
+    x_names = list(mm.columns)
+    _check_totals(totals, parsed, x_names, levels, Zs, family is None)
+    warn_unscaled_sums(totals["npos"], n2, totals["sw2"], weight_scaling,
+                       repr(levels[0].name))
+    M2, n2 = _scale(M2, n2, totals, weight_scaling)
+    arrays = {c: table[c].to_numpy(dtype=float) for c in plan.upper_weight_columns}
+    cond = conditional_weights(arrays, [None] + spec[1:], cond_weights)
+    wg = [(cond[i][lev.starts] if cond[i] is not None else np.ones(lev.n_groups))
+          for i, lev in enumerate(levels, start=1)]
+    groups = _groups_table(spec, levels, arrays, totals)
+    return DaskDesign(parsed, x_names, blocks, levels, np.array([totals["wmin"], totals["wmax"]]),
+                      wg, sample, mm.model_spec, rspecs, spec, cond_weights, totals["n_rows"],
+                      M2, n2, groups, plan, model, n_dropped,
+                      np.array([totals["offset_max"]]), offset)
+
+
+def _group_table(scans, plan, ddf):
+    """Rows dropped (warnings), weight and nesting checks, and the sorted
+    table of level-2 groups with the levels built on it."""
+    n_rows = sum(s["n_rows"] for s in scans)
+    n_bad = sum(s["n_incomplete"] for s in scans)
+    if n_bad:
+        per = {c: sum(s["missing"][c] for s in scans) for c in plan.needed}
+        detail = ", ".join(f"{c}: {k}" for c, k in per.items() if k)
+        warn(f"dropped {n_bad} of {n_rows} rows with missing values in model variables "
+             f"({detail})", DataWarning)
+    if n_bad == n_rows:
+        raise ValueError("no complete rows left after dropping missing values")
+    table = pd.concat([s["table"] for s in scans], ignore_index=True).drop_duplicates()
+    ordered = order_levels(table, plan.group_columns)
+    names = [":".join(reversed(cols)) for cols, _ in ordered]
+    for lvl in range(1, len(plan.spec)):
+        col = plan.spec[lvl]
+        if col is not None:
+            cols, codes = ordered[lvl - 1]
+            first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
+
+            def label(g, cols=cols, first=first):
+                return ":".join(str(table[c].iloc[first[g]]) for c in reversed(cols))
+            constant_within(table[col].to_numpy(dtype=float), codes, col, names[lvl - 1], label)
+    n_zero = _zero_weight_messages(scans, plan, table, ordered, names)
+    kept = table.loc[table[KEPT].to_numpy(dtype=bool)].drop(columns=KEPT).drop_duplicates()
+    if len(kept) == 0:
+        raise ValueError("no rows left after dropping rows with zero weights")
+    ordered = order_levels(kept, plan.group_columns)
+    order, levels = sorted_levels(kept, ordered)
+    return kept.iloc[order], levels, n_zero
+
+
+def _zero_weight_messages(scans, plan, table, ordered, names) -> int:
+    """Warn about rows and groups dropped for zero weights; their row count."""
+    total = 0
+    for lvl, col in enumerate(plan.spec):
+        rows = sum(s["zero_rows"][lvl] for s in scans)
+        if col is None or rows == 0:
+            continue
+        total += rows
+        if lvl == 0:
+            warn(f"dropped {rows} rows with level-1 weight {col!r} equal to 0", DataWarning)
+        else:
+            cols, codes = ordered[lvl - 1]
+            k = len(np.unique(codes[table[col].to_numpy() == 0]))
+            warn(f"dropped {k} {names[lvl - 1]} groups ({rows} rows) with weight {col!r} "
+                 "equal to 0", DataWarning)
+    return total
+
+
+def _categories(scans, plan, ddf) -> dict:
+    """Full category list of every categorical predictor, ordered as in memory
+    (a pandas Categorical keeps its order; bool is False, True; strings sorted)."""
+    out = {}
+    for c in plan.categorical:
+        seen = {v for s in scans for v in s["categories"][c]}
+        dtype = ddf.dtypes[c]
+        if pd.api.types.is_bool_dtype(dtype):
+            out[c] = [False, True]
+        elif isinstance(dtype, pd.CategoricalDtype) and ddf[c].cat.known:
+            out[c] = [v for v in dtype.categories if v in seen]
+        else:
+            out[c] = sorted({str(v) for v in seen})
+    return out
+
+
+def _add_up(stats, J):
+    """Per-group sums over partitions (a group may span several) and totals."""
+    stats = [s for s in stats if s["n_rows"]]
+    codes = np.concatenate([s["codes"] for s in stats])
+    order = np.argsort(codes, kind="stable")
+    codes = codes[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    if len(starts) != J:  # pragma: no cover - every group has used rows
+        raise RuntimeError(f"statistics of {len(starts)} of {J} level-2 groups")
+
+    def add(key):
+        return np.add.reduceat(np.concatenate([s[key] for s in stats])[order], starts, axis=0)
+    M2, n2 = add("M"), add("n")
+    totals = dict(npos=add("npos"), sw2=add("sw2"),
+                  xtx=sum(s["xtx"] for s in stats), n_rows=sum(s["n_rows"] for s in stats),
+                  finite_X=all(s["finite_X"] for s in stats),
+                  finite_Z=all(all(s["finite_Z"]) for s in stats),
+                  wmin=min(s["wmin"] for s in stats), wmax=max(s["wmax"] for s in stats),
+                  ymin=min(s["ymin"] for s in stats), ymax=max(s["ymax"] for s in stats),
+                  offset_max=max(s["offset_max"] for s in stats),
+                  raw_w1_sum=sum(s["raw_w1_sum"] for s in stats),
+                  n_w1_below_w2=sum(s.get("n_w1_below_w2", 0) for s in stats))
+    return M2, n2, totals
+
+
+def _check_totals(totals, parsed, x_names, levels, Zs, gaussian) -> None:
+    """The checks of build_design, from the totals."""
+    if not totals["finite_X"]:
+        raise ValueError("fixed-effect columns have infinite or undefined values")
+    if not totals["finite_Z"]:
+        raise ValueError("random-effect columns have infinite or undefined values")
+    n = totals["n_rows"]
+    if totals["ymin"] == totals["ymax"]:
+        raise ValueError(f"response {parsed.response!r} is constant ({totals['ymin']:g}) "
+                         f"in all {n} rows used: there is nothing to model")
+    # a square root of X'X has the same column norms and cosines as X
+    vals, vecs = np.linalg.eigh(totals["xtx"])
+    _check_rank(np.sqrt(np.clip(vals, 0, None))[:, None] * vecs.T, x_names)
+    _check_identifiable(levels, Zs, n, gaussian)
+    spec_below = totals["n_w1_below_w2"]
+    if spec_below and spec_below / n > 0.5:
+        warn("level-1 weights are below the level-2 weights in "
+             f"{100 * spec_below / n:.0f}% of rows: they look conditional already. With "
+             "cond_weights=False they are divided by the level-2 weight again; if they "
+             "are conditional (student weight / school weight), pass cond_weights=True",
+             WeightWarning)
+
+
+def _scale(M2, n2, totals, method):
+    """Level-1 weight scaling within level-2 groups (a factor per group)."""
+    method = normalize_scaling(method)
+    if method == "none":
+        return M2, n2
+    num, den = (totals["npos"], n2) if method == "size" else (n2, totals["sw2"])
+    factor = np.divide(num, den, out=np.zeros_like(n2, dtype=float), where=den > 0)
+    return M2 * factor[:, None, None], n2 * factor
+
+
+def _groups_table(spec, levels, arrays, totals) -> pd.DataFrame:
+    """As :func:`pywemix.estimation.components.groups_table`, from the totals."""
+    rows = []
+    names = ["Obs"] + [lev.name for lev in levels]
+    counts = [totals["n_rows"]] + [lev.n_groups for lev in levels]
+    for lvl, (name, n) in enumerate(zip(names, counts)):
+        col = spec[lvl]
+        if lvl == 0:
+            total = totals["raw_w1_sum"] if col is not None else float(n)
+        else:
+            total = float(np.sum(arrays[col][levels[lvl - 1].starts])) if col else float(n)
+        rows.append(dict(level=lvl + 1, group=name, n_units=int(n),
+                         weight=col if col is not None else "(none)",
+                         mean_weight=total / n, sum_weight=total))
+    return pd.DataFrame(rows)

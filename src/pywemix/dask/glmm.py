@@ -1,0 +1,353 @@
+"""Binomial and Poisson models on a Dask cluster: adaptive quadrature over
+partitions that each hold whole top-level groups.
+
+The used rows are shuffled so that every top-level group lies in one
+partition; each partition becomes a Dask actor (a stateful object on a
+worker) holding that partition's :class:`~pywemix.objective.quadrature.QuadratureObjective`.
+The top-level groups are independent given the parameters, so the
+pseudo-log-likelihood, its gradient and its Hessian are sums over the
+partitions: every evaluation is one call per actor plus a sum on the client,
+and the adaptive nodes (conditional modes) stay on the workers between
+evaluations. The optimiser (Newton-Raphson with fixed nodes re-adapted at
+every iteration) and the sandwich variance are those of in-memory fits.
+R equivalents: ``lme4::glmer``; ``WeMix::mix(family=)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..design.levels import Level
+from ..design.scaling import scale_within
+from ..estimation.components import boundary_messages
+from ..estimation.glmm import FIXED_NODE_MIN, _canonical, _newton, _numeric
+from ..estimation.optimize import OptimizationRecord, check_finite_fit, check_start
+from ..estimation.optimum import Optimum
+from ..objective.linpred import linear_predictor
+from ..objective.quadrature import Evaluation, QuadratureObjective
+from ..warnings import BoundaryWarning, ConvergenceWarning, DataWarning, warn
+from .passes import design_blocks, level2_codes, used_rows
+
+__all__ = ["DistributedQuadrature", "optimize_distributed", "TOP"]
+
+#: Column holding each row's top-level group while shuffling.
+TOP = "__pywemix_top__"
+
+
+def with_top_group(part: pd.DataFrame, plan, model) -> pd.DataFrame:
+    """The used rows of a partition with their top-level group index."""
+    frame = used_rows(part, plan)
+    codes = level2_codes(frame, model)
+    for parent in model.parents:
+        codes = parent[codes]
+    return frame.assign(**{TOP: codes.astype(np.int64)})
+
+
+class _LocalDesign:
+    """The rows of one partition in the layout QuadratureObjective reads."""
+
+    def __init__(self, y, X, offset, Z, w1, wg, levels):
+        self.y, self.X, self.offset, self.Z = y, X, offset, Z
+        self.w1, self.wg, self.levels = w1, wg, levels
+
+
+class PartitionQuadrature:
+    """A Dask actor: the quadrature objective of one partition's groups.
+
+    Parameters
+    ----------
+    part : DataFrame
+        Used rows of whole top-level groups (with the ``TOP`` column).
+    plan, model : Plan, Model
+        As for the Gaussian passes (:mod:`pywemix.dask.passes`).
+    family, n_quad, structure : as :class:`QuadratureObjective`
+    wg : list of ndarray
+        Global conditional weights of the groups of every level.
+    scaling : str
+        Level-1 weight scaling (within level-2 groups, which lie whole here).
+    """
+
+    def __init__(self, part, plan, model, family, n_quad, structure, wg, scaling):
+        self.n_rows = len(part)
+        if self.n_rows == 0:
+            self.obj, self.ids = None, [np.zeros(0, dtype=np.int64) for _ in wg]
+            self.w1_total = 0.0
+            return
+        self.family = family
+        X, Z, y, off, w1, _ = design_blocks(part, plan, model, family)
+        codes = [level2_codes(part, model)]
+        for parent in model.parents:
+            codes.append(parent[codes[-1]])
+        order = np.lexsort(codes)  # top level first, then down to level 2
+        codes = [c[order] for c in codes]
+        levels, ids = _local_levels(codes)
+        w1 = scale_within(w1[order], levels[0].starts, scaling)
+        local_wg = [w[i] for w, i in zip(wg, ids)]
+        design = _LocalDesign(y[order], X[order], off[order], [z[order] for z in Z], w1,
+                              local_wg, levels)
+        self.obj = QuadratureObjective(design, structure, family, n_quad)
+        self.ids, self.w1_total = ids, float(np.sum(w1))
+        self.glm = (X[order], y[order], off[order],
+                    w1 * np.prod([w[lev.codes] for w, lev in zip(local_wg, levels)], axis=0))
+
+    def totals(self):
+        """(rows, total conditional level-1 weight, global top-group ids)."""
+        return self.n_rows, self.w1_total, self.ids[-1]
+
+    def evaluate(self, phi, adapt=True, derivs=True):
+        """The partition's Evaluation (its top groups only)."""
+        if self.obj is None:
+            return None
+        return self.obj.evaluate(phi, adapt=adapt, derivs=derivs)
+
+    def modes(self, phi):
+        """Conditional modes and variances of the partition's groups, per level,
+        and the number of rows whose fitted mean is numerically extreme."""
+        if self.obj is None:
+            return None
+        modes, var = self.obj.conditional_modes(phi, variances=True)
+        X, y, off, _ = self.glm
+        obj = self.obj
+        eta = linear_predictor(X, phi[:obj.p], off, obj.Z, [lev.codes for lev in obj.levels],
+                               modes)
+        mu = self.family.mean(eta)
+        extreme = (mu < 1e-10) | (mu > 1 - 1e-10) if self.family.name == "binomial" \
+            else mu < 1e-10
+        return modes, var, int(extreme.sum())
+
+    def column_sums(self):
+        """Per fixed-effect column: (all 0/1, rows equal to 1, response sum over
+        those rows, sum, sum of squares), and the row count."""
+        if self.obj is None:
+            return None
+        X, y, _, _ = self.glm
+        binary = np.all((X == 0) | (X == 1), axis=0)
+        on = X == 1
+        return binary, on.sum(axis=0), y @ on, X.sum(axis=0), (X * X).sum(axis=0), len(y)
+
+    def means(self, phi):
+        """Conditional means of the partition's groups, per level."""
+        return None if self.obj is None else self.obj.conditional_means(phi)
+
+    def group_ids(self):
+        """Global index of each local group, per level (level 2 first)."""
+        return self.ids
+
+    def y_sums(self):
+        """(sum of w y, sum of w) with the GLM weights ``w`` (Poisson start)."""
+        if self.obj is None:
+            return 0.0, 0.0
+        _, y, _, w = self.glm
+        return float(w @ y), float(np.sum(w))
+
+    def glm_pieces(self, beta, family):
+        """Information and score of the weighted GLM at ``beta`` (IRLS step)."""
+        if self.obj is None:
+            return 0.0, 0.0
+        X, y, off, w = self.glm
+        _, d1, d2 = family.derivs(y, X @ beta + off)
+        return (X * (w * -d2)[:, None]).T @ X, X.T @ (w * d1)
+
+
+def _local_levels(codes):
+    """Levels of rows sorted by their global group codes (level 2 first), and
+    the global index of each local group."""
+    raw = []
+    for c in codes:
+        change = np.r_[True, c[1:] != c[:-1]]
+        raw.append((np.cumsum(change) - 1, np.flatnonzero(change)))
+    levels, ids = [], []
+    for i, (local, starts) in enumerate(raw):
+        parent = raw[i + 1][0][starts] if i + 1 < len(raw) else None
+        levels.append(Level(i + 2, f"level {i + 2}", (), local, starts, parent,
+                            pd.RangeIndex(len(starts))))
+        ids.append(codes[i][starts])
+    return levels, ids
+
+
+class DistributedQuadrature(QuadratureObjective):
+    """The quadrature objective of a model whose groups are spread over actors.
+
+    Same interface as :class:`QuadratureObjective` (``evaluate``,
+    ``conditional_modes``, ``conditional_means``, ``factors``, ...); each call
+    is one call per actor and a sum (or an assembly by group) on the client.
+    """
+
+    def __init__(self, actors, design, structure, family, n_quad):
+        self.actors, self.family, self.n_quad = actors, family, int(n_quad)
+        self.structure, self.wg, self.levels = structure, design.wg, design.levels
+        self.q, self.p = structure.q, len(design.x_names)
+        self.n_c = structure.n_theta
+        self.P = self.p + self.n_c
+        self.child_starts = [lev.child_starts(up) for lev, up in
+                             zip(design.levels[:-1], design.levels[1:])]
+        self._cpos, pos = [], self.p
+        for sizes in structure.sizes:
+            entries, off = [], 0
+            for k in sizes:
+                r, c = np.tril_indices(k)
+                entries.extend(zip(range(pos, pos + len(r)), off + r, off + c))
+                pos += len(r)
+                off += k
+            self._cpos.append(entries)
+        totals = _gather([a.totals() for a in actors])
+        self.w1_total = float(sum(t[1] for t in totals))
+        self.largest_partition = max(t[0] for t in totals)
+        self.top_ids = [t[2] for t in totals]
+
+    def evaluate(self, phi, adapt: bool = True, derivs: bool = True) -> Evaluation:
+        phi = np.asarray(phi, dtype=float)
+        parts = _gather([a.evaluate(phi, adapt, derivs) for a in self.actors])
+        G = self.levels[-1].n_groups
+        A = np.zeros(G)
+        llf = 0.0
+        grad, hess, gg = np.zeros(self.P), np.zeros((self.P, self.P)), np.zeros((G, self.P))
+        for ev, ids in zip(parts, self.top_ids):
+            if ev is None:
+                continue
+            llf += ev.llf
+            A[ids] = ev.group_A
+            if derivs:
+                grad, hess = grad + ev.grad, hess + ev.hess
+                gg[ids] = ev.group_grad
+        if not derivs:
+            return Evaluation(llf, None, None, A, None)
+        return Evaluation(llf, grad, hess, A, gg)
+
+    def _assemble(self, parts, ids_per_actor):
+        out = [np.zeros((lev.n_groups, q)) for lev, q in zip(self.levels, self.q)]
+        for part, ids in zip(parts, ids_per_actor):
+            if part is None:
+                continue
+            for li, values in enumerate(part):
+                out[li][ids[li]] = values
+        return out
+
+    def conditional_modes(self, phi, variances: bool = False):
+        parts = _gather([a.modes(np.asarray(phi, float)) for a in self.actors])
+        ids = _gather([_ids(a) for a in self.actors])
+        modes = self._assemble([p[0] if p else None for p in parts], ids)
+        var = self._assemble([p[1] if p else None for p in parts], ids)
+        self.n_extreme = sum(p[2] for p in parts if p)
+        return (modes, var) if variances else modes
+
+    def conditional_means(self, phi) -> list:
+        parts = _gather([a.means(np.asarray(phi, float)) for a in self.actors])
+        return self._assemble(parts, _gather([_ids(a) for a in self.actors]))
+
+
+def _ids(actor):
+    return actor.group_ids()
+
+
+def _gather(futures) -> list:
+    """Results of actor calls (submitted together, so they run in parallel)."""
+    return [f.result() if hasattr(f, "result") else f for f in futures]
+
+
+def _glm_start(obj, family, design, max_iter=50):
+    """Fixed effects of the weighted GLM without random effects, by IRLS summed
+    over the actors (as the in-memory start of ``optimize_quadrature``)."""
+    beta = np.zeros(obj.p)
+    if family.name == "poisson" and "Intercept" in design.x_names:
+        sums = _gather([a.y_sums() for a in obj.actors])
+        mean = sum(s[0] for s in sums) / sum(s[1] for s in sums)
+        beta[design.x_names.index("Intercept")] = np.log(max(mean, 1e-3))
+    for _ in range(max_iter):
+        pieces = _gather([a.glm_pieces(beta, family) for a in obj.actors])
+        info = sum(p[0] for p in pieces)
+        score = sum(p[1] for p in pieces)
+        try:
+            step = np.linalg.solve(info + 1e-10 * np.eye(len(beta)), score)
+        except np.linalg.LinAlgError:
+            break
+        step = np.clip(step, -5, 5)
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return beta
+
+
+def optimize_distributed(objective, *, start=None, max_iter: int = 200) -> Optimum:
+    """:func:`pywemix.estimation.glmm.optimize_quadrature` on a
+    :class:`DistributedQuadrature` (same optimiser, start, checks and
+    warnings, from sums over the actors)."""
+    design, family, obj = objective.design, objective.family, objective.function
+    sums = [c for c in _gather([a.column_sums() for a in obj.actors]) if c is not None]
+    _separation_check(sums, design.x_names, family)
+    if start is None:
+        phi0 = np.r_[_glm_start(obj, family, design), 0.5 * objective.structure.theta_start()]
+    else:
+        phi0 = check_start(start, obj.P, "the fixed effects, then the Cholesky factors of "
+                           "each level's covariance")
+    scale = obj.w1_total
+    if objective.n_quad >= FIXED_NODE_MIN:
+        phi, ev, iters, converged, message = _newton(obj, phi0, max_iter, scale)
+        phi = _canonical(phi, obj)
+        ev = obj.evaluate(phi, adapt=True)
+    else:
+        phi, ev, iters, converged, message = _numeric(obj, phi0, max_iter, scale)
+    check_finite_fit([ev.llf, phi], design)
+    grad_norm = float(np.max(np.abs(ev.grad)) / max(1.0, abs(ev.llf)) * scale)
+    record = OptimizationRecord(phi, -ev.llf, iters, iters, grad_norm, converged, message,
+                                "Newton-Raphson (adaptive quadrature)", ())
+    if not converged:
+        warn(f"the optimiser did not converge: {message} (after {iters} iterations)",
+             ConvergenceWarning)
+    beta, chol = phi[:obj.p], phi[obj.p:]
+    covs = tuple(obj.covariances(chol))
+    for msg in boundary_messages(objective.structure, chol, design.levels, covs):
+        warn(msg, BoundaryWarning)
+    modes, mode_var = obj.conditional_modes(phi, variances=True)
+    _extreme_fit_check(obj.n_extreme, sums, design.x_names, family, beta)
+    return Optimum.from_record(record, beta=beta, sigma2=np.nan, covariances=covs,
+                               theta=chol, llf=float(ev.llf), criterion="ML",
+                               modes=tuple(modes), mode_variances=tuple(mode_var),
+                               evaluation=ev)
+
+
+def _separation_check(sums, names, family) -> None:
+    """The in-memory separation warning, from per-partition column sums."""
+    if family.name != "binomial":
+        return
+    binary = np.all([c[0] for c in sums], axis=0)
+    on, y_on = sum(c[1] for c in sums), sum(c[2] for c in sums)
+    n = sum(c[5] for c in sums)
+    for j, name in enumerate(names):
+        if name == "Intercept" or not binary[j] or not 0 < on[j] < n:
+            continue
+        if y_on[j] in (0, on[j]):
+            warn(f"perfect separation: the response is always {int(y_on[j] > 0)} where "
+                 f"{name!r} is 1; its coefficient is not identified and will be very large",
+                 DataWarning)
+
+
+def _extreme_fit_check(n_extreme, sums, names, family, beta) -> None:
+    """The in-memory warning about fitted means numerically 0 or 1."""
+    if not n_extreme:
+        return
+    n = sum(c[5] for c in sums)
+    mean = sum(c[3] for c in sums) / n
+    sd = np.sqrt(np.clip(sum(c[4] for c in sums) / n - mean ** 2, 0, None))
+    size = np.abs(beta) * sd
+    big = [nm for nm, sz in zip(names, size) if nm != "Intercept" and sz > 5]
+    what = ("fitted probabilities numerically 0 or 1" if family.name == "binomial"
+            else "fitted means numerically 0")
+    culprit = (f"; look at {', '.join(map(repr, big))}, whose coefficient"
+               f"{'s are' if len(big) > 1 else ' is'} very large" if big else "")
+    warn(f"{what} in {n_extreme} rows: (quasi-)complete separation, the "
+         f"estimates of the coefficients involved are not identified{culprit}", DataWarning)
+
+
+def make_actors(client, ddf, design, family, n_quad, structure, scaling) -> list:
+    """Shuffle the used rows by top-level group, persist them, and start one
+    :class:`PartitionQuadrature` actor per partition."""
+    plan, model = design.plan, design.model
+    rows = ddf.map_partitions(with_top_group, plan, model)
+    shuffled = rows.shuffle(TOP, npartitions=max(1, ddf.npartitions))
+    parts = client.compute(shuffled.to_delayed())
+    futures = [client.submit(PartitionQuadrature, p, plan, model, family, n_quad,
+                             structure, design.wg, scaling, actor=True) for p in parts]
+    actors = [f.result() for f in futures]
+    del parts
+    return actors

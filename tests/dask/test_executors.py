@@ -1,0 +1,107 @@
+"""The executor adapter: serial, concurrent.futures and distributed.Client."""
+from __future__ import annotations
+
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import pywemix
+from pywemix.executors import check_executor, is_dask_client, map_tasks
+from conftest import needs_reference, reference_data
+
+
+def _scaled(shared, item):
+    return shared["factor"] * item
+
+
+def test_serial_and_threads_agree_in_order():
+    items = list(range(25))
+    serial = map_tasks(None, _scaled, items, shared={"factor": 3}, progress=False)
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        threaded = map_tasks(ex, _scaled, items, shared={"factor": 3}, progress=False)
+    assert serial == threaded == [3 * i for i in items]
+    assert map_tasks(None, abs, [-1, 2]) == [1, 2]
+
+
+def test_bad_executor_is_a_type_error():
+    with pytest.raises(TypeError, match="executor must have a callable map method"):
+        check_executor(object())
+    assert not is_dask_client(ThreadPoolExecutor)
+
+
+def test_client_returns_results_in_order(dask_client):
+    assert is_dask_client(dask_client)
+    items = list(range(30))
+    out = map_tasks(dask_client, _scaled, items, shared={"factor": np.float64(2.0)},
+                    progress=False)
+    assert out == [2.0 * i for i in items]
+
+
+class _Counted:
+    """Shared data that count how often they are pickled (in this process)."""
+
+    pickled = 0
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    def __getstate__(self):
+        type(self).pickled += 1
+        return {"factor": self.factor}
+
+    def __getitem__(self, key):
+        return self.factor
+
+
+def test_client_sends_shared_data_once_not_per_task(dask_client):
+    _Counted.pickled = 0
+    items = list(range(30))
+    out = map_tasks(dask_client, _scaled, items, shared=_Counted(4), progress=False)
+    assert out == [4 * i for i in items]
+    # serialised a few times for the scatter, not once per task
+    assert 1 <= _Counted.pickled <= 5
+
+
+def _divide(x):
+    return 1 / x
+
+
+def test_client_raises_task_errors(dask_client):
+    with pytest.raises(ZeroDivisionError):
+        map_tasks(dask_client, _divide, [1, 0], progress=False)
+
+
+def test_progress_bar_on_long_runs(capsys):
+    pytest.importorskip("tqdm")
+    map_tasks(None, abs, range(25), desc="testing")
+    assert "testing" in capsys.readouterr().err
+
+
+@needs_reference
+def test_plausible_values_on_a_client_are_results(dask_client):
+    df = reference_data("pisa_s1.csv")
+    pvs = {"pv1math": [f"pv{k}math" for k in range(1, 4)]}
+    kw = dict(weights=["pwt1", "pwt2"], cond_weights=True, plausible_values=pvs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        local = pywemix.mix("pv1math ~ escs + (1|schoolid)", df, **kw)
+        remote = pywemix.mix("pv1math ~ escs + (1|schoolid)", df, executor=dask_client, **kw)
+    assert all(isinstance(f, pywemix.MixResult) for f in remote.fits)
+    np.testing.assert_allclose(remote.params, local.params, rtol=1e-12)
+    np.testing.assert_allclose(remote.bse, local.bse, rtol=1e-10)
+
+
+@needs_reference
+def test_bootstrap_lrt_on_a_client_equals_serial(dask_client):
+    d = reference_data("sleepstudy.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m0 = pywemix.mix("Reaction ~ Days + (1|Subject)", d)
+        m1 = pywemix.mix("Reaction ~ Days + (Days|Subject)", d)
+        serial = pywemix.bootstrap_lrt(m0, m1, n=300, seed=4, progress=False)
+        remote = pywemix.bootstrap_lrt(m0, m1, n=300, seed=4, progress=False,
+                                       executor=dask_client)
+    np.testing.assert_array_equal(serial.replicates, remote.replicates)
+    assert serial.p_value == remote.p_value
