@@ -2,7 +2,10 @@
 
 Newton-Raphson on the quadrature approximation with the nodes held fixed,
 re-adapting the nodes at every iteration (as GLLAMM and WeMix do), until the
-Newton decrement vanishes. R equivalents: WeMix's ``mix(family=)``,
+Newton decrement vanishes. ``n_quad=1`` is the Laplace approximation as lme4
+defines it (joint conditional modes of all levels,
+:class:`~pywemix.laplace.LaplaceObjective`), maximised by quasi-Newton steps
+on its exact gradient. R equivalents: WeMix's ``mix(family=)``,
 ``lme4::glmer(nAGQ=)``.
 """
 from __future__ import annotations
@@ -12,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .aghq import Evaluation, QuadratureObjective
+from .laplace import LaplaceObjective
 from .components import boundary_messages, groups_table, variance_table
 from .covariance import CovarianceStructure
 from .numdiff import hessian, jacobian
@@ -25,10 +29,14 @@ __all__ = ["fit_quadrature"]
 SE_FLOOR = float(np.exp(-3.6))
 
 #: With fewer nodes than this, posterior moments from the nodes are too rough
-#: for fixed-node derivatives (with one node, the Laplace approximation, they
-#: miss the log-determinant term), so the adapted approximation is maximised
-#: with finite-difference derivatives instead.
+#: for fixed-node derivatives, so the adapted approximation is maximised with
+#: finite-difference derivatives instead (n_quad = 2, 3; n_quad = 1 is the
+#: Laplace objective with its exact gradient).
 FIXED_NODE_MIN = 4
+
+#: The Laplace fit has converged when the Newton decrement ``g' H^{-1} g`` is
+#: below this fraction of ``max(1, |llf|)``.
+LAPLACE_TOL = 1e-13
 
 
 def _glm_start(design, family):
@@ -167,11 +175,90 @@ def _numeric(obj, phi0, max_iter, scale):
     return phi, ev, rec.iterations, rec.converged, rec.message
 
 
+def _bhhh_inverse(ev, w):
+    """Inverse of the outer-product information ``sum_g w_g s_g s_g'`` (ridged)."""
+    B = np.einsum("g,ga,gb->ab", w, ev.group_grad, ev.group_grad)
+    d = np.diag(B)
+    B = B + np.diag(1e-8 * d + 1e-12 * max(float(d.max()), 1e-300))
+    return _inv(B)
+
+
+def _line_search(obj, phi, ev, step, decrement):
+    """Backtracking (Armijo) along ``step``; returns (phi, ev, t) or None."""
+    t = min(1.0, 2.0 / max(float(np.max(np.abs(step))), 1e-300))
+    for _ in range(40):
+        cand = phi + t * step
+        new = obj.evaluate(cand)
+        if np.isfinite(new.llf) and new.llf >= ev.llf + 1e-4 * t * decrement:
+            return cand, new, t
+        t *= 0.5
+    return None
+
+
+def _laplace(obj, phi, max_iter):
+    """Maximise the Laplace objective by BFGS on its exact gradient.
+
+    The inverse-Hessian approximation starts from (and, when a line search
+    fails, restarts at) the inverse outer-product information of the
+    top-level groups; converged when the decrement ``g' H^{-1} g`` is below
+    ``LAPLACE_TOL * max(1, |llf|)``.
+    """
+    w = obj.wg[-1]
+    ev = obj.evaluate(phi)
+    Hinv = _bhhh_inverse(ev, w)
+    restarted, message = False, "maximum iterations reached"
+    it = 0
+    for it in range(1, max_iter + 1):
+        step = Hinv @ ev.grad
+        decrement = float(ev.grad @ step)
+        if decrement <= 0:
+            Hinv = _bhhh_inverse(ev, w)
+            continue
+        if decrement < LAPLACE_TOL * max(1.0, abs(ev.llf)):
+            return phi, ev, it, True, "gradient (Newton decrement) below tolerance"
+        found = _line_search(obj, phi, ev, step, decrement)
+        if found is None:
+            if restarted:
+                message = "line search failed"
+                break
+            Hinv, restarted = _bhhh_inverse(ev, w), True
+            continue
+        cand, new, t = found
+        s_, y_ = t * step, ev.grad - new.grad
+        sy = float(s_ @ y_)
+        if sy > 1e-12 * float(np.sqrt((s_ @ s_) * (y_ @ y_))):
+            rho = 1.0 / sy
+            V = np.eye(len(phi)) - rho * np.outer(s_, y_)
+            Hinv = V @ Hinv @ V.T + rho * np.outer(s_, s_)
+        phi, ev, restarted = cand, new, False
+    return phi, ev, it, False, message
+
+
+def _laplace_fit(obj, phi0, max_iter):
+    """BFGS fit, canonical signs, and the final evaluation with the Hessian.
+
+    The Hessian (finite differences of the exact gradient, for the standard
+    errors) also confirms convergence: the Newton decrement with it must be
+    small too.
+    """
+    phi, ev, iters, converged, message = _laplace(obj, phi0, max_iter)
+    phi = _canonical(phi, obj)
+    ev = obj.evaluate(phi, hessian=True)
+    try:
+        decrement = float(ev.grad @ np.linalg.solve(-ev.hess, ev.grad))
+    except np.linalg.LinAlgError:
+        decrement = np.inf
+    if converged and not abs(decrement) < 1e3 * LAPLACE_TOL * max(1.0, abs(ev.llf)):
+        converged, message = False, "gradient not small at the reported optimum"
+    return phi, ev, iters, converged, message
+
+
 def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: int = 200):
     """Fit a GLMM by adaptive Gauss-Hermite quadrature; returns result fields."""
     structure = CovarianceStructure.from_design(design)
     _check_grid_size(design, structure, n_quad)
-    obj = QuadratureObjective(design, structure, family, n_quad)
+    obj = (LaplaceObjective(design, structure, family) if n_quad == 1
+           else QuadratureObjective(design, structure, family, n_quad))
     _separation_check(design, family)
     if start is None:
         c0 = 0.5 * structure.theta_start()
@@ -180,7 +267,9 @@ def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: in
         phi0 = check_start(start, obj.P, "the fixed effects, then the Cholesky factors of "
                            "each level's covariance")
     scale = float(np.sum(design.w1))
-    if n_quad >= FIXED_NODE_MIN:
+    if n_quad == 1:
+        phi, ev, iters, converged, message = _laplace_fit(obj, phi0, max_iter)
+    elif n_quad >= FIXED_NODE_MIN:
         phi, ev, iters, converged, message = _newton(obj, phi0, max_iter, scale)
         phi = _canonical(phi, obj)
         ev = obj.evaluate(phi, adapt=True)
@@ -189,7 +278,8 @@ def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: in
     check_finite_fit([ev.llf, phi], design)
     grad_norm = float(np.max(np.abs(ev.grad)) / max(1.0, abs(ev.llf)) * scale)
     record = OptimizationRecord(phi, -ev.llf, iters, iters, grad_norm, converged, message,
-                                "Newton-Raphson (adaptive quadrature)", ())
+                                "BFGS on the exact gradient (Laplace)" if n_quad == 1
+                                else "Newton-Raphson (adaptive quadrature)", ())
     if not converged:
         warn(f"the optimiser did not converge in {iters} iterations", ConvergenceWarning)
     p = obj.p
@@ -264,6 +354,9 @@ def _inv(H):
 def refit_llf(design, family, n_quad, phi0) -> float:
     """Maximised pseudo-log-likelihood of a GLMM design from ``phi0`` (bootstrap)."""
     structure = CovarianceStructure.from_design(design)
+    if n_quad == 1:
+        obj = LaplaceObjective(design, structure, family)
+        return _laplace(obj, np.asarray(phi0, float), 200)[1].llf
     obj = QuadratureObjective(design, structure, family, n_quad)
     scale = float(np.sum(design.w1))
     if n_quad >= FIXED_NODE_MIN:
