@@ -118,7 +118,8 @@ class Binomial(Family):
             return ll, d1, d2
         # complementary log-log: mu = 1 - exp(-exp(eta))
         t = np.exp(np.minimum(eta, 700.0))
-        em1 = np.expm1(t)
+        with np.errstate(over="ignore"):
+            em1 = np.expm1(t)
         log_mu = np.log(-np.expm1(-t))
         ll = y * log_mu - (1 - y) * t
         if order == 0:
