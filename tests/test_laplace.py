@@ -266,3 +266,27 @@ def test_quadratic_log_density_equals_nested_weighted_integral(three):
         a = lap.evaluate(np.array(phi), derivs=False).llf
         b = quad.evaluate(np.array(phi), derivs=False).llf
         assert rel(a, b) < 1e-10
+
+
+# ---------------------------------------------------------------------------
+# 6. the boundary
+# ---------------------------------------------------------------------------
+def test_fit_on_the_boundary_is_the_glm(three):
+    """An outcome permuted across rows (seed 2): every variance estimate is 0 (as
+    glmer finds: -2040.29780825), and the Laplace log-likelihood is the GLM's."""
+    from scipy.optimize import minimize
+    from scipy.special import log_expit
+    y = np.random.default_rng(2).permutation(three["pass"].to_numpy())
+    df = three.assign(perm=y)
+    res = quiet_mix("perm ~ x + sex + (1 + x|school) + (1|district)", df,
+                    family="binomial", n_quad=1)
+    assert res.converged
+    assert res.var_components["variance"].abs().max() < 1e-6
+    X = np.c_[np.ones(len(df)), df["x"], (df["sex"] == "M").astype(float)]
+
+    def nll(b):
+        eta = X @ b
+        return -np.sum(y * log_expit(eta) + (1 - y) * log_expit(-eta))
+    glm = minimize(nll, np.zeros(3), method="BFGS", options={"gtol": 1e-10})
+    assert rel(res.llf, -glm.fun) < 1e-9
+    np.testing.assert_allclose(res.params.to_numpy(), glm.x, rtol=1e-4, atol=1e-5)
