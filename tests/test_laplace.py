@@ -101,15 +101,24 @@ def test_fit_equals_glmer(three, name):
         assert rel(res.params[k], v) < 1e-4, k
     for row in ref["var_components"]:
         assert abs(_variance(res, row) - row["variance"]) < 1e-4 * abs(row["variance"]) + 1e-7
+    # model-based standard errors. glmer's come from second differences of its
+    # deviance with steps of 1e-4, at which its PIRLS (warm-started) barely
+    # moves the modes: for the Poisson case that overstates the information
+    # in x by 1% (steps of 0.02 give ours), hence the wider tolerance there.
+    se = np.sqrt(np.diag(res.cov_params("model")))
+    tol = 1e-2 if ref["family"] == "poisson" else 1e-3
+    for k, v in ref["bse_model"].items():
+        assert rel(se[list(res.params.index).index(k)], v) < tol, k
 
 
 def test_issue_case_is_fast(three):
-    """The issue's three-level case takes less time than glmer (0.3-0.4 s here)."""
+    """The issue's three-level case takes less time than glmer (0.3-0.4 s here;
+    CPU time, as test machines may be loaded)."""
     import time
     ref = REF["three_logit"]
-    t = time.perf_counter()
+    t = time.process_time()
     res = quiet_mix(_formula(ref), three, family="binomial", n_quad=1)
-    elapsed = time.perf_counter() - t
+    elapsed = time.process_time() - t
     assert abs(res.llf - ref["llf"]) < 1e-5
     assert elapsed < 2 * ref["seconds"] + 0.5  # generous for loaded test machines
 

@@ -34,11 +34,12 @@ fit <- function(name, formula, family, offset = FALSE) {
               control = glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5)))
   default_time <- proc.time()[["elapsed"]] - t1
   sprintf(paste0('"%s": {"formula": "%s", "family": "%s", "link": "%s", "offset": %s, ',
-                 '"llf": %s, "params": %s, "var_components": %s, "seconds": %s, ',
+                 '"llf": %s, "params": %s, "bse_model": %s, "var_components": %s, "seconds": %s, ',
                  '"seconds_default_tolerances": %s}'),
           name, paste(deparse(formula, width.cutoff = 500), collapse = ""), family$family,
           family$link, if (offset) '"logexp"' else "null", num(as.numeric(logLik(m))),
-          named(fe_names(fixef(m))), vc_list(m), num(elapsed), num(default_time))
+          named(fe_names(fixef(m))),
+          named(fe_names(sqrt(diag(as.matrix(vcov(m)))))), vc_list(m), num(elapsed), num(default_time))
 }
 out <- c(
   fit("two_logit", pass ~ x + sex + (1 | school), binomial()),
