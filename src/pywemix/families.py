@@ -21,6 +21,7 @@ class Family:
 
     name = "family"
     links = ()
+    canonical_links = ()
 
     def __init__(self, link=None):
         link = link or self.links[0]
@@ -31,6 +32,11 @@ class Family:
 
     def __repr__(self):
         return f"{type(self).__name__}(link={self.link!r})"
+
+    @property
+    def canonical(self) -> bool:
+        """Whether the link is canonical (observed = expected information)."""
+        return self.link in self.canonical_links
 
     def loglik(self, y, eta):
         """Log density of each ``y`` given ``eta``."""
@@ -76,6 +82,7 @@ class Binomial(Family):
 
     name = "binomial"
     links = ("logit", "probit", "cloglog")
+    canonical_links = ("logit",)
 
     def mean(self, eta):
         eta = np.asarray(eta, dtype=float)
@@ -197,6 +204,7 @@ class Poisson(Family):
 
     name = "poisson"
     links = ("log",)
+    canonical_links = ("log",)
 
     def mean(self, eta):
         return np.exp(np.minimum(eta, 700.0))

@@ -188,8 +188,12 @@ def _line_search(obj, phi, ev, step, decrement):
     t = min(1.0, 2.0 / max(float(np.max(np.abs(step))), 1e-300))
     for _ in range(40):
         cand = phi + t * step
-        new = obj.evaluate(cand)
-        if np.isfinite(new.llf) and new.llf >= ev.llf + 1e-4 * t * decrement:
+        try:
+            new = obj.evaluate(cand)
+        except (np.linalg.LinAlgError, FloatingPointError):  # e.g. overflow far out
+            new = None
+        if (new is not None and np.isfinite(new.llf) and np.all(np.isfinite(new.grad))
+                and new.llf >= ev.llf + 1e-4 * t * decrement):
             return cand, new, t
         t *= 0.5
     return None
@@ -253,6 +257,19 @@ def _laplace_fit(obj, phi0, max_iter):
     return phi, ev, iters, converged, message
 
 
+def _maximise(obj, n_quad, phi0, max_iter, scale):
+    """(phi, evaluation with Hessian, iterations, converged, message) by the
+    method for ``n_quad``: BFGS on the exact gradient of the Laplace objective
+    (1), numerical derivatives (2, 3) or fixed-node Newton steps (4 and up)."""
+    if n_quad == 1:
+        return _laplace_fit(obj, phi0, max_iter)
+    if n_quad < FIXED_NODE_MIN:
+        return _numeric(obj, phi0, max_iter, scale)
+    phi, ev, iters, converged, message = _newton(obj, phi0, max_iter, scale)
+    phi = _canonical(phi, obj)
+    return phi, obj.evaluate(phi, adapt=True), iters, converged, message
+
+
 def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: int = 200):
     """Fit a GLMM by adaptive Gauss-Hermite quadrature; returns result fields."""
     structure = CovarianceStructure.from_design(design)
@@ -267,14 +284,7 @@ def fit_quadrature(design, family, *, n_quad: int = 13, start=None, max_iter: in
         phi0 = check_start(start, obj.P, "the fixed effects, then the Cholesky factors of "
                            "each level's covariance")
     scale = float(np.sum(design.w1))
-    if n_quad == 1:
-        phi, ev, iters, converged, message = _laplace_fit(obj, phi0, max_iter)
-    elif n_quad >= FIXED_NODE_MIN:
-        phi, ev, iters, converged, message = _newton(obj, phi0, max_iter, scale)
-        phi = _canonical(phi, obj)
-        ev = obj.evaluate(phi, adapt=True)
-    else:
-        phi, ev, iters, converged, message = _numeric(obj, phi0, max_iter, scale)
+    phi, ev, iters, converged, message = _maximise(obj, n_quad, phi0, max_iter, scale)
     check_finite_fit([ev.llf, phi], design)
     grad_norm = float(np.max(np.abs(ev.grad)) / max(1.0, abs(ev.llf)) * scale)
     record = OptimizationRecord(phi, -ev.llf, iters, iters, grad_norm, converged, message,

@@ -132,6 +132,7 @@ class LaplaceObjective:
             rel = rel * w[lev.codes]
         self.rel_row = rel
         self.top_starts = self.levels[-1].starts
+        self._top_of = [self._top_index(li) for li in range(L)]
         self._v = None
 
     # -- parameters -------------------------------------------------------------
@@ -264,10 +265,10 @@ class LaplaceObjective:
 
     def _mode(self, base, Zc):
         """Joint conditional mode by Newton steps with a line search per top group."""
-        L = len(self.q)
-        v = self._v if self._v is not None else [np.zeros((lev.n_groups, q))
-                                                  for lev, q in zip(self.levels, self.q)]
-        top_of = [self._top_index(li) for li in range(L)]
+        v = self._v
+        if v is None or not all(np.isfinite(x).all() for x in v):
+            v = [np.zeros((lev.n_groups, q)) for lev, q in zip(self.levels, self.q)]
+        top_of = self._top_of
         eta, val = self._values(base, Zc, v)
         for _ in range(100):
             _, d1, d2 = self.family.derivs(self.y, eta)
@@ -365,8 +366,7 @@ class LaplaceObjective:
         - W_i (N_j z_i)_c)``, ``v_c``, ``lambda_c`` of row i's level-l group.
         """
         _, d1, d2 = self.family.derivs(self.y, eta)
-        canonical = self.family.name == "poisson" or self.family.link == "logit"
-        facM = fac if canonical else self._factor(Zc, self.w1 * -d2)
+        facM = fac if self.family.canonical else self._factor(Zc, self.w1 * -d2)
         Nz = self._adjoint_rows(fac, Zc)
         h = np.einsum("id,id->i", Zc, Nz)
         lam = self._rows(self._solve(facM, Zc, h * dW))
