@@ -100,12 +100,17 @@ class Binomial(Family):
 
     def derivs(self, y, eta, order=2):
         if self.link == "logit":
-            l1, l0 = log_expit(eta), log_expit(-eta)
+            # one exponential: e = exp(-|eta|), log(1 + e) shared by both logs
+            eta = np.asarray(eta, dtype=float)
+            e = np.exp(-np.abs(eta))
+            a = -np.log1p(e)
+            l1, l0 = a + np.minimum(eta, 0.0), a - np.maximum(eta, 0.0)
             ll = y * l1 + (1 - y) * l0
             if order == 0:
                 return ll, None, None
-            mu = np.exp(l1)
-            v = np.exp(l1 + l0)  # mu (1 - mu) without cancellation
+            r = 1.0 / (1.0 + e)
+            mu = np.where(eta >= 0, r, e * r)
+            v = e * r * r  # mu (1 - mu) without cancellation
             if order == 3:
                 return ll, y - mu, -v, -v * (1 - 2 * mu)
             return ll, y - mu, -v

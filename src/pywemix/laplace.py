@@ -88,6 +88,23 @@ def _chol_solve(R, b):
     return np.swapaxes(Rinv, -1, -2) @ (Rinv @ b)
 
 
+def _crossprod(Zc, wt, starts):
+    """``sum_i wt_i z_i z_i'`` per contiguous group (J, D, D).
+
+    The distinct products as columns summed by ``reduceat`` while they fit in
+    about 2**23 cells; bucketed batched products beyond that.
+    """
+    n, D = Zc.shape
+    r, c = np.triu_indices(D)
+    if n * len(r) > 1 << 23:
+        return group_crossprod(Zc, wt, starts)
+    sums = np.add.reduceat(Zc[:, r] * Zc[:, c] * wt[:, None], starts, axis=0)
+    E = np.empty((len(starts), D, D))
+    E[:, r, c] = sums
+    E[:, c, r] = sums
+    return E
+
+
 class LaplaceObjective:
     """Weighted Laplace approximation of a GLMM with exact gradients.
 
@@ -166,7 +183,7 @@ class LaplaceObjective:
         ``E_p = I \\oplus 0 + \\sum_j w_{j|p} (E_{j,aa} - E_{j,ao} K_j)``.
         """
         Rs, Ks, lds = [], [], []
-        E = group_crossprod(Zc, wt, self.levels[0].starts)
+        E = _crossprod(Zc, wt, self.levels[0].starts)
         for li, q in enumerate(self.q):
             E[:, :q, :q] += np.eye(q)
             R = np.linalg.cholesky(E[:, :q, :q])
@@ -245,10 +262,14 @@ class LaplaceObjective:
         return Cs, Zc, base
 
     def _eta(self, base, Zc, v):
-        full = v[-1]
-        for li in range(len(self.q) - 2, -1, -1):
-            full = np.concatenate([v[li], full[self.levels[li].parent]], axis=1)
-        return base + np.einsum("id,id->i", Zc, full[self.levels[0].codes])
+        eta, off = base.copy(), 0
+        for lev, x, q in zip(self.levels, v, self.q):
+            if q == 1:
+                eta += Zc[:, off] * x[lev.codes, 0]
+            else:
+                eta += np.einsum("iq,iq->i", Zc[:, off:off + q], x[lev.codes])
+            off += q
+        return eta
 
     def _top_sum(self, row_values, group_values):
         """``sum_i (a_i/w_g) r_i + sum_j (a_j/w_g) g_j`` per top group, bottom-up."""
