@@ -195,6 +195,8 @@ def test_optimum_is_stationary_and_restart_returns(three, scale_top):
     fd = _fd(lambda x: obj.evaluate(x, derivs=False).llf, phi)
     hess = obj.hessian(phi)
     assert abs(fd @ np.linalg.solve(hess, fd)) < 1e-8 * abs(res.llf)
+    exact = obj.evaluate(phi).grad
+    assert np.max(np.abs(exact - fd)) < 1e-7 * abs(res.llf)
     rng = np.random.default_rng(4)
     start = phi + rng.normal(0, 0.2, len(phi))
     again = quiet_mix(formula, df, W3, cond_weights=True, family="binomial", n_quad=1,
