@@ -112,15 +112,15 @@ def test_fit_equals_glmer(three, name):
 
 
 def test_issue_case_is_fast(three):
-    """The issue's three-level case takes less time than glmer (0.3-0.4 s here;
-    CPU time, as test machines may be loaded)."""
+    """The issue's three-level case takes less time than glmer (0.3-1.3 s; the
+    fit takes about 0.15 s). CPU time, as test machines may be loaded."""
     import time
     ref = REF["three_logit"]
     t = time.process_time()
     res = quiet_mix(_formula(ref), three, family="binomial", n_quad=1)
     elapsed = time.process_time() - t
     assert abs(res.llf - ref["llf"]) < 1e-5
-    assert elapsed < 2 * ref["seconds"] + 0.5  # generous for loaded test machines
+    assert elapsed < 1.0
 
 
 # ---------------------------------------------------------------------------
