@@ -171,6 +171,18 @@ def test_exact_gradient_equals_finite_differences(three, formula, family, link, 
         assert abs(obj.wg[-1] @ ev.group_A - ev.llf) < 1e-12 * scale
 
 
+@pytest.mark.parametrize("link", ["logit", "cloglog"])
+def test_exact_gradient_four_levels(three, link):
+    """Slopes at levels 2 and 3 below a fourth level, weights at all four."""
+    df = three[three["district"] <= 12].assign(w4=lambda d: 1.0 + d["region"] % 3)
+    obj, _ = _objective(df, "slope ~ x + (1 + x|school) + (1 + x|district) + (1|region)",
+                        "binomial", link, W3 + ["w4"])
+    phi = np.random.default_rng(3).normal(0, 0.4, obj.P)
+    ev = obj.evaluate(phi)
+    fd = _fd(lambda x: obj.evaluate(x, derivs=False).llf, phi)
+    assert np.max(np.abs(ev.grad - fd)) < 1e-7 * abs(ev.llf)
+
+
 def test_gradient_on_the_boundary(three):
     """A zero variance (singular C) is an ordinary point in spherical coordinates."""
     obj, d = _objective(_weighted(three), GRADIENT_CASES[0][0], weights=W3)
