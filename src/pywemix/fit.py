@@ -67,7 +67,9 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         ``"log"`` for Poisson; ``"identity"`` for Gaussian.
     n_quad : int, default 13
         Adaptive Gauss-Hermite nodes per random effect (non-Gaussian families);
-        ``n_quad=1`` is the Laplace approximation.
+        ``n_quad=1`` is the Laplace approximation as lme4 defines it at any
+        number of levels (joint conditional modes; with unit weights equal to
+        ``glmer(nAGQ=1)``).
     offset : str or array-like, optional
         Column name (or values, one per row) added to the linear predictor.
     center_group : dict, optional

@@ -3,7 +3,8 @@
 A slow, plain nested Gauss-Hermite evaluation of the same weighted
 pseudo-likelihood (many nodes, no adaptation) written here, for three-level
 binomial and Poisson models with weights at every level; the Laplace
-approximation (n_quad=1) against lme4's glmer(nAGQ=1); stability in n_quad.
+approximation (n_quad=1) against a by-hand joint Laplace approximation and
+lme4's glmer(nAGQ=1) (more in test_laplace.py); stability in n_quad.
 """
 from __future__ import annotations
 
@@ -101,8 +102,8 @@ def _glm_terms(eta, y, family):
 
 
 def _school_laplace(base, y, w1, sd2, family):
-    """log int prod_i f(y_i | base_i + sd2 v)^w1_i phi(v) dv by Laplace: the mode
-    by scalar Newton steps, the curvature in closed form."""
+    """Mode of log prod_i f(y_i | base_i + sd2 v)^w1_i phi(v) (scalar Newton steps):
+    (log integrand at the mode without the constant, log curvature there)."""
     v = 0.0
     for _ in range(100):
         _, d1, d2 = _glm_terms(base + sd2 * v, y, family)
@@ -111,46 +112,49 @@ def _school_laplace(base, y, w1, sd2, family):
         if abs(step) < 1e-14:
             break
     ll, _, d2 = _glm_terms(base + sd2 * v, y, family)
-    return np.sum(w1 * ll) - 0.5 * v * v - 0.5 * np.log(1 - sd2 ** 2 * np.sum(w1 * d2))
+    return np.sum(w1 * ll) - 0.5 * v * v, np.log(1 - sd2 ** 2 * np.sum(w1 * d2))
 
 
-def nested_laplace_llf(df, beta, sd2, sd3, family):
-    """Laplace approximation level by level, the slow way: for every district
-    value v3, each school's integral by its own Laplace approximation; then the
-    Laplace approximation of the district's integral of their weighted sum, its
-    mode by scalar optimisation and its curvature by central differences."""
+def joint_laplace_llf(df, beta, sd2, sd3, family):
+    """lme4's Laplace approximation with weights, the slow way: for every
+    district value v3, each school's mode; the district's mode of the weighted
+    sum of the schools' log integrands at their modes (the profile of the joint
+    log integrand), by scalar optimisation, its curvature by central
+    differences (the Schur complement of the joint curvature); then the schools'
+    log curvatures at that point, weighted."""
     from scipy.optimize import minimize_scalar
     total = 0.0
     for _, dd in df.groupby("district"):
         parts = [(ss["w2"].iloc[0], beta[0] + beta[1] * ss["x"].to_numpy(),
                   ss["y"].to_numpy(), ss["w1"].to_numpy()) for _, ss in dd.groupby("school")]
 
-        def G(v3, parts=parts):
-            return sum(w2 * _school_laplace(base + sd3 * v3, y, w1, sd2, family)
-                       for w2, base, y, w1 in parts) - 0.5 * v3 * v3
+        def G(v3, parts=parts, k=0):
+            return sum(w2 * _school_laplace(base + sd3 * v3, y, w1, sd2, family)[k]
+                       for w2, base, y, w1 in parts) - (0.5 * v3 * v3 if k == 0 else 0.0)
         m = minimize_scalar(lambda v: -G(v), bracket=(-1.0, 1.0), tol=1e-12).x
         h = 1e-3
         curv = -(G(m + h) - 2 * G(m) + G(m - h)) / h ** 2
-        total += dd["w3"].iloc[0] * (G(m) - 0.5 * np.log(curv))
+        total += dd["w3"].iloc[0] * (G(m) - 0.5 * np.log(curv) - 0.5 * G(m, k=1))
     return total
 
 
 @pytest.mark.parametrize("family", ["binomial", "poisson"])
-def test_three_level_laplace_equals_nested_laplace_by_hand(family):
-    """n_quad=1 is the Laplace approximation at every level, the upper ones
-    taking the curvature of the lower Laplace approximations (not only of the
-    data's log density at their modes)."""
+def test_three_level_laplace_equals_joint_laplace_by_hand(family):
+    """n_quad=1 is the joint Laplace approximation (lme4's, with weights): the
+    upper level's curvature is that of the profiled joint log integrand, the
+    lower levels' log curvatures are added at the joint mode."""
     df = three_level(6, family)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pywemix.PywemixWarning)
         res = pywemix.mix("y ~ x + (1|school) + (1|district)", df, ["w1", "w2", "w3"],
                           cond_weights=True, family=family, n_quad=1)
+    assert res.converged
     vc = res.var_components.set_index("group")["variance"]
     beta = res.params.to_numpy()
     sd2, sd3 = np.sqrt(vc["school"]), np.sqrt(vc["district"])
     assert sd3 > 0.05
-    by_hand = nested_laplace_llf(df, beta, sd2, sd3, family)
-    assert rel(res.llf, by_hand) < 1e-6
+    by_hand = joint_laplace_llf(df, beta, sd2, sd3, family)
+    assert rel(res.llf, by_hand) < 1e-8
     for k, delta in enumerate([0.02, 0.02, 0.02, 0.02]):
         b, s2, s3 = beta.copy(), sd2, sd3
         if k < 2:
@@ -159,7 +163,7 @@ def test_three_level_laplace_equals_nested_laplace_by_hand(family):
             s2 += delta
         else:
             s3 += delta
-        assert nested_laplace_llf(df, b, s2, s3, family) < by_hand
+        assert joint_laplace_llf(df, b, s2, s3, family) < by_hand
 
 
 def test_three_level_poisson_stable_in_n_quad():

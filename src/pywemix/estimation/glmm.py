@@ -3,8 +3,11 @@ pseudo-likelihood (stage 3a for non-Gaussian families).
 
 Newton-Raphson on the quadrature approximation with the nodes held fixed,
 re-adapting the nodes at every iteration (as GLLAMM and WeMix do), until the
-Newton decrement vanishes. R equivalents: WeMix's ``mix(family=)``,
-``lme4::glmer(nAGQ=)``.
+Newton decrement vanishes. ``n_quad=1`` is the Laplace approximation as lme4
+defines it (joint conditional modes of all levels,
+:class:`~pywemix.objective.laplace.LaplaceObjective`), maximised by
+quasi-Newton steps on its exact gradient (:mod:`.laplace_fit`). R
+equivalents: WeMix's ``mix(family=)``, ``lme4::glmer(nAGQ=)``.
 """
 from __future__ import annotations
 
@@ -12,19 +15,21 @@ import numpy as np
 
 from ..objective.covariance import CovarianceStructure
 from ..objective.linpred import linear_predictor
+from ..objective.laplace import LaplaceObjective
 from ..objective.quadrature import Evaluation, QuadratureObjective
 from .components import boundary_messages
 from .numdiff import hessian, jacobian
 from .optimize import OptimizationRecord, check_finite_fit, check_start, minimize_bounded
+from .laplace_fit import fit_laplace, maximize_laplace
 from .optimum import Optimum
 from ..warnings import BoundaryWarning, ConvergenceWarning, DataWarning, warn
 
 __all__ = ["optimize_quadrature", "refit_llf"]
 
 #: With fewer nodes than this, posterior moments from the nodes are too rough
-#: for fixed-node derivatives (with one node, the Laplace approximation, they
-#: miss the log-determinant term), so the adapted approximation is maximised
-#: with finite-difference derivatives instead.
+#: for fixed-node derivatives, so the adapted approximation is maximised with
+#: finite-difference derivatives instead (n_quad = 2, 3; n_quad = 1 is the
+#: Laplace objective with its exact gradient, :mod:`.laplace_fit`).
 FIXED_NODE_MIN = 4
 
 
@@ -139,6 +144,19 @@ def _numeric(obj, phi0, max_iter, scale):
     return phi, ev, rec.iterations, rec.converged, rec.message
 
 
+def _maximise(obj, n_quad, phi0, max_iter, scale):
+    """(phi, evaluation with Hessian, iterations, converged, message) by the
+    method for ``n_quad``: BFGS on the exact gradient of the Laplace objective
+    (1), numerical derivatives (2, 3) or fixed-node Newton steps (4 and up)."""
+    if n_quad == 1:
+        return fit_laplace(obj, phi0, max_iter, _canonical)
+    if n_quad < FIXED_NODE_MIN:
+        return _numeric(obj, phi0, max_iter, scale)
+    phi, ev, iters, converged, message = _newton(obj, phi0, max_iter, scale)
+    phi = _canonical(phi, obj)
+    return phi, obj.evaluate(phi, adapt=True), iters, converged, message
+
+
 def optimize_quadrature(objective, *, start=None, max_iter: int = 200) -> Optimum:
     """Maximise the adaptive-quadrature pseudo-likelihood of a GLMM objective.
 
@@ -174,16 +192,13 @@ def optimize_quadrature(objective, *, start=None, max_iter: int = 200) -> Optimu
         phi0 = check_start(start, obj.P, "the fixed effects, then the Cholesky factors of "
                            "each level's covariance")
     scale = float(np.sum(design.w1))
-    if n_quad >= FIXED_NODE_MIN:
-        phi, ev, iters, converged, message = _newton(obj, phi0, max_iter, scale)
-        phi = _canonical(phi, obj)
-        ev = obj.evaluate(phi, adapt=True)
-    else:
-        phi, ev, iters, converged, message = _numeric(obj, phi0, max_iter, scale)
+    phi, ev, iters, converged, message = _maximise(obj, n_quad, phi0, max_iter, scale)
     check_finite_fit([ev.llf, phi], design)
     grad_norm = float(np.max(np.abs(ev.grad)) / max(1.0, abs(ev.llf)) * scale)
+    method = ("BFGS on the exact gradient (Laplace)" if n_quad == 1
+              else "Newton-Raphson (adaptive quadrature)")
     record = OptimizationRecord(phi, -ev.llf, iters, iters, grad_norm, converged, message,
-                                "Newton-Raphson (adaptive quadrature)", ())
+                                method, ())
     if not converged:
         warn(f"the optimiser did not converge: {message} (after {iters} iterations)",
              ConvergenceWarning)
@@ -238,6 +253,9 @@ def _canonical(phi, obj):
 def refit_llf(design, family, n_quad, phi0) -> float:
     """Maximised pseudo-log-likelihood of a GLMM design from ``phi0`` (bootstrap)."""
     structure = CovarianceStructure.from_design(design)
+    if n_quad == 1:
+        obj = LaplaceObjective(design, structure, family)
+        return maximize_laplace(obj, np.asarray(phi0, float), 200)[1].llf
     obj = QuadratureObjective(design, structure, family, n_quad)
     scale = float(np.sum(design.w1))
     if n_quad >= FIXED_NODE_MIN:

@@ -21,6 +21,7 @@ class Family:
 
     name = "family"
     links = ()
+    canonical_links = ()
 
     def __init__(self, link=None):
         link = link or self.links[0]
@@ -32,13 +33,35 @@ class Family:
     def __repr__(self):
         return f"{type(self).__name__}(link={self.link!r})"
 
+    @property
+    def canonical(self) -> bool:
+        """Whether the link is canonical (observed = expected information)."""
+        return self.link in self.canonical_links
+
     def loglik(self, y, eta):
         """Log density of each ``y`` given ``eta``."""
         raise NotImplementedError
 
-    def derivs(self, y, eta):
-        """(log density, first, second derivative in eta)."""
+    def derivs(self, y, eta, order=2):
+        """(log density, first, second derivative in eta); with ``order=3``
+        also the third derivative."""
         raise NotImplementedError
+
+    def laplace_weight(self, y, eta):
+        """Curvature weight of the Laplace log-determinant and its derivative in eta.
+
+        lme4's penalised iteratively reweighted least squares (Bates et al.
+        2015, section 5) factors ``Lambda' Z' W Z Lambda + I`` with the GLM
+        working weights ``W = mu'(eta)^2 / V(mu)`` (the expected information
+        in eta). For a canonical link (logit, Poisson log) that is the observed
+        information ``-d2``; for probit and cloglog it differs.
+
+        Returns
+        -------
+        (W, dW/deta)
+        """
+        _, _, d2, d3 = self.derivs(y, eta, order=3)
+        return -d2, -d3
 
     def mean(self, eta):
         """Inverse link."""
@@ -59,6 +82,7 @@ class Binomial(Family):
 
     name = "binomial"
     links = ("logit", "probit", "cloglog")
+    canonical_links = ("logit",)
 
     def mean(self, eta):
         eta = np.asarray(eta, dtype=float)
@@ -76,12 +100,20 @@ class Binomial(Family):
 
     def derivs(self, y, eta, order=2):
         if self.link == "logit":
-            l1, l0 = log_expit(eta), log_expit(-eta)
+            # one exponential: e = exp(-|eta|), log(1 + e) shared by both logs
+            eta = np.asarray(eta, dtype=float)
+            e = np.exp(-np.abs(eta))
+            a = -np.log1p(e)
+            l1, l0 = a + np.minimum(eta, 0.0), a - np.maximum(eta, 0.0)
             ll = y * l1 + (1 - y) * l0
             if order == 0:
                 return ll, None, None
-            mu = np.exp(l1)
-            return ll, y - mu, -mu * (1 - mu)
+            r = 1.0 / (1.0 + e)
+            mu = np.where(eta >= 0, r, e * r)
+            v = e * r * r  # mu (1 - mu) without cancellation
+            if order == 3:
+                return ll, y - mu, -v, -v * (1 - 2 * mu)
+            return ll, y - mu, -v
         if self.link == "probit":
             lp, lq = log_ndtr(eta), log_ndtr(-eta)
             ll = y * lp + (1 - y) * lq
@@ -91,10 +123,15 @@ class Binomial(Family):
             r1, r0 = np.exp(logphi - lp), np.exp(logphi - lq)
             d1 = y * r1 - (1 - y) * r0
             d2 = -y * r1 * (eta + r1) - (1 - y) * r0 * (r0 - eta)
+            if order == 3:
+                d3 = (y * r1 * ((eta + r1) * (eta + 2 * r1) - 1)
+                      - (1 - y) * r0 * ((r0 - eta) * (2 * r0 - eta) - 1))
+                return ll, d1, d2, d3
             return ll, d1, d2
         # complementary log-log: mu = 1 - exp(-exp(eta))
         t = np.exp(np.minimum(eta, 700.0))
-        em1 = np.expm1(t)
+        with np.errstate(over="ignore"):
+            em1 = np.expm1(t)
         log_mu = np.log(-np.expm1(-t))
         ll = y * log_mu - (1 - y) * t
         if order == 0:
@@ -105,7 +142,27 @@ class Binomial(Family):
         small = t < 1e-8
         g = np.where(small, 1.0 - t / 2, g)
         dg = np.where(small, -t / 2, dg)
+        if order == 3:
+            return ll, y * g - (1 - y) * t, y * dg - (1 - y) * t, y * _cloglog_d3(t) - (1 - y) * t
         return ll, y * g - (1 - y) * t, y * dg - (1 - y) * t
+
+    def laplace_weight(self, y, eta):
+        if self.link == "logit":
+            return super().laplace_weight(y, eta)
+        eta = np.asarray(eta, dtype=float)
+        if self.link == "probit":
+            lp, lq = log_ndtr(eta), log_ndtr(-eta)
+            logphi = -0.5 * eta * eta - _LOG_SQRT_2PI
+            r1, r0 = np.exp(logphi - lp), np.exp(logphi - lq)
+            W = np.exp(2 * logphi - lp - lq)
+            return W, W * (r0 - r1 - 2 * eta)
+        t = np.exp(np.minimum(eta, 700.0))
+        with np.errstate(over="ignore", invalid="ignore"):
+            g = np.where(t > 700, 0.0, t / np.expm1(t))
+        small = t < 1e-8
+        g = np.where(small, 1.0 - t / 2, g)
+        _, _, d2 = self.derivs(np.ones_like(t), eta)
+        return t * g, t * (g + d2)
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
         if pd.api.types.is_bool_dtype(s.dtype):
@@ -131,11 +188,28 @@ class Binomial(Family):
         return (rng.random(np.shape(mu)) < mu).astype(float)
 
 
+def _cloglog_d3(t):
+    """Third derivative in eta of log(1 - exp(-t)), t = exp(eta).
+
+    With ``g(t) = t / (e^t - 1)`` the first derivative, the third is
+    ``t g'(t) + t^2 g''(t)``, ``g' = (m - t e^t) / m^2``,
+    ``g'' = e^t (t (e^t + 1) - 2 m) / m^3``, ``m = e^t - 1``; a series
+    ``-t/2 + t^2/3`` for small t, 0 for large t.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        m = np.expm1(t)
+        e = m + 1
+        out = t * (m - t * e) / m ** 2 + t * t * e * (t * (m + 2) - 2 * m) / m ** 3
+    out = np.where(t < 1e-4, -t / 2 + t * t / 3, out)
+    return np.where(t > 300, 0.0, out)
+
+
 class Poisson(Family):
     """Counts with the log link."""
 
     name = "poisson"
     links = ("log",)
+    canonical_links = ("log",)
 
     def mean(self, eta):
         return np.exp(np.minimum(eta, 700.0))
@@ -151,6 +225,8 @@ class Poisson(Family):
         ll = y * eta - mu - gammaln(y + 1)
         if order == 0:
             return ll, None, None
+        if order == 3:
+            return ll, y - mu, -mu, -mu
         return ll, y - mu, -mu
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:

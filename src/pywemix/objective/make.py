@@ -12,6 +12,7 @@ from ..checks import check_bool, check_positive_int
 from ..warnings import PerformanceWarning, warn
 from .covariance import CovarianceStructure
 from .gaussian import GaussianObjective
+from .laplace import LaplaceObjective
 from .quadrature import QuadratureObjective
 
 __all__ = ["MixObjective", "make_objective"]
@@ -31,7 +32,7 @@ class MixObjective:
         Layout of the random-effect covariance parameters.
     family : Family or None
         None for the Gaussian family (analytic, profiled likelihood).
-    function : GaussianObjective or QuadratureObjective
+    function : GaussianObjective, LaplaceObjective or QuadratureObjective
         What evaluates the criterion: ``profiled(theta, reml)`` (Gaussian) or
         ``evaluate(phi, adapt=, derivs=)`` (other families).
     reml : bool
@@ -96,7 +97,8 @@ def make_objective(design, family=None, *, n_quad: int = 13, reml: bool = False)
         raise ValueError("reml=True is only defined for the gaussian family")
     n_quad = check_positive_int(n_quad, "n_quad")
     _check_grid_size(design, structure, n_quad)
-    function = QuadratureObjective(design, structure, family, n_quad)
+    function = (LaplaceObjective(design, structure, family) if n_quad == 1
+                else QuadratureObjective(design, structure, family, n_quad))
     return MixObjective(design, structure, family, function, n_quad=n_quad)
 
 

@@ -72,7 +72,10 @@ class QuadratureObjective:
     structure : CovarianceStructure
     family : Family
     n_quad : int
-        Nodes per random effect (``n_quad ** q`` per group); 1 = Laplace.
+        Nodes per random effect (``n_quad ** q`` per group). One node at two
+        levels is the Laplace approximation; above two levels use
+        :class:`~pywemix.laplace.LaplaceObjective` (lme4's joint Laplace
+        approximation), as :func:`~pywemix.glmm.fit_quadrature` does.
     """
 
     def __init__(self, design, structure, family, n_quad: int):
@@ -129,8 +132,6 @@ class QuadratureObjective:
         eye = np.eye(q)
 
         def pieces(v):
-            if li > 0 and self.n_quad == 1:
-                return self._laplace_pieces(li, off, dv, v, Cs)
             eta = off + np.einsum("iq,ikq->ik", dv, v[lev.codes])
             if li == 0:
                 ll, d1, d2 = self.family.derivs(self.y[:, None], eta)
@@ -182,46 +183,6 @@ class QuadratureObjective:
             active &= ~pending & (progress > 1e-15 * np.maximum(np.abs(F), 1.0))
         self._store[("v", li)] = v
         return v, Hn
-
-    def _laplace_pieces(self, li, off, dv, v, Cs, h=1e-2):
-        """Log integrand at level ``li`` > 0, its gradient and negative Hessian in
-        v, for the Laplace approximation (one node).
-
-        The integrand is the weighted sum of the children's Laplace
-        approximations, whose dependence on v runs through their modes and
-        curvatures; one node cannot tell those from the children's nodes, so
-        the derivatives are fourth-order central differences of the integrand
-        itself (all points at once, as extra contexts of one evaluation of the
-        level below), accurate to about (h^4) without amplifying rounding.
-        """
-        lev, q = self.levels[li], self.q[li]
-        J, K, _ = v.shape
-        eye = np.eye(q)
-        shifts = [np.zeros(q)] + [s * h * eye[i] for i in range(q) for s in (1, -1, 2, -2)]
-        pairs = [(i, j) for i in range(q) for j in range(i)]
-        shifts += [a * h * (si * eye[i] + sj * eye[j]) for i, j in pairs for a in (1, 2)
-                   for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
-        pts = v[:, :, None, :] + np.array(shifts)                     # (J, K, M, q)
-        M = pts.shape[2]
-        eta = off[:, :, None] + np.einsum("iq,ikmq->ikm", dv, pts[lev.codes])
-        n = eta.shape[0]
-        ch = self._level(li - 1, eta.reshape(n, K * M), np.zeros((n, K * M, 0)), Cs,
-                         False, True, derivs=False)
-        cw, cs = self.wg[li - 1], self.child_starts[li - 1]
-        F = group_sum(cw[:, None] * ch.A, cs).reshape(J, K, M)
-        F = F - 0.5 * np.sum(pts * pts, axis=-1)
-        g = np.empty((J, K, q))
-        H = np.empty((J, K, q, q))
-        for i in range(q):
-            p1, m1, p2, m2 = (F[..., 1 + 4 * i + k] for k in range(4))
-            g[..., i] = (8 * (p1 - m1) - (p2 - m2)) / (12 * h)
-            H[..., i, i] = (16 * (p1 + m1) - (p2 + m2) - 30 * F[..., 0]) / (12 * h * h)
-        for k, (i, j) in enumerate(pairs):
-            b = 1 + 4 * q + 8 * k
-            cross = [(F[..., b + o] - F[..., b + o + 1] - F[..., b + o + 2] + F[..., b + o + 3])
-                     / (4 * (a * h) ** 2) for o, a in ((0, 1), (4, 2))]
-            H[..., i, j] = H[..., j, i] = (4 * cross[0] - cross[1]) / 3  # Richardson
-        return F[..., 0], g, -H
 
     # -- integration -----------------------------------------------------------
     def _level(self, li, off, dirs, Cs, param_mode, adapt, derivs=True) -> _Level:

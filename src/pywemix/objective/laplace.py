@@ -1,0 +1,454 @@
+"""The Laplace approximation of a weighted GLMM at any depth, as lme4 defines it.
+
+All random effects (every level, in spherical coordinates ``u_l = C_l v_l``,
+``v ~ N(0, I)``) are moved jointly to their conditional mode, and the
+integral is replaced by the Gaussian one with the curvature at the mode
+(Bates, Maechler, Bolker and Walker 2015, *Fitting linear mixed-effects
+models using lme4*, J. Stat. Softw. 67(1), sections 3.6 and 5; Pinheiro and
+Bates 1995, 2000, section 7.1). With unit weights this is exactly lme4's
+``glmer(nAGQ=1)`` log-likelihood; with survey weights it is the nested
+weighted pseudo-likelihood of WeMix, each level's integral approximated with
+the joint mode and the curvature left after its descendants are eliminated.
+
+Notes
+-----
+Write ``a_j`` for the product of the conditional weights from group ``j``'s
+level to the top (``a_g = w_g`` for a top group) and ``a_i = w_{i|j} a_j``
+for a row. The weighted joint log integrand is
+
+.. math::
+
+    \\Phi(v) = \\sum_i a_i \\log f(y_i \\mid \\eta_i)
+             - \\tfrac12 \\sum_j a_j |v_j|^2,
+    \\qquad \\eta_i = x_i'\\beta + o_i + \\sum_l Z_{l,i}' C_l v_{l, g_l(i)},
+
+and the approximation is
+
+.. math::
+
+    \\ell = \\Phi(\\hat v) - \\tfrac12 \\sum_j a_j \\log\\det S_j,
+
+``S_j`` the normalised Schur block of group ``j``: with the element matrix of
+a level-2 group ``E_j = I \\oplus 0 + \\sum_{i \\in j} w_{i|j} W_i z_i z_i'``
+over (its own ``v``, its ancestors' ``v``) and, above, ``E_p = I \\oplus 0 +
+\\sum_{j \\in p} w_{j|p} (E_{j,aa} - E_{j,ao} S_j^{-1} E_{j,oa})``,
+``S_j = E_{j,oo}``. ``W_i`` is the GLM working weight (expected information,
+as lme4 uses). With unit weights ``\\sum_j \\log\\det S_j`` is the log
+determinant of the whole joint curvature ``\\Lambda'Z'WZ\\Lambda + I`` and the
+``\\pm q/2 \\log 2\\pi`` of the prior and of the Gaussian integral cancel.
+
+The gradient in ``\\phi = (\\beta, C)`` is exact:
+``d\\ell/d\\phi = \\Phi_\\phi - \\tfrac12 (L_\\phi + \\lambda' \\Phi_{v\\phi})``,
+``\\lambda = M^{-1} L_v`` (``M = -\\Phi_{vv}``: implicit differentiation of the
+mode), ``L_v`` and ``L_\\phi`` through ``W_i(\\eta_i)`` and ``z_i(C)`` with the
+adjoint of ``L`` in each element matrix, ``N_j = S_j^{-1} \\oplus 0 + P_j
+N_{parent} P_j'``, ``P_j = [-S_j^{-1} E_{j,oa}; I]`` (a selected inverse,
+computed top-down).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .quadrature import Evaluation
+from ..design.sufficient import group_crossprod, group_sum
+
+__all__ = ["LaplaceObjective"]
+
+
+@dataclass
+class _Factor:
+    """Block elimination of one element system, bottom-up."""
+
+    R: list        # per level, Cholesky factor of S_j (J, q, q)
+    K: list        # per level, S_j^{-1} E_{j,oa} (J, q, D_{l+1}); None at the top
+    logdet: list   # per level, log det S_j (J,)
+
+
+@dataclass
+class _State:
+    """Everything at the conditional mode for one phi."""
+
+    v: list
+    eta: np.ndarray
+    d1: np.ndarray
+    d2: np.ndarray
+    Zc: np.ndarray
+    fac: _Factor
+    top_value: np.ndarray   # (G,) Phi_g / w_g
+    top_logdet: np.ndarray  # (G,) sum_j (a_j / w_g) log det S_j
+
+
+def _chol_solve(R, b):
+    """Solve ``(R R') x = b`` for batched lower-triangular ``R`` (J, q, q), b (J, q, k)."""
+    if R.shape[-1] == 1:
+        return b / (R[:, 0, 0] ** 2)[:, None, None]
+    Rinv = np.linalg.inv(R)
+    return np.swapaxes(Rinv, -1, -2) @ (Rinv @ b)
+
+
+def _crossprod(Zc, wt, starts):
+    """``sum_i wt_i z_i z_i'`` per contiguous group (J, D, D).
+
+    The distinct products as columns summed by ``reduceat`` while they fit in
+    about 2**23 cells; bucketed batched products beyond that.
+    """
+    n, D = Zc.shape
+    r, c = np.triu_indices(D)
+    if n * len(r) > 1 << 23:
+        return group_crossprod(Zc, wt, starts)
+    sums = np.add.reduceat(Zc[:, r] * Zc[:, c] * wt[:, None], starts, axis=0)
+    E = np.empty((len(starts), D, D))
+    E[:, r, c] = sums
+    E[:, c, r] = sums
+    return E
+
+
+class LaplaceObjective:
+    """Weighted Laplace approximation of a GLMM with exact gradients.
+
+    Parameters
+    ----------
+    design : ModelDesign
+    structure : CovarianceStructure
+    family : Family
+
+    Notes
+    -----
+    Parameters ``phi = (beta, c)``, ``c`` the lower-triangular elements of
+    each level's absolute Cholesky factor, as in
+    :class:`~pywemix.aghq.QuadratureObjective`. See the module notes for the
+    formulas.
+    """
+
+    def __init__(self, design, structure, family):
+        self.family, self.structure = family, structure
+        self.y, self.X, self.offset = design.y, design.X, design.offset
+        self.Z, self.w1, self.wg, self.levels = design.Z, design.w1, design.wg, design.levels
+        self.q = structure.q
+        self.p = design.X.shape[1]
+        self.n_c = structure.n_theta
+        self.P = self.p + self.n_c
+        L = len(self.levels)
+        self.D = [sum(self.q[l:]) for l in range(L)]
+        self.child_starts = [lev.child_starts(up) for lev, up in
+                             zip(self.levels[:-1], self.levels[1:])]
+        self._cpos, pos = [], self.p
+        for sizes in structure.sizes:
+            entries, off = [], 0
+            for k in sizes:
+                r, c = np.tril_indices(k)
+                entries.extend(zip(range(pos, pos + len(r)), off + r, off + c))
+                pos += len(r)
+                off += k
+            self._cpos.append(entries)
+        # weight of each row relative to its top group, a_i / w_g
+        rel = self.w1.copy()
+        for lev, w in zip(self.levels[:-1], self.wg[:-1]):
+            rel = rel * w[lev.codes]
+        self.rel_row = rel
+        self.top_starts = self.levels[-1].starts
+        self._top_of = [self._top_index(li) for li in range(L)]
+        self._v = None
+
+    # -- parameters -------------------------------------------------------------
+    @property
+    def cholesky_layout(self) -> list:
+        """Per level, ``(index in phi, row, column)`` of each Cholesky element."""
+        return self._cpos
+
+    def factors(self, c) -> list:
+        """Cholesky factors ``C_l`` of each level's covariance from the vector ``c``."""
+        out = []
+        for li, entries in enumerate(self._cpos):
+            C = np.zeros((self.q[li], self.q[li]))
+            for idx, r, col in entries:
+                C[r, col] = c[idx - self.p]
+            out.append(C)
+        return out
+
+    def covariances(self, c) -> list:
+        return [C @ C.T for C in self.factors(c)]
+
+    # -- block elimination ------------------------------------------------------------
+    def _factor(self, Zc, wt) -> _Factor:
+        """Eliminate the element matrices bottom-up.
+
+        Parameters
+        ----------
+        Zc : ndarray (n, D_0)
+            ``z_i``: derivative of ``eta_i`` in (v_2, v_3, ..., v_top).
+        wt : ndarray (n,)
+            ``w_{i|j} W_i``.
+
+        Notes
+        -----
+        ``S_j = E_{j,oo}``, ``K_j = S_j^{-1} E_{j,oa}`` and the parent's element
+        ``E_p = I \\oplus 0 + \\sum_j w_{j|p} (E_{j,aa} - E_{j,ao} K_j)``.
+        """
+        Rs, Ks, lds = [], [], []
+        E = _crossprod(Zc, wt, self.levels[0].starts)
+        for li, q in enumerate(self.q):
+            E[:, :q, :q] += np.eye(q)
+            R = np.linalg.cholesky(E[:, :q, :q])
+            Rs.append(R)
+            lds.append(2 * np.sum(np.log(np.diagonal(R, axis1=-2, axis2=-1)), axis=-1))
+            if li == len(self.q) - 1:
+                Ks.append(None)
+                break
+            K = _chol_solve(R, E[:, :q, q:])
+            Ks.append(K)
+            schur = E[:, q:, q:] - np.swapaxes(E[:, :q, q:], -1, -2) @ K
+            E = group_sum(self.wg[li][:, None, None] * schur, self.child_starts[li])
+        return _Factor(Rs, Ks, lds)
+
+    def _solve(self, fac, Zc, s, own=None):
+        """Solve ``M x = b`` with the right side given by elements.
+
+        ``b``'s element at a level-2 group is ``sum_i w_{i|j} s_i z_i`` (s (n,)
+        or (n, k)); ``own[l]`` (J_l, q_l[, k]), if given, is added to each
+        group's own block at level l. Returns per level the solution (J_l, q_l[, k]).
+
+        Notes
+        -----
+        Bottom-up ``y_j = S_j^{-1} b_{j,o}``, ``b_p += w_{j|p} (b_{j,a} - K_j' b_{j,o})``;
+        top-down ``x_j = y_j - K_j x_{anc(j)}``.
+        """
+        vec = s.ndim == 1
+        s2 = s[:, None] if vec else s
+        b = group_sum((self.w1[:, None] * s2)[:, None, :] * Zc[:, :, None], self.levels[0].starts)
+        ys = []
+        for li, q in enumerate(self.q):
+            if own is not None:
+                b[:, :q] += own[li][..., None] if vec else own[li]
+            y = _chol_solve(fac.R[li], b[:, :q])
+            ys.append(y)
+            if li < len(self.q) - 1:
+                red = b[:, q:] - np.swapaxes(fac.K[li], -1, -2) @ b[:, :q]
+                b = group_sum(self.wg[li][:, None, None] * red, self.child_starts[li])
+        full = ys[-1]
+        xs = [None] * len(self.q)
+        xs[-1] = ys[-1]
+        for li in range(len(self.q) - 2, -1, -1):
+            anc = full[self.levels[li].parent]
+            xs[li] = ys[li] - fac.K[li] @ anc
+            full = np.concatenate([xs[li], anc], axis=1)
+        return [x[..., 0] for x in xs] if vec else xs
+
+    def _adjoint(self, fac) -> list:
+        """Normalised adjoints ``N_j = d L / d E_j / a_j`` of every level, top-down.
+
+        Notes
+        -----
+        ``N_top = S^{-1}``; ``N_j = S_j^{-1} \\oplus 0 + P_j N_{parent} P_j'``,
+        ``P_j = [-K_j; I]``. With unit weights these are blocks of ``M^{-1}``.
+        """
+        Ls = len(self.q)
+        out = [None] * Ls
+        eye = [np.eye(q) for q in self.q]
+        N = _chol_solve(fac.R[-1], np.broadcast_to(eye[-1], fac.R[-1].shape).copy())
+        out[-1] = N
+        for li in range(Ls - 2, -1, -1):
+            R, K = fac.R[li], fac.K[li]
+            Sinv = _chol_solve(R, np.broadcast_to(eye[li], R.shape).copy())
+            Na = N[self.levels[li].parent]
+            KNa = K @ Na
+            oo = Sinv + KNa @ np.swapaxes(K, -1, -2)
+            N = np.block([[oo, -KNa], [-np.swapaxes(KNa, -1, -2), Na]])
+            out[li] = N
+        return out
+
+    # -- the mode ---------------------------------------------------------------------
+    def _design(self, phi):
+        Cs = self.factors(phi[self.p:])
+        Zc = np.concatenate([Z @ C for Z, C in zip(self.Z, Cs)], axis=1)
+        base = self.X @ phi[:self.p] + self.offset
+        return Cs, Zc, base
+
+    def _eta(self, base, Zc, v):
+        eta, off = base.copy(), 0
+        for lev, x, q in zip(self.levels, v, self.q):
+            if q == 1:
+                eta += Zc[:, off] * x[lev.codes, 0]
+            else:
+                eta += np.einsum("iq,iq->i", Zc[:, off:off + q], x[lev.codes])
+            off += q
+        return eta
+
+    def _top_sum(self, row_values, group_values):
+        """``sum_i (a_i/w_g) r_i + sum_j (a_j/w_g) g_j`` per top group, bottom-up."""
+        acc = group_sum(self.w1 * row_values, self.levels[0].starts) + group_values[0]
+        for li in range(1, len(self.q)):
+            acc = group_sum(self.wg[li - 1] * acc, self.child_starts[li - 1]) + group_values[li]
+        return acc
+
+    def _values(self, base, Zc, v):
+        eta = self._eta(base, Zc, v)
+        ll = self.family.loglik(self.y, eta)
+        top = self._top_sum(ll, [-0.5 * np.sum(x * x, axis=1) for x in v])
+        return eta, top
+
+    def _mode(self, base, Zc):
+        """Joint conditional mode by Newton steps with a line search per top group."""
+        v = self._v
+        if v is None or not all(np.isfinite(x).all() for x in v):
+            v = [np.zeros((lev.n_groups, q)) for lev, q in zip(self.levels, self.q)]
+        top_of = self._top_of
+        eta, val = self._values(base, Zc, v)
+        for _ in range(100):
+            _, d1, d2 = self.family.derivs(self.y, eta)
+            fac = self._factor(Zc, self.w1 * -d2)
+            step = self._solve(fac, Zc, d1, own=[-x for x in v])
+            size = max(float(np.max(np.abs(s))) for s in step)
+            if size < 1e-7:  # inside the quadratic range: one full step, then done
+                v = [x + s for x, s in zip(v, step)]
+                eta, val = self._values(base, Zc, v)
+                break
+            t = np.ones(len(val))
+            pending = np.ones(len(val), dtype=bool)
+            for _ in range(40):
+                trial = [x + (t * pending)[tp][:, None] * s for x, s, tp in zip(v, step, top_of)]
+                eta_t, val_t = self._values(base, Zc, trial)
+                ok = pending & (val_t >= val - 1e-13 * np.abs(val))
+                if ok.any():
+                    v = [np.where(ok[tp][:, None], xt, x) for x, xt, tp in zip(v, trial, top_of)]
+                    val = np.where(ok, val_t, val)
+                pending &= ~ok
+                if not pending.any():
+                    break
+                t = t * 0.5
+            eta = self._eta(base, Zc, v)
+            if pending.all():
+                break
+        self._v = [x.copy() for x in v]
+        return v, eta, val
+
+    def _top_index(self, li):
+        idx = np.arange(self.levels[li].n_groups)
+        for lev in self.levels[li:-1]:
+            idx = lev.parent[idx]
+        return idx
+
+    def _rows(self, x):
+        """Each row's concatenation (x_2[g_2(i)], x_3[g_3(i)], ...) of per-level values."""
+        full = x[-1]
+        for li in range(len(self.q) - 2, -1, -1):
+            full = np.concatenate([x[li], full[self.levels[li].parent]], axis=1)
+        return full[self.levels[0].codes]
+
+    def _state(self, phi):
+        Cs, Zc, base = self._design(phi)
+        v, eta, val = self._mode(base, Zc)
+        return Cs, Zc, v, eta, val
+
+    # -- value and gradient -----------------------------------------------------------
+    def evaluate(self, phi, adapt: bool = True, derivs: bool = True,
+                 hessian: bool = False) -> Evaluation:
+        """Laplace pseudo-log-likelihood at ``phi = (beta, c)`` and its exact gradient.
+
+        Parameters
+        ----------
+        phi : array_like (P,)
+        adapt : bool
+            Ignored (the modes are always recomputed); for the interface of
+            :class:`~pywemix.aghq.QuadratureObjective`.
+        derivs : bool
+            Also the gradient and the per-top-group gradients.
+        hessian : bool
+            Also the Hessian, by central differences of the exact gradient
+            (for standard errors only).
+
+        Returns
+        -------
+        Evaluation
+            ``group_A`` and ``group_grad`` are per top group, not multiplied by
+            its weight ``w_g``: ``llf = w @ group_A``.
+        """
+        phi = np.asarray(phi, dtype=float)
+        Cs, Zc, v, eta, val = self._state(phi)
+        W, dW = self.family.laplace_weight(self.y, eta)
+        fac = self._factor(Zc, self.w1 * W)
+        A = val - 0.5 * self._top_sum(np.zeros_like(eta), fac.logdet)
+        w = self.wg[-1]
+        if not derivs:
+            return Evaluation(float(w @ A), None, None, A, None)
+        G = self._group_gradient(Zc, v, eta, W, dW, fac)
+        H = self.hessian(phi) if hessian else None
+        if hessian:
+            self.evaluate(phi, derivs=False)  # leave the modes at phi
+        return Evaluation(float(w @ A), w @ G, H, A, G)
+
+    def _group_gradient(self, Zc, v, eta, W, dW, fac):
+        """Exact gradient of each top group's value in ``phi`` (G, P), unweighted.
+
+        Notes
+        -----
+        Per row, with ``h_i = z_i' N_j z_i``, ``lambda = M^{-1} L_v`` (``L_v``'s
+        element rows ``w_{i|j} h_i W_i' z_i``), ``xi_i = z_i' lambda`` and
+        ``alpha_i = d1_i - h_i W_i'/2 - d2_i xi_i/2``:
+        ``d/d beta = sum_i a_i alpha_i x_i`` and
+        ``d/d C_l[r, c] = sum_i a_i Z_{l,i,r} (alpha_i v_c - d1_i lambda_c/2
+        - W_i (N_j z_i)_c)``, ``v_c``, ``lambda_c`` of row i's level-l group.
+        """
+        _, d1, d2 = self.family.derivs(self.y, eta)
+        facM = fac if self.family.canonical else self._factor(Zc, self.w1 * -d2)
+        Nz = self._adjoint_rows(fac, Zc)
+        h = np.einsum("id,id->i", Zc, Nz)
+        lam = self._rows(self._solve(facM, Zc, h * dW))
+        xi = np.einsum("id,id->i", Zc, lam)
+        V = self._rows(v)
+        alpha = d1 - 0.5 * h * dW - 0.5 * d2 * xi
+        rows = np.empty((len(eta), self.P))
+        rows[:, :self.p] = alpha[:, None] * self.X
+        off = 0
+        for li, entries in enumerate(self._cpos):
+            for idx, r, c in entries:
+                k = off + c
+                rows[:, idx] = self.Z[li][:, r] * (alpha * V[:, k] - 0.5 * d1 * lam[:, k]
+                                                   - W * Nz[:, k])
+            off += self.q[li]
+        return group_sum(self.rel_row[:, None] * rows, self.top_starts)
+
+    def _adjoint_rows(self, fac, Zc):
+        """``N_j z_i`` for every row (n, D_0), one column at a time."""
+        N0 = self._adjoint(fac)[0]
+        codes = self.levels[0].codes
+        out = np.empty_like(Zc)
+        for a in range(Zc.shape[1]):
+            out[:, a] = np.einsum("id,id->i", N0[codes, a, :], Zc)
+        return out
+
+    def hessian(self, phi, rel_step: float = 1e-4) -> np.ndarray:
+        """Hessian by central differences of the exact gradient (standard errors only)."""
+        phi = np.asarray(phi, dtype=float)
+        h = rel_step * np.maximum(np.abs(phi), 0.1)
+        H = np.empty((self.P, self.P))
+        for k in range(self.P):
+            e = np.zeros(self.P)
+            e[k] = h[k]
+            H[:, k] = (self.evaluate(phi + e).grad - self.evaluate(phi - e).grad) / (2 * h[k])
+        return 0.5 * (H + H.T)
+
+    # -- random effects -----------------------------------------------------------------
+    def conditional_modes(self, phi, variances: bool = False):
+        """Joint conditional modes ``u_l = C_l v_l`` of every level (lme4's ``ranef``).
+
+        With ``variances=True`` also their conditional variances
+        ``C_l N_{j,oo} C_l'`` (with unit weights, lme4's ``condVar``: diagonal
+        blocks of the inverse joint curvature).
+        """
+        phi = np.asarray(phi, dtype=float)
+        Cs, Zc, v, eta, _ = self._state(phi)
+        out = [x @ C.T for x, C in zip(v, Cs)]
+        if not variances:
+            return out
+        W, _ = self.family.laplace_weight(self.y, eta)
+        Ns = self._adjoint(self._factor(Zc, self.w1 * W))
+        var = [np.einsum("ab,jbc,ac->ja", C, N[:, :q, :q], C)
+               for C, N, q in zip(Cs, Ns, self.q)]
+        return out, var
+
+    def conditional_means(self, phi) -> list:
+        """The conditional modes (the Laplace approximation's posterior means)."""
+        return self.conditional_modes(phi)
