@@ -297,10 +297,17 @@ def run_pywemix(case: str, run: str, src: Path, timeout: float) -> dict:
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        peak = None  # the child's resident high-water mark so far (data frame included)
+        try:
+            with open(f"/proc/{proc.pid}/status") as fh:
+                peak = next((int(ln.split()[1]) / 1024 for ln in fh
+                             if ln.startswith("VmHWM:")), None)
+        except OSError:
+            pass
         os.killpg(proc.pid, signal.SIGKILL)  # the child's own session: only what we started
         proc.communicate()
         return dict(base, status="timeout", wall_s=time.perf_counter() - t0,
-                    loadavg_after=os.getloadavg()[0])
+                    vmhwm_at_timeout_mib=peak, loadavg_after=os.getloadavg()[0])
     wall = time.perf_counter() - t0
     base["loadavg_after"] = os.getloadavg()[0]
     line = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
@@ -447,6 +454,8 @@ def main():
                              f"{v['max_abs_fixef_diff']:.2e}")
             elif res["status"] == "timeout":
                 line += f" after {a.timeout:.0f} s"
+                if res.get("vmhwm_at_timeout_mib"):
+                    line += f"  (peak RSS so far {res['vmhwm_at_timeout_mib']:.0f} MiB)"
             else:
                 line += "\n" + res.get("stderr", "")[-1500:]
             print(line, flush=True)
