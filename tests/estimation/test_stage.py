@@ -104,16 +104,6 @@ def test_make_result_refuses_untyped_parts(data):
     assert isinstance(make_result(design, settings, optimum, variance), MixResult)
 
 
-def test_make_objective_arguments(data):
-    design = build_design(BINARY, data, family=get_family("binomial"))
-    with pytest.raises(ValueError, match="reml=True is only defined for the gaussian"):
-        make_objective(design, get_family("binomial"), reml=True)
-    with pytest.raises(TypeError, match="n_quad must be a positive integer"):
-        make_objective(design, get_family("binomial"), n_quad=2.5)
-    with pytest.raises(TypeError, match="reml must be True or False"):
-        make_objective(design, None, reml="yes")
-
-
 @pytest.mark.parametrize("family", [None, "binomial"])
 def test_non_convergence_warning_gives_the_stop_reason(data, family):
     fam = get_family(family) if family else None
