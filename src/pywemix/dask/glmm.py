@@ -275,8 +275,10 @@ def optimize_distributed(objective, *, start=None, max_iter: int = 200) -> Optim
         phi, ev, iters, converged, message = _numeric(obj, phi0, max_iter, scale)
     check_finite_fit([ev.llf, phi], design)
     grad_norm = float(np.max(np.abs(ev.grad)) / max(1.0, abs(ev.llf)) * scale)
+    method = ("Newton-Raphson (adaptive quadrature)" if objective.n_quad >= FIXED_NODE_MIN
+              else "L-BFGS-B + Newton (adaptive quadrature, numerical derivatives)")
     record = OptimizationRecord(phi, -ev.llf, iters, iters, grad_norm, converged, message,
-                                "Newton-Raphson (adaptive quadrature)", ())
+                                method, ())
     if not converged:
         warn(f"the optimiser did not converge: {message} (after {iters} iterations)",
              ConvergenceWarning)

@@ -26,8 +26,9 @@ def variance_table(structure, levels, covs, sigma2, std_errors) -> pd.DataFrame:
         Standard error of each row (from
         :meth:`~pywemix.estimation.variance.VarianceEstimate.std_errors`).
     """
+    elements = structure.cov_to_elements(covs)
     rows = [dict(level=li + 2, group=levels[li].name, var1=v1, var2=v2, variance=float(v))
-            for (li, v1, v2), v in zip(structure.element_labels(), structure.cov_to_elements(covs))]
+            for (li, v1, v2), v in zip(structure.element_labels(), elements)]
     if sigma2 is not None:
         rows.append(dict(level=1, group="Residual", var1=None, var2=None,
                          variance=float(sigma2)))
