@@ -310,7 +310,7 @@ STAGES = [
     ("pywemix.design.model", "_weights", "weights: validation, levels", 1),
     ("pywemix.design.model", "sorted_levels", "sort rows by group", 1),
     ("pywemix.design.model", "model_matrix", "formulaic model_matrix (X and Z)", 1),
-    ("pywemix.design.model", "_check_rank", "rank check of X", 1),
+    ("pywemix.design.model", "check_rank", "rank check of X", 1),
     ("pywemix.design.model", "conditional_weights", "conditional weights", 1),
     ("pywemix.objective.make", "GaussianObjective", "sufficient statistics (objective setup)", 0),
     ("pywemix.objective.gaussian", "group_crossprod", "group_crossprod (G'WG per school)", 1),

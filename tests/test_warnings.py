@@ -27,7 +27,7 @@ def test_large_grid_is_a_performance_warning_suggesting_a_size():
     q, n_quad = (2,), 13
     design, structure = _grid(_rows_for_warning(13, q, P=6), q)
     with pytest.warns(pywemix.PerformanceWarning) as caught:
-        glmm._check_grid_size(design, structure, n_quad)
+        glmm.check_grid_size(design, structure, n_quad)
     assert len(caught) == 1
     assert not issubclass(caught[0].category, pywemix.ConvergenceWarning)
     text = str(caught[0].message)
@@ -37,10 +37,10 @@ def test_large_grid_is_a_performance_warning_suggesting_a_size():
     # the suggestion is fast enough: no warning with it
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        glmm._check_grid_size(design, structure, suggested[0])
+        glmm.check_grid_size(design, structure, suggested[0])
     # and it is the largest such number
     with pytest.warns(pywemix.PerformanceWarning):
-        glmm._check_grid_size(design, structure, suggested[0] + 1)
+        glmm.check_grid_size(design, structure, suggested[0] + 1)
 
 
 def test_performance_warning_is_exported():

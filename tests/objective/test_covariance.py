@@ -181,21 +181,21 @@ def test_relative_cov_hess_is_derivative_of_grad(st):
             np.testing.assert_allclose(d2T[li][:, m], fd, rtol=1e-7, atol=1e-8)
 
 
-def test_cov_to_phi_round_trip(st):
+def test_cov_to_elements_round_trip(st):
     rng = np.random.default_rng(4)
     theta = random_theta(st, 4)
     covs = [3.5 * T for T in st.relative_cov(theta)]
-    phi = st.cov_to_phi(covs)
+    elements = st.cov_to_elements(covs)
     n_free = sum(k * (k + 1) // 2 for lvl in st.sizes for k in lvl)
-    assert phi.shape == (n_free,)
+    assert elements.shape == (n_free,)
     assert len(st.element_labels()) == n_free
-    back = st.phi_to_cov(phi)
+    back = st.elements_to_cov(elements)
     for a, b in zip(back, covs):
         np.testing.assert_allclose(a, b, rtol=1e-15, atol=0)
-    # and phi -> cov -> phi for an arbitrary phi
-    phi2 = rng.normal(size=n_free)
-    np.testing.assert_array_equal(st.cov_to_phi(st.phi_to_cov(phi2)), phi2)
-    # level slices partition phi
+    # and elements -> cov -> elements for arbitrary elements
+    elements2 = rng.normal(size=n_free)
+    np.testing.assert_array_equal(st.cov_to_elements(st.elements_to_cov(elements2)), elements2)
+    # level slices partition elements
     sl = st.level_slices()
     assert sl[0].start == 0 and sl[-1].stop == n_free
     assert all(a.stop == b.start for a, b in zip(sl, sl[1:]))
@@ -207,7 +207,7 @@ def test_element_labels_variances_first():
                                    (0, "Intercept", "x"), (0, "z", None),
                                    (1, "Intercept", None)]
     covs = [np.array([[4.0, 1.5, 0.0], [1.5, 9.0, 0.0], [0.0, 0.0, 2.0]]), np.array([[7.0]])]
-    np.testing.assert_array_equal(st.cov_to_phi(covs), [4.0, 9.0, 1.5, 2.0, 7.0])
+    np.testing.assert_array_equal(st.cov_to_elements(covs), [4.0, 9.0, 1.5, 2.0, 7.0])
 
 
 def test_theta_from_cov_inverts_relative_cov(st):

@@ -179,6 +179,8 @@ def test_log_likelihood_icc_and_se_note(fit):
     assert f"Intraclass correlation (ICC): {res.icc:.4f}" in text.splitlines()
     assert f"{res.n_clusters} top-level groups" in text
     assert "cluster-robust" in text
+    # the standard errors shown (bse) are always the robust ones
+    assert "model sandwich" not in text
 
 
 def test_pseudo_likelihood_note_for_weighted_fits(fit):

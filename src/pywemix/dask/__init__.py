@@ -72,11 +72,7 @@ def mix_dask(formula, data, weights, *, cond_weights, family, link, n_quad, offs
         design = build_dask_design(args.parsed, data, weights, args.cond_weights,
                                    offset=offset, weight_scaling=args.scaling,
                                    family=args.family)
-        settings = _settings(formula, args, design)
-        if settings.reml and settings.weighted:
-            raise ValueError(
-                "reml=True needs unit weights: WeMix's weighted pseudo-likelihood is "
-                "defined for maximum likelihood only; fit with reml=False")
+        settings = _settings(formula, args, design)  # refuses weighted REML
         _few_groups(design)
         structure = CovarianceStructure.from_design(design)
         with np.errstate(all="ignore"):
@@ -115,10 +111,10 @@ def _check_partition_grids(function, design, structure, n_quad) -> None:
 
     import numpy as np
 
-    from ..objective.make import _check_grid_size
+    from ..objective.make import check_grid_size
     largest = SimpleNamespace(n_obs=function.largest_partition,
                               X=np.empty((0, len(design.x_names))))
-    _check_grid_size(largest, structure, n_quad)
+    check_grid_size(largest, structure, n_quad)
 
 
 def _has_client() -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..design.formula import ParsedFormula
-from ..design.model import _check_identifiable, _check_rank, _random_blocks, fixed_matrix
+from ..design.model import check_identifiable, check_rank, random_blocks, fixed_matrix
 from ..design.levels import order_levels, sorted_levels
 from ..design.scaling import normalize_scaling, warn_unscaled_sums
 from ..design.weights import conditional_weights, constant_within, normalize_weight_spec
@@ -136,7 +136,7 @@ def build_dask_design(parsed, ddf, weights, cond_weights, *, offset=None,
     sample = pd.concat([s["sample"] for s in scans if len(s["sample"])])
     sample = with_categories(sample, categories)
     mm = fixed_matrix(f"{parsed.fixed}", sample)
-    Zs, blocks, rspecs = _random_blocks(parsed, sample, levels)
+    Zs, blocks, rspecs = random_blocks(parsed, sample, levels)
     lev2 = levels[0]
     keys = table.iloc[lev2.starts][list(lev2.columns)]
     index = pd.MultiIndex.from_frame(keys) if len(lev2.columns) > 1 else \
@@ -265,8 +265,8 @@ def _check_totals(totals, parsed, x_names, levels, Zs, gaussian) -> None:
                          f"in all {n} rows used: there is nothing to model")
     # a square root of X'X has the same column norms and cosines as X
     vals, vecs = np.linalg.eigh(totals["xtx"])
-    _check_rank(np.sqrt(np.clip(vals, 0, None))[:, None] * vecs.T, x_names)
-    _check_identifiable(levels, Zs, n, gaussian)
+    check_rank(np.sqrt(np.clip(vals, 0, None))[:, None] * vecs.T, x_names)
+    check_identifiable(levels, Zs, n, gaussian)
     spec_below = totals["n_w1_below_w2"]
     if spec_below and spec_below / n > 0.5:
         warn("level-1 weights are below the level-2 weights in "

@@ -21,7 +21,7 @@ from ..design.levels import Level
 from ..design.scaling import scale_within
 from ..estimation.components import boundary_messages
 from ..estimation.glmm import FIXED_NODE_MIN, _canonical, _newton, _numeric
-from ..estimation.optimize import OptimizationRecord, check_finite_fit, check_start
+from ..estimation.search import OptimizationRecord, check_finite_fit, check_start, irls
 from ..estimation.optimum import Optimum
 from ..objective.linpred import linear_predictor
 from ..objective.quadrature import Evaluation, QuadratureObjective
@@ -181,15 +181,9 @@ class DistributedQuadrature(QuadratureObjective):
         self.P = self.p + self.n_c
         self.child_starts = [lev.child_starts(up) for lev, up in
                              zip(design.levels[:-1], design.levels[1:])]
-        self._cpos, pos = [], self.p
-        for sizes in structure.sizes:
-            entries, off = [], 0
-            for k in sizes:
-                r, c = np.tril_indices(k)
-                entries.extend(zip(range(pos, pos + len(r)), off + r, off + c))
-                pos += len(r)
-                off += k
-            self._cpos.append(entries)
+        # the parent's parameter layout, (index in phi, row, column) per level
+        self._cpos = [[(self.p + int(i), int(r), int(c)) for i, r, c in pack]
+                      for pack in structure.packing()]
         totals = _gather([a.totals() for a in actors])
         self.w1_total = float(sum(t[1] for t in totals))
         self.largest_partition = max(t[0] for t in totals)
@@ -253,19 +247,11 @@ def _glm_start(obj, family, design, max_iter=50):
         sums = _gather([a.y_sums() for a in obj.actors])
         mean = sum(s[0] for s in sums) / sum(s[1] for s in sums)
         beta[design.x_names.index("Intercept")] = np.log(max(mean, 1e-3))
-    for _ in range(max_iter):
-        pieces = _gather([a.glm_pieces(beta, family) for a in obj.actors])
-        info = sum(p[0] for p in pieces)
-        score = sum(p[1] for p in pieces)
-        try:
-            step = np.linalg.solve(info + 1e-10 * np.eye(len(beta)), score)
-        except np.linalg.LinAlgError:
-            break
-        step = np.clip(step, -5, 5)
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-8:
-            break
-    return beta
+
+    def info_score(b):
+        pieces = _gather([a.glm_pieces(b, family) for a in obj.actors])
+        return sum(p[0] for p in pieces), sum(p[1] for p in pieces)
+    return irls(info_score, beta, max_iter=max_iter)
 
 
 def optimize_distributed(objective, *, start=None, max_iter: int = 200) -> Optimum:
@@ -289,8 +275,10 @@ def optimize_distributed(objective, *, start=None, max_iter: int = 200) -> Optim
         phi, ev, iters, converged, message = _numeric(obj, phi0, max_iter, scale)
     check_finite_fit([ev.llf, phi], design)
     grad_norm = float(np.max(np.abs(ev.grad)) / max(1.0, abs(ev.llf)) * scale)
+    method = ("Newton-Raphson (adaptive quadrature)" if objective.n_quad >= FIXED_NODE_MIN
+              else "L-BFGS-B + Newton (adaptive quadrature, numerical derivatives)")
     record = OptimizationRecord(phi, -ev.llf, iters, iters, grad_norm, converged, message,
-                                "Newton-Raphson (adaptive quadrature)", ())
+                                method, ())
     if not converged:
         warn(f"the optimiser did not converge: {message} (after {iters} iterations)",
              ConvergenceWarning)

@@ -10,9 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..estimation.components import variance_table
-from ..objective.covariance import CovarianceStructure
-from ..results.result import MixResult, _frozen
+from ..results.result import MixResult
 from .passes import design_blocks, used_rows
 
 __all__ = ["DaskMixResult"]
@@ -28,29 +26,13 @@ class DaskMixResult(MixResult):
     """
 
     def __init__(self, design, settings, optimum, variance, warnings, objective, data):
-        d = self.__dict__
-        d["_design"], d["_settings"] = design, settings
-        d["_optimum"], d["_variance"] = optimum, variance
-        d["warnings"] = tuple(warnings)
-        d["_objective"], d["_data"] = objective, data
-        d["_params"] = pd.Series(_frozen(optimum.beta), index=list(design.x_names),
-                                 name="params")
-        d["_cov"] = {"robust": _frozen(variance.fixed_robust),
-                     "model": _frozen(variance.fixed_model)}
-        structure = CovarianceStructure.from_design(design)
-        sigma2 = optimum.sigma2 if settings.family == "gaussian" else None
-        d["_var_components"] = variance_table(structure, design.levels, optimum.covariances,
-                                              sigma2, variance.std_errors())
-        d["_var_cov"] = {"robust": _frozen(variance.components_robust),
-                         "model": _frozen(variance.components_model)}
-        d["_groups"] = design.groups
-        d["_modes"] = [_frozen(m) for m in optimum.modes]
-        d["_ranef_var"] = [_frozen(v) for v in optimum.mode_variances]
-        d["_covs"] = [_frozen(c) for c in optimum.covariances]
-        d["_levels"], d["_blocks"] = design.levels, design.blocks
-        d["_family"] = settings.family_object
-        d["sigma2"] = float(optimum.sigma2)
-        d["theta"] = _frozen(optimum.theta)
+        super().__init__(design, settings, optimum, variance, warnings)
+        self.__dict__.update(_objective=objective, _data=data)
+
+    @staticmethod
+    def _from_rows(design, optimum) -> dict:
+        """The groups table counted on the workers; no per-row arrays."""
+        return {"_groups": design.groups}
 
     def __getstate__(self):
         return dict(self.__dict__)

@@ -26,7 +26,8 @@ from .scaling import scale_within, warn_unscaled
 from .weights import (check_unconditional, conditional_weights, constant_within, normalize_weight_spec,
                       validate_weights, zero_weight_rows)
 
-__all__ = ["ModelDesign", "build_design", "fixed_matrix", "random_matrix"]
+__all__ = ["ModelDesign", "build_design", "fixed_matrix", "random_matrix", "random_blocks",
+           "check_rank", "check_identifiable"]
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,30 @@ def _check_finite(M: np.ndarray, names, what: str) -> None:
                          f"{int(bad.sum())} infinite or undefined values")
 
 
-def _check_rank(X: np.ndarray, names) -> None:
+def check_rank(X: np.ndarray, names) -> None:
+    """Refuse a fixed-effects design of deficient rank, warn about a badly conditioned one.
+
+    Parameters
+    ----------
+    X : ndarray (n, p)
+        The fixed-effects columns, or any matrix with the same column norms and
+        cosines (a square root of ``X'X``, as the Dask design passes).
+    names : sequence of str
+        Column names, for the messages.
+
+    Raises
+    ------
+    ValueError
+        Naming the all-zero columns, or those that are linear combinations of
+        the others (R's ``lm`` drops them as aliased; lme4 drops them with a
+        message).
+
+    Notes
+    -----
+    A pivoted Cholesky factorisation of the matrix of column cosines: each
+    pivot is the squared share of a column not explained by the columns
+    before it; a share below 1e-14 is a deficiency, one below 1e-9 a warning.
+    """
     if X.shape[1] == 0:
         return
     norms = np.sqrt(np.einsum("ij,ij->j", X, X))
@@ -308,9 +332,9 @@ def build_design(formula, data, weights=None, cond_weights=False,
     X = np.ascontiguousarray(mm.to_numpy(dtype=float))
     x_names = list(mm.columns)
     _check_finite(X, x_names, "fixed-effect")
-    _check_rank(X, x_names)
-    Z, blocks, rspecs = _random_blocks(parsed, frame, levels)
-    _check_identifiable(levels, Z, len(y), family is None)
+    check_rank(X, x_names)
+    Z, blocks, rspecs = random_blocks(parsed, frame, levels)
+    check_identifiable(levels, Z, len(y), family is None)
     if not cond_weights:
         check_unconditional(arrays, spec, levels)
     cond = conditional_weights(arrays, spec, cond_weights)
@@ -360,8 +384,27 @@ def _with_offset(data: pd.DataFrame, offset):
     return data, _OFFSET
 
 
-def _random_blocks(parsed, frame, levels):
-    """Per level: Z, the covariance blocks and the formulaic model specs."""
+def random_blocks(parsed, frame, levels):
+    """The random-effects design of every level.
+
+    Parameters
+    ----------
+    parsed : ParsedFormula
+    frame : DataFrame
+        The model frame (or, for Dask designs, a sample with every category).
+    levels : list of Level
+
+    Returns
+    -------
+    Z : list of ndarray
+        Per level, the random-effects columns of all its terms side by side.
+    blocks : list of list of RandomBlock
+        Per level, one covariance block per term (its expression, effect
+        names and columns in ``Z``).
+    specs : list of list
+        Per level and term, formulaic's model spec (to build the same columns
+        on new data).
+    """
     Z, blocks, model_specs = [], [], []
     for lev in levels:
         cols, blk, sp, start = [], [], [], 0
@@ -398,9 +441,27 @@ def _check_distinct_effects(blocks, lev) -> None:
             seen[name] = b.expr
 
 
-def _check_identifiable(levels, Z, n_obs, gaussian: bool) -> None:
-    """Random effects of the lowest grouping level must be distinguishable from
-    the residual (lme4's checks of the numbers of levels and of effects)."""
+def check_identifiable(levels, Z, n_obs, gaussian: bool) -> None:
+    """Refuse random effects of the lowest grouping level that cannot be told
+    apart from the residual.
+
+    Parameters
+    ----------
+    levels : list of Level
+    Z : list of ndarray
+        Random-effects columns per level (only their number is used).
+    n_obs : int
+        Rows used.
+    gaussian : bool
+        Whether the model has a residual variance.
+
+    Raises
+    ------
+    ValueError
+        When every group has one row, or (Gaussian) when there are at least
+        as many level-2 random effects as rows: lme4's
+        ``check.nobs.vs.nlev`` and ``check.nobs.vs.nRE``.
+    """
     lev = levels[0]
     if lev.n_groups >= n_obs:
         raise ValueError(

@@ -3,7 +3,7 @@
 :func:`optimize` (lme4's ``optimizeLmer`` / ``optimizeGlmer``) returns an
 :class:`Optimum`; :func:`estimate_variance` the model-based and
 cluster-robust (sandwich) covariances as a :class:`VarianceEstimate`.
-:mod:`.optimize` holds the optimisers and their record, :mod:`.linear` and
+:mod:`.search` holds the optimisers and their record, :mod:`.linear` and
 :mod:`.glmm` the per-family searches, :mod:`.variance` every variance
 estimator.
 """

@@ -26,8 +26,9 @@ def variance_table(structure, levels, covs, sigma2, std_errors) -> pd.DataFrame:
         Standard error of each row (from
         :meth:`~pywemix.estimation.variance.VarianceEstimate.std_errors`).
     """
+    elements = structure.cov_to_elements(covs)
     rows = [dict(level=li + 2, group=levels[li].name, var1=v1, var2=v2, variance=float(v))
-            for (li, v1, v2), v in zip(structure.element_labels(), structure.cov_to_phi(covs))]
+            for (li, v1, v2), v in zip(structure.element_labels(), elements)]
     if sigma2 is not None:
         rows.append(dict(level=1, group="Residual", var1=None, var2=None,
                          variance=float(sigma2)))
@@ -94,45 +95,60 @@ SINGULAR_TOL = 1e-4
 def boundary_messages(structure, cholesky, levels, covs) -> list:
     """Messages for variance components on or near the boundary.
 
-    ``cholesky`` holds the lower-triangular Cholesky elements of every block
-    (lme4's ``theta``: of ``Sigma_l / sigma^2`` for linear fits, of the
-    covariances themselves for the quadrature families), ``covs`` the covariance matrices per level. A
-    variance that is exactly 0 is reported as such; a block whose Cholesky
-    factor has a diagonal element below ``SINGULAR_TOL`` is singular
-    (a variance near 0, or correlations of +-1), as lme4 reports a
-    "boundary (singular) fit".
+    Parameters
+    ----------
+    structure : CovarianceStructure
+    cholesky : ndarray
+        The lower-triangular Cholesky elements of every block, laid out as
+        :meth:`CovarianceStructure.packing` says (lme4's ``theta``: of
+        ``Sigma_l / sigma^2`` for linear fits, of the covariances themselves
+        for the other families).
+    levels : list of Level
+    covs : list of ndarray
+        The covariance matrix of each level's random effects.
+
+    Returns
+    -------
+    list of str
+
+    Notes
+    -----
+    A variance that is exactly 0 (a zero row of the factor) is reported as
+    such; a block whose factor has a diagonal element below ``SINGULAR_TOL``
+    is singular (a variance near 0, or correlations of +-1), as lme4's
+    ``isSingular`` reports a "boundary (singular) fit".
     """
-    msgs, pos = [], 0
-    for li, (sizes, names) in enumerate(zip(structure.sizes, structure.names)):
+    msgs = []
+    for li, L in enumerate(structure.factors(cholesky)):
+        where = f"at level {li + 2} ({levels[li].name})"
         off = 0
-        for k, nm in zip(sizes, names):
-            r, c = np.tril_indices(k)
-            lam = np.zeros((k, k))
-            lam[r, c] = cholesky[pos:pos + len(r)]
-            pos += len(r)
-            where = f"at level {li + 2} ({levels[li].name})"
-            zero = [i for i in range(k) if np.all(lam[i] == 0)]
-            for i in zero:
+        for k, nm in zip(structure.sizes[li], structure.names[li]):
+            block = slice(off, off + k)
+            lam, S = L[block, block], covs[li][block, block]
+            zero = np.all(lam == 0, axis=1)
+            for i in np.flatnonzero(zero):
                 msgs.append(f"variance of {nm[i]!r} {where} is estimated on the boundary "
                             "(exactly 0): the data show no variation of this effect between "
                             "groups; consider dropping it")
-            near = [i for i in range(k) if i not in zero and abs(lam[i, i]) < SINGULAR_TOL]
-            if near and k == 1:
-                msgs.append(f"variance of {nm[0]!r} {where} is essentially zero "
-                            f"({covs[li][off, off]:.3g}), on the boundary of the parameter "
-                            "space: the data show almost no variation of this effect "
-                            "between groups")
-            elif near:
-                S = covs[li][off:off + k, off:off + k]
-                sd = np.sqrt(np.clip(np.diag(S), 0, None))
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    corr = S / np.outer(sd, sd)
-                pairs = [f"corr({nm[i]}, {nm[j]}) = {corr[i, j]:+.3f}"
-                         for i in range(k) for j in range(i) if np.isfinite(corr[i, j])]
-                detail = f" ({'; '.join(pairs)})" if pairs else ""
-                msgs.append(f"singular fit {where}: the covariance of "
-                            f"{', '.join(map(repr, nm))} is on the boundary of the parameter "
-                            f"space (a variance near 0 or a correlation of +-1){detail}; "
-                            "consider a simpler random-effect structure")
+            if np.any(~zero & (np.abs(np.diag(lam)) < SINGULAR_TOL)):
+                msgs.append(_singular_message(nm, S, where))
             off += k
     return msgs
+
+
+def _singular_message(names, S, where) -> str:
+    """The message for a singular block with covariance ``S`` (a variance near 0
+    for one effect; the correlations for several)."""
+    if len(names) == 1:
+        return (f"variance of {names[0]!r} {where} is essentially zero ({S[0, 0]:.3g}), "
+                "on the boundary of the parameter space: the data show almost no "
+                "variation of this effect between groups")
+    sd = np.sqrt(np.clip(np.diag(S), 0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = S / np.outer(sd, sd)
+    pairs = [f"corr({names[i]}, {names[j]}) = {corr[i, j]:+.3f}"
+             for i in range(len(names)) for j in range(i) if np.isfinite(corr[i, j])]
+    detail = f" ({'; '.join(pairs)})" if pairs else ""
+    return (f"singular fit {where}: the covariance of {', '.join(map(repr, names))} is on "
+            "the boundary of the parameter space (a variance near 0 or a correlation of "
+            f"+-1){detail}; consider a simpler random-effect structure")

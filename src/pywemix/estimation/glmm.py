@@ -19,7 +19,7 @@ from ..objective.laplace import LaplaceObjective
 from ..objective.quadrature import Evaluation, QuadratureObjective
 from .components import boundary_messages
 from .numdiff import hessian, jacobian
-from .optimize import OptimizationRecord, check_finite_fit, check_start, minimize_bounded
+from .search import OptimizationRecord, check_finite_fit, check_start, minimize_bounded
 from .laplace_fit import fit_laplace, maximize_laplace
 from .optimum import Optimum
 from ..warnings import BoundaryWarning, ConvergenceWarning, DataWarning, warn

@@ -9,8 +9,8 @@ from dataclasses import replace
 import numpy as np
 
 from .components import boundary_messages
-from .optimize import (OptimizationRecord, check_finite_fit, check_start, minimize_bounded,
-                       newton_batch)
+from .search import (OptimizationRecord, as_batch, check_finite_fit, check_start,
+                     minimize_bounded, newton_batch, projected)
 from .optimum import Optimum
 from ..objective.twolevel import TwoLevelProfile
 from ..warnings import BoundaryWarning, ConvergenceWarning, warn
@@ -118,14 +118,13 @@ def _optimize(gauss, theta0, reml, scale, max_iter) -> OptimizationRecord:
 
         def hess(X, idx):
             return np.stack([-profile.evaluate(x, reml)[2] / scale for x in X])
-    res = newton_batch(lambda X, idx: _one(fg, X), theta0[None, :],
+    res = newton_batch(as_batch(fg), theta0[None, :],
                        lower, gtol=1e-9, max_iter=max_iter, hess=hess)
     x, fx = res.x[0], float(res.fun[0])
     if not res.converged[0]:
         return minimize_bounded(f, x, lower, fun_and_grad=fg, max_iter=max_iter,
                                 polish=min(20, max_iter))
-    v, g = fg(x)
-    pg = np.where((x <= lower) & (g > 0), 0.0, g)
+    pg = projected(fg(x)[1], x, lower)
     at = tuple(int(i) for i in np.flatnonzero(x <= lower))
     return OptimizationRecord(x, fx, res.iterations, res.evaluations,
                               float(np.max(np.abs(pg), initial=0.0)), True,
@@ -140,11 +139,6 @@ def _total_weight(gauss) -> float:
     large level-1 weights shrink the gradient below any tolerance at the start.
     """
     return float(np.sum(gauss.top_weights))
-
-
-def _one(fg, X):
-    v, g = fg(X[0])
-    return np.array([v]), g[None, :]
 
 
 def _scaled(gauss, reml, scale):

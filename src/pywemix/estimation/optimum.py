@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .optimize import OptimizationRecord
+from .search import OptimizationRecord
 
 __all__ = ["Optimum"]
 
@@ -19,7 +19,7 @@ __all__ = ["Optimum"]
 class Optimum(OptimizationRecord):
     """What the optimiser did and the estimates it ended at.
 
-    An :class:`~pywemix.estimation.optimize.OptimizationRecord` (``x``,
+    An :class:`~pywemix.estimation.search.OptimizationRecord` (``x``,
     ``fun``, ``iterations``, ``evaluations``, ``grad_norm``, ``converged``,
     ``message``, ``method``, ``at_boundary``) with these fields added.
 

@@ -120,7 +120,7 @@ def _gaussian(gauss, structure, optimum) -> VarianceEstimate:
 
 def _level_block(gauss, structure, beta, sigma2, covs, li):
     """(model, robust) covariance of (level ``li``'s free elements, sigma^2)."""
-    elements = structure.cov_to_phi(covs)
+    elements = structure.cov_to_elements(covs)
     sl = structure.level_slices()[li]
     x0 = np.r_[elements[sl], sigma2]
 
@@ -130,7 +130,7 @@ def _level_block(gauss, structure, beta, sigma2, covs, li):
         moved = elements.copy()
         moved[sl] = x[:-1]
         cs = [C if m == li else C * (x[-1] / sigma2)
-              for m, C in enumerate(structure.phi_to_cov(moved))]
+              for m, C in enumerate(structure.elements_to_cov(moved))]
         return gauss.group_loglik(beta, x[-1], cs)
 
     scale = max(sigma2, float(np.max(np.abs(x0))))
@@ -170,12 +170,12 @@ def _quadrature(objective, optimum) -> VarianceEstimate:
     w = objective.design.wg[-1]
     Hi = _inv(-ev.hess)
     V_robust = Hi @ meat(w[:, None] * ev.group_grad) @ Hi
-    A = np.zeros((p + len(structure.cov_to_phi(optimum.covariances)), obj.P))
+    A = np.zeros((p + len(structure.cov_to_elements(optimum.covariances)), obj.P))
     A[:p, :p] = np.eye(p)
-    A[p:, p:] = jacobian(lambda c: structure.cov_to_phi(obj.covariances(c)), chol,
+    A[p:, p:] = jacobian(lambda c: structure.cov_to_elements(obj.covariances(c)), chol,
                          1e-6 * np.maximum(np.abs(chol), 1e-3))
     cov_r, cov_m = A @ V_robust @ A.T, A @ Hi @ A.T
-    elements = structure.cov_to_phi(optimum.covariances)
+    elements = structure.cov_to_elements(optimum.covariances)
     is_var = np.array([v2 is None for _, _, v2 in structure.element_labels()], dtype=bool)
     small = is_var & (elements < SE_FLOOR)
     comp = []

@@ -177,7 +177,7 @@ class CovarianceStructure:
             out[pack[:, 0]] = L[pack[:, 1], pack[:, 2]]
         return out
 
-    # -- absolute variances and covariances (phi) -------------------------
+    # -- absolute variances and covariances (the variance elements) -------
     def level_slices(self) -> list:
         """Slice of each level's free elements in the vector of all of them."""
         out, pos = [], 0
@@ -212,16 +212,26 @@ class CovarianceStructure:
             off += k
         return pos
 
-    def cov_to_phi(self, covs) -> np.ndarray:
+    def cov_to_elements(self, covs) -> np.ndarray:
+        """The free elements of the covariance matrices ``covs`` (one per
+        level), in the order of :meth:`element_labels`: per block, the
+        variances, then the covariances."""
         return np.array([covs[li][i, j] for li in range(len(self.sizes))
                          for i, j in self._positions(li)])
 
-    def phi_to_cov(self, phi) -> list:
+    def elements_to_cov(self, elements) -> list:
+        """The covariance matrix of every level from its free elements (the
+        inverse of :meth:`cov_to_elements`)."""
         out, p = [], 0
         for li, q in enumerate(self.q):
             S = np.zeros((q, q))
             for i, j in self._positions(li):
-                S[i, j] = S[j, i] = phi[p]
+                S[i, j] = S[j, i] = elements[p]
                 p += 1
             out.append(S)
         return out
+
+    #: Former names (``phi`` is the GLMM parameter vector ``(beta, chol)``);
+    #: kept until pywemix.survey.refit uses the new ones.
+    cov_to_phi = cov_to_elements
+    phi_to_cov = elements_to_cov

@@ -15,7 +15,7 @@ from .gaussian import GaussianObjective
 from .laplace import LaplaceObjective
 from .quadrature import QuadratureObjective
 
-__all__ = ["MixObjective", "make_objective"]
+__all__ = ["MixObjective", "make_objective", "check_grid_size"]
 
 #: Largest second-derivative array (rows x nodes x P x P doubles) allowed, in bytes.
 MAX_BYTES = 4e9
@@ -96,17 +96,35 @@ def make_objective(design, family=None, *, n_quad: int = 13, reml: bool = False)
     if reml:
         raise ValueError("reml=True is only defined for the gaussian family")
     n_quad = check_positive_int(n_quad, "n_quad")
-    _check_grid_size(design, structure, n_quad)
+    check_grid_size(design, structure, n_quad)
     function = (LaplaceObjective(design, structure, family) if n_quad == 1
                 else QuadratureObjective(design, structure, family, n_quad))
     return MixObjective(design, structure, family, function, n_quad=n_quad)
 
 
-def _check_grid_size(design, structure, n_quad):
+def check_grid_size(design, structure, n_quad) -> None:
     """Refuse quadrature grids too large for memory, warn about slow ones.
 
+    Parameters
+    ----------
+    design : ModelDesign
+        Only ``n_obs`` and the number of fixed effects are read (the Dask
+        fit passes its largest partition's).
+    structure : CovarianceStructure
+    n_quad : int
+        Quadrature points per random effect.
+
+    Raises
+    ------
+    ValueError
+        When the second-derivative arrays would exceed ``MAX_BYTES``; a
+        ``PerformanceWarning`` names a smaller ``n_quad`` when they exceed
+        an eighth of it.
+
+    Notes
+    -----
     Every row is evaluated at the nodes of all the levels above it:
-    ``prod_l n_quad ** q_l`` points.
+    ``prod_l n_quad ** q_l`` points, each with a ``P x P`` Hessian term.
     """
     per_row = int(np.prod([float(n_quad) ** q for q in structure.q]))
     cells = design.n_obs * per_row

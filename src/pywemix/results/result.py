@@ -109,18 +109,25 @@ class MixResult(InferenceMixin):
                                               sigma2, variance.std_errors())
         d["_var_cov"] = {"robust": _frozen(variance.components_robust),
                          "model": _frozen(variance.components_model)}
-        d["_groups"] = groups_table(design)
         d["_modes"] = [_frozen(m) for m in optimum.modes]
         d["_ranef_var"] = [_frozen(v) for v in optimum.mode_variances]
         d["_covs"] = [_frozen(c) for c in optimum.covariances]
-        d["_fitted_link"] = linear_predictor(design.X, optimum.beta, design.offset, design.Z,
-                                             [lev.codes for lev in design.levels],
-                                             optimum.modes)
-        d["_order"] = np.argsort(design.row_positions, kind="stable")
         d["_levels"], d["_blocks"] = design.levels, design.blocks
         d["_family"] = settings.family_object
         d["sigma2"] = float(optimum.sigma2)
         d["theta"] = _frozen(optimum.theta)
+        d.update(self._from_rows(design, optimum))
+
+    @staticmethod
+    def _from_rows(design, optimum) -> dict:
+        """What the result derives from the design's rows: the groups table,
+        the fitted linear predictor and the order back to the data's rows
+        (a Dask result, whose rows stay on the workers, overrides it)."""
+        return {"_groups": groups_table(design),
+                "_fitted_link": linear_predictor(design.X, optimum.beta, design.offset,
+                                                 design.Z, [lev.codes for lev in design.levels],
+                                                 optimum.modes),
+                "_order": np.argsort(design.row_positions, kind="stable")}
 
     def __setattr__(self, name, value):
         raise AttributeError("MixResult is immutable; fit a new model instead")

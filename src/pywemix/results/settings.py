@@ -61,6 +61,12 @@ class FitSettings:
         Whether the linear predictor has a non-zero offset.
     family_object : Family or None
         The family object itself (None for the Gaussian family); not compared.
+
+    Raises
+    ------
+    ValueError
+        For REML with weights other than 1: WeMix's weighted
+        pseudo-likelihood is defined for maximum likelihood only.
     """
 
     formula: str
@@ -78,6 +84,12 @@ class FitSettings:
     offset_column: str | None = None
     has_offset: bool = False
     family_object: object = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        if self.reml and self.weighted:
+            raise ValueError(
+                "reml=True needs unit weights: WeMix's weighted pseudo-likelihood is "
+                "defined for maximum likelihood only; fit with reml=False")
 
     @property
     def criterion(self) -> str:

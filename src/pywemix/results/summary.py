@@ -38,10 +38,9 @@ class Summary:
                                          vc["variance"], np.nan))
         self.variance = vc
         self.groups = r.groups
-        se_label = "robust" if r.n_clusters else "model"
         self.fixed = pd.DataFrame({"Estimate": r.params, "Std. Error": r.bse,
                                    "t value": r.tvalues})
-        self.se_note = (f"Standard errors are cluster-robust ({se_label} sandwich over "
+        self.se_note = ("Standard errors are cluster-robust (sandwich over the "
                         f"{r.n_clusters} top-level groups).")
         lnl = "not defined (plausible values)" if r.llf is None else f"{r.llf:.2f}"
         icc = r.icc

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from ..estimation.optimize import newton_batch
+from ..estimation.search import newton_batch
 from ..objective.gaussian import GaussianObjective
 from ..warnings import ConvergenceWarning, collecting, warn
 from .replicates import paired_halves, resolve_column

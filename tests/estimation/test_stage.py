@@ -17,7 +17,7 @@ import pywemix
 from conftest import quiet_mix, small_random_intercept
 from pywemix.design import build_design
 from pywemix.estimation import Optimum, VarianceEstimate, estimate_variance, optimize
-from pywemix.estimation.optimize import OptimizationRecord
+from pywemix.estimation.search import OptimizationRecord
 from pywemix.objective import MixObjective, make_objective
 from pywemix.objective.families import get_family
 from pywemix.results import FitSettings, MixResult, make_result
@@ -102,16 +102,6 @@ def test_make_result_refuses_untyped_parts(data):
     with pytest.raises(TypeError, match="variance must be of type VarianceEstimate"):
         make_result(design, settings, optimum, None)
     assert isinstance(make_result(design, settings, optimum, variance), MixResult)
-
-
-def test_make_objective_arguments(data):
-    design = build_design(BINARY, data, family=get_family("binomial"))
-    with pytest.raises(ValueError, match="reml=True is only defined for the gaussian"):
-        make_objective(design, get_family("binomial"), reml=True)
-    with pytest.raises(TypeError, match="n_quad must be a positive integer"):
-        make_objective(design, get_family("binomial"), n_quad=2.5)
-    with pytest.raises(TypeError, match="reml must be True or False"):
-        make_objective(design, None, reml="yes")
 
 
 @pytest.mark.parametrize("family", [None, "binomial"])

@@ -1,4 +1,4 @@
-"""The optimiser (pywemix.estimation.optimize): fits reach the maximum whatever the start,
+"""The optimiser (pywemix.estimation.search): fits reach the maximum whatever the start,
 including where a Cholesky diagonal passes through 0 (a stationary point of
 the profiled likelihood, by the symmetry theta -> -theta)."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 
 from conftest import quiet_mix
 from conftest import small_random_intercept as _small
-from pywemix.estimation.optimize import as_batch, check_start, minimize_bounded, newton_batch
+from pywemix.estimation.search import as_batch, check_start, minimize_bounded, newton_batch
 
 
 @pytest.mark.parametrize("seed", [21, 5, 77, 123])

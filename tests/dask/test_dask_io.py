@@ -1,4 +1,5 @@
-"""``pywemix fit FORMULA 'folder/*.parquet' --scheduler ADDRESS``."""
+"""Reading Parquet with Dask and fitting it on a scheduler (pywemix.dask.io;
+``pywemix fit FORMULA 'folder/*.parquet' --scheduler ADDRESS``)."""
 from __future__ import annotations
 
 import json
@@ -37,3 +38,15 @@ def test_fit_parquet_folder_on_a_scheduler(capsys, tmp_path, dask_client):
     np.testing.assert_allclose(list(d["bse"].values()), mem.bse, rtol=1e-8)
     assert d["llf"] == pytest.approx(mem.llf, rel=1e-8)
     assert d["nobs"] == mem.nobs
+
+
+def test_read_parquet_reads_a_folder_or_a_glob(tmp_path):
+    from pywemix.dask.io import read_parquet
+    df = pd.DataFrame({"y": np.arange(6.0), "g": list("aabbcc")})
+    df.iloc[:3].to_parquet(tmp_path / "part0.parquet")
+    df.iloc[3:].to_parquet(tmp_path / "part1.parquet")
+    for path in (tmp_path, str(tmp_path / "*.parquet")):
+        back = read_parquet(path)
+        assert back.npartitions == 2
+        pd.testing.assert_frame_equal(back.compute().reset_index(drop=True), df,
+                                      check_dtype=False)

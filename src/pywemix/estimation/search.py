@@ -1,11 +1,15 @@
-"""Optimisation of the covariance parameters, with a record of convergence.
+"""The searches that optimise the covariance parameters, and their record.
 
 :func:`newton_batch` is the package's one damped Newton method (projected
 Newton steps with a Levenberg shift and a backtracking line search, for one
-problem or many small ones at once); :func:`minimize_bounded` is a bounded
-quasi-Newton search (L-BFGS-B) polished by it, so that fits that should agree
-do agree to many digits. R equivalent: ``lme4::optimizeLmer`` and the
-``optinfo`` slot; MixedModels.jl's ``OptSummary``.
+problem or many small ones at once); Gaussian fits, bootstrap and replicate
+refits run it first. :func:`minimize_bounded` is the fallback: a bounded
+quasi-Newton search (L-BFGS-B) polished by a few Newton steps, used when the
+Newton search of a Gaussian fit stalls and for GLMMs approximated with too
+few quadrature points for fixed-node Newton steps (numerical derivatives).
+:class:`OptimizationRecord` says what the search did. R equivalent:
+``lme4::optimizeLmer`` and the ``optinfo`` slot; MixedModels.jl's
+``OptSummary``.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from scipy.optimize import minimize
 from .numdiff import hessian, jacobian, steps
 
 __all__ = ["OptimizationRecord", "minimize_bounded", "newton_batch", "as_batch", "check_start",
-           "check_finite_fit"]
+           "check_finite_fit", "projected", "irls"]
 
 
 @dataclass(frozen=True)
@@ -100,8 +104,9 @@ class _Counted:
         return v if np.isfinite(v) else 1e300
 
 
-def _projected(g, x, lower):
-    """The gradient with the components pushing out through a bound set to 0."""
+def projected(g, x, lower):
+    """The gradient ``g`` at ``x`` with the components pushing out through a
+    lower bound set to 0 (the projected gradient of a bound-constrained search)."""
     return np.where((x <= lower) & (g > 0), 0.0, g)
 
 
@@ -383,7 +388,7 @@ def minimize_bounded(fun, x0, lower, *, grad=None, fun_and_grad=None, gtol: floa
         if polished.fun[0] <= fx:
             x, fx = polished.x[0], float(polished.fun[0])
     _, g = both(x)
-    gnorm = float(np.max(np.abs(_projected(g, x, lower)), initial=0.0))
+    gnorm = float(np.max(np.abs(projected(g, x, lower)), initial=0.0))
     converged = bool(gnorm < max(gtol * 100, 1e-6) and fx < 1e300)
     message = str(res.message)
     if not converged:
@@ -391,3 +396,47 @@ def minimize_bounded(fun, x0, lower, *, grad=None, fun_and_grad=None, gtol: floa
     at = tuple(int(i) for i in np.flatnonzero(x <= lower))
     return OptimizationRecord(x, fx, iterations, f.n, gnorm,
                               converged, message, "L-BFGS-B + Newton", at)
+
+
+def irls(info_score, beta0, *, max_iter: int = 50, max_step: float = 5.0,
+         tol: float = 1e-8) -> np.ndarray:
+    """Maximise a concave log-likelihood by Newton (scoring) steps, as IRLS does.
+
+    Parameters
+    ----------
+    info_score : callable
+        ``beta -> (information (p, p), score (p,))``, for example of a
+        weighted GLM (summed over Dask actors or not).
+    beta0 : ndarray (p,)
+    max_iter : int
+    max_step : float
+        Each coordinate's step is clipped to ``[-max_step, max_step]`` (a
+        separated binary predictor would otherwise step to infinity).
+    tol : float
+        Stop when no coordinate moves more than this.
+
+    Returns
+    -------
+    ndarray
+        The estimate (the last point reached if the information becomes
+        singular).
+
+    Notes
+    -----
+    ``beta <- beta + I(beta)^{-1} s(beta)`` (with a ridge of 1e-10), iteratively reweighted least
+    squares for a GLM (McCullagh and Nelder 1989, *Generalized Linear
+    Models*, 2nd ed., sect. 2.5); R equivalent: ``glm.fit``. Used for the
+    fixed-effects start of GLMM fits.
+    """
+    beta = np.array(beta0, dtype=float)
+    for _ in range(max_iter):
+        info, score = info_score(beta)
+        try:
+            step = np.linalg.solve(info + 1e-10 * np.eye(len(beta)), score)
+        except np.linalg.LinAlgError:
+            break
+        step = np.clip(step, -max_step, max_step)
+        beta = beta + step
+        if np.max(np.abs(step), initial=0.0) < tol:
+            break
+    return beta
