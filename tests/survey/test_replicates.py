@@ -225,3 +225,15 @@ def test_replicates_read_in_chunks(sample, monkeypatch):
         monkeypatch.undo()
         np.testing.assert_allclose(chunked.cov_params(), whole.cov_params(), rtol=1e-12)
         assert chunked.method == whole.method
+
+
+def test_unknown_kind_lists_the_kinds_of_the_result(sample):
+    """A replicate result names 'replicate' among its valid covariance kinds."""
+    r = quiet_mix(FORMULA, sample, ["wt", "w2"], replicates=pywemix.Replicates(COLS))
+    for method in (r.cov_params, r.var_cov, r.std_errors, r.tidy):
+        with pytest.raises(ValueError,
+                           match="kind must be 'replicate', 'robust' or 'model', got "
+                                 "'sandwich'"):
+            method(kind="sandwich")
+    with pytest.raises(ValueError, match="cov must be 'replicate', 'robust' or 'model'"):
+        r.wald_test(["x"], cov="sandwich")
