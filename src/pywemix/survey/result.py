@@ -134,14 +134,11 @@ class ReplicateResult(InferenceMixin):
     def summary(self):
         """The full-sample report with replication standard errors."""
         from ..results.summary import Summary
-        s = Summary(self)
-        s.header.insert(1, ("Variance estimation", f"replicate weights: {self.method}"))
-        s.se_note = (f"Standard errors from replicate weights ({self.method}); the "
-                     "cluster-robust sandwich is cov_params('robust').")
-        s.footer = [(k, f"{v} (replication SE {self.icc_std_error:.4f})"
-                     if k.startswith("Intraclass") and np.isfinite(self.icc_std_error) else v)
-                    for k, v in s.footer]
-        return s
+        return Summary(
+            self, header=[("Variance estimation", f"replicate weights: {self.method}")],
+            se_note=(f"Standard errors from replicate weights ({self.method}); the "
+                     "cluster-robust sandwich is cov_params('robust')."),
+            icc_std_error=self.icc_std_error, icc_se_label="replication SE")
 
     def __repr__(self):
         return f"<ReplicateResult {self.formula!r}: {self.method}>"
