@@ -239,3 +239,16 @@ def test_unknown_kind_lists_the_kinds_of_the_result(sample):
             method(kind="sandwich")
     with pytest.raises(ValueError, match="cov must be 'replicate', 'robust' or 'model'"):
         r.wald_test(["x"], cov="sandwich")
+
+
+def test_replicate_fit_of_weighted_data_does_not_warn_about_model_variances(sample):
+    """Building the result reads the stored model-based covariances: the
+    pseudo-likelihood warning is for users who ask for them."""
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = pywemix.mix(FORMULA, sample, ["wt", "w2"], replicates=pywemix.Replicates(COLS),
+                        weight_scaling="size")
+    assert not [w for w in caught if issubclass(w.category, pywemix.PseudoLikelihoodWarning)]
+    with pytest.warns(pywemix.PseudoLikelihoodWarning):
+        r.cov_params("model")

@@ -68,10 +68,12 @@ class ReplicateResult(InferenceMixin):
         d["replicate_var_components"] = replicate_var
         d["replicate_icc"] = replicate_icc
         d["_params"] = full.params
+        # the stored covariances (raw_*): building the result asks for no
+        # variance a user would be warned about
         d["_cov"] = {"replicate": np.asarray(cov, dtype=float),
-                     **{k: full.cov_params(k).to_numpy() for k in ("robust", "model")}}
+                     **{k: full.raw_cov_params(k) for k in ("robust", "model")}}
         d["_var_cov"] = {"replicate": np.asarray(var_cov, dtype=float),
-                         **{k: full.var_cov(k) for k in ("robust", "model")}}
+                         **{k: full.raw_var_cov(k) for k in ("robust", "model")}}
         vc = full.var_components
         vc["std_error"] = np.sqrt(np.clip(np.diag(var_cov), 0, None))
         d["_var_components"] = vc
