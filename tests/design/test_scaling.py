@@ -284,7 +284,9 @@ def test_conditional_weights_given_as_unconditional_warn():
         # dividing by the school weight again distorts the fit (a boundary variance)
         warnings.simplefilter("ignore", pywemix.BoundaryWarning)
         with pytest.warns(pywemix.WeightWarning, match="cond_weights=True"):
-            pywemix.mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=False)
+            # (scaled: the unscaled-weight warning is not what this test is about)
+            pywemix.mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=False,
+                        weight_scaling="size")
 
 
 def test_genuinely_unconditional_weights_do_not_warn():
