@@ -7,6 +7,8 @@ import json
 import shutil
 import subprocess
 from importlib import resources
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -15,6 +17,7 @@ import pytest
 import pywemix
 from conftest import quiet_mix as _quiet_mix
 from pywemix.cli import main
+from pywemix.results.plots import KINDS
 
 FORMULA = "pv1math ~ escs + st04q01 + (1|schoolid)"
 PV = ["pv1math", "pv2math", "pv3math", "pv4math", "pv5math"]
@@ -369,3 +372,42 @@ def test_demo_write_sav_without_pyreadstat_names_it(capsys, tmp_path, monkeypatc
     monkeypatch.setitem(__import__("sys").modules, "pyreadstat", None)  # import fails
     _one_line_error(capsys, ["demo", "--write-data", str(tmp_path / "pisa.sav")],
                     "needs the package pyreadstat")
+
+
+class _FakeFigure:
+    def __init__(self, kind):
+        self.kind = kind
+
+    def savefig(self, path, dpi=None):
+        Path(path).write_text(self.kind)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_plot_kinds_are_the_library_kinds(monkeypatch, capsys, example, tmp_path, kind):
+    """Every plot kind of ``result.plot`` (``coef`` included) is a ``--kind``."""
+    path, _ = example
+    seen = {}
+
+    def fake(args):
+        seen["pv"] = args.pv
+        return SimpleNamespace(plot=lambda k: _FakeFigure(k))
+    monkeypatch.setattr("pywemix.cli._fit_from_args", fake)
+    out_png = tmp_path / f"{kind}.png"
+    assert main(["plot", FORMULA, str(path), "--kind", kind, "-o", str(out_png)]) == 0
+    assert out_png.read_text() == kind
+
+
+def test_coef_plot_with_plausible_values(monkeypatch, capsys, example, tmp_path):
+    """``--pv --kind coef`` draws the combined estimates (PlausibleValuesResult.plot)."""
+    path, _ = example
+    calls = []
+
+    def fake(args):
+        calls.append(args.pv)
+        return SimpleNamespace(plot=lambda k: _FakeFigure(k))
+    monkeypatch.setattr("pywemix.cli._fit_from_args", fake)
+    out_png = tmp_path / "coef.png"
+    assert main(["plot", "math ~ escs + (1|schoolid)", str(path), "--pv",
+                 "math=" + ",".join(PV), "--kind", "coef", "-o", str(out_png)]) == 0
+    assert calls and calls[0]
+    assert out_png.read_text() == "coef"

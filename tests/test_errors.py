@@ -206,7 +206,7 @@ def test_missing_weight_on_a_row_dropped_anyway_is_fine(df):
     d = df.copy()
     d.loc[7, ["x", "w1"]] = np.nan
     with pytest.warns(DataWarning, match="dropped 1 of"):
-        res = pywemix.mix(RI, d, ["w1", "w2"])
+        res = pywemix.mix(RI, d, ["w1", "w2"], weight_scaling="size")
     assert res.nobs == len(d) - 1
 
 
@@ -244,7 +244,7 @@ def test_cond_weights_must_be_bool(df):
 
 def test_reml_with_weights(df):
     with pytest.raises(ValueError, match=r"reml=True needs unit weights"):
-        pywemix.mix(RI, df, ["w1", "w2"], reml=True)
+        pywemix.mix(RI, df, ["w1", "w2"], reml=True, weight_scaling="size")
 
 
 # ---------------------------------------------------------------------------
@@ -409,14 +409,14 @@ def test_missing_values_in_model_variables_are_dropped_with_a_count(df):
     d.loc[33, "y"] = np.nan
     d["unused"] = np.nan              # entirely missing, but not in the model
     with pytest.warns(DataWarning, match=rf"dropped 5 of {len(d)} rows with missing values"):
-        res = pywemix.mix(RI, d, ["w1", "w2"])
+        res = pywemix.mix(RI, d, ["w1", "w2"], weight_scaling="size")
     assert res.nobs == len(d) - 5
     assert any("dropped 5 of" in m for m in res.warnings)
     dropped = {1, 5, 9, 20, 33}
     assert dropped.isdisjoint(res.fittedvalues.index)
     assert set(res.fittedvalues.index) == set(d.index) - dropped
     # same fit as dropping the rows by hand
-    ref = quiet_fit(RI, df.drop(index=sorted(dropped)), ["w1", "w2"])
+    ref = quiet_fit(RI, df.drop(index=sorted(dropped)), ["w1", "w2"], weight_scaling="size")
     assert abs(res.llf - ref.llf) <= 1e-9 * abs(ref.llf)
 
 
@@ -448,9 +448,10 @@ def test_zero_level1_weights_drop_rows_with_a_count(df):
     d = df.copy()
     d.loc[[2, 7, 8, 40], "w1"] = 0.0
     with pytest.warns(DataWarning, match=r"dropped 4 rows with level-1 weight 'w1' equal to 0"):
-        res = pywemix.mix(RI, d, ["w1", "w2"], cond_weights=True)
+        res = pywemix.mix(RI, d, ["w1", "w2"], cond_weights=True, weight_scaling="size")
     assert res.nobs == len(d) - 4
-    ref = quiet_fit(RI, df.drop(index=[2, 7, 8, 40]), ["w1", "w2"], cond_weights=True)
+    ref = quiet_fit(RI, df.drop(index=[2, 7, 8, 40]), ["w1", "w2"], cond_weights=True,
+                    weight_scaling="size")
     assert abs(res.llf - ref.llf) <= 1e-9 * abs(ref.llf)
     np.testing.assert_allclose(res.params, ref.params, rtol=1e-7)
 
@@ -462,12 +463,12 @@ def test_zero_level2_weight_drops_the_group(df):
     with pytest.warns(DataWarning,
                       match=rf"dropped 1 school groups \({int(gone.sum())} rows\) with "
                             r"weight 'w2' equal to 0"):
-        res = pywemix.mix(RI, d, ["w1", "w2"])
+        res = pywemix.mix(RI, d, ["w1", "w2"], weight_scaling="size")
     assert res.nobs == int((~gone).sum())
     assert "s004" not in res.ranef()["school"].index
     groups = res.groups.set_index("level")
     assert groups.loc[2, "n_units"] == df["school"].nunique() - 1
-    ref = quiet_fit(RI, df[~gone], ["w1", "w2"])
+    ref = quiet_fit(RI, df[~gone], ["w1", "w2"], weight_scaling="size")
     assert abs(res.llf - ref.llf) <= 1e-9 * abs(ref.llf)
 
 
@@ -476,7 +477,7 @@ def test_zero_top_weight_drops_the_district_three_levels(df3):
     d.loc[d["district"] == "d03", "w3"] = 0.0
     with pytest.warns(DataWarning, match=r"dropped 1 district groups .*'w3' equal to 0"):
         res = pywemix.mix("y ~ x + (1 | school) + (1 | district)", d, ["w1", "w2", "w3"],
-                          cond_weights=True)
+                          cond_weights=True, weight_scaling="size")
     assert "d03" not in res.ranef()["district"].index
     assert res.nobs == int((df3["district"] != "d03").sum())
 
@@ -530,7 +531,7 @@ def _no_group_effect(seed=5, n_groups=30, size=8):
 def test_boundary_variance_is_exactly_zero_and_warns(weights):
     d = _no_group_effect()
     with pytest.warns(BoundaryWarning, match=r"'Intercept' at level 2 \(g\).*boundary"):
-        res = pywemix.mix("y ~ x + (1 | g)", d, weights)
+        res = pywemix.mix("y ~ x + (1 | g)", d, weights, weight_scaling="size")
     vc = res.var_components
     tau = vc.loc[vc["level"] == 2, "variance"]
     assert len(tau) == 1 and tau.iloc[0] == 0.0

@@ -102,8 +102,12 @@ def test_combination_equals_hand_computation():
     np.testing.assert_allclose(res.cov_params().to_numpy(), imp + samp, rtol=1e-10)
     np.testing.assert_allclose(res.bse.to_numpy(), np.sqrt(np.diag(imp + samp)), rtol=1e-10)
     # model-based covariance: the same rules with each fit's model covariance
-    samp_m = np.mean([f.cov_params("model").to_numpy() for f in res.fits], axis=0)
-    np.testing.assert_allclose(res.cov_params("model").to_numpy(), imp + samp_m, rtol=1e-10)
+    # (weighted fits: model-based variances are asked for on purpose, and warn)
+    with pytest.warns(pywemix.PseudoLikelihoodWarning):
+        samp_m = np.mean([f.cov_params("model").to_numpy() for f in res.fits], axis=0)
+    with pytest.warns(pywemix.PseudoLikelihoodWarning):
+        model = res.cov_params("model").to_numpy()
+    np.testing.assert_allclose(model, imp + samp_m, rtol=1e-10)
     # variance components: mean estimate, imputation + sampling variance
     vest = np.stack([f.var_components["variance"].to_numpy() for f in res.fits])
     vmean = vest.mean(axis=0)
@@ -142,6 +146,22 @@ def test_interface_like_mixresult():
     assert (td["kind"] == "variance").sum() == len(res.var_components)
     assert 0 < res.icc < 1
     assert len(res.ranef()["schoolid"]) == 157
+    # with standard errors: Rubin's rules over the per-value tables
+    t = res.ranef(se=True)["schoolid"]
+    per = [f.ranef(se=True)["schoolid"] for f in res.fits]
+    est = np.stack([p["estimate"].to_numpy() for p in per])
+    within = np.mean([p["std_error"].to_numpy() ** 2 for p in per], axis=0)
+    K = len(per)
+    between = est.var(axis=0, ddof=1)
+    assert list(t.columns) == ["group", "term", "estimate", "std_error"]
+    assert t["group"].tolist() == per[0]["group"].tolist()
+    np.testing.assert_allclose(t["estimate"], est.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(t["std_error"], np.sqrt(within + (1 + 1 / K) * between),
+                               rtol=1e-10)
+    np.testing.assert_allclose(t["estimate"], res.ranef()["schoolid"].to_numpy().T.ravel(),
+                               rtol=1e-12)
+    with pytest.raises(TypeError, match="se"):
+        res.ranef(se="yes")
     with pytest.raises(ValueError):
         res.aic
     with pytest.raises(AttributeError):
@@ -253,12 +273,14 @@ def test_plausible_values_missing_in_different_rows():
     df.loc[[5, 6], "pv2"] = np.nan
     cols = ["pv1", "pv2", "pv3"]
     with pytest.warns(pywemix.DataWarning, match="dropped 2 rows where some plausible"):
+        # scaled level-1 weights: this test is not about unscaled ones
         res = pywemix.mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True,
-                          plausible_values={"y": cols})
+                          plausible_values={"y": cols}, weight_scaling="size")
     assert [f.nobs for f in res.fits] == [len(df) - 2] * 3
     kept = df.drop(index=[5, 6])
     for fit, c in zip(res.fits, cols):
-        one = _quiet_mix(f"{c} ~ x + (1|g)", kept, ["w1", "w2"], cond_weights=True)
+        one = _quiet_mix(f"{c} ~ x + (1|g)", kept, ["w1", "w2"], cond_weights=True,
+                         weight_scaling="size")
         np.testing.assert_allclose(fit.params.to_numpy(), one.params.to_numpy(), rtol=1e-12)
     assert res.nobs == len(df) - 2
 

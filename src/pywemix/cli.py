@@ -23,6 +23,7 @@ import pandas as pd
 from . import __version__
 from .datasets import load_pisa
 from .fit import mix
+from .results.plots import KINDS as PLOT_KINDS
 
 __all__ = ["main", "result_to_dict", "DEMO_FORMULA"]
 
@@ -147,10 +148,10 @@ def _cmd_fit(args) -> int:
 
 
 def _cmd_plot(args) -> int:
-    if args.pv:
+    if args.pv and args.kind != "coef":
         raise ValueError("plots need a single fit, but --pv makes one fit per plausible "
                          "value: plot one value (give its column as the response) "
-                         "without --pv")
+                         "without --pv, or draw the combined estimates with --kind coef")
     fig = _fit_from_args(args).plot(args.kind)
     fig.savefig(args.output, dpi=args.dpi)
     print(f"wrote {args.output}")
@@ -246,8 +247,10 @@ def _parser():
     f.set_defaults(func=_cmd_fit)
     pl = sub.add_parser("plot", help="fit a model and write a diagnostic plot")
     _model_args(pl)
-    pl.add_argument("--kind", required=True,
-                    choices=["resid_fitted", "qq_resid", "qq_ranef", "caterpillar"])
+    pl.add_argument("--kind", required=True, choices=list(PLOT_KINDS),
+                    help="coef: fixed effects with 95%% intervals (with --pv: combined "
+                    "over the plausible values); the others are residual and "
+                    "random-effect diagnostics of one fit")
     pl.add_argument("-o", "--output", required=True, help="image file to write (e.g. qq.png)")
     pl.add_argument("--dpi", type=int, default=100)
     pl.set_defaults(func=_cmd_plot)

@@ -19,7 +19,7 @@ from .design.center import check_centering, make_centering
 from .design.formula import parse_formula
 from .design.frame import numeric_array
 from .design.model import build_design
-from .design.scaling import normalize_scaling, survey_preset
+from .design.scaling import PRESET_NONE, normalize_scaling, survey_preset
 from .estimation import estimate_variance, optimize
 from .objective import make_objective
 from .objective.families import check_link, get_family
@@ -235,7 +235,7 @@ def _settings(formula, args, design) -> FitSettings:
         link=fam.link if fam else "identity", n_quad=args.n_quad if fam else None,
         reml=args.reml, weighted=not _is_unit(design),
         weight_spec=tuple(design.weight_spec), cond_weights=args.cond_weights,
-        weight_scaling=args.scaling, survey=args.survey,
+        weight_scaling=normalize_scaling(args.scaling), survey=args.survey,
         center_group=tuple((g, tuple(c)) for g, c in args.center_group.items()),
         center_grand=tuple(args.center_grand), offset_column=design.offset_column,
         has_offset=bool(np.any(design.offset != 0)), family_object=fam)
@@ -319,7 +319,13 @@ class _DesignReuse:
 
 
 def _scaling(weight_scaling, survey, cond_weights):
-    """Level-1 scaling method and the survey preset's name (None without one)."""
+    """Level-1 scaling method and the survey preset's name (None without one).
+
+    A preset without scaling (TIMSS, PIRLS, NAEP) gives
+    :data:`~pywemix.design.scaling.PRESET_NONE`: no scaling and no
+    unscaled-weight warning, since the EdSurvey note recommends no scaling
+    for these surveys (the settings record ``"none"``).
+    """
     method = normalize_scaling(weight_scaling)
     if survey is None:
         return method, None
@@ -330,4 +336,5 @@ def _scaling(weight_scaling, survey, cond_weights):
     if preset.get("unconditional") and cond_weights:
         raise ValueError(f"the {preset['name']} preset takes the total student weight "
                          "and the school weight (unconditional): use cond_weights=False")
-    return preset["weight_scaling"], preset["name"]
+    method = preset["weight_scaling"]
+    return (PRESET_NONE if method == "none" else method), preset["name"]

@@ -132,10 +132,45 @@ class PlausibleValuesResult(InferenceMixin):
     def n_plausible(self) -> int:
         return len(self.fits)
 
-    def ranef(self, kind: str = "mode") -> dict:
-        """Random effects averaged over the plausible values."""
-        per = [f.ranef(kind) for f in self.fits]
-        return {k: sum(p[k] for p in per) / len(per) for k in per[0]}
+    def ranef(self, kind: str = "mode", se: bool = False) -> dict:
+        """Random effects combined over the plausible values.
+
+        Parameters
+        ----------
+        kind : {"mode", "mean"}
+            As :meth:`MixResult.ranef <pywemix.results.result.MixResult.ranef>`.
+        se : bool
+            Also give their standard errors: a tidy table per grouping factor
+            with columns ``group``, ``term``, ``estimate``, ``std_error`` (the
+            layout of ``MixResult.ranef(se=True)``).
+
+        Returns
+        -------
+        dict
+            Grouping-factor name -> DataFrame (wide without ``se``, tidy with it).
+
+        Notes
+        -----
+        The estimate is the mean over the M plausible values of each fit's
+        conditional mode (or mean). With ``se=True`` its variance combines the
+        fits as the fixed effects are combined (Rubin 1987, by
+        :func:`~pywemix.survey.pool.rubin`): the mean of the conditional
+        variances plus :math:`(1 + 1/M)` times the variance of the modes
+        between plausible values, :math:`T = \\bar U + (1 + 1/M) B`.
+        """
+        from .checks import check_bool
+        if not check_bool(se, "se"):
+            per = [f.ranef(kind) for f in self.fits]
+            return {k: sum(p[k] for p in per) / len(per) for k in per[0]}
+        from .survey.pool import rubin
+        per = [f.ranef(kind, se=True) for f in self.fits]
+        out = {}
+        for name, first in per[0].items():
+            est = np.stack([p[name]["estimate"].to_numpy() for p in per])
+            var = np.stack([p[name]["std_error"].to_numpy() ** 2 for p in per])
+            comb = rubin(est, var)
+            out[name] = first.assign(estimate=comb.mean, std_error=np.sqrt(comb.total))
+        return out
 
     @property
     def aic(self):

@@ -284,7 +284,9 @@ def test_conditional_weights_given_as_unconditional_warn():
         # dividing by the school weight again distorts the fit (a boundary variance)
         warnings.simplefilter("ignore", pywemix.BoundaryWarning)
         with pytest.warns(pywemix.WeightWarning, match="cond_weights=True"):
-            pywemix.mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=False)
+            # (scaled: the unscaled-weight warning is not what this test is about)
+            pywemix.mix(FORMULA, df, ["w_cond", "w_school"], cond_weights=False,
+                        weight_scaling="size")
 
 
 def test_genuinely_unconditional_weights_do_not_warn():
@@ -368,3 +370,30 @@ def test_warn_unscaled_thresholds():
     # rounding-level differences are not variation
     w = np.repeat([3.0, 7.0], 5) * (1 + 1e-12 * rng.normal(size=10))
     assert warn_unscaled(w, np.array([0, 5]), "none") is False
+
+
+@pytest.mark.parametrize("survey", ["TIMSS", "PIRLS", "NAEP", "timss advanced"])
+def test_presets_without_scaling_do_not_warn(survey):
+    """TIMSS, PIRLS and NAEP presets choose no scaling knowingly (EdSurvey
+    note): no unscaled-weight warning, the same fit, settings say "none"."""
+    df = _noise_slope()    # w2 = 1: level-1 weights are total and conditional alike
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = pywemix.mix("y ~ x + (x|g)", df, ["w1", "w2"], cond_weights=False,
+                          survey=survey)
+    assert not [w for w in caught if issubclass(w.category, pywemix.WeightWarning)]
+    assert res.settings.weight_scaling == "none"
+    plain, plain_caught = _weight_warnings(data=df)
+    assert len(plain_caught) == 1                  # the same data without a preset warn
+    np.testing.assert_allclose(res.params, plain.params, rtol=1e-12)
+
+
+def test_preset_none_scales_as_none():
+    from pywemix.design.scaling import PRESET_NONE, normalize_scaling
+    assert normalize_scaling(PRESET_NONE) == "none"
+    w = np.random.default_rng(1).uniform(1, 5, 20)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert warn_unscaled(w, np.arange(0, 20, 5), PRESET_NONE) is False
+        assert warn_unscaled(w, np.arange(0, 20, 5), "none") is True
+    assert len(caught) == 1

@@ -48,7 +48,11 @@ def _stages(formula, data, family, **kw):
 def _assert_same(a, b):
     np.testing.assert_allclose(a.params, b.params, rtol=1e-12)
     np.testing.assert_allclose(a.bse, b.bse, rtol=1e-10)
-    np.testing.assert_allclose(a.std_errors("model"), b.std_errors("model"), rtol=1e-10)
+    # model-based SEs of weighted fits are asked for on purpose: they warn
+    with (pytest.warns(pywemix.PseudoLikelihoodWarning) if a.weighted or b.weighted
+          else warnings.catch_warnings()):
+        model = a.std_errors("model"), b.std_errors("model")
+    np.testing.assert_allclose(*model, rtol=1e-10)
     np.testing.assert_allclose(a.var_cov("robust"), b.var_cov("robust"), rtol=1e-10)
     pd.testing.assert_frame_equal(a.var_components, b.var_components, rtol=1e-10)
     assert a.llf == pytest.approx(b.llf, rel=1e-13)

@@ -404,3 +404,19 @@ def test_unweighted_json_and_latex(unweighted):
     assert d["footer"]["lnl"] == f"{unweighted.llf:.2f}"
     assert s.as_html() == s._repr_html_()
     assert s.as_latex().count(r"\begin{tabular}") == 4
+
+
+def test_constructor_takes_header_notes_and_table(unweighted):
+    """Header lines, the standard-error sentence, the fixed-effects table and an
+    ICC standard error are constructor arguments (no mutation afterwards)."""
+    from pywemix.results.summary import Summary
+    res = unweighted
+    table = pd.DataFrame({"Estimate": res.params, "df": np.arange(len(res.params))})
+    s = Summary(res, header=[("Variance estimation", "by hand")], se_note="SEs by hand.",
+                fixed=table, icc_std_error=0.0123, icc_se_label="my SE")
+    assert s.header[0][0] == "Formula" and s.header[1] == ("Variance estimation", "by hand")
+    assert s.se_note == "SEs by hand." and "SEs by hand." in s.as_text()
+    assert s.fixed is table
+    assert dict(s.footer)["Intraclass correlation (ICC)"] == f"{res.icc:.4f} (my SE 0.0123)"
+    assert dict(Summary(res).footer)["Intraclass correlation (ICC)"] == f"{res.icc:.4f}"
+    assert s.as_dict()["header"]["Variance estimation"] == "by hand"

@@ -5,6 +5,7 @@ import pytest
 
 import pywemix
 from conftest import quiet_mix
+from pywemix.results.summary import Summary
 from survey_data import FORMULA, explicit_replicates, survey_sample
 
 COLS = [f"rw{i}" for i in range(1, 5)]
@@ -64,9 +65,17 @@ def test_pool_equals_plausible_value_combination(sample, per_value):
     pooled = pywemix.pool(fits)
     pv = quiet_mix(FORMULA, sample, ["wt", "w2"], plausible_values={"y": PVS})
     np.testing.assert_allclose(pooled.params, pv.params, rtol=1e-12)
-    for kind in ("robust", "model"):
-        np.testing.assert_allclose(pooled.cov_params(kind), pv.cov_params(kind), rtol=1e-12)
-        np.testing.assert_allclose(pooled.var_cov(kind), pv.var_cov(kind), rtol=1e-12)
+    np.testing.assert_allclose(pooled.cov_params("robust"), pv.cov_params("robust"),
+                               rtol=1e-12)
+    np.testing.assert_allclose(pooled.var_cov("robust"), pv.var_cov("robust"), rtol=1e-12)
+    # model-based variances of weighted fits are asked for on purpose: they warn
+    for res in (pooled, pv):
+        with pytest.warns(pywemix.PseudoLikelihoodWarning):
+            model = res.cov_params("model"), res.var_cov("model")
+        if res is pooled:
+            pooled_model = model
+    np.testing.assert_allclose(pooled_model[0], model[0], rtol=1e-12)
+    np.testing.assert_allclose(pooled_model[1], model[1], rtol=1e-12)
     np.testing.assert_allclose(pooled.var_components["std_error"],
                                pv.var_components["std_error"], rtol=1e-12)
 
@@ -91,7 +100,13 @@ def test_pool_degrees_of_freedom_and_fmi(per_value):
     assert pooled.bse["x"] == pytest.approx(np.sqrt(t), rel=1e-10)
     tidy = pooled.tidy()
     assert {"df", "fmi"} <= set(tidy.columns)
-    assert "Barnard-Rubin" in pooled.summary()
+    s = pooled.summary()
+    assert "Barnard-Rubin" in str(s)
+    assert isinstance(s, Summary) and "<table" in s.as_html()
+    np.testing.assert_allclose(s.fixed["df"], pooled.df)
+    np.testing.assert_allclose(s.fixed["fmi"], pooled.fmi)
+    np.testing.assert_allclose(s.fixed["Std. Error"], pooled.bse)
+    assert s.as_dict()["fixed"][0]["term"] == pooled.params.index[0]
 
 
 def test_pool_of_replicate_results_uses_replication_variances(sample):
@@ -152,7 +167,8 @@ def test_by_records_errors(countries):
     bad = countries.copy()
     bad.loc[bad["cnt"] == "BBB", "y"] = 1.0  # constant response: cannot be fitted
     with pytest.warns(pywemix.DataWarning, match="could not be fitted"):
-        res = pywemix.mix(FORMULA, bad, ["wt", "w2"], by="cnt")
+        # (scaled level-1 weights: this test is not about unscaled ones)
+        res = pywemix.mix(FORMULA, bad, ["wt", "w2"], by="cnt", weight_scaling="size")
     assert list(res) == ["AAA"]
     assert "constant" in res.errors["BBB"]
     with pytest.raises(KeyError, match="could not be fitted"):

@@ -101,7 +101,9 @@ def test_other_kinds_and_tests_use_their_covariance(sample, full):
     rep = pywemix.Replicates(COLS, full_weight="wt")
     r = quiet_mix(FORMULA, sample, ["wt", "w2"], replicates=rep)
     np.testing.assert_allclose(r.cov_params("robust"), full.cov_params("robust"))
-    np.testing.assert_allclose(r.std_errors("model"), full.std_errors("model"))
+    with pytest.warns(pywemix.PseudoLikelihoodWarning):   # weighted: asked on purpose
+        model = r.std_errors("model"), full.std_errors("model")
+    np.testing.assert_allclose(*model)
     np.testing.assert_allclose(r.params, full.params)
     w = r.wald_test(["x"])
     V = r.cov_params().loc["x", "x"]
@@ -225,3 +227,28 @@ def test_replicates_read_in_chunks(sample, monkeypatch):
         monkeypatch.undo()
         np.testing.assert_allclose(chunked.cov_params(), whole.cov_params(), rtol=1e-12)
         assert chunked.method == whole.method
+
+
+def test_unknown_kind_lists_the_kinds_of_the_result(sample):
+    """A replicate result names 'replicate' among its valid covariance kinds."""
+    r = quiet_mix(FORMULA, sample, ["wt", "w2"], replicates=pywemix.Replicates(COLS))
+    for method in (r.cov_params, r.var_cov, r.std_errors, r.tidy):
+        with pytest.raises(ValueError,
+                           match="kind must be 'replicate', 'robust' or 'model', got "
+                                 "'sandwich'"):
+            method(kind="sandwich")
+    with pytest.raises(ValueError, match="cov must be 'replicate', 'robust' or 'model'"):
+        r.wald_test(["x"], cov="sandwich")
+
+
+def test_replicate_fit_of_weighted_data_does_not_warn_about_model_variances(sample):
+    """Building the result reads the stored model-based covariances: the
+    pseudo-likelihood warning is for users who ask for them."""
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = pywemix.mix(FORMULA, sample, ["wt", "w2"], replicates=pywemix.Replicates(COLS),
+                        weight_scaling="size")
+    assert not [w for w in caught if issubclass(w.category, pywemix.PseudoLikelihoodWarning)]
+    with pytest.warns(pywemix.PseudoLikelihoodWarning):
+        r.cov_params("model")

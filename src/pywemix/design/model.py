@@ -302,8 +302,10 @@ def build_design(formula, data, weights=None, cond_weights=False,
         Non-Gaussian family; checks and codes the response.
     offset : str or array-like, optional
         Column name or values added to the linear predictor.
-    weight_scaling : {"none", "size", "effective"}
-        Scaling of the conditional level-1 weights within level-2 groups.
+    weight_scaling : {"none", "size", "effective"} or PRESET_NONE
+        Scaling of the conditional level-1 weights within level-2 groups;
+        :data:`~pywemix.design.scaling.PRESET_NONE` is "none" chosen by a
+        survey preset (no unscaled-weight warning).
 
     Returns
     -------

@@ -17,13 +17,20 @@ from .sufficient import group_sum
 from ..warnings import WeightWarning, warn
 
 __all__ = ["scale_weights", "scale_within", "normalize_scaling", "survey_preset", "SURVEYS",
-           "warn_unscaled", "warn_unscaled_sums", "SMALL_GROUP"]
+           "warn_unscaled", "warn_unscaled_sums", "SMALL_GROUP", "PRESET_NONE"]
+
+#: ``weight_scaling`` value meaning "no scaling, chosen by a survey preset"
+#: (TIMSS, PIRLS, NAEP: the EdSurvey note recommends no level-1 scaling for
+#: them). It scales as ``"none"`` but gives no unscaled-weight warning: the
+#: preset is an informed choice. ``mix(..., survey=...)`` passes it to
+#: :func:`~pywemix.design.model.build_design`; results record ``"none"``.
+PRESET_NONE = "none (survey preset)"
 
 #: Median level-2 group size below which unscaled, varying level-1 weights are
 #: warned about (see :func:`warn_unscaled`).
 SMALL_GROUP = 30
 
-_ALIASES = {"none": "none", None: "none", "size": "size", "a": "size", "effective": "effective",
+_ALIASES = {"none": "none", None: "none", PRESET_NONE: "none", "size": "size", "a": "size", "effective": "effective",
             "b": "effective"}
 
 #: Survey presets: level-1 scaling, and whether the weights must be unconditional.
@@ -101,7 +108,8 @@ def warn_unscaled(w: np.ndarray, starts: np.ndarray, method: str,
     starts : ndarray (J,)
         First row of each level-2 group.
     method : str
-        The ``weight_scaling`` asked for; only ``"none"`` can warn.
+        The ``weight_scaling`` asked for; only ``"none"`` can warn
+        (:data:`PRESET_NONE`, no scaling chosen by a survey preset, does not).
     group : str
         The level-2 grouping factor's name, for the message.
 
@@ -134,7 +142,7 @@ def warn_unscaled(w: np.ndarray, starts: np.ndarray, method: str,
       Rabe-Hesketh and Skrondal (2006) found that scaling changes the
       estimates.
     """
-    if normalize_scaling(method) != "none" or len(starts) == 0:
+    if method == PRESET_NONE or normalize_scaling(method) != "none" or len(starts) == 0:
         return False
     sizes = np.diff(np.r_[starts, len(w)]).astype(float)
     return warn_unscaled_sums(sizes, group_sum(w, starts), group_sum(w * w, starts),
@@ -144,7 +152,7 @@ def warn_unscaled(w: np.ndarray, starts: np.ndarray, method: str,
 def warn_unscaled_sums(sizes, s1, s2, method: str, group: str = "level-2 groups") -> bool:
     """:func:`warn_unscaled` from each group's row count, sum of weights and sum
     of squared weights (for statistics added up over partitions)."""
-    if normalize_scaling(method) != "none" or len(sizes) == 0:
+    if method == PRESET_NONE or normalize_scaling(method) != "none" or len(sizes) == 0:
         return False
     sizes = np.asarray(sizes, dtype=float)
     median = float(np.median(sizes))

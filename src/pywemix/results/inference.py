@@ -72,8 +72,14 @@ def check_alpha(alpha) -> float:
 
 
 def _check_kind(kind, store, name="kind"):
+    """``kind`` if it is one of the covariance kinds of ``store`` (the result's
+    own: ``'robust'`` and ``'model'``, plus ``'replicate'`` for replicate-weight
+    results); else a ValueError listing those kinds."""
     if not isinstance(kind, str) or kind not in store:
-        raise ValueError(f"{name} must be 'robust' or 'model', got {kind!r}")
+        valid = [repr(k) for k in store]
+        listed = valid[0] if len(valid) == 1 else \
+            f"{', '.join(valid[:-1])} or {valid[-1]}"
+        raise ValueError(f"{name} must be {listed}, got {kind!r}")
     return kind
 
 

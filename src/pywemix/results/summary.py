@@ -28,7 +28,27 @@ class Summary:
     (that dict as strict JSON, missing values as ``null``).
     """
 
-    def __init__(self, result):
+    def __init__(self, result, *, header=(), se_note=None, fixed=None,
+                 icc_std_error=None, icc_se_label="standard error"):
+        """Build the report of ``result``.
+
+        Parameters
+        ----------
+        result : MixResult, PlausibleValuesResult, ReplicateResult or PooledResult
+        header : sequence of (label, value), optional
+            Lines added to the header after the formula (e.g. how the
+            variances were estimated).
+        se_note : str, optional
+            The sentence saying where the standard errors come from; default
+            the cluster-robust sandwich's.
+        fixed : DataFrame, optional
+            The fixed-effects table; default ``Estimate``, ``Std. Error`` and
+            ``t value`` from ``result.params``, ``bse`` and ``tvalues``.
+        icc_std_error : float, optional
+            A standard error of the ICC, shown beside it when finite.
+        icc_se_label : str
+            What that standard error is called (e.g. ``"replication SE"``).
+        """
         self.result = result
         r = result
         self.title = _title(r)
@@ -39,21 +59,20 @@ class Summary:
         self.variance = vc
         self.groups = r.groups
         self.fixed = pd.DataFrame({"Estimate": r.params, "Std. Error": r.bse,
-                                   "t value": r.tvalues})
+                                   "t value": r.tvalues}) if fixed is None else fixed
         self.se_note = ("Standard errors are cluster-robust (sandwich over the "
-                        f"{r.n_clusters} top-level groups).")
-        lnl = "not defined (plausible values)" if r.llf is None else f"{r.llf:.2f}"
-        icc = r.icc
-        icc_text = f"{icc:.4f}" if np.isfinite(icc) else \
-            f"not defined for the {r.family} family"
-        self.footer = [("lnl", lnl), ("Intraclass correlation (ICC)", icc_text)]
+                        f"{r.n_clusters} top-level groups).") if se_note is None else se_note
+        self.footer = [("lnl", _lnl_text(r)),
+                       ("Intraclass correlation (ICC)",
+                        _icc_text(r, icc_std_error, icc_se_label))]
         n_pv = getattr(r, "n_plausible", None)
         if n_pv:
             self.header.insert(1, ("Plausible values", f"{n_pv} ({', '.join(r.columns)}); "
                                    "estimates averaged, variance = sampling + imputation"))
+        self.header[1:1] = [(str(k), v) for k, v in header]
         self.notes = list(r.warnings)
         self.notes.extend(_pseudo_notes(r))
-        if np.isfinite(icc) and _has_slope_variance(vc):
+        if np.isfinite(r.icc) and _has_slope_variance(vc):
             self.notes.append("The ICC adds the random-slope variances to the intercept "
                               "variances, as WeMix's ICC does; it depends on the scale of "
                               "the slope covariates (see help(result.icc)).")
@@ -205,6 +224,22 @@ def _plain(v):
 def _records(df: pd.DataFrame) -> list:
     return [{str(k): _plain(v) for k, v in zip(df.columns, row)}
             for row in df.itertuples(index=False)]
+
+
+def _lnl_text(r) -> str:
+    if r.llf is not None:
+        return f"{r.llf:.2f}"
+    return "not defined (plausible values)" if getattr(r, "n_plausible", None) \
+        else "not defined (pooled fits)"
+
+
+def _icc_text(r, std_error, label) -> str:
+    icc = r.icc
+    if not np.isfinite(icc):
+        return f"not defined for the {r.family} family"
+    if std_error is not None and np.isfinite(std_error):
+        return f"{icc:.4f} ({label} {std_error:.4f})"
+    return f"{icc:.4f}"
 
 
 def _title(r) -> str:

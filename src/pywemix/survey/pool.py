@@ -104,12 +104,15 @@ def barnard_rubin_df(comb: RubinCombination, dfcom=np.inf):
 
 
 def _kinds(fit) -> list:
-    """Covariance kinds every estimate of ``fit`` has (replicate, robust, model)."""
+    """Covariance kinds every estimate of ``fit`` has (replicate, robust, model).
+
+    The stored covariances are read (``raw_cov_params``): combining fits asks
+    for no variance a user would be warned about."""
     out = []
     for kind in ("replicate", "robust", "model"):
         try:
-            fit.cov_params(kind)
-            fit.var_cov(kind)
+            fit.raw_cov_params(kind)
+            fit.raw_var_cov(kind)
         except (ValueError, KeyError):
             continue
         out.append(kind)
@@ -136,13 +139,14 @@ class PooledResult(InferenceMixin):
         d["_default"] = kinds[0]
         names = first.params.index
         est = np.stack([f.params.to_numpy() for f in fits])
-        combos = {k: rubin(est, np.stack([f.cov_params(k).to_numpy() for f in fits]))
+        combos = {k: rubin(est, np.stack([f.raw_cov_params(k) for f in fits]))
                   for k in kinds}
         main = combos[kinds[0]]
         d["_params"] = pd.Series(main.mean, index=names, name="params")
         d["_cov"] = {k: c.total for k, c in combos.items()}
         vest = np.stack([f.var_components["variance"].to_numpy() for f in fits])
-        vcombos = {k: rubin(vest, np.stack([f.var_cov(k) for f in fits])) for k in kinds}
+        vcombos = {k: rubin(vest, np.stack([f.raw_var_cov(k) for f in fits]))
+                   for k in kinds}
         d["_var_cov"] = {k: c.total for k, c in vcombos.items()}
         vc = first.var_components.copy()
         vc["variance"] = vcombos[kinds[0]].mean
@@ -158,6 +162,14 @@ class PooledResult(InferenceMixin):
         d["_icc"] = float(np.mean([f.icc for f in fits]))
         d["formula"] = first.formula
         d["n_imputations"] = len(fits)
+        # what the report needs of a fit: the first fit's settings and sample
+        for key in ("settings", "family", "nobs", "n_clusters", "weighted"):
+            d[key] = getattr(first, key)
+        d["llf"], d["optimization"] = None, None
+        msgs = []
+        for f in fits:
+            msgs.extend(m for m in f.warnings if m not in msgs)
+        d["warnings"] = tuple(msgs)
 
     def __setattr__(self, name, value):
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -205,15 +217,30 @@ class PooledResult(InferenceMixin):
         out.loc[fixed, "conf_low"], out.loc[fixed, "conf_high"] = est - t * se, est + t * se
         return out
 
-    def summary(self) -> str:
-        """A short text report: the pooled table with df and fmi."""
-        lines = [f"Pooled fits (Rubin's rules): {self.formula}",
-                 f"{self.n_imputations} imputations; {self._default} variances; "
-                 f"Barnard-Rubin df with complete-data df {self.dfcom:g}", ""]
-        cols = ["term", "estimate", "std_error", "statistic", "p_value", "df", "fmi"]
-        lines.append(self.tidy()[cols].to_string(index=False,
-                                                 float_format=lambda v: f"{v:.6g}"))
-        return "\n".join(lines)
+    def summary(self):
+        """The report of the pooled fits (a :class:`~pywemix.results.summary.Summary`:
+        text, HTML in Jupyter, LaTeX, dict/JSON).
+
+        The fixed-effects table adds the Barnard-Rubin degrees of freedom,
+        the p-values of t tests with them, and the fraction of missing
+        information (``fmi``).
+        """
+        from ..results.summary import Summary
+        t = self.tidy().set_index("term")
+        t = t[t["kind"] == "fixed"]
+        fixed = pd.DataFrame({"Estimate": t["estimate"], "Std. Error": t["std_error"],
+                              "t value": t["statistic"], "df": t["df"],
+                              "Pr(>|t|)": t["p_value"], "fmi": t["fmi"]}).rename_axis(None)
+        return Summary(
+            self, fixed=fixed,
+            header=[("Pooled fits", f"{self.n_imputations} imputations, Rubin's rules; "
+                     f"{self._default} variances; Barnard-Rubin df with complete-data "
+                     f"df {self.dfcom:g}")],
+            se_note=(f"Standard errors: Rubin's total variance (mean {self._default} "
+                     "variance + (1 + 1/M) x between-imputation variance)."))
+
+    def _repr_html_(self):
+        return self.summary()._repr_html_()
 
     def __repr__(self):
         return f"<PooledResult {self.formula!r}: {self.n_imputations} fits>"

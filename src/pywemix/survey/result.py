@@ -68,10 +68,12 @@ class ReplicateResult(InferenceMixin):
         d["replicate_var_components"] = replicate_var
         d["replicate_icc"] = replicate_icc
         d["_params"] = full.params
+        # the stored covariances (raw_*): building the result asks for no
+        # variance a user would be warned about
         d["_cov"] = {"replicate": np.asarray(cov, dtype=float),
-                     **{k: full.cov_params(k).to_numpy() for k in ("robust", "model")}}
+                     **{k: full.raw_cov_params(k) for k in ("robust", "model")}}
         d["_var_cov"] = {"replicate": np.asarray(var_cov, dtype=float),
-                         **{k: full.var_cov(k) for k in ("robust", "model")}}
+                         **{k: full.raw_var_cov(k) for k in ("robust", "model")}}
         vc = full.var_components
         vc["std_error"] = np.sqrt(np.clip(np.diag(var_cov), 0, None))
         d["_var_components"] = vc
@@ -134,14 +136,11 @@ class ReplicateResult(InferenceMixin):
     def summary(self):
         """The full-sample report with replication standard errors."""
         from ..results.summary import Summary
-        s = Summary(self)
-        s.header.insert(1, ("Variance estimation", f"replicate weights: {self.method}"))
-        s.se_note = (f"Standard errors from replicate weights ({self.method}); the "
-                     "cluster-robust sandwich is cov_params('robust').")
-        s.footer = [(k, f"{v} (replication SE {self.icc_std_error:.4f})"
-                     if k.startswith("Intraclass") and np.isfinite(self.icc_std_error) else v)
-                    for k, v in s.footer]
-        return s
+        return Summary(
+            self, header=[("Variance estimation", f"replicate weights: {self.method}")],
+            se_note=(f"Standard errors from replicate weights ({self.method}); the "
+                     "cluster-robust sandwich is cov_params('robust')."),
+            icc_std_error=self.icc_std_error, icc_se_label="replication SE")
 
     def __repr__(self):
         return f"<ReplicateResult {self.formula!r}: {self.method}>"
