@@ -3,7 +3,7 @@
 ``pywemix.mix(formula, ddf, ...)`` with a :class:`dask.dataframe.DataFrame`
 comes here. Gaussian models are fitted from per-group sufficient statistics
 computed on the workers (:mod:`pywemix.dask.design`); binomial and Poisson
-models by adaptive quadrature (``n_quad=1``: the joint Laplace of in-memory fits) in one actor per partition of whole top-level
+models by adaptive quadrature in one actor per partition of whole top-level
 groups (:mod:`pywemix.dask.glmm`, needs a ``distributed.Client``). The
 optimisers and variance estimators are those of in-memory fits. Dask is imported only when a
 Dask object is passed (``pip install "pywemix[dask]"``).

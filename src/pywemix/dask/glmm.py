@@ -9,7 +9,11 @@ pseudo-log-likelihood, its gradient and its Hessian are sums over the
 partitions: every evaluation is one call per actor plus a sum on the client,
 and the adaptive nodes (conditional modes) stay on the workers between
 evaluations. The optimiser (Newton-Raphson with fixed nodes re-adapted at
-every iteration) and the sandwich variance are those of in-memory fits.
+every iteration) and the sandwich variance are those of in-memory fits. With
+``n_quad=1`` each actor holds the joint Laplace objective of in-memory fits
+(:class:`~pywemix.objective.laplace.LaplaceObjective`, which also decomposes
+over top-level groups), maximised by the same BFGS
+(:func:`~pywemix.estimation.laplace_fit.fit_laplace`).
 R equivalents: ``lme4::glmer``; ``WeMix::mix(family=)``.
 """
 from __future__ import annotations
