@@ -112,6 +112,20 @@ def test_pool_refuses_different_models(sample, per_value):
         pywemix.pool([per_value[0][0]])
 
 
+def test_pool_input_checks(per_value):
+    fits = [f for f, _, _ in per_value]
+    with pytest.raises(TypeError, match="pool needs fits .* item 0 is a int"):
+        pywemix.pool([1, 2])
+    with pytest.raises(TypeError, match="pool needs a list of fits .* got int"):
+        pywemix.pool(3)
+    for bad in (0, -3, np.nan):
+        with pytest.raises(ValueError, match="dfcom.* must be positive"):
+            pywemix.pool(fits, dfcom=bad)
+    with pytest.raises(TypeError, match="dfcom must be a positive number"):
+        pywemix.pool(fits, dfcom="10")
+    assert np.all(pywemix.pool(fits, dfcom=np.inf).df > 0)
+
+
 @pytest.fixture(scope="module")
 def countries():
     a = survey_sample(seed=3, n_schools=12, reps=4, n_pv=3).assign(cnt="AAA")
