@@ -1,10 +1,13 @@
 """Plausible values with replicates, fits by group, pooling."""
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import pywemix
 from conftest import quiet_mix
+from pywemix.survey import GroupFitError
 from survey_data import FORMULA, explicit_replicates, survey_sample
 
 COLS = [f"rw{i}" for i in range(1, 5)]
@@ -169,9 +172,31 @@ def test_by_records_errors(countries):
         res = pywemix.mix(FORMULA, bad, ["wt", "w2"], by="cnt")
     assert list(res) == ["AAA"]
     assert "constant" in res.errors["BBB"]
-    with pytest.raises(KeyError, match="could not be fitted"):
+    with pytest.raises(GroupFitError, match="cnt = 'BBB' could not be fitted: .*constant"):
         res["BBB"]
+    assert "BBB" not in res and res.get("BBB") is None
+    with pytest.raises(KeyError):
+        res["CCC"]
     assert "Not fitted" in str(res.summary())
+
+
+@pytest.mark.filterwarnings("ignore::pywemix.FewGroupsWarning")
+def test_by_raises_when_every_group_fails(countries):
+    bad = countries.assign(y=1.0)
+    with pytest.raises(ValueError, match="no group of 'cnt' could be fitted.*"
+                                         "cnt='AAA': .*constant"):
+        pywemix.mix(FORMULA, bad, ["wt", "w2"], by="cnt")
+
+
+def test_by_warnings_name_their_group(countries):
+    data = countries.copy()
+    data.loc[data.index[data["cnt"] == "BBB"][:2], "x"] = np.nan  # 2 rows dropped in BBB
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pywemix.mix(FORMULA, data, ["wt", "w2"], by="cnt")
+    texts = [str(w.message) for w in caught if issubclass(w.category, pywemix.PywemixWarning)]
+    assert texts and all(t.startswith(("cnt='AAA': ", "cnt='BBB': ")) for t in texts)
+    assert any(t.startswith("cnt='BBB': dropped 2 of") for t in texts)
 
 
 def test_by_column_errors(countries):
