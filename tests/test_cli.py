@@ -339,6 +339,18 @@ def test_plot_with_plausible_values_is_refused(capsys, example, tmp_path):
     assert not out_png.exists()
 
 
+def test_plot_to_a_missing_folder_fails_before_fitting(capsys, example, tmp_path,
+                                                        monkeypatch):
+    path, _ = example
+
+    def not_called(*args, **kwargs):
+        raise AssertionError("the model was fitted")
+    monkeypatch.setattr("pywemix.cli.mix", not_called)
+    missing = tmp_path / "nope" / "qq.png"
+    _one_line_error(capsys, ["plot", FORMULA, str(path), "--kind", "qq_ranef", "-o",
+                             str(missing)], "folder")
+
+
 def test_usage_errors_still_exit_2(capsys, example):
     path, _ = example
     with pytest.raises(SystemExit) as e:

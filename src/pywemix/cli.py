@@ -152,6 +152,10 @@ def _cmd_plot(args) -> int:
         raise ValueError("plots need a single fit, but --pv makes one fit per plausible "
                          "value: plot one value (give its column as the response) "
                          "without --pv, or draw the combined estimates with --kind coef")
+    import os
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):  # fail before the fit, not after it
+        raise ValueError(f"cannot write {args.output!r}: folder {folder!r} does not exist")
     fig = _fit_from_args(args).plot(args.kind)
     fig.savefig(args.output, dpi=args.dpi)
     print(f"wrote {args.output}")

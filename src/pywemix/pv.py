@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .design.formula import parse_formula
-from .design.frame import check_columns, to_pandas
+from .design.frame import check_columns, check_not_all_missing, to_pandas
 from .executors import check_executor, map_tasks
 from .results.inference import InferenceMixin
 from .warnings import DataWarning, reissue, silently, warn
@@ -252,6 +252,7 @@ def fit_plausible_values(fit, formula, data, plausible_values, executor=None):
     response, cols = check_plausible_values(plausible_values, formula)
     data = to_pandas(data)
     check_columns(data, cols, "plausible-value column")
+    check_not_all_missing(data, cols, "plausible-value column")
     check_executor(executor)
     missing = data[cols].isna().to_numpy()
     partly = missing.any(axis=1) & ~missing.all(axis=1)

@@ -78,3 +78,34 @@ def test_dask_separation_warnings_as_in_memory(dask_client):
                        family="binomial", n_quad=5)
     assert any("perfect separation" in m for m in mem_msgs)
     assert set(msgs) == set(mem_msgs)
+
+
+def _laplace_data(seed=11):
+    """Small three-level binomial data (districts > schools > pupils) with weights."""
+    rng = np.random.default_rng(seed)
+    dist = np.repeat(np.arange(8), 4)
+    school = np.arange(32)
+    size = rng.integers(5, 12, 32)
+    rows = pd.DataFrame({"dist": np.repeat(dist, size), "school": np.repeat(school, size)})
+    rows["x"] = rng.normal(size=len(rows))
+    eta = (-0.3 + 0.8 * rows.x + rng.normal(0, 0.7, 8)[rows.dist]
+           + rng.normal(0, 0.8, 32)[rows.school])
+    rows["y"] = (rng.random(len(rows)) < 1 / (1 + np.exp(-eta))).astype(float)
+    rows["w1"] = rng.uniform(0.5, 2, len(rows))
+    rows["w2"] = rng.uniform(1, 3, 32)[rows.school]
+    rows["w3"] = rng.uniform(1, 3, 8)[rows.dist]
+    return rows
+
+
+def test_dask_laplace_three_levels_equals_in_memory_fit(dask_client):
+    # n_quad=1 is lme4's joint Laplace in memory: the Dask fit must be the same model
+    df = _laplace_data()
+    _, mem, res = _compare("y ~ x + (1|school) + (1|dist)", df, 2, family="binomial",
+                           n_quad=1)
+    assert "Laplace" in res.optimization.method
+
+
+def test_dask_laplace_two_levels_weighted_equals_in_memory_fit(dask_client):
+    df = _laplace_data(12)
+    _compare("y ~ x + (1|school)", df, 3, weights=["w1", "w2"], cond_weights=True,
+             family="binomial", n_quad=1)

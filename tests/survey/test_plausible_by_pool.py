@@ -1,4 +1,6 @@
 """Plausible values with replicates, fits by group, pooling."""
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,6 +8,7 @@ import pytest
 import pywemix
 from conftest import quiet_mix
 from pywemix.results.summary import Summary
+from pywemix.survey import GroupFitError
 from survey_data import FORMULA, explicit_replicates, survey_sample
 
 COLS = [f"rw{i}" for i in range(1, 5)]
@@ -127,6 +130,20 @@ def test_pool_refuses_different_models(sample, per_value):
         pywemix.pool([per_value[0][0]])
 
 
+def test_pool_input_checks(per_value):
+    fits = [f for f, _, _ in per_value]
+    with pytest.raises(TypeError, match="pool needs fits .* item 0 is a int"):
+        pywemix.pool([1, 2])
+    with pytest.raises(TypeError, match="pool needs a list of fits .* got int"):
+        pywemix.pool(3)
+    for bad in (0, -3, np.nan):
+        with pytest.raises(ValueError, match="dfcom.* must be positive"):
+            pywemix.pool(fits, dfcom=bad)
+    with pytest.raises(TypeError, match="dfcom must be a positive number"):
+        pywemix.pool(fits, dfcom="10")
+    assert np.all(pywemix.pool(fits, dfcom=np.inf).df > 0)
+
+
 @pytest.fixture(scope="module")
 def countries():
     a = survey_sample(seed=3, n_schools=12, reps=4, n_pv=3).assign(cnt="AAA")
@@ -171,9 +188,31 @@ def test_by_records_errors(countries):
         res = pywemix.mix(FORMULA, bad, ["wt", "w2"], by="cnt", weight_scaling="size")
     assert list(res) == ["AAA"]
     assert "constant" in res.errors["BBB"]
-    with pytest.raises(KeyError, match="could not be fitted"):
+    with pytest.raises(GroupFitError, match="cnt = 'BBB' could not be fitted: .*constant"):
         res["BBB"]
+    assert "BBB" not in res and res.get("BBB") is None
+    with pytest.raises(KeyError):
+        res["CCC"]
     assert "Not fitted" in str(res.summary())
+
+
+@pytest.mark.filterwarnings("ignore::pywemix.FewGroupsWarning")
+def test_by_raises_when_every_group_fails(countries):
+    bad = countries.assign(y=1.0)
+    with pytest.raises(ValueError, match="no group of 'cnt' could be fitted.*"
+                                         "cnt='AAA': .*constant"):
+        pywemix.mix(FORMULA, bad, ["wt", "w2"], by="cnt")
+
+
+def test_by_warnings_name_their_group(countries):
+    data = countries.copy()
+    data.loc[data.index[data["cnt"] == "BBB"][:2], "x"] = np.nan  # 2 rows dropped in BBB
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pywemix.mix(FORMULA, data, ["wt", "w2"], by="cnt")
+    texts = [str(w.message) for w in caught if issubclass(w.category, pywemix.PywemixWarning)]
+    assert texts and all(t.startswith(("cnt='AAA': ", "cnt='BBB': ")) for t in texts)
+    assert any(t.startswith("cnt='BBB': dropped 2 of") for t in texts)
 
 
 def test_by_column_errors(countries):

@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import pywemix
@@ -135,3 +136,43 @@ def test_jackknife_weights_errors(sample):
     bad.loc[0, "jkzone"] = np.nan
     with pytest.raises(ValueError, match="'jkzone' has 1 missing"):
         pywemix.jackknife_weights(bad, weight="wt")
+
+
+def test_replicate_column_leaving_no_group(sample):
+    # an all-zero replicate column has no estimate: refuse it, naming the column
+    with pytest.raises(ValueError, match="replicate weight column 'rw3' is 0 in every row"):
+        _fit(sample.assign(rw3=0.0), pywemix.Replicates(COLS, full_weight="wt"))
+
+
+def test_jackknife_weights_join_by_label_whatever_the_row_order(sample):
+    jk = pywemix.jackknife_weights(sample, weight="wt")
+    rep = pywemix.Replicates(jk, method="jk2")
+    base = quiet_mix(FORMULA, sample, ["wt", "w2"], replicates=rep)
+    # data shuffled, replicate frame in the original order, and the reverse
+    shuffled = sample.sample(frac=1, random_state=3)
+    a = quiet_mix(FORMULA, shuffled, ["wt", "w2"], replicates=rep)
+    b = quiet_mix(FORMULA, sample, ["wt", "w2"],
+                  replicates=pywemix.Replicates(jk.sample(frac=1, random_state=4),
+                                                method="jk2"))
+    np.testing.assert_allclose(a.bse, base.bse, rtol=1e-8)
+    np.testing.assert_allclose(b.bse, base.bse, rtol=1e-8)
+    # a subset of the rows (e.g. one gender) reads its own rows' replicate weights
+    sub = sample[sample["school"] != 0]
+    c = quiet_mix(FORMULA, sub, ["wt", "w2"], replicates=rep)
+    d = quiet_mix(FORMULA, pd.concat([sub, jk.loc[sub.index]], axis=1), ["wt", "w2"],
+                  replicates=pywemix.Replicates(list(jk.columns), method="jk2",
+                                                full_weight="wt"))
+    np.testing.assert_allclose(c.bse, d.bse, rtol=1e-8)
+
+
+def test_replicate_frames_need_a_unique_index(sample):
+    dup = sample.set_axis(np.arange(len(sample)) // 2)
+    with pytest.raises(ValueError, match="the data has repeated index labels"):
+        pywemix.jackknife_weights(dup, weight="wt")
+    jk = pywemix.jackknife_weights(sample, weight="wt")
+    with pytest.raises(ValueError, match="replicate-weight DataFrame has repeated index"):
+        pywemix.Replicates(jk.set_axis(np.arange(len(jk)) // 2), method="jk2")
+    with pytest.raises(ValueError, match="the data's index has repeated labels"):
+        _fit(dup, pywemix.Replicates(jk, method="jk2"))
+    with pytest.raises(ValueError, match="not in the replicate-weight DataFrame"):
+        _fit(sample.set_axis(np.arange(len(sample)) + 5), pywemix.Replicates(jk, method="jk2"))

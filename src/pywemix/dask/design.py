@@ -146,6 +146,8 @@ def build_dask_design(parsed, ddf, weights, cond_weights, *, offset=None,
     stats = _compute(ddf, partition_statistics, plan, model)
     M2, n2, totals = _add_up(stats, lev2.n_groups)
     x_names = list(mm.columns)
+    if not (totals["finite_X"] and totals["finite_Z"]):
+        _name_infinite(ddf, plan, "fixed-effect" if not totals["finite_X"] else "random-effect")
     _check_totals(totals, parsed, x_names, levels, Zs, family is None)
     warn_unscaled_sums(totals["npos"], n2, totals["sw2"], weight_scaling,
                        repr(levels[0].name))
@@ -251,6 +253,21 @@ def _add_up(stats, J):
                   raw_w1_sum=sum(s["raw_w1_sum"] for s in stats),
                   n_w1_below_w2=sum(s.get("n_w1_below_w2", 0) for s in stats))
     return M2, n2, totals
+
+
+def _name_infinite(ddf, plan, what) -> None:
+    """Name the predictor columns with infinite values (one more pass, only when
+    the design's columns are not all finite), as in-memory fits do."""
+    cols = [c for c in plan.predictors if c not in plan.categorical]
+    if not cols:
+        return
+    counts = ddf[cols].map_partitions(lambda d: np.isinf(d.astype(float)).sum(),
+                                      meta=pd.Series(dtype=float)).compute()
+    counts = counts.groupby(level=0).sum()
+    bad = {c: int(counts[c]) for c in cols if counts.get(c, 0) > 0}
+    if bad:
+        raise ValueError(f"{what} column(s) {', '.join(map(repr, bad))} have "
+                         f"{', '.join(map(str, bad.values()))} infinite values")
 
 
 def _check_totals(totals, parsed, x_names, levels, Zs, gaussian) -> None:

@@ -9,7 +9,11 @@ pseudo-log-likelihood, its gradient and its Hessian are sums over the
 partitions: every evaluation is one call per actor plus a sum on the client,
 and the adaptive nodes (conditional modes) stay on the workers between
 evaluations. The optimiser (Newton-Raphson with fixed nodes re-adapted at
-every iteration) and the sandwich variance are those of in-memory fits.
+every iteration) and the sandwich variance are those of in-memory fits. With
+``n_quad=1`` each actor holds the joint Laplace objective of in-memory fits
+(:class:`~pywemix.objective.laplace.LaplaceObjective`, which also decomposes
+over top-level groups), maximised by the same BFGS
+(:func:`~pywemix.estimation.laplace_fit.fit_laplace`).
 R equivalents: ``lme4::glmer``; ``WeMix::mix(family=)``.
 """
 from __future__ import annotations
@@ -22,7 +26,9 @@ from ..design.scaling import scale_within
 from ..estimation.components import boundary_messages
 from ..estimation.glmm import FIXED_NODE_MIN, _canonical, _newton, _numeric
 from ..estimation.search import OptimizationRecord, check_finite_fit, check_start, irls
+from ..estimation.laplace_fit import fit_laplace
 from ..estimation.optimum import Optimum
+from ..objective.laplace import LaplaceObjective
 from ..objective.linpred import linear_predictor
 from ..objective.quadrature import Evaluation, QuadratureObjective
 from ..warnings import BoundaryWarning, ConvergenceWarning, DataWarning, warn
@@ -85,7 +91,10 @@ class PartitionQuadrature:
         local_wg = [w[i] for w, i in zip(wg, ids)]
         design = _LocalDesign(y[order], X[order], off[order], [z[order] for z in Z], w1,
                               local_wg, levels)
-        self.obj = QuadratureObjective(design, structure, family, n_quad)
+        # n_quad=1 is lme4's joint Laplace, as in memory; it decomposes over
+        # top-level groups, which lie whole in this partition
+        self.obj = (LaplaceObjective(design, structure, family) if n_quad == 1
+                    else QuadratureObjective(design, structure, family, n_quad))
         self.ids, self.w1_total = ids, float(np.sum(w1))
         self.glm = (X[order], y[order], off[order],
                     w1 * np.prod([w[lev.codes] for w, lev in zip(local_wg, levels)], axis=0))
@@ -94,10 +103,13 @@ class PartitionQuadrature:
         """(rows, total conditional level-1 weight, global top-group ids)."""
         return self.n_rows, self.w1_total, self.ids[-1]
 
-    def evaluate(self, phi, adapt=True, derivs=True):
-        """The partition's Evaluation (its top groups only)."""
+    def evaluate(self, phi, adapt=True, derivs=True, hessian=False):
+        """The partition's Evaluation (its top groups only); ``hessian`` for
+        the Laplace objective (central differences of its exact gradient)."""
         if self.obj is None:
             return None
+        if hessian:
+            return self.obj.evaluate(phi, adapt=adapt, derivs=derivs, hessian=True)
         return self.obj.evaluate(phi, adapt=adapt, derivs=derivs)
 
     def modes(self, phi):
@@ -189,9 +201,14 @@ class DistributedQuadrature(QuadratureObjective):
         self.largest_partition = max(t[0] for t in totals)
         self.top_ids = [t[2] for t in totals]
 
-    def evaluate(self, phi, adapt: bool = True, derivs: bool = True) -> Evaluation:
+    def evaluate(self, phi, adapt: bool = True, derivs: bool = True,
+                 hessian: bool = False) -> Evaluation:
+        """Sum of the partitions' evaluations. The Laplace objective
+        (``n_quad=1``) has a Hessian only with ``hessian=True``: the sum of the
+        partitions' central differences of their exact gradients, which is
+        the central difference of the summed gradient."""
         phi = np.asarray(phi, dtype=float)
-        parts = _gather([a.evaluate(phi, adapt, derivs) for a in self.actors])
+        parts = _gather([a.evaluate(phi, adapt, derivs, hessian) for a in self.actors])
         G = self.levels[-1].n_groups
         A = np.zeros(G)
         llf = 0.0
@@ -202,7 +219,8 @@ class DistributedQuadrature(QuadratureObjective):
             llf += ev.llf
             A[ids] = ev.group_A
             if derivs:
-                grad, hess = grad + ev.grad, hess + ev.hess
+                grad = grad + ev.grad
+                hess = None if hess is None or ev.hess is None else hess + ev.hess
                 gg[ids] = ev.group_grad
         if not derivs:
             return Evaluation(llf, None, None, A, None)
@@ -267,7 +285,9 @@ def optimize_distributed(objective, *, start=None, max_iter: int = 200) -> Optim
         phi0 = check_start(start, obj.P, "the fixed effects, then the Cholesky factors of "
                            "each level's covariance")
     scale = obj.w1_total
-    if objective.n_quad >= FIXED_NODE_MIN:
+    if objective.n_quad == 1:
+        phi, ev, iters, converged, message = fit_laplace(obj, phi0, max_iter, _canonical)
+    elif objective.n_quad >= FIXED_NODE_MIN:
         phi, ev, iters, converged, message = _newton(obj, phi0, max_iter, scale)
         phi = _canonical(phi, obj)
         ev = obj.evaluate(phi, adapt=True)
@@ -275,7 +295,8 @@ def optimize_distributed(objective, *, start=None, max_iter: int = 200) -> Optim
         phi, ev, iters, converged, message = _numeric(obj, phi0, max_iter, scale)
     check_finite_fit([ev.llf, phi], design)
     grad_norm = float(np.max(np.abs(ev.grad)) / max(1.0, abs(ev.llf)) * scale)
-    method = ("Newton-Raphson (adaptive quadrature)" if objective.n_quad >= FIXED_NODE_MIN
+    method = ("BFGS on the exact gradient (Laplace)" if objective.n_quad == 1
+              else "Newton-Raphson (adaptive quadrature)" if objective.n_quad >= FIXED_NODE_MIN
               else "L-BFGS-B + Newton (adaptive quadrature, numerical derivatives)")
     record = OptimizationRecord(phi, -ev.llf, iters, iters, grad_norm, converged, message,
                                 method, ())

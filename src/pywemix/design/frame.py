@@ -47,6 +47,17 @@ def check_columns(data: pd.DataFrame, columns, what: str = "column") -> None:
             f"{', ...' if data.shape[1] > 20 else ''}){hint}")
 
 
+def check_not_all_missing(data: pd.DataFrame, columns, what: str = "column") -> None:
+    """Raise a ``ValueError`` naming the columns of ``columns`` missing in every row."""
+    if len(data) == 0:
+        return
+    empty = [c for c in columns if data[c].isna().all()]
+    if empty:
+        raise ValueError(f"every value of {what}{'s' if len(empty) > 1 else ''} "
+                         f"{', '.join(map(repr, empty))} is missing (all {len(data)} rows): "
+                         "check the column or leave it out")
+
+
 def drop_incomplete(data: pd.DataFrame, columns) -> pd.DataFrame:
     """Drop rows with a missing value in any of ``columns``, warning with the count.
 

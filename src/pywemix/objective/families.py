@@ -78,7 +78,13 @@ class Family:
 
 
 class Binomial(Family):
-    """Binary response with logit, probit or complementary log-log link."""
+    """Binary response with logit, probit or complementary log-log link.
+
+    The response is 0/1, bool, or two-valued: a Categorical codes its second
+    category 1; a text column its second value in sorted order, as R's
+    ``factor()`` and ``glm(family = binomial)`` do (with a DataWarning
+    naming the value coded 1).
+    """
 
     name = "binomial"
     links = ("logit", "probit", "cloglog")
@@ -174,6 +180,12 @@ class Binomial(Family):
                 raise ValueError(
                     f"binomial response {name!r} must have two levels (the second is "
                     f"coded 1, as in R); found {len(cats)}: {cats[:6]}")
+            if not isinstance(s.dtype, pd.CategoricalDtype):
+                from ..warnings import DataWarning, warn
+                warn(f"binomial response {name!r} is text: {cats[1]!r} is coded 1 and "
+                     f"{cats[0]!r} 0 (the second value in sorted order, as R's factor()); "
+                     "to choose, give a 0/1 column or a Categorical whose second "
+                     "category is the one coded 1", DataWarning)
             return (s == cats[1]).to_numpy(dtype=float)
         y = s.to_numpy(dtype=float)
         bad = ~np.isin(y, (0.0, 1.0))

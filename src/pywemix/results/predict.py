@@ -25,7 +25,10 @@ def _categoricals_like(newdata: pd.DataFrame, frame: pd.DataFrame, skip=()) -> p
             if isinstance(frame[c].dtype, pd.CategoricalDtype):
                 newdata[c] = newdata[c].astype(str)
             continue
-        if c not in newdata.columns or not isinstance(frame[c].dtype, pd.CategoricalDtype):
+        if c not in newdata.columns:
+            continue
+        if not isinstance(frame[c].dtype, pd.CategoricalDtype):
+            newdata[c] = _numeric_like(newdata[c], c)
             continue
         cats = frame[c].cat.categories
         vals = newdata[c]
@@ -42,6 +45,20 @@ def _categoricals_like(newdata: pd.DataFrame, frame: pd.DataFrame, skip=()) -> p
                 f"{sorted(map(str, unknown))[:5]}")
         newdata[c] = pd.Categorical(vals, categories=cats)
     return newdata
+
+
+def _numeric_like(values: pd.Series, name: str) -> pd.Series:
+    """A column that was numeric in the fit must be numeric in ``newdata``
+    (numbers stored as Python objects are accepted, as in the fit)."""
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return values
+    present = values.dropna()
+    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+           for v in present):
+        return values.astype(float)
+    sample = ", ".join(repr(v) for v in pd.unique(present)[:3])
+    raise TypeError(f"column {name!r} of newdata must be numeric, as in the fit, but has "
+                    f"dtype {values.dtype} (values such as {sample})")
 
 
 def linear_predictor(result, newdata=None, include_random=True,

@@ -27,6 +27,15 @@ def _frozen(a):
     return a
 
 
+class RandomEffects(dict):
+    """The dict returned by ``ranef()``: grouping factor -> DataFrame, whose
+    KeyError for an unknown factor lists the model's grouping factors."""
+
+    def __missing__(self, key):
+        raise KeyError(f"{key!r} is not a grouping factor of the model; its grouping "
+                       f"factors are {list(self)}")
+
+
 def make_result(design, settings, optimum, variance, warnings=()) -> "MixResult":
     """Stage 4: the immutable result of a fit from the outputs of the stages.
 
@@ -266,7 +275,9 @@ class MixResult(InferenceMixin):
             Also give their conditional standard deviations (lme4's
             ``ranef(m, condVar = TRUE)``); see :mod:`pywemix.results.ranef`.
 
-        Returns a dict: grouping-factor name -> DataFrame. Without ``se``:
+        Returns a :class:`RandomEffects` dict: grouping-factor name ->
+        DataFrame (an unknown name raises a KeyError listing the grouping
+        factors). Without ``se``:
         indexed by group id, one column per effect. With ``se=True``: a tidy
         table with columns ``group``, ``term``, ``estimate``, ``std_error``.
         """
@@ -275,11 +286,11 @@ class MixResult(InferenceMixin):
         from ..checks import check_bool
         if check_bool(se, "se"):
             from .ranef import ranef_table
-            return ranef_table(self, kind)
+            return RandomEffects(ranef_table(self, kind))
         values = self._modes
         if kind == "mean" and self._family is not None:
             values = self.objective.function.conditional_means(self._optimum.x)
-        out = {}
+        out = RandomEffects()
         for lev, blocks, m in zip(self._levels, self._blocks, values):
             cols = [n for b in blocks for n in b.names]
             out[lev.name] = pd.DataFrame(np.array(m), index=lev.labels, columns=cols)

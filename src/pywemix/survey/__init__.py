@@ -8,10 +8,10 @@
   same code that combines plausible values;
 - survey presets: PISA's and TIMSS/PIRLS's replicate columns.
 """
-from .by import ByResult
+from .by import ByResult, GroupFitError
 from .pool import PooledResult, pool, rubin
 from .replicates import Replicates, jackknife_weights
 from .result import ReplicateResult
 
 __all__ = ["Replicates", "jackknife_weights", "ReplicateResult", "pool", "PooledResult",
-           "rubin", "ByResult"]
+           "rubin", "ByResult", "GroupFitError"]

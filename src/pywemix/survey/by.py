@@ -5,26 +5,44 @@ by country; ``EdSurvey``'s ``edsurvey.data.frame.list``.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from ..warnings import DataWarning, warn
+from ..warnings import DataWarning, PywemixWarning, collecting, silently, warn
 from .replicates import resolve_column
 
-__all__ = ["fit_by", "ByResult"]
+__all__ = ["fit_by", "ByResult", "GroupFitError"]
+
+
+class GroupFitError(LookupError):
+    """``by_result[value]`` for a value whose fit failed: the message says why.
+
+    A :class:`LookupError` but not a :class:`KeyError` (a value that is not
+    in the data at all raises ``KeyError``); ``value in by_result`` is False
+    for both, and ``by_result.errors[value]`` holds the message.
+    """
 
 
 class _GroupFit:
     """Fit one group's data (picklable, for process pools); returns the
-    result or the error's message."""
+    result or the error's message, and the warnings of the fit (recorded,
+    not issued, so that the caller issues them naming the group)."""
 
     def __init__(self, bound, replicates, plausible_values, inner_executor):
         self.bound, self.replicates = bound, replicates
         self.plausible_values, self.inner_executor = plausible_values, inner_executor
 
     def __call__(self, formula, data):
+        with collecting() as messages:
+            out = silently(self._fit)(formula, data)
+        # a fit keeps its own warnings; the bucket has those issued outside it
+        recorded = list(getattr(out, "warnings", ())) + list(messages)
+        return out, list(dict.fromkeys(recorded))
+
+    def _fit(self, formula, data):
         from .fit import fit_replicated
         try:
             if self.replicates is not None:
@@ -67,7 +85,8 @@ def fit_by(bound, formula, data, by, *, replicates=None, plausible_values=None,
     Groups run through ``executor.map`` when one is given (plausible values
     and replicates of a group then run in that group's task). A group whose
     fit fails gets its error recorded in ``ByResult.errors``, and one
-    warning lists them.
+    warning lists them; when every group fails, ValueError. Each group's
+    warnings are issued with the group named first (``cnt='AAA': ...``).
     """
     col, values = _by_values(data, by)
     if executor is not None and not callable(getattr(executor, "map", None)):
@@ -77,12 +96,21 @@ def fit_by(bound, formula, data, by, *, replicates=None, plausible_values=None,
     subsets = [data.loc[codes == v] for v in values]
     task = _GroupFit(bound, replicates, plausible_values, None)
     if executor is None:
-        out = [task(formula, s) for s in subsets]
+        with warnings.catch_warnings():  # plausible values re-issue theirs: named below
+            warnings.simplefilter("ignore", PywemixWarning)
+            done = [task(formula, s) for s in subsets]
     else:
-        out = list(executor.map(task, [formula] * len(subsets), subsets))
+        done = list(executor.map(task, [formula] * len(subsets), subsets))
     keys = [v.item() if isinstance(v, np.generic) else v for v in values]
+    out = [r for r, _ in done]
+    for k, (_, messages) in zip(keys, done):
+        for m in dict.fromkeys(messages):
+            warn(f"{col}={k!r}: {m}", getattr(m, "category", None))
     fits = {k: r for k, r in zip(keys, out) if not isinstance(r, _Failure)}
     errors = {k: str(r) for k, r in zip(keys, out) if isinstance(r, _Failure)}
+    if not fits:
+        raise ValueError(f"no group of {col!r} could be fitted ({len(errors)} groups): "
+                         + "; ".join(f"{col}={k!r}: {m}" for k, m in list(errors.items())[:3]))
     if errors:
         warn(f"{len(errors)} of {len(keys)} groups of {col!r} could not be fitted: "
              + "; ".join(f"{k}: {m}" for k, m in list(errors.items())[:5]), DataWarning)
@@ -92,7 +120,9 @@ def fit_by(bound, formula, data, by, *, replicates=None, plausible_values=None,
 class ByResult(Mapping):
     """Fits by value of a column: a mapping value -> result.
 
-    ``errors`` maps the values whose fit failed to the error message;
+    ``errors`` maps the values whose fit failed to the error message
+    (``result[value]`` for such a value raises :class:`GroupFitError`, a
+    value not in the data ``KeyError``);
     ``tidy()`` stacks the fits' ``tidy()`` tables with the value as the
     first column; ``summary()`` reports every fit.
     """
@@ -105,8 +135,15 @@ class ByResult(Mapping):
         if key in self._fits:
             return self._fits[key]
         if key in self.errors:
-            raise KeyError(f"{self.column} = {key!r} could not be fitted: {self.errors[key]}")
+            raise GroupFitError(f"{self.column} = {key!r} could not be fitted: "
+                                f"{self.errors[key]}")
         raise KeyError(key)
+
+    def __contains__(self, key):
+        return key in self._fits
+
+    def get(self, key, default=None):
+        return self._fits.get(key, default)
 
     def __iter__(self):
         return iter(self._fits)

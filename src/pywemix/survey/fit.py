@@ -41,22 +41,28 @@ def survey_dispatch(bound, formula, data, *, replicates=None, by=None,
 
 
 def join_replicates(data: pd.DataFrame, rep: Replicates) -> pd.DataFrame:
-    """The data with the columns of a replicate-weight DataFrame joined (by
-    index), and a unique index (replicate columns are read by row label)."""
-    if not data.index.is_unique:
-        data = data.reset_index(drop=True)
+    """The data with the columns of a replicate-weight DataFrame joined by
+    index label (row order does not matter), and a unique index (replicate
+    columns are read by row label)."""
     if rep.frame is None:
-        return data
-    frame = rep.frame
+        return data if data.index.is_unique else data.reset_index(drop=True)
+    if not data.index.is_unique:
+        raise ValueError("the data's index has repeated labels, so the replicate-weight "
+                         "DataFrame cannot be joined to it by row label: give the data a "
+                         "unique index (data.reset_index(drop=True)) before building the "
+                         "replicate weights from it")
+    missing = data.index.difference(rep.frame.index)
+    if len(missing):
+        raise ValueError(f"{len(missing)} rows of the data (index labels "
+                         f"{list(missing[:5])}) are not in the replicate-weight DataFrame's "
+                         "index: build it from the same data (jackknife_weights(data))")
+    frame = rep.frame.reindex(data.index)
     clash = [c for c in frame.columns if c in data.columns]
     if clash:
-        if all(frame[c].equals(data[c]) for c in clash if c in data.columns):
+        if all(frame[c].equals(data[c]) for c in clash):
             return data
         raise ValueError(f"replicate weight columns {clash[:5]} are already in the data "
                          "with other values: rename them")
-    if len(frame) != len(data) or not frame.index.equals(data.index):
-        raise ValueError("the replicate-weight DataFrame's rows (index) do not match the "
-                         "data's: build it from the same data (jackknife_weights(data))")
     return pd.concat([data, frame], axis=1)
 
 

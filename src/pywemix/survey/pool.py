@@ -258,7 +258,7 @@ def pool(fits, dfcom=None) -> PooledResult:
         Complete-data degrees of freedom of the Barnard-Rubin formula;
         default the number of top-level clusters minus one (the reference
         degrees of freedom of a cluster-robust variance). ``np.inf`` gives
-        Rubin's (1987) large-sample degrees of freedom.
+        Rubin's (1987) large-sample degrees of freedom. Must be positive.
 
     Returns
     -------
@@ -273,9 +273,21 @@ def pool(fits, dfcom=None) -> PooledResult:
     the per-value fits gives the same estimates and variances. R
     equivalent: ``mice::pool``.
     """
-    fits = list(fits) if not isinstance(fits, (str, bytes)) else None
-    if not fits or len(fits) < 2:
+    given = fits
+    try:
+        fits = list(fits) if not isinstance(fits, (str, bytes, pd.DataFrame)) else None
+    except TypeError:
+        fits = None
+    if fits is None:
+        raise TypeError("pool needs a list of fits (results of pywemix.mix), got "
+                        f"{type(given).__name__}")
+    if len(fits) < 2:
         raise ValueError("pool needs a list of at least two fits")
+    for i, f in enumerate(fits):
+        if not all(hasattr(f, a) for a in ("params", "cov_params", "var_components")):
+            raise TypeError(f"pool needs fits (results of pywemix.mix such as MixResult or "
+                            f"ReplicateResult), but item {i} is a {type(f).__name__}")
+    dfcom = _check_dfcom(dfcom)
     names = list(fits[0].params.index)
     for i, f in enumerate(fits[1:], start=1):
         if list(f.params.index) != names:
@@ -285,3 +297,15 @@ def pool(fits, dfcom=None) -> PooledResult:
             raise ValueError(f"fit {i} has other variance components than fit 0: pool fits "
                              "of the same model")
     return PooledResult(fits, dfcom)
+
+
+def _check_dfcom(dfcom):
+    """``dfcom``: None or a positive number (``np.inf`` allowed)."""
+    if dfcom is None:
+        return None
+    if isinstance(dfcom, bool) or not isinstance(dfcom, (int, float, np.number)):
+        raise TypeError(f"dfcom must be a positive number (or np.inf), got {dfcom!r}")
+    if not dfcom > 0:
+        raise ValueError(f"dfcom, the complete-data degrees of freedom, must be positive, "
+                         f"got {dfcom!r}")
+    return float(dfcom)

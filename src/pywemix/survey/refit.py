@@ -107,6 +107,7 @@ def replicate_weights(design, data, rep) -> ReplicateWeights:
     for k in range(0, len(cols), step):
         F = _factors(data, rows, cols[k:k + step], full, full_name)
         top, level1 = _split_factors(design, F, u)
+        _check_groups_left(top, cols[k:k + step])
         tops.append(top)
         levels1.append(level1)
         paired = paired and paired_halves(F)
@@ -141,6 +142,15 @@ def _factors(data, rows, cols, full, full_name):
             raise ValueError(f"replicate weight column {cols[r]!r} has {int(n_bad[r])} "
                              f"{what} in the rows the model uses")
     return np.divide(F, full, out=np.zeros_like(F), where=full > 0)
+
+
+def _check_groups_left(top, cols) -> None:
+    """A replicate whose weights leave no top-level group has no estimate."""
+    empty = np.flatnonzero(~(top > 0).any(axis=1))
+    if len(empty):
+        raise ValueError(f"replicate weight column {cols[empty[0]]!r} is 0 in every row the "
+                         "model uses (or in every top-level group), so it leaves no group to "
+                         "refit: drop it from the replicate columns or fix it")
 
 
 def _split_factors(design, F, u):

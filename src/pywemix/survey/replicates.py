@@ -73,7 +73,9 @@ class Replicates:
         Replicate weights as survey files ship them: total (unconditional)
         weights such as PISA's ``W_FSTURWT1..80``. A range ``"w_fsturwt1-80"``
         is expanded; a DataFrame (from :func:`jackknife_weights`) is joined
-        to the data by index. Names are matched ignoring case.
+        to the data by index label, whatever the order of the rows (its
+        index must be unique and hold every row of the data). Names are
+        matched ignoring case.
     method : {"fay", "brr", "jk1", "jk2", "bootstrap"}
         Variance formula (see Notes).
     fay : float, default 0.5
@@ -127,6 +129,7 @@ class Replicates:
                  plausible_values: str = "all"):
         self.frame = None
         if isinstance(columns, pd.DataFrame):
+            _check_unique_index(columns.index, "the replicate-weight DataFrame")
             self.frame = columns
             info = columns.attrs.get("pywemix_replicates", {})
             full_weight = full_weight if full_weight is not None else info.get("full_weight")
@@ -233,7 +236,9 @@ def jackknife_weights(data, zone: str = "jkzone", rep: str = "jkrep",
     Returns
     -------
     DataFrame
-        Two columns per zone (zones in sorted order), indexed as ``data``.
+        Two columns per zone (zones in sorted order), indexed as ``data``
+        (whose index must be unique: the columns are joined to the data by
+        row label).
         In the first, rows of the zone with ``rep == 1`` get twice their
         weight and their partners 0; in the second the reverse. Rows of other
         zones keep their weight. Pass it to :class:`Replicates` with
@@ -248,6 +253,7 @@ def jackknife_weights(data, zone: str = "jkzone", rep: str = "jkrep",
     """
     from ..design.frame import to_pandas
     data = to_pandas(data)
+    _check_unique_index(data.index, "the data")
     zone, rep, weight = (resolve_column(data, c, w) for c, w in
                          ((zone, "jackknife zone column"), (rep, "jackknife replicate column"),
                           (weight, "total weight column")))
@@ -277,6 +283,15 @@ def jackknife_weights(data, zone: str = "jkzone", rep: str = "jkrep",
                        columns=[f"{prefix}{i + 1}" for i in range(F.shape[0])])
     out.attrs["pywemix_replicates"] = {"method": "jk2", "full_weight": weight}
     return out
+
+
+def _check_unique_index(index, what) -> None:
+    """Replicate weights are joined to the data by row label: they need unique labels."""
+    if not index.is_unique:
+        dup = index[index.duplicated()].unique()
+        raise ValueError(f"{what} has repeated index labels ({list(dup[:5])}), but replicate "
+                         "weights are joined to the data by row label: give the data a "
+                         "unique index first (data.reset_index(drop=True))")
 
 
 def _num(v):
