@@ -51,14 +51,17 @@ def _fd_inverse(obj, phi, ev, rel_step=1e-4):
     h = rel_step * np.maximum(np.abs(phi), 0.1)
     v0 = obj.modes
     H = np.empty((P, P))
-    for k in range(P):
-        e = np.zeros(P)
-        e[k] = h[k]
-        obj.warm_start(v0)
-        H[:, k] = (obj.evaluate(phi + e).grad - ev.grad) / h[k]
+    try:
+        for k in range(P):
+            e = np.zeros(P)
+            e[k] = h[k]
+            obj.warm_start(v0)
+            H[:, k] = (obj.evaluate(phi + e).grad - ev.grad) / h[k]
+    except (np.linalg.LinAlgError, FloatingPointError):  # e.g. overflow far out
+        H[:] = np.nan
     obj.warm_start(v0)
     if not np.all(np.isfinite(H)):
-        return None
+        return None  # the caller falls back to the outer-product information
     lam, U = np.linalg.eigh(-0.5 * (H + H.T))
     lam = np.maximum(np.abs(lam), 1e-8 * max(float(np.max(np.abs(lam))), 1e-300))
     return (U / lam) @ U.T
