@@ -1,8 +1,12 @@
 """Maximising the Laplace objective (``n_quad=1``) on its exact gradient.
 
-BFGS (Nocedal and Wright 2006, ch. 6) started from the inverse outer-product
-information of the top-level groups (Berndt, Hall, Hall and Hausman 1974),
-with an Armijo line search; no finite differences inside the optimisation.
+BFGS (Nocedal and Wright 2006, ch. 6) with an Armijo line search, started
+from the inverse of minus a forward-difference Hessian of the exact gradient
+at the start (P extra evaluations, each mode search warm-started at the
+start's modes; eigenvalues reflected and floored so that it is positive
+definite), restarted after a failed line search from the inverse
+outer-product information of the top-level groups (Berndt, Hall, Hall and
+Hausman 1974).
 The final Hessian (central differences of the exact gradient) serves the
 standard errors and confirms that the reported point is a maximum. R
 equivalent: ``lme4::glmer(nAGQ = 1)``, which uses derivative-free bobyqa.
@@ -33,9 +37,58 @@ def _bhhh_inverse(ev, w):
     return _inv(B)
 
 
+def _fd_inverse(obj, phi, ev, rel_step=1e-4):
+    """Positive definite inverse of minus the forward-difference Hessian of the
+    exact gradient at ``phi`` (``ev`` its evaluation; modes stored at ``phi``).
+
+    Notes
+    -----
+    ``H[:, k] = (g(phi + h_k e_k) - g(phi)) / h_k``, symmetrised; with
+    ``-H = U diag(lambda) U'``, returns ``U diag(1 / max(|lambda|, floor)) U'``
+    (the eigenvalue modification of Nocedal and Wright 2006, section 3.4).
+    """
+    P = len(phi)
+    h = rel_step * np.maximum(np.abs(phi), 0.1)
+    v0 = obj.modes
+    H = np.empty((P, P))
+    try:
+        for k in range(P):
+            e = np.zeros(P)
+            e[k] = h[k]
+            obj.warm_start(v0)
+            H[:, k] = (obj.evaluate(phi + e).grad - ev.grad) / h[k]
+    except (np.linalg.LinAlgError, FloatingPointError):  # e.g. overflow far out
+        H[:] = np.nan
+    obj.warm_start(v0)
+    if not np.all(np.isfinite(H)):
+        return None  # the caller falls back to the outer-product information
+    lam, U = np.linalg.eigh(-0.5 * (H + H.T))
+    lam = np.maximum(np.abs(lam), 1e-8 * max(float(np.max(np.abs(lam))), 1e-300))
+    return (U / lam) @ U.T
+
+
+def _first_trial(obj, phi, step):
+    """Largest trial step length: at most 1, no parameter moved by more than 2,
+    and no Cholesky diagonal by more than half of ``max(|c|, 0.2)``.
+
+    The objective is even in each column of a Cholesky factor, flat for large
+    variances and often not concave near zero, so a quadratic model fitted far
+    from the optimum can send a standard deviation through zero or far out;
+    the cap keeps each iteration on its own side (it binds only for large
+    relative moves, not near the optimum).
+    """
+    diag = np.array([i for entries in obj.cholesky_layout
+                     for i, r, c in entries if r == c], dtype=int)
+    t = min(1.0, 2.0 / max(float(np.max(np.abs(step))), 1e-300))
+    if len(diag):
+        room = 0.5 * np.maximum(np.abs(phi[diag]), 0.2)
+        t = min(t, float(np.min(room / np.maximum(np.abs(step[diag]), 1e-300))))
+    return t
+
+
 def _line_search(obj, phi, ev, step, decrement):
     """Backtracking (Armijo) along ``step``; returns (phi, ev, t) or None."""
-    t = min(1.0, 2.0 / max(float(np.max(np.abs(step))), 1e-300))
+    t = _first_trial(obj, phi, step)
     for _ in range(40):
         cand = phi + t * step
         try:
@@ -52,14 +105,17 @@ def _line_search(obj, phi, ev, step, decrement):
 def maximize_laplace(obj, phi, max_iter):
     """Maximise the Laplace objective by BFGS on its exact gradient.
 
-    The inverse-Hessian approximation starts from (and, when a line search
-    fails, restarts at) the inverse outer-product information of the
+    The inverse-Hessian approximation starts from the inverse of minus a
+    forward-difference Hessian (:func:`_fd_inverse`) and, when a line search
+    fails, restarts at the inverse outer-product information of the
     top-level groups; converged when the decrement ``g' H^{-1} g`` is below
     ``LAPLACE_TOL * max(1, |llf|)``.
     """
     w = obj.wg[-1]
     ev = obj.evaluate(phi)
-    Hinv = _bhhh_inverse(ev, w)
+    Hinv = _fd_inverse(obj, phi, ev)
+    if Hinv is None:
+        Hinv = _bhhh_inverse(ev, w)
     restarted, message = False, "maximum iterations reached"
     it = 0
     for it in range(1, max_iter + 1):

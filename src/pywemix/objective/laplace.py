@@ -54,7 +54,12 @@ import numpy as np
 from .quadrature import Evaluation
 from ..design.sufficient import group_crossprod, group_sum
 
-__all__ = ["LaplaceObjective"]
+__all__ = ["LaplaceObjective", "MODE_STEP_TOL"]
+
+#: The mode search stops after a full Newton step smaller than this (largest
+#: change of any spherical random effect); being quadratically convergent, the
+#: error left is of the order of its square.
+MODE_STEP_TOL = 1e-6
 
 
 @dataclass
@@ -67,17 +72,16 @@ class _Factor:
 
 
 @dataclass
-class _State:
-    """Everything at the conditional mode for one phi."""
+class _Point:
+    """The random effects ``v``, the linear predictor and the log-density
+    derivatives of every row, with each top group's ``Phi_g / w_g``."""
 
     v: list
     eta: np.ndarray
     d1: np.ndarray
     d2: np.ndarray
-    Zc: np.ndarray
-    fac: _Factor
-    top_value: np.ndarray   # (G,) Phi_g / w_g
-    top_logdet: np.ndarray  # (G,) sum_j (a_j / w_g) log det S_j
+    d3: np.ndarray
+    top: np.ndarray
 
 
 def _chol_solve(R, b):
@@ -283,46 +287,76 @@ class LaplaceObjective:
             acc = group_sum(self.wg[li - 1] * acc, self.child_starts[li - 1]) + group_values[li]
         return acc
 
-    def _values(self, base, Zc, v):
+    def _point(self, base, Zc, v) -> _Point:
+        """Everything per row at ``v`` from one call of the family's derivatives."""
         eta = self._eta(base, Zc, v)
-        ll = self.family.loglik(self.y, eta)
+        ll, d1, d2, d3 = self.family.derivs(self.y, eta, order=3)
         top = self._top_sum(ll, [-0.5 * np.sum(x * x, axis=1) for x in v])
-        return eta, top
+        return _Point(v, eta, d1, d2, d3, top)
 
-    def _mode(self, base, Zc):
-        """Joint conditional mode by Newton steps with a line search per top group."""
+    def _mode(self, base, Zc) -> _Point:
+        """Joint conditional mode by Newton steps with a line search per top group.
+
+        Starts from the stored modes (those of the previous evaluation, or
+        the warm start set by :meth:`warm_start`). Newton's method converges
+        quadratically here, so once a step is below ``MODE_STEP_TOL`` the full
+        step leaves an error of order its square.
+        """
         v = self._v
         if v is None or not all(np.isfinite(x).all() for x in v):
             v = [np.zeros((lev.n_groups, q)) for lev, q in zip(self.levels, self.q)]
-        top_of = self._top_of
-        eta, val = self._values(base, Zc, v)
+        pt = self._point(base, Zc, v)
         for _ in range(100):
-            _, d1, d2 = self.family.derivs(self.y, eta)
-            fac = self._factor(Zc, self.w1 * -d2)
-            step = self._solve(fac, Zc, d1, own=[-x for x in v])
-            size = max(float(np.max(np.abs(s))) for s in step)
-            if size < 1e-7:  # inside the quadratic range: one full step, then done
-                v = [x + s for x, s in zip(v, step)]
-                eta, val = self._values(base, Zc, v)
+            fac = self._factor(Zc, self.w1 * -pt.d2)
+            step = self._solve(fac, Zc, pt.d1, own=[-x for x in pt.v])
+            if max(float(np.max(np.abs(s))) for s in step) < MODE_STEP_TOL:
+                pt = self._point(base, Zc, [x + s for x, s in zip(pt.v, step)])
                 break
-            t = np.ones(len(val))
-            pending = np.ones(len(val), dtype=bool)
-            for _ in range(40):
-                trial = [x + (t * pending)[tp][:, None] * s for x, s, tp in zip(v, step, top_of)]
-                eta_t, val_t = self._values(base, Zc, trial)
-                ok = pending & (val_t >= val - 1e-13 * np.abs(val))
-                if ok.any():
-                    v = [np.where(ok[tp][:, None], xt, x) for x, xt, tp in zip(v, trial, top_of)]
-                    val = np.where(ok, val_t, val)
-                pending &= ~ok
-                if not pending.any():
-                    break
-                t = t * 0.5
-            eta = self._eta(base, Zc, v)
-            if pending.all():
+            pt, moved = self._line_search(base, Zc, pt, step)
+            if not moved:
                 break
-        self._v = [x.copy() for x in v]
-        return v, eta, val
+        self._v = [x.copy() for x in pt.v]
+        return pt
+
+    def _line_search(self, base, Zc, pt, step):
+        """Halve the step of each top group until its ``Phi_g`` does not decrease."""
+        top_of = self._top_of
+        t = np.ones(len(pt.top))
+        pending = np.ones(len(pt.top), dtype=bool)
+        moved = False
+        for _ in range(40):
+            trial = [x + (t * pending)[tp][:, None] * s
+                     for x, s, tp in zip(pt.v, step, top_of)]
+            new = self._point(base, Zc, trial)
+            ok = pending & (new.top >= pt.top - 1e-13 * np.abs(pt.top))
+            if ok.all():
+                return new, True
+            if ok.any():
+                moved = True
+                pt = self._merge(pt, new, ok)
+            pending &= ~ok
+            if not pending.any():
+                break
+            t = t * 0.5
+        return pt, moved
+
+    def _merge(self, old, new, ok) -> _Point:
+        """``new`` in the top groups where ``ok``, ``old`` elsewhere."""
+        v = [np.where(ok[tp][:, None], xn, xo)
+             for xo, xn, tp in zip(old.v, new.v, self._top_of)]
+        rows = ok[self._top_of[0]][self.levels[0].codes]
+        d = [np.where(rows, a, b) for a, b in
+             zip((new.eta, new.d1, new.d2, new.d3), (old.eta, old.d1, old.d2, old.d3))]
+        return _Point(v, *d, np.where(ok, new.top, old.top))
+
+    @property
+    def modes(self) -> list:
+        """The stored conditional modes ``v`` (warm start of the next evaluation)."""
+        return None if self._v is None else [x.copy() for x in self._v]
+
+    def warm_start(self, v) -> None:
+        """Start the next mode search at ``v`` (per level, (J_l, q_l))."""
+        self._v = None if v is None else [np.array(x, dtype=float) for x in v]
 
     def _top_index(self, li):
         idx = np.arange(self.levels[li].n_groups)
@@ -339,8 +373,14 @@ class LaplaceObjective:
 
     def _state(self, phi):
         Cs, Zc, base = self._design(phi)
-        v, eta, val = self._mode(base, Zc)
-        return Cs, Zc, v, eta, val
+        return Cs, Zc, self._mode(base, Zc)
+
+    def _weight(self, pt):
+        """Laplace curvature weight ``W`` and ``dW/deta`` at a point (from its
+        derivatives when the link is canonical)."""
+        if self.family.canonical:
+            return -pt.d2, -pt.d3
+        return self.family.laplace_weight(self.y, pt.eta)
 
     # -- value and gradient -----------------------------------------------------------
     def evaluate(self, phi, adapt: bool = True, derivs: bool = True,
@@ -366,20 +406,18 @@ class LaplaceObjective:
             its weight ``w_g``: ``llf = w @ group_A``.
         """
         phi = np.asarray(phi, dtype=float)
-        Cs, Zc, v, eta, val = self._state(phi)
-        W, dW = self.family.laplace_weight(self.y, eta)
+        Cs, Zc, pt = self._state(phi)
+        W, dW = self._weight(pt)
         fac = self._factor(Zc, self.w1 * W)
-        A = val - 0.5 * self._top_sum(np.zeros_like(eta), fac.logdet)
+        A = pt.top - 0.5 * self._top_sum(np.zeros_like(pt.eta), fac.logdet)
         w = self.wg[-1]
         if not derivs:
             return Evaluation(float(w @ A), None, None, A, None)
-        G = self._group_gradient(Zc, v, eta, W, dW, fac)
-        H = self.hessian(phi) if hessian else None
-        if hessian:
-            self.evaluate(phi, derivs=False)  # leave the modes at phi
+        G = self._group_gradient(Zc, pt, W, dW, fac)
+        H = self._hessian(phi, self.modes) if hessian else None
         return Evaluation(float(w @ A), w @ G, H, A, G)
 
-    def _group_gradient(self, Zc, v, eta, W, dW, fac):
+    def _group_gradient(self, Zc, pt, W, dW, fac):
         """Exact gradient of each top group's value in ``phi`` (G, P), unweighted.
 
         Notes
@@ -391,7 +429,7 @@ class LaplaceObjective:
         ``d/d C_l[r, c] = sum_i a_i Z_{l,i,r} (alpha_i v_c - d1_i lambda_c/2
         - W_i (N_j z_i)_c)``, ``v_c``, ``lambda_c`` of row i's level-l group.
         """
-        _, d1, d2 = self.family.derivs(self.y, eta)
+        v, d1, d2 = pt.v, pt.d1, pt.d2
         facM = fac if self.family.canonical else self._factor(Zc, self.w1 * -d2)
         Nz = self._adjoint_rows(fac, Zc)
         h = np.einsum("id,id->i", Zc, Nz)
@@ -399,7 +437,7 @@ class LaplaceObjective:
         xi = np.einsum("id,id->i", Zc, lam)
         V = self._rows(v)
         alpha = d1 - 0.5 * h * dW - 0.5 * d2 * xi
-        rows = np.empty((len(eta), self.P))
+        rows = np.empty((len(d1), self.P))
         rows[:, :self.p] = alpha[:, None] * self.X
         off = 0
         for li, entries in enumerate(self._cpos):
@@ -422,12 +460,26 @@ class LaplaceObjective:
     def hessian(self, phi, rel_step: float = 1e-4) -> np.ndarray:
         """Hessian by central differences of the exact gradient (standard errors only)."""
         phi = np.asarray(phi, dtype=float)
+        self._state(phi)
+        return self._hessian(phi, self.modes, rel_step)
+
+    def _hessian(self, phi, v0, rel_step: float = 1e-4) -> np.ndarray:
+        """Central differences of the gradient around ``phi`` (modes ``v0``).
+
+        Every evaluation starts its mode search from ``v0``, the one at
+        ``phi - e`` from the reflection ``2 v0 - v(phi + e)`` (exact to second
+        order in ``e``); the stored modes are ``v0`` again at the end.
+        """
         h = rel_step * np.maximum(np.abs(phi), 0.1)
         H = np.empty((self.P, self.P))
         for k in range(self.P):
             e = np.zeros(self.P)
             e[k] = h[k]
-            H[:, k] = (self.evaluate(phi + e).grad - self.evaluate(phi - e).grad) / (2 * h[k])
+            self.warm_start(v0)
+            up = self.evaluate(phi + e).grad
+            self.warm_start([2 * a - b for a, b in zip(v0, self._v)])
+            H[:, k] = (up - self.evaluate(phi - e).grad) / (2 * h[k])
+        self.warm_start(v0)
         return 0.5 * (H + H.T)
 
     # -- random effects -----------------------------------------------------------------
@@ -439,11 +491,11 @@ class LaplaceObjective:
         blocks of the inverse joint curvature).
         """
         phi = np.asarray(phi, dtype=float)
-        Cs, Zc, v, eta, _ = self._state(phi)
-        out = [x @ C.T for x, C in zip(v, Cs)]
+        Cs, Zc, pt = self._state(phi)
+        out = [x @ C.T for x, C in zip(pt.v, Cs)]
         if not variances:
             return out
-        W, _ = self.family.laplace_weight(self.y, eta)
+        W, _ = self._weight(pt)
         Ns = self._adjoint(self._factor(Zc, self.w1 * W))
         var = [np.einsum("ab,jbc,ac->ja", C, N[:, :q, :q], C)
                for C, N, q in zip(Cs, Ns, self.q)]
