@@ -37,6 +37,12 @@ def _bhhh_inverse(ev, w):
     return _inv(B)
 
 
+def _warm_start(obj, v) -> None:
+    """Start ``obj``'s next mode search at ``v`` where the objective allows it."""
+    if v is not None and hasattr(obj, "warm_start"):
+        obj.warm_start(v)
+
+
 def _fd_inverse(obj, phi, ev, rel_step=1e-4):
     """Positive definite inverse of minus the forward-difference Hessian of the
     exact gradient at ``phi`` (``ev`` its evaluation; modes stored at ``phi``).
@@ -49,17 +55,17 @@ def _fd_inverse(obj, phi, ev, rel_step=1e-4):
     """
     P = len(phi)
     h = rel_step * np.maximum(np.abs(phi), 0.1)
-    v0 = obj.modes
+    v0 = getattr(obj, "modes", None)  # objectives on a cluster keep their own
     H = np.empty((P, P))
     try:
         for k in range(P):
             e = np.zeros(P)
             e[k] = h[k]
-            obj.warm_start(v0)
+            _warm_start(obj, v0)
             H[:, k] = (obj.evaluate(phi + e).grad - ev.grad) / h[k]
     except (np.linalg.LinAlgError, FloatingPointError):  # e.g. overflow far out
         H[:] = np.nan
-    obj.warm_start(v0)
+    _warm_start(obj, v0)
     if not np.all(np.isfinite(H)):
         return None  # the caller falls back to the outer-product information
     lam, U = np.linalg.eigh(-0.5 * (H + H.T))
@@ -77,8 +83,7 @@ def _first_trial(obj, phi, step):
     the cap keeps each iteration on its own side (it binds only for large
     relative moves, not near the optimum).
     """
-    diag = np.array([i for entries in obj.cholesky_layout
-                     for i, r, c in entries if r == c], dtype=int)
+    diag = obj.p + np.flatnonzero(obj.structure.theta_is_diag())
     t = min(1.0, 2.0 / max(float(np.max(np.abs(step))), 1e-300))
     if len(diag):
         room = 0.5 * np.maximum(np.abs(phi[diag]), 0.2)
