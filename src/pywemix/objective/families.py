@@ -95,7 +95,8 @@ class Binomial(Family):
         # complementary log-log: mu = 1 - exp(-exp(eta))
         t = np.exp(np.minimum(eta, 700.0))
         em1 = np.expm1(t)
-        log_mu = np.log(-np.expm1(-t))
+        # log(1 - exp(-t)) = eta - t/2 + O(t^2) for small t: exact where t underflows
+        log_mu = np.where(t < 1e-10, eta - 0.5 * t, np.log(-np.expm1(-np.maximum(t, 1e-10))))
         ll = y * log_mu - (1 - y) * t
         if order == 0:
             return ll, None, None

@@ -150,36 +150,7 @@ class QuadratureObjective:
             return F, g - v, eye - h
 
         F, g, Hn = pieces(v)
-        # Newton steps for every (group, context) at once; each moves only while
-        # its backtracking line search improves its objective. Above level 2 the
-        # gradient comes from the children's quadrature (exact only with enough
-        # nodes), so a group whose step cannot improve is at its mode as far as
-        # that gradient can tell, and stops.
-        active = np.ones(F.shape, dtype=bool)
-        for _ in range(100):
-            step = _solve(Hn, g)
-            norm = np.sqrt(np.sum(step * step, axis=-1, keepdims=True))
-            step = step * np.minimum(1.0, 5.0 / np.maximum(norm, 1e-300))
-            active &= np.max(np.abs(step), axis=-1) >= 1e-10
-            if not active.any():
-                break
-            pending = active.copy()
-            F_start = F
-            for _ in range(30):
-                trial = v + np.where(pending[..., None], step, 0.0)
-                Fn, gn, Hnn = pieces(trial)
-                ok = pending & (Fn >= F - 1e-12 * np.abs(F))
-                v = np.where(ok[..., None], trial, v)
-                F = np.where(ok, Fn, F)
-                g = np.where(ok[..., None], gn, g)
-                Hn = np.where(ok[..., None, None], Hnn, Hn)
-                pending &= ~ok
-                if not pending.any():
-                    break
-                step = step * 0.5
-            # no step that improves (pending), or no real progress: at the mode
-            progress = F - F_start
-            active &= ~pending & (progress > 1e-15 * np.maximum(np.abs(F), 1.0))
+        v, Hn = _newton_modes(pieces, v, F, g, Hn)
         self._store[("v", li)] = v
         return v, Hn
 
@@ -271,6 +242,7 @@ class QuadratureObjective:
                 g = group_sum(cw[:, None, None] * ch.G, cs).reshape(J, K, N, P)
                 h = group_sum(cw[:, None, None, None] * ch.H, cs).reshape(J, K, N, P, P)
         t = logw + An - 0.5 * np.sum(V * V, axis=-1)
+        t[np.isnan(t)] = -np.inf  # a node where the density under/overflows adds nothing
         m = np.max(t, axis=-1, keepdims=True)
         e = np.exp(t - m)
         S = np.sum(e, axis=-1)
@@ -278,10 +250,7 @@ class QuadratureObjective:
         post = e / S[..., None]
         G = H = None
         if derivs:
-            G = np.einsum("jks,jksp->jkp", post, g)
-            H = (np.einsum("jks,jksab->jkab", post, h)
-                 + np.einsum("jks,jksa,jksb->jkab", post, g, g)
-                 - G[..., :, None] * G[..., None, :])
+            G, H = _posterior_moments(post, g, h)
         self._last[li] = (post, V)
         return _Level(A, G, H, post, V)
 
@@ -343,6 +312,99 @@ class QuadratureObjective:
                 ctx = (weight[:, :, None] * post).reshape(J, K * N)
                 weight = ctx[self.levels[li - 1].parent]
         return out
+
+
+#: A group's mode is found when its Newton step is below this (v is N(0, I)
+#: a priori, so this is an absolute accuracy), far below what moves the nodes.
+MODE_TOL = 1e-12
+
+
+def _capped_step(Hn, g):
+    """Newton steps ``Hn^{-1} g``, each no longer than 5 (prior sd units); 0
+    where the pieces overflowed (such trial points are rejected anyway)."""
+    bad = ~(np.isfinite(Hn).all(axis=(-2, -1)) & np.isfinite(g).all(axis=-1))
+    if bad.any():
+        Hn = np.where(bad[..., None, None], np.eye(Hn.shape[-1]), Hn)
+        g = np.where(bad[..., None], 0.0, g)
+    try:
+        step = _solve(Hn, g)
+    except np.linalg.LinAlgError:
+        step = np.einsum("...ab,...b->...a", np.linalg.pinv(Hn), g)
+    norm = np.sqrt(np.sum(step * step, axis=-1, keepdims=True))
+    return step * np.minimum(1.0, 5.0 / np.maximum(norm, 1e-300))
+
+
+def _newton_modes(pieces, v, F, g, Hn):
+    """Maximise every group's log integrand at once by damped Newton steps.
+
+    Parameters
+    ----------
+    pieces : callable
+        ``v -> (F, g, Hn)``: log integrand, its gradient and negative Hessian
+        in ``v`` for every (group, context).
+    v, F, g, Hn : arrays
+        The start and its pieces.
+
+    Notes
+    -----
+    A step is accepted when the log integrand increases, or when it stays
+    within rounding of its value and the Newton decrement ``g' Hn^{-1} g``
+    falls: close to the mode the value no longer resolves progress (its
+    changes are below its rounding error) but the gradient does, so Newton's
+    quadratic convergence carries every mode to ``MODE_TOL``. Modes solved to
+    machine precision make the adaptive approximation a smooth, deterministic
+    function of the parameters (whatever the start), which its
+    finite-difference derivatives need. Above level 2 the gradient comes from
+    the children's quadrature with their nodes held fixed; the iteration then
+    solves ``g = 0`` for that gradient, which is as smooth.
+    """
+    step = _capped_step(Hn, g)
+    dec = np.sum(g * step, axis=-1)
+    active = np.ones(F.shape, dtype=bool)
+    for _ in range(100):
+        size = np.max(np.abs(step), axis=-1)
+        active &= size > MODE_TOL * (1.0 + np.max(np.abs(v), axis=-1))
+        if not active.any():
+            break
+        pending, scale = active.copy(), 1.0
+        for _ in range(40):
+            trial = v + np.where(pending[..., None], scale * step, 0.0)
+            Fn, gn, Hnn = pieces(trial)
+            stepn = _capped_step(Hnn, gn)
+            decn = np.sum(gn * stepn, axis=-1)
+            slack = 1e-12 * np.maximum(np.abs(F), 1.0)
+            ok = pending & np.isfinite(Fn) & ((Fn > F) | ((Fn >= F - slack) & (decn < dec)))
+            v = np.where(ok[..., None], trial, v)
+            F, dec = np.where(ok, Fn, F), np.where(ok, decn, dec)
+            g = np.where(ok[..., None], gn, g)
+            Hn = np.where(ok[..., None, None], Hnn, Hn)
+            step = np.where(ok[..., None], stepn, step)
+            pending &= ~ok
+            if not pending.any():
+                break
+            scale *= 0.5
+        active &= ~pending  # no step helps: at the mode as far as can be told
+    return v, Hn
+
+
+def _posterior_moments(post, g, h):
+    """Posterior mean of the node gradients and the Louis Hessian
+    ``E[h] + E[g g'] - E[g] E[g]'`` over the nodes.
+
+    Nodes with posterior weight 0 are left out, so the derivatives of the log
+    density where it overflows (far-out nodes, many of them with large
+    ``n_quad``) cannot turn the sums into ``0 * inf``.
+    """
+    G = np.einsum("jks,jksp->jkp", post, g)
+    H = np.einsum("jks,jksab->jkab", post, h) + np.einsum("jks,jksa,jksb->jkab", post, g, g)
+    if not (np.isfinite(G).all() and np.isfinite(H).all()):
+        live = post > 0
+        g = np.where(live[..., None], g, 0.0)
+        h = np.where(live[..., None, None], h, 0.0)
+        G = np.einsum("jks,jksp->jkp", post, g)
+        H = (np.einsum("jks,jksab->jkab", post, h)
+             + np.einsum("jks,jksa,jksb->jkab", post, g, g))
+    return G, H - G[..., :, None] * G[..., None, :]
 
 
 def _solve(H, g):
