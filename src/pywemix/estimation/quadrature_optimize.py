@@ -26,9 +26,10 @@ the reported (adapted) objective ``f`` does not decrease:
    predicted distance to the maximum, is below ``STOP_TOL`` times the scale
    of ``f``.
 
-The scale of ``f`` is the total weight of the level-1 units (each unit's
-conditional weight times those of its groups), the size of the
-pseudo-log-likelihood. The fit has converged when the decrement from the
+The scale is the sum of the top-level weights: the information about the
+parameters shared across groups (variances, intercept) grows with it and not
+with the level-1 weights, so a decrement per unit of it bounds the distance
+to the maximum in standard-error units, whatever the weights' scale. The fit has converged when the decrement from the
 difference gradient is below ``CONVERGED_TOL`` times that scale and ``-H``
 is positive definite. ``H`` is modified (``-H + mu I``) only where it is not
 negative definite (far from the maximum), a Levenberg-Marquardt step.
@@ -39,26 +40,27 @@ from dataclasses import replace
 
 import numpy as np
 
-__all__ = ["maximize_adaptive", "total_weight", "difference_gradient"]
+__all__ = ["maximize_adaptive", "objective_scale", "difference_gradient"]
 
 #: Fixed-node Newton hands over to the difference gradient below this decrement
 #: (relative to the scale of the objective).
-SWITCH_TOL = 1e-9
-#: The search stops below this decrement (relative): the parameters are then
-#: within about ``sqrt(STOP_TOL)`` prior standard deviations of the maximum.
-STOP_TOL = 1e-16
-#: ... and reports convergence below this one.
-CONVERGED_TOL = 1e-11
+SWITCH_TOL = 1e-8
+#: The search stops below this decrement (relative; about where it meets the
+#: rounding error of the difference gradient), or when a step no longer
+#: changes the objective beyond its rounding error ...
+STOP_TOL = 1e-11
+#: ... and reports convergence below this one: the objective is then within
+#: ``CONVERGED_TOL / 2`` per unit of top-level weight of its maximum.
+CONVERGED_TOL = 1e-9
 #: Relative step of the central differences.
 DIFF_STEP = 1e-5
 
 
-def total_weight(obj) -> float:
-    """Sum over level-1 units of their unconditional weights (the objective's size)."""
-    w = np.asarray(obj.w1, dtype=float)
-    for lev, wl in zip(obj.levels, obj.wg):
-        w = w * wl[lev.codes]
-    return float(max(np.sum(w), 1e-300))
+def objective_scale(obj) -> float:
+    """Sum of the top-level weights: the information about the parameters that
+    act across groups (the variances, the intercept) grows with it, however
+    heavy the level-1 weights, so the gradient is judged per unit of it."""
+    return float(max(np.sum(obj.wg[-1]), 1e-300))
 
 
 def _value(obj, phi):
@@ -124,7 +126,7 @@ def maximize_adaptive(obj, phi0, max_iter: int):
         group) of the reported objective and the fixed-node Hessian at ``phi``.
     """
     phi = np.asarray(phi0, dtype=float).copy()
-    scale = total_weight(obj)
+    scale = objective_scale(obj)
     ev = obj.evaluate(phi, adapt=True)
     if not np.isfinite(ev.llf):
         return phi, ev, 0, False, "the likelihood is not finite at the starting values"
@@ -154,9 +156,12 @@ def maximize_adaptive(obj, phi0, max_iter: int):
                 continue
             message = "no step along the Newton direction increases the objective"
             break
-        phi = cand
+        phi, old = cand, ev.llf
         ev = obj.evaluate(phi, adapt=True)
         G = None
+        if exact and ev.llf - old <= 8 * np.finfo(float).eps * abs(old):
+            message = "no step along the Newton direction changes the objective"
+            break
     return _finish(obj, phi, ev, G, it, message, scale)
 
 

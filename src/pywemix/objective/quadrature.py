@@ -150,7 +150,7 @@ class QuadratureObjective:
             return F, g - v, eye - h
 
         F, g, Hn = pieces(v)
-        v, Hn = _newton_modes(pieces, v, F, g, Hn)
+        v, Hn = _newton_modes(pieces, v, F, g, Hn, exact=li == 0 or self.n_quad == 1)
         self._store[("v", li)] = v
         return v, Hn
 
@@ -317,6 +317,8 @@ class QuadratureObjective:
 #: A group's mode is found when its Newton step is below this (v is N(0, I)
 #: a priori, so this is an absolute accuracy), far below what moves the nodes.
 MODE_TOL = 1e-12
+#: The same above level 2, where the gradient is the children's quadrature's.
+MODE_TOL_UPPER = 1e-10
 
 
 def _capped_step(Hn, g):
@@ -334,7 +336,7 @@ def _capped_step(Hn, g):
     return step * np.minimum(1.0, 5.0 / np.maximum(norm, 1e-300))
 
 
-def _newton_modes(pieces, v, F, g, Hn):
+def _newton_modes(pieces, v, F, g, Hn, exact=True):
     """Maximise every group's log integrand at once by damped Newton steps.
 
     Parameters
@@ -344,6 +346,11 @@ def _newton_modes(pieces, v, F, g, Hn):
         in ``v`` for every (group, context).
     v, F, g, Hn : arrays
         The start and its pieces.
+    exact : bool
+        Whether ``g`` is the gradient of ``F``. If not (above level 2 with
+        more than one node, where ``g`` is the children's fixed-node
+        gradient), the iteration solves ``g = 0``: a step is accepted when the
+        Newton decrement falls, whatever ``F`` does.
 
     Notes
     -----
@@ -355,15 +362,20 @@ def _newton_modes(pieces, v, F, g, Hn):
     machine precision make the adaptive approximation a smooth, deterministic
     function of the parameters (whatever the start), which its
     finite-difference derivatives need. Above level 2 the gradient comes from
-    the children's quadrature with their nodes held fixed; the iteration then
-    solves ``g = 0`` for that gradient, which is as smooth.
+    the children's quadrature with their nodes held fixed, which leaves out
+    how their nodes move with ``v``: its root is not quite the maximum of
+    ``F``, so judging steps by ``F`` would stop them somewhere between the two,
+    at a point that depends on the start and makes the objective rough in the
+    parameters. The root of ``g`` is as good a centre and as smooth, and
+    Newton steps on it converge to ``MODE_TOL_UPPER``.
     """
+    tol = MODE_TOL if exact else MODE_TOL_UPPER
     step = _capped_step(Hn, g)
     dec = np.sum(g * step, axis=-1)
     active = np.ones(F.shape, dtype=bool)
     for _ in range(100):
         size = np.max(np.abs(step), axis=-1)
-        active &= size > MODE_TOL * (1.0 + np.max(np.abs(v), axis=-1))
+        active &= size > tol * (1.0 + np.max(np.abs(v), axis=-1))
         if not active.any():
             break
         pending, scale = active.copy(), 1.0
@@ -373,7 +385,11 @@ def _newton_modes(pieces, v, F, g, Hn):
             stepn = _capped_step(Hnn, gn)
             decn = np.sum(gn * stepn, axis=-1)
             slack = 1e-12 * np.maximum(np.abs(F), 1.0)
-            ok = pending & np.isfinite(Fn) & ((Fn > F) | ((Fn >= F - slack) & (decn < dec)))
+            if exact:
+                ok = (Fn > F) | ((Fn >= F - slack) & (decn < dec))
+            else:
+                ok = decn < dec
+            ok &= pending & np.isfinite(Fn) & np.isfinite(decn)
             v = np.where(ok[..., None], trial, v)
             F, dec = np.where(ok, Fn, F), np.where(ok, decn, dec)
             g = np.where(ok[..., None], gn, g)
