@@ -48,7 +48,7 @@ SWITCH_TOL = 1e-8
 #: The search stops below this decrement (relative; about where it meets the
 #: rounding error of the difference gradient), or when a step no longer
 #: changes the objective beyond its rounding error ...
-STOP_TOL = 1e-11
+STOP_TOL = 1e-14
 #: ... and reports convergence below this one: the objective is then within
 #: ``CONVERGED_TOL / 2`` per unit of top-level weight of its maximum.
 CONVERGED_TOL = 1e-9

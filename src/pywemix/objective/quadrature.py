@@ -27,7 +27,36 @@ observations with ``A_i = \\log f(y_i \\mid \\eta_i)``. The total is
 the nodes (the Fisher and Louis identities), level by level; they give the
 Newton steps, the per-group scores for the sandwich and the information.
 All sums over nodes are in log space, so survey-scale weights cannot
-overflow.
+overflow; nodes where the log density overflows get posterior weight 0 and
+add nothing to the derivatives, so more nodes never break an evaluation.
+
+Node placement and accuracy. Every group's nodes are centred at its
+conditional mode *given the node of each level above* (for a three-level
+model, the schools' nodes are re-centred for every district node). The modes
+are solved to ``MODE_TOL`` (level 2; Newton steps judged by the decrement
+once the value stops resolving progress) or to ``MODE_TOL_UPPER`` (above,
+where the gradient is the children's fixed-node gradient and its root is
+taken as the centre), which makes the approximation a smooth function of the
+parameters. WeMix's vignette (Appendix A, "Calculation of Conditional Mode")
+finds the level-2 modes with the effects above set to zero and then uses them
+for the level-3 integral, i.e. the level-2 nodes do not follow the level-3
+nodes. Checked against brute force (a fine trapezoid grid over each effect,
+no adaptation):
+
+* two levels, 20 groups, survey-scale conditional level-1 weights (~1e3),
+  error of the objective (about -4.7e5) with 5/13/30/60 nodes: probit
+  -2e-2/-1e-4/-3e-8/5e-10, cloglog -0.16/-5e-3/-3e-5/-3e-8; logit, against
+  60 nodes, -2.4e-4/<1e-9/<1e-9 (every group agreeing with brute force to
+  1e-11). The slow settling of cloglog is real quadrature error: groups
+  whose responses are all 0 (or 1) have skewed, one-sided integrands that no
+  Gaussian-centred rule integrates in few nodes; it converges monotonically.
+* three levels (12 schools in 4 districts, unit-scale weights, probit),
+  error of the objective (about -307): 5 nodes, pywemix's placement -1.0e-2,
+  WeMix-style placement (school nodes fixed at the modes given a district
+  effect of zero) -3.5e-2; 13 nodes -1.4e-6 against -2.0e-6. Re-centring the
+  lower level at every upper node is the more accurate, the more so the
+  larger the upper-level variance relative to the posterior spread of the
+  lower effects (survey-scale level-1 weights make that spread small).
 """
 from __future__ import annotations
 
