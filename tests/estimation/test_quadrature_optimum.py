@@ -133,30 +133,29 @@ def test_three_levels_survey_weights(family, link):
     check_maximum(df, THREE, family, link, n_quad=7)
 
 
-def test_seeded_random_models():
-    """Random family, link, structure and weight scale; each optimum is a
-    maximum of its objective and a perturbed restart agrees."""
-    rng = np.random.default_rng(2024)
-    for case in range(12):
-        family, link = LINKS[rng.integers(len(LINKS))]
-        formula = [INTERCEPT, SLOPE, THREE][rng.integers(3)]
-        scale = 10.0 ** rng.uniform(2, 4)
-        df = simulate(100 + case, family, link, scale=scale, slope=formula == SLOPE,
-                      informative=bool(rng.integers(2)), n_groups=12,
-                      sizes=(15, 25) if formula == SLOPE else (5, 12))
-        check_maximum(df, formula, family, link, seed=case,
-                      n_quad=7 if formula == THREE else 13)
+@pytest.mark.parametrize("case", range(12))
+def test_seeded_random_models(case):
+    """Random family, link, structure and weight scale (survey-scale
+    conditional level-1 weights, 1e2 to 1e4); each optimum is a maximum of
+    its objective and a perturbed restart agrees."""
+    rng = np.random.default_rng([2024, case])
+    family, link = LINKS[rng.integers(len(LINKS))]
+    formula = [INTERCEPT, INTERCEPT, SLOPE, THREE][rng.integers(4)]
+    df = simulate(100 + case, family, link, scale=10.0 ** rng.uniform(2, 4),
+                  slope=formula == SLOPE, informative=bool(rng.integers(2)), n_groups=9,
+                  sizes=(12, 20) if formula == SLOPE else (4, 9))
+    check_maximum(df, formula, family, link, seed=case, n_quad=5 if formula == THREE else 9)
 
 
 def test_more_nodes_never_break_a_fit():
     """cloglog with a random slope and survey-scale weights: 13, 30 and 60
-    nodes all fit, and agree more closely as the nodes grow."""
-    df = simulate(5, "binomial", "cloglog", scale=1e3, slope=True, n_groups=12,
-                  sizes=(15, 25))
+    nodes all fit (60 nodes used to overflow the cloglog curvature) and agree."""
+    df = simulate(5, "binomial", "cloglog", scale=1e3, slope=True, n_groups=6,
+                  sizes=(12, 16))
     fits = [fit(df, SLOPE, "binomial", "cloglog", n_quad=k) for k in (13, 30, 60)]
     for r in fits:
         assert r.converged and np.isfinite(r.llf)
         assert np.all(np.isfinite(r._state["phi"]))
     phis = [r._state["phi"] for r in fits]
-    assert np.max(np.abs(phis[2] - phis[1])) < 1e-3
-    assert np.max(np.abs(phis[2] - phis[1])) <= np.max(np.abs(phis[2] - phis[0]))
+    for other in phis[:2]:
+        assert np.max(np.abs(other - phis[2])) < 1e-4

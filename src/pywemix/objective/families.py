@@ -102,7 +102,8 @@ class Binomial(Family):
             return ll, None, None
         with np.errstate(over="ignore", invalid="ignore"):
             g = np.where(t > 700, 0.0, t / em1)  # t e^-t / (1 - e^-t)
-            dg = np.where(t > 700, 0.0, t * (em1 - t * (em1 + 1)) / em1 ** 2)
+            r = np.exp(-t)  # em1 ** 2 would overflow beyond t ~ 355
+            dg = t * r * (1 - r - t) / (-np.expm1(-t)) ** 2
         small = t < 1e-8
         g = np.where(small, 1.0 - t / 2, g)
         dg = np.where(small, -t / 2, dg)
