@@ -11,8 +11,11 @@ equivalents: WeMix's ``mix(family=)``, ``lme4::glmer(nAGQ=)``.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from .quadrature_optimize import maximize_adaptive
 from ..objective.covariance import CovarianceStructure
 from ..objective.linpred import linear_predictor
 from ..objective.laplace import LaplaceObjective
@@ -93,35 +96,17 @@ def _extreme_fit_check(design, family, beta, eta):
          f"estimates of the coefficients involved are not identified{culprit}", DataWarning)
 
 
-def _newton(obj, phi, max_iter, scale):
-    it, message, converged = 0, "maximum iterations reached", False
-    ev = obj.evaluate(phi, adapt=True)
-    for it in range(1, max_iter + 1):
-        negH = -ev.hess
-        mu = 0.0
-        for _ in range(60):
-            try:
-                L = np.linalg.cholesky(negH + mu * np.eye(len(phi)))
-                break
-            except np.linalg.LinAlgError:
-                mu = max(2 * mu, 1e-8 * max(1.0, np.abs(np.diag(negH)).max()))
-        step = np.linalg.solve(L.T, np.linalg.solve(L, ev.grad))
-        decrement = float(ev.grad @ step)
-        t = 1.0
-        for _ in range(40):
-            cand = phi + t * step
-            val = obj.evaluate(cand, adapt=False, derivs=False).llf
-            if np.isfinite(val) and val >= ev.llf - 1e-13 * abs(ev.llf):
-                break
-            t *= 0.5
-        phi = cand
-        ev_new = obj.evaluate(phi, adapt=True)
-        small_step = np.max(np.abs(t * step) / np.maximum(np.abs(phi), 1.0)) < 1e-9
-        if (decrement / scale < 1e-15 or small_step) and mu == 0.0:
-            ev, converged, message = ev_new, True, "Newton decrement below tolerance"
-            break
-        ev = ev_new
-    return phi, ev, it, converged, message
+def _newton(obj, phi, max_iter, scale=None):
+    """Maximise the adapted approximation: fixed-node Newton steps, finished on
+    the difference gradient of the reported objective (see
+    :mod:`.quadrature_optimize`). ``scale`` is unused (kept for callers)."""
+    phi, ev, it, converged, message = maximize_adaptive(obj, phi, max_iter)
+    flip = _canonical(phi, obj)
+    signs = np.where(flip == phi, 1.0, -1.0)
+    if np.any(signs < 0):
+        ev = replace(ev, grad=signs * ev.grad, hess=ev.hess * np.outer(signs, signs),
+                     group_grad=ev.group_grad * signs)
+    return flip, ev, it, converged, message
 
 
 def _numeric(obj, phi0, max_iter, scale):

@@ -138,13 +138,15 @@ class Binomial(Family):
         t = np.exp(np.minimum(eta, 700.0))
         with np.errstate(over="ignore"):
             em1 = np.expm1(t)
-        log_mu = np.log(-np.expm1(-t))
+        # log(1 - exp(-t)) = eta - t/2 + O(t^2) for small t: exact where t underflows
+        log_mu = np.where(t < 1e-10, eta - 0.5 * t, np.log(-np.expm1(-np.maximum(t, 1e-10))))
         ll = y * log_mu - (1 - y) * t
         if order == 0:
             return ll, None, None
         with np.errstate(over="ignore", invalid="ignore"):
             g = np.where(t > 700, 0.0, t / em1)  # t e^-t / (1 - e^-t)
-            dg = np.where(t > 700, 0.0, t * (em1 - t * (em1 + 1)) / em1 ** 2)
+            r = np.exp(-t)  # em1 ** 2 would overflow beyond t ~ 355
+            dg = t * r * (1 - r - t) / (-np.expm1(-t)) ** 2
         small = t < 1e-8
         g = np.where(small, 1.0 - t / 2, g)
         dg = np.where(small, -t / 2, dg)

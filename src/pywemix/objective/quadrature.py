@@ -27,7 +27,36 @@ observations with ``A_i = \\log f(y_i \\mid \\eta_i)``. The total is
 the nodes (the Fisher and Louis identities), level by level; they give the
 Newton steps, the per-group scores for the sandwich and the information.
 All sums over nodes are in log space, so survey-scale weights cannot
-overflow.
+overflow; nodes where the log density overflows get posterior weight 0 and
+add nothing to the derivatives, so more nodes never break an evaluation.
+
+Node placement and accuracy. Every group's nodes are centred at its
+conditional mode *given the node of each level above* (for a three-level
+model, the schools' nodes are re-centred for every district node). The modes
+are solved to ``MODE_TOL`` (level 2; Newton steps judged by the decrement
+once the value stops resolving progress) or to ``MODE_TOL_UPPER`` (above,
+where the gradient is the children's fixed-node gradient and its root is
+taken as the centre), which makes the approximation a smooth function of the
+parameters. WeMix's vignette (Appendix A, "Calculation of Conditional Mode")
+finds the level-2 modes with the effects above set to zero and then uses them
+for the level-3 integral, i.e. the level-2 nodes do not follow the level-3
+nodes. Checked against brute force (a fine trapezoid grid over each effect,
+no adaptation):
+
+* two levels, 20 groups, survey-scale conditional level-1 weights (~1e3),
+  error of the objective (about -4.7e5) with 5/13/30/60 nodes: probit
+  -2e-2/-1e-4/-3e-8/5e-10, cloglog -0.16/-5e-3/-3e-5/-3e-8; logit, against
+  60 nodes, -2.4e-4/<1e-9/<1e-9 (every group agreeing with brute force to
+  1e-11). The slow settling of cloglog is real quadrature error: groups
+  whose responses are all 0 (or 1) have skewed, one-sided integrands that no
+  Gaussian-centred rule integrates in few nodes; it converges monotonically.
+* three levels (12 schools in 4 districts, unit-scale weights, probit),
+  error of the objective (about -307): 5 nodes, pywemix's placement -1.0e-2,
+  WeMix-style placement (school nodes fixed at the modes given a district
+  effect of zero) -3.5e-2; 13 nodes -1.4e-6 against -2.0e-6. Re-centring the
+  lower level at every upper node is the more accurate, the more so the
+  larger the upper-level variance relative to the posterior spread of the
+  lower effects (survey-scale level-1 weights make that spread small).
 """
 from __future__ import annotations
 
@@ -151,36 +180,7 @@ class QuadratureObjective:
             return F, g - v, eye - h
 
         F, g, Hn = pieces(v)
-        # Newton steps for every (group, context) at once; each moves only while
-        # its backtracking line search improves its objective. Above level 2 the
-        # gradient comes from the children's quadrature (exact only with enough
-        # nodes), so a group whose step cannot improve is at its mode as far as
-        # that gradient can tell, and stops.
-        active = np.ones(F.shape, dtype=bool)
-        for _ in range(100):
-            step = _solve(Hn, g)
-            norm = np.sqrt(np.sum(step * step, axis=-1, keepdims=True))
-            step = step * np.minimum(1.0, 5.0 / np.maximum(norm, 1e-300))
-            active &= np.max(np.abs(step), axis=-1) >= 1e-10
-            if not active.any():
-                break
-            pending = active.copy()
-            F_start = F
-            for _ in range(30):
-                trial = v + np.where(pending[..., None], step, 0.0)
-                Fn, gn, Hnn = pieces(trial)
-                ok = pending & (Fn >= F - 1e-12 * np.abs(F))
-                v = np.where(ok[..., None], trial, v)
-                F = np.where(ok, Fn, F)
-                g = np.where(ok[..., None], gn, g)
-                Hn = np.where(ok[..., None, None], Hnn, Hn)
-                pending &= ~ok
-                if not pending.any():
-                    break
-                step = step * 0.5
-            # no step that improves (pending), or no real progress: at the mode
-            progress = F - F_start
-            active &= ~pending & (progress > 1e-15 * np.maximum(np.abs(F), 1.0))
+        v, Hn = _newton_modes(pieces, v, F, g, Hn, exact=li == 0 or self.n_quad == 1)
         self._store[("v", li)] = v
         return v, Hn
 
@@ -232,6 +232,7 @@ class QuadratureObjective:
                 g = group_sum(cw[:, None, None] * ch.G, cs).reshape(J, K, N, P)
                 h = group_sum(cw[:, None, None, None] * ch.H, cs).reshape(J, K, N, P, P)
         t = logw + An - 0.5 * np.sum(V * V, axis=-1)
+        t[np.isnan(t)] = -np.inf  # a node where the density under/overflows adds nothing
         m = np.max(t, axis=-1, keepdims=True)
         e = np.exp(t - m)
         S = np.sum(e, axis=-1)
@@ -239,10 +240,7 @@ class QuadratureObjective:
         post = e / S[..., None]
         G = H = None
         if derivs:
-            G = np.einsum("jks,jksp->jkp", post, g)
-            H = (np.einsum("jks,jksab->jkab", post, h)
-                 + np.einsum("jks,jksa,jksb->jkab", post, g, g)
-                 - G[..., :, None] * G[..., None, :])
+            G, H = _posterior_moments(post, g, h)
         self._last[li] = (post, V)
         return _Level(A, G, H, post, V)
 
@@ -309,6 +307,115 @@ class QuadratureObjective:
                 ctx = (weight[:, :, None] * post).reshape(J, K * N)
                 weight = ctx[self.levels[li - 1].parent]
         return out
+
+
+#: A group's mode is found when its Newton step is below this (v is N(0, I)
+#: a priori, so this is an absolute accuracy), far below what moves the nodes.
+MODE_TOL = 1e-12
+#: The same above level 2, where the gradient is the children's quadrature's.
+MODE_TOL_UPPER = 1e-10
+
+
+def _capped_step(Hn, g):
+    """Newton steps ``Hn^{-1} g``, each no longer than 5 (prior sd units); 0
+    where the pieces overflowed (such trial points are rejected anyway)."""
+    bad = ~(np.isfinite(Hn).all(axis=(-2, -1)) & np.isfinite(g).all(axis=-1))
+    if bad.any():
+        Hn = np.where(bad[..., None, None], np.eye(Hn.shape[-1]), Hn)
+        g = np.where(bad[..., None], 0.0, g)
+    try:
+        step = _solve(Hn, g)
+    except np.linalg.LinAlgError:
+        step = np.einsum("...ab,...b->...a", np.linalg.pinv(Hn), g)
+    norm = np.sqrt(np.sum(step * step, axis=-1, keepdims=True))
+    return step * np.minimum(1.0, 5.0 / np.maximum(norm, 1e-300))
+
+
+def _newton_modes(pieces, v, F, g, Hn, exact=True):
+    """Maximise every group's log integrand at once by damped Newton steps.
+
+    Parameters
+    ----------
+    pieces : callable
+        ``v -> (F, g, Hn)``: log integrand, its gradient and negative Hessian
+        in ``v`` for every (group, context).
+    v, F, g, Hn : arrays
+        The start and its pieces.
+    exact : bool
+        Whether ``g`` is the gradient of ``F``. If not (above level 2 with
+        more than one node, where ``g`` is the children's fixed-node
+        gradient), the iteration solves ``g = 0``: a step is accepted when the
+        Newton decrement falls, whatever ``F`` does.
+
+    Notes
+    -----
+    A step is accepted when the log integrand increases, or when it stays
+    within rounding of its value and the Newton decrement ``g' Hn^{-1} g``
+    falls: close to the mode the value no longer resolves progress (its
+    changes are below its rounding error) but the gradient does, so Newton's
+    quadratic convergence carries every mode to ``MODE_TOL``. Modes solved to
+    machine precision make the adaptive approximation a smooth, deterministic
+    function of the parameters (whatever the start), which its
+    finite-difference derivatives need. Above level 2 the gradient comes from
+    the children's quadrature with their nodes held fixed, which leaves out
+    how their nodes move with ``v``: its root is not quite the maximum of
+    ``F``, so judging steps by ``F`` would stop them somewhere between the two,
+    at a point that depends on the start and makes the objective rough in the
+    parameters. The root of ``g`` is as good a centre and as smooth, and
+    Newton steps on it converge to ``MODE_TOL_UPPER``.
+    """
+    tol = MODE_TOL if exact else MODE_TOL_UPPER
+    step = _capped_step(Hn, g)
+    dec = np.sum(g * step, axis=-1)
+    active = np.ones(F.shape, dtype=bool)
+    for _ in range(100):
+        size = np.max(np.abs(step), axis=-1)
+        active &= size > tol * (1.0 + np.max(np.abs(v), axis=-1))
+        if not active.any():
+            break
+        pending, scale = active.copy(), 1.0
+        for _ in range(40):
+            trial = v + np.where(pending[..., None], scale * step, 0.0)
+            Fn, gn, Hnn = pieces(trial)
+            stepn = _capped_step(Hnn, gn)
+            decn = np.sum(gn * stepn, axis=-1)
+            slack = 1e-12 * np.maximum(np.abs(F), 1.0)
+            if exact:
+                ok = (Fn > F) | ((Fn >= F - slack) & (decn < dec))
+            else:
+                ok = decn < dec
+            ok &= pending & np.isfinite(Fn) & np.isfinite(decn)
+            v = np.where(ok[..., None], trial, v)
+            F, dec = np.where(ok, Fn, F), np.where(ok, decn, dec)
+            g = np.where(ok[..., None], gn, g)
+            Hn = np.where(ok[..., None, None], Hnn, Hn)
+            step = np.where(ok[..., None], stepn, step)
+            pending &= ~ok
+            if not pending.any():
+                break
+            scale *= 0.5
+        active &= ~pending  # no step helps: at the mode as far as can be told
+    return v, Hn
+
+
+def _posterior_moments(post, g, h):
+    """Posterior mean of the node gradients and the Louis Hessian
+    ``E[h] + E[g g'] - E[g] E[g]'`` over the nodes.
+
+    Nodes with posterior weight 0 are left out, so the derivatives of the log
+    density where it overflows (far-out nodes, many of them with large
+    ``n_quad``) cannot turn the sums into ``0 * inf``.
+    """
+    G = np.einsum("jks,jksp->jkp", post, g)
+    H = np.einsum("jks,jksab->jkab", post, h) + np.einsum("jks,jksa,jksb->jkab", post, g, g)
+    if not (np.isfinite(G).all() and np.isfinite(H).all()):
+        live = post > 0
+        g = np.where(live[..., None], g, 0.0)
+        h = np.where(live[..., None, None], h, 0.0)
+        G = np.einsum("jks,jksp->jkp", post, g)
+        H = (np.einsum("jks,jksab->jkab", post, h)
+             + np.einsum("jks,jksa,jksb->jkab", post, g, g))
+    return G, H - G[..., :, None] * G[..., None, :]
 
 
 def _solve(H, g):
