@@ -156,18 +156,18 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         from .pv import fit_plausible_values
         return fit_plausible_values(_BoundMix(weights, kwargs), formula, data,
                                     plausible_values, executor)
-    return _fit(formula, data, weights, **kwargs)
+    return fit_frame(formula, data, weights, **kwargs)
 
 
-def _fit(formula, data, weights, *, cond_weights, family, link, n_quad, offset,
-         center_group, center_grand, weight_scaling, survey, reml, start, max_iter,
-         reuse=None):
+def fit_frame(formula, data, weights, *, cond_weights, family, link, n_quad, offset,
+              center_group, center_grand, weight_scaling, survey, reml, start, max_iter,
+              reuse=None):
     """``mix`` for one response: design -> objective -> optimum -> variance -> result.
 
     ``reuse`` (a :class:`_DesignReuse`) lets fits of data that differ only in
     the response share one design.
     """
-    args = _check_arguments(formula, family, link, cond_weights, n_quad, max_iter, reml,
+    args = check_arguments(formula, family, link, cond_weights, n_quad, max_iter, reml,
                             weight_scaling, survey, center_group, center_grand)
     with collecting() as messages:
         design = reuse.get(data, args.parsed, args.family) if reuse is not None else None
@@ -177,12 +177,12 @@ def _fit(formula, data, weights, *, cond_weights, family, link, n_quad, offset,
                                   transform=args.transform, weight_scaling=args.scaling)
             if reuse is not None:
                 reuse.put(data, args.parsed, design, list(messages))
-        settings = _settings(formula, args, design)
+        settings = fit_settings(formula, args, design)
         if settings.reml and settings.weighted:
             raise ValueError(
                 "reml=True needs unit weights: WeMix's weighted pseudo-likelihood is "
                 "defined for maximum likelihood only; fit with reml=False")
-        _few_groups(design)
+        warn_few_groups(design)
         # the optimisers probe points where the criterion is not defined
         # (overflow, singular matrices): such points are rejected, and what
         # goes wrong at the estimates is checked and reported by the stages
@@ -210,7 +210,7 @@ class _Arguments(NamedTuple):
     transform: object
 
 
-def _check_arguments(formula, family, link, cond_weights, n_quad, max_iter, reml,
+def check_arguments(formula, family, link, cond_weights, n_quad, max_iter, reml,
                      weight_scaling, survey, center_group, center_grand) -> _Arguments:
     """Every argument check of ``mix`` that needs no data (TypeError/ValueError)."""
     fam = _family(family, link)
@@ -227,7 +227,7 @@ def _check_arguments(formula, family, link, cond_weights, n_quad, max_iter, reml
                       groups, grand, make_centering(groups, grand))
 
 
-def _settings(formula, args, design) -> FitSettings:
+def fit_settings(formula, args, design) -> FitSettings:
     """The settings record of a fit of ``design``."""
     fam = args.family
     return FitSettings(
@@ -252,7 +252,8 @@ def _family(family, link):
     return get_family(family, link)
 
 
-def _few_groups(design):
+def warn_few_groups(design):
+    """A :class:`FewGroupsWarning` when there are fewer than 20 top-level groups."""
     top = design.levels[-1]
     if top.n_groups < 20:
         warn(f"only {top.n_groups} top-level groups ({top.name}): cluster-robust "
@@ -276,7 +277,7 @@ class _BoundMix:
         self.__init__(state["weights"], state["kwargs"])
 
     def __call__(self, formula, data):
-        return _fit(formula, data, self.weights, reuse=self.reuse, **self.kwargs)
+        return fit_frame(formula, data, self.weights, reuse=self.reuse, **self.kwargs)
 
 
 class _DesignReuse:

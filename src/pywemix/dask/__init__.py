@@ -51,7 +51,7 @@ def mix_dask(formula, data, weights, *, cond_weights, family, link, n_quad, offs
     import numpy as np
 
     from ..estimation import estimate_variance, optimize
-    from ..fit import _check_arguments, _few_groups, _settings
+    from ..fit import check_arguments, fit_settings, warn_few_groups
     from ..objective.covariance import CovarianceStructure
     from ..objective.gaussian import GaussianObjective
     from ..objective.make import MixObjective
@@ -59,7 +59,7 @@ def mix_dask(formula, data, weights, *, cond_weights, family, link, n_quad, offs
     from .design import build_dask_design
     from .result import DaskMixResult
 
-    args = _check_arguments(formula, family, link, cond_weights, n_quad, max_iter, reml,
+    args = check_arguments(formula, family, link, cond_weights, n_quad, max_iter, reml,
                             weight_scaling, survey, center_group, center_grand)
     reason = _in_memory_reason(args, formula, data)
     if reason is not None:
@@ -72,8 +72,8 @@ def mix_dask(formula, data, weights, *, cond_weights, family, link, n_quad, offs
         design = build_dask_design(args.parsed, data, weights, args.cond_weights,
                                    offset=offset, weight_scaling=args.scaling,
                                    family=args.family)
-        settings = _settings(formula, args, design)  # refuses weighted REML
-        _few_groups(design)
+        settings = fit_settings(formula, args, design)  # refuses weighted REML
+        warn_few_groups(design)
         structure = CovarianceStructure.from_design(design)
         with np.errstate(all="ignore"):
             if args.family is None:
@@ -152,7 +152,7 @@ def _fit_in_memory(formula, data, weights, args, reason, offset, kwargs):
     """The documented fallback: collect the model's columns and fit in memory."""
     import pandas as pd
 
-    from ..fit import _fit
+    from ..fit import fit_frame
     from ..warnings import PywemixWarning, warn
     cols = pd.Index(data.columns)
     needed = set(args.parsed.model_columns(cols)) | {w for w in (weights or []) if w}
@@ -163,7 +163,7 @@ def _fit_in_memory(formula, data, weights, args, reason, offset, kwargs):
          f"columns ({', '.join(needed)}) into this process and runs in memory; the "
          "result is an ordinary MixResult", PywemixWarning)
     frame = data[needed].compute()
-    return _fit(formula, frame, weights, **kwargs)
+    return fit_frame(formula, frame, weights, **kwargs)
 
 
 def mix_dask_plausible_values(formula, data, weights, plausible_values, kwargs):

@@ -24,7 +24,8 @@ import pandas as pd
 from ..design.levels import Level
 from ..design.scaling import scale_within
 from ..estimation.components import boundary_messages
-from ..estimation.glmm import FIXED_NODE_MIN, _canonical, _newton, _numeric
+from ..estimation.glmm import (FIXED_NODE_MIN, canonical_signs, maximize_numeric,
+                               newton_adaptive)
 from ..estimation.search import OptimizationRecord, check_finite_fit, check_start, irls
 from ..estimation.laplace_fit import fit_laplace
 from ..estimation.optimum import Optimum
@@ -194,8 +195,7 @@ class DistributedQuadrature(QuadratureObjective):
         self.child_starts = [lev.child_starts(up) for lev, up in
                              zip(design.levels[:-1], design.levels[1:])]
         # the parent's parameter layout, (index in phi, row, column) per level
-        self._cpos = [[(self.p + int(i), int(r), int(c)) for i, r, c in pack]
-                      for pack in structure.packing()]
+        self._cpos = structure.layout(self.p)
         totals = _gather([a.totals() for a in actors])
         self.w1_total = float(sum(t[1] for t in totals))
         self.largest_partition = max(t[0] for t in totals)
@@ -286,13 +286,13 @@ def optimize_distributed(objective, *, start=None, max_iter: int = 200) -> Optim
                            "each level's covariance")
     scale = obj.w1_total
     if objective.n_quad == 1:
-        phi, ev, iters, converged, message = fit_laplace(obj, phi0, max_iter, _canonical)
+        phi, ev, iters, converged, message = fit_laplace(obj, phi0, max_iter, canonical_signs)
     elif objective.n_quad >= FIXED_NODE_MIN:
-        phi, ev, iters, converged, message = _newton(obj, phi0, max_iter, scale)
-        phi = _canonical(phi, obj)
+        phi, ev, iters, converged, message = newton_adaptive(obj, phi0, max_iter, scale)
+        phi = canonical_signs(phi, obj)
         ev = obj.evaluate(phi, adapt=True)
     else:
-        phi, ev, iters, converged, message = _numeric(obj, phi0, max_iter, scale)
+        phi, ev, iters, converged, message = maximize_numeric(obj, phi0, max_iter, scale)
     check_finite_fit([ev.llf, phi], design)
     grad_norm = float(np.max(np.abs(ev.grad)) / max(1.0, abs(ev.llf)) * scale)
     method = ("BFGS on the exact gradient (Laplace)" if objective.n_quad == 1

@@ -96,12 +96,12 @@ def _extreme_fit_check(design, family, beta, eta):
          f"estimates of the coefficients involved are not identified{culprit}", DataWarning)
 
 
-def _newton(obj, phi, max_iter, scale=None):
+def newton_adaptive(obj, phi, max_iter, scale=None):
     """Maximise the adapted approximation: fixed-node Newton steps, finished on
     the difference gradient of the reported objective (see
     :mod:`.quadrature_optimize`). ``scale`` is unused (kept for callers)."""
     phi, ev, it, converged, message = maximize_adaptive(obj, phi, max_iter)
-    flip = _canonical(phi, obj)
+    flip = canonical_signs(phi, obj)
     signs = np.where(flip == phi, 1.0, -1.0)
     if np.any(signs < 0):
         ev = replace(ev, grad=signs * ev.grad, hess=ev.hess * np.outer(signs, signs),
@@ -109,13 +109,13 @@ def _newton(obj, phi, max_iter, scale=None):
     return flip, ev, it, converged, message
 
 
-def _numeric(obj, phi0, max_iter, scale):
+def maximize_numeric(obj, phi0, max_iter, scale):
     """Maximise the adapted approximation with finite-difference derivatives."""
     def f(phi):
         return -obj.evaluate(phi, adapt=True, derivs=False).llf / scale
 
     rec = minimize_bounded(f, phi0, np.full(len(phi0), -np.inf), max_iter=max_iter * 5)
-    phi = _canonical(rec.x, obj)
+    phi = canonical_signs(rec.x, obj)
     w = obj.wg[-1]
 
     def groups(phi):
@@ -134,11 +134,11 @@ def _maximise(obj, n_quad, phi0, max_iter, scale):
     method for ``n_quad``: BFGS on the exact gradient of the Laplace objective
     (1), numerical derivatives (2, 3) or fixed-node Newton steps (4 and up)."""
     if n_quad == 1:
-        return fit_laplace(obj, phi0, max_iter, _canonical)
+        return fit_laplace(obj, phi0, max_iter, canonical_signs)
     if n_quad < FIXED_NODE_MIN:
-        return _numeric(obj, phi0, max_iter, scale)
-    phi, ev, iters, converged, message = _newton(obj, phi0, max_iter, scale)
-    phi = _canonical(phi, obj)
+        return maximize_numeric(obj, phi0, max_iter, scale)
+    phi, ev, iters, converged, message = newton_adaptive(obj, phi0, max_iter, scale)
+    phi = canonical_signs(phi, obj)
     return phi, obj.evaluate(phi, adapt=True), iters, converged, message
 
 
@@ -208,30 +208,15 @@ def _optimum(objective, record, ev) -> Optimum:
                                evaluation=ev)
 
 
-def _cholesky_layout(structure) -> list:
-    """Per level, the (position in ``chol``, row, column) of each Cholesky
-    element, blocks in order (the layout of ``QuadratureObjective.factors``)."""
-    layout, pos = [], 0
-    for sizes in structure.sizes:
-        entries, off = [], 0
-        for k in sizes:
-            r, c = np.tril_indices(k)
-            entries.extend(zip(range(pos, pos + len(r)), off + r, off + c))
-            pos += len(r)
-            off += k
-        layout.append(entries)
-    return layout
-
-
-def _canonical(phi, obj):
+def canonical_signs(phi, obj):
     """``phi`` with every Cholesky column signed so that its diagonal is >= 0
     (the covariances do not change)."""
     phi = phi.copy()
     factors = obj.factors(phi[obj.p:])
-    for C, entries in zip(factors, _cholesky_layout(obj.structure)):
+    for C, entries in zip(factors, obj.structure.layout(obj.p)):
         signs = np.where(np.diag(C) < 0, -1.0, 1.0)
         for idx, _, col in entries:
-            phi[obj.p + idx] *= signs[col]
+            phi[idx] *= signs[col]
     return phi
 
 
@@ -244,7 +229,7 @@ def refit_llf(design, family, n_quad, phi0) -> float:
     obj = QuadratureObjective(design, structure, family, n_quad)
     scale = float(np.sum(design.w1))
     if n_quad >= FIXED_NODE_MIN:
-        _, ev, _, _, _ = _newton(obj, np.asarray(phi0, float), 200, scale)
+        _, ev, _, _, _ = newton_adaptive(obj, np.asarray(phi0, float), 200, scale)
     else:
-        _, ev, _, _, _ = _numeric(obj, np.asarray(phi0, float), 200, scale)
+        _, ev, _, _, _ = maximize_numeric(obj, np.asarray(phi0, float), 200, scale)
     return ev.llf

@@ -71,6 +71,15 @@ class CovarianceStructure:
             cache["packing"] = out
         return cache["packing"]
 
+    def layout(self, offset: int = 0) -> list:
+        """:meth:`packing` as lists of ``(offset + index, row, column)`` tuples.
+
+        ``offset`` is where the covariance elements start in a longer vector
+        (the number of fixed effects in a GLMM's ``phi = (beta, chol)``).
+        """
+        return [[(offset + int(i), int(r), int(c)) for i, r, c in pack]
+                for pack in self.packing()]
+
     @property
     def n_theta(self) -> int:
         """Length of a parameter vector (free elements of all the factors)."""

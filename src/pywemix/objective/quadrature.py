@@ -125,28 +125,17 @@ class QuadratureObjective:
         self.child_starts = [lev.child_starts(up) for lev, up in
                              zip(design.levels[:-1], design.levels[1:])]
         # parameter layout of each level's Cholesky factor: (index, row, col)
-        self._cpos, pos = [], self.p
-        for sizes in structure.sizes:
-            entries, off = [], 0
-            for k in sizes:
-                r, c = np.tril_indices(k)
-                entries.extend(zip(range(pos, pos + len(r)), off + r, off + c))
-                pos += len(r)
-                off += k
-            self._cpos.append(entries)
+        # (index in phi, row, column) of each level's Cholesky elements
+        self._cpos = structure.layout(self.p)
         self._store = {}
         self._last = {}
 
     # -- parameters -----------------------------------------------------------
     def factors(self, c) -> list:
-        """Cholesky factors ``C_l`` of each level's covariance from the vector ``c``."""
-        out = []
-        for li, entries in enumerate(self._cpos):
-            C = np.zeros((self.q[li], self.q[li]))
-            for idx, r, col in entries:
-                C[r, col] = c[idx - self.p]
-            out.append(C)
-        return out
+        """Cholesky factors ``C_l`` of each level's covariance from the vector ``c``
+        (:meth:`CovarianceStructure.factors`)."""
+        factors = self.structure.factors(np.asarray(c, dtype=float))
+        return [np.asarray(C, dtype=float) for C in factors]
 
     def covariances(self, c) -> list:
         return [C @ C.T for C in self.factors(c)]
