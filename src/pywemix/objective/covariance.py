@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CovarianceStructure"]
+__all__ = ["CholeskyParameters", "CovarianceStructure"]
 
 
 @dataclass(frozen=True)
@@ -244,3 +244,22 @@ class CovarianceStructure:
     #: kept until pywemix.survey.refit uses the new ones.
     cov_to_phi = cov_to_elements
     phi_to_cov = elements_to_cov
+
+
+class CholeskyParameters:
+    """The absolute Cholesky factors of a GLMM objective's parameters.
+
+    For objectives with a ``structure`` (:class:`CovarianceStructure`) whose
+    parameter vector is ``phi = (beta, chol)``: ``factors(chol)`` gives each
+    level's lower-triangular factor ``C_l`` and ``covariances(chol)`` the
+    covariance matrices ``C_l C_l'``.
+    """
+
+    def factors(self, c) -> list:
+        """Cholesky factors ``C_l`` of each level's covariance from the vector ``c``
+        (:meth:`CovarianceStructure.factors`)."""
+        factors = self.structure.factors(np.asarray(c, dtype=float))
+        return [np.asarray(C, dtype=float) for C in factors]
+
+    def covariances(self, c) -> list:
+        return [C @ C.T for C in self.factors(c)]

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .covariance import CholeskyParameters
 from .quadrature import Evaluation
 from ..design.sufficient import group_crossprod, group_sum
 
@@ -109,7 +110,7 @@ def _crossprod(Zc, wt, starts):
     return E
 
 
-class LaplaceObjective:
+class LaplaceObjective(CholeskyParameters):
     """Weighted Laplace approximation of a GLMM with exact gradients.
 
     Parameters
@@ -155,14 +156,6 @@ class LaplaceObjective:
         """Per level, ``(index in phi, row, column)`` of each Cholesky element."""
         return self._cpos
 
-    def factors(self, c) -> list:
-        """Cholesky factors ``C_l`` of each level's covariance from the vector ``c``
-        (:meth:`CovarianceStructure.factors`)."""
-        factors = self.structure.factors(np.asarray(c, dtype=float))
-        return [np.asarray(C, dtype=float) for C in factors]
-
-    def covariances(self, c) -> list:
-        return [C @ C.T for C in self.factors(c)]
 
     # -- block elimination ------------------------------------------------------------
     def _factor(self, Zc, wt) -> _Factor:

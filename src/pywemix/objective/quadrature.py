@@ -64,6 +64,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .covariance import CholeskyParameters
 from .gausshermite import grid
 from ..design.sufficient import group_sum
 
@@ -92,7 +93,7 @@ class Evaluation:
     group_grad: np.ndarray  # (G, P) their gradients (unweighted)
 
 
-class QuadratureObjective:
+class QuadratureObjective(CholeskyParameters):
     """Weighted pseudo-likelihood of a GLMM by nested adaptive quadrature.
 
     Parameters
@@ -131,14 +132,6 @@ class QuadratureObjective:
         self._last = {}
 
     # -- parameters -----------------------------------------------------------
-    def factors(self, c) -> list:
-        """Cholesky factors ``C_l`` of each level's covariance from the vector ``c``
-        (:meth:`CovarianceStructure.factors`)."""
-        factors = self.structure.factors(np.asarray(c, dtype=float))
-        return [np.asarray(C, dtype=float) for C in factors]
-
-    def covariances(self, c) -> list:
-        return [C @ C.T for C in self.factors(c)]
 
     # -- modes ---------------------------------------------------------------
     def _mode(self, li, off, Cs):
