@@ -431,9 +431,9 @@ def _level1_moments(post, g, wd2, full, lev):
     g = np.where(live[..., None], g, 0.0)
     p_obs = post[lev.codes]
     a = np.where(p_obs > 0, p_obs * wd2, 0.0)
-    Eh = group_sum(np.einsum("iks,iksa,iksb->ikab", a, full, full), lev.starts)
+    Eh = group_sum(np.swapaxes(a[..., None] * full, -1, -2) @ full, lev.starts)
     G = np.einsum("jks,jksp->jkp", post, g)
-    H = Eh + np.einsum("jks,jksa,jksb->jkab", post, g, g)
+    H = Eh + np.swapaxes(post[..., None] * g, -1, -2) @ g
     return G, H - G[..., :, None] * G[..., None, :]
 
 
