@@ -63,9 +63,9 @@ def objective_scale(obj) -> float:
     return float(max(np.sum(obj.wg[-1]), 1e-300))
 
 
-def _value(obj, phi):
+def _value(obj, phi, derivs=False):
     try:
-        ev = obj.evaluate(phi, adapt=True, derivs=False)
+        ev = obj.evaluate(phi, adapt=True, derivs=derivs)
     except (np.linalg.LinAlgError, FloatingPointError, ValueError):
         return None
     return ev if np.isfinite(ev.llf) and np.all(np.isfinite(ev.group_A)) else None
@@ -105,15 +105,17 @@ def _direction(ev_hess, grad):
 
 
 def _line_search(obj, phi, llf, step):
-    """Largest ``t = 2^-k`` with ``f(phi + t step) >= f(phi)``: (phi, ev) or None."""
+    """Largest ``t = 2^-k`` with ``f(phi + t step) >= f(phi)``: (phi, ev) or
+    (None, None). The full step, nearly always taken, is evaluated with the
+    derivatives, which the next iteration needs; shorter ones without."""
     t = 1.0
-    for _ in range(40):
+    for k in range(40):
         cand = phi + t * step
-        ev = _value(obj, cand)
+        ev = _value(obj, cand, derivs=k == 0)
         if ev is not None and ev.llf >= llf:
-            return cand, t
+            return cand, ev
         t *= 0.5
-    return None, 0.0
+    return None, None
 
 
 def maximize_adaptive(obj, phi0, max_iter: int):
@@ -149,7 +151,7 @@ def maximize_adaptive(obj, phi0, max_iter: int):
         if exact and definite and decrement < STOP_TOL:
             message = "gradient of the adaptive-quadrature objective below tolerance"
             break
-        cand, t = _line_search(obj, phi, ev.llf, step)
+        cand, trial = _line_search(obj, phi, ev.llf, step)
         if cand is None:
             if not exact:
                 exact = True
@@ -157,7 +159,7 @@ def maximize_adaptive(obj, phi0, max_iter: int):
             message = "no step along the Newton direction increases the objective"
             break
         phi, old = cand, ev.llf
-        ev = obj.evaluate(phi, adapt=True)
+        ev = trial if trial.hess is not None else obj.evaluate(phi, adapt=True)
         G = None
         if exact and ev.llf - old <= 8 * np.finfo(float).eps * abs(old):
             message = "no step along the Newton direction changes the objective"

@@ -200,10 +200,8 @@ class QuadratureObjective(CholeskyParameters):
             w = self.w1[:, None, None]
             An = group_sum(w * ll, lev.starts)
             if derivs:
-                wd1 = (w * d1)[..., None] * full
-                g = group_sum(wd1, lev.starts)
-                h = group_sum((w * d2)[..., None, None] * full[..., :, None] * full[..., None, :],
-                              lev.starts)
+                g = group_sum((w * d1)[..., None] * full, lev.starts)
+                h = None  # summed over the nodes with their posterior weights below
         else:
             ch = self._level(li - 1, eta.reshape(n, K * N), full.reshape(n, K * N, P), Cs,
                              param_mode, adapt, derivs)
@@ -221,7 +219,9 @@ class QuadratureObjective(CholeskyParameters):
         A = logdetB - q * _HALF_LOG_2PI + m[..., 0] + np.log(S)
         post = e / S[..., None]
         G = H = None
-        if derivs:
+        if derivs and li == 0:
+            G, H = _level1_moments(post, g, w * d2, full, lev)
+        elif derivs:
             G, H = _posterior_moments(post, g, h)
         self._last[li] = (post, V)
         return _Level(A, G, H, post, V)
@@ -397,6 +397,25 @@ def _posterior_moments(post, g, h):
         G = np.einsum("jks,jksp->jkp", post, g)
         H = (np.einsum("jks,jksab->jkab", post, h)
              + np.einsum("jks,jksa,jksb->jkab", post, g, g))
+    return G, H - G[..., :, None] * G[..., None, :]
+
+
+def _level1_moments(post, g, wd2, full, lev):
+    """:func:`_posterior_moments` at level 1, where the node Hessians are sums
+    over observations, ``h_js = sum_i w_i d2_is x_is x_is'``.
+
+    Their posterior mean is summed per observation over the nodes first
+    (``sum_i sum_s p_js w_i d2_is x_is x_is'``), which never forms the
+    per-node Hessians (``n_quad`` times fewer products); nodes with posterior
+    weight 0 are left out as in :func:`_posterior_moments`.
+    """
+    live = post > 0
+    g = np.where(live[..., None], g, 0.0)
+    p_obs = post[lev.codes]
+    a = np.where(p_obs > 0, p_obs * wd2, 0.0)
+    Eh = group_sum(np.swapaxes(a[..., None] * full, -1, -2) @ full, lev.starts)
+    G = np.einsum("jks,jksp->jkp", post, g)
+    H = Eh + np.swapaxes(post[..., None] * g, -1, -2) @ g
     return G, H - G[..., :, None] * G[..., None, :]
 
 
