@@ -25,14 +25,14 @@ from ..design.levels import Level
 from ..design.scaling import scale_within
 from ..estimation.components import boundary_messages
 from ..estimation.glmm import (FIXED_NODE_MIN, canonical_signs, maximize_numeric,
-                               newton_adaptive)
-from ..estimation.search import OptimizationRecord, check_finite_fit, check_start, irls
+                               newton_adaptive, quadrature_record)
+from ..estimation.search import check_start, irls
 from ..estimation.laplace_fit import fit_laplace
 from ..estimation.optimum import Optimum
 from ..objective.laplace import LaplaceObjective
 from ..objective.linpred import linear_predictor
 from ..objective.quadrature import Evaluation, QuadratureObjective
-from ..warnings import BoundaryWarning, ConvergenceWarning, DataWarning, warn
+from ..warnings import BoundaryWarning, DataWarning, warn
 from .passes import design_blocks, level2_codes, used_rows
 
 __all__ = ["DistributedQuadrature", "optimize_distributed", "TOP"]
@@ -289,20 +289,10 @@ def optimize_distributed(objective, *, start=None, max_iter: int = 200) -> Optim
         phi, ev, iters, converged, message = fit_laplace(obj, phi0, max_iter, canonical_signs)
     elif objective.n_quad >= FIXED_NODE_MIN:
         phi, ev, iters, converged, message = newton_adaptive(obj, phi0, max_iter, scale)
-        phi = canonical_signs(phi, obj)
-        ev = obj.evaluate(phi, adapt=True)
     else:
         phi, ev, iters, converged, message = maximize_numeric(obj, phi0, max_iter, scale)
-    check_finite_fit([ev.llf, phi], design)
-    grad_norm = float(np.max(np.abs(ev.grad)) / max(1.0, abs(ev.llf)) * scale)
-    method = ("BFGS on the exact gradient (Laplace)" if objective.n_quad == 1
-              else "Newton-Raphson (adaptive quadrature)" if objective.n_quad >= FIXED_NODE_MIN
-              else "L-BFGS-B + Newton (adaptive quadrature, numerical derivatives)")
-    record = OptimizationRecord(phi, -ev.llf, iters, iters, grad_norm, converged, message,
-                                method, ())
-    if not converged:
-        warn(f"the optimiser did not converge: {message} (after {iters} iterations)",
-             ConvergenceWarning)
+    record = quadrature_record(design, objective.n_quad, scale, phi, ev, iters, converged,
+                               message)
     beta, chol = phi[:obj.p], phi[obj.p:]
     covs = tuple(obj.covariances(chol))
     for msg in boundary_messages(objective.structure, chol, design.levels, covs):

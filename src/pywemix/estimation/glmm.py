@@ -137,9 +137,9 @@ def _maximise(obj, n_quad, phi0, max_iter, scale):
         return fit_laplace(obj, phi0, max_iter, canonical_signs)
     if n_quad < FIXED_NODE_MIN:
         return maximize_numeric(obj, phi0, max_iter, scale)
-    phi, ev, iters, converged, message = newton_adaptive(obj, phi0, max_iter, scale)
-    phi = canonical_signs(phi, obj)
-    return phi, obj.evaluate(phi, adapt=True), iters, converged, message
+    # its evaluation carries the difference gradient and per-group scores of
+    # the reported objective (already sign-canonical): keep them for the sandwich
+    return newton_adaptive(obj, phi0, max_iter, scale)
 
 
 def optimize_quadrature(objective, *, start=None, max_iter: int = 200) -> Optimum:
@@ -178,16 +178,23 @@ def optimize_quadrature(objective, *, start=None, max_iter: int = 200) -> Optimu
                            "each level's covariance")
     scale = float(np.sum(design.w1))
     phi, ev, iters, converged, message = _maximise(obj, n_quad, phi0, max_iter, scale)
+    record = quadrature_record(design, n_quad, scale, phi, ev, iters, converged, message)
+    return _optimum(objective, record, ev)
+
+
+def quadrature_record(design, n_quad, scale, phi, ev, iters, converged, message):
+    """The :class:`OptimizationRecord` of a GLMM fit (non-finite fits refused,
+    non-convergence warned with its reason); shared with the Dask fits."""
     check_finite_fit([ev.llf, phi], design)
     grad_norm = float(np.max(np.abs(ev.grad)) / max(1.0, abs(ev.llf)) * scale)
     method = ("BFGS on the exact gradient (Laplace)" if n_quad == 1
-              else "Newton-Raphson (adaptive quadrature)")
-    record = OptimizationRecord(phi, -ev.llf, iters, iters, grad_norm, converged, message,
-                                method, ())
+              else "Newton-Raphson (adaptive quadrature)" if n_quad >= FIXED_NODE_MIN
+              else "L-BFGS-B + Newton (adaptive quadrature, numerical derivatives)")
     if not converged:
         warn(f"the optimiser did not converge: {message} (after {iters} iterations)",
              ConvergenceWarning)
-    return _optimum(objective, record, ev)
+    return OptimizationRecord(phi, -ev.llf, iters, iters, grad_norm, converged, message,
+                              method, ())
 
 
 def _optimum(objective, record, ev) -> Optimum:
