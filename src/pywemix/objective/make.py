@@ -13,7 +13,7 @@ from ..warnings import PerformanceWarning, warn
 from .covariance import CovarianceStructure
 from .gaussian import GaussianObjective
 from .laplace import LaplaceObjective
-from .quadrature import QuadratureObjective
+from .partitioned import block_bounds, partitioned_quadrature
 
 __all__ = ["MixObjective", "make_objective", "check_grid_size"]
 
@@ -96,13 +96,22 @@ def make_objective(design, family=None, *, n_quad: int = 13, reml: bool = False)
     if reml:
         raise ValueError("reml=True is only defined for the gaussian family")
     n_quad = check_positive_int(n_quad, "n_quad")
-    check_grid_size(design, structure, n_quad)
-    function = (LaplaceObjective(design, structure, family) if n_quad == 1
-                else QuadratureObjective(design, structure, family, n_quad))
+    if n_quad == 1:
+        check_grid_size(design, structure, n_quad)
+        return MixObjective(design, structure, family,
+                            LaplaceObjective(design, structure, family), n_quad=n_quad)
+    # large data: blocks of top-level groups in threads, each block's
+    # temporaries bounded (pywemix.objective.partitioned)
+    bounds = block_bounds(design, structure, n_quad)
+    top = design.levels[-1]
+    ends = [int(top.starts[hi]) if hi < top.n_groups else design.n_obs for _, hi in bounds]
+    check_grid_size(design, structure, n_quad,
+                    n_rows=max(e - int(top.starts[lo]) for (lo, _), e in zip(bounds, ends)))
+    function = partitioned_quadrature(design, structure, family, n_quad, bounds=bounds)
     return MixObjective(design, structure, family, function, n_quad=n_quad)
 
 
-def check_grid_size(design, structure, n_quad) -> None:
+def check_grid_size(design, structure, n_quad, n_rows=None) -> None:
     """Refuse quadrature grids too large for memory, warn about slow ones.
 
     Parameters
@@ -113,6 +122,9 @@ def check_grid_size(design, structure, n_quad) -> None:
     structure : CovarianceStructure
     n_quad : int
         Quadrature points per random effect.
+    n_rows : int, optional
+        Rows evaluated at once (the largest block of top-level groups when
+        the objective is partitioned); default all of ``design``'s.
 
     Raises
     ------
@@ -127,18 +139,19 @@ def check_grid_size(design, structure, n_quad) -> None:
     ``prod_l n_quad ** q_l`` points, each with a ``P x P`` Hessian term.
     """
     per_row = int(np.prod([float(n_quad) ** q for q in structure.q]))
-    cells = design.n_obs * per_row
+    n_rows = design.n_obs if n_rows is None else int(n_rows)
+    cells = n_rows * per_row
     P = design.X.shape[1] + structure.n_theta
     if cells * P * P * 8 > MAX_BYTES:
         raise ValueError(
             f"n_quad={n_quad} with {structure.q} random effects per level means "
-            f"{per_row} quadrature points for each of the {design.n_obs} rows, beyond "
+            f"{per_row} quadrature points for each of the {n_rows} rows, beyond "
             f"what memory allows; use fewer points (n_quad ** (effects) grows fast: "
             f"n_quad=5 or 7 is usually accurate with adaptive quadrature)")
     if cells * P * P * 8 > MAX_BYTES / 8:
         points = [int(np.prod([float(k) ** q for q in structure.q])) for k in range(n_quad)]
         k = max([k for k in range(1, n_quad)
-                 if design.n_obs * points[k] * P * P * 8 <= MAX_BYTES / 8] or [1])
+                 if n_rows * points[k] * P * P * 8 <= MAX_BYTES / 8] or [1])
         warn(f"n_quad={n_quad} gives {per_row} quadrature points per row "
              f"({structure.q} random effects per level): the fit will be slow; "
              f"n_quad={k} ({points[k]} points per row) is fast enough here and usually "

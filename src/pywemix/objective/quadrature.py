@@ -138,7 +138,7 @@ class QuadratureObjective(CholeskyParameters):
         lev, Zl, C, q = self.levels[li], self.Z[li], Cs[li], self.q[li]
         J, K = lev.n_groups, off.shape[1]
         dv = Zl @ C  # d eta / d v, (n, q)
-        prev = self._store.get(("v", li))
+        prev = self._store.get(("v", li, K))  # warm start: same level and contexts
         v = prev.copy() if prev is not None and prev.shape == (J, K, q) else np.zeros((J, K, q))
         eye = np.eye(q)
 
@@ -163,7 +163,7 @@ class QuadratureObjective(CholeskyParameters):
 
         F, g, Hn = pieces(v)
         v, Hn = _newton_modes(pieces, v, F, g, Hn, exact=li == 0 or self.n_quad == 1)
-        self._store[("v", li)] = v
+        self._store[("v", li, K)] = v
         return v, Hn
 
     # -- integration -----------------------------------------------------------
@@ -259,7 +259,8 @@ class QuadratureObjective(CholeskyParameters):
         out = [None] * len(self.levels)
         var = [None] * len(self.levels)
         for li in range(len(self.levels) - 1, -1, -1):
-            self._store.pop(("v", li), None)
+            for key in [k for k in self._store if k[:2] == ("v", li)]:
+                del self._store[key]
             v, Hn = self._mode(li, off[:, None], Cs)
             u = v[:, 0, :] @ Cs[li].T
             out[li] = u
