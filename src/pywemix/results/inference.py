@@ -14,7 +14,7 @@ from scipy import stats
 from ..warnings import PseudoLikelihoodWarning, warn
 
 __all__ = ["InferenceMixin", "WaldTestResult", "variance_labels", "variance_intervals",
-           "check_alpha"]
+           "check_alpha", "loglik_value"]
 
 
 def variance_labels(vc: pd.DataFrame) -> list:
@@ -158,6 +158,15 @@ def variance_intervals(var_components: pd.DataFrame, var_cov, alpha: float = 0.0
                        index=pd.Index(labels, name="term"))
     out.attrs["notes"] = [n for n in notes if n]
     return out
+
+
+def loglik_value(result) -> float:
+    """``result.llf`` as a float, NaN for results that have none (plausible-value
+    combinations, pooled fits), without their warning (for reports and tables)."""
+    if getattr(result, "n_plausible", None):
+        return np.nan
+    llf = result.llf
+    return np.nan if llf is None else float(llf)
 
 
 def _check_kind(kind, store, name="kind"):
