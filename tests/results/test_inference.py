@@ -504,3 +504,37 @@ def test_unweighted_small_aic_no_warning():
     k = 2 + 3 + 1  # fixed, (intercept, slope, covariance), residual
     assert res.df_modelwc == k
     assert aic == pytest.approx(-2 * res.llf + 2 * k, rel=1e-14)
+
+
+# -- errors a statsmodels / lme4 user runs into -----------------------------------
+
+@pytest.mark.parametrize("terms, kind, hint", [
+    (["X1"], "fixed", "'X1': did you mean 'x1'?"),
+    (["x1", "intercept"], "fixed", "'intercept': did you mean 'Intercept'?"),
+    (["var(Intercept|g)"], "fixed", "is a variance term: test it with kind='variance'"),
+    (["sd(Intercept|g)"], "variance", "tested as variances, 'var(Intercept|g)'"),
+    (["var(intercept|g)"], "variance", "did you mean 'var(Intercept|g)'"),
+])
+def test_wald_misspelt_term_suggests_the_name(terms, kind, hint):
+    res = fitted()
+    with pytest.raises(ValueError, match="unknown") as err:
+        res.wald_test(terms, kind=kind)
+    assert hint in str(err.value)
+    assert "available: [" in str(err.value)
+
+
+def test_wald_repeated_term_is_an_error():
+    with pytest.raises(ValueError, match=r"terms are repeated: \['x1'\]"):
+        fitted().wald_test(["x1", "x2", "x1"])
+
+
+def test_alpha_above_one_half_warns_it_is_not_the_confidence_level():
+    res = fitted()
+    with pytest.warns(pywemix.PywemixWarning, match=r"alpha=0.95 gives 5% intervals.*"
+                                                    r"alpha=0.05 for 95% intervals"):
+        ci = res.conf_int(alpha=0.95)
+    assert list(ci.columns) == ["47.5 %", "52.5 %"]  # used as given
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pywemix.PywemixWarning)
+        res.conf_int(alpha=0.5)
+        res.tidy(alpha=0.1)

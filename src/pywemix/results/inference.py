@@ -7,11 +7,13 @@ mixin derives the rest. R equivalents: ``WeMix::waldTest``, ``confint``,
 """
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..warnings import PseudoLikelihoodWarning, warn
+from ..warnings import PseudoLikelihoodWarning, PywemixWarning, warn
 
 __all__ = ["InferenceMixin", "WaldTestResult", "variance_labels", "variance_intervals",
            "check_alpha", "loglik_value"]
@@ -63,12 +65,23 @@ def _wald(est, cov, R, q):
 
 
 def check_alpha(alpha) -> float:
-    """``alpha`` as a float strictly between 0 and 1 (TypeError / ValueError otherwise)."""
+    """``alpha`` as a float strictly between 0 and 1 (TypeError / ValueError otherwise).
+
+    ``alpha`` is 1 - the confidence level, as in statsmodels' and R's
+    ``confint(level = 1 - alpha)``. An ``alpha`` above 0.5 (intervals of
+    less than 50% confidence) is almost always a confidence level given in
+    its place (``alpha=0.95``): it is used as given, with a
+    :class:`~pywemix.PywemixWarning`.
+    """
     if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.integer,
                                                                      np.floating)):
         raise TypeError(f"alpha must be a number between 0 and 1, got {alpha!r}")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    if alpha > 0.5:
+        warn(f"alpha={alpha:g} gives {100 * (1 - alpha):.3g}% intervals: alpha is 1 - the "
+             f"confidence level (alpha={1 - alpha:.3g} for {100 * alpha:.3g}% intervals)",
+             PywemixWarning)
     return float(alpha)
 
 
@@ -200,6 +213,61 @@ def _se_ratio(cov_robust, cov_model) -> float:
     r, m = np.diag(cov_robust), np.diag(cov_model)
     ok = np.isfinite(r) & np.isfinite(m) & (r > 0) & (m > 0)
     return float(np.median(np.sqrt(r[ok] / m[ok]))) if ok.any() else np.nan
+
+
+def _unknown_term_message(unknown, names, kind) -> str:
+    """The error for term names that are not among ``names``, with the closest
+    names and, for a name of the other kind, the ``kind`` to use."""
+    hints = []
+    for t in map(str, unknown):
+        lower = {n.lower(): n for n in names}
+        close = [lower[m] for m in difflib.get_close_matches(t.lower(), lower, n=2,
+                                                              cutoff=0.6)]
+        if kind == "fixed" and t.startswith(("var(", "cov(", "sd(")):
+            hints.append(f"{t!r} is a variance term: test it with kind='variance'")
+        elif kind == "variance" and t.startswith("sd("):
+            hints.append(f"{t!r}: variance terms are tested as variances, {'var(' + t[3:]!r}")
+        elif close:
+            hints.append(f"{t!r}: did you mean {' or '.join(map(repr, close))}?")
+    return (f"unknown {kind} term(s) {list(unknown)}"
+            + (f" ({'; '.join(hints)})" if hints else "") + f"; available: {names}")
+
+
+def _selection_matrix(terms, names, kind) -> tuple:
+    """(R, terms): rows of the identity over ``names`` picking ``terms`` (a
+    name or a list of names); errors name the unknown or repeated terms."""
+    if isinstance(terms, str):
+        terms = [terms]
+    try:
+        terms = list(terms)
+    except TypeError:
+        raise TypeError(f"terms must be a list of term names, got {terms!r}") from None
+    if not terms:
+        raise ValueError("terms is empty: give at least one term to test")
+    unknown = [t for t in terms if t not in names]
+    if unknown:
+        raise ValueError(_unknown_term_message(unknown, names, kind))
+    repeated = sorted({t for t in terms if terms.count(t) > 1})
+    if repeated:
+        raise ValueError(f"terms are repeated: {repeated}; give each term once")
+    R = np.zeros((len(terms), len(names)))
+    R[np.arange(len(terms)), [names.index(t) for t in terms]] = 1.0
+    return R, terms
+
+
+def _constraint_matrix(R, names, kind) -> np.ndarray:
+    """``R`` as a finite (r, len(names)) array without all-zero rows."""
+    R = _finite_array(R, "R", 2)
+    if R.shape[0] == 0:
+        raise ValueError("R has no rows: give at least one constraint")
+    if R.shape[1] != len(names):
+        raise ValueError(f"R must have {len(names)} columns (one per {kind} term: "
+                         f"{names}), got {R.shape[1]}")
+    zero = np.flatnonzero(~np.any(R != 0, axis=1))
+    if len(zero):
+        raise ValueError(f"row {zero[0]} of R is all zeros: every constraint must "
+                         "involve at least one term")
+    return R
 
 
 class InferenceMixin:
@@ -421,32 +489,9 @@ class InferenceMixin:
         if terms is None and R is None:
             terms = [n for n in names if n != "var(Residual)"]
         if terms is not None:
-            if isinstance(terms, str):
-                terms = [terms]
-            try:
-                terms = list(terms)
-            except TypeError:
-                raise TypeError(f"terms must be a list of term names, got {terms!r}") from None
-            if not terms:
-                raise ValueError("terms is empty: give at least one term to test")
-            unknown = [t for t in terms if t not in names]
-            if unknown:
-                raise ValueError(f"unknown {kind} term(s) {unknown}; available: {names}")
-            R = np.zeros((len(terms), len(names)))
-            for i, t in enumerate(terms):
-                R[i, names.index(t)] = 1.0
-            label = list(terms)
+            R, label = _selection_matrix(terms, names, kind)
         else:
-            R = _finite_array(R, "R", 2)
-            if R.shape[0] == 0:
-                raise ValueError("R has no rows: give at least one constraint")
-            if R.shape[1] != len(names):
-                raise ValueError(f"R must have {len(names)} columns (one per {kind} term: "
-                                 f"{names}), got {R.shape[1]}")
-            zero = np.flatnonzero(~np.any(R != 0, axis=1))
-            if len(zero):
-                raise ValueError(f"row {zero[0]} of R is all zeros: every constraint must "
-                                 "involve at least one term")
+            R = _constraint_matrix(R, names, kind)
             label = [f"{R.shape[0]} linear constraint(s)"]
         q = np.zeros(R.shape[0]) if q is None else _finite_array(q, "q", 1)
         if q.shape != (R.shape[0],):
