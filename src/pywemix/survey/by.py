@@ -287,6 +287,6 @@ class BySummary:
             parts += [f"<li>{esc(str(k))}: {esc(m)}</li>" for k, m in r.errors.items()]
             parts.append("</ul>")
         parts += [f"<details><summary>{esc(r.column)} = {esc(str(k))}</summary>"
-                  f"{s._repr_html_()}</details>" for k, s in self.parts.items()]
+                  f"{s.as_html()}</details>" for k, s in self.parts.items()]
         parts.append("</div>")
         return "".join(parts)
