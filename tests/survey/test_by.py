@@ -46,6 +46,13 @@ def test_conf_int_stacks_the_fits_intervals(by_fit):
         pd.testing.assert_frame_equal(ci.loc[k], by_fit[k].conf_int(0.1, which="all"),
                                       check_names=False)
     assert (ci.xs("sd(Residual)", level="term")["5 %"] > 0).all()
+    # 99% intervals: the school variance's reaches below 0 in one country
+    wide = by_fit.conf_int(alpha=0.01, which="variance")
+    notes = [f"cnt={k!r}: {n}" for k in by_fit
+             for n in by_fit[k].conf_int(0.01, which="variance").attrs["notes"]]
+    assert wide.attrs["notes"] == notes and len(notes) == 1
+    assert "var(Intercept|school)" in notes[0] and "set to 0" in notes[0]
+    assert by_fit.params.attrs["notes"] == []
     with pytest.raises(ValueError, match="alpha"):
         by_fit.conf_int(alpha=2)
     with pytest.raises(ValueError, match="cnt = 'AAA': which"):
@@ -68,7 +75,7 @@ def test_wald_test_runs_in_every_group(by_fit):
 
 def test_html_report(by_fit):
     page = by_fit._repr_html_()
-    assert page == by_fit.summary()._repr_html_()
+    assert page == by_fit.summary()._repr_html_() == by_fit.summary().as_html()
     assert page.count("<details>") == 2  # one report per fitted value
     assert "Not fitted" in page and "CCC" in page
     overview = page[:page.index("<details>")]  # the table before the reports

@@ -171,7 +171,10 @@ class ByResult(Mapping):
             except (ValueError, TypeError) as exc:
                 raise type(exc)(f"{self.column} = {k!r}: {exc}") from exc
         out = pd.concat(parts, names=[self.column, "term"])
-        return out.rename(name) if name is not None else out
+        out = out.rename(name) if name is not None else out
+        out.attrs = {"notes": [f"{self.column}={k!r}: {n}" for k, p in parts.items()
+                               for n in p.attrs.get("notes", [])]}
+        return out
 
     @property
     def params(self) -> pd.Series:
@@ -195,6 +198,13 @@ class ByResult(Mapping):
         **kwargs
             ``kind`` and ``which`` of the fits' ``conf_int`` (e.g.
             ``which="all"`` adds the variance components).
+
+        Returns
+        -------
+        DataFrame
+            The fits' intervals under a (value, term) MultiIndex;
+            ``attrs["notes"]`` gathers the fits' notes (variance intervals
+            truncated at 0 or on the boundary), each naming its value.
         """
         from ..results.inference import check_alpha
         alpha = check_alpha(alpha)
@@ -268,6 +278,10 @@ class BySummary:
         return "\n".join(lines)
 
     __repr__ = __str__
+
+    def as_html(self) -> str:
+        """The report as an HTML fragment (what Jupyter shows)."""
+        return self._repr_html_()
 
     def _repr_html_(self) -> str:
         """An overview table (estimate and standard error of every fixed
