@@ -61,8 +61,9 @@ def test_tidy_one_row_per_parameter(request, name):
     np.testing.assert_allclose(var["std_error"], r.var_components["std_error"], rtol=1e-6)
     assert "var(Residual)" in set(var["term"])
     ok = t["std_error"].notna()
-    np.testing.assert_allclose(t.loc[ok, "conf_low"],
-                               t.loc[ok, "estimate"] - Z975 * t.loc[ok, "std_error"])
+    low = t.loc[ok, "estimate"] - Z975 * t.loc[ok, "std_error"]
+    is_var = t.loc[ok, "term"].str.startswith("var(")  # a variance's limit is >= 0
+    np.testing.assert_allclose(t.loc[ok, "conf_low"], np.where(is_var, low.clip(lower=0), low))
     np.testing.assert_allclose(t.loc[ok, "conf_high"],
                                t.loc[ok, "estimate"] + Z975 * t.loc[ok, "std_error"])
 
@@ -198,10 +199,10 @@ def test_conf_int_variance_sd_scale(request, name):
             var_label = "var(" + label[3:]
             var, se_var = t.loc[var_label, "estimate"], t.loc[var_label, "std_error"]
             sd = np.sqrt(var)
-            assert lo < sd < hi, label
-            # delta method: se(sd) = se(var) / (2 sd), symmetric Wald interval
-            assert (hi - lo) / 2 == pytest.approx(Z975 * se_var / (2 * sd), rel=1e-8)
-            assert (hi + lo) / 2 == pytest.approx(sd, rel=1e-10)
+            assert 0 <= lo < sd < hi, label
+            # the variance's Wald interval (truncated at 0), square-rooted
+            assert lo == pytest.approx(np.sqrt(max(var - Z975 * se_var, 0)), rel=1e-10)
+            assert hi == pytest.approx(np.sqrt(var + Z975 * se_var), rel=1e-10)
         else:
             assert label.startswith("cov(")
             assert lo == pytest.approx(t.loc[label, "conf_low"], rel=1e-10)

@@ -66,7 +66,8 @@ def test_combined_matches_reference():
         assert rel(got["variance"], row["variance"]) < 1e-3, row
         assert rel(got["std_error"], row["std_error"]) < 2e-2, row
     assert rel(res.icc, exp["icc"]) < 1e-3
-    assert res.llf is None
+    with pytest.warns(pywemix.PseudoLikelihoodWarning, match="no combined likelihood"):
+        assert np.isnan(res.llf)
 
 
 @needs_reference
@@ -162,8 +163,6 @@ def test_interface_like_mixresult():
                                rtol=1e-12)
     with pytest.raises(TypeError, match="se"):
         res.ranef(se="yes")
-    with pytest.raises(ValueError):
-        res.aic
     with pytest.raises(AttributeError):
         res.params = None
 
@@ -294,11 +293,8 @@ def test_combined_result_predicts_and_points_to_single_fits():
     np.testing.assert_allclose(res.fittedvalues.to_numpy(), mean_fit.to_numpy())
     np.testing.assert_allclose(res.predict(df.head(9)).to_numpy(),
                                mean_fit.head(9).to_numpy(), rtol=1e-10)
-    for name in ("resid", "simulate"):  # plot: see tests/results/test_plots.py
-        with pytest.raises(AttributeError, match=r"fits\[k\]"):
-            getattr(res, name)
-    with pytest.raises(ValueError, match="BIC"):
-        res.bic
+    with pytest.raises(AttributeError, match=r"fits\[k\]"):  # plot: see test_plots.py
+        res.simulate
     with pytest.raises(TypeError, match="executor"):
         pywemix.mix("y ~ x + (1|g)", df, plausible_values={"y": cols}, executor=1)
 
@@ -381,3 +377,42 @@ def test_warnings_said_once_at_the_users_line(pool):
     for fit in res.fits:
         assert any("dropped 2" in m for m in fit.warnings)
     assert sum("dropped 2" in m for m in res.warnings) == 1
+
+
+def test_combined_residuals_average_the_fits():
+    """resid / residuals(): the mean over the plausible-value fits of each fit's
+    residuals (response: mean plausible value - fittedvalues), data order."""
+    df = _sim()
+    cols = ["pv1", "pv2", "pv3"]
+    res = _quiet_mix("y ~ x + (1|g)", df.sample(frac=1, random_state=1), ["w1", "w2"],
+                     cond_weights=True, plausible_values={"y": cols})
+    for kind in ("response", "pearson"):
+        mean = sum(f.residuals(kind) for f in res.fits) / len(res.fits)
+        pd.testing.assert_series_equal(res.residuals(kind), mean.rename("resid"))
+        pd.testing.assert_series_equal(res.resid(kind), mean.rename("resid"))
+    r = res.resid
+    pd.testing.assert_series_equal(pd.Series(r), res.residuals("response"))
+    data = df.loc[r.index]
+    np.testing.assert_allclose(r, data[cols].mean(axis=1) - res.fittedvalues.loc[r.index],
+                               rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="kind must be 'response' or 'pearson'"):
+        res.residuals("deviance")
+
+
+def test_combined_result_has_no_likelihood():
+    """llf, aic and bic of a plausible-value combination: NaN with a warning that
+    points to Wald tests (as a weighted fit's aic/bic warn), never an exception."""
+    df = _sim()
+    res = _quiet_mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True,
+                     plausible_values={"y": ["pv1", "pv2", "pv3"]})
+    for name in ("llf", "aic", "bic"):
+        with pytest.warns(pywemix.PseudoLikelihoodWarning, match="wald_test"):
+            assert np.isnan(getattr(res, name))
+    assert all(np.isnan(res.information_criteria()))
+    # reports and tables read it without the warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pywemix.PseudoLikelihoodWarning)
+        assert "lnl: not defined (plausible values)" in str(res.summary())
+        table = pywemix.compare(res, res.fits[0])
+    assert np.isnan(table.iloc[:, 0].loc["llf"])
+    assert table.iloc[:, 2].loc["llf"] == pytest.approx(res.fits[0].llf)

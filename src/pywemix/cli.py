@@ -23,6 +23,7 @@ import pandas as pd
 from . import __version__
 from .datasets import load_pisa
 from .fit import mix
+from .results.inference import loglik_value
 from .results.plots import KINDS as PLOT_KINDS
 
 __all__ = ["main", "result_to_dict", "DEMO_FORMULA"]
@@ -50,7 +51,7 @@ def result_to_dict(result) -> dict:
         "link": result.link,
         "criterion": result.criterion,
         "nobs": int(result.nobs),
-        "llf": _json_value(result.llf),
+        "llf": _json_value(loglik_value(result)),
         "params": {k: _json_value(v) for k, v in result.params.items()},
         "bse": {k: _json_value(v) for k, v in result.bse.items()},
         "var_components": [{k: _json_value(v) for k, v in row.items()}

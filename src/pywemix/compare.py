@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .results.inference import loglik_value
 
 __all__ = ["compare", "ComparisonTable"]
 
@@ -97,7 +98,7 @@ def compare(*results, names=None, kind: str = "robust") -> pd.DataFrame:
     rows = fixed + variance
     table = pd.concat([p.reindex(rows) for p in parts], axis=1, keys=names)
     foot = pd.DataFrame(
-        {(n, "estimate"): [r.nobs, np.nan if r.llf is None else r.llf,
+        {(n, "estimate"): [r.nobs, loglik_value(r),
                            int(r.groups["n_units"].iloc[-1])]
          for n, r in zip(names, results)},
         index=["nobs", "llf", "top-level groups"])

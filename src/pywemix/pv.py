@@ -12,7 +12,7 @@ from .design.formula import parse_formula
 from .design.frame import check_columns, check_not_all_missing, to_pandas
 from .executors import check_executor, map_tasks
 from .results.inference import InferenceMixin
-from .warnings import DataWarning, reissue, silently, warn
+from .warnings import DataWarning, PseudoLikelihoodWarning, reissue, silently, warn
 
 __all__ = ["check_plausible_values", "fit_plausible_values", "PlausibleValuesResult",
            "combine"]
@@ -78,8 +78,10 @@ class PlausibleValuesResult(InferenceMixin):
     Same interface as :class:`~pywemix.results.result.MixResult` for ``params``,
     ``bse``, ``cov_params``, ``var_components``, ``icc``, ``conf_int``,
     ``wald_test``, ``tidy`` and ``summary()``, plus ``fits`` (the per-value
-    results), ``imputation_variance`` and ``sampling_variance``. There is no
-    combined log-likelihood (``llf`` is None).
+    results), ``imputation_variance`` and ``sampling_variance``.
+    ``fittedvalues``, ``resid`` and ``predict`` average the fits. There is
+    no combined log-likelihood: ``llf``, ``aic`` and ``bic`` are NaN, with a
+    warning (see :attr:`llf`).
     """
 
     def __init__(self, fits, response, columns, formula):
@@ -109,7 +111,6 @@ class PlausibleValuesResult(InferenceMixin):
         vc["std_error"] = np.sqrt(np.clip(np.diag(d["_var_cov"]["robust"]), 0, None))
         d["_var_components"] = vc
         d["_icc"] = float(np.mean([f.icc for f in fits]))
-        d["llf"] = None
         for k in ("family", "link", "n_quad", "criterion", "nobs", "weighted", "weight_spec",
                   "cond_weights", "n_clusters", "optimization", "settings"):
             d[k] = getattr(first, k)
@@ -172,21 +173,81 @@ class PlausibleValuesResult(InferenceMixin):
             out[name] = first.assign(estimate=comb.mean, std_error=np.sqrt(comb.total))
         return out
 
-    @property
-    def aic(self):
-        raise ValueError("AIC is not defined for a plausible-value combination; compare "
-                         "models with Wald tests (wald_test)")
+    # -- likelihood-based quantities: none for the combination ---------------
+    def _no_likelihood(self, what: str) -> float:
+        warn(f"{what} is not defined for a combination of {len(self.fits)} plausible-value "
+             "fits (there is no combined likelihood): it is NaN. Compare models with Wald "
+             "tests (result.wald_test); each fit's own value is in result.fits[k]",
+             PseudoLikelihoodWarning)
+        return np.nan
 
     @property
-    def bic(self):
-        raise ValueError("BIC is not defined for a plausible-value combination; compare "
-                         "models with Wald tests (wald_test)")
+    def llf(self) -> float:
+        """NaN, with a :class:`~pywemix.PseudoLikelihoodWarning`.
 
+        The combined estimates average M fits to different responses, which
+        is not the maximum of any likelihood, so there is no combined
+        log-likelihood, AIC or BIC: the combination rules (Rubin 1987,
+        *Multiple Imputation for Nonresponse in Surveys*; the EdSurvey note's
+        eqs. 6-8) combine estimates and variances, not likelihoods. As the AIC and BIC of a single weighted fit,
+        which warn that a pseudo-likelihood is not valid for model comparison
+        but return the value, ``llf``, ``aic`` and ``bic`` warn and return NaN
+        rather than raise. Use Wald tests (:meth:`wald_test`), which combine
+        the fits by Rubin's rules; each fit's log-likelihood is
+        ``fits[k].llf``.
+        """
+        return self._no_likelihood("The log-likelihood (llf)")
+
+    @property
+    def aic(self) -> float:
+        """NaN, with a :class:`~pywemix.PseudoLikelihoodWarning` (see :attr:`llf`)."""
+        return self._no_likelihood("AIC")
+
+    @property
+    def bic(self) -> float:
+        """NaN, with a :class:`~pywemix.PseudoLikelihoodWarning` (see :attr:`llf`)."""
+        return self._no_likelihood("BIC")
+
+    def information_criteria(self) -> tuple:
+        """(AIC, BIC) = (NaN, NaN), without the warning (see :attr:`llf`)."""
+        return np.nan, np.nan
+
+    # -- fitted values and residuals: means over the fits ------------------------
     @property
     def fittedvalues(self) -> pd.Series:
-        """Fitted values averaged over the plausible values."""
+        """Fitted values (response scale, random effects included) averaged
+        over the plausible-value fits, in the data's row order."""
         return (sum(f.fittedvalues for f in self.fits) / len(self.fits)).rename(
             "fittedvalues")
+
+    def residuals(self, kind: str = "response") -> pd.Series:
+        """Observation-level residuals averaged over the plausible-value fits.
+
+        Parameters
+        ----------
+        kind : {"response", "pearson"}
+            As :meth:`MixResult.residuals
+            <pywemix.results.result.MixResult.residuals>`.
+
+        Notes
+        -----
+        The mean over the M fits of each fit's residuals,
+        :math:`\\frac1M \\sum_m (y_m - \\hat\\mu_m)`: for response residuals
+        the mean plausible value minus ``fittedvalues``; Pearson residuals
+        divide each fit's by its own residual standard deviation first.
+        Diagnostics of one fit: ``fits[k].residuals()`` or
+        ``plot(kind, value=k)``.
+        """
+        if kind not in ("response", "pearson"):
+            raise ValueError(f"kind must be 'response' or 'pearson', got {kind!r}")
+        return (sum(f.residuals(kind) for f in self.fits) / len(self.fits)).rename("resid")
+
+    @property
+    def resid(self) -> pd.Series:
+        """Response residuals averaged over the plausible-value fits (call it,
+        ``resid(kind="pearson")``, for Pearson residuals; see :meth:`residuals`)."""
+        from .results.diagnostics import Residuals
+        return Residuals.wrap(self.residuals("response"), self)
 
     def predict(self, newdata=None, **kwargs) -> pd.Series:
         """Predictions averaged over the plausible-value fits (arguments as

@@ -228,28 +228,106 @@ def test_conf_int_fixed():
     np.testing.assert_allclose(ci90["95 %"], res.params + z * se_m, rtol=1e-12)
 
 
-def test_conf_int_variance_sd_scale_delta_method():
-    res = fitted_slope()
-    civ = res.conf_int(which="variance")
+def _hand_variance_intervals(res, z):
+    """label -> (lower, upper) on the conf_int scale, written out by hand:
+    variances: Wald on the variance truncated at 0, square-rooted; covariances: Wald."""
     vc = res.var_components
     se_var = np.sqrt(np.diag(res.var_cov("robust")))
-    expected = {}
+    out = {}
     for (_, r), s in zip(vc.iterrows(), se_var):
+        lo, hi = r["variance"] - z * s, r["variance"] + z * s
         if r["group"] == "Residual":
-            expected["sd(Residual)"] = (np.sqrt(r["variance"]), s / (2 * np.sqrt(r["variance"])))
+            out["sd(Residual)"] = (np.sqrt(max(lo, 0)), np.sqrt(hi))
         elif r["var2"] is None or pd.isna(r["var2"]):
-            sd = np.sqrt(r["variance"])
-            expected[f"sd({r['var1']}|{r['group']})"] = (sd, s / (2 * sd))
+            out[f"sd({r['var1']}|{r['group']})"] = (np.sqrt(max(lo, 0)), np.sqrt(hi))
         else:  # covariances stay on their own scale
-            expected[f"cov({r['var1']},{r['var2']}|{r['group']})"] = (r["variance"], s)
+            out[f"cov({r['var1']},{r['var2']}|{r['group']})"] = (lo, hi)
+    return out
+
+
+def test_conf_int_variance_is_tidy_interval_on_sd_scale():
+    """Issue: conf_int(which="all") and tidy() gave different variance intervals.
+    Both now come from variance_intervals: conf_int's sd limits are the square
+    roots of tidy's variance limits, and every variance limit is >= 0."""
+    res = fitted_slope()
+    civ = res.conf_int(which="variance")
+    expected = _hand_variance_intervals(res, Z975)
     assert list(civ.index) == list(expected)
-    for name, (est, se) in expected.items():
-        assert civ.loc[name, "2.5 %"] == pytest.approx(est - Z975 * se, rel=1e-10)
-        assert civ.loc[name, "97.5 %"] == pytest.approx(est + Z975 * se, rel=1e-10)
+    for name, (lo, hi) in expected.items():
+        assert civ.loc[name, "2.5 %"] == pytest.approx(lo, rel=1e-10, abs=1e-300)
+        assert civ.loc[name, "97.5 %"] == pytest.approx(hi, rel=1e-10)
     both = res.conf_int(which="all")
     assert list(both.index) == list(res.params.index) + list(expected)
     pd.testing.assert_frame_equal(both.iloc[:len(res.params)], res.conf_int())
     pd.testing.assert_frame_equal(both.iloc[len(res.params):], civ)
+    td = res.tidy().set_index("term")
+    for name in civ.index:
+        lo, hi = civ.loc[name]
+        var_name = "var" + name[2:] if name.startswith("sd(") else name
+        f = np.square if name.startswith("sd(") else (lambda v: v)
+        assert td.loc[var_name, "conf_low"] == pytest.approx(f(lo), rel=1e-12)
+        assert td.loc[var_name, "conf_high"] == pytest.approx(f(hi), rel=1e-12)
+
+
+def _boundary_fit():
+    """No group effect in the data: the school variance is estimated as 0."""
+    if "boundary" not in _cache:
+        rng = np.random.default_rng(6)
+        g = np.repeat(np.arange(30), 8)
+        x = rng.normal(size=g.size)
+        df = pd.DataFrame({"y": 1 + x + rng.normal(size=g.size), "x": x, "g": g})
+        with pytest.warns(pywemix.BoundaryWarning):
+            _cache["boundary"] = pywemix.mix("y ~ x + (1|g)", df)
+    return _cache["boundary"]
+
+
+def test_variance_intervals_at_the_boundary_are_not_negative():
+    res = _boundary_fit()
+    assert res.var_components["variance"].iloc[0] == 0
+    se = np.sqrt(res.var_cov()[0, 0])
+    td = res.tidy()
+    va = td[td["kind"] == "variance"].set_index("term")
+    assert (va["conf_low"] >= 0).all()
+    # on the boundary: [0, z SE], and a note saying so
+    assert va.loc["var(Intercept|g)", "conf_low"] == 0
+    assert va.loc["var(Intercept|g)", "conf_high"] == pytest.approx(Z975 * se, rel=1e-12)
+    ci = res.conf_int(which="all")
+    assert tuple(ci.loc["sd(Intercept|g)"]) == pytest.approx((0.0, np.sqrt(Z975 * se)))
+    for notes in (td.attrs["notes"], ci.attrs["notes"]):
+        assert len(notes) == 1 and "var(Intercept|g)" in notes[0] and "boundary" in notes[0]
+    assert res.conf_int().attrs["notes"] == []  # fixed effects only: nothing to say
+    # the summary of a boundary fit still renders, and says the variance is 0
+    text = str(res.summary())
+    assert "boundary" in text and "var(Intercept|g)" not in text
+
+
+def test_variance_intervals_truncated_near_the_boundary():
+    """A variance whose Wald interval crosses 0 gets lower limit 0 and a note;
+    a covariance's interval may be negative."""
+    from pywemix.results.inference import variance_intervals
+    vc = pd.DataFrame({"level": [2, 2, 2, 1], "group": ["g", "g", "g", "Residual"],
+                       "var1": ["Intercept", "x", "Intercept", None],
+                       "var2": [None, None, "x", None],
+                       "variance": [0.05, 1.0, -0.2, 2.0]})
+    V = np.diag([0.04, 0.01, 0.01, 0.0]) ** 2 * 100
+    out = variance_intervals(vc, V, alpha=0.05)
+    se = np.sqrt(np.diag(V))
+    assert list(out.index) == ["var(Intercept|g)", "var(x|g)", "cov(Intercept,x|g)",
+                               "var(Residual)"]
+    np.testing.assert_allclose(out["conf_high"], vc["variance"] + Z975 * se, rtol=1e-14)
+    assert out.loc["var(Intercept|g)", "conf_low"] == 0  # 0.05 - 1.96 * 0.4 < 0
+    assert out.loc["var(x|g)", "conf_low"] == pytest.approx(1.0 - Z975 * 0.1, rel=1e-14)
+    assert out.loc["cov(Intercept,x|g)", "conf_low"] == pytest.approx(-0.2 - Z975 * 0.1)
+    assert out.loc["var(Residual)", "conf_low"] == out.loc["var(Residual)", "conf_high"] == 2
+    assert list(out["variance"]) == [True, True, False, True]
+    assert out.attrs["notes"] == [out.loc["var(Intercept|g)", "note"]]
+    assert "set to 0" in out.attrs["notes"][0]
+    # no standard error: no interval
+    V2 = V.copy()
+    V2[1, 1] = np.nan
+    out2 = variance_intervals(vc, V2)
+    assert out2.loc["var(x|g)", ["conf_low", "conf_high"]].isna().all()
+    assert "no standard error" in out2.loc["var(x|g)", "note"]
 
 
 @pytest.mark.parametrize("kw, match", [
@@ -304,7 +382,11 @@ def test_tidy():
     np.testing.assert_allclose(va["estimate"], res.var_components["variance"], rtol=1e-14)
     np.testing.assert_allclose(va["std_error"], res.var_components["std_error"], rtol=1e-8)
     assert va["p_value"].isna().all()  # variances on the boundary: no z-test
-    np.testing.assert_allclose(va["conf_low"], va["estimate"] - Z975 * va["std_error"],
+    wald_low = va["estimate"] - Z975 * va["std_error"]
+    is_var = va["term"].str.startswith("var(")  # truncated at 0; covariances are not
+    np.testing.assert_allclose(va["conf_low"], np.where(is_var, np.maximum(wald_low, 0),
+                                                        wald_low), rtol=1e-12)
+    np.testing.assert_allclose(va["conf_high"], va["estimate"] + Z975 * va["std_error"],
                                rtol=1e-12)
     td90 = res.tidy(alpha=0.1)
     z = stats.norm.ppf(0.95)
@@ -422,3 +504,37 @@ def test_unweighted_small_aic_no_warning():
     k = 2 + 3 + 1  # fixed, (intercept, slope, covariance), residual
     assert res.df_modelwc == k
     assert aic == pytest.approx(-2 * res.llf + 2 * k, rel=1e-14)
+
+
+# -- errors a statsmodels / lme4 user runs into -----------------------------------
+
+@pytest.mark.parametrize("terms, kind, hint", [
+    (["X1"], "fixed", "'X1': did you mean 'x1'?"),
+    (["x1", "intercept"], "fixed", "'intercept': did you mean 'Intercept'?"),
+    (["var(Intercept|g)"], "fixed", "is a variance term: test it with kind='variance'"),
+    (["sd(Intercept|g)"], "variance", "tested as variances, 'var(Intercept|g)'"),
+    (["var(intercept|g)"], "variance", "did you mean 'var(Intercept|g)'"),
+])
+def test_wald_misspelt_term_suggests_the_name(terms, kind, hint):
+    res = fitted()
+    with pytest.raises(ValueError, match="unknown") as err:
+        res.wald_test(terms, kind=kind)
+    assert hint in str(err.value)
+    assert "available: [" in str(err.value)
+
+
+def test_wald_repeated_term_is_an_error():
+    with pytest.raises(ValueError, match=r"terms are repeated: \['x1'\]"):
+        fitted().wald_test(["x1", "x2", "x1"])
+
+
+def test_alpha_above_one_half_warns_it_is_not_the_confidence_level():
+    res = fitted()
+    with pytest.warns(pywemix.PywemixWarning, match=r"alpha=0.95 gives 5% intervals.*"
+                                                    r"alpha=0.05 for 95% intervals"):
+        ci = res.conf_int(alpha=0.95)
+    assert list(ci.columns) == ["47.5 %", "52.5 %"]  # used as given
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pywemix.PywemixWarning)
+        res.conf_int(alpha=0.5)
+        res.tidy(alpha=0.1)

@@ -100,26 +100,55 @@ print("pyplot imported:", "matplotlib.pyplot" in sys.modules)
 '''
 
 
+def _images(cell):
+    return [o for o in cell.outputs if "image/png" in o.get("data", {})]
+
+
 def test_plot_shows_as_image_in_a_fresh_jupyter_kernel():
     """Issue 15: ``res.plot(...)`` as the last expression of a cell shows a
-    picture in a fresh kernel (pyplot never imported), and exactly one picture
-    once pyplot's inline backend is active."""
+    picture in a fresh kernel, exactly one, also once pyplot is imported; and
+    with a trailing ``;`` (which suppresses the cell's value) the inline
+    backend still shows exactly one, as for pandas' and matplotlib's plots.
+    The library does not change matplotlib's backend."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     src = str(Path(pywemix.__file__).resolve().parents[1])
     cells = [NOTEBOOK.format(src=src, formula=DEMO_FORMULA, pv_formula=PV_FORMULA,
                              pv_columns=PV_COLUMNS),
+             'import matplotlib\nbackend = matplotlib.get_backend(auto_select=False)\n'
+             'res.plot("caterpillar");',
              'res.plot("caterpillar")',
+             "pv.plot();",
              "pv.plot()",
-             'import matplotlib.pyplot as plt\nres.plot("qq_resid")']
+             'fig = res.plot("qq_resid")\nfig.savefig(__import__("io").BytesIO())\nfig',
+             'import matplotlib.pyplot as plt\nres.plot("qq_resid")',
+             'res.plot("resid_fitted");',
+             'print(matplotlib.get_backend(auto_select=False) == backend, '
+             'len(plt.get_fignums()))']
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # as Jupyter starts it
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute(env=env)
     setup = "".join(o.get("text", "") for o in nb.cells[0].outputs)
     assert "pyplot imported: False" in setup
-    for cell in nb.cells[1:]:
-        images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
-        assert len(images) == 1, cell.outputs
-        assert [o["output_type"] for o in cell.outputs] == ["execute_result"]
+    for source, cell in zip(cells[1:-1], nb.cells[1:-1]):
+        images = _images(cell)
+        assert len(images) == 1, (source, cell.outputs)
         assert images[0]["data"]["image/png"]  # base64 PNG
+        kinds = [o["output_type"] for o in cell.outputs]
+        # the cell's value when it has one, else the inline backend's display
+        assert kinds == (["display_data"] if source.endswith(";") else ["execute_result"])
+    # the backend is the one the kernel chose, and no figure stays open in pyplot
+    last = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    assert last.split() == ["True", "0"], nb.cells[-1].outputs
+    assert not _images(nb.cells[-1])
+
+
+def test_no_pyplot_outside_jupyter(fits):
+    """Outside IPython a plot is built without pyplot: none is left open."""
+    plt = pytest.importorskip("matplotlib.pyplot")
+    single, _ = fits
+    before = plt.get_fignums()
+    fig = single.plot("qq_resid")
+    assert plt.get_fignums() == before
+    assert fig.canvas.manager is None

@@ -77,6 +77,42 @@ class Family:
         raise NotImplementedError
 
 
+def _probit_derivs(y, eta, order):
+    """Log density of 0/1 ``y`` under the probit link and its eta-derivatives.
+
+    Notes
+    -----
+    With :math:`s = 2y - 1`, :math:`P(y) = \\Phi(s\\eta)`. With the inverse
+    Mills ratio :math:`r = \\phi(\\eta) / \\Phi(s\\eta)`, computed as
+    :math:`\\exp(\\log\\phi(\\eta) - \\log\\Phi(s\\eta))` so that it stays
+    finite far in the tails,
+
+    .. math::
+
+        \\ell = \\log\\Phi(s\\eta),\\quad
+        \\ell' = s r,\\quad
+        \\ell'' = -r (s\\eta + r),\\quad
+        \\ell''' = s r \\{(s\\eta + r)(s\\eta + 2r) - 1\\},
+
+    from :math:`dr/d\\eta = -s r (s\\eta + r)` (the derivatives of the probit
+    log-likelihood, e.g. Greene, *Econometric Analysis*, 7th ed., sec.
+    17.3). ``y`` must be 0/1, which :meth:`Binomial.response` guarantees
+    for every fitted response (and ``simulate`` for drawn ones): one
+    ``log_ndtr`` per value instead of one per outcome.
+    """
+    s = 2.0 * np.asarray(y, dtype=float) - 1.0
+    se = s * np.asarray(eta, dtype=float)
+    ll = log_ndtr(se)
+    if order == 0:
+        return ll, None, None
+    r = np.exp(-0.5 * se * se - _LOG_SQRT_2PI - ll)
+    a = se + r
+    d1, d2 = s * r, -r * a
+    if order == 3:
+        return ll, d1, d2, d1 * (a * (se + 2 * r) - 1)
+    return ll, d1, d2
+
+
 class Binomial(Family):
     """Binary response with logit, probit or complementary log-log link.
 
@@ -121,19 +157,7 @@ class Binomial(Family):
                 return ll, y - mu, -v, -v * (1 - 2 * mu)
             return ll, y - mu, -v
         if self.link == "probit":
-            lp, lq = log_ndtr(eta), log_ndtr(-eta)
-            ll = y * lp + (1 - y) * lq
-            if order == 0:
-                return ll, None, None
-            logphi = -0.5 * eta * eta - _LOG_SQRT_2PI
-            r1, r0 = np.exp(logphi - lp), np.exp(logphi - lq)
-            d1 = y * r1 - (1 - y) * r0
-            d2 = -y * r1 * (eta + r1) - (1 - y) * r0 * (r0 - eta)
-            if order == 3:
-                d3 = (y * r1 * ((eta + r1) * (eta + 2 * r1) - 1)
-                      - (1 - y) * r0 * ((r0 - eta) * (2 * r0 - eta) - 1))
-                return ll, d1, d2, d3
-            return ll, d1, d2
+            return _probit_derivs(y, eta, order)
         # complementary log-log: mu = 1 - exp(-exp(eta))
         t = np.exp(np.minimum(eta, 700.0))
         with np.errstate(over="ignore"):

@@ -7,13 +7,16 @@ mixin derives the rest. R equivalents: ``WeMix::waldTest``, ``confint``,
 """
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..warnings import PseudoLikelihoodWarning, warn
+from ..warnings import PseudoLikelihoodWarning, PywemixWarning, warn
 
-__all__ = ["InferenceMixin", "WaldTestResult", "variance_labels", "check_alpha"]
+__all__ = ["InferenceMixin", "WaldTestResult", "variance_labels", "variance_intervals",
+           "check_alpha", "loglik_value"]
 
 
 def variance_labels(vc: pd.DataFrame) -> list:
@@ -62,13 +65,121 @@ def _wald(est, cov, R, q):
 
 
 def check_alpha(alpha) -> float:
-    """``alpha`` as a float strictly between 0 and 1 (TypeError / ValueError otherwise)."""
+    """``alpha`` as a float strictly between 0 and 1 (TypeError / ValueError otherwise).
+
+    ``alpha`` is 1 - the confidence level, as in statsmodels' and R's
+    ``confint(level = 1 - alpha)``. An ``alpha`` above 0.5 (intervals of
+    less than 50% confidence) is almost always a confidence level given in
+    its place (``alpha=0.95``): it is used as given, with a
+    :class:`~pywemix.PywemixWarning`.
+    """
     if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.integer,
                                                                      np.floating)):
         raise TypeError(f"alpha must be a number between 0 and 1, got {alpha!r}")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    if alpha > 0.5:
+        warn(f"alpha={alpha:g} gives {100 * (1 - alpha):.3g}% intervals: alpha is 1 - the "
+             f"confidence level (alpha={1 - alpha:.3g} for {100 * alpha:.3g}% intervals)",
+             PywemixWarning)
     return float(alpha)
+
+
+def _is_variance_row(vc: pd.DataFrame) -> np.ndarray:
+    """Which rows of a variance-component table are variances (not covariances)."""
+    return vc["var2"].isna().to_numpy()
+
+
+def variance_intervals(var_components: pd.DataFrame, var_cov, alpha: float = 0.05
+                       ) -> pd.DataFrame:
+    """Wald confidence intervals of the variance components, never negative for a variance.
+
+    The one computation behind ``conf_int(which="variance")`` (standard-
+    deviation scale) and ``tidy()`` (variance scale) of every result.
+
+    Parameters
+    ----------
+    var_components : DataFrame
+        A result's ``var_components`` (columns ``group``, ``var1``,
+        ``var2``, ``variance``).
+    var_cov : array-like (m, m)
+        Covariance of those estimates (``var_cov(kind)``).
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by the ``tidy()`` labels (``var(Intercept|school)``,
+        ``cov(Intercept,escs|school)``, ``var(Residual)``), with columns
+        ``estimate``, ``std_error``, ``conf_low``, ``conf_high``,
+        ``variance`` (True for a variance, False for a covariance) and
+        ``note`` (empty unless the interval was truncated at 0, the estimate
+        is on the boundary or there is no standard error). ``attrs["notes"]``
+        lists the notes.
+
+    Notes
+    -----
+    A variance :math:`\\hat\\tau^2` with standard error :math:`s` gets the
+    Wald interval on the variance scale, truncated at zero,
+
+    .. math::
+
+        \\left[\\max(0, \\hat\\tau^2 - z_{1-\\alpha/2}\\, s),\\;
+              \\hat\\tau^2 + z_{1-\\alpha/2}\\, s\\right],
+
+    and its standard deviation the square roots of those limits (the same
+    interval, so ``conf_int`` and ``tidy`` always agree). That is the scale
+    on which WeMix (``summary.WeMixResults``) and EdSurvey (``mixed.sdf``)
+    report the variance terms and their standard errors, and the interval a
+    WeMix user computes from them; statsmodels' ``MixedLMResults.conf_int``
+    is also a Wald interval on the parameter scale. It is the truncation
+    that keeps a variance's interval non-negative; a covariance's interval is
+    the plain Wald one. lme4's ``confint(method = "Wald")`` gives ``NA`` for
+    variance parameters and Stata's ``mixed`` transforms a Wald interval on
+    the log standard deviation (StataCorp, *Stata Multilevel Mixed-Effects
+    Reference Manual*, ``mixed``, Methods and formulas); neither exists at
+    the boundary, where a variance estimate of 0 here gets :math:`[0,
+    z s]` and a note. Near or on the boundary a Wald interval does not have
+    its nominal coverage (Self and Liang 1987, *JASA* 82, 605-610); for an
+    unweighted fit, ``bootstrap_lrt`` tests a variance against zero.
+    """
+    vc = var_components
+    est = vc["variance"].to_numpy(dtype=float)
+    diag = np.diag(np.asarray(var_cov, dtype=float))
+    se = np.where(np.isfinite(diag), np.sqrt(np.clip(diag, 0, None)), np.nan)
+    z = stats.norm.ppf(1 - check_alpha(alpha) / 2)
+    low, high = est - z * se, est + z * se
+    variance = _is_variance_row(vc)
+    labels = variance_labels(vc)
+    notes = np.full(len(est), "", dtype=object)
+    boundary = variance & (est <= 0)
+    truncated = variance & (low < 0) & ~boundary
+    notes[truncated] = [f"{lab}: the Wald interval's lower limit ({lo:.3g}) is below 0 "
+                        "and is set to 0 (a variance cannot be negative); near the "
+                        "boundary the interval does not have its nominal coverage"
+                        for lab, lo in zip(np.asarray(labels)[truncated], low[truncated])]
+    notes[boundary] = [f"{lab}: the estimate is on the boundary (0): lower limit 0, "
+                       "upper limit estimate + z * SE; a Wald interval does not have its "
+                       "nominal coverage there" for lab in np.asarray(labels)[boundary]]
+    missing = ~np.isfinite(se)
+    notes[missing] = [f"{lab}: no standard error, no interval"
+                      for lab in np.asarray(labels)[missing]]
+    low = np.where(variance & np.isfinite(low), np.maximum(low, 0.0), low)
+    out = pd.DataFrame({"estimate": est, "std_error": se, "conf_low": low,
+                        "conf_high": high, "variance": variance, "note": notes},
+                       index=pd.Index(labels, name="term"))
+    out.attrs["notes"] = [n for n in notes if n]
+    return out
+
+
+def loglik_value(result) -> float:
+    """``result.llf`` as a float, NaN for results that have none (plausible-value
+    combinations, pooled fits), without their warning (for reports and tables)."""
+    if getattr(result, "n_plausible", None):
+        return np.nan
+    llf = result.llf
+    return np.nan if llf is None else float(llf)
 
 
 def _check_kind(kind, store, name="kind"):
@@ -102,6 +213,61 @@ def _se_ratio(cov_robust, cov_model) -> float:
     r, m = np.diag(cov_robust), np.diag(cov_model)
     ok = np.isfinite(r) & np.isfinite(m) & (r > 0) & (m > 0)
     return float(np.median(np.sqrt(r[ok] / m[ok]))) if ok.any() else np.nan
+
+
+def _unknown_term_message(unknown, names, kind) -> str:
+    """The error for term names that are not among ``names``, with the closest
+    names and, for a name of the other kind, the ``kind`` to use."""
+    hints = []
+    for t in map(str, unknown):
+        lower = {n.lower(): n for n in names}
+        close = [lower[m] for m in difflib.get_close_matches(t.lower(), lower, n=2,
+                                                              cutoff=0.6)]
+        if kind == "fixed" and t.startswith(("var(", "cov(", "sd(")):
+            hints.append(f"{t!r} is a variance term: test it with kind='variance'")
+        elif kind == "variance" and t.startswith("sd("):
+            hints.append(f"{t!r}: variance terms are tested as variances, {'var(' + t[3:]!r}")
+        elif close:
+            hints.append(f"{t!r}: did you mean {' or '.join(map(repr, close))}?")
+    return (f"unknown {kind} term(s) {list(unknown)}"
+            + (f" ({'; '.join(hints)})" if hints else "") + f"; available: {names}")
+
+
+def _selection_matrix(terms, names, kind) -> tuple:
+    """(R, terms): rows of the identity over ``names`` picking ``terms`` (a
+    name or a list of names); errors name the unknown or repeated terms."""
+    if isinstance(terms, str):
+        terms = [terms]
+    try:
+        terms = list(terms)
+    except TypeError:
+        raise TypeError(f"terms must be a list of term names, got {terms!r}") from None
+    if not terms:
+        raise ValueError("terms is empty: give at least one term to test")
+    unknown = [t for t in terms if t not in names]
+    if unknown:
+        raise ValueError(_unknown_term_message(unknown, names, kind))
+    repeated = sorted({t for t in terms if terms.count(t) > 1})
+    if repeated:
+        raise ValueError(f"terms are repeated: {repeated}; give each term once")
+    R = np.zeros((len(terms), len(names)))
+    R[np.arange(len(terms)), [names.index(t) for t in terms]] = 1.0
+    return R, terms
+
+
+def _constraint_matrix(R, names, kind) -> np.ndarray:
+    """``R`` as a finite (r, len(names)) array without all-zero rows."""
+    R = _finite_array(R, "R", 2)
+    if R.shape[0] == 0:
+        raise ValueError("R has no rows: give at least one constraint")
+    if R.shape[1] != len(names):
+        raise ValueError(f"R must have {len(names)} columns (one per {kind} term: "
+                         f"{names}), got {R.shape[1]}")
+    zero = np.flatnonzero(~np.any(R != 0, axis=1))
+    if len(zero):
+        raise ValueError(f"row {zero[0]} of R is all zeros: every constraint must "
+                         "involve at least one term")
+    return R
 
 
 class InferenceMixin:
@@ -235,9 +401,24 @@ class InferenceMixin:
         kind : {"robust", "model"}
             Which covariance of the estimates to use.
         which : {"fixed", "variance", "all"}
-            Fixed effects; variance components on the standard-deviation
-            scale (delta method: ``se(sd) = se(var) / (2 sd)``; covariances
-            on their own scale); or both.
+            Fixed effects; variance components (variances as standard
+            deviations, rows ``sd(...)``; covariances on their own scale,
+            rows ``cov(...)``); or both.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``"2.5 %"`` and ``"97.5 %"`` (for ``alpha=0.05``), as R's
+            ``confint``. With variance components, ``attrs["notes"]`` says
+            which intervals were truncated at 0 or are on the boundary.
+
+        Notes
+        -----
+        The variance intervals are those of :func:`variance_intervals`: the
+        Wald interval of the variance truncated at 0, and for a standard
+        deviation the square roots of its limits, so they are the
+        intervals of ``tidy()`` on the standard-deviation scale and never
+        negative.
         """
         alpha = check_alpha(alpha)
         if not isinstance(which, str) or which not in ("fixed", "variance", "all"):
@@ -245,34 +426,24 @@ class InferenceMixin:
         _check_kind(kind, self._cov)
         self._warn_model_kind(kind)
         z = stats.norm.ppf(1 - alpha / 2)
-        parts = []
+        parts, notes = [], []
         if which in ("fixed", "all"):
             se = self._std_errors(kind)
             parts.append(pd.DataFrame({"lower": self.params - z * se,
                                        "upper": self.params + z * se}))
         if which in ("variance", "all"):
-            est, se, names = self._sd_scale(kind)
-            parts.append(pd.DataFrame({"lower": est - z * se, "upper": est + z * se},
+            vi = variance_intervals(self._var_components, self.raw_var_cov(kind), alpha)
+            root = vi["variance"].to_numpy()
+            lo, hi = vi["conf_low"].to_numpy(), vi["conf_high"].to_numpy()
+            names = [("sd" + n[3:]) if v else n for n, v in zip(vi.index, root)]
+            parts.append(pd.DataFrame({"lower": np.where(root, np.sqrt(np.abs(lo)), lo),
+                                       "upper": np.where(root, np.sqrt(np.abs(hi)), hi)},
                                       index=names))
+            notes = vi.attrs["notes"]
         out = pd.concat(parts)
         out.columns = [f"{100 * alpha / 2:g} %", f"{100 * (1 - alpha / 2):g} %"]
+        out.attrs["notes"] = list(notes)
         return out
-
-    def _sd_scale(self, kind):
-        vc = self.var_components
-        se_var = np.sqrt(np.clip(np.diag(self.raw_var_cov(kind)), 0, None))
-        names, est, se = [], [], []
-        for lab, (_, r), s in zip(variance_labels(vc), vc.iterrows(), se_var):
-            if lab.startswith("var("):
-                sd = np.sqrt(max(r["variance"], 0.0))
-                names.append("sd" + lab[3:])
-                est.append(sd)
-                se.append(s / (2 * sd) if sd > 0 else np.nan)
-            else:
-                names.append(lab)
-                est.append(r["variance"])
-                se.append(s)
-        return np.array(est), np.array(se), names
 
     def wald_test(self, terms=None, *, R=None, q=None, kind: str = "fixed",
                   cov: str = "robust") -> WaldTestResult:
@@ -318,32 +489,9 @@ class InferenceMixin:
         if terms is None and R is None:
             terms = [n for n in names if n != "var(Residual)"]
         if terms is not None:
-            if isinstance(terms, str):
-                terms = [terms]
-            try:
-                terms = list(terms)
-            except TypeError:
-                raise TypeError(f"terms must be a list of term names, got {terms!r}") from None
-            if not terms:
-                raise ValueError("terms is empty: give at least one term to test")
-            unknown = [t for t in terms if t not in names]
-            if unknown:
-                raise ValueError(f"unknown {kind} term(s) {unknown}; available: {names}")
-            R = np.zeros((len(terms), len(names)))
-            for i, t in enumerate(terms):
-                R[i, names.index(t)] = 1.0
-            label = list(terms)
+            R, label = _selection_matrix(terms, names, kind)
         else:
-            R = _finite_array(R, "R", 2)
-            if R.shape[0] == 0:
-                raise ValueError("R has no rows: give at least one constraint")
-            if R.shape[1] != len(names):
-                raise ValueError(f"R must have {len(names)} columns (one per {kind} term: "
-                                 f"{names}), got {R.shape[1]}")
-            zero = np.flatnonzero(~np.any(R != 0, axis=1))
-            if len(zero):
-                raise ValueError(f"row {zero[0]} of R is all zeros: every constraint must "
-                                 "involve at least one term")
+            R = _constraint_matrix(R, names, kind)
             label = [f"{R.shape[0]} linear constraint(s)"]
         q = np.zeros(R.shape[0]) if q is None else _finite_array(q, "q", 1)
         if q.shape != (R.shape[0],):
@@ -358,9 +506,12 @@ class InferenceMixin:
 
         Columns: ``term``, ``kind`` (fixed/variance), ``estimate``,
         ``std_error``, ``statistic``, ``p_value``, ``conf_low``,
-        ``conf_high``. Variance components are on the variance scale with
-        normal-theory intervals; see ``conf_int(which="variance")`` for the
-        standard-deviation scale.
+        ``conf_high``. Variance components are on the variance scale, with
+        the intervals of :func:`variance_intervals` (Wald, a variance's
+        truncated at 0: the intervals of ``conf_int(which="variance")``
+        squared) and no p-value (a variance of zero is on the boundary, where
+        the z test does not hold). ``attrs["notes"]`` says which intervals
+        were truncated at 0 or are on the boundary.
 
         Parameters
         ----------
@@ -374,18 +525,21 @@ class InferenceMixin:
         _check_kind(kind, self._cov)
         self._warn_model_kind(kind)
         z = stats.norm.ppf(1 - alpha / 2)
-        se = self._std_errors(kind)
-        fixed = pd.DataFrame({"term": self.params.index, "kind": "fixed",
-                              "estimate": self.params.to_numpy(), "std_error": se.to_numpy()})
-        vc = self.var_components
-        vdiag = np.diag(self.raw_var_cov(kind))
-        vse = np.where(np.isfinite(vdiag), np.sqrt(np.clip(vdiag, 0, None)), np.nan)
-        var = pd.DataFrame({"term": variance_labels(vc), "kind": "variance",
-                            "estimate": vc["variance"].to_numpy(), "std_error": vse})
+        se = self._std_errors(kind).to_numpy()
+        est = self.params.to_numpy()
+        fixed = pd.DataFrame({"term": self.params.index, "kind": "fixed", "estimate": est,
+                              "std_error": se, "statistic": est / se,
+                              "p_value": 2 * stats.norm.sf(np.abs(est / se)),
+                              "conf_low": est - z * se, "conf_high": est + z * se})
+        vi = variance_intervals(self._var_components, self.raw_var_cov(kind), alpha)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stat = vi["estimate"] / vi["std_error"]
+        var = pd.DataFrame({"term": vi.index, "kind": "variance",
+                            "estimate": vi["estimate"].to_numpy(),
+                            "std_error": vi["std_error"].to_numpy(),
+                            "statistic": stat.to_numpy(), "p_value": np.nan,
+                            "conf_low": vi["conf_low"].to_numpy(),
+                            "conf_high": vi["conf_high"].to_numpy()})
         out = pd.concat([fixed, var], ignore_index=True)
-        out["statistic"] = out["estimate"] / out["std_error"]
-        out["p_value"] = 2 * stats.norm.sf(np.abs(out["statistic"]))
-        out.loc[out["kind"] == "variance", "p_value"] = np.nan  # boundary: not a z-test
-        out["conf_low"] = out["estimate"] - z * out["std_error"]
-        out["conf_high"] = out["estimate"] + z * out["std_error"]
+        out.attrs["notes"] = list(vi.attrs["notes"])
         return out

@@ -6,18 +6,24 @@ matplotlib is installed with pywemix and imported only here, only when a
 plot is asked for.
 
 Figures are :class:`ResultFigure` objects: ordinary ``matplotlib.figure.Figure``
-built without pyplot, so the library never touches pyplot's global state (no
-figure is kept open, nothing is drawn twice by ``plt.show()``) and never
-switches backends. A figure made that way has no pyplot manager, so a fresh
-Jupyter kernel would show only its text (``<Figure size 500x400 with 1
-Axes>``) unless pyplot had been imported: ``ResultFigure`` therefore renders
-itself as PNG through IPython's ``_repr_png_`` display protocol. When pyplot's
-inline backend is active, IPython's own figure formatter is used instead; in
-both cases the figure is shown once, as an image.
+that also render themselves as PNG through IPython's ``_repr_png_`` display
+protocol. The library never switches matplotlib's backend and never imports
+pyplot outside Jupyter: in scripts and tests a figure is built without
+pyplot, so no figure is kept open and ``plt.show()`` draws nothing twice.
+
+In a Jupyter kernel whose matplotlib backend is the inline one (what
+ipykernel configures, through ``MPLBACKEND``, unless the user chose another)
+the figure is made through ``pyplot.figure``, as pandas' and seaborn's plots
+are, so that the inline backend's post-execute hook shows it even when the
+cell ends with ``;`` (which suppresses the cell's value). When the figure is
+also the cell's value, IPython displays it first and the figure leaves
+pyplot's list as it is displayed, so the hook does not draw it again:
+exactly one image either way.
 """
 from __future__ import annotations
 
 import io
+import sys
 
 import numpy as np
 from scipy import stats
@@ -29,6 +35,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 __all__ = ["plot", "KINDS", "ResultFigure"]
 
+_INLINE_BACKENDS = ("inline", "module://matplotlib_inline.backend_inline")
 KINDS = ("resid_fitted", "qq_resid", "qq_ranef", "caterpillar", "coef")
 
 if _Figure is not None:
@@ -38,15 +45,50 @@ if _Figure is not None:
         Exactly ``matplotlib.figure.Figure`` (save it with ``savefig``, add
         axes, ...) plus ``_repr_png_``, so that returning it as the last
         expression of a notebook cell displays the picture even when pyplot
-        has never been imported.
+        has never been imported, and ``_repr_mimebundle_``, which keeps a
+        figure made through pyplot's inline backend from being shown twice
+        (see the module's notes).
         """
 
         def _repr_png_(self) -> bytes:
             buf = io.BytesIO()
             self.savefig(buf, format="png", bbox_inches="tight")
             return buf.getvalue()
+
+        def _repr_mimebundle_(self, include=None, exclude=None):
+            """Called by IPython first whenever it displays the figure: a
+            figure made through pyplot (inline backend) is closed in pyplot
+            as it is shown, so that the inline backend's post-execute hook
+            does not show it a second time. Returns None: IPython then
+            renders it with its usual formatters (``_repr_png_``, or the
+            inline backend's figure formatter)."""
+            _release_from_pyplot(self)
+            return None
+
 else:  # pragma: no cover - depends on the environment
     ResultFigure = None
+
+
+def _release_from_pyplot(fig) -> None:
+    """Close ``fig`` in pyplot if pyplot holds it (the figure object stays usable)."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    manager = getattr(fig.canvas, "manager", None)
+    if plt is not None and manager is not None and plt.fignum_exists(manager.num):
+        plt.close(fig)
+
+
+def _inline_backend_active() -> bool:
+    """Whether this runs in IPython with matplotlib's inline backend selected
+    (read without resolving or switching the backend)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None or ipython.get_ipython() is None:
+        return False
+    import matplotlib
+    try:
+        backend = matplotlib.get_backend(auto_select=False)
+    except TypeError:  # matplotlib < 3.10: the raw setting, not resolved
+        backend = dict.get(matplotlib.rcParams, "backend")
+    return str(backend).lower() in _INLINE_BACKENDS
 
 
 def _figure(nplots=1, width=5.0, height=4.0):
@@ -54,7 +96,12 @@ def _figure(nplots=1, width=5.0, height=4.0):
         raise ImportError("plots need matplotlib: pip install 'pywemix[plot]'")
     ncol = min(nplots, 3)
     nrow = int(np.ceil(nplots / ncol))
-    fig = ResultFigure(figsize=(width * ncol, height * nrow), layout="constrained")
+    size = (width * ncol, height * nrow)
+    if _inline_backend_active():  # shown by the inline backend, even after ';'
+        import matplotlib.pyplot as plt
+        fig = plt.figure(FigureClass=ResultFigure, figsize=size, layout="constrained")
+    else:
+        fig = ResultFigure(figsize=size, layout="constrained")
     axes = [fig.add_subplot(nrow, ncol, k + 1) for k in range(nplots)]
     return fig, axes
 

@@ -227,8 +227,10 @@ def _records(df: pd.DataFrame) -> list:
 
 
 def _lnl_text(r) -> str:
-    if r.llf is not None:
-        return f"{r.llf:.2f}"
+    from .inference import loglik_value
+    llf = loglik_value(r)
+    if np.isfinite(llf):
+        return f"{llf:.2f}"
     return "not defined (plausible values)" if getattr(r, "n_plausible", None) \
         else "not defined (pooled fits)"
 

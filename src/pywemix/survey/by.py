@@ -5,6 +5,7 @@ by country; ``EdSurvey``'s ``edsurvey.data.frame.list``.
 """
 from __future__ import annotations
 
+import html
 import warnings
 from collections.abc import Mapping
 
@@ -122,9 +123,18 @@ class ByResult(Mapping):
 
     ``errors`` maps the values whose fit failed to the error message
     (``result[value]`` for such a value raises :class:`GroupFitError`, a
-    value not in the data ``KeyError``);
-    ``tidy()`` stacks the fits' ``tidy()`` tables with the value as the
-    first column; ``summary()`` reports every fit.
+    value not in the data ``KeyError``).
+
+    The fits' estimates and Wald inference are stacked into tables indexed
+    by group, as statsmodels' and linearmodels' results are indexed by
+    term: ``params`` and ``bse`` (Series with a (value, term) MultiIndex;
+    ``.unstack()`` gives one row per value, one column per term),
+    ``conf_int()`` (DataFrame, same index), ``wald_test()`` (one row per
+    value), ``tidy()`` (the fits' ``tidy()`` rows with the value as the
+    first column). ``summary()`` reports every fit (text; HTML in Jupyter,
+    as the result itself). Groups whose fit failed have no rows.
+    R equivalent: ``lapply`` over ``split(data, data$cnt)`` (EdSurvey's
+    ``edsurvey.data.frame.list`` results).
     """
 
     def __init__(self, column, fits, errors, formula):
@@ -151,6 +161,81 @@ class ByResult(Mapping):
     def __len__(self):
         return len(self._fits)
 
+    def _stack(self, get, name=None):
+        """``get(fit)`` (a Series or DataFrame indexed by term) of every fit,
+        stacked under a (value, term) MultiIndex."""
+        parts = {}
+        for k, r in self._fits.items():
+            try:
+                parts[k] = get(r)
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"{self.column} = {k!r}: {exc}") from exc
+        out = pd.concat(parts, names=[self.column, "term"])
+        out = out.rename(name) if name is not None else out
+        out.attrs = {"notes": [f"{self.column}={k!r}: {n}" for k, p in parts.items()
+                               for n in p.attrs.get("notes", [])]}
+        return out
+
+    @property
+    def params(self) -> pd.Series:
+        """Fixed-effect estimates of every fit: a Series indexed by (value, term)
+        (``params.unstack()``: one row per value, one column per term)."""
+        return self._stack(lambda r: r.params, "params")
+
+    @property
+    def bse(self) -> pd.Series:
+        """Standard errors of the fixed effects of every fit (each fit's default:
+        cluster-robust, or replication for replicate weights), indexed as ``params``."""
+        return self._stack(lambda r: r.bse, "bse")
+
+    def conf_int(self, alpha: float = 0.05, **kwargs) -> pd.DataFrame:
+        """Wald confidence intervals of every fit, indexed by (value, term).
+
+        Parameters
+        ----------
+        alpha : float
+            1 - confidence level.
+        **kwargs
+            ``kind`` and ``which`` of the fits' ``conf_int`` (e.g.
+            ``which="all"`` adds the variance components).
+
+        Returns
+        -------
+        DataFrame
+            The fits' intervals under a (value, term) MultiIndex;
+            ``attrs["notes"]`` gathers the fits' notes (variance intervals
+            truncated at 0 or on the boundary), each naming its value.
+        """
+        from ..results.inference import check_alpha
+        alpha = check_alpha(alpha)
+        return self._stack(lambda r: r.conf_int(alpha, **kwargs))
+
+    def wald_test(self, terms=None, **kwargs) -> pd.DataFrame:
+        """The same Wald test in every fit: one row per value.
+
+        Parameters
+        ----------
+        terms, **kwargs
+            As the fits' ``wald_test`` (``terms``, or ``R`` and ``q``;
+            ``kind``, ``cov``). A term missing from one fit raises a
+            ValueError naming the value.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by value; columns ``statistic`` (chi-square), ``df``,
+            ``p_value``.
+        """
+        rows = {}
+        for k, r in self._fits.items():
+            try:
+                t = r.wald_test(terms, **kwargs)
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"{self.column} = {k!r}: {exc}") from exc
+            rows[k] = {"statistic": t.statistic, "df": t.df, "p_value": t.p_value}
+        out = pd.DataFrame.from_dict(rows, orient="index")
+        return out.rename_axis(self.column)
+
     def tidy(self, *args, **kwargs) -> pd.DataFrame:
         """One long table: the fits' ``tidy()`` rows, with a column named
         after ``by`` holding the value (arguments as the fits' ``tidy``)."""
@@ -169,6 +254,9 @@ class ByResult(Mapping):
     def __repr__(self):
         return (f"<ByResult {self.formula!r} by {self.column!r}: {len(self._fits)} fits, "
                 f"{len(self.errors)} errors>")
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
 
 
 class BySummary:
@@ -190,3 +278,29 @@ class BySummary:
         return "\n".join(lines)
 
     __repr__ = __str__
+
+    def as_html(self) -> str:
+        """The report as an HTML fragment (what Jupyter shows)."""
+        return self._repr_html_()
+
+    def _repr_html_(self) -> str:
+        """An overview table (estimate and standard error of every fixed
+        effect, one row per value), the values not fitted, then every fit's
+        report in a collapsible section."""
+        r, esc = self.result, html.escape
+        overview = pd.concat({"Estimate": r.params.unstack(), "Std. Error": r.bse.unstack()},
+                             axis=1).swaplevel(axis=1)
+        terms = list(dict.fromkeys(r.params.index.get_level_values("term")))
+        overview = overview[[(t, c) for t in terms for c in ("Estimate", "Std. Error")]]
+        overview.columns.names = [None, None]
+        parts = [f"<div class='pywemix-by'><h4>Fits of {esc(r.formula)} by "
+                 f"{esc(r.column)}: {len(r)} fitted, {len(r.errors)} failed</h4>",
+                 overview.to_html(float_format="{:.6g}".format, na_rep="")]
+        if r.errors:
+            parts.append("<p><b>Not fitted</b></p><ul>")
+            parts += [f"<li>{esc(str(k))}: {esc(m)}</li>" for k, m in r.errors.items()]
+            parts.append("</ul>")
+        parts += [f"<details><summary>{esc(r.column)} = {esc(str(k))}</summary>"
+                  f"{s.as_html()}</details>" for k, s in self.parts.items()]
+        parts.append("</div>")
+        return "".join(parts)
