@@ -69,6 +69,12 @@ FIXED_HALVINGS = 8
 #: whose gain, predicted (half the decrement; twice it is used here to be safe)
 #: or realised, is below this times ``|f|`` cannot be told from no step.
 RESOLUTION = 8 * np.finfo(float).eps
+#: While the last step moved a parameter by more than this (relative), the
+#: difference gradient is one-sided (P evaluations instead of 2P): its error,
+#: about ``DIFF_STEP`` times the curvature, moves a Newton step by about
+#: ``DIFF_STEP / 2``, far less than such steps. Convergence is judged on
+#: central differences only.
+FORWARD_ABOVE = 1e-3
 
 
 def objective_scale(obj) -> float:
@@ -86,19 +92,25 @@ def _value(obj, phi, derivs=False):
     return ev if np.isfinite(ev.llf) and np.all(np.isfinite(ev.group_A)) else None
 
 
-def difference_gradient(obj, phi):
+def difference_gradient(obj, phi, base=None):
     """Per-group gradients ``(G, P)`` of the adapted log integrals by central
-    differences, or None where ``f`` cannot be evaluated."""
+    differences, or by forward differences from ``base`` (the per-group log
+    integrals at ``phi``) when it is given; None where ``f`` cannot be
+    evaluated."""
     phi = np.asarray(phi, dtype=float)
     h = DIFF_STEP * np.maximum(np.abs(phi), 1.0)
     cols = []
     for k in range(len(phi)):
         e = np.zeros_like(phi)
         e[k] = h[k]
-        up, down = _value(obj, phi + e), _value(obj, phi - e)
-        if up is None or down is None:
+        up = _value(obj, phi + e)
+        down = _value(obj, phi - e) if base is None else None
+        if up is None or (base is None and down is None):
             return None
-        cols.append((up.group_A - down.group_A) / (2 * h[k]))
+        if base is None:
+            cols.append((up.group_A - down.group_A) / (2 * h[k]))
+        else:
+            cols.append((up.group_A - base) / h[k])
     return np.stack(cols, axis=-1)
 
 
@@ -150,16 +162,19 @@ def maximize_adaptive(obj, phi0, max_iter: int):
     ev = obj.evaluate(phi, adapt=True)
     if not np.isfinite(ev.llf):
         return phi, ev, 0, False, "the likelihood is not finite at the starting values"
-    exact, G, it, secant = False, None, 0, None
+    exact, G, it, secant, moved = False, None, 0, None, np.inf
     message = "maximum iterations reached"
     for it in range(1, max_iter + 1):
         if exact:
-            G = difference_gradient(obj, phi)
+            central = moved < FORWARD_ABOVE
+            G = difference_gradient(obj, phi, None if central else ev.group_A)
             if G is None:
                 message = "the objective cannot be evaluated next to the estimates"
                 break
             grad = obj.wg[-1] @ G
-            hess, secant = _secant_update(secant, ev.hess, phi, grad)
+            if secant is not None and secant[-1] != central:
+                secant = None  # one-sided and central gradients differ by O(h): restart
+            hess, secant = _secant_update(secant, ev.hess, phi, grad, central)
         else:
             grad, hess = ev.grad, ev.hess
         step, definite = _direction(hess, grad)
@@ -167,12 +182,10 @@ def maximize_adaptive(obj, phi0, max_iter: int):
         if not exact and decrement < SWITCH_TOL:
             exact = True
             continue
-        if exact and definite and decrement < STOP_TOL:
-            message = "gradient of the adaptive-quadrature objective below tolerance"
-            break
-        if exact and definite and float(grad @ step) <= RESOLUTION * abs(ev.llf):
-            message = ("the predicted gain of a Newton step is below the rounding "
-                       "error of the objective")
+        reason = _stop_reason(decrement, float(grad @ step), ev.llf) \
+            if exact and central and definite else None
+        if reason:
+            message = reason
             break
         if exact:
             cand, trial = _line_search(obj, phi, ev.llf, step)
@@ -183,8 +196,12 @@ def maximize_adaptive(obj, phi0, max_iter: int):
             if not exact:
                 exact = True
                 continue
+            if not central:  # retry with central differences
+                moved = 0.0
+                continue
             message = "no step along the Newton direction increases the objective"
             break
+        moved = float(np.max(np.abs(cand - phi) / np.maximum(np.abs(phi), 1.0)))
         phi, old = cand, ev.llf
         ev = trial if trial.hess is not None else obj.evaluate(phi, adapt=True)
         G = None
@@ -194,8 +211,20 @@ def maximize_adaptive(obj, phi0, max_iter: int):
     return _finish(obj, phi, ev, G, it, message, scale)
 
 
-def _secant_update(secant, fixed_hess, phi, grad):
-    """(Hessian estimate, state) for the next exact Newton direction.
+def _stop_reason(decrement, gain2, llf):
+    """Why the exact phase stops at a point with a negative definite Hessian
+    estimate and a central-difference gradient (None: go on). ``gain2`` is
+    ``g'(-H)^{-1}g``, twice the predicted gain of the Newton step."""
+    if decrement < STOP_TOL:
+        return "gradient of the adaptive-quadrature objective below tolerance"
+    if gain2 <= RESOLUTION * abs(llf):
+        return "the predicted gain of a Newton step is below the rounding error of the objective"
+    return None
+
+
+def _secant_update(secant, fixed_hess, phi, grad, kind=None):
+    """(Hessian estimate, state) for the next exact Newton direction; ``kind``
+    (how the gradient was computed) is kept in the state.
 
     The fixed-node Hessian at ``phi`` plus a correction ``E`` for what the
     fixed nodes leave out (how the nodes move with the parameters), learnt
@@ -215,13 +244,13 @@ def _secant_update(secant, fixed_hess, phi, grad):
     if secant is None:
         E = np.zeros_like(fixed_hess)
     else:
-        E, phi_old, grad_old = secant
+        E, phi_old, grad_old, _ = secant
         s, y = phi - phi_old, grad_old - grad
         ss = float(s @ s)
         if ss > 0:
             r = y - (E - fixed_hess) @ s
             E = E + (np.outer(r, s) + np.outer(s, r)) / ss - float(r @ s) * np.outer(s, s) / ss ** 2
-    return fixed_hess - E, (E, phi, grad)
+    return fixed_hess - E, (E, phi, grad, kind)
 
 
 def _finish(obj, phi, ev, G, it, message, scale):
