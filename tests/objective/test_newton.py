@@ -33,8 +33,8 @@ def _increase_or_decrement_falls(new, old):
     rounding while the Newton decrement falls (near the maximum the value no
     longer resolves progress, the gradient does)."""
     slack = 1e-12 * np.maximum(np.abs(old.f), 1.0)
-    return np.isfinite(new.f) & ((new.f > old.f)
-                                 | ((new.f >= old.f - slack) & (_decrement(new) < _decrement(old))))
+    falls = _decrement(new) < _decrement(old)
+    return np.isfinite(new.f) & ((new.f > old.f) | ((new.f >= old.f - slack) & falls))
 
 
 def _newton(tol=1e-12, radius=np.inf):

@@ -3,10 +3,11 @@
 :func:`newton_batch` minimises by projected Newton steps with a Levenberg
 shift (for one problem or many small ones at once), through the package's
 one damped Newton iteration, :func:`pywemix.objective.newton.damped_newton`;
-Gaussian fits, bootstrap and replicate refits run it first. :func:`minimize_bounded` is the fallback: a bounded
-quasi-Newton search (L-BFGS-B) polished by a few Newton steps, used when the
-Newton search of a Gaussian fit stalls and for GLMMs approximated with too
-few quadrature points for fixed-node Newton steps (numerical derivatives).
+Gaussian fits, bootstrap and replicate refits run it first.
+:func:`minimize_bounded` is the fallback: a bounded quasi-Newton search
+(L-BFGS-B) polished by a few Newton steps, used when the Newton search of a
+Gaussian fit stalls and for GLMMs approximated with too few quadrature points
+for fixed-node Newton steps (numerical derivatives).
 :class:`OptimizationRecord` says what the search did. R equivalent:
 ``lme4::optimizeLmer`` and the ``optinfo`` slot; MixedModels.jl's
 ``OptSummary``.

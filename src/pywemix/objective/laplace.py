@@ -122,9 +122,10 @@ class LaplaceObjective(CholeskyParameters):
 
     Notes
     -----
-    Parameters ``phi = (beta, c)``, ``c`` the lower-triangular elements of
-    each level's absolute Cholesky factor, as in
-    :class:`~pywemix.aghq.QuadratureObjective`. See the module notes for the
+    Parameters ``phi = (beta, c)``, ``c`` lme4's ``theta``: the
+    lower-triangular elements of each level's Cholesky factor (of the
+    covariance itself, ``sigma = 1``), as in
+    :class:`~pywemix.objective.quadrature.QuadratureObjective`. See the module notes for the
     formulas.
     """
 
@@ -371,7 +372,7 @@ class LaplaceObjective(CholeskyParameters):
         phi : array_like (P,)
         adapt : bool
             Ignored (the modes are always recomputed); for the interface of
-            :class:`~pywemix.aghq.QuadratureObjective`.
+            :class:`~pywemix.objective.quadrature.QuadratureObjective`.
         derivs : bool
             Also the gradient and the per-top-group gradients.
         hessian : bool
