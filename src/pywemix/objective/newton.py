@@ -133,6 +133,23 @@ def backtrack(evaluate, state, step, pending, accept, *, move=shift, merge=selec
     Problem ``i`` takes ``x_i + 2^{-k} s_i`` with the smallest ``k`` whose
     trial point ``accept`` takes; the problems are tried together, each
     halving only while it is rejected.
+
+    Examples
+    --------
+    One problem (a batch of one) maximising ``f(x) = -|x - 1|^2``:
+
+    >>> from typing import NamedTuple
+    >>> class Point(NamedTuple):
+    ...     x: np.ndarray
+    ...     f: np.ndarray
+    >>> def f(x):
+    ...     return -np.sum((x - 1.0) ** 2, axis=-1)
+    >>> x0 = np.array([[3.0, -1.0]])
+    >>> st, t, ok, n = backtrack(lambda x, pending, k: Point(x, f(x)), Point(x0, f(x0)),
+    ...                          np.array([[-8.0, 8.0]]), np.ones(1, dtype=bool),
+    ...                          lambda new, old: new.f >= old.f)
+    >>> st.x, t, ok, n
+    (array([[-1.,  3.]]), array([0.5]), array([ True]), 2)
     """
     pending = np.array(pending, dtype=bool)
     t = np.ones(pending.shape)
