@@ -100,9 +100,9 @@ def boundary_messages(structure, cholesky, levels, covs) -> list:
     structure : CovarianceStructure
     cholesky : ndarray
         The lower-triangular Cholesky elements of every block, laid out as
-        :meth:`CovarianceStructure.packing` says (lme4's ``theta``: of
-        ``Sigma_l / sigma^2`` for linear fits, of the covariances themselves
-        for the other families).
+        :meth:`CovarianceStructure.packing` says: lme4's ``theta``, the
+        factors of ``Sigma_l / sigma^2`` (``sigma = 1`` for binomial and
+        Poisson models, whose ``theta`` factors the covariances themselves).
     levels : list of Level
     covs : list of ndarray
         The covariance matrix of each level's random effects.

@@ -32,9 +32,13 @@ class Optimum(OptimizationRecord):
     covariances : tuple of ndarray
         Covariance matrix of each level's random effects (level 2 first).
     theta : ndarray
-        lme4's ``theta``: the lower-triangular Cholesky elements of each
-        level's ``Sigma_l / sigma^2``, the residual scale ``sigma^2`` being 1
-        for non-Gaussian families (as in ``lme4::getME(m, "theta")``).
+        lme4's ``theta`` (``lme4::getME(m, "theta")``): the lower-triangular
+        Cholesky elements of each level's covariance relative to the
+        residual variance, ``Sigma_l / sigma^2`` (level 2 first, laid out as
+        :meth:`~pywemix.objective.covariance.CovarianceStructure.packing`
+        says). One definition for every family:
+        binomial and Poisson models have ``sigma = 1``, so for them it is
+        the Cholesky factor of ``Sigma_l`` itself.
     llf : float
         Maximised (restricted) pseudo-log-likelihood.
     criterion : {"ML", "REML"}

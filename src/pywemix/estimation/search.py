@@ -1,12 +1,13 @@
 """The searches that optimise the covariance parameters, and their record.
 
-:func:`newton_batch` is the package's one damped Newton method (projected
-Newton steps with a Levenberg shift and a backtracking line search, for one
-problem or many small ones at once); Gaussian fits, bootstrap and replicate
-refits run it first. :func:`minimize_bounded` is the fallback: a bounded
-quasi-Newton search (L-BFGS-B) polished by a few Newton steps, used when the
-Newton search of a Gaussian fit stalls and for GLMMs approximated with too
-few quadrature points for fixed-node Newton steps (numerical derivatives).
+:func:`newton_batch` minimises by projected Newton steps with a Levenberg
+shift (for one problem or many small ones at once), through the package's
+one damped Newton iteration, :func:`pywemix.objective.newton.damped_newton`;
+Gaussian fits, bootstrap and replicate refits run it first.
+:func:`minimize_bounded` is the fallback: a bounded quasi-Newton search
+(L-BFGS-B) polished by a few Newton steps, used when the Newton search of a
+Gaussian fit stalls and for GLMMs approximated with too few quadrature points
+for fixed-node Newton steps (numerical derivatives).
 :class:`OptimizationRecord` says what the search did. R equivalent:
 ``lme4::optimizeLmer`` and the ``optinfo`` slot; MixedModels.jl's
 ``OptSummary``.
@@ -20,6 +21,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from .numdiff import hessian, jacobian, steps
+from ..objective.newton import cap_length, damped_newton, shift
 
 __all__ = ["OptimizationRecord", "minimize_bounded", "newton_batch", "as_batch", "check_start",
            "check_finite_fit", "projected", "irls"]
@@ -124,9 +126,9 @@ def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100
                  escape: bool = True, hess=None) -> BatchResult:
     """Minimise one or many small problems by damped, projected Newton steps.
 
-    The package's one damped Newton method with backtracking; a single
-    problem is a batch of one (``X0[None, :]``), an unbounded one has
-    ``lower = np.full(k, -np.inf)``.
+    :func:`~pywemix.objective.newton.damped_newton` with projected steps;
+    a single problem is a batch of one (``X0[None, :]``), an unbounded one
+    has ``lower = np.full(k, -np.inf)``.
 
     Parameters
     ----------
@@ -180,36 +182,68 @@ def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100
     def counted(Z, idx):
         calls[0] += 1
         return fun_grad(Z, idx)
-    f, g = counted(X, np.arange(B))
-    done = np.zeros(B, dtype=bool)
-    converged = np.zeros(B, dtype=bool)
-    stalls = np.zeros(B, dtype=int)
-    iterations = 0
-    for iterations in range(1, max_iter + 1):
-        at = (X <= lower) & (g > 0)
-        pg = np.where(at, 0.0, g)
+
+    def evaluate(Z, pending, k):
+        idx = np.flatnonzero(pending)
+        f, g = np.full(B, np.nan), np.zeros_like(Z)
+        f[idx], g[idx] = counted(Z[idx], idx)
+        return _Point(Z, f, g)
+
+    def direction(pt, active):
+        at = (pt.x <= lower) & (pt.g > 0)
+        pg = np.where(at, 0.0, pt.g)
         small = np.max(np.abs(pg), axis=1, initial=0.0) < gtol
-        converged |= small
-        done |= small
-        if done.all():
-            break
-        a = np.flatnonzero(~done)
-        Xa, fa = X[a], f[a]
-        H = _fd_hessian(counted, Xa, a, lower) if hess is None else hess(Xa, a)
-        step = _newton_step(H, pg[a], ~at[a], Xa, lower, gtol)
-        t, accepted = _backtrack(counted, X, f, g, a, step, lower)
+        a = np.flatnonzero(active & ~small)
+        step = np.zeros_like(pt.x)
+        if len(a):
+            Xa = pt.x[a]
+            H = _fd_hessian(counted, Xa, a, lower) if hess is None else hess(Xa, a)
+            step[a] = _newton_step(H, pg[a], ~at[a], Xa, lower, gtol)
+        return step, small
+
+    stalls = np.zeros(B, dtype=int)
+
+    def stop(old, new, step, t):
+        # no decrease along a Newton direction three times running, or no
+        # move: at the optimum up to rounding
+        stalls[:] = np.where(new.f < old.f, 0, stalls + 1)
         moved = np.max(np.abs(step * t[:, None]), axis=1)
-        stalls[a] = np.where(f[a] < fa, 0, stalls[a] + 1)
-        # no decrease along a Newton direction (now or three times running):
-        # at the optimum up to rounding
-        stuck = (~accepted | (stalls[a] >= 3)
-                 | (moved < 1e-12 * np.maximum(1.0, np.max(np.abs(Xa), axis=1))))
-        done[a[stuck]] = True
-        converged[a[stuck]] = np.max(np.abs(pg[a][stuck]), axis=1, initial=0.0) < 1e-5
+        return (stalls >= 3) | (moved < 1e-12 * np.maximum(1.0, np.max(np.abs(old.x), axis=1)))
+
+    pt, rec = damped_newton(evaluate, _Point(X, *counted(X, np.arange(B))), direction,
+                            _decrease, np.ones(B, dtype=bool), move=_projector(lower),
+                            stop=stop, max_iter=max_iter, halvings=30)
+    gnorm = np.max(np.abs(projected(pt.g, pt.x, lower)), axis=1, initial=0.0)
+    X, f, converged = pt.x.copy(), pt.f.copy(), rec.converged | (rec.stopped & (gnorm < 1e-5))
     if escape:
         X, f, converged = _escape_bounds(counted, X, f, converged, lower, gtol, max_iter,
                                          hess)
-    return BatchResult(X, f, converged, iterations, calls[0])
+    return BatchResult(X, f, converged, rec.iterations, calls[0])
+
+
+class _Point(NamedTuple):
+    """Points ``x`` (B, k) of a batch with their values ``f`` and gradients ``g``."""
+
+    x: np.ndarray
+    f: np.ndarray
+    g: np.ndarray
+
+
+def _decrease(new, old):
+    """Accept a trial point whose value is finite and not above the current one
+    (up to 1e-13 relative)."""
+    return np.isfinite(new.f) & (new.f <= old.f + 1e-13 * np.abs(old.f))
+
+
+def _projector(lower):
+    """Trial points ``max(x + t s, lower)``; a bounded coordinate a rounding
+    error away from its bound is put on it (a Cholesky diagonal at 1e-16 is a
+    stationary point, like 0, and only the bound's saddle checks can tell
+    whether to leave it)."""
+    def move(pt, step, t):
+        cand = np.maximum(shift(pt, step, t), lower)
+        return np.where(cand - lower < 1e-10, lower, cand)
+    return move
 
 
 def _newton_step(H, pg, free, X, lower, gtol):
@@ -217,9 +251,8 @@ def _newton_step(H, pg, free, X, lower, gtol):
     eye = np.eye(X.shape[1])
     Hf = np.where(free[:, :, None] & free[:, None, :], H, eye)
     lam_min = np.linalg.eigvalsh(Hf)[:, 0]
-    shift = np.where(lam_min < 1e-10,
-                     1e-10 - lam_min + 1e-6 * np.abs(Hf).max(axis=(1, 2)), 0.0)
-    step = -np.linalg.solve(Hf + shift[:, None, None] * eye, pg[..., None])[..., 0]
+    mu = np.where(lam_min < 1e-10, 1e-10 - lam_min + 1e-6 * np.abs(Hf).max(axis=(1, 2)), 0.0)
+    step = -np.linalg.solve(Hf + mu[:, None, None] * eye, pg[..., None])[..., 0]
     # negative curvature along a bound coordinate with zero gradient: a saddle
     # on the bound, so step off it into the interior
     diag = np.diagonal(H, axis1=1, axis2=2)
@@ -227,36 +260,7 @@ def _newton_step(H, pg, free, X, lower, gtol):
     step = np.where(saddle, 0.1 * np.maximum(1.0, np.abs(X).max(axis=1))[:, None], step)
     # trust radius: a nearly singular (shifted) Hessian far from the optimum
     # gives huge steps that the line search would only halve back
-    norm = np.sqrt(np.sum(step * step, axis=1))
-    radius = np.maximum(1.0, np.sqrt(np.sum(X * X, axis=1)))
-    return step * np.minimum(1.0, radius / np.maximum(norm, 1e-300))[:, None]
-
-
-def _backtrack(fun_grad, X, f, g, a, step, lower, halvings: int = 30):
-    """Halve the steps of problems ``a`` until ``f`` does not increase.
-
-    Updates ``X``, ``f`` and ``g`` in place for the accepted points; returns
-    the step lengths and which problems accepted one.
-    """
-    Xa, fa = X[a], f[a]
-    t = np.ones(len(a))
-    accepted = np.zeros(len(a), dtype=bool)
-    for _ in range(halvings):
-        todo = np.flatnonzero(~accepted)
-        cand = np.maximum(Xa[todo] + t[todo, None] * step[todo], lower)
-        # a bounded coordinate a rounding error away from its bound is on it
-        # (a Cholesky diagonal at 1e-16 is a stationary point, like 0, and
-        # only the bound's saddle checks can tell whether to leave it)
-        cand = np.where(cand - lower < 1e-10, lower, cand)
-        fc, gc = fun_grad(cand, a[todo])
-        ok = np.isfinite(fc) & (fc <= fa[todo] + 1e-13 * np.abs(fa[todo]))
-        rows = a[todo[ok]]
-        X[rows], f[rows], g[rows] = cand[ok], fc[ok], gc[ok]
-        accepted[todo[ok]] = True
-        if accepted.all():
-            break
-        t[todo[~ok]] *= 0.5
-    return t, accepted
+    return cap_length(step, np.maximum(1.0, np.sqrt(np.sum(X * X, axis=1))))
 
 
 def _fd_hessian(fun_grad, Xa, a, lower):

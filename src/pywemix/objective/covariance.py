@@ -4,11 +4,13 @@ Each level's random effects have a block-diagonal covariance matrix, one
 block per random term (``(1 + x | g)`` is one 2x2 block, ``(x || g)`` two 1x1
 blocks). Parameter vectors hold the free elements of each level's
 block-diagonal lower-triangular factor (:meth:`CovarianceStructure.packing`,
-:meth:`CovarianceStructure.factors`). Linear fits optimise the *relative*
-factors, as lme4's ``theta``: block ``b`` of level ``l`` has covariance
-``sigma^2 * Lambda_b Lambda_b'`` with a non-negative diagonal; fits by
-quadrature use the absolute factors. The variance estimators work on the free
-elements of the absolute covariance matrices (variances and covariances).
+:meth:`CovarianceStructure.factors`): lme4's ``theta``, the factors
+relative to the residual scale, block ``b`` of level ``l`` having covariance
+``sigma^2 * Lambda_b Lambda_b'`` with a non-negative diagonal. Linear fits
+optimise them; fits by quadrature optimise them too, as the factors of the
+covariances themselves, binomial and Poisson models having ``sigma = 1``.
+The variance estimators work on the free elements of the absolute covariance
+matrices (variances and covariances).
 """
 from __future__ import annotations
 
@@ -101,11 +103,12 @@ class CovarianceStructure:
 
         Notes
         -----
-        The one mapping from parameters to factors. Linear fits pass lme4's
-        ``theta``, the *relative* factors: the covariance of level ``l`` is
-        ``sigma^2 L_l L_l'`` (:meth:`relative_cov`; Bates et al. 2015,
-        J. Stat. Softw. 67(1), sect. 3.1). Fits by quadrature pass the
-        *absolute* factors, the covariance being ``L_l L_l'`` itself.
+        The one mapping from parameters to factors. The vector is lme4's
+        ``theta``, the factors relative to the residual scale: the
+        covariance of level ``l`` is ``sigma^2 L_l L_l'`` (:meth:`relative_cov`;
+        Bates et al. 2015, J. Stat. Softw. 67(1), sect. 3.1). Fits by
+        quadrature (binomial, Poisson: ``sigma = 1``) pass the same
+        ``theta``, the covariance then being ``L_l L_l'`` itself.
         """
         vector = np.asarray(vector, dtype=float)
         out = []
@@ -247,7 +250,7 @@ class CovarianceStructure:
 
 
 class CholeskyParameters:
-    """The absolute Cholesky factors of a GLMM objective's parameters.
+    """The Cholesky factors of a GLMM objective's parameters (lme4's ``theta``; ``sigma = 1``).
 
     For objectives with a ``structure`` (:class:`CovarianceStructure`) whose
     parameter vector is ``phi = (beta, chol)``: ``factors(chol)`` gives each

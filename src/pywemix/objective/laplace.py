@@ -52,6 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .covariance import CholeskyParameters
+from .newton import damped_newton
 from .quadrature import Evaluation
 from ..design.sufficient import group_crossprod, group_sum
 
@@ -121,9 +122,10 @@ class LaplaceObjective(CholeskyParameters):
 
     Notes
     -----
-    Parameters ``phi = (beta, c)``, ``c`` the lower-triangular elements of
-    each level's absolute Cholesky factor, as in
-    :class:`~pywemix.aghq.QuadratureObjective`. See the module notes for the
+    Parameters ``phi = (beta, c)``, ``c`` lme4's ``theta``: the
+    lower-triangular elements of each level's Cholesky factor (of the
+    covariance itself, ``sigma = 1``), as in
+    :class:`~pywemix.objective.quadrature.QuadratureObjective`. See the module notes for the
     formulas.
     """
 
@@ -277,50 +279,46 @@ class LaplaceObjective(CholeskyParameters):
         return _Point(v, eta, d1, d2, d3, top)
 
     def _mode(self, base, Zc) -> _Point:
-        """Joint conditional mode by Newton steps with a line search per top group.
+        """Joint conditional mode by damped Newton steps, one problem per top group.
 
         Starts from the stored modes (those of the previous evaluation, or
-        the warm start set by :meth:`warm_start`). Newton's method converges
-        quadratically here, so once a step is below ``MODE_STEP_TOL`` the full
-        step leaves an error of order its square.
+        the warm start set by :meth:`warm_start`).
+
+        Notes
+        -----
+        :func:`~pywemix.objective.newton.damped_newton` on the top groups
+        (independent problems; the steps of all of them come from one solve
+        of ``M s = Phi_v``, ``M = -Phi_vv``). A trial point is accepted when
+        its group's ``Phi_g`` does not decrease (up to ``1e-13`` relative).
+        Newton's method converges quadratically here, so once every step is
+        below ``MODE_STEP_TOL`` the full step is taken unchecked and leaves
+        an error of the order of its square.
         """
         v = self._v
         if v is None or not all(np.isfinite(x).all() for x in v):
             v = [np.zeros((lev.n_groups, q)) for lev, q in zip(self.levels, self.q)]
-        pt = self._point(base, Zc, v)
-        for _ in range(100):
+        top_of = self._top_of
+
+        def direction(pt, active):
             fac = self._factor(Zc, self.w1 * -pt.d2)
             step = self._solve(fac, Zc, pt.d1, own=[-x for x in pt.v])
-            if max(float(np.max(np.abs(s))) for s in step) < MODE_STEP_TOL:
-                pt = self._point(base, Zc, [x + s for x, s in zip(pt.v, step)])
-                break
-            pt, moved = self._line_search(base, Zc, pt, step)
-            if not moved:
-                break
+            every = active.all()
+            size = max(float(np.max(np.abs(s if every else s[active[tp]]), initial=0.0))
+                       for s, tp in zip(step, top_of))
+            return step, np.full(active.shape, size < MODE_STEP_TOL)
+
+        def move(pt, step, t):
+            return [x + t[tp][:, None] * s for x, s, tp in zip(pt.v, step, top_of)]
+
+        def accept(new, old):
+            return new.top >= old.top - 1e-13 * np.abs(old.top)
+
+        pt, _ = damped_newton(lambda x, pending, k: self._point(base, Zc, x),
+                              self._point(base, Zc, v), direction, accept,
+                              np.ones(self.levels[-1].n_groups, dtype=bool), move=move,
+                              merge=self._merge, max_iter=100, halvings=40, final_step=True)
         self._v = [x.copy() for x in pt.v]
         return pt
-
-    def _line_search(self, base, Zc, pt, step):
-        """Halve the step of each top group until its ``Phi_g`` does not decrease."""
-        top_of = self._top_of
-        t = np.ones(len(pt.top))
-        pending = np.ones(len(pt.top), dtype=bool)
-        moved = False
-        for _ in range(40):
-            trial = [x + (t * pending)[tp][:, None] * s
-                     for x, s, tp in zip(pt.v, step, top_of)]
-            new = self._point(base, Zc, trial)
-            ok = pending & (new.top >= pt.top - 1e-13 * np.abs(pt.top))
-            if ok.all():
-                return new, True
-            if ok.any():
-                moved = True
-                pt = self._merge(pt, new, ok)
-            pending &= ~ok
-            if not pending.any():
-                break
-            t = t * 0.5
-        return pt, moved
 
     def _merge(self, old, new, ok) -> _Point:
         """``new`` in the top groups where ``ok``, ``old`` elsewhere."""
@@ -374,7 +372,7 @@ class LaplaceObjective(CholeskyParameters):
         phi : array_like (P,)
         adapt : bool
             Ignored (the modes are always recomputed); for the interface of
-            :class:`~pywemix.aghq.QuadratureObjective`.
+            :class:`~pywemix.objective.quadrature.QuadratureObjective`.
         derivs : bool
             Also the gradient and the per-top-group gradients.
         hessian : bool

@@ -61,11 +61,13 @@ no adaptation):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from .covariance import CholeskyParameters
 from .gausshermite import grid
+from .newton import cap_length, damped_newton
 from ..design.sufficient import group_sum
 
 __all__ = ["QuadratureObjective", "Evaluation"]
@@ -310,8 +312,24 @@ def _capped_step(Hn, g):
         step = _solve(Hn, g)
     except np.linalg.LinAlgError:
         step = np.einsum("...ab,...b->...a", np.linalg.pinv(Hn), g)
-    norm = np.sqrt(np.sum(step * step, axis=-1, keepdims=True))
-    return step * np.minimum(1.0, 5.0 / np.maximum(norm, 1e-300))
+    return cap_length(step, 5.0)
+
+
+class _ModeState(NamedTuple):
+    """Every (group, context)'s point ``x`` with its log integrand ``F``,
+    gradient ``g``, negative Hessian ``Hn``, Newton step and decrement."""
+
+    x: np.ndarray
+    F: np.ndarray
+    g: np.ndarray
+    Hn: np.ndarray
+    step: np.ndarray
+    dec: np.ndarray
+
+
+def _mode_state(v, F, g, Hn) -> _ModeState:
+    step = _capped_step(Hn, g)
+    return _ModeState(v, F, g, Hn, step, np.sum(g * step, axis=-1))
 
 
 def _newton_modes(pieces, v, F, g, Hn, exact=True):
@@ -330,55 +348,48 @@ def _newton_modes(pieces, v, F, g, Hn, exact=True):
         gradient), the iteration solves ``g = 0``: a step is accepted when the
         Newton decrement falls, whatever ``F`` does.
 
+    Returns
+    -------
+    v, Hn
+        The modes and the negative Hessians there.
+
     Notes
     -----
-    A step is accepted when the log integrand increases, or when it stays
-    within rounding of its value and the Newton decrement ``g' Hn^{-1} g``
-    falls: close to the mode the value no longer resolves progress (its
-    changes are below its rounding error) but the gradient does, so Newton's
-    quadratic convergence carries every mode to ``MODE_TOL``. Modes solved to
-    machine precision make the adaptive approximation a smooth, deterministic
-    function of the parameters (whatever the start), which its
-    finite-difference derivatives need. Above level 2 the gradient comes from
-    the children's quadrature with their nodes held fixed, which leaves out
-    how their nodes move with ``v``: its root is not quite the maximum of
-    ``F``, so judging steps by ``F`` would stop them somewhere between the two,
-    at a point that depends on the start and makes the objective rough in the
-    parameters. The root of ``g`` is as good a centre and as smooth, and
-    Newton steps on it converge to ``MODE_TOL_UPPER``.
+    :func:`~pywemix.objective.newton.damped_newton` with one problem per
+    (group, context). A step is accepted when the log integrand increases,
+    or when it stays within rounding of its value and the Newton decrement
+    ``g' Hn^{-1} g`` falls: close to the mode the value no longer resolves
+    progress (its changes are below its rounding error) but the gradient
+    does, so Newton's quadratic convergence carries every mode to
+    ``MODE_TOL``: a group has converged when its step is below ``MODE_TOL
+    (1 + max|v|)``. Modes solved to machine precision make the adaptive
+    approximation a smooth, deterministic function of the parameters
+    (whatever the start), which its finite-difference derivatives need.
+    Above level 2 the gradient comes from the children's quadrature with
+    their nodes held fixed, which leaves out how their nodes move with
+    ``v``: its root is not quite the maximum of ``F``, so judging steps by
+    ``F`` would stop them somewhere between the two, at a point that depends
+    on the start and makes the objective rough in the parameters. The root
+    of ``g`` is as good a centre and as smooth, and Newton steps on it
+    converge to ``MODE_TOL_UPPER``.
     """
     tol = MODE_TOL if exact else MODE_TOL_UPPER
-    step = _capped_step(Hn, g)
-    dec = np.sum(g * step, axis=-1)
-    active = np.ones(F.shape, dtype=bool)
-    for _ in range(100):
-        size = np.max(np.abs(step), axis=-1)
-        active &= size > tol * (1.0 + np.max(np.abs(v), axis=-1))
-        if not active.any():
-            break
-        pending, scale = active.copy(), 1.0
-        for _ in range(40):
-            trial = v + np.where(pending[..., None], scale * step, 0.0)
-            Fn, gn, Hnn = pieces(trial)
-            stepn = _capped_step(Hnn, gn)
-            decn = np.sum(gn * stepn, axis=-1)
-            slack = 1e-12 * np.maximum(np.abs(F), 1.0)
-            if exact:
-                ok = (Fn > F) | ((Fn >= F - slack) & (decn < dec))
-            else:
-                ok = decn < dec
-            ok &= pending & np.isfinite(Fn) & np.isfinite(decn)
-            v = np.where(ok[..., None], trial, v)
-            F, dec = np.where(ok, Fn, F), np.where(ok, decn, dec)
-            g = np.where(ok[..., None], gn, g)
-            Hn = np.where(ok[..., None, None], Hnn, Hn)
-            step = np.where(ok[..., None], stepn, step)
-            pending &= ~ok
-            if not pending.any():
-                break
-            scale *= 0.5
-        active &= ~pending  # no step helps: at the mode as far as can be told
-    return v, Hn
+
+    def direction(st, active):
+        size = np.max(np.abs(st.step), axis=-1)
+        return st.step, ~(size > tol * (1.0 + np.max(np.abs(st.x), axis=-1)))
+
+    def accept(new, old):
+        ok = np.isfinite(new.F) & np.isfinite(new.dec)
+        if not exact:
+            return ok & (new.dec < old.dec)
+        slack = 1e-12 * np.maximum(np.abs(old.F), 1.0)
+        return ok & ((new.F > old.F) | ((new.F >= old.F - slack) & (new.dec < old.dec)))
+
+    st, _ = damped_newton(lambda x, pending, k: _mode_state(x, *pieces(x)),
+                          _mode_state(v, F, g, Hn), direction, accept,
+                          np.ones(F.shape, dtype=bool), max_iter=100, halvings=40)
+    return st.x, st.Hn
 
 
 def _posterior_moments(post, g, h):

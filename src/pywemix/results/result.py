@@ -100,7 +100,12 @@ class MixResult(InferenceMixin):
     sigma2 : float
         Residual variance (NaN for non-Gaussian families).
     theta : ndarray
-        lme4's ``theta`` (see :class:`pywemix.estimation.Optimum`).
+        lme4's ``theta`` (``lme4::getME(m, "theta")``): the lower-triangular
+        Cholesky elements of each level's covariance relative to the
+        residual variance, ``Sigma_l / sigma^2``, laid out as in
+        :class:`pywemix.estimation.Optimum`. One definition for every
+        family: binomial and Poisson models have ``sigma = 1``, so for them
+        it is the Cholesky factor of ``Sigma_l`` itself.
     """
 
     def __init__(self, design, settings, optimum, variance, warnings=()):
