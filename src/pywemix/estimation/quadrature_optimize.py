@@ -64,7 +64,7 @@ DIFF_STEP = 1e-5
 #: longer describes the reported objective and the search goes on with the
 #: difference gradient.
 ARMIJO = 1e-4
-FIXED_HALVINGS = 8
+FIXED_HALVINGS = 4
 #: Relative rounding error of the objective (a sum over many groups): a step
 #: whose gain, predicted (half the decrement; twice it is used here to be safe)
 #: or realised, is below this times ``|f|`` cannot be told from no step.
