@@ -38,15 +38,15 @@ def random_theta(st, seed=0):
 
 def factors_by_hand(st, theta):
     """Per level, the list of lower-triangular factors, filled from theta by
-    looping over the blocks (row-major lower triangle, as ``theta_start``
-    and ``theta_lower`` lay it out)."""
+    looping over the blocks (the lower triangle column by column, as lme4
+    orders ``theta``)."""
     out, pos = [], 0
     for lvl in st.sizes:
         blocks = []
         for k in lvl:
             L = np.zeros((k, k))
-            for i in range(k):
-                for j in range(i + 1):
+            for j in range(k):
+                for i in range(j, k):
                     L[i, j] = theta[pos]
                     pos += 1
             blocks.append(L)
@@ -117,6 +117,14 @@ def test_theta_layout_two_levels():
     T2, T3 = st.relative_cov([2.0, 3.0, 5.0, 7.0])
     np.testing.assert_array_equal(T2, [[4.0, 6.0], [6.0, 9.0 + 25.0]])
     np.testing.assert_array_equal(T3, [[49.0]])
+
+
+def test_theta_layout_three_by_three_is_lme4s():
+    # lme4's theta for a 3x3 block: (1,1), (2,1), (3,1), (2,2), (3,2), (3,3)
+    st = structure([[3]])
+    np.testing.assert_array_equal(st.packing()[0][:, 1:],
+                                  [[0, 0], [1, 0], [2, 0], [1, 1], [2, 1], [2, 2]])
+    np.testing.assert_array_equal(st.theta_start(), [1.0, 0.0, 0.0, 1.0, 0.0, 1.0])
 
 
 def test_theta_layout_uncorrelated():

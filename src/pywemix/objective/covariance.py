@@ -4,7 +4,8 @@ Each level's random effects have a block-diagonal covariance matrix, one
 block per random term (``(1 + x | g)`` is one 2x2 block, ``(x || g)`` two 1x1
 blocks). Parameter vectors hold the free elements of each level's
 block-diagonal lower-triangular factor (:meth:`CovarianceStructure.packing`,
-:meth:`CovarianceStructure.factors`): lme4's ``theta``, the factors
+:meth:`CovarianceStructure.factors`), each block column by column: lme4's
+``theta`` (``getME(m, "theta")``), in its order, the factors
 relative to the residual scale, block ``b`` of level ``l`` having covariance
 ``sigma^2 * Lambda_b Lambda_b'`` with a non-negative diagonal. Linear fits
 optimise them; fits by quadrature optimise them too, as the factors of the
@@ -56,8 +57,11 @@ class CovarianceStructure:
             Per level, an int array (n_l, 3) of (index in the vector, row,
             column) of the level's lower-triangular factor. Blocks follow each
             other along the diagonal; within a block the elements are in
-            row-major lower-triangular order (``numpy.tril_indices``), as
-            lme4 orders ``theta``.
+            column-major lower-triangular order, as lme4 orders ``theta``
+            (``getME(m, "theta")``; for a 3x3 block (1,1), (2,1), (3,1),
+            (2,2), (3,2), (3,3)). Every mapping between parameter vectors and
+            factors (:meth:`layout`, :meth:`factors`, the starts, bounds and
+            derivatives) goes through this one.
         """
         cache = self.__dict__.setdefault("_cache", {})
         if "packing" not in cache:
@@ -65,7 +69,7 @@ class CovarianceStructure:
             for lvl in self.sizes:
                 rows, off = [], 0
                 for k in lvl:
-                    r, c = np.tril_indices(k)
+                    c, r = np.triu_indices(k)      # column by column
                     rows.append(np.column_stack([pos + np.arange(len(r)), off + r, off + c]))
                     pos += len(r)
                     off += k
