@@ -31,7 +31,8 @@ from ..estimation.laplace_fit import fit_laplace
 from ..estimation.optimum import Optimum
 from ..objective.laplace import LaplaceObjective
 from ..objective.linpred import linear_predictor
-from ..objective.quadrature import Evaluation, QuadratureObjective
+from ..objective.partitioned import BlockDesign, PartitionedQuadrature
+from ..objective.quadrature import QuadratureObjective
 from ..warnings import BoundaryWarning, DataWarning, warn
 from .passes import design_blocks, level2_codes, used_rows
 
@@ -48,14 +49,6 @@ def with_top_group(part: pd.DataFrame, plan, model) -> pd.DataFrame:
     for parent in model.parents:
         codes = parent[codes]
     return frame.assign(**{TOP: codes.astype(np.int64)})
-
-
-class _LocalDesign:
-    """The rows of one partition in the layout QuadratureObjective reads."""
-
-    def __init__(self, y, X, offset, Z, w1, wg, levels):
-        self.y, self.X, self.offset, self.Z = y, X, offset, Z
-        self.w1, self.wg, self.levels = w1, wg, levels
 
 
 class PartitionQuadrature:
@@ -90,7 +83,7 @@ class PartitionQuadrature:
         levels, ids = _local_levels(codes)
         w1 = scale_within(w1[order], levels[0].starts, scaling)
         local_wg = [w[i] for w, i in zip(wg, ids)]
-        design = _LocalDesign(y[order], X[order], off[order], [z[order] for z in Z], w1,
+        design = BlockDesign(y[order], X[order], off[order], [z[order] for z in Z], w1,
                               local_wg, levels)
         # n_quad=1 is lme4's joint Laplace, as in memory; it decomposes over
         # top-level groups, which lie whole in this partition
@@ -142,6 +135,10 @@ class PartitionQuadrature:
         """Conditional means of the partition's groups, per level."""
         return None if self.obj is None else self.obj.conditional_means(phi)
 
+    def node_posteriors(self, li):
+        """(posterior weights, nodes) of level ``li`` from the last evaluation."""
+        return None if self.obj is None else self.obj.node_posteriors(li)
+
     def group_ids(self):
         """Global index of each local group, per level (level 2 first)."""
         return self.ids
@@ -178,78 +175,29 @@ def _local_levels(codes):
     return levels, ids
 
 
-class DistributedQuadrature(QuadratureObjective):
+class ActorRunner:
+    """Calls a method of every actor at once and waits for the results (the
+    ``runner`` of :class:`~pywemix.objective.partitioned.PartitionedQuadrature`)."""
+
+    def __call__(self, actors, name, args):
+        return _gather([getattr(a, name)(*args) for a in actors])
+
+
+class DistributedQuadrature(PartitionedQuadrature):
     """The quadrature objective of a model whose groups are spread over actors.
 
-    Same interface as :class:`QuadratureObjective` (``evaluate``,
-    ``conditional_modes``, ``conditional_means``, ``factors``, ...); each call
-    is one call per actor and a sum (or an assembly by group) on the client.
+    :class:`~pywemix.objective.partitioned.PartitionedQuadrature` with one
+    block per Dask actor: each call is one call per actor (run on the workers
+    in parallel) and a sum or an assembly by group on the client.
     """
 
     def __init__(self, actors, design, structure, family, n_quad):
-        self.actors, self.family, self.n_quad = actors, family, int(n_quad)
-        self.structure, self.wg, self.levels = structure, design.wg, design.levels
-        self.q, self.p = structure.q, len(design.x_names)
-        self.n_c = structure.n_theta
-        self.P = self.p + self.n_c
-        self.child_starts = [lev.child_starts(up) for lev, up in
-                             zip(design.levels[:-1], design.levels[1:])]
-        # the parent's parameter layout, (index in phi, row, column) per level
-        self._cpos = structure.layout(self.p)
-        totals = _gather([a.totals() for a in actors])
-        self.w1_total = float(sum(t[1] for t in totals))
-        self.largest_partition = max(t[0] for t in totals)
-        self.top_ids = [t[2] for t in totals]
+        super().__init__(actors, design, structure, family, n_quad, ActorRunner())
 
-    def evaluate(self, phi, adapt: bool = True, derivs: bool = True,
-                 hessian: bool = False) -> Evaluation:
-        """Sum of the partitions' evaluations. The Laplace objective
-        (``n_quad=1``) has a Hessian only with ``hessian=True``: the sum of the
-        partitions' central differences of their exact gradients, which is
-        the central difference of the summed gradient."""
-        phi = np.asarray(phi, dtype=float)
-        parts = _gather([a.evaluate(phi, adapt, derivs, hessian) for a in self.actors])
-        G = self.levels[-1].n_groups
-        A = np.zeros(G)
-        llf = 0.0
-        grad, hess, gg = np.zeros(self.P), np.zeros((self.P, self.P)), np.zeros((G, self.P))
-        for ev, ids in zip(parts, self.top_ids):
-            if ev is None:
-                continue
-            llf += ev.llf
-            A[ids] = ev.group_A
-            if derivs:
-                grad = grad + ev.grad
-                hess = None if hess is None or ev.hess is None else hess + ev.hess
-                gg[ids] = ev.group_grad
-        if not derivs:
-            return Evaluation(llf, None, None, A, None)
-        return Evaluation(llf, grad, hess, A, gg)
-
-    def _assemble(self, parts, ids_per_actor):
-        out = [np.zeros((lev.n_groups, q)) for lev, q in zip(self.levels, self.q)]
-        for part, ids in zip(parts, ids_per_actor):
-            if part is None:
-                continue
-            for li, values in enumerate(part):
-                out[li][ids[li]] = values
-        return out
-
-    def conditional_modes(self, phi, variances: bool = False):
-        parts = _gather([a.modes(np.asarray(phi, float)) for a in self.actors])
-        ids = _gather([_ids(a) for a in self.actors])
-        modes = self._assemble([p[0] if p else None for p in parts], ids)
-        var = self._assemble([p[1] if p else None for p in parts], ids)
-        self.n_extreme = sum(p[2] for p in parts if p)
-        return (modes, var) if variances else modes
-
-    def conditional_means(self, phi) -> list:
-        parts = _gather([a.means(np.asarray(phi, float)) for a in self.actors])
-        return self._assemble(parts, _gather([_ids(a) for a in self.actors]))
-
-
-def _ids(actor):
-    return actor.group_ids()
+    @property
+    def actors(self) -> list:
+        """The Dask actors, one per partition."""
+        return self.parts
 
 
 def _gather(futures) -> list:

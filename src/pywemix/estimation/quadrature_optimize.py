@@ -191,6 +191,11 @@ def maximize_adaptive(obj, phi0, max_iter: int):
             if exact and central and definite else None
         if reason:
             message = reason
+            if float(grad @ step) > 0 and decrement >= STOP_TOL:
+                # too small a gain to test, but the gradient is accurate: take
+                # the step; _finish judges the gradient where it lands
+                phi, G = phi + step, None
+                ev = obj.evaluate(phi, adapt=True)
             break
         if exact:
             cand, trial = _line_search(obj, phi, ev.llf, step)
@@ -211,6 +216,9 @@ def maximize_adaptive(obj, phi0, max_iter: int):
         ev = trial if trial.hess is not None else obj.evaluate(phi, adapt=True)
         G = None
         if exact and ev.llf - old <= RESOLUTION * abs(old):
+            if not central:  # one-sided differences stop resolving: go central
+                moved = 0.0
+                continue
             message = "no step along the Newton direction changes the objective"
             break
     return _finish(obj, phi, ev, G, it, message, scale)

@@ -225,10 +225,18 @@ class PartitionedQuadrature(QuadratureObjective):
         return self._assemble(got, self._each("group_ids"))
 
     def node_posteriors(self, li: int):
-        """The blocks' posterior weights and nodes at level ``li``, in global
-        group order (blocks are contiguous runs of groups)."""
-        got = [g for g in self._each("node_posteriors", li) if g is not None]
-        return (np.concatenate([g[0] for g in got]), np.concatenate([g[1] for g in got]))
+        """The blocks' posterior weights ``(J, K, N)`` and nodes ``(J, K, N, q)``
+        at level ``li`` from their last evaluations, assembled by group."""
+        got = self._each("node_posteriors", li)
+        ids = self._each("group_ids")
+        first = next(g for g in got if g is not None)
+        J = self.levels[li].n_groups
+        post = np.zeros((J,) + first[0].shape[1:])
+        nodes = np.zeros((J,) + first[1].shape[1:])
+        for g, i in zip(got, ids):
+            if g is not None:
+                post[i[li]], nodes[i[li]] = g
+        return post, nodes
 
 
 def block_bounds(design, structure, n_quad: int, block_bytes=None, min_cells=None) -> list:
