@@ -114,6 +114,19 @@ def test_variance_components_match_lme4(fitted):
         assert _rel(ours[k], v) < 1e-3, (k, ours[k], v)
 
 
+def test_theta_matches_lme4(fitted):
+    """``theta`` in lme4's order: its blocks as ``mkReTrms`` orders the terms
+    (reordered by number of groups, ties reversed), each column by column."""
+    ref, r = fitted
+    theirs = np.asarray(ref["theta"])
+    assert r.theta.shape == theirs.shape
+    largest = np.max(np.abs(theirs))
+    for ours, v in zip(r.theta, theirs):
+        if abs(ours) < 1e-3 * largest and abs(v) < 1e-3 * largest:
+            continue  # both at the boundary (a singular fit: variances below 1e-6 of the largest)
+        assert _rel(ours, v) < 1e-3, (r.theta, theirs)
+
+
 def test_reference_file_is_complete():
     assert LME4["source"].startswith("lme4")
     assert len(CASES) >= 10

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.linalg import block_diag
 
-from pywemix.objective.covariance import CovarianceStructure
+from pywemix.objective.covariance import CovarianceStructure, lme4_block_order
 
 LAYOUTS = {
     "ri": [[1]],
@@ -20,12 +20,14 @@ LAYOUTS = {
     "two_levels": [[2], [1]],
     "mixed": [[2, 1], [1, 3]],
 }
+#: Block orders (level, block) other than level by level, as lme4 may list them.
+ORDERS = {"mixed_reordered": ("mixed", ((1, 1), (0, 1), (0, 0), (1, 0)))}
 
 
-def structure(sizes) -> CovarianceStructure:
+def structure(sizes, order=None) -> CovarianceStructure:
     names = [[tuple(f"e{li}_{bi}_{i}" for i in range(k)) for bi, k in enumerate(lvl)]
              for li, lvl in enumerate(sizes)]
-    return CovarianceStructure(sizes, names)
+    return CovarianceStructure(sizes, names, order)
 
 
 def random_theta(st, seed=0):
@@ -38,25 +40,28 @@ def random_theta(st, seed=0):
 
 def factors_by_hand(st, theta):
     """Per level, the list of lower-triangular factors, filled from theta by
-    looping over the blocks (row-major lower triangle, as ``theta_start``
-    and ``theta_lower`` lay it out)."""
-    out, pos = [], 0
-    for lvl in st.sizes:
-        blocks = []
-        for k in lvl:
-            L = np.zeros((k, k))
-            for i in range(k):
-                for j in range(i + 1):
-                    L[i, j] = theta[pos]
-                    pos += 1
-            blocks.append(L)
-        out.append(blocks)
+    looping over the blocks (the lower triangle column by column, as lme4
+    orders ``theta``)."""
+    out = [[None] * len(lvl) for lvl in st.sizes]
+    order = st.order or [(li, bi) for li, lvl in enumerate(st.sizes) for bi in range(len(lvl))]
+    pos = 0
+    for li, bi in order:
+        k = st.sizes[li][bi]
+        L = np.zeros((k, k))
+        for j in range(k):
+            for i in range(j, k):
+                L[i, j] = theta[pos]
+                pos += 1
+        out[li][bi] = L
     assert pos == len(theta)
     return out
 
 
-@pytest.fixture(params=sorted(LAYOUTS))
+@pytest.fixture(params=sorted(LAYOUTS) + sorted(ORDERS))
 def st(request):
+    if request.param in ORDERS:
+        layout, order = ORDERS[request.param]
+        return structure(LAYOUTS[layout], order)
     return structure(LAYOUTS[request.param])
 
 
@@ -117,6 +122,14 @@ def test_theta_layout_two_levels():
     T2, T3 = st.relative_cov([2.0, 3.0, 5.0, 7.0])
     np.testing.assert_array_equal(T2, [[4.0, 6.0], [6.0, 9.0 + 25.0]])
     np.testing.assert_array_equal(T3, [[49.0]])
+
+
+def test_theta_layout_three_by_three_is_lme4s():
+    # lme4's theta for a 3x3 block: (1,1), (2,1), (3,1), (2,2), (3,2), (3,3)
+    st = structure([[3]])
+    np.testing.assert_array_equal(st.packing()[0][:, 1:],
+                                  [[0, 0], [1, 0], [2, 0], [1, 1], [2, 1], [2, 2]])
+    np.testing.assert_array_equal(st.theta_start(), [1.0, 0.0, 0.0, 1.0, 0.0, 1.0])
 
 
 def test_theta_layout_uncorrelated():
@@ -232,3 +245,25 @@ def test_packing_and_factors():
     np.testing.assert_allclose(st.relative_cov(v)[0], L2 @ L2.T)
     batched = st.factors(np.stack([v, 2 * v]))
     np.testing.assert_array_equal(batched[0][1], 2 * L2)
+
+
+def _design(terms, n_groups):
+    """A stand-in design: random terms ``(expr, group columns)`` in formula
+    order, levels with ``n_groups`` groups (level 2 first)."""
+    from types import SimpleNamespace
+    levels = [SimpleNamespace(columns=(f"g{li}",), n_groups=n) for li, n in enumerate(n_groups)]
+    random = [SimpleNamespace(expr=e, group=(f"g{li}",)) for e, li in terms]
+    blocks = [[e for e, l in terms if l == li] for li in range(len(levels))]
+    return SimpleNamespace(parsed=SimpleNamespace(random=random), levels=levels,
+                           blocks=blocks)
+
+
+@pytest.mark.parametrize("terms, n_groups, expected", [
+    # formula order while the numbers of groups never increase along it
+    ([("1", 0), ("0 + x", 0), ("1", 1)], [60, 12], ((0, 0), (0, 1), (1, 0))),
+    # else lme4's rev(order(nl)): most groups first, ties in reverse formula order
+    ([("1", 1), ("1", 0), ("0 + x", 1)], [60, 12], ((0, 0), (1, 1), (1, 0))),
+    ([("1", 0), ("1", 1), ("0 + x", 0)], [60, 12], ((0, 1), (0, 0), (1, 0))),
+])
+def test_lme4_block_order(terms, n_groups, expected):
+    assert lme4_block_order(_design(terms, n_groups)) == expected

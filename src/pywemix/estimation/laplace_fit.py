@@ -13,7 +13,11 @@ equivalent: ``lme4::glmer(nAGQ = 1)``, which uses derivative-free bobyqa.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
+
+from ..objective.newton import backtrack
 
 __all__ = ["LAPLACE_TOL", "maximize_laplace", "fit_laplace"]
 
@@ -92,19 +96,33 @@ def _first_trial(obj, phi, step):
 
 
 def _line_search(obj, phi, ev, step, decrement):
-    """Backtracking (Armijo) along ``step``; returns (phi, ev, t) or None."""
-    t = _first_trial(obj, phi, step)
-    for _ in range(40):
-        cand = phi + t * step
+    """Backtracking (Armijo) along ``step`` from the length of
+    :func:`_first_trial`: :func:`pywemix.objective.newton.backtrack` on one
+    problem. Returns (phi, ev, t) or None.
+
+    Notes
+    -----
+    Takes ``t = t_0 2^{-k}`` with the smallest ``k < 40`` where the objective
+    can be evaluated (finite value and gradient) and
+    ``f(phi + t step) >= f(phi) + 10^{-4} t g'step`` (Nocedal and Wright
+    2006, sect. 3.1); ``decrement`` is ``g'step``.
+    """
+    t0 = _first_trial(obj, phi, step)
+
+    def evaluate(x, pending, k):
+        t = t0 * 0.5 ** k
         try:
-            new = obj.evaluate(cand)
+            new = obj.evaluate(x[0])
         except (np.linalg.LinAlgError, FloatingPointError):  # e.g. overflow far out
             new = None
-        if (new is not None and np.isfinite(new.llf) and np.all(np.isfinite(new.grad))
-                and new.llf >= ev.llf + 1e-4 * t * decrement):
-            return cand, new, t
-        t *= 0.5
-    return None
+        ok = (new is not None and np.isfinite(new.llf) and np.all(np.isfinite(new.grad))
+              and new.llf >= ev.llf + 1e-4 * t * decrement)
+        return SimpleNamespace(x=x, ev=new, ok=np.array([ok]))
+
+    state, t, found, _ = backtrack(evaluate, SimpleNamespace(x=phi[None, :]), step[None, :],
+                                   np.ones(1, dtype=bool), lambda new, old: new.ok,
+                                   move=lambda st, s, t: st.x + (t0 * t)[:, None] * s)
+    return (state.x[0], state.ev, t0 * float(t[0])) if found[0] else None
 
 
 def maximize_laplace(obj, phi, max_iter):

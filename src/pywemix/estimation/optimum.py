@@ -34,7 +34,9 @@ class Optimum(OptimizationRecord):
     theta : ndarray
         lme4's ``theta`` (``lme4::getME(m, "theta")``): the lower-triangular
         Cholesky elements of each level's covariance relative to the
-        residual variance, ``Sigma_l / sigma^2`` (level 2 first, laid out as
+        residual variance, ``Sigma_l / sigma^2`` (lme4's order: its blocks
+        as lme4 orders the random terms, each block's factor column by
+        column; laid out as
         :meth:`~pywemix.objective.covariance.CovarianceStructure.packing`
         says). One definition for every family:
         binomial and Poisson models have ``sigma = 1``, so for them it is

@@ -136,16 +136,21 @@ def _line_search(obj, phi, llf, step, gain=None, halvings=40):
     or, given the predicted ``gain`` of the full step, with the Armijo
     condition ``f(phi + t step) - f(phi) >= ARMIJO t gain``: (phi, ev) or
     (None, None). The full step, nearly always taken, is evaluated with the
-    derivatives, which the next iteration needs; shorter ones without."""
-    t = 1.0
-    for k in range(halvings):
-        cand = phi + t * step
-        ev = _value(obj, cand, derivs=k == 0)
-        need = llf if gain is None else llf + ARMIJO * t * gain
-        if ev is not None and ev.llf >= need:
-            return cand, ev
-        t *= 0.5
-    return None, None
+    derivatives, which the next iteration needs; shorter ones without.
+    :func:`pywemix.objective.newton.backtrack` on one problem."""
+    from types import SimpleNamespace
+
+    from ..objective.newton import backtrack
+
+    def evaluate(x, pending, k):
+        ev = _value(obj, x[0], derivs=k == 0)
+        need = llf if gain is None else llf + ARMIJO * 0.5 ** k * gain
+        return SimpleNamespace(x=x, ev=ev, ok=np.array([ev is not None and ev.llf >= need]))
+
+    state, _, found, _ = backtrack(evaluate, SimpleNamespace(x=phi[None, :]), step[None, :],
+                                   np.ones(1, dtype=bool), lambda new, old: new.ok,
+                                   halvings=halvings)
+    return (state.x[0], state.ev) if found[0] else (None, None)
 
 
 def maximize_adaptive(obj, phi0, max_iter: int):

@@ -4,7 +4,9 @@ Each level's random effects have a block-diagonal covariance matrix, one
 block per random term (``(1 + x | g)`` is one 2x2 block, ``(x || g)`` two 1x1
 blocks). Parameter vectors hold the free elements of each level's
 block-diagonal lower-triangular factor (:meth:`CovarianceStructure.packing`,
-:meth:`CovarianceStructure.factors`): lme4's ``theta``, the factors
+:meth:`CovarianceStructure.factors`), each block column by column and the
+blocks in the order lme4 gives the random terms (:func:`lme4_block_order`):
+lme4's ``theta`` (``getME(m, "theta")``), in its order, the factors
 relative to the residual scale, block ``b`` of level ``l`` having covariance
 ``sigma^2 * Lambda_b Lambda_b'`` with a non-negative diagonal. Linear fits
 optimise them; fits by quadrature optimise them too, as the factors of the
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CholeskyParameters", "CovarianceStructure"]
+__all__ = ["CholeskyParameters", "CovarianceStructure", "lme4_block_order"]
 
 
 @dataclass(frozen=True)
@@ -31,15 +33,22 @@ class CovarianceStructure:
         For each level (2 up), the size of each covariance block.
     names : list of list of tuple of str
         For each level and block, the effect names.
+    order : tuple of (int, int), optional
+        The blocks ``(level index, block index)`` in the order their
+        elements take in a parameter vector; default level by level, each
+        level's blocks in turn. :meth:`from_design` gives lme4's order
+        (:func:`lme4_block_order`).
     """
 
     sizes: list
     names: list
+    order: tuple | None = None
 
     @classmethod
     def from_design(cls, design) -> "CovarianceStructure":
         return cls([[len(b.names) for b in blk] for blk in design.blocks],
-                   [[b.names for b in blk] for blk in design.blocks])
+                   [[b.names for b in blk] for blk in design.blocks],
+                   lme4_block_order(design))
 
     @property
     def q(self) -> list:
@@ -55,22 +64,28 @@ class CovarianceStructure:
         list of ndarray
             Per level, an int array (n_l, 3) of (index in the vector, row,
             column) of the level's lower-triangular factor. Blocks follow each
-            other along the diagonal; within a block the elements are in
-            row-major lower-triangular order (``numpy.tril_indices``), as
-            lme4 orders ``theta``.
+            other along the diagonal; the vector holds them in the order
+            ``order`` gives (lme4's, from :meth:`from_design`), and within a
+            block the elements in column-major lower-triangular order, as
+            lme4 orders ``theta``
+            (``getME(m, "theta")``; for a 3x3 block (1,1), (2,1), (3,1),
+            (2,2), (3,2), (3,3)). Every mapping between parameter vectors and
+            factors (:meth:`layout`, :meth:`factors`, the starts, bounds and
+            derivatives) goes through this one.
         """
         cache = self.__dict__.setdefault("_cache", {})
         if "packing" not in cache:
-            out, pos = [], 0
-            for lvl in self.sizes:
-                rows, off = [], 0
-                for k in lvl:
-                    r, c = np.tril_indices(k)
-                    rows.append(np.column_stack([pos + np.arange(len(r)), off + r, off + c]))
-                    pos += len(r)
-                    off += k
-                out.append(np.vstack(rows))
-            cache["packing"] = out
+            order = self.order or [(li, bi) for li, lvl in enumerate(self.sizes)
+                                   for bi in range(len(lvl))]
+            starts = [np.r_[0, np.cumsum(lvl)[:-1]].astype(int) for lvl in self.sizes]
+            blocks = [[None] * len(lvl) for lvl in self.sizes]
+            pos = 0
+            for li, bi in order:
+                c, r = np.triu_indices(self.sizes[li][bi])      # column by column
+                off = starts[li][bi]
+                blocks[li][bi] = np.column_stack([pos + np.arange(len(r)), off + r, off + c])
+                pos += len(r)
+            cache["packing"] = [np.vstack(b) for b in blocks]
         return cache["packing"]
 
     def layout(self, offset: int = 0) -> list:
@@ -122,7 +137,9 @@ class CovarianceStructure:
     def theta_start(self) -> np.ndarray:
         """lme4's start: identity relative factors."""
         pack = np.vstack(self.packing())
-        return (pack[:, 1] == pack[:, 2]).astype(float)
+        out = np.zeros(self.n_theta)
+        out[pack[:, 0]] = pack[:, 1] == pack[:, 2]
+        return out
 
     def theta_lower(self) -> np.ndarray:
         """Lower bounds: 0 on diagonals, -inf off the diagonal."""
@@ -247,6 +264,50 @@ class CovarianceStructure:
     #: kept until pywemix.survey.refit uses the new ones.
     cov_to_phi = cov_to_elements
     phi_to_cov = elements_to_cov
+
+
+def lme4_block_order(design) -> tuple | None:
+    """The covariance blocks of ``design`` in the order lme4 lists them.
+
+    Parameters
+    ----------
+    design : ModelDesign or DaskDesign
+        With ``parsed.random`` (the random terms, ``||`` and ``a/b``
+        expanded as lme4 expands them), ``levels`` and ``blocks``.
+
+    Returns
+    -------
+    tuple of (int, int) or None
+        ``(level index, block index)`` of every block; None when the design
+        does not say which term made which block.
+
+    Notes
+    -----
+    lme4 (``mkReTrms``) keeps the terms in formula order unless the
+    numbers of groups of their factors ever increase along it; then it
+    takes them in ``rev(order(nl))`` order: most groups first, terms with
+    equally many groups in reverse formula order. ``getME(m, "theta")``
+    follows that order (Bates et al. 2015, J. Stat. Softw. 67(1),
+    sect. 2.3).
+    """
+    parsed, levels = getattr(design, "parsed", None), getattr(design, "levels", None)
+    if parsed is None or levels is None:
+        return None
+    where = {lev.columns: li for li, lev in enumerate(levels)}
+    seen = [0] * len(levels)
+    terms = []
+    for term in parsed.random:
+        li = where.get(term.group)
+        if li is None:
+            return None
+        terms.append((li, seen[li]))
+        seen[li] += 1
+    if [len(b) for b in design.blocks] != seen:
+        return None
+    nl = [levels[li].n_groups for li, _ in terms]
+    if any(b > a for a, b in zip(nl, nl[1:])):
+        terms = [terms[i] for i in sorted(range(len(terms)), key=lambda i: (nl[i], i))[::-1]]
+    return tuple(terms)
 
 
 class CholeskyParameters:

@@ -106,8 +106,10 @@ class QuadratureObjective(CholeskyParameters):
     n_quad : int
         Nodes per random effect (``n_quad ** q`` per group). One node at two
         levels is the Laplace approximation; above two levels use
-        :class:`~pywemix.laplace.LaplaceObjective` (lme4's joint Laplace
-        approximation), as :func:`~pywemix.glmm.fit_quadrature` does.
+        :class:`~pywemix.objective.laplace.LaplaceObjective` (lme4's joint
+        Laplace approximation), as
+        :func:`~pywemix.objective.make.make_objective` does for ``n_quad=1``
+        (fitted by :func:`~pywemix.estimation.glmm.optimize_quadrature`).
     """
 
     def __init__(self, design, structure, family, n_quad: int):

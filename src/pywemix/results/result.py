@@ -102,10 +102,14 @@ class MixResult(InferenceMixin):
     theta : ndarray
         lme4's ``theta`` (``lme4::getME(m, "theta")``): the lower-triangular
         Cholesky elements of each level's covariance relative to the
-        residual variance, ``Sigma_l / sigma^2``, laid out as in
-        :class:`pywemix.estimation.Optimum`. One definition for every
-        family: binomial and Poisson models have ``sigma = 1``, so for them
-        it is the Cholesky factor of ``Sigma_l`` itself.
+        residual variance, ``Sigma_l / sigma^2``, in lme4's order: the
+        blocks (random terms) as lme4 orders them (usually level 2 first,
+        each level's terms in formula order; see
+        :func:`pywemix.objective.covariance.lme4_block_order`), each block's
+        factor column by column (for a 3x3 block (1,1), (2,1), (3,1),
+        (2,2), (3,2), (3,3)). One definition for every family: binomial and Poisson
+        models have ``sigma = 1``, so for them it is the Cholesky factor of
+        ``Sigma_l`` itself. ``mix(..., start=)`` takes the same order.
     """
 
     def __init__(self, design, settings, optimum, variance, warnings=()):
