@@ -40,8 +40,11 @@ negative definite (far from the maximum), a Levenberg-Marquardt step.
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
+
+from ..objective.newton import backtrack
 
 __all__ = ["maximize_adaptive", "objective_scale", "difference_gradient"]
 
@@ -131,19 +134,16 @@ def _direction(ev_hess, grad):
     return step, mu == 0.0
 
 
-def _line_search(obj, phi, llf, step, gain=None, halvings=40):
+def _line_search(obj, phi, llf, step, gain=None, halvings=40, derivs=True):
     """Largest ``t = 2^-k`` (``k < halvings``) with ``f(phi + t step) >= f(phi)``,
     or, given the predicted ``gain`` of the full step, with the Armijo
     condition ``f(phi + t step) - f(phi) >= ARMIJO t gain``: (phi, ev) or
-    (None, None). The full step, nearly always taken, is evaluated with the
-    derivatives, which the next iteration needs; shorter ones without.
-    :func:`pywemix.objective.newton.backtrack` on one problem."""
-    from types import SimpleNamespace
-
-    from ..objective.newton import backtrack
-
+    (None, None). With ``derivs``, the full step, nearly always taken, is
+    evaluated with the fixed-node derivatives, which the next iteration needs;
+    shorter ones without. :func:`pywemix.objective.newton.backtrack` on one
+    problem."""
     def evaluate(x, pending, k):
-        ev = _value(obj, x[0], derivs=k == 0)
+        ev = _value(obj, x[0], derivs=derivs and k == 0)
         need = llf if gain is None else llf + ARMIJO * 0.5 ** k * gain
         return SimpleNamespace(x=x, ev=ev, ok=np.array([ev is not None and ev.llf >= need]))
 
@@ -167,7 +167,7 @@ def maximize_adaptive(obj, phi0, max_iter: int):
     ev = obj.evaluate(phi, adapt=True)
     if not np.isfinite(ev.llf):
         return phi, ev, 0, False, "the likelihood is not finite at the starting values"
-    exact, G, it, secant, moved = False, None, 0, None, np.inf
+    exact, G, it, secant, moved, fixed_hess = False, None, 0, None, np.inf, ev.hess
     message = "maximum iterations reached"
     for it in range(1, max_iter + 1):
         if exact:
@@ -179,7 +179,8 @@ def maximize_adaptive(obj, phi0, max_iter: int):
             grad = obj.wg[-1] @ G
             if secant is not None and secant[-1] != central:
                 secant = None  # one-sided and central gradients differ by O(h): restart
-            hess, secant = _secant_update(secant, ev.hess, phi, grad, central)
+            fixed_hess = ev.hess if ev.hess is not None else fixed_hess
+            hess, secant = _secant_update(secant, fixed_hess, phi, grad, central)
         else:
             grad, hess = ev.grad, ev.hess
         step, definite = _direction(hess, grad)
@@ -197,8 +198,8 @@ def maximize_adaptive(obj, phi0, max_iter: int):
                 phi, G = phi + step, None
                 ev = obj.evaluate(phi, adapt=True)
             break
-        if exact:
-            cand, trial = _line_search(obj, phi, ev.llf, step)
+        if exact:  # the secant-corrected Hessian needs no fixed-node derivatives
+            cand, trial = _line_search(obj, phi, ev.llf, step, derivs=False)
         else:  # the fixed-node model must predict the gain: else finish exactly
             cand, trial = _line_search(obj, phi, ev.llf, step, float(grad @ step),
                                        FIXED_HALVINGS if definite else 40)
@@ -213,7 +214,7 @@ def maximize_adaptive(obj, phi0, max_iter: int):
             break
         moved = float(np.max(np.abs(cand - phi) / np.maximum(np.abs(phi), 1.0)))
         phi, old = cand, ev.llf
-        ev = trial if trial.hess is not None else obj.evaluate(phi, adapt=True)
+        ev = trial if exact or trial.hess is not None else obj.evaluate(phi, adapt=True)
         G = None
         if exact and ev.llf - old <= RESOLUTION * abs(old):
             if not central:  # one-sided differences stop resolving: go central
@@ -239,14 +240,16 @@ def _secant_update(secant, fixed_hess, phi, grad, kind=None):
     """(Hessian estimate, state) for the next exact Newton direction; ``kind``
     (how the gradient was computed) is kept in the state.
 
-    The fixed-node Hessian at ``phi`` plus a correction ``E`` for what the
-    fixed nodes leave out (how the nodes move with the parameters), learnt
-    from the steps and the changes of the difference gradient, so the exact
-    phase converges superlinearly instead of linearly. ``E`` starts at 0.
+    The fixed-node Hessian where it was last computed (the exact phase's
+    steps are short and skip the fixed-node derivatives) plus a correction
+    ``E`` for what it leaves out (how the nodes move with the parameters, and
+    how the Hessian changed since), learnt from the steps and the changes of
+    the difference gradient, so the exact phase converges superlinearly
+    instead of linearly. ``E`` starts at 0.
 
     Notes
     -----
-    With ``B = -H_fixed(phi_new)``, ``s`` the step and
+    With ``B = -H_fixed``, ``s`` the step and
     ``y = -(g_new - g_old)``, the Powell-symmetric-Broyden update makes
     ``(B + E) s = y`` with the smallest symmetric change of ``E``
     (Dennis and Schnabel 1996, sec. 9.1; the structured form of
@@ -267,7 +270,10 @@ def _secant_update(secant, fixed_hess, phi, grad, kind=None):
 
 
 def _finish(obj, phi, ev, G, it, message, scale):
-    """Attach the difference gradient at ``phi`` and decide convergence."""
+    """Attach the difference gradient at ``phi`` (and the fixed-node Hessian,
+    the bread of the sandwich, if ``ev`` lacks it) and decide convergence."""
+    if ev.hess is None:
+        ev = obj.evaluate(phi, adapt=True)
     if G is None:
         G = difference_gradient(obj, phi)
     if G is None:
