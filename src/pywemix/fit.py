@@ -29,6 +29,11 @@ from .warnings import FewGroupsWarning, collecting, warn
 
 __all__ = ["mix"]
 
+#: most Gauss-Hermite points per random effect: the rule's nodes come from an
+#: eigendecomposition of an n_quad x n_quad matrix, and far fewer points reach
+#: double precision for smooth integrands
+MAX_QUAD = 1000
+
 
 def _is_unit(design) -> bool:
     return bool(np.all(design.w1 == 1) and all(np.all(w == 1) for w in design.wg))
@@ -219,6 +224,9 @@ def check_arguments(formula, family, link, cond_weights, n_quad, max_iter, reml,
     parsed = parse_formula(formula)
     groups, grand = check_centering(center_group, center_grand, parsed)
     n_quad = check_positive_int(n_quad, "n_quad")
+    if n_quad > MAX_QUAD:
+        raise ValueError(f"n_quad must be at most {MAX_QUAD} (points per random effect), got "
+                         f"{n_quad}; adaptive quadrature is usually accurate with 5 to 25")
     max_iter = check_positive_int(max_iter, "max_iter", allow_none=True)
     reml = check_bool(reml, "reml")
     if reml and fam is not None:

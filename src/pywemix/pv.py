@@ -275,13 +275,13 @@ class PlausibleValuesResult(InferenceMixin):
         from .results.plots import KINDS, plot
         if kind not in KINDS:
             raise ValueError(f"unknown plot kind {kind!r}; choose one of {', '.join(KINDS)}")
-        if kind == "coef":
-            return plot(self, kind)
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"value must be an integer index into fits, got {value!r}")
         if not 0 <= value < len(self.fits):
             raise ValueError(f"value must be between 0 and {len(self.fits) - 1} (one per "
                              f"plausible value: {', '.join(self.columns)}), got {value}")
+        if kind == "coef":
+            return plot(self, kind)
         fig = plot(self.fits[value], kind)
         fig.suptitle(f"plausible value {value + 1} of {len(self.fits)} "
                      f"({self.columns[value]})", fontsize=9)
