@@ -330,6 +330,12 @@ def test_random_slope_constant_in_the_data_is_recorded():
     assert any(isinstance(w, str) and "'z'" in w and "school" in w for w in r.warnings)
 
 
+def test_random_slope_zero_after_dropping_zero_weights_is_recorded():
+    data = two(w1=lambda d: d.w1.where(d.cat == "a", 0))
+    r = finite_fit(quiet(pywemix.mix, "y ~ x + (cat|school)", data, ["w1", "w2"]))
+    assert any("'cat[T.b]' is zero in every row" in w for w in r.warnings)
+
+
 @pytest.mark.filterwarnings("ignore::pywemix.BoundaryWarning")
 def test_factor_double_bar_dependence_is_recorded():
     with pytest.warns(DataWarning, match="'school'"):
@@ -452,6 +458,21 @@ def test_bad_newdata(request, which, make, kwargs, exc, culprit):
     fails(exc, culprit, result.predict, make(), **kwargs)
 
 
+@pytest.fixture(scope="module")
+def fitted_logical():
+    return quiet(pywemix.mix, "y ~ z + (1|school)", two(z=lambda d: d.x > 0))
+
+
+@pytest.mark.parametrize("z", [["False", "True"] * 5, ["no", "yes"] * 5, [2, 1] * 5])
+def test_predict_logical_column_refuses_other_values(fitted_logical, z):
+    fails(ValueError, "'z'", fitted_logical.predict, _new(z=z))
+
+
+def test_predict_logical_column_takes_numbers_0_and_1(fitted_logical):
+    np.testing.assert_array_equal(fitted_logical.predict(_new(z=[0, 1] * 5)),
+                                  fitted_logical.predict(_new(z=[False, True] * 5)))
+
+
 def test_predict_missing_values_give_nan_only_in_their_rows(fitted):
     new = _new(x=lambda d: d.x.where(d.index != d.index[0]))
     pred = fitted.predict(new)
@@ -525,6 +546,12 @@ def test_bad_plausible_value_result_calls(pv_fit, call, exc, culprit):
 ])
 def test_bad_by(by, columns, exc, culprit):
     fails(exc, culprit, pywemix.mix, F, two(**columns), by=by)
+
+
+def test_by_result_lookup_of_an_unknown_value_names_the_column():
+    by = quiet(pywemix.mix, F, two(), by="cat")
+    with pytest.raises(KeyError, match="'nope' is not a value of 'cat'"):
+        by["nope"]
 
 
 def test_by_a_factor_of_the_formula_names_it():

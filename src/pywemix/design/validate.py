@@ -117,15 +117,16 @@ def warn_dependent_random(Z: np.ndarray, names, group: str) -> None:
     norms = np.sqrt(np.einsum("ij,ij->j", Z, Z))
     if np.any(norms == 0):
         dependent = [names[j] for j in np.flatnonzero(norms == 0)]
+        how = "zero in every row used"
     else:
         C = (Z / norms).T @ (Z / norms)
         _, piv, rank, _ = lapack.dpstrf(C, lower=1, tol=1e-12)
         if rank == Z.shape[1]:
             return
         dependent = [names[j] for j in sorted(piv[rank:] - 1)]
+        how = f"a linear combination of the other effects of {group!r} in the data"
     warn(f"random effects of {group!r}: {', '.join(map(repr, dependent))} "
-         f"{'is a linear combination' if len(dependent) == 1 else 'are linear combinations'}"
-         f" of the other effects of {group!r} in the data ({', '.join(map(repr, names))}): "
+         f"{'is' if len(dependent) == 1 else 'are'} {how} ({', '.join(map(repr, names))}): "
          "their variances and covariances are not separately identified", DataWarning)
 
 

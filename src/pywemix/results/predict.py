@@ -35,7 +35,7 @@ def _categoricals_like(newdata: pd.DataFrame, frame: pd.DataFrame, skip=()) -> p
         if isinstance(vals.dtype, pd.CategoricalDtype):
             vals = vals.astype(object)
         if cats.dtype == bool:
-            vals = vals.astype(bool)
+            vals = _as_bool(vals, c)
         elif all(isinstance(v, str) for v in cats):
             vals = vals.astype(str)
         unknown = set(pd.unique(vals.dropna())) - set(cats)
@@ -45,6 +45,20 @@ def _categoricals_like(newdata: pd.DataFrame, frame: pd.DataFrame, skip=()) -> p
                 f"{sorted(map(str, unknown))[:5]}")
         newdata[c] = pd.Categorical(vals, categories=cats)
     return newdata
+
+
+def _as_bool(values: pd.Series, name: str) -> pd.Series:
+    """A column that was logical in the fit: True/False, or the numbers 1/0
+    (not text, whose truth value would be that of a non-empty string)."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype(bool)
+    numbers = (bool, np.bool_, int, float, np.integer, np.floating)
+    bad = [v for v in pd.unique(values.dropna())
+           if not (isinstance(v, numbers) and v in (0, 1))]
+    if bad:
+        raise ValueError(f"column {name!r} was logical (True/False) in the fit; newdata "
+                         f"has other values such as {bad[:3]}")
+    return values.astype(bool)
 
 
 def _numeric_like(values: pd.Series, name: str) -> pd.Series:
