@@ -363,6 +363,16 @@ def test_legal_containers_fit_as_the_plain_frame(make):
     np.testing.assert_allclose(r.params.to_numpy(), base.params.to_numpy(), rtol=1e-8)
 
 
+@pytest.mark.parametrize("scale", [1e-4, 1e4])
+def test_predictor_on_a_very_different_scale_is_recorded(scale):
+    r = finite_fit(quiet(pywemix.mix, F, two(x=lambda d: d.x * scale)))
+    assert any("very different scales" in w and "'x'" in w for w in r.warnings)
+
+
+def test_linear_algebra_failure_names_the_badly_scaled_predictor():
+    fails(ValueError, "'x'", pywemix.mix, "y ~ x + (x|school)", two(x=lambda d: d.x * 1e8))
+
+
 def test_max_iter_reached_is_recorded():
     r = quiet(pywemix.mix, FB, two(), family="binomial", n_quad=1, max_iter=1)
     assert any("did not converge" in w for w in r.warnings)

@@ -20,6 +20,7 @@ from .design.formula import parse_formula
 from .design.frame import numeric_array
 from .design.model import build_design
 from .design.scaling import PRESET_NONE, normalize_scaling, survey_preset
+from .design.validate import badly_scaled
 from .estimation import estimate_variance, optimize
 from .objective import make_objective
 from .objective.families import check_link, get_family
@@ -191,12 +192,24 @@ def fit_frame(formula, data, weights, *, cond_weights, family, link, n_quad, off
         # the optimisers probe points where the criterion is not defined
         # (overflow, singular matrices): such points are rejected, and what
         # goes wrong at the estimates is checked and reported by the stages
-        with np.errstate(all="ignore"):
-            objective = make_objective(design, args.family, n_quad=args.n_quad,
-                                       reml=args.reml)
-            optimum = optimize(objective, start=start, max_iter=args.max_iter)
-            variance = estimate_variance(objective, optimum)
+        try:
+            with np.errstate(all="ignore"):
+                objective = make_objective(design, args.family, n_quad=args.n_quad,
+                                           reml=args.reml)
+                optimum = optimize(objective, start=start, max_iter=args.max_iter)
+                variance = estimate_variance(objective, optimum)
+        except np.linalg.LinAlgError as exc:
+            raise ValueError(_numerical_failure(design, exc)) from exc
     return make_result(design, settings, optimum, variance, messages)
+
+
+def _numerical_failure(design, exc) -> str:
+    """The message of a fit whose linear algebra failed, naming badly scaled predictors."""
+    bad = badly_scaled(design.X, design.x_names)
+    hint = (f"; predictors on very different scales (standard deviations "
+            f"{', '.join(f'{k!r}: {v:.3g}' for k, v in bad.items())}) are the usual cause: "
+            "rescale them" if bad else "; check for extreme values or a degenerate model")
+    return f"the fit failed numerically (linear algebra: {exc}){hint}"
 
 
 class _Arguments(NamedTuple):

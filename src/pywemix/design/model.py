@@ -24,7 +24,7 @@ from .levels import order_levels, sorted_levels
 from ..warnings import DataWarning, warn
 from .scaling import scale_within, warn_unscaled
 from .validate import (check_centered, check_magnitude, check_response_not_predictor,
-                       check_terms, warn_dependent_random)
+                       check_terms, warn_dependent_random, warn_scales)
 from .weights import (check_unconditional, conditional_weights, constant_within, normalize_weight_spec,
                       validate_weights, zero_weight_rows)
 
@@ -368,6 +368,7 @@ def build_design(formula, data, weights=None, cond_weights=False,
     _check_finite(X, x_names, "fixed-effect")
     check_magnitude(X, x_names, "fixed-effect column")
     check_rank(X, x_names)
+    warn_scales(X, x_names)
     Z, blocks, rspecs = random_blocks(parsed, frame, levels)
     check_identifiable(levels, Z, len(y), family is None)
     if not cond_weights:

@@ -14,12 +14,16 @@ from scipy.linalg import lapack
 from ..warnings import DataWarning, warn
 
 __all__ = ["check_response_not_predictor", "check_terms", "check_magnitude",
-           "check_centered", "warn_dependent_random", "check_mixed_types"]
+           "check_centered", "warn_dependent_random", "check_mixed_types",
+           "badly_scaled", "warn_scales"]
 
 #: values beyond this magnitude overflow once squared or multiplied by weights
 _HUGE = 1e100
 #: nonzero values all below this magnitude underflow once squared
 _TINY = 1e-100
+#: lme4's check.scaleX tolerance: standard deviations beyond 1e3 or below
+#: 1e-3, or differing by more than a factor of 1e3
+_SCALE_TOL = 1e3
 
 
 def check_response_not_predictor(parsed, predictors) -> None:
@@ -140,3 +144,32 @@ def check_mixed_types(s: pd.Series, column: str) -> None:
         raise TypeError(
             f"column {column!r} mixes value types ({', '.join(types)}) with values that "
             "read the same (such as 1 and '1'): convert it to one type")
+
+
+def badly_scaled(X: np.ndarray, names) -> dict:
+    """``name -> standard deviation`` of the continuous columns (not all 0/1)
+    whose scale lme4's ``checkScaleX`` would report: an SD beyond
+    ``[1e-3, 1e3]``, or all of them when two SDs differ by more than 1e3."""
+    cont = [j for j in range(X.shape[1]) if not np.all(np.isin(X[:, j], (0.0, 1.0)))]
+    sd = {names[j]: float(np.std(X[:, j], ddof=1)) for j in cont if len(X) > 1}
+    sd = {k: v for k, v in sd.items() if v > 0}
+    if not sd:
+        return {}
+    values = np.array(list(sd.values()))
+    if values.max() / values.min() > _SCALE_TOL:
+        return sd
+    return {k: v for k, v in sd.items() if not 1 / _SCALE_TOL <= v <= _SCALE_TOL}
+
+
+def warn_scales(X: np.ndarray, names) -> None:
+    """Warn, as lme4's ``check.scaleX``, when predictors are on very different scales.
+
+    The optimisers work on the scale of the data: a predictor with a standard
+    deviation of 1e-4 (or 1e4) beside others of about 1 makes the random-slope
+    parameters differ by orders of magnitude, which slows or stops the fit.
+    """
+    bad = badly_scaled(X, names)
+    if bad:
+        warn("some predictors are on very different scales (standard deviations "
+             f"{', '.join(f'{k!r}: {v:.3g}' for k, v in bad.items())}): rescale them (e.g. "
+             "divide by a power of 10) for a reliable fit", DataWarning)
