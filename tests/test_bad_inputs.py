@@ -144,7 +144,7 @@ ARGUMENTS = [
         (["w1"], ValueError, "weights"), (["w1", "w2", "w2"], ValueError, "weights"),
         ({"a": "w1"}, TypeError, "weights"), ([1, 2], TypeError, "weight"),
         (["x", "w2"], ValueError, "'x'"), (["cat", "w2"], TypeError, "'cat'")]],
-    (F, dict(executor="x", plausible_values={"y": ["y", "x"]}), TypeError, "executor"),
+    (F, dict(executor="x", plausible_values={"y": ["y", "yb"]}), TypeError, "executor"),
 ]
 
 
@@ -298,8 +298,11 @@ THREE = [
 
 @pytest.mark.parametrize("columns, weights, culprit", [c[1:] for c in THREE],
                          ids=[c[0] for c in THREE])
-def test_bad_three_level_data(columns, weights, culprit):
-    fails(ValueError, culprit, pywemix.mix, F3, three(**columns), weights)
+@pytest.mark.parametrize("family", ["gaussian", "binomial"])
+def test_bad_three_level_data(columns, weights, culprit, family):
+    formula = F3 if family == "gaussian" else F3.replace("y ~", "yb ~")
+    fails(ValueError, culprit, pywemix.mix, formula, three(**columns), weights, family=family,
+          n_quad=1)
 
 
 CONTAINERS = [
@@ -371,6 +374,12 @@ def test_predictor_on_a_very_different_scale_is_recorded(scale):
 
 def test_linear_algebra_failure_names_the_badly_scaled_predictor():
     fails(ValueError, "'x'", pywemix.mix, "y ~ x + (x|school)", two(x=lambda d: d.x * 1e8))
+
+
+def test_numbers_stored_as_text_are_recorded():
+    r = finite_fit(quiet(pywemix.mix, "y ~ z + (1|school)",
+                         two(z=lambda d: d.x.round(2).astype(str))))
+    assert any("'z' holds numbers stored as text" in w for w in r.warnings)
 
 
 def test_max_iter_reached_is_recorded():
@@ -520,12 +529,34 @@ def test_bad_plausible_values(pv, exc, culprit):
 
 
 @pytest.mark.parametrize("columns, exc, culprit", [
-    (dict(y2=lambda d: d.y2.astype(str)), TypeError, "numeric"),
+    (dict(y2=lambda d: d.y2.astype(str)), TypeError, "'y2'"),
     (dict(y2=np.nan), ValueError, "'y2'"),
+    (dict(y2=1.0), ValueError, "'y2'"),
+    (dict(y2=lambda d: d.y2.where(d.index != 4, np.inf)), ValueError, "'y2'"),
 ])
 def test_bad_plausible_value_columns(columns, exc, culprit):
     fails(exc, culprit, pywemix.mix, F, _pv_data().assign(**columns),
           plausible_values={"y": ["y", "y2"]})
+
+
+def test_plausible_value_column_used_as_a_predictor():
+    fails(ValueError, "'x'", pywemix.mix, F, _pv_data(), plausible_values={"y": ["y", "x"]})
+
+
+def test_binomial_plausible_value_names_its_column():
+    fails(ValueError, "'yb2'", pywemix.mix, FB, two(yb2=lambda d: 2 * d.yb),
+          family="binomial", n_quad=1, plausible_values={"yb": ["yb", "yb2"]})
+
+
+def test_plausible_values_keyed_by_a_response_expression():
+    data = two(y=lambda d: d.y.abs() + 1, y2=lambda d: 3 * d.y.abs() + 1)
+    formula = "np.log(y) ~ x + (1|school)"
+    fails(ValueError, "('y')", pywemix.mix, formula, data,
+          plausible_values={formula.split(" ~")[0]: ["y", "y2"]})
+    res = quiet(pywemix.mix, formula, data, plausible_values={"y": ["y", "y2"]})
+    alone = quiet(pywemix.mix, "np.log(y2) ~ x + (1|school)", data)
+    np.testing.assert_allclose(res.fits[1].params.to_numpy(), alone.params.to_numpy(),
+                               rtol=1e-8)
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,7 @@ import pandas as pd
 from .checks import check_bool, check_positive_int
 from .design.center import check_centering, make_centering
 from .design.formula import parse_formula
-from .design.frame import numeric_array
-from .design.model import build_design
+from .design.model import build_design, response_values
 from .design.scaling import PRESET_NONE, normalize_scaling, survey_preset
 from .design.validate import badly_scaled
 from .estimation import estimate_variance, optimize
@@ -326,8 +325,7 @@ class _DesignReuse:
                 or not all(data[c].equals(first[c]) for c in data.columns if c != resp)):
             return None
         values = data[resp].iloc[design.row_positions]
-        y = numeric_array(values.to_frame(), resp, "response") if family is None \
-            else family.response(values, resp)
+        y = response_values(values, resp, family)
         frame = design.frame.copy(deep=False)
         frame[resp] = values.to_numpy()
         from .warnings import record

@@ -24,7 +24,8 @@ from .levels import order_levels, sorted_levels
 from ..warnings import DataWarning, warn
 from .scaling import scale_within, warn_unscaled
 from .validate import (check_centered, check_magnitude, check_response_not_predictor,
-                       check_terms, warn_dependent_random, warn_scales)
+                       check_terms, warn_dependent_random, warn_numbers_as_text,
+                       warn_scales)
 from .weights import (check_unconditional, conditional_weights, constant_within, normalize_weight_spec,
                       validate_weights, zero_weight_rows)
 
@@ -245,6 +246,8 @@ def _frame(data, parsed: ParsedFormula, spec, extra=()):
     predictors = parsed.predictor_model_columns(data.columns)
     check_response_not_predictor(parsed, predictors)
     check_predictor_types(frame, sorted(predictors))
+    groups = {c for t in parsed.random for c in t.group}
+    warn_numbers_as_text(frame, sorted(predictors - groups))
     categorical = [c for c in sorted(predictors)
                    if (not pd.api.types.is_numeric_dtype(frame[c].dtype)
                        or pd.api.types.is_bool_dtype(frame[c].dtype))]
@@ -266,6 +269,12 @@ def _response(frame, parsed, family):
             raise ValueError(f"the response {name!r} must give one column, got "
                              f"{lhs.shape[1]} ({', '.join(map(str, lhs.columns))})")
         values = pd.Series(np.asarray(lhs.iloc[:, 0]), index=frame.index, name=name)
+    return response_values(values, name, family)
+
+
+def response_values(values: pd.Series, name: str, family) -> np.ndarray:
+    """The checked response vector of ``values`` (family-coded; numeric,
+    finite and in double range for the Gaussian family; never constant)."""
     if family is not None:
         y = family.response(values, name)
     else:

@@ -15,7 +15,7 @@ from ..warnings import DataWarning, warn
 
 __all__ = ["check_response_not_predictor", "check_terms", "check_magnitude",
            "check_centered", "warn_dependent_random", "check_mixed_types",
-           "badly_scaled", "warn_scales"]
+           "badly_scaled", "warn_scales", "warn_numbers_as_text"]
 
 #: values beyond this magnitude overflow once squared or multiplied by weights
 _HUGE = 1e100
@@ -138,8 +138,11 @@ def check_mixed_types(s: pd.Series, column: str) -> None:
     """Refuse an object column whose distinct values share a text form (``1`` and
     ``"1"``), which coding as text would merge."""
     values = s.dropna()
-    n_text = values.astype(str).nunique()
-    if n_text < values.nunique():
+    try:
+        n_distinct = values.nunique()
+    except TypeError:  # unhashable values (lists, dicts): coded by their text
+        return
+    if values.astype(str).nunique() < n_distinct:
         types = sorted({type(v).__name__ for v in values})
         raise TypeError(
             f"column {column!r} mixes value types ({', '.join(types)}) with values that "
@@ -173,3 +176,24 @@ def warn_scales(X: np.ndarray, names) -> None:
         warn("some predictors are on very different scales (standard deviations "
              f"{', '.join(f'{k!r}: {v:.3g}' for k, v in bad.items())}): rescale them (e.g. "
              "divide by a power of 10) for a reliable fit", DataWarning)
+
+
+def warn_numbers_as_text(frame: pd.DataFrame, columns, min_levels: int = 10) -> None:
+    """Warn about predictor columns of text that all read as numbers.
+
+    Such a column (a CSV column with one stray character, numbers exported
+    as strings) is coded as a categorical, as R codes a character column as
+    a factor; with more than ``min_levels`` distinct values it was most
+    likely meant as a number.
+    """
+    for c in columns:
+        s = frame[c]
+        if not (pd.api.types.is_string_dtype(s.dtype) or s.dtype == object):
+            continue
+        values = s.dropna()
+        if values.nunique() <= min_levels or not all(isinstance(v, str) for v in values):
+            continue
+        if pd.to_numeric(values, errors="coerce").notna().all():
+            warn(f"column {c!r} holds numbers stored as text: it is coded as a categorical "
+                 f"with {values.nunique()} levels; if it is a number, convert it with "
+                 f"pd.to_numeric(data[{c!r}])", DataWarning)
