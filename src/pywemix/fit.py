@@ -17,9 +17,9 @@ import pandas as pd
 from .checks import check_bool, check_positive_int
 from .design.center import check_centering, make_centering
 from .design.formula import parse_formula
-from .design.frame import numeric_array
-from .design.model import build_design
+from .design.model import build_design, response_values
 from .design.scaling import PRESET_NONE, normalize_scaling, survey_preset
+from .design.validate import badly_scaled
 from .estimation import estimate_variance, optimize
 from .objective import make_objective
 from .objective.families import check_link, get_family
@@ -28,6 +28,11 @@ from .results.settings import FitSettings
 from .warnings import FewGroupsWarning, collecting, warn
 
 __all__ = ["mix"]
+
+#: most Gauss-Hermite points per random effect: the rule's nodes come from an
+#: eigendecomposition of an n_quad x n_quad matrix, and far fewer points reach
+#: double precision for smooth integrands
+MAX_QUAD = 1000
 
 
 def _is_unit(design) -> bool:
@@ -196,12 +201,24 @@ def fit_frame(formula, data, weights, *, cond_weights, family, link, n_quad, off
         # the optimisers probe points where the criterion is not defined
         # (overflow, singular matrices): such points are rejected, and what
         # goes wrong at the estimates is checked and reported by the stages
-        with np.errstate(all="ignore"):
-            objective = make_objective(design, args.family, n_quad=args.n_quad,
-                                       reml=args.reml)
-            optimum = optimize(objective, start=start, max_iter=args.max_iter)
-            variance = estimate_variance(objective, optimum)
+        try:
+            with np.errstate(all="ignore"):
+                objective = make_objective(design, args.family, n_quad=args.n_quad,
+                                           reml=args.reml)
+                optimum = optimize(objective, start=start, max_iter=args.max_iter)
+                variance = estimate_variance(objective, optimum)
+        except np.linalg.LinAlgError as exc:
+            raise ValueError(_numerical_failure(design, exc)) from exc
     return make_result(design, settings, optimum, variance, messages)
+
+
+def _numerical_failure(design, exc) -> str:
+    """The message of a fit whose linear algebra failed, naming badly scaled predictors."""
+    bad = badly_scaled(design.X, design.x_names)
+    hint = (f"; predictors on very different scales (standard deviations "
+            f"{', '.join(f'{k!r}: {v:.3g}' for k, v in bad.items())}) are the usual cause: "
+            "rescale them" if bad else "; check for extreme values or a degenerate model")
+    return f"the fit failed numerically (linear algebra: {exc}){hint}"
 
 
 class _Arguments(NamedTuple):
@@ -229,6 +246,9 @@ def check_arguments(formula, family, link, cond_weights, n_quad, max_iter, reml,
     parsed = parse_formula(formula)
     groups, grand = check_centering(center_group, center_grand, parsed)
     n_quad = check_positive_int(n_quad, "n_quad")
+    if n_quad > MAX_QUAD:
+        raise ValueError(f"n_quad must be at most {MAX_QUAD} (points per random effect), got "
+                         f"{n_quad}; adaptive quadrature is usually accurate with 5 to 25")
     max_iter = check_positive_int(max_iter, "max_iter", allow_none=True)
     reml = check_bool(reml, "reml")
     if reml and fam is not None:
@@ -315,8 +335,7 @@ class _DesignReuse:
                 or not all(data[c].equals(first[c]) for c in data.columns if c != resp)):
             return None
         values = data[resp].iloc[design.row_positions]
-        y = numeric_array(values.to_frame(), resp, "response") if family is None \
-            else family.response(values, resp)
+        y = response_values(values, resp, family)
         frame = design.frame.copy(deep=False)
         frame[resp] = values.to_numpy()
         from .warnings import record

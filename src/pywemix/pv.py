@@ -28,18 +28,40 @@ def check_plausible_values(plausible_values, formula) -> tuple:
     if len(set(lengths.values())) > 1:
         raise ValueError(f"plausible-value lists have unequal lengths: {lengths}")
     parsed = parse_formula(formula)
+    target = _response_column(parsed)
     for k in lists:
-        if k != parsed.response:
+        if k == parsed.response and target != k:
+            raise ValueError(
+                f"plausible values replace a column: key them by the column the response "
+                f"{k!r} is computed from ({', '.join(map(repr, sorted(parsed.response_columns)))})"
+                + ("" if target else "; a response made of several columns cannot have them"))
+        if k != target:
             raise ValueError(
                 f"plausible-value name {k!r} is not the response of the formula "
                 f"({parsed.response!r}); only the outcome may have plausible values")
-    cols = lists[parsed.response]
+    cols = lists[target]
     if len(cols) < 2:
         raise ValueError("plausible values need at least two columns, got "
                          f"{len(cols)}")
     if len(set(cols)) != len(cols):
         raise ValueError(f"plausible-value columns are repeated: {cols}")
-    return parsed.response, cols
+    names = {c for c in cols if isinstance(c, str)}
+    used = parsed.predictor_model_columns(names) & names
+    if used:
+        raise ValueError(f"plausible-value column(s) {', '.join(map(repr, sorted(used)))} "
+                         "also appear on the right of '~': a plausible value cannot explain "
+                         "itself")
+    return target, cols
+
+
+def _response_column(parsed):
+    """The column the plausible values replace: the response, or the one column
+    a response expression such as ``np.log(math)`` is computed from (None when
+    it uses several)."""
+    if parsed.response_is_column:
+        return parsed.response
+    columns = parsed.response_columns
+    return next(iter(columns)) if len(columns) == 1 else None
 
 
 def combine(estimates: np.ndarray, variances: np.ndarray):
@@ -275,13 +297,13 @@ class PlausibleValuesResult(InferenceMixin):
         from .results.plots import KINDS, plot
         if kind not in KINDS:
             raise ValueError(f"unknown plot kind {kind!r}; choose one of {', '.join(KINDS)}")
-        if kind == "coef":
-            return plot(self, kind)
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"value must be an integer index into fits, got {value!r}")
         if not 0 <= value < len(self.fits):
             raise ValueError(f"value must be between 0 and {len(self.fits) - 1} (one per "
                              f"plausible value: {', '.join(self.columns)}), got {value}")
+        if kind == "coef":
+            return plot(self, kind)
         fig = plot(self.fits[value], kind)
         fig.suptitle(f"plausible value {value + 1} of {len(self.fits)} "
                      f"({self.columns[value]})", fontsize=9)
@@ -302,7 +324,12 @@ class PlausibleValuesResult(InferenceMixin):
 def _fit_one(shared, column):
     """One plausible-value fit: ``column`` as the response (picklable task)."""
     fit, formula, data, response = shared
-    return fit(formula, data.assign(**{response: data[column]}))
+    try:
+        return fit(formula, data.assign(**{response: data[column]}))
+    except (ValueError, TypeError) as exc:
+        if column == response:
+            raise
+        raise type(exc)(f"plausible value {column!r} (fitted as {response!r}): {exc}") from exc
 
 
 def fit_plausible_values(fit, formula, data, plausible_values, executor=None):

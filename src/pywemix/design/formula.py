@@ -306,6 +306,7 @@ def _split_random(rhs: str):
     for start, end, inner in _bar_terms(rhs):
         pieces.append(rhs[last:start])
         last = end
+        _check_joined(rhs, start, end)
         double = "||" in inner
         expr, group = (s.strip() for s in inner.split("||" if double else "|", 1))
         if not expr:
@@ -316,6 +317,16 @@ def _split_random(rhs: str):
         random.extend(RandomTerm(e, g) for g in groups for e in exprs)
     pieces.append(rhs[last:])
     return _fixed_part("".join(pieces)), _canonical_groups(random)
+
+
+def _check_joined(rhs: str, start: int, end: int) -> None:
+    """A random term must be joined to its neighbours by ``+`` (lme4 reads
+    ``x (1 | g)`` as a call of ``x``)."""
+    before, after = rhs[:start].rstrip(), rhs[end:].lstrip()
+    # an unbalanced parenthesis next to the term is reported by _bar_terms
+    if (before and before[-1] not in "+-(") or (after and after[0] not in "+-)"):
+        raise ValueError(f"formula syntax error: random term {rhs[start:end]!r} must be "
+                         "joined to the other terms with '+'")
 
 
 def _fixed_part(text: str) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..warnings import DataWarning, warn
+from .validate import check_mixed_types
 
 __all__ = ["to_pandas", "check_columns", "drop_incomplete", "prepare_categoricals"]
 
@@ -24,6 +25,9 @@ def to_pandas(data) -> pd.DataFrame:
         If ``data`` is neither a pandas nor a polars DataFrame.
     """
     if isinstance(data, pd.DataFrame):
+        if isinstance(data.columns, pd.MultiIndex):
+            raise TypeError("data has MultiIndex columns: give it one name per column, e.g. "
+                            "data.columns = ['_'.join(map(str, c)) for c in data.columns]")
         return data
     module = type(data).__module__ or ""
     if module.startswith("polars") and hasattr(data, "to_pandas"):
@@ -130,6 +134,8 @@ def prepare_categoricals(data: pd.DataFrame, columns) -> pd.DataFrame:
         elif s.dtype == object and _all_numbers(s):
             data[c] = s.astype(float)  # numbers stored as Python objects
         elif not pd.api.types.is_numeric_dtype(s.dtype):
+            if s.dtype == object:
+                check_mixed_types(s, c)
             codes, uniques = pd.factorize(s.astype(str), sort=True)
             data[c] = pd.Categorical.from_codes(codes, categories=list(uniques))
     return data

@@ -23,6 +23,9 @@ from .frame import (check_columns, check_predictor_types, drop_incomplete, numer
 from .levels import order_levels, sorted_levels
 from ..warnings import DataWarning, warn
 from .scaling import scale_within, warn_unscaled
+from .validate import (check_centered, check_magnitude, check_response_not_predictor,
+                       check_terms, warn_dependent_random, warn_numbers_as_text,
+                       warn_scales)
 from .weights import (check_unconditional, conditional_weights, constant_within, normalize_weight_spec,
                       validate_weights, zero_weight_rows)
 
@@ -121,13 +124,23 @@ class LogicalAsFactor(PandasMaterializer):
 def fixed_matrix(spec_or_formula, frame: pd.DataFrame):
     """Fixed-effects design matrix from a formula string or a stored model spec."""
     try:
-        if isinstance(spec_or_formula, str):
-            mm = model_matrix(spec_or_formula, frame, na_action="raise",
-                              materializer=LogicalAsFactor)
-        else:
-            mm = spec_or_formula.get_model_matrix(frame, na_action="raise")
+        # log(0) and the like give NaN/inf, reported by formulaic or _check_finite
+        with np.errstate(all="ignore"):
+            if isinstance(spec_or_formula, str):
+                mm = model_matrix(spec_or_formula, frame, na_action="raise",
+                                  materializer=LogicalAsFactor)
+            else:
+                mm = spec_or_formula.get_model_matrix(frame, na_action="raise")
     except FormulaicError as exc:
         raise ValueError(f"cannot build the design matrix: {exc}") from None
+    except ValueError as exc:
+        term = re.search(r"`([^`]+)` contains null values", str(exc))
+        if term is None:
+            raise
+        raise ValueError(
+            f"term {term.group(1)!r} gives missing values in some rows after evaluation (for "
+            "example the log or square root of a negative number): transform the column so "
+            "that every row the model uses is defined, or drop those rows") from None
     return mm
 
 
@@ -186,7 +199,7 @@ def check_rank(X: np.ndarray, names) -> None:
         raise ValueError(
             f"rank-deficient fixed-effects design: {len(aliased)} column(s) are linear "
             f"combinations of the others and cannot be estimated: "
-            f"{', '.join(map(repr, aliased))}")
+            f"{', '.join(map(repr, aliased))}{_near_constant_hint(C, names)}")
     share = np.diag(L)[:rank] ** 2
     if share.min() < 1e-9:
         worst = names[piv[int(np.argmin(share))] - 1]
@@ -194,6 +207,20 @@ def check_rank(X: np.ndarray, names) -> None:
              "nearly a linear combination of the others (for example a variable with "
              "a large mean beside the intercept); centre or rescale the predictors for "
              "accurate estimates", DataWarning)
+
+
+def _near_constant_hint(C: np.ndarray, names) -> str:
+    """Name the columns that are constant up to rounding beside the intercept
+    (cosine with it of 1 to 12 digits, e.g. ``x + 1e8``): centring them helps."""
+    if "Intercept" not in names:
+        return ""
+    k = list(names).index("Intercept")
+    near = [n for j, n in enumerate(names) if j != k and abs(C[j, k]) > 1 - 1e-12]
+    if not near:
+        return ""
+    return (f"; {', '.join(map(repr, near))} {'is' if len(near) == 1 else 'are'} constant "
+            "up to rounding error relative to the mean: centre (or drop) "
+            f"{'it' if len(near) == 1 else 'them'}")
 
 
 def _frame(data, parsed: ParsedFormula, spec, extra=()):
@@ -217,7 +244,10 @@ def _frame(data, parsed: ParsedFormula, spec, extra=()):
     frame = frame.assign(**{_POSITION: np.arange(len(frame))})
     frame = drop_incomplete(frame, needed)
     predictors = parsed.predictor_model_columns(data.columns)
+    check_response_not_predictor(parsed, predictors)
     check_predictor_types(frame, sorted(predictors))
+    groups = {c for t in parsed.random for c in t.group}
+    warn_numbers_as_text(frame, sorted(predictors - groups))
     categorical = [c for c in sorted(predictors)
                    if (not pd.api.types.is_numeric_dtype(frame[c].dtype)
                        or pd.api.types.is_bool_dtype(frame[c].dtype))]
@@ -239,6 +269,12 @@ def _response(frame, parsed, family):
             raise ValueError(f"the response {name!r} must give one column, got "
                              f"{lhs.shape[1]} ({', '.join(map(str, lhs.columns))})")
         values = pd.Series(np.asarray(lhs.iloc[:, 0]), index=frame.index, name=name)
+    return response_values(values, name, family)
+
+
+def response_values(values: pd.Series, name: str, family) -> np.ndarray:
+    """The checked response vector of ``values`` (family-coded; numeric,
+    finite and in double range for the Gaussian family; never constant)."""
     if family is not None:
         y = family.response(values, name)
     else:
@@ -248,6 +284,7 @@ def _response(frame, parsed, family):
             raise ValueError(f"response {name!r} has {int(bad.sum())} non-finite values "
                              f"(e.g. {y[bad][0]}): remove those rows or transform the "
                              "response")
+        check_magnitude(y, [name], "response")
     if np.ptp(y) == 0:
         raise ValueError(f"response {name!r} is constant ({y[0]:g}) in all {len(y)} rows "
                          "used: there is nothing to model")
@@ -274,7 +311,8 @@ def _weights(frame, parsed, spec, cond_weights):
     if drop.any():
         frame = frame.loc[~drop]
         if len(frame) == 0:
-            raise ValueError("no rows left after dropping rows with zero weights")
+            raise ValueError("no rows left after dropping rows with zero weights (weight "
+                             f"columns {', '.join(repr(w) for w in spec if w is not None)})")
         arrays = {k: v[~drop] for k, v in arrays.items()}
         ordered = order_levels(frame, groups)
     return frame, arrays, ordered, int(drop.sum())
@@ -322,7 +360,9 @@ def build_design(formula, data, weights=None, cond_weights=False,
     arrays = {k: v[order] for k, v in arrays.items()}
     centering = None
     if transform is not None:
+        before = frame
         frame, centering = transform.fit(frame, levels, arrays, spec)
+        check_centered(before, frame)
     y = _response(frame, parsed, family)
     off = np.zeros(len(frame))
     if offset_column:
@@ -333,8 +373,11 @@ def build_design(formula, data, weights=None, cond_weights=False,
     mm = fixed_matrix(f"{parsed.fixed}", frame)
     X = np.ascontiguousarray(mm.to_numpy(dtype=float))
     x_names = list(mm.columns)
+    check_terms(mm.model_spec)
     _check_finite(X, x_names, "fixed-effect")
+    check_magnitude(X, x_names, "fixed-effect column")
     check_rank(X, x_names)
+    warn_scales(X, x_names)
     Z, blocks, rspecs = random_blocks(parsed, frame, levels)
     check_identifiable(levels, Z, len(y), family is None)
     if not cond_weights:
@@ -425,6 +468,7 @@ def random_blocks(parsed, frame, levels):
             start += len(names)
         _check_distinct_effects(blk, lev)
         Z.append(np.ascontiguousarray(np.hstack(cols)))
+        warn_dependent_random(Z[-1], [n for b in blk for n in b.names], lev.name)
         blocks.append(blk)
         model_specs.append(sp)
     return Z, blocks, model_specs

@@ -35,7 +35,7 @@ def _categoricals_like(newdata: pd.DataFrame, frame: pd.DataFrame, skip=()) -> p
         if isinstance(vals.dtype, pd.CategoricalDtype):
             vals = vals.astype(object)
         if cats.dtype == bool:
-            vals = vals.astype(bool)
+            vals = _as_bool(vals, c)
         elif all(isinstance(v, str) for v in cats):
             vals = vals.astype(str)
         unknown = set(pd.unique(vals.dropna())) - set(cats)
@@ -47,18 +47,50 @@ def _categoricals_like(newdata: pd.DataFrame, frame: pd.DataFrame, skip=()) -> p
     return newdata
 
 
+def _as_bool(values: pd.Series, name: str) -> pd.Series:
+    """A column that was logical in the fit: True/False, or the numbers 1/0
+    (not text, whose truth value would be that of a non-empty string)."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype(bool)
+    numbers = (bool, np.bool_, int, float, np.integer, np.floating)
+    bad = [v for v in pd.unique(values.dropna())
+           if not (isinstance(v, numbers) and v in (0, 1))]
+    if bad:
+        raise ValueError(f"column {name!r} was logical (True/False) in the fit; newdata "
+                         f"has other values such as {bad[:3]}")
+    return values.astype(bool)
+
+
 def _numeric_like(values: pd.Series, name: str) -> pd.Series:
     """A column that was numeric in the fit must be numeric in ``newdata``
     (numbers stored as Python objects are accepted, as in the fit)."""
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        return values
+    if pd.api.types.is_numeric_dtype(values.dtype) and \
+            not pd.api.types.is_bool_dtype(values.dtype):
+        return _finite(values, name)
     present = values.dropna()
-    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-           for v in present):
-        return values.astype(float)
+    if not pd.api.types.is_bool_dtype(values.dtype) and all(
+            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            for v in present):
+        return _finite(values.astype(float), name)
     sample = ", ".join(repr(v) for v in pd.unique(present)[:3])
     raise TypeError(f"column {name!r} of newdata must be numeric, as in the fit, but has "
                     f"dtype {values.dtype} (values such as {sample})")
+
+
+def _finite(values: pd.Series, name: str) -> pd.Series:
+    """Refuse infinite values (the fit refuses them too)."""
+    n_inf = int(np.isinf(values.to_numpy(dtype=float, na_value=np.nan)).sum())
+    if n_inf:
+        raise ValueError(f"column {name!r} of newdata has {n_inf} infinite values")
+    return values
+
+
+def _check_unique_columns(data: pd.DataFrame, needed) -> None:
+    """Refuse newdata with several columns of a name the prediction uses."""
+    dup = sorted(set(data.columns[data.columns.duplicated()]) & set(needed))
+    if dup:
+        raise ValueError(f"newdata has several columns named {', '.join(map(repr, dup))}, "
+                         "which the model uses: rename them")
 
 
 def linear_predictor(result, newdata=None, include_random=True,
@@ -79,6 +111,7 @@ def linear_predictor(result, newdata=None, include_random=True,
     if not include_random and not (centering and centering.group_means):
         needed = needed - {c for t in parsed.random for c in t.group}
     check_columns(data, sorted(needed))
+    _check_unique_columns(data, needed | ({column} if column else set()))
     if offset is None and column is not None:
         needed = needed | {column}
         check_columns(data, [column], "offset column")

@@ -147,7 +147,8 @@ class ByResult(Mapping):
         if key in self.errors:
             raise GroupFitError(f"{self.column} = {key!r} could not be fitted: "
                                 f"{self.errors[key]}")
-        raise KeyError(key)
+        raise KeyError(f"{key!r} is not a value of {self.column!r}; its fitted values are "
+                       f"{list(self._fits)[:10]}")
 
     def __contains__(self, key):
         return key in self._fits

@@ -103,14 +103,20 @@ def replicate_weights(design, data, rep) -> ReplicateWeights:
     rows = data.index.get_indexer(design.frame.index)
     u = _within_top(design)
     step = max(2, (CHUNK_CELLS // max(1, design.n_obs)) // 2 * 2)  # even: pairs stay together
-    tops, levels1, paired = [], [], True
+    tops, levels1, paired, same = [], [], True, True
     for k in range(0, len(cols), step):
         F = _factors(data, rows, cols[k:k + step], full, full_name)
+        same = same and bool(np.all(F[:, full > 0] == 1))
         top, level1 = _split_factors(design, F, u)
         _check_groups_left(top, cols[k:k + step])
         tops.append(top)
         levels1.append(level1)
         paired = paired and paired_halves(F)
+    if same:
+        raise ValueError(f"every replicate weight column ({', '.join(map(repr, cols[:3]))}"
+                         f"{', ...' if len(cols) > 3 else ''}) equals the full-sample weight "
+                         f"{full_name!r} in the rows the model uses, so the replicate "
+                         "variance would be 0: check the replicate columns")
     rows_w = None
     if any(x is not None for x in levels1):
         rows_w = np.concatenate([x if x is not None else np.broadcast_to(design.w1, t.shape[:1]
@@ -123,12 +129,12 @@ def replicate_weights(design, data, rep) -> ReplicateWeights:
 def _factors(data, rows, cols, full, full_name):
     """Row factors ``column / full`` (R, n) of some replicate columns, checked."""
     block = data[cols].iloc[rows]
-    try:
-        F = block.to_numpy(dtype=float).T
-    except (TypeError, ValueError):
-        bad = [c for c in cols if not pd.api.types.is_numeric_dtype(block[c].dtype)]
+    bad = [c for c in cols if not pd.api.types.is_numeric_dtype(block[c].dtype)
+           or pd.api.types.is_bool_dtype(block[c].dtype)]
+    if bad:
         raise TypeError(f"replicate weight column {bad[0]!r} must be numeric, got dtype "
-                        f"{block[bad[0]].dtype}") from None
+                        f"{block[bad[0]].dtype}")
+    F = block.to_numpy(dtype=float, na_value=np.nan).T
     for check, what in ((~np.isfinite(F), "missing or infinite values"),
                         (F < 0, "negative values"),
                         ((full == 0) & (F > 0), None)):
