@@ -11,8 +11,8 @@ import pandas as pd
 from .design.formula import parse_formula
 from .design.frame import check_columns, check_not_all_missing, to_pandas
 from .executors import check_executor, map_tasks
-from .results.inference import InferenceMixin
-from .warnings import DataWarning, PseudoLikelihoodWarning, reissue, silently, warn
+from .results.inference import CombinedFitsMixin, InferenceMixin
+from .warnings import DataWarning, reissue, silently, warn
 
 __all__ = ["check_plausible_values", "fit_plausible_values", "PlausibleValuesResult",
            "combine"]
@@ -94,7 +94,7 @@ def combine(estimates: np.ndarray, variances: np.ndarray):
     return c.mean, c.total, c.imputation, c.within
 
 
-class PlausibleValuesResult(InferenceMixin):
+class PlausibleValuesResult(CombinedFitsMixin, InferenceMixin):
     """Combined result of one fit per plausible value.
 
     Same interface as :class:`~pywemix.results.result.MixResult` for ``params``,
@@ -103,8 +103,12 @@ class PlausibleValuesResult(InferenceMixin):
     results), ``imputation_variance`` and ``sampling_variance``.
     ``fittedvalues``, ``resid`` and ``predict`` average the fits. There is
     no combined log-likelihood: ``llf``, ``aic`` and ``bic`` are NaN, with a
-    warning (see :attr:`llf`).
+    warning (see :attr:`llf`); these come from
+    :class:`~pywemix.results.inference.CombinedFitsMixin`, as for
+    :class:`~pywemix.survey.pool.PooledResult`.
     """
+
+    _fits_label = "plausible-value"
 
     def __init__(self, fits, response, columns, formula):
         d = self.__dict__
@@ -194,95 +198,6 @@ class PlausibleValuesResult(InferenceMixin):
             comb = rubin(est, var)
             out[name] = first.assign(estimate=comb.mean, std_error=np.sqrt(comb.total))
         return out
-
-    # -- likelihood-based quantities: none for the combination ---------------
-    def _no_likelihood(self, what: str) -> float:
-        warn(f"{what} is not defined for a combination of {len(self.fits)} plausible-value "
-             "fits (there is no combined likelihood): it is NaN. Compare models with Wald "
-             "tests (result.wald_test); each fit's own value is in result.fits[k]",
-             PseudoLikelihoodWarning)
-        return np.nan
-
-    @property
-    def llf(self) -> float:
-        """NaN, with a :class:`~pywemix.PseudoLikelihoodWarning`.
-
-        The combined estimates average M fits to different responses, which
-        is not the maximum of any likelihood, so there is no combined
-        log-likelihood, AIC or BIC: the combination rules (Rubin 1987,
-        *Multiple Imputation for Nonresponse in Surveys*; the EdSurvey note's
-        eqs. 6-8) combine estimates and variances, not likelihoods. As the AIC and BIC of a single weighted fit,
-        which warn that a pseudo-likelihood is not valid for model comparison
-        but return the value, ``llf``, ``aic`` and ``bic`` warn and return NaN
-        rather than raise. Use Wald tests (:meth:`wald_test`), which combine
-        the fits by Rubin's rules; each fit's log-likelihood is
-        ``fits[k].llf``.
-        """
-        return self._no_likelihood("The log-likelihood (llf)")
-
-    @property
-    def aic(self) -> float:
-        """NaN, with a :class:`~pywemix.PseudoLikelihoodWarning` (see :attr:`llf`)."""
-        return self._no_likelihood("AIC")
-
-    @property
-    def bic(self) -> float:
-        """NaN, with a :class:`~pywemix.PseudoLikelihoodWarning` (see :attr:`llf`)."""
-        return self._no_likelihood("BIC")
-
-    def information_criteria(self) -> tuple:
-        """(AIC, BIC) = (NaN, NaN), without the warning (see :attr:`llf`)."""
-        return np.nan, np.nan
-
-    # -- fitted values and residuals: means over the fits ------------------------
-    @property
-    def fittedvalues(self) -> pd.Series:
-        """Fitted values (response scale, random effects included) averaged
-        over the plausible-value fits, in the data's row order."""
-        return (sum(f.fittedvalues for f in self.fits) / len(self.fits)).rename(
-            "fittedvalues")
-
-    def residuals(self, kind: str = "response") -> pd.Series:
-        """Observation-level residuals averaged over the plausible-value fits.
-
-        Parameters
-        ----------
-        kind : {"response", "pearson"}
-            As :meth:`MixResult.residuals
-            <pywemix.results.result.MixResult.residuals>`.
-
-        Notes
-        -----
-        The mean over the M fits of each fit's residuals,
-        :math:`\\frac1M \\sum_m (y_m - \\hat\\mu_m)`: for response residuals
-        the mean plausible value minus ``fittedvalues``; Pearson residuals
-        divide each fit's by its own residual standard deviation first.
-        Diagnostics of one fit: ``fits[k].residuals()`` or
-        ``plot(kind, value=k)``.
-        """
-        if kind not in ("response", "pearson"):
-            raise ValueError(f"kind must be 'response' or 'pearson', got {kind!r}")
-        return (sum(f.residuals(kind) for f in self.fits) / len(self.fits)).rename("resid")
-
-    @property
-    def resid(self) -> pd.Series:
-        """Response residuals averaged over the plausible-value fits (call it,
-        ``resid(kind="pearson")``, for Pearson residuals; see :meth:`residuals`)."""
-        from .results.diagnostics import Residuals
-        return Residuals.wrap(self.residuals("response"), self)
-
-    def predict(self, newdata=None, **kwargs) -> pd.Series:
-        """Predictions averaged over the plausible-value fits (arguments as
-        :meth:`MixResult.predict`)."""
-        return sum(f.predict(newdata, **kwargs) for f in self.fits) / len(self.fits)
-
-    def __getattr__(self, name):
-        from .results.result import MixResult
-        if not name.startswith("_") and hasattr(MixResult, name):
-            raise AttributeError(
-                f"{name!r} is a property of one fit, not of the plausible-value "
-                f"combination: use result.fits[k].{name} (k = 0..{len(self.fits) - 1})")
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def plot(self, kind: str = "coef", value: int = 0):
         """A plot as a matplotlib Figure (see :mod:`pywemix.results.plots`).

@@ -15,8 +15,8 @@ from scipy import stats
 
 from ..warnings import PseudoLikelihoodWarning, PywemixWarning, warn
 
-__all__ = ["InferenceMixin", "WaldTestResult", "variance_labels", "variance_intervals",
-           "check_alpha", "loglik_value"]
+__all__ = ["InferenceMixin", "CombinedFitsMixin", "WaldTestResult", "variance_labels",
+           "variance_intervals", "check_alpha", "loglik_value"]
 
 
 def variance_labels(vc: pd.DataFrame) -> list:
@@ -176,7 +176,7 @@ def variance_intervals(var_components: pd.DataFrame, var_cov, alpha: float = 0.0
 def loglik_value(result) -> float:
     """``result.llf`` as a float, NaN for results that have none (plausible-value
     combinations, pooled fits), without their warning (for reports and tables)."""
-    if getattr(result, "n_plausible", None):
+    if isinstance(result, CombinedFitsMixin) or getattr(result, "n_plausible", None):
         return np.nan
     llf = result.llf
     return np.nan if llf is None else float(llf)
@@ -543,3 +543,136 @@ class InferenceMixin:
         out = pd.concat([fixed, var], ignore_index=True)
         out.attrs["notes"] = list(vi.attrs["notes"])
         return out
+
+
+class CombinedFitsMixin:
+    """What a combination of M fits (plausible values, pooled imputations) has
+    in place of one fit's likelihood and per-row values.
+
+    A result stores ``fits`` and names them in ``_fits_label`` (for messages:
+    ``"plausible-value"``, ``"imputed-data"``). ``llf``, ``aic`` and ``bic``
+    are NaN with a warning; ``fittedvalues``, ``residuals``/``resid`` and
+    ``predict`` average the fits row by row; asking for another attribute of
+    a single fit (``theta``, ``ranef`` of a pooled result...) raises an
+    AttributeError that points to ``fits[k]``.
+    """
+
+    _fits_label = "combined"
+
+    # -- likelihood-based quantities: none for the combination ---------------
+    def _no_likelihood(self, what: str) -> float:
+        warn(f"{what} is not defined for a combination of {len(self.fits)} "
+             f"{self._fits_label} fits (there is no combined likelihood): it is NaN. "
+             "Compare models with Wald tests (result.wald_test); each fit's own value "
+             "is in result.fits[k]", PseudoLikelihoodWarning)
+        return np.nan
+
+    @property
+    def llf(self) -> float:
+        """NaN, with a :class:`~pywemix.PseudoLikelihoodWarning`.
+
+        The combined estimates average M fits to different responses (plausible
+        values) or data sets (imputations), which is not the maximum of any
+        likelihood, so there is no combined log-likelihood, AIC or BIC: the
+        combination rules (Rubin 1987, *Multiple Imputation for Nonresponse in
+        Surveys*; the EdSurvey note's eqs. 6-8) combine estimates and
+        variances, not likelihoods. As the AIC and BIC of a single weighted
+        fit, which warn that a pseudo-likelihood is not valid for model
+        comparison but return the value, ``llf``, ``aic`` and ``bic`` warn and
+        return NaN rather than raise. Use Wald tests (:meth:`wald_test`),
+        which combine the fits by Rubin's rules; each fit's log-likelihood is
+        ``fits[k].llf``. (R's ``mice::pool`` likewise pools no likelihood;
+        ``mice::D3`` pools likelihood-ratio statistics, which needs unweighted
+        refits.)
+        """
+        return self._no_likelihood("The log-likelihood (llf)")
+
+    @property
+    def aic(self) -> float:
+        """NaN, with a :class:`~pywemix.PseudoLikelihoodWarning` (see :attr:`llf`)."""
+        return self._no_likelihood("AIC")
+
+    @property
+    def bic(self) -> float:
+        """NaN, with a :class:`~pywemix.PseudoLikelihoodWarning` (see :attr:`llf`)."""
+        return self._no_likelihood("BIC")
+
+    def information_criteria(self) -> tuple:
+        """(AIC, BIC) = (NaN, NaN), without the warning (see :attr:`llf`)."""
+        return np.nan, np.nan
+
+    # -- per-row values: means over the fits ---------------------------------
+    def _mean_over_fits(self, get, what: str, name: str) -> pd.Series:
+        """``get(fit)`` averaged over the fits, row by row; the fits must give
+        pandas Series over the same rows."""
+        values = [get(f) for f in self.fits]
+        first = values[0]
+        for k, v in enumerate(values):
+            if not isinstance(v, pd.Series):
+                raise NotImplementedError(
+                    f"{what} of fit {k} is a {type(v).__name__}, not a pandas Series: "
+                    f"average them yourself, e.g. sum(f.{name} for f in result.fits) / "
+                    f"{len(values)}")
+            if not v.index.equals(first.index):
+                raise ValueError(
+                    f"{what} cannot be averaged row by row: fit {k} has {len(v)} rows "
+                    f"and fit 0 has {len(first)}, or they are other rows (the "
+                    f"{self._fits_label} data sets kept different rows, e.g. after "
+                    f"dropping missing values). Use each fit's own: result.fits[k].{name}")
+        return sum(values) / len(values)
+
+    @property
+    def fittedvalues(self) -> pd.Series:
+        """Fitted values (response scale, random effects included) averaged
+        over the fits, in the data's row order (see :meth:`residuals`)."""
+        return self._mean_over_fits(lambda f: f.fittedvalues, "fittedvalues",
+                                    "fittedvalues").rename("fittedvalues")
+
+    def residuals(self, kind: str = "response") -> pd.Series:
+        """Observation-level residuals averaged over the fits.
+
+        Parameters
+        ----------
+        kind : {"response", "pearson"}
+            As :meth:`MixResult.residuals
+            <pywemix.results.result.MixResult.residuals>`.
+
+        Notes
+        -----
+        The mean over the M fits of each fit's residuals,
+        :math:`\\frac1M \\sum_m (y_m - \\hat\\mu_m)`: for response residuals
+        the mean response (mean plausible value, mean imputed value) minus
+        ``fittedvalues``; Pearson residuals divide each fit's by its own
+        residual standard deviation first. A mean over the fits is the
+        combined point estimate of any per-row quantity (Rubin 1987,
+        *Multiple Imputation for Nonresponse in Surveys*, ch. 3). The fits
+        must have kept the same rows (a ValueError says so otherwise).
+        Diagnostics of one fit: ``fits[k].residuals()``.
+        """
+        if kind not in ("response", "pearson"):
+            raise ValueError(f"kind must be 'response' or 'pearson', got {kind!r}")
+        return self._mean_over_fits(lambda f: f.residuals(kind), "residuals",
+                                    f"residuals({kind!r})").rename("resid")
+
+    @property
+    def resid(self) -> pd.Series:
+        """Response residuals averaged over the fits (call it,
+        ``resid(kind="pearson")``, for Pearson residuals; see :meth:`residuals`)."""
+        from .diagnostics import Residuals
+        return Residuals.wrap(self.residuals("response"), self)
+
+    def predict(self, newdata=None, **kwargs) -> pd.Series:
+        """Predictions averaged over the fits (arguments as
+        :meth:`MixResult.predict <pywemix.results.result.MixResult.predict>`;
+        without ``newdata`` the fits must have kept the same rows)."""
+        return self._mean_over_fits(lambda f: f.predict(newdata, **kwargs), "predict",
+                                    "predict(...)")
+
+    def __getattr__(self, name):
+        from .result import MixResult
+        if not name.startswith("_") and hasattr(MixResult, name):
+            raise AttributeError(
+                f"{name!r} is a property of one fit, not of the combination of "
+                f"{len(self.fits)} {self._fits_label} fits: use result.fits[k].{name} "
+                f"(k = 0..{len(self.fits) - 1})")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..results.inference import InferenceMixin, check_alpha, variance_labels
+from ..results.inference import (CombinedFitsMixin, InferenceMixin, check_alpha,
+                                 variance_labels)
 
 __all__ = ["rubin", "RubinCombination", "barnard_rubin_df", "pool", "PooledResult"]
 
@@ -119,7 +120,7 @@ def _kinds(fit) -> list:
     return out
 
 
-class PooledResult(InferenceMixin):
+class PooledResult(CombinedFitsMixin, InferenceMixin):
     """Fits of one model on M imputed data sets pooled by Rubin's rules.
 
     ``params``, ``cov_params(kind)``, ``bse``, ``var_components``,
@@ -127,7 +128,19 @@ class PooledResult(InferenceMixin):
     ``df`` (Barnard-Rubin), ``riv``, ``fmi`` (fraction of missing
     information), ``within_variance``, ``between_variance`` per fixed effect;
     ``fits``. ``tidy()`` adds ``df`` and ``fmi`` and uses t intervals.
+
+    As a plausible-value result (both from
+    :class:`~pywemix.results.inference.CombinedFitsMixin`): there is no
+    pooled likelihood, so ``llf``, ``aic`` and ``bic`` are NaN with a
+    :class:`~pywemix.PseudoLikelihoodWarning` pointing to Wald tests, and
+    ``information_criteria()`` is (NaN, NaN); ``fittedvalues``,
+    ``residuals``/``resid`` and ``predict`` are the means over the fits,
+    row by row (a ValueError when the imputed data sets kept different
+    rows); a single fit's attribute (``ranef``, ``theta``...) is
+    ``fits[k].name``.
     """
+
+    _fits_label = "imputed-data"
 
     def __init__(self, fits, dfcom=None):
         d = self.__dict__
@@ -165,7 +178,7 @@ class PooledResult(InferenceMixin):
         # what the report needs of a fit: the first fit's settings and sample
         for key in ("settings", "family", "nobs", "n_clusters", "weighted"):
             d[key] = getattr(first, key)
-        d["llf"], d["optimization"] = None, None
+        d["optimization"] = None
         msgs = []
         for f in fits:
             msgs.extend(m for m in f.warnings if m not in msgs)
