@@ -425,7 +425,8 @@ METHODS = [
     (lambda r: r.wald_test(R=[[0, 0, 0]]), ValueError, "R"),
     (lambda r: r.wald_test(R=np.eye(3), q=[0, 0]), ValueError, "q"),
     (lambda r: r.wald_test(["x"], R=np.eye(3)), ValueError, "R"),
-    *[(lambda r, n=n: r.simulate(n), ValueError, "n") for n in (0, -1, 2.5, "2", None, True)],
+    *[(lambda r, n=n: r.simulate(n), ValueError, "n") for n in (0, -1, 10 ** 12)],
+    *[(lambda r, n=n: r.simulate(n), TypeError, "n") for n in (2.5, "2", None, True)],
     *[(lambda r, s=s: r.simulate(2, seed=s), e, "seed") for s, e in [
         ("abc", TypeError), (1.5, TypeError), (-1, ValueError), ([1, 2], TypeError)]],
     (lambda r: pywemix.anova(r), ValueError, "two models"),

@@ -108,8 +108,9 @@ def test_simulate_shape_index_reproducible(fits, name):
 
 
 def test_simulate_bad_n(fits):
-    for bad in (0, -1, 1.5, True):
-        with pytest.raises(ValueError):
+    for bad, exc in ((0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError),
+                     ("2", TypeError)):
+        with pytest.raises(exc, match="n must be a positive integer"):
             fits["gaussian_ri"].simulate(bad, seed=1)
 
 
@@ -117,6 +118,36 @@ def test_simulate_bad_n(fits):
 def test_simulate_bad_seed(fits, seed, exc):
     with pytest.raises(exc, match="seed"):
         fits["gaussian_ri"].simulate(2, seed=seed)
+
+
+def test_simulate_too_many_draws_is_refused_before_allocating(fits):
+    """n x rows x 8 bytes over 2 GB: a ValueError naming n, the memory and a
+    batch size that fits, instead of a MemoryError (or swapping)."""
+    from pywemix.results.diagnostics import MAX_DRAW_BYTES
+    r = fits["gaussian_ri"]
+    with pytest.raises(ValueError, match=r"n=1000000000 draws of 180 rows need 1.31 TB.*"
+                                         r"use n <= \d+.*loop") as err:
+        r.simulate(10 ** 9, seed=1)
+    batch = int(str(err.value).split("use n <= ")[1].split(",")[0])
+    assert 8 * batch * r.nobs <= MAX_DRAW_BYTES < 8 * (batch + 1) * r.nobs
+    assert r.simulate(np.int64(2), seed=1).shape == (r.nobs, 2)
+
+
+def test_simulate_poisson_means_too_large_names_their_range():
+    """numpy refuses Poisson means above ~9.2e18 ('lam value too large'): the
+    error names the range of the means and what to check."""
+    from pywemix.results.diagnostics import draw_responses
+    rng = np.random.default_rng(8)
+    g = np.repeat(np.arange(10), 6)
+    df = pd.DataFrame({"g": g, "x": rng.normal(size=g.size)})
+    df["y"] = rng.poisson(np.exp(1 + 0.3 * rng.normal(size=10)[g]))
+    r = _mix("y ~ x + (1|g)", df, family="poisson")
+    assert np.all(np.isfinite(r.simulate(3, seed=1).to_numpy()))
+    beta = r.params.to_numpy() + np.array([50.0, 0.0])   # means around e^51
+    with pytest.raises(ValueError, match=r"cannot draw poisson responses: the means .* "
+                                         r"range from \S+e\+\d+ to .*result\.params"):
+        draw_responses(r.design, beta, r.random_effects_covariances, r.sigma2,
+                       r.family_object, 2, np.random.default_rng(1))
 
 
 def test_simulate_gaussian_moments(fits, sleep):
