@@ -64,8 +64,9 @@ def check_draws(n, rows: int) -> int:
             f"bytes; the computation needs a few times more), over the "
             f"{_size(MAX_DRAW_BYTES)} one call may allocate: use n <= {fit}, or draw in "
             f"a loop of smaller n with one generator, e.g. rng = "
-            f"np.random.default_rng(1); for _ in range(k): sims = result.simulate({fit}, "
-            f"seed=rng), and keep only the statistics you need of each batch")
+            f"np.random.default_rng(1); for _ in range(k): sims = result.simulate("
+            f"{max(1, fit // 4)}, seed=rng), and keep only the statistics you need of "
+            "each batch")
     return n
 
 
