@@ -538,3 +538,25 @@ def test_alpha_above_one_half_warns_it_is_not_the_confidence_level():
         warnings.simplefilter("error", pywemix.PywemixWarning)
         res.conf_int(alpha=0.5)
         res.tidy(alpha=0.1)
+
+
+def test_wald_variance_without_covariance_names_the_boundary_terms():
+    """A GLMM variance below exp(-3.6) has no standard error (as in WeMix): the
+    Wald test names it, says it is at the boundary and what to do instead."""
+    rng = np.random.default_rng(0)
+    g = np.repeat(np.arange(20), 8)
+    x = rng.normal(size=g.size)
+    df = pd.DataFrame({"g": g, "x": x,
+                       "y": rng.poisson(np.exp(1 + 0.3 * x + 0.05 * rng.normal(size=20)[g]))})
+    res = _quiet_mix("y ~ x + (1|g)", df, family="poisson")
+    from pywemix.estimation.variance import SE_FLOOR
+    assert res.var_components["variance"].iloc[0] < SE_FLOOR
+    assert np.isnan(res.var_cov()).all()
+    for call in (lambda: res.wald_test(kind="variance"),
+                 lambda: res.wald_test(["var(Intercept|g)"], kind="variance"),
+                 lambda: res.wald_test(R=[[2.0]], kind="variance")):
+        with pytest.raises(ValueError, match=r"covariance \(robust\) .* not available for "
+                                             r"var\(Intercept\|g\) \(estimate .*boundary.*"
+                                             r"bootstrap_lrt"):
+            call()
+    assert res.wald_test(["x"]).df == 1   # the fixed effects are unaffected

@@ -270,6 +270,32 @@ def _constraint_matrix(R, names, kind) -> np.ndarray:
     return R
 
 
+def _missing_covariance_message(est, V, names, used, kind, cov) -> str:
+    """The error of a Wald test whose terms have no covariance: which terms,
+    why, and what to do instead."""
+    from ..estimation.variance import SE_FLOOR
+    idx = np.flatnonzero(used)
+    bad = [i for i in idx if not np.all(np.isfinite(V[i, idx]))]
+    reasons = []
+    for i in bad:
+        if kind == "variance" and names[i].startswith("var(") and est[i] < SE_FLOOR:
+            why = (f"estimate {est[i]:.3g}: at or near the boundary of 0, below "
+                   f"exp(-3.6) = {SE_FLOOR:.3g}, where WeMix and pywemix give no "
+                   "standard error")
+        else:
+            why = "not estimated (NaN; see result.warnings)"
+        reasons.append(f"{names[i]} ({why})")
+    advice = ("leave them out of the test; whether a variance is zero is not a Wald "
+              "question (at the boundary the statistic is not chi-square: Self and "
+              "Liang 1987, JASA 82, 605-610): for an unweighted fit compare the models "
+              "with and without the random effect by pywemix.bootstrap_lrt or anova"
+              if kind == "variance" else
+              f"leave them out of the test, or try another covariance (cov='{cov}' "
+              "was used)")
+    return (f"the covariance ({cov}) of the tested {kind} term(s) is not available for "
+            f"{', '.join(reasons)}: {advice}")
+
+
 class InferenceMixin:
     """The estimates of a result and Wald-type inference from them.
 
@@ -496,8 +522,9 @@ class InferenceMixin:
         q = np.zeros(R.shape[0]) if q is None else _finite_array(q, "q", 1)
         if q.shape != (R.shape[0],):
             raise ValueError(f"q must have {R.shape[0]} values, got {q.shape}")
-        if not np.all(np.isfinite(V[np.ix_(np.any(R != 0, 0), np.any(R != 0, 0))])):
-            raise ValueError("the covariance of the tested terms is not available (NaN)")
+        used = np.any(R != 0, 0)
+        if not np.all(np.isfinite(V[np.ix_(used, used)])):
+            raise ValueError(_missing_covariance_message(est, V, names, used, kind, cov))
         stat, df, p = _wald(est, V, R, q)
         return WaldTestResult(stat, df, p, label, kind)
 
