@@ -560,3 +560,31 @@ def test_wald_variance_without_covariance_names_the_boundary_terms():
                                              r"bootstrap_lrt"):
             call()
     assert res.wald_test(["x"]).df == 1   # the fixed effects are unaffected
+
+
+def test_conf_int_cols_as_statsmodels():
+    res = fitted()
+    full = res.conf_int(which="all")
+    for cols, rows in ((["x2", "Intercept"], ["x2", "Intercept"]), (1, ["x1"]),
+                       ([0, -1], [full.index[0], full.index[-1]]),
+                       ("sd(Intercept|g)", ["sd(Intercept|g)"])):
+        got = res.conf_int(which="all", cols=cols)
+        assert list(got.index) == rows
+        pd.testing.assert_frame_equal(got, full.loc[rows])
+    for cols, exc, match in (("x9", ValueError, "cols: no row.*'x9'"),
+                             (["sd(Intercept|g)"], ValueError, "no row.*which='fixed'"),
+                             (99, ValueError, "position 99 is out of range"),
+                             ([1.5], TypeError, "cols"), ([], ValueError, "cols is empty"),
+                             (True, TypeError, "cols")):
+        with pytest.raises(exc, match=match):
+            res.conf_int(cols=cols)
+
+
+def test_wald_statsmodels_style_arguments_get_a_hint():
+    res = fitted()
+    with pytest.raises(ValueError, match=r"'x1 = 0'.* as text .*give R and q"):
+        res.wald_test("x1 = 0")
+    with pytest.raises(TypeError, match=r"names of terms .*constraint matrix .* R="):
+        res.wald_test(np.eye(4)[1:2])
+    with pytest.raises(TypeError, match=r"names of terms \(strings\), got 1$"):
+        res.wald_test([1])

@@ -79,3 +79,16 @@ def test_single_fit_attributes_point_to_the_fits(pooled):
     with pytest.raises(AttributeError, match="has no attribute 'no_such_thing'"):
         pooled.no_such_thing
     assert isinstance(pooled.fittedvalues, pd.Series)
+
+
+def test_pooled_intervals_use_barnard_rubin_t(pooled):
+    """conf_int and tidy agree: t intervals with the Barnard-Rubin df."""
+    td = pooled.tidy(alpha=0.1).set_index("term")
+    ci = pooled.conf_int(alpha=0.1)
+    names = list(pooled.params.index)
+    np.testing.assert_allclose(ci.iloc[:, 0], td.loc[names, "conf_low"], rtol=1e-12)
+    np.testing.assert_allclose(ci.iloc[:, 1], td.loc[names, "conf_high"], rtol=1e-12)
+    assert (ci.iloc[:, 1] - ci.iloc[:, 0] > 2 * 1.6448 * pooled.bse).all()   # t > z
+    both = pooled.conf_int(alpha=0.1, which="all", cols=["x", "sd(Intercept|school)"])
+    assert list(both.index) == ["x", "sd(Intercept|school)"]
+    np.testing.assert_allclose(both.loc["x"], ci.loc["x"], rtol=1e-12)

@@ -227,6 +227,10 @@ def _unknown_term_message(unknown, names, kind) -> str:
             hints.append(f"{t!r} is a variance term: test it with kind='variance'")
         elif kind == "variance" and t.startswith("sd("):
             hints.append(f"{t!r}: variance terms are tested as variances, {'var(' + t[3:]!r}")
+        elif any(c in t for c in "=<>"):
+            hints.append(f"{t!r}: hypotheses written as text (statsmodels' 'x1 = 0') are "
+                         "not parsed; name the terms tested against 0, or give R and q "
+                         "(R b = q)")
         elif close:
             hints.append(f"{t!r}: did you mean {' or '.join(map(repr, close))}?")
     return (f"unknown {kind} term(s) {list(unknown)}"
@@ -244,6 +248,12 @@ def _selection_matrix(terms, names, kind) -> tuple:
         raise TypeError(f"terms must be a list of term names, got {terms!r}") from None
     if not terms:
         raise ValueError("terms is empty: give at least one term to test")
+    odd = [t for t in terms if not isinstance(t, str)]
+    if odd:
+        raise TypeError(
+            f"terms must be names of terms (strings), got {odd[0]!r}"
+            + (": a constraint matrix (statsmodels' r_matrix) is given as R=, with q= "
+               "for its right-hand side" if np.ndim(odd[0]) or np.ndim(terms) > 1 else ""))
     unknown = [t for t in terms if t not in names]
     if unknown:
         raise ValueError(_unknown_term_message(unknown, names, kind))
@@ -268,6 +278,39 @@ def _constraint_matrix(R, names, kind) -> np.ndarray:
         raise ValueError(f"row {zero[0]} of R is all zeros: every constraint must "
                          "involve at least one term")
     return R
+
+
+def _variance_label(row: str) -> str:
+    """The ``tidy()`` label of a ``conf_int`` row (``sd(a|g)`` -> ``var(a|g)``)."""
+    return "var" + row[2:] if row.startswith("sd(") else row
+
+
+def _row_positions(cols, names, which) -> list:
+    """Positions in ``names`` of ``cols`` (names or integer positions, as
+    statsmodels' ``conf_int(cols=...)``); errors name what is not there."""
+    picked = [cols] if isinstance(cols, (str, int, np.integer)) else cols
+    try:
+        picked = list(picked)
+    except TypeError:
+        raise TypeError(f"cols must be names or positions of rows, got {cols!r}") from None
+    if not picked:
+        raise ValueError("cols is empty: give at least one row (a name or a position)")
+    out = []
+    for c in picked:
+        if isinstance(c, str):
+            if c not in names:
+                kind = "variance" if which == "variance" else "fixed"
+                raise ValueError(_unknown_term_message([c], names, kind).replace(
+                    f"unknown {kind} term(s)", f"cols: no row (which={which!r})"))
+            out.append(names.index(c))
+        elif isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)):
+            if not -len(names) <= c < len(names):
+                raise ValueError(f"cols: position {c} is out of range: the table has "
+                                 f"{len(names)} rows ({names})")
+            out.append(int(c) % len(names))
+        else:
+            raise TypeError(f"cols must be names or integer positions of rows, got {c!r}")
+    return out
 
 
 def _missing_covariance_message(est, V, names, used, kind, cov) -> str:
@@ -417,7 +460,7 @@ class InferenceMixin:
                          index=self.params.index, name="pvalues")
 
     def conf_int(self, alpha: float = 0.05, kind: str = "robust",
-                 which: str = "fixed") -> pd.DataFrame:
+                 which: str = "fixed", *, cols=None) -> pd.DataFrame:
         """Wald confidence intervals.
 
         Parameters
@@ -430,6 +473,9 @@ class InferenceMixin:
             Fixed effects; variance components (variances as standard
             deviations, rows ``sd(...)``; covariances on their own scale,
             rows ``cov(...)``); or both.
+        cols : str, int or list of them, optional
+            Only these rows: names (``"x"``, ``"sd(Intercept|school)"``) or
+            positions in the table (as statsmodels' ``conf_int(cols=...)``).
 
         Returns
         -------
@@ -468,6 +514,10 @@ class InferenceMixin:
             notes = vi.attrs["notes"]
         out = pd.concat(parts)
         out.columns = [f"{100 * alpha / 2:g} %", f"{100 * (1 - alpha / 2):g} %"]
+        if cols is not None:
+            out = out.iloc[_row_positions(cols, list(out.index), which)]
+            notes = [n for n in notes if any(n.startswith(_variance_label(r) + ":")
+                                             for r in out.index)]
         out.attrs["notes"] = list(notes)
         return out
 

@@ -208,8 +208,22 @@ class PooledResult(CombinedFitsMixin, InferenceMixin):
     def wald_test(self, terms=None, *, R=None, q=None, kind="fixed", cov=None):
         return super().wald_test(terms, R=R, q=q, kind=kind, cov=cov or self._default)
 
-    def conf_int(self, alpha=0.05, kind=None, which="fixed"):
-        return super().conf_int(alpha, kind or self._default, which)
+    def conf_int(self, alpha=0.05, kind=None, which="fixed", *, cols=None):
+        """Confidence intervals (arguments as a fit's ``conf_int``); the fixed
+        effects' come from t distributions with the Barnard-Rubin degrees of
+        freedom ``df``, as in :meth:`tidy` and :meth:`summary` (``mice``'s
+        ``summary(pool(fit), conf.int = TRUE)``)."""
+        kind = kind or self._default
+        out = super().conf_int(alpha, kind, which, cols=cols)
+        fixed = out.index.isin(self._params.index)
+        if fixed.any():
+            names = out.index[fixed]
+            t = stats.t.ppf(1 - float(alpha) / 2, self.df[names].to_numpy())
+            half = t * self._std_errors(kind)[names].to_numpy()
+            est = self._params[names].to_numpy()
+            out.loc[fixed, out.columns[0]] = est - half
+            out.loc[fixed, out.columns[1]] = est + half
+        return out
 
     def tidy(self, alpha: float = 0.05, kind: str | None = None) -> pd.DataFrame:
         """As a fit's ``tidy``, with ``df`` and ``fmi`` columns; the fixed
