@@ -13,6 +13,11 @@ from survey_data import FORMULA, survey_sample
 PVS = ["pv1", "pv2", "pv3"]
 
 
+def _fit(data, column):
+    """The model fitted to ``data`` with ``column`` (one imputation) as ``y``."""
+    return quiet_mix(FORMULA, data.assign(y=data[column]), ["wt", "w2"])
+
+
 @pytest.fixture(scope="module")
 def data():
     return survey_sample(seed=4, n_schools=12, reps=2, n_pv=3)
@@ -20,8 +25,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def pooled(data):
-    return pywemix.pool([quiet_mix(FORMULA, data.assign(y=data[c]), ["wt", "w2"])
-                         for c in PVS])
+    return pywemix.pool([_fit(data, c) for c in PVS])
 
 
 def test_pooled_result_has_no_likelihood(pooled):
@@ -63,7 +67,7 @@ def test_pooled_per_row_values_are_means_over_fits(pooled, data):
 
 def test_pooled_fits_on_other_rows_are_not_averaged(pooled, data):
     """Imputed data sets that kept different rows: no silent NaN-filled mean."""
-    short = quiet_mix(FORMULA, data.assign(y=data["pv3"]).iloc[:-5], ["wt", "w2"])
+    short = _fit(data.iloc[:-5], "pv3")
     res = pywemix.pool([pooled.fits[0], pooled.fits[1], short])
     assert np.isfinite(res.params).all()
     for name in ("fittedvalues", "resid"):

@@ -237,17 +237,25 @@ def _unknown_term_message(unknown, names, kind) -> str:
             + (f" ({'; '.join(hints)})" if hints else "") + f"; available: {names}")
 
 
+def _nonempty_list(value, scalars, name, what, hint) -> list:
+    """``value`` as a non-empty list (one of ``scalars`` as a list of one);
+    TypeError if it is not a sequence, ValueError if it is empty."""
+    if isinstance(value, scalars):
+        value = [value]
+    try:
+        value = list(value)
+    except TypeError:
+        raise TypeError(f"{name} must be {what}, got {value!r}") from None
+    if not value:
+        raise ValueError(f"{name} is empty: {hint}")
+    return value
+
+
 def _selection_matrix(terms, names, kind) -> tuple:
     """(R, terms): rows of the identity over ``names`` picking ``terms`` (a
     name or a list of names); errors name the unknown or repeated terms."""
-    if isinstance(terms, str):
-        terms = [terms]
-    try:
-        terms = list(terms)
-    except TypeError:
-        raise TypeError(f"terms must be a list of term names, got {terms!r}") from None
-    if not terms:
-        raise ValueError("terms is empty: give at least one term to test")
+    terms = _nonempty_list(terms, (str,), "terms", "a list of term names",
+                           "give at least one term to test")
     odd = [t for t in terms if not isinstance(t, str)]
     if odd:
         raise TypeError(
@@ -288,13 +296,9 @@ def _variance_label(row: str) -> str:
 def _row_positions(cols, names, which) -> list:
     """Positions in ``names`` of ``cols`` (names or integer positions, as
     statsmodels' ``conf_int(cols=...)``); errors name what is not there."""
-    picked = [cols] if isinstance(cols, (str, int, np.integer)) else cols
-    try:
-        picked = list(picked)
-    except TypeError:
-        raise TypeError(f"cols must be names or positions of rows, got {cols!r}") from None
-    if not picked:
-        raise ValueError("cols is empty: give at least one row (a name or a position)")
+    picked = _nonempty_list(cols, (str, int, np.integer), "cols",
+                            "names or positions of rows",
+                            "give at least one row (a name or a position)")
     out = []
     for c in picked:
         if isinstance(c, str):
