@@ -62,10 +62,10 @@ CONVERGED_TOL = 1e-9
 DIFF_STEP = 1e-5
 #: A fixed-node Newton step is taken only if the adapted objective gains at
 #: least this share of the gain the fixed-node model predicts (Armijo), within
-#: this many halvings (when the fixed-node Hessian is negative definite; 40
-#: when it is not, far from the maximum); otherwise the fixed-node model no
-#: longer describes the reported objective and the search goes on with the
-#: difference gradient.
+#: this many halvings; otherwise the fixed-node model no longer describes the
+#: reported objective (near the maximum, or where the fixed-node Hessian is
+#: indefinite) and the search goes on with the difference gradient. The
+#: search starts from the Laplace estimates, close to the maximum.
 ARMIJO = 1e-4
 FIXED_HALVINGS = 4
 #: Relative rounding error of the objective (a sum over many groups): a step
@@ -137,15 +137,18 @@ def _direction(ev_hess, grad):
 def _line_search(obj, phi, llf, step, gain=None, halvings=40, derivs=True):
     """Largest ``t = 2^-k`` (``k < halvings``) with ``f(phi + t step) >= f(phi)``,
     or, given the predicted ``gain`` of the full step, with the Armijo
-    condition ``f(phi + t step) - f(phi) >= ARMIJO t gain``: (phi, ev) or
+    condition ``f(phi + t step) - f(phi) >= ARMIJO t gain`` and a strict
+    increase: (phi, ev) or
     (None, None). With ``derivs``, the full step, nearly always taken, is
     evaluated with the fixed-node derivatives, which the next iteration needs;
     shorter ones without. :func:`pywemix.objective.newton.backtrack` on one
     problem."""
     def evaluate(x, pending, k):
         ev = _value(obj, x[0], derivs=derivs and k == 0)
-        need = llf if gain is None else llf + ARMIJO * 0.5 ** k * gain
-        return SimpleNamespace(x=x, ev=ev, ok=np.array([ev is not None and ev.llf >= need]))
+        ok = ev is not None and ev.llf >= llf
+        if gain is not None:  # Armijo, and a gain the objective can resolve
+            ok = ok and ev.llf > llf and ev.llf >= llf + ARMIJO * 0.5 ** k * gain
+        return SimpleNamespace(x=x, ev=ev, ok=np.array([ok]))
 
     state, _, found, _ = backtrack(evaluate, SimpleNamespace(x=phi[None, :]), step[None, :],
                                    np.ones(1, dtype=bool), lambda new, old: new.ok,
@@ -202,7 +205,7 @@ def maximize_adaptive(obj, phi0, max_iter: int):
             cand, trial = _line_search(obj, phi, ev.llf, step, derivs=False)
         else:  # the fixed-node model must predict the gain: else finish exactly
             cand, trial = _line_search(obj, phi, ev.llf, step, float(grad @ step),
-                                       FIXED_HALVINGS if definite else 40)
+                                       FIXED_HALVINGS)
         if cand is None:
             if not exact:
                 exact = True
