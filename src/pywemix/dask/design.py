@@ -14,8 +14,7 @@ constant responses, too few observations per group.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -28,14 +27,12 @@ from ..design.weights import conditional_weights, constant_within, normalize_wei
 from ..objective.covariance import CovarianceStructure
 from ..objective.gaussian import GaussianObjective
 from ..warnings import DataWarning, WeightWarning, warn
-from .passes import KEPT, Model, Plan, partition_statistics, scan_partition, with_categories
+from .passes import (KEPT, Model, Plan, model_rows, partition_power_sums,
+                     partition_statistics, partition_term_statistics, scan_partition)
+from .transforms import (centre_model, learned_specs, learned_states, learned_terms,
+                         poly_degrees)
 
 __all__ = ["DaskDesign", "build_dask_design"]
-
-#: formulaic transforms that learn from the data (their state would come from
-#: a sample, not from all rows): refused on Dask frames.
-STATEFUL = re.compile(r"(?<![\w.])(center|scale|standardize|poly|bs|cr|cs|cc|te|C)\s*\(")
-
 
 @dataclass(frozen=True)
 class DaskDesign:
@@ -106,7 +103,7 @@ def _compute(ddf, fn, *args) -> list:
     return list(dask.compute(*tasks))
 
 
-def make_plan(parsed, ddf, spec, offset_column, cond_weights) -> Plan:
+def make_plan(parsed, ddf, spec, offset_column, cond_weights, centering=None) -> Plan:
     """The columns a partition needs, checked against the frame's columns."""
     from ..design.frame import check_columns
     cols = pd.Index(ddf.columns)
@@ -118,31 +115,37 @@ def make_plan(parsed, ddf, spec, offset_column, cond_weights) -> Plan:
     categorical = [c for c in predictors if not pd.api.types.is_numeric_dtype(meta[c].dtype)
                    or pd.api.types.is_bool_dtype(meta[c].dtype)]
     groups = list(dict.fromkeys(t.group for t in parsed.random))
+    centre_groups, centre_grand = (), ()
+    if centering is not None:
+        by_name = {t.group_name: t.group for t in parsed.random}
+        centre_groups = tuple((g, by_name[g], list(c))
+                              for g, c in centering.center_group.items())
+        centre_grand = tuple(centering.center_grand)
     return Plan(parsed, spec, needed, predictors, categorical, groups, offset_column,
-                cond_weights)
+                cond_weights, centre_groups, centre_grand)
 
 
 def build_dask_design(parsed, ddf, weights, cond_weights, *, offset=None,
-                      weight_scaling="none", family=None) -> DaskDesign:
-    """Pass 1, the model specs, pass 2 and the checks (module notes)."""
+                      weight_scaling="none", family=None, centering=None) -> DaskDesign:
+    """Pass 1, the model specs (and the passes of learned transforms), pass 2
+    and the checks (module notes)."""
     if offset is not None and not isinstance(offset, str):
         raise TypeError("on a Dask DataFrame the offset must be a column name, got "
                         f"{type(offset).__name__}")
     spec = normalize_weight_spec(weights, len({t.group for t in parsed.random}) + 1)
-    plan = make_plan(parsed, ddf, spec, offset, cond_weights)
+    plan = make_plan(parsed, ddf, spec, offset, cond_weights, centering)
     scans = _compute(ddf, scan_partition, plan)
     table, levels, n_dropped = _group_table(scans, plan, ddf)
-    categories = _categories(scans, plan, ddf)
-    sample = pd.concat([s["sample"] for s in scans if len(s["sample"])])
-    sample = with_categories(sample, categories)
-    mm = fixed_matrix(f"{parsed.fixed}", sample)
-    Zs, blocks, rspecs = random_blocks(parsed, sample, levels)
+    centering, steps = centre_model([s["centre"] for s in scans], plan, table, levels,
+                                    centering)
     lev2 = levels[0]
     keys = table.iloc[lev2.starts][list(lev2.columns)]
     index = pd.MultiIndex.from_frame(keys) if len(lev2.columns) > 1 else \
         pd.Index(keys.iloc[:, 0].to_numpy())
-    model = Model(categories, mm.model_spec, rspecs, tuple(lev2.columns), index,
-                  tuple(lev.parent for lev in levels[:-1]))
+    model = Model(_categories(scans, plan, ddf), None, None, tuple(lev2.columns), index,
+                  tuple(lev.parent for lev in levels[:-1]), steps)
+    sample = model_rows(pd.concat([s["sample"] for s in scans if len(s["sample"])]), model)
+    mm, Zs, blocks, model = _model_specs(ddf, plan, model, sample, levels)
     stats = _compute(ddf, partition_statistics, plan, model)
     M2, n2, totals = _add_up(stats, lev2.n_groups)
     x_names = list(mm.columns)
@@ -158,9 +161,31 @@ def build_dask_design(parsed, ddf, weights, cond_weights, *, offset=None,
           for i, lev in enumerate(levels, start=1)]
     groups = _groups_table(spec, levels, arrays, totals)
     return DaskDesign(parsed, x_names, blocks, levels, np.array([totals["wmin"], totals["wmax"]]),
-                      wg, sample, mm.model_spec, rspecs, spec, cond_weights, totals["n_rows"],
-                      M2, n2, groups, plan, model, n_dropped,
-                      np.array([totals["offset_max"]]), offset)
+                      wg, sample, model.fixed_spec, model.random_specs, spec, cond_weights,
+                      totals["n_rows"], M2, n2, groups, plan, model, n_dropped,
+                      np.array([totals["offset_max"]]), offset, centering)
+
+
+def _model_specs(ddf, plan, model, sample, levels):
+    """The fixed and random model specs, their state learned from all rows
+    (:mod:`pywemix.dask.transforms`): (fixed model matrix of the sample,
+    random blocks of the sample, their blocks, the model with the specs)."""
+    parsed = plan.parsed
+    mm = fixed_matrix(f"{parsed.fixed}", sample)
+    Zs, blocks, rspecs = random_blocks(parsed, sample, levels)
+    specs = [mm.model_spec] + [s for level in rspecs for s in level]
+    terms = learned_terms(specs, set(plan.categorical))
+    if terms:
+        model = replace(model, fixed_spec=mm.model_spec, random_specs=rspecs)
+        first = [f for f in _compute(ddf, partition_term_statistics, plan, model, terms) if f]
+        degrees = poly_degrees(terms, first)
+        second = _compute(ddf, partition_power_sums, plan, model, terms, degrees) \
+            if degrees else []
+        new = iter(learned_specs(specs, learned_states(terms, first, second, degrees)))
+        mm = fixed_matrix(next(new), sample)
+        Zs, blocks, rspecs = random_blocks(parsed, sample, levels,
+                                           [[next(new) for _ in level] for level in rspecs])
+    return mm, Zs, blocks, replace(model, fixed_spec=mm.model_spec, random_specs=rspecs)
 
 
 def _group_table(scans, plan, ddf):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..results.result import MixResult
-from .passes import design_blocks, used_rows
+from .passes import design_blocks, level_codes, used_rows
 
 __all__ = ["DaskMixResult"]
 
@@ -117,20 +117,10 @@ def _fitted_partition(part, plan, model, beta, modes, what, family=None):
     if len(frame) == 0:
         return pd.Series([], dtype=float, index=frame.index)
     X, Z, y, off, _, _ = design_blocks(frame, plan, model, family)
-    codes = _level_codes(frame, plan, model, modes)
+    codes = level_codes(frame, model)
     eta = linear_predictor(X, beta, off, Z, codes, modes)
     mu = eta if family is None else family.mean(eta)
     return pd.Series(y - mu if what == "resid" else mu, index=frame.index)
-
-
-def _level_codes(frame, plan, model, modes):
-    """Each row's group index at every level (from the level-2 index and the
-    parents)."""
-    from .passes import level2_codes
-    codes = [level2_codes(frame, model)]
-    for parent in model.parents:
-        codes.append(parent[codes[-1]])
-    return codes
 
 
 def _predict_partition(part, result, kwargs):

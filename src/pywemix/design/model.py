@@ -386,7 +386,7 @@ def _with_offset(data: pd.DataFrame, offset):
     return data, _OFFSET
 
 
-def random_blocks(parsed, frame, levels):
+def random_blocks(parsed, frame, levels, specs=None):
     """The random-effects design of every level.
 
     Parameters
@@ -395,6 +395,10 @@ def random_blocks(parsed, frame, levels):
     frame : DataFrame
         The model frame (or, for Dask designs, a sample with every category).
     levels : list of Level
+    specs : list of list of ModelSpec, optional
+        Per level and term, the model specs to build the columns with (Dask
+        designs: with the state learned from all rows); by default each
+        term's expression learns from ``frame``.
 
     Returns
     -------
@@ -408,12 +412,11 @@ def random_blocks(parsed, frame, levels):
         on new data).
     """
     Z, blocks, model_specs = [], [], []
-    for lev in levels:
+    for i, lev in enumerate(levels):
         cols, blk, sp, start = [], [], [], 0
-        for term in parsed.random:
-            if term.group != lev.columns:
-                continue
-            mm = random_matrix(term.expr, frame)
+        terms = [t for t in parsed.random if t.group == lev.columns]
+        for k, term in enumerate(terms):
+            mm = random_matrix(term.expr if specs is None else specs[i][k], frame)
             if mm.shape[1] == 0:
                 raise ValueError(f"random term ({term.expr} | {term.group_name}) has no "
                                  "effects")
