@@ -156,6 +156,13 @@ def used_rows(part: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     return frame if keep.all() else frame.loc[keep]
 
 
+def used_mask(part: pd.DataFrame, plan: Plan) -> np.ndarray:
+    """Which rows of ``part`` (by position) a fit uses."""
+    mask = np.array(part[plan.needed].notna().all(axis=1), dtype=bool)
+    mask[mask] = complete_rows(part, plan)[1]
+    return mask
+
+
 def scan_partition(part: pd.DataFrame, plan: Plan) -> dict:
     """Pass 1 over one partition (see the module notes)."""
     counts = {}
