@@ -19,13 +19,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ..design.formula import ParsedFormula
-from ..design.model import check_identifiable, check_rank, random_blocks, fixed_matrix
+from ..design.model import (DesignBase, check_identifiable, check_rank, fixed_matrix,
+                            random_blocks)
 from ..design.levels import order_levels, sorted_levels
 from ..design.scaling import normalize_scaling, warn_unscaled_sums
 from ..design.weights import conditional_weights, constant_within, normalize_weight_spec
-from ..objective.covariance import CovarianceStructure
-from ..objective.gaussian import GaussianObjective
 from ..warnings import DataWarning, WeightWarning, warn
 from .passes import (KEPT, Model, Plan, model_rows, partition_power_sums,
                      partition_statistics, partition_term_statistics, scan_partition)
@@ -34,24 +32,22 @@ from .transforms import (centre_model, learned_specs, learned_states, learned_te
 
 __all__ = ["DaskDesign", "build_dask_design"]
 
-@dataclass(frozen=True)
-class DaskDesign:
+@dataclass(frozen=True, kw_only=True)
+class DaskDesign(DesignBase):
     """The design of a model fitted on a Dask DataFrame: no rows, only what the
-    estimation and the result need (the attribute names of
-    :class:`~pywemix.design.model.ModelDesign`).
+    estimation and the result need (the fields of
+    :class:`~pywemix.design.model.DesignBase`, which it shares with
+    :class:`~pywemix.design.model.ModelDesign`, and per-group statistics).
+
+    ``levels`` are on the table of level-2 groups (``codes`` and ``starts``
+    count level-2 groups, not rows); ``w1`` is the smallest and largest
+    conditional level-1 weight (for messages); ``frame`` a few used rows,
+    categoricals on their full category lists (the template that
+    :meth:`DaskMixResult.predict` codes new rows by); ``offset`` the largest
+    absolute offset (0 without one).
 
     Attributes
     ----------
-    levels : list of Level
-        On the table of level-2 groups: ``codes`` and ``starts`` count
-        level-2 groups, not rows.
-    w1 : ndarray (2,)
-        Smallest and largest conditional level-1 weight (for messages).
-    wg : list of ndarray
-        Conditional weights of the groups of each level (level 2 up).
-    frame : DataFrame
-        A few complete rows, categoricals on their full category lists (the
-        template that :meth:`DaskMixResult.predict` codes new rows by).
     n_obs : int
         Rows used.
     M2, n2 : ndarray
@@ -59,39 +55,16 @@ class DaskDesign:
         :meth:`GaussianObjective.from_statistics`).
     groups : DataFrame
         Per level: units and the mean and sum of the given weights.
-    offset : ndarray (1,)
-        Largest absolute offset (0 without one).
+    plan, model : Plan, Model
+        What the partitions need (:mod:`pywemix.dask.passes`).
     """
 
-    parsed: ParsedFormula
-    x_names: list
-    blocks: list
-    levels: list
-    w1: np.ndarray
-    wg: list
-    frame: pd.DataFrame
-    fixed_spec: object
-    random_specs: list
-    weight_spec: list
-    cond_weights: bool
     n_obs: int
     M2: np.ndarray = field(repr=False)
     n2: np.ndarray = field(repr=False)
     groups: pd.DataFrame = field(repr=False)
     plan: Plan = field(repr=False)
     model: Model = field(repr=False)
-    n_dropped: int = 0
-    offset: np.ndarray = None
-    offset_column: str | None = None
-    centering: object = None
-
-    @property
-    def n_levels(self) -> int:
-        return len(self.levels) + 1
-
-    @property
-    def response(self) -> str:
-        return self.parsed.response
 
 
 def _compute(ddf, fn, *args) -> list:
@@ -162,8 +135,9 @@ def build_dask_design(parsed, ddf, weights, cond_weights, *, offset=None,
     groups = _groups_table(spec, levels, arrays, totals)
     return DaskDesign(parsed, x_names, blocks, levels, np.array([totals["wmin"], totals["wmax"]]),
                       wg, sample, model.fixed_spec, model.random_specs, spec, cond_weights,
-                      totals["n_rows"], M2, n2, groups, plan, model, n_dropped,
-                      np.array([totals["offset_max"]]), offset, centering)
+                      n_dropped, np.array([totals["offset_max"]]), offset, centering,
+                      n_obs=totals["n_rows"], M2=M2, n2=n2, groups=groups, plan=plan,
+                      model=model)
 
 
 def _model_specs(ddf, plan, model, sample, levels):
