@@ -107,6 +107,7 @@ def build_dask_design(parsed, ddf, weights, cond_weights, *, offset=None,
                         f"{type(offset).__name__}")
     spec = normalize_weight_spec(weights, len({t.group for t in parsed.random}) + 1)
     plan = make_plan(parsed, ddf, spec, offset, cond_weights, centering)
+    ddf = ddf[list(dict.fromkeys(plan.needed + plan.weight_columns))]  # read only these
     scans = _compute(ddf, scan_partition, plan)
     table, levels, n_dropped = _group_table(scans, plan, ddf)
     centering, steps = centre_model([s["centre"] for s in scans], plan, table, levels,
@@ -232,15 +233,18 @@ def _categories(scans, plan, ddf) -> dict:
 def _add_up(stats, J):
     """Per-group sums over partitions (a group may span several) and totals."""
     stats = [s for s in stats if s["n_rows"]]
-    codes = np.concatenate([s["codes"] for s in stats])
-    order = np.argsort(codes, kind="stable")
-    codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    if len(starts) != J:  # pragma: no cover - every group has used rows
-        raise RuntimeError(f"statistics of {len(starts)} of {J} level-2 groups")
+    seen = np.zeros(J, dtype=bool)
+    for s in stats:
+        seen[s["codes"]] = True
+    if not seen.all():  # pragma: no cover - every group has used rows
+        raise RuntimeError(f"statistics of {int(seen.sum())} of {J} level-2 groups")
 
     def add(key):
-        return np.add.reduceat(np.concatenate([s[key] for s in stats])[order], starts, axis=0)
+        # a group occurs once per partition: no repeated index within one +=
+        out = np.zeros((J,) + stats[0][key].shape[1:])
+        for s in stats:
+            out[s["codes"]] += s[key]
+        return out
     M2, n2 = add("M"), add("n")
     totals = dict(npos=add("npos"), sw2=add("sw2"),
                   xtx=sum(s["xtx"] for s in stats), n_rows=sum(s["n_rows"] for s in stats),
