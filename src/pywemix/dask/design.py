@@ -14,6 +14,7 @@ constant responses, too few observations per group.
 """
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -67,13 +68,36 @@ class DaskDesign(DesignBase):
     model: Model = field(repr=False)
 
 
-def _compute(ddf, fn, *args) -> list:
-    """``fn(partition, *args)`` for every partition, computed on the scheduler
-    in use; ``args`` go into the graph once."""
+def _tasks(ddf, fn, args) -> list:
+    """Delayed ``fn(partition, *args)`` per partition; ``args`` go into the
+    graph once."""
     import dask
     shared = [dask.delayed(a, pure=True, traverse=False) for a in args]
-    tasks = [dask.delayed(fn, pure=True)(p, *shared) for p in ddf.to_delayed()]
-    return list(dask.compute(*tasks))
+    return [dask.delayed(fn, pure=True)(p, *shared) for p in ddf.to_delayed()]
+
+
+def _compute(ddf, fn, *args) -> list:
+    """``fn(partition, *args)`` for every partition, computed on the scheduler
+    in use."""
+    import dask
+    return list(dask.compute(*_tasks(ddf, fn, args)))
+
+
+def _stream(ddf, fn, *args):
+    """The results of ``fn(partition, *args)`` one at a time, in partition
+    order: with a ``distributed.Client`` they run in parallel and each is
+    fetched (and released on the cluster) when its turn comes, so the client
+    holds one partition's result at a time; otherwise as :func:`_compute`."""
+    from . import _has_client
+    if not _has_client():
+        yield from _compute(ddf, fn, *args)
+        return
+    from distributed import get_client
+    futures = get_client().compute(_tasks(ddf, fn, args))
+    for k in range(len(futures)):
+        result = futures[k].result()
+        futures[k] = None
+        yield result
 
 
 def make_plan(parsed, ddf, spec, offset_column, cond_weights, centering=None) -> Plan:
@@ -120,8 +144,8 @@ def build_dask_design(parsed, ddf, weights, cond_weights, *, offset=None,
                   tuple(lev.parent for lev in levels[:-1]), steps)
     sample = model_rows(pd.concat([s["sample"] for s in scans if len(s["sample"])]), model)
     mm, Zs, blocks, model = _model_specs(ddf, plan, model, sample, levels)
-    stats = _compute(ddf, partition_statistics, plan, model)
-    M2, n2, totals = _add_up(stats, lev2.n_groups)
+    M2, n2, totals = _add_up(_stream(ddf, partition_statistics, plan, model),
+                             lev2.n_groups)
     x_names = list(mm.columns)
     if not (totals["finite_X"] and totals["finite_Z"]):
         _name_infinite(ddf, plan, "fixed-effect" if not totals["finite_X"] else "random-effect")
@@ -231,31 +255,36 @@ def _categories(scans, plan, ddf) -> dict:
 
 
 def _add_up(stats, J):
-    """Per-group sums over partitions (a group may span several) and totals."""
-    stats = [s for s in stats if s["n_rows"]]
-    seen = np.zeros(J, dtype=bool)
+    """Per-group sums over partitions (a group may span several) and totals,
+    from the partitions' statistics one at a time."""
+    sums, totals, seen = {}, {}, np.zeros(J, dtype=bool)
     for s in stats:
+        if not s["n_rows"]:
+            continue
         seen[s["codes"]] = True
+        for key in ("M", "n", "npos", "sw2"):
+            # a group occurs once per partition: no repeated index within one +=
+            if key not in sums:
+                sums[key] = np.zeros((J,) + s[key].shape[1:])
+            sums[key][s["codes"]] += s[key]
+        for key, combine in _TOTALS.items():
+            value = s.get(key, 0) if key == "n_w1_below_w2" else s[key]
+            totals[key] = value if key not in totals else combine(totals[key], value)
     if not seen.all():  # pragma: no cover - every group has used rows
         raise RuntimeError(f"statistics of {int(seen.sum())} of {J} level-2 groups")
+    totals["finite_Z"] = all(totals["finite_Z"])
+    totals.update(npos=sums["npos"], sw2=sums["sw2"])
+    return sums["M"], sums["n"], totals
 
-    def add(key):
-        # a group occurs once per partition: no repeated index within one +=
-        out = np.zeros((J,) + stats[0][key].shape[1:])
-        for s in stats:
-            out[s["codes"]] += s[key]
-        return out
-    M2, n2 = add("M"), add("n")
-    totals = dict(npos=add("npos"), sw2=add("sw2"),
-                  xtx=sum(s["xtx"] for s in stats), n_rows=sum(s["n_rows"] for s in stats),
-                  finite_X=all(s["finite_X"] for s in stats),
-                  finite_Z=all(all(s["finite_Z"]) for s in stats),
-                  wmin=min(s["wmin"] for s in stats), wmax=max(s["wmax"] for s in stats),
-                  ymin=min(s["ymin"] for s in stats), ymax=max(s["ymax"] for s in stats),
-                  offset_max=max(s["offset_max"] for s in stats),
-                  raw_w1_sum=sum(s["raw_w1_sum"] for s in stats),
-                  n_w1_below_w2=sum(s.get("n_w1_below_w2", 0) for s in stats))
-    return M2, n2, totals
+
+def _both(a, b):
+    return [x and y for x, y in zip(a, b)] if isinstance(a, list) else a and b
+
+
+#: How the partitions' totals combine.
+_TOTALS = {"xtx": operator.add, "n_rows": operator.add, "finite_X": _both,
+           "finite_Z": _both, "wmin": min, "wmax": max, "ymin": min, "ymax": max,
+           "offset_max": max, "raw_w1_sum": operator.add, "n_w1_below_w2": operator.add}
 
 
 def _name_infinite(ddf, plan, what) -> None:
