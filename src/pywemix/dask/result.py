@@ -101,7 +101,7 @@ class DaskMixResult(MixResult):
                                   "use fittedvalues, resid() or predict(ddf)")
 
     def simulate(self, n: int = 1, seed=None):
-        """Draw responses from the fitted model (new random effects each time),
+        r"""Draw responses from the fitted model (new random effects each time),
         on the workers.
 
         Parameters
