@@ -278,6 +278,7 @@ def _add_up(stats, J):
 
 
 def _both(a, b):
+    """Logical and of two flags (or, elementwise, of two lists of flags)."""
     return [x and y for x, y in zip(a, b)] if isinstance(a, list) else a and b
 
 
