@@ -1,19 +1,44 @@
-"""Dask fit vs read_parquet + in-memory fit (not part of the test suite).
+"""Dask fits at scale: wall time, memory, and agreement with the in-memory fit
+(not part of the test suite).
 
 Usage::
 
     python /work/shared/tools/make_data.py pisa --schools 1000 --size 100 \\
-        --seed 3 --parts 10 /tmp/pisa1m
-    PYTHONPATH=src python benchmarks/bench_dask.py /tmp/pisa1m [--workers 2] [--logit]
+        --seed 3 --parts 10 /work/data/pisa1m            # ~1M rows, 1000 schools
+    PYTHONPATH=src python benchmarks/bench_dask.py /work/data/pisa1m
+    PYTHONPATH=src python benchmarks/bench_dask.py /work/data/pisa1m --logit
 
-Prints the wall times of (a) ``pd.read_parquet`` + ``pywemix.mix`` in memory
-and (b) ``dd.read_parquet`` + ``pywemix.mix`` on a LocalCluster of worker
-processes (cluster start-up excluded), their ratio (target: at most 3), and
-the largest relative differences of llf, params, bse and variances.
+    # ~10M rows (--parts 100 of 1000 schools of 100 students), logit on 2 workers
+    python /work/shared/tools/make_data.py pisa --schools 1000 --size 100 \\
+        --seed 3 --parts 100 /work/data/pisa10m
+    PYTHONPATH=src python benchmarks/bench_dask.py /work/data/pisa10m --logit --memory 5GB
+
+    # ~100M rows in ~1M schools: 2 workers with 5 GB each; the in-memory fit
+    # is skipped (the data do not fit) and checked on 1/100 of the files instead
+    python /work/shared/tools/make_data.py pisa --schools 10000 --size 100 \\
+        --seed 3 --parts 100 /work/data/pisa100m
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_dask.py \\
+        /work/data/pisa100m --memory 5GB --in-memory no --subset 100
+
+Steps: (1) a LocalCluster of ``--workers`` single-threaded worker processes
+with ``--memory`` each; (2) ``dd.read_parquet`` + ``pywemix.mix`` on it, timed
+(cluster start-up excluded), then the peak resident memory of this (client)
+process (``resource.getrusage``; nothing else has run in it yet) and of every
+worker process; (3) the same model in memory (``pd.read_parquet`` +
+``pywemix.mix``) on all the files (``--in-memory yes``, or ``auto`` when the
+columns take under a third of the available memory), with the ratio of the
+times (target for 1M rows: at most 3) and the largest relative differences
+of llf, params, bse and variances; or, when the data do not fit, the Dask and
+in-memory fits of every ``--subset``-th file compared the same way. With
+``--json PATH`` the figures are also written as JSON.
 """
 from __future__ import annotations
 
 import argparse
+import glob
+import json
+import os
+import resource
 import time
 import warnings
 
@@ -25,6 +50,7 @@ import pywemix
 FORMULA = "pv1math ~ escs + st04q01 + (1 + escs|schoolid)"
 LOGIT = "highmath ~ escs + st04q01 + (1|schoolid)"
 KW = dict(weights=["pwt1", "pwt2"], cond_weights=True)
+COLUMNS = ["schoolid", "escs", "st04q01", "pwt1", "pwt2", "pv1math", "highmath"]
 
 
 def _rel(a, b):
@@ -32,43 +58,105 @@ def _rel(a, b):
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
 
 
+def _peak_rss_mb() -> float:
+    """Peak resident memory of the calling process (Linux: ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rows(files) -> int:
+    """Rows of the Parquet files, from their footers (no data read)."""
+    import pyarrow.parquet as pq
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
+def _fits_in_memory(n_rows) -> bool:
+    """Whether the model's columns (and the fit's copies) fit comfortably."""
+    import psutil
+    need = n_rows * len(COLUMNS) * 8 * 6  # the frame, its model frame and arrays
+    return need < psutil.virtual_memory().available / 3
+
+
+def _differences(res, mem) -> dict:
+    return {"llf": _rel(res.llf, mem.llf), "params": _rel(res.params, mem.params),
+            "bse": _rel(res.bse, mem.bse),
+            "variances": _rel(res.var_components["variance"],
+                              mem.var_components["variance"]),
+            "variance_ses": _rel(res.var_components["std_error"],
+                                 mem.var_components["std_error"])}
+
+
+def _in_memory(files, formula, kw) -> tuple:
+    """(read + fit seconds, read seconds, result) of the in-memory fit."""
+    t0 = time.perf_counter()
+    df = pd.concat([pd.read_parquet(f, columns=COLUMNS) for f in files], ignore_index=True)
+    t_read = time.perf_counter() - t0
+    mem = pywemix.mix(formula, df, **kw)
+    return time.perf_counter() - t0, t_read, mem
+
+
+def _dask_fit(files, formula, kw):
+    import dask.dataframe as dd
+    t0 = time.perf_counter()
+    res = pywemix.mix(formula, dd.read_parquet(files), **kw)
+    return time.perf_counter() - t0, res
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", help="folder of Parquet files (make_data.py --parts)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--memory", default="2GiB", help="memory limit per worker")
-    ap.add_argument("--formula", default=FORMULA)
+    ap.add_argument("--formula", default=None, help=f"default {FORMULA!r}")
     ap.add_argument("--logit", action="store_true",
-                    help="fit LOGIT (binomial, n_quad=5) instead of the Gaussian formula")
+                    help=f"fit {LOGIT!r} (binomial, --n-quad nodes)")
+    ap.add_argument("--n-quad", type=int, default=5)
+    ap.add_argument("--in-memory", choices=("auto", "yes", "no"), default="auto",
+                    help="compare with the in-memory fit on all files")
+    ap.add_argument("--subset", type=int, default=100,
+                    help="without the full comparison: check every SUBSET-th file")
+    ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args(argv)
-    kw = dict(KW, family="binomial", n_quad=5) if args.logit else dict(KW)
-    formula = LOGIT if args.logit else args.formula
-    import dask.dataframe as dd
+    kw = dict(KW, family="binomial", n_quad=args.n_quad) if args.logit else dict(KW)
+    formula = args.formula or (LOGIT if args.logit else FORMULA)
+    files = sorted(glob.glob(os.path.join(args.folder, "*.parquet")))
+    n_rows = _rows(files)
+    full = args.in_memory == "yes" or (args.in_memory == "auto" and _fits_in_memory(n_rows))
+    out = dict(folder=args.folder, formula=formula, rows=n_rows, files=len(files),
+               workers=args.workers, worker_memory=args.memory)
+    print(f"{formula}: {n_rows} rows in {len(files)} files; {args.workers} workers "
+          f"with {args.memory} each", flush=True)
     from distributed import Client, LocalCluster
 
     warnings.simplefilter("ignore")
-    t0 = time.perf_counter()
-    df = pd.read_parquet(args.folder)
-    t_read = time.perf_counter() - t0
-    mem = pywemix.mix(formula, df, **kw)
-    t_mem = time.perf_counter() - t0
-    print(f"in memory: {len(df)} rows, read {t_read:.1f} s, read + fit {t_mem:.1f} s")
-    del df
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                       memory_limit=args.memory, dashboard_address=":0") as cluster, \
-            Client(cluster):
-        t0 = time.perf_counter()
-        res = pywemix.mix(formula, dd.read_parquet(args.folder), **kw)
-        t_dask = time.perf_counter() - t0
-    print(f"dask ({args.workers} workers): fit {t_dask:.1f} s; ratio {t_dask / t_mem:.2f} "
-          "(target <= 3)")
-    for name, a, b in (("llf", res.llf, mem.llf), ("params", res.params, mem.params),
-                       ("bse", res.bse, mem.bse),
-                       ("variances", res.var_components["variance"],
-                        mem.var_components["variance"]),
-                       ("variance SEs", res.var_components["std_error"],
-                        mem.var_components["std_error"])):
-        print(f"  max relative difference, {name}: {_rel(a, b):.2e}")
+            Client(cluster) as client:
+        out["dask_seconds"], res = _dask_fit(files, formula, kw)
+        out["client_peak_rss_mb"] = _peak_rss_mb()
+        peaks = client.run(_peak_rss_mb)
+        out["worker_peak_rss_mb"] = sorted(peaks.values())
+        print(f"dask: read + fit {out['dask_seconds']:.1f} s; llf {res.llf:.6f}; peak RSS: "
+              f"client {out['client_peak_rss_mb']:.0f} MB, workers "
+              f"{', '.join(f'{v:.0f}' for v in out['worker_peak_rss_mb'])} MB", flush=True)
+        if not full:
+            subset = files[::max(1, args.subset)]
+            out["check_files"] = len(subset)
+            _, res = _dask_fit(subset, formula, kw)
+    if full:
+        out["memory_seconds"], out["read_seconds"], mem = _in_memory(files, formula, kw)
+        out["ratio"] = out["dask_seconds"] / out["memory_seconds"]
+        print(f"in memory: read {out['read_seconds']:.1f} s, read + fit "
+              f"{out['memory_seconds']:.1f} s; ratio {out['ratio']:.2f} (target <= 3)")
+    else:
+        _, _, mem = _in_memory(subset, formula, kw)
+        print(f"the data do not fit in memory: fits of {len(subset)} of the "
+              f"{len(files)} files compared")
+    out["max_relative_difference"] = _differences(res, mem)
+    for name, value in out["max_relative_difference"].items():
+        print(f"  max relative difference, {name}: {value:.2e}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=1)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,18 @@ def _check_model(m, what):
                         f"got {type(m).__name__}{hint}")
 
 
+_DIFFERENT_DATA = (
+    "models were fitted to different data: models must be fitted to the same rows "
+    "(matched by their position in the data, or by unique index labels) with the same "
+    "responses; check for rows dropped because of missing values in one model's "
+    "variables, and refit both to the same data frame")
+
+
+def _on_workers(m) -> bool:
+    """Whether ``m`` is a fit whose rows stay on Dask workers (DaskMixResult)."""
+    return hasattr(m, "same_rows")
+
+
 def _check_same_data(models):
     """Raise unless every model was fitted like the first to the same observations.
 
@@ -42,13 +54,15 @@ def _check_same_data(models):
             raise ValueError(f"models were fitted with different settings: {label} is "
                              f"{a!r} in {base.formula!r} but {b!r} in {m.formula!r}; "
                              "refit them alike")
+        if _on_workers(base) or _on_workers(m):
+            # Dask fits: the same Dask DataFrame, rows and responses (one pass)
+            if not (_on_workers(base) and base.same_rows(m)):
+                raise ValueError(_DIFFERENT_DATA)
+            perms.append(None)
+            continue
         perm = _row_map(base, m)
         if perm is None:
-            raise ValueError(
-                "models were fitted to different data: models must be fitted to the same "
-                "rows (matched by their position in the data, or by unique index labels) "
-                "with the same responses; check for rows dropped because of missing values "
-                "in one model's variables, and refit both to the same data frame")
+            raise ValueError(_DIFFERENT_DATA)
         if not _close(_offset(base)[perm], _offset(m)):
             raise ValueError(f"models were fitted with different offsets ({base.formula!r} "
                              f"and {m.formula!r}); refit them with the same offset")
@@ -210,6 +224,8 @@ def anova(*models, refit: bool = False) -> pd.DataFrame:
 def _refit_ml(m):
     if m.criterion != "REML":
         return m
+    if _on_workers(m):
+        return m.refit_ml()
     from .fit import mix
     d = m.design
     # the design's frame holds the rows used, centred as in the fit, in the
@@ -322,6 +338,8 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
         a bad ``n`` or weighted fits without ``allow_weighted``.
     ImportError
         If ``progress=True`` and tqdm is not installed.
+    NotImplementedError
+        For fits on a Dask DataFrame (their rows stay on the workers).
 
     Notes
     -----
@@ -333,6 +351,12 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
     """
     _check_model(m0, "m0")
     _check_model(m1, "m1")
+    if _on_workers(m0) or _on_workers(m1):
+        raise NotImplementedError(
+            "bootstrap_lrt simulates responses and refits both models to them from the "
+            "fitted rows, which a fit on a Dask DataFrame keeps on the workers: fit both "
+            "models in memory to bootstrap (ddf.compute(), or a sample of whole groups), "
+            "or compare the Dask fits with anova / result.wald_test")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     check_executor(executor)

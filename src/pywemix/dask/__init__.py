@@ -32,15 +32,20 @@ def mix_dask(formula, data, weights, *, cond_weights, family, link, n_quad, offs
 
     Notes
     -----
-    What is not (yet) computed on the workers -- binomial and Poisson models
-    without a ``distributed.Client`` (or with a non-numeric response),
-    ``center_group`` / ``center_grand``, and formula transforms that
-    learn from the data (``scale(x)``, ``poly(x)``, ``C(x)``, ...) -- is
-    fitted in memory instead: the model's columns are collected into this
+    What is not computed on the workers -- binomial and Poisson models
+    without a ``distributed.Client`` (or with a non-numeric response), a
+    column group-centred within two grouping factors, splines (``bs``,
+    ``cr``, ...), ``lag``, transforms nested in learning transforms and
+    learning transforms of the response -- is fitted in memory instead: the model's columns are collected into this
     process (``ddf[columns].compute()``), with a warning saying so, and the
     result is an ordinary :class:`~pywemix.results.result.MixResult`. The
     estimates are then exactly those of the in-memory fit; only the scale-out
     is missing.
+
+    ``center_group`` / ``center_grand`` and the formula transforms that learn
+    from the data (``center``, ``scale``, ``standardize``, ``poly``, the
+    levels of ``C(x)``) are learned from partition sums on the workers
+    (:mod:`pywemix.dask.transforms`).
 
     Gaussian family: two passes over the partitions find the rows dropped,
     the categories, the groups and their weights, then the per-level-2-group
@@ -71,7 +76,7 @@ def mix_dask(formula, data, weights, *, cond_weights, family, link, n_quad, offs
     with collecting() as messages:
         design = build_dask_design(args.parsed, data, weights, args.cond_weights,
                                    offset=offset, weight_scaling=args.scaling,
-                                   family=args.family)
+                                   family=args.family, centering=args.transform)
         settings = fit_settings(formula, args, design)  # refuses weighted REML
         warn_few_groups(design)
         structure = CovarianceStructure.from_design(design)
@@ -130,7 +135,7 @@ def _in_memory_reason(args, formula, data) -> str | None:
     """Why a fit cannot run on the workers (None when it can)."""
     import pandas as pd
 
-    from .design import STATEFUL
+    from .transforms import unsupported_term
     if args.family is not None:
         if not _has_client():
             return (f"family {args.family.name!r} needs a distributed.Client (its "
@@ -140,11 +145,15 @@ def _in_memory_reason(args, formula, data) -> str | None:
                 not pd.api.types.is_numeric_dtype(data.dtypes[resp]):
             return (f"family {args.family.name!r} with a non-numeric response {resp!r} "
                     "(code it 0/1 first to fit on the workers)")
-    if args.center_group or args.center_grand:
-        return "center_group / center_grand (not computed on the workers yet)"
-    if STATEFUL.search(formula):
-        return ("a formula transform that learns from the data (center, scale, poly, "
-                "splines, C)")
+    centred = [c for cols in args.center_group.values() for c in cols]
+    twice = sorted({c for c in centred if centred.count(c) > 1})
+    if twice:
+        return (f"center_group centres {', '.join(map(repr, twice))} within several "
+                "grouping factors (not computed on the workers)")
+    term = unsupported_term(args.parsed)
+    if term is not None:
+        return (f"formula term {term} learns from the data in a way not computed on the "
+                "workers (splines, lag, nested or response transforms)")
     return None
 
 

@@ -14,47 +14,41 @@ constant responses, too few observations per group.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+import operator
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from ..design.formula import ParsedFormula
-from ..design.model import check_identifiable, check_rank, random_blocks, fixed_matrix
+from ..design.model import (DesignBase, check_identifiable, check_rank, fixed_matrix,
+                            random_blocks)
 from ..design.levels import order_levels, sorted_levels
 from ..design.scaling import normalize_scaling, warn_unscaled_sums
 from ..design.weights import conditional_weights, constant_within, normalize_weight_spec
-from ..objective.covariance import CovarianceStructure
-from ..objective.gaussian import GaussianObjective
 from ..warnings import DataWarning, WeightWarning, warn
-from .passes import KEPT, Model, Plan, partition_statistics, scan_partition, with_categories
+from .passes import (KEPT, Model, Plan, model_rows, partition_power_sums,
+                     partition_statistics, partition_term_statistics, scan_partition)
+from .transforms import (centre_model, learned_specs, learned_states, learned_terms,
+                         poly_degrees)
 
 __all__ = ["DaskDesign", "build_dask_design"]
 
-#: formulaic transforms that learn from the data (their state would come from
-#: a sample, not from all rows): refused on Dask frames.
-STATEFUL = re.compile(r"(?<![\w.])(center|scale|standardize|poly|bs|cr|cs|cc|te|C)\s*\(")
-
-
-@dataclass(frozen=True)
-class DaskDesign:
+@dataclass(frozen=True, kw_only=True)
+class DaskDesign(DesignBase):
     """The design of a model fitted on a Dask DataFrame: no rows, only what the
-    estimation and the result need (the attribute names of
-    :class:`~pywemix.design.model.ModelDesign`).
+    estimation and the result need (the fields of
+    :class:`~pywemix.design.model.DesignBase`, which it shares with
+    :class:`~pywemix.design.model.ModelDesign`, and per-group statistics).
+
+    ``levels`` are on the table of level-2 groups (``codes`` and ``starts``
+    count level-2 groups, not rows); ``w1`` is the smallest and largest
+    conditional level-1 weight (for messages); ``frame`` a few used rows,
+    categoricals on their full category lists (the template that
+    :meth:`DaskMixResult.predict` codes new rows by); ``offset`` the largest
+    absolute offset (0 without one).
 
     Attributes
     ----------
-    levels : list of Level
-        On the table of level-2 groups: ``codes`` and ``starts`` count
-        level-2 groups, not rows.
-    w1 : ndarray (2,)
-        Smallest and largest conditional level-1 weight (for messages).
-    wg : list of ndarray
-        Conditional weights of the groups of each level (level 2 up).
-    frame : DataFrame
-        A few complete rows, categoricals on their full category lists (the
-        template that :meth:`DaskMixResult.predict` codes new rows by).
     n_obs : int
         Rows used.
     M2, n2 : ndarray
@@ -62,51 +56,51 @@ class DaskDesign:
         :meth:`GaussianObjective.from_statistics`).
     groups : DataFrame
         Per level: units and the mean and sum of the given weights.
-    offset : ndarray (1,)
-        Largest absolute offset (0 without one).
+    plan, model : Plan, Model
+        What the partitions need (:mod:`pywemix.dask.passes`).
     """
 
-    parsed: ParsedFormula
-    x_names: list
-    blocks: list
-    levels: list
-    w1: np.ndarray
-    wg: list
-    frame: pd.DataFrame
-    fixed_spec: object
-    random_specs: list
-    weight_spec: list
-    cond_weights: bool
     n_obs: int
     M2: np.ndarray = field(repr=False)
     n2: np.ndarray = field(repr=False)
     groups: pd.DataFrame = field(repr=False)
     plan: Plan = field(repr=False)
     model: Model = field(repr=False)
-    n_dropped: int = 0
-    offset: np.ndarray = None
-    offset_column: str | None = None
-    centering: object = None
 
-    @property
-    def n_levels(self) -> int:
-        return len(self.levels) + 1
 
-    @property
-    def response(self) -> str:
-        return self.parsed.response
+def _tasks(ddf, fn, args) -> list:
+    """Delayed ``fn(partition, *args)`` per partition; ``args`` go into the
+    graph once."""
+    import dask
+    shared = [dask.delayed(a, pure=True, traverse=False) for a in args]
+    return [dask.delayed(fn, pure=True)(p, *shared) for p in ddf.to_delayed()]
 
 
 def _compute(ddf, fn, *args) -> list:
     """``fn(partition, *args)`` for every partition, computed on the scheduler
-    in use; ``args`` go into the graph once."""
+    in use."""
     import dask
-    shared = [dask.delayed(a, pure=True, traverse=False) for a in args]
-    tasks = [dask.delayed(fn, pure=True)(p, *shared) for p in ddf.to_delayed()]
-    return list(dask.compute(*tasks))
+    return list(dask.compute(*_tasks(ddf, fn, args)))
 
 
-def make_plan(parsed, ddf, spec, offset_column, cond_weights) -> Plan:
+def _stream(ddf, fn, *args):
+    """The results of ``fn(partition, *args)`` one at a time, in partition
+    order: with a ``distributed.Client`` they run in parallel and each is
+    fetched (and released on the cluster) when its turn comes, so the client
+    holds one partition's result at a time; otherwise as :func:`_compute`."""
+    from . import _has_client
+    if not _has_client():
+        yield from _compute(ddf, fn, *args)
+        return
+    from distributed import get_client
+    futures = get_client().compute(_tasks(ddf, fn, args))
+    for k in range(len(futures)):
+        result = futures[k].result()
+        futures[k] = None
+        yield result
+
+
+def make_plan(parsed, ddf, spec, offset_column, cond_weights, centering=None) -> Plan:
     """The columns a partition needs, checked against the frame's columns."""
     from ..design.frame import check_columns
     cols = pd.Index(ddf.columns)
@@ -118,33 +112,40 @@ def make_plan(parsed, ddf, spec, offset_column, cond_weights) -> Plan:
     categorical = [c for c in predictors if not pd.api.types.is_numeric_dtype(meta[c].dtype)
                    or pd.api.types.is_bool_dtype(meta[c].dtype)]
     groups = list(dict.fromkeys(t.group for t in parsed.random))
+    centre_groups, centre_grand = (), ()
+    if centering is not None:
+        by_name = {t.group_name: t.group for t in parsed.random}
+        centre_groups = tuple((g, by_name[g], list(c))
+                              for g, c in centering.center_group.items())
+        centre_grand = tuple(centering.center_grand)
     return Plan(parsed, spec, needed, predictors, categorical, groups, offset_column,
-                cond_weights)
+                cond_weights, centre_groups, centre_grand)
 
 
 def build_dask_design(parsed, ddf, weights, cond_weights, *, offset=None,
-                      weight_scaling="none", family=None) -> DaskDesign:
-    """Pass 1, the model specs, pass 2 and the checks (module notes)."""
+                      weight_scaling="none", family=None, centering=None) -> DaskDesign:
+    """Pass 1, the model specs (and the passes of learned transforms), pass 2
+    and the checks (module notes)."""
     if offset is not None and not isinstance(offset, str):
         raise TypeError("on a Dask DataFrame the offset must be a column name, got "
                         f"{type(offset).__name__}")
     spec = normalize_weight_spec(weights, len({t.group for t in parsed.random}) + 1)
-    plan = make_plan(parsed, ddf, spec, offset, cond_weights)
+    plan = make_plan(parsed, ddf, spec, offset, cond_weights, centering)
+    ddf = ddf[list(dict.fromkeys(plan.needed + plan.weight_columns))]  # read only these
     scans = _compute(ddf, scan_partition, plan)
     table, levels, n_dropped = _group_table(scans, plan, ddf)
-    categories = _categories(scans, plan, ddf)
-    sample = pd.concat([s["sample"] for s in scans if len(s["sample"])])
-    sample = with_categories(sample, categories)
-    mm = fixed_matrix(f"{parsed.fixed}", sample)
-    Zs, blocks, rspecs = random_blocks(parsed, sample, levels)
+    centering, steps = centre_model([s["centre"] for s in scans], plan, table, levels,
+                                    centering)
     lev2 = levels[0]
     keys = table.iloc[lev2.starts][list(lev2.columns)]
     index = pd.MultiIndex.from_frame(keys) if len(lev2.columns) > 1 else \
         pd.Index(keys.iloc[:, 0].to_numpy())
-    model = Model(categories, mm.model_spec, rspecs, tuple(lev2.columns), index,
-                  tuple(lev.parent for lev in levels[:-1]))
-    stats = _compute(ddf, partition_statistics, plan, model)
-    M2, n2, totals = _add_up(stats, lev2.n_groups)
+    model = Model(_categories(scans, plan, ddf), None, None, tuple(lev2.columns), index,
+                  tuple(lev.parent for lev in levels[:-1]), steps)
+    sample = model_rows(pd.concat([s["sample"] for s in scans if len(s["sample"])]), model)
+    mm, Zs, blocks, model = _model_specs(ddf, plan, model, sample, levels)
+    M2, n2, totals = _add_up(_stream(ddf, partition_statistics, plan, model),
+                             lev2.n_groups)
     x_names = list(mm.columns)
     if not (totals["finite_X"] and totals["finite_Z"]):
         _name_infinite(ddf, plan, "fixed-effect" if not totals["finite_X"] else "random-effect")
@@ -158,9 +159,32 @@ def build_dask_design(parsed, ddf, weights, cond_weights, *, offset=None,
           for i, lev in enumerate(levels, start=1)]
     groups = _groups_table(spec, levels, arrays, totals)
     return DaskDesign(parsed, x_names, blocks, levels, np.array([totals["wmin"], totals["wmax"]]),
-                      wg, sample, mm.model_spec, rspecs, spec, cond_weights, totals["n_rows"],
-                      M2, n2, groups, plan, model, n_dropped,
-                      np.array([totals["offset_max"]]), offset)
+                      wg, sample, model.fixed_spec, model.random_specs, spec, cond_weights,
+                      n_dropped, np.array([totals["offset_max"]]), offset, centering,
+                      n_obs=totals["n_rows"], M2=M2, n2=n2, groups=groups, plan=plan,
+                      model=model)
+
+
+def _model_specs(ddf, plan, model, sample, levels):
+    """The fixed and random model specs, their state learned from all rows
+    (:mod:`pywemix.dask.transforms`): (fixed model matrix of the sample,
+    random blocks of the sample, their blocks, the model with the specs)."""
+    parsed = plan.parsed
+    mm = fixed_matrix(f"{parsed.fixed}", sample)
+    Zs, blocks, rspecs = random_blocks(parsed, sample, levels)
+    specs = [mm.model_spec] + [s for level in rspecs for s in level]
+    terms = learned_terms(specs, set(plan.categorical))
+    if terms:
+        model = replace(model, fixed_spec=mm.model_spec, random_specs=rspecs)
+        first = [f for f in _compute(ddf, partition_term_statistics, plan, model, terms) if f]
+        degrees = poly_degrees(terms, first)
+        second = _compute(ddf, partition_power_sums, plan, model, terms, degrees) \
+            if degrees else []
+        new = iter(learned_specs(specs, learned_states(terms, first, second, degrees)))
+        mm = fixed_matrix(next(new), sample)
+        Zs, blocks, rspecs = random_blocks(parsed, sample, levels,
+                                           [[next(new) for _ in level] for level in rspecs])
+    return mm, Zs, blocks, replace(model, fixed_spec=mm.model_spec, random_specs=rspecs)
 
 
 def _group_table(scans, plan, ddf):
@@ -231,28 +255,37 @@ def _categories(scans, plan, ddf) -> dict:
 
 
 def _add_up(stats, J):
-    """Per-group sums over partitions (a group may span several) and totals."""
-    stats = [s for s in stats if s["n_rows"]]
-    codes = np.concatenate([s["codes"] for s in stats])
-    order = np.argsort(codes, kind="stable")
-    codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    if len(starts) != J:  # pragma: no cover - every group has used rows
-        raise RuntimeError(f"statistics of {len(starts)} of {J} level-2 groups")
+    """Per-group sums over partitions (a group may span several) and totals,
+    from the partitions' statistics one at a time."""
+    sums, totals, seen = {}, {}, np.zeros(J, dtype=bool)
+    for s in stats:
+        if not s["n_rows"]:
+            continue
+        seen[s["codes"]] = True
+        for key in ("M", "n", "npos", "sw2"):
+            # a group occurs once per partition: no repeated index within one +=
+            if key not in sums:
+                sums[key] = np.zeros((J,) + s[key].shape[1:])
+            sums[key][s["codes"]] += s[key]
+        for key, combine in _TOTALS.items():
+            value = s.get(key, 0) if key == "n_w1_below_w2" else s[key]
+            totals[key] = value if key not in totals else combine(totals[key], value)
+    if not seen.all():  # pragma: no cover - every group has used rows
+        raise RuntimeError(f"statistics of {int(seen.sum())} of {J} level-2 groups")
+    totals["finite_Z"] = all(totals["finite_Z"])
+    totals.update(npos=sums["npos"], sw2=sums["sw2"])
+    return sums["M"], sums["n"], totals
 
-    def add(key):
-        return np.add.reduceat(np.concatenate([s[key] for s in stats])[order], starts, axis=0)
-    M2, n2 = add("M"), add("n")
-    totals = dict(npos=add("npos"), sw2=add("sw2"),
-                  xtx=sum(s["xtx"] for s in stats), n_rows=sum(s["n_rows"] for s in stats),
-                  finite_X=all(s["finite_X"] for s in stats),
-                  finite_Z=all(all(s["finite_Z"]) for s in stats),
-                  wmin=min(s["wmin"] for s in stats), wmax=max(s["wmax"] for s in stats),
-                  ymin=min(s["ymin"] for s in stats), ymax=max(s["ymax"] for s in stats),
-                  offset_max=max(s["offset_max"] for s in stats),
-                  raw_w1_sum=sum(s["raw_w1_sum"] for s in stats),
-                  n_w1_below_w2=sum(s.get("n_w1_below_w2", 0) for s in stats))
-    return M2, n2, totals
+
+def _both(a, b):
+    """Logical and of two flags (or, elementwise, of two lists of flags)."""
+    return [x and y for x, y in zip(a, b)] if isinstance(a, list) else a and b
+
+
+#: How the partitions' totals combine.
+_TOTALS = {"xtx": operator.add, "n_rows": operator.add, "finite_X": _both,
+           "finite_Z": _both, "wmin": min, "wmax": max, "ymin": min, "ymax": max,
+           "offset_max": max, "raw_w1_sum": operator.add, "n_w1_below_w2": operator.add}
 
 
 def _name_infinite(ddf, plan, what) -> None:

@@ -34,7 +34,7 @@ from ..objective.linpred import linear_predictor
 from ..objective.partitioned import BlockDesign, PartitionedQuadrature
 from ..objective.quadrature import QuadratureObjective
 from ..warnings import BoundaryWarning, DataWarning, warn
-from .passes import design_blocks, level2_codes, used_rows
+from .passes import design_blocks, level_codes, used_rows
 
 __all__ = ["DistributedQuadrature", "optimize_distributed", "TOP"]
 
@@ -45,10 +45,7 @@ TOP = "__pywemix_top__"
 def with_top_group(part: pd.DataFrame, plan, model) -> pd.DataFrame:
     """The used rows of a partition with their top-level group index."""
     frame = used_rows(part, plan)
-    codes = level2_codes(frame, model)
-    for parent in model.parents:
-        codes = parent[codes]
-    return frame.assign(**{TOP: codes.astype(np.int64)})
+    return frame.assign(**{TOP: level_codes(frame, model)[-1].astype(np.int64)})
 
 
 class PartitionQuadrature:
@@ -75,9 +72,7 @@ class PartitionQuadrature:
             return
         self.family = family
         X, Z, y, off, w1, _ = design_blocks(part, plan, model, family)
-        codes = [level2_codes(part, model)]
-        for parent in model.parents:
-            codes.append(parent[codes[-1]])
+        codes = level_codes(part, model)
         order = np.lexsort(codes)  # top level first, then down to level 2
         codes = [c[order] for c in codes]
         levels, ids = _local_levels(codes)

@@ -26,6 +26,7 @@ from formulaic.errors import FormulaicError
 from ..design.frame import check_predictor_types, numeric_array
 from ..design.sufficient import group_crossprod, group_sum
 from ..design.weights import conditional_weights, validate_weights
+from .transforms import centre_rows, centre_sums, power_sums, term_statistics
 
 __all__ = ["Plan", "Model", "scan_partition", "partition_statistics", "complete_rows"]
 
@@ -52,6 +53,11 @@ class Plan:
         The grouping factors of the random terms.
     offset_column : str or None
     cond_weights : bool
+    centre_groups : tuple of (str, tuple of str, list of str)
+        Per grouping factor centred within: its name, its columns and the
+        columns centred.
+    centre_grand : tuple of str
+        Columns centred on their grand mean.
     """
 
     parsed: object
@@ -62,6 +68,8 @@ class Plan:
     group_columns: list
     offset_column: str | None
     cond_weights: bool
+    centre_groups: tuple = ()
+    centre_grand: tuple = ()
 
     @property
     def weight_columns(self) -> list:
@@ -94,6 +102,9 @@ class Model:
         Level-2 group keys in the fit's order (position = group index).
     parents : tuple of ndarray
         Per level from 2 up to the one below the top, each group's parent.
+    centre : tuple of (str, int or None, ndarray or float)
+        Centering steps: column, level position (None for the grand mean)
+        and the means (:func:`pywemix.dask.transforms.centre_rows`).
     """
 
     categories: dict
@@ -102,6 +113,7 @@ class Model:
     level2_columns: tuple
     level2_index: pd.Index
     parents: tuple = ()
+    centre: tuple = ()
 
 
 KEPT = "(kept)"
@@ -144,6 +156,13 @@ def used_rows(part: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     return frame if keep.all() else frame.loc[keep]
 
 
+def used_mask(part: pd.DataFrame, plan: Plan) -> np.ndarray:
+    """Which rows of ``part`` (by position) a fit uses."""
+    mask = np.array(part[plan.needed].notna().all(axis=1), dtype=bool)
+    mask[mask] = complete_rows(part, plan)[1]
+    return mask
+
+
 def scan_partition(part: pd.DataFrame, plan: Plan) -> dict:
     """Pass 1 over one partition (see the module notes)."""
     counts = {}
@@ -156,8 +175,44 @@ def scan_partition(part: pd.DataFrame, plan: Plan) -> dict:
                             else s).tolist()
     table = frame[plan.all_group_columns + plan.upper_weight_columns].assign(
         **{KEPT: keep}).drop_duplicates()
-    counts.update(categories=cats, table=table, sample=used.head(SAMPLE_ROWS))
+    counts.update(categories=cats, table=table, sample=used.head(SAMPLE_ROWS),
+                  centre=centre_sums(used, plan))
     return counts
+
+
+def model_rows(frame: pd.DataFrame, model: Model) -> pd.DataFrame:
+    """Used rows as the formula sees them: categoricals on the fit's
+    category lists, centred columns centred."""
+    frame = with_categories(frame, model.categories)
+    if not model.centre:
+        return frame
+    return centre_rows(frame, model.centre, level_codes(frame, model))
+
+
+def level_codes(frame: pd.DataFrame, model: Model) -> list:
+    """Each row's group index at every level, level 2 first."""
+    codes = [level2_codes(frame, model)]
+    for parent in model.parents:
+        codes.append(parent[codes[-1]])
+    return codes
+
+
+def partition_term_statistics(part: pd.DataFrame, plan: Plan, model: Model, terms) -> dict:
+    """The first statistics pass of learned formula transforms on one partition
+    (:func:`pywemix.dask.transforms.term_statistics`)."""
+    frame = used_rows(part, plan)
+    if len(frame) == 0:
+        return {}
+    return term_statistics(model_rows(frame, model), terms)
+
+
+def partition_power_sums(part: pd.DataFrame, plan: Plan, model: Model, terms,
+                         degrees) -> dict:
+    """The second pass, for ``poly`` terms (:func:`pywemix.dask.transforms.power_sums`)."""
+    frame = used_rows(part, plan)
+    if len(frame) == 0:
+        return {k: np.zeros(2 * d + 1) for k, (_, d) in degrees.items()}
+    return power_sums(model_rows(frame, model), terms, degrees)
 
 
 def with_categories(frame: pd.DataFrame, categories: dict) -> pd.DataFrame:
@@ -204,7 +259,7 @@ def response_values(frame: pd.DataFrame, parsed, family=None) -> np.ndarray:
 def design_blocks(frame: pd.DataFrame, plan: Plan, model: Model, family=None):
     """(X, list of Z per level, y, offset, conditional level-1 weights, raw
     weight arrays) of complete rows."""
-    frame = with_categories(frame, model.categories)
+    frame = model_rows(frame, model)
     X = model.fixed_spec.get_model_matrix(frame, na_action="raise").to_numpy(dtype=float)
     Z = [np.hstack([sp.get_model_matrix(frame, na_action="raise").to_numpy(dtype=float)
                     for sp in specs]) for specs in model.random_specs]

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..results.result import MixResult
-from .passes import design_blocks, used_rows
+from .passes import design_blocks, level_codes, used_rows
 
 __all__ = ["DaskMixResult"]
 
@@ -20,9 +20,12 @@ class DaskMixResult(MixResult):
     """A :class:`~pywemix.results.result.MixResult` of a fit on a Dask
     DataFrame (rows stay on the workers).
 
-    Per-row results are Dask Series: ``fittedvalues``, ``resid()`` and
-    ``predict(ddf)``; ``simulate`` and ``plot`` need the rows in memory and
-    raise. ``objective`` is the statistics-based Gaussian objective.
+    Per-row results are Dask objects: ``fittedvalues``, ``resid()``,
+    ``predict(ddf)`` and ``simulate()``; the per-row plots show a sample of
+    rows. ``objective`` is the statistics-based Gaussian objective.
+    :func:`pywemix.anova` compares Dask fits of the same Dask DataFrame
+    (:meth:`same_rows`); :func:`pywemix.bootstrap_lrt` needs the rows in
+    memory.
     """
 
     def __init__(self, design, settings, optimum, variance, warnings, objective, data):
@@ -98,12 +101,97 @@ class DaskMixResult(MixResult):
                                   "use fittedvalues, resid() or predict(ddf)")
 
     def simulate(self, n: int = 1, seed=None):
-        raise NotImplementedError("simulate needs the rows in memory: fit a pandas "
-                                  "DataFrame (ddf.compute()) to simulate")
+        r"""Draw responses from the fitted model (new random effects each time),
+        on the workers.
 
-    def plot(self, kind: str = "resid_fitted"):
-        raise NotImplementedError("diagnostic plots need the rows in memory: fit a pandas "
-                                  "DataFrame (ddf.compute()) or plot a sample")
+        Parameters
+        ----------
+        n : int
+            Number of draws.
+        seed : int or numpy.random.SeedSequence, optional
+            Makes the draws reproducible (for the same partitions).
+
+        Returns
+        -------
+        dask.dataframe.DataFrame
+            One column per draw (``sim_1``, ...), indexed like
+            ``fittedvalues`` (the rows used).
+
+        Notes
+        -----
+        As :func:`pywemix.results.diagnostics.simulate` (R's
+        ``simulate.merMod``): :math:`u_l \sim N(0, \Sigma_l)` for every group
+        of every level, drawn here (O(groups) numbers), then
+        :math:`y \sim N(\eta, \sigma^2)` or the family's distribution, drawn
+        on the workers with one stream per partition (spawned from ``seed``).
+        The draws are not those of an in-memory fit's ``simulate`` (the rows
+        come in another order), only their distribution is.
+        """
+        from ..results.diagnostics import _sqrt_psd
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(
+                seed, (int, np.integer, np.random.SeedSequence))):
+            raise TypeError(f"seed must be None, an integer or a SeedSequence, got {seed!r}")
+        root = seed if isinstance(seed, np.random.SeedSequence) else \
+            np.random.SeedSequence(seed)
+        rng = np.random.default_rng(root.spawn(1)[0])
+        effects = []
+        for lev, S in zip(self._design.levels, self.random_effects_covariances):
+            r = _sqrt_psd(np.asarray(S))
+            effects.append(rng.standard_normal((n, lev.n_groups, r.shape[0])) @ r.T)
+        names = [f"sim_{k + 1}" for k in range(n)]
+        design = self._design
+        return self._data.map_partitions(
+            _simulate_partition, design.plan, design.model, np.asarray(self._params),
+            effects, self.sigma2, self._family, root, names,
+            meta=pd.DataFrame({c: pd.Series([], dtype=float) for c in names}))
+
+    def plot(self, kind: str = "resid_fitted", max_points: int = 20000, seed: int = 0):
+        """A diagnostic plot (as :meth:`MixResult.plot`).
+
+        The per-row plots (``"resid_fitted"``, ``"qq_resid"``) show a random
+        sample of about ``max_points`` rows used (drawn on the workers; all
+        rows when there are fewer); the others need only the estimates and
+        the conditional modes.
+        """
+        from ..checks import check_positive_int
+        from ..results.plots import plot
+        if kind not in ("resid_fitted", "qq_resid"):
+            return plot(self, kind)
+        max_points = check_positive_int(max_points, "max_points")
+        frac = min(1.0, max_points / self.nobs)
+        fitted, pearson = self.fittedvalues, self.residuals("pearson")
+        both = fitted.to_frame("fitted").assign(pearson=pearson)
+        if frac < 1.0:
+            both = both.sample(frac=frac, random_state=seed)
+        return plot(_RowSample(both.compute()), kind)
+
+    def same_rows(self, other) -> bool:
+        """Whether ``other``, also a fit on a Dask DataFrame, was fitted to the
+        same rows of the same data with the same response (for
+        :func:`pywemix.anova`): one pass over the partitions."""
+        import dask
+        if not isinstance(other, DaskMixResult) or self.nobs != other.nobs or \
+                dask.base.tokenize(self._data) != dask.base.tokenize(other.data):
+            return False
+        a, b = self._design, other.design
+        counts = self._data.map_partitions(_common_rows, a.plan, b.plan, self._family,
+                                           meta=pd.Series([], dtype=float)).compute()
+        counts = counts.to_numpy().reshape(-1, 3)
+        scale = max(float(counts[:, 2].max(initial=0.0)), 1e-300)
+        return int(counts[:, 0].sum()) == self.nobs and \
+            float(counts[:, 1].max(initial=0.0)) <= 1e-10 * scale
+
+    def refit_ml(self):
+        """This model refitted by maximum likelihood (for :func:`pywemix.anova`
+        with ``refit=True``), on the same Dask DataFrame and settings."""
+        from ..fit import mix
+        s = self.settings
+        return mix(self.formula, self._data, list(s.weight_spec), cond_weights=s.cond_weights,
+                   weight_scaling=s.weight_scaling, offset=s.offset_column,
+                   center_group={g: list(c) for g, c in s.center_group} or None,
+                   center_grand=list(s.center_grand) or None, reml=False)
 
     def __repr__(self):
         return (f"<DaskMixResult {self.formula!r}: {self.family}, {len(self._levels) + 1} "
@@ -117,22 +205,59 @@ def _fitted_partition(part, plan, model, beta, modes, what, family=None):
     if len(frame) == 0:
         return pd.Series([], dtype=float, index=frame.index)
     X, Z, y, off, _, _ = design_blocks(frame, plan, model, family)
-    codes = _level_codes(frame, plan, model, modes)
+    codes = level_codes(frame, model)
     eta = linear_predictor(X, beta, off, Z, codes, modes)
     mu = eta if family is None else family.mean(eta)
     return pd.Series(y - mu if what == "resid" else mu, index=frame.index)
 
 
-def _level_codes(frame, plan, model, modes):
-    """Each row's group index at every level (from the level-2 index and the
-    parents)."""
-    from .passes import level2_codes
-    codes = [level2_codes(frame, model)]
-    for parent in model.parents:
-        codes.append(parent[codes[-1]])
-    return codes
-
-
 def _predict_partition(part, result, kwargs):
     """``MixResult.predict`` on one partition (a pandas DataFrame)."""
     return MixResult.predict(result, part, **kwargs)
+
+
+class _RowSample:
+    """Fitted values and Pearson residuals of sampled rows, as the plots read them."""
+
+    def __init__(self, frame):
+        self.fittedvalues = frame["fitted"]
+        self._pearson = frame["pearson"]
+
+    def residuals(self, kind):
+        return self._pearson
+
+
+def _simulate_partition(part, plan, model, beta, effects, sigma2, family, root, names,
+                        partition_info=None):
+    """Simulated responses of one partition's used rows (DaskMixResult.simulate)."""
+    from ..objective.linpred import linear_predictor
+    frame = used_rows(part, plan)
+    if len(frame) == 0:
+        return pd.DataFrame({c: pd.Series([], dtype=float) for c in names}, index=frame.index)
+    number = partition_info["number"] if partition_info else 0
+    rng = np.random.default_rng(np.random.SeedSequence(root.entropy,
+                                                       spawn_key=(1, number)))
+    X, Z, _, off, _, _ = design_blocks(frame, plan, model, family)
+    codes = level_codes(frame, model)
+    eta = np.repeat(linear_predictor(X, beta, off)[:, None], len(names), axis=1)
+    for z, c, u in zip(Z, codes, effects):
+        eta += np.einsum("iq,kiq->ik", z, u[:, c])
+    if family is None:
+        y = eta + rng.normal(0.0, np.sqrt(sigma2), size=eta.shape)
+    else:
+        y = family.simulate(family.mean(eta), rng)
+    return pd.DataFrame(np.asarray(y, dtype=float), index=frame.index, columns=names)
+
+
+def _common_rows(part, plan_a, plan_b, family):
+    """Rows used by both fits, and the largest difference and size of their
+    responses there (a flat Series of three numbers)."""
+    from .passes import response_values, used_mask
+    both = used_mask(part, plan_a) & used_mask(part, plan_b)
+    if not both.any():
+        return pd.Series([0.0, 0.0, 0.0])
+    rows = part.loc[both]
+    ya, yb = (np.asarray(response_values(rows, p.parsed, family), dtype=float)
+              for p in (plan_a, plan_b))
+    return pd.Series([float(both.sum()), float(np.max(np.abs(ya - yb))),
+                      float(max(np.max(np.abs(ya)), np.max(np.abs(yb))))])

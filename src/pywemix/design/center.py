@@ -11,7 +11,7 @@ import pandas as pd
 
 from .sufficient import group_sum
 
-__all__ = ["check_centering", "make_centering", "Centering"]
+__all__ = ["check_centering", "make_centering", "Centering", "numeric_values"]
 
 
 def check_centering(center_group, center_grand, parsed) -> tuple:
@@ -95,15 +95,23 @@ class Centering:
             lev = by_name[g]
             sw = group_sum(w, lev.starts)
             for c in cols:
-                x = _numeric(frame, c)
+                x = numeric_values(frame, c)
                 mean = group_sum(w * x, lev.starts) / sw
                 frame[c] = x - mean[lev.codes]
                 out.group_means[(g, c)] = pd.Series(mean, index=lev.labels)
         for c in self.center_grand:
-            x = _numeric(frame, c)
+            x = numeric_values(frame, c)
             out.grand_means[c] = float(np.sum(w * x) / np.sum(w))
             frame[c] = x - out.grand_means[c]
         return frame, out
+
+    def fitted(self, group_means: dict, grand_means: dict) -> "Centering":
+        """This centering with means computed elsewhere (a Dask fit adds them
+        up over partitions): ``group_means`` maps (grouping factor, column) to
+        a Series by group label, ``grand_means`` a column to its mean."""
+        out = Centering(self.center_group, self.center_grand)
+        out.group_means, out.grand_means = dict(group_means), dict(grand_means)
+        return out
 
     def apply(self, data: pd.DataFrame, keys: dict) -> pd.DataFrame:
         """Centre new rows with the fitted means.
@@ -114,7 +122,7 @@ class Centering:
         """
         data = data.copy()
         for (g, c), means in self.group_means.items():
-            x = _numeric(data, c)
+            x = numeric_values(data, c)
             key = pd.Index(keys[g])
             m = means.reindex(key).to_numpy()
             new = np.isnan(m)
@@ -123,11 +131,12 @@ class Centering:
                 m = np.where(new, own, m)
             data[c] = x - m
         for c, m in self.grand_means.items():
-            data[c] = _numeric(data, c) - m
+            data[c] = numeric_values(data, c) - m
         return data
 
 
-def _numeric(frame, c):
+def numeric_values(frame, c):
+    """``frame[c]`` as float; TypeError naming a column that is not numeric."""
     s = frame[c]
     if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
         raise TypeError(f"cannot centre column {c!r}: it is not numeric (dtype {s.dtype})")

@@ -29,7 +29,7 @@ from .validate import (check_centered, check_magnitude, check_response_not_predi
 from .weights import (check_unconditional, conditional_weights, constant_within, normalize_weight_spec,
                       validate_weights, zero_weight_rows)
 
-__all__ = ["ModelDesign", "build_design", "fixed_matrix", "random_matrix", "random_blocks",
+__all__ = ["DesignBase", "ModelDesign", "build_design", "fixed_matrix", "random_matrix", "random_blocks",
            "check_rank", "check_identifiable"]
 
 
@@ -43,28 +43,40 @@ class RandomBlock:
 
 
 @dataclass(frozen=True)
-class ModelDesign:
-    """Numeric form of a mixed model, rows sorted by group at every level.
+class DesignBase:
+    """What every model design holds, whether it keeps the rows
+    (:class:`ModelDesign`) or only per-group statistics
+    (:class:`pywemix.dask.design.DaskDesign`).
 
     Attributes
     ----------
-    y : ndarray (n,)
-    X : ndarray (n, p)
+    parsed : ParsedFormula
     x_names : list of str
-    Z : list of ndarray (n, q_l), one per level from level 2 up
+        Fixed-effect column names.
     blocks : list of list of RandomBlock, one list per level
     levels : list of Level, from level 2 up
-    w1 : ndarray (n,)
-        Conditional level-1 weights.
+    w1 : ndarray
+        Conditional level-1 weights (a Dask design: their range).
     wg : list of ndarray
         Conditional weights of the groups of each level (level 2 up).
+    frame : DataFrame
+        The model frame (a Dask design: a few rows, the template for
+        ``predict``).
+    fixed_spec, random_specs : formulaic ModelSpec(s)
+        To build the same columns on new data.
+    weight_spec : list of (str or None)
+        Weight column per level, level 1 first.
+    cond_weights : bool
+    n_dropped : int
+        Rows dropped for zero weights.
+    offset : ndarray or None
+    offset_column : str or None
+    centering : Centering or None
+        The fitted centering (for ``predict``).
     """
 
     parsed: ParsedFormula
-    y: np.ndarray
-    X: np.ndarray
     x_names: list
-    Z: list
     blocks: list
     levels: list
     w1: np.ndarray
@@ -74,20 +86,10 @@ class ModelDesign:
     random_specs: list
     weight_spec: list
     cond_weights: bool
-    raw_weights: dict = field(repr=False)
     n_dropped: int = 0
     offset: np.ndarray = None
     offset_column: str | None = None
     centering: object = None
-
-    @property
-    def row_positions(self) -> np.ndarray:
-        """Position in the user's data of each (sorted) row."""
-        return self.frame[_POSITION].to_numpy()
-
-    @property
-    def n_obs(self) -> int:
-        return len(self.y)
 
     @property
     def n_levels(self) -> int:
@@ -97,6 +99,35 @@ class ModelDesign:
     @property
     def response(self) -> str:
         return self.parsed.response
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelDesign(DesignBase):
+    """Numeric form of a mixed model, rows sorted by group at every level
+    (the fields of :class:`DesignBase` and the rows' arrays).
+
+    Attributes
+    ----------
+    y : ndarray (n,)
+    X : ndarray (n, p)
+    Z : list of ndarray (n, q_l), one per level from level 2 up
+    raw_weights : dict
+        The weight columns as given, by name.
+    """
+
+    y: np.ndarray
+    X: np.ndarray
+    Z: list
+    raw_weights: dict = field(repr=False)
+
+    @property
+    def row_positions(self) -> np.ndarray:
+        """Position in the user's data of each (sorted) row."""
+        return self.frame[_POSITION].to_numpy()
+
+    @property
+    def n_obs(self) -> int:
+        return len(self.y)
 
 
 class LogicalAsFactor(PandasMaterializer):
@@ -388,9 +419,10 @@ def build_design(formula, data, weights=None, cond_weights=False,
     w1 = scale_within(w1, levels[0].starts, weight_scaling)
     wg = [(cond[i][lev.starts] if cond[i] is not None else np.ones(lev.n_groups))
           for i, lev in enumerate(levels, start=1)]
-    return ModelDesign(parsed, y, X, x_names, Z, blocks, levels, w1, wg, frame,
-                       mm.model_spec, rspecs, spec, cond_weights, arrays, n_dropped,
-                       off, offset_column if isinstance(offset, str) else None, centering)
+    return ModelDesign(parsed, x_names, blocks, levels, w1, wg, frame, mm.model_spec, rspecs,
+                       spec, cond_weights, n_dropped, off,
+                       offset_column if isinstance(offset, str) else None, centering,
+                       y=y, X=X, Z=Z, raw_weights=arrays)
 
 
 _OFFSET = "(offset)"
@@ -429,7 +461,7 @@ def _with_offset(data: pd.DataFrame, offset):
     return data, _OFFSET
 
 
-def random_blocks(parsed, frame, levels):
+def random_blocks(parsed, frame, levels, specs=None):
     """The random-effects design of every level.
 
     Parameters
@@ -438,6 +470,10 @@ def random_blocks(parsed, frame, levels):
     frame : DataFrame
         The model frame (or, for Dask designs, a sample with every category).
     levels : list of Level
+    specs : list of list of ModelSpec, optional
+        Per level and term, the model specs to build the columns with (Dask
+        designs: with the state learned from all rows); by default each
+        term's expression learns from ``frame``.
 
     Returns
     -------
@@ -451,12 +487,11 @@ def random_blocks(parsed, frame, levels):
         on new data).
     """
     Z, blocks, model_specs = [], [], []
-    for lev in levels:
+    for i, lev in enumerate(levels):
         cols, blk, sp, start = [], [], [], 0
-        for term in parsed.random:
-            if term.group != lev.columns:
-                continue
-            mm = random_matrix(term.expr, frame)
+        terms = [t for t in parsed.random if t.group == lev.columns]
+        for k, term in enumerate(terms):
+            mm = random_matrix(term.expr if specs is None else specs[i][k], frame)
             if mm.shape[1] == 0:
                 raise ValueError(f"random term ({term.expr} | {term.group_name}) has no "
                                  "effects")
