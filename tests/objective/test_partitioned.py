@@ -4,6 +4,7 @@ exactly, the totals up to the order of the sums; and a fit on blocks run in
 threads equals the fit in one piece."""
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import numpy as np
@@ -106,3 +107,6 @@ def test_fit_on_blocks_in_threads_equals_fit_in_one_piece(fitted, monkeypatch):
     np.testing.assert_allclose(split.bse, fitted.bse, rtol=1e-6)
     for a, b in zip(split.ranef().values(), fitted.ranef().values()):
         np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), atol=1e-7)
+    again = pickle.loads(pickle.dumps(split))  # results travel between processes
+    np.testing.assert_allclose(again.objective.function.evaluate(again.optimization.x).llf,
+                               split.llf, rtol=1e-13)
