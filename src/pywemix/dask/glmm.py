@@ -24,8 +24,8 @@ import pandas as pd
 from ..design.levels import Level
 from ..design.scaling import scale_within
 from ..estimation.components import boundary_messages
-from ..estimation.glmm import (FIXED_NODE_MIN, canonical_signs, maximize_numeric,
-                               newton_adaptive, quadrature_record)
+from ..estimation.glmm import (FIXED_NODE_MIN, canonical_signs, laplace_start,
+                               maximize_numeric, newton_adaptive, quadrature_record)
 from ..estimation.search import check_start, irls
 from ..estimation.laplace_fit import fit_laplace
 from ..estimation.optimum import Optimum
@@ -84,6 +84,7 @@ class PartitionQuadrature:
         # top-level groups, which lie whole in this partition
         self.obj = (LaplaceObjective(design, structure, family) if n_quad == 1
                     else QuadratureObjective(design, structure, family, n_quad))
+        self.block, self.structure, self.laplace = design, structure, None
         self.ids, self.w1_total = ids, float(np.sum(w1))
         self.glm = (X[order], y[order], off[order],
                     w1 * np.prod([w[lev.codes] for w, lev in zip(local_wg, levels)], axis=0))
@@ -100,6 +101,15 @@ class PartitionQuadrature:
         if hessian:
             return self.obj.evaluate(phi, adapt=adapt, derivs=derivs, hessian=True)
         return self.obj.evaluate(phi, adapt=adapt, derivs=derivs)
+
+    def laplace_evaluate(self, phi, adapt=True, derivs=True, hessian=False):
+        """The partition's Laplace objective (the start of the quadrature
+        search), built on first use from the same rows."""
+        if self.obj is None:
+            return None
+        if self.laplace is None:
+            self.laplace = LaplaceObjective(self.block, self.structure, self.family)
+        return self.laplace.evaluate(phi, adapt=adapt, derivs=derivs, hessian=hessian)
 
     def modes(self, phi):
         """Conditional modes and variances of the partition's groups, per level,
@@ -172,9 +182,14 @@ def _local_levels(codes):
 
 class ActorRunner:
     """Calls a method of every actor at once and waits for the results (the
-    ``runner`` of :class:`~pywemix.objective.partitioned.PartitionedQuadrature`)."""
+    ``runner`` of :class:`~pywemix.objective.partitioned.PartitionedQuadrature`);
+    ``rename`` maps method names (e.g. ``evaluate`` to ``laplace_evaluate``)."""
+
+    def __init__(self, rename=None):
+        self.rename = dict(rename or {})
 
     def __call__(self, actors, name, args):
+        name = self.rename.get(name, name)
         return _gather([getattr(a, name)(*args) for a in actors])
 
 
@@ -186,8 +201,9 @@ class DistributedQuadrature(PartitionedQuadrature):
     in parallel) and a sum or an assembly by group on the client.
     """
 
-    def __init__(self, actors, design, structure, family, n_quad):
-        super().__init__(actors, design, structure, family, n_quad, ActorRunner())
+    def __init__(self, actors, design, structure, family, n_quad, runner=None):
+        super().__init__(actors, design, structure, family, n_quad,
+                         ActorRunner() if runner is None else runner)
 
     @property
     def actors(self) -> list:
@@ -224,6 +240,10 @@ def optimize_distributed(objective, *, start=None, max_iter: int = 200) -> Optim
     _separation_check(sums, design.x_names, family)
     if start is None:
         phi0 = np.r_[_glm_start(obj, family, design), 0.5 * objective.structure.theta_start()]
+        if objective.n_quad > 1:  # as in memory: from the Laplace maximum
+            laplace = DistributedQuadrature(obj.actors, design, objective.structure, family, 1,
+                                            ActorRunner({"evaluate": "laplace_evaluate"}))
+            phi0 = laplace_start(laplace, phi0, max_iter)
     else:
         phi0 = check_start(start, obj.P, "the fixed effects, then the Cholesky factors of "
                            "each level's covariance")

@@ -174,7 +174,8 @@ def optimize_quadrature(objective, *, start=None, max_iter: int = 200) -> Optimu
     if start is None:
         phi0 = np.r_[_glm_start(design, family), 0.5 * objective.structure.theta_start()]
         if n_quad > 1:
-            phi0 = laplace_start(design, objective.structure, family, phi0, max_iter)
+            lap = LaplaceObjective(design, objective.structure, family)
+            phi0 = laplace_start(lap, phi0, max_iter)
     else:
         phi0 = check_start(start, obj.P, "the fixed effects, then the Cholesky factors of "
                            "each level's covariance")
@@ -184,8 +185,9 @@ def optimize_quadrature(objective, *, start=None, max_iter: int = 200) -> Optimu
     return _optimum(objective, record, ev)
 
 
-def laplace_start(design, structure, family, phi0, max_iter):
-    """The maximum of the Laplace approximation (lme4's ``nAGQ=1``) from
+def laplace_start(laplace, phi0, max_iter):
+    """The maximum of the Laplace approximation ``laplace`` (lme4's
+    ``nAGQ=1``; a :class:`LaplaceObjective` or one split into blocks) from
     ``phi0``, as the start of adaptive quadrature; ``phi0`` itself if that
     fails.
 
@@ -201,8 +203,7 @@ def laplace_start(design, structure, family, phi0, max_iter):
     maximum whatever the start.
     """
     try:
-        lap = LaplaceObjective(design, structure, family)
-        phi = maximize_laplace(lap, np.asarray(phi0, dtype=float), max_iter)[0]
+        phi = maximize_laplace(laplace, np.asarray(phi0, dtype=float), max_iter)[0]
     except (np.linalg.LinAlgError, FloatingPointError, ValueError):
         return phi0
     return phi if np.all(np.isfinite(phi)) else phi0
