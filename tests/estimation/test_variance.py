@@ -47,3 +47,4 @@ def test_unweighted_gaussian_fit_gives_symmetric_covariances_per_cluster():
                                rtol=1e-8)
     assert est.components_robust.shape == (2, 2)
     assert est.std_errors() == pytest.approx(np.sqrt(np.diag(est.components_robust)))
+

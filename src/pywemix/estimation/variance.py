@@ -26,11 +26,12 @@ same blocks. R equivalents: the standard errors of ``summary`` of a
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .numdiff import hessian, jacobian
+from ..warnings import DataWarning, warn
 
 __all__ = ["VarianceEstimate", "estimate_variance", "meat", "SE_FLOOR"]
 
@@ -89,8 +90,42 @@ def estimate_variance(objective, optimum) -> VarianceEstimate:
     ``WeMix::mix`` fit; ``vcov.merMod`` (model-based).
     """
     if objective.gaussian:
-        return _gaussian(objective.function, objective.structure, optimum)
-    return _quadrature(objective, optimum)
+        est = _gaussian(objective.function, objective.structure, optimum)
+    else:
+        est = _quadrature(objective, optimum)
+    return _flag_degenerate(est, objective.design.x_names)
+
+
+#: A cluster-robust variance below this share of the model-based one is zero
+#: up to rounding: the coefficient's score vanishes in every cluster.
+DEGENERATE = 1e-10
+
+
+def _flag_degenerate(est, names) -> VarianceEstimate:
+    """Robust variances of fixed effects that are 0 up to rounding set to NaN,
+    with a warning naming the coefficients.
+
+    Such a coefficient is fitted exactly by its own rows (e.g. a category
+    with a single observation), so its score is 0 in every cluster and the
+    sandwich says nothing about its precision; rounding makes the computed
+    value a tiny number of either sign, which would otherwise show as a
+    standard error of ~1e-9 or a silent NaN depending on the platform.
+    """
+    d_m, d_r = np.diag(est.fixed_model), np.diag(est.fixed_robust)
+    bad = np.isfinite(d_m) & (d_m > 0) & (d_r <= DEGENERATE * d_m)
+    if not bad.any():
+        return est
+    robust = est.fixed_robust.copy()
+    robust[bad, :] = np.nan
+    robust[:, bad] = np.nan
+    shown = [names[k] for k in np.flatnonzero(bad)]
+    warn(f"the cluster-robust variance of {', '.join(map(repr, shown[:5]))}"
+         f"{' and others' if len(shown) > 5 else ''} is 0 up to rounding: the "
+         "coefficient is fitted exactly by its own rows (e.g. a category with one "
+         "observation), so its score is 0 in every cluster and its robust standard "
+         "error is not identified (reported as NaN); merge sparse categories, or use "
+         "cov_params(kind='model') knowing its assumptions", DataWarning)
+    return replace(est, fixed_robust=robust)
 
 
 def meat(scores: np.ndarray) -> np.ndarray:
