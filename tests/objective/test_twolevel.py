@@ -135,3 +135,18 @@ def test_not_for_three_levels():
     assert not TwoLevelProfile.fits(obj)
     with pytest.raises(ValueError):
         TwoLevelProfile(obj)
+
+
+@pytest.mark.parametrize("reml", [False, True], ids=["ML", "REML"])
+def test_chunked_group_sums_equal_one_piece(obj, reml, monkeypatch):
+    """Sums over chunks of groups (bounded temporaries for a million groups)
+    give the one-piece value, gradient and Hessian."""
+    import pywemix.objective.twolevel as twolevel
+    prof = TwoLevelProfile(obj)
+    theta = thetas(obj.structure)[0]
+    whole = prof.evaluate(theta, reml)
+    monkeypatch.setattr(twolevel, "CHUNK", 7)
+    parts = prof.evaluate(theta, reml)
+    np.testing.assert_allclose(parts[0], whole[0], rtol=1e-13)
+    np.testing.assert_allclose(parts[1], whole[1], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(parts[2], whole[2], rtol=1e-10, atol=1e-12)

@@ -43,7 +43,11 @@ import numpy as np
 
 from .gaussian import inv_logdet, profiled_criterion
 
-__all__ = ["TwoLevelProfile"]
+__all__ = ["TwoLevelProfile", "CHUNK"]
+
+#: Groups per chunk of the group sums (bounds the temporaries at about
+#: CHUNK x parameters^2 x q^2 doubles).
+CHUNK = 65536
 
 
 class TwoLevelProfile:
@@ -66,7 +70,6 @@ class TwoLevelProfile:
         self.structure = st
         self.M11 = M[:, :q, :q]
         self.U = np.ascontiguousarray(M[:, :q, q:])                # (G, q, r)
-        self.Ut = self.U.reshape(-1, self.r).T.copy()              # (r, G q)
         self.w3 = w[:, None, None]
         self.w = w
         self.W22 = np.einsum("g,gab->ab", w, M[:, q:, q:])
@@ -78,10 +81,36 @@ class TwoLevelProfile:
         """Whether the closed form applies (models with one grouping level)."""
         return len(objective.levels) == 1
 
-    def _S(self, B):
-        """``-sum_j w_j M_j,21 B_j M_j,12`` for ``B`` (..., G, q, q) -> (..., r, r)."""
-        V = np.matmul(self.w3 * B, self.U)                         # (..., G, q, r)
-        return -(self.Ut @ V.reshape(B.shape[:-3] + (-1, self.r)))
+    def _S(self, B, sl):
+        """``-sum_j w_j M_j,21 B_j M_j,12`` over the groups ``sl`` for ``B``
+        (..., g, q, q) -> (..., r, r)."""
+        U = self.U[sl]
+        V = np.matmul(self.w3[sl] * B, U)                          # (..., g, q, r)
+        return -(U.reshape(-1, self.r).T @ V.reshape(B.shape[:-3] + (-1, self.r)))
+
+    def _sums(self, sl, T, dT, hessian):
+        """The group sums over the groups ``sl`` (a chunk): ``(S, dS, D, dD,
+        d2S, d2D)`` without ``W22``, or None where ``A_j`` is singular."""
+        q, M11, w = self.q2, self.M11[sl], self.w[sl]
+        Ainv, logdet = inv_logdet(np.eye(q) + T @ M11)             # (g, q, q)
+        if not np.all(np.isfinite(logdet)):
+            return None
+        B = Ainv @ T
+        C = np.eye(q) - M11 @ B
+        AdT = Ainv @ dT[:, None]                                   # (k, g, q, q)
+        dB = AdT @ C
+        AdA = AdT @ M11                                            # A^-1 dA
+        out = [self._S(B, sl), self._S(dB, sl), float(w @ logdet),
+               np.einsum("g,kgaa->k", w, AdA), None, None]
+        if hessian:
+            MdB = M11 @ dB                                         # (k, g, q, q)
+            d2B = (Ainv @ self.d2T[:, :, None] @ C
+                   - AdT[None, :] @ MdB[:, None] - AdT[:, None] @ MdB[None, :])
+            out[4] = self._S(d2B, sl)
+            out[5] = (np.einsum("klbc,bc->kl", self.d2T,
+                                np.einsum("g,gcb->bc", w, M11 @ Ainv))
+                      - np.einsum("g,kgab,lgba->kl", w, AdA, AdA))
+        return out
 
     def evaluate(self, theta, reml: bool = False, hessian: bool = True):
         """``(llf, gradient, Hessian)`` of the profiled criterion at ``theta``.
@@ -89,39 +118,31 @@ class TwoLevelProfile:
         Returns ``-inf`` (and NaN derivatives) where the criterion is not
         defined (singular matrices, non-positive residual sum of squares).
         The value and gradient come from
-        :func:`~pywemix.objective.gaussian.profiled_criterion`.
+        :func:`~pywemix.objective.gaussian.profiled_criterion`. The group sums
+        are taken over chunks of ``CHUNK`` groups, so the temporaries (of size
+        parameters^2 x groups) stay bounded however many groups there are.
         """
         theta = np.asarray(theta, dtype=float)
         k = len(theta)
-        st, q = self.structure, self.q2
+        st = self.structure
         T = st.relative_cov(theta)[0]
         dT = st.relative_cov_grad(theta)[0]                       # (k, q, q)
         bad = (-np.inf, np.full(k, np.nan), np.full((k, k), np.nan))
-        Ainv, logdet = inv_logdet(np.eye(q) + T @ self.M11)       # (G, q, q)
-        if not np.all(np.isfinite(logdet)):
-            return bad
-        B = Ainv @ T
-        C = np.eye(q) - self.M11 @ B
-        AdT = Ainv @ dT[:, None]                                   # (k, G, q, q)
-        dB = AdT @ C
-        S = self.W22 + self._S(B)
-        dS = self._S(dB)
-        AdA = AdT @ self.M11                                       # A^-1 dA, (k, G, q, q)
-        dD = np.einsum("g,kgaa->k", self.w, AdA)
-        llf, grad, fixed = profiled_criterion(S, self.N, float(self.w @ logdet), self.p,
-                                              reml, dS, dD)
+        G = len(self.w)
+        total = None
+        for start in range(0, G, CHUNK):
+            part = self._sums(slice(start, min(start + CHUNK, G)), T, dT, hessian)
+            if part is None:
+                return bad
+            total = part if total is None else [
+                None if a is None else a + b for a, b in zip(total, part)]
+        S, dS, D, dD, d2S, d2D = total
+        llf, grad, fixed = profiled_criterion(self.W22 + S, self.N, D, self.p, reml, dS, dD)
         if not np.isfinite(llf):
             return bad
         if not hessian:
             return float(llf), grad, None
-        MdB = self.M11 @ dB                                        # (k, G, q, q)
-        d2B = (Ainv @ self.d2T[:, :, None] @ C
-               - AdT[None, :] @ MdB[:, None] - AdT[:, None] @ MdB[None, :])
-        d2D = (np.einsum("klbc,bc->kl", self.d2T,
-                         np.einsum("g,gcb->bc", self.w, self.M11 @ Ainv))
-               - np.einsum("g,kgab,lgba->kl", self.w, AdA, AdA))
-        hess = self._hessian(fixed, dS, self._S(d2B), d2D, reml)
-        return float(llf), grad, hess
+        return float(llf), grad, self._hessian(fixed, dS, d2S, d2D, reml)
 
     def _hessian(self, fixed, dS, d2S, d2D, reml):
         """Second derivatives of the profiled criterion (module notes)."""
