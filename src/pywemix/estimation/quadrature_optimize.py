@@ -188,8 +188,8 @@ def maximize_adaptive(obj, phi0, max_iter: int):
             grad, hess = ev.grad, ev.hess
         step, definite = _direction(hess, grad)
         decrement = float(grad @ step) / scale
-        if not exact and decrement < SWITCH_TOL:
-            exact = True
+        if not exact and decrement < SWITCH_TOL:  # close: central differences
+            exact, moved = True, 0.0
             continue
         reason = _stop_reason(decrement, float(grad @ step), ev.llf) \
             if exact and central and definite else None
