@@ -102,19 +102,9 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
     reml : bool, default False
         Restricted maximum likelihood (Gaussian, unit weights only).
     start : array-like, optional
-        Starting values, in the order of ``result.theta`` (so that
-        ``start=res.theta`` restarts a Gaussian fit where ``res`` ended).
-        Gaussian: lme4's ``theta`` (``getME(m, "theta")``), the
-        lower-triangular Cholesky elements of each level's covariance
-        relative to the residual variance, each block column by column
-        (for a 3x3 block (1,1), (2,1), (3,1), (2,2), (3,2), (3,3)), the
-        blocks in lme4's order (usually level 2 first, each level's terms in
-        formula order; :func:`pywemix.objective.covariance.lme4_block_order`).
-        Other families: the fixed
-        effects (as ``params``), then the Cholesky elements of each level's
-        covariance in the same order (lme4's ``theta`` with ``sigma = 1``),
-        e.g. ``numpy.r_[res.params, res.theta]``; lme4's
-        ``glmer(start = list(fixef =, theta =))``.
+        Starting values, in the order of ``result.theta`` (lme4's ``theta``;
+        other families: ``numpy.r_[res.params, res.theta]``); see
+        :func:`pywemix.estimation.optimize` for the layout.
     max_iter : int, optional
         Maximum optimiser iterations.
     replicates : pywemix.Replicates, optional

@@ -13,7 +13,7 @@ from ..warnings import PerformanceWarning, warn
 from .covariance import CovarianceStructure
 from .gaussian import GaussianObjective
 from .laplace import LaplaceObjective
-from .partitioned import block_bounds, partitioned_quadrature
+from .partitioned import block_bounds, block_rows, partitioned_quadrature
 
 __all__ = ["MixObjective", "make_objective", "check_grid_size"]
 
@@ -103,10 +103,8 @@ def make_objective(design, family=None, *, n_quad: int = 13, reml: bool = False)
     # large data: blocks of top-level groups in threads, each block's
     # temporaries bounded (pywemix.objective.partitioned)
     bounds = block_bounds(design, structure, n_quad)
-    top = design.levels[-1]
-    ends = [int(top.starts[hi]) if hi < top.n_groups else design.n_obs for _, hi in bounds]
-    check_grid_size(design, structure, n_quad,
-                    n_rows=max(e - int(top.starts[lo]) for (lo, _), e in zip(bounds, ends)))
+    rows = [block_rows(design, lo, hi) for lo, hi in bounds]
+    check_grid_size(design, structure, n_quad, n_rows=max(r1 - r0 for r0, r1 in rows))
     function = partitioned_quadrature(design, structure, family, n_quad, bounds=bounds)
     return MixObjective(design, structure, family, function, n_quad=n_quad)
 

@@ -38,7 +38,7 @@ from ..design.levels import Level
 from .quadrature import Evaluation, QuadratureObjective
 
 __all__ = ["PartitionedQuadrature", "GroupBlock", "BlockDesign", "ThreadRunner",
-           "block_bounds", "partitioned_quadrature", "BLOCK_BYTES", "MIN_CELLS"]
+           "block_bounds", "block_rows", "partitioned_quadrature", "BLOCK_BYTES", "MIN_CELLS"]
 
 #: Target size of one block's largest temporary array (rows x quadrature
 #: points x parameters doubles), in bytes: blocks this size keep the
@@ -63,6 +63,12 @@ class BlockDesign:
     levels: list
 
 
+def block_rows(design, lo: int, hi: int):
+    """First and one-past-last row of top-level groups ``lo, ..., hi - 1``."""
+    top = design.levels[-1]
+    return int(top.starts[lo]), int(top.starts[hi]) if hi < top.n_groups else len(design.y)
+
+
 def design_block(design, lo: int, hi: int):
     """The rows of top-level groups ``lo, ..., hi - 1`` of ``design``.
 
@@ -71,9 +77,7 @@ def design_block(design, lo: int, hi: int):
     BlockDesign, list of ndarray
         The block and, per level, the global index of each of its groups.
     """
-    top = design.levels[-1]
-    r0 = int(top.starts[lo])
-    r1 = int(top.starts[hi]) if hi < top.n_groups else len(design.y)
+    r0, r1 = block_rows(design, lo, hi)
     bounds = [(int(lev.codes[r0]), int(lev.codes[r1 - 1]) + 1) for lev in design.levels]
     levels = []
     for li, (lev, (g0, g1)) in enumerate(zip(design.levels, bounds)):
