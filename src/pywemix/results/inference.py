@@ -8,12 +8,14 @@ mixin derives the rest. R equivalents: ``WeMix::waldTest``, ``confint``,
 from __future__ import annotations
 
 import difflib
+import html
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from ..warnings import PseudoLikelihoodWarning, PywemixWarning, warn
+from .terms import expand_terms, term_columns
 
 __all__ = ["InferenceMixin", "CombinedFitsMixin", "WaldTestResult", "variance_labels",
            "variance_intervals", "check_alpha", "loglik_value"]
@@ -34,21 +36,35 @@ def variance_labels(vc: pd.DataFrame) -> list:
 
 
 class WaldTestResult:
-    """Outcome of a Wald test: ``statistic`` (chi-square), ``df``, ``p_value``."""
+    """Outcome of a Wald test: ``statistic`` (chi-square), ``df``, ``p_value``.
 
-    def __init__(self, statistic, df, p_value, terms, kind):
+    ``terms`` are the names tested as given (terms or columns; or a
+    description of ``R``); ``columns`` the fixed-effect columns (or variance
+    labels) they stand for, a factor's or interaction's name standing for
+    all its columns. ``statistic, df, p_value = result`` unpacks.
+    """
+
+    def __init__(self, statistic, df, p_value, terms, kind, columns=None):
         self.statistic, self.df, self.p_value = float(statistic), int(df), float(p_value)
         self.terms, self.kind = list(terms), kind
+        self.columns = list(terms) if columns is None else list(columns)
+
+    def _tested(self) -> str:
+        """The names tested, each term followed by its columns when it
+        stands for others (``st29q03 [st29q03[T.b], st29q03[T.c]]``)."""
+        if self.columns == self.terms:
+            return ", ".join(self.terms)
+        return (f"{', '.join(self.terms)} (columns: {', '.join(self.columns)})")
 
     def __repr__(self):
-        return (f"Wald test ({self.kind}) of {', '.join(self.terms)}: chi2 = "
+        return (f"Wald test ({self.kind}) of {self._tested()}: chi2 = "
                 f"{self.statistic:.4f}, df = {self.df}, p = {self.p_value:.4g}")
 
     def __iter__(self):
         return iter((self.statistic, self.df, self.p_value))
 
     def _repr_html_(self):
-        return (f"<p><b>Wald test</b> ({self.kind}) of {', '.join(self.terms)}: "
+        return (f"<p><b>Wald test</b> ({self.kind}) of {html.escape(self._tested())}: "
                 f"&chi;<sup>2</sup> = {self.statistic:.4f}, df = {self.df}, "
                 f"p = {self.p_value:.4g}</p>")
 
@@ -215,12 +231,13 @@ def _se_ratio(cov_robust, cov_model) -> float:
     return float(np.median(np.sqrt(r[ok] / m[ok]))) if ok.any() else np.nan
 
 
-def _unknown_term_message(unknown, names, kind) -> str:
-    """The error for term names that are not among ``names``, with the closest
+def _unknown_term_message(unknown, names, kind, terms=()) -> str:
+    """The error for term names that are not among ``names`` (nor ``terms``,
+    the formula's terms that stand for several columns), with the closest
     names and, for a name of the other kind, the ``kind`` to use."""
     hints = []
     for t in map(str, unknown):
-        lower = {n.lower(): n for n in names}
+        lower = {n.lower(): n for n in [*names, *terms]}
         close = [lower[m] for m in difflib.get_close_matches(t.lower(), lower, n=2,
                                                               cutoff=0.6)]
         if kind == "fixed" and t.startswith(("var(", "cov(", "sd(")):
@@ -234,7 +251,9 @@ def _unknown_term_message(unknown, names, kind) -> str:
         elif close:
             hints.append(f"{t!r}: did you mean {' or '.join(map(repr, close))}?")
     return (f"unknown {kind} term(s) {list(unknown)}"
-            + (f" ({'; '.join(hints)})" if hints else "") + f"; available: {names}")
+            + (f" ({'; '.join(hints)})" if hints else "") + f"; available: {names}"
+            + (f"; and the terms {list(terms)}, each standing for its columns"
+               if terms else ""))
 
 
 def _nonempty_list(value, scalars, name, what, hint) -> list:
@@ -251,9 +270,13 @@ def _nonempty_list(value, scalars, name, what, hint) -> list:
     return value
 
 
-def _selection_matrix(terms, names, kind) -> tuple:
-    """(R, terms): rows of the identity over ``names`` picking ``terms`` (a
-    name or a list of names); errors name the unknown or repeated terms."""
+def _selection_matrix(terms, names, kind, model=None) -> tuple:
+    """(R, terms, columns): rows of the identity over ``names`` picking the
+    columns ``terms`` (a name or a list of names) stand for; with
+    ``kind="fixed"`` a term's name stands for all its columns (see
+    :func:`~pywemix.results.terms.expand_terms`, the terms read from
+    ``model``). Errors name the unknown or repeated terms, and a column
+    named twice (as itself and through its term, or through two terms)."""
     terms = _nonempty_list(terms, (str,), "terms", "a list of term names",
                            "give at least one term to test")
     odd = [t for t in terms if not isinstance(t, str)]
@@ -262,15 +285,37 @@ def _selection_matrix(terms, names, kind) -> tuple:
             f"terms must be names of terms (strings), got {odd[0]!r}"
             + (": a constraint matrix (statsmodels' r_matrix) is given as R=, with q= "
                "for its right-hand side" if np.ndim(odd[0]) or np.ndim(terms) > 1 else ""))
-    unknown = [t for t in terms if t not in names]
+    expanded = expand_terms(terms, names, model if kind == "fixed" else None)
+    unknown = [t for t, cols in expanded if not cols]
     if unknown:
-        raise ValueError(_unknown_term_message(unknown, names, kind))
+        grouped = [t for t, cols in term_columns(model).items() if cols != [t] and t != "1"] \
+            if kind == "fixed" and model is not None else []
+        raise ValueError(_unknown_term_message(unknown, names, kind, grouped))
     repeated = sorted({t for t in terms if terms.count(t) > 1})
     if repeated:
         raise ValueError(f"terms are repeated: {repeated}; give each term once")
-    R = np.zeros((len(terms), len(names)))
-    R[np.arange(len(terms)), [names.index(t) for t in terms]] = 1.0
-    return R, terms
+    columns = _columns_named_once(expanded)
+    R = np.zeros((len(columns), len(names)))
+    R[np.arange(len(columns)), [names.index(c) for c in columns]] = 1.0
+    return R, terms, columns
+
+
+def _columns_named_once(expanded) -> list:
+    """The columns of ``expand_terms``' (name, columns) pairs, in order; a
+    ValueError when a column is named twice (a factor and one of its
+    columns, or two terms sharing a column)."""
+    by = {}
+    for name, cols in expanded:
+        for c in cols:
+            if c in by:
+                first = by[c]
+                how = (lambda n: f"as itself ({n!r})" if n == c else f"by the term {n!r}")
+                raise ValueError(
+                    f"column {c!r} is named twice: {how(first)} and {how(name)}; a term "
+                    "stands for all its columns, so name each column once (the term, "
+                    "or some of its columns)")
+            by[c] = name
+    return list(by)
 
 
 def _constraint_matrix(R, names, kind) -> np.ndarray:
@@ -531,17 +576,24 @@ class InferenceMixin:
 
         Parameters
         ----------
-        terms : list of str, optional
-            Fixed-effect names (``kind="fixed"``) or variance-component labels
-            (``kind="variance"``, e.g. ``"var(Intercept|schoolid)"``; see
-            ``tidy()``) tested jointly against zero (or ``q``). Without
-            ``terms`` and ``R``: every fixed effect, or every random-effect
-            variance and covariance (not the residual variance), as WeMix's
-            ``waldTest`` tests all coefficients by default.
+        terms : str or list of str, optional
+            With ``kind="fixed"``: names of fixed-effect columns
+            (``"escs"``, ``"st29q03[T.Agree]"``) or of terms of the formula,
+            a term standing for all its columns, as Stata's ``testparm`` and
+            R's ``car::Anova``: a factor (``"st29q03"``, ``"C(x)"``) or an
+            interaction (``"escs:st04q01"``, its factors in any order). With
+            ``kind="variance"``: variance-component labels (e.g.
+            ``"var(Intercept|schoolid)"``; see ``tidy()``). Tested jointly
+            against zero (or ``q``). A column named twice (as itself and
+            through its term) is an error. Without ``terms`` and ``R``:
+            every fixed effect, or every random-effect variance and
+            covariance (not the residual variance), as WeMix's ``waldTest``
+            tests all coefficients by default.
         R : array-like (r, k), optional
             Constraint matrix over all fixed effects (or variance terms).
         q : array-like (r,), optional
-            Right-hand side (default zeros).
+            Right-hand side (default zeros): one value per row of ``R``, or
+            per tested column (``WaldTestResult.columns``) with ``terms``.
         kind : {"fixed", "variance"}
         cov : {"robust", "model"}
             ``"model"`` warns for weighted fits (see ``cov_params``).
@@ -549,8 +601,17 @@ class InferenceMixin:
         Returns
         -------
         WaldTestResult
-            chi-square statistic, degrees of freedom (rank of ``R V R'``),
-            p-value. Valid for weighted fits (unlike likelihood-ratio tests).
+            chi-square statistic, degrees of freedom (rank of ``R V R'``: the
+            number of columns tested unless they are collinear), p-value,
+            the names tested (``terms``) and their columns (``columns``).
+            Valid for weighted fits (unlike likelihood-ratio tests).
+
+        Notes
+        -----
+        The columns of a term come from the fixed part's formulaic
+        ``ModelSpec`` (:func:`~pywemix.results.terms.term_columns`); results
+        that combine fits (plausible values, replicates, pooled fits) use
+        their first fit's.
         """
         _check_kind(cov, self._cov, "cov")
         self._warn_model_kind(cov)
@@ -569,10 +630,10 @@ class InferenceMixin:
         if terms is None and R is None:
             terms = [n for n in names if n != "var(Residual)"]
         if terms is not None:
-            R, label = _selection_matrix(terms, names, kind)
+            R, label, columns = _selection_matrix(terms, names, kind, self)
         else:
             R = _constraint_matrix(R, names, kind)
-            label = [f"{R.shape[0]} linear constraint(s)"]
+            label = columns = [f"{R.shape[0]} linear constraint(s)"]
         q = np.zeros(R.shape[0]) if q is None else _finite_array(q, "q", 1)
         if q.shape != (R.shape[0],):
             raise ValueError(f"q must have {R.shape[0]} values, got {q.shape}")
@@ -580,7 +641,7 @@ class InferenceMixin:
         if not np.all(np.isfinite(V[np.ix_(used, used)])):
             raise ValueError(_missing_covariance_message(est, V, names, used, kind, cov))
         stat, df, p = _wald(est, V, R, q)
-        return WaldTestResult(stat, df, p, label, kind)
+        return WaldTestResult(stat, df, p, label, kind, columns)
 
     def tidy(self, alpha: float = 0.05, kind: str = "robust") -> pd.DataFrame:
         """One row per parameter, as broom's ``tidy``.

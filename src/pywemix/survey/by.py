@@ -218,8 +218,10 @@ class ByResult(Mapping):
         ----------
         terms, **kwargs
             As the fits' ``wald_test`` (``terms``, or ``R`` and ``q``;
-            ``kind``, ``cov``). A term missing from one fit raises a
-            ValueError naming the value.
+            ``kind``, ``cov``): a factor's or an interaction's name tests
+            all its columns in each fit (their number, ``df``, may differ
+            between groups when a level is missing in one). A term missing
+            from one fit raises a ValueError naming the value.
 
         Returns
         -------
