@@ -14,7 +14,7 @@ from __future__ import annotations
 from formulaic import Formula
 from formulaic.errors import FormulaicError
 
-__all__ = ["fixed_spec", "term_columns", "expand_terms"]
+__all__ = ["fitted_design", "fixed_spec", "term_columns", "expand_terms"]
 
 
 def _attribute(obj, name):
@@ -26,6 +26,25 @@ def _attribute(obj, name):
         return None
 
 
+def fitted_design(result):
+    """The design of ``result``, or of its first fit; None if there is none.
+
+    ``MixResult``, a Dask result and a ``ReplicateResult`` of one fit have a
+    ``design``; a combination of fits (``fits``: plausible values, pooled
+    fits; ``full``: a replicate result of plausible values) has its first
+    fit's (the fits of a combination share their model).
+    """
+    seen = set()
+    while result is not None and id(result) not in seen:
+        seen.add(id(result))
+        design = _attribute(result, "design")
+        if design is not None:
+            return design
+        fits = _attribute(result, "fits")
+        result = fits[0] if fits else _attribute(result, "full")
+    return None
+
+
 def fixed_spec(model):
     """The formulaic ``ModelSpec`` of the fixed part of ``model``, or None.
 
@@ -33,24 +52,15 @@ def fixed_spec(model):
     ----------
     model : result, design or ModelSpec
         A ``ModelSpec`` itself; anything with a ``fixed_spec`` (a design,
-        a model record); a result with a ``design`` (``MixResult``, a Dask
-        result, a ``ReplicateResult`` of one fit); or a combination of fits
-        (``fits``: plausible values, pooled fits; ``full``: a replicate
-        result of plausible values), whose first fit's spec is used (the
-        fits of a combination have the same fixed effects).
+        a model record); or a result, whose design is found by
+        :func:`fitted_design`.
     """
-    seen = set()
-    while model is not None and id(model) not in seen:
-        seen.add(id(model))
-        if hasattr(model, "structure") and hasattr(model, "column_names"):
-            return model
-        for name in ("fixed_spec", "design"):
-            found = _attribute(model, name)
-            if found is not None:
-                return found if name == "fixed_spec" else _attribute(found, "fixed_spec")
-        fits = _attribute(model, "fits")
-        model = fits[0] if fits else _attribute(model, "full")
-    return None
+    if hasattr(model, "structure") and hasattr(model, "column_names"):
+        return model
+    spec = _attribute(model, "fixed_spec")
+    if spec is None:
+        spec = _attribute(fitted_design(model), "fixed_spec")
+    return spec
 
 
 def term_columns(model) -> dict:

@@ -15,6 +15,8 @@ from scipy import stats
 
 from ..results.inference import (CombinedFitsMixin, InferenceMixin, check_alpha,
                                  variance_labels)
+from ..results.terms import fitted_design, term_columns
+from ..warnings import DataWarning, collecting, warn
 
 __all__ = ["rubin", "RubinCombination", "barnard_rubin_df", "pool", "PooledResult"]
 
@@ -142,7 +144,7 @@ class PooledResult(CombinedFitsMixin, InferenceMixin):
 
     _fits_label = "imputed-data"
 
-    def __init__(self, fits, dfcom=None):
+    def __init__(self, fits, dfcom=None, warnings=()):
         d = self.__dict__
         d["fits"] = tuple(fits)
         first = fits[0]
@@ -179,7 +181,7 @@ class PooledResult(CombinedFitsMixin, InferenceMixin):
         for key in ("settings", "family", "nobs", "n_clusters", "weighted"):
             d[key] = getattr(first, key)
         d["optimization"] = None
-        msgs = []
+        msgs = list(warnings)
         for f in fits:
             msgs.extend(m for m in f.warnings if m not in msgs)
         d["warnings"] = tuple(msgs)
@@ -291,9 +293,31 @@ def pool(fits, dfcom=None) -> PooledResult:
     -------
     PooledResult
 
+    Raises
+    ------
+    ValueError
+        When the fits are not of one model: another family or link; other
+        fixed-effect terms (named), or the same terms with other columns (a
+        factor level missing from one data set); other variance components.
+        And when they cannot be fits to one data set: no top-level group
+        in common, or other numbers of rows and no row (index label) in
+        common: fits to different samples (two countries) belong in
+        ``mix(..., by=...)``, not in ``pool``.
+
+    Warns
+    -----
+    DataWarning
+        When fits may be to different data: other numbers of rows (``"fit 1
+        has 574 rows, fit 0 596"``), or the same number in other top-level
+        groups. The warning is also recorded in ``warnings`` of the result.
+
     Notes
     -----
-    Estimates are averaged and variances combined by :func:`rubin`; the
+    The responses may differ (plausible values or imputed outcomes fitted
+    one by one, ``pv1 ~ x``, ``pv2 ~ x``), and so may the row labels: the
+    imputed data sets of ``mice::complete(imp, "long")`` stacked in one
+    frame have other labels for the same rows, so fits with as many rows in
+    the same top-level groups pass whatever their labels. Estimates are averaged and variances combined by :func:`rubin`; the
     degrees of freedom and the fraction of missing information come from
     :func:`barnard_rubin_df`. Plausible values (``mix(...,
     plausible_values=...)``) are combined by the same function, so pooling
@@ -315,15 +339,122 @@ def pool(fits, dfcom=None) -> PooledResult:
             raise TypeError(f"pool needs fits (results of pywemix.mix such as MixResult or "
                             f"ReplicateResult), but item {i} is a {type(f).__name__}")
     dfcom = _check_dfcom(dfcom)
-    names = list(fits[0].params.index)
     for i, f in enumerate(fits[1:], start=1):
-        if list(f.params.index) != names:
-            raise ValueError(f"fit {i} has fixed effects {list(f.params.index)}, fit 0 has "
-                             f"{names}: pool fits of the same model")
-        if variance_labels(f.var_components) != variance_labels(fits[0].var_components):
-            raise ValueError(f"fit {i} has other variance components than fit 0: pool fits "
-                             "of the same model")
-    return PooledResult(fits, dfcom)
+        _check_family(i, f, fits[0])
+        _check_fixed_effects(i, f, fits[0])
+        labels, labels0 = variance_labels(f.var_components), \
+            variance_labels(fits[0].var_components)
+        if labels != labels0:
+            raise ValueError(f"fit {i} has the variance components {labels}, fit 0 "
+                             f"{labels0}: pool() combines fits of the same model")
+    with collecting() as messages:
+        for i, f in enumerate(fits[1:], start=1):
+            message = _compare_rows(i, f, fits[0])
+            if message:
+                warn(message, DataWarning)
+    return PooledResult(fits, dfcom, warnings=messages)
+
+
+def _setting(fit, name):
+    """A fit's ``family`` or ``link`` (a pooled result keeps its link in its settings)."""
+    try:
+        return getattr(fit, name)
+    except AttributeError:
+        return getattr(getattr(fit, "settings", None), name, None)
+
+
+def _check_family(i, fit, first) -> None:
+    """Fits of other families or links are other models: a ValueError saying which."""
+    (fam, link), (fam0, link0) = ((_setting(f, "family"), _setting(f, "link") or "identity")
+                                  for f in (fit, first))
+    if fam != fam0:
+        raise ValueError(f"fit {i} is a {fam} model ({link} link), fit 0 a {fam0} model "
+                         f"({link0} link): pool() combines fits of the same model to "
+                         "imputed data sets")
+    if link != link0:
+        raise ValueError(f"fit {i} has the {link} link, fit 0 the {link0} link (both "
+                         f"{fam} models): pool() combines fits of the same model to "
+                         "imputed data sets")
+
+
+def _check_fixed_effects(i, fit, first) -> None:
+    """Fits with other fixed effects: a ValueError naming the terms (or the
+    columns) that differ. The response may differ (plausible values pooled
+    by hand)."""
+    names, names0 = list(fit.params.index), list(first.params.index)
+    if names == names0:
+        return
+    terms, terms0 = term_columns(fit), term_columns(first)
+    extra = [t for t in terms if t not in terms0]
+    missing = [t for t in terms0 if t not in terms]
+    if terms and terms0 and (extra or missing):
+        what = [f"the term(s) {extra} that fit 0 has not"] if extra else []
+        what += [f"not the term(s) {missing} of fit 0"] if missing else []
+        raise ValueError(f"fit {i} has {' and '.join(what)}: pool() combines fits of the "
+                         f"same model (formulas: fit {i} {fit.formula!r}, fit 0 "
+                         f"{first.formula!r})")
+    differ = [t for t in terms0 if t in terms and terms[t] != terms0[t]]
+    if differ:
+        t = differ[0]
+        raise ValueError(f"the term {t!r} has the columns {terms[t]} in fit {i} but "
+                         f"{terms0[t]} in fit 0 (a level missing from one data set?): "
+                         "pool() combines fits of the same model, with the same fixed "
+                         "effects")
+    order = " (the same in another order: fit the data sets with one formula)" \
+        if sorted(names) == sorted(names0) else ""
+    raise ValueError(f"fit {i} has fixed effects {names}, fit 0 has {names0}{order}: "
+                     "pool() combines fits of the same model")
+
+
+def _rows(fit) -> tuple:
+    """(number of rows, their index labels or None, top-level group labels or
+    None) of a fit (its first fit's design for a combination; no row labels
+    for a Dask fit, whose rows stay on the workers)."""
+    n, design = int(fit.nobs), fitted_design(fit)
+    if design is None:
+        return n, None, None
+    frame = getattr(design, "frame", None)
+    rows = frame.index if frame is not None and len(frame) == n else None
+    levels = getattr(design, "levels", None)
+    return n, rows, (levels[-1].labels if levels else None)
+
+
+def _compare_rows(i, fit, first):
+    """Whether fit ``i`` and fit 0 are fits to one data set: a ValueError when
+    they cannot be (no top-level group in common; other numbers of rows and
+    no row label in common), a message to warn with when they may not be
+    (other numbers of rows, other top-level groups), else None.
+
+    Imputations of one data set have the same rows and groups; their row
+    labels may differ (data sets stacked in one long frame, as
+    ``mice::complete(imp, "long")``), so equal numbers of rows in the same
+    groups pass whatever the labels.
+    """
+    (n, rows, groups), (n0, rows0, groups0) = _rows(fit), _rows(first)
+    other = ("they are fits to different samples (two countries?), not to imputations "
+             "of one data set, and pool() would count the differences between the "
+             "samples as imputation variance; fit them with mix(..., by=...) instead")
+    shared = None
+    if groups is not None and groups0 is not None:
+        shared = int(groups.isin(groups0).sum())
+        if shared == 0:
+            raise ValueError(f"fit {i} and fit 0 have no top-level group in common ({n} "
+                             f"and {n0} rows, {len(groups)} and {len(groups0)} groups): "
+                             f"{other}")
+    common = int(rows.isin(rows0).sum()) if rows is not None and rows0 is not None \
+        else None
+    if n != n0:
+        if common == 0:
+            raise ValueError(f"fit {i} has {n} rows, fit 0 {n0}, and no row (index label) "
+                             f"in common: {other}")
+        return (f"fit {i} has {n} rows, fit 0 {n0}: pool() combines imputations of one "
+                "data set, which have the same rows"
+                + (f" ({common} index labels are in both)" if common is not None else ""))
+    if shared is not None and (shared != len(groups) or shared != len(groups0)):
+        return (f"fit {i} has other top-level groups than fit 0 ({shared} of its "
+                f"{len(groups)} are in fit 0, which has {len(groups0)}): pool() combines "
+                "imputations of one data set, which have the same groups")
+    return None
 
 
 def _check_dfcom(dfcom):
