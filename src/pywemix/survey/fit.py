@@ -61,8 +61,14 @@ def join_replicates(data: pd.DataFrame, rep: Replicates) -> pd.DataFrame:
     if clash:
         if all(frame[c].equals(data[c]) for c in clash):
             return data
+        bad = next(c for c in clash if not frame[c].equals(data[c]))
+        rows = int((frame[bad] != data[bad]).sum())
         raise ValueError(f"replicate weight columns {clash[:5]} are already in the data "
-                         "with other values: rename them")
+                         f"with other values ({bad!r}: in {rows} of {len(data)} rows): "
+                         "a frame cut from the data before they were filtered or "
+                         "re-indexed (reset_index) joins other rows' weights by index "
+                         "label; name the data's own columns (Replicates([...])), or "
+                         "rename the frame's")
     return pd.concat([data, frame], axis=1)
 
 
