@@ -50,8 +50,8 @@ class WaldTestResult:
         self.columns = list(terms) if columns is None else list(columns)
 
     def _tested(self) -> str:
-        """The names tested, each term followed by its columns when it
-        stands for others (``st29q03 [st29q03[T.b], st29q03[T.c]]``)."""
+        """The names tested, followed by the columns when a name stands for
+        others (``st29q03 (columns: st29q03[T.b], st29q03[T.c])``)."""
         if self.columns == self.terms:
             return ", ".join(self.terms)
         return (f"{', '.join(self.terms)} (columns: {', '.join(self.columns)})")

@@ -228,7 +228,7 @@ class Replicates:
 class FactorRule:
     """The factors (replicate weight / full-sample weight) replicate weights
     joined from a frame can have: ``values`` (exact, up to
-    :data:`FACTOR_TOLERANCE`) or the bounds ``low`` (exclusive when
+    :data:`FACTOR_TOLERANCE`), or else between 0 (excluded when
     ``positive``) and ``high``; ``what`` says so in words, ``cause`` is the
     likely cause of a factor outside the rule."""
 
@@ -269,7 +269,8 @@ def factor_rule(rep) -> FactorRule | None:
     where the full-sample weight is 0).
 
     - A frame of :func:`jackknife_weights` holds exactly 0, 1 or 2 times
-      the full weight it was built from (up to :data:`FACTOR_TOLERANCE`).
+      the full weight it was built from (up to :data:`FACTOR_TOLERANCE`);
+      with another ``full_weight`` it is checked as other frames.
     - Other frames, with ``"jk1"``, ``"jk2"``, ``"brr"`` and ``"fay"``:
       factors between 0 and :data:`MAX_FACTOR`; with ``"fay"`` and ``k >
       0`` none is 0 (Fay's method keeps every unit). ``"bootstrap"``
@@ -278,8 +279,11 @@ def factor_rule(rep) -> FactorRule | None:
     frame = getattr(rep, "frame", None)
     if frame is None:
         return None
-    built = frame.attrs.get("pywemix_replicates", {}).get("factors")
-    if built is not None:
+    info = frame.attrs.get("pywemix_replicates", {})
+    built = info.get("factors")
+    same_full = rep.full_weight is None or str(rep.full_weight).lower() == \
+        str(info.get("full_weight")).lower()
+    if built is not None and same_full:
         words = [f"{v:g}" for v in built]
         what = " or ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
         return FactorRule(what=what, values=tuple(built),
