@@ -15,7 +15,6 @@ exactly.
 from __future__ import annotations
 
 import difflib
-import inspect
 import os
 
 import pandas as pd
@@ -155,8 +154,11 @@ class ColumnFile:
         reader = getattr(pyreadstat, _READSTAT[self.ext])
         if self.encoding is not None:
             kwargs["encoding"] = self.encoding
-        accepted = inspect.signature(reader).parameters
-        return reader(self.path, **{k: v for k, v in kwargs.items() if k in accepted})
+        if self.ext in (".por", ".xpt"):  # readers without user-missing values or encoding
+            kwargs.pop("user_missing", None)
+            if self.ext == ".por":
+                kwargs.pop("encoding", None)
+        return reader(self.path, **kwargs)
 
     @property
     def n_rows(self) -> int:

@@ -27,6 +27,8 @@ def _describe(keys: pd.DataFrame, rows, limit: int = 5) -> str:
 
 
 def _plain(v):
+    if isinstance(v, np.generic):
+        v = v.item()
     if isinstance(v, float) and np.isfinite(v) and v.is_integer():
         return int(v)
     return v
@@ -42,7 +44,7 @@ def school_rows(student: pd.DataFrame, school: pd.DataFrame, student_file: str,
         The key columns, in the same order (names may differ: NAEP's
         ``SCRPSU`` / ``SSCRPSU``).
     student_file, school_file : str
-        Names for messages.
+        Names for messages (quoted as they should show).
 
     Raises
     ------
@@ -58,7 +60,7 @@ def school_rows(student: pd.DataFrame, school: pd.DataFrame, student_file: str,
     dup = right.duplicated(keep=False)
     if dup.any():
         rows = np.flatnonzero(right.duplicated(keep="first"))
-        raise ValueError(f"school file {school_file!r} has {int(dup.sum())} rows sharing "
+        raise ValueError(f"school file {school_file} has {int(dup.sum())} rows sharing "
                          f"{len(rows)} school key(s) ({', '.join(c_cols)}): "
                          f"{_describe(school, rows)}; each school must appear once")
     pos = right.get_indexer(left)
@@ -66,7 +68,7 @@ def school_rows(student: pd.DataFrame, school: pd.DataFrame, student_file: str,
     if lost.any():
         keys = student.loc[lost]
         first = np.flatnonzero(~keys.duplicated().to_numpy())
-        raise ValueError(f"{int(lost.sum())} rows of {student_file!r} find no school in "
-                         f"{school_file!r} on {', '.join(s_cols)}: {len(first)} key(s) without "
+        raise ValueError(f"{int(lost.sum())} rows of {student_file} find no school in "
+                         f"{school_file} on {', '.join(s_cols)}: {len(first)} key(s) without "
                          f"a match, {_describe(keys, first)}")
     return pos
