@@ -237,6 +237,10 @@ def test_parquet_folder_as_dask_equals_pandas(tmp_path):
     assert type(got).__module__.startswith("dask")
     pd.testing.assert_frame_equal(got.compute().reset_index(drop=True),
                                   eager.get_data(["math", "w_schgrnrabwt"]))
+    partial = write(sch.iloc[1:], tmp_path / "sch1.parquet")
+    lost = int((small["CNTSCHID"] == sch["CNTSCHID"].iloc[0]).sum())
+    with pytest.raises(ValueError, match=f"{lost} rows of 'parts' find no school"):
+        pywemix.read_survey(folder, school=partial, replicates=False).get_data(["W_SCHGRNRABWT"])
 
 
 # -- bad files -------------------------------------------------------------------

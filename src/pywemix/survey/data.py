@@ -103,8 +103,9 @@ class SurveyData:
     def _match_schools(self, student_keys: pd.DataFrame) -> None:
         keys = self._school.read(list(self._school_file_key))
         if is_dask(student_keys):
-            student_keys = student_keys.drop_duplicates().compute()
-            school_rows(student_keys, keys, self._student.where, self._school.where)
+            sizes = student_keys.groupby(list(student_keys.columns), dropna=False).size().compute()
+            school_rows(sizes.index.to_frame(index=False), keys, self._student.where,
+                        self._school.where, counts=sizes.to_numpy())
             self._school_rows = "merge"
             return
         self._school_rows = school_rows(student_keys.reset_index(drop=True), keys,

@@ -35,7 +35,7 @@ def _plain(v):
 
 
 def school_rows(student: pd.DataFrame, school: pd.DataFrame, student_file: str,
-                school_file: str) -> np.ndarray:
+                school_file: str, counts=None) -> np.ndarray:
     """For every student row, the position of its school in the school file.
 
     Parameters
@@ -45,6 +45,9 @@ def school_rows(student: pd.DataFrame, school: pd.DataFrame, student_file: str,
         ``SCRPSU`` / ``SSCRPSU``).
     student_file, school_file : str
         Names for messages (quoted as they should show).
+    counts : array, optional
+        How many students each row of ``student`` stands for (its keys made
+        unique first, as for a Dask DataFrame).
 
     Raises
     ------
@@ -68,7 +71,8 @@ def school_rows(student: pd.DataFrame, school: pd.DataFrame, student_file: str,
     if lost.any():
         keys = student.loc[lost]
         first = np.flatnonzero(~keys.duplicated().to_numpy())
-        raise ValueError(f"{int(lost.sum())} rows of {student_file} find no school in "
+        n_lost = int(lost.sum() if counts is None else np.asarray(counts)[lost].sum())
+        raise ValueError(f"{n_lost} rows of {student_file} find no school in "
                          f"{school_file} on {', '.join(s_cols)}: {len(first)} key(s) without "
                          f"a match, {_describe(keys, first)}")
     return pos
