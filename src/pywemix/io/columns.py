@@ -161,6 +161,12 @@ class ColumnFile:
         return reader(self.path, **kwargs)
 
     @property
+    def known_rows(self):
+        """Number of rows if known without reading data (None for a CSV file
+        not read yet)."""
+        return self._n_rows
+
+    @property
     def n_rows(self) -> int:
         """Number of rows (a CSV file is counted on first use)."""
         if self._n_rows is None:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..design.frame import to_pandas
 from ..io.columns import NameIndex
-from .describe import SurveyDescription, describe_survey
+from .describe import SurveyDescription, other_weight_columns, replicates_text
 from .detect import (SurveyWeights, check_plausible_values, detect_survey, find_keys,
                      find_plausible_values, find_replicate_columns, find_weights)
 from .layouts import get_layout
@@ -227,9 +227,24 @@ class SurveyData:
         """Scales, weights, replicates and sizes (text; HTML in Jupyter).
 
         R equivalent: EdSurvey's ``showPlausibleValues`` and ``showWeights``
-        (and printing an ``edsurvey.data.frame``).
+        (and printing an ``edsurvey.data.frame``). Reads no data.
         """
-        return describe_survey(self)
+        lay, w = self.layout, self.weights
+        school = None if self._school is None else {
+            "file": self._school.where.strip("'"), "key": list(self.school_key),
+            "schools": self._school.known_rows}
+        return SurveyDescription({
+            "survey": self.survey, "files": [self._student.where.strip("'")],
+            "rows": self._student.known_rows, "columns": len(self.columns),
+            "loaded": len(self.loaded), "cache": self._student.cache_folder, "school": school,
+            "default_scale": lay.default_scale if lay is not None
+            and lay.default_scale in self.plausible_values else None,
+            "scales": {k: list(v) for k, v in self.plausible_values.items()},
+            "weights": {"levels": list(w.columns), "conditional": w.conditional,
+                        "rule": w.rule, "derived": [[n, list(f)] for n, f in w.derived],
+                        "missing": list(w.missing),
+                        "other": other_weight_columns(lay, self.columns, w.columns)},
+            "replicates": replicates_text(self._jk2, self._replicates)})
 
     def _repr_html_(self) -> str:
         return self.describe().as_html()

@@ -9,7 +9,7 @@ import html
 import json
 import re
 
-__all__ = ["SurveyDescription", "describe_survey"]
+__all__ = ["SurveyDescription", "replicates_text", "other_weight_columns"]
 
 
 class SurveyDescription:
@@ -122,49 +122,24 @@ def _weights_text(w) -> str:
     return "\n".join(lines)
 
 
-def _replicates_text(sdf):
-    if sdf._jk2 is not None and sdf._replicates is None:
-        zone, rep, weight = sdf._jk2
-        return f"JK2 jackknife, two per zone of {zone}, built from {rep} and {weight} on first use"
-    rep = sdf._replicates
+def replicates_text(jk2, rep):
+    """How the replicate weights are made: JK2 zones not yet built (``jk2``:
+    zone, replicate and total weight columns), a :class:`~pywemix.Replicates`,
+    or None."""
+    if jk2 is not None and rep is None:
+        zone, indicator, weight = jk2
+        return (f"JK2 jackknife, two per zone of {zone}, built from {indicator} and "
+                f"{weight} on first use")
     if rep is None:
         return None
     text = rep.describe()
-    cols = rep.columns
-    text += f": {_span(cols)}" if rep.frame is None else ""
+    text += f": {_span(rep.columns)}" if rep.frame is None else ""
     return text + (f", full-sample weight {rep.full_weight}" if rep.full_weight else "")
 
 
-def _rows(source):
-    n = getattr(getattr(source, "file", None), "_n_rows", None)
-    if n is not None or hasattr(source, "file"):
-        return n
-    return None if type(source).__name__ == "DaskSource" else source.n_rows
-
-
-def describe_survey(sdf) -> SurveyDescription:
-    """The :class:`SurveyDescription` of a :class:`~pywemix.SurveyData`;
-    reads no data."""
-    lay = sdf.layout
-    other = []
-    if lay is not None and lay.other_weights:
-        used = set(sdf.weights.columns)
-        other = [c for c in sdf.columns if c not in used
-                 and re.fullmatch(lay.other_weights, c, flags=re.IGNORECASE)]
-    school = None
-    if sdf._school is not None:
-        school = {"file": sdf._school.where.strip("'"), "key": list(sdf.school_key),
-                  "schools": _rows(sdf._school)}
-    cache = getattr(getattr(getattr(sdf._student, "file", None), "cache", None), "folder", None)
-    info = {"survey": sdf.survey, "files": [sdf._student.where.strip("'")],
-            "rows": _rows(sdf._student), "columns": len(sdf.columns),
-            "loaded": len(sdf.loaded), "cache": cache, "school": school,
-            "default_scale": lay.default_scale if lay is not None
-            and lay.default_scale in sdf.plausible_values else None,
-            "scales": {k: list(v) for k, v in sdf.plausible_values.items()},
-            "weights": {"levels": list(sdf.weights.columns),
-                        "conditional": sdf.weights.conditional, "rule": sdf.weights.rule,
-                        "derived": [[n, list(f)] for n, f in sdf.weights.derived],
-                        "missing": list(sdf.weights.missing), "other": other},
-            "replicates": _replicates_text(sdf)}
-    return SurveyDescription(info)
+def other_weight_columns(layout, columns, used) -> list:
+    """Columns the layout calls weights, other than the level weights."""
+    if layout is None or not layout.other_weights:
+        return []
+    return [c for c in columns if c not in set(used)
+            and re.fullmatch(layout.other_weights, c, flags=re.IGNORECASE)]

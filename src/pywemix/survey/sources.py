@@ -1,7 +1,8 @@
 """Where a :class:`~pywemix.SurveyData` takes its columns from.
 
 Every source has ``names`` (a :class:`~pywemix.io.NameIndex`), ``where``
-(its name in messages), ``n_rows``, ``index`` and ``read(columns)``
+(its name in messages), ``n_rows``, ``known_rows`` (None when counting
+would read data), ``index``, ``cache_folder`` and ``read(columns)``
 returning those columns (pandas, or Dask for a Parquet folder), and
 ``lazy`` (whether columns are read from disk when asked for).
 """
@@ -33,8 +34,9 @@ class FrameSource:
         self.df = df
         self.where = where
         self.names = NameIndex(df.columns, where)
-        self.n_rows = len(df)
+        self.n_rows = self.known_rows = len(df)
         self.index = df.index
+        self.cache_folder = None
 
     def read(self, columns) -> pd.DataFrame:
         return self.df[list(columns)]
@@ -51,10 +53,15 @@ class FileSource:
         self.where = repr(self.file.name)
         self.names = self.file.names
         self.path = self.file.path
+        self.cache_folder = self.file.cache.folder
 
     @property
     def n_rows(self) -> int:
         return self.file.n_rows
+
+    @property
+    def known_rows(self):
+        return self.file.known_rows
 
     @property
     def index(self) -> pd.RangeIndex:
@@ -77,8 +84,9 @@ class DatasetSource:
         self.where = repr(os.path.basename(os.path.normpath(path)))
         self.names = NameIndex([n for n in self.dataset.schema.names
                                 if not n.startswith("__index_level_")], self.where)
-        self.n_rows = self.dataset.count_rows()
+        self.n_rows = self.known_rows = self.dataset.count_rows()
         self.index = pd.RangeIndex(self.n_rows)
+        self.cache_folder = None
 
     def read(self, columns) -> pd.DataFrame:
         return self.dataset.to_table(columns=list(columns)).to_pandas().reset_index(drop=True)
@@ -93,7 +101,7 @@ class DaskSource:
         self.ddf = ddf
         self.where = where
         self.names = NameIndex(ddf.columns, where)
-        self.index = None
+        self.index = self.known_rows = self.cache_folder = None
 
     @property
     def n_rows(self) -> int:
