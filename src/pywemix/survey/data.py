@@ -106,7 +106,7 @@ class SurveyData:
             sizes = student_keys.groupby(list(student_keys.columns), dropna=False).size().compute()
             school_rows(sizes.index.to_frame(index=False), keys, self._student.where,
                         self._school.where, counts=sizes.to_numpy())
-            self._school_rows = "merge"
+            self._school_rows = np.empty(0, dtype=np.intp)  # checked; Dask merges by key
             return
         self._school_rows = school_rows(student_keys.reset_index(drop=True), keys,
                                         self._student.where, self._school.where)
