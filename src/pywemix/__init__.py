@@ -13,6 +13,7 @@ from . import datasets
 from .design.scaling import scale_weights
 from .results.result import MixResult
 from .survey import ByResult, PooledResult, ReplicateResult, Replicates, jackknife_weights, pool
+from .survey.data import SurveyData, read_survey, survey_data
 from .warnings import (BoundaryWarning, ConvergenceWarning, DataWarning,
                        FewGroupsWarning, PerformanceWarning, PseudoLikelihoodWarning,
                        PywemixWarning, WeightWarning)
@@ -21,6 +22,6 @@ __version__ = "0.1.0"
 
 __all__ = ["mix", "MixResult", "PlausibleValuesResult", "Replicates", "ReplicateResult",
            "jackknife_weights", "pool", "PooledResult", "ByResult", "anova", "bootstrap_lrt", "compare",
-           "read_data", "scale_weights", "families", "PywemixWarning", "DataWarning", "ConvergenceWarning",
+           "read_data", "read_survey", "SurveyData", "survey_data", "scale_weights", "families", "PywemixWarning", "DataWarning", "ConvergenceWarning",
            "BoundaryWarning", "FewGroupsWarning", "PseudoLikelihoodWarning",
            "WeightWarning", "PerformanceWarning", "datasets", "__version__"]
