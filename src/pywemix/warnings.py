@@ -1,7 +1,8 @@
 """Warning categories, so that users can filter pywemix's warnings by kind."""
 
 __all__ = ["PywemixWarning", "DataWarning", "ConvergenceWarning", "BoundaryWarning",
-           "FewGroupsWarning", "PseudoLikelihoodWarning", "WeightWarning", "PerformanceWarning"]
+           "FewGroupsWarning", "PseudoLikelihoodWarning", "WeightWarning", "PerformanceWarning",
+           "SurveyWarning"]
 
 
 class PywemixWarning(UserWarning):
@@ -34,6 +35,11 @@ class FewGroupsWarning(PywemixWarning):
 
 class PseudoLikelihoodWarning(PywemixWarning):
     """A likelihood-based quantity was asked of a weighted (pseudo-likelihood) fit."""
+
+
+class SurveyWarning(PywemixWarning):
+    """A survey preset could not be applied in full (e.g. its replicate weights are
+    not in the data): the warning says what was used instead."""
 
 
 # -- issuing and recording warnings ------------------------------------------
@@ -99,7 +105,11 @@ def record(message: str, category=None) -> WarningMessage:
 
 def reissue(messages) -> None:
     """Issue recorded warnings (:class:`WarningMessage`) once each, at the user's
-    call site, in the order given; repeated texts are issued once."""
+    call site, in the order given; repeated texts are issued once. Inside
+    :func:`silently` nothing is issued (the caller issues the result's
+    warnings itself)."""
+    if _silent.get():
+        return
     seen = set()
     for m in messages:
         if str(m) not in seen:

@@ -51,9 +51,15 @@ def test_timss_preset_uses_jk2(sample):
         quiet_mix(FORMULA, bad, ["TOTWGT", "w2"], survey="TIMSS")
     assert isinstance(quiet_mix(FORMULA, bad, ["TOTWGT", "w2"], survey="TIMSS",
                                 replicates=False), pywemix.MixResult)
-    # without the columns the preset fits as before
-    assert isinstance(quiet_mix(FORMULA, sample.drop(columns="jkzone"), ["wt", "w2"],
-                                survey="TIMSS"), pywemix.MixResult)
+    # without any of the columns the preset gives the sandwich, saying so (issue 19)
+    with pytest.warns(pywemix.SurveyWarning, match="none of the preset's jackknife columns "
+                                                   r"\(JKZONE, JKREP, TOTWGT\)"):
+        plain = pywemix.mix(FORMULA, sample.drop(columns=["jkzone", "jkrep"]), ["wt", "w2"],
+                            survey="TIMSS", weight_scaling="none")
+    assert isinstance(plain, pywemix.MixResult) and plain.default_kind == "robust"
+    # with only some of them nothing sensible remains: an error naming the missing ones
+    with pytest.raises(ValueError, match="JKZONE, TOTWGT are not in the data"):
+        quiet_mix(FORMULA, sample.drop(columns="jkzone"), ["wt", "w2"], survey="TIMSS")
 
 
 def test_cli_replicates_and_by(sample, tmp_path, capsys):

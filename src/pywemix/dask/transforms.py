@@ -37,6 +37,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from ..design.center import numeric_values
+
 __all__ = ["unsupported_term", "centre_sums", "centre_model", "centre_rows",
            "learned_terms", "term_statistics", "power_sums", "learned_specs"]
 
@@ -79,7 +81,6 @@ def unsupported_term(parsed) -> str | None:
 def centre_sums(used: pd.DataFrame, plan) -> dict:
     """Pass-1 sums of one partition's used rows: per centred grouping factor,
     ``sum w`` and ``sum w x`` by group; for grand centering, their totals."""
-    from ..design.center import numeric_values
     if not plan.centre_groups and not plan.centre_grand:
         return {}
     w = used[plan.spec[0]].to_numpy(dtype=float) if plan.spec[0] else np.ones(len(used))
@@ -128,7 +129,6 @@ def centre_model(scans, plan, table, levels, centering):
 def centre_rows(frame: pd.DataFrame, steps, codes) -> pd.DataFrame:
     """``frame`` with the centering ``steps`` applied (``codes``: each row's
     group index per level, level 2 first)."""
-    from ..design.center import numeric_values
     if not steps:
         return frame
     frame = frame.copy()
