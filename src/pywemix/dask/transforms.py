@@ -36,6 +36,10 @@ import re
 
 import numpy as np
 import pandas as pd
+from formulaic.parser.types import Factor
+from formulaic.transforms import TRANSFORMS
+from formulaic.utils.layered_mapping import LayeredMapping
+from formulaic.utils.stateful_transforms import stateful_eval
 
 from ..design.center import numeric_values
 
@@ -141,7 +145,6 @@ def centre_rows(frame: pd.DataFrame, steps, codes) -> pd.DataFrame:
 # -- stateful formula transforms ----------------------------------------------
 
 def _transform(name):
-    from formulaic.transforms import TRANSFORMS
     return TRANSFORMS[name]
 
 
@@ -171,7 +174,6 @@ def learned_terms(specs, plain_columns) -> dict:
     NotImplementedError
         Naming a term with learned state not computed on the workers.
     """
-    from formulaic.parser.types import Factor
     out = {}
     for spec in specs:
         for key, state in spec.transform_state.items():
@@ -194,9 +196,6 @@ def learned_terms(specs, plain_columns) -> dict:
 
 def _evaluate(expr: str, frame: pd.DataFrame):
     """The values of a formula expression on ``frame`` (formulaic's namespace)."""
-    from formulaic.transforms import TRANSFORMS
-    from formulaic.utils.layered_mapping import LayeredMapping
-    from formulaic.utils.stateful_transforms import stateful_eval
     values = stateful_eval(expr, LayeredMapping(frame, TRANSFORMS), None, {}, None)
     return getattr(values, "__wrapped__", values)
 
@@ -312,7 +311,6 @@ def learned_states(terms: dict, first: list, second: list, degrees: dict) -> dic
 
 def learned_specs(specs, states: dict) -> list:
     """``specs`` with their learned state replaced (structure to be rebuilt)."""
-    from formulaic.parser.types import Factor
     out = []
     for spec in specs:
         ts = dict(spec.transform_state)
