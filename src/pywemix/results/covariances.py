@@ -96,11 +96,23 @@ class Covariance:
         return self.sampling is not None
 
     @property
+    def short(self) -> str:
+        """The kind in a word or two: ``"cluster-robust"``, ``"replication"``,
+        ``"model-based"``; a total's ``"total (sampling + imputation)"``."""
+        if self.is_total:
+            return f"total (sampling, {self.sampling_short} + imputation)"
+        return _SHORT.get(self.name, self.name)
+
+    @property
+    def sampling_short(self) -> str:
+        return _SHORT.get(self.name, self.name)
+
+    @property
     def se_label(self) -> str:
         """What its standard errors are called in a footnote, e.g. ``"replication SE"``."""
         if self.is_total:
             return "total SE"
-        return f"{_SHORT.get(self.name, self.name)} SE"
+        return f"{self.short} SE"
 
     @property
     def icc_std_error(self) -> float:

@@ -329,8 +329,9 @@ class ByResult(Mapping):
 
     def covariance_description(self) -> str:
         """What the standard errors of the fits are (their default kind)."""
-        texts = list(dict.fromkeys(r.covariance().description for r in self._fits.values()))
-        return texts[0] if len(texts) == 1 else f"{self.default_kind} (per group)"
+        kinds = [r.covariance() for r in self._fits.values()]
+        texts = list(dict.fromkeys(k.description for k in kinds))
+        return texts[0] if len(texts) == 1 else f"{kinds[0].short} (each group's own)"
 
     def summary(self) -> "BySummary":
         """Reports of every group's fit (text, HTML, LaTeX, dict/JSON)."""
