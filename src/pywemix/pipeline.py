@@ -162,7 +162,8 @@ class DesignReuse:
         frame = design.frame.copy(deep=False)
         frame[resp] = values.to_numpy()
         for m in messages:
-            record(m)
+            if not getattr(m, "issued", False):  # carried ones are there already
+                record(m)
         return replace(design, y=y, frame=frame)
 
     def put(self, data, args: MixArguments, design, messages):

@@ -86,7 +86,7 @@ def _issue_group_warnings(col, keys, done) -> None:
     """Each distinct warning of the groups' fits once, naming its groups."""
     groups = {}
     for k, (_, messages) in zip(keys, done):
-        for m in dict.fromkeys(messages):
+        for m in dict.fromkeys(m for m in messages if not getattr(m, "issued", False)):
             groups.setdefault((str(m), getattr(m, "category", None)), []).append(k)
     for (text, category), ks in groups.items():
         warn(f"{_groups_label(col, ks, len(keys))}: {text}", category)

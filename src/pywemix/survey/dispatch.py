@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..arguments import MixArguments
 from ..executors import check_executor
+from ..warnings import carrying, collecting
 from .by import fit_by
 from .engines import OnDask, engine_for
 from .plausible import check_plausible_values
@@ -45,7 +46,9 @@ def fit_survey(args: MixArguments, data):
         raise ValueError("by= needs a data frame in memory; select the columns and rows "
                          "you need and call .compute() on the dask frame, or loop over the "
                          "subsets")
-    data, replicates = engine.replicates(args, data)
+    with collecting() as notes:  # what a survey preset could not apply, said once
+        data, replicates = engine.replicates(args, data)
     if args.by is not None:
         return fit_by(args, data, replicates)
-    return engine.fit(args, data, replicates)
+    with carrying(notes):  # ... and recorded by the result
+        return engine.fit(args, data, replicates)

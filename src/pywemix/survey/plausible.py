@@ -16,7 +16,7 @@ from ..pipeline import FrameFit
 from ..results.combined import CombinedFitsMixin
 from ..results.inference import InferenceMixin
 from ..results.summary import Summary
-from ..warnings import DataWarning, reissue, silently, warn
+from ..warnings import DataWarning, carried, reissue, silently, warn
 from .combine import combine_fits, common_kinds
 from .pool import rubin
 
@@ -98,7 +98,7 @@ class PlausibleValuesResult(CombinedFitsMixin, InferenceMixin):
                   "cond_weights", "n_clusters", "optimization", "settings"):
             d[k] = getattr(first, k)
         d["converged"] = all(f.converged for f in fits)
-        msgs = []
+        msgs = list(carried())  # a survey preset's, when the fits ran elsewhere
         for f in fits:
             msgs.extend(m for m in f.warnings if m not in msgs)
         d["warnings"] = tuple(msgs)
