@@ -87,8 +87,11 @@ class ReplicateResult(InferenceMixin):
 
     def __getattr__(self, name):
         full = self.__dict__.get("full")
-        # what the class defines (every variance output) is never the full sample's
-        if full is None or name.startswith("_") or hasattr(type(self), name):
+        if hasattr(type(self), name):
+            # what the class defines (every variance output) is never the full
+            # sample's: its own AttributeError (e.g. sampling_variance of one fit)
+            return object.__getattribute__(self, name)
+        if full is None or name.startswith("_"):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         return getattr(full, name)
 
