@@ -203,18 +203,23 @@ def make_estimates(params, var_components, icc, kinds, default: str) -> Estimate
     ----------
     params : Series
     var_components : DataFrame
-        Columns ``level``, ``group``, ``var1``, ``var2``, ``variance`` (a
-        ``std_error`` column is replaced).
+        Columns ``level``, ``group``, ``var1``, ``var2``, ``variance``; its
+        ``std_error`` column is set (in place: pass a table of your own, e.g.
+        a result's ``var_components``, which is a copy).
     icc : float
     kinds : sequence of Covariance
     default : str
         The name of the default kind.
     """
     cov = Covariances(tuple(kinds), default)
-    vc = var_components.copy()
+    vc = var_components  # a table of the caller's own (a copy or new): not copied again
     for c in ("var1", "var2"):  # labels or None, never NaN
-        vc[c] = pd.Series([v if isinstance(v, str) else None for v in vc[c]], index=vc.index,
-                          dtype=object)
-    vc["std_error"] = standard_errors(cov.default_kind.components)
+        if vc[c].dtype != object:  # (the stages build object columns already)
+            vc[c] = pd.Series([v if isinstance(v, str) else None for v in vc[c]],
+                              index=vc.index, dtype=object)
+    se = standard_errors(cov.default_kind.components)
+    if "std_error" not in vc or not np.array_equal(vc["std_error"].to_numpy(), se,
+                                                   equal_nan=True):
+        vc["std_error"] = se
     params = pd.Series(_frozen(params), index=params.index, name="params")
     return Estimates(params, vc, float(icc), cov)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..checks import check_bool
-from ..estimation.components import groups_table, icc_of, variance_table
+from ..estimation.components import groups_table, icc_from_covariances, variance_table
 from ..estimation.optimum import Optimum
 from ..estimation.variance import VarianceEstimate
 from ..objective.covariance import CovarianceStructure
@@ -152,7 +152,8 @@ class MixResult(InferenceMixin):
                                variance.std_errors())
         d["estimates"] = make_estimates(
             pd.Series(optimum.beta, index=list(design.x_names)), table,
-            icc_of(table, settings.link or "identity"), _stage_kinds(variance), "robust")
+            icc_from_covariances(optimum.covariances, sigma2, settings.link or "identity"),
+            _stage_kinds(variance), "robust")
         d["_modes"] = [_frozen(m) for m in optimum.modes]
         d["_ranef_var"] = [_frozen(v) for v in optimum.mode_variances]
         d["_covs"] = [_frozen(c) for c in optimum.covariances]
