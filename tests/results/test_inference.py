@@ -485,12 +485,22 @@ def test_tidy_alpha_out_of_range(alpha):
         fitted().tidy(alpha=alpha)
 
 
-@pytest.mark.parametrize("kind", [["robust"], {"robust": 1}, "sandwich", None, 1])
+@pytest.mark.parametrize("kind", [["robust"], {"robust": 1}, "sandwich", 1])
 def test_unknown_covariance_kind(kind):
     res = fitted()
     for method in (res.cov_params, res.var_cov, res.std_errors, res.tidy):
         with pytest.raises(ValueError, match="kind must be 'robust' or 'model'"):
             method(kind=kind)
+
+
+def test_kind_none_is_the_default_kind():
+    """Issue 19: kind=None (the default of every method) is the result's default kind."""
+    res = fitted()
+    assert res.default_kind == "robust" and res.variance_kinds == ("robust", "model")
+    pd.testing.assert_frame_equal(res.cov_params(None), res.cov_params("robust"))
+    np.testing.assert_array_equal(res.var_cov(None), res.var_cov("robust"))
+    pd.testing.assert_series_equal(res.std_errors(None), res.bse)
+    pd.testing.assert_frame_equal(res.tidy(kind=None), res.tidy(kind="robust"))
 
 
 def test_tidy():

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["variance_table", "icc_of", "groups_table", "boundary_messages"]
+__all__ = ["variance_table", "icc_of", "icc_from_covariances", "groups_table",
+           "boundary_messages"]
 
 
 def variance_table(structure, levels, covs, sigma2, std_errors) -> pd.DataFrame:
@@ -27,14 +28,25 @@ def variance_table(structure, levels, covs, sigma2, std_errors) -> pd.DataFrame:
         :meth:`~pywemix.estimation.variance.VarianceEstimate.std_errors`).
     """
     elements = structure.cov_to_elements(covs)
-    rows = [dict(level=li + 2, group=levels[li].name, var1=v1, var2=v2, variance=float(v))
-            for (li, v1, v2), v in zip(structure.element_labels(), elements)]
+    labels = list(structure.element_labels())
+    level = [li + 2 for li, _, _ in labels]
+    group = [levels[li].name for li, _, _ in labels]
+    var1 = [v1 for _, v1, _ in labels]
+    var2 = [v2 for _, _, v2 in labels]
+    variance = [float(v) for v in elements]
     if sigma2 is not None:
-        rows.append(dict(level=1, group="Residual", var1=None, var2=None,
-                         variance=float(sigma2)))
-    df = pd.DataFrame(rows, columns=["level", "group", "var1", "var2", "variance"])
-    df["std_error"] = np.asarray(std_errors, dtype=float)
-    return df
+        level.append(1)
+        group.append("Residual")
+        var1.append(None)
+        var2.append(None)
+        variance.append(float(sigma2))
+    # built column by column (far quicker than from row dicts); the effect labels
+    # are text or None (object columns: no NaN in one and None in the other)
+    return pd.DataFrame({"level": np.array(level, dtype=np.int64), "group": group,
+                         "var1": pd.Series(var1, dtype=object),
+                         "var2": pd.Series(var2, dtype=object),
+                         "variance": np.array(variance, dtype=float),
+                         "std_error": np.asarray(std_errors, dtype=float)})
 
 
 #: Latent-scale residual variance of binary links (logistic, normal, Gumbel).
@@ -53,15 +65,29 @@ def icc_of(table: pd.DataFrame, link: str = "identity") -> float:
     residual variance (``pi^2/3`` logit, 1 probit, ``pi^2/6`` cloglog);
     WeMix reports none for them. Poisson models have no ICC (NaN).
     """
-    var = table[table["var2"].isna()]
-    tau = float(var.loc[var["level"] > 1, "variance"].sum())
-    if link == "identity":
-        resid = float(var.loc[var["level"] == 1, "variance"].sum())
-    elif link in LATENT_RESIDUAL:
-        resid = LATENT_RESIDUAL[link]
-    else:
+    variance = table["var2"].isna().to_numpy()
+    level = table["level"].to_numpy()
+    values = table["variance"].to_numpy(dtype=float)
+    return _icc(float(values[variance & (level > 1)].sum()),
+                float(values[variance & (level == 1)].sum()), link)
+
+
+def icc_from_covariances(covs, sigma2, link: str = "identity") -> float:
+    """:func:`icc_of` from the random effects' covariance matrices (level 2
+    first) and the residual variance (None without one), without the table:
+    the variances are the matrices' diagonals."""
+    tau = float(sum(np.trace(np.asarray(C, dtype=float)) for C in covs))
+    return _icc(tau, 0.0 if sigma2 is None else float(sigma2), link)
+
+
+def _icc(tau: float, residual: float, link: str) -> float:
+    """``tau / (tau + residual)``, the residual latent for binary links and
+    undefined (NaN) for other families."""
+    if link in LATENT_RESIDUAL:
+        residual = LATENT_RESIDUAL[link]
+    elif link != "identity":
         return np.nan
-    total = tau + resid
+    total = tau + residual
     return tau / total if total > 0 else np.nan
 
 

@@ -16,7 +16,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from ..estimation import optimize
 from ..estimation.search import newton_batch
+from ..objective import make_objective
 from ..objective.gaussian import GaussianObjective
 from ..warnings import ConvergenceWarning, collecting, warn
 from .replicates import factor_rule, paired_halves, resolve_column
@@ -315,8 +317,6 @@ def batch_profile(objective, theta, W, reml: bool = False):
 
 def _refit_glmm(result, design, weights, max_iter):
     """GLMM refits: the same design with new weights, started at the estimates."""
-    from ..estimation import optimize
-    from ..objective import make_objective
     fam, n_quad = result.family_object, result.settings.n_quad
     start = np.r_[result.params.to_numpy(), np.asarray(result.theta, dtype=float)]
     R = weights.top.shape[0]

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..design.frame import to_pandas
+
 __all__ = ["Replicates", "jackknife_weights", "expand_columns", "resolve_column",
            "METHODS", "FactorRule", "factor_rule", "FACTOR_TOLERANCE", "MAX_FACTOR"]
 
@@ -349,7 +351,6 @@ def jackknife_weights(data, zone: str = "jkzone", rep: str = "jkrep",
     R equivalent: ``EdSurvey`` builds these weights internally
     (``jkSumMultiplier = 0.5``).
     """
-    from ..design.frame import to_pandas
     data = to_pandas(data)
     _check_unique_index(data.index, "the data")
     zone, rep, weight = (resolve_column(data, c, w) for c, w in
