@@ -48,6 +48,7 @@ templates_path = ["_templates"]
 html_theme = "pydata_sphinx_theme"
 html_title = f"pywemix {release}"
 html_static_path = ["_static"]
+html_css_files = ["pywemix.css"]
 html_theme_options = {
     "navbar_align": "left",
     "show_toc_level": 2,

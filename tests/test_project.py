@@ -53,8 +53,11 @@ def test_lowest_versions_ci_installs_are_the_lower_bounds():
             pins[name.strip().lower()] = version.strip()
     for name, version in bounds.items():
         assert name in pins and Version(pins[name]) == Version(version), (name, version)
-    args = [a for a in (ROOT / ".ci" / "lowest-tests.txt").read_text().splitlines()
-            if a.strip() and not a.startswith("#")]
+    args = [
+        a
+        for a in (ROOT / ".ci" / "lowest-tests.txt").read_text().splitlines()
+        if a.strip() and not a.startswith("#")
+    ]
     paths = [a.split("=", 1)[-1].split("::")[0] for a in args]
     assert paths and all((ROOT / p).exists() for p in paths), paths
 
