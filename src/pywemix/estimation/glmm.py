@@ -15,7 +15,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from .quadrature_optimize import maximize_adaptive
+from .certificate import MAX_ROUNDS, Certificate, curvature_escape
+from .quadrature_optimize import maximize_adaptive, objective_scale
 from ..objective.covariance import CovarianceStructure
 from ..objective.linpred import linear_predictor
 from ..objective.laplace import LaplaceObjective
@@ -27,7 +28,7 @@ from .laplace_fit import fit_laplace, maximize_laplace
 from .optimum import Optimum
 from ..warnings import BoundaryWarning, ConvergenceWarning, DataWarning, warn
 
-__all__ = ["optimize_quadrature", "refit_llf"]
+__all__ = ["optimize_quadrature", "refit_llf", "maximise"]
 
 #: With fewer nodes than this, posterior moments from the nodes are too rough
 #: for fixed-node derivatives, so the adapted approximation is maximised with
@@ -129,6 +130,42 @@ def maximize_numeric(obj, phi0, max_iter, scale):
     return phi, ev, rec.iterations, rec.converged, rec.message
 
 
+def maximise(obj, n_quad, phi0, max_iter, scale):
+    """(phi, evaluation with Hessian, iterations, converged, message): the
+    search for ``n_quad`` (:func:`_maximise`), then the certificate
+    (:mod:`.certificate`); from a better point the search goes on, up to
+    ``MAX_ROUNDS`` times. Converged only when the search converged and the
+    certificate passed; the message says why not."""
+    phi, iterations = np.asarray(phi0, dtype=float), 0
+    for _ in range(MAX_ROUNDS):
+        phi, ev, it, converged, message = _maximise(obj, n_quad, phi, max_iter, scale)
+        iterations += it
+        cert = _certify(obj, phi, ev)
+        if cert.escape is None:
+            break
+        phi = canonical_signs(cert.escape, obj)
+    else:
+        cert = replace(cert, passed=False, reason=f"still improving after {MAX_ROUNDS} "
+                       "restarts from saddle points")
+    if not cert.passed:
+        converged, message = False, f"{message}; not certified: {cert.reason}"
+    return phi, ev, iterations, converged, message
+
+
+def _certify(obj, phi, ev):
+    """Second-order check of a GLMM optimum: the Hessian of ``-llf`` per unit
+    of top-level weight has no negative eigenvalue (its parameters are
+    unbounded: the first-order conditions are the search's own)."""
+    scale = objective_scale(obj)
+    if ev.hess is None or ev.grad is None:
+        return Certificate(False, "no Hessian at the estimates")
+
+    def f(x):
+        return -obj.evaluate(x, adapt=True, derivs=False).llf / scale
+    return curvature_escape(f, -ev.llf / scale, phi, -ev.grad / scale, -ev.hess / scale,
+                            np.ones(len(phi), dtype=bool))
+
+
 def _maximise(obj, n_quad, phi0, max_iter, scale):
     """(phi, evaluation with Hessian, iterations, converged, message) by the
     method for ``n_quad``: BFGS on the exact gradient of the Laplace objective
@@ -180,7 +217,7 @@ def optimize_quadrature(objective, *, start=None, max_iter: int = 200) -> Optimu
         phi0 = check_start(start, obj.P, "the fixed effects, then the Cholesky factors of "
                            "each level's covariance")
     scale = float(np.sum(design.w1))
-    phi, ev, iters, converged, message = _maximise(obj, n_quad, phi0, max_iter, scale)
+    phi, ev, iters, converged, message = maximise(obj, n_quad, phi0, max_iter, scale)
     record = quadrature_record(design, n_quad, scale, phi, ev, iters, converged, message)
     return _optimum(objective, record, ev)
 
