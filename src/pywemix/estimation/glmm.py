@@ -21,7 +21,7 @@ from ..objective.covariance import CovarianceStructure
 from ..objective.linpred import linear_predictor
 from ..objective.laplace import LaplaceObjective
 from ..objective.quadrature import Evaluation, QuadratureObjective
-from .components import boundary_messages
+from .components import boundary_messages, random_grams
 from .numdiff import hessian, jacobian
 from .search import OptimizationRecord, check_finite_fit, check_start, minimize_bounded
 from .laplace_fit import fit_laplace, maximize_laplace
@@ -267,7 +267,8 @@ def _optimum(objective, record, ev) -> Optimum:
     phi = record.x
     beta, chol = phi[:obj.p], phi[obj.p:]
     covs = tuple(obj.covariances(chol))
-    for msg in boundary_messages(objective.structure, chol, design.levels, covs):
+    for msg in boundary_messages(objective.structure, chol, design.levels, covs,
+                                 random_grams(design)):
         warn(msg, BoundaryWarning)
     modes, mode_var = obj.conditional_modes(phi, variances=True)
     eta = linear_predictor(design.X, beta, design.offset, design.Z,

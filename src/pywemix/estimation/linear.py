@@ -70,7 +70,10 @@ def optimize_linear(objective, *, start=None, max_iter: int = 1000) -> Optimum:
     pf = gauss.profiled(theta, reml)
     check_finite_fit([pf.llf, pf.beta, pf.sigma2], design)
     covs = tuple(pf.sigma2 * T for T in structure.relative_cov(theta))
-    for msg in boundary_messages(structure, theta, design.levels, covs):
+    total = np.sum(gauss.M2, axis=0)
+    ends = np.cumsum([0] + structure.q)
+    grams = [total[a:b, a:b] for a, b in zip(ends[:-1], ends[1:])]
+    for msg in boundary_messages(structure, theta, design.levels, covs, grams):
         warn(msg, BoundaryWarning)
     if not record.converged:
         warn(f"the optimiser did not converge: {record.message}", ConvergenceWarning)
