@@ -3,8 +3,9 @@
 Draws ``--models`` random models with the seeded generator of
 ``tests/data/make_optimum_cases.py`` (2x2 and 3x3 blocks, double bars with
 factors and logicals, correlated factor terms, three levels, near-singular
-covariances; Gaussian and binomial/Poisson GLMMs by Laplace), fits them with
-lmer / glmer(nAGQ = 1, tolPwrss = 1e-13) through
+covariances; Gaussian and binomial/Poisson GLMMs by Laplace, a random
+intercept logit by 9-node quadrature), fits them with
+lmer / glmer(nAGQ = 1 or 9, tolPwrss = 1e-13) through
 ``tests/data/make_lme4_optimum.R``, then with pywemix from the default start
 and from ``--starts`` random starts per model (lme4's theta order: random
 factors, factors with diagonals at or near 0, perturbed optima). Reports the
@@ -60,7 +61,8 @@ def random_start(rng, theta, beta, lower, kind):
 def fit(spec, data, start=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        kw = {} if spec["family"] == "gaussian" else dict(family=spec["family"], n_quad=1)
+        kw = {} if spec["family"] == "gaussian" else dict(family=spec["family"],
+                                                          n_quad=spec["n_quad"])
         return pywemix.mix(spec["formula"], data, start=start, **kw)
 
 

@@ -7,7 +7,7 @@
 # Needs R with lme4 and jsonlite.
 #
 # Gaussian models: lmer(REML = FALSE) with nloptwrap and bobyqa at tight
-# tolerances; GLMMs: glmer(nAGQ = 1) with tolPwrss = 1e-13 (glmer's default
+# tolerances; GLMMs: glmer(nAGQ = n_quad, 1 = Laplace) with tolPwrss = 1e-13 (glmer's default
 # PIRLS tolerance stops up to 1e-3 below its own Laplace maximum) and the
 # same two optimisers. The higher log-likelihood is kept (and both recorded).
 suppressMessages({
@@ -48,7 +48,7 @@ fit_one <- function(spec) {
       bobyqa = glmerControl(optimizer = "bobyqa", calc.derivs = FALSE, tolPwrss = 1e-13,
                             optCtrl = list(rhoend = 1e-12, maxfun = 1e5)))
     for (nm in names(ctrl)) fits[[nm]] <- tryCatch(
-      suppressWarnings(suppressMessages(glmer(form, data = d, family = fam, nAGQ = 1,
+      suppressWarnings(suppressMessages(glmer(form, data = d, family = fam, nAGQ = spec$n_quad,
                                               control = ctrl[[nm]]))),
       error = function(e) NULL)
   }
@@ -56,6 +56,7 @@ fit_one <- function(spec) {
   llf <- vapply(fits, function(m) as.numeric(logLik(m)), numeric(1))
   best <- fits[[which.max(llf)]]
   list(case = spec$case, kind = spec$kind, formula = spec$formula, family = spec$family,
+       n_quad = spec$n_quad,
        nobs = nobs(best), llf = max(llf), optimizer = names(which.max(llf)),
        llf_all = as.list(llf), theta = unname(getME(best, "theta")),
        fixef = unname(fixef(best)))

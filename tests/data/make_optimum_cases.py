@@ -5,7 +5,8 @@ the seed ``[2031, case]``: Gaussian models with 2x2 and 3x3 covariance
 blocks, double bars with a factor or a logical, correlated factor terms,
 three levels and near-singular covariances (a variance or a correlation at
 its boundary in the simulation), and binomial/Poisson GLMMs of the same
-kinds. Unit weights, so that lmer/glmer fit the same objective.
+kinds (by Laplace, and one kind by adaptive quadrature with 9 nodes). Unit
+weights, so that lmer/glmer fit the same objective.
 
 Run from the project root::
 
@@ -40,10 +41,15 @@ KINDS = [
     ("glmm_double_bar", "y ~ x + lg + (lg||g)", "binomial"),
     ("glmm_three", "y ~ x + (1|g) + (1|d)", "poisson"),
     ("glmm_block3", "y ~ x + z + (1 + x + z|g)", "poisson"),
+    ("glmm_quadrature", "y ~ x + lg + (1|g)", "binomial"),
 ]
 
+#: Kinds fitted by adaptive quadrature (glmer's nAGQ, pywemix's n_quad) with
+#: this many nodes; the others by Laplace.
+N_QUAD = {"glmm_quadrature": 9}
+
 #: The cases the test suite fits (one of each kind, two of the failure-prone).
-TEST_CASES = list(range(11)) + [13, 14, 17, 24]
+TEST_CASES = list(range(12)) + [14, 15, 18, 26]
 
 
 def _covariance(rng, q, singular):
@@ -98,7 +104,8 @@ def generate(case: int):
         y = rng.poisson(np.exp(np.clip(eta - 0.5, -5, 3))).astype(float)
     data = pd.DataFrame({"y": y, "x": x, "z": z, "f": f, "lg": lg,
                          "g": [f"g{i}" for i in g], "d": [f"d{i}" for i in d]})
-    return dict(case=case, kind=kind, formula=formula, family=family), data
+    return dict(case=case, kind=kind, formula=formula, family=family,
+                n_quad=N_QUAD.get(kind, 1)), data
 
 
 def write(cases, csv_path, json_path):

@@ -172,8 +172,8 @@ def _maximise(obj, n_quad, phi0, max_iter, scale):
     (1), numerical derivatives (2, 3) or fixed-node Newton steps (4 and up)."""
     if n_quad == 1:
         return fit_laplace(obj, phi0, max_iter, canonical_signs)
-    if n_quad < FIXED_NODE_MIN:
-        return maximize_numeric(obj, phi0, max_iter, scale)
+    if n_quad < FIXED_NODE_MIN:  # per unit of top-level weight: invariant to its scale
+        return maximize_numeric(obj, phi0, max_iter, objective_scale(obj))
     # its evaluation carries the difference gradient and per-group scores of
     # the reported objective (already sign-canonical): keep them for the sandwich
     return newton_adaptive(obj, phi0, max_iter, scale)
@@ -303,5 +303,6 @@ def refit_llf(design, family, n_quad, phi0) -> float:
     if n_quad >= FIXED_NODE_MIN:
         _, ev, _, _, _ = newton_adaptive(obj, np.asarray(phi0, float), 200, scale)
     else:
-        _, ev, _, _, _ = maximize_numeric(obj, np.asarray(phi0, float), 200, scale)
+        _, ev, _, _, _ = maximize_numeric(obj, np.asarray(phi0, float), 200,
+                                          objective_scale(obj))
     return ev.llf

@@ -57,7 +57,10 @@ def optimize_linear(objective, *, start=None, max_iter: int = 1000) -> Optimum:
     -----
     Projected Newton on ``theta`` with the exact gradient (and Hessian for
     two-level models), L-BFGS-B if that stalls; the profiled ``beta`` and
-    ``sigma^2`` follow in closed form. R equivalent: ``lme4::optimizeLmer``.
+    ``sigma^2`` follow in closed form. The end point is certified in
+    covariance space (:func:`_certified`, :mod:`.certificate`) and the
+    search goes on from a better point when it is a saddle. R equivalent:
+    ``lme4::optimizeLmer``.
     """
     gauss, structure, design = objective.function, objective.structure, objective.design
     reml = objective.reml

@@ -45,7 +45,10 @@ class OptimizationRecord:
         Largest absolute projected gradient at the end (objective scaled per
         unit of total weight).
     converged : bool
+        The search converged and its point passed the convergence
+        certificate (:mod:`pywemix.estimation.certificate`).
     message : str
+        How the search ended; why the point is not certified, if it is not.
     method : str
     at_boundary : tuple of int
         Indices of parameters that ended on their lower bound.
