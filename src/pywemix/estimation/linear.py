@@ -73,10 +73,8 @@ def optimize_linear(objective, *, start=None, max_iter: int = 1000) -> Optimum:
     pf = gauss.profiled(theta, reml)
     check_finite_fit([pf.llf, pf.beta, pf.sigma2], design)
     covs = tuple(pf.sigma2 * T for T in structure.relative_cov(theta))
-    total = np.sum(gauss.M2, axis=0)
-    ends = np.cumsum([0] + structure.q)
-    grams = [total[a:b, a:b] for a, b in zip(ends[:-1], ends[1:])]
-    for msg in boundary_messages(structure, theta, design.levels, covs, grams):
+    for msg in boundary_messages(structure, theta, design.levels, covs,
+                                 _grams(gauss, structure)):
         warn(msg, BoundaryWarning)
     if not record.converged:
         warn(f"the optimiser did not converge: {record.message}", ConvergenceWarning)
@@ -191,6 +189,14 @@ def _optimize(gauss, theta0, reml, scale, max_iter) -> OptimizationRecord:
     return OptimizationRecord(x, fx, res.iterations, res.evaluations,
                               float(np.max(np.abs(pg), initial=0.0)), True,
                               "projected gradient below tolerance", method, at)
+
+
+def _grams(gauss, structure) -> list:
+    """Per level, ``Z_l' W_1 Z_l`` from the objective's sufficient statistics
+    (their columns start with the random effects of every level)."""
+    total = np.sum(gauss.M2, axis=0)
+    ends = np.cumsum([0] + structure.q)
+    return [total[a:b, a:b] for a, b in zip(ends[:-1], ends[1:])]
 
 
 def _total_weight(gauss) -> float:
