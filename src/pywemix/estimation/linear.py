@@ -117,14 +117,17 @@ def _certified(gauss, structure, reml, scale, theta0, max_iter) -> OptimizationR
     certificate passed; otherwise its message gives the reason.
     """
     f = _scaled(gauss, reml, scale)[0]
-    theta, iterations, evaluations = theta0, 0, 0
+    theta, iterations, evaluations, retried = theta0, 0, 0, False
     for _ in range(MAX_ROUNDS):
         record = _optimize(gauss, theta, reml, scale, max_iter)
         iterations, evaluations = iterations + record.iterations, evaluations + record.evaluations
         theta = _snap_to_boundary(f, record.x, structure)
         cert = _certify(gauss, structure, reml, scale, theta)
         if cert.escape is None:
-            break
+            if record.converged or retried:
+                break
+            retried = True  # a search that stopped short: once more from where it ended
+            continue
         theta = canonical(structure, cert.escape)
     else:
         cert = replace(cert, passed=False, reason=f"still improving after {MAX_ROUNDS} "
