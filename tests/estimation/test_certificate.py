@@ -139,13 +139,16 @@ def test_seeded_models_reach_lme4_from_any_start(ref):
     lower = np.asarray(base.objective.structure.theta_lower())
     beta = None if gauss else np.asarray(base.params)
     rng = np.random.default_rng([5, ref["case"]])
+    not_converged = []
     for i in range(STARTS):
         r = fit(ref["formula"], d, ref["family"], n_quad=nq,
                 start=random_start(rng, theta, lower, beta, i % 3))
         if r.converged:
             assert r.llf >= ref["llf"] - LLF_TOL, (i, r.llf, ref["llf"])
         else:
-            assert "not" in r.optimization.message or r.optimization.message
+            not_converged.append(r.optimization.message)
+    # a start may end unconverged (saying why), not most of them
+    assert len(not_converged) <= 1 and all(not_converged), not_converged
 
 
 def test_a_glmm_started_on_a_saddle_goes_on():
