@@ -1,5 +1,5 @@
-"""Every ``pywemix.<module>[.<name>]`` path that the package's docstrings and
-the README mention exists: its module imports and the names after it are
+"""Every ``pywemix.<module>[.<name>]`` path that the package's docstrings, the
+README and the documentation's pages mention exists: its module imports and the names after it are
 attributes (after the package's reorganisations, stale paths such as
 ``pywemix.laplace`` or ``pywemix.glmm`` pointed nowhere)."""
 from __future__ import annotations
@@ -35,9 +35,12 @@ def _mentions() -> dict:
         for doc in _docstrings(file):
             for path in PATH.findall(doc):
                 out.setdefault(path, str(file.relative_to(PACKAGE.parent)))
-    if README.exists():
-        for path in PATH.findall(README.read_text(encoding="utf-8")):
-            out.setdefault(path, "README.md")
+    docs = PACKAGE.parents[1] / "docs"
+    pages = [README] + sorted(p for p in docs.rglob("*.md") if "_build" not in p.parts)
+    for page in pages:
+        if page.exists():
+            for path in PATH.findall(page.read_text(encoding="utf-8")):
+                out.setdefault(path, str(page.relative_to(PACKAGE.parents[1])))
     return out
 
 
