@@ -18,9 +18,15 @@ here), and refitted as in memory (:func:`~pywemix.survey.refit.refit_replicates`
   client holds O(replicates x groups) numbers, never rows.
 - Binomial and Poisson: the actors of the fit (each holding whole top-level
   groups; :mod:`pywemix.dask.glmm`) keep the replicate weight columns of
-  their rows, compute their groups' factors there, and each refit evaluates
-  the objective on the actors with that replicate's weights, started at the
-  full-sample optimum.
+  their rows and compute their groups' factors there; each refit evaluates
+  the objective on the actors with that replicate's weights (a view of each
+  actor sharing its rows), started at the full-sample optimum,
+  :data:`CONCURRENT_REFITS` replicates at a time.
+
+The replicate columns are read a chunk at a time, as in memory
+(:func:`~pywemix.survey.refit.chunk_step`), so that a worker's temporaries do
+not grow with the number of replicates; whether rounding of the factors
+within a group counts is decided per chunk, as in memory.
 - TIMSS/PIRLS JK2 weights are computed on each partition from its jackknife
   zone and indicator columns (:func:`jk2_columns`): the zones are found in one
   pass, no join by row label is needed.
@@ -41,12 +47,31 @@ from ..dask.passes import design_blocks, level2_codes, used_mask
 from ..design.scaling import normalize_scaling
 from ..design.sufficient import group_crossprod, group_sum
 from ..design.weights import conditional_weights, validate_weights
+from ..executors import map_tasks
 from ..objective.gaussian import GaussianObjective
 from ..objective.make import MixObjective
-from .refit import (ReplicateEstimates, ReplicateWeights, check_factors_vary,
-                    check_groups_left, group_factors, row_factors, within_rounding, within_top)
-from .replicates import (Replicates, jk2_column_names, jk2_factors, jk2_names, jk2_summary,
-                         jk2_values, jk2_zones, paired_halves, resolve_column)
+from .refit import (
+    ReplicateEstimates,
+    ReplicateWeights,
+    check_factors_vary,
+    check_groups_left,
+    chunk_step,
+    group_factors,
+    row_factors,
+    within_rounding,
+    within_top,
+)
+from .replicates import (
+    Replicates,
+    jk2_column_names,
+    jk2_factors,
+    jk2_names,
+    jk2_summary,
+    jk2_values,
+    jk2_zones,
+    paired_halves,
+    resolve_column,
+)
 
 __all__ = ["replicate_columns", "jk2_columns", "dask_replicate_weights", "STATISTICS_CELLS"]
 
@@ -121,8 +146,8 @@ def _add_jk2(part, zone, rep, weight, zones, names) -> pd.DataFrame:
     """A partition with its rows' JK2 replicate weights."""
     z, r, w = jk2_values(part, zone, rep, weight)
     F = jk2_factors(z, r, zones)
-    return pd.concat([part, pd.DataFrame((F * w).T, index=part.index, columns=names)],
-                     axis=1)
+    F *= w
+    return pd.concat([part, pd.DataFrame(F.T, index=part.index, columns=names)], axis=1)
 
 
 # -- replicate weights of a Dask fit ----------------------------------------------------
@@ -145,7 +170,8 @@ def dask_replicate_weights(result, rep: Replicates, sums=None) -> tuple:
     if sums is None or not _same_groups(sums, design):
         sums = _replicate_sums(design, result.data, rep, cols)
     fg, top, vary = _top_factors(result, sums, cols)
-    objectives = _ReplicateObjectives(result, rep, cols, fg, top) if vary else None
+    objectives = _ReplicateObjectives(result, rep, cols, fg, top, vary) if vary.any() \
+        else None
     return ReplicateWeights(top, None, sums.paired, objectives), None, sums
 
 
@@ -174,13 +200,16 @@ def _read_columns(design, data, rep, cols) -> list:
     """The columns a pass over the replicate columns ``cols`` reads."""
     full = replicate_columns(data, rep)[1]
     plan = design.plan
-    return list(dict.fromkeys(plan.needed + plan.weight_columns + cols + ([full] if full else [])))
+    extra = list(cols) + ([full] if full else [])
+    return list(dict.fromkeys(plan.needed + plan.weight_columns + extra))
 
 
 def _used(part, plan, columns) -> tuple:
     """The used rows of a partition (``columns`` of them, a fresh index) and
     what the factors need of them."""
-    rows = part[columns].iloc[np.flatnonzero(used_mask(part, plan))].reset_index(drop=True)
+    mask = used_mask(part, plan)
+    rows = part[columns] if mask.all() else part[columns].iloc[np.flatnonzero(mask)]
+    rows = rows.reset_index(drop=True)
     arrays = validate_weights(rows, plan.spec)
     w1 = conditional_weights(arrays, plan.spec, plan.cond_weights)[0]
     w1 = np.ones(len(rows)) if w1 is None else w1
@@ -202,16 +231,40 @@ def _partition_sums(part, k, plan, model, rep, cols, columns) -> dict:
     rows, w1, piece = _used(part, plan, columns)
     if len(rows) == 0:
         return {"n_rows": 0}
-    F, full, full_name = _factors_of(piece, rows, rep, cols, k)
-    codes = level2_codes(rows, model)
-    order = np.argsort(codes, kind="stable")
-    codes, F, w = codes[order], F[:, order], w1[order]
+    sort, codes = _by_group(level2_codes(rows, model))
+    w = sort(w1)
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    return dict(codes=codes[starts], a=np.add.reduceat(F * w, starts, axis=1),
-                b=group_sum(w, starts), lo=np.minimum.reduceat(F, starts, axis=1),
-                hi=np.maximum.reduceat(F, starts, axis=1),
-                ones=bool(np.all(F[:, full[order] > 0] == 1)), paired=paired_halves(F),
-                full_name=full_name, n_rows=len(rows))
+    out = dict(codes=codes[starts], b=group_sum(w, starts), ones=True, paired=True,
+               n_rows=len(rows))
+    sums = []
+    for chunk in _chunks(cols, len(rows)):  # the replicate columns a few at a time
+        F, full, out["full_name"] = _factors_of(piece, rows, rep, chunk, k)
+        F, full = sort(F), sort(full)
+        lo, hi = np.minimum.reduceat(F, starts, axis=1), np.maximum.reduceat(F, starts, axis=1)
+        ones = bool(np.all(lo == 1) and np.all(hi == 1)) if np.all(full > 0) else \
+            bool(np.all(F[:, full > 0] == 1))
+        out["ones"], out["paired"] = out["ones"] and ones, out["paired"] and paired_halves(F)
+        sums.append((np.add.reduceat(F * w, starts, axis=1), lo, hi))
+    out.update({key: np.concatenate([x[i] for x in sums]) for i, key in
+                enumerate(("a", "lo", "hi"))})
+    return out
+
+
+def _chunks(cols, n_rows):
+    """The replicate columns in chunks of about :data:`~pywemix.survey.refit.CHUNK_CELLS`
+    cells (the size in-memory fits read them in): a worker's temporaries do not
+    grow with the number of replicates."""
+    step = chunk_step(n_rows)
+    return [cols[k:k + step] for k in range(0, len(cols), step)]
+
+
+def _by_group(codes):
+    """A function putting per-row arrays (on their last axis) in the order of
+    their groups, and the sorted codes (no copy when already sorted)."""
+    if np.all(codes[1:] >= codes[:-1]):
+        return (lambda x: x), codes
+    order = np.argsort(codes, kind="stable")
+    return (lambda x: x[..., order]), codes[order]
 
 
 def _replicate_sums(design, data, rep, cols) -> _Sums:
@@ -253,7 +306,8 @@ def _level2_in_top(design, scaled: bool, b):
 
 def _top_factors(result, sums, cols) -> tuple:
     """Top-level group factors and weights (R, G) from the level-2 sums, and
-    whether row factors vary within groups; checked as in memory."""
+    which replicates' level-1 weights change (:func:`_varying`); checked as
+    in memory."""
     design = result.design
     scaled = normalize_scaling(result.settings.weight_scaling) != "none"
     c, top_of = _level2_in_top(design, scaled, sums.b)
@@ -265,37 +319,54 @@ def _top_factors(result, sums, cols) -> tuple:
     top = design.wg[-1][None, :] * fg
     check_groups_left(top, cols)
     check_factors_vary(sums.ones, cols, sums.full_name)
-    pos = fg > 0
-    vary = not (within_rounding(hi[pos] / fg[pos]) and within_rounding(lo[pos] / fg[pos]))
-    return fg, top, vary
+    same = [within_rounding(hi[r][fg[r] > 0] / fg[r][fg[r] > 0])
+            and within_rounding(lo[r][fg[r] > 0] / fg[r][fg[r] > 0]) for r in range(len(fg))]
+    return fg, top, _varying(same, design.n_obs)
+
+
+def _varying(same, n_obs) -> np.ndarray:
+    """Which replicates' level-1 weights change (R,), decided as
+    :func:`~pywemix.survey.refit.replicate_weights` decides: for each chunk of
+    :func:`~pywemix.survey.refit.chunk_step` replicates, when the row factors of
+    one of them differ from their group's (``same``: per replicate, they do not)."""
+    vary, step = ~np.asarray(same, dtype=bool), chunk_step(n_obs)
+    for k in range(0, len(vary), step):
+        vary[k:k + step] = vary[k:k + step].any()
+    return vary
 
 
 class _ReplicateObjectives:
-    """``r -> GaussianObjective`` of replicate r when its level-1 weights vary
-    within groups: the per-group cross-products with the replicate's weights
+    """``r -> GaussianObjective`` of replicate r: the full sample's statistics
+    when its level-1 weights do not change (``vary[r]`` False; only its top
+    weights do), else the per-group cross-products with its weights
     ``w_i F_ir / f_g``, computed on the workers for :data:`STATISTICS_CELLS`
-    worth of replicates per pass, then scaled as the fit's weights."""
+    worth of such replicates per pass, then scaled as the fit's weights."""
 
-    def __init__(self, result, rep, cols, fg, top):
+    def __init__(self, result, rep, cols, fg, top, vary):
         design = result.design
         self.result, self.rep, self.cols, self.fg, self.top = result, rep, cols, fg, top
+        self.which = np.flatnonzero(vary)  # the replicates with new cross-products
         d = design.M2.shape[-1]
         self.step = max(1, STATISTICS_CELLS // max(1, design.levels[0].n_groups * d * d))
-        self.first, self.stats = None, None
+        self.chunk, self.stats = None, None
 
     def __call__(self, r):
-        if self.first is None or not self.first <= r < self.first + len(self.stats[1]):
-            self.first = r - r % self.step
-            self.stats = self._compute(slice(self.first, self.first + self.step))
-        design, M, n = self.result.design, self.stats[0], self.stats[1]
-        k = r - self.first
+        design = self.result.design
+        pos = np.searchsorted(self.which, r)
+        if pos == len(self.which) or self.which[pos] != r:
+            return self.result.objective.function
+        if self.chunk != pos // self.step:
+            self.chunk = pos // self.step
+            self.stats = self._compute(self.which[self.chunk * self.step:
+                                                  (self.chunk + 1) * self.step])
+        k = pos - self.chunk * self.step
         return GaussianObjective.from_statistics(
-            M[k], n[k], [*design.wg[:-1], self.top[r]], design.levels,
-            self.result.objective.structure)
+            self.stats[0][k], self.stats[1][k], [*design.wg[:-1], self.top[r]],
+            design.levels, self.result.objective.structure)
 
-    def _compute(self, which: slice) -> tuple:
+    def _compute(self, which: np.ndarray) -> tuple:
         design, data = self.result.design, self.result.data
-        cols = self.cols[which]
+        cols = [self.cols[r] for r in which]
         J, d = design.levels[0].n_groups, design.M2.shape[-1]
         _, top_of = _level2_in_top(design, False, np.ones(J))
         M, n, b = np.zeros((len(cols), J, d, d)), np.zeros((len(cols), J)), np.zeros(J)
@@ -318,19 +389,20 @@ def _partition_crossproducts(part, k, plan, model, rep, cols, columns, fg, top_o
     rows, w1, piece = _used(part, plan, columns)
     if len(rows) == 0:
         return {"n_rows": 0}
-    F, _, _ = _factors_of(piece, rows, rep, cols, k)
     X, Z, y, off, _, _ = design_blocks(rows, plan, model)
-    codes = level2_codes(rows, model)
-    order = np.argsort(codes, kind="stable")
-    codes = codes[order]
-    per_row = fg[:, top_of[codes]]
-    rest = np.divide(F[:, order], per_row, out=np.ones_like(per_row), where=per_row > 0)
-    W = w1[order][None, :] * rest
-    G = np.hstack(Z + [X, (y - off)[:, None]])[order]
+    sort, codes = _by_group(level2_codes(rows, model))
+    G, w1 = sort(np.hstack(Z + [X, (y - off)[:, None]]).T).T, sort(w1)
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    return dict(codes=codes[starts], n_rows=len(rows), b=group_sum(w1[order], starts),
-                M=np.stack([group_crossprod(G, W[r], starts) for r in range(len(W))]),
-                n=np.add.reduceat(W, starts, axis=1))
+    M, n, first = [], [], 0
+    for chunk in _chunks(cols, len(rows)):
+        F = sort(_factors_of(piece, rows, rep, chunk, k)[0])
+        per_row = fg[first:first + len(chunk)][:, top_of[codes]]
+        W = w1[None, :] * np.divide(F, per_row, out=np.ones_like(per_row), where=per_row > 0)
+        M += [group_crossprod(G, W[r], starts) for r in range(len(W))]
+        n.append(np.add.reduceat(W, starts, axis=1))
+        first += len(chunk)
+    return dict(codes=codes[starts], n_rows=len(rows), b=group_sum(w1, starts),
+                M=np.stack(M), n=np.concatenate(n))
 
 
 # -- binomial and Poisson: the actors ----------------------------------------------------
@@ -358,7 +430,7 @@ def _actor_weights(result, rep, cols) -> tuple:
     top = design.wg[-1][None, :] * fg
     check_groups_left(top, cols)
     check_factors_vary(all(g[3] for g in got), cols, got[0][5])
-    vary = not all(g[2] for g in got)
+    vary = _varying(np.all([g[2] for g in got], axis=0), design.n_obs)
     paired = all(g[4] for g in got) and len(cols) % 2 == 0
     return ReplicateWeights(top, None, paired), _ActorRefit(vary)
 
@@ -368,38 +440,48 @@ def _gather(futures) -> list:
 
 
 def _actor_factors(actor, rep, cols, spec, cond_weights):
-    """On an actor: its rows' factors and groups' factors (kept in
-    ``actor.state`` for the refits), and what the client checks: (top-group
-    ids, factors (R, G_local), whether row factors equal their group's, whether
-    all are 1, whether replicates pair up, the full weight's name)."""
+    """On an actor: its groups' factors (kept in ``actor.state`` for the
+    refits, a chunk of replicate columns at a time), and what the client
+    checks: (top-group
+    ids, factors (R, G_local), per replicate whether row factors equal their
+    group's, whether all are 1, whether replicates pair up, the full weight's
+    name)."""
     if actor.obj is None:
         return None
     rows = actor.carried
     arrays = validate_weights(rows, spec)
     piece = SimpleNamespace(weight_spec=spec, raw_weights=arrays, cond_weights=cond_weights,
                             n_obs=len(rows), frame=rows)
-    F, full, full_name = row_factors(piece, rows, rep, cols)
-    block = actor.block
-    top = block.levels[-1]
-    u = within_top(block)
-    fg = group_factors(np.add.reduceat(F * u, top.starts, axis=1),
-                       np.add.reduceat(u, top.starts))
-    per_row = fg[:, top.codes]
-    rest = np.divide(F, per_row, out=np.ones_like(F), where=per_row > 0)
-    actor.state["replicates"] = (fg, rest)
-    return (actor.ids[-1], fg, within_rounding(rest[per_row > 0]),
-            bool(np.all(F[:, full > 0] == 1)), paired_halves(F), full_name)
+    top, u = actor.block.levels[-1], within_top(actor.block)
+    fgs, same, ones, paired = [], [], True, True
+    for chunk in _chunks(cols, len(rows)):
+        F, full, full_name = row_factors(piece, rows, rep, chunk)
+        fg = group_factors(np.add.reduceat(F * u, top.starts, axis=1),
+                           np.add.reduceat(u, top.starts))
+        per_row = fg[:, top.codes]
+        rest = np.divide(F, per_row, out=np.ones_like(F), where=per_row > 0)
+        same += [within_rounding(rest[r][per_row[r] > 0]) for r in range(len(F))]
+        ones, paired = ones and bool(np.all(F[:, full > 0] == 1)), paired and paired_halves(F)
+        fgs.append(fg)
+    fg = np.concatenate(fgs)
+    actor.state["replicates"] = (fg, piece, rep, cols)
+    return actor.ids[-1], fg, same, ones, paired, full_name
 
 
 def _actor_view(actor, r, vary):
     """On an actor: a view of it (sharing its rows) that evaluates with
-    replicate r's weights, kept in ``actor.state["views"]`` while r is refitted."""
+    replicate r's weights (its level-1 weights changed when ``vary[r]``),
+    kept in ``actor.state["views"]`` while r is refitted."""
     if actor.obj is None:
         return 0.0
-    fg, rest = actor.state["replicates"]
-    view = copy.copy(actor)
-    block = actor.block
-    total = view.use_weights(block.w1 * rest[r] if vary else None, block.wg[-1] * fg[r])
+    fg, piece, rep, cols = actor.state["replicates"]
+    view, block = copy.copy(actor), actor.block
+    w1 = None
+    if vary[r]:  # the row factors of replicate r relative to their group's
+        F = row_factors(piece, piece.frame, rep, [cols[r]])[0][0]
+        per_row = fg[r][block.levels[-1].codes]
+        w1 = block.w1 * np.divide(F, per_row, out=np.ones_like(F), where=per_row > 0)
+    total = view.use_weights(w1, block.wg[-1] * fg[r])
     actor.state.setdefault("views", {})[r] = view
     return total
 
@@ -438,18 +520,19 @@ class _ActorRefit:
     starts at the full-sample estimates; :data:`CONCURRENT_REFITS` replicates
     at a time. The actors' own weights (the full sample's) never change."""
 
-    def __init__(self, vary: bool):
-        self.vary = vary
+    def __init__(self, vary: np.ndarray):
+        self.vary = vary  # per replicate: whether its level-1 weights change
 
     def __call__(self, result, weights, max_iter) -> ReplicateEstimates:
         R, m = weights.top.shape[0], len(result.var_components)
         params, var = np.full((R, len(result.params)), np.nan), np.full((R, m), np.nan)
         ok = np.zeros(R, dtype=bool)
         with ThreadPoolExecutor(min(R, CONCURRENT_REFITS)) as pool:
-            for r, out in enumerate(pool.map(lambda r: self._one(result, weights, max_iter, r),
-                                             range(R))):
-                if out is not None:
-                    params[r], var[r], ok[r] = out
+            done = map_tasks(pool, lambda r: self._one(result, weights, max_iter, r), range(R),
+                             desc="replicate refits", unit="refit")
+        for r, out in enumerate(done):
+            if out is not None:
+                params[r], var[r], ok[r] = out
         return ReplicateEstimates(params, var, ok)
 
     def _one(self, result, weights, max_iter, r):

@@ -25,7 +25,7 @@ from .replicates import factor_rule, paired_halves, resolve_column
 
 __all__ = ["ReplicateWeights", "replicate_weights", "ReplicateEstimates",
            "refit_replicates", "row_factors", "group_factors", "within_rounding",
-           "check_groups_left", "check_factors_vary", "within_top"]
+           "check_groups_left", "check_factors_vary", "within_top", "chunk_step"]
 
 
 #: Relative difference below which a row's replicate factor counts as its group's.
@@ -110,7 +110,7 @@ def replicate_weights(design, data, rep) -> ReplicateWeights:
     rows = data.index.get_indexer(design.frame.index)
     rule = factor_rule(rep)
     u = within_top(design)
-    step = max(2, (CHUNK_CELLS // max(1, design.n_obs)) // 2 * 2)  # even: pairs stay together
+    step = chunk_step(design.n_obs)
     tops, levels1, paired, same = [], [], True, True
     for k in range(0, len(cols), step):
         F = _factors(data, rows, cols[k:k + step], full, full_name, rule,
@@ -129,6 +129,13 @@ def replicate_weights(design, data, rep) -> ReplicateWeights:
                                  for x, t in zip(levels1, tops)])
     return ReplicateWeights(top=np.concatenate(tops), rows=rows_w,
                             paired=paired and len(cols) % 2 == 0)
+
+
+def chunk_step(n_obs: int) -> int:
+    """How many replicate columns :func:`replicate_weights` reads at once
+    (about :data:`CHUNK_CELLS` cells; even, so that pairs stay together).
+    Whether row factors vary within groups is decided per chunk."""
+    return max(2, (CHUNK_CELLS // max(1, n_obs)) // 2 * 2)
 
 
 def check_factors_vary(same: bool, cols, full_name) -> None:
