@@ -27,6 +27,11 @@ Usage::
     PYTHONPATH=src python benchmarks/bench_dask.py /work/data/pisa1m_rep80 --replicates PISA
     PYTHONPATH=src python benchmarks/bench_dask.py /work/data/pisa1m_rep80 --replicates PISA --pv
     PYTHONPATH=src python benchmarks/bench_dask.py /work/data/pisa1m_rep80 --replicates TIMSS
+    # a logit model with 80 replicates on ~100k rows (refits on the actors)
+    python /work/shared/tools/make_data.py pisa --schools 500 --size 50 \\
+        --seed 3 --replicates 80 --parts 4 /work/data/pisa100k_rep80
+    PYTHONPATH=src python benchmarks/bench_dask.py /work/data/pisa100k_rep80 \\
+        --replicates PISA --logit --n-quad 5
 
 Steps: (1) a LocalCluster of ``--workers`` single-threaded worker processes
 with ``--memory`` each; (2) ``dd.read_parquet`` + ``pywemix.mix`` on it, timed
@@ -41,8 +46,9 @@ in-memory fits of every ``--subset``-th file compared the same way. With
 ``--json PATH`` the figures are also written as JSON.
 
 With ``--replicates PISA`` (or ``TIMSS``) the model ``pv1math ~ escs + (1|schoolid)``
-is fitted with the survey preset's replication standard errors (``--pv``: the
-five plausible values x the replicates): the Dask fit as above, then the
+(``--logit``: ``highmath ~ escs + (1|schoolid)``, binomial) is fitted with the
+survey preset's replication standard errors (``--pv``: the five plausible
+values x the replicates): the Dask fit as above, then the
 in-memory fit of the same columns (the model's and the replicate columns) in
 a child process, whose peak resident memory is its own; the figures are the
 two times and their ratio, the peak memory of the client, the workers and
@@ -112,15 +118,19 @@ def _in_memory(files, formula, kw) -> tuple:
 
 
 REPLICATE_FORMULA = "pv1math ~ escs + (1|schoolid)"
+REPLICATE_LOGIT = "highmath ~ escs + (1|schoolid)"
 PVS = [f"pv{k}math" for k in range(1, 6)]
 
 
-def _replicate_kw(survey, pv) -> dict:
+def _replicate_kw(args) -> dict:
     """The mix arguments of the replicate benchmark."""
+    survey = args.replicates
     kw = dict(weights=["pwt1", "pwt2"], cond_weights=True, survey=survey) \
         if survey == "PISA" else dict(weights=["totwgt", "pwt2"], survey=survey)
-    if pv:
+    if args.pv:
         kw["plausible_values"] = {"pv1math": PVS}
+    if args.logit:
+        kw.update(family="binomial", n_quad=args.n_quad)
     return kw
 
 
@@ -129,7 +139,8 @@ def _replicate_columns(files, survey, pv) -> list:
     names = pq.ParquetFile(files[0]).schema_arrow.names
     reps = [c for c in names if c.startswith("w_fsturwt")] if survey == "PISA" \
         else ["jkzone", "jkrep"]
-    cols = ["schoolid", "escs", "pwt1", "pwt2", "w_fstuwt"] + (PVS if pv else ["pv1math"])
+    cols = ["schoolid", "escs", "pwt1", "pwt2", "w_fstuwt", "highmath"] + \
+        (PVS if pv else ["pv1math"])
     return cols + reps
 
 
@@ -145,14 +156,14 @@ def _with_total(data):
     return data.assign(totwgt=data["w_fstuwt"])
 
 
-def _in_memory_replicates(files, columns, kw) -> dict:
+def _in_memory_replicates(files, formula, columns, kw) -> dict:
     """The in-memory replicate fit (run in a child process: its peak memory is its own)."""
     warnings.simplefilter("ignore")
     t0 = time.perf_counter()
     df = _with_total(pd.concat([pd.read_parquet(f, columns=columns) for f in files],
                                ignore_index=True))
     t_read = time.perf_counter() - t0
-    res = pywemix.mix(REPLICATE_FORMULA, df, **kw)
+    res = pywemix.mix(formula, df, **kw)
     out = _replicate_figures(res)
     out.update(seconds=time.perf_counter() - t0, read_seconds=t_read,
                peak_rss_mb=_peak_rss_mb())
@@ -165,18 +176,19 @@ def _replicate_benchmark(args, files, n_rows, out) -> None:
 
     import dask.dataframe as dd
     from distributed import Client, LocalCluster
-    kw = _replicate_kw(args.replicates, args.pv)
+    kw = _replicate_kw(args)
+    formula = REPLICATE_LOGIT if args.logit else REPLICATE_FORMULA
     columns = _replicate_columns(files, args.replicates, args.pv)
-    out.update(formula=REPLICATE_FORMULA, survey=args.replicates, plausible_values=args.pv)
+    out.update(formula=formula, survey=args.replicates, plausible_values=args.pv)
     pvs = ", 5 plausible values" if args.pv else ""
-    print(f"{REPLICATE_FORMULA}, survey={args.replicates!r}{pvs}: {n_rows} rows in "
+    print(f"{formula}, survey={args.replicates!r}{pvs}: {n_rows} rows in "
           f"{len(files)} files; {args.workers} workers with {args.memory} each", flush=True)
     warnings.simplefilter("ignore")
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                       memory_limit=args.memory, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         t0 = time.perf_counter()
-        res = pywemix.mix(REPLICATE_FORMULA, _with_total(dd.read_parquet(files)), **kw)
+        res = pywemix.mix(formula, _with_total(dd.read_parquet(files)), **kw)
         out["dask_seconds"] = time.perf_counter() - t0
         out["client_peak_rss_mb"] = _peak_rss_mb()
         out["worker_peak_rss_mb"] = sorted(client.run(_peak_rss_mb).values())
@@ -188,7 +200,7 @@ def _replicate_benchmark(args, files, n_rows, out) -> None:
     if args.in_memory == "no":
         return
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        mem = pool.apply(_in_memory_replicates, (files, columns, kw))
+        mem = pool.apply(_in_memory_replicates, (files, formula, columns, kw))
     out.update(memory_seconds=mem["seconds"], read_seconds=mem["read_seconds"],
                memory_peak_rss_mb=mem["peak_rss_mb"],
                ratio=out["dask_seconds"] / mem["seconds"])
