@@ -20,6 +20,19 @@ Usage::
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_dask.py \\
         /work/data/pisa100m --memory 5GB --in-memory no --subset 100
 
+    # replication standard errors (issue 19): 80 Fay replicates (survey="PISA"),
+    # or the TIMSS JK2 weights from jkzone/jkrep, on ~1M rows
+    python /work/shared/tools/make_data.py pisa --schools 1000 --size 100 \\
+        --seed 3 --replicates 80 --parts 10 /work/data/pisa1m_rep80
+    PYTHONPATH=src python benchmarks/bench_dask.py /work/data/pisa1m_rep80 --replicates PISA
+    PYTHONPATH=src python benchmarks/bench_dask.py /work/data/pisa1m_rep80 --replicates PISA --pv
+    PYTHONPATH=src python benchmarks/bench_dask.py /work/data/pisa1m_rep80 --replicates TIMSS
+    # a logit model with 80 replicates on ~100k rows (refits on the actors)
+    python /work/shared/tools/make_data.py pisa --schools 500 --size 50 \\
+        --seed 3 --replicates 80 --parts 4 /work/data/pisa100k_rep80
+    PYTHONPATH=src python benchmarks/bench_dask.py /work/data/pisa100k_rep80 \\
+        --replicates PISA --logit --n-quad 5
+
 Steps: (1) a LocalCluster of ``--workers`` single-threaded worker processes
 with ``--memory`` each; (2) ``dd.read_parquet`` + ``pywemix.mix`` on it, timed
 (cluster start-up excluded), then the peak resident memory of this (client)
@@ -31,6 +44,16 @@ times (target for 1M rows: at most 3) and the largest relative differences
 of llf, params, bse and variances; or, when the data do not fit, the Dask and
 in-memory fits of every ``--subset``-th file compared the same way. With
 ``--json PATH`` the figures are also written as JSON.
+
+With ``--replicates PISA`` (or ``TIMSS``) the model ``pv1math ~ escs + (1|schoolid)``
+(``--logit``: ``highmath ~ escs + (1|schoolid)``, binomial) is fitted with the
+survey preset's replication standard errors (``--pv``: the five plausible
+values x the replicates): the Dask fit as above, then the
+in-memory fit of the same columns (the model's and the replicate columns) in
+a child process, whose peak resident memory is its own; the figures are the
+two times and their ratio, the peak memory of the client, the workers and
+the in-memory process, and the largest relative differences of the
+replication standard errors.
 """
 from __future__ import annotations
 
@@ -94,6 +117,102 @@ def _in_memory(files, formula, kw) -> tuple:
     return time.perf_counter() - t0, t_read, mem
 
 
+REPLICATE_FORMULA = "pv1math ~ escs + (1|schoolid)"
+REPLICATE_LOGIT = "highmath ~ escs + (1|schoolid)"
+PVS = [f"pv{k}math" for k in range(1, 6)]
+
+
+def _replicate_kw(args) -> dict:
+    """The mix arguments of the replicate benchmark."""
+    survey = args.replicates
+    kw = dict(weights=["pwt1", "pwt2"], cond_weights=True, survey=survey) \
+        if survey == "PISA" else dict(weights=["totwgt", "pwt2"], survey=survey)
+    if args.pv:
+        kw["plausible_values"] = {"pv1math": PVS}
+    if args.logit:
+        kw.update(family="binomial", n_quad=args.n_quad)
+    return kw
+
+
+def _replicate_columns(files, survey, pv) -> list:
+    import pyarrow.parquet as pq
+    names = pq.ParquetFile(files[0]).schema_arrow.names
+    reps = [c for c in names if c.startswith("w_fsturwt")] if survey == "PISA" \
+        else ["jkzone", "jkrep"]
+    cols = ["schoolid", "escs", "pwt1", "pwt2", "w_fstuwt", "highmath"] + \
+        (PVS if pv else ["pv1math"])
+    return cols + reps
+
+
+def _replicate_figures(res) -> dict:
+    return {"params": np.asarray(res.params, dtype=float),
+            "bse": np.asarray(res.bse, dtype=float),
+            "variance_ses": res.var_components["std_error"].to_numpy(dtype=float),
+            "icc_se": float(res.icc_std_error), "method": res.method}
+
+
+def _with_total(data):
+    """The data with TIMSS's total weight ``totwgt`` (make_data.py's ``w_fstuwt``)."""
+    return data.assign(totwgt=data["w_fstuwt"])
+
+
+def _in_memory_replicates(files, formula, columns, kw) -> dict:
+    """The in-memory replicate fit (run in a child process: its peak memory is its own)."""
+    warnings.simplefilter("ignore")
+    t0 = time.perf_counter()
+    df = _with_total(pd.concat([pd.read_parquet(f, columns=columns) for f in files],
+                               ignore_index=True))
+    t_read = time.perf_counter() - t0
+    res = pywemix.mix(formula, df, **kw)
+    out = _replicate_figures(res)
+    out.update(seconds=time.perf_counter() - t0, read_seconds=t_read,
+               peak_rss_mb=_peak_rss_mb())
+    return out
+
+
+def _replicate_benchmark(args, files, n_rows, out) -> None:
+    """Dask replicate fit vs the in-memory replicate fit (module notes)."""
+    import multiprocessing
+
+    import dask.dataframe as dd
+    from distributed import Client, LocalCluster
+    kw = _replicate_kw(args)
+    formula = REPLICATE_LOGIT if args.logit else REPLICATE_FORMULA
+    columns = _replicate_columns(files, args.replicates, args.pv)
+    out.update(formula=formula, survey=args.replicates, plausible_values=args.pv)
+    pvs = ", 5 plausible values" if args.pv else ""
+    print(f"{formula}, survey={args.replicates!r}{pvs}: {n_rows} rows in "
+          f"{len(files)} files; {args.workers} workers with {args.memory} each", flush=True)
+    warnings.simplefilter("ignore")
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                      memory_limit=args.memory, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        t0 = time.perf_counter()
+        res = pywemix.mix(formula, _with_total(dd.read_parquet(files)), **kw)
+        out["dask_seconds"] = time.perf_counter() - t0
+        out["client_peak_rss_mb"] = _peak_rss_mb()
+        out["worker_peak_rss_mb"] = sorted(client.run(_peak_rss_mb).values())
+    dask_fig = _replicate_figures(res)
+    out["method"] = dask_fig["method"]
+    print(f"dask: read + fit {out['dask_seconds']:.1f} s ({res.method}); peak RSS: client "
+          f"{out['client_peak_rss_mb']:.0f} MB, workers "
+          f"{', '.join(f'{v:.0f}' for v in out['worker_peak_rss_mb'])} MB", flush=True)
+    if args.in_memory == "no":
+        return
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        mem = pool.apply(_in_memory_replicates, (files, formula, columns, kw))
+    out.update(memory_seconds=mem["seconds"], read_seconds=mem["read_seconds"],
+               memory_peak_rss_mb=mem["peak_rss_mb"],
+               ratio=out["dask_seconds"] / mem["seconds"])
+    out["max_relative_difference"] = {
+        k: _rel(dask_fig[k], mem[k]) for k in ("params", "bse", "variance_ses", "icc_se")}
+    print(f"in memory: read {mem['read_seconds']:.1f} s, read + fit {mem['seconds']:.1f} s, "
+          f"peak RSS {mem['peak_rss_mb']:.0f} MB; time ratio dask / memory "
+          f"{out['ratio']:.2f}")
+    for name, value in out["max_relative_difference"].items():
+        print(f"  max relative difference, {name}: {value:.2e}")
+
+
 def _dask_fit(files, formula, kw):
     import dask.dataframe as dd
     t0 = time.perf_counter()
@@ -115,7 +234,22 @@ def main(argv=None):
     ap.add_argument("--subset", type=int, default=100,
                     help="without the full comparison: check every SUBSET-th file")
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--replicates", choices=("PISA", "TIMSS"),
+                    help="replication standard errors of this survey preset (module notes)")
+    ap.add_argument("--pv", action="store_true",
+                    help="with --replicates: the five plausible values x the replicates")
     args = ap.parse_args(argv)
+    if args.replicates:
+        files = sorted(glob.glob(os.path.join(args.folder, "*.parquet")))
+        out = dict(folder=args.folder, rows=_rows(files), files=len(files),
+                   workers=args.workers, worker_memory=args.memory, load=os.getloadavg())
+        _replicate_benchmark(args, files, out["rows"], out)
+        out["load_after"] = os.getloadavg()
+        print(f"load average before / after: {out['load'][0]:.2f} / {out['load_after'][0]:.2f}")
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(out, fh, indent=1)
+        return
     kw = dict(KW, family="binomial", n_quad=args.n_quad) if args.logit else dict(KW)
     formula = args.formula or (LOGIT if args.logit else FORMULA)
     files = sorted(glob.glob(os.path.join(args.folder, "*.parquet")))

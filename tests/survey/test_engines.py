@@ -1,6 +1,6 @@
-"""Where a sample is fitted (pywemix.survey.engines): in memory or on Dask. Until the
-Dask replication engine exists, replicate weights on a Dask DataFrame are refused,
-never replaced by the sandwich (issue 19)."""
+"""Where a sample is fitted (pywemix.survey.engines): in memory or on Dask. Replicate
+weights on a Dask DataFrame are refitted on the workers (tests/survey/test_dask_refit.py
+compares every kind with pandas), never replaced by the sandwich (issue 19)."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,6 +8,7 @@ import pytest
 
 import pywemix
 from conftest import quiet_mix
+from pywemix.arguments import MixArguments
 from pywemix.survey.engines import InMemory, OnDask, engine_for
 
 dd = pytest.importorskip("dask.dataframe")
@@ -20,28 +21,45 @@ def reps():
     return pywemix.datasets.load_pisa_replicates()
 
 
+def _args(**kw):
+    given = dict(formula=FORMULA, weights=["pwt1", "pwt2"], cond_weights=True,
+                 family="gaussian", link=None, n_quad=13, offset=None, center_group=None,
+                 center_grand=None, weight_scaling=None, survey=None,
+                 plausible_values=None, executor=None, reml=False, start=None,
+                 max_iter=None, replicates=None, by=None)
+    return MixArguments(**dict(given, **kw))
+
+
 def test_engine_by_kind_of_data(reps):
     assert engine_for(reps) is InMemory
     assert engine_for(dd.from_pandas(reps, npartitions=2)) is OnDask
 
 
 @pytest.mark.parametrize("survey", ["PISA", "TIMSS"])
-def test_preset_replicates_on_dask_are_refused(reps, survey):
+def test_preset_replicates_on_dask_are_those_in_memory(reps, survey):
+    """What OnDask.replicates finds: the preset's columns, or JK2 weights as
+    columns computed on the partitions (equal to jackknife_weights')."""
     ddf = dd.from_pandas(reps, npartitions=2)
-    weights = ["pwt1", "pwt2"] if survey == "PISA" else ["w_fstuwt", "pwt2"]
-    with pytest.raises(NotImplementedError, match=rf"not computed on a Dask DataFrame yet "
-                       rf"\(survey='{survey}' found its replicate columns .*ddf\[columns\]"
-                       r"\.compute\(\).*replicates=False"):
-        pywemix.mix(FORMULA, ddf, weights, cond_weights=survey == "PISA", survey=survey)
+    args = _args(survey=survey) if survey == "PISA" else \
+        _args(survey=survey, weights=["totwgt", "pwt2"], cond_weights=False)
+    data, rep = OnDask.replicates(args, ddf)
+    _, mem = InMemory.replicates(args, reps)
+    assert rep.columns == mem.columns and rep.describe() == mem.describe()
+    if survey == "TIMSS":
+        assert rep.full_weight == "totwgt" and mem.frame is not None and rep.frame is None
+        np.testing.assert_array_equal(data[rep.columns].compute().to_numpy(),
+                                      mem.frame.to_numpy())
+    else:
+        assert data is ddf and rep.full_weight == mem.full_weight == "w_fstuwt"
+    assert OnDask.replicates(args.replace(replicates=False), ddf) == (ddf, None)
 
 
-def test_explicit_replicates_on_dask_are_refused(reps):
+def test_explicit_replicates_on_dask_are_checked_before_the_fit(reps):
     ddf = dd.from_pandas(reps, npartitions=2)
-    rep = pywemix.Replicates("w_fsturwt1-80", full_weight="w_fstuwt")
-    with pytest.raises(NotImplementedError, match="replicates=Replicates"):
-        pywemix.mix(FORMULA, ddf, ["pwt1", "pwt2"], cond_weights=True, replicates=rep)
-    with pytest.raises(ValueError, match="by= needs a data frame in memory"):
-        pywemix.mix(FORMULA, ddf, ["pwt1", "pwt2"], cond_weights=True, by="jkzone")
+    rep = pywemix.Replicates("w_fsturwt1-81", full_weight="w_fstuwt")
+    with pytest.raises(ValueError, match="replicate weight column 'w_fsturwt81' is not in "
+                       "the data"):
+        OnDask.replicates(_args(replicates=rep), ddf)
 
 
 def test_dask_with_replicates_false_or_no_replicate_columns_is_the_sandwich(reps):

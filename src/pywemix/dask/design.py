@@ -33,7 +33,7 @@ from .passes import (KEPT, Model, Plan, model_rows, partition_power_sums,
 from .transforms import (centre_model, learned_specs, learned_states, learned_terms,
                          poly_degrees)
 
-__all__ = ["DaskDesign", "build_dask_design"]
+__all__ = ["DaskDesign", "build_dask_design", "stream_partitions"]
 
 @dataclass(frozen=True, kw_only=True)
 class DaskDesign(DesignBase):
@@ -70,12 +70,14 @@ class DaskDesign(DesignBase):
     model: Model = field(repr=False)
 
 
-def _tasks(ddf, fn, args) -> list:
-    """Delayed ``fn(partition, *args)`` per partition; ``args`` go into the
+def _tasks(ddf, fn, args, numbered=False) -> list:
+    """Delayed ``fn(partition, *args)`` per partition (``numbered``:
+    ``fn(partition, k, *args)`` for partition ``k``); ``args`` go into the
     graph once."""
     import dask
     shared = [dask.delayed(a, pure=True, traverse=False) for a in args]
-    return [dask.delayed(fn, pure=True)(p, *shared) for p in ddf.to_delayed()]
+    return [dask.delayed(fn, pure=True)(p, *([k] if numbered else []), *shared)
+            for k, p in enumerate(ddf.to_delayed())]
 
 
 def _compute(ddf, fn, *args) -> list:
@@ -85,20 +87,31 @@ def _compute(ddf, fn, *args) -> list:
     return list(dask.compute(*_tasks(ddf, fn, args)))
 
 
-def _stream(ddf, fn, *args):
+def _stream(ddf, fn, *args, numbered=False):
     """The results of ``fn(partition, *args)`` one at a time, in partition
     order: with a ``distributed.Client`` they run in parallel and each is
     fetched (and released on the cluster) when its turn comes, so the client
-    holds one partition's result at a time; otherwise as :func:`_compute`."""
+    holds one partition's result at a time; otherwise as :func:`_compute`.
+    ``numbered``: ``fn(partition, k, *args)`` for partition ``k``."""
     if not has_client():
-        yield from _compute(ddf, fn, *args)
+        import dask
+        yield from dask.compute(*_tasks(ddf, fn, args, numbered))
         return
     from distributed import get_client
-    futures = get_client().compute(_tasks(ddf, fn, args))
+    futures = get_client().compute(_tasks(ddf, fn, args, numbered))
     for k in range(len(futures)):
         result = futures[k].result()
         futures[k] = None
         yield result
+
+
+def stream_partitions(ddf, fn, *args, numbered=False):
+    """``fn(partition, *args)`` (``numbered``: ``fn(partition, k, *args)``) for
+    every partition of ``ddf``, the results one at a time in partition order:
+    on a ``distributed.Client`` in parallel, the client holding one result
+    at a time (a pass over the data for layers above, e.g. the replicate
+    statistics of :mod:`pywemix.survey.dask_refit`)."""
+    return _stream(ddf, fn, *args, numbered=numbered)
 
 
 def make_plan(parsed, ddf, spec, offset_column, cond_weights, centering=None) -> Plan:

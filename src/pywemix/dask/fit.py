@@ -29,11 +29,14 @@ from .glmm import DistributedQuadrature, make_actors, optimize_distributed
 from .result import DaskMixResult
 from .transforms import unsupported_term
 
-__all__ = ["mix_dask"]
+__all__ = ["mix_dask", "in_memory_reason", "collect_model_columns", "model_column_names"]
 
 
-def mix_dask(args: MixArguments, data):
+def mix_dask(args: MixArguments, data, carry=()):
     """``mix`` on a Dask DataFrame (arguments as :func:`pywemix.mix`, checked).
+
+    ``carry``: columns the actors of a binomial or Poisson fit keep with their
+    rows, for refits with other weights (:mod:`pywemix.survey.dask_refit`).
 
     Returns
     -------
@@ -62,9 +65,9 @@ def mix_dask(args: MixArguments, data):
     sandwich variance run on those statistics exactly as in memory
     (:meth:`pywemix.objective.gaussian.GaussianObjective.from_statistics`).
     """
-    reason = _in_memory_reason(args, data)
+    reason = in_memory_reason(args, data)
     if reason is not None:
-        return _fit_in_memory(args, data, reason)
+        return fit_frame(args, collect_model_columns(args, data, reason))
     with collecting() as messages:
         design = build_dask_design(args.parsed, data, args.weights, args.cond_weights,
                                    offset=args.offset, weight_scaling=args.scaling,
@@ -79,17 +82,18 @@ def mix_dask(args: MixArguments, data):
                 objective = MixObjective(design, structure, None, function, reml=args.reml)
                 optimum = optimize(objective, start=args.start, max_iter=args.max_iter)
             else:
-                objective, optimum = _fit_quadrature(data, design, structure, args)
+                objective, optimum = _fit_quadrature(data, design, structure, args, carry)
             variance = estimate_variance(objective, optimum)
     return DaskMixResult(design, settings, optimum, variance, messages, objective, data,
                          arguments=args)
 
 
-def _fit_quadrature(data, design, structure, args):
+def _fit_quadrature(data, design, structure, args, carry=()):
     """Objective and optimum of a binomial or Poisson model on the cluster."""
     from distributed import get_client
     family, n_quad = args.family_object, args.n_quad
-    actors = make_actors(get_client(), data, design, family, n_quad, structure, args.scaling)
+    actors = make_actors(get_client(), data, design, family, n_quad, structure, args.scaling,
+                         carry)
     function = DistributedQuadrature(actors, design, structure, family, n_quad)
     _check_partition_grids(function, design, structure, n_quad)
     objective = MixObjective(design, structure, family, function, n_quad=n_quad)
@@ -106,7 +110,7 @@ def _check_partition_grids(function, design, structure, n_quad) -> None:
     check_grid_size(largest, structure, n_quad)
 
 
-def _in_memory_reason(args: MixArguments, data) -> str | None:
+def in_memory_reason(args: MixArguments, data) -> str | None:
     """Why a fit cannot run on the workers (None when it can)."""
     family, parsed = args.family_object, args.parsed
     if family is not None:
@@ -130,14 +134,30 @@ def _in_memory_reason(args: MixArguments, data) -> str | None:
     return None
 
 
-def _fit_in_memory(args: MixArguments, data, reason):
-    """The documented fallback: collect the model's columns and fit in memory."""
-    cols = pd.Index(data.columns)
+def model_column_names(args: MixArguments, columns) -> list:
+    """The columns of ``columns`` a fit with ``args`` reads (response,
+    predictors, grouping factors, weights, centred columns, offset), in
+    their order."""
+    cols = pd.Index(columns)
     needed = set(args.parsed.model_columns(cols)) | {w for w in (args.weights or []) if w}
     needed |= {c for cs in args.groups.values() for c in cs} | set(args.grand)
     needed |= {args.offset} if isinstance(args.offset, str) else set()
-    needed = [c for c in cols if c in needed]
+    return [c for c in cols if c in needed]
+
+
+def collect_model_columns(args: MixArguments, data, reason, extra=()) -> pd.DataFrame:
+    """The documented fallback: the model's columns (and ``extra`` ones, e.g.
+    replicate weights) collected into this process as a pandas DataFrame,
+    with a warning giving ``reason``, to be fitted in memory."""
+    needed = model_column_names(args, data.columns)
+    more = [c for c in dict.fromkeys(extra) if c not in needed]
+    also = f" and {len(more)} other columns ({_few(more)})" if more else ""
+    kind = "that of an in-memory fit" if more else "an ordinary MixResult"
     warn(f"{reason}: this fit on a Dask DataFrame collects its {len(needed)} model "
-         f"columns ({', '.join(needed)}) into this process and runs in memory; the "
-         "result is an ordinary MixResult", PywemixWarning)
-    return fit_frame(args, data[needed].compute())
+         f"columns ({', '.join(needed)}){also} into this process and runs in memory; the "
+         f"result is {kind}", PywemixWarning)
+    return data[needed + more].compute()
+
+
+def _few(names) -> str:
+    return ", ".join(names[:5]) + (f", ... ({len(names)} in all)" if len(names) > 5 else "")

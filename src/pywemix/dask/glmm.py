@@ -18,6 +18,8 @@ R equivalents: ``lme4::glmer``; ``WeMix::mix(family=)``.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -32,7 +34,7 @@ from ..objective.linpred import linear_predictor
 from ..objective.partitioned import BlockDesign, PartitionedQuadrature
 from ..objective.quadrature import QuadratureObjective
 from ..warnings import BoundaryWarning, DataWarning, warn
-from .passes import design_blocks, level_codes, used_rows
+from .passes import design_blocks, level_codes, used_mask, used_rows
 
 __all__ = ["DistributedQuadrature", "optimize_distributed", "TOP"]
 
@@ -40,9 +42,14 @@ __all__ = ["DistributedQuadrature", "optimize_distributed", "TOP"]
 TOP = "__pywemix_top__"
 
 
-def with_top_group(part: pd.DataFrame, plan, model) -> pd.DataFrame:
-    """The used rows of a partition with their top-level group index."""
+def with_top_group(part: pd.DataFrame, plan, model, carry=()) -> pd.DataFrame:
+    """The used rows of a partition with their top-level group index, and
+    the columns ``carry`` (for layers above, e.g. replicate weights)."""
     frame = used_rows(part, plan)
+    extra = [c for c in carry if c not in frame.columns]
+    if extra:
+        rows = np.flatnonzero(used_mask(part, plan))
+        frame = frame.assign(**{c: part[c].to_numpy()[rows] for c in extra})
     return frame.assign(**{TOP: level_codes(frame, model)[-1].astype(np.int64)})
 
 
@@ -60,15 +67,20 @@ class PartitionQuadrature:
         Global conditional weights of the groups of every level.
     scaling : str
         Level-1 weight scaling (within level-2 groups, which lie whole here).
+    carry : sequence of str
+        Columns kept for layers above, in the actor's row order
+        (:attr:`carried`; e.g. the replicate weights of
+        :mod:`pywemix.survey.dask_refit`, which compute on the actor
+        through :meth:`run`).
     """
 
-    def __init__(self, part, plan, model, family, n_quad, structure, wg, scaling):
+    def __init__(self, part, plan, model, family, n_quad, structure, wg, scaling, carry=()):
         self.n_rows = len(part)
         if self.n_rows == 0:
             self.obj, self.ids = None, [np.zeros(0, dtype=np.int64) for _ in wg]
-            self.w1_total = 0.0
+            self.w1_total, self.carried, self.state = 0.0, part[list(carry)], {}
             return
-        self.family = family
+        self.family, self.n_quad = family, n_quad
         X, Z, y, off, w1, _ = design_blocks(part, plan, model, family)
         codes = level_codes(part, model)
         order = np.lexsort(codes)  # top level first, then down to level 2
@@ -83,9 +95,40 @@ class PartitionQuadrature:
         self.obj = (LaplaceObjective(design, structure, family) if n_quad == 1
                     else QuadratureObjective(design, structure, family, n_quad))
         self.block, self.structure, self.laplace = design, structure, None
+        self.current = design
         self.ids, self.w1_total = ids, float(np.sum(w1))
         self.glm = (X[order], y[order], off[order],
                     w1 * np.prod([w[lev.codes] for w, lev in zip(local_wg, levels)], axis=0))
+        self.carried = part[list(carry)].iloc[order].reset_index(drop=True)
+        self.state = {}  # scratch space of the functions of :meth:`run`
+
+    def run(self, fn, *args):
+        """``fn(self, *args)`` on the worker holding this actor: computations
+        of the layers above on the actor's rows (its :attr:`block`,
+        :attr:`carried` columns), without moving them."""
+        return fn(self, *args)
+
+    def use_weights(self, w1=None, top=None) -> float:
+        """Evaluate with other weights from now on: conditional level-1 weights
+        ``w1`` (in the rows' order here, after scaling) and top-level group
+        weights ``top`` (this actor's groups); None keeps the full sample's
+        (both None: back to the full sample). Returns the total level-1 weight.
+
+        The IRLS start and the separation checks keep the full sample's
+        weights: a refit with other weights starts from given estimates.
+        """
+        if self.obj is None:
+            return 0.0
+        block = self.block
+        if w1 is not None or top is not None:
+            block = replace(block, w1=block.w1 if w1 is None else np.asarray(w1, dtype=float),
+                            wg=[*block.wg[:-1], block.wg[-1] if top is None else
+                                np.asarray(top, dtype=float)])
+        self.obj = (LaplaceObjective(block, self.structure, self.family) if self.n_quad == 1
+                    else QuadratureObjective(block, self.structure, self.family, self.n_quad))
+        self.current, self.laplace = block, None
+        self.w1_total = float(np.sum(block.w1))
+        return self.w1_total
 
     def totals(self):
         """(rows, total conditional level-1 weight, global top-group ids)."""
@@ -106,7 +149,7 @@ class PartitionQuadrature:
         if self.obj is None:
             return None
         if self.laplace is None:
-            self.laplace = LaplaceObjective(self.block, self.structure, self.family)
+            self.laplace = LaplaceObjective(self.current, self.structure, self.family)
         return self.laplace.evaluate(phi, adapt=adapt, derivs=derivs, hessian=hessian)
 
     def modes(self, phi):
@@ -294,15 +337,17 @@ def _extreme_fit_check(n_extreme, sums, names, family, beta) -> None:
          f"estimates of the coefficients involved are not identified{culprit}", DataWarning)
 
 
-def make_actors(client, ddf, design, family, n_quad, structure, scaling) -> list:
+def make_actors(client, ddf, design, family, n_quad, structure, scaling, carry=()) -> list:
     """Shuffle the used rows by top-level group, persist them, and start one
-    :class:`PartitionQuadrature` actor per partition."""
+    :class:`PartitionQuadrature` actor per partition (holding the columns
+    ``carry`` of its rows too)."""
     plan, model = design.plan, design.model
-    rows = ddf.map_partitions(with_top_group, plan, model)
+    rows = ddf.map_partitions(with_top_group, plan, model, tuple(carry))
     shuffled = rows.shuffle(TOP, npartitions=max(1, ddf.npartitions))
     parts = client.compute(shuffled.to_delayed())
     futures = [client.submit(PartitionQuadrature, p, plan, model, family, n_quad,
-                             structure, design.wg, scaling, actor=True) for p in parts]
+                             structure, design.wg, scaling, tuple(carry), actor=True)
+               for p in parts]
     actors = [f.result() for f in futures]
     del parts
     return actors

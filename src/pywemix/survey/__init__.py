@@ -10,7 +10,10 @@ by group, pooling, survey presets.
 - :func:`pool`: Rubin's rules with Barnard-Rubin degrees of freedom, the
   same code that combines plausible values (:mod:`.combine`);
 - survey presets (:mod:`pywemix.presets`): PISA's, TIMSS/PIRLS's, NAEP's and
-  TALIS's weights and replicate columns (:mod:`.presets`).
+  TALIS's weights and replicate columns (:mod:`.presets`);
+- on a Dask DataFrame, the same with the rows on the workers: replicate
+  refits from per-group statistics or on the actors (:mod:`.dask_refit`),
+  ``by=`` one group per task after one shuffle (:mod:`.by`).
 
 ``mix`` hands every call to :func:`~pywemix.survey.dispatch.fit_survey`.
 """

@@ -2,6 +2,16 @@
 
 R equivalents: ``BIFIEsurvey::BIFIE.twolevelreg`` on a ``BIFIEdata`` split
 by country; ``EdSurvey``'s ``edsurvey.data.frame.list``.
+
+On a Dask DataFrame, one shuffle brings each group's rows (the columns the
+fit reads) into one partition, and every group is fitted in memory on the
+worker holding it, by the code of the pandas ``by=`` fit: survey groups
+(countries) are small next to the data -- PISA's 81 countries have about
+7,500 students each -- and a group's fit needs its rows together anyway
+(its quadrature, its replicate refits), so the rows never reach this
+process and the fits run in parallel. A group larger than
+:data:`GROUP_CELLS` (rows x columns read) is instead fitted on the whole
+cluster, as a Dask fit of its rows.
 """
 from __future__ import annotations
 
@@ -12,15 +22,24 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from ..dask import has_client, is_dask_dataframe
+from ..dask.fit import model_column_names
 from ..executors import map_tasks
 from ..results.inference import check_alpha
 from ..results.plots import KINDS, plot_groups
 from ..results.summary import SCHEMA, tex_escape
 from ..warnings import DataWarning, collecting, silently, warn
-from .engines import InMemory
+from .dask_refit import replicate_columns
+from .engines import InMemory, OnDask
+from .plausible import check_plausible_values
 from .replicates import resolve_column
 
-__all__ = ["fit_by", "ByResult", "BySummary", "GroupFitError"]
+__all__ = ["fit_by", "ByResult", "BySummary", "GroupFitError", "GROUP_CELLS"]
+
+#: On a Dask DataFrame, a group with more cells than this (rows x columns the
+#: fit reads; 2**26 doubles are 512 MB) is fitted on the cluster as a Dask
+#: fit; smaller groups are fitted in memory on the worker holding their rows.
+GROUP_CELLS = 1 << 26
 
 
 class GroupFitError(LookupError):
@@ -37,8 +56,8 @@ class _GroupFit:
     returns the result or the error's message, and the warnings of the fit
     (recorded, not issued, so that the caller issues them naming the group)."""
 
-    def __init__(self, args, replicates):
-        self.args, self.replicates = args, replicates
+    def __init__(self, args, replicates, engine=InMemory):
+        self.args, self.replicates, self.engine = args, replicates, engine
 
     def __call__(self, data):
         with collecting() as messages:
@@ -49,7 +68,7 @@ class _GroupFit:
 
     def _fit(self, data):
         try:
-            return InMemory.fit(self.args, data, self.replicates)
+            return self.engine.fit(self.args, data, self.replicates)
         except Exception as exc:  # recorded per group, reported by ByResult
             return _Failure(f"{type(exc).__name__}: {exc}")
 
@@ -106,11 +125,14 @@ def fit_by(args, data, replicates=None) -> "ByResult":
     the caller, naming the groups that gave them (``cnt='AAA': ...``, or
     ``cnt='AAA', 'BBB' (2 of 30 groups): ...``).
     """
-    col, values = _by_values(data, args.by)
-    codes = data[col].to_numpy()
-    subsets = [data.loc[codes == v] for v in values]
-    task = _GroupFit(args.replace(executor=None), replicates)
-    done = map_tasks(args.executor, task, subsets, desc=f"groups of {col}", unit="group")
+    if is_dask_dataframe(data):
+        col, values, done = _fit_dask_groups(args, data, replicates)
+    else:
+        col, values = _by_values(data, args.by)
+        codes = data[col].to_numpy()
+        subsets = [data.loc[codes == v] for v in values]
+        task = _GroupFit(args.replace(executor=None), replicates)
+        done = map_tasks(args.executor, task, subsets, desc=f"groups of {col}", unit="group")
     keys = [v.item() if isinstance(v, np.generic) else v for v in values]
     out = [r for r, _ in done]
     _issue_group_warnings(col, keys, done)
@@ -123,6 +145,77 @@ def fit_by(args, data, replicates=None) -> "ByResult":
         warn(f"{len(errors)} of {len(keys)} groups of {col!r} could not be fitted: "
              + "; ".join(f"{k}: {m}" for k, m in list(errors.items())[:5]), DataWarning)
     return ByResult(col, fits, errors, args.formula)
+
+
+def _fit_dask_groups(args, data, replicates) -> tuple:
+    """(column, sorted values, (result, messages) per value) of a Dask
+    DataFrame: the groups' rows shuffled into whole groups per partition and
+    fitted there in memory; groups above :data:`GROUP_CELLS` fitted as Dask
+    fits (module notes)."""
+    col = resolve_column(data, args.by, "by column")
+    counts = data[col].value_counts(dropna=False).compute()
+    n_na = int(counts[counts.index.isna()].sum())
+    if n_na:
+        raise ValueError(f"by column {col!r} has {n_na} missing values: drop those rows or "
+                         "give them a value")
+    counts = counts[counts > 0]
+    values = list(counts.index)
+    try:
+        values = sorted(values)
+    except TypeError:
+        pass
+    columns = _group_columns(args, data, replicates, col)
+    big = [v for v in values if counts[v] * len(columns) > GROUP_CELLS]
+    args = args.replace(executor=None)
+    done = {v: _GroupFit(args, replicates, OnDask)(data.loc[data[col] == v]) for v in big}
+    small = [v for v in values if v not in done]
+    if small:
+        frame = data[columns]
+        if big:
+            frame = frame.loc[~frame[col].isin(big)]
+        frame = frame.shuffle(on=col, npartitions=min(len(small), max(1, data.npartitions)))
+        task, parts, client = _PartitionFit(_GroupFit(args, replicates), col), \
+            frame.to_delayed(), None
+        if has_client():  # the partitions stay on the workers, where they are fitted
+            from distributed import get_client
+            client = get_client()
+            parts = client.compute(parts)
+        for part in map_tasks(client, task, parts, desc=f"groups of {col}",
+                              unit="partition"):
+            done.update(part)
+    return col, values, [done[v] for v in values]
+
+
+def _group_columns(args, data, replicates, col) -> list:
+    """The columns a group's fit reads: the model's, the plausible values, the
+    replicate weights and the ``by`` column."""
+    extra = [col]
+    if args.plausible_values is not None:
+        extra += check_plausible_values(args.plausible_values, args.formula)[1]
+    if replicates is not None:
+        cols, full = replicate_columns(data, replicates)
+        extra += cols + ([full] if full else [])
+    needed = set(model_column_names(args, data.columns)) | set(extra)
+    return [c for c in data.columns if c in needed]
+
+
+class _PartitionFit:
+    """Fit every group of a partition of whole groups (picklable, for the
+    workers): ``{value: (result or failure, messages)}``."""
+
+    def __init__(self, task, column):
+        self.task, self.column = task, column
+
+    def __call__(self, part):
+        if hasattr(part, "compute"):  # a delayed partition, without a distributed.Client
+            part = part.compute()
+        out = {}
+        codes = part[self.column]
+        for value in pd.unique(codes):
+            rows = part.loc[(codes == value).to_numpy()]
+            rows = rows.sort_index() if rows.index.is_unique else rows.reset_index(drop=True)
+            out[value] = self.task(rows)
+        return out
 
 
 class ByResult(Mapping):

@@ -11,7 +11,7 @@ from ..arguments import MixArguments
 from ..executors import check_executor
 from ..warnings import carrying, collecting
 from .by import fit_by
-from .engines import OnDask, engine_for
+from .engines import engine_for
 from .plausible import check_plausible_values
 from .replicates import Replicates
 
@@ -42,10 +42,6 @@ def fit_survey(args: MixArguments, data):
     check_survey_arguments(args)
     engine = engine_for(data)
     data = engine.prepare(data)
-    if args.by is not None and engine is OnDask:
-        raise ValueError("by= needs a data frame in memory; select the columns and rows "
-                         "you need and call .compute() on the dask frame, or loop over the "
-                         "subsets")
     with collecting() as notes:  # what a survey preset could not apply, said once
         data, replicates = engine.replicates(args, data)
     if args.by is not None:

@@ -8,26 +8,30 @@ values or a plain fit). :class:`InMemory` fits pandas (and polars) data with
 the pipeline of :mod:`pywemix.pipeline`; :class:`OnDask` fits Dask
 DataFrames with :func:`pywemix.dask.mix_dask`.
 
-Replication variances on Dask are not implemented yet: :class:`OnDask` is
-the one place where they plug in (its :meth:`OnDask.replicates`, which
-refuses replicate weights now, and :meth:`OnDask.fit` with ``replicates``).
+Replication variances on Dask plug in at :class:`OnDask`: its
+:meth:`OnDask.replicates` finds the replicate weight columns (a preset's,
+JK2 weights computed on the partitions, or those named), and
+:meth:`OnDask.fit` refits on the workers (:mod:`pywemix.survey.dask_refit`).
 """
 from __future__ import annotations
 
 import pandas as pd
 
 from ..dask import is_dask_dataframe, mix_dask
+from ..dask.fit import collect_model_columns, in_memory_reason
 from ..design.frame import to_pandas
 from ..pipeline import fit_frame
 from ..warnings import collecting
+from .dask_refit import actor_columns, dask_replicate_weights, jk2_columns, replicate_columns
 from .plausible import (PlausibleValuesResult, check_plausible_values, drop_partly_missing,
                         fit_plausible_values)
-from .presets import find_preset_columns, preset_replicates, span_names
+from .presets import preset_replicates
 from .refit import refit_replicates, replicate_weights
 from .replicates import Replicates
 from .result import plausible_result, single_result
 
-__all__ = ["InMemory", "OnDask", "engine_for", "join_replicates", "fit_replicated"]
+__all__ = ["InMemory", "OnDask", "engine_for", "join_replicates", "fit_replicated",
+           "fit_replicated_dask"]
 
 
 class InMemory:
@@ -60,12 +64,6 @@ class InMemory:
         return fit_frame(args, data)
 
 
-_DASK_REPLICATES = (
-    "replication standard errors are not computed on a Dask DataFrame yet ({what}): select "
-    "the columns you need and fit them in memory (ddf[columns].compute()), or pass "
-    "replicates=False for the cluster-robust sandwich")
-
-
 class OnDask:
     """Fits of a Dask DataFrame on its workers (:mod:`pywemix.dask`)."""
 
@@ -77,24 +75,31 @@ class OnDask:
 
     @staticmethod
     def replicates(args, data) -> tuple:
-        """``(data, None)``; replicate weights, given or found by a preset, are
-        refused (NotImplementedError) rather than replaced by the sandwich."""
+        """``(data, replicates)``: the replicate weights of ``args`` (given, or
+        the survey preset's; None for none) as columns of the data. A
+        jackknife preset (TIMSS, PIRLS) adds its JK2 weights as columns
+        computed on each partition (:func:`~pywemix.survey.dask_refit.jk2_columns`);
+        a replicate-weight DataFrame, joined by row label in memory, is
+        refused (NotImplementedError)."""
         rep = args.replicates
         if rep is False:
             return data, None
         if rep is not None:
-            raise NotImplementedError(_DASK_REPLICATES.format(what=f"replicates={rep!r}"))
-        found = None if args.preset is None else find_preset_columns(args.preset, data.columns)
-        if found is not None:
-            raise NotImplementedError(_DASK_REPLICATES.format(
-                what=f"survey={args.preset.name!r} found its replicate columns "
-                     f"{span_names(found.columns)} in the data"))
-        return data, None
+            replicate_columns(data, rep)  # checked before any fit
+            return data, rep
+        built = {}
+
+        def jackknife(frame, zone, indicator, weight, method):
+            built["data"], out = jk2_columns(frame, zone, indicator, weight, method)
+            return out
+        rep = preset_replicates(args.preset, data, jackknife)
+        return built.get("data", data), rep
 
     @staticmethod
     def fit(args, data, replicates=None):
-        if replicates is not None:  # pragma: no cover - refused by replicates()
-            raise NotImplementedError(_DASK_REPLICATES.format(what="replicates"))
+        """One sample: replicate refits, plausible values, or a single fit."""
+        if replicates is not None:
+            return fit_replicated_dask(args, data, replicates)
         if args.plausible_values is not None:
             return _dask_plausible_values(args, data)
         return mix_dask(args, data)
@@ -105,14 +110,14 @@ def engine_for(data):
     return OnDask if is_dask_dataframe(data) else InMemory
 
 
-def _dask_plausible_values(args, data) -> PlausibleValuesResult:
+def _dask_plausible_values(args, data, carry=()) -> PlausibleValuesResult:
     """One Dask fit per plausible value, combined (as
     :func:`~pywemix.survey.plausible.fit_plausible_values`; rows where only
     some values are missing are dropped from every fit, with the same
-    warning)."""
+    warning). ``carry``: as :func:`~pywemix.dask.mix_dask`."""
     response, cols = check_plausible_values(args.plausible_values, args.formula)
     data = drop_partly_missing(data, cols)
-    fits = [mix_dask(args, data.assign(**{response: data[c]})) for c in cols]
+    fits = [mix_dask(args, data.assign(**{response: data[c]}), carry) for c in cols]
     return PlausibleValuesResult(fits, response, cols, args.formula)
 
 
@@ -148,11 +153,15 @@ def join_replicates(data: pd.DataFrame, rep: Replicates) -> pd.DataFrame:
     return pd.concat([data, frame], axis=1)
 
 
-def fit_replicated(args, data, rep: Replicates):
-    """Full-sample fit(s), then one refit per replicate (and plausible value)."""
+def _check_reml(args) -> None:
     if args.reml:
         raise ValueError("reml=True needs unit weights, but replicate weights are not: fit "
                          "with reml=False (WeMix's weighted pseudo-likelihood is ML)")
+
+
+def fit_replicated(args, data, rep: Replicates):
+    """Full-sample fit(s), then one refit per replicate (and plausible value)."""
+    _check_reml(args)
     if args.plausible_values is None:
         full = fit_frame(args, data)
         with collecting() as messages:
@@ -169,3 +178,39 @@ def fit_replicated(args, data, rep: Replicates):
                 else replicate_weights(f.design, data, rep)
             ests.append(refit_replicates(f, w))
     return plausible_result(pv, rep, ests, weights.paired, messages)
+
+
+def fit_replicated_dask(args, data, rep: Replicates):
+    """:func:`fit_replicated` on a Dask DataFrame: full-sample fit(s) on the
+    workers, then the refits of :mod:`pywemix.survey.dask_refit` (a model
+    that :func:`~pywemix.dask.mix_dask` fits in memory is fitted in memory
+    with its replicate columns, with the same warning)."""
+    _check_reml(args)
+    reason = in_memory_reason(args, data)
+    if reason is not None:
+        cols, full = replicate_columns(data, rep)
+        extra = cols + ([full] if full else []) + _plausible_columns(args)
+        frame = collect_model_columns(args, data, reason, extra)
+        return fit_replicated(args, frame if frame.index.is_unique else
+                              frame.reset_index(drop=True), rep)
+    carry = actor_columns(args, data, rep) if args.family_object is not None else ()
+    if args.plausible_values is None:
+        full = mix_dask(args, data, carry)
+        with collecting() as messages:
+            weights, refit, _ = dask_replicate_weights(full, rep)
+            est = refit_replicates(full, weights, refit=refit)
+        return single_result(full, rep, est, weights.paired, messages)
+    pv = _dask_plausible_values(args, data, carry)
+    fits = pv.fits if rep.plausible_values == "all" else pv.fits[:1]
+    with collecting() as messages:
+        ests, sums = [], None
+        for f in fits:  # the per-group sums serve every value fitted to the same rows
+            weights, refit, sums = dask_replicate_weights(f, rep, sums)
+            ests.append(refit_replicates(f, weights, refit=refit))
+    return plausible_result(pv, rep, ests, weights.paired, messages)
+
+
+def _plausible_columns(args) -> list:
+    if args.plausible_values is None:
+        return []
+    return list(check_plausible_values(args.plausible_values, args.formula)[1])

@@ -121,10 +121,22 @@ def _partial_message(preset, names, missing, what) -> str:
             "method=...)), or pass replicates=False for the cluster-robust sandwich")
 
 
-def preset_replicates(preset: SurveyPreset | None, data) -> Replicates | None:
+def _jackknife_frame(data, zone, rep, weight, method) -> Replicates:
+    """JK2 replicate weights as a frame joined to the data by row label."""
+    return Replicates(jackknife_weights(data, zone, rep, weight), method=method)
+
+
+def preset_replicates(preset: SurveyPreset | None, data,
+                      jackknife=_jackknife_frame) -> Replicates | None:
     """The :class:`Replicates` a survey preset implies for ``data`` (a pandas
     DataFrame), or None when the preset has none or the data have none of
-    its columns (see :func:`find_preset_columns`)."""
+    its columns (see :func:`find_preset_columns`).
+
+    ``jackknife(data, zone, rep, weight, method) -> Replicates`` builds the
+    weights of a jackknife scheme: by default a :func:`jackknife_weights`
+    frame; on a Dask DataFrame, columns computed on each partition
+    (:func:`pywemix.survey.dask_refit.jk2_columns`).
+    """
     if preset is None:
         return None
     found = find_preset_columns(preset, data.columns)
@@ -135,7 +147,7 @@ def preset_replicates(preset: SurveyPreset | None, data) -> Replicates | None:
         return Replicates(list(found.columns), method=scheme.method, fay=scheme.fay,
                           full_weight=found.full_weight)
     try:
-        return Replicates(jackknife_weights(data, *found.columns), method=scheme.method)
+        return jackknife(data, *found.columns, scheme.method)
     except ValueError as exc:
         raise ValueError(f"{exc} (survey={preset.name!r} builds JK2 replicate weights from "
                          f"{', '.join(found.columns)}; replicates=False keeps the sandwich)") \

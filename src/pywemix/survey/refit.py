@@ -24,7 +24,8 @@ from ..warnings import ConvergenceWarning, collecting, warn
 from .replicates import factor_rule, paired_halves, resolve_column
 
 __all__ = ["ReplicateWeights", "replicate_weights", "ReplicateEstimates",
-           "refit_replicates"]
+           "refit_replicates", "row_factors", "group_factors", "within_rounding",
+           "check_groups_left", "check_factors_vary", "within_top", "chunk_step"]
 
 
 #: Relative difference below which a row's replicate factor counts as its group's.
@@ -41,12 +42,16 @@ class ReplicateWeights:
     ``top`` (R, G): top-level group weights; ``rows`` (R, n): level-1
     conditional weights, or None when every row factor equals its group's
     (then the level-1 weights are those of the full sample); ``paired``:
-    whether consecutive replicates are the two half-samples of a zone.
+    whether consecutive replicates are the two half-samples of a zone;
+    ``objectives``: for level-1 weights that vary within groups but are not
+    held as rows (fits on Dask), a function ``r -> GaussianObjective`` of
+    replicate r built from per-group statistics (``rows`` is then None).
     """
 
     top: np.ndarray
     rows: np.ndarray | None
     paired: bool
+    objectives: object = None
 
 
 def _total_weight(design, data, rep):
@@ -82,7 +87,7 @@ def _column(data, design, col, what):
     return v
 
 
-def _within_top(design):
+def within_top(design):
     """Each row's weight within its top-level group: the level-1 conditional
     weight times the conditional weights of the middle levels."""
     u = design.w1.copy()
@@ -104,23 +109,19 @@ def replicate_weights(design, data, rep) -> ReplicateWeights:
     cols = [resolve_column(data, c, "replicate weight column") for c in rep.columns]
     rows = data.index.get_indexer(design.frame.index)
     rule = factor_rule(rep)
-    u = _within_top(design)
-    step = max(2, (CHUNK_CELLS // max(1, design.n_obs)) // 2 * 2)  # even: pairs stay together
+    u = within_top(design)
+    step = chunk_step(design.n_obs)
     tops, levels1, paired, same = [], [], True, True
     for k in range(0, len(cols), step):
         F = _factors(data, rows, cols[k:k + step], full, full_name, rule,
                      design.frame.index)
         same = same and bool(np.all(F[:, full > 0] == 1))
         top, level1 = _split_factors(design, F, u)
-        _check_groups_left(top, cols[k:k + step])
+        check_groups_left(top, cols[k:k + step])
         tops.append(top)
         levels1.append(level1)
         paired = paired and paired_halves(F)
-    if same:
-        raise ValueError(f"every replicate weight column ({', '.join(map(repr, cols[:3]))}"
-                         f"{', ...' if len(cols) > 3 else ''}) equals the full-sample weight "
-                         f"{full_name!r} in the rows the model uses, so the replicate "
-                         "variance would be 0: check the replicate columns")
+    check_factors_vary(same, cols, full_name)
     rows_w = None
     if any(x is not None for x in levels1):
         rows_w = np.concatenate([x if x is not None else np.broadcast_to(design.w1, t.shape[:1]
@@ -128,6 +129,38 @@ def replicate_weights(design, data, rep) -> ReplicateWeights:
                                  for x, t in zip(levels1, tops)])
     return ReplicateWeights(top=np.concatenate(tops), rows=rows_w,
                             paired=paired and len(cols) % 2 == 0)
+
+
+def chunk_step(n_obs: int) -> int:
+    """How many replicate columns :func:`replicate_weights` reads at once
+    (about :data:`CHUNK_CELLS` cells; even, so that pairs stay together).
+    Whether row factors vary within groups is decided per chunk."""
+    return max(2, (CHUNK_CELLS // max(1, n_obs)) // 2 * 2)
+
+
+def check_factors_vary(same: bool, cols, full_name) -> None:
+    """A ValueError when every replicate factor is 1 (``same``): the replicate
+    weights equal the full-sample weight ``full_name``, the variance would be 0."""
+    if same:
+        raise ValueError(f"every replicate weight column ({', '.join(map(repr, cols[:3]))}"
+                         f"{', ...' if len(cols) > 3 else ''}) equals the full-sample weight "
+                         f"{full_name!r} in the rows the model uses, so the replicate "
+                         "variance would be 0: check the replicate columns")
+
+
+def row_factors(design, data, rep, cols) -> tuple:
+    """Row factors (R, n) of the replicate columns ``cols`` of ``rep`` on the
+    design's rows, checked as :func:`replicate_weights` checks them, and the
+    full-sample weight of every row with its name.
+
+    ``design`` needs ``weight_spec``, ``raw_weights``, ``cond_weights``,
+    ``n_obs`` and ``frame`` (whose index labels are those of ``data``): the
+    rows of a part of the data (a Dask partition) will do.
+    """
+    full, full_name = _total_weight(design, data, rep)
+    rows = data.index.get_indexer(design.frame.index)
+    F = _factors(data, rows, cols, full, full_name, factor_rule(rep), design.frame.index)
+    return F, full, full_name
 
 
 def _factors(data, rows, cols, full, full_name, rule=None, labels=None):
@@ -182,7 +215,7 @@ def _check_factor_rule(F, used, rule, cols, full_name, labels) -> None:
         f"{rule.cause}")
 
 
-def _check_groups_left(top, cols) -> None:
+def check_groups_left(top, cols) -> None:
     """A replicate whose weights leave no top-level group has no estimate."""
     empty = np.flatnonzero(~(top > 0).any(axis=1))
     if len(empty):
@@ -195,13 +228,26 @@ def _split_factors(design, F, u):
     """Top-group weights (R, G) and level-1 weights (R, n) or None, from row
     factors ``F``: a group's factor is the ``u``-weighted mean of its rows'."""
     top = design.levels[-1].starts
-    fg = np.add.reduceat(F * u, top, axis=1) / np.add.reduceat(u, top)[None, :]
+    fg = group_factors(np.add.reduceat(F * u, top, axis=1), np.add.reduceat(u, top))
     per_row = fg[:, design.levels[-1].codes]
     rest = np.divide(F, per_row, out=np.ones_like(F), where=per_row > 0)
-    # survey files round their weights: factors within 1e-6 of their group's
-    # are the group's (the usual school-level replication)
-    same = np.allclose(rest[per_row > 0], 1.0, rtol=0, atol=ROUNDING)
+    same = within_rounding(rest[per_row > 0])
     return design.wg[-1][None, :] * fg, None if same else design.w1[None, :] * rest
+
+
+def group_factors(uF: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Each top-level group's factor ``f_g`` (R, G): the mean of its rows'
+    factors weighted by their weights within the group, from the sums
+    ``uF`` (R, G) of ``u_i F_ir`` and ``u`` (G,) of ``u_i`` over its rows."""
+    return uF / u[None, :]
+
+
+def within_rounding(ratio) -> bool:
+    """Whether row factors relative to their group's (``ratio``, any shape)
+    are all 1 up to :data:`ROUNDING`: survey files round their weights, and
+    factors within 1e-6 of their group's are the group's (the usual
+    school-level replication)."""
+    return bool(np.allclose(ratio, 1.0, rtol=0, atol=ROUNDING))
 
 
 @dataclass(frozen=True)
@@ -215,17 +261,22 @@ class ReplicateEstimates:
     converged: np.ndarray
 
 
-def refit_replicates(result, weights: ReplicateWeights, max_iter: int = 100):
+def refit_replicates(result, weights: ReplicateWeights, max_iter: int = 100, refit=None):
     """Refit the full-sample ``result`` (a MixResult) once per replicate.
 
     Starts from the full-sample estimates and keeps only what the variance
     needs: fixed effects and variance components. Warnings of the refits
     are collected, and non-converged refits reported in one warning.
+    ``refit``, when given, is called as ``refit(result, weights, max_iter)``
+    instead of the in-memory refits (a GLMM fitted on Dask refits on its
+    actors) and returns a :class:`ReplicateEstimates`.
     """
     design = result.design
     with collecting(), warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        if result.family_object is None:
+        if refit is not None:
+            est = refit(result, weights, max_iter)
+        elif result.family_object is None:
             est = _refit_gaussian(result, design, weights, max_iter)
         else:
             est = _refit_glmm(result, design, weights, max_iter)
@@ -241,12 +292,15 @@ def _refit_gaussian(result, design, weights, max_iter):
     base = result.objective.function
     R = weights.top.shape[0]
     theta0 = np.asarray(result.theta, dtype=float)
-    if weights.rows is None:
+    if weights.rows is None and weights.objectives is None:
         return _solve_batch(base, np.tile(theta0, (R, 1)), weights.top, reml, max_iter)
     parts = []
     for r in range(R):  # row factors vary within groups: new cross-products
-        d_r = replace(design, w1=weights.rows[r], wg=[*design.wg[:-1], weights.top[r]])
-        obj = GaussianObjective(d_r, base.structure)
+        if weights.objectives is not None:
+            obj = weights.objectives(r)
+        else:
+            d_r = replace(design, w1=weights.rows[r], wg=[*design.wg[:-1], weights.top[r]])
+            obj = GaussianObjective(d_r, base.structure)
         parts.append(_solve_batch(obj, theta0[None, :], weights.top[r:r + 1], reml,
                                   max_iter))
     return ReplicateEstimates(*(np.concatenate([getattr(p, f) for p in parts])

@@ -18,7 +18,9 @@ import pandas as pd
 from ..design.frame import to_pandas
 
 __all__ = ["Replicates", "jackknife_weights", "expand_columns", "resolve_column",
-           "METHODS", "FactorRule", "factor_rule", "FACTOR_TOLERANCE", "MAX_FACTOR"]
+           "METHODS", "FactorRule", "factor_rule", "FACTOR_TOLERANCE", "MAX_FACTOR",
+           "jk2_column_names", "jk2_values", "jk2_summary", "jk2_zones", "jk2_factors",
+           "jk2_names"]
 
 #: Replicate methods and their names in reports.
 METHODS = {"fay": "Fay's BRR", "brr": "BRR", "jk1": "JK1 jackknife",
@@ -353,37 +355,90 @@ def jackknife_weights(data, zone: str = "jkzone", rep: str = "jkrep",
     """
     data = to_pandas(data)
     _check_unique_index(data.index, "the data")
-    zone, rep, weight = (resolve_column(data, c, w) for c, w in
-                         ((zone, "jackknife zone column"), (rep, "jackknife replicate column"),
-                          (weight, "total weight column")))
-    z, r, w = (pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float)
-               for c in (zone, rep, weight))
-    for col, v in ((zone, z), (rep, r), (weight, w)):
-        bad = int((~np.isfinite(v)).sum())
-        if bad:
-            raise ValueError(f"column {col!r} has {bad} missing or non-numeric values")
-    if not np.isin(r, (0, 1)).all():
-        raise ValueError(f"jackknife replicate column {rep!r} must hold 0 and 1, got "
-                         f"{sorted(set(np.unique(r)) - {0.0, 1.0})[:5]}")
-    if (w < 0).any():
-        raise ValueError(f"total weight column {weight!r} has negative values")
-    zones = np.unique(z)
-    has = pd.crosstab(z, r).reindex(columns=[0.0, 1.0], fill_value=0)
-    lonely = has.index[(has == 0).any(axis=1)]
-    if len(lonely):
-        raise ValueError(f"jackknife zones without a pair in {zone!r} (only one value of "
-                         f"{rep!r}): {[_num(v) for v in lonely[:10]]}")
-    inzone = z[None, :] == zones[:, None]                              # (H, n)
-    up = np.where(inzone, 2.0 * r, 1.0)
-    down = np.where(inzone, 2.0 * (1 - r), 1.0)
-    F = np.empty((2 * len(zones), len(w)))
-    F[0::2], F[1::2] = up, down
+    zone, rep, weight = jk2_column_names(data, zone, rep, weight)
+    z, r, w = jk2_values(data, zone, rep, weight)
+    zones = jk2_zones([jk2_summary(z, r, w)], zone, rep, weight)
+    F = jk2_factors(z, r, zones)
     out = pd.DataFrame((F * w).T, index=data.index,
-                       columns=[f"{prefix}{i + 1}" for i in range(F.shape[0])])
+                       columns=jk2_names(len(zones), prefix))
     # the factors every row has: 0, 1 or 2 times its full weight (checked when joined)
     out.attrs["pywemix_replicates"] = {"method": "jk2", "full_weight": weight,
                                        "factors": (0.0, 1.0, 2.0)}
     return out
+
+
+def jk2_column_names(data, zone: str, rep: str, weight: str) -> tuple:
+    """The data's zone, replicate indicator and total weight columns (names
+    matched ignoring case; ``data`` needs only ``columns``, so a Dask
+    DataFrame will do)."""
+    return tuple(resolve_column(data, c, w) for c, w in
+                 ((zone, "jackknife zone column"), (rep, "jackknife replicate column"),
+                  (weight, "total weight column")))
+
+
+def jk2_values(data: pd.DataFrame, zone: str, rep: str, weight: str) -> tuple:
+    """Zone, indicator and weight of every row as floats (NaN where missing or
+    not numeric)."""
+    return tuple(pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float)
+                 for c in (zone, rep, weight))
+
+
+def jk2_summary(z: np.ndarray, r: np.ndarray, w: np.ndarray) -> dict:
+    """What :func:`jk2_zones` checks, for some rows: counts of missing values,
+    indicator values other than 0 and 1, negative weights, and the distinct
+    (zone, indicator) pairs. Summaries of parts of the data (the partitions
+    of a Dask DataFrame) are checked together."""
+    ok = np.isfinite(z) & np.isfinite(r)
+    return {"missing": [int((~np.isfinite(v)).sum()) for v in (z, r, w)],
+            "bad_rep": sorted(set(np.unique(r[np.isfinite(r)])) - {0.0, 1.0})[:5],
+            "negative": int((w < 0).sum()),
+            "pairs": np.unique(np.column_stack([z[ok], r[ok]]), axis=0)}
+
+
+def jk2_zones(summaries, zone: str, rep: str, weight: str) -> np.ndarray:
+    """The sorted jackknife zones of the rows summarised by ``summaries``
+    (:func:`jk2_summary` of the whole data, or of each of its parts).
+
+    Raises
+    ------
+    ValueError
+        Naming the column: missing or non-numeric values, indicators other than
+        0 and 1, negative weights, zones without both indicators.
+    """
+    for k, col in enumerate((zone, rep, weight)):
+        bad = sum(s["missing"][k] for s in summaries)
+        if bad:
+            raise ValueError(f"column {col!r} has {bad} missing or non-numeric values")
+    values = sorted({v for s in summaries for v in s["bad_rep"]})
+    if values:
+        raise ValueError(f"jackknife replicate column {rep!r} must hold 0 and 1, got "
+                         f"{values[:5]}")
+    if sum(s["negative"] for s in summaries):
+        raise ValueError(f"total weight column {weight!r} has negative values")
+    pairs = np.unique(np.concatenate([s["pairs"] for s in summaries]), axis=0)
+    zones = np.unique(pairs[:, 0])
+    has = pd.crosstab(pairs[:, 0], pairs[:, 1]).reindex(columns=[0.0, 1.0], fill_value=0)
+    lonely = has.index[(has == 0).any(axis=1)]
+    if len(lonely):
+        raise ValueError(f"jackknife zones without a pair in {zone!r} (only one value of "
+                         f"{rep!r}): {[_num(v) for v in lonely[:10]]}")
+    return zones
+
+
+def jk2_factors(z: np.ndarray, r: np.ndarray, zones: np.ndarray) -> np.ndarray:
+    """The JK2 factors (2H, n) of rows with zones ``z`` and indicators ``r``:
+    in replicate ``2h`` the rows of zone ``h`` get ``2 r``, in replicate
+    ``2h + 1`` ``2 (1 - r)``; rows of other zones 1."""
+    inzone = z[None, :] == zones[:, None]                              # (H, n)
+    F = np.empty((2 * len(zones), len(z)))
+    F[0::2] = np.where(inzone, 2.0 * r, 1.0)
+    F[1::2] = np.where(inzone, 2.0 * (1 - r), 1.0)
+    return F
+
+
+def jk2_names(n_zones: int, prefix: str = "jk2_") -> list:
+    """Names of the JK2 replicate weights of ``n_zones`` zones: ``jk2_1``, ..."""
+    return [f"{prefix}{i + 1}" for i in range(2 * n_zones)]
 
 
 def _check_unique_index(index, what) -> None:
