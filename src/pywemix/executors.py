@@ -18,10 +18,21 @@ fits (plausible values, bootstrap refits, replicates, ``by=`` groups):
 
 Dask is imported only when a ``distributed.Client`` is passed, so nothing
 here needs it installed.
+
+Tasks run in parallel use one BLAS thread each (:func:`one_blas_thread`), as
+Dask's worker processes do (``OPENBLAS_NUM_THREADS=1``): each task gets one
+core, and the BLAS threads of several tasks never compete for the same
+cores (which can make small matrix products tens of times slower).
 """
 from __future__ import annotations
 
-__all__ = ["check_executor", "is_dask_client", "map_tasks"]
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+from threadpoolctl import ThreadpoolController
+
+__all__ = ["check_executor", "is_dask_client", "map_tasks", "one_blas_thread"]
 
 #: Runs of at least this many tasks show a progress bar by default.
 PROGRESS_MIN_TASKS = 20
@@ -45,6 +56,48 @@ def check_executor(executor, name: str = "executor") -> None:
         raise TypeError(f"{name} must have a callable map method (a concurrent.futures "
                         "executor) or be a distributed.Client, got "
                         f"{type(executor).__name__}")
+
+
+_BLAS = {"controller": None, "depth": 0, "limiter": None}
+_BLAS_LOCK = threading.Lock()
+
+
+@contextmanager
+def one_blas_thread():
+    """Within the block, BLAS libraries (OpenBLAS, MKL, ...) use one thread.
+
+    Nested and concurrent uses (several threads of a thread pool) are
+    counted: the first sets the limit, the last restores the threads the
+    process had. Matrix products of the sizes pywemix's refits use gain
+    nothing from more threads, and threads of several tasks running at once
+    oversubscribe the cores.
+    """
+    with _BLAS_LOCK:
+        if _BLAS["depth"] == 0:
+            if _BLAS["controller"] is None:
+                _BLAS["controller"] = ThreadpoolController()
+            _BLAS["limiter"] = _BLAS["controller"].limit(limits=1, user_api="blas")
+        _BLAS["depth"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS["depth"] -= 1
+            if _BLAS["depth"] == 0:
+                _BLAS["limiter"].restore_original_limits()
+                _BLAS["limiter"] = None
+
+
+class _OneThreadTask:
+    """``fn`` run with one BLAS thread (picklable when ``fn`` is): a task in
+    another process gets one core, as on Dask's workers."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args):
+        with one_blas_thread():
+            return self.fn(*args)
 
 
 def map_tasks(executor, fn, items, *, shared=None, progress=None, desc: str = "fits",
@@ -89,9 +142,12 @@ def map_tasks(executor, fn, items, *, shared=None, progress=None, desc: str = "f
     args = [items] if shared is None else [[shared] * len(items), items]
     try:
         if executor is not None and is_dask_client(executor):
-            return _on_client(executor, fn, items, shared, bar)
+            return _on_client(executor, _OneThreadTask(fn), items, shared, bar)
+        if isinstance(executor, ThreadPoolExecutor):  # threads share this process's BLAS
+            with one_blas_thread():
+                return _on_executor(executor, fn, args, bar)
         if executor is not None and callable(getattr(executor, "submit", None)):
-            return _on_executor(executor, fn, args, bar)
+            return _on_executor(executor, _OneThreadTask(fn), args, bar)
         results = map(fn, *args) if executor is None else executor.map(fn, *args)
         out = []
         for r in results:

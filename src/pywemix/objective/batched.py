@@ -319,6 +319,7 @@ class _Mode:
             inner[:, :, idx] += self.v[..., b, None, None] * self.dczzz[..., a]
         Cdv = self.C @ self.dv                                               # (Rb, J, q, P)
         inner += np.einsum("rjcm,rjabc->rjmab", Cdv, self.dczzz)
+        self.inner = inner
         dK = self.Ct[:, :, None] @ inner @ self.C[:, :, None]
         czzC = self.czz @ self.C                                             # (Rb, J, q, q)
         for idx, a, b in obj.elements:
@@ -400,9 +401,15 @@ class _Mode:
         Kinv = self.Kinv
         KdK = Kinv[:, :, None] @ self.dK                                     # (Rb, J, P, q, q)
         Hs += 0.5 * np.einsum("rjmab,rjnba->rjmn", KdK, KdK)
+        # -tr(K^{-1} d2K)/2 where d2K moves C and the curvature weights together:
+        # d(C' S C)/dC_ab = E_ba S C + C' S E_ab, whose derivative in m adds
+        # E_ba dS_m C + C' dS_m E_ab (dS_m: self.inner)
+        KCS = Kinv[:, :, None] @ self.Ct[:, :, None] @ self.inner            # (Rb, J, P, q, q)
         for idx, a, b in obj.elements:
             Hs[..., :obj.p, idx] += v[..., b, None] * self.s2zx[..., a, :]
             Hs[..., idx, :obj.p] += v[..., b, None] * self.s2zx[..., a, :]
+            Hs[..., :, idx] -= KCS[..., b, a]
+            Hs[..., idx, :] -= KCS[..., b, a]
             for idx2, a2, b2 in obj.elements:
                 Hs[..., idx, idx2] += (v[..., b] * v[..., b2] * self.s2zz[..., a, a2]
                                        - Kinv[..., b, b2] * self.czz[..., a, a2])

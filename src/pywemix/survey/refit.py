@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..estimation import optimize
 from ..estimation.batched import maximize_batch
+from ..executors import one_blas_thread
 from ..estimation.search import newton_batch
 from ..objective import make_objective
 from ..objective.batched import TwoLevelBatch
@@ -333,8 +334,9 @@ def _refit_glmm(result, design, weights, max_iter):
     todo = np.arange(R)
     if TwoLevelBatch.fits(design):
         batch = TwoLevelBatch(design, structure, fam, n_quad)
-        fit = maximize_batch(batch, start, weights.top, weights.rows,
-                             correct=range(p, len(start)), max_iter=max_iter)
+        with one_blas_thread():  # small products: threads cost more than they save
+            fit = maximize_batch(batch, start, weights.top, weights.rows,
+                                 correct=range(p, len(start)), max_iter=max_iter)
         done = fit.converged & np.all(np.isfinite(fit.x), axis=1)
         params[done] = fit.x[done, :p]
         var[done] = _var_elements(structure, fit.x[done, p:])
