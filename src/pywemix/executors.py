@@ -26,13 +26,15 @@ cores (which can make small matrix products tens of times slower).
 """
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["check_executor", "is_dask_client", "map_tasks", "one_blas_thread"]
+__all__ = ["check_executor", "is_dask_client", "map_tasks", "map_chunks", "one_blas_thread",
+           "executor_workers"]
 
 #: Runs of at least this many tasks show a progress bar by default.
 PROGRESS_MIN_TASKS = 20
@@ -158,6 +160,43 @@ def map_tasks(executor, fn, items, *, shared=None, progress=None, desc: str = "f
         bar.close()
 
 
+def executor_workers(executor) -> int:
+    """How many tasks ``executor`` runs at once: 1 for None, the worker
+    threads of a Dask client, the ``max_workers`` of a ``concurrent.futures``
+    pool (else the CPUs of this machine)."""
+    if executor is None:
+        return 1
+    if is_dask_client(executor):
+        return max(1, sum(executor.nthreads().values()))
+    workers = getattr(executor, "_max_workers", None)  # ThreadPool/ProcessPoolExecutor
+    return int(workers) if workers else (os.cpu_count() or 1)
+
+
+def map_chunks(executor, fn, items, *, shared=None, progress=None, desc: str = "fits",
+               unit: str = "task") -> list:
+    """``[fn(shared, item) for item in items]`` run as one task per chunk of items.
+
+    The items are split into as many contiguous chunks as ``executor`` runs
+    tasks at once (:func:`executor_workers`; one chunk without an executor),
+    and ``fn(shared, chunk)`` returns the list of a chunk's results: what a
+    task keeps between its items (a design built for the first, reused by
+    the others) is kept for the whole chunk, and a process pool receives
+    ``shared`` once per chunk (a Dask cluster once, see :func:`map_tasks`).
+
+    Returns
+    -------
+    list
+        The results of all items, in their order.
+    """
+    items = list(items)
+    n = max(1, min(len(items), executor_workers(executor)))
+    bounds = [len(items) * k // n for k in range(n + 1)]
+    chunks = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    done = map_tasks(executor, fn, chunks, shared=shared, progress=progress, desc=desc,
+                     unit=unit)
+    return [r for chunk in done for r in chunk]
+
+
 def _on_executor(executor, fn, args, bar) -> list:
     """Submit every task, collect the results in order; on an error (or an
     interrupt) the tasks not yet started are cancelled before it is raised."""
@@ -175,13 +214,21 @@ def _on_executor(executor, fn, args, bar) -> list:
 
 
 def _on_client(client, fn, items, shared, bar) -> list:
-    """Scatter ``shared`` once, map ``fn`` over ``items``, gather in order; on
+    """Scatter ``shared`` once to every worker, and items that are data
+    (arrays, data frames: the groups of ``by=``) once each, so that each task
+    runs where its data are; map ``fn`` over the items, gather in order; on
     an error the remaining tasks are cancelled on the cluster."""
     from distributed import as_completed
+    held = []
+    if any(hasattr(item, "shape") for item in items):
+        items = held = client.scatter(list(items), hash=False)
     if shared is None:
         futures = client.map(fn, items, pure=False)
     else:
-        handle = client.scatter(shared, broadcast=True)
+        handle = client.scatter(shared, broadcast=True, hash=False)
+        # a list, tuple or dict is scattered element by element
+        held = held + (list(handle.values()) if isinstance(handle, dict) else
+                       list(handle) if isinstance(handle, (list, tuple)) else [handle])
         futures = client.map(fn, [handle] * len(items), items, pure=False)
     try:
         for done in as_completed(futures):
@@ -193,7 +240,7 @@ def _on_client(client, fn, items, shared, bar) -> list:
         client.cancel(futures)
         raise
     finally:
-        for f in futures:
+        for f in futures + held:
             f.release()
 
 

@@ -14,14 +14,17 @@ refuses replicate weights now, and :meth:`OnDask.fit` with ``replicates``).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from ..dask import is_dask_dataframe, mix_dask
 from ..design.frame import to_pandas
-from ..pipeline import fit_frame
-from ..warnings import collecting
-from .plausible import (PlausibleValuesResult, check_plausible_values, drop_partly_missing,
-                        fit_plausible_values)
+from ..executors import map_chunks
+from ..pipeline import FrameFit, fit_frame
+from ..warnings import collecting, reissue, silently
+from .plausible import (PlausibleValuesResult, _fit_one, check_plausible_values,
+                        drop_partly_missing, fit_plausible_values, prepare_plausible_values)
 from .presets import find_preset_columns, preset_replicates, span_names
 from .refit import refit_replicates, replicate_weights
 from .replicates import Replicates
@@ -149,7 +152,13 @@ def join_replicates(data: pd.DataFrame, rep: Replicates) -> pd.DataFrame:
 
 
 def fit_replicated(args, data, rep: Replicates):
-    """Full-sample fit(s), then one refit per replicate (and plausible value)."""
+    """Full-sample fit(s), then one refit per replicate (and plausible value).
+
+    With plausible values, each value's full-sample fit and its refits run
+    in one task (``args.executor``, chunks of values, one per worker); the
+    design is built once per task and reused by its values, and the
+    replicate weights once per task.
+    """
     if args.reml:
         raise ValueError("reml=True needs unit weights, but replicate weights are not: fit "
                          "with reml=False (WeMix's weighted pseudo-likelihood is ML)")
@@ -159,13 +168,56 @@ def fit_replicated(args, data, rep: Replicates):
             weights = replicate_weights(full.design, data, rep)
             est = refit_replicates(full, weights)
         return single_result(full, rep, est, weights.paired, messages)
-    pv = fit_plausible_values(args, data)
-    fits = pv.fits if rep.plausible_values == "all" else pv.fits[:1]
-    with collecting() as messages:
-        weights = replicate_weights(fits[0].design, data, rep)
-        ests = []
-        for f in fits:
-            w = weights if f.design.frame.index.equals(fits[0].design.frame.index) \
-                else replicate_weights(f.design, data, rep)
-            ests.append(refit_replicates(f, w))
-    return plausible_result(pv, rep, ests, weights.paired, messages)
+    response, cols, data = prepare_plausible_values(args, data)
+    refitted = cols if rep.plausible_values == "all" else cols[:1]
+    done = map_chunks(args.executor, _ReplicatedValues(rep, refitted), cols,
+                      shared=(FrameFit(args), data, response), desc="plausible values",
+                      unit="chunk")
+    pv = PlausibleValuesResult([d.fit for d in done], response, cols, args.formula)
+    reissue(pv.warnings)
+    messages = list({str(m): m for d in done for m in d.messages}.values())
+    reissue(messages)
+    ests = [d.estimates for d in done if d.estimates is not None]
+    return plausible_result(pv, rep, ests, done[0].paired, messages)
+
+
+@dataclass(frozen=True)
+class _Value:
+    """One plausible value's full-sample fit, its replicate estimates (None
+    when not refitted), whether the replicates pair up, and the warnings of
+    the replicate weights and refits (recorded, not issued)."""
+
+    fit: object
+    estimates: object
+    paired: bool
+    messages: tuple
+
+
+class _ReplicatedValues:
+    """Full-sample fits of some plausible values and their replicate refits,
+    one value after the other (a picklable task of
+    :func:`~pywemix.executors.map_chunks`): the replicate weights are made
+    once, from the first design, for every value fitted to the same rows;
+    warnings are recorded, not issued (the caller issues them)."""
+
+    def __init__(self, rep: Replicates, refitted):
+        self.rep, self.refitted = rep, frozenset(refitted)
+
+    def __call__(self, shared, columns) -> list:
+        fit, data, response = shared
+        return silently(self._values)(silently(fit), data, response, columns)
+
+    def _values(self, fit, data, response, columns) -> list:
+        out, weights, rows = [], None, None
+        for c in columns:
+            full = _fit_one((fit, data, response), c)
+            if c not in self.refitted:
+                out.append(_Value(full, None, False, ()))
+                continue
+            with collecting() as messages:
+                if weights is None or not full.design.frame.index.equals(rows):
+                    weights = replicate_weights(full.design, data, self.rep)
+                    rows = full.design.frame.index
+                est = refit_replicates(full, weights)
+            out.append(_Value(full, est, weights.paired, tuple(messages)))
+        return out
