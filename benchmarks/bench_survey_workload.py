@@ -186,6 +186,11 @@ def parallel(df, n_quad, workers, dask_executor_countries):
         out["dask_client"] = one_call(df, n_quad, client)
         print(f"  Dask Client ({workers} workers): {out['dask_client']['wall_s']:.1f} s "
               f"({out['serial']['wall_s'] / out['dask_client']['wall_s']:.2f}x)", flush=True)
+        print(f"  RATIOS n_quad={n_quad}: serial / ProcessPoolExecutor({workers}) "
+              f"{out['serial']['wall_s'] / out['process_pool']['wall_s']:.2f}x (target >= 1.7); "
+              f"ProcessPoolExecutor / Dask Client "
+              f"{out['process_pool']['wall_s'] / out['dask_client']['wall_s']:.2f}x "
+              f"(target >= 1); load {os.getloadavg()[0]:.1f}", flush=True)
         if dask_executor_countries:
             sub = df[df["country"].isin(sorted(df["country"].unique())[:dask_executor_countries])]
             out["dask_get_executor_subset"] = one_call(sub, n_quad, client.get_executor())

@@ -65,7 +65,7 @@ class _State(NamedTuple):
 def _directions(M, grad):
     """Newton steps ``M^{-1} g`` for ``M`` (R, P, P), minus the Hessian
     estimate, made positive definite where it is not (eigenvalues reflected
-    and floored, as :func:`pywemix.estimation.laplace_fit._fd_inverse`)."""
+    and floored, as the start of the Laplace fit's BFGS does)."""
     lam, U = np.linalg.eigh(0.5 * (M + np.swapaxes(M, -1, -2)))
     top = np.max(np.abs(lam), axis=-1, keepdims=True)
     lam = np.maximum(np.abs(lam), 1e-10 * np.maximum(top, 1e-300))
@@ -170,7 +170,7 @@ def maximize_batch(objective, start, W, w=None, *, correct=None, max_iter: int =
         dec = np.sum(state.grad * step, axis=-1)
         done = active & (dec <= tol * np.maximum(1.0, np.abs(state.llf)))
         if done.any():  # the last step, smaller than the tolerance allows
-            state = state._replace(x=np.where(done[:, None], state.x + step, state.x))
+            state = _State(np.where(done[:, None], state.x + step, state.x), *state[1:])
         converged |= done
         active &= ~done
         if not active.any():

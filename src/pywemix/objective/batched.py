@@ -207,8 +207,8 @@ class TwoLevelBatch:
     def _modes(self, base, D, w, v):
         """Conditional modes of every (problem, group), ``H`` there and the
         rows' ``(eta, log f, d1, d2, d3)`` at them
-        (:func:`~pywemix.objective.quadrature._newton_modes`, the mode search
-        of the single objective)."""
+        (the Newton mode search of the single objective, in
+        :mod:`pywemix.objective.quadrature`)."""
         starts, eye = self.starts, np.eye(self.q)
         last = {}
 
