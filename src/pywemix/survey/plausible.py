@@ -6,7 +6,6 @@ plausible values are never averaged before fitting.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ..checks import check_bool
 from ..design.formula import parse_formula
