@@ -83,8 +83,9 @@ class Summary:
                         _icc_text(r, icc_std_error, icc_se_label or kind.se_label))]
         n_pv = getattr(r, "n_plausible", None)
         if n_pv:
-            self.header.insert(1, ("Plausible values", f"{n_pv} ({', '.join(r.columns)}); "
-                                   "estimates averaged, variance = sampling + imputation"))
+            self.header.insert(1, ("Plausible values", f"{n_pv} ({', '.join(r.columns)}) of "
+                                   f"{r.response}; estimates averaged, variance = sampling + "
+                                   "imputation"))
         self.header[1:1] = [(str(k), v) for k, v in header]
         self.header.append(("Standard errors", kind.description))
         self.notes = list(r.warnings)

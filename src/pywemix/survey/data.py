@@ -77,6 +77,8 @@ class SurveyData:
         self.weights = self._weights(weights, cond_weights)
         self._jk2 = None
         self._replicates = self._replicate_spec(replicates)
+        #: True when made with ``replicates=False`` (no replicate weights, by choice)
+        self.replicates_declined = replicates is False
         self.country = self._names.find(preset.country) if preset and preset.country else None
 
     # -- construction ---------------------------------------------------------
@@ -261,7 +263,22 @@ class SurveyData:
         hit = next((d for d in derived if d.lower() == str(name).lower()), None)
         if hit is not None and self._names.find(name) is None:
             return [hit]
-        return [self._names.resolve(name)]
+        try:
+            return [self._names.resolve(name)]
+        except ValueError as exc:
+            if not self.plausible_values:
+                raise
+            scales = ", ".join(self.plausible_values)
+            raise ValueError(f"{exc}; nor is it a scale: the scales (names that stand for "
+                             f"their plausible values) are {scales}") from None
+
+    def __contains__(self, name) -> bool:
+        """Whether ``name`` is a scale or a column (ignoring case)."""
+        try:
+            self.resolve(name)
+        except ValueError:
+            return False
+        return True
 
     def columns_for(self, names, weights: bool = True, replicates: bool = True) -> list:
         """The columns a model of ``names`` needs, to read in one pass.

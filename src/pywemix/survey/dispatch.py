@@ -1,7 +1,9 @@
 """The survey layer of ``mix``: preset -> by -> replicates / plausible values / plain.
 
 :func:`fit_survey` is the one dispatch of every ``mix`` call, in memory or on
-Dask (:mod:`pywemix.survey.engines`): it checks the survey arguments, finds
+Dask (:mod:`pywemix.survey.engines`): it turns survey data
+(:class:`~pywemix.SurveyData`) into arguments and a data frame
+(:func:`~pywemix.survey.bind.bind_survey_data`), checks the survey arguments, finds
 the replicate weights (given, or the survey preset's), splits the data by
 ``by`` and fits each sample through its engine.
 """
@@ -10,7 +12,9 @@ from __future__ import annotations
 from ..arguments import MixArguments
 from ..executors import check_executor
 from ..warnings import carrying, collecting
+from .bind import bind_survey_data
 from .by import fit_by
+from .data import SurveyData
 from .engines import OnDask, engine_for
 from .plausible import check_plausible_values
 from .replicates import Replicates
@@ -39,6 +43,8 @@ def fit_survey(args: MixArguments, data):
     -------
     MixResult, DaskMixResult, ReplicateResult, PlausibleValuesResult or ByResult
     """
+    if isinstance(data, SurveyData):  # the survey's defaults made arguments
+        args, data = bind_survey_data(args, data)
     check_survey_arguments(args)
     engine = engine_for(data)
     data = engine.prepare(data)
