@@ -292,3 +292,14 @@ def test_dask_backed_survey_equals_pandas(tmp_path):
     np.testing.assert_allclose(a.bse, b.bse, rtol=1e-6)
     single = quiet("pv2math ~ escs + (1|cntschid)", lazy, replicates=False)
     np.testing.assert_allclose(single.params, b.fits[1].params, rtol=1e-6)
+
+
+def test_a_bad_jackknife_design_names_its_columns():
+    stu, sch, _, _ = iea_frames(seed=13, subjects=("MMAT",))
+    sdf = pywemix.survey_data(stu.assign(JKREP=1.0), survey="TIMSS", school=sch)
+    with pytest.raises(ValueError, match=r"zones without a pair in 'JKZONE'.*survey='TIMSS' "
+                                         r"builds JK2 replicate weights from JKZONE, JKREP, "
+                                         r"TOTWGT; replicates=False keeps the sandwich"):
+        pywemix.mix("mmat ~ itsex + (1|idschool)", sdf, by="idcntry")
+    ok = quiet("mmat ~ itsex + (1|idschool)", sdf, by="idcntry", replicates=False)
+    assert ok[36].default_kind == "robust"

@@ -2,6 +2,7 @@
 ``survey/detect.py`` as the registry documents them."""
 import pytest
 
+import pywemix
 from pywemix.io import NameIndex
 from pywemix.presets import survey_preset
 from pywemix.survey.detect import detect_survey, find_plausible_values, find_weights
@@ -55,3 +56,31 @@ def test_weights_follow_the_edsurvey_note():
     assert old.columns == ("W_FSTUWT", "W_FSCHWT")
     lack = find_weights(survey_preset("TIMSS"), NameIndex(["TOTWGT"]))
     assert lack.columns == ("TOTWGT", None) and lack.missing == ("SCHWGT",)
+
+
+def test_replicate_columns_one_finder_for_files_and_frames():
+    from pywemix.survey.detect import find_replicate_columns
+    pisa, naep, timss = (survey_preset(n) for n in ("PISA", "NAEP", "TIMSS"))
+    found = find_replicate_columns(pisa, NameIndex(["w_fstuwt"] + [f"w_fsturwt{r}"
+                                                                   for r in range(80, 0, -1)]))
+    assert found.columns == tuple(f"w_fsturwt{r}" for r in range(1, 81))   # in order
+    assert found.full_weight == "w_fstuwt" and not found.from_zones
+    rep = found.replicates()
+    assert (rep.method, rep.fay, rep.full_weight) == ("fay", 0.5, "w_fstuwt")
+    old = find_replicate_columns(pisa, NameIndex(["W_FSTUWT"] + [f"W_FSTR{r}"
+                                                                 for r in range(1, 81)]))
+    assert old.columns[0] == "W_FSTR1"                     # before 2015
+    short = find_replicate_columns(naep, NameIndex(["ORIGWT"] + [f"SRWT{r}" for r in range(1, 63)]))
+    assert short.columns[8:10] == ("SRWT9", "SRWT10")      # leading zeros optional
+    assert find_replicate_columns(pisa, NameIndex(["x", "y"])) is None
+    zones = find_replicate_columns(timss, NameIndex(["jkzone", "jkrep", "totwgt"]))
+    assert zones.from_zones and zones.columns == ("jkzone", "jkrep", "totwgt")
+    with pytest.warns(pywemix.SurveyWarning, match="full-sample weight W_FSTUWT is not in "
+                                                   "'f.sav'"):
+        lack = find_replicate_columns(pisa, NameIndex([f"W_FSTURWT{r}" for r in range(1, 81)],
+                                                      "'f.sav'"))
+    assert lack.full_weight is None
+    with pytest.raises(ValueError, match=r"survey='NAEP': 2 of its 62 replicate weight "
+                                         r"columns are not in 'n.sav' \(SRWT61\.\.SRWT62\)"):
+        find_replicate_columns(naep, NameIndex(["ORIGWT"] + [f"SRWT{r:02d}" for r in range(1, 61)],
+                                               "'n.sav'"))
