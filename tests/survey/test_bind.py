@@ -303,3 +303,15 @@ def test_a_bad_jackknife_design_names_its_columns():
         pywemix.mix("mmat ~ itsex + (1|idschool)", sdf, by="idcntry")
     ok = quiet("mmat ~ itsex + (1|idschool)", sdf, by="idcntry", replicates=False)
     assert ok[36].default_kind == "robust"
+
+
+def test_a_derived_school_weight_gives_the_school_files_fit():
+    """TIMSS without its school file: SCHWGT = WGTFAC1 x WGTADJ1, the same numbers."""
+    stu, sch, _, _ = iea_frames(seed=14, subjects=("MMAT",))
+    merged = pywemix.survey_data(stu, survey="TIMSS", school=sch)
+    derived = pywemix.survey_data(stu, survey="TIMSS")
+    assert derived.weights.derived == (("SCHWGT", ("WGTFAC1", "WGTADJ1")),)
+    a = quiet("mmat ~ itsex + (1|idschool)", merged, by="idcntry", replicates=False)
+    b = quiet("mmat ~ itsex + (1|idschool)", derived, by="idcntry", replicates=False)
+    for k in a:
+        assert_same(a[k], b[k])

@@ -35,7 +35,8 @@ class SurveyData:
     Attributes
     ----------
     survey : str or None
-        ``"PISA"``, ``"TIMSS"``, ``"PIRLS"``, ``"TALIS"``, ``"NAEP"``, or None.
+        ``"PISA"``, ``"TIMSS"``, ``"TIMSS ADVANCED"``, ``"PIRLS"``, ``"TALIS"``,
+        ``"NAEP"``, or None.
     preset : SurveyPreset or None
         The survey's record in the registry (:mod:`pywemix.presets`): its
         naming rules, weight rule, scaling and replicate scheme.
@@ -55,6 +56,11 @@ class SurveyData:
 
     Notes
     -----
+    ``mix(formula, sdf)`` fits survey data with their defaults: a scale named
+    as the response gives its plausible values, and the level weights, the
+    survey's preset and replicate weights apply
+    (:func:`pywemix.survey.bind.bind_survey_data`).
+
     Column names are kept as the file spells them; every lookup ignores case
     (``sdf.get_data(["escs"])`` finds ``ESCS``), a name written exactly as in
     the file winning over others that differ only in case. A scale name
@@ -424,7 +430,7 @@ def read_survey(path, survey: str | None = None, school=None, columns=None, *,
         The student (or teacher) file: SPSS ``.sav`` / ``.zsav``, SAS
         ``.sas7bdat`` / ``.xpt``, Stata ``.dta``, CSV, a Parquet file, or a
         folder (or glob) of Parquet files.
-    survey : {"PISA", "TIMSS", "PIRLS", "TALIS", "NAEP"}, optional
+    survey : {"PISA", "TIMSS", "TIMSS Advanced", "PIRLS", "TALIS", "NAEP"}, optional
         The survey whose naming rules apply (:mod:`pywemix.presets`).
         None detects it from the column names (``W_FSTUWT`` -> PISA, ...;
         no survey when none or several match); False: none.
