@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["variance_table", "icc_of", "icc_from_covariances", "groups_table",
-           "boundary_messages"]
+           "boundary_messages", "dependent_effects", "random_grams"]
 
 
 def variance_table(structure, levels, covs, sigma2, std_errors) -> pd.DataFrame:
@@ -118,7 +118,31 @@ def groups_table(design) -> pd.DataFrame:
 SINGULAR_TOL = 1e-4
 
 
-def boundary_messages(structure, cholesky, levels, covs) -> list:
+def dependent_effects(gram, tol: float = 1e-10) -> np.ndarray:
+    """Which effects of a level are linearly dependent in the data.
+
+    ``gram`` is the (weighted) cross-product ``Z_l' W Z_l`` of the level's
+    random-effect columns; returns a boolean mask of the effects that take
+    part in a linear dependence (non-zero in a null vector of the correlation
+    form of ``gram``), whose variances and covariances are then not
+    separately identified.
+    """
+    gram = np.asarray(gram, dtype=float)
+    d = np.sqrt(np.clip(np.diag(gram), 0, None))
+    zero = d == 0
+    C = gram / np.outer(np.where(zero, 1.0, d), np.where(zero, 1.0, d))
+    lam, V = np.linalg.eigh(C)
+    null = V[:, lam <= tol * max(float(lam[-1]), 1e-300)]
+    return zero | np.any(np.abs(null) > 1e-6, axis=1)
+
+
+def _effect_list(names) -> str:
+    """'the intercept, a and b' from effect names."""
+    names = ["the intercept" if n == "Intercept" else str(n) for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def boundary_messages(structure, cholesky, levels, covs, grams=None) -> list:
     """Messages for variance components on or near the boundary.
 
     Parameters
@@ -132,6 +156,9 @@ def boundary_messages(structure, cholesky, levels, covs) -> list:
     levels : list of Level
     covs : list of ndarray
         The covariance matrix of each level's random effects.
+    grams : list of ndarray, optional
+        Per level, the cross-product ``Z_l' W Z_l`` of its random-effect
+        columns (:func:`dependent_effects`).
 
     Returns
     -------
@@ -142,24 +169,48 @@ def boundary_messages(structure, cholesky, levels, covs) -> list:
     A variance that is exactly 0 (a zero row of the factor) is reported as
     such; a block whose factor has a diagonal element below ``SINGULAR_TOL``
     is singular (a variance near 0, or correlations of +-1), as lme4's
-    ``isSingular`` reports a "boundary (singular) fit".
+    ``isSingular`` reports a "boundary (singular) fit". Where the effects
+    involved are linearly dependent in the data (``grams``; e.g. the
+    intercept and every level of a factor, as ``(f || g)`` expands), the
+    boundary point is one of many with the same likelihood: the message says
+    that those effects are not separately identified instead.
     """
     msgs = []
     for li, L in enumerate(structure.factors(cholesky)):
         where = f"at level {li + 2} ({levels[li].name})"
-        off = 0
+        names = [n for nm in structure.names[li] for n in nm]
+        dependent = (dependent_effects(grams[li]) if grams is not None
+                     else np.zeros(len(names), dtype=bool))
+        said, off = False, 0
         for k, nm in zip(structure.sizes[li], structure.names[li]):
             block = slice(off, off + k)
             lam, S = L[block, block], covs[li][block, block]
             zero = np.all(lam == 0, axis=1)
+            singular = np.any(~zero & (np.abs(np.diag(lam)) < SINGULAR_TOL))
+            if (zero.any() or singular) and dependent[block].any():
+                if not said:
+                    msgs.append(_unidentified_message(
+                        [n for n, dep in zip(names, dependent) if dep], levels[li].name))
+                said, off = True, off + k
+                continue
             for i in np.flatnonzero(zero):
                 msgs.append(f"variance of {nm[i]!r} {where} is estimated on the boundary "
                             "(exactly 0): the data show no variation of this effect between "
                             "groups; consider dropping it")
-            if np.any(~zero & (np.abs(np.diag(lam)) < SINGULAR_TOL)):
+            if singular:
                 msgs.append(_singular_message(nm, S, where))
             off += k
     return msgs
+
+
+def _unidentified_message(names, group) -> str:
+    """The message for a boundary estimate among linearly dependent effects."""
+    return (f"{_effect_list(names)} of {group} are not separately identified (their "
+            "random-effect columns are linearly dependent in the data): the variances on "
+            "the boundary are one of many equivalent solutions with the same likelihood, "
+            "not evidence of no variation between groups; only their combined variance "
+            "is estimated; consider dropping one of them (e.g. (0 + f | g) instead of "
+            "(f || g), which lme4 expands to (1 | g) + (0 + f | g))")
 
 
 def _singular_message(names, S, where) -> str:
@@ -178,3 +229,12 @@ def _singular_message(names, S, where) -> str:
     return (f"singular fit {where}: the covariance of {', '.join(map(repr, names))} is on "
             "the boundary of the parameter space (a variance near 0 or a correlation of "
             f"+-1){detail}; consider a simpler random-effect structure")
+
+
+def random_grams(design) -> list | None:
+    """Per level, ``Z_l' W_1 Z_l`` of the random-effect columns of an in-memory
+    design (for :func:`boundary_messages`); None without the rows."""
+    Z, w1 = getattr(design, "Z", None), getattr(design, "w1", None)
+    if Z is None or w1 is None:
+        return None
+    return [Zl.T @ (w1[:, None] * Zl) for Zl in Z]
