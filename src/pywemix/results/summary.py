@@ -339,6 +339,8 @@ def _header(r) -> list:
     rows = [("Formula", s.formula), ("Family", s.family), ("Link", s.link),
             ("Criterion", crit),
             ("Weights", (f"{wt}; {'conditional' if s.cond_weights else 'unconditional'}"
+                         + (f"; the {s.survey} preset's level weights"
+                            if s.weights_from_preset else "")
                          if any(s.weight_spec) else "none (unit weights at every level)")),
             ("Observations", r.nobs)]
     if s.family != "gaussian":

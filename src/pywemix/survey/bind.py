@@ -27,7 +27,7 @@ from ..design.scaling import normalize_scaling
 from ..io.columns import NameIndex
 from ..presets import survey_preset
 from .data import SurveyData
-from .detect import find_replicate_columns
+from .detect import find_replicate_columns, find_weights
 from .replicates import Replicates
 
 __all__ = ["bind_survey_data"]
@@ -150,6 +150,7 @@ def _weights(args, sdf, frame) -> dict:
         return {}
     w = sdf.weights
     if not len(w):
+        _preset_weight_columns(args, sdf, frame)
         return {}
     if not w.complete:
         raise ValueError(f"the {sdf.survey or 'survey'} data lack a level weight: "
@@ -157,6 +158,19 @@ def _weights(args, sdf, frame) -> dict:
                          "school file: read_survey(..., school=...)); or pass weights=")
     frame.add_own(w.columns)
     return {"weights": list(w.columns), "cond_weights": args.cond_weights or w.conditional}
+
+
+def _preset_weight_columns(args, sdf, frame) -> None:
+    """Survey data without level weights fitted with ``survey=``: the columns
+    of that preset's weights (or of their factors) are read, and the
+    dispatch takes them (:func:`~pywemix.survey.presets.preset_weights`)."""
+    if args.preset is None:
+        return
+    found = find_weights(args.preset, NameIndex(sdf.columns, "the survey data"))
+    derived = dict(found.derived)
+    for col in found.columns:
+        if col is not None:
+            frame.add_own(derived.get(col, (col,)))
 
 
 def _survey(args, sdf, cond_weights):

@@ -16,8 +16,8 @@ from ..design.frame import to_pandas
 from ..io.columns import NameIndex
 from ..presets import survey_preset
 from .describe import SurveyDescription, other_weight_columns, replicates_text
-from .detect import (SurveyWeights, check_plausible_values, detect_survey, find_keys,
-                     find_plausible_values, find_replicate_columns, find_weights)
+from .detect import (SurveyWeights, check_plausible_values, derived_weight, detect_survey,
+                     find_keys, find_plausible_values, find_replicate_columns, find_weights)
 from .merge import school_rows
 from .replicates import Replicates
 from .sources import DaskSource, FrameSource, is_dask, open_source
@@ -349,8 +349,7 @@ class SurveyData:
                 frame = frame.assign(**self._school_frame(school, frame.index))
         for name, factors in self.weights.derived:
             if name in wanted:
-                frame[name] = np.prod([frame[f].astype(float) for f in factors], axis=0) \
-                    if not is_dask(frame) else _product(frame, factors)
+                frame[name] = derived_weight(frame, factors)
         return frame[wanted]
 
     def _student_frame(self, cols) -> pd.DataFrame:
@@ -396,13 +395,6 @@ def _find_scale(scales: dict, name):
     if name in scales:
         return name
     return next((s for s in scales if s.lower() == name.lower()), None)
-
-
-def _product(frame, factors):
-    out = frame[factors[0]].astype(float)
-    for f in factors[1:]:
-        out = out * frame[f].astype(float)
-    return out
 
 
 def _preset(survey, names: NameIndex):

@@ -17,8 +17,8 @@ from ..warnings import SurveyWarning, warn
 from .replicates import Replicates, jackknife_weights
 
 __all__ = ["SurveyWeights", "ReplicateColumns", "detect_survey", "find_plausible_values",
-           "check_plausible_values", "find_weights", "find_replicate_columns", "find_keys",
-           "span_names"]
+           "check_plausible_values", "find_weights", "derived_weight", "find_replicate_columns",
+           "find_keys", "span_names"]
 
 
 @dataclass(frozen=True)
@@ -161,6 +161,15 @@ def find_weights(preset: SurveyPreset, names: NameIndex) -> SurveyWeights:
         columns.append(col)
     return SurveyWeights(tuple(columns), False, rule.explanation, tuple(derived),
                          tuple(missing))
+
+
+def derived_weight(frame, factors):
+    """A weight the data lack, as the product of its factors (a column of a
+    pandas or Dask frame): TIMSS's school weight ``WGTFAC1 x WGTADJ1``."""
+    out = frame[factors[0]].astype(float)
+    for f in factors[1:]:
+        out = out * frame[f].astype(float)
+    return out
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@
 :func:`fit_survey` is the one dispatch of every ``mix`` call, in memory or on
 Dask (:mod:`pywemix.survey.engines`): it turns survey data
 (:class:`~pywemix.SurveyData`) into arguments and a data frame
-(:func:`~pywemix.survey.bind.bind_survey_data`), checks the survey arguments, finds
-the replicate weights (given, or the survey preset's), splits the data by
+(:func:`~pywemix.survey.bind.bind_survey_data`), checks the survey arguments, takes
+the survey preset's level weights when none are given
+(:func:`~pywemix.survey.presets.preset_weights`), finds the replicate
+weights (given, or the survey preset's), splits the data by
 ``by`` and fits each sample through its engine.
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .by import fit_by
 from .data import SurveyData
 from .engines import OnDask, engine_for
 from .plausible import check_plausible_values
+from .presets import preset_weights
 from .replicates import Replicates
 
 __all__ = ["fit_survey", "check_survey_arguments"]
@@ -53,6 +56,7 @@ def fit_survey(args: MixArguments, data):
                          "you need and call .compute() on the dask frame, or loop over the "
                          "subsets")
     with collecting() as notes:  # what a survey preset could not apply, said once
+        args, data = preset_weights(args, data)
         data, replicates = engine.replicates(args, data)
     if args.by is not None:
         return fit_by(args, data, replicates)
