@@ -1,7 +1,7 @@
 """Benchmark: a PISA-2022-sized SPSS file, from the file to by-country results.
 
 Usage: python benchmarks/bench_survey_files.py [--rows 613744] [--keep]
-       [--fit-pvs K] [--no-fit]
+       [--fit-pvs K] [--no-fit] [--scratch DIR]
 
 Writes, in a scratch folder under /tmp (deleted afterwards unless --keep), a
 bytecode-compressed SPSS student file of 613,744 rows x 1,280 columns laid
@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import struct
 import subprocess
@@ -225,17 +226,22 @@ print(json.dumps({{"open_seconds": round(t_open, 2), "read_seconds": round(t_rea
 
 
 def run_child(kind: str, **fmt) -> dict:
-    """Run a measurement in a fresh process (imports not timed): wall time
-    and the process's peak resident memory (VmHWM)."""
+    """Run a measurement in a fresh process (imports not timed): wall time,
+    the process's CPU seconds (imports included; comparable on a loaded
+    machine) and its peak resident memory (VmHWM)."""
     imports, body = CHILD[kind]
     code = (imports + "\nimport time\nt0 = time.perf_counter()\n" + body.format(**fmt)
             + "\nt = time.perf_counter() - t0\n"
               "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
               "print(t, int(hwm.split()[1]))\n")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     lines = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                            text=True).stdout.splitlines()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     out = lines[-1].split()
-    res = {"seconds": round(float(out[-2]), 2), "peak_rss_mb": round(int(out[-1]) / 1024),
+    res = {"seconds": round(float(out[-2]), 2), "cpu_seconds": round(cpu, 1),
+           "peak_rss_mb": round(int(out[-1]) / 1024),
            "load": [round(x, 2) for x in os.getloadavg()]}
     for line in lines[:-1]:              # a phase record printed by the body
         if line.startswith("{"):
@@ -248,14 +254,21 @@ def main():
     ap.add_argument("--rows", type=int, default=ROWS)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--fit-pvs", type=int, default=10,
-                    help="plausible values of the by-country fit (10: the full model)")
+                    help="plausible values of the by-country fit (2..10; 10: the full model)")
     ap.add_argument("--no-fit", action="store_true", help="measure the reads only")
+    ap.add_argument("--scratch", help="folder of the files (student.sav, school.sav): "
+                                      "written there unless they are, and kept")
     args = ap.parse_args()
-    scratch = Path(tempfile.mkdtemp(prefix="pywemix_bench_files_", dir="/tmp"))
+    if args.fit_pvs < 2:     # plausible values are combined: one alone is a plain column
+        ap.error("--fit-pvs needs 2 or more plausible values")
+    given = args.scratch is not None
+    scratch = Path(args.scratch) if given else Path(tempfile.mkdtemp(
+        prefix="pywemix_bench_files_", dir="/tmp"))
+    shutil.rmtree(scratch / "cache", ignore_errors=True)   # the first read is a first read
     try:
         result = measure(scratch, args.rows, None if args.no_fit else args.fit_pvs)
     finally:
-        if not args.keep:
+        if not args.keep and not given:
             shutil.rmtree(scratch, ignore_errors=True)
     out = HERE / "out"
     out.mkdir(exist_ok=True)
@@ -266,8 +279,9 @@ def main():
 def measure(scratch: Path, rows: int, fit_pvs: int | None = 10) -> dict:
     path, school, cache = scratch / "student.sav", scratch / "school.sav", scratch / "cache"
     t0 = time.perf_counter()
-    write_student_file(path, rows)
-    write_school_file(school, rows)
+    if not (path.exists() and school.exists()):    # --scratch: reuse the files written before
+        write_student_file(path, rows)
+        write_school_file(school, rows)
     written = time.perf_counter() - t0
     check_file(path, rows)
     fmt = dict(path=str(path), school=str(school), cache=str(cache), rows=rows,

@@ -107,7 +107,12 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         needs are read (:func:`pywemix.survey.bind.bind_survey_data`).
     weights : list of (str or None), optional
         One weight column per level, level 1 (observations) first; ``None`` at
-        a level means unit conditional weights there. Default: unit weights.
+        a level means unit conditional weights there. Default: unit weights;
+        with ``survey``, the preset's level weights found in the data (PISA
+        ``W_FSTUWT``, ``W_SCHGRNRABWT``; TIMSS/PIRLS ``TOTWGT``, ``SCHWGT``;
+        TALIS ``TCHWGT``, ``SCHWGT``; NAEP ``ORIGWT``, ``SMSRSWT``), a
+        :class:`~pywemix.SurveyWarning` naming those missing (their level
+        unweighted).
     cond_weights : bool, default False
         ``False``: weights are unconditional (overall inverse selection
         probabilities, as in survey files); the level-l conditional weight is
