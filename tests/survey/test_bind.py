@@ -292,10 +292,12 @@ def test_dask_backed_survey_equals_pandas(tmp_path):
     np.testing.assert_allclose(a.bse, b.bse, rtol=1e-6)
     single = quiet("pv2math ~ escs + (1|cntschid)", lazy, replicates=False)
     np.testing.assert_allclose(single.params, b.fits[1].params, rtol=1e-6)
-    # the survey's replicate weights are not replaced by the sandwich on Dask
-    with pytest.raises(NotImplementedError, match=r"not computed on a Dask DataFrame yet "
-                                                  r"\(replicates=Replicates\(Fay's BRR, 80 replicates"):
-        pywemix.mix(PISA, lazy)
+    # the survey's replicate weights apply on Dask as in memory
+    r_lazy = quiet("pv2math ~ escs + (1|cntschid)", lazy)
+    r_eager = quiet("pv2math ~ escs + (1|cntschid)", eager)
+    assert r_lazy.default_kind == r_eager.default_kind == "replicate"
+    assert r_lazy.method == r_eager.method
+    np.testing.assert_allclose(r_lazy.bse, r_eager.bse, rtol=1e-6)
 
 
 def test_a_bad_jackknife_design_names_its_columns():
