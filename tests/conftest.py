@@ -154,3 +154,17 @@ def dask_client():
     yield client
     client.close()
     cluster.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _column_cache_in_a_temporary_folder(tmp_path_factory):
+    """Survey files read with the default column cache (``read_survey``, the
+    command line's ``--survey``) keep their columns in a temporary folder, never
+    in the user's ``~/.cache``."""
+    old = os.environ.get("PYWEMIX_CACHE_DIR")
+    os.environ["PYWEMIX_CACHE_DIR"] = str(tmp_path_factory.mktemp("column_cache"))
+    yield
+    if old is None:
+        os.environ.pop("PYWEMIX_CACHE_DIR", None)
+    else:
+        os.environ["PYWEMIX_CACHE_DIR"] = old

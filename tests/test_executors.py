@@ -144,3 +144,72 @@ def test_client_cancels_the_remaining_tasks_on_error(dask_client):
     time.sleep(0.5)
     processing = dask_client.processing()
     assert sum(len(v) for v in processing.values()) == 0
+
+
+# -- chunks sized for the executor and one BLAS thread per task (issue 22) ---------------
+
+def _chunk_sizes(shared, chunk):
+    return [(len(chunk), shared * x) for x in chunk]
+
+
+def test_chunks_one_per_worker_in_order():
+    from pywemix.executors import executor_workers, map_chunks
+    items = list(range(7))
+    assert map_chunks(None, _chunk_sizes, items, shared=2) == [(7, 2 * x) for x in items]
+    with ThreadPoolExecutor(max_workers=3) as ex:
+        assert executor_workers(ex) == 3
+        out = map_chunks(ex, _chunk_sizes, items, shared=2)
+    assert [x for _, x in out] == [2 * x for x in items]
+    assert sorted({n for n, _ in out}) == [2, 3]  # 7 items in 3 chunks: 2, 2, 3
+    assert executor_workers(None) == 1
+
+
+def test_client_chunks_one_per_worker_thread(dask_client):
+    from pywemix.executors import executor_workers, map_chunks
+    workers = executor_workers(dask_client)
+    assert workers == sum(dask_client.nthreads().values())
+    out = map_chunks(dask_client, _chunk_sizes, list(range(9)), shared=3)
+    assert [x for _, x in out] == [3 * x for x in range(9)]
+    assert sorted({n for n, _ in out}) == sorted({len(c) for c in
+                                                  np.array_split(np.arange(9), workers)})
+
+
+def _blas_threads(_):
+    from threadpoolctl import threadpool_info
+    return max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"),
+               default=1)
+
+
+def test_tasks_on_executors_use_one_blas_thread():
+    from concurrent.futures import ProcessPoolExecutor
+    from pywemix.executors import one_blas_thread
+    before = _blas_threads(None)
+    with ProcessPoolExecutor(max_workers=2) as ex:
+        assert map_tasks(ex, _blas_threads, range(4), progress=False) == [1] * 4
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        assert map_tasks(ex, _blas_threads, range(4), progress=False) == [1] * 4
+    with one_blas_thread():
+        with one_blas_thread():  # nested: the outer block restores
+            assert _blas_threads(None) == 1
+        assert _blas_threads(None) == 1
+    assert _blas_threads(None) == before
+
+
+def test_client_scatters_data_items_once(dask_client, monkeypatch):
+    import pandas as pd
+    frames = [pd.DataFrame({"a": np.arange(5) + k}) for k in range(6)]
+    calls = []
+    scatter = dask_client.scatter
+
+    def counted(data, **kw):
+        calls.append(len(data) if isinstance(data, list) else 1)
+        return scatter(data, **kw)
+
+    monkeypatch.setattr(dask_client, "scatter", counted)
+    out = map_tasks(dask_client, _frame_sum, frames, progress=False)
+    assert out == [int(f["a"].sum()) for f in frames]
+    assert calls == [6]  # one scatter of the six frames, none per task
+
+
+def _frame_sum(frame):
+    return int(frame["a"].sum())

@@ -54,3 +54,25 @@ def test_unknown_or_odd_names():
         survey_preset("CIVED")
     with pytest.raises(TypeError, match="survey must be the name of a survey preset"):
         survey_preset(3)
+
+
+def test_one_record_per_survey_with_its_naming_rules():
+    """Every survey is known once: its naming rules (plausible values, level
+    weights, school keys), weight rule, scaling and replicate scheme in one
+    record, read by mix(survey=...) and by read_survey alike."""
+    keys = [k for p in PRESETS for k in (p.name, *p.aliases)]
+    assert len({k.upper().replace(" ", "") for k in keys}) == len(keys)
+    for p in PRESETS:
+        assert p.title and p.weights.levels and p.weights.explanation
+        assert p.weights.columns == tuple(c[0] for c in p.weights.levels)
+        assert p.replicates is not None and p.signature
+        assert p.school_keys
+    pisa = survey_preset("PISA")
+    assert pisa.weights.levels == (("W_FSTUWT",), ("W_SCHGRNRABWT", "W_FSCHWT"))
+    assert pisa.replicates.prefixes == ("W_FSTURWT", "W_FSTR") and pisa.country == "CNT"
+    assert pisa.plausible_values[0].match("PV10MATH") == ("math", 10)
+    assert "method B" in pisa.weights.explanation        # EdSurvey's code, not its note
+    adv = survey_preset("TIMSS Advanced")
+    assert adv.plausible_values[0].match("MSMMAT01") == ("mmat", 1)
+    assert survey_preset("TIMSS").plausible_values[0].match("MSMMAT01") is None
+    assert survey_preset("NAEP").replicates.columns[-1] == "SRWT62"

@@ -54,7 +54,8 @@ class MixArguments:
         :data:`~pywemix.design.scaling.PRESET_NONE` when a survey preset
         chose no scaling).
     preset : SurveyPreset or None
-        The survey preset (:mod:`pywemix.presets`).
+        The survey preset (:mod:`pywemix.presets`); None for ``survey=None``
+        or ``survey=False``.
     groups : dict
         ``center_group`` checked: grouping factor -> list of columns.
     grand : list
@@ -93,7 +94,9 @@ class MixArguments:
         """Every check of ``mix`` that needs no data (TypeError/ValueError)."""
         fam = _family(self.family, self.link)
         cond_weights = check_bool(self.cond_weights, "cond_weights")
-        preset = None if self.survey is None else survey_preset(self.survey)
+        # survey=False: no preset (on a SurveyData, not the data's own survey)
+        preset = None if self.survey is None or self.survey is False \
+            else survey_preset(self.survey)
         scaling = _scaling(self.weight_scaling, preset, cond_weights)
         parsed = parse_formula(self.formula)
         groups, grand = check_centering(self.center_group, self.center_grand, parsed)

@@ -8,10 +8,13 @@ Examples
     pywemix demo --write-data pisa.csv
     pywemix fit "pv1math ~ escs + (1|schoolid)" pisa.csv --weights pwt1 pwt2 --cond-weights
     pywemix fit "y ~ x + (1|school) + (1|district)" three.csv --weights w1 w2 w3 --json
+    pywemix fit "math ~ escs + (1|cntschid)" student.sav --survey PISA --school school.sav
+    pywemix describe student.sav --survey PISA --school school.sav --json
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -24,6 +27,7 @@ from .fit import mix
 from .io import read_data
 from .results.plots import KINDS as PLOT_KINDS
 from .survey import Replicates
+from .survey.data import read_survey
 
 __all__ = ["main", "DEMO_FORMULA"]
 
@@ -99,13 +103,41 @@ def _mix_kwargs(args) -> dict:
     return kw
 
 
+def _survey_file(args):
+    """``read_survey`` of the data file with ``--survey``, ``--school``, ``--cache``."""
+    return read_survey(args.data, args.survey, school=args.school, cache=_cache(args.cache))
+
+
+def _cache(value):
+    """``--cache``: a folder, ``beside`` (the file's folder) or ``none``; default the
+    user's cache folder."""
+    if value is None:
+        return True
+    return False if value.lower() == "none" else value
+
+
 def _fit_from_args(args):
+    """The fit: survey files (``--survey`` or ``--school``) through
+    :func:`pywemix.read_survey`, which reads only the model's columns; other
+    files whole."""
     kw = _mix_kwargs(args)
+    survey = args.survey is not None or args.school is not None
+    if not survey and args.cache is not None:
+        raise ValueError("--cache keeps the columns of a survey file read with --survey "
+                         "or --school: add one, or drop --cache")
     if getattr(args, "scheduler", None):
         with connect(args.scheduler):
-            return mix(args.formula, read_parquet(args.data), kw.pop("weights"), **kw)
-    data = read_data(args.data)
+            data = _survey_file(args) if survey else read_parquet(args.data)
+            return mix(args.formula, data, kw.pop("weights"), **kw)
+    data = _survey_file(args) if survey else read_data(args.data)
     return mix(args.formula, data, kw.pop("weights"), **kw)
+
+
+def _cmd_describe(args) -> int:
+    """``pywemix describe FILE``: the scales, weights and replicates of a survey file."""
+    info = _survey_file(args).describe()
+    print(json.dumps(info.to_dict(), indent=1) if args.json else str(info))
+    return 0
 
 
 def _cmd_fit(args) -> int:
@@ -186,7 +218,12 @@ def _model_args(f):
                    help="plausible values of the response, e.g. math=pv1math,pv2math")
     f.add_argument("--weight-scaling", default="none",
                    help="level-1 weight scaling: none, size (A) or effective (B)")
-    f.add_argument("--survey", default=None, help="survey preset: PISA, TIMSS, PIRLS, ...")
+    f.add_argument("--survey", default=None,
+                   help="survey: PISA, TIMSS, PIRLS, TALIS, NAEP, ... (the file is then read "
+                        "as survey data: a scale named as the response, e.g. math, is "
+                        "fitted per plausible value with the survey's weights and "
+                        "replicates)")
+    _survey_args(f)
     f.add_argument("--replicates", nargs="+", metavar="COL",
                    help="replicate weight columns, ranges allowed: w_fsturwt1-80")
     f.add_argument("--replicate-method", default=None,
@@ -208,6 +245,16 @@ def _model_args(f):
                    help="grand-mean centre columns")
 
 
+def _survey_args(f):
+    f.add_argument("--school", default=None, metavar="FILE",
+                   help="school file merged on the survey's school key (PISA CNT + CNTSCHID, "
+                        "TIMSS/PIRLS IDCNTRY + IDSCHOOL)")
+    f.add_argument("--cache", default=None, metavar="FOLDER",
+                   help="column cache of a survey file: a folder, 'beside' (next to the "
+                        "file) or 'none' (default: $PYWEMIX_CACHE_DIR or "
+                        "~/.cache/pywemix/columns)")
+
+
 def _parser():
     p = argparse.ArgumentParser(prog="pywemix", description=(
         "Survey-weighted mixed models with weights at every level (as R's WeMix)."))
@@ -227,6 +274,16 @@ def _parser():
     pl.add_argument("-o", "--output", required=True, help="image file to write (e.g. qq.png)")
     pl.add_argument("--dpi", type=int, default=100)
     pl.set_defaults(func=_cmd_plot)
+    ds = sub.add_parser("describe", help="list a survey file's scales (plausible values), "
+                        "weights and replicate weights, reading no data")
+    ds.add_argument("data", help="the student (or teacher) file: SPSS, SAS, Stata, CSV, "
+                    "Parquet, or a folder of Parquet files")
+    ds.add_argument("--survey", default=None,
+                    help="PISA, TIMSS, PIRLS, TALIS, NAEP, ... (default: detected)")
+    _survey_args(ds)
+    ds.add_argument("--json", action="store_true",
+                    help="print describe().to_dict() as JSON instead of the text")
+    ds.set_defaults(func=_cmd_describe)
     d = sub.add_parser("demo", help="fit the bundled PISA-like example")
     d.add_argument("--json", action="store_true", help="print JSON instead of text")
     d.add_argument("--write-data", metavar="FILE", default=None,

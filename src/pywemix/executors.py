@@ -18,10 +18,23 @@ fits (plausible values, bootstrap refits, replicates, ``by=`` groups):
 
 Dask is imported only when a ``distributed.Client`` is passed, so nothing
 here needs it installed.
+
+Tasks run in parallel use one BLAS thread each (:func:`one_blas_thread`), as
+Dask's worker processes do (``OPENBLAS_NUM_THREADS=1``): each task gets one
+core, and the BLAS threads of several tasks never compete for the same
+cores (which can make small matrix products tens of times slower).
 """
 from __future__ import annotations
 
-__all__ = ["check_executor", "is_dask_client", "map_tasks"]
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+from threadpoolctl import ThreadpoolController
+
+__all__ = ["check_executor", "is_dask_client", "map_tasks", "map_chunks", "one_blas_thread",
+           "executor_workers"]
 
 #: Runs of at least this many tasks show a progress bar by default.
 PROGRESS_MIN_TASKS = 20
@@ -45,6 +58,48 @@ def check_executor(executor, name: str = "executor") -> None:
         raise TypeError(f"{name} must have a callable map method (a concurrent.futures "
                         "executor) or be a distributed.Client, got "
                         f"{type(executor).__name__}")
+
+
+_BLAS = {"controller": None, "depth": 0, "limiter": None}
+_BLAS_LOCK = threading.Lock()
+
+
+@contextmanager
+def one_blas_thread():
+    """Within the block, BLAS libraries (OpenBLAS, MKL, ...) use one thread.
+
+    Nested and concurrent uses (several threads of a thread pool) are
+    counted: the first sets the limit, the last restores the threads the
+    process had. Matrix products of the sizes pywemix's refits use gain
+    nothing from more threads, and threads of several tasks running at once
+    oversubscribe the cores.
+    """
+    with _BLAS_LOCK:
+        if _BLAS["depth"] == 0:
+            if _BLAS["controller"] is None:
+                _BLAS["controller"] = ThreadpoolController()
+            _BLAS["limiter"] = _BLAS["controller"].limit(limits=1, user_api="blas")
+        _BLAS["depth"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS["depth"] -= 1
+            if _BLAS["depth"] == 0:
+                _BLAS["limiter"].restore_original_limits()
+                _BLAS["limiter"] = None
+
+
+class _OneThreadTask:
+    """``fn`` run with one BLAS thread (picklable when ``fn`` is): a task in
+    another process gets one core, as on Dask's workers."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args):
+        with one_blas_thread():
+            return self.fn(*args)
 
 
 def map_tasks(executor, fn, items, *, shared=None, progress=None, desc: str = "fits",
@@ -89,9 +144,12 @@ def map_tasks(executor, fn, items, *, shared=None, progress=None, desc: str = "f
     args = [items] if shared is None else [[shared] * len(items), items]
     try:
         if executor is not None and is_dask_client(executor):
-            return _on_client(executor, fn, items, shared, bar)
+            return _on_client(executor, _OneThreadTask(fn), items, shared, bar)
+        if isinstance(executor, ThreadPoolExecutor):  # threads share this process's BLAS
+            with one_blas_thread():
+                return _on_executor(executor, fn, args, bar)
         if executor is not None and callable(getattr(executor, "submit", None)):
-            return _on_executor(executor, fn, args, bar)
+            return _on_executor(executor, _OneThreadTask(fn), args, bar)
         results = map(fn, *args) if executor is None else executor.map(fn, *args)
         out = []
         for r in results:
@@ -100,6 +158,43 @@ def map_tasks(executor, fn, items, *, shared=None, progress=None, desc: str = "f
         return out
     finally:
         bar.close()
+
+
+def executor_workers(executor) -> int:
+    """How many tasks ``executor`` runs at once: 1 for None, the worker
+    threads of a Dask client, the ``max_workers`` of a ``concurrent.futures``
+    pool (else the CPUs of this machine)."""
+    if executor is None:
+        return 1
+    if is_dask_client(executor):
+        return max(1, sum(executor.nthreads().values()))
+    workers = getattr(executor, "_max_workers", None)  # ThreadPool/ProcessPoolExecutor
+    return int(workers) if workers else (os.cpu_count() or 1)
+
+
+def map_chunks(executor, fn, items, *, shared=None, progress=None, desc: str = "fits",
+               unit: str = "task") -> list:
+    """``[fn(shared, item) for item in items]`` run as one task per chunk of items.
+
+    The items are split into as many contiguous chunks as ``executor`` runs
+    tasks at once (:func:`executor_workers`; one chunk without an executor),
+    and ``fn(shared, chunk)`` returns the list of a chunk's results: what a
+    task keeps between its items (a design built for the first, reused by
+    the others) is kept for the whole chunk, and a process pool receives
+    ``shared`` once per chunk (a Dask cluster once, see :func:`map_tasks`).
+
+    Returns
+    -------
+    list
+        The results of all items, in their order.
+    """
+    items = list(items)
+    n = max(1, min(len(items), executor_workers(executor)))
+    bounds = [len(items) * k // n for k in range(n + 1)]
+    chunks = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    done = map_tasks(executor, fn, chunks, shared=shared, progress=progress, desc=desc,
+                     unit=unit)
+    return [r for chunk in done for r in chunk]
 
 
 def _on_executor(executor, fn, args, bar) -> list:
@@ -119,13 +214,21 @@ def _on_executor(executor, fn, args, bar) -> list:
 
 
 def _on_client(client, fn, items, shared, bar) -> list:
-    """Scatter ``shared`` once, map ``fn`` over ``items``, gather in order; on
+    """Scatter ``shared`` once to every worker, and items that are data
+    (arrays, data frames: the groups of ``by=``) once each, so that each task
+    runs where its data are; map ``fn`` over the items, gather in order; on
     an error the remaining tasks are cancelled on the cluster."""
     from distributed import as_completed
+    held = []
+    if any(hasattr(item, "shape") for item in items):
+        items = held = client.scatter(list(items), hash=False)
     if shared is None:
         futures = client.map(fn, items, pure=False)
     else:
-        handle = client.scatter(shared, broadcast=True)
+        handle = client.scatter(shared, broadcast=True, hash=False)
+        # a list, tuple or dict is scattered element by element
+        held = held + (list(handle.values()) if isinstance(handle, dict) else
+                       list(handle) if isinstance(handle, (list, tuple)) else [handle])
         futures = client.map(fn, [handle] * len(items), items, pure=False)
     try:
         for done in as_completed(futures):
@@ -137,7 +240,7 @@ def _on_client(client, fn, items, shared, bar) -> list:
         client.cancel(futures)
         raise
     finally:
-        for f in futures:
+        for f in futures + held:
             f.release()
 
 

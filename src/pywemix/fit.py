@@ -14,6 +14,7 @@ from typing import Any, Literal, overload
 from .arguments import MixArguments
 from .results.result import MixResult
 from .survey import ByResult, PlausibleValuesResult, Replicates, ReplicateResult
+from .survey.data import SurveyData
 from .survey.dispatch import fit_survey
 
 __all__ = ["mix"]
@@ -29,6 +30,16 @@ def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bo
         plausible_values: Mapping | None = ..., executor: Any = ..., reml: bool = ...,
         start: Any = ..., max_iter: int | None = ..., replicates: Any = ...,
         by: str) -> ByResult: ...
+
+
+@overload
+def mix(formula: str, data: SurveyData, weights: list | None = ..., *,
+        cond_weights: bool = ..., family: Any = ..., link: str | None = ..., n_quad: int = ...,
+        offset: Any = ..., center_group: dict | None = ..., center_grand: list | None = ...,
+        weight_scaling: str = ..., survey: str | Literal[False] | None = ...,
+        plausible_values: Mapping | None = ..., executor: Any = ..., reml: bool = ...,
+        start: Any = ..., max_iter: int | None = ..., replicates: Any = ...,
+        by: None = ...) -> MixResult | ReplicateResult | PlausibleValuesResult: ...
 
 
 @overload
@@ -84,12 +95,24 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         Random terms: ``(1|g)``, ``(x|g)`` (correlated intercept and slope),
         ``(x||g)`` (uncorrelated), ``(0+x|g)``, ``(1|a/b)`` (``b`` nested in
         ``a``). Grouping factors must be nested; their levels are inferred.
-    data : pandas.DataFrame, polars.DataFrame or dask.dataframe.DataFrame
+    data : pandas.DataFrame, polars.DataFrame, dask.dataframe.DataFrame or SurveyData
         A Dask DataFrame is fitted on its workers (see :mod:`pywemix.dask`)
-        and gives a :class:`~pywemix.dask.result.DaskMixResult`.
+        and gives a :class:`~pywemix.dask.result.DaskMixResult`. Survey data
+        (:func:`pywemix.read_survey`, :func:`pywemix.survey_data`) bring their
+        own defaults, as EdSurvey's ``mixed.sdf``: a response naming a scale
+        (``"math ~ escs + (1|cntschid)"``) is fitted once per plausible value;
+        the survey's level weights, preset and replicate weights apply; each
+        is overridden by its argument here (``survey=False``: no preset).
+        Names in the formula ignore case, and only the columns the model
+        needs are read (:func:`pywemix.survey.bind.bind_survey_data`).
     weights : list of (str or None), optional
         One weight column per level, level 1 (observations) first; ``None`` at
-        a level means unit conditional weights there. Default: unit weights.
+        a level means unit conditional weights there. Default: unit weights;
+        with ``survey``, the preset's level weights found in the data (PISA
+        ``W_FSTUWT``, ``W_SCHGRNRABWT``; TIMSS/PIRLS ``TOTWGT``, ``SCHWGT``;
+        TALIS ``TCHWGT``, ``SCHWGT``; NAEP ``ORIGWT``, ``SMSRSWT``), a
+        :class:`~pywemix.SurveyWarning` naming those missing (their level
+        unweighted).
     cond_weights : bool, default False
         ``False``: weights are unconditional (overall inverse selection
         probabilities, as in survey files); the level-l conditional weight is
@@ -116,8 +139,9 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         Scaling of the level-1 weights within level-2 groups: method A (sum
         to the group size; Stata ``pwscale(size)``) or B (sum to the
         effective size; ``pwscale(effective)``).
-    survey : {"PISA", "TIMSS", "TIMSS Advanced", "PIRLS", "NAEP", "TALIS"}, optional
-        Survey preset (:mod:`pywemix.presets`), as the EdSurvey note: PISA
+    survey : {"PISA", "TIMSS", "TIMSS Advanced", "PIRLS", "NAEP", "TALIS"} or False, optional
+        Survey preset (:mod:`pywemix.presets`; ``False``: none, not even
+        survey data's own), as the EdSurvey note: PISA
         scales level 1 by method A; TIMSS/PIRLS take (total student weight,
         school weight) unconditional; TALIS (teacher weight, school weight)
         unconditional with method A. The standard errors come from the

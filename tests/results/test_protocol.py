@@ -90,7 +90,11 @@ def test_mix_declares_its_return_types():
     from pywemix.fit import mix
     overloads = typing.get_overloads(mix)
     returns = [typing.get_type_hints(f)["return"] for f in overloads]
-    assert returns[:4] == [pywemix.ByResult, pywemix.ReplicateResult,
-                           pywemix.PlausibleValuesResult, pywemix.MixResult]
+    assert returns[:5] == [pywemix.ByResult,
+                           pywemix.MixResult | pywemix.ReplicateResult
+                           | pywemix.PlausibleValuesResult,     # survey data, by their scale
+                           pywemix.ReplicateResult, pywemix.PlausibleValuesResult,
+                           pywemix.MixResult]
+    assert inspect.signature(overloads[1]).parameters["data"].annotation == "SurveyData"
     by = inspect.signature(overloads[0]).parameters["by"]
     assert by.default is inspect.Parameter.empty  # by= given: a ByResult

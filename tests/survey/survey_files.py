@@ -32,9 +32,12 @@ def pisa_frames(seed=1, n_pv=10):
     cs = _schools(rng)
     n = len(cs)
     cnt = np.array(["AAA", "BBB"])[cs[:, 0]]
+    school_weight = {k: rng.uniform(10, 90) for k in np.unique(cs[:, 1])}
+    w2 = np.array([school_weight[k] for k in cs[:, 1]]).round(3)
     stu = {"CNT": cnt, "CNTSCHID": cs[:, 1].astype(float), "CNTSTUID": np.arange(1., n + 1),
            "ST004D01T": rng.integers(1, 3, n).astype(float),
-           "ESCS": rng.normal(size=n).round(3), "W_FSTUWT": rng.uniform(5, 50, n)}
+           "ESCS": rng.normal(size=n).round(3),
+           "W_FSTUWT": w2 * rng.uniform(1, 3, n)}       # total weight = school x within
     stu["ST004D01T"][:3] = 7          # user-missing code: "Valid skip" ... "No response"
     stu["ESCS"][3:5] = [95, 99]       # labelled missing codes of a numeric score
     for scale in ("MATH", "READ", "MCCR", "FLIT"):
@@ -44,7 +47,7 @@ def pisa_frames(seed=1, n_pv=10):
         stu[f"W_FSTURWT{r}"] = stu["W_FSTUWT"] * rng.choice([0.5, 1.5], n)
     stu.update(_unused(n, rng))
     keys = pd.DataFrame({"CNT": cnt, "CNTSCHID": cs[:, 1].astype(float)}).drop_duplicates()
-    sch = keys.assign(W_SCHGRNRABWT=rng.uniform(10, 90, len(keys)).round(3),
+    sch = keys.assign(W_SCHGRNRABWT=[round(school_weight[k], 3) for k in keys["CNTSCHID"]],
                       SC013Q01TA=rng.integers(1, 3, len(keys)).astype(float)).reset_index(drop=True)
     labels = {"ST004D01T": {1.0: "Female", 2.0: "Male", 7.0: "Valid Skip", 9.0: "No Response"},
               "ESCS": {95.0: "Valid Skip", 99.0: "No Response"},
@@ -90,23 +93,27 @@ def talis_frames(seed=3):
     rng = np.random.default_rng(seed)
     cs = _schools(rng)
     n = len(cs)
+    school_weight = {k: rng.uniform(10, 90) for k in np.unique(cs[:, 1])}
+    w2 = np.array([school_weight[k] for k in cs[:, 1]])
     t = {"IDCNTRY": np.array([36.0, 40.0])[cs[:, 0]], "IDSCHOOL": cs[:, 1].astype(float),
          "IDTEACH": np.arange(1., n + 1), "TT3G01": rng.integers(1, 3, n).astype(float),
-         "TCHWGT": rng.uniform(5, 50, n)}
+         "T3JOBSA": rng.normal(12, 2, n).round(2), "TCHWGT": w2 * rng.uniform(1, 3, n)}
     for r in range(1, 101):
         t[f"TRWGT{r}"] = t["TCHWGT"] * rng.choice([0.5, 1.5], n)
     t.update(_unused(n, rng))
     keys = pd.DataFrame({"IDCNTRY": t["IDCNTRY"], "IDSCHOOL": t["IDSCHOOL"]}).drop_duplicates()
-    sch = keys.assign(SCHWGT=rng.uniform(10, 90, len(keys))).reset_index(drop=True)
-    return pd.DataFrame(t), sch, {}, {}
+    sch = keys.assign(SCHWGT=[school_weight[k] for k in keys["IDSCHOOL"]])
+    return pd.DataFrame(t), sch.reset_index(drop=True), {}, {}
 
 
 def naep_frames(seed=4, n_pv=5):
     rng = np.random.default_rng(seed)
     cs = _schools(rng, n_countries=1, per_country=10)
     n = len(cs)
+    school_weight = {k: rng.uniform(10, 90) for k in np.unique(cs[:, 1])}
+    w2 = np.array([school_weight[k] for k in cs[:, 1]])
     stu = {"SCRPSU": cs[:, 1].astype(float), "DSEX": rng.integers(1, 3, n).astype(float),
-           "ORIGWT": rng.uniform(5, 50, n)}
+           "ORIGWT": w2 * rng.uniform(1, 3, n)}
     for k in range(1, n_pv + 1):
         stu[f"MRPCM{k}"] = rng.normal(280, 35, n).round(2)
         stu[f"MRPSCA{k}"] = rng.normal(280, 35, n).round(2)
@@ -114,7 +121,7 @@ def naep_frames(seed=4, n_pv=5):
         stu[f"SRWT{r:02d}"] = stu["ORIGWT"] * rng.choice([0.0, 1.0, 2.0], n)
     stu.update(_unused(n, rng))
     sch = pd.DataFrame({"SSCRPSU": np.unique(cs[:, 1]).astype(float)})
-    sch["SMSRSWT"] = rng.uniform(10, 90, len(sch))
+    sch["SMSRSWT"] = [school_weight[k] for k in np.unique(cs[:, 1])]
     labels = {"DSEX": {1.0: "Male", 2.0: "Female"}}
     return pd.DataFrame(stu), sch, labels, {}
 

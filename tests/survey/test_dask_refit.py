@@ -20,6 +20,11 @@ COLS = [f"rw{i}" for i in range(1, 9)]
 PISA = "pv1math ~ escs + (1|schoolid)"
 #: Dask and pandas fits of the same rows: the same numbers up to the order of sums
 RTOL = 1e-8
+#: GLMM replicate refits: in memory one batch of Newton problems
+#: (estimation/batched.py), on Dask separate fits on the actors; each stops
+#: at its own gradient tolerance, so they agree as two fits of one optimum
+#: do (the project's 1e-6), not to the order of sums
+GLMM_RTOL = 1e-6
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +127,8 @@ def test_logit_glmm_replicates_refit_on_the_actors(dask_client):
     rep = pywemix.Replicates(COLS[:4], full_weight="wt")
     res, mem = _both("pass ~ x + (1|school)", d, npartitions=2, weights=["wt", "w2"],
                      family="binomial", n_quad=5, replicates=rep)
-    _same(res, mem)
+    np.testing.assert_allclose(res.full.params, mem.full.params, rtol=RTOL)
+    _same(res, mem, rtol=GLMM_RTOL)
     # the actors are back to the full-sample weights
     assert res.full.objective.function.evaluate(
         np.r_[res.params, res.full.theta]).llf == pytest.approx(res.full.llf, rel=1e-12)
@@ -237,8 +243,8 @@ def test_logit_glmm_plausible_values_times_replicates_on_the_actors(dask_client)
     res, mem = _both("passed ~ x + (1|school)", d, npartitions=2, weights=["wt", "w2"],
                      family="binomial", n_quad=5, replicates=rep,
                      plausible_values={"passed": ["pass1", "pass2"]})
-    _same(res, mem)
-    np.testing.assert_allclose(res.sampling_variance, mem.sampling_variance, rtol=RTOL)
+    _same(res, mem, rtol=GLMM_RTOL)
+    np.testing.assert_allclose(res.sampling_variance, mem.sampling_variance, rtol=GLMM_RTOL)
     np.testing.assert_allclose(res.sampling_variance + res.imputation_variance,
                                res.bse ** 2, rtol=1e-12)
 

@@ -290,12 +290,13 @@ def test_scale_with_one_plausible_value(pisa):
 
 def test_replicate_columns_missing(pisa):
     stu = pisa[0].drop(columns=["W_FSTURWT7", "W_FSTURWT80"])
-    with pytest.raises(ValueError, match=r"replicate weight columns missing.*W_FSTURWT7, "
-                                         r"W_FSTURWT80 \(2 of W_FSTURWT1..80\)"):
+    with pytest.raises(ValueError, match=r"2 of its 80 replicate weight columns are not in "
+                                         r"the data \(W_FSTURWT7, W_FSTURWT80\)"):
         pywemix.survey_data(stu, survey="PISA")
     assert pywemix.survey_data(stu, survey="PISA", replicates=False).replicates is None
     timss = iea_frames()[0].drop(columns="JKREP")
-    with pytest.raises(ValueError, match=r"lacks JKREP \(replicate indicator\)"):
+    with pytest.raises(ValueError, match=r"builds JK2 replicate weights from JKZONE, JKREP, "
+                                         r"TOTWGT, but JKREP is not in the data"):
         pywemix.survey_data(timss, survey="TIMSS")
 
 
@@ -309,5 +310,30 @@ def test_unknown_and_ambiguous_columns(pisa):
     with pytest.raises(ValueError, match="matches several columns"):
         pywemix.survey_data(pd.DataFrame({"ab": [1.0], "AB": [2.0]}), survey=False) \
             .get_data(["Ab"])
-    with pytest.raises(ValueError, match="unknown survey 'PIZA'"):
+    with pytest.raises(ValueError, match="unknown survey preset 'PIZA'; known: PISA"):
         pywemix.survey_data(both, survey="PIZA")
+
+
+@pytest.mark.parametrize("ext", [".sav", ".parquet"])
+def test_bad_files_on_disk_name_the_key_or_column(pisa, tmp_path, ext):
+    """The errors above, from files read by ``read_survey`` (the model's
+    columns only: a few of the thousand unused ones)."""
+    stu, sch, _, _ = pisa
+    keep = [c for c in stu.columns if not c.startswith("Q")][:40] + ["Q0001"]
+    keep += [c for c in stu.columns if c.startswith("W_FSTURWT") and c not in keep]
+    stu = stu[keep]
+    s = write(stu, tmp_path / f"stu{ext}")
+    twice = write(pd.concat([sch, sch.iloc[[2]]], ignore_index=True), tmp_path / f"dup{ext}")
+    sdf = pywemix.read_survey(s, school=twice, cache=False, replicates=False)
+    with pytest.raises(ValueError, match=rf"school file 'dup{ext}' has 2 rows sharing 1 school "
+                                         r"key\(s\) \(CNT, CNTSCHID\): \('AAA', 1002\)"):
+        pywemix.mix("pv1math ~ escs + (1|cntschid)", sdf)
+    one = write(stu.drop(columns=[c for c in stu if c.startswith("PV") and c != "PV1MATH"
+                                  and c.endswith("MATH")]), tmp_path / f"one{ext}")
+    with pytest.raises(ValueError, match=rf"scale 'math' has one plausible value only "
+                                         rf"\('PV1MATH' in 'one{ext}'\)"):
+        pywemix.read_survey(one, survey="PISA", cache=False)
+    part = write(stu.drop(columns=["W_FSTURWT3"]), tmp_path / f"part{ext}")
+    with pytest.raises(ValueError, match=rf"1 of its 80 replicate weight columns are not in "
+                                         rf"'part{ext}' \(W_FSTURWT3\)"):
+        pywemix.read_survey(part, survey="PISA", cache=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["group_crossprod", "group_sum"]
+__all__ = ["group_crossprod", "group_sum", "GroupRows"]
 
 
 def group_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -53,3 +53,55 @@ def group_crossprod(G: np.ndarray, w: np.ndarray, starts: np.ndarray) -> np.ndar
             weighted = block * (w[idx] * inside)[..., None]
             M[gk] = np.matmul(np.swapaxes(weighted, 1, 2), block)
     return M
+
+
+class GroupRows:
+    """The rows of contiguous groups laid out as padded blocks, for per-group
+    products of many row vectors at once (:meth:`outer`).
+
+    Groups are put in buckets of similar size (within a factor of two), as
+    :func:`group_crossprod` does; each bucket is a (groups, rows) index
+    array padded with the group's first row, and a 0/1 mask.
+
+    Parameters
+    ----------
+    starts : ndarray (J,)
+        First row of each group (increasing, ``starts[0] == 0``).
+    n : int
+        Number of rows.
+    """
+
+    def __init__(self, starts: np.ndarray, n: int):
+        sizes = np.diff(np.r_[starts, n])
+        bucket = np.ceil(np.log2(np.maximum(sizes, 1))).astype(int)
+        self.n_groups = len(starts)
+        self.buckets = []
+        for b in np.unique(bucket):
+            groups = np.flatnonzero(bucket == b)
+            offs = np.arange(int(sizes[groups].max()))
+            inside = offs < sizes[groups, None]
+            idx = np.where(inside, starts[groups, None] + offs, starts[groups, None])
+            self.buckets.append((groups, idx, inside.astype(float)))
+
+    def outer(self, c: np.ndarray, F: np.ndarray) -> np.ndarray:
+        """``out[..., j, :] = sum_{i in j} c[..., i] F[i, :]``.
+
+        Parameters
+        ----------
+        c : ndarray (..., n)
+            Row coefficients (any leading axes, e.g. one per problem).
+        F : ndarray (n, k)
+            Row vectors.
+
+        Returns
+        -------
+        ndarray (..., J, k)
+            One batched matrix product per bucket: no loop over groups.
+        """
+        lead = c.shape[:-1]
+        flat = c.reshape(-1, c.shape[-1])
+        out = np.empty((flat.shape[0], self.n_groups, F.shape[1]))
+        for groups, idx, mask in self.buckets:
+            cb = flat[:, idx] * mask                                   # (L, Jb, m)
+            out[:, groups] = np.swapaxes(np.matmul(np.swapaxes(cb, 0, 1), F[idx]), 0, 1)
+        return out.reshape(lead + out.shape[1:])

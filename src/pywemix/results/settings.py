@@ -96,6 +96,18 @@ class FitSettings:
         """``"REML"`` or ``"ML"``."""
         return "REML" if self.reml else "ML"
 
+    @property
+    def weights_from_preset(self) -> bool:
+        """Whether the weights are the survey preset's level weights (its
+        column names, any case; a level may be unweighted), as ``mix`` takes
+        them when ``weights=`` is not given."""
+        if self.survey is None or not any(self.weight_spec):
+            return False
+        levels = survey_preset(self.survey).weights.levels
+        return len(levels) == len(self.weight_spec) and all(
+            w is None or w.lower() in {c.lower() for c in names}
+            for w, names in zip(self.weight_spec, levels))
+
     def labels(self) -> list:
         """(label, text) lines of the summary for the survey preset, weight
         scaling and centering."""

@@ -83,8 +83,9 @@ class Summary:
                         _icc_text(r, icc_std_error, icc_se_label or kind.se_label))]
         n_pv = getattr(r, "n_plausible", None)
         if n_pv:
-            self.header.insert(1, ("Plausible values", f"{n_pv} ({', '.join(r.columns)}); "
-                                   "estimates averaged, variance = sampling + imputation"))
+            self.header.insert(1, ("Plausible values", f"{n_pv} ({', '.join(r.columns)}) of "
+                                   f"{r.response}; estimates averaged, variance = sampling + "
+                                   "imputation"))
         self.header[1:1] = [(str(k), v) for k, v in header]
         self.header.append(("Standard errors", kind.description))
         self.notes = list(r.warnings)
@@ -338,6 +339,8 @@ def _header(r) -> list:
     rows = [("Formula", s.formula), ("Family", s.family), ("Link", s.link),
             ("Criterion", crit),
             ("Weights", (f"{wt}; {'conditional' if s.cond_weights else 'unconditional'}"
+                         + (f"; the {s.survey} preset's level weights"
+                            if s.weights_from_preset else "")
                          if any(s.weight_spec) else "none (unit weights at every level)")),
             ("Observations", r.nobs)]
     if s.family != "gaussian":

@@ -9,8 +9,12 @@ by group, pooling, survey presets.
 - ``mix(..., by="cnt")``: one fit per country (:class:`ByResult`);
 - :func:`pool`: Rubin's rules with Barnard-Rubin degrees of freedom, the
   same code that combines plausible values (:mod:`.combine`);
-- survey presets (:mod:`pywemix.presets`): PISA's, TIMSS/PIRLS's, NAEP's and
-  TALIS's weights and replicate columns (:mod:`.presets`);
+- the survey registry (:mod:`pywemix.presets`): each survey's naming rules,
+  weights, scaling and replicate scheme, applied to data by :mod:`.detect`
+  (for ``mix(..., survey=...)`` on a data frame: :mod:`.presets`);
+- survey files: :func:`~pywemix.read_survey` and
+  :func:`~pywemix.survey_data` give a :class:`~pywemix.SurveyData`, which
+  ``mix`` fits with the survey's defaults (:mod:`.bind`).
 - on a Dask DataFrame, the same with the rows on the workers: replicate
   refits from per-group statistics or on the actors (:mod:`.dask_refit`),
   ``by=`` one group per task after one shuffle (:mod:`.by`).

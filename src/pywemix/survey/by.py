@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..dask import has_client, is_dask_dataframe
 from ..dask.fit import model_column_names
-from ..executors import map_tasks
+from ..executors import executor_workers, map_tasks
 from ..results.inference import check_alpha
 from ..results.plots import KINDS, plot_groups
 from ..results.summary import SCHEMA, tex_escape
@@ -119,7 +119,10 @@ def fit_by(args, data, replicates=None) -> "ByResult":
     :func:`pywemix.executors.map_tasks`): the results come back, never
     futures, equal to those of a serial run, and an unexpected failure
     cancels the groups not yet fitted. Plausible values and replicates of a
-    group run in that group's task. A group whose fit fails gets its error
+    group run in that group's task; with plausible values and fewer groups
+    than the executor has workers, the groups are fitted one after the
+    other, the plausible values of each (with their replicates) in parallel
+    instead. A group whose fit fails gets its error
     recorded in ``ByResult.errors``, and one warning lists them; when every
     group fails, ValueError. The groups' warnings are issued once each, in
     the caller, naming the groups that gave them (``cnt='AAA': ...``, or
@@ -131,8 +134,7 @@ def fit_by(args, data, replicates=None) -> "ByResult":
         col, values = _by_values(data, args.by)
         codes = data[col].to_numpy()
         subsets = [data.loc[codes == v] for v in values]
-        task = _GroupFit(args.replace(executor=None), replicates)
-        done = map_tasks(args.executor, task, subsets, desc=f"groups of {col}", unit="group")
+        done = _fit_frame_groups(args, replicates, col, subsets)
     keys = [v.item() if isinstance(v, np.generic) else v for v in values]
     out = [r for r, _ in done]
     _issue_group_warnings(col, keys, done)
@@ -145,6 +147,18 @@ def fit_by(args, data, replicates=None) -> "ByResult":
         warn(f"{len(errors)} of {len(keys)} groups of {col!r} could not be fitted: "
              + "; ".join(f"{k}: {m}" for k, m in list(errors.items())[:5]), DataWarning)
     return ByResult(col, fits, errors, args.formula)
+
+
+def _fit_frame_groups(args, replicates, col, subsets) -> list:
+    """(result, messages) per group of an in-memory frame: the groups as
+    tasks of ``args.executor``; with plausible values and fewer groups than
+    workers, the groups one after the other, the plausible values (and
+    their replicates) of each on the executor."""
+    if args.plausible_values is not None and len(subsets) < executor_workers(args.executor):
+        return map_tasks(None, _GroupFit(args, replicates), subsets,
+                         desc=f"groups of {col}", unit="group")
+    task = _GroupFit(args.replace(executor=None), replicates)
+    return map_tasks(args.executor, task, subsets, desc=f"groups of {col}", unit="group")
 
 
 def _fit_dask_groups(args, data, replicates) -> tuple:

@@ -14,12 +14,12 @@ import pandas as pd
 
 from ..design.frame import to_pandas
 from ..io.columns import NameIndex
+from ..presets import survey_preset
 from .describe import SurveyDescription, other_weight_columns, replicates_text
-from .detect import (SurveyWeights, check_plausible_values, detect_survey, find_keys,
-                     find_plausible_values, find_replicate_columns, find_weights)
-from .layouts import get_layout
+from .detect import (SurveyWeights, check_plausible_values, derived_weight, detect_survey,
+                     find_keys, find_plausible_values, find_replicate_columns, find_weights)
 from .merge import school_rows
-from .replicates import Replicates, jackknife_weights
+from .replicates import Replicates
 from .sources import DaskSource, FrameSource, is_dask, open_source
 
 __all__ = ["SurveyData", "read_survey", "survey_data"]
@@ -35,9 +35,11 @@ class SurveyData:
     Attributes
     ----------
     survey : str or None
-        ``"PISA"``, ``"TIMSS"``, ``"PIRLS"``, ``"TALIS"``, ``"NAEP"``, or None.
-    layout : SurveyLayout or None
-        The survey's naming rules (:mod:`pywemix.survey.layouts`).
+        ``"PISA"``, ``"TIMSS"``, ``"TIMSS ADVANCED"``, ``"PIRLS"``, ``"TALIS"``,
+        ``"NAEP"``, or None.
+    preset : SurveyPreset or None
+        The survey's record in the registry (:mod:`pywemix.presets`): its
+        naming rules, weight rule, scaling and replicate scheme.
     plausible_values : dict
         Scale -> its plausible-value columns (``{"math": ["PV1MATH", ...]}``);
         EdSurvey's ``showPlausibleValues``.
@@ -54,6 +56,11 @@ class SurveyData:
 
     Notes
     -----
+    ``mix(formula, sdf)`` fits survey data with their defaults: a scale named
+    as the response gives its plausible values, and the level weights, the
+    survey's preset and replicate weights apply
+    (:func:`pywemix.survey.bind.bind_survey_data`).
+
     Column names are kept as the file spells them; every lookup ignores case
     (``sdf.get_data(["escs"])`` finds ``ESCS``), a name written exactly as in
     the file winning over others that differ only in case. A scale name
@@ -61,11 +68,11 @@ class SurveyData:
     column of both files (other than the keys) is the student file's.
     """
 
-    def __init__(self, source, layout=None, *, school=None, school_key=None,
+    def __init__(self, source, preset=None, *, school=None, school_key=None,
                  plausible_values=None, weights=None, cond_weights=None, replicates=None):
         self._student = source
-        self.layout = layout
-        self.survey = layout.name if layout is not None else None
+        self.preset = preset
+        self.survey = preset.name if preset is not None else None
         self._loaded: dict = {}
         self._school = self._school_rows = None
         self.school_key = self._school_file_key = None
@@ -76,7 +83,9 @@ class SurveyData:
         self.weights = self._weights(weights, cond_weights)
         self._jk2 = None
         self._replicates = self._replicate_spec(replicates)
-        self.country = self._names.find(layout.country) if layout and layout.country else None
+        #: True when made with ``replicates=False`` (no replicate weights, by choice)
+        self.replicates_declined = replicates is False
+        self.country = self._names.find(preset.country) if preset and preset.country else None
 
     # -- construction ---------------------------------------------------------
     def _set_school(self, school, school_key) -> None:
@@ -86,12 +95,12 @@ class SurveyData:
             pairs = [k if isinstance(k, tuple) else (k, k) for k in keys]
             self.school_key = tuple(stu.resolve(a, "school key") for a, _ in pairs)
             self._school_file_key = tuple(sch.resolve(b, "school key") for _, b in pairs)
-        elif self.layout is not None:
-            self.school_key = find_keys(self.layout.school_keys, stu)
-            self._school_file_key = find_keys(self.layout.school_file_keys
-                                              or self.layout.school_keys, sch)
+        elif self.preset is not None:
+            self.school_key = find_keys(self.preset.school_keys, stu)
+            self._school_file_key = find_keys(self.preset.school_file_keys
+                                              or self.preset.school_keys, sch)
         if self.school_key is None or self._school_file_key is None:
-            expected = " or ".join("+".join(k) for k in (self.layout.school_keys if self.layout
+            expected = " or ".join("+".join(k) for k in (self.preset.school_keys if self.preset
                                                           else ()))
             raise ValueError(f"cannot merge the school file {school.where}: no school key "
                              f"({expected or 'none known without survey='}) in both "
@@ -124,14 +133,14 @@ class SurveyData:
             return {}
         if spec is not None:
             return check_plausible_values(spec, self._student.names)
-        if self.layout is None:
+        if self.preset is None:
             return {}
         labels = getattr(getattr(self._student, "file", None), "variable_labels", {})
-        return find_plausible_values(self.layout, self._student.names, labels)
+        return find_plausible_values(self.preset, self._student.names, labels)
 
     def _weights(self, spec, cond_weights) -> SurveyWeights:
         if spec is None:
-            found = find_weights(self.layout, self._names) if self.layout else SurveyWeights()
+            found = find_weights(self.preset, self._names) if self.preset else SurveyWeights()
         else:
             spec = [spec] if isinstance(spec, str) else list(spec)
             cols = tuple(None if c is None else self._names.resolve(c, "weight") for c in spec)
@@ -149,17 +158,15 @@ class SurveyData:
                 raise TypeError("replicates must be a pywemix.Replicates, False (none) or "
                                 f"None (the survey's), got {type(spec).__name__}")
             return spec
-        if self.layout is None:
+        if self.preset is None:
             return None
-        found = find_replicate_columns(self.layout, self._names)
+        found = find_replicate_columns(self.preset, self._names)
         if found is None:
             return None
-        cols, full = found
-        rule = self.layout.replicates
-        if rule.zone is not None:
-            self._jk2 = (*cols, full)
+        if found.from_zones:
+            self._jk2 = found
             return None
-        return Replicates(cols, method=rule.method, fay=rule.fay, full_weight=full)
+        return found.replicates()
 
     # -- metadata -------------------------------------------------------------
     @property
@@ -175,10 +182,7 @@ class SurveyData:
                 raise NotImplementedError(
                     "JK2 replicate weights of a Dask-backed survey are not built yet: read "
                     "the Parquet folder with backend='pandas', or pass replicates=")
-            zone, rep, weight = self._jk2
-            frame = self.get_data([zone, rep, weight])
-            self._replicates = Replicates(jackknife_weights(frame, zone, rep, weight),
-                                          method="jk2")
+            self._replicates = self._jk2.replicates(self.get_data(list(self._jk2.columns)))
         return self._replicates
 
     @property
@@ -186,7 +190,7 @@ class SurveyData:
         """The data's columns the replicate weights are made of (JK2: zone,
         replicate indicator and total weight), without building them."""
         if self._jk2 is not None:
-            return list(self._jk2)
+            return list(self._jk2.columns)
         rep = self._replicates
         if rep is None or rep.frame is not None:
             return []
@@ -229,7 +233,7 @@ class SurveyData:
         R equivalent: EdSurvey's ``showPlausibleValues`` and ``showWeights``
         (and printing an ``edsurvey.data.frame``). Reads no data.
         """
-        lay, w = self.layout, self.weights
+        lay, w = self.preset, self.weights
         school = None if self._school is None else {
             "file": self._school.where.strip("'"), "key": list(self.school_key),
             "schools": self._school.known_rows}
@@ -244,7 +248,7 @@ class SurveyData:
                         "rule": w.rule, "derived": [[n, list(f)] for n, f in w.derived],
                         "missing": list(w.missing),
                         "other": other_weight_columns(lay, self.columns, w.columns)},
-            "replicates": replicates_text(self._jk2, self._replicates)})
+            "replicates": replicates_text(self._jk2 and self._jk2.columns, self._replicates)})
 
     def _repr_html_(self) -> str:
         return self.describe().as_html()
@@ -265,7 +269,22 @@ class SurveyData:
         hit = next((d for d in derived if d.lower() == str(name).lower()), None)
         if hit is not None and self._names.find(name) is None:
             return [hit]
-        return [self._names.resolve(name)]
+        try:
+            return [self._names.resolve(name)]
+        except ValueError as exc:
+            if not self.plausible_values:
+                raise
+            scales = ", ".join(self.plausible_values)
+            raise ValueError(f"{exc}; nor is it a scale: the scales (names that stand for "
+                             f"their plausible values) are {scales}") from None
+
+    def __contains__(self, name) -> bool:
+        """Whether ``name`` is a scale or a column (ignoring case)."""
+        try:
+            self.resolve(name)
+        except ValueError:
+            return False
+        return True
 
     def columns_for(self, names, weights: bool = True, replicates: bool = True) -> list:
         """The columns a model of ``names`` needs, to read in one pass.
@@ -330,8 +349,7 @@ class SurveyData:
                 frame = frame.assign(**self._school_frame(school, frame.index))
         for name, factors in self.weights.derived:
             if name in wanted:
-                frame[name] = np.prod([frame[f].astype(float) for f in factors], axis=0) \
-                    if not is_dask(frame) else _product(frame, factors)
+                frame[name] = derived_weight(frame, factors)
         return frame[wanted]
 
     def _student_frame(self, cols) -> pd.DataFrame:
@@ -379,20 +397,14 @@ def _find_scale(scales: dict, name):
     return next((s for s in scales if s.lower() == name.lower()), None)
 
 
-def _product(frame, factors):
-    out = frame[factors[0]].astype(float)
-    for f in factors[1:]:
-        out = out * frame[f].astype(float)
-    return out
-
-
-def _layout(survey, names: NameIndex):
-    """The layout of ``survey`` (None: detected from the column names)."""
+def _preset(survey, names: NameIndex):
+    """The registry's record of ``survey`` (None: detected from the column
+    names; False: none)."""
     if survey is None:
         return detect_survey(names)
     if survey is False:
         return None
-    return get_layout(survey)
+    return survey_preset(survey)
 
 
 def read_survey(path, survey: str | None = None, school=None, columns=None, *,
@@ -410,8 +422,8 @@ def read_survey(path, survey: str | None = None, school=None, columns=None, *,
         The student (or teacher) file: SPSS ``.sav`` / ``.zsav``, SAS
         ``.sas7bdat`` / ``.xpt``, Stata ``.dta``, CSV, a Parquet file, or a
         folder (or glob) of Parquet files.
-    survey : {"PISA", "TIMSS", "PIRLS", "TALIS", "NAEP"}, optional
-        The survey whose naming rules apply (:mod:`pywemix.survey.layouts`).
+    survey : {"PISA", "TIMSS", "TIMSS Advanced", "PIRLS", "TALIS", "NAEP"}, optional
+        The survey whose naming rules apply (:mod:`pywemix.presets`).
         None detects it from the column names (``W_FSTUWT`` -> PISA, ...;
         no survey when none or several match); False: none.
     school : str or path-like, optional
@@ -456,8 +468,8 @@ def read_survey(path, survey: str | None = None, school=None, columns=None, *,
     school_source = open_source(school, cache=cache, backend="pandas"
                                 if backend == "dask" else backend, encoding=encoding) \
         if school is not None else None
-    layout = _layout(survey, source.names)
-    sdf = SurveyData(source, layout, school=school_source, school_key=school_key,
+    preset = _preset(survey, source.names)
+    sdf = SurveyData(source, preset, school=school_source, school_key=school_key,
                      plausible_values=plausible_values, weights=weights,
                      cond_weights=cond_weights, replicates=replicates)
     if columns is not None:
@@ -485,7 +497,7 @@ def survey_data(data, survey: str | None = None, school=None, *, school_key=None
     school_source = None
     if school is not None:
         school_source = FrameSource(to_pandas(school), "the school data")
-    layout = _layout(survey, source.names)
-    return SurveyData(source, layout, school=school_source, school_key=school_key,
+    preset = _preset(survey, source.names)
+    return SurveyData(source, preset, school=school_source, school_key=school_key,
                       plausible_values=plausible_values, weights=weights,
                       cond_weights=cond_weights, replicates=replicates)

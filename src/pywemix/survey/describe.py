@@ -78,7 +78,7 @@ class SurveyDescription:
 
 
 def _headline(i) -> str:
-    what = f"{i['survey']} data" if i["survey"] else "Survey data (no survey layout)"
+    what = f"{i['survey']} data" if i["survey"] else "Survey data (no survey preset)"
     rows = f"{i['rows']:,} rows" if i["rows"] is not None else "rows counted on first read"
     return f"{what}: {', '.join(i['files'])} ({rows}, {i['columns']:,} columns)"
 
@@ -137,9 +137,9 @@ def replicates_text(jk2, rep):
     return text + (f", full-sample weight {rep.full_weight}" if rep.full_weight else "")
 
 
-def other_weight_columns(layout, columns, used) -> list:
-    """Columns the layout calls weights, other than the level weights."""
-    if layout is None or not layout.other_weights:
+def other_weight_columns(preset, columns, used) -> list:
+    """Columns the survey's weight rule calls weights, other than the level weights."""
+    if preset is None or not preset.weights.other:
         return []
     return [c for c in columns if c not in set(used)
-            and re.fullmatch(layout.other_weights, c, flags=re.IGNORECASE)]
+            and re.fullmatch(preset.weights.other, c, flags=re.IGNORECASE)]

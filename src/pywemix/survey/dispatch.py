@@ -1,8 +1,12 @@
 """The survey layer of ``mix``: preset -> by -> replicates / plausible values / plain.
 
 :func:`fit_survey` is the one dispatch of every ``mix`` call, in memory or on
-Dask (:mod:`pywemix.survey.engines`): it checks the survey arguments, finds
-the replicate weights (given, or the survey preset's), splits the data by
+Dask (:mod:`pywemix.survey.engines`): it turns survey data
+(:class:`~pywemix.SurveyData`) into arguments and a data frame
+(:func:`~pywemix.survey.bind.bind_survey_data`), checks the survey arguments, takes
+the survey preset's level weights when none are given
+(:func:`~pywemix.survey.presets.preset_weights`), finds the replicate
+weights (given, or the survey preset's), splits the data by
 ``by`` and fits each sample through its engine.
 """
 from __future__ import annotations
@@ -10,9 +14,12 @@ from __future__ import annotations
 from ..arguments import MixArguments
 from ..executors import check_executor
 from ..warnings import carrying, collecting
+from .bind import bind_survey_data
 from .by import fit_by
+from .data import SurveyData
 from .engines import engine_for
 from .plausible import check_plausible_values
+from .presets import preset_weights
 from .replicates import Replicates
 
 __all__ = ["fit_survey", "check_survey_arguments"]
@@ -39,10 +46,13 @@ def fit_survey(args: MixArguments, data):
     -------
     MixResult, DaskMixResult, ReplicateResult, PlausibleValuesResult or ByResult
     """
+    if isinstance(data, SurveyData):  # the survey's defaults made arguments
+        args, data = bind_survey_data(args, data)
     check_survey_arguments(args)
     engine = engine_for(data)
     data = engine.prepare(data)
     with collecting() as notes:  # what a survey preset could not apply, said once
+        args, data = preset_weights(args, data)
         data, replicates = engine.replicates(args, data)
     if args.by is not None:
         return fit_by(args, data, replicates)

@@ -15,16 +15,19 @@ JK2 weights computed on the partitions, or those named), and
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from ..dask import is_dask_dataframe, mix_dask
 from ..dask.fit import collect_model_columns, in_memory_reason
 from ..design.frame import to_pandas
-from ..pipeline import fit_frame
-from ..warnings import collecting
+from ..executors import map_chunks
+from ..pipeline import FrameFit, fit_frame
+from ..warnings import collecting, reissue, silently
 from .dask_refit import actor_columns, dask_replicate_weights, jk2_columns, replicate_columns
-from .plausible import (PlausibleValuesResult, check_plausible_values, drop_partly_missing,
-                        fit_plausible_values)
+from .plausible import (PlausibleValuesResult, _fit_one, check_plausible_values,
+                        drop_partly_missing, fit_plausible_values, prepare_plausible_values)
 from .presets import preset_replicates
 from .refit import refit_replicates, replicate_weights
 from .replicates import Replicates
@@ -160,7 +163,13 @@ def _check_reml(args) -> None:
 
 
 def fit_replicated(args, data, rep: Replicates):
-    """Full-sample fit(s), then one refit per replicate (and plausible value)."""
+    """Full-sample fit(s), then one refit per replicate (and plausible value).
+
+    With plausible values, each value's full-sample fit and its refits run
+    in one task (``args.executor``, chunks of values, one per worker); the
+    design is built once per task and reused by its values, and the
+    replicate weights once per task.
+    """
     _check_reml(args)
     if args.plausible_values is None:
         full = fit_frame(args, data)
@@ -168,16 +177,17 @@ def fit_replicated(args, data, rep: Replicates):
             weights = replicate_weights(full.design, data, rep)
             est = refit_replicates(full, weights)
         return single_result(full, rep, est, weights.paired, messages)
-    pv = fit_plausible_values(args, data)
-    fits = pv.fits if rep.plausible_values == "all" else pv.fits[:1]
-    with collecting() as messages:
-        weights = replicate_weights(fits[0].design, data, rep)
-        ests = []
-        for f in fits:
-            w = weights if f.design.frame.index.equals(fits[0].design.frame.index) \
-                else replicate_weights(f.design, data, rep)
-            ests.append(refit_replicates(f, w))
-    return plausible_result(pv, rep, ests, weights.paired, messages)
+    response, cols, data = prepare_plausible_values(args, data)
+    refitted = cols if rep.plausible_values == "all" else cols[:1]
+    done = map_chunks(args.executor, _ReplicatedValues(rep, refitted), cols,
+                      shared=(FrameFit(args), data, response), desc="plausible values",
+                      unit="chunk")
+    pv = PlausibleValuesResult([d.fit for d in done], response, cols, args.formula)
+    reissue(pv.warnings)
+    messages = list({str(m): m for d in done for m in d.messages}.values())
+    reissue(messages)
+    ests = [d.estimates for d in done if d.estimates is not None]
+    return plausible_result(pv, rep, ests, done[0].paired, messages)
 
 
 def fit_replicated_dask(args, data, rep: Replicates):
@@ -214,3 +224,45 @@ def _plausible_columns(args) -> list:
     if args.plausible_values is None:
         return []
     return list(check_plausible_values(args.plausible_values, args.formula)[1])
+
+
+@dataclass(frozen=True)
+class _Value:
+    """One plausible value's full-sample fit, its replicate estimates (None
+    when not refitted), whether the replicates pair up, and the warnings of
+    the replicate weights and refits (recorded, not issued)."""
+
+    fit: object
+    estimates: object
+    paired: bool
+    messages: tuple
+
+
+class _ReplicatedValues:
+    """Full-sample fits of some plausible values and their replicate refits,
+    one value after the other (a picklable task of
+    :func:`~pywemix.executors.map_chunks`): the replicate weights are made
+    once, from the first design, for every value fitted to the same rows;
+    warnings are recorded, not issued (the caller issues them)."""
+
+    def __init__(self, rep: Replicates, refitted):
+        self.rep, self.refitted = rep, frozenset(refitted)
+
+    def __call__(self, shared, columns) -> list:
+        fit, data, response = shared
+        return silently(self._values)(silently(fit), data, response, columns)
+
+    def _values(self, fit, data, response, columns) -> list:
+        out, weights, rows = [], None, None
+        for c in columns:
+            full = _fit_one((fit, data, response), c)
+            if c not in self.refitted:
+                out.append(_Value(full, None, False, ()))
+                continue
+            with collecting() as messages:
+                if weights is None or not full.design.frame.index.equals(rows):
+                    weights = replicate_weights(full.design, data, self.rep)
+                    rows = full.design.frame.index
+                est = refit_replicates(full, weights)
+            out.append(_Value(full, est, weights.paired, tuple(messages)))
+        return out

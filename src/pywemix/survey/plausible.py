@@ -6,12 +6,11 @@ plausible values are never averaged before fitting.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ..checks import check_bool
 from ..design.formula import parse_formula
 from ..design.frame import check_columns, check_not_all_missing
-from ..executors import map_tasks
+from ..executors import map_chunks
 from ..pipeline import FrameFit
 from ..results.combined import CombinedFitsMixin
 from ..results.inference import InferenceMixin
@@ -21,7 +20,7 @@ from .combine import combine_fits, common_kinds
 from .pool import rubin
 
 __all__ = ["check_plausible_values", "fit_plausible_values", "PlausibleValuesResult",
-           "drop_partly_missing"]
+           "drop_partly_missing", "prepare_plausible_values", "fit_values"]
 
 
 def check_plausible_values(plausible_values, formula) -> tuple:
@@ -197,6 +196,23 @@ def drop_partly_missing(data, cols):
     return data[~partly]
 
 
+def prepare_plausible_values(args, data) -> tuple:
+    """``(response, columns, data)``: the plausible values of ``args`` checked
+    against the data, and the data without the rows where some of them are
+    missing and others are not (with a warning)."""
+    response, cols = check_plausible_values(args.plausible_values, args.formula)
+    check_columns(data, cols, "plausible-value column")
+    check_not_all_missing(data, cols, "plausible-value column")
+    return response, cols, drop_partly_missing(data, cols)
+
+
+def fit_values(shared, columns) -> list:
+    """The fits of some plausible values, one after the other (a picklable
+    task of :func:`~pywemix.executors.map_chunks`): a design built for the
+    first is reused by the others (:class:`~pywemix.pipeline.DesignReuse`)."""
+    return [_fit_one(shared, c) for c in columns]
+
+
 def fit_plausible_values(args, data, fit=None) -> PlausibleValuesResult:
     """One fit per plausible value of ``args.plausible_values``, combined.
 
@@ -204,23 +220,20 @@ def fit_plausible_values(args, data, fit=None) -> PlausibleValuesResult:
     ----------
     args : MixArguments
         ``args.executor`` runs the fits (threads, processes or a Dask cluster,
-        which receives the data once).
+        which receives the data once), in chunks of values, one per worker.
     data : pandas.DataFrame
     fit : callable, optional
         ``fit(data) -> result`` for one response (default: the in-memory
         pipeline, :class:`~pywemix.pipeline.FrameFit`).
     """
-    response, cols = check_plausible_values(args.plausible_values, args.formula)
-    check_columns(data, cols, "plausible-value column")
-    check_not_all_missing(data, cols, "plausible-value column")
-    data = drop_partly_missing(data, cols)
-    # the data go to the workers once (scattered to a Dask cluster); each task
-    # puts one plausible value in the response column. The fits only record
+    response, cols, data = prepare_plausible_values(args, data)
+    # the data go to each task once (to a Dask cluster once); each fit puts
+    # one plausible value in the response column. The fits only record
     # their warnings; each is issued once, here, at the user's line (also when
     # the fits ran in threads, other processes or on a cluster)
     fit = FrameFit(args) if fit is None else fit
-    fits = map_tasks(args.executor, _fit_one, cols, shared=(silently(fit), data, response),
-                     desc="plausible values", unit="fit")
+    fits = map_chunks(args.executor, fit_values, cols, shared=(silently(fit), data, response),
+                      desc="plausible values", unit="chunk")
     result = PlausibleValuesResult(fits, response, cols, args.formula)
     reissue(result.warnings)
     return result

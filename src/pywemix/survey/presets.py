@@ -1,11 +1,19 @@
-"""The replicate weights of a survey preset (``mix(..., survey=...)``), found in the data.
+"""The replicate weights of a survey preset (``mix(..., survey=...)``), found in a data frame.
 
-The presets themselves are records in :mod:`pywemix.presets`: PISA files
+The presets themselves are records in :mod:`pywemix.presets` (the survey
+registry); their columns are found by the same functions that read survey
+files (:func:`pywemix.survey.detect.find_replicate_columns`): PISA files
 carry 80 Fay replicate weights ``W_FSTURWT1..80`` of the total student
 weight ``W_FSTUWT`` (k = 0.5; OECD 2009, PISA Data Analysis Manual, 2nd
 ed.); TIMSS and PIRLS files carry jackknife zones ``JKZONE``, indicators
 ``JKREP`` and the total weight ``TOTWGT``, from which the JK2 weights are
 built (Foy and LaRoche 2016). Column names are matched ignoring case.
+
+A preset's level weights (PISA ``W_FSTUWT`` and ``W_SCHGRNRABWT``, TIMSS and
+PIRLS ``TOTWGT`` and ``SCHWGT``, ...; :mod:`pywemix.presets`) are the
+model's weights when ``weights=`` is not given (:func:`preset_weights`);
+those the data lack are named in a :class:`SurveyWarning` and give unit
+weights at their level.
 
 A preset never falls back silently: data without any of its replicate
 columns give the cluster-robust sandwich with a :class:`SurveyWarning`
@@ -17,57 +25,17 @@ warning.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
-from ..presets import ReplicateScheme, SurveyPreset
+from ..io.columns import NameIndex
+from ..presets import SurveyPreset
 from ..warnings import SurveyWarning, warn
-from .replicates import Replicates, jackknife_weights
+from .detect import (ReplicateColumns, derived_weight, find_replicate_columns, find_weights,
+                     span_names)
+from .replicates import Replicates
 
-__all__ = ["PresetColumns", "find_preset_columns", "preset_replicates", "span_names"]
-
-
-@dataclass(frozen=True)
-class PresetColumns:
-    """The data's columns for a preset's replicate scheme.
-
-    ``columns``: the replicate weights (or the zone, indicator and total
-    weight columns of a jackknife scheme); ``full_weight``: the full-sample
-    weight, or None when the data lack it.
-    """
-
-    preset: SurveyPreset
-    columns: tuple
-    full_weight: str | None
-
-    @property
-    def scheme(self) -> ReplicateScheme:
-        return self.preset.replicates
+__all__ = ["find_preset_columns", "preset_replicates", "preset_weights", "span_names"]
 
 
-def _lookup(columns, names) -> list:
-    """The columns matching ``names`` ignoring case (None where missing)."""
-    lower = {c.lower(): c for c in columns if isinstance(c, str)}
-    return [lower.get(n.lower()) for n in names]
-
-
-def span_names(names) -> str:
-    """Column names in few words: numbered runs as ``W_FSTURWT41..W_FSTURWT80``."""
-    runs, out = [], []
-    for n in names:
-        m = re.fullmatch(r"(.*?)(\d+)", n)
-        stem, k = (m.group(1), int(m.group(2))) if m else (n, None)
-        if runs and k is not None and runs[-1][0] == stem and runs[-1][2] == k - 1:
-            runs[-1][2] = k
-            runs[-1][4] = n
-        else:
-            runs.append([stem, k, k, n, n])
-    for stem, a, b, first, last in runs:
-        out.append(first if a == b else f"{first}..{last}")
-    return ", ".join(out[:8]) + (f" and {len(out) - 8} more" if len(out) > 8 else "")
-
-
-def find_preset_columns(preset: SurveyPreset, columns) -> PresetColumns | None:
+def find_preset_columns(preset: SurveyPreset, columns) -> ReplicateColumns | None:
     """The preset's replicate columns among ``columns``; None (with a
     :class:`SurveyWarning`) when there are none of them.
 
@@ -80,75 +48,92 @@ def find_preset_columns(preset: SurveyPreset, columns) -> PresetColumns | None:
     scheme = preset.replicates
     if scheme is None:
         return None
-    names = scheme.zones if scheme.zones is not None else scheme.columns
-    found = _lookup(columns, names)
-    missing = [n for n, f in zip(names, found) if f is None]
-    what = ("jackknife columns" if scheme.zones is not None else
-            "replicate weight columns")
-    if len(missing) == len(names):
+    found = find_replicate_columns(preset, NameIndex(columns, "the data"))
+    if found is None:
+        what, names = (("jackknife columns", scheme.zones) if scheme.zones is not None
+                       else ("replicate weight columns", scheme.columns))
         warn(f"survey={preset.name!r}: the data have none of the preset's {what} "
              f"({span_names(names)}), so the standard errors are the cluster-robust sandwich; "
              "pass replicates=False to choose it without this warning, or name the "
              "replicate weights with replicates=pywemix.Replicates(...)", SurveyWarning)
-        return None
-    if missing:
-        raise ValueError(_partial_message(preset, names, missing, what))
-    full = None
-    if scheme.full_weight is not None:
-        (full,) = _lookup(columns, [scheme.full_weight])
-        if full is None:
-            warn(f"survey={preset.name!r}: the full-sample weight {scheme.full_weight} is not "
-                 "in the data, so the replicate factors are taken relative to the model's "
-                 "total weight (its level-1 weight, or the product of the conditional "
-                 "weights); name it with replicates=pywemix.Replicates(..., full_weight=...)",
-                 SurveyWarning)
-    return PresetColumns(preset, tuple(found), full)
-
-
-def _partial_message(preset, names, missing, what) -> str:
-    scheme = preset.replicates
-    if scheme.zones is not None:
-        return (f"survey={preset.name!r} builds JK2 replicate weights from "
-                f"{', '.join(names)}, but {span_names(missing)} "
-                f"{'is' if len(missing) == 1 else 'are'} not in the data: build them "
-                "from your columns, replicates=pywemix.Replicates(pywemix.jackknife_weights("
-                "data, zone=..., rep=..., weight=...), method='jk2'), or pass "
-                "replicates=False for the cluster-robust sandwich")
-    return (f"survey={preset.name!r}: {len(missing)} of its {len(names)} {what} are not in "
-            f"the data ({span_names(missing)}); a replication variance from the other "
-            f"{len(names) - len(missing)} is not {preset.name}'s. Keep all {len(names)} "
-            "columns, name the replicates yourself (replicates=pywemix.Replicates([...], "
-            "method=...)), or pass replicates=False for the cluster-robust sandwich")
-
-
-def _jackknife_frame(data, zone, rep, weight, method) -> Replicates:
-    """JK2 replicate weights as a frame joined to the data by row label."""
-    return Replicates(jackknife_weights(data, zone, rep, weight), method=method)
+    return found
 
 
 def preset_replicates(preset: SurveyPreset | None, data,
-                      jackknife=_jackknife_frame) -> Replicates | None:
+                      jackknife=None) -> Replicates | None:
     """The :class:`Replicates` a survey preset implies for ``data`` (a pandas
     DataFrame), or None when the preset has none or the data have none of
     its columns (see :func:`find_preset_columns`).
 
     ``jackknife(data, zone, rep, weight, method) -> Replicates`` builds the
-    weights of a jackknife scheme: by default a :func:`jackknife_weights`
-    frame; on a Dask DataFrame, columns computed on each partition
+    weights of a jackknife scheme: by default (None) a
+    :func:`jackknife_weights` frame joined by row label; on a Dask DataFrame, columns computed on each partition
     (:func:`pywemix.survey.dask_refit.jk2_columns`).
     """
     if preset is None:
         return None
     found = find_preset_columns(preset, data.columns)
-    if found is None:
-        return None
-    scheme = found.scheme
-    if scheme.zones is None:
-        return Replicates(list(found.columns), method=scheme.method, fay=scheme.fay,
-                          full_weight=found.full_weight)
-    try:
-        return jackknife(data, *found.columns, scheme.method)
-    except ValueError as exc:
-        raise ValueError(f"{exc} (survey={preset.name!r} builds JK2 replicate weights from "
-                         f"{', '.join(found.columns)}; replicates=False keeps the sandwich)") \
-            from None
+    return None if found is None else found.replicates(data, jackknife)
+
+
+def preset_weights(args, data) -> tuple:
+    """``(args, data)`` with the survey preset's level weights as ``weights``
+    when the user gave none.
+
+    The weights are found by the preset's naming rules (any case), as
+    :class:`~pywemix.SurveyData` finds them; a weight the data lack but whose
+    factors they have (TIMSS's ``SCHWGT = WGTFAC1 x WGTADJ1``) is computed
+    and added to ``data``. A level whose weight is not in the data gets unit
+    weights, with a :class:`SurveyWarning` naming the missing columns: a
+    preset never fits other weights than its own without saying so.
+    ``weights=`` given (``[None, None]`` for unit weights) is left alone.
+
+    Parameters
+    ----------
+    args : MixArguments
+    data : pandas or Dask DataFrame
+
+    Returns
+    -------
+    tuple of (MixArguments, DataFrame)
+
+    Raises
+    ------
+    ValueError
+        When the preset's weights are found but the model has another
+        number of levels than the preset weights.
+    """
+    preset = args.preset
+    if preset is None or args.weights is not None:
+        return args, data
+    found = find_weights(preset, NameIndex(data.columns, "the data"))
+    if found.derived:
+        data = data.assign(**{name: derived_weight(data, factors)
+                              for name, factors in found.derived})
+    if not found.complete:
+        warn(_missing_weights(preset, found), SurveyWarning)
+    if not any(found.columns):
+        return args, data
+    levels = len({term.group for term in args.parsed.random}) + 1
+    if levels != len(found.columns):
+        raise ValueError(
+            f"survey={preset.name!r} weights {len(found.columns)} levels "
+            f"({', '.join(c or '(none)' for c in found.columns)}, level 1 first), but the "
+            f"model has {levels}: name one weight per level with weights=[...]")
+    return args.replace(weights=list(found.columns)), data
+
+
+def _missing_weights(preset: SurveyPreset, found) -> str:
+    """The warning of :func:`preset_weights` when some level weight is missing."""
+    levels = [f"level {i + 1} {' or '.join(c)}" for i, c in enumerate(preset.weights.levels)]
+    missing = [f"level {i + 1} ({' or '.join(c)})" for i, (c, col)
+               in enumerate(zip(preset.weights.levels, found.columns)) if col is None]
+    used = ([f"{col} at level {i + 1}" for i, col in enumerate(found.columns) if col]
+            or ["none"])
+    return (f"survey={preset.name!r}: the data lack the preset's level weight of "
+            f"{' and '.join(missing)}, so {'that level has' if len(missing) == 1 else 'those have'} "
+            f"unit weights (the preset's weights: "
+            f"{'; '.join(levels)}; found: {', '.join(used)}). A school weight is in the "
+            "school file: merge it (pywemix.read_survey(..., school=...)), or name the "
+            "weights yourself with weights=[...] (a None per level for unit weights "
+            "without this warning)")

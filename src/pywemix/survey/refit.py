@@ -17,8 +17,12 @@ import numpy as np
 import pandas as pd
 
 from ..estimation import optimize
+from ..estimation.batched import maximize_batch
+from ..executors import one_blas_thread
 from ..estimation.search import newton_batch
 from ..objective import make_objective
+from ..objective.batched import TwoLevelBatch
+from ..objective.covariance import CovarianceStructure
 from ..objective.gaussian import GaussianObjective
 from ..warnings import ConvergenceWarning, collecting, warn
 from .replicates import factor_rule, paired_halves, resolve_column
@@ -370,23 +374,45 @@ def batch_profile(objective, theta, W, reml: bool = False):
 
 
 def _refit_glmm(result, design, weights, max_iter):
-    """GLMM refits: the same design with new weights, started at the estimates."""
+    """GLMM refits started at the full-sample estimates: all at once as one
+    batch of Newton problems (:func:`~pywemix.estimation.batched.maximize_batch`)
+    when the model has two levels, and one fit each for the others (more
+    levels, or a refit the batch did not bring to convergence)."""
     fam, n_quad = result.family_object, result.settings.n_quad
     start = np.r_[result.params.to_numpy(), np.asarray(result.theta, dtype=float)]
-    R = weights.top.shape[0]
-    params, var, ok = [], [], np.zeros(R, dtype=bool)
-    for r in range(R):  # each refit is a full quadrature fit: the loop is over fits
+    structure = CovarianceStructure.from_design(design)
+    R, p = weights.top.shape[0], len(result.params)
+    params = np.full((R, p), np.nan)
+    var = np.full((R, len(structure.element_labels())), np.nan)
+    ok = np.zeros(R, dtype=bool)
+    todo = np.arange(R)
+    if TwoLevelBatch.fits(design):
+        batch = TwoLevelBatch(design, structure, fam, n_quad)
+        with one_blas_thread():  # small products: threads cost more than they save
+            fit = maximize_batch(batch, start, weights.top, weights.rows,
+                                 correct=range(p, len(start)), max_iter=max_iter)
+        done = fit.converged & np.all(np.isfinite(fit.x), axis=1)
+        params[done] = fit.x[done, :p]
+        var[done] = _var_elements(structure, fit.x[done, p:])
+        ok[done] = True
+        todo = np.flatnonzero(~done)
+    for r in todo:  # each a full quadrature fit from the full-sample estimates
         w1 = design.w1 if weights.rows is None else weights.rows[r]
         d_r = replace(design, w1=w1, wg=[*design.wg[:-1], weights.top[r]])
         try:
             objective = make_objective(d_r, fam, n_quad=n_quad)
             opt = optimize(objective, start=start, max_iter=max_iter)
         except (ValueError, np.linalg.LinAlgError):
-            params.append(np.full(len(start) - len(result.theta), np.nan))
-            var.append(np.full(len(result.var_components), np.nan))
             continue
-        params.append(np.asarray(opt.beta, dtype=float))
-        var.append(np.asarray(objective.structure.cov_to_phi(list(opt.covariances)),
-                              dtype=float))
+        params[r] = np.asarray(opt.beta, dtype=float)
+        var[r] = np.asarray(objective.structure.cov_to_phi(list(opt.covariances)), dtype=float)
         ok[r] = bool(opt.converged)
-    return ReplicateEstimates(np.array(params), np.array(var), ok)
+    return ReplicateEstimates(params, var, ok)
+
+
+def _var_elements(structure, chol) -> np.ndarray:
+    """The variance-component elements (b, m) of Cholesky parameters ``chol`` (b, k)."""
+    # covariances with the batch axis last, so that cov_to_phi's element
+    # indexing returns one row per element
+    covs = [np.moveaxis(C @ np.swapaxes(C, -1, -2), 0, -1) for C in structure.factors(chol)]
+    return np.asarray(structure.cov_to_phi(covs)).reshape(-1, len(chol)).T
