@@ -83,9 +83,10 @@ def pywemix_fit(df, formula, family, n_quad, weighted):
 
 
 def timed(fn):
-    t0 = time.perf_counter()
+    """(wall seconds, CPU seconds, value) of ``fn()``."""
+    c0, t0 = time.process_time(), time.perf_counter()
     value = fn()
-    return time.perf_counter() - t0, value
+    return time.perf_counter() - t0, time.process_time() - c0, value
 
 
 def median(xs):
@@ -97,8 +98,9 @@ def run(df, csv, repeats, slow_repeats, use_r):
     checks = {}
     loads = []
 
-    def add(key, t):
+    def add(key, t, cpu):
         times.setdefault(key, []).append(t)
+        times.setdefault(key + ".cpu", []).append(cpu)
 
     server = RServer() if use_r else None
     try:
@@ -113,16 +115,18 @@ def run(df, csv, repeats, slow_repeats, use_r):
                 if r >= (slow_repeats if slow else repeats):
                     continue
                 for weighted in (False, True):
-                    t, res = timed(lambda: pywemix_fit(df, formula, family, n_quad, weighted))
-                    add(f"{name}.pywemix{'_weighted' if weighted else ''}", t)
+                    t, cpu, res = timed(
+                        lambda: pywemix_fit(df, formula, family, n_quad, weighted))
+                    add(f"{name}.pywemix{'_weighted' if weighted else ''}", t, cpu)
                     if not weighted:
                         checks[name] = {"pywemix_llf": float(res.llf)}
                 if server is not None:
                     for rname in rspecs:
-                        add(f"{name}.{rname}", server.time(f"{name}.{rname}", 1)[0])
+                        wall, cpu = server.time(f"{name}.{rname}", 1)
+                        add(f"{name}.{rname}", wall[0], cpu[0])
             parsed = parse_formula(CASES[0][1])
-            t, _ = timed(lambda: build_design(parsed, df, WEIGHTS, True))
-            add("linear.build_design_weighted", t)
+            t, cpu, _ = timed(lambda: build_design(parsed, df, WEIGHTS, True))
+            add("linear.build_design_weighted", t, cpu)
         if server is not None:
             for name, _, _, _, rspecs, _ in CASES:
                 for rname in rspecs:
@@ -136,28 +140,33 @@ def run(df, csv, repeats, slow_repeats, use_r):
 def report(times, checks):
     rows = []
     for name, _, _, _, rspecs, _ in CASES:
-        py = median(times[f"{name}.pywemix"])
-        pyw = median(times[f"{name}.pywemix_weighted"])
-        for rname in rspecs or {"-": None}:
-            rt = median(times.get(f"{name}.{rname}", []))
-            rows.append(dict(case=name, r_fit=rname, pywemix_ms=1e3 * py,
-                             pywemix_weighted_ms=1e3 * pyw,
-                             r_ms=None if rt is None else 1e3 * rt,
-                             ratio=None if rt is None else py / rt,
-                             ratio_weighted=None if rt is None else pyw / rt,
-                             repeats=len(times[f"{name}.pywemix"])))
-    print(f"{'case':15s} {'R fit':8s} {'pywemix':>9s} {'weighted':>9s} {'R':>9s} "
-          f"{'ratio':>6s} {'ratio w':>7s}  (medians, ms)")
-    for row in rows:
-        r_ms = "n/a" if row["r_ms"] is None else f"{row['r_ms']:.1f}"
-        ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.3f}"
-        ratio_w = "n/a" if row["ratio"] is None else f"{row['ratio_weighted']:.3f}"
-        print(f"{row['case']:15s} {row['r_fit']:8s} {row['pywemix_ms']:9.2f} "
-              f"{row['pywemix_weighted_ms']:9.2f} {r_ms:>9s} {ratio:>6s} {ratio_w:>7s}")
+        for rname in rspecs:
+            row = dict(case=name, r_fit=rname, repeats=len(times[f"{name}.pywemix"]))
+            for clock, suffix in (("wall", ""), ("cpu", ".cpu")):
+                py = median(times[f"{name}.pywemix{suffix}"])
+                pyw = median(times[f"{name}.pywemix_weighted{suffix}"])
+                rt = median(times.get(f"{name}.{rname}{suffix}", []))
+                row.update({f"pywemix_ms_{clock}": 1e3 * py,
+                            f"pywemix_weighted_ms_{clock}": 1e3 * pyw,
+                            f"r_ms_{clock}": None if rt is None else 1e3 * rt,
+                            f"ratio_{clock}": None if rt is None else py / rt,
+                            f"ratio_weighted_{clock}": None if rt is None else pyw / rt})
+            rows.append(row)
+    for clock in ("wall", "cpu"):
+        print(f"\n{clock} time, medians (ms); ratio = pywemix / R, same run")
+        print(f"{'case':15s} {'R fit':8s} {'pywemix':>9s} {'weighted':>9s} {'R':>9s} "
+              f"{'ratio':>6s} {'ratio w':>7s}")
+        for row in rows:
+            r_ms = row[f"r_ms_{clock}"]
+            print(f"{row['case']:15s} {row['r_fit']:8s} {row[f'pywemix_ms_{clock}']:9.2f} "
+                  f"{row[f'pywemix_weighted_ms_{clock}']:9.2f} "
+                  f"{'n/a' if r_ms is None else f'{r_ms:.1f}':>9s} "
+                  f"{'n/a' if r_ms is None else format(row[f'ratio_{clock}'], '.3f'):>6s} "
+                  f"{'n/a' if r_ms is None else format(row[f'ratio_weighted_{clock}'], '.3f'):>7s}")
     design = median(times["linear.build_design_weighted"])
     fit = median(times["linear.pywemix_weighted"])
-    print(f"build_design alone (linear, weighted): {1e3 * design:.2f} ms, "
-          f"{100 * design / fit:.0f}% of the weighted fit")
+    print(f"\nbuild_design alone (linear, weighted): {1e3 * design:.2f} ms, "
+          f"{100 * design / fit:.0f}% of the weighted fit (wall medians)")
     for name, c in checks.items():
         print(f"llf {name}: " + ", ".join(f"{k} {v:.6f}" for k, v in c.items()))
     return rows

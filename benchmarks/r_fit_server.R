@@ -11,9 +11,9 @@
 #                             "formula": ..., "family": "binomial" | "poisson",
 #                             "link": ..., "nAGQ": 1, "REML": false,
 #                             "tolPwrss": 1e-13 (optional, glmer)}
-#   time ID N                 fit N times; answer "ok t1 ... tN" (seconds, each
-#                             fit timed on its own with a high-resolution clock,
-#                             the fit call only)
+#   time ID N                 fit N times; answer "ok t1 ... tN c1 ... cN": wall
+#                             seconds of each fit (high-resolution clock, the
+#                             fit call only), then its CPU seconds (user + system)
 #   result ID                 answer "ok JSON" with logLik, fixef and the
 #                             number of function evaluations of the last fit
 #   quit
@@ -82,13 +82,16 @@ repeat {
       spec <- cases[[parts[2]]]
       n <- as.integer(parts[3])
       times <- numeric(n)
+      cpu <- numeric(n)
       for (i in seq_len(n)) {
+        c0 <- proc.time()
         t0 <- clock()
         m <- suppressWarnings(suppressMessages(fit_case(spec)))
         times[i] <- clock() - t0
+        cpu[i] <- sum((proc.time() - c0)[c(1, 2)])
       }
       last[[parts[2]]] <- m
-      paste("ok", paste(sprintf("%.9f", times), collapse = " "))
+      paste("ok", paste(sprintf("%.9f", c(times, cpu)), collapse = " "))
     } else if (cmd == "result") {
       paste("ok", toJSON(summary_of(last[[parts[2]]]), auto_unbox = TRUE, digits = NA))
     } else {

@@ -42,8 +42,10 @@ class RServer:
     def case(self, name: str, spec: dict) -> None:
         self.ask(f"case {name} {json.dumps(spec)}")
 
-    def time(self, name: str, n: int = 1) -> list:
-        return [float(t) for t in self.ask(f"time {name} {n}").split()]
+    def time(self, name: str, n: int = 1) -> tuple:
+        """(wall seconds, CPU seconds) of each of ``n`` fits."""
+        values = [float(t) for t in self.ask(f"time {name} {n}").split()]
+        return values[:n], values[n:]
 
     def result(self, name: str) -> dict:
         return json.loads(self.ask(f"result {name}"))

@@ -123,6 +123,8 @@ def _missing(values) -> np.ndarray:
         return np.zeros(len(values), dtype=bool)
     if isinstance(dtype, np.dtype) and dtype.kind == "f":
         return np.isnan(np.asarray(values))
+    if isinstance(values, pd.Series) and not isinstance(dtype, np.dtype):
+        return np.asarray(values.array.isna())  # an extension array's own mask
     return np.asarray(pd.isna(values))
 
 
@@ -203,20 +205,19 @@ def is_text(s: pd.Series) -> bool:
 
 def _text_categorical(s: pd.Series, rows) -> pd.Categorical:
     """The categorical of a text column, its levels sorted: the distinct
-    values are found once (``pd.factorize``) and only they are sorted."""
-    codes, uniques = pd.factorize(s)
+    values are found once (a factorisation of the column) and only they are
+    sorted (Python's order of strings, which ``pd.factorize(sort=True)``
+    gives too)."""
+    codes, uniques = s.array.factorize()
     if rows is not None:
         codes = codes[rows]
     used = np.bincount(codes[codes >= 0], minlength=len(uniques)) > 0
-    uniques = pd.Index(uniques)
-    if not used.all():
-        uniques = uniques[used]
-    # rank of each distinct value in sorted text order (as factorize(sort=True));
-    # the last entry maps a missing value (-1) to -1
-    rank_codes, levels = pd.factorize(uniques.astype(str), sort=True)
+    values = [str(v) for v, u in zip(uniques, used) if u]
+    order = sorted(range(len(values)), key=values.__getitem__)
+    # rank of each used distinct value; the last entry maps a missing value (-1) to -1
     remap = np.full(len(used) + 1, -1, dtype=np.int64)
-    remap[np.flatnonzero(used)] = rank_codes
-    return pd.Categorical.from_codes(remap[codes], dtype=pd.CategoricalDtype(levels),
+    remap[np.flatnonzero(used)[order]] = np.arange(len(order))
+    return pd.Categorical.from_codes(remap[codes], categories=[values[i] for i in order],
                                      validate=False)
 
 

@@ -121,10 +121,6 @@ class MixResult(InferenceMixin):
                                  name="params")
         d["_cov"] = {"robust": _frozen(variance.fixed_robust),
                      "model": _frozen(variance.fixed_model)}
-        structure = CovarianceStructure.from_design(design)
-        sigma2 = optimum.sigma2 if settings.family == "gaussian" else None
-        d["_var_components"] = variance_table(structure, design.levels, optimum.covariances,
-                                              sigma2, variance.std_errors())
         d["_var_cov"] = {"robust": _frozen(variance.components_robust),
                          "model": _frozen(variance.components_model)}
         d["_modes"] = [_frozen(m) for m in optimum.modes]
@@ -138,14 +134,34 @@ class MixResult(InferenceMixin):
 
     @staticmethod
     def _from_rows(design, optimum) -> dict:
-        """What the result derives from the design's rows: the groups table,
-        the fitted linear predictor and the order back to the data's rows
-        (a Dask result, whose rows stay on the workers, overrides it)."""
-        return {"_groups": groups_table(design),
-                "_fitted_link": linear_predictor(design.X, optimum.beta, design.offset,
+        """What the result derives from the design's rows: the fitted linear
+        predictor and the order back to the data's rows (the groups table is
+        made on first use; a Dask result, whose rows stay on the workers,
+        overrides it)."""
+        return {"_fitted_link": linear_predictor(design.X, optimum.beta, design.offset,
                                                  design.Z, [lev.codes for lev in design.levels],
                                                  optimum.modes),
                 "_order": np.argsort(design.row_positions, kind="stable")}
+
+    def _variance_table(self) -> pd.DataFrame:
+        """The variance-components table (``var_components``)."""
+        structure = CovarianceStructure.from_design(self._design)
+        opt = self._optimum
+        sigma2 = opt.sigma2 if self._settings.family == "gaussian" else None
+        return variance_table(structure, self._design.levels, opt.covariances, sigma2,
+                              self._variance.std_errors())
+
+    #: tables made from the stages' outputs on first use (most fits of a
+    #: survey analysis -- replicates, plausible values -- never show them)
+    _TABLES = {"_var_components": _variance_table,
+               "_groups": lambda self: groups_table(self._design)}
+
+    def __getattr__(self, name):
+        make = type(self)._TABLES.get(name)
+        if make is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        value = self.__dict__[name] = make(self)
+        return value
 
     def __setattr__(self, name, value):
         raise AttributeError("MixResult is immutable; fit a new model instead")
