@@ -77,6 +77,9 @@ _HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
 #: (:meth:`QuadratureObjective._rows_last`): the same numbers, faster; off
 #: only to test that they are the same.
 ROWS_LAST = True
+#: Rows per block of the log density at every node (arrays of rows x nodes
+#: doubles that stay in the processor's cache).
+ROW_BLOCK = 2048
 
 
 @dataclass
@@ -251,6 +254,26 @@ class QuadratureObjective(CholeskyParameters):
         self._last[li] = (post, V)
         return _Level(A, G, H, post, V)
 
+    def _rows_last_loglik(self, Ut, offT, lev):
+        """``sum_i w_i log f(y_i | eta_i)`` of every group, context and node
+        (J, K, N), from the effects ``Ut`` (K, N, J): in blocks of whole groups
+        of about ``ROW_BLOCK`` rows, whose arrays stay in the processor's cache
+        through the dozen passes of the log density (each group's sum is the
+        one over all rows at once)."""
+        K, N, J = Ut.shape
+        out = np.empty((K, N, J))
+        z, y, w, starts = self.Z[0][:, 0], self.y, self.w1, lev.starts
+        for g0, g1 in _group_blocks(starts, len(y), ROW_BLOCK):
+            r0 = starts[g0]
+            r1 = starts[g1] if g1 < J else len(y)
+            eta = np.repeat(Ut[..., g0:g1], np.diff(np.r_[starts[g0:g1], r1]), axis=-1)
+            eta *= z[r0:r1]
+            eta += offT[..., r0:r1]
+            ll = self.family.loglik(y[r0:r1], eta)
+            ll *= w[r0:r1]
+            out[..., g0:g1] = np.add.reduceat(ll, starts[g0:g1] - r0, axis=-1)
+        return out.transpose(2, 0, 1)
+
     def _rows_last_pieces(self, offT, z, v, lev):
         """Log integrand pieces ``(F, g, h)`` of level 2 with one effect per
         group (before the prior terms), from the contexts' offsets ``offT``
@@ -261,7 +284,7 @@ class QuadratureObjective(CholeskyParameters):
         rows last: every pass over the (K, n) arrays is one long loop instead
         of n short broadcasts, and the group sums run over contiguous memory.
         """
-        eta = np.take(np.ascontiguousarray(v.T), lev.codes, axis=1)   # (K, n)
+        eta = _by_row(np.ascontiguousarray(v.T), lev)                  # (K, n)
         eta *= z
         eta += offT
         ll, d1, d2 = self.family.derivs(self.y, eta)
@@ -280,13 +303,14 @@ class QuadratureObjective(CholeskyParameters):
         direction, also ``moments(post)`` giving the level's derivatives in
         that direction, as :func:`_level1_moments` does.
         """
-        eta = np.take(np.ascontiguousarray(U.transpose(1, 2, 0)), lev.codes, axis=2)
-        eta *= self.Z[0][:, 0]
-        eta += off.T[:, None, :]
-        w = self.w1
+        Ut = np.ascontiguousarray(U.transpose(1, 2, 0))                        # (K, N, J)
+        offT = off.T[:, None, :]
         if dirs is None:
-            ll = self.family.loglik(self.y, eta)
-            return np.add.reduceat(_times(ll, w), lev.starts, axis=-1).transpose(2, 0, 1), None
+            return self._rows_last_loglik(Ut, offT, lev), None
+        eta = _by_row(Ut, lev)
+        eta *= self.Z[0][:, 0]
+        eta += offT
+        w = self.w1
         ll, d1, d2 = self.family.derivs(self.y, eta)
         An = np.add.reduceat(_times(ll, w), lev.starts, axis=-1).transpose(2, 0, 1)
         d = np.ascontiguousarray(dirs[:, :, 0].T)[:, None, :]                   # (K, 1, n)
@@ -518,6 +542,20 @@ def _times(values, w):
     return w * values
 
 
+def _by_row(values, lev):
+    """``values[..., codes]``: each row's value of its group (last axis), by
+    repeating each group's value over its contiguous rows."""
+    sizes = np.diff(np.r_[lev.starts, len(lev.codes)])
+    return np.repeat(values, sizes, axis=-1)
+
+
+def _group_blocks(starts, n, rows):
+    """Runs ``(g0, g1)`` of whole groups with about ``rows`` rows each."""
+    cuts = np.searchsorted(starts, np.arange(rows, n, rows))
+    edges = np.unique(np.r_[0, cuts, len(starts)])
+    return list(zip(edges[:-1], edges[1:]))
+
+
 def _rows_last_moments(post, g, wd2, d, lev):
     """:func:`_level1_moments` in one direction ``d`` (K, 1, n), with the
     rows last: ``wd2`` (K, N, n). The node sum of each row's
@@ -525,7 +563,7 @@ def _rows_last_moments(post, g, wd2, d, lev):
     general code adds it for one direction."""
     live = post > 0
     g = np.where(live[..., None], g, 0.0)
-    p_obs = np.take(np.ascontiguousarray(post.transpose(1, 2, 0)), lev.codes, axis=2)
+    p_obs = _by_row(np.ascontiguousarray(post.transpose(1, 2, 0)), lev)
     a = np.where(p_obs > 0, p_obs * wd2, 0.0)
     a *= d
     a *= d
