@@ -67,7 +67,9 @@ def group_codes(frame: pd.DataFrame, columns) -> np.ndarray:
     """Integer code of each row's group for the combination of ``columns``."""
     columns = list(columns)
     if len(columns) == 1:
-        codes, _ = pd.factorize(frame[columns[0]], sort=False)
+        col = frame[columns[0]]
+        codes, _ = pd.factorize(col.to_numpy() if isinstance(col.dtype, np.dtype) else col,
+                                sort=False)
         return codes.astype(np.int64)
     return frame.groupby(columns, sort=False, observed=True).ngroup().to_numpy(np.int64)
 
@@ -131,7 +133,10 @@ def order_levels(frame: pd.DataFrame, groups) -> list:
 
 def _labels(frame: pd.DataFrame, columns, starts) -> pd.Index:
     if len(columns) == 1:
-        return pd.Index(frame[columns[0]].take(starts).to_numpy(), name=columns[0])
+        col = frame[columns[0]]
+        first = col.to_numpy()[starts] if isinstance(col.dtype, np.dtype) else \
+            np.asarray(col.array.take(starts))
+        return pd.Index(first, name=columns[0])
     first = frame.iloc[starts]
     joined = first[list(reversed(columns))].astype(str).agg(":".join, axis=1)
     return pd.Index(joined.to_numpy(), name=_name(columns))

@@ -156,7 +156,8 @@ def badly_scaled(X: np.ndarray, names) -> dict:
     """``name -> standard deviation`` of the continuous columns (not all 0/1)
     whose scale lme4's ``checkScaleX`` would report: an SD beyond
     ``[1e-3, 1e3]``, or all of them when two SDs differ by more than 1e3."""
-    cont = [j for j in range(X.shape[1]) if not np.all((X[:, j] == 0.0) | (X[:, j] == 1.0))]
+    binary = ((X == 0.0) | (X == 1.0)).all(axis=0)
+    cont = [j for j in range(X.shape[1]) if not binary[j]]
     sd = {names[j]: float(np.std(X[:, j], ddof=1)) for j in cont if len(X) > 1}
     sd = {k: v for k, v in sd.items() if v > 0}
     if not sd:
