@@ -317,7 +317,8 @@ def _frame(data, parsed: ParsedFormula, spec, extra=()):
             "are numpy's (np.log, np.sqrt, ...), formulaic's (log, exp, scale, center, "
             "poly, C, I, ...) and Python's; an offset is given with mix(..., offset=)")
     used = set(needed) | {w for w in spec if w is not None}
-    dup = sorted(set(data.columns[data.columns.duplicated()]) & used)
+    dup = [] if data.columns.is_unique else \
+        sorted(set(data.columns[data.columns.duplicated()]) & used)
     if dup:
         raise ValueError(f"data has several columns named {', '.join(map(repr, dup))}, "
                          "which the model uses: rename them")
