@@ -224,7 +224,9 @@ def test_family_derivatives(family, link):
 @pytest.mark.parametrize("n_quad", [1, 3, 5])
 def test_rows_last_layout_gives_the_same_numbers(fam, n_quad, monkeypatch):
     """Level 2 with one effect is computed with the rows last (long passes,
-    contiguous group sums); the general layout gives the same bits."""
+    contiguous group sums); the general layout gives the same bits, but for
+    the fixed-node Hessian in all parameters, whose node sums are added in
+    another order (to rounding)."""
     from pywemix.design import build_design
     from pywemix.objective import quadrature
     from pywemix.objective.covariance import CovarianceStructure
@@ -247,7 +249,9 @@ def test_rows_last_layout_gives_the_same_numbers(fam, n_quad, monkeypatch):
         assert a.llf == b.llf
         assert np.array_equal(a.group_A, b.group_A)
         if a.grad is not None:
-            assert np.array_equal(a.grad, b.grad) and np.array_equal(a.hess, b.hess)
+            assert np.array_equal(a.grad, b.grad)
             assert np.array_equal(a.group_grad, b.group_grad)
+            scale = np.abs(b.hess).max()
+            assert np.abs(a.hess - b.hess).max() <= 1e-13 * scale
     for a, b in zip(out[True][3], out[False][3]):
         assert np.array_equal(a, b)
