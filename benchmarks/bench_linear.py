@@ -305,7 +305,8 @@ class StageTimer:
 
 STAGES = [
     # (module path, attribute, label, depth)
-    ("pywemix.fit", "build_design", "design (build_design)", 0),
+    # the one-response pipeline is pywemix.pipeline (pywemix.fit before issue 19)
+    ("pywemix.pipeline|pywemix.fit", "build_design", "design (build_design)", 0),
     ("pywemix.design.model", "_frame", "model frame: columns, NA drop, categoricals", 1),
     ("pywemix.design.model", "_weights", "weights: validation, levels", 1),
     ("pywemix.design.model", "sorted_levels", "sort rows by group", 1),
@@ -320,7 +321,7 @@ STAGES = [
     ("pywemix.objective.gaussian.GaussianObjective", "profiled", "objective evaluations (all)", 1),
     ("pywemix.objective.gaussian.GaussianObjective", "profiled_grad",
      "objective + gradient evaluations (all)", 1),
-    ("pywemix.fit", "estimate_variance", "robust variance (sandwich)", 0),
+    ("pywemix.pipeline|pywemix.fit", "estimate_variance", "robust variance (sandwich)", 0),
     ("pywemix.objective.gaussian.GaussianObjective", "conditional_modes", "conditional modes", 0),
     ("pywemix.results.result", "variance_table", "variance table", 0),
 ]
@@ -343,13 +344,15 @@ def _resolve(path):
 def profile_fit(df, kind: str, tag: str) -> dict:
     import pywemix  # noqa: F401
     timer = StageTimer()
-    for mod, attr, label, _ in STAGES:
-        try:
-            owner = _resolve(mod)
-        except (ImportError, AttributeError):
-            continue
-        if hasattr(owner, attr):  # the code may have moved on: skip what is gone
-            timer.wrap(owner, attr, label)
+    for mods, attr, label, _ in STAGES:
+        for mod in mods.split("|"):  # alternatives: where the code is now, or was
+            try:
+                owner = _resolve(mod)
+            except (ImportError, AttributeError):
+                continue
+            if hasattr(owner, attr):  # the code may have moved on: skip what is gone
+                timer.wrap(owner, attr, label)
+                break
     import pywemix.estimation.linear as _lin
     depth = {label: d for _, _, label, d in STAGES}
     if not hasattr(_lin, "_optimize"):  # older code: the optimiser is called directly

@@ -414,10 +414,12 @@ METHODS = [
         (None, TypeError), (np.nan, ValueError), (1.5, ValueError), ([0.05], TypeError),
         (True, TypeError)]],
     *[(lambda r, k=k, m=m, arg=arg: getattr(r, m)(**{arg: k}), ValueError, arg)
-      for m, arg in [("conf_int", "kind"), ("cov_params", "kind"), ("ranef", "kind"),
-                     ("residuals", "kind"), ("predict", "type"), ("conf_int", "which"),
-                     ("std_errors", "kind"), ("tidy", "kind")]
+      for m, arg in [("ranef", "kind"), ("residuals", "kind"), ("predict", "type"),
+                     ("conf_int", "which")]
       for k in ("nope", None, 3)],
+    # covariance kinds: None is the result's default kind (issue 19)
+    *[(lambda r, k=k, m=m: getattr(r, m)(kind=k), ValueError, "kind")
+      for m in ("conf_int", "cov_params", "std_errors", "tidy") for k in ("nope", 3)],
     *[(lambda r, k=k: r.plot(k), ValueError, "kind") for k in ("nope", None, 3)],
     (lambda r: r.ranef(se="yes"), TypeError, "se"),
     *[(lambda r, t=t: r.wald_test(t), e, m) for t, e, m in [

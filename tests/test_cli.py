@@ -423,3 +423,88 @@ def test_coef_plot_with_plausible_values(monkeypatch, capsys, example, tmp_path)
                  "math=" + ",".join(PV), "--kind", "coef", "-o", str(out_png)]) == 0
     assert calls and calls[0]
     assert out_png.read_text() == "coef"
+
+
+# -- one schema, flags without effect, the replicate kind (issue 19) ----------------------
+
+@pytest.fixture(scope="module")
+def pisa_reps_csv(tmp_path_factory):
+    df = pywemix.datasets.load_pisa_replicates()
+    path = tmp_path_factory.mktemp("cli") / "reps.csv"
+    df.to_csv(path, index=False)
+    return path, pd.read_csv(path)
+
+
+def test_json_is_exactly_summary_to_json(capsys, example, pisa_reps_csv):
+    path, df = example
+    rc = main(["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2", "--cond-weights",
+               "--json"])
+    out, _ = capsys.readouterr()
+    res = _quiet_mix(FORMULA, df, ["pwt1", "pwt2"], cond_weights=True)
+    assert rc == 0 and out == res.summary().to_json() + "\n"
+    rpath, rdf = pisa_reps_csv
+    argv = ["fit", "pv1math ~ escs + (1|schoolid)", str(rpath), "--weights", "pwt1", "pwt2",
+            "--cond-weights", "--survey", "PISA"]
+    d = _run_json(capsys, argv)
+    r = _quiet_mix("pv1math ~ escs + (1|schoolid)", rdf, ["pwt1", "pwt2"],
+                   cond_weights=True, survey="PISA")
+    assert d == json.loads(r.summary().to_json())
+    assert d["standard_errors"]["kind"] == "replicate"
+    assert d["survey"] == {"preset": "PISA", "weights": ["pwt1", "pwt2"],
+                           "cond_weights": True, "weight_scaling": "size"}
+    assert d["icc_std_error"] == pytest.approx(r.icc_std_error, rel=1e-12)
+    assert all(row["var1"] is None or isinstance(row["var1"], str)
+               for row in d["var_components"])
+    d = _run_json(capsys, argv + ["--by", "jkrep"])
+    by = _quiet_mix("pv1math ~ escs + (1|schoolid)", rdf, ["pwt1", "pwt2"],
+                    cond_weights=True, survey="PISA", by="jkrep")
+    assert d == json.loads(by.summary().to_json())
+
+
+def test_plausible_values_with_replicates_json_parts_add_up(capsys, pisa_reps_csv):
+    rpath, _ = pisa_reps_csv
+    d = _run_json(capsys, ["fit", "math ~ escs + (1|schoolid)", str(rpath), "--weights",
+                           "pwt1", "pwt2", "--cond-weights", "--survey", "PISA", "--pv",
+                           "math=" + ",".join(PV)])
+    assert d["standard_errors"]["kind"] == "replicate"
+    np.testing.assert_allclose(
+        np.add(list(d["imputation_variance"].values()), list(d["sampling_variance"].values())),
+        np.square(list(d["bse"].values())), rtol=1e-10)
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--replicate-method", "jk2"], "--replicate-method"),
+    (["--fay", "0.3"], "--fay"),
+    (["--full-weight", "w_fstuwt"], "--full-weight"),
+    (["--replicates", "w_fsturwt1-80", "--replicate-method", "jk1", "--fay", "0.3"],
+     "--fay is Fay's k"),
+    (["--n-quad", "7"], "--n-quad"),
+])
+def test_flags_without_effect_are_errors(capsys, pisa_reps_csv, flags, named):
+    rpath, _ = pisa_reps_csv
+    assert main(["fit", "pv1math ~ escs + (1|schoolid)", str(rpath), "--weights", "pwt1",
+                 "pwt2", "--cond-weights"] + flags) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("pywemix: error: ") and named in err
+
+
+def test_coef_plot_of_a_preset_draws_the_replicate_intervals(monkeypatch, capsys,
+                                                            pisa_reps_csv, tmp_path):
+    pytest.importorskip("matplotlib")
+    import pywemix.cli as cli
+    from pywemix.results.plots import ResultFigure
+    rpath, _ = pisa_reps_csv
+    seen = {}
+    real = cli._fit_from_args
+    monkeypatch.setattr(cli, "_fit_from_args", lambda a: seen.setdefault("r", real(a)))
+    monkeypatch.setattr(ResultFigure, "savefig",
+                        lambda self, path, dpi=None: seen.setdefault("fig", self))
+    assert main(["plot", "pv1math ~ escs + (1|schoolid)", str(rpath), "--weights", "pwt1",
+                 "pwt2", "--cond-weights", "--survey", "PISA", "--kind", "coef", "-o",
+                 str(tmp_path / "coef.png")]) == 0
+    r, ax = seen["r"], seen["fig"].axes[0]
+    assert r.default_kind == "replicate"
+    (bars,) = [c for c in ax.collections if type(c).__name__ == "LineCollection"]
+    np.testing.assert_allclose(sorted(bars.get_segments()[0][:, 0]),
+                               r.conf_int().loc["escs"], rtol=1e-10)
+    assert "replicate weights" in ax.get_xlabel()

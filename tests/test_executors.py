@@ -105,3 +105,42 @@ def test_bootstrap_lrt_on_a_client_equals_serial(dask_client):
                                        executor=dask_client)
     np.testing.assert_array_equal(serial.replicates, remote.replicates)
     assert serial.p_value == remote.p_value
+
+
+# -- errors cancel the tasks not yet run (issue 19) ------------------------------------
+
+def _fail_first(shared, item):
+    """Task 0 fails at once; the others wait a little and record that they ran."""
+    import time
+    if item == 0:
+        raise ValueError("task 0 failed")
+    time.sleep(0.05)
+    shared.append(item)
+    return item
+
+
+def test_an_error_cancels_the_tasks_not_yet_started():
+    ran = []
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        with pytest.raises(ValueError, match="task 0 failed"):
+            map_tasks(ex, _fail_first, range(40), shared=ran, progress=False)
+        ex.shutdown(wait=True)
+    assert len(ran) < 5  # the queued tasks were cancelled, not run after the error
+
+
+def _slow_or_fail(item):
+    import time
+    if item == 0:
+        raise ValueError("task 0 failed")
+    time.sleep(0.5)
+    return item
+
+
+def test_client_cancels_the_remaining_tasks_on_error(dask_client):
+    with pytest.raises(ValueError, match="task 0 failed"):
+        map_tasks(dask_client, _slow_or_fail, range(40), progress=False)
+    # the 39 slow tasks (about 10 s on 2 workers) do not keep running
+    import time
+    time.sleep(0.5)
+    processing = dask_client.processing()
+    assert sum(len(v) for v in processing.values()) == 0

@@ -8,7 +8,7 @@ simulated tests/data/theta.csv (unit weights): a correlated 3x3 block, the
 same terms uncorrelated (``||``), two blocks at one level in both orders,
 and a binomial Laplace fit (``glmer(nAGQ = 1)``, pywemix's ``n_quad=1``).
 Tolerances are those of the other lme4 comparisons
-(../shared/reference/README.md): 1e-3 relative for the variance parameters,
+(tests/reference/README.md): 1e-3 relative for the variance parameters,
 5e-3 for families fitted by quadrature.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Plausible values: one fit per value, combined by the EdSurvey rules.
 
 Reference: ``pisa_s1_pv_combined`` (5 WeMix fits combined by the EdSurvey
-note, seed 001 eqs. 6-8) and ``pisa_s1_pv1..pv5`` in ../shared/reference.
+note, seed 001 eqs. 6-8) and ``pisa_s1_pv1..pv5`` in tests/reference.
 """
 from __future__ import annotations
 

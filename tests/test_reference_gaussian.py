@@ -1,6 +1,6 @@
-"""Gaussian fits against WeMix and lme4 output in ../shared/reference.
+"""Gaussian fits against WeMix and lme4 output in tests/reference.
 
-Tolerances are those of ../shared/reference/README.md.
+Tolerances are those of tests/reference/README.md.
 """
 from __future__ import annotations
 

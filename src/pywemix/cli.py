@@ -12,88 +12,31 @@ Examples
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import re
 import sys
 import warnings
 
-import numpy as np
-import pandas as pd
-
 from . import __version__
+from .dask.io import connect, read_parquet
 from .datasets import load_pisa
 from .fit import mix
-from .results.inference import loglik_value
+from .io import read_data
 from .results.plots import KINDS as PLOT_KINDS
+from .survey import Replicates
 
-__all__ = ["main", "result_to_dict", "DEMO_FORMULA"]
+__all__ = ["main", "DEMO_FORMULA"]
 
 DEMO_FORMULA = "pv1math ~ escs + st04q01 + st29q03 + (1|schoolid)"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes in some formulaic messages
 
 
-def _json_value(v):
-    if isinstance(v, (np.floating, float)):
-        return None if not np.isfinite(v) else float(v)
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if v is pd.NA or v is None:
-        return None
-    return v
-
-
-def result_to_dict(result) -> dict:
-    """A JSON-ready dict of a fit's main figures."""
-    vc = result.var_components.astype(object).where(result.var_components.notna(), None)
-    return {
-        "formula": result.formula,
-        "family": result.family,
-        "link": result.link,
-        "criterion": result.criterion,
-        "nobs": int(result.nobs),
-        "llf": _json_value(loglik_value(result)),
-        "params": {k: _json_value(v) for k, v in result.params.items()},
-        "bse": {k: _json_value(v) for k, v in result.bse.items()},
-        "var_components": [{k: _json_value(v) for k, v in row.items()}
-                           for row in vc.to_dict(orient="records")],
-        "icc": _json_value(result.icc),
-        "groups": [{k: _json_value(v) for k, v in row.items()}
-                   for row in result.groups.to_dict(orient="records")],
-        "converged": bool(result.converged),
-        "iterations": int(result.optimization.iterations) if result.optimization else None,
-        "warnings": list(result.warnings),
-        **_pv_dict(result),
-    }
-
-
-def _pv_dict(result) -> dict:
-    """The plausible-value parts of a combined fit (none for a single fit)."""
-    if not hasattr(result, "imputation_variance"):
-        return {}
-    return {
-        "plausible_values": {"response": result.response, "columns": list(result.columns)},
-        "imputation_variance": {k: _json_value(v)
-                                for k, v in result.imputation_variance.items()},
-        "sampling_variance": {k: _json_value(v) for k, v in result.sampling_variance.items()},
-    }
-
-
-def _read(path):
-    from .io import read_data
-    return read_data(path)
-
-
 def _print_result(result, as_json: bool, out=None):
+    """The summary as text, or with ``--json`` exactly ``summary().to_json()``
+    (the schema of :meth:`pywemix.results.summary.Summary.as_dict`)."""
     out = out if out is not None else sys.stdout
-    if as_json and hasattr(result, "errors"):  # fits by group
-        json.dump({"by": result.column, "errors": {str(k): v for k, v in result.errors.items()},
-                   "fits": {str(k): result_to_dict(r) for k, r in result.items()}}, out, indent=1)
-        out.write("\n")
-    elif as_json:
-        json.dump(result_to_dict(result), out, indent=1)
-        out.write("\n")
-    else:
-        out.write(str(result.summary()) + "\n")
+    summary = result.summary()
+    out.write((summary.to_json() if as_json else str(summary)) + "\n")
 
 
 def _pairs(items, what):
@@ -107,23 +50,46 @@ def _pairs(items, what):
     return out
 
 
-def _mix_kwargs(args) -> dict:
+def _check_flags(args) -> None:
+    """A flag that would have no effect is an error (ValueError naming it)."""
     if args.cond_weights and not args.weights:
         raise ValueError("--cond-weights says the weights are conditional, but no weights "
                          "were given: add --weights COL1 COL2 ... (one per level), or "
                          "drop --cond-weights")
+    unused = [f for f, v in (("--replicate-method", args.replicate_method),
+                             ("--fay", args.fay), ("--full-weight", args.full_weight))
+              if v is not None]
+    if unused and not args.replicates:
+        raise ValueError(f"{', '.join(unused)} describe{'s' if len(unused) == 1 else ''} "
+                         "replicate weights, but no --replicates were given: name the "
+                         "replicate weight columns (--replicates w_fsturwt1-80), or drop "
+                         f"{'it' if len(unused) == 1 else 'them'} (--survey finds a "
+                         "survey's own replicates)")
+    if args.fay is not None and (args.replicate_method or "fay") != "fay":
+        raise ValueError(f"--fay is Fay's k of --replicate-method fay, but the method is "
+                         f"{args.replicate_method}: drop --fay")
+    if args.n_quad is not None and args.family == "gaussian":
+        raise ValueError("--n-quad sets the quadrature points of binomial and Poisson "
+                         "models; a gaussian model has none: drop --n-quad (or give "
+                         "--family)")
+
+
+def _mix_kwargs(args) -> dict:
+    _check_flags(args)
     weights = [None if w.lower() in ("none", "-") else w for w in args.weights] \
         if args.weights else None
     kw = dict(weights=weights, cond_weights=args.cond_weights, family=args.family,
-              link=args.link, n_quad=args.n_quad, weight_scaling=args.weight_scaling,
+              link=args.link, weight_scaling=args.weight_scaling,
               survey=args.survey, offset=args.offset, reml=args.reml,
               max_iter=args.max_iter)
+    if args.n_quad is not None:
+        kw["n_quad"] = args.n_quad
     if args.pv:
         kw["plausible_values"] = _pairs(args.pv, "--pv")
     if args.replicates:
-        from .survey import Replicates
-        kw["replicates"] = Replicates(args.replicates, method=args.replicate_method,
-                                      fay=args.fay, full_weight=args.full_weight)
+        kw["replicates"] = Replicates(args.replicates, method=args.replicate_method or "fay",
+                                      fay=0.5 if args.fay is None else args.fay,
+                                      full_weight=args.full_weight)
     if args.by:
         kw["by"] = args.by
     if args.center_group:
@@ -136,10 +102,9 @@ def _mix_kwargs(args) -> dict:
 def _fit_from_args(args):
     kw = _mix_kwargs(args)
     if getattr(args, "scheduler", None):
-        from .dask.io import connect, read_parquet
         with connect(args.scheduler):
             return mix(args.formula, read_parquet(args.data), kw.pop("weights"), **kw)
-    data = _read(args.data)
+    data = read_data(args.data)
     return mix(args.formula, data, kw.pop("weights"), **kw)
 
 
@@ -153,7 +118,6 @@ def _cmd_plot(args) -> int:
         raise ValueError("plots need a single fit, but --pv makes one fit per plausible "
                          "value: plot one value (give its column as the response) "
                          "without --pv, or draw the combined estimates with --kind coef")
-    import os
     folder = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(folder):  # fail before the fit, not after it
         raise ValueError(f"cannot write {args.output!r}: folder {folder!r} does not exist")
@@ -211,7 +175,8 @@ def _model_args(f):
                    help="the weights are already conditional")
     f.add_argument("--family", default="gaussian", choices=["gaussian", "binomial", "poisson"])
     f.add_argument("--link", default=None, help="link function (logit, probit, cloglog, log)")
-    f.add_argument("--n-quad", type=int, default=13, help="quadrature points per effect")
+    f.add_argument("--n-quad", type=int, default=None,
+                   help="quadrature points per effect (binomial, poisson; default 13)")
     f.add_argument("--offset", default=None, metavar="COL", help="offset column")
     f.add_argument("--reml", action="store_true",
                    help="restricted maximum likelihood (Gaussian, unit weights only)")
@@ -224,9 +189,11 @@ def _model_args(f):
     f.add_argument("--survey", default=None, help="survey preset: PISA, TIMSS, PIRLS, ...")
     f.add_argument("--replicates", nargs="+", metavar="COL",
                    help="replicate weight columns, ranges allowed: w_fsturwt1-80")
-    f.add_argument("--replicate-method", default="fay",
-                   choices=["fay", "brr", "jk1", "jk2", "bootstrap"])
-    f.add_argument("--fay", type=float, default=0.5, help="Fay's k (default 0.5)")
+    f.add_argument("--replicate-method", default=None,
+                   choices=["fay", "brr", "jk1", "jk2", "bootstrap"],
+                   help="variance formula of --replicates (default fay)")
+    f.add_argument("--fay", type=float, default=None,
+                   help="Fay's k of --replicate-method fay (default 0.5)")
     f.add_argument("--full-weight", default=None, metavar="COL",
                    help="full-sample total weight of the replicates (e.g. w_fstuwt)")
     f.add_argument("--by", default=None, metavar="COL",
@@ -248,7 +215,8 @@ def _parser():
     sub = p.add_subparsers(dest="command")
     f = sub.add_parser("fit", help="fit a model to a data file and print its summary")
     _model_args(f)
-    f.add_argument("--json", action="store_true", help="print JSON instead of text")
+    f.add_argument("--json", action="store_true",
+                   help="print summary().to_json() instead of the text report")
     f.set_defaults(func=_cmd_fit)
     pl = sub.add_parser("plot", help="fit a model and write a diagnostic plot")
     _model_args(pl)

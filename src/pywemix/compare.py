@@ -2,10 +2,13 @@
 ``etable``, R's ``modelsummary``)."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 
 from .results.inference import loglik_value
+from .survey import ByResult
 
 __all__ = ["compare", "ComparisonTable"]
 
@@ -36,11 +39,19 @@ class ComparisonTable(pd.DataFrame):
             out.loc[label] = _format_row(label, row)
         return out
 
+    def standard_errors_note(self) -> str:
+        """Which covariance kind each model's standard errors are (one line)."""
+        described = self.attrs.get("variance_description", {})
+        texts = list(dict.fromkeys(described.values()))
+        if len(texts) == 1:
+            return f"Standard errors: {texts[0]}"
+        return "Standard errors: " + "; ".join(f"{n}: {d}" for n, d in described.items())
+
     def __repr__(self) -> str:
-        return self.formatted().to_string()
+        return self.formatted().to_string() + "\n" + self.standard_errors_note()
 
     def _repr_html_(self) -> str:
-        return self.formatted().to_html()
+        return self.formatted().to_html() + f"<p>{html.escape(self.standard_errors_note())}</p>"
 
 
 def _format_row(label, row: np.ndarray) -> list:
@@ -55,16 +66,21 @@ def _format_row(label, row: np.ndarray) -> list:
     return ["" if not np.isfinite(v) else f"{v:.{decimals}f}" for v in row]
 
 
-def compare(*results, names=None, kind: str = "robust") -> pd.DataFrame:
+def compare(*results, names=None, kind: str | None = None) -> pd.DataFrame:
     """A table with one column pair (estimate, std. error) per model.
 
     Parameters
     ----------
-    *results : MixResult or PlausibleValuesResult
+    *results : results of :func:`pywemix.mix`
+        Fits (any result type); a :class:`~pywemix.survey.ByResult` gives one
+        column pair per group, labelled by its value.
     names : list of str, optional
-        Column labels (default ``"(1)"``, ``"(2)"``, ...).
-    kind : {"robust", "model"}
-        Standard errors to show.
+        Column labels, one per column pair (default ``"(1)"``, ``"(2)"``,
+        ..., and the values of a ``ByResult``'s groups).
+    kind : str, optional
+        Standard errors to show: None (default) each model's default
+        covariance kind (cluster-robust, or replication for replicate
+        weights, ...); or a kind every model has (``"robust"``, ``"model"``).
 
     Returns
     -------
@@ -72,8 +88,10 @@ def compare(*results, names=None, kind: str = "robust") -> pd.DataFrame:
         A DataFrame. Rows: the fixed effects and variance components of all
         models (``tidy()`` terms), then ``nobs``, ``llf`` and ``top-level
         groups``; columns: a MultiIndex (model, ``estimate`` / ``std_error``).
-        It prints in fixed notation (see :class:`ComparisonTable`);
-        ``.formatted()`` gives those strings.
+        It prints in fixed notation (see :class:`ComparisonTable`), with a
+        line saying which kind of standard errors each model shows;
+        ``.formatted()`` gives the strings of the table, ``attrs["variance"]``
+        and ``attrs["variance_description"]`` the kind of each column pair.
     """
     if not results:
         raise ValueError("compare needs at least one fitted model")
@@ -82,14 +100,22 @@ def compare(*results, names=None, kind: str = "robust") -> pd.DataFrame:
     for r in results:
         if not hasattr(r, "tidy"):
             raise TypeError(f"compare takes fitted models, got {type(r).__name__}")
-    names = [f"({k + 1})" for k in range(len(results))] if names is None else list(names)
+    labels, fits = [], []
+    for k, r in enumerate(results):
+        groups = list(r.items()) if isinstance(r, ByResult) else [(f"({k + 1})", r)]
+        labels += [str(g) for g, _ in groups]
+        fits += [f for _, f in groups]
+    results = fits
+    names = labels if names is None else list(names)
     if len(names) != len(results):
         raise ValueError(f"{len(names)} names for {len(results)} models")
     if len(set(names)) != len(names):
         raise ValueError("model names must be distinct")
-    parts, order = [], []
+    parts, order, kinds = [], [], {}
     for name, r in zip(names, results):
-        t = r.tidy(kind=kind).set_index("term")[["estimate", "std_error"]]
+        t = r.tidy(kind=kind).set_index("term")
+        kinds[name] = (t.attrs["variance"], t.attrs["variance_description"])
+        t = t[["estimate", "std_error"]]
         order.extend(t.index)
         parts.append(t)
     terms = list(dict.fromkeys(order))
@@ -105,4 +131,7 @@ def compare(*results, names=None, kind: str = "robust") -> pd.DataFrame:
     for n in names:
         foot[(n, "std_error")] = np.nan
     foot = foot[table.columns]
-    return ComparisonTable(pd.concat([table, foot]))
+    out = ComparisonTable(pd.concat([table, foot]))
+    out.attrs = {"variance": {n: k for n, (k, _) in kinds.items()},
+                 "variance_description": {n: d for n, (_, d) in kinds.items()}}
+    return out

@@ -73,8 +73,9 @@ def map_tasks(executor, fn, items, *, shared=None, progress=None, desc: str = "f
     Returns
     -------
     list
-        The results, in the order of ``items``. An exception raised by a task
-        is raised here.
+        The results (never futures), in the order of ``items``. An exception
+        raised by a task is raised here, after the tasks not yet run are
+        cancelled.
 
     Raises
     ------
@@ -85,10 +86,12 @@ def map_tasks(executor, fn, items, *, shared=None, progress=None, desc: str = "f
     items = list(items)
     show = len(items) >= PROGRESS_MIN_TASKS if progress is None else bool(progress)
     bar = _bar(len(items), show, desc, unit, required=bool(progress))
+    args = [items] if shared is None else [[shared] * len(items), items]
     try:
         if executor is not None and is_dask_client(executor):
             return _on_client(executor, fn, items, shared, bar)
-        args = [items] if shared is None else [[shared] * len(items), items]
+        if executor is not None and callable(getattr(executor, "submit", None)):
+            return _on_executor(executor, fn, args, bar)
         results = map(fn, *args) if executor is None else executor.map(fn, *args)
         out = []
         for r in results:
@@ -99,8 +102,25 @@ def map_tasks(executor, fn, items, *, shared=None, progress=None, desc: str = "f
         bar.close()
 
 
+def _on_executor(executor, fn, args, bar) -> list:
+    """Submit every task, collect the results in order; on an error (or an
+    interrupt) the tasks not yet started are cancelled before it is raised."""
+    futures = [executor.submit(fn, *a) for a in zip(*args)]
+    try:
+        out = []
+        for f in futures:
+            out.append(f.result())
+            bar.update(1)
+        return out
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        raise
+
+
 def _on_client(client, fn, items, shared, bar) -> list:
-    """Scatter ``shared`` once, map ``fn`` over ``items``, gather in order."""
+    """Scatter ``shared`` once, map ``fn`` over ``items``, gather in order; on
+    an error the remaining tasks are cancelled on the cluster."""
     from distributed import as_completed
     if shared is None:
         futures = client.map(fn, items, pure=False)
@@ -108,9 +128,14 @@ def _on_client(client, fn, items, shared, bar) -> list:
         handle = client.scatter(shared, broadcast=True)
         futures = client.map(fn, [handle] * len(items), items, pure=False)
     try:
-        for _ in as_completed(futures):
+        for done in as_completed(futures):
+            if done.status == "error":
+                done.result()  # raises the task's exception
             bar.update(1)
         return client.gather(futures)
+    except BaseException:
+        client.cancel(futures)
+        raise
     finally:
         for f in futures:
             f.release()

@@ -1,42 +1,72 @@
 """``mix``: the one entry point that fits a weighted mixed model.
 
-A short pipeline of the stages, each callable alone (as lme4's
-``lFormula -> mkLmerDevfun -> optimizeLmer -> mkMerMod``):
-:func:`pywemix.design.build_design`, :func:`pywemix.objective.make_objective`,
-:func:`pywemix.estimation.optimize`, :func:`pywemix.estimation.estimate_variance`
-and :func:`pywemix.results.make_result`. R equivalent: ``WeMix::mix``.
+``mix`` checks its arguments once (:class:`~pywemix.arguments.MixArguments`)
+and hands them to the survey layer (:func:`pywemix.survey.fit_survey`),
+which fits each sample through the stages (:mod:`pywemix.pipeline`, as
+lme4's ``lFormula -> mkLmerDevfun -> optimizeLmer -> mkMerMod``) or on Dask
+(:mod:`pywemix.dask`). R equivalent: ``WeMix::mix``.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, Literal, overload
 
-import numpy as np
-import pandas as pd
-
-from .checks import check_bool, check_positive_int
-from .design.center import check_centering, make_centering
-from .design.formula import parse_formula
-from .design.model import build_design, response_values
-from .design.scaling import PRESET_NONE, normalize_scaling, survey_preset
-from .design.validate import badly_scaled
-from .estimation import estimate_variance, optimize
-from .objective import make_objective
-from .objective.families import check_link, get_family
-from .results.result import make_result
-from .results.settings import FitSettings
-from .warnings import FewGroupsWarning, collecting, warn
+from .arguments import MixArguments
+from .results.result import MixResult
+from .survey import ByResult, PlausibleValuesResult, Replicates, ReplicateResult
+from .survey.dispatch import fit_survey
 
 __all__ = ["mix"]
 
-#: most Gauss-Hermite points per random effect: the rule's nodes come from an
-#: eigendecomposition of an n_quad x n_quad matrix, and far fewer points reach
-#: double precision for smooth integrands
-MAX_QUAD = 1000
+_Result = MixResult | ReplicateResult | PlausibleValuesResult | ByResult
 
 
-def _is_unit(design) -> bool:
-    return bool(np.all(design.w1 == 1) and all(np.all(w == 1) for w in design.wg))
+@overload
+def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
+        family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
+        center_group: dict | None = ..., center_grand: list | None = ...,
+        weight_scaling: str = ..., survey: str | None = ...,
+        plausible_values: Mapping | None = ..., executor: Any = ..., reml: bool = ...,
+        start: Any = ..., max_iter: int | None = ..., replicates: Any = ...,
+        by: str) -> ByResult: ...
+
+
+@overload
+def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
+        family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
+        center_group: dict | None = ..., center_grand: list | None = ...,
+        weight_scaling: str = ..., survey: str | None = ...,
+        plausible_values: Mapping | None = ..., executor: Any = ..., reml: bool = ...,
+        start: Any = ..., max_iter: int | None = ..., replicates: Replicates,
+        by: None = ...) -> ReplicateResult: ...
+
+
+@overload
+def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
+        family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
+        center_group: dict | None = ..., center_grand: list | None = ...,
+        weight_scaling: str = ..., survey: None = ..., plausible_values: Mapping,
+        executor: Any = ..., reml: bool = ..., start: Any = ..., max_iter: int | None = ...,
+        replicates: None | Literal[False] = ..., by: None = ...) -> PlausibleValuesResult: ...
+
+
+@overload
+def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
+        family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
+        center_group: dict | None = ..., center_grand: list | None = ...,
+        weight_scaling: str = ..., survey: None = ..., plausible_values: None = ...,
+        executor: Any = ..., reml: bool = ..., start: Any = ..., max_iter: int | None = ...,
+        replicates: None | Literal[False] = ..., by: None = ...) -> MixResult: ...
+
+
+@overload
+def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
+        family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
+        center_group: dict | None = ..., center_grand: list | None = ...,
+        weight_scaling: str = ..., survey: str | None = ...,
+        plausible_values: Mapping | None = ..., executor: Any = ..., reml: bool = ...,
+        start: Any = ..., max_iter: int | None = ..., replicates: Any = ...,
+        by: str | None = ...) -> _Result: ...
 
 
 def mix(formula, data, weights=None, *, cond_weights: bool = False,
@@ -86,19 +116,25 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         Scaling of the level-1 weights within level-2 groups: method A (sum
         to the group size; Stata ``pwscale(size)``) or B (sum to the
         effective size; ``pwscale(effective)``).
-    survey : {"PISA", "TIMSS", "TIMSS Advanced", "PIRLS", "NAEP"}, optional
-        Survey preset of the EdSurvey note: PISA scales level 1 by method A;
-        TIMSS/PIRLS take (total student weight, school weight) unconditional.
-        When the data have the survey's replicate columns (PISA
-        ``W_FSTURWT1..80``/``W_FSTUWT``; TIMSS/PIRLS ``JKZONE``/``JKREP``/
-        ``TOTWGT``, any case) the standard errors come from them (see
-        ``replicates``; ``replicates=False`` keeps the sandwich).
+    survey : {"PISA", "TIMSS", "TIMSS Advanced", "PIRLS", "NAEP", "TALIS"}, optional
+        Survey preset (:mod:`pywemix.presets`), as the EdSurvey note: PISA
+        scales level 1 by method A; TIMSS/PIRLS take (total student weight,
+        school weight) unconditional; TALIS (teacher weight, school weight)
+        unconditional with method A. The standard errors come from the
+        survey's replicate weights (PISA ``W_FSTURWT1..80``/``W_FSTUWT``;
+        TIMSS/PIRLS ``JKZONE``/``JKREP``/``TOTWGT``; NAEP
+        ``SRWT01..62``/``ORIGWT``; TALIS ``TRWGT1..100``/``TCHWGT``; any
+        case; see ``replicates``). Data without any of them give the
+        sandwich with a :class:`~pywemix.SurveyWarning`; data with only some
+        of them are an error; ``replicates=False`` keeps the sandwich
+        without a warning.
     plausible_values : dict, optional
         ``{response: [pv1, ..., pvK]}``: one fit per plausible value,
         combined by the EdSurvey rules (returns a PlausibleValuesResult).
     executor : concurrent.futures.Executor or distributed.Client, optional
-        Runs the plausible-value fits in parallel (a Dask cluster receives the
-        data once); see :func:`pywemix.executors.map_tasks`.
+        Runs the plausible-value fits, or the groups of ``by``, in parallel
+        (a Dask cluster receives the data once); see
+        :func:`pywemix.executors.map_tasks`.
     reml : bool, default False
         Restricted maximum likelihood (Gaussian, unit weights only).
     start : array-like, optional
@@ -107,9 +143,11 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         :func:`pywemix.estimation.optimize` for the layout.
     max_iter : int, optional
         Maximum optimiser iterations.
-    replicates : pywemix.Replicates, optional
+    replicates : pywemix.Replicates or False, optional
         Replicate weights: every standard error from refits with them
-        (returns a :class:`~pywemix.survey.ReplicateResult`).
+        (returns a :class:`~pywemix.survey.ReplicateResult`). ``False``: no
+        replicates, not even a survey preset's. Not yet on a Dask DataFrame
+        (NotImplementedError).
     by : str, optional
         Fit one model per value of this column (returns a
         :class:`~pywemix.survey.ByResult`, value -> result).
@@ -117,6 +155,13 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
     Returns
     -------
     MixResult
+        A :class:`~pywemix.results.result.MixResult` (a
+        :class:`~pywemix.dask.result.DaskMixResult` on Dask), or with
+        ``replicates`` (or a preset's) a
+        :class:`~pywemix.survey.ReplicateResult`, with ``plausible_values`` a
+        :class:`~pywemix.survey.PlausibleValuesResult`, with ``by`` a
+        :class:`~pywemix.survey.ByResult`. Every one implements
+        :class:`pywemix.results.protocol.Result`.
 
     Notes
     -----
@@ -135,226 +180,6 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
     R equivalents: ``WeMix::mix(formula, data, weights, cWeights)``;
     ``lme4::lmer(REML = FALSE)`` for unit weights.
     """
-    kwargs = dict(cond_weights=cond_weights, family=family, link=link, n_quad=n_quad,
-                  offset=offset, center_group=center_group, center_grand=center_grand,
-                  weight_scaling=weight_scaling, survey=survey, reml=reml, start=start,
-                  max_iter=max_iter)
-    if type(data).__module__.split(".")[0] in ("dask", "dask_expr"):
-        from .dask import is_dask_dataframe, mix_dask, mix_dask_plausible_values
-        if is_dask_dataframe(data):
-            if replicates is not None or by is not None:
-                raise ValueError("replicates= and by= need a data frame in memory; select the "
-                                 "columns and rows you need and call .compute() on the dask "
-                                 "frame, or loop over the subsets with executor=client")
-            if plausible_values is not None:
-                return mix_dask_plausible_values(formula, data, weights, plausible_values,
-                                                 kwargs)
-            return mix_dask(formula, data, weights, **kwargs)
-    if replicates is not None or by is not None or survey is not None:
-        from .survey.fit import survey_dispatch
-        result = survey_dispatch(_BoundMix(weights, kwargs), formula, data,
-                                 replicates=replicates, by=by, survey=survey,
-                                 plausible_values=plausible_values, executor=executor)
-        if result is not None:
-            return result
-    if plausible_values is not None:
-        from .pv import fit_plausible_values
-        return fit_plausible_values(_BoundMix(weights, kwargs), formula, data,
-                                    plausible_values, executor)
-    return fit_frame(formula, data, weights, **kwargs)
-
-
-def fit_frame(formula, data, weights, *, cond_weights, family, link, n_quad, offset,
-              center_group, center_grand, weight_scaling, survey, reml, start, max_iter,
-              reuse=None):
-    """``mix`` for one response: design -> objective -> optimum -> variance -> result.
-
-    ``reuse`` (a :class:`_DesignReuse`) lets fits of data that differ only in
-    the response share one design.
-    """
-    args = check_arguments(formula, family, link, cond_weights, n_quad, max_iter, reml,
-                            weight_scaling, survey, center_group, center_grand)
-    with collecting() as messages:
-        design = reuse.get(data, args.parsed, args.family) if reuse is not None else None
-        if design is None:
-            design = build_design(args.parsed, data, weights, args.cond_weights,
-                                  family=args.family, offset=offset,
-                                  transform=args.transform, weight_scaling=args.scaling)
-            if reuse is not None:
-                reuse.put(data, args.parsed, design, list(messages))
-        settings = fit_settings(formula, args, design)
-        if settings.reml and settings.weighted:
-            raise ValueError(
-                "reml=True needs unit weights: WeMix's weighted pseudo-likelihood is "
-                "defined for maximum likelihood only; fit with reml=False")
-        warn_few_groups(design)
-        # the optimisers probe points where the criterion is not defined
-        # (overflow, singular matrices): such points are rejected, and what
-        # goes wrong at the estimates is checked and reported by the stages
-        try:
-            with np.errstate(all="ignore"):
-                objective = make_objective(design, args.family, n_quad=args.n_quad,
-                                           reml=args.reml)
-                optimum = optimize(objective, start=start, max_iter=args.max_iter)
-                variance = estimate_variance(objective, optimum)
-        except np.linalg.LinAlgError as exc:
-            raise ValueError(_numerical_failure(design, exc)) from exc
-    return make_result(design, settings, optimum, variance, messages)
-
-
-def _numerical_failure(design, exc) -> str:
-    """The message of a fit whose linear algebra failed, naming badly scaled predictors."""
-    bad = badly_scaled(design.X, design.x_names)
-    hint = (f"; predictors on very different scales (standard deviations "
-            f"{', '.join(f'{k!r}: {v:.3g}' for k, v in bad.items())}) are the usual cause: "
-            "rescale them" if bad else "; check for extreme values or a degenerate model")
-    return f"the fit failed numerically (linear algebra: {exc}){hint}"
-
-
-class _Arguments(NamedTuple):
-    """The checked arguments of ``mix``."""
-
-    parsed: object
-    family: object
-    cond_weights: bool
-    n_quad: int
-    max_iter: int | None
-    reml: bool
-    scaling: str
-    survey: str | None
-    center_group: dict
-    center_grand: list
-    transform: object
-
-
-def check_arguments(formula, family, link, cond_weights, n_quad, max_iter, reml,
-                     weight_scaling, survey, center_group, center_grand) -> _Arguments:
-    """Every argument check of ``mix`` that needs no data (TypeError/ValueError)."""
-    fam = _family(family, link)
-    cond_weights = check_bool(cond_weights, "cond_weights")
-    scaling, preset = _scaling(weight_scaling, survey, cond_weights)
-    parsed = parse_formula(formula)
-    groups, grand = check_centering(center_group, center_grand, parsed)
-    n_quad = check_positive_int(n_quad, "n_quad")
-    if n_quad > MAX_QUAD:
-        raise ValueError(f"n_quad must be at most {MAX_QUAD} (points per random effect), got "
-                         f"{n_quad}; adaptive quadrature is usually accurate with 5 to 25")
-    max_iter = check_positive_int(max_iter, "max_iter", allow_none=True)
-    reml = check_bool(reml, "reml")
-    if reml and fam is not None:
-        raise ValueError("reml=True is only defined for the gaussian family")
-    return _Arguments(parsed, fam, cond_weights, n_quad, max_iter, reml, scaling, preset,
-                      groups, grand, make_centering(groups, grand))
-
-
-def fit_settings(formula, args, design) -> FitSettings:
-    """The settings record of a fit of ``design``."""
-    fam = args.family
-    return FitSettings(
-        formula=formula, family=fam.name if fam else "gaussian",
-        link=fam.link if fam else "identity", n_quad=args.n_quad if fam else None,
-        reml=args.reml, weighted=not _is_unit(design),
-        weight_spec=tuple(design.weight_spec), cond_weights=args.cond_weights,
-        weight_scaling=normalize_scaling(args.scaling), survey=args.survey,
-        center_group=tuple((g, tuple(c)) for g, c in args.center_group.items()),
-        center_grand=tuple(args.center_grand), offset_column=design.offset_column,
-        has_offset=bool(np.any(design.offset != 0)), family_object=fam)
-
-
-def _family(family, link):
-    """None for the Gaussian family, else a Family object (checks the link)."""
-    if isinstance(family, str) and family.strip().lower() == "gaussian":
-        link = check_link(link)
-        if link not in (None, "identity"):
-            raise ValueError(f"family 'gaussian' has no link {link!r}; its links are "
-                             "'identity'")
-        return None
-    return get_family(family, link)
-
-
-def warn_few_groups(design):
-    """A :class:`FewGroupsWarning` when there are fewer than 20 top-level groups."""
-    top = design.levels[-1]
-    if top.n_groups < 20:
-        warn(f"only {top.n_groups} top-level groups ({top.name}): cluster-robust "
-             "standard errors are unreliable with fewer than 20 clusters",
-             FewGroupsWarning)
-
-
-class _BoundMix:
-    """``mix`` with every argument but formula and data bound (picklable, so
-    plausible-value fits can run in a process pool). Fits of data frames that
-    differ only in the response (plausible values) share one design."""
-
-    def __init__(self, weights, kwargs):
-        self.weights, self.kwargs = weights, kwargs
-        self.reuse = _DesignReuse()
-
-    def __getstate__(self):
-        return {"weights": self.weights, "kwargs": self.kwargs}
-
-    def __setstate__(self, state):
-        self.__init__(state["weights"], state["kwargs"])
-
-    def __call__(self, formula, data):
-        return fit_frame(formula, data, self.weights, reuse=self.reuse, **self.kwargs)
-
-
-class _DesignReuse:
-    """The design of the first data frame, for frames differing only in the response.
-
-    A later frame reuses it when it has the same shape and columns, the same
-    values in every column but the response, and missing responses in the same
-    rows; only the response vector is replaced. The design's warnings (rows
-    dropped, ...) are recorded for every fit that reuses it, but not issued
-    again: the user sees them once.
-    """
-
-    def __init__(self):
-        self.entry = None
-
-    def get(self, data, parsed, family):
-        if self.entry is None or not isinstance(data, pd.DataFrame):
-            return None
-        first, key, design, messages = self.entry
-        resp = parsed.response
-        if (key != (parsed, resp) or data.shape != first.shape
-                or list(data.columns) != list(first.columns) or resp not in data.columns
-                or not np.array_equal(data[resp].isna().to_numpy(),
-                                      first[resp].isna().to_numpy())
-                or not all(data[c].equals(first[c]) for c in data.columns if c != resp)):
-            return None
-        values = data[resp].iloc[design.row_positions]
-        y = response_values(values, resp, family)
-        frame = design.frame.copy(deep=False)
-        frame[resp] = values.to_numpy()
-        from .warnings import record
-        for m in messages:
-            record(m)
-        return replace(design, y=y, frame=frame)
-
-    def put(self, data, parsed, design, messages):
-        if isinstance(data, pd.DataFrame) and self.entry is None:
-            self.entry = (data, (parsed, parsed.response), design, messages)
-
-
-def _scaling(weight_scaling, survey, cond_weights):
-    """Level-1 scaling method and the survey preset's name (None without one).
-
-    A preset without scaling (TIMSS, PIRLS, NAEP) gives
-    :data:`~pywemix.design.scaling.PRESET_NONE`: no scaling and no
-    unscaled-weight warning, since the EdSurvey note recommends no scaling
-    for these surveys (the settings record ``"none"``).
-    """
-    method = normalize_scaling(weight_scaling)
-    if survey is None:
-        return method, None
-    preset = survey_preset(survey)
-    if method != "none" and method != preset["weight_scaling"]:
-        raise ValueError(f"weight_scaling={weight_scaling!r} conflicts with the "
-                         f"{preset['name']} preset ({preset['note']})")
-    if preset.get("unconditional") and cond_weights:
-        raise ValueError(f"the {preset['name']} preset takes the total student weight "
-                         "and the school weight (unconditional): use cond_weights=False")
-    method = preset["weight_scaling"]
-    return (PRESET_NONE if method == "none" else method), preset["name"]
+    # every parameter but data, by name: the checked record of this call
+    args = MixArguments(**{k: v for k, v in locals().items() if k != "data"})
+    return fit_survey(args, data)

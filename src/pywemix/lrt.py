@@ -13,7 +13,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .arguments import MixArguments
+from .dask import mix_dask
+from .estimation.glmm import refit_llf
+from .estimation.linear import refit_criteria
 from .executors import check_executor, map_tasks
+from .pipeline import fit_frame
 from .results.diagnostics import draw_responses
 from .results.result import MixResult
 from .warnings import PseudoLikelihoodWarning, warn
@@ -222,17 +227,33 @@ def anova(*models, refit: bool = False) -> pd.DataFrame:
 
 
 def _refit_ml(m):
+    """``m`` refitted by maximum likelihood with the arguments of its fit.
+
+    A Dask fit is refitted on its Dask DataFrame; an in-memory fit on its
+    design's frame, which holds the rows used, centred as in the fit, in the
+    design's order (as its offset), so the centering is not applied again.
+    """
     if m.criterion != "REML":
         return m
+    args = m.arguments if m.arguments is not None else _arguments_of(m)
     if _on_workers(m):
-        return m.refit_ml()
-    from .fit import mix
+        return mix_dask(args.replace(reml=False), m.data)
     d = m.design
-    # the design's frame holds the rows used, centred as in the fit, in the
-    # design's order (as its offset)
     offset = d.offset if m.settings.has_offset else None
-    return mix(m.formula, d.frame, list(d.weight_spec), cond_weights=d.cond_weights,
-               offset=offset, reml=False)
+    return fit_frame(args.replace(reml=False, offset=offset, center_group=None,
+                                  center_grand=None), d.frame)
+
+
+def _arguments_of(m) -> MixArguments:
+    """The arguments of a fit made from the stages by hand (no ``arguments``
+    record), from its settings."""
+    s = m.settings
+    return MixArguments(
+        formula=m.formula, weights=list(s.weight_spec), cond_weights=s.cond_weights,
+        family=s.family_object or s.family, link=None if s.family_object else s.link,
+        n_quad=s.n_quad or 1, offset=None, center_group=None, center_grand=None,
+        weight_scaling="none", survey=None, plausible_values=None, executor=None,
+        reml=s.reml, start=None, max_iter=None, replicates=None, by=None)
 
 
 @dataclass(frozen=True)
@@ -287,9 +308,7 @@ class _Refit:
         if self.perm is not None:
             Y = Y[self.perm]
         if self.family is None:
-            from .estimation.linear import refit_criteria
             return refit_criteria(self.gauss.with_responses(Y), self.start, self.reml)
-        from .estimation.glmm import refit_llf
         return np.array([refit_llf(replace(self.design, y=y), self.family, self.n_quad,
                                    self.start) for y in Y.T])
 

@@ -1,7 +1,8 @@
 """Warning categories, so that users can filter pywemix's warnings by kind."""
 
 __all__ = ["PywemixWarning", "DataWarning", "ConvergenceWarning", "BoundaryWarning",
-           "FewGroupsWarning", "PseudoLikelihoodWarning", "WeightWarning", "PerformanceWarning"]
+           "FewGroupsWarning", "PseudoLikelihoodWarning", "WeightWarning", "PerformanceWarning",
+           "SurveyWarning"]
 
 
 class PywemixWarning(UserWarning):
@@ -36,6 +37,11 @@ class PseudoLikelihoodWarning(PywemixWarning):
     """A likelihood-based quantity was asked of a weighted (pseudo-likelihood) fit."""
 
 
+class SurveyWarning(PywemixWarning):
+    """A survey preset could not be applied in full (e.g. its replicate weights are
+    not in the data): the warning says what was used instead."""
+
+
 # -- issuing and recording warnings ------------------------------------------
 import os as _os
 import sys as _sys
@@ -46,6 +52,7 @@ from contextvars import ContextVar as _ContextVar
 _PACKAGE = _os.path.dirname(_os.path.abspath(__file__))
 _collector = _ContextVar("pywemix_warnings", default=None)
 _silent = _ContextVar("pywemix_silent", default=False)
+_carried = _ContextVar("pywemix_carried", default=())
 
 
 def _user_stacklevel() -> int:
@@ -57,15 +64,18 @@ def _user_stacklevel() -> int:
 
 
 class WarningMessage(str):
-    """A recorded warning: its text (a ``str``), with its ``category``."""
+    """A recorded warning: its text (a ``str``), with its ``category``, and
+    whether it was already ``issued`` to the user (then :func:`reissue` skips
+    it)."""
 
-    def __new__(cls, text, category=PywemixWarning):
+    def __new__(cls, text, category=PywemixWarning, issued=False):
         obj = super().__new__(cls, text)
         obj.category = category
+        obj.issued = issued
         return obj
 
     def __reduce__(self):
-        return (WarningMessage, (str(self), self.category))
+        return (WarningMessage, (str(self), self.category, self.issued))
 
 
 def warn(message: str, category=None) -> None:
@@ -99,10 +109,14 @@ def record(message: str, category=None) -> WarningMessage:
 
 def reissue(messages) -> None:
     """Issue recorded warnings (:class:`WarningMessage`) once each, at the user's
-    call site, in the order given; repeated texts are issued once."""
+    call site, in the order given; repeated texts are issued once. Inside
+    :func:`silently` nothing is issued (the caller issues the result's
+    warnings itself)."""
+    if _silent.get():
+        return
     seen = set()
     for m in messages:
-        if str(m) not in seen:
+        if str(m) not in seen and not getattr(m, "issued", False):
             seen.add(str(m))
             _warnings.warn(str(m), getattr(m, "category", PywemixWarning),
                            stacklevel=_user_stacklevel())
@@ -136,9 +150,29 @@ class _Silent:
 
 @_contextmanager
 def collecting():
-    """Collect the messages of :func:`warn` issued inside the block (a list)."""
-    token = _collector.set([])
+    """Collect the messages of :func:`warn` issued inside the block (a list),
+    after the :func:`carried` ones."""
+    token = _collector.set(list(_carried.get()))
     try:
         yield _collector.get()
     finally:
         _collector.reset(token)
+
+
+@_contextmanager
+def carrying(messages):
+    """Inside the block, every result records ``messages`` first among its
+    warnings (:func:`collecting` starts with them): warnings already issued
+    before the fit (a survey preset's), which are not issued again."""
+    marked = tuple(WarningMessage(str(m), getattr(m, "category", PywemixWarning), True)
+                   for m in messages)
+    token = _carried.set(_carried.get() + marked)
+    try:
+        yield
+    finally:
+        _carried.reset(token)
+
+
+def carried() -> tuple:
+    """The messages of the enclosing :func:`carrying` blocks."""
+    return _carried.get()

@@ -120,3 +120,13 @@ def test_plots_of_a_dask_fit(fits):
         assert len(fig.axes) >= 1
     small = res.plot("resid_fitted", max_points=10)
     assert 0 < len(small.axes[0].collections[0].get_offsets()) < res.nobs
+
+
+def test_wald_test_of_a_factor_by_its_name_equals_the_in_memory_one():
+    d = small_random_intercept(52, n_groups=12, size=5)
+    d["f"] = np.array(list("abc"))[np.arange(len(d)) % 3]
+    ddf = dd.from_pandas(d, npartitions=3, sort=False)
+    res, mem = quiet_mix("y ~ x + f + (1|g)", ddf), quiet_mix("y ~ x + f + (1|g)", d)
+    w, wm = res.wald_test("f"), mem.wald_test("f")
+    assert w.columns == ["f[T.b]", "f[T.c]"] == wm.columns and w.df == 2
+    assert w.statistic == pytest.approx(wm.statistic, rel=1e-6)

@@ -4,13 +4,13 @@
 # Writes tests/data/lme4_condvar.json. Needs R with lme4 and jsonlite
 # (Debian: r-cran-lme4 r-cran-jsonlite).
 #
-# Per case: the formula, the data file (in ../shared/reference/data), the fit
+# Per case: the formula, the data file (in tests/reference/data), the fit
 # (ML, as pywemix fits by default; Laplace for the glmer case), the fixed
 # effects (to check that the same fit is compared), and per grouping factor
 # and term the group ids, condval and condsd of as.data.frame(ranef(...)).
 # For the random-slope case also each group's 2 x 2 postVar matrix.
 suppressMessages({library(lme4); library(jsonlite)})
-ref <- file.path("..", "shared", "reference", "data")
+ref <- file.path("tests", "reference", "data")
 sleep <- read.csv(file.path(ref, "sleepstudy.csv"))
 sleep$Subject <- factor(sleep$Subject)
 pastes <- read.csv(file.path(ref, "pastes.csv"))

@@ -1,9 +1,9 @@
-# Reference values from lme4 that ../shared/reference does not hold:
+# Reference values from lme4 that tests/reference (the WeMix cases) does not hold:
 # REML fits, a Laplace glmer fit and an ML likelihood-ratio test (anova).
 # Run from the project root:  Rscript tests/data/make_lme4_extra.R
 # Writes tests/data/lme4_extra.json. Needs R with lme4 (Debian: r-cran-lme4).
 suppressMessages(library(lme4))
-ref <- file.path("..", "shared", "reference", "data")
+ref <- file.path("tests", "reference", "data")
 sleep <- read.csv(file.path(ref, "sleepstudy.csv"))
 sleep$Subject <- factor(sleep$Subject)
 pastes <- read.csv(file.path(ref, "pastes.csv"))

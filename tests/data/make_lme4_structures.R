@@ -1,5 +1,5 @@
 # lme4 reference values for the random-effect structures and fixed-effect
-# terms that ../shared/reference does not cover: four levels, random slopes
+# terms that tests/reference (the WeMix cases) does not cover: four levels, random slopes
 # above level 2, correlated slopes at two levels, uncorrelated (||) terms,
 # several terms on one grouping factor, the nested a/b/c form, categorical,
 # bool, interaction, I() and log terms in the fixed part, no intercept.

@@ -263,7 +263,7 @@ def test_naep_preset_no_scaling():
 @pytest.mark.parametrize("kw, match", [
     (dict(weight_scaling="C"), "unknown weight_scaling"),
     (dict(weight_scaling="sizes"), "unknown weight_scaling"),
-    (dict(survey="TALIS"), "unknown survey"),
+    (dict(survey="CIVED"), "unknown survey"),   # no preset (TALIS has one)
     (dict(survey=""), "unknown survey"),
     (dict(survey="PISA", weight_scaling="B"), "conflicts"),
     (dict(survey="PISA", weight_scaling="effective"), "conflicts"),

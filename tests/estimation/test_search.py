@@ -109,3 +109,19 @@ def test_newton_batch_projected_bounds_on_batched_quadratics():
     assert all((X >= lower).all() for X in seen)
     # converged problems drop out: later evaluations are for fewer problems
     assert len(seen[-1]) < B
+
+
+def test_an_abnormal_line_search_is_not_converged():
+    """A gradient inconsistent with the function makes L-BFGS-B's line search
+    end abnormally ('ABNORMAL: '): never reported as converged, even where
+    the (wrong) gradient is small."""
+    def fg(x):
+        g = 2 * (x - 1)
+        g[0] = -0.3 * g[0] + 0.1
+        return float(np.sum((x - 1) ** 2)), g
+
+    for polish in (0, 5):
+        rec = minimize_bounded(lambda x: fg(x)[0], np.array([3.0, 2.0]), np.full(2, -np.inf),
+                               fun_and_grad=fg, polish=polish)
+        assert not rec.converged
+        assert "abnormally" in rec.message

@@ -211,6 +211,135 @@ def test_wald_rank_zero_is_an_error():
         _wald(b, V, R, np.zeros(1))
 
 
+# -- Wald tests by term (a factor's or an interaction's name tests all its columns) ---
+
+TERMS_FORMULA = "pv1math ~ escs * st04q01 + st29q03 + C(grade) + (1|schoolid)"
+
+
+def _pisa():
+    """The PISA-like example with a numeric factor ``grade`` (three values)."""
+    from pywemix.datasets import load_pisa_replicates
+    d = load_pisa_replicates()
+    return d.assign(grade=np.arange(len(d)) % 3 + 9)
+
+
+def fitted_terms():
+    if "terms" not in _cache:
+        _cache["terms"] = _quiet_mix(TERMS_FORMULA, _pisa(), ["pwt1", "pwt2"])
+    return _cache["terms"]
+
+
+def _columns_test(res, cols, **kw):
+    """The Wald statistic of ``cols`` from the hand formula with ``res.cov_params``."""
+    names = list(res.params.index)
+    R = np.zeros((len(cols), len(names)))
+    R[np.arange(len(cols)), [names.index(c) for c in cols]] = 1
+    return _hand_wald(res.params.to_numpy(), res.cov_params(**kw).to_numpy(), R,
+                      np.zeros(len(cols)))
+
+
+def test_term_columns_reads_the_model_spec():
+    from pywemix.results.terms import fixed_spec, term_columns
+    res = fitted_terms()
+    terms = term_columns(res)
+    assert terms["st29q03"] == [c for c in res.params.index if c.startswith("st29q03[")]
+    assert len(terms["st29q03"]) == 3
+    assert terms["C(grade)"] == ["C(grade)[T.10]", "C(grade)[T.11]"]
+    assert terms["escs:st04q01"] == ["escs:st04q01[T.Male]"]
+    assert terms["1"] == ["Intercept"]
+    # every column belongs to exactly one term, in the order of params
+    assert [c for cols in terms.values() for c in cols] == list(res.params.index)
+    # the same from the design or the spec itself; nothing without a spec
+    assert term_columns(res.design) == terms == term_columns(fixed_spec(res))
+    assert term_columns(object()) == {}
+
+
+def test_wald_test_of_a_factor_tests_all_its_columns():
+    res = fitted_terms()
+    cols = [c for c in res.params.index if c.startswith("st29q03[")]
+    w = res.wald_test("st29q03")
+    assert w.df == 3 and w.terms == ["st29q03"] and w.columns == cols
+    assert w.statistic == pytest.approx(_columns_test(res, cols), rel=1e-10)
+    assert w.p_value == pytest.approx(stats.chi2.sf(w.statistic, 3), rel=1e-10)
+    assert w.statistic == pytest.approx(res.wald_test(cols).statistic, rel=1e-12)
+    # the report names the term and the columns it stands for
+    for text in (repr(w), w._repr_html_()):
+        assert "st29q03" in text and all(c in text for c in cols)
+    # C(x) of a numeric column
+    g = res.wald_test("C(grade)")
+    assert g.df == 2 and g.columns == ["C(grade)[T.10]", "C(grade)[T.11]"]
+    assert g.statistic == pytest.approx(_columns_test(res, g.columns), rel=1e-10)
+    # q: one value per tested column
+    wq = res.wald_test("C(grade)", q=[1.0, -2.0])
+    R = np.zeros((2, len(res.params)))
+    R[0, list(res.params.index).index("C(grade)[T.10]")] = 1
+    R[1, list(res.params.index).index("C(grade)[T.11]")] = 1
+    assert wq.statistic == pytest.approx(
+        _hand_wald(res.params.to_numpy(), res.cov_params().to_numpy(), R,
+                   np.array([1.0, -2.0])), rel=1e-10)
+
+
+@pytest.mark.parametrize("name", ["escs:st04q01", "st04q01:escs", "escs : st04q01"])
+def test_wald_test_of_an_interaction(name):
+    res = fitted_terms()
+    w = res.wald_test([name])
+    assert w.columns == ["escs:st04q01[T.Male]"] and w.df == 1
+    assert w.statistic == pytest.approx(res.tvalues["escs:st04q01[T.Male]"] ** 2, rel=1e-10)
+
+
+def test_wald_test_mixes_terms_and_columns():
+    res = fitted_terms()
+    cols = [c for c in res.params.index if c.startswith("st29q03[")]
+    w = res.wald_test(["st29q03", "escs", "C(grade)[T.11]"])
+    assert w.columns == cols + ["escs", "C(grade)[T.11]"] and w.df == 5
+    assert w.statistic == pytest.approx(_columns_test(res, w.columns), rel=1e-10)
+    assert w.terms == ["st29q03", "escs", "C(grade)[T.11]"]
+
+
+@pytest.mark.parametrize("terms, match", [
+    (["st29q03", "st29q03[T.Disagree]"],
+     r"column 'st29q03\[T.Disagree\]' is named twice: by the term 'st29q03' and as itself"),
+    (["C(grade)[T.10]", "C(grade)"], r"named twice: as itself .* and by the term 'C\(grade\)'"),
+    (["Intercept", "1"], "column 'Intercept' is named twice"),
+    (["st29q03", "st29q03"], r"terms are repeated: \['st29q03'\]"),
+    (["st29q3"], r"did you mean 'st29q03'\?.*the terms \[.*'st29q03'"),
+    (["grade"], r"did you mean 'C\(grade\)'"),
+    (["escs:st29q03"], "unknown fixed term"),
+])
+def test_wald_test_term_errors(terms, match):
+    with pytest.raises(ValueError, match=match):
+        fitted_terms().wald_test(terms)
+
+
+def test_wald_test_by_term_in_combined_results():
+    """Plausible-value, replicate-weight and pooled results (which hold no
+    design of their own) and fits by group test a factor by its name too."""
+    data = _pisa()
+    formula = "math ~ escs + st29q03 + (1|schoolid)"
+    pvs = {"math": [f"pv{i}math" for i in (1, 2, 3)]}
+    kw = dict(weights=["pwt1", "pwt2"])
+    results = {
+        "plausible": _quiet_mix(formula, data, plausible_values=pvs, **kw),
+        "replicate": _quiet_mix(formula.replace("math", "pv1math", 1), data, survey="PISA",
+                                **kw),
+        "replicate_pv": _quiet_mix(formula, data, plausible_values=pvs, survey="PISA", **kw),
+        "pooled": pywemix.pool([_quiet_mix(formula.replace("math", c, 1), data, **kw)
+                                for c in pvs["math"]]),
+    }
+    for name, res in results.items():
+        cols = [c for c in res.params.index if c.startswith("st29q03[")]
+        w = res.wald_test("st29q03")
+        assert w.columns == cols and w.df == 3, name
+        assert w.statistic == pytest.approx(res.wald_test(cols).statistic, rel=1e-12), name
+        assert w.statistic == pytest.approx(_columns_test(res, cols), rel=1e-10), name
+    by = _quiet_mix("pv1math ~ escs + st29q03 + (1|schoolid)", data, by="st04q01", **kw)
+    table = by.wald_test("st29q03")
+    for value, row in table.iterrows():
+        assert row["df"] == 3
+        assert row["statistic"] == pytest.approx(by[value].wald_test("st29q03").statistic,
+                                                 rel=1e-12)
+
+
 # -- confidence intervals and tidy ---------------------------------------------------
 
 def test_conf_int_fixed():
@@ -356,12 +485,22 @@ def test_tidy_alpha_out_of_range(alpha):
         fitted().tidy(alpha=alpha)
 
 
-@pytest.mark.parametrize("kind", [["robust"], {"robust": 1}, "sandwich", None, 1])
+@pytest.mark.parametrize("kind", [["robust"], {"robust": 1}, "sandwich", 1])
 def test_unknown_covariance_kind(kind):
     res = fitted()
     for method in (res.cov_params, res.var_cov, res.std_errors, res.tidy):
         with pytest.raises(ValueError, match="kind must be 'robust' or 'model'"):
             method(kind=kind)
+
+
+def test_kind_none_is_the_default_kind():
+    """Issue 19: kind=None (the default of every method) is the result's default kind."""
+    res = fitted()
+    assert res.default_kind == "robust" and res.variance_kinds == ("robust", "model")
+    pd.testing.assert_frame_equal(res.cov_params(None), res.cov_params("robust"))
+    np.testing.assert_array_equal(res.var_cov(None), res.var_cov("robust"))
+    pd.testing.assert_series_equal(res.std_errors(None), res.bse)
+    pd.testing.assert_frame_equal(res.tidy(kind=None), res.tidy(kind="robust"))
 
 
 def test_tidy():

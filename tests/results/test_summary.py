@@ -345,18 +345,28 @@ def test_json_has_every_table(fit):
     d = json.loads(text)  # strict JSON: NaN would be rejected below
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
     assert d == s.as_dict()
-    assert set(d) == {"title", "header", "variance", "groups", "fixed", "se_note",
-                      "footer", "notes"}
+    keys = {"schema", "title", "formula", "family", "link", "criterion", "nobs", "llf",
+            "converged", "iterations", "standard_errors", "survey", "params", "bse",
+            "fixed", "var_components", "groups", "icc", "icc_std_error", "header",
+            "footer", "se_note", "notes", "warnings"}
+    if getattr(res, "n_plausible", None):  # the parts of the total variance too
+        keys |= {"plausible_values", "imputation_variance", "sampling_variance"}
+    assert set(d) == keys
+    assert d["schema"] == "pywemix-summary/1"
+    assert d["standard_errors"]["kind"] == res.default_kind == "robust"
+    assert d["standard_errors"]["available"] == list(res.variance_kinds)
     assert d["title"] == s.title
     assert d["header"]["Formula"] == res.formula
     assert [r["term"] for r in d["fixed"]] == list(res.params.index)
     np.testing.assert_allclose([r["Estimate"] for r in d["fixed"]], res.params, rtol=0)
     np.testing.assert_allclose([r["Std. Error"] for r in d["fixed"]], res.bse, rtol=0)
     vc = res.var_components
-    assert len(d["variance"]) == len(vc)
-    np.testing.assert_allclose([r["variance"] for r in d["variance"]], vc["variance"], rtol=0)
-    assert [r["group"] for r in d["variance"]] == list(vc["group"])
-    assert all(r["var2"] is None or isinstance(r["var2"], str) for r in d["variance"])
+    assert len(d["var_components"]) == len(vc)
+    np.testing.assert_allclose([r["variance"] for r in d["var_components"]], vc["variance"],
+                               rtol=0)
+    assert [r["group"] for r in d["var_components"]] == list(vc["group"])
+    assert all(r["var2"] is None or isinstance(r["var2"], str) for r in d["var_components"])
+    assert all(r["var1"] is None or isinstance(r["var1"], str) for r in d["var_components"])
     groups = res.groups
     assert [r["n_units"] for r in d["groups"]] == [int(n) for n in groups["n_units"]]
     np.testing.assert_allclose([r["sum_weight"] for r in d["groups"]],

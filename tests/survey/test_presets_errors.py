@@ -51,9 +51,15 @@ def test_timss_preset_uses_jk2(sample):
         quiet_mix(FORMULA, bad, ["TOTWGT", "w2"], survey="TIMSS")
     assert isinstance(quiet_mix(FORMULA, bad, ["TOTWGT", "w2"], survey="TIMSS",
                                 replicates=False), pywemix.MixResult)
-    # without the columns the preset fits as before
-    assert isinstance(quiet_mix(FORMULA, sample.drop(columns="jkzone"), ["wt", "w2"],
-                                survey="TIMSS"), pywemix.MixResult)
+    # without any of the columns the preset gives the sandwich, saying so (issue 19)
+    with pytest.warns(pywemix.SurveyWarning, match="none of the preset's jackknife columns "
+                                                   r"\(JKZONE, JKREP, TOTWGT\)"):
+        plain = pywemix.mix(FORMULA, sample.drop(columns=["jkzone", "jkrep"]), ["wt", "w2"],
+                            survey="TIMSS", weight_scaling="none")
+    assert isinstance(plain, pywemix.MixResult) and plain.default_kind == "robust"
+    # with only some of them nothing sensible remains: an error naming the missing ones
+    with pytest.raises(ValueError, match="JKZONE, TOTWGT are not in the data"):
+        quiet_mix(FORMULA, sample.drop(columns="jkzone"), ["wt", "w2"], survey="TIMSS")
 
 
 def test_cli_replicates_and_by(sample, tmp_path, capsys):
@@ -176,3 +182,98 @@ def test_replicate_frames_need_a_unique_index(sample):
         _fit(dup, pywemix.Replicates(jk, method="jk2"))
     with pytest.raises(ValueError, match="not in the replicate-weight DataFrame"):
         _fit(sample.set_axis(np.arange(len(sample)) + 5), pywemix.Replicates(jk, method="jk2"))
+
+
+# -- presets never fall back silently (issue 19) ----------------------------------------
+
+@pytest.fixture(scope="module")
+def pisa_reps():
+    return pywemix.datasets.load_pisa_replicates()
+
+
+PISA_FORMULA = "pv1math ~ escs + (1|schoolid)"
+
+
+def _pisa(data, **kw):
+    return pywemix.mix(PISA_FORMULA, data, ["pwt1", "pwt2"], cond_weights=True,
+                       survey="PISA", **kw)
+
+
+def test_pisa_without_replicate_columns_warns_naming_them(pisa_reps):
+    data = pisa_reps.drop(columns=[f"w_fsturwt{i}" for i in range(1, 81)])
+    with pytest.warns(pywemix.SurveyWarning, match=r"none of the preset's replicate weight "
+                      r"columns \(W_FSTURWT1\.\.W_FSTURWT80\).*cluster-robust sandwich"):
+        r = _pisa(data)
+    assert isinstance(r, pywemix.MixResult) and r.default_kind == "robust"
+    assert any("W_FSTURWT1..W_FSTURWT80" in w for w in r.warnings)  # and in its summary
+    assert "W_FSTURWT1..W_FSTURWT80" in str(r.summary())
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pywemix.SurveyWarning)  # chosen: no warning
+        assert isinstance(quiet_mix(PISA_FORMULA, data, ["pwt1", "pwt2"], cond_weights=True,
+                                    survey="PISA", replicates=False), pywemix.MixResult)
+
+
+def test_pisa_with_some_replicate_columns_is_an_error(pisa_reps):
+    data = pisa_reps.drop(columns=[f"w_fsturwt{i}" for i in range(41, 81)])
+    with pytest.raises(ValueError, match=r"40 of its 80 replicate weight columns are not in "
+                       r"the data \(W_FSTURWT41\.\.W_FSTURWT80\)"):
+        _pisa(data)
+    gap = pisa_reps.drop(columns=["w_fsturwt7", "w_fsturwt30", "w_fsturwt31"])
+    with pytest.raises(ValueError, match=r"W_FSTURWT7, W_FSTURWT30\.\.W_FSTURWT31"):
+        _pisa(gap)
+
+
+def test_pisa_without_the_full_weight_uses_the_models_total_weight(pisa_reps):
+    """``w_fstuwt`` is ``pwt1 * pwt2``, the model's total weight: the same variances."""
+    full = quiet_mix(PISA_FORMULA, pisa_reps, ["pwt1", "pwt2"], cond_weights=True,
+                     survey="PISA")
+    with pytest.warns(pywemix.SurveyWarning, match="full-sample weight W_FSTUWT is not in "
+                                                   "the data"):
+        without = _pisa(pisa_reps.drop(columns="w_fstuwt"))
+    assert without.default_kind == "replicate"
+    np.testing.assert_allclose(without.cov_params(), full.cov_params(), rtol=1e-8)
+
+
+def test_timss_without_its_total_weight_is_an_error(pisa_reps):
+    data = pisa_reps.drop(columns="totwgt")
+    with pytest.raises(ValueError, match=r"builds JK2 replicate weights from JKZONE, JKREP, "
+                                         r"TOTWGT, but TOTWGT is not in the data"):
+        pywemix.mix(PISA_FORMULA, data, ["w_fstuwt", "pwt2"], survey="TIMSS")
+    with pytest.raises(ValueError, match="JKREP is not in the data"):
+        pywemix.mix(PISA_FORMULA, pisa_reps.drop(columns="jkrep"), ["w_fstuwt", "pwt2"],
+                    survey="TIMSS")
+
+
+def test_naep_and_talis_presets_find_their_replicates():
+    """NAEP: 62 jackknife replicates SRWT01..62 of ORIGWT (one per zone, factor 1);
+    TALIS: 100 Fay replicates TRWGT1..100 of TCHWGT (k = 0.5), level-1 method A."""
+    d = survey_sample(seed=7, n_schools=16, reps=4)
+    naep = d.rename(columns={"wt": "origwt"})
+    for r in range(1, 63):
+        naep[f"srwt{r:02d}"] = d[f"rw{(r - 1) % 4 + 1}"]
+    a = quiet_mix(FORMULA, naep, ["origwt", "w2"], survey="NAEP")
+    b = quiet_mix(FORMULA, naep, ["origwt", "w2"], replicates=pywemix.Replicates(
+        [f"srwt{r:02d}" for r in range(1, 63)], method="jk2", scale=1.0, full_weight="origwt"))
+    assert "JK2 jackknife, 62 replicates, one per zone" == a.method
+    np.testing.assert_allclose(a.cov_params(), b.cov_params(), rtol=1e-10)
+    talis = d.rename(columns={"wt": "TCHWGT"})
+    for r in range(1, 101):
+        talis[f"TRWGT{r}"] = d[f"rw{(r - 1) % 4 + 1}"]
+    c = quiet_mix(FORMULA, talis, ["TCHWGT", "w2"], survey="TALIS")
+    assert c.method == "Fay's BRR, 100 replicates, k = 0.5"
+    assert c.settings.weight_scaling == "size" and c.settings.survey == "TALIS"
+
+
+def test_a_preset_warning_is_issued_once_and_recorded_once(pisa_reps):
+    import warnings
+    data = pisa_reps.drop(columns=[f"w_fsturwt{i}" for i in range(1, 81)])
+    pvs = {"math": [f"pv{k}math" for k in range(1, 4)]}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = pywemix.mix("math ~ escs + (1|schoolid)", data, ["pwt1", "pwt2"],
+                        cond_weights=True, survey="PISA", plausible_values=pvs)
+    said = [w for w in caught if issubclass(w.category, pywemix.SurveyWarning)]
+    assert len(said) == 1 and said[0].filename == __file__
+    assert sum("W_FSTURWT1..W_FSTURWT80" in w for w in r.warnings) == 1
+    assert all(sum("W_FSTURWT1" in w for w in f.warnings) == 1 for f in r.fits)

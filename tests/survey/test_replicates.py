@@ -252,3 +252,126 @@ def test_replicate_fit_of_weighted_data_does_not_warn_about_model_variances(samp
     assert not [w for w in caught if issubclass(w.category, pywemix.PseudoLikelihoodWarning)]
     with pytest.warns(pywemix.PseudoLikelihoodWarning):
         r.cov_params("model")
+
+
+# -- replicate frames joined by label: factors the method cannot produce ---------------
+
+PISA_FORMULA = "pv1math ~ escs + (1|schoolid)"
+FAY = [f"w_fsturwt{r}" for r in range(1, 81)]
+
+
+@pytest.fixture(scope="module")
+def pisa():
+    """The PISA-like example: Fay replicate weights of w_fstuwt and JK zones."""
+    from pywemix.datasets import load_pisa_replicates
+    return load_pisa_replicates()
+
+
+def _pisa_fit(data, rep):
+    return quiet_mix(PISA_FORMULA, data, ["pwt1", "pwt2"], replicates=rep)
+
+
+def test_jackknife_frame_joined_after_filtering_and_reset_index_is_an_error(pisa):
+    """The frame of the whole data joined to the girls, re-indexed: row i of
+    the girls gets the weights of row i of the whole data. Their factors are
+    not 0, 1 or 2, and the error says why."""
+    jk = pywemix.jackknife_weights(pisa, weight="w_fstuwt")
+    girls = pisa[pisa["st04q01"] == "Female"]
+    with pytest.raises(ValueError, match=r"replicate weight column 'jk2_1' gives \d+ of the "
+                                         r"580 rows a factor .*'w_fstuwt'.* \(0, 1 or 2; e\.g\. "
+                                         r".* in the row labelled \d+\): the replicate-weight "
+                                         r"frame was built before the data were filtered or "
+                                         r"re-indexed \(reset_index\).*jackknife_weights"):
+        _pisa_fit(girls.reset_index(drop=True), pywemix.Replicates(jk, method="jk2"))
+    # dropping a few rows is enough
+    with pytest.raises(ValueError, match="cannot have"):
+        _pisa_fit(pisa.drop(index=[3, 4, 5]).reset_index(drop=True),
+                  pywemix.Replicates(jk, method="jk2"))
+    # filtered but not re-indexed, the labels find the right rows: the fit equals
+    # the one with the frame built from the girls
+    kept = _pisa_fit(girls, pywemix.Replicates(jk, method="jk2"))
+    own = _pisa_fit(girls.reset_index(drop=True), pywemix.Replicates(
+        pywemix.jackknife_weights(girls.reset_index(drop=True), weight="w_fstuwt"),
+        method="jk2"))
+    np.testing.assert_allclose(kept.cov_params(), own.cov_params(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["fay", "brr", "jk1", "jk2"])
+def test_other_frames_joined_to_other_rows_are_an_error(pisa, method):
+    """A frame of Fay weights cut from the data before they were filtered and
+    re-indexed: factors above 2.5 no replicate weight has."""
+    frame, data = pisa[FAY], pisa.drop(columns=FAY)
+    girls = data[data["st04q01"] == "Female"]
+    rep = pywemix.Replicates(frame, method=method, full_weight="w_fstuwt")
+    with pytest.raises(ValueError, match=r"'w_fsturwt1' gives \d+ of the 580 rows a factor "
+                                         r".*at most 2\.5.*built before the data were "
+                                         r"filtered or re-indexed.*add them to the data"):
+        _pisa_fit(girls.reset_index(drop=True), rep)
+    # with the labels kept, the frame's weights are those of the columns
+    a = _pisa_fit(girls, rep)
+    b = _pisa_fit(pisa[pisa["st04q01"] == "Female"],
+                  pywemix.Replicates(FAY, method=method, full_weight="w_fstuwt"))
+    np.testing.assert_allclose(a.cov_params(), b.cov_params(), rtol=1e-12)
+    # the frame's columns still in the data with the old rows: the clash says why
+    with pytest.raises(ValueError, match=r"already in the data with other values "
+                                         r"\('w_fsturwt1': in \d+ of 587 rows\).*re-indexed"):
+        _pisa_fit(pisa[pisa["st04q01"] == "Female"].reset_index(drop=True), rep)
+
+
+def test_factor_checks_allow_rounding_and_adjusted_columns(pisa):
+    """float32 storage passes the exact check (tolerance FACTOR_TOLERANCE);
+    replicate columns of the data itself, adjusted after replication as
+    survey files do, are not held to the nominal factors."""
+    from pywemix.survey.replicates import FACTOR_TOLERANCE, MAX_FACTOR, FactorRule
+    jk = pywemix.jackknife_weights(pisa, weight="w_fstuwt")
+    ref = _pisa_fit(pisa, pywemix.Replicates(jk, method="jk2"))
+    single = jk.astype(np.float32)
+    assert single.attrs["pywemix_replicates"]["factors"] == (0.0, 1.0, 2.0)
+    rounded = _pisa_fit(pisa.assign(w_fstuwt=pisa["w_fstuwt"].astype(np.float32)),
+                        pywemix.Replicates(single, method="jk2"))
+    np.testing.assert_allclose(rounded.bse, ref.bse, rtol=1e-5)
+    rule = FactorRule(what="0, 1 or 2", cause="", values=(0.0, 1.0, 2.0))
+    F = np.array([[0.0, 1 + 0.5 * FACTOR_TOLERANCE, 2 - 1.5 * FACTOR_TOLERANCE,
+                   1 + 2 * FACTOR_TOLERANCE, 0.5, np.nan]])
+    np.testing.assert_array_equal(rule.outside(F), [[False, False, False, True, True, True]])
+    # Fay columns re-adjusted by up to 40% (factors to 2.1): columns of the data pass
+    rng = np.random.default_rng(5)
+    adjusted = pisa.assign(**{c: pisa[c] * rng.uniform(0.7, 1.4, len(pisa)) for c in FAY})
+    r = _pisa_fit(adjusted, pywemix.Replicates(FAY, full_weight="w_fstuwt"))
+    assert np.isfinite(r.bse).all()
+    # ... and a frame of them too (below MAX_FACTOR), but not a factor above it
+    frame = adjusted[FAY]
+    base = pisa.drop(columns=FAY)
+    assert np.isfinite(_pisa_fit(base, pywemix.Replicates(frame, full_weight="w_fstuwt"))
+                       .bse).all()
+    frame = frame.assign(w_fsturwt7=frame["w_fsturwt7"].where(
+        frame.index != 10, base.loc[10, "w_fstuwt"] * (MAX_FACTOR + 0.1)))
+    with pytest.raises(ValueError, match=r"'w_fsturwt7' gives 1 of the \d+ rows a factor .*"
+                                         r"e\.g\. 2\.6 in the row labelled 10"):
+        _pisa_fit(base, pywemix.Replicates(frame, full_weight="w_fstuwt"))
+
+
+def test_fay_frames_never_drop_a_row_and_zero_full_weights_name_the_cause(sample):
+    """Fay's method (k > 0) keeps every unit: a zero factor in a joined frame
+    is impossible (BRR's is not); a positive replicate weight on a zero
+    full-sample weight names the likely cause."""
+    frame = sample[COLS].copy()
+    frame.loc[frame.index[3], "rw2"] = 0.0
+    data = sample.drop(columns=COLS)
+    with pytest.raises(ValueError, match=r"'rw2' gives 1 of the \d+ rows .*above 0 and at "
+                                         r"most 2\.5"):
+        quiet_mix(FORMULA, data, ["wt", "w2"],
+                  replicates=pywemix.Replicates(frame, full_weight="wt"))
+    r = quiet_mix(FORMULA, data, ["wt", "w2"],
+                  replicates=pywemix.Replicates(frame, method="brr", full_weight="wt"))
+    assert np.isfinite(r.bse).all()
+    zero = data.assign(fw=np.where(np.arange(len(data)) == 5, 0.0, data["wt"]))
+    with pytest.raises(ValueError, match=r"'rw1' is positive in 1 rows where the full-sample "
+                                         r"weight 'fw' is 0, which no replication method "
+                                         r"gives: the replicate-weight frame was built"):
+        quiet_mix(FORMULA, zero, ["wt", "w2"],
+                  replicates=pywemix.Replicates(frame, full_weight="fw"))
+    with pytest.raises(ValueError, match=r"where the full-sample weight 'fw' is 0, .*check "
+                                         r"the full-sample weight"):
+        quiet_mix(FORMULA, zero.join(frame), ["wt", "w2"],
+                  replicates=pywemix.Replicates(COLS, full_weight="fw"))

@@ -20,12 +20,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from ..design.frame import check_columns
 from ..design.model import (DesignBase, check_identifiable, check_rank, fixed_matrix,
                             random_blocks)
 from ..design.levels import order_levels, sorted_levels
 from ..design.scaling import normalize_scaling, warn_unscaled_sums
 from ..design.weights import conditional_weights, constant_within, normalize_weight_spec
 from ..warnings import DataWarning, WeightWarning, warn
+from .client import has_client
 from .passes import (KEPT, Model, Plan, model_rows, partition_power_sums,
                      partition_statistics, partition_term_statistics, scan_partition)
 from .transforms import (centre_model, learned_specs, learned_states, learned_terms,
@@ -88,8 +90,7 @@ def _stream(ddf, fn, *args):
     order: with a ``distributed.Client`` they run in parallel and each is
     fetched (and released on the cluster) when its turn comes, so the client
     holds one partition's result at a time; otherwise as :func:`_compute`."""
-    from . import _has_client
-    if not _has_client():
+    if not has_client():
         yield from _compute(ddf, fn, *args)
         return
     from distributed import get_client
@@ -102,7 +103,6 @@ def _stream(ddf, fn, *args):
 
 def make_plan(parsed, ddf, spec, offset_column, cond_weights, centering=None) -> Plan:
     """The columns a partition needs, checked against the frame's columns."""
-    from ..design.frame import check_columns
     cols = pd.Index(ddf.columns)
     needed = sorted(parsed.model_columns(cols) | ({offset_column} if offset_column else set()))
     meta = pd.DataFrame({c: pd.Series(dtype=t) for c, t in ddf.dtypes.items()})

@@ -24,10 +24,8 @@ import pandas as pd
 from ..design.levels import Level
 from ..design.scaling import scale_within
 from ..estimation.components import boundary_messages
-from ..estimation.glmm import (FIXED_NODE_MIN, canonical_signs, laplace_start,
-                               maximize_numeric, newton_adaptive, quadrature_record)
+from ..estimation.glmm import laplace_start, maximise, quadrature_record
 from ..estimation.search import check_start, irls
-from ..estimation.laplace_fit import fit_laplace
 from ..estimation.optimum import Optimum
 from ..objective.laplace import LaplaceObjective
 from ..objective.linpred import linear_predictor
@@ -248,12 +246,7 @@ def optimize_distributed(objective, *, start=None, max_iter: int = 200) -> Optim
         phi0 = check_start(start, obj.P, "the fixed effects, then the Cholesky factors of "
                            "each level's covariance")
     scale = obj.w1_total
-    if objective.n_quad == 1:
-        phi, ev, iters, converged, message = fit_laplace(obj, phi0, max_iter, canonical_signs)
-    elif objective.n_quad >= FIXED_NODE_MIN:
-        phi, ev, iters, converged, message = newton_adaptive(obj, phi0, max_iter, scale)
-    else:
-        phi, ev, iters, converged, message = maximize_numeric(obj, phi0, max_iter, scale)
+    phi, ev, iters, converged, message = maximise(obj, objective.n_quad, phi0, max_iter, scale)
     record = quadrature_record(design, objective.n_quad, scale, phi, ev, iters, converged,
                                message)
     beta, chol = phi[:obj.p], phi[obj.p:]

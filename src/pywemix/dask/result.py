@@ -10,8 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..checks import check_positive_int
+from ..objective.linpred import linear_predictor
+from ..results.diagnostics import _sqrt_psd
+from ..results.plots import plot
 from ..results.result import MixResult
-from .passes import design_blocks, level_codes, used_rows
+from .passes import design_blocks, level_codes, response_values, used_mask, used_rows
 
 __all__ = ["DaskMixResult"]
 
@@ -24,12 +28,13 @@ class DaskMixResult(MixResult):
     ``predict(ddf)`` and ``simulate()``; the per-row plots show a sample of
     rows. ``objective`` is the statistics-based Gaussian objective.
     :func:`pywemix.anova` compares Dask fits of the same Dask DataFrame
-    (:meth:`same_rows`); :func:`pywemix.bootstrap_lrt` needs the rows in
-    memory.
+    (:meth:`same_rows`; with ``refit=True`` it refits REML fits by ML on
+    :attr:`data`); :func:`pywemix.bootstrap_lrt` needs the rows in memory.
     """
 
-    def __init__(self, design, settings, optimum, variance, warnings, objective, data):
-        super().__init__(design, settings, optimum, variance, warnings)
+    def __init__(self, design, settings, optimum, variance, warnings, objective, data,
+                 arguments=None):
+        super().__init__(design, settings, optimum, variance, warnings, arguments)
         self.__dict__.update(_objective=objective, _data=data)
 
     @staticmethod
@@ -54,7 +59,7 @@ class DaskMixResult(MixResult):
         """A Dask Series of fitted values or residuals of the rows used."""
         design = self._design
         modes = [np.asarray(m) for m in self._modes]
-        args = (design.plan, design.model, np.asarray(self._params), modes, what,
+        args = (design.plan, design.model, np.asarray(self.estimates.params), modes, what,
                 self._family)
         return self._data.map_partitions(_fitted_partition, *args,
                                          meta=pd.Series([], dtype=float, name=name))
@@ -127,7 +132,6 @@ class DaskMixResult(MixResult):
         The draws are not those of an in-memory fit's ``simulate`` (the rows
         come in another order), only their distribution is.
         """
-        from ..results.diagnostics import _sqrt_psd
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(
@@ -143,7 +147,7 @@ class DaskMixResult(MixResult):
         names = [f"sim_{k + 1}" for k in range(n)]
         design = self._design
         return self._data.map_partitions(
-            _simulate_partition, design.plan, design.model, np.asarray(self._params),
+            _simulate_partition, design.plan, design.model, np.asarray(self.estimates.params),
             effects, self.sigma2, self._family, root, names,
             meta=pd.DataFrame({c: pd.Series([], dtype=float) for c in names}))
 
@@ -155,8 +159,6 @@ class DaskMixResult(MixResult):
         rows when there are fewer); the others need only the estimates and
         the conditional modes.
         """
-        from ..checks import check_positive_int
-        from ..results.plots import plot
         if kind not in ("resid_fitted", "qq_resid"):
             return plot(self, kind)
         max_points = check_positive_int(max_points, "max_points")
@@ -183,16 +185,6 @@ class DaskMixResult(MixResult):
         return int(counts[:, 0].sum()) == self.nobs and \
             float(counts[:, 1].max(initial=0.0)) <= 1e-10 * scale
 
-    def refit_ml(self):
-        """This model refitted by maximum likelihood (for :func:`pywemix.anova`
-        with ``refit=True``), on the same Dask DataFrame and settings."""
-        from ..fit import mix
-        s = self.settings
-        return mix(self.formula, self._data, list(s.weight_spec), cond_weights=s.cond_weights,
-                   weight_scaling=s.weight_scaling, offset=s.offset_column,
-                   center_group={g: list(c) for g, c in s.center_group} or None,
-                   center_grand=list(s.center_grand) or None, reml=False)
-
     def __repr__(self):
         return (f"<DaskMixResult {self.formula!r}: {self.family}, {len(self._levels) + 1} "
                 f"levels, nobs={self.nobs}, llf={self.llf:.6g}>")
@@ -200,7 +192,6 @@ class DaskMixResult(MixResult):
 
 def _fitted_partition(part, plan, model, beta, modes, what, family=None):
     """Fitted means or response residuals of one partition's used rows."""
-    from ..objective.linpred import linear_predictor
     frame = used_rows(part, plan)
     if len(frame) == 0:
         return pd.Series([], dtype=float, index=frame.index)
@@ -230,7 +221,6 @@ class _RowSample:
 def _simulate_partition(part, plan, model, beta, effects, sigma2, family, root, names,
                         partition_info=None):
     """Simulated responses of one partition's used rows (DaskMixResult.simulate)."""
-    from ..objective.linpred import linear_predictor
     frame = used_rows(part, plan)
     if len(frame) == 0:
         return pd.DataFrame({c: pd.Series([], dtype=float) for c in names}, index=frame.index)
@@ -252,7 +242,6 @@ def _simulate_partition(part, plan, model, beta, effects, sigma2, family, root, 
 def _common_rows(part, plan_a, plan_b, family):
     """Rows used by both fits, and the largest difference and size of their
     responses there (a flat Series of three numbers)."""
-    from .passes import response_values, used_mask
     both = used_mask(part, plan_a) & used_mask(part, plan_b)
     if not both.any():
         return pd.Series([0.0, 0.0, 0.0])

@@ -36,6 +36,12 @@ import re
 
 import numpy as np
 import pandas as pd
+from formulaic.parser.types import Factor
+from formulaic.transforms import TRANSFORMS
+from formulaic.utils.layered_mapping import LayeredMapping
+from formulaic.utils.stateful_transforms import stateful_eval
+
+from ..design.center import numeric_values
 
 __all__ = ["unsupported_term", "centre_sums", "centre_model", "centre_rows",
            "learned_terms", "term_statistics", "power_sums", "learned_specs"]
@@ -79,7 +85,6 @@ def unsupported_term(parsed) -> str | None:
 def centre_sums(used: pd.DataFrame, plan) -> dict:
     """Pass-1 sums of one partition's used rows: per centred grouping factor,
     ``sum w`` and ``sum w x`` by group; for grand centering, their totals."""
-    from ..design.center import numeric_values
     if not plan.centre_groups and not plan.centre_grand:
         return {}
     w = used[plan.spec[0]].to_numpy(dtype=float) if plan.spec[0] else np.ones(len(used))
@@ -128,7 +133,6 @@ def centre_model(scans, plan, table, levels, centering):
 def centre_rows(frame: pd.DataFrame, steps, codes) -> pd.DataFrame:
     """``frame`` with the centering ``steps`` applied (``codes``: each row's
     group index per level, level 2 first)."""
-    from ..design.center import numeric_values
     if not steps:
         return frame
     frame = frame.copy()
@@ -141,7 +145,6 @@ def centre_rows(frame: pd.DataFrame, steps, codes) -> pd.DataFrame:
 # -- stateful formula transforms ----------------------------------------------
 
 def _transform(name):
-    from formulaic.transforms import TRANSFORMS
     return TRANSFORMS[name]
 
 
@@ -171,7 +174,6 @@ def learned_terms(specs, plain_columns) -> dict:
     NotImplementedError
         Naming a term with learned state not computed on the workers.
     """
-    from formulaic.parser.types import Factor
     out = {}
     for spec in specs:
         for key, state in spec.transform_state.items():
@@ -194,9 +196,6 @@ def learned_terms(specs, plain_columns) -> dict:
 
 def _evaluate(expr: str, frame: pd.DataFrame):
     """The values of a formula expression on ``frame`` (formulaic's namespace)."""
-    from formulaic.transforms import TRANSFORMS
-    from formulaic.utils.layered_mapping import LayeredMapping
-    from formulaic.utils.stateful_transforms import stateful_eval
     values = stateful_eval(expr, LayeredMapping(frame, TRANSFORMS), None, {}, None)
     return getattr(values, "__wrapped__", values)
 
@@ -312,7 +311,6 @@ def learned_states(terms: dict, first: list, second: list, degrees: dict) -> dic
 
 def learned_specs(specs, states: dict) -> list:
     """``specs`` with their learned state replaced (structure to be rebuilt)."""
-    from formulaic.parser.types import Factor
     out = []
     for spec in specs:
         ts = dict(spec.transform_state)

@@ -1,4 +1,5 @@
-"""Scaling of level-1 weights within groups, and survey presets.
+"""Scaling of level-1 weights within groups (the survey presets that choose
+one are in :mod:`pywemix.presets`).
 
 Method A (``"size"``, Stata's ``pwscale(size)``): weights sum to the group's
 sample size; method B (``"effective"``, ``pwscale(effective)``): they sum to
@@ -16,7 +17,7 @@ from .levels import group_codes
 from .sufficient import group_sum
 from ..warnings import WeightWarning, warn
 
-__all__ = ["scale_weights", "scale_within", "normalize_scaling", "survey_preset", "SURVEYS",
+__all__ = ["scale_weights", "scale_within", "normalize_scaling",
            "warn_unscaled", "warn_unscaled_sums", "SMALL_GROUP", "PRESET_NONE"]
 
 #: ``weight_scaling`` value meaning "no scaling, chosen by a survey preset"
@@ -32,18 +33,6 @@ SMALL_GROUP = 30
 
 _ALIASES = {"none": "none", None: "none", PRESET_NONE: "none", "size": "size", "a": "size", "effective": "effective",
             "b": "effective"}
-
-#: Survey presets: level-1 scaling, and whether the weights must be unconditional.
-SURVEYS = {
-    "PISA": dict(weight_scaling="size", note="method A at level 1, none above"),
-    "TIMSS": dict(weight_scaling="none", unconditional=True,
-                  note="level 1 = total student weight / school weight, none above"),
-    "TIMSS ADVANCED": dict(weight_scaling="none", unconditional=True,
-                           note="level 1 = total student weight / school weight"),
-    "PIRLS": dict(weight_scaling="none", unconditional=True,
-                  note="level 1 = total student weight / school weight, none above"),
-    "NAEP": dict(weight_scaling="none", note="no scaling"),
-}
 
 
 def normalize_scaling(method, name: str = "weight_scaling") -> str:
@@ -64,14 +53,6 @@ def normalize_scaling(method, name: str = "weight_scaling") -> str:
         raise ValueError(f"unknown {name} {method!r}; use 'none', 'size' (method A) "
                          "or 'effective' (method B)")
     return _ALIASES[key]
-
-
-def survey_preset(survey: str) -> dict:
-    """The preset of a survey name (case-insensitive)."""
-    if not isinstance(survey, str) or survey.upper() not in SURVEYS:
-        raise ValueError(f"unknown survey preset {survey!r}; known: "
-                         f"{', '.join(sorted(SURVEYS))}")
-    return dict(SURVEYS[survey.upper()], name=survey.upper())
 
 
 def scale_within(w: np.ndarray, starts: np.ndarray, method: str) -> np.ndarray:

@@ -15,19 +15,20 @@ from dataclasses import replace
 
 import numpy as np
 
-from .quadrature_optimize import maximize_adaptive
+from .certificate import MAX_ROUNDS, Certificate, curvature_escape
+from .quadrature_optimize import maximize_adaptive, objective_scale
 from ..objective.covariance import CovarianceStructure
 from ..objective.linpred import linear_predictor
 from ..objective.laplace import LaplaceObjective
 from ..objective.quadrature import Evaluation, QuadratureObjective
-from .components import boundary_messages
+from .components import boundary_messages, random_grams
 from .numdiff import hessian, jacobian
 from .search import OptimizationRecord, check_finite_fit, check_start, minimize_bounded
 from .laplace_fit import fit_laplace, maximize_laplace
 from .optimum import Optimum
 from ..warnings import BoundaryWarning, ConvergenceWarning, DataWarning, warn
 
-__all__ = ["optimize_quadrature", "refit_llf"]
+__all__ = ["optimize_quadrature", "refit_llf", "maximise"]
 
 #: With fewer nodes than this, posterior moments from the nodes are too rough
 #: for fixed-node derivatives, so the adapted approximation is maximised with
@@ -129,14 +130,50 @@ def maximize_numeric(obj, phi0, max_iter, scale):
     return phi, ev, rec.iterations, rec.converged, rec.message
 
 
+def maximise(obj, n_quad, phi0, max_iter, scale):
+    """(phi, evaluation with Hessian, iterations, converged, message): the
+    search for ``n_quad`` (:func:`_maximise`), then the certificate
+    (:mod:`.certificate`); from a better point the search goes on, up to
+    ``MAX_ROUNDS`` times. Converged only when the search converged and the
+    certificate passed; the message says why not."""
+    phi, iterations = np.asarray(phi0, dtype=float), 0
+    for _ in range(MAX_ROUNDS):
+        phi, ev, it, converged, message = _maximise(obj, n_quad, phi, max_iter, scale)
+        iterations += it
+        cert = _certify(obj, phi, ev)
+        if cert.escape is None:
+            break
+        phi = canonical_signs(cert.escape, obj)
+    else:
+        cert = replace(cert, passed=False, reason=f"still improving after {MAX_ROUNDS} "
+                       "restarts from saddle points")
+    if not cert.passed:
+        converged, message = False, f"{message}; not certified: {cert.reason}"
+    return phi, ev, iterations, converged, message
+
+
+def _certify(obj, phi, ev):
+    """Second-order check of a GLMM optimum: the Hessian of ``-llf`` per unit
+    of top-level weight has no negative eigenvalue (its parameters are
+    unbounded: the first-order conditions are the search's own)."""
+    scale = objective_scale(obj)
+    if ev.hess is None or ev.grad is None:
+        return Certificate(False, "no Hessian at the estimates")
+
+    def f(x):
+        return -obj.evaluate(x, adapt=True, derivs=False).llf / scale
+    return curvature_escape(f, -ev.llf / scale, phi, -ev.grad / scale, -ev.hess / scale,
+                            np.ones(len(phi), dtype=bool))
+
+
 def _maximise(obj, n_quad, phi0, max_iter, scale):
     """(phi, evaluation with Hessian, iterations, converged, message) by the
     method for ``n_quad``: BFGS on the exact gradient of the Laplace objective
     (1), numerical derivatives (2, 3) or fixed-node Newton steps (4 and up)."""
     if n_quad == 1:
         return fit_laplace(obj, phi0, max_iter, canonical_signs)
-    if n_quad < FIXED_NODE_MIN:
-        return maximize_numeric(obj, phi0, max_iter, scale)
+    if n_quad < FIXED_NODE_MIN:  # per unit of top-level weight: invariant to its scale
+        return maximize_numeric(obj, phi0, max_iter, objective_scale(obj))
     # its evaluation carries the difference gradient and per-group scores of
     # the reported objective (already sign-canonical): keep them for the sandwich
     return newton_adaptive(obj, phi0, max_iter, scale)
@@ -180,7 +217,7 @@ def optimize_quadrature(objective, *, start=None, max_iter: int = 200) -> Optimu
         phi0 = check_start(start, obj.P, "the fixed effects, then the Cholesky factors of "
                            "each level's covariance")
     scale = float(np.sum(design.w1))
-    phi, ev, iters, converged, message = _maximise(obj, n_quad, phi0, max_iter, scale)
+    phi, ev, iters, converged, message = maximise(obj, n_quad, phi0, max_iter, scale)
     record = quadrature_record(design, n_quad, scale, phi, ev, iters, converged, message)
     return _optimum(objective, record, ev)
 
@@ -230,7 +267,8 @@ def _optimum(objective, record, ev) -> Optimum:
     phi = record.x
     beta, chol = phi[:obj.p], phi[obj.p:]
     covs = tuple(obj.covariances(chol))
-    for msg in boundary_messages(objective.structure, chol, design.levels, covs):
+    for msg in boundary_messages(objective.structure, chol, design.levels, covs,
+                                 random_grams(design)):
         warn(msg, BoundaryWarning)
     modes, mode_var = obj.conditional_modes(phi, variances=True)
     eta = linear_predictor(design.X, beta, design.offset, design.Z,
@@ -265,5 +303,6 @@ def refit_llf(design, family, n_quad, phi0) -> float:
     if n_quad >= FIXED_NODE_MIN:
         _, ev, _, _, _ = newton_adaptive(obj, np.asarray(phi0, float), 200, scale)
     else:
-        _, ev, _, _, _ = maximize_numeric(obj, np.asarray(phi0, float), 200, scale)
+        _, ev, _, _, _ = maximize_numeric(obj, np.asarray(phi0, float), 200,
+                                          objective_scale(obj))
     return ev.llf

@@ -13,17 +13,28 @@ equivalent: ``lme4::glmer(nAGQ = 1)``, which uses derivative-free bobyqa.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
 
 from ..objective.newton import backtrack
 
-__all__ = ["LAPLACE_TOL", "maximize_laplace", "fit_laplace"]
+__all__ = ["LAPLACE_TOL", "maximize_laplace", "fit_laplace", "stop_scale"]
 
 #: The Laplace fit has converged when the Newton decrement ``g' H^{-1} g`` is
-#: below this fraction of ``max(1, |llf|)``.
+#: below this fraction of the objective's scale (:func:`stop_scale`).
 LAPLACE_TOL = 1e-13
+
+
+def stop_scale(obj, llf) -> float:
+    """``max(|llf|, sum of the top-level weights)``: what the Newton decrement
+    is compared with. Both scale with the top-level weights (``llf`` is their
+    weighted sum), so the stopping rule gives the same estimates whatever
+    their scale; ``|llf|`` keeps the tolerance above the objective's rounding
+    under heavy level-1 weights. (``max(1, |llf|)``, used before, was not
+    invariant: with small weights the 1 took over.)"""
+    return max(abs(float(llf)), float(np.sum(obj.wg[-1])))
 
 
 def _inv(H):
@@ -147,7 +158,7 @@ def maximize_laplace(obj, phi, max_iter):
         if decrement <= 0:
             Hinv = _bhhh_inverse(ev, w)
             continue
-        if decrement < LAPLACE_TOL * max(1.0, abs(ev.llf)):
+        if decrement < LAPLACE_TOL * stop_scale(obj, ev.llf):
             return phi, ev, it, True, "gradient (Newton decrement) below tolerance"
         found = _line_search(obj, phi, ev, step, decrement)
         if found is None:
@@ -177,10 +188,37 @@ def fit_laplace(obj, phi0, max_iter, canonical):
     phi, ev, iters, converged, message = maximize_laplace(obj, phi0, max_iter)
     phi = canonical(phi, obj)
     ev = obj.evaluate(phi, hessian=True)
+    phi, ev = _newton_polish(obj, phi, ev, canonical)
     try:
         decrement = float(ev.grad @ np.linalg.solve(-ev.hess, ev.grad))
     except np.linalg.LinAlgError:
         decrement = np.inf
-    if converged and not abs(decrement) < 1e3 * LAPLACE_TOL * max(1.0, abs(ev.llf)):
+    if converged and not abs(decrement) < 1e3 * LAPLACE_TOL * stop_scale(obj, ev.llf):
         converged, message = False, "gradient not small at the reported optimum"
     return phi, ev, iters, converged, message
+
+
+def _newton_polish(obj, phi, ev, canonical):
+    """One Newton step with the final Hessian, kept when it does not lower the
+    objective beyond its rounding: where BFGS stopped depends on its path, the
+    Newton step's end point hardly does (its error is about the square of the
+    step's), so fits that differ only in the weights' scale or the start agree
+    to the objective's resolution. The Hessian is kept from ``phi`` (the step
+    is far below the precision standard errors need)."""
+    try:
+        step = np.linalg.solve(-ev.hess, ev.grad)
+    except np.linalg.LinAlgError:
+        return phi, ev
+    if not float(ev.grad @ step) > 0 or not np.all(np.isfinite(step)):
+        return phi, ev  # not an ascent direction: -H is not positive definite
+    cand = phi + step
+    if not np.array_equal(canonical(cand, obj), cand):
+        return phi, ev  # a Cholesky diagonal would change sign
+    try:
+        new = obj.evaluate(cand)
+    except (np.linalg.LinAlgError, FloatingPointError):
+        return phi, ev
+    floor = ev.llf - 64 * np.finfo(float).eps * abs(ev.llf)
+    if not (np.isfinite(new.llf) and np.all(np.isfinite(new.grad)) and new.llf >= floor):
+        return phi, ev
+    return cand, replace(new, hess=ev.hess)

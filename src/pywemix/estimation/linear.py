@@ -8,7 +8,10 @@ from dataclasses import replace
 
 import numpy as np
 
+from .certificate import (MAX_ROUNDS, Certificate, canonical, covariance_escape,
+                          curvature_escape)
 from .components import boundary_messages
+from .numdiff import jacobian, steps
 from .search import (OptimizationRecord, as_batch, check_finite_fit, check_start,
                      minimize_bounded, newton_batch, projected)
 from .optimum import Optimum
@@ -54,7 +57,10 @@ def optimize_linear(objective, *, start=None, max_iter: int = 1000) -> Optimum:
     -----
     Projected Newton on ``theta`` with the exact gradient (and Hessian for
     two-level models), L-BFGS-B if that stalls; the profiled ``beta`` and
-    ``sigma^2`` follow in closed form. R equivalent: ``lme4::optimizeLmer``.
+    ``sigma^2`` follow in closed form. The end point is certified in
+    covariance space (:func:`_certified`, :mod:`.certificate`) and the
+    search goes on from a better point when it is a saddle. R equivalent:
+    ``lme4::optimizeLmer``.
     """
     gauss, structure, design = objective.function, objective.structure, objective.design
     reml = objective.reml
@@ -62,18 +68,19 @@ def optimize_linear(objective, *, start=None, max_iter: int = 1000) -> Optimum:
         start, structure.n_theta, "the relative Cholesky factors of the random effects, "
         "lme4's theta")
     scale = _total_weight(gauss)
-    record = _optimize(gauss, theta0, reml, scale, max_iter)
-    theta = _snap_to_boundary(_scaled(gauss, reml, scale)[0], record.x, structure)
+    record = _certified(gauss, structure, reml, scale, theta0, max_iter)
+    theta = record.x
     pf = gauss.profiled(theta, reml)
     check_finite_fit([pf.llf, pf.beta, pf.sigma2], design)
     covs = tuple(pf.sigma2 * T for T in structure.relative_cov(theta))
-    for msg in boundary_messages(structure, theta, design.levels, covs):
+    for msg in boundary_messages(structure, theta, design.levels, covs,
+                                 _grams(gauss, structure)):
         warn(msg, BoundaryWarning)
     if not record.converged:
         warn(f"the optimiser did not converge: {record.message}", ConvergenceWarning)
     modes = tuple(gauss.conditional_modes(pf.beta, pf.sigma2, covs))
     return Optimum.from_record(
-        replace(record, x=theta), beta=pf.beta, sigma2=float(pf.sigma2), covariances=covs,
+        record, beta=pf.beta, sigma2=float(pf.sigma2), covariances=covs,
         theta=theta, llf=float(pf.llf), criterion=pf.criterion, modes=modes,
         mode_variances=tuple(gauss.conditional_variances(pf.sigma2, covs)))
 
@@ -100,6 +107,62 @@ def refit_criteria(gauss, theta0, reml: bool) -> np.ndarray:
     finally:
         gauss.M2 = full
     return -f * scale
+
+
+def _certified(gauss, structure, reml, scale, theta0, max_iter) -> OptimizationRecord:
+    """Search, then certify the point (:mod:`.certificate`); from a better
+    point the search goes on, up to ``MAX_ROUNDS`` times.
+
+    The record has converged only when the search converged and the
+    certificate passed; otherwise its message gives the reason.
+    """
+    f = _scaled(gauss, reml, scale)[0]
+    theta, iterations, evaluations, retried = theta0, 0, 0, False
+    for _ in range(MAX_ROUNDS):
+        record = _optimize(gauss, theta, reml, scale, max_iter)
+        iterations, evaluations = iterations + record.iterations, evaluations + record.evaluations
+        theta = _snap_to_boundary(f, record.x, structure)
+        cert = _certify(gauss, structure, reml, scale, theta)
+        if cert.escape is None:
+            if record.converged or retried:
+                break
+            retried = True  # a search that stopped short: once more from where it ended
+            continue
+        theta = canonical(structure, cert.escape)
+    else:
+        cert = replace(cert, passed=False, reason=f"still improving after {MAX_ROUNDS} "
+                       "restarts from saddle points")
+    message = record.message if cert.passed else f"{record.message}; not certified: " \
+        f"{cert.reason}"
+    at = tuple(int(i) for i in np.flatnonzero(theta <= structure.theta_lower()))
+    return replace(record, x=theta, fun=f(theta), iterations=iterations,
+                   evaluations=evaluations, converged=record.converged and cert.passed,
+                   message=message, at_boundary=at)
+
+
+def _certify(gauss, structure, reml, scale, theta) -> Certificate:
+    """The certificate of ``theta``: first-order conditions in covariance
+    space with the exact gradient in the covariances, then the Hessian of the
+    parameters off their bounds."""
+    f, fg = _scaled(gauss, reml, scale)
+    f0, g = fg(theta)
+    _, d = gauss.profiled_grad(theta, reml, directions=structure.element_directions())
+    if not np.all(np.isfinite(d)):
+        return Certificate(False, "the gradient cannot be computed at the estimates")
+    G = [-Gl / scale for Gl in structure.gradient_matrices(d)]
+    cert = covariance_escape(structure, theta, G, f, f0)
+    if cert.escape is not None or not cert.passed:
+        return cert
+    lower = structure.theta_lower()
+    free = theta > lower
+    if TwoLevelProfile.fits(gauss):
+        H = -TwoLevelProfile(gauss).evaluate(theta, reml)[2] / scale
+    else:
+        H = jacobian(lambda x: fg(x)[1], theta, steps(theta, 1e-5), lower)
+    second = curvature_escape(f, f0, theta, g, H, free)
+    if second.escape is not None or not second.passed:
+        return second
+    return cert
 
 
 def _optimize(gauss, theta0, reml, scale, max_iter) -> OptimizationRecord:
@@ -129,6 +192,14 @@ def _optimize(gauss, theta0, reml, scale, max_iter) -> OptimizationRecord:
     return OptimizationRecord(x, fx, res.iterations, res.evaluations,
                               float(np.max(np.abs(pg), initial=0.0)), True,
                               "projected gradient below tolerance", method, at)
+
+
+def _grams(gauss, structure) -> list:
+    """Per level, ``Z_l' W_1 Z_l`` from the objective's sufficient statistics
+    (their columns start with the random effects of every level)."""
+    total = np.sum(gauss.M2, axis=0)
+    ends = np.cumsum([0] + structure.q)
+    return [total[a:b, a:b] for a, b in zip(ends[:-1], ends[1:])]
 
 
 def _total_weight(gauss) -> float:

@@ -45,7 +45,10 @@ class OptimizationRecord:
         Largest absolute projected gradient at the end (objective scaled per
         unit of total weight).
     converged : bool
+        The search converged and its point passed the convergence
+        certificate (:mod:`pywemix.estimation.certificate`).
     message : str
+        How the search ended; why the point is not certified, if it is not.
     method : str
     at_boundary : tuple of int
         Indices of parameters that ended on their lower bound.
@@ -370,7 +373,9 @@ def minimize_bounded(fun, x0, lower, *, grad=None, fun_and_grad=None, gtol: floa
     SIAM J. Sci. Comput. 16, 1190-1208), then at most ``polish`` damped
     Newton steps by :func:`newton_batch`, with the Hessian from central
     differences of the exact gradient, or of ``fun`` itself when there is no
-    exact gradient.
+    exact gradient. When the quasi-Newton line search ends abnormally
+    (scipy's ``'ABNORMAL: '``), the record has converged only if the Newton
+    polish converged by its own test; its message says so otherwise.
     """
     f = _Counted(fun)
     lower = np.asarray(lower, dtype=float)
@@ -385,17 +390,24 @@ def minimize_bounded(fun, x0, lower, *, grad=None, fun_and_grad=None, gtol: floa
         def hess(X, idx):  # differences of differences are too noisy: use f itself
             return hessian(f, X[0], steps(X[0], 1e-4))[None]
     iterations = int(res.nit)
+    # a line search that ended abnormally stops the quasi-Newton search
+    # anywhere: only a Newton search that converges by itself from there
+    # can make the point an optimum
+    confirmed = not str(res.message).startswith("ABNORMAL")
     if polish > 0:
         polished = newton_batch(as_batch(both), x[None, :], lower, gtol=gtol,
                                 max_iter=polish, escape=escape, hess=hess)
         iterations += polished.iterations
         if polished.fun[0] <= fx:
             x, fx = polished.x[0], float(polished.fun[0])
+            confirmed = confirmed or bool(polished.converged[0])
     _, g = both(x)
     gnorm = float(np.max(np.abs(projected(g, x, lower)), initial=0.0))
-    converged = bool(gnorm < max(gtol * 100, 1e-6) and fx < 1e300)
+    converged = bool(gnorm < max(gtol * 100, 1e-6) and fx < 1e300 and confirmed)
     message = str(res.message)
-    if not converged:
+    if not confirmed:
+        message = f"the quasi-Newton line search ended abnormally ({message})"
+    elif not converged:
         message = f"projected gradient {gnorm:.3g} above tolerance ({message})"
     at = tuple(int(i) for i in np.flatnonzero(x <= lower))
     return OptimizationRecord(x, fx, iterations, f.n, gnorm,

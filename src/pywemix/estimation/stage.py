@@ -43,9 +43,12 @@ def optimize(objective, *, start=None, max_iter: int | None = None) -> Optimum:
     -------
     Optimum
         The optimiser's record (an ``OptimizationRecord``) with the estimates
-        at the optimum and the conditional modes. Boundary estimates,
-        non-convergence (with the optimiser's stop reason) and separation are
-        issued as warnings.
+        at the optimum and the conditional modes. ``converged`` is True only
+        when the point passed the convergence certificate
+        (:mod:`pywemix.estimation.certificate`: first-order conditions in
+        covariance space, no negative curvature); saddles found on the way
+        are left for better points. Boundary estimates, non-convergence
+        (with the reason) and separation are issued as warnings.
 
     Notes
     -----

@@ -190,6 +190,53 @@ class CovarianceStructure:
             out.append(d2T)
         return out
 
+    def element_directions(self) -> list:
+        """Unit changes of the covariance elements, one per parameter.
+
+        Per level an array (n_theta, q_l, q_l): for the element at (row,
+        column) of :meth:`packing`, the symmetric matrix with ones at (row,
+        column) and (column, row). The derivative of a function of the
+        covariances along these is ``G_rr`` on a diagonal and ``2 G_rc`` off
+        it, with ``G`` its gradient in the (symmetric) covariance matrix
+        (:meth:`gradient_matrices`).
+        """
+        n = self.n_theta
+        out = []
+        for pack, q in zip(self.packing(), self.q):
+            D = np.zeros((n, q, q))
+            D[pack[:, 0], pack[:, 1], pack[:, 2]] = 1.0
+            D[pack[:, 0], pack[:, 2], pack[:, 1]] = 1.0
+            out.append(D)
+        return out
+
+    def gradient_matrices(self, derivatives) -> list:
+        """The gradient ``G_l`` (symmetric, q_l x q_l, zero between blocks) of
+        a function of the covariances from its derivatives along
+        :meth:`element_directions`."""
+        derivatives = np.asarray(derivatives, dtype=float)
+        out = []
+        for pack, q in zip(self.packing(), self.q):
+            G = np.zeros((q, q))
+            g = derivatives[pack[:, 0]] / np.where(pack[:, 1] == pack[:, 2], 1.0, 2.0)
+            G[pack[:, 1], pack[:, 2]] = g
+            G[pack[:, 2], pack[:, 1]] = g
+            out.append(G)
+        return out
+
+    def blocks(self) -> list:
+        """Every covariance block as ``(level index, slice of its rows in the
+        level's factor, its entries of the parameter vector (m, 3) as (index,
+        row, column) within the block)``, in level order."""
+        out = []
+        for li, (pack, lvl) in enumerate(zip(self.packing(), self.sizes)):
+            off = 0
+            for k in lvl:
+                inside = (pack[:, 1] >= off) & (pack[:, 1] < off + k)
+                entries = pack[inside] - np.array([0, off, off])
+                out.append((li, slice(off, off + k), entries))
+                off += k
+        return out
+
     def theta_from_cov(self, covs, sigma2) -> np.ndarray:
         """Relative Cholesky parameters of absolute covariances (for warm starts)."""
         out = np.zeros(self.n_theta)

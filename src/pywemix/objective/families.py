@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, gammaln, log_ndtr, ndtr
 
+from ..warnings import DataWarning, warn
+
 __all__ = ["Family", "Binomial", "Poisson", "get_family", "check_link"]
 
 _LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
@@ -238,7 +240,6 @@ class Binomial(Family):
                     f"binomial response {name!r} must have two levels (the second is "
                     f"coded 1, as in R); found {len(cats)}: {cats[:6]}")
             if not isinstance(s.dtype, pd.CategoricalDtype):
-                from ..warnings import DataWarning, warn
                 warn(f"binomial response {name!r} is text: {cats[1]!r} is coded 1 and "
                      f"{cats[0]!r} 0 (the second value in sorted order, as R's factor()); "
                      "to choose, give a 0/1 column or a Categorical whose second "

@@ -255,18 +255,24 @@ class GaussianObjective:
         sigma2 = fixed.prss / (N - self.p if reml else N)
         return ProfiledFit(float(llf), beta, float(sigma2), N, crit)
 
-    def profiled_grad(self, theta, reml: bool = False):
+    def profiled_grad(self, theta, reml: bool = False, directions=None):
         """Profiled log-likelihood and its exact gradient in ``theta``.
 
         ``theta`` may be (k,) or, with a batched ``M2`` (see
         :meth:`with_responses`), (B, k); the results then have a leading B.
         ``dS`` and ``dD`` come from forward-mode differentiation of the level
         recursion (:meth:`integrate`); see :func:`profiled_criterion`.
+        ``directions`` (per level, (k, q_l, q_l)) replaces the derivatives of
+        the relative covariances in ``theta``: the gradient is then the
+        derivative along each of those k changes of the covariances (e.g.
+        :meth:`CovarianceStructure.element_directions`, the gradient in the
+        covariance elements themselves).
         """
         st = self.structure
         theta = np.asarray(theta, dtype=float)
+        dT = st.relative_cov_grad(theta) if directions is None else directions
         try:
-            top = self.integrate(st.relative_cov(theta), dT=st.relative_cov_grad(theta))
+            top = self.integrate(st.relative_cov(theta), dT=dT)
         except np.linalg.LinAlgError:
             bad = np.full(theta.shape[:-1], -np.inf)
             return (float(bad) if bad.ndim == 0 else bad), np.full(theta.shape, np.nan)

@@ -1,21 +1,25 @@
 """Wald inference shared by every result: t values, intervals, Wald tests, tidy.
 
-A result supplies ``params``, ``cov_params(kind)``, ``var_components`` and
-``var_cov(kind)`` (covariance of the variance-component estimates); this
-mixin derives the rest. R equivalents: ``WeMix::waldTest``, ``confint``,
-``broom.mixed::tidy``.
+A result holds an :class:`~pywemix.results.covariances.Estimates` record
+(estimates and a registry of covariance kinds with its default);
+:class:`InferenceMixin` derives every output from it. R equivalents:
+``WeMix::waldTest``, ``confint``, ``broom.mixed::tidy``.
 """
 from __future__ import annotations
 
 import difflib
+import html
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..estimation.variance import SE_FLOOR
 from ..warnings import PseudoLikelihoodWarning, PywemixWarning, warn
+from .covariances import Covariance, Estimates, standard_errors
+from .terms import expand_terms, term_columns
 
-__all__ = ["InferenceMixin", "CombinedFitsMixin", "WaldTestResult", "variance_labels",
+__all__ = ["InferenceMixin", "WaldTestResult", "variance_labels",
            "variance_intervals", "check_alpha", "loglik_value"]
 
 
@@ -34,21 +38,45 @@ def variance_labels(vc: pd.DataFrame) -> list:
 
 
 class WaldTestResult:
-    """Outcome of a Wald test: ``statistic`` (chi-square), ``df``, ``p_value``."""
+    """Outcome of a Wald test: ``statistic`` (chi-square), ``df``, ``p_value``.
 
-    def __init__(self, statistic, df, p_value, terms, kind):
+    ``terms`` are the names tested as given (terms or columns; or a
+    description of ``R``); ``columns`` the fixed-effect columns (or variance
+    labels) they stand for, a factor's or interaction's name standing for
+    all its columns. ``kind`` says what was tested (``"fixed"`` effects or
+    ``"variance"`` components), ``cov`` the covariance kind the test used
+    (``"robust"``, ``"replicate"``, ...) and ``cov_description`` what that
+    is. ``statistic, df, p_value = result`` unpacks.
+    """
+
+    def __init__(self, statistic, df, p_value, terms, kind, columns=None, cov=None,
+                 cov_description=None):
         self.statistic, self.df, self.p_value = float(statistic), int(df), float(p_value)
         self.terms, self.kind = list(terms), kind
+        self.columns = list(terms) if columns is None else list(columns)
+        self.cov, self.cov_description = cov, cov_description
+
+    def _tested(self) -> str:
+        """The names tested, followed by the columns when a name stands for
+        others (``st29q03 (columns: st29q03[T.b], st29q03[T.c])``)."""
+        if self.columns == self.terms:
+            return ", ".join(self.terms)
+        return (f"{', '.join(self.terms)} (columns: {', '.join(self.columns)})")
+
+    def _what(self) -> str:
+        return self.kind if self.cov is None else \
+            f"{self.kind}; {self.cov_description or self.cov} covariance"
 
     def __repr__(self):
-        return (f"Wald test ({self.kind}) of {', '.join(self.terms)}: chi2 = "
+        return (f"Wald test ({self._what()}) of {self._tested()}: chi2 = "
                 f"{self.statistic:.4f}, df = {self.df}, p = {self.p_value:.4g}")
 
     def __iter__(self):
         return iter((self.statistic, self.df, self.p_value))
 
     def _repr_html_(self):
-        return (f"<p><b>Wald test</b> ({self.kind}) of {', '.join(self.terms)}: "
+        return (f"<p><b>Wald test</b> ({html.escape(self._what())}) of "
+                f"{html.escape(self._tested())}: "
                 f"&chi;<sup>2</sup> = {self.statistic:.4f}, df = {self.df}, "
                 f"p = {self.p_value:.4g}</p>")
 
@@ -176,22 +204,10 @@ def variance_intervals(var_components: pd.DataFrame, var_cov, alpha: float = 0.0
 def loglik_value(result) -> float:
     """``result.llf`` as a float, NaN for results that have none (plausible-value
     combinations, pooled fits), without their warning (for reports and tables)."""
-    if isinstance(result, CombinedFitsMixin) or getattr(result, "n_plausible", None):
+    if getattr(result, "combines_fits", False):
         return np.nan
     llf = result.llf
     return np.nan if llf is None else float(llf)
-
-
-def _check_kind(kind, store, name="kind"):
-    """``kind`` if it is one of the covariance kinds of ``store`` (the result's
-    own: ``'robust'`` and ``'model'``, plus ``'replicate'`` for replicate-weight
-    results); else a ValueError listing those kinds."""
-    if not isinstance(kind, str) or kind not in store:
-        valid = [repr(k) for k in store]
-        listed = valid[0] if len(valid) == 1 else \
-            f"{', '.join(valid[:-1])} or {valid[-1]}"
-        raise ValueError(f"{name} must be {listed}, got {kind!r}")
-    return kind
 
 
 def _finite_array(x, name, ndim):
@@ -215,12 +231,13 @@ def _se_ratio(cov_robust, cov_model) -> float:
     return float(np.median(np.sqrt(r[ok] / m[ok]))) if ok.any() else np.nan
 
 
-def _unknown_term_message(unknown, names, kind) -> str:
-    """The error for term names that are not among ``names``, with the closest
+def _unknown_term_message(unknown, names, kind, terms=()) -> str:
+    """The error for term names that are not among ``names`` (nor ``terms``,
+    the formula's terms that stand for several columns), with the closest
     names and, for a name of the other kind, the ``kind`` to use."""
     hints = []
     for t in map(str, unknown):
-        lower = {n.lower(): n for n in names}
+        lower = {n.lower(): n for n in [*names, *terms]}
         close = [lower[m] for m in difflib.get_close_matches(t.lower(), lower, n=2,
                                                               cutoff=0.6)]
         if kind == "fixed" and t.startswith(("var(", "cov(", "sd(")):
@@ -234,7 +251,9 @@ def _unknown_term_message(unknown, names, kind) -> str:
         elif close:
             hints.append(f"{t!r}: did you mean {' or '.join(map(repr, close))}?")
     return (f"unknown {kind} term(s) {list(unknown)}"
-            + (f" ({'; '.join(hints)})" if hints else "") + f"; available: {names}")
+            + (f" ({'; '.join(hints)})" if hints else "") + f"; available: {names}"
+            + (f"; and the terms {list(terms)}, each standing for its columns"
+               if terms else ""))
 
 
 def _nonempty_list(value, scalars, name, what, hint) -> list:
@@ -251,9 +270,13 @@ def _nonempty_list(value, scalars, name, what, hint) -> list:
     return value
 
 
-def _selection_matrix(terms, names, kind) -> tuple:
-    """(R, terms): rows of the identity over ``names`` picking ``terms`` (a
-    name or a list of names); errors name the unknown or repeated terms."""
+def _selection_matrix(terms, names, kind, model=None) -> tuple:
+    """(R, terms, columns): rows of the identity over ``names`` picking the
+    columns ``terms`` (a name or a list of names) stand for; with
+    ``kind="fixed"`` a term's name stands for all its columns (see
+    :func:`~pywemix.results.terms.expand_terms`, the terms read from
+    ``model``). Errors name the unknown or repeated terms, and a column
+    named twice (as itself and through its term, or through two terms)."""
     terms = _nonempty_list(terms, (str,), "terms", "a list of term names",
                            "give at least one term to test")
     odd = [t for t in terms if not isinstance(t, str)]
@@ -262,15 +285,37 @@ def _selection_matrix(terms, names, kind) -> tuple:
             f"terms must be names of terms (strings), got {odd[0]!r}"
             + (": a constraint matrix (statsmodels' r_matrix) is given as R=, with q= "
                "for its right-hand side" if np.ndim(odd[0]) or np.ndim(terms) > 1 else ""))
-    unknown = [t for t in terms if t not in names]
+    expanded = expand_terms(terms, names, model if kind == "fixed" else None)
+    unknown = [t for t, cols in expanded if not cols]
     if unknown:
-        raise ValueError(_unknown_term_message(unknown, names, kind))
+        grouped = [t for t, cols in term_columns(model).items() if cols != [t] and t != "1"] \
+            if kind == "fixed" and model is not None else []
+        raise ValueError(_unknown_term_message(unknown, names, kind, grouped))
     repeated = sorted({t for t in terms if terms.count(t) > 1})
     if repeated:
         raise ValueError(f"terms are repeated: {repeated}; give each term once")
-    R = np.zeros((len(terms), len(names)))
-    R[np.arange(len(terms)), [names.index(t) for t in terms]] = 1.0
-    return R, terms
+    columns = _columns_named_once(expanded)
+    R = np.zeros((len(columns), len(names)))
+    R[np.arange(len(columns)), [names.index(c) for c in columns]] = 1.0
+    return R, terms, columns
+
+
+def _columns_named_once(expanded) -> list:
+    """The columns of ``expand_terms``' (name, columns) pairs, in order; a
+    ValueError when a column is named twice (a factor and one of its
+    columns, or two terms sharing a column)."""
+    by = {}
+    for name, cols in expanded:
+        for c in cols:
+            if c in by:
+                first = by[c]
+                how = (lambda n: f"as itself ({n!r})" if n == c else f"by the term {n!r}")
+                raise ValueError(
+                    f"column {c!r} is named twice: {how(first)} and {how(name)}; a term "
+                    "stands for all its columns, so name each column once (the term, "
+                    "or some of its columns)")
+            by[c] = name
+    return list(by)
 
 
 def _constraint_matrix(R, names, kind) -> np.ndarray:
@@ -320,7 +365,6 @@ def _row_positions(cols, names, which) -> list:
 def _missing_covariance_message(est, V, names, used, kind, cov) -> str:
     """The error of a Wald test whose terms have no covariance: which terms,
     why, and what to do instead."""
-    from ..estimation.variance import SE_FLOOR
     idx = np.flatnonzero(used)
     bad = [i for i in idx if not np.all(np.isfinite(V[i, idx]))]
     reasons = []
@@ -346,28 +390,66 @@ def _missing_covariance_message(est, V, names, used, kind, cov) -> str:
 class InferenceMixin:
     """The estimates of a result and Wald-type inference from them.
 
-    A result stores ``_params`` (Series), ``_cov`` and ``_var_cov`` (dicts
-    ``"robust"``/``"model"`` -> covariance of the fixed effects and of the
-    variance components), ``_var_components`` and ``_groups``; this mixin
-    gives copies of them and derives the rest.
+    A result holds one :class:`~pywemix.results.covariances.Estimates`
+    record, ``estimates`` (fixed effects, variance components, ICC and the
+    registry of covariance kinds with its default), and says whether it is
+    ``weighted``; this mixin reads them for every output. ``kind=None``
+    (or ``cov=None`` in :meth:`wald_test`) is always the result's default
+    kind, :attr:`default_kind`; a kind the result does not have is a
+    ValueError listing :attr:`variance_kinds`.
     """
+
+    estimates: Estimates
 
     @property
     def params(self) -> pd.Series:
         """Fixed-effect estimates (a copy)."""
-        return self._params.copy()
+        return self.estimates.params.copy()
 
-    def cov_params(self, kind: str = "robust") -> pd.DataFrame:
+    @property
+    def var_components(self) -> pd.DataFrame:
+        """Variances and covariances of the random effects (and the residual),
+        with the standard errors of the default covariance kind."""
+        return self.estimates.var_components.copy()
+
+    @property
+    def variance_kinds(self) -> tuple:
+        """The covariance kinds of the result, the default first (e.g.
+        ``("replicate", "robust", "model")``)."""
+        return self.estimates.covariances.names
+
+    @property
+    def default_kind(self) -> str:
+        """The covariance kind every output shows unless another is named."""
+        return self.estimates.covariances.default
+
+    def covariance(self, kind: str | None = None) -> Covariance:
+        """The :class:`~pywemix.results.covariances.Covariance` record of a kind
+        (None: the default): its description, covariances and, for totals,
+        parts. Reading it issues no warning."""
+        return self.estimates.covariances.get(kind)
+
+    def _kind(self, kind, argument: str = "kind") -> Covariance:
+        """The record of ``kind``, warning when model-based variances of a
+        weighted fit are asked for (see ``cov_params``)."""
+        record = self.estimates.covariances.get(kind, argument)
+        self._warn_model_kind(record)
+        return record
+
+    def cov_params(self, kind: str | None = None) -> pd.DataFrame:
         """Covariance of the fixed effects.
 
         Parameters
         ----------
-        kind : {"robust", "model"}
-            ``"robust"``: cluster-robust sandwich over the top-level groups
-            (WeMix's default; for plausible values, the mean sampling variance
-            plus the imputation variance); ``"model"``: inverse observed
-            information. For weighted fits ``"model"`` issues a
-            :class:`~pywemix.PseudoLikelihoodWarning` (see Notes).
+        kind : str, optional
+            One of :attr:`variance_kinds`; None (default) is the result's
+            default, :attr:`default_kind`. ``"robust"``: cluster-robust
+            sandwich over the top-level groups (WeMix's default; for plausible
+            values, the mean sampling variance plus the imputation variance);
+            ``"model"``: inverse observed information; ``"replicate"``: the
+            replication variance of replicate weights. For weighted fits
+            ``"model"`` issues a :class:`~pywemix.PseudoLikelihoodWarning`
+            (see Notes).
 
         Notes
         -----
@@ -382,75 +464,70 @@ class InferenceMixin:
         computes it (it is right for frequency weights and useful to gauge the
         design effect) but issues the warning whenever it is asked for.
         """
-        _check_kind(kind, self._cov)
-        self._warn_model_kind(kind)
-        idx = self._params.index
-        return pd.DataFrame(self.raw_cov_params(kind), index=idx, columns=idx)
+        record = self._kind(kind)
+        idx = self.estimates.params.index
+        out = pd.DataFrame(np.array(record.fixed), index=idx, columns=idx)
+        out.attrs.update(_kind_attrs(record))
+        return out
 
-    def raw_cov_params(self, kind) -> np.ndarray:
+    def raw_cov_params(self, kind: str | None = None) -> np.ndarray:
         """Covariance of the fixed effects, as stored: no pseudo-likelihood warning.
 
         For code that combines fits (plausible values, replicates); users
         call :meth:`cov_params`.
         """
-        return np.array(self._cov[kind])
+        return np.array(self.covariance(kind).fixed)
 
-    def raw_var_cov(self, kind) -> np.ndarray:
+    def raw_var_cov(self, kind: str | None = None) -> np.ndarray:
         """Covariance of the variance components, as stored: no pseudo-likelihood
         warning (see :meth:`raw_cov_params`)."""
-        return np.array(self._var_cov[kind])
+        return np.array(self.covariance(kind).components)
 
-    def _warn_model_kind(self, kind) -> None:
+    def _warn_model_kind(self, record: Covariance) -> None:
         """A :class:`PseudoLikelihoodWarning` when model-based variances of a
         weighted fit are asked for (see ``cov_params``)."""
-        if kind != "model" or not getattr(self, "weighted", False):
+        if record.name != "model" or not getattr(self, "weighted", False):
             return
-        ratio = _se_ratio(self.raw_cov_params("robust"), self.raw_cov_params("model"))
+        kinds = self.estimates.covariances
+        ratio = _se_ratio(kinds.get("robust").fixed, record.fixed) \
+            if "robust" in kinds else np.nan
         factor = (f" (here, over the fixed effects, a median {ratio:.3g} times smaller "
                   "than the cluster-robust ones)") if np.isfinite(ratio) else ""
         warn("model-based (kind='model') standard errors of a weighted fit invert the "
              "Hessian of a pseudo-likelihood, which treats the weights as frequency "
              "weights (every unit of weight an independent observation); with sampling "
-             f"weights they are too small{factor}. Use the cluster-robust ones "
-             "(kind='robust', the default)", PseudoLikelihoodWarning)
+             f"weights they are too small{factor}. Use {_instead(kinds)}",
+             PseudoLikelihoodWarning)
 
-    def var_cov(self, kind: str = "robust") -> np.ndarray:
+    def var_cov(self, kind: str | None = None) -> np.ndarray:
         """Covariance of the variance-component estimates (rows of ``var_components``).
 
         For linear fits it is blockwise by level, as WeMix computes it; for
-        quadrature families it is the joint sandwich. ``kind="model"`` of a
-        weighted fit warns (see ``cov_params``).
+        quadrature families it is the joint sandwich. ``kind`` as
+        :meth:`cov_params` (None: the default); ``"model"`` of a weighted fit
+        warns.
         """
-        _check_kind(kind, self._var_cov)
-        self._warn_model_kind(kind)
-        return self.raw_var_cov(kind)
+        return np.array(self._kind(kind).components)
 
-    @property
-    def var_components(self) -> pd.DataFrame:
-        """Variances and covariances of the random effects (and the residual)."""
-        return self._var_components.copy()
-
-    @property
-    def groups(self) -> pd.DataFrame:
-        """Number of units and weights per level (WeMix's groups table)."""
-        return self._groups.copy()
-
-    def std_errors(self, kind: str = "robust") -> pd.Series:
+    def std_errors(self, kind: str | None = None) -> pd.Series:
         """Standard errors of the fixed effects (``kind`` as ``cov_params``;
         ``"model"`` warns for weighted fits)."""
-        _check_kind(kind, self._cov)
-        self._warn_model_kind(kind)
-        return self._std_errors(kind)
+        return self._std_errors(self._kind(kind))
 
-    def _std_errors(self, kind) -> pd.Series:
-        v = np.diag(self.raw_cov_params(kind))
-        return pd.Series(np.sqrt(np.where(v >= 0, v, np.nan)), index=self.params.index,
-                         name="bse")
+    def _std_errors(self, record) -> pd.Series:
+        """Standard errors of a kind (a record, or a kind's name), without warnings."""
+        if not isinstance(record, Covariance):
+            record = self.covariance(record)
+        out = pd.Series(standard_errors(record.fixed), index=self.estimates.params.index,
+                        name="bse")
+        out.attrs.update(_kind_attrs(record))
+        return out
 
     @property
     def bse(self) -> pd.Series:
-        """Cluster-robust standard errors of the fixed effects."""
-        return self._std_errors("robust")
+        """Standard errors of the fixed effects, of the default covariance kind
+        (``attrs["variance"]`` names it)."""
+        return self._std_errors(self.covariance())
 
     @property
     def tvalues(self) -> pd.Series:
@@ -463,7 +540,36 @@ class InferenceMixin:
         return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues.to_numpy())),
                          index=self.params.index, name="pvalues")
 
-    def conf_int(self, alpha: float = 0.05, kind: str = "robust",
+    @property
+    def icc_std_error(self) -> float:
+        """Standard error of the ICC, of the default covariance kind (NaN when
+        that kind has none: the sandwich of a single fit gives none)."""
+        return self.covariance().icc_std_error
+
+    def _parts(self, part: str) -> pd.Series:
+        record = self.covariance()
+        if not record.is_total:
+            raise AttributeError(
+                f"{part}_variance belongs to a combination of fits (plausible values, pooled "
+                f"imputations); the standard errors of this {type(self).__name__} are "
+                f"{record.description}")
+        values = np.diag(getattr(record, part).fixed)
+        return pd.Series(values, index=self.estimates.params.index, name=f"{part}_variance")
+
+    @property
+    def sampling_variance(self) -> pd.Series:
+        """Sampling part of the default kind's total variance of each fixed effect
+        (the mean over the fits of their variances of that kind): with
+        :attr:`imputation_variance` it adds up to ``bse ** 2``."""
+        return self._parts("sampling")
+
+    @property
+    def imputation_variance(self) -> pd.Series:
+        """Imputation part of the default kind's total variance of each fixed
+        effect, ``(1 + 1/M) B`` (see :attr:`sampling_variance`)."""
+        return self._parts("imputation")
+
+    def conf_int(self, alpha: float = 0.05, kind: str | None = None,
                  which: str = "fixed", *, cols=None) -> pd.DataFrame:
         """Wald confidence intervals.
 
@@ -471,8 +577,9 @@ class InferenceMixin:
         ----------
         alpha : float
             1 - confidence level.
-        kind : {"robust", "model"}
-            Which covariance of the estimates to use.
+        kind : str, optional
+            Which covariance of the estimates to use (one of
+            :attr:`variance_kinds`; None: the default).
         which : {"fixed", "variance", "all"}
             Fixed effects; variance components (variances as standard
             deviations, rows ``sd(...)``; covariances on their own scale,
@@ -486,7 +593,9 @@ class InferenceMixin:
         DataFrame
             Columns ``"2.5 %"`` and ``"97.5 %"`` (for ``alpha=0.05``), as R's
             ``confint``. With variance components, ``attrs["notes"]`` says
-            which intervals were truncated at 0 or are on the boundary.
+            which intervals were truncated at 0 or are on the boundary;
+            ``attrs["variance"]`` names the covariance kind and
+            ``attrs["variance_description"]`` says what it is.
 
         Notes
         -----
@@ -499,16 +608,15 @@ class InferenceMixin:
         alpha = check_alpha(alpha)
         if not isinstance(which, str) or which not in ("fixed", "variance", "all"):
             raise ValueError(f"which must be 'fixed', 'variance' or 'all', got {which!r}")
-        _check_kind(kind, self._cov)
-        self._warn_model_kind(kind)
+        record = self._kind(kind)
         z = stats.norm.ppf(1 - alpha / 2)
         parts, notes = [], []
         if which in ("fixed", "all"):
-            se = self._std_errors(kind)
+            se = self._std_errors(record)
             parts.append(pd.DataFrame({"lower": self.params - z * se,
                                        "upper": self.params + z * se}))
         if which in ("variance", "all"):
-            vi = variance_intervals(self._var_components, self.raw_var_cov(kind), alpha)
+            vi = variance_intervals(self.estimates.var_components, record.components, alpha)
             root = vi["variance"].to_numpy()
             lo, hi = vi["conf_low"].to_numpy(), vi["conf_high"].to_numpy()
             names = [("sd" + n[3:]) if v else n for n, v in zip(vi.index, root)]
@@ -522,44 +630,62 @@ class InferenceMixin:
             out = out.iloc[_row_positions(cols, list(out.index), which)]
             notes = [n for n in notes if any(n.startswith(_variance_label(r) + ":")
                                              for r in out.index)]
-        out.attrs["notes"] = list(notes)
+        out.attrs = {"notes": list(notes), **_kind_attrs(record)}
         return out
 
     def wald_test(self, terms=None, *, R=None, q=None, kind: str = "fixed",
-                  cov: str = "robust") -> WaldTestResult:
+                  cov: str | None = None) -> WaldTestResult:
         """Wald test that fixed effects (or variance terms) are zero, or ``R b = q``.
 
         Parameters
         ----------
-        terms : list of str, optional
-            Fixed-effect names (``kind="fixed"``) or variance-component labels
-            (``kind="variance"``, e.g. ``"var(Intercept|schoolid)"``; see
-            ``tidy()``) tested jointly against zero (or ``q``). Without
-            ``terms`` and ``R``: every fixed effect, or every random-effect
-            variance and covariance (not the residual variance), as WeMix's
-            ``waldTest`` tests all coefficients by default.
+        terms : str or list of str, optional
+            With ``kind="fixed"``: names of fixed-effect columns
+            (``"escs"``, ``"st29q03[T.Agree]"``) or of terms of the formula,
+            a term standing for all its columns, as Stata's ``testparm`` and
+            R's ``car::Anova``: a factor (``"st29q03"``, ``"C(x)"``) or an
+            interaction (``"escs:st04q01"``, its factors in any order). With
+            ``kind="variance"``: variance-component labels (e.g.
+            ``"var(Intercept|schoolid)"``; see ``tidy()``). Tested jointly
+            against zero (or ``q``). A column named twice (as itself and
+            through its term) is an error. Without ``terms`` and ``R``:
+            every fixed effect, or every random-effect variance and
+            covariance (not the residual variance), as WeMix's ``waldTest``
+            tests all coefficients by default.
         R : array-like (r, k), optional
             Constraint matrix over all fixed effects (or variance terms).
         q : array-like (r,), optional
-            Right-hand side (default zeros).
+            Right-hand side (default zeros): one value per row of ``R``, or
+            per tested column (``WaldTestResult.columns``) with ``terms``.
         kind : {"fixed", "variance"}
-        cov : {"robust", "model"}
-            ``"model"`` warns for weighted fits (see ``cov_params``).
+        cov : str, optional
+            The covariance kind (one of :attr:`variance_kinds`; None: the
+            default); ``"model"`` warns for weighted fits (see ``cov_params``).
 
         Returns
         -------
         WaldTestResult
-            chi-square statistic, degrees of freedom (rank of ``R V R'``),
-            p-value. Valid for weighted fits (unlike likelihood-ratio tests).
+            chi-square statistic, degrees of freedom (rank of ``R V R'``: the
+            number of columns tested unless they are collinear), p-value,
+            the names tested (``terms``) and their columns (``columns``), and
+            the covariance kind used (``cov``, ``cov_description``). Valid
+            for weighted fits (unlike likelihood-ratio tests).
+
+        Notes
+        -----
+        The columns of a term come from the fixed part's formulaic
+        ``ModelSpec`` (:func:`~pywemix.results.terms.term_columns`); results
+        that combine fits (plausible values, replicates, pooled fits) use
+        their first fit's.
         """
-        _check_kind(cov, self._cov, "cov")
-        self._warn_model_kind(cov)
+        record = self._kind(cov, "cov")
+        cov = record.name
         if kind == "fixed":
-            est, V, names = self.params.to_numpy(), self.raw_cov_params(cov), \
+            est, V, names = self.params.to_numpy(), np.array(record.fixed), \
                 list(self.params.index)
         elif kind == "variance":
             vc = self.var_components
-            est, V, names = (vc["variance"].to_numpy(), self.raw_var_cov(cov),
+            est, V, names = (vc["variance"].to_numpy(), np.array(record.components),
                              variance_labels(vc))
         else:
             raise ValueError(f"kind must be 'fixed' or 'variance', got {kind!r}")
@@ -569,10 +695,10 @@ class InferenceMixin:
         if terms is None and R is None:
             terms = [n for n in names if n != "var(Residual)"]
         if terms is not None:
-            R, label = _selection_matrix(terms, names, kind)
+            R, label, columns = _selection_matrix(terms, names, kind, self)
         else:
             R = _constraint_matrix(R, names, kind)
-            label = [f"{R.shape[0]} linear constraint(s)"]
+            label = columns = [f"{R.shape[0]} linear constraint(s)"]
         q = np.zeros(R.shape[0]) if q is None else _finite_array(q, "q", 1)
         if q.shape != (R.shape[0],):
             raise ValueError(f"q must have {R.shape[0]} values, got {q.shape}")
@@ -580,9 +706,9 @@ class InferenceMixin:
         if not np.all(np.isfinite(V[np.ix_(used, used)])):
             raise ValueError(_missing_covariance_message(est, V, names, used, kind, cov))
         stat, df, p = _wald(est, V, R, q)
-        return WaldTestResult(stat, df, p, label, kind)
+        return WaldTestResult(stat, df, p, label, kind, columns, cov, record.description)
 
-    def tidy(self, alpha: float = 0.05, kind: str = "robust") -> pd.DataFrame:
+    def tidy(self, alpha: float = 0.05, kind: str | None = None) -> pd.DataFrame:
         """One row per parameter, as broom's ``tidy``.
 
         Columns: ``term``, ``kind`` (fixed/variance), ``estimate``,
@@ -592,27 +718,29 @@ class InferenceMixin:
         truncated at 0: the intervals of ``conf_int(which="variance")``
         squared) and no p-value (a variance of zero is on the boundary, where
         the z test does not hold). ``attrs["notes"]`` says which intervals
-        were truncated at 0 or are on the boundary.
+        were truncated at 0 or are on the boundary; ``attrs["variance"]``
+        names the covariance kind of the standard errors and
+        ``attrs["variance_description"]`` says what it is.
 
         Parameters
         ----------
         alpha : float
             1 - confidence level of the intervals.
-        kind : {"robust", "model"}
-            Which covariance of the estimates to use (``"model"`` warns for
+        kind : str, optional
+            Which covariance of the estimates to use (one of
+            :attr:`variance_kinds`; None: the default; ``"model"`` warns for
             weighted fits, see ``cov_params``).
         """
         alpha = check_alpha(alpha)
-        _check_kind(kind, self._cov)
-        self._warn_model_kind(kind)
+        record = self._kind(kind)
         z = stats.norm.ppf(1 - alpha / 2)
-        se = self._std_errors(kind).to_numpy()
+        se = self._std_errors(record).to_numpy()
         est = self.params.to_numpy()
         fixed = pd.DataFrame({"term": self.params.index, "kind": "fixed", "estimate": est,
                               "std_error": se, "statistic": est / se,
                               "p_value": 2 * stats.norm.sf(np.abs(est / se)),
                               "conf_low": est - z * se, "conf_high": est + z * se})
-        vi = variance_intervals(self._var_components, self.raw_var_cov(kind), alpha)
+        vi = variance_intervals(self.estimates.var_components, record.components, alpha)
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = vi["estimate"] / vi["std_error"]
         var = pd.DataFrame({"term": vi.index, "kind": "variance",
@@ -622,138 +750,19 @@ class InferenceMixin:
                             "conf_low": vi["conf_low"].to_numpy(),
                             "conf_high": vi["conf_high"].to_numpy()})
         out = pd.concat([fixed, var], ignore_index=True)
-        out.attrs["notes"] = list(vi.attrs["notes"])
+        out.attrs = {"notes": list(vi.attrs["notes"]), **_kind_attrs(record)}
         return out
 
 
-class CombinedFitsMixin:
-    """What a combination of M fits (plausible values, pooled imputations) has
-    in place of one fit's likelihood and per-row values.
+def _instead(kinds) -> str:
+    """What to use instead of model-based variances: the default kind."""
+    default = kinds.default_kind
+    if default.name == "robust":
+        return "the cluster-robust ones (kind='robust', the default)"
+    robust = " or the cluster-robust ones (kind='robust')" if "robust" in kinds else ""
+    return f"the default ones (kind=None: {default.description}){robust}"
 
-    A result stores ``fits`` and names them in ``_fits_label`` (for messages:
-    ``"plausible-value"``, ``"imputed-data"``). ``llf``, ``aic`` and ``bic``
-    are NaN with a warning; ``fittedvalues``, ``residuals``/``resid`` and
-    ``predict`` average the fits row by row; asking for another attribute of
-    a single fit (``theta``, ``ranef`` of a pooled result...) raises an
-    AttributeError that points to ``fits[k]``.
-    """
 
-    _fits_label = "combined"
-
-    # -- likelihood-based quantities: none for the combination ---------------
-    def _no_likelihood(self, what: str) -> float:
-        warn(f"{what} is not defined for a combination of {len(self.fits)} "
-             f"{self._fits_label} fits (there is no combined likelihood): it is NaN. "
-             "Compare models with Wald tests (result.wald_test); each fit's own value "
-             "is in result.fits[k]", PseudoLikelihoodWarning)
-        return np.nan
-
-    @property
-    def llf(self) -> float:
-        """NaN, with a :class:`~pywemix.PseudoLikelihoodWarning`.
-
-        The combined estimates average M fits to different responses (plausible
-        values) or data sets (imputations), which is not the maximum of any
-        likelihood, so there is no combined log-likelihood, AIC or BIC: the
-        combination rules (Rubin 1987, *Multiple Imputation for Nonresponse in
-        Surveys*; the EdSurvey note's eqs. 6-8) combine estimates and
-        variances, not likelihoods. As the AIC and BIC of a single weighted
-        fit, which warn that a pseudo-likelihood is not valid for model
-        comparison but return the value, ``llf``, ``aic`` and ``bic`` warn and
-        return NaN rather than raise. Use Wald tests (:meth:`wald_test`),
-        which combine the fits by Rubin's rules; each fit's log-likelihood is
-        ``fits[k].llf``. (R's ``mice::pool`` likewise pools no likelihood;
-        ``mice::D3`` pools likelihood-ratio statistics, which needs unweighted
-        refits.)
-        """
-        return self._no_likelihood("The log-likelihood (llf)")
-
-    @property
-    def aic(self) -> float:
-        """NaN, with a :class:`~pywemix.PseudoLikelihoodWarning` (see :attr:`llf`)."""
-        return self._no_likelihood("AIC")
-
-    @property
-    def bic(self) -> float:
-        """NaN, with a :class:`~pywemix.PseudoLikelihoodWarning` (see :attr:`llf`)."""
-        return self._no_likelihood("BIC")
-
-    def information_criteria(self) -> tuple:
-        """(AIC, BIC) = (NaN, NaN), without the warning (see :attr:`llf`)."""
-        return np.nan, np.nan
-
-    # -- per-row values: means over the fits ---------------------------------
-    def _mean_over_fits(self, get, what: str, name: str) -> pd.Series:
-        """``get(fit)`` averaged over the fits, row by row; the fits must give
-        pandas Series over the same rows."""
-        values = [get(f) for f in self.fits]
-        first = values[0]
-        for k, v in enumerate(values):
-            if not isinstance(v, pd.Series):
-                raise NotImplementedError(
-                    f"{what} of fit {k} is a {type(v).__name__}, not a pandas Series: "
-                    f"average them yourself, e.g. sum(f.{name} for f in result.fits) / "
-                    f"{len(values)}")
-            if not v.index.equals(first.index):
-                raise ValueError(
-                    f"{what} cannot be averaged row by row: fit {k} has {len(v)} rows "
-                    f"and fit 0 has {len(first)}, or they are other rows (the "
-                    f"{self._fits_label} data sets kept different rows, e.g. after "
-                    f"dropping missing values). Use each fit's own: result.fits[k].{name}")
-        return sum(values) / len(values)
-
-    @property
-    def fittedvalues(self) -> pd.Series:
-        """Fitted values (response scale, random effects included) averaged
-        over the fits, in the data's row order (see :meth:`residuals`)."""
-        return self._mean_over_fits(lambda f: f.fittedvalues, "fittedvalues",
-                                    "fittedvalues").rename("fittedvalues")
-
-    def residuals(self, kind: str = "response") -> pd.Series:
-        """Observation-level residuals averaged over the fits.
-
-        Parameters
-        ----------
-        kind : {"response", "pearson"}
-            As :meth:`MixResult.residuals
-            <pywemix.results.result.MixResult.residuals>`.
-
-        Notes
-        -----
-        The mean over the M fits of each fit's residuals,
-        :math:`\\frac1M \\sum_m (y_m - \\hat\\mu_m)`: for response residuals
-        the mean response (mean plausible value, mean imputed value) minus
-        ``fittedvalues``; Pearson residuals divide each fit's by its own
-        residual standard deviation first. A mean over the fits is the
-        combined point estimate of any per-row quantity (Rubin 1987,
-        *Multiple Imputation for Nonresponse in Surveys*, ch. 3). The fits
-        must have kept the same rows (a ValueError says so otherwise).
-        Diagnostics of one fit: ``fits[k].residuals()``.
-        """
-        if kind not in ("response", "pearson"):
-            raise ValueError(f"kind must be 'response' or 'pearson', got {kind!r}")
-        return self._mean_over_fits(lambda f: f.residuals(kind), "residuals",
-                                    f"residuals({kind!r})").rename("resid")
-
-    @property
-    def resid(self) -> pd.Series:
-        """Response residuals averaged over the fits (call it,
-        ``resid(kind="pearson")``, for Pearson residuals; see :meth:`residuals`)."""
-        from .diagnostics import Residuals
-        return Residuals.wrap(self.residuals("response"), self)
-
-    def predict(self, newdata=None, **kwargs) -> pd.Series:
-        """Predictions averaged over the fits (arguments as
-        :meth:`MixResult.predict <pywemix.results.result.MixResult.predict>`;
-        without ``newdata`` the fits must have kept the same rows)."""
-        return self._mean_over_fits(lambda f: f.predict(newdata, **kwargs), "predict",
-                                    "predict(...)")
-
-    def __getattr__(self, name):
-        from .result import MixResult
-        if not name.startswith("_") and hasattr(MixResult, name):
-            raise AttributeError(
-                f"{name!r} is a property of one fit, not of the combination of "
-                f"{len(self.fits)} {self._fits_label} fits: use result.fits[k].{name} "
-                f"(k = 0..{len(self.fits) - 1})")
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+def _kind_attrs(record: Covariance) -> dict:
+    """The ``attrs`` entries naming the covariance kind of a table."""
+    return {"variance": record.name, "variance_description": record.description}

@@ -24,16 +24,19 @@ from __future__ import annotations
 
 import io
 import sys
+import textwrap
 
 import numpy as np
 from scipy import stats
+
+from .ranef import conditional_variances
 
 try:
     from matplotlib.figure import Figure as _Figure
 except ImportError:  # pragma: no cover - depends on the environment
     _Figure = None
 
-__all__ = ["plot", "KINDS", "ResultFigure"]
+__all__ = ["plot", "plot_groups", "KINDS", "ResultFigure"]
 
 _INLINE_BACKENDS = ("inline", "module://matplotlib_inline.backend_inline")
 KINDS = ("resid_fitted", "qq_resid", "qq_ranef", "caterpillar", "coef")
@@ -118,7 +121,6 @@ def _qq(ax, values, title):
 
 
 def _effects(result):
-    from .ranef import conditional_variances
     out = []
     modes = result.ranef()
     variances = conditional_variances(result)
@@ -140,9 +142,10 @@ def plot(result, kind: str = "resid_fitted"):
         panel per grouping factor and effect; conditional modes sorted, with
         95% intervals from their conditional standard deviations
         (``ranef(se=True)``); the fixed effects other than the intercept
-        with 95% cluster-robust Wald intervals (``conf_int()``; for plausible
-        values the combined estimates and intervals, each value's own
-        estimates as grey dots).
+        with 95% Wald intervals of the result's default covariance kind
+        (``conf_int()``: cluster-robust, replication, or for plausible values
+        the combined total, each value's own estimates as grey dots), the
+        kind named on the axis.
 
     Returns
     -------
@@ -202,8 +205,47 @@ def _coef(result):
                 label="estimate (95% interval)")
     ax.axvline(0, color="C3", lw=1)
     ax.set_yticks(pos, names, fontsize=8)
-    ax.set_xlabel("fixed effect (95% cluster-robust Wald interval)")
+    ax.set_xlabel(f"fixed effect (95% Wald interval; standard errors: "
+                  f"{_wrap(ci.attrs.get('variance_description', ''))})", fontsize=8)
     ax.set_title("Fixed effects")
     if hasattr(result, "fits"):
         ax.legend(fontsize=7, loc="best")
+    return fig
+
+
+def _wrap(text: str, width: int = 60) -> str:
+    """``text`` broken into lines of about ``width`` characters (axis labels)."""
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def plot_groups(params, ci, column: str, description: str):
+    """Every group's fixed effects with their intervals: one panel per term.
+
+    Parameters
+    ----------
+    params : Series
+        Estimates indexed by (group, term) (``ByResult.params``).
+    ci : DataFrame
+        Intervals indexed alike (``ByResult.conf_int()``).
+    column : str
+        The ``by`` column (the panels' y axis).
+    description : str
+        What the standard errors are (named on the axes).
+    """
+    terms = [t for t in dict.fromkeys(params.index.get_level_values(-1)) if t != "Intercept"]
+    terms = terms or list(dict.fromkeys(params.index.get_level_values(-1)))
+    groups = list(dict.fromkeys(params.index.get_level_values(0)))
+    fig, axes = _figure(len(terms), width=4.5, height=max(2.5, 0.3 * len(groups) + 1.2))
+    for ax, term in zip(axes, terms):
+        rows = [(g, term) for g in groups if (g, term) in params.index]
+        est = params.loc[rows].to_numpy()
+        lo, hi = ci.loc[rows].to_numpy().T
+        pos = np.arange(len(rows))[::-1]
+        ax.errorbar(est, pos, xerr=[est - lo, hi - est], fmt="o", ms=4, lw=1)
+        ax.axvline(0, color="C3", lw=1)
+        ax.set_yticks(pos, [str(g) for g, _ in rows], fontsize=8)
+        ax.set_ylabel(column)
+        ax.set_title(term)
+        ax.set_xlabel(f"95% Wald interval; standard errors: {_wrap(description, 45)}",
+                      fontsize=7)
     return fig

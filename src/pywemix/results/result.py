@@ -6,17 +6,27 @@ accessors (``fixef``, ``ranef``, ``VarCorr``, ``logLik``, ``fitted``,
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import pandas as pd
 
-from ..estimation.components import groups_table, icc_of, variance_table
+from ..checks import check_bool
+from ..estimation.components import groups_table, icc_from_covariances, variance_table
 from ..estimation.optimum import Optimum
 from ..estimation.variance import VarianceEstimate
 from ..objective.covariance import CovarianceStructure
 from ..objective.linpred import linear_predictor
-from .inference import InferenceMixin
-from .settings import FitSettings
+from ..objective.make import make_objective
 from ..warnings import PseudoLikelihoodWarning, warn
+from .covariances import Covariance, make_estimates
+from .diagnostics import Residuals, simulate
+from .inference import InferenceMixin
+from .plots import plot
+from .predict import linear_predictor as predict_linear_predictor
+from .ranef import ranef_table
+from .settings import FitSettings
+from .summary import Summary
 
 __all__ = ["MixResult", "make_result"]
 
@@ -25,6 +35,14 @@ def _frozen(a):
     a = np.array(a, dtype=float, copy=True)
     a.flags.writeable = False
     return a
+
+
+def _stage_kinds(variance: VarianceEstimate) -> list:
+    """The covariance kinds of one fit: the sandwich (default) and the model-based one."""
+    return [Covariance("robust", f"cluster-robust (sandwich over {variance.n_clusters} "
+                       "top-level groups)", variance.fixed_robust, variance.components_robust),
+            Covariance("model", "model-based (inverse information; treats the weights as "
+                       "frequency weights)", variance.fixed_model, variance.components_model)]
 
 
 class RandomEffects(dict):
@@ -36,7 +54,8 @@ class RandomEffects(dict):
                        f"factors are {list(self)}")
 
 
-def make_result(design, settings, optimum, variance, warnings=()) -> "MixResult":
+def make_result(design, settings, optimum, variance, warnings=(), *,
+                arguments=None) -> "MixResult":
     """Stage 4: the immutable result of a fit from the outputs of the stages.
 
     Parameters
@@ -51,6 +70,9 @@ def make_result(design, settings, optimum, variance, warnings=()) -> "MixResult"
         From :func:`pywemix.estimation.estimate_variance`.
     warnings : sequence of str
         Messages issued while fitting (kept in ``result.warnings``).
+    arguments : MixArguments, optional
+        The checked arguments of ``mix`` (kept as ``result.arguments``, for
+        refits); None for a result made from the stages by hand.
 
     Returns
     -------
@@ -65,7 +87,7 @@ def make_result(design, settings, optimum, variance, warnings=()) -> "MixResult"
                              (variance, VarianceEstimate, "variance")):
         if not isinstance(value, cls):
             raise TypeError(f"{name} must be of type {cls.__name__}, got {type(value).__name__}")
-    return MixResult(design, settings, optimum, variance, tuple(warnings))
+    return MixResult(design, settings, optimum, variance, tuple(warnings), arguments)
 
 
 class MixResult(InferenceMixin):
@@ -76,7 +98,12 @@ class MixResult(InferenceMixin):
     params : Series
         Fixed-effect estimates.
     bse : Series
-        Cluster-robust standard errors (top-level clusters), as WeMix reports.
+        Cluster-robust standard errors (top-level clusters), as WeMix reports
+        (the default covariance kind, ``"robust"``; ``cov_params("model")``
+        gives the model-based one).
+    estimates : Estimates
+        Estimates and covariance kinds, read by every output
+        (:mod:`pywemix.results.covariances`).
     llf : float
         Maximised (pseudo-)log-likelihood (restricted if ``criterion`` is REML).
     var_components : DataFrame
@@ -97,6 +124,9 @@ class MixResult(InferenceMixin):
         The model's design (rows sorted by group).
     variance_estimate : VarianceEstimate
         Model-based and robust covariances of all estimates.
+    arguments : MixArguments or None
+        The checked arguments of the ``mix`` call (None for a result made
+        from the stages by hand).
     sigma2 : float
         Residual variance (NaN for non-Gaussian families).
     theta : ndarray
@@ -112,17 +142,20 @@ class MixResult(InferenceMixin):
         ``Sigma_l`` itself. ``mix(..., start=)`` takes the same order.
     """
 
-    def __init__(self, design, settings, optimum, variance, warnings=()):
+    def __init__(self, design, settings, optimum, variance, warnings=(), arguments=None):
         d = self.__dict__
         d["_design"], d["_settings"] = design, settings
         d["_optimum"], d["_variance"] = optimum, variance
         d["warnings"] = tuple(warnings)
-        d["_params"] = pd.Series(_frozen(optimum.beta), index=list(design.x_names),
-                                 name="params")
-        d["_cov"] = {"robust": _frozen(variance.fixed_robust),
-                     "model": _frozen(variance.fixed_model)}
-        d["_var_cov"] = {"robust": _frozen(variance.components_robust),
-                         "model": _frozen(variance.components_model)}
+        d["arguments"] = arguments
+        structure = CovarianceStructure.from_design(design)
+        sigma2 = optimum.sigma2 if settings.family == "gaussian" else None
+        table = variance_table(structure, design.levels, optimum.covariances, sigma2,
+                               variance.std_errors())
+        d["estimates"] = make_estimates(
+            pd.Series(optimum.beta, index=list(design.x_names)), table,
+            icc_from_covariances(optimum.covariances, sigma2, settings.link or "identity"),
+            _stage_kinds(variance), "robust")
         d["_modes"] = [_frozen(m) for m in optimum.modes]
         d["_ranef_var"] = [_frozen(v) for v in optimum.mode_variances]
         d["_covs"] = [_frozen(c) for c in optimum.covariances]
@@ -143,25 +176,12 @@ class MixResult(InferenceMixin):
                                                  optimum.modes),
                 "_order": np.argsort(design.row_positions, kind="stable")}
 
-    def _variance_table(self) -> pd.DataFrame:
-        """The variance-components table (``var_components``)."""
-        structure = CovarianceStructure.from_design(self._design)
-        opt = self._optimum
-        sigma2 = opt.sigma2 if self._settings.family == "gaussian" else None
-        return variance_table(structure, self._design.levels, opt.covariances, sigma2,
-                              self._variance.std_errors())
-
-    #: tables made from the stages' outputs on first use (most fits of a
-    #: survey analysis -- replicates, plausible values -- never show them)
-    _TABLES = {"_var_components": _variance_table,
-               "_groups": lambda self: groups_table(self._design)}
-
-    def __getattr__(self, name):
-        make = type(self)._TABLES.get(name)
-        if make is None:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        value = self.__dict__[name] = make(self)
-        return value
+    @cached_property
+    def _groups(self) -> pd.DataFrame:
+        """The groups table, made on first use (most fits of a survey analysis
+        -- replicates, plausible values -- never show it); a Dask result sets
+        it from its design."""
+        return groups_table(self._design)
 
     def __setattr__(self, name, value):
         raise AttributeError("MixResult is immutable; fit a new model instead")
@@ -199,7 +219,6 @@ class MixResult(InferenceMixin):
     def objective(self):
         """The fit's :class:`~pywemix.objective.MixObjective` (built again on first use)."""
         if "_objective" not in self.__dict__:
-            from ..objective.make import make_objective
             s = self._settings
             self.__dict__["_objective"] = make_objective(
                 self._design, self._family, n_quad=s.n_quad or 1, reml=s.reml)
@@ -233,6 +252,11 @@ class MixResult(InferenceMixin):
         if values.ndim == 2:
             return pd.DataFrame(values[order], index=index, columns=name)
         return pd.Series(values[order], index=index, name=name)
+
+    @property
+    def groups(self) -> pd.DataFrame:
+        """Number of units and weights per level (WeMix's groups table)."""
+        return self._groups.copy()
 
     # -- settings as attributes (statsmodels-style names) ---------------------
     formula = property(lambda self: self._settings.formula, doc="The model formula.")
@@ -277,8 +301,7 @@ class MixResult(InferenceMixin):
         :math:`\\pi^2/6` cloglog); Poisson models have none (NaN). See
         :func:`pywemix.estimation.components.icc_of`.
         """
-        from ..estimation.components import icc_of
-        return icc_of(self._var_components, self.link or "identity")
+        return self.estimates.icc
 
     @property
     def scale(self) -> float:
@@ -308,9 +331,7 @@ class MixResult(InferenceMixin):
         """
         if kind not in ("mode", "mean"):
             raise ValueError(f"kind must be 'mode' or 'mean', got {kind!r}")
-        from ..checks import check_bool
         if check_bool(se, "se"):
-            from .ranef import ranef_table
             return RandomEffects(ranef_table(self, kind))
         values = self._modes
         if kind == "mean" and self._family is not None:
@@ -352,7 +373,6 @@ class MixResult(InferenceMixin):
     def resid(self) -> pd.Series:
         """Response residuals ``y - fittedvalues`` (call it, ``resid(kind=
         "pearson")``, for Pearson residuals), in the data's row order."""
-        from .diagnostics import Residuals
         return Residuals.wrap(self.residuals("response"), self)
 
     def simulate(self, n: int = 1, seed=None) -> pd.DataFrame:
@@ -361,12 +381,11 @@ class MixResult(InferenceMixin):
         Returns a DataFrame with one column per draw (``sim_1``, ...), rows
         in the data's order. See :func:`pywemix.results.diagnostics.simulate`.
         """
-        from .diagnostics import simulate
         return simulate(self, n, seed)
 
     def plot(self, kind: str = "resid_fitted"):
-        """A diagnostic plot as a matplotlib Figure (see :mod:`pywemix.results.plots`)."""
-        from .plots import plot
+        """A diagnostic plot as a matplotlib Figure (see :mod:`pywemix.results.plots`);
+        ``"coef"`` draws ``conf_int()`` of the default covariance kind."""
         return plot(self, kind)
 
     def predict(self, newdata=None, *, type: str = "response", include_random: bool = True,
@@ -386,7 +405,6 @@ class MixResult(InferenceMixin):
         allow_new_levels : bool
             Predict groups not in the fit with random effects of zero.
         """
-        from .predict import linear_predictor
         if type not in ("response", "link"):
             raise ValueError(f"type must be 'response' or 'link', got {type!r}")
         for name, value in (("include_random", include_random),
@@ -398,7 +416,8 @@ class MixResult(InferenceMixin):
                 raise ValueError("include_random=False needs newdata")
             eta = self.to_data_order(self._fitted_link, "predicted")
             return eta if type == "link" else eta.transform(self._mean)
-        eta = linear_predictor(self, newdata, include_random, allow_new_levels, offset)
+        eta = predict_linear_predictor(self, newdata, include_random, allow_new_levels,
+                                       offset)
         index = getattr(newdata, "index", None)
         values = eta if type == "link" else self._mean(eta)
         return pd.Series(values, index=index if isinstance(index, pd.Index) else None,
@@ -408,7 +427,7 @@ class MixResult(InferenceMixin):
     @property
     def df_modelwc(self) -> int:
         """Number of estimated parameters (fixed effects, covariance terms, residual)."""
-        return len(self._params) + len(self.theta) + (1 if self._family is None else 0)
+        return len(self.estimates.params) + len(self.theta) + (1 if self._family is None else 0)
 
     def _ic_warning(self, what):
         if self.weighted:
@@ -436,7 +455,6 @@ class MixResult(InferenceMixin):
     # -- reporting -----------------------------------------------------------
     def summary(self):
         """A WeMix-style report; prints as text and renders as HTML in Jupyter."""
-        from .summary import Summary
         return Summary(self)
 
     def __repr__(self):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..design.scaling import survey_preset
+from ..presets import survey_preset
 
 __all__ = ["FitSettings"]
 
@@ -101,8 +101,7 @@ class FitSettings:
         scaling and centering."""
         rows = []
         if self.survey is not None:
-            preset = survey_preset(self.survey)
-            rows.append(("Survey preset", f"{preset['name']} ({preset['note']})"))
+            rows.append(("Survey preset", survey_preset(self.survey).description))
         rows.append(("Weight scaling", SCALING_LABELS[self.weight_scaling]))
         if self.center_group or self.center_grand:
             rows.append(("Centering", self.centering_label()))

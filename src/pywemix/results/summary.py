@@ -1,7 +1,8 @@
 """A WeMix-like report of a fit: text, HTML for Jupyter, LaTeX, and a dict/JSON.
 
 R equivalent: ``summary.WeMixResults``; the export methods follow statsmodels'
-``Summary.as_text`` / ``as_html`` / ``as_latex``.
+``Summary.as_text`` / ``as_html`` / ``as_latex``. The dict/JSON layout is
+documented in :meth:`Summary.as_dict`.
 """
 from __future__ import annotations
 
@@ -12,45 +13,58 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["Summary"]
+from .inference import loglik_value
+
+__all__ = ["Summary", "SCHEMA", "tex_escape"]
+
+
+#: Identifies the layout of :meth:`Summary.as_dict` (and of the command line's
+#: ``--json``, which writes ``summary().to_json()``).
+SCHEMA = "pywemix-summary/1"
 
 
 class Summary:
-    """Report of a :class:`~pywemix.results.result.MixResult`.
+    """Report of a result (a fit, replicate-weight, plausible-value or pooled result).
 
     ``str(summary)`` gives the text report; in Jupyter it renders as HTML
     tables. The tables are also available as DataFrames: ``header`` (a list of
     (label, value) pairs), ``variance``, ``groups`` and ``fixed``.
 
+    Every standard error shown is of one covariance kind, the result's
+    default (``kind``, a :class:`~pywemix.results.covariances.Covariance`):
+    the header's ``Standard errors`` line and the sentence under the fixed
+    effects (``se_note``) say which, and no note says otherwise.
+
     Exports: ``as_text()``, ``as_html()``, ``as_latex()`` (LaTeX ``tabular``
     environments, as statsmodels' ``summary().as_latex()``), ``as_dict()``
-    (plain Python: every table as a list of records) and ``to_json()``
+    (plain Python, the documented schema :data:`SCHEMA`) and ``to_json()``
     (that dict as strict JSON, missing values as ``null``).
     """
 
     def __init__(self, result, *, header=(), se_note=None, fixed=None,
-                 icc_std_error=None, icc_se_label="standard error"):
+                 icc_std_error=None, icc_se_label=None):
         """Build the report of ``result``.
 
         Parameters
         ----------
         result : MixResult, PlausibleValuesResult, ReplicateResult or PooledResult
         header : sequence of (label, value), optional
-            Lines added to the header after the formula (e.g. how the
-            variances were estimated).
+            Lines added to the header after the formula.
         se_note : str, optional
             The sentence saying where the standard errors come from; default
-            the cluster-robust sandwich's.
+            the description of the result's default covariance kind.
         fixed : DataFrame, optional
             The fixed-effects table; default ``Estimate``, ``Std. Error`` and
             ``t value`` from ``result.params``, ``bse`` and ``tvalues``.
         icc_std_error : float, optional
-            A standard error of the ICC, shown beside it when finite.
-        icc_se_label : str
-            What that standard error is called (e.g. ``"replication SE"``).
+            A standard error of the ICC, shown beside it when finite; default
+            the default kind's (``result.icc_std_error``).
+        icc_se_label : str, optional
+            What that standard error is called (default e.g.
+            ``"replication SE"``, from the kind).
         """
-        self.result = result
-        r = result
+        self.result = r = result
+        self.kind = kind = r.covariance()
         self.title = _title(r)
         self.header = _header(r)
         vc = r.var_components
@@ -60,18 +74,21 @@ class Summary:
         self.groups = r.groups
         self.fixed = pd.DataFrame({"Estimate": r.params, "Std. Error": r.bse,
                                    "t value": r.tvalues}) if fixed is None else fixed
-        self.se_note = ("Standard errors are cluster-robust (sandwich over the "
-                        f"{r.n_clusters} top-level groups).") if se_note is None else se_note
+        self.se_note = _se_note(r, kind) if se_note is None else se_note
+        if icc_std_error is None:
+            icc_std_error = kind.icc_std_error
+        self.icc_std_error = icc_std_error
         self.footer = [("lnl", _lnl_text(r)),
                        ("Intraclass correlation (ICC)",
-                        _icc_text(r, icc_std_error, icc_se_label))]
+                        _icc_text(r, icc_std_error, icc_se_label or kind.se_label))]
         n_pv = getattr(r, "n_plausible", None)
         if n_pv:
             self.header.insert(1, ("Plausible values", f"{n_pv} ({', '.join(r.columns)}); "
                                    "estimates averaged, variance = sampling + imputation"))
         self.header[1:1] = [(str(k), v) for k, v in header]
+        self.header.append(("Standard errors", kind.description))
         self.notes = list(r.warnings)
-        self.notes.extend(_pseudo_notes(r))
+        self.notes.extend(_pseudo_notes(r, kind))
         if np.isfinite(r.icc) and _has_slope_variance(vc):
             self.notes.append("The ICC adds the random-slope variances to the intercept "
                               "variances, as WeMix's ICC does; it depends on the scale of "
@@ -137,22 +154,64 @@ class Summary:
     def as_dict(self) -> dict:
         """The report as plain Python objects (str, int, float, None, list, dict).
 
-        Keys: ``title``, ``header`` and ``footer`` (label -> value),
-        ``variance``, ``groups`` and ``fixed`` (lists of records, one per
-        table row; the fixed effects carry their ``term``), ``se_note`` and
-        ``notes``. Missing values (NaN) are ``None``.
+        The layout :data:`SCHEMA` (``"pywemix-summary/1"``), also what
+        ``pywemix fit --json`` prints:
+
+        - ``schema``, ``title``, ``formula``, ``family``, ``link``,
+          ``criterion``, ``nobs``, ``llf`` (None for a combination of fits),
+          ``converged``, ``iterations`` (None for a combination);
+        - ``standard_errors``: ``kind`` (the covariance kind of every
+          standard error in the report: ``"robust"``, ``"replicate"``, ...),
+          ``description`` (e.g. the replicate method), ``available`` (the
+          result's kinds), and for totals over plausible values or
+          imputations ``sampling`` and ``imputation`` (their descriptions);
+        - ``survey``: ``preset`` (e.g. ``"PISA"`` or None), ``weights`` (one
+          column or None per level), ``cond_weights``, ``weight_scaling``;
+        - ``params`` and ``bse`` (term -> value); ``fixed``,
+          ``var_components`` and ``groups`` (the tables, lists of records; the
+          fixed effects carry their ``term``); ``icc`` and ``icc_std_error``;
+        - with replicate weights ``replicates`` (``method``,
+          ``n_replicates``); for plausible values ``plausible_values``
+          (``response``, ``columns``); for totals ``sampling_variance`` and
+          ``imputation_variance`` (term -> value; they add up to ``bse``
+          squared);
+        - ``header`` and ``footer`` (label -> text, as printed), ``se_note``,
+          ``notes`` and ``warnings``.
+
+        Missing values (NaN) are ``None``.
         """
+        r, kind, s = self.result, self.kind, self.result.settings
         fixed = self.fixed.rename_axis("term").reset_index()
-        return {
-            "title": self.title,
-            "header": {k: _plain(v) for k, v in self.header},
-            "variance": _records(self.variance),
-            "groups": _records(self.groups),
+        opt = r.optimization
+        out = {
+            "schema": SCHEMA, "title": self.title, "formula": s.formula,
+            "family": s.family, "link": s.link, "criterion": s.criterion,
+            "nobs": _plain(r.nobs), "llf": _plain(loglik_value(r)),
+            "converged": bool(r.converged),
+            "iterations": None if opt is None or getattr(r, "combines_fits", False)
+            else int(opt.iterations),
+            "standard_errors": _kind_dict(r, kind),
+            "survey": {"preset": s.survey, "weights": list(s.weight_spec),
+                       "cond_weights": bool(s.cond_weights),
+                       "weight_scaling": s.weight_scaling},
+            "params": _series(r.params), "bse": _series(r.bse),
             "fixed": _records(fixed),
-            "se_note": self.se_note,
-            "footer": {k: _plain(v) for k, v in self.footer},
-            "notes": [str(n) for n in self.notes],
+            "var_components": _records(self.variance),
+            "groups": _records(self.groups),
+            "icc": _plain(r.icc), "icc_std_error": _plain(self.icc_std_error),
         }
+        if getattr(r, "replicates", None) is not None:
+            out["replicates"] = {"method": r.method, "n_replicates": int(r.n_replicates)}
+        if getattr(r, "n_plausible", None):
+            out["plausible_values"] = {"response": r.response, "columns": list(r.columns)}
+        if kind.is_total:
+            out["imputation_variance"] = _series(r.imputation_variance)
+            out["sampling_variance"] = _series(r.sampling_variance)
+        out.update({"header": {k: _plain(v) for k, v in self.header},
+                    "footer": {k: _plain(v) for k, v in self.footer},
+                    "se_note": self.se_note, "notes": [str(n) for n in self.notes],
+                    "warnings": [str(w) for w in r.warnings]})
+        return out
 
     def to_json(self, indent=1) -> str:
         """``as_dict()`` as a JSON string (strict: no NaN or Infinity)."""
@@ -165,18 +224,18 @@ class Summary:
         Needs only ``booktabs`` (``\\toprule``, ``\\midrule``,
         ``\\bottomrule``) in the preamble.
         """
-        parts = [f"\\begin{{center}}\\textbf{{{_tex(self.title)}}}\\end{{center}}",
+        parts = [f"\\begin{{center}}\\textbf{{{tex_escape(self.title)}}}\\end{{center}}",
                  _tex_table(pd.DataFrame(self.header, columns=["", ""]), header=False)]
         for title, table, index in (("Variance terms", _blank_labels(self.variance), False),
                                     ("Groups", self.groups, False),
                                     ("Fixed effects", self.fixed.rename_axis(""), True)):
             parts.append(f"\\paragraph{{{title}}}")
             parts.append(_tex_table(table, index=index))
-        parts.append(_tex(self.se_note) + "\n")
-        parts.append("\\\\\n".join(f"{_tex(k)}: {_tex(v)}" for k, v in self.footer) + "\n")
+        parts.append(tex_escape(self.se_note) + "\n")
+        parts.append("\\\\\n".join(f"{tex_escape(k)}: {tex_escape(v)}" for k, v in self.footer) + "\n")
         if self.notes:
             parts.append("\\paragraph{Notes}\n\\begin{itemize}\n"
-                         + "".join(f"  \\item {_tex(n)}\n" for n in self.notes)
+                         + "".join(f"  \\item {tex_escape(n)}\n" for n in self.notes)
                          + "\\end{itemize}")
         return "\n".join(parts)
 
@@ -186,7 +245,7 @@ _TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
                 "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 
 
-def _tex(value) -> str:
+def tex_escape(value) -> str:
     """``value`` as LaTeX text with the special characters escaped."""
     if value is None or value is pd.NA:
         return ""
@@ -201,9 +260,9 @@ def _tex_table(df: pd.DataFrame, index: bool = False, header: bool = True) -> st
     align = "".join("r" if pd.api.types.is_numeric_dtype(t[c]) else "l" for c in t.columns)
     lines = [f"\\begin{{tabular}}{{{align}}}", "\\toprule"]
     if header:
-        lines += [" & ".join(_tex(c) for c in t.columns) + " \\\\", "\\midrule"]
+        lines += [" & ".join(tex_escape(c) for c in t.columns) + " \\\\", "\\midrule"]
     for row in t.itertuples(index=False):
-        lines.append(" & ".join(_tex(v) for v in row) + " \\\\")
+        lines.append(" & ".join(tex_escape(v) for v in row) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     return "\n".join(lines)
 
@@ -221,13 +280,33 @@ def _plain(v):
     return str(v)
 
 
+def _series(values: pd.Series) -> dict:
+    return {str(k): _plain(v) for k, v in values.items()}
+
+
+def _kind_dict(r, kind) -> dict:
+    """The ``standard_errors`` entry of :meth:`Summary.as_dict`."""
+    out = {"kind": kind.name, "description": kind.description,
+           "available": list(r.variance_kinds)}
+    if kind.is_total:
+        out.update(sampling=kind.sampling.description,
+                   imputation=kind.imputation.description)
+    return out
+
+
+def _se_note(r, kind) -> str:
+    """The sentence under the fixed effects: the kind shown and the others."""
+    others = [repr(k) for k in r.variance_kinds if k != kind.name]
+    rest = f" Other kinds: cov_params(kind) with kind {', '.join(others)}." if others else ""
+    return f"Standard errors ({kind.name!r}): {kind.description}.{rest}"
+
+
 def _records(df: pd.DataFrame) -> list:
     return [{str(k): _plain(v) for k, v in zip(df.columns, row)}
             for row in df.itertuples(index=False)]
 
 
 def _lnl_text(r) -> str:
-    from .inference import loglik_value
     llf = loglik_value(r)
     if np.isfinite(llf):
         return f"{llf:.2f}"
@@ -278,13 +357,16 @@ def _has_slope_variance(vc: pd.DataFrame) -> bool:
     return bool((var["var1"] != "Intercept").any())
 
 
-def _pseudo_notes(r) -> list:
+def _pseudo_notes(r, kind) -> list:
     if not r.settings.weighted:
         return []
-    return ["Weighted fit: the log-likelihood is a pseudo-likelihood; likelihood-ratio "
-            "tests and AIC/BIC are not valid. Use Wald tests (result.wald_test).",
-            "Model-based standard errors (kind='model') treat the weights as frequency "
-            "weights and are too small; the standard errors shown are cluster-robust."]
+    notes = ["Weighted fit: the log-likelihood is a pseudo-likelihood; likelihood-ratio "
+             "tests and AIC/BIC are not valid. Use Wald tests (result.wald_test)."]
+    if kind.name != "model":
+        notes.append("Model-based standard errors (kind='model') treat the weights as "
+                     "frequency weights and are too small; the standard errors shown are "
+                     f"{kind.description}.")
+    return notes
 
 
 def _blank_labels(vc: pd.DataFrame) -> pd.DataFrame:

@@ -6,16 +6,21 @@ by country; ``EdSurvey``'s ``edsurvey.data.frame.list``.
 from __future__ import annotations
 
 import html
-import warnings
+import json
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from ..warnings import DataWarning, PywemixWarning, collecting, silently, warn
+from ..executors import map_tasks
+from ..results.inference import check_alpha
+from ..results.plots import KINDS, plot_groups
+from ..results.summary import SCHEMA, tex_escape
+from ..warnings import DataWarning, collecting, silently, warn
+from .engines import InMemory
 from .replicates import resolve_column
 
-__all__ = ["fit_by", "ByResult", "GroupFitError"]
+__all__ = ["fit_by", "ByResult", "BySummary", "GroupFitError"]
 
 
 class GroupFitError(LookupError):
@@ -28,32 +33,23 @@ class GroupFitError(LookupError):
 
 
 class _GroupFit:
-    """Fit one group's data (picklable, for process pools); returns the
-    result or the error's message, and the warnings of the fit (recorded,
-    not issued, so that the caller issues them naming the group)."""
+    """Fit one group's data (picklable, for process pools and clusters);
+    returns the result or the error's message, and the warnings of the fit
+    (recorded, not issued, so that the caller issues them naming the group)."""
 
-    def __init__(self, bound, replicates, plausible_values, inner_executor):
-        self.bound, self.replicates = bound, replicates
-        self.plausible_values, self.inner_executor = plausible_values, inner_executor
+    def __init__(self, args, replicates):
+        self.args, self.replicates = args, replicates
 
-    def __call__(self, formula, data):
+    def __call__(self, data):
         with collecting() as messages:
-            out = silently(self._fit)(formula, data)
+            out = silently(self._fit)(data)
         # a fit keeps its own warnings; the bucket has those issued outside it
         recorded = list(getattr(out, "warnings", ())) + list(messages)
         return out, list(dict.fromkeys(recorded))
 
-    def _fit(self, formula, data):
-        from .fit import fit_replicated
+    def _fit(self, data):
         try:
-            if self.replicates is not None:
-                return fit_replicated(self.bound, formula, data, self.replicates,
-                                      self.plausible_values, self.inner_executor)
-            if self.plausible_values is not None:
-                from ..pv import fit_plausible_values
-                return fit_plausible_values(self.bound, formula, data,
-                                            self.plausible_values, self.inner_executor)
-            return self.bound(formula, data)
+            return InMemory.fit(self.args, data, self.replicates)
         except Exception as exc:  # recorded per group, reported by ByResult
             return _Failure(f"{type(exc).__name__}: {exc}")
 
@@ -79,34 +75,45 @@ def _by_values(data, by):
     return col, uniq
 
 
-def fit_by(bound, formula, data, by, *, replicates=None, plausible_values=None,
-           executor=None):
-    """Fit the model to the rows of every value of column ``by``.
+def _groups_label(col, keys, n_groups) -> str:
+    """``cnt='AAA'``, or ``cnt='AAA', 'BBB' (2 of 30 groups)``."""
+    if len(keys) == 1:
+        return f"{col}={keys[0]!r}"
+    return f"{col}={', '.join(map(repr, keys))} ({len(keys)} of {n_groups} groups)"
 
-    Groups run through ``executor.map`` when one is given (plausible values
-    and replicates of a group then run in that group's task). A group whose
-    fit fails gets its error recorded in ``ByResult.errors``, and one
-    warning lists them; when every group fails, ValueError. Each group's
-    warnings are issued with the group named first (``cnt='AAA': ...``).
+
+def _issue_group_warnings(col, keys, done) -> None:
+    """Each distinct warning of the groups' fits once, naming its groups."""
+    groups = {}
+    for k, (_, messages) in zip(keys, done):
+        for m in dict.fromkeys(m for m in messages if not getattr(m, "issued", False)):
+            groups.setdefault((str(m), getattr(m, "category", None)), []).append(k)
+    for (text, category), ks in groups.items():
+        warn(f"{_groups_label(col, ks, len(keys))}: {text}", category)
+
+
+def fit_by(args, data, replicates=None) -> "ByResult":
+    """Fit the model to the rows of every value of column ``args.by``.
+
+    Groups run through ``args.executor`` when one is given (a
+    ``concurrent.futures`` executor or a ``distributed.Client``; see
+    :func:`pywemix.executors.map_tasks`): the results come back, never
+    futures, equal to those of a serial run, and an unexpected failure
+    cancels the groups not yet fitted. Plausible values and replicates of a
+    group run in that group's task. A group whose fit fails gets its error
+    recorded in ``ByResult.errors``, and one warning lists them; when every
+    group fails, ValueError. The groups' warnings are issued once each, in
+    the caller, naming the groups that gave them (``cnt='AAA': ...``, or
+    ``cnt='AAA', 'BBB' (2 of 30 groups): ...``).
     """
-    col, values = _by_values(data, by)
-    if executor is not None and not callable(getattr(executor, "map", None)):
-        raise TypeError(f"executor must be a concurrent.futures.Executor (with a map "
-                        f"method), got {type(executor).__name__}")
+    col, values = _by_values(data, args.by)
     codes = data[col].to_numpy()
     subsets = [data.loc[codes == v] for v in values]
-    task = _GroupFit(bound, replicates, plausible_values, None)
-    if executor is None:
-        with warnings.catch_warnings():  # plausible values re-issue theirs: named below
-            warnings.simplefilter("ignore", PywemixWarning)
-            done = [task(formula, s) for s in subsets]
-    else:
-        done = list(executor.map(task, [formula] * len(subsets), subsets))
+    task = _GroupFit(args.replace(executor=None), replicates)
+    done = map_tasks(args.executor, task, subsets, desc=f"groups of {col}", unit="group")
     keys = [v.item() if isinstance(v, np.generic) else v for v in values]
     out = [r for r, _ in done]
-    for k, (_, messages) in zip(keys, done):
-        for m in dict.fromkeys(messages):
-            warn(f"{col}={k!r}: {m}", getattr(m, "category", None))
+    _issue_group_warnings(col, keys, done)
     fits = {k: r for k, r in zip(keys, out) if not isinstance(r, _Failure)}
     errors = {k: str(r) for k, r in zip(keys, out) if isinstance(r, _Failure)}
     if not fits:
@@ -115,7 +122,7 @@ def fit_by(bound, formula, data, by, *, replicates=None, plausible_values=None,
     if errors:
         warn(f"{len(errors)} of {len(keys)} groups of {col!r} could not be fitted: "
              + "; ".join(f"{k}: {m}" for k, m in list(errors.items())[:5]), DataWarning)
-    return ByResult(col, fits, errors, formula)
+    return ByResult(col, fits, errors, args.formula)
 
 
 class ByResult(Mapping):
@@ -129,10 +136,14 @@ class ByResult(Mapping):
     by group, as statsmodels' and linearmodels' results are indexed by
     term: ``params`` and ``bse`` (Series with a (value, term) MultiIndex;
     ``.unstack()`` gives one row per value, one column per term),
-    ``conf_int()`` (DataFrame, same index), ``wald_test()`` (one row per
-    value), ``tidy()`` (the fits' ``tidy()`` rows with the value as the
-    first column). ``summary()`` reports every fit (text; HTML in Jupyter,
-    as the result itself). Groups whose fit failed have no rows.
+    ``cov_params()`` (block diagonal: the groups are separate samples),
+    ``var_components``, ``conf_int()`` (DataFrame, same index),
+    ``wald_test()`` (one row per value), ``tidy()`` (the fits' ``tidy()``
+    rows with the value as the first column). Every table uses each fit's
+    default covariance kind unless ``kind`` names another, and its
+    ``attrs["variance"]`` says which. ``summary()`` reports every fit (text,
+    HTML in Jupyter, LaTeX, dict/JSON); ``plot("coef")`` draws every
+    group's estimates. Groups whose fit failed have no rows.
     R equivalent: ``lapply`` over ``split(data, data$cnt)`` (EdSurvey's
     ``edsurvey.data.frame.list`` results).
     """
@@ -162,9 +173,29 @@ class ByResult(Mapping):
     def __len__(self):
         return len(self._fits)
 
+    # -- the covariance kinds of the fits ---------------------------------------
+    @property
+    def variance_kinds(self) -> tuple:
+        """The covariance kinds every fit has, the default first."""
+        fits = list(self._fits.values())
+        return tuple(k for k in fits[0].variance_kinds
+                     if all(k in f.variance_kinds for f in fits[1:]))
+
+    @property
+    def default_kind(self) -> str:
+        """The fits' default covariance kind (the same for every fit)."""
+        return next(iter(self._fits.values())).default_kind
+
+    @property
+    def warnings(self) -> tuple:
+        """The fits' warnings, each naming its value."""
+        return tuple(f"{self.column}={k!r}: {w}" for k, r in self._fits.items()
+                     for w in r.warnings)
+
     def _stack(self, get, name=None):
         """``get(fit)`` (a Series or DataFrame indexed by term) of every fit,
-        stacked under a (value, term) MultiIndex."""
+        stacked under a (value, term) MultiIndex; ``attrs`` gathers the fits'
+        notes (naming their value) and covariance kinds."""
         parts = {}
         for k, r in self._fits.items():
             try:
@@ -173,8 +204,11 @@ class ByResult(Mapping):
                 raise type(exc)(f"{self.column} = {k!r}: {exc}") from exc
         out = pd.concat(parts, names=[self.column, "term"])
         out = out.rename(name) if name is not None else out
+        kinds = {p.attrs.get("variance") for p in parts.values()} - {None}
         out.attrs = {"notes": [f"{self.column}={k!r}: {n}" for k, p in parts.items()
                                for n in p.attrs.get("notes", [])]}
+        if kinds:
+            out.attrs["variance"] = kinds.pop() if len(kinds) == 1 else sorted(kinds)
         return out
 
     @property
@@ -185,71 +219,124 @@ class ByResult(Mapping):
 
     @property
     def bse(self) -> pd.Series:
-        """Standard errors of the fixed effects of every fit (each fit's default:
-        cluster-robust, or replication for replicate weights), indexed as ``params``."""
+        """Standard errors of the fixed effects of every fit (each fit's default
+        covariance kind, named in ``attrs["variance"]``: cluster-robust, or
+        replication for replicate weights), indexed as ``params``."""
         return self._stack(lambda r: r.bse, "bse")
 
-    def conf_int(self, alpha: float = 0.05, **kwargs) -> pd.DataFrame:
+    @property
+    def var_components(self) -> pd.DataFrame:
+        """Every fit's variance components, indexed by (value, row)."""
+        return self._stack(lambda r: r.var_components)
+
+    def cov_params(self, kind: str | None = None) -> pd.DataFrame:
+        """Covariance of all the fits' fixed effects, indexed by (value, term):
+        block diagonal, the groups being separate samples (``kind`` as the
+        fits' ``cov_params``; None: their default)."""
+        blocks = {k: r.cov_params(kind) for k, r in self._fits.items()}
+        index = pd.MultiIndex.from_tuples([(k, t) for k, b in blocks.items() for t in b.index],
+                                          names=[self.column, "term"])
+        out = pd.DataFrame(0.0, index=index, columns=index)
+        for k, b in blocks.items():
+            out.loc[k, k] = b.to_numpy()
+        out.attrs["variance"] = next(iter(blocks.values())).attrs.get("variance")
+        return out
+
+    def conf_int(self, alpha: float = 0.05, kind: str | None = None, which: str = "fixed",
+                 *, cols=None) -> pd.DataFrame:
         """Wald confidence intervals of every fit, indexed by (value, term).
 
         Parameters
         ----------
         alpha : float
             1 - confidence level.
-        **kwargs
-            ``kind`` and ``which`` of the fits' ``conf_int`` (e.g.
-            ``which="all"`` adds the variance components).
+        kind, which, cols
+            As the fits' ``conf_int`` (``kind=None``: each fit's default
+            covariance kind; ``which="all"`` adds the variance components).
 
         Returns
         -------
         DataFrame
             The fits' intervals under a (value, term) MultiIndex;
             ``attrs["notes"]`` gathers the fits' notes (variance intervals
-            truncated at 0 or on the boundary), each naming its value.
+            truncated at 0 or on the boundary), each naming its value;
+            ``attrs["variance"]`` the covariance kind.
         """
-        from ..results.inference import check_alpha
         alpha = check_alpha(alpha)
-        return self._stack(lambda r: r.conf_int(alpha, **kwargs))
+        return self._stack(lambda r: r.conf_int(alpha, kind, which, cols=cols))
 
-    def wald_test(self, terms=None, **kwargs) -> pd.DataFrame:
+    def wald_test(self, terms=None, *, R=None, q=None, kind: str = "fixed",
+                  cov: str | None = None) -> pd.DataFrame:
         """The same Wald test in every fit: one row per value.
 
         Parameters
         ----------
-        terms, **kwargs
-            As the fits' ``wald_test`` (``terms``, or ``R`` and ``q``;
-            ``kind``, ``cov``). A term missing from one fit raises a
-            ValueError naming the value.
+        terms, R, q, kind, cov
+            As the fits' ``wald_test`` (``cov=None``: each fit's default
+            covariance kind): a factor's or an interaction's name tests all
+            its columns in each fit (their number, ``df``, may differ between
+            groups when a level is missing in one). A term missing from one
+            fit raises a ValueError naming the value.
 
         Returns
         -------
         DataFrame
             Indexed by value; columns ``statistic`` (chi-square), ``df``,
-            ``p_value``.
+            ``p_value``; ``attrs["variance"]`` names the covariance kind.
         """
-        rows = {}
+        rows, used = {}, set()
         for k, r in self._fits.items():
             try:
-                t = r.wald_test(terms, **kwargs)
+                t = r.wald_test(terms, R=R, q=q, kind=kind, cov=cov)
             except (ValueError, TypeError) as exc:
                 raise type(exc)(f"{self.column} = {k!r}: {exc}") from exc
             rows[k] = {"statistic": t.statistic, "df": t.df, "p_value": t.p_value}
-        out = pd.DataFrame.from_dict(rows, orient="index")
-        return out.rename_axis(self.column)
+            used.add(t.cov)
+        out = pd.DataFrame.from_dict(rows, orient="index").rename_axis(self.column)
+        out.attrs["variance"] = used.pop() if len(used) == 1 else sorted(used)
+        return out
 
-    def tidy(self, *args, **kwargs) -> pd.DataFrame:
+    def tidy(self, alpha: float = 0.05, kind: str | None = None) -> pd.DataFrame:
         """One long table: the fits' ``tidy()`` rows, with a column named
         after ``by`` holding the value (arguments as the fits' ``tidy``)."""
         parts = []
         for k, r in self._fits.items():
-            t = r.tidy(*args, **kwargs)
+            t = r.tidy(alpha, kind)
             t.insert(0, self.column, k)
             parts.append(t)
         if not parts:
             return pd.DataFrame(columns=[self.column, "term"])
-        return pd.concat(parts, ignore_index=True)
+        out = pd.concat(parts, ignore_index=True)
+        out.attrs = {"notes": [n for p in parts for n in p.attrs.get("notes", [])],
+                     "variance": parts[0].attrs.get("variance")}
+        return out
+
+    def plot(self, kind: str = "coef", group=None):
+        """A plot as a matplotlib Figure.
+
+        ``kind="coef"`` without ``group``: every fixed effect but the
+        intercept, one panel per term, each group's estimate with its 95%
+        interval (``conf_int()``, the fits' default covariance kind, named
+        on the axis). With ``group``: that group's fit's ``plot(kind)``.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"unknown plot kind {kind!r}; choose one of {', '.join(KINDS)}")
+        if group is not None:
+            return self[group].plot(kind)
+        if kind != "coef":
+            raise ValueError(f"plot kind {kind!r} belongs to one fit: give the group, "
+                             f"e.g. plot({kind!r}, group={next(iter(self._fits))!r})")
+        return plot_groups(self.params, self.conf_int(), self.column,
+                           self.covariance_description())
+
+    def covariance_description(self) -> str:
+        """What the standard errors of the fits are (their default kind)."""
+        kinds = [r.covariance() for r in self._fits.values()]
+        texts = list(dict.fromkeys(k.description for k in kinds))
+        return texts[0] if len(texts) == 1 else f"{kinds[0].short} (each group's own)"
 
     def summary(self) -> "BySummary":
+        """Reports of every group's fit (text, HTML, LaTeX, dict/JSON)."""
         return BySummary(self)
 
     def __repr__(self):
@@ -261,22 +348,33 @@ class ByResult(Mapping):
 
 
 class BySummary:
-    """Reports of every group's fit (``str`` gives the text)."""
+    """Reports of every group's fit, and an overview table.
+
+    ``str`` (``as_text()``) gives the text; ``as_html()`` (what Jupyter
+    shows), ``as_latex()``, ``as_dict()`` and ``to_json()`` the other
+    formats, each with every fit's report in it. ``overview`` is the table of
+    estimates and standard errors, one row per value.
+    """
 
     def __init__(self, result: ByResult):
         self.result = result
         self.parts = {k: r.summary() for k, r in result.items()}
+        self.overview = _overview(result)
 
-    def __str__(self):
+    def as_text(self) -> str:
         r = self.result
         lines = [f"Fits of {r.formula!r} by {r.column!r}: {len(r)} fitted, "
-                 f"{len(r.errors)} failed"]
+                 f"{len(r.errors)} failed",
+                 f"Standard errors: {r.covariance_description()}"]
         for k, s in self.parts.items():
             title = f"{r.column} = {k}"
             lines += ["", title, "#" * len(title), str(s)]
         if r.errors:
             lines += ["", "Not fitted:"] + [f"  - {k}: {m}" for k, m in r.errors.items()]
         return "\n".join(lines)
+
+    def __str__(self):
+        return self.as_text()
 
     __repr__ = __str__
 
@@ -289,14 +387,10 @@ class BySummary:
         effect, one row per value), the values not fitted, then every fit's
         report in a collapsible section."""
         r, esc = self.result, html.escape
-        overview = pd.concat({"Estimate": r.params.unstack(), "Std. Error": r.bse.unstack()},
-                             axis=1).swaplevel(axis=1)
-        terms = list(dict.fromkeys(r.params.index.get_level_values("term")))
-        overview = overview[[(t, c) for t in terms for c in ("Estimate", "Std. Error")]]
-        overview.columns.names = [None, None]
         parts = [f"<div class='pywemix-by'><h4>Fits of {esc(r.formula)} by "
                  f"{esc(r.column)}: {len(r)} fitted, {len(r.errors)} failed</h4>",
-                 overview.to_html(float_format="{:.6g}".format, na_rep="")]
+                 f"<p>Standard errors: {esc(r.covariance_description())}</p>",
+                 self.overview.to_html(float_format="{:.6g}".format, na_rep="")]
         if r.errors:
             parts.append("<p><b>Not fitted</b></p><ul>")
             parts += [f"<li>{esc(str(k))}: {esc(m)}</li>" for k, m in r.errors.items()]
@@ -305,3 +399,50 @@ class BySummary:
                   f"{s.as_html()}</details>" for k, s in self.parts.items()]
         parts.append("</div>")
         return "".join(parts)
+
+    def as_latex(self) -> str:
+        """The report as LaTeX: the overview, then every fit's report
+        (``booktabs`` needed, as for a fit's ``as_latex``)."""
+        r = self.result
+        parts = [f"\\section*{{Fits by {_tex(r.column)}}}",
+                 _tex(f"Standard errors: {r.covariance_description()}") + "\n",
+                 self.overview.to_latex(float_format="{:.6g}".format, na_rep="")]
+        for k, s in self.parts.items():
+            parts += [f"\\subsection*{{{_tex(r.column)} = {_tex(k)}}}", s.as_latex()]
+        if r.errors:
+            parts.append("\\paragraph{Not fitted}\n\\begin{itemize}\n"
+                         + "".join(f"  \\item {_tex(k)}: {_tex(m)}\n"
+                                   for k, m in r.errors.items())
+                         + "\\end{itemize}")
+        return "\n".join(parts)
+
+    def as_dict(self) -> dict:
+        """The report as plain Python objects: ``schema``, ``by`` (the
+        column), ``formula``, ``standard_errors`` (the fits' default kind and
+        its description), ``fits`` (value -> that fit's
+        :meth:`Summary.as_dict <pywemix.results.summary.Summary.as_dict>`,
+        values as text) and ``errors`` (value -> message)."""
+        r = self.result
+        return {"schema": SCHEMA, "by": r.column, "formula": r.formula,
+                "standard_errors": {"kind": r.default_kind,
+                                    "description": r.covariance_description()},
+                "fits": {str(k): s.as_dict() for k, s in self.parts.items()},
+                "errors": {str(k): m for k, m in r.errors.items()}}
+
+    def to_json(self, indent=1) -> str:
+        """``as_dict()`` as a JSON string (strict: no NaN or Infinity)."""
+        return json.dumps(self.as_dict(), indent=indent, allow_nan=False)
+
+
+def _overview(r: ByResult) -> pd.DataFrame:
+    """Estimate and standard error of every fixed effect, one row per value."""
+    overview = pd.concat({"Estimate": r.params.unstack(), "Std. Error": r.bse.unstack()},
+                         axis=1).swaplevel(axis=1)
+    terms = list(dict.fromkeys(r.params.index.get_level_values("term")))
+    overview = overview[[(t, c) for t in terms for c in ("Estimate", "Std. Error")]]
+    overview.columns.names = [None, None]
+    return overview
+
+
+def _tex(value) -> str:
+    return tex_escape(str(value))

@@ -16,10 +16,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from ..estimation import optimize
 from ..estimation.search import newton_batch
+from ..objective import make_objective
 from ..objective.gaussian import GaussianObjective
 from ..warnings import ConvergenceWarning, collecting, warn
-from .replicates import paired_halves, resolve_column
+from .replicates import factor_rule, paired_halves, resolve_column
 
 __all__ = ["ReplicateWeights", "replicate_weights", "ReplicateEstimates",
            "refit_replicates"]
@@ -101,11 +103,13 @@ def replicate_weights(design, data, rep) -> ReplicateWeights:
     full, full_name = _total_weight(design, data, rep)
     cols = [resolve_column(data, c, "replicate weight column") for c in rep.columns]
     rows = data.index.get_indexer(design.frame.index)
+    rule = factor_rule(rep)
     u = _within_top(design)
     step = max(2, (CHUNK_CELLS // max(1, design.n_obs)) // 2 * 2)  # even: pairs stay together
     tops, levels1, paired, same = [], [], True, True
     for k in range(0, len(cols), step):
-        F = _factors(data, rows, cols[k:k + step], full, full_name)
+        F = _factors(data, rows, cols[k:k + step], full, full_name, rule,
+                     design.frame.index)
         same = same and bool(np.all(F[:, full > 0] == 1))
         top, level1 = _split_factors(design, F, u)
         _check_groups_left(top, cols[k:k + step])
@@ -126,8 +130,10 @@ def replicate_weights(design, data, rep) -> ReplicateWeights:
                             paired=paired and len(cols) % 2 == 0)
 
 
-def _factors(data, rows, cols, full, full_name):
-    """Row factors ``column / full`` (R, n) of some replicate columns, checked."""
+def _factors(data, rows, cols, full, full_name, rule=None, labels=None):
+    """Row factors ``column / full`` (R, n) of some replicate columns, checked
+    (against ``rule``, a :class:`FactorRule` for weights joined from a frame;
+    ``labels``: the rows' index labels, for messages)."""
     block = data[cols].iloc[rows]
     bad = [c for c in cols if not pd.api.types.is_numeric_dtype(block[c].dtype)
            or pd.api.types.is_bool_dtype(block[c].dtype)]
@@ -142,12 +148,38 @@ def _factors(data, rows, cols, full, full_name):
         if n_bad.any():
             r = int(np.flatnonzero(n_bad)[0])
             if what is None:
+                cause = rule.cause if rule is not None else \
+                    "check the full-sample weight (Replicates(..., full_weight=...))"
                 raise ValueError(f"replicate weight column {cols[r]!r} is positive in "
                                  f"{int(n_bad[r])} rows where the full-sample weight "
-                                 f"{full_name!r} is 0")
+                                 f"{full_name!r} is 0, which no replication method "
+                                 f"gives: {cause}")
             raise ValueError(f"replicate weight column {cols[r]!r} has {int(n_bad[r])} "
                              f"{what} in the rows the model uses")
-    return np.divide(F, full, out=np.zeros_like(F), where=full > 0)
+    F = np.divide(F, full, out=np.zeros_like(F), where=full > 0)
+    if rule is not None:
+        _check_factor_rule(F, full > 0, rule, cols, full_name, labels)
+    return F
+
+
+def _check_factor_rule(F, used, rule, cols, full_name, labels) -> None:
+    """A ValueError naming the first replicate column with factors ``rule``
+    forbids (rows with a positive full weight ``used``), how many, an
+    example and its row label, and the likely cause."""
+    outside = rule.outside(F) & used[None, :]
+    n_bad = outside.sum(axis=1)
+    if not n_bad.any():
+        return
+    r = int(np.flatnonzero(n_bad)[0])
+    i = int(np.flatnonzero(outside[r])[0])
+    label = labels[i].item() if labels is not None and isinstance(labels[i], np.generic) \
+        else (labels[i] if labels is not None else None)
+    where = f" in the row labelled {label!r}" if labels is not None else ""
+    raise ValueError(
+        f"replicate weight column {cols[r]!r} gives {int(n_bad[r])} of the {int(used.sum())} "
+        f"rows a factor (replicate weight / full-sample weight {full_name!r}) that these "
+        f"replicate weights cannot have ({rule.what}; e.g. {F[r, i]:.6g}{where}): "
+        f"{rule.cause}")
 
 
 def _check_groups_left(top, cols) -> None:
@@ -285,8 +317,6 @@ def batch_profile(objective, theta, W, reml: bool = False):
 
 def _refit_glmm(result, design, weights, max_iter):
     """GLMM refits: the same design with new weights, started at the estimates."""
-    from ..estimation import optimize
-    from ..objective import make_objective
     fam, n_quad = result.family_object, result.settings.n_quad
     start = np.r_[result.params.to_numpy(), np.asarray(result.theta, dtype=float)]
     R = weights.top.shape[0]

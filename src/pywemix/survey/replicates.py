@@ -10,16 +10,35 @@ regressions); WeMix and ``EdSurvey::mixed.sdf`` offer only the sandwich.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ..design.frame import to_pandas
+
 __all__ = ["Replicates", "jackknife_weights", "expand_columns", "resolve_column",
-           "METHODS"]
+           "METHODS", "FactorRule", "factor_rule", "FACTOR_TOLERANCE", "MAX_FACTOR"]
 
 #: Replicate methods and their names in reports.
 METHODS = {"fay": "Fay's BRR", "brr": "BRR", "jk1": "JK1 jackknife",
            "jk2": "JK2 jackknife", "bootstrap": "bootstrap"}
+
+#: Tolerance of the exact factors of :func:`jackknife_weights` frames: a row's
+#: factor (replicate weight / full-sample weight) counts as 0, 1 or 2 within
+#: ``FACTOR_TOLERANCE * max(1, value)``. Weights stored as float32 (relative
+#: error 2**-24 = 6e-8 each, 1.2e-7 on their ratio) or written with six
+#: significant digits (5e-6 each) stay far inside it; two students' weights
+#: agree that closely only when they are equal (students of one class).
+FACTOR_TOLERANCE = 1e-4
+
+#: Largest factor (replicate weight / full-sample weight) of a replicate
+#: weight from a frame not built by pywemix: the methods' nominal largest
+#: factor is 2 (a doubled half-sample, ``n_h / (n_h - 1)``, Fay's ``2 - k``
+#: or ``1 + (1 - k) sqrt(2)`` for a stratum of three), and survey files
+#: re-adjust each replicate for nonresponse and trimming (PISA, NAEP), which
+#: moves factors by some percent: 25% is allowed on top.
+MAX_FACTOR = 2.5
 
 _RANGE = re.compile(r"^(?P<stem>.*?)(?P<a>\d+)\s*-\s*(?P<b>\d+)$")
 
@@ -75,7 +94,11 @@ class Replicates:
         is expanded; a DataFrame (from :func:`jackknife_weights`) is joined
         to the data by index label, whatever the order of the rows (its
         index must be unique and hold every row of the data). Names are
-        matched ignoring case.
+        matched ignoring case. A frame built before the data were filtered
+        and re-indexed joins other rows' weights: the factors of a joined
+        frame are checked (exactly 0, 1 or 2 for :func:`jackknife_weights`,
+        within bounds for others; see :func:`factor_rule`) and a factor the
+        method cannot produce is an error naming that cause.
     method : {"fay", "brr", "jk1", "jk2", "bootstrap"}
         Variance formula (see Notes).
     fay : float, default 0.5
@@ -203,6 +226,80 @@ class Replicates:
         return f"Replicates({self.describe()})"
 
 
+@dataclass(frozen=True)
+class FactorRule:
+    """The factors (replicate weight / full-sample weight) replicate weights
+    joined from a frame can have: ``values`` (exact, up to
+    :data:`FACTOR_TOLERANCE`), or else between 0 (excluded when
+    ``positive``) and ``high``; ``what`` says so in words, ``cause`` is the
+    likely cause of a factor outside the rule."""
+
+    what: str
+    cause: str
+    values: tuple | None = None
+    high: float = np.inf
+    positive: bool = False
+
+    def outside(self, F: np.ndarray) -> np.ndarray:
+        """Which factors of ``F`` (R, n) break the rule (NaN counts as breaking it)."""
+        if self.values is not None:
+            ok = np.zeros(F.shape, dtype=bool)
+            for v in self.values:
+                ok |= np.abs(F - v) <= FACTOR_TOLERANCE * max(v, 1.0)
+            return ~ok
+        low = (F > 0) if self.positive else (F >= 0)
+        return ~(low & (F <= self.high))
+
+
+_REBUILD = ("the replicate-weight frame was built before the data were filtered or "
+            "re-indexed (reset_index), so rows were joined by index label to other rows' "
+            "weights: build it from the data you fit")
+
+
+def factor_rule(rep) -> FactorRule | None:
+    """The :class:`FactorRule` of the replicate weights of ``rep`` (a
+    :class:`Replicates`), or None for replicate columns of the data.
+
+    Notes
+    -----
+    Only weights joined from a frame by row label are checked: a frame
+    built before the data were filtered and re-indexed joins other rows'
+    weights, and then a row's factor, ``w_j f / w_i``, is one the method
+    cannot produce. Replicate columns of the data itself are the survey
+    file's, re-adjusted after replication in PISA or NAEP, so they are
+    checked only for what no method gives (negative, missing, positive
+    where the full-sample weight is 0).
+
+    - A frame of :func:`jackknife_weights` holds exactly 0, 1 or 2 times
+      the full weight it was built from (up to :data:`FACTOR_TOLERANCE`);
+      with another ``full_weight`` it is checked as other frames.
+    - Other frames, with ``"jk1"``, ``"jk2"``, ``"brr"`` and ``"fay"``:
+      factors between 0 and :data:`MAX_FACTOR`; with ``"fay"`` and ``k >
+      0`` none is 0 (Fay's method keeps every unit). ``"bootstrap"``
+      factors (multiplicities) have no upper bound.
+    """
+    frame = getattr(rep, "frame", None)
+    if frame is None:
+        return None
+    info = frame.attrs.get("pywemix_replicates", {})
+    built = info.get("factors")
+    same_full = rep.full_weight is None or str(rep.full_weight).lower() == \
+        str(info.get("full_weight")).lower()
+    if built is not None and same_full:
+        words = [f"{v:g}" for v in built]
+        what = " or ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+        return FactorRule(what=what, values=tuple(built),
+                          cause=_REBUILD + " (jackknife_weights(data) of the filtered data)")
+    positive = rep.method == "fay" and rep.fay > 0
+    high = np.inf if rep.method == "bootstrap" else MAX_FACTOR
+    return FactorRule(
+        what=(f"{'above 0' if positive else 'at least 0'} and at most {high:g}"),
+        high=high, positive=positive,
+        cause=(_REBUILD + "; if the replicate weights were adjusted after replication "
+               "beyond that, add them to the data and name their columns "
+               "(Replicates([...], full_weight=...)), which are not checked so"))
+
+
 def _check_fraction(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
         raise TypeError(f"{name} must be a number in [0, 1), got {value!r}")
@@ -242,7 +339,10 @@ def jackknife_weights(data, zone: str = "jkzone", rep: str = "jkrep",
         In the first, rows of the zone with ``rep == 1`` get twice their
         weight and their partners 0; in the second the reverse. Rows of other
         zones keep their weight. Pass it to :class:`Replicates` with
-        ``method="jk2"`` (the total weight is recorded as ``full_weight``).
+        ``method="jk2"`` (the total weight is recorded as ``full_weight``,
+        and the factors 0, 1 and 2, which are checked when the frame is
+        joined to the data: build it from the data you fit, after
+        filtering and re-indexing them).
 
     Notes
     -----
@@ -251,7 +351,6 @@ def jackknife_weights(data, zone: str = "jkzone", rep: str = "jkrep",
     R equivalent: ``EdSurvey`` builds these weights internally
     (``jkSumMultiplier = 0.5``).
     """
-    from ..design.frame import to_pandas
     data = to_pandas(data)
     _check_unique_index(data.index, "the data")
     zone, rep, weight = (resolve_column(data, c, w) for c, w in
@@ -281,7 +380,9 @@ def jackknife_weights(data, zone: str = "jkzone", rep: str = "jkrep",
     F[0::2], F[1::2] = up, down
     out = pd.DataFrame((F * w).T, index=data.index,
                        columns=[f"{prefix}{i + 1}" for i in range(F.shape[0])])
-    out.attrs["pywemix_replicates"] = {"method": "jk2", "full_weight": weight}
+    # the factors every row has: 0, 1 or 2 times its full weight (checked when joined)
+    out.attrs["pywemix_replicates"] = {"method": "jk2", "full_weight": weight,
+                                       "factors": (0.0, 1.0, 2.0)}
     return out
 
 

@@ -1,8 +1,11 @@
 """The result of a fit with replicate-weight variances.
 
-:class:`ReplicateResult` wraps the full-sample result (a ``MixResult``, or
-a ``PlausibleValuesResult`` when there are plausible values) and replaces
-its variances by replication variances; everything else (``ranef``,
+:class:`ReplicateResult` holds the full-sample result (a ``MixResult``, or a
+``PlausibleValuesResult`` when there are plausible values) and its own
+:class:`~pywemix.results.covariances.Estimates` record, whose default
+covariance kind is ``"replicate"`` (for plausible values, the replication
+total with its sampling and imputation parts). Every output of the result
+reads that record; what does not depend on the variance (``ranef``,
 ``predict``, ``llf``, ``fits``, ...) is the full-sample result's.
 """
 from __future__ import annotations
@@ -11,10 +14,13 @@ import numpy as np
 import pandas as pd
 
 from ..estimation.components import LATENT_RESIDUAL
-from ..results.inference import InferenceMixin
-from .pool import rubin
+from ..results.covariances import Covariance, make_estimates
+from ..results.inference import InferenceMixin, variance_labels
+from ..results.plots import KINDS, plot
+from ..results.summary import Summary
+from .combine import combine_fits, common_kinds
 
-__all__ = ["ReplicateResult", "icc_rows"]
+__all__ = ["ReplicateResult", "icc_rows", "single_result", "plausible_result"]
 
 
 def icc_rows(vc: pd.DataFrame, values: np.ndarray, link: str) -> np.ndarray:
@@ -38,18 +44,23 @@ def icc_rows(vc: pd.DataFrame, values: np.ndarray, link: str) -> np.ndarray:
 class ReplicateResult(InferenceMixin):
     """A fit whose standard errors come from replicate weights.
 
-    Built by ``mix(..., replicates=Replicates(...))``. ``params`` are the
-    full-sample estimates. ``bse``, ``cov_params()``, ``var_components``
-    (``std_error``), ``var_cov()``, ``icc_std_error``, ``conf_int``,
-    ``wald_test`` and ``tidy`` use the replication variance (``kind`` /
-    ``cov`` ``"replicate"``, the default); ``"robust"`` still gives the
-    full-sample sandwich and ``"model"`` the model-based variance.
+    Built by ``mix(..., replicates=Replicates(...))`` (or a survey preset).
+    ``params`` are the full-sample estimates. ``bse``, ``cov_params()``,
+    ``var_components`` (``std_error``), ``var_cov()``, ``icc_std_error``,
+    ``conf_int``, ``wald_test``, ``tidy``, ``summary()``, ``plot("coef")``
+    and ``sampling_variance`` / ``imputation_variance`` (with plausible
+    values) use the replication variance (kind ``"replicate"``, the
+    default); ``"robust"`` still gives the full-sample sandwich and
+    ``"model"`` the model-based variance.
 
     Attributes
     ----------
     full : MixResult or PlausibleValuesResult
-        The full-sample fit (every other attribute is taken from it).
+        The full-sample fit (attributes that do not depend on the variance,
+        such as ``ranef``, ``llf`` or ``fits``, are taken from it).
     replicates : Replicates
+    estimates : Estimates
+        Estimates and covariance kinds (default ``"replicate"``).
     replicate_params : DataFrame
         Fixed effects of every replicate refit (index: replicate column,
         or (plausible value, replicate column)).
@@ -60,26 +71,14 @@ class ReplicateResult(InferenceMixin):
         E.g. ``"Fay's BRR, 80 replicates, k = 0.5"``.
     """
 
-    def __init__(self, full, replicates, *, replicate_params, replicate_var, replicate_icc,
-                 cov, var_cov, icc_variance, method, warnings=()):
+    def __init__(self, full, replicates, *, estimates, replicate_params, replicate_var,
+                 replicate_icc, method, warnings=()):
         d = self.__dict__
         d["full"], d["replicates"], d["method"] = full, replicates, method
+        d["estimates"] = estimates
         d["replicate_params"] = replicate_params
         d["replicate_var_components"] = replicate_var
         d["replicate_icc"] = replicate_icc
-        d["_params"] = full.params
-        # the stored covariances (raw_*): building the result asks for no
-        # variance a user would be warned about
-        d["_cov"] = {"replicate": np.asarray(cov, dtype=float),
-                     **{k: full.raw_cov_params(k) for k in ("robust", "model")}}
-        d["_var_cov"] = {"replicate": np.asarray(var_cov, dtype=float),
-                         **{k: full.raw_var_cov(k) for k in ("robust", "model")}}
-        vc = full.var_components
-        vc["std_error"] = np.sqrt(np.clip(np.diag(var_cov), 0, None))
-        d["_var_components"] = vc
-        d["_groups"] = full.groups
-        d["icc_std_error"] = float(np.sqrt(max(icc_variance, 0.0))) \
-            if np.isfinite(icc_variance) else np.nan
         d["warnings"] = tuple(full.warnings) + tuple(w for w in warnings
                                                      if w not in full.warnings)
 
@@ -88,8 +87,12 @@ class ReplicateResult(InferenceMixin):
 
     def __getattr__(self, name):
         full = self.__dict__.get("full")
+        if hasattr(type(self), name):
+            # what the class defines (every variance output) is never the full
+            # sample's: its own AttributeError (e.g. sampling_variance of one fit)
+            return object.__getattribute__(self, name)
         if full is None or name.startswith("_"):
-            raise AttributeError(name)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         return getattr(full, name)
 
     def __getstate__(self):
@@ -100,47 +103,36 @@ class ReplicateResult(InferenceMixin):
 
     @property
     def icc(self) -> float:
-        """The full-sample ICC (replication standard error: ``icc_std_error``)."""
-        return self.full.icc
+        """The full-sample ICC (its standard error: ``icc_std_error``)."""
+        return self.estimates.icc
+
+    @property
+    def groups(self) -> pd.DataFrame:
+        """The full-sample fit's groups table."""
+        return self.full.groups
 
     @property
     def n_replicates(self) -> int:
         return self.replicates.n_replicates
 
-    def cov_params(self, kind: str = "replicate") -> pd.DataFrame:
-        """Covariance of the fixed effects: ``"replicate"`` (default),
-        ``"robust"`` (sandwich) or ``"model"``."""
-        return super().cov_params(kind)
-
-    def var_cov(self, kind: str = "replicate") -> np.ndarray:
-        return super().var_cov(kind)
-
-    def std_errors(self, kind: str = "replicate") -> pd.Series:
-        return super().std_errors(kind)
-
-    @property
-    def bse(self) -> pd.Series:
-        """Replication standard errors of the fixed effects."""
-        return self.std_errors("replicate")
-
-    def conf_int(self, alpha: float = 0.05, kind: str = "replicate", which: str = "fixed"):
-        return super().conf_int(alpha, kind, which)
-
-    def wald_test(self, terms=None, *, R=None, q=None, kind: str = "fixed",
-                  cov: str = "replicate"):
-        return super().wald_test(terms, R=R, q=q, kind=kind, cov=cov)
-
-    def tidy(self, alpha: float = 0.05, kind: str = "replicate") -> pd.DataFrame:
-        return super().tidy(alpha, kind)
-
-    def summary(self):
+    def summary(self) -> Summary:
         """The full-sample report with replication standard errors."""
-        from ..results.summary import Summary
-        return Summary(
-            self, header=[("Variance estimation", f"replicate weights: {self.method}")],
-            se_note=(f"Standard errors from replicate weights ({self.method}); the "
-                     "cluster-robust sandwich is cov_params('robust')."),
-            icc_std_error=self.icc_std_error, icc_se_label="replication SE")
+        return Summary(self)
+
+    def plot(self, kind: str = "coef", value: int = 0):
+        """A plot as a matplotlib Figure (see :mod:`pywemix.results.plots`).
+
+        ``"coef"`` draws the fixed effects with the intervals of
+        ``conf_int()`` (replication variance); the diagnostics of one fit
+        are the full-sample fit's (``value``: which plausible value).
+        """
+        if kind not in KINDS:
+            raise ValueError(f"unknown plot kind {kind!r}; choose one of {', '.join(KINDS)}")
+        if kind == "coef":
+            return plot(self, kind)
+        if getattr(self.full, "fits", None) is not None:
+            return self.full.plot(kind, value)
+        return self.full.plot(kind)
 
     def __repr__(self):
         return f"<ReplicateResult {self.formula!r}: {self.method}>"
@@ -149,27 +141,30 @@ class ReplicateResult(InferenceMixin):
         return self.summary()._repr_html_()
 
 
-def _var_labels(full):
-    from ..results.inference import variance_labels
-    return variance_labels(full.var_components)
+def _replicate_kind(rep, est, full, paired, icc_r) -> Covariance:
+    """The ``"replicate"`` covariance of one full-sample fit from its refits."""
+    vfull = full.var_components["variance"].to_numpy()
+    return Covariance(
+        "replicate", f"replicate weights ({rep.describe(paired)})",
+        rep.variance(est.params, full.params.to_numpy(), paired),
+        rep.variance(est.var, vfull, paired),
+        float(rep.variance(icc_r[:, None], [full.icc], paired)[0, 0]))
 
 
 def single_result(full, rep, est, paired, warnings=()) -> ReplicateResult:
     """A ReplicateResult from one full-sample fit and its refits ``est``."""
     names = list(full.params.index)
-    labels = _var_labels(full)
-    vfull = full.var_components["variance"].to_numpy()
-    link = full.link or "identity"
-    icc_r = icc_rows(full.var_components, est.var, link)
+    labels = variance_labels(full.var_components)
+    icc_r = icc_rows(full.var_components, est.var, full.link or "identity")
     index = pd.Index(rep.columns, name="replicate")
+    kinds = [_replicate_kind(rep, est, full, paired, icc_r)] + \
+        [full.covariance(k) for k in full.variance_kinds]
+    estimates = make_estimates(full.params, full.var_components, full.icc, kinds, "replicate")
     return ReplicateResult(
-        full, rep,
+        full, rep, estimates=estimates,
         replicate_params=pd.DataFrame(est.params, index=index, columns=names),
         replicate_var=pd.DataFrame(est.var, index=index, columns=labels),
         replicate_icc=pd.Series(icc_r, index=index, name="icc"),
-        cov=rep.variance(est.params, full.params.to_numpy(), paired),
-        var_cov=rep.variance(est.var, vfull, paired),
-        icc_variance=float(rep.variance(icc_r[:, None], [full.icc], paired)[0, 0]),
         method=rep.describe(paired), warnings=warnings)
 
 
@@ -183,24 +178,22 @@ def plausible_result(pv, rep, ests, paired, warnings=()) -> ReplicateResult:
     variance combine by :func:`~pywemix.survey.pool.rubin`:
     ``T = mean_m U_m + (1 + 1/M) B`` (OECD 2009, PISA Data Analysis Manual,
     on plausible values and replicates); with ``plausible_values="first"``
-    every ``U_m`` is the first value's.
+    every ``U_m`` is the first value's. The other kinds (``"robust"``,
+    ``"model"``) are the plausible-value result's totals.
     """
     fits = pv.fits
     singles = [single_result(f, rep, e, paired) for f, e in zip(fits, ests)]
     singles += [singles[0]] * (len(fits) - len(singles))   # "first": U_1 for all
-    est = np.stack([f.params.to_numpy() for f in fits])
-    vest = np.stack([f.var_components["variance"].to_numpy() for f in fits])
-    iest = np.array([[f.icc] for f in fits])
-    cov = rubin(est, np.stack([s.cov_params().to_numpy() for s in singles])).total
-    var_cov = rubin(vest, np.stack([s.var_cov() for s in singles])).total
-    icc_var = rubin(iest, np.array([[[s.icc_std_error ** 2]] for s in singles])).total
+    estimates, _ = combine_fits(
+        fits, ["replicate"] + common_kinds(fits),
+        title=f"plausible-value total over {len(fits)} values", label="plausible values",
+        records={"replicate": [s.covariance("replicate") for s in singles]})
     used = [c for c, _ in zip(pv.columns, ests)]
     stack = {name: pd.concat([getattr(s, name) for s in singles[:len(ests)]], keys=used,
                              names=["plausible_value", "replicate"])
              for name in ("replicate_params", "replicate_var_components", "replicate_icc")}
     return ReplicateResult(
-        pv, rep, replicate_params=stack["replicate_params"],
+        pv, rep, estimates=estimates, replicate_params=stack["replicate_params"],
         replicate_var=stack["replicate_var_components"],
-        replicate_icc=stack["replicate_icc"], cov=cov, var_cov=var_cov,
-        icc_variance=float(icc_var[0, 0]), method=rep.describe(paired),
+        replicate_icc=stack["replicate_icc"], method=rep.describe(paired),
         warnings=warnings)

@@ -11,16 +11,17 @@ from __future__ import annotations
 import importlib
 import os
 
-import numpy as np
 import pandas as pd
 
-__all__ = ["read_data"]
+from .labels import labels_to_categoricals, whole_numbers_as_int
+
+__all__ = ["read_data", "require"]
 
 _READSTAT = {".sav": "read_sav", ".zsav": "read_sav", ".por": "read_por",
              ".sas7bdat": "read_sas7bdat", ".xpt": "read_xport", ".dta": "read_dta"}
 
 
-def _require(module: str, path) -> None:
+def require(module: str, path) -> None:
     """ImportError naming the package (and pywemix's extra) if it is missing."""
     try:
         importlib.import_module(module)
@@ -31,43 +32,12 @@ def _require(module: str, path) -> None:
             f"{module}, or pip install 'pywemix[files]')") from None
 
 
-def _whole_numbers_as_int(df: pd.DataFrame) -> pd.DataFrame:
-    """Float columns holding only whole numbers (and NaN) as integers.
-
-    SPSS, SAS and Stata store numbers as doubles: without this, ids read as
-    ``1.0`` and print so in group labels. Columns without missing values
-    become ``int64``, the others pandas' nullable ``Int64``.
-    """
-    out = {}
-    for col in df.columns:
-        s = df[col]
-        if s.dtype != np.float64:
-            continue
-        v = s.to_numpy()
-        ok = ~np.isnan(v)
-        if not ok.any() or not np.all(np.abs(v[ok]) < 2.0 ** 53) \
-                or not np.all(v[ok] == np.round(v[ok])):
-            continue
-        out[col] = s.astype("int64") if ok.all() else s.astype("Int64")
-    return df.assign(**out) if out else df
-
-
 def _readstat(path, func):
-    _require("pyreadstat", path)
+    require("pyreadstat", path)
     import pyreadstat
     df, meta = getattr(pyreadstat, func)(path)
     labels = getattr(meta, "variable_value_labels", {}) or {}
-    for col, mapping in labels.items():
-        if col not in df.columns or not mapping:
-            continue
-        values = df[col]
-        present = set(values.dropna().unique())
-        if not present <= set(mapping):
-            continue  # partly labelled: keep the raw values
-        order = [mapping[k] for k in sorted(mapping) if k in present]
-        order = list(dict.fromkeys(order))
-        df[col] = pd.Categorical(values.map(mapping), categories=order)
-    return _whole_numbers_as_int(df)
+    return whole_numbers_as_int(labels_to_categoricals(df, labels))
 
 
 def read_data(path, **kwargs) -> pd.DataFrame:
@@ -121,7 +91,7 @@ def read_data(path, **kwargs) -> pd.DataFrame:
         return _guarded(path, "a CSV/TSV file", pd.read_csv, path, **kw)
     if ext in (".parquet", ".pq"):
         if "engine" not in kwargs:
-            _require("pyarrow", path)
+            require("pyarrow", path)
         return _guarded(path, "a Parquet file", pd.read_parquet, path, **kwargs)
     if ext in _READSTAT:
         return _guarded(path, f"a {ext} file", _readstat, path, _READSTAT[ext])

@@ -8,14 +8,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .design.formula import parse_formula
-from .design.frame import check_columns, check_not_all_missing, to_pandas
-from .executors import check_executor, map_tasks
-from .results.inference import CombinedFitsMixin, InferenceMixin
-from .warnings import DataWarning, reissue, silently, warn
+from ..checks import check_bool
+from ..design.formula import parse_formula
+from ..design.frame import check_columns, check_not_all_missing
+from ..executors import map_tasks
+from ..pipeline import FrameFit
+from ..results.combined import CombinedFitsMixin
+from ..results.inference import InferenceMixin
+from ..results.summary import Summary
+from ..warnings import DataWarning, carried, reissue, silently, warn
+from .combine import combine_fits, common_kinds
+from .pool import rubin
 
 __all__ = ["check_plausible_values", "fit_plausible_values", "PlausibleValuesResult",
-           "combine"]
+           "drop_partly_missing"]
 
 
 def check_plausible_values(plausible_values, formula) -> tuple:
@@ -64,36 +70,6 @@ def _response_column(parsed):
     return next(iter(columns)) if len(columns) == 1 else None
 
 
-def combine(estimates: np.ndarray, variances: np.ndarray):
-    """Rubin-type combination of K estimates (EdSurvey note, eqs. 6-8).
-
-    Parameters
-    ----------
-    estimates : (K, m)
-    variances : (K, m) or (K, m, m)
-        Sampling variances (or covariance matrices) of each fit.
-
-    Returns
-    -------
-    mean, total variance, imputation variance, sampling variance
-
-    Notes
-    -----
-    .. math::
-
-        \\bar\\beta = \\frac1K \\sum_k \\beta_k,\\quad
-        V_{imp} = \\frac{K+1}{(K-1)K} \\sum_k (\\beta_k - \\bar\\beta)^2,\\quad
-        V_{samp} = \\frac1K \\sum_k \\mathrm{var}(\\beta_k),
-
-    total variance ``V_imp + V_samp``: Rubin's rules, computed by
-    :func:`pywemix.survey.pool.rubin` (the implementation :func:`pywemix.pool`
-    uses).
-    """
-    from .survey.pool import rubin
-    c = rubin(estimates, variances)
-    return c.mean, c.total, c.imputation, c.within
-
-
 class PlausibleValuesResult(CombinedFitsMixin, InferenceMixin):
     """Combined result of one fit per plausible value.
 
@@ -104,7 +80,7 @@ class PlausibleValuesResult(CombinedFitsMixin, InferenceMixin):
     ``fittedvalues``, ``resid`` and ``predict`` average the fits. There is
     no combined log-likelihood: ``llf``, ``aic`` and ``bic`` are NaN, with a
     warning (see :attr:`llf`); these come from
-    :class:`~pywemix.results.inference.CombinedFitsMixin`, as for
+    :class:`~pywemix.results.combined.CombinedFitsMixin`, as for
     :class:`~pywemix.survey.pool.PooledResult`.
     """
 
@@ -115,37 +91,17 @@ class PlausibleValuesResult(CombinedFitsMixin, InferenceMixin):
         d["fits"] = tuple(fits)
         d["response"], d["columns"], d["formula"] = response, list(columns), formula
         first = fits[0]
-        names = first.params.index
-        est = np.stack([f.params.to_numpy() for f in fits])
-        out = {}
-        for kind in ("robust", "model"):
-            cov = np.stack([f.raw_cov_params(kind) for f in fits])
-            out[kind] = combine(est, cov)
-        mean, total, imp, samp = out["robust"]
-        d["_params"] = pd.Series(mean, index=names, name="params")
-        d["_cov"] = {k: v[1] for k, v in out.items()}
-        d["imputation_variance"] = pd.Series(np.diag(imp), index=names)
-        d["sampling_variance"] = pd.Series(np.diag(samp), index=names)
-        vest = np.stack([f.var_components["variance"].to_numpy() for f in fits])
-        d["_var_cov"] = {}
-        for kind in ("robust", "model"):
-            vcov = np.stack([f.raw_var_cov(kind) for f in fits])
-            vmean, vtotal, vimp, _ = combine(vest, vcov)
-            d["_var_cov"][kind] = vtotal
-        vc = first.var_components.copy()
-        vc["variance"] = vmean
-        vc["std_error"] = np.sqrt(np.clip(np.diag(d["_var_cov"]["robust"]), 0, None))
-        d["_var_components"] = vc
-        d["_icc"] = float(np.mean([f.icc for f in fits]))
+        d["estimates"], _ = combine_fits(
+            fits, common_kinds(fits), title=f"plausible-value total over {len(fits)} values",
+            label="plausible values")
         for k in ("family", "link", "n_quad", "criterion", "nobs", "weighted", "weight_spec",
                   "cond_weights", "n_clusters", "optimization", "settings"):
             d[k] = getattr(first, k)
         d["converged"] = all(f.converged for f in fits)
-        msgs = []
+        msgs = list(carried())  # a survey preset's, when the fits ran elsewhere
         for f in fits:
             msgs.extend(m for m in f.warnings if m not in msgs)
         d["warnings"] = tuple(msgs)
-        d["_groups"] = first.groups
 
     def __setattr__(self, name, value):
         raise AttributeError("PlausibleValuesResult is immutable")
@@ -153,7 +109,7 @@ class PlausibleValuesResult(CombinedFitsMixin, InferenceMixin):
     @property
     def icc(self) -> float:
         """Mean of the per-value ICCs."""
-        return self._icc
+        return self.estimates.icc
 
     @property
     def n_plausible(self) -> int:
@@ -185,11 +141,9 @@ class PlausibleValuesResult(CombinedFitsMixin, InferenceMixin):
         variances plus :math:`(1 + 1/M)` times the variance of the modes
         between plausible values, :math:`T = \\bar U + (1 + 1/M) B`.
         """
-        from .checks import check_bool
         if not check_bool(se, "se"):
             per = [f.ranef(kind) for f in self.fits]
             return {k: sum(p[k] for p in per) / len(per) for k in per[0]}
-        from .survey.pool import rubin
         per = [f.ranef(kind, se=True) for f in self.fits]
         out = {}
         for name, first in per[0].items():
@@ -199,33 +153,12 @@ class PlausibleValuesResult(CombinedFitsMixin, InferenceMixin):
             out[name] = first.assign(estimate=comb.mean, std_error=np.sqrt(comb.total))
         return out
 
-    def plot(self, kind: str = "coef", value: int = 0):
-        """A plot as a matplotlib Figure (see :mod:`pywemix.results.plots`).
+    def _fit_title(self, value: int) -> str:
+        return (f"plausible value {value + 1} of {len(self.fits)} "
+                f"({self.columns[value]})")
 
-        ``kind="coef"`` (the default) draws the combined fixed effects with
-        their 95% intervals (sampling + imputation variance) and each
-        plausible value's estimates. Residual and random-effect diagnostics
-        (``"resid_fitted"``, ``"qq_resid"``, ``"qq_ranef"``, ``"caterpillar"``)
-        belong to one fit: they are drawn for ``fits[value]`` (default the
-        first plausible value), which the figure's title names.
-        """
-        from .results.plots import KINDS, plot
-        if kind not in KINDS:
-            raise ValueError(f"unknown plot kind {kind!r}; choose one of {', '.join(KINDS)}")
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"value must be an integer index into fits, got {value!r}")
-        if not 0 <= value < len(self.fits):
-            raise ValueError(f"value must be between 0 and {len(self.fits) - 1} (one per "
-                             f"plausible value: {', '.join(self.columns)}), got {value}")
-        if kind == "coef":
-            return plot(self, kind)
-        fig = plot(self.fits[value], kind)
-        fig.suptitle(f"plausible value {value + 1} of {len(self.fits)} "
-                     f"({self.columns[value]})", fontsize=9)
-        return fig
-
-    def summary(self):
-        from .results.summary import Summary
+    def summary(self) -> Summary:
+        """The report of the combined fits (text, HTML, LaTeX, dict/JSON)."""
         return Summary(self)
 
     def __repr__(self):
@@ -238,41 +171,56 @@ class PlausibleValuesResult(CombinedFitsMixin, InferenceMixin):
 
 def _fit_one(shared, column):
     """One plausible-value fit: ``column`` as the response (picklable task)."""
-    fit, formula, data, response = shared
+    fit, data, response = shared
     try:
-        return fit(formula, data.assign(**{response: data[column]}))
+        return fit(data.assign(**{response: data[column]}))
     except (ValueError, TypeError) as exc:
         if column == response:
             raise
         raise type(exc)(f"plausible value {column!r} (fitted as {response!r}): {exc}") from exc
 
 
-def fit_plausible_values(fit, formula, data, plausible_values, executor=None):
-    """Fit ``fit(formula, data_k)`` once per plausible value and combine.
+def drop_partly_missing(data, cols):
+    """``data`` without the rows where some plausible values are missing and
+    others are not, with a warning (every plausible value must be fitted to
+    the same rows for the combination rules to hold). A pandas or a Dask
+    DataFrame."""
+    missing = data[cols].isna()
+    partly = missing.any(axis=1) & ~missing.all(axis=1)
+    n = partly.sum()
+    n = int(n.compute() if hasattr(n, "compute") else n)
+    if not n:
+        return data
+    warn(f"dropped {n} rows where some plausible values are missing and others are not "
+         f"({', '.join(cols)}): every plausible value is fitted to the same rows",
+         DataWarning)
+    return data[~partly]
 
-    ``fit`` is :func:`pywemix.mix` with every other argument bound.
+
+def fit_plausible_values(args, data, fit=None) -> PlausibleValuesResult:
+    """One fit per plausible value of ``args.plausible_values``, combined.
+
+    Parameters
+    ----------
+    args : MixArguments
+        ``args.executor`` runs the fits (threads, processes or a Dask cluster,
+        which receives the data once).
+    data : pandas.DataFrame
+    fit : callable, optional
+        ``fit(data) -> result`` for one response (default: the in-memory
+        pipeline, :class:`~pywemix.pipeline.FrameFit`).
     """
-    response, cols = check_plausible_values(plausible_values, formula)
-    data = to_pandas(data)
+    response, cols = check_plausible_values(args.plausible_values, args.formula)
     check_columns(data, cols, "plausible-value column")
     check_not_all_missing(data, cols, "plausible-value column")
-    check_executor(executor)
-    missing = data[cols].isna().to_numpy()
-    partly = missing.any(axis=1) & ~missing.all(axis=1)
-    if partly.any():
-        # every fit must use the same sample for the combination rules to hold
-        warn(f"dropped {int(partly.sum())} rows where some plausible values are missing "
-             f"and others are not ({', '.join(cols)}): every plausible value is fitted "
-             "to the same rows", DataWarning)
-        data = data.loc[~partly]
+    data = drop_partly_missing(data, cols)
     # the data go to the workers once (scattered to a Dask cluster); each task
     # puts one plausible value in the response column. The fits only record
     # their warnings; each is issued once, here, at the user's line (also when
     # the fits ran in threads, other processes or on a cluster)
-    fits = map_tasks(executor, _fit_one, cols,
-                     shared=(silently(fit), formula, data, response),
+    fit = FrameFit(args) if fit is None else fit
+    fits = map_tasks(args.executor, _fit_one, cols, shared=(silently(fit), data, response),
                      desc="plausible values", unit="fit")
-    result = PlausibleValuesResult(fits, response, cols, formula)
+    result = PlausibleValuesResult(fits, response, cols, args.formula)
     reissue(result.warnings)
     return result
-

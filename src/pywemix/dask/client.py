@@ -1,0 +1,27 @@
+"""Whether an object is a Dask DataFrame, and whether a Dask client is in use.
+
+Nothing here imports Dask unless a Dask object is passed or a client is asked
+for, so ``import pywemix`` does not need Dask installed.
+"""
+from __future__ import annotations
+
+__all__ = ["is_dask_dataframe", "has_client"]
+
+
+def is_dask_dataframe(data) -> bool:
+    """Whether ``data`` is a Dask DataFrame (imports Dask only for objects of
+    the ``dask`` package)."""
+    if type(data).__module__.split(".")[0] not in ("dask", "dask_expr"):
+        return False
+    import dask.dataframe as dd
+    return isinstance(data, dd.DataFrame)
+
+
+def has_client() -> bool:
+    """Whether a ``distributed.Client`` is in use in this process."""
+    try:
+        from distributed import get_client
+        get_client()
+    except (ImportError, ValueError):
+        return False
+    return True

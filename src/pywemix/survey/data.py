@@ -1,0 +1,491 @@
+"""Survey data that know their plausible values, weights and replicate weights.
+
+:func:`read_survey` opens a survey's file (and its school file) and reads
+only the columns asked for; :func:`survey_data` wraps data already in
+memory. Both return a :class:`SurveyData`. R equivalents: EdSurvey's
+``readPISA`` / ``readTIMSS`` / ``readPIRLS`` / ``readTALIS`` / ``readNAEP``
+(the ``edsurvey.data.frame``), ``getData``, ``showPlausibleValues`` and
+``showWeights``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..design.frame import to_pandas
+from ..io.columns import NameIndex
+from .describe import SurveyDescription, other_weight_columns, replicates_text
+from .detect import (SurveyWeights, check_plausible_values, detect_survey, find_keys,
+                     find_plausible_values, find_replicate_columns, find_weights)
+from .layouts import get_layout
+from .merge import school_rows
+from .replicates import Replicates, jackknife_weights
+from .sources import DaskSource, FrameSource, is_dask, open_source
+
+__all__ = ["SurveyData", "read_survey", "survey_data"]
+
+
+class SurveyData:
+    """A survey's data with its plausible values, level weights and replicates.
+
+    Made by :func:`read_survey` (a file, read column by column) or
+    :func:`survey_data` (data in memory). R equivalent: EdSurvey's
+    ``edsurvey.data.frame``.
+
+    Attributes
+    ----------
+    survey : str or None
+        ``"PISA"``, ``"TIMSS"``, ``"PIRLS"``, ``"TALIS"``, ``"NAEP"``, or None.
+    layout : SurveyLayout or None
+        The survey's naming rules (:mod:`pywemix.survey.layouts`).
+    plausible_values : dict
+        Scale -> its plausible-value columns (``{"math": ["PV1MATH", ...]}``);
+        EdSurvey's ``showPlausibleValues``.
+    weights : SurveyWeights
+        The level weights, level 1 first (``weights.columns``), and whether
+        they are conditional (``weights.conditional``); EdSurvey's
+        ``showWeights``.
+    replicates : Replicates or None
+        The replicate weights (built on first use for JK2 zones).
+    school_key : tuple of str or None
+        The student file's columns matching the school file.
+    country : str or None
+        The country column, when the survey names one and the data have it.
+
+    Notes
+    -----
+    Column names are kept as the file spells them; every lookup ignores case
+    (``sdf.get_data(["escs"])`` finds ``ESCS``), a name written exactly as in
+    the file winning over others that differ only in case. A scale name
+    (``"math"``) stands for its plausible values. With a school file, a
+    column of both files (other than the keys) is the student file's.
+    """
+
+    def __init__(self, source, layout=None, *, school=None, school_key=None,
+                 plausible_values=None, weights=None, cond_weights=None, replicates=None):
+        self._student = source
+        self.layout = layout
+        self.survey = layout.name if layout is not None else None
+        self._loaded: dict = {}
+        self._school = self._school_rows = None
+        self.school_key = self._school_file_key = None
+        if school is not None:
+            self._set_school(school, school_key)
+        self._names = self._combined_names()
+        self.plausible_values = self._plausible_values(plausible_values)
+        self.weights = self._weights(weights, cond_weights)
+        self._jk2 = None
+        self._replicates = self._replicate_spec(replicates)
+        self.country = self._names.find(layout.country) if layout and layout.country else None
+
+    # -- construction ---------------------------------------------------------
+    def _set_school(self, school, school_key) -> None:
+        stu, sch = self._student.names, school.names
+        if school_key is not None:
+            keys = [school_key] if isinstance(school_key, str) else list(school_key)
+            pairs = [k if isinstance(k, tuple) else (k, k) for k in keys]
+            self.school_key = tuple(stu.resolve(a, "school key") for a, _ in pairs)
+            self._school_file_key = tuple(sch.resolve(b, "school key") for _, b in pairs)
+        elif self.layout is not None:
+            self.school_key = find_keys(self.layout.school_keys, stu)
+            self._school_file_key = find_keys(self.layout.school_file_keys
+                                              or self.layout.school_keys, sch)
+        if self.school_key is None or self._school_file_key is None:
+            expected = " or ".join("+".join(k) for k in (self.layout.school_keys if self.layout
+                                                          else ()))
+            raise ValueError(f"cannot merge the school file {school.where}: no school key "
+                             f"({expected or 'none known without survey='}) in both "
+                             f"{stu.where} and {school.where}; pass school_key=")
+        self._school = school
+        if not self._student.lazy:
+            self._match_schools(self._student.read(list(self.school_key)))
+
+    def _match_schools(self, student_keys: pd.DataFrame) -> None:
+        keys = self._school.read(list(self._school_file_key))
+        if is_dask(student_keys):
+            sizes = student_keys.groupby(list(student_keys.columns), dropna=False).size().compute()
+            school_rows(sizes.index.to_frame(index=False), keys, self._student.where,
+                        self._school.where, counts=sizes.to_numpy())
+            self._school_rows = np.empty(0, dtype=np.intp)  # checked; Dask merges by key
+            return
+        self._school_rows = school_rows(student_keys.reset_index(drop=True), keys,
+                                        self._student.where, self._school.where)
+
+    def _combined_names(self) -> NameIndex:
+        names = list(self._student.names)
+        if self._school is not None:
+            names += [n for n in self._school.names
+                      if n not in self._student.names and n not in self._school_file_key]
+        return NameIndex(names, self._student.where if self._school is None else
+                         f"{self._student.where} or {self._school.where}")
+
+    def _plausible_values(self, spec) -> dict:
+        if spec is False:
+            return {}
+        if spec is not None:
+            return check_plausible_values(spec, self._student.names)
+        if self.layout is None:
+            return {}
+        labels = getattr(getattr(self._student, "file", None), "variable_labels", {})
+        return find_plausible_values(self.layout, self._student.names, labels)
+
+    def _weights(self, spec, cond_weights) -> SurveyWeights:
+        if spec is None:
+            found = find_weights(self.layout, self._names) if self.layout else SurveyWeights()
+        else:
+            spec = [spec] if isinstance(spec, str) else list(spec)
+            cols = tuple(None if c is None else self._names.resolve(c, "weight") for c in spec)
+            found = SurveyWeights(cols, False, "given by the user")
+        if cond_weights is not None:
+            found = SurveyWeights(found.columns, bool(cond_weights), found.rule, found.derived,
+                                  found.missing)
+        return found
+
+    def _replicate_spec(self, spec):
+        if spec is False:
+            return None
+        if spec is not None:
+            if not isinstance(spec, Replicates):
+                raise TypeError("replicates must be a pywemix.Replicates, False (none) or "
+                                f"None (the survey's), got {type(spec).__name__}")
+            return spec
+        if self.layout is None:
+            return None
+        found = find_replicate_columns(self.layout, self._names)
+        if found is None:
+            return None
+        cols, full = found
+        rule = self.layout.replicates
+        if rule.zone is not None:
+            self._jk2 = (*cols, full)
+            return None
+        return Replicates(cols, method=rule.method, fay=rule.fay, full_weight=full)
+
+    # -- metadata -------------------------------------------------------------
+    @property
+    def replicates(self):
+        """The :class:`~pywemix.Replicates` of the data, or None.
+
+        TIMSS and PIRLS: JK2 weights, two per zone, built by
+        :func:`~pywemix.jackknife_weights` from the zone, replicate and total
+        weight columns (read on first use).
+        """
+        if self._replicates is None and self._jk2 is not None:
+            if isinstance(self._student, DaskSource):
+                raise NotImplementedError(
+                    "JK2 replicate weights of a Dask-backed survey are not built yet: read "
+                    "the Parquet folder with backend='pandas', or pass replicates=")
+            zone, rep, weight = self._jk2
+            frame = self.get_data([zone, rep, weight])
+            self._replicates = Replicates(jackknife_weights(frame, zone, rep, weight),
+                                          method="jk2")
+        return self._replicates
+
+    @property
+    def replicate_columns(self) -> list:
+        """The data's columns the replicate weights are made of (JK2: zone,
+        replicate indicator and total weight), without building them."""
+        if self._jk2 is not None:
+            return list(self._jk2)
+        rep = self._replicates
+        if rep is None or rep.frame is not None:
+            return []
+        return list(rep.columns) + ([rep.full_weight] if rep.full_weight else [])
+
+    @property
+    def columns(self) -> list:
+        """Every column available: the student file's, then the school file's
+        (keys and shared names once), then derived weights."""
+        return list(self._names) + [name for name, _ in self.weights.derived]
+
+    @property
+    def loaded(self) -> list:
+        """Columns read into memory so far (all, for data given in memory)."""
+        if not self._student.lazy:
+            return self.columns
+        return list(self._loaded)
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows (students)."""
+        return self._student.n_rows
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    @property
+    def data(self):
+        """The data: the DataFrame given to :func:`survey_data`, the Dask
+        DataFrame of a Parquet folder, or (a file) the columns read so far."""
+        if isinstance(self._student, DaskSource):
+            return self._student.ddf
+        if not self._student.lazy:
+            return self._student.df
+        return pd.DataFrame(self._loaded, index=self._student.index)
+
+    def describe(self) -> SurveyDescription:
+        """Scales, weights, replicates and sizes (text; HTML in Jupyter).
+
+        R equivalent: EdSurvey's ``showPlausibleValues`` and ``showWeights``
+        (and printing an ``edsurvey.data.frame``). Reads no data.
+        """
+        lay, w = self.layout, self.weights
+        school = None if self._school is None else {
+            "file": self._school.where.strip("'"), "key": list(self.school_key),
+            "schools": self._school.known_rows}
+        return SurveyDescription({
+            "survey": self.survey, "files": [self._student.where.strip("'")],
+            "rows": self._student.known_rows, "columns": len(self.columns),
+            "loaded": len(self.loaded), "cache": self._student.cache_folder, "school": school,
+            "default_scale": lay.default_scale if lay is not None
+            and lay.default_scale in self.plausible_values else None,
+            "scales": {k: list(v) for k, v in self.plausible_values.items()},
+            "weights": {"levels": list(w.columns), "conditional": w.conditional,
+                        "rule": w.rule, "derived": [[n, list(f)] for n, f in w.derived],
+                        "missing": list(w.missing),
+                        "other": other_weight_columns(lay, self.columns, w.columns)},
+            "replicates": replicates_text(self._jk2, self._replicates)})
+
+    def _repr_html_(self) -> str:
+        return self.describe().as_html()
+
+    def __repr__(self) -> str:
+        what = self.survey or "survey"
+        return (f"<SurveyData {what}: {self._student.where}, {len(self.columns)} columns, "
+                f"{len(self.plausible_values)} scales, {len(self.loaded)} columns loaded>")
+
+    # -- data -----------------------------------------------------------------
+    def resolve(self, name: str) -> list:
+        """The data's columns for ``name``: a scale's plausible values, or the
+        one column spelled ``name`` ignoring case (ValueError if none)."""
+        scale = _find_scale(self.plausible_values, name)
+        if scale is not None:
+            return list(self.plausible_values[scale])
+        derived = dict(self.weights.derived)
+        hit = next((d for d in derived if d.lower() == str(name).lower()), None)
+        if hit is not None and self._names.find(name) is None:
+            return [hit]
+        return [self._names.resolve(name)]
+
+    def columns_for(self, names, weights: bool = True, replicates: bool = True) -> list:
+        """The columns a model of ``names`` needs, to read in one pass.
+
+        Scale names expand to their plausible values; the level weights, the
+        replicate weights' columns (or JK2's zone, replicate and total weight
+        columns), the school key and the country column are added.
+        """
+        cols = [c for n in names for c in self.resolve(n)]
+        if weights:
+            cols += [c for c in self.weights.columns if c is not None]
+        if replicates:
+            cols += self.replicate_columns
+        cols += list(self.school_key or ()) + ([self.country] if self.country else [])
+        return list(dict.fromkeys(cols))
+
+    def get_data(self, names, names_as_given: bool = False):
+        """The columns ``names`` (scale names expand to their plausible values).
+
+        R equivalent: EdSurvey's ``getData``.
+
+        Parameters
+        ----------
+        names : str or list of str
+            Column or scale names, any case.
+        names_as_given : bool
+            Name single columns as written in ``names`` (``"escs"``), not as
+            the file spells them (``"ESCS"``), e.g. to match a formula.
+
+        Returns
+        -------
+        DataFrame
+            pandas (a Dask DataFrame for a Parquet folder read by Dask), one
+            row per student, school-file columns matched to the students.
+            Columns not read yet are read in one pass over the file (or from
+            the column cache).
+        """
+        names = [names] if isinstance(names, str) else list(names)
+        plan = [(n, self.resolve(n)) for n in names]
+        wanted = list(dict.fromkeys(c for _, cols in plan for c in cols))
+        out = self._fetch(wanted)
+        if names_as_given:
+            rename = {cols[0]: n for n, cols in plan
+                      if len(cols) == 1 and cols[0] != n and _find_scale(
+                          self.plausible_values, n) is None}
+            out = out.rename(columns=rename)
+        return out
+
+    def __getitem__(self, names):
+        return self.get_data(names)
+
+    def _fetch(self, wanted):
+        derived = dict(self.weights.derived)
+        base = list(dict.fromkeys(c for w in wanted for c in (derived.get(w) or [w])))
+        student = [c for c in base if c in self._student.names]
+        school = [c for c in base if c not in self._student.names]
+        if isinstance(self._student, DaskSource):
+            frame = self._dask_frame(student, school)
+        else:
+            frame = self._student_frame(student)
+            if school:
+                frame = frame.assign(**self._school_frame(school, frame.index))
+        for name, factors in self.weights.derived:
+            if name in wanted:
+                frame[name] = np.prod([frame[f].astype(float) for f in factors], axis=0) \
+                    if not is_dask(frame) else _product(frame, factors)
+        return frame[wanted]
+
+    def _student_frame(self, cols) -> pd.DataFrame:
+        if not self._student.lazy:
+            return self._student.read(cols)
+        pending = self._school is not None and self._school_rows is None
+        extra = list(self.school_key) if pending else []
+        todo = [c for c in dict.fromkeys(cols + extra) if c not in self._loaded]
+        if todo:
+            fresh = self._student.read(todo)
+            for c in todo:
+                self._loaded[c] = fresh[c]
+        if pending:
+            self._match_schools(pd.DataFrame({k: self._loaded[k] for k in self.school_key}))
+        return pd.DataFrame({c: self._loaded[c] for c in cols}, index=self._student.index)
+
+    def _school_frame(self, cols, index) -> dict:
+        if self._school_rows is None:
+            self._match_schools(self._student_frame(list(self.school_key)))
+        values = self._school.read(cols)
+        out = {}
+        for c in cols:
+            s = values[c].iloc[self._school_rows]
+            s.index = index
+            out[c] = s
+        return out
+
+    def _dask_frame(self, student, school):
+        if not school:
+            return self._student.read(student)
+        if self._school_rows is None:
+            self._match_schools(self._student.read(list(self.school_key)))
+        keys = list(self.school_key)
+        right = self._school.read(list(self._school_file_key) + school)
+        right.columns = keys + school
+        left = self._student.read(list(dict.fromkeys(student + keys)))
+        return left.merge(right, on=keys, how="left")
+
+
+def _find_scale(scales: dict, name):
+    if not isinstance(name, str):
+        return None
+    if name in scales:
+        return name
+    return next((s for s in scales if s.lower() == name.lower()), None)
+
+
+def _product(frame, factors):
+    out = frame[factors[0]].astype(float)
+    for f in factors[1:]:
+        out = out * frame[f].astype(float)
+    return out
+
+
+def _layout(survey, names: NameIndex):
+    """The layout of ``survey`` (None: detected from the column names)."""
+    if survey is None:
+        return detect_survey(names)
+    if survey is False:
+        return None
+    return get_layout(survey)
+
+
+def read_survey(path, survey: str | None = None, school=None, columns=None, *,
+                school_key=None, plausible_values=None, weights=None, cond_weights=None,
+                replicates=None, cache=True, backend: str | None = None,
+                encoding: str | None = None) -> SurveyData:
+    """Open a survey's data file, reading only the columns asked for.
+
+    R equivalents: EdSurvey's ``readPISA``, ``readTIMSS``, ``readPIRLS``,
+    ``readTALIS``, ``readNAEP`` (then ``getData`` reads columns).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The student (or teacher) file: SPSS ``.sav`` / ``.zsav``, SAS
+        ``.sas7bdat`` / ``.xpt``, Stata ``.dta``, CSV, a Parquet file, or a
+        folder (or glob) of Parquet files.
+    survey : {"PISA", "TIMSS", "PIRLS", "TALIS", "NAEP"}, optional
+        The survey whose naming rules apply (:mod:`pywemix.survey.layouts`).
+        None detects it from the column names (``W_FSTUWT`` -> PISA, ...;
+        no survey when none or several match); False: none.
+    school : str or path-like, optional
+        The school file, merged on the survey's school key (PISA ``CNT`` +
+        ``CNTSCHID``, TIMSS/PIRLS/TALIS ``IDCNTRY`` + ``IDSCHOOL``, NAEP
+        ``SCRPSU`` = ``SSCRPSU``). Every student must find exactly one school.
+    columns : list of str, optional
+        Columns (or scale names) to read now, in one pass over the file.
+        Others are read when asked for (:meth:`SurveyData.get_data`).
+    school_key : str or list, optional
+        The key columns, when the survey's are not the file's; an entry
+        ``(student_name, school_name)`` when the files name a key differently.
+    plausible_values : dict or False, optional
+        ``{scale: [columns]}`` instead of the detected scales; False for none.
+    weights : list of str, optional
+        Level weights (level 1 first) instead of the survey's.
+    cond_weights : bool, optional
+        Whether the weights are conditional (the survey's files: False).
+    replicates : Replicates or False, optional
+        Replicate weights instead of the survey's; False for none.
+    cache : bool, str or path-like, default True
+        The column cache (:mod:`pywemix.io.cache`): True the default folder
+        (``$PYWEMIX_CACHE_DIR`` or ``~/.cache/pywemix/columns``), ``"beside"``
+        a folder beside the file, a folder, or False for none.
+    backend : {"pandas", "dask"}, optional
+        For a Parquet folder: Dask (default) or pandas.
+    encoding : str, optional
+        Text encoding of an SPSS/SAS/Stata file whose metadata is wrong.
+
+    Returns
+    -------
+    SurveyData
+
+    Raises
+    ------
+    ValueError
+        A school key repeated in the school file or without a match for some
+        students (naming the keys and how many), a scale with one plausible
+        value, replicate columns partly missing, an unknown column.
+    """
+    source = open_source(path, cache=cache, backend=backend, encoding=encoding)
+    school_source = open_source(school, cache=cache, backend="pandas"
+                                if backend == "dask" else backend, encoding=encoding) \
+        if school is not None else None
+    layout = _layout(survey, source.names)
+    sdf = SurveyData(source, layout, school=school_source, school_key=school_key,
+                     plausible_values=plausible_values, weights=weights,
+                     cond_weights=cond_weights, replicates=replicates)
+    if columns is not None:
+        sdf.get_data([columns] if isinstance(columns, str) else list(columns))
+    return sdf
+
+
+def survey_data(data, survey: str | None = None, school=None, *, school_key=None,
+                plausible_values=None, weights=None, cond_weights=None,
+                replicates=None) -> SurveyData:
+    """Wrap data already in memory as :class:`SurveyData`.
+
+    R equivalent: EdSurvey's ``edsurvey.data.frame`` made from a data frame.
+
+    Parameters
+    ----------
+    data : DataFrame
+        pandas (polars is converted) or Dask.
+    survey, school_key, plausible_values, weights, cond_weights, replicates
+        As :func:`read_survey`.
+    school : DataFrame, optional
+        The school file's data, merged on the school key.
+    """
+    source = DaskSource(data) if is_dask(data) else FrameSource(to_pandas(data))
+    school_source = None
+    if school is not None:
+        school_source = FrameSource(to_pandas(school), "the school data")
+    layout = _layout(survey, source.names)
+    return SurveyData(source, layout, school=school_source, school_key=school_key,
+                      plausible_values=plausible_values, weights=weights,
+                      cond_weights=cond_weights, replicates=replicates)

@@ -1,0 +1,54 @@
+"""The survey layer of ``mix``: preset -> by -> replicates / plausible values / plain.
+
+:func:`fit_survey` is the one dispatch of every ``mix`` call, in memory or on
+Dask (:mod:`pywemix.survey.engines`): it checks the survey arguments, finds
+the replicate weights (given, or the survey preset's), splits the data by
+``by`` and fits each sample through its engine.
+"""
+from __future__ import annotations
+
+from ..arguments import MixArguments
+from ..executors import check_executor
+from ..warnings import carrying, collecting
+from .by import fit_by
+from .engines import OnDask, engine_for
+from .plausible import check_plausible_values
+from .replicates import Replicates
+
+__all__ = ["fit_survey", "check_survey_arguments"]
+
+
+def check_survey_arguments(args: MixArguments) -> None:
+    """The checks of ``replicates``, ``plausible_values``, ``by`` and ``executor``
+    that need no data (TypeError/ValueError)."""
+    rep = args.replicates
+    if rep is not None and rep is not False and not isinstance(rep, Replicates):
+        raise TypeError("replicates must be a pywemix.Replicates (or False), got "
+                        f"{type(rep).__name__}")
+    if args.plausible_values is not None:
+        check_plausible_values(args.plausible_values, args.formula)
+    if args.by is not None and not isinstance(args.by, str):
+        raise TypeError(f"by must be a column name, got {args.by!r}")
+    check_executor(args.executor)
+
+
+def fit_survey(args: MixArguments, data):
+    """Fit ``data`` with the checked arguments of ``mix``.
+
+    Returns
+    -------
+    MixResult, DaskMixResult, ReplicateResult, PlausibleValuesResult or ByResult
+    """
+    check_survey_arguments(args)
+    engine = engine_for(data)
+    data = engine.prepare(data)
+    if args.by is not None and engine is OnDask:
+        raise ValueError("by= needs a data frame in memory; select the columns and rows "
+                         "you need and call .compute() on the dask frame, or loop over the "
+                         "subsets")
+    with collecting() as notes:  # what a survey preset could not apply, said once
+        data, replicates = engine.replicates(args, data)
+    if args.by is not None:
+        return fit_by(args, data, replicates)
+    with carrying(notes):  # ... and recorded by the result
+        return engine.fit(args, data, replicates)
