@@ -145,6 +145,18 @@ class QuadratureObjective(CholeskyParameters):
     # -- parameters -----------------------------------------------------------
 
     # -- modes ---------------------------------------------------------------
+    def _rows_last_applies(self, li: int, q: int) -> bool:
+        """Whether level ``li`` is computed with the rows last
+        (:meth:`_rows_last`, :meth:`_rows_last_pieces`,
+        :meth:`_rows_last_params`): level 2 with one effect per group.
+
+        That code differentiates through ``eta`` only. A family with
+        auxiliary parameters of its own (``phi = (beta, aux, chol)``, attribute
+        ``k`` > 0 where families have them) needs their derivatives too, which
+        only the general code adds: such fits take the general code.
+        """
+        return ROWS_LAST and li == 0 and q == 1 and not getattr(self, "k", 0)
+
     def _mode(self, li, off, Cs):
         lev, Zl, C, q = self.levels[li], self.Z[li], Cs[li], self.q[li]
         J, K = lev.n_groups, off.shape[1]
@@ -152,7 +164,7 @@ class QuadratureObjective(CholeskyParameters):
         prev = self._store.get(("v", li, K))  # warm start: same level and contexts
         v = prev.copy() if prev is not None and prev.shape == (J, K, q) else np.zeros((J, K, q))
         eye = np.eye(q)
-        rows_last = ROWS_LAST and li == 0 and q == 1
+        rows_last = self._rows_last_applies(li, q)
         offT = np.ascontiguousarray(off.T) if rows_last else None
 
         def pieces(v):
@@ -200,7 +212,7 @@ class QuadratureObjective(CholeskyParameters):
         N = len(nodes)
         V = vhat[:, :, None, :] + np.einsum("jkab,sb->jksa", B, nodes)
         P = dirs.shape[-1]
-        if ROWS_LAST and li == 0 and q == 1:  # one effect per group: rows last
+        if self._rows_last_applies(li, q):  # one effect per group: rows last
             if derivs and param_mode:
                 An, moments = self._rows_last_params(off, V, C, dirs, lev)
             else:
