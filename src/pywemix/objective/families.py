@@ -116,7 +116,7 @@ def _probit_derivs(y, eta, order):
 
 
 def _logit_derivs(y, eta, order):
-    """Log density of 0/1 ``y`` under the logit link and its eta-derivatives.
+    r"""Log density of 0/1 ``y`` under the logit link and its eta-derivatives.
 
     Notes
     -----
