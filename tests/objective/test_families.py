@@ -817,3 +817,42 @@ def test_probit_derivatives_match_per_outcome_formulas_and_differences():
             diff = (up[k - 1] - down[k - 1]) / (2 * h)
             keep = near if k == 3 else slice(None)
             np.testing.assert_allclose(got[k][keep], diff[keep], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("order", [0, 2, 3])
+def test_logit_derivatives_equal_the_two_outcome_formula(order):
+    """The one-log1p logit derivatives (in place) give, bit for bit, the
+    textbook ``y log(mu) + (1 - y) log(1 - mu)`` written with the two
+    stable logs, and their derivatives."""
+    from pywemix.objective.families import Binomial
+    rng = np.random.default_rng(7)
+    y = (rng.random((400, 1, 1)) < 0.4).astype(float)
+    eta = rng.normal(0, 4, (400, 3, 5))
+    eta.flat[:8] = [0.0, -0.0, 40.0, -40.0, 800.0, -800.0, 1e-300, 36.0]
+    e = np.exp(-np.abs(eta))
+    a = -np.log1p(e)
+    ll = y * (a + np.minimum(eta, 0.0)) + (1 - y) * (a - np.maximum(eta, 0.0))
+    r = 1.0 / (1.0 + e)
+    mu = np.where(eta >= 0, r, e * r)
+    v = e * r * r
+    expected = [ll, y - mu, -v, -v * (1 - 2 * mu)]
+    got = Binomial("logit").derivs(y, eta.copy(), order=order)
+    for want, have in zip(expected, got):
+        if have is not None:
+            assert np.array_equal(want, have)
+
+
+def test_poisson_log_factorials_are_kept_per_array_not_mixed_up():
+    """The cached log(y!) belongs to the array it was computed for: another
+    response of the same shape gets its own."""
+    from scipy.special import gammaln
+    from pywemix.objective.families import Poisson
+    fam = Poisson()
+    y1 = np.arange(6.0)[:, None]
+    y2 = np.arange(6.0)[::-1].copy()[:, None]
+    eta = np.zeros((6, 2))
+    for y in (y1, y2, y1):
+        ll = fam.derivs(y, eta, order=0)[0]
+        assert np.array_equal(ll, y * eta - np.exp(eta) - gammaln(y + 1))
+    import pickle
+    assert pickle.loads(pickle.dumps(fam))._log_factorials == {}

@@ -218,3 +218,40 @@ def test_family_derivatives(family, link):
         lm, d1m, _ = fam.derivs(np.full_like(eta, y), eta - h)
         np.testing.assert_allclose(d1, (lp - lm) / (2 * h), rtol=1e-5, atol=1e-8)
         np.testing.assert_allclose(d2, (d1p - d1m) / (2 * h), rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("fam", ["binomial", "poisson"])
+@pytest.mark.parametrize("n_quad", [1, 3, 5])
+def test_rows_last_layout_gives_the_same_numbers(fam, n_quad, monkeypatch):
+    """Level 2 with one effect is computed with the rows last (long passes,
+    contiguous group sums); the general layout gives the same bits, but for
+    the fixed-node Hessian in all parameters, whose node sums are added in
+    another order (to rounding)."""
+    from pywemix.design import build_design
+    from pywemix.objective import quadrature
+    from pywemix.objective.covariance import CovarianceStructure
+    from pywemix.objective.families import get_family
+    df = three_level(3, fam)
+    family = get_family(fam)
+    design = build_design("y ~ x + (1|district/school)", df, ["w1", "w2", "w3"],
+                          cond_weights=True, family=family)
+    structure = CovarianceStructure.from_design(design)
+    phi = np.array([-0.2, 0.6, 0.7, 0.5])
+    out = {}
+    for rows_last in (True, False):
+        monkeypatch.setattr(quadrature, "ROWS_LAST", rows_last)
+        obj = quadrature.QuadratureObjective(design, structure, family, n_quad)
+        full = obj.evaluate(phi)
+        value = obj.evaluate(phi * 1.01, derivs=False)
+        again = obj.evaluate(phi * 0.99)
+        out[rows_last] = (full, value, again, obj.conditional_modes(phi))
+    for a, b in zip(out[True][:3], out[False][:3]):
+        assert a.llf == b.llf
+        assert np.array_equal(a.group_A, b.group_A)
+        if a.grad is not None:
+            assert np.array_equal(a.grad, b.grad)
+            assert np.array_equal(a.group_grad, b.group_grad)
+            scale = np.abs(b.hess).max()
+            assert np.abs(a.hess - b.hess).max() <= 1e-13 * scale
+    for a, b in zip(out[True][3], out[False][3]):
+        assert np.array_equal(a, b)

@@ -13,7 +13,8 @@ import pandas as pd
 from ..warnings import DataWarning, warn
 from .validate import check_mixed_types
 
-__all__ = ["to_pandas", "check_columns", "drop_incomplete", "prepare_categoricals"]
+__all__ = ["to_pandas", "check_columns", "drop_incomplete", "complete_rows",
+           "prepare_categoricals", "categorical_values", "is_text", "numeric_values"]
 
 
 def to_pandas(data) -> pd.DataFrame:
@@ -71,30 +72,60 @@ def drop_incomplete(data: pd.DataFrame, columns) -> pd.DataFrame:
         If ``data`` has no rows, if a column is missing in every row (naming
         it), or if no row is complete.
     """
-    if len(data) == 0:
+    rows = complete_rows({c: data[c] for c in columns}, len(data))
+    return data if rows is None else data.iloc[rows]
+
+
+def complete_rows(columns: dict, n_rows: int) -> np.ndarray | None:
+    """Positions of the rows without a missing value in any of ``columns``
+    (None when every row is complete), warning with the count of the others.
+
+    Parameters
+    ----------
+    columns : dict
+        Column name -> Series (or array), ``n_rows`` long.
+    n_rows : int
+
+    Raises
+    ------
+    ValueError
+        If there are no rows, if a column is missing in every row (naming
+        it), or if no row is complete.
+    """
+    if n_rows == 0:
         raise ValueError("the data frame has no rows: there is nothing to fit")
-    columns = list(columns)
     if not columns:
-        return data
-    missing = {c: data[c].isna().to_numpy() for c in columns}
+        return None
+    missing = {c: _missing(v) for c, v in columns.items()}
     empty = [c for c, m in missing.items() if m.all()]
     if empty:
         raise ValueError(f"every value of {' and '.join(map(repr, empty))} is missing "
-                         f"(all {len(data)} rows): check the column"
+                         f"(all {n_rows} rows): check the column"
                          f"{'s' if len(empty) > 1 else ''} or leave "
                          f"{'them' if len(empty) > 1 else 'it'} out of the model")
     bad = np.logical_or.reduce(list(missing.values()))
     n_bad = int(bad.sum())
-    if n_bad:
-        per = {c: int(m.sum()) for c, m in missing.items() if m.any()}
-        detail = ", ".join(f"{c}: {k}" for c, k in per.items())
-        warn(
-            f"dropped {n_bad} of {len(data)} rows with missing values in model "
-            f"variables ({detail})", DataWarning)
-        data = data.loc[~bad]
-    if len(data) == 0:
+    if not n_bad:
+        return None
+    per = {c: int(m.sum()) for c, m in missing.items() if m.any()}
+    detail = ", ".join(f"{c}: {k}" for c, k in per.items())
+    warn(f"dropped {n_bad} of {n_rows} rows with missing values in model "
+         f"variables ({detail})", DataWarning)
+    if n_bad == n_rows:
         raise ValueError("no complete rows left after dropping missing values")
-    return data
+    return np.flatnonzero(~bad)
+
+
+def _missing(values) -> np.ndarray:
+    """Whether each value of a Series (or array) is missing."""
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        return np.zeros(len(values), dtype=bool)
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        return np.isnan(np.asarray(values))
+    if isinstance(values, pd.Series) and not isinstance(dtype, np.dtype):
+        return np.asarray(values.array.isna())  # an extension array's own mask
+    return np.asarray(pd.isna(values))
 
 
 def check_predictor_types(data: pd.DataFrame, columns) -> None:
@@ -119,31 +150,85 @@ def _all_numbers(s: pd.Series) -> bool:
 
 
 def prepare_categoricals(data: pd.DataFrame, columns) -> pd.DataFrame:
-    """Give every non-numeric model column a fixed category order.
-
-    A pandas Categorical keeps its order (first category = reference); strings
-    and objects are sorted; bool becomes a categorical with ``False`` first.
-    """
+    """Give every non-numeric model column a fixed category order
+    (:func:`categorical_values` of each of ``columns``)."""
     data = data.copy(deep=False)
     for c in columns:
-        s = data[c]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            data[c] = s.cat.remove_unused_categories()
-        elif pd.api.types.is_bool_dtype(s.dtype):
-            data[c] = pd.Categorical(s.astype(bool), categories=[False, True])
-        elif s.dtype == object and _all_numbers(s):
-            data[c] = s.astype(float)  # numbers stored as Python objects
-        elif not pd.api.types.is_numeric_dtype(s.dtype):
-            if s.dtype == object:
-                check_mixed_types(s, c)
-            codes, uniques = pd.factorize(s.astype(str), sort=True)
-            data[c] = pd.Categorical.from_codes(codes, categories=list(uniques))
+        data[c] = categorical_values(data[c], c)
     return data
+
+
+def categorical_values(s: pd.Series, name: str, rows=None):
+    """The model frame's values of a non-numeric (or logical) column.
+
+    A pandas Categorical keeps its order (first category = reference) without
+    its unused categories; text is coded with its distinct values sorted;
+    bool becomes a categorical with ``False`` first; numbers stored as Python
+    objects become float.
+
+    Parameters
+    ----------
+    s : Series
+    name : str
+        The column's name, for messages.
+    rows : ndarray of int, optional
+        Positions of the rows to keep (default: all).
+
+    Returns
+    -------
+    pandas.Categorical or ndarray
+    """
+    if is_text(s):
+        return _text_categorical(s, rows)
+    if rows is not None:
+        s = s.iloc[rows]
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.array.remove_unused_categories()
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return pd.Categorical(s.astype(bool), categories=[False, True])
+    if s.dtype == object and _all_numbers(s):
+        return s.to_numpy(dtype=float)  # numbers stored as Python objects
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return s.array
+    if s.dtype == object:
+        check_mixed_types(s, name)
+    codes, uniques = pd.factorize(s.astype(str), sort=True)
+    return pd.Categorical.from_codes(codes, categories=list(uniques))
+
+
+def is_text(s: pd.Series) -> bool:
+    """Whether every value of ``s`` is a string (or missing)."""
+    if isinstance(s.dtype, pd.StringDtype):
+        return True
+    return s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "string"
+
+
+def _text_categorical(s: pd.Series, rows) -> pd.Categorical:
+    """The categorical of a text column, its levels sorted: the distinct
+    values are found once (a factorisation of the column) and only they are
+    sorted (Python's order of strings, which ``pd.factorize(sort=True)``
+    gives too)."""
+    codes, uniques = s.array.factorize()
+    if rows is not None:
+        codes = codes[rows]
+    used = np.bincount(codes[codes >= 0], minlength=len(uniques)) > 0
+    values = [str(v) for v, u in zip(uniques, used) if u]
+    order = sorted(range(len(values)), key=values.__getitem__)
+    # rank of each used distinct value; the last entry maps a missing value (-1) to -1
+    remap = np.full(len(used) + 1, -1, dtype=np.int64)
+    remap[np.flatnonzero(used)[order]] = np.arange(len(order))
+    return pd.Categorical.from_codes(remap[codes], categories=[values[i] for i in order],
+                                     validate=False)
 
 
 def numeric_array(data: pd.DataFrame, column: str, what: str) -> np.ndarray:
     """Return ``data[column]`` as float, with a clear error if it is not numeric."""
-    s = data[column]
+    return numeric_values(data[column], column, what)
+
+
+def numeric_values(s: pd.Series, column: str, what: str) -> np.ndarray:
+    """Return the Series ``s`` (column ``column``) as float, with a clear
+    error if it is not numeric."""
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.to_numpy(dtype=float)
     if not pd.api.types.is_numeric_dtype(s.dtype):

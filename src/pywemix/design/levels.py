@@ -67,7 +67,9 @@ def group_codes(frame: pd.DataFrame, columns) -> np.ndarray:
     """Integer code of each row's group for the combination of ``columns``."""
     columns = list(columns)
     if len(columns) == 1:
-        codes, _ = pd.factorize(frame[columns[0]], sort=False)
+        col = frame[columns[0]]
+        codes, _ = pd.factorize(col.to_numpy() if isinstance(col.dtype, np.dtype) else col,
+                                sort=False)
         return codes.astype(np.int64)
     return frame.groupby(columns, sort=False, observed=True).ngroup().to_numpy(np.int64)
 
@@ -130,9 +132,12 @@ def order_levels(frame: pd.DataFrame, groups) -> list:
 
 
 def _labels(frame: pd.DataFrame, columns, starts) -> pd.Index:
-    first = frame.iloc[starts]
     if len(columns) == 1:
-        return pd.Index(first[columns[0]].to_numpy(), name=columns[0])
+        col = frame[columns[0]]
+        first = col.to_numpy()[starts] if isinstance(col.dtype, np.dtype) else \
+            np.asarray(col.array.take(starts))
+        return pd.Index(first, name=columns[0])
+    first = frame.iloc[starts]
     joined = first[list(reversed(columns))].astype(str).agg(":".join, axis=1)
     return pd.Index(joined.to_numpy(), name=_name(columns))
 
@@ -155,7 +160,6 @@ def sorted_levels(frame: pd.DataFrame, ordered) -> tuple:
     """
     keys = [codes for _, codes in ordered]
     order = np.lexsort(keys) if len(keys) > 1 else np.argsort(keys[0], kind="stable")
-    sframe = frame.iloc[order]
     raw = []
     for cols, codes in ordered:
         c = codes[order]
@@ -166,5 +170,5 @@ def sorted_levels(frame: pd.DataFrame, ordered) -> tuple:
     for i, (cols, codes, starts) in enumerate(raw):
         parent = raw[i + 1][1][starts] if i + 1 < len(raw) else None
         levels.append(Level(i + 2, _name(cols), tuple(cols), codes, starts, parent,
-                            _labels(sframe, cols, starts)))
+                            _labels(frame, cols, order[starts])))
     return order, levels

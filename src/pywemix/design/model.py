@@ -17,14 +17,15 @@ from formulaic.materializers import PandasMaterializer
 from interface_meta import override
 from scipy.linalg import lapack
 
+from .columns import plain_matrix
 from .formula import ParsedFormula, parse_formula
-from .frame import (check_columns, check_predictor_types, drop_incomplete, numeric_array,
-                    prepare_categoricals, to_pandas)
+from .frame import (categorical_values, check_columns, check_predictor_types, complete_rows,
+                    is_text, numeric_array, numeric_values, to_pandas)
 from .levels import order_levels, sorted_levels
 from ..warnings import DataWarning, warn
 from .scaling import scale_within, warn_unscaled
 from .validate import (check_centered, check_magnitude, check_response_not_predictor,
-                       check_terms, warn_dependent_random, warn_numbers_as_text,
+                       check_terms, warn_dependent_random, warn_number_levels,
                        warn_scales)
 from .weights import (check_unconditional, conditional_weights, constant_within, normalize_weight_spec,
                       validate_weights, zero_weight_rows)
@@ -180,6 +181,58 @@ def random_matrix(expr_or_spec, frame: pd.DataFrame):
     return fixed_matrix(expr_or_spec, frame)
 
 
+class DeferredSpec:
+    """formulaic's model spec of a right-hand side on the model frame, built
+    when first used.
+
+    A design of plain terms (:func:`~pywemix.design.columns.plain_matrix`) is
+    built without formulaic; its spec -- what ``predict`` needs to code new
+    data the same way, and the columns of every term -- is formulaic's
+    ``model_matrix(expr, frame).model_spec``, made on first access to any of
+    its attributes (``get_model_matrix``, ``structure``, ``column_names``,
+    ...), which it then stands for.
+    """
+
+    def __init__(self, expr: str, frame: pd.DataFrame):
+        self.expr, self.frame, self.spec = expr, frame, None
+
+    def materialize(self):
+        """The formulaic ModelSpec."""
+        if self.spec is None:
+            self.spec = fixed_matrix(self.expr, self.frame).model_spec
+        return self.spec
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name in ("expr", "frame", "spec"):
+            raise AttributeError(name)
+        return getattr(self.materialize(), name)
+
+    def __reduce__(self):
+        return DeferredSpec, (self.expr, self.frame)
+
+    def __repr__(self) -> str:
+        return f"DeferredSpec({self.expr!r})"
+
+
+def design_columns(expr: str, frame: pd.DataFrame):
+    """The design matrix of a right-hand side on the model frame.
+
+    Returns
+    -------
+    (ndarray, list of str, structure, spec)
+        The C-contiguous float matrix, its column names, the columns of each
+        term (entries with ``term`` and ``columns``) and the model spec (a
+        :class:`DeferredSpec` when the terms are plain).
+    """
+    plain = plain_matrix(expr, frame)
+    if plain is not None:
+        M, names, structure = plain
+        return M, names, structure, DeferredSpec(expr, frame)
+    mm = fixed_matrix(expr, frame)
+    return (np.ascontiguousarray(mm.to_numpy(dtype=float)), list(mm.columns),
+            mm.model_spec.structure, mm.model_spec)
+
+
 def _check_finite(M: np.ndarray, names, what: str) -> None:
     bad = ~np.isfinite(M)
     if bad.any():
@@ -264,25 +317,32 @@ def _frame(data, parsed: ParsedFormula, spec, extra=()):
             "are numpy's (np.log, np.sqrt, ...), formulaic's (log, exp, scale, center, "
             "poly, C, I, ...) and Python's; an offset is given with mix(..., offset=)")
     used = set(needed) | {w for w in spec if w is not None}
-    dup = sorted(set(data.columns[data.columns.duplicated()]) & used)
+    dup = [] if data.columns.is_unique else \
+        sorted(set(data.columns[data.columns.duplicated()]) & used)
     if dup:
         raise ValueError(f"data has several columns named {', '.join(map(repr, dup))}, "
                          "which the model uses: rename them")
     check_columns(data, needed)
     weights = [w for w in spec if w is not None]
     check_columns(data, weights, "weight column")
-    frame = data[list(dict.fromkeys(needed + weights))]
-    frame = frame.assign(**{_POSITION: np.arange(len(frame))})
-    frame = drop_incomplete(frame, needed)
+    columns = {c: data[c] for c in dict.fromkeys(needed + weights)}
+    rows = complete_rows({c: columns[c] for c in needed}, len(data))
     predictors = parsed.predictor_model_columns(data.columns)
     check_response_not_predictor(parsed, predictors)
-    check_predictor_types(frame, sorted(predictors))
+    check_predictor_types(columns, sorted(predictors))
     groups = {c for t in parsed.random for c in t.group}
-    warn_numbers_as_text(frame, sorted(predictors - groups))
-    categorical = [c for c in sorted(predictors)
-                   if (not pd.api.types.is_numeric_dtype(frame[c].dtype)
-                       or pd.api.types.is_bool_dtype(frame[c].dtype))]
-    return prepare_categoricals(frame, categorical)
+    out = {}
+    for c, col in columns.items():
+        if c in predictors and (not pd.api.types.is_numeric_dtype(col.dtype)
+                                or pd.api.types.is_bool_dtype(col.dtype)):
+            out[c] = categorical_values(col, c, rows)
+            if c not in groups and is_text(col):
+                warn_number_levels(c, out[c].categories)
+        else:
+            values = col.to_numpy() if isinstance(col.dtype, np.dtype) else col.array
+            out[c] = values if rows is None else values[rows]
+    out[_POSITION] = np.arange(len(data)) if rows is None else rows
+    return pd.DataFrame(out, index=data.index if rows is None else data.index[rows])
 
 
 def _response(frame, parsed, family):
@@ -309,7 +369,7 @@ def response_values(values: pd.Series, name: str, family) -> np.ndarray:
     if family is not None:
         y = family.response(values, name)
     else:
-        y = numeric_array(values.to_frame(name), name, "response")
+        y = numeric_values(values, name, "response")
         bad = ~np.isfinite(y)
         if bad.any():
             raise ValueError(f"response {name!r} has {int(bad.sum())} non-finite values "
@@ -333,10 +393,10 @@ def _weights(frame, parsed, spec, cond_weights):
         col = spec[lvl]
         if col is not None:
             cols, codes = ordered[lvl - 1]
-            first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
 
-            def label(g, cols=cols, first=first):
-                return ":".join(str(frame[c].iloc[first[g]]) for c in reversed(cols))
+            def label(g, cols=cols, codes=codes):
+                first = int(np.flatnonzero(codes == g)[0])
+                return ":".join(str(frame[c].iloc[first]) for c in reversed(cols))
             constant_within(arrays[col], codes, col, names[lvl - 1], label)
     drop = zero_weight_rows(arrays, spec, [c for _, c in ordered], names)
     if drop.any():
@@ -401,15 +461,13 @@ def build_design(formula, data, weights=None, cond_weights=False,
         if not np.all(np.isfinite(off)):
             raise ValueError(f"offset {_offset_label(offset, offset_column)} has "
                              f"{int((~np.isfinite(off)).sum())} infinite values")
-    mm = fixed_matrix(f"{parsed.fixed}", frame)
-    X = np.ascontiguousarray(mm.to_numpy(dtype=float))
-    x_names = list(mm.columns)
-    check_terms(mm.model_spec)
+    X, x_names, structure, fixed_spec = design_columns(f"{parsed.fixed}", frame)
+    check_terms(structure)
     _check_finite(X, x_names, "fixed-effect")
     check_magnitude(X, x_names, "fixed-effect column")
     check_rank(X, x_names)
     warn_scales(X, x_names)
-    Z, blocks, rspecs = random_blocks(parsed, frame, levels)
+    Z, blocks, rspecs = random_blocks(parsed, frame, levels, plain=True)
     check_identifiable(levels, Z, len(y), family is None)
     if not cond_weights:
         check_unconditional(arrays, spec, levels)
@@ -419,7 +477,7 @@ def build_design(formula, data, weights=None, cond_weights=False,
     w1 = scale_within(w1, levels[0].starts, weight_scaling)
     wg = [(cond[i][lev.starts] if cond[i] is not None else np.ones(lev.n_groups))
           for i, lev in enumerate(levels, start=1)]
-    return ModelDesign(parsed, x_names, blocks, levels, w1, wg, frame, mm.model_spec, rspecs,
+    return ModelDesign(parsed, x_names, blocks, levels, w1, wg, frame, fixed_spec, rspecs,
                        spec, cond_weights, n_dropped, off,
                        offset_column if isinstance(offset, str) else None, centering,
                        y=y, X=X, Z=Z, raw_weights=arrays)
@@ -461,7 +519,7 @@ def _with_offset(data: pd.DataFrame, offset):
     return data, _OFFSET
 
 
-def random_blocks(parsed, frame, levels, specs=None):
+def random_blocks(parsed, frame, levels, specs=None, plain=False):
     """The random-effects design of every level.
 
     Parameters
@@ -474,6 +532,9 @@ def random_blocks(parsed, frame, levels, specs=None):
         Per level and term, the model specs to build the columns with (Dask
         designs: with the state learned from all rows); by default each
         term's expression learns from ``frame``.
+    plain : bool
+        Build plain terms without formulaic (:func:`design_columns`; the
+        specs are then :class:`DeferredSpec`).
 
     Returns
     -------
@@ -491,15 +552,15 @@ def random_blocks(parsed, frame, levels, specs=None):
         cols, blk, sp, start = [], [], [], 0
         terms = [t for t in parsed.random if t.group == lev.columns]
         for k, term in enumerate(terms):
-            mm = random_matrix(term.expr if specs is None else specs[i][k], frame)
-            if mm.shape[1] == 0:
+            spec = None if specs is None else specs[i][k]
+            M, names, spec = _random_columns(term.expr, frame, spec, plain)
+            if M.shape[1] == 0:
                 raise ValueError(f"random term ({term.expr} | {term.group_name}) has no "
                                  "effects")
-            cols.append(mm.to_numpy(dtype=float))
-            names = tuple(mm.columns)
-            _check_finite(cols[-1], names, f"random-effect ({term.group_name})")
+            cols.append(M)
+            _check_finite(M, names, f"random-effect ({term.group_name})")
             blk.append(RandomBlock(term.expr, names, slice(start, start + len(names))))
-            sp.append(mm.model_spec)
+            sp.append(spec)
             start += len(names)
         _check_distinct_effects(blk, lev)
         Z.append(np.ascontiguousarray(np.hstack(cols)))
@@ -507,6 +568,15 @@ def random_blocks(parsed, frame, levels, specs=None):
         blocks.append(blk)
         model_specs.append(sp)
     return Z, blocks, model_specs
+
+
+def _random_columns(expr, frame, spec, plain):
+    """(matrix, names, spec) of one random term's effects."""
+    if plain and spec is None:
+        M, names, _, spec = design_columns(expr, frame)
+        return M, tuple(names), spec
+    mm = random_matrix(expr if spec is None else spec, frame)
+    return mm.to_numpy(dtype=float), tuple(mm.columns), mm.model_spec
 
 
 def _check_distinct_effects(blocks, lev) -> None:

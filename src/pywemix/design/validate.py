@@ -15,7 +15,7 @@ from ..warnings import DataWarning, warn
 
 __all__ = ["check_response_not_predictor", "check_terms", "check_magnitude",
            "check_centered", "warn_dependent_random", "check_mixed_types",
-           "badly_scaled", "warn_scales", "warn_numbers_as_text"]
+           "badly_scaled", "warn_scales", "warn_numbers_as_text", "warn_number_levels"]
 
 #: values beyond this magnitude overflow once squared or multiplied by weights
 _HUGE = 1e100
@@ -34,8 +34,11 @@ def check_response_not_predictor(parsed, predictors) -> None:
             "predictor or grouping factor): it would explain itself; remove it there")
 
 
-def check_terms(model_spec, what: str = "fixed-effects") -> None:
+def check_terms(structure, what: str = "fixed-effects") -> None:
     """Refuse terms that give no column, and columns named twice.
+
+    ``structure``: per term, an entry with ``term`` and ``columns`` (a
+    formulaic ModelSpec's ``structure``).
 
     formulaic drops a categorical with a single level from a model with an
     intercept (R's ``model.matrix`` stops: "contrasts can be applied only to
@@ -43,7 +46,7 @@ def check_terms(model_spec, what: str = "fixed-effects") -> None:
     merged with the intercept.
     """
     seen = {}
-    for part in model_spec.structure:
+    for part in structure:
         term = str(part.term)
         if not part.columns and term != "1":
             raise ValueError(
@@ -153,7 +156,8 @@ def badly_scaled(X: np.ndarray, names) -> dict:
     """``name -> standard deviation`` of the continuous columns (not all 0/1)
     whose scale lme4's ``checkScaleX`` would report: an SD beyond
     ``[1e-3, 1e3]``, or all of them when two SDs differ by more than 1e3."""
-    cont = [j for j in range(X.shape[1]) if not np.all(np.isin(X[:, j], (0.0, 1.0)))]
+    binary = ((X == 0.0) | (X == 1.0)).all(axis=0)
+    cont = [j for j in range(X.shape[1]) if not binary[j]]
     sd = {names[j]: float(np.std(X[:, j], ddof=1)) for j in cont if len(X) > 1}
     sd = {k: v for k, v in sd.items() if v > 0}
     if not sd:
@@ -184,16 +188,20 @@ def warn_numbers_as_text(frame: pd.DataFrame, columns, min_levels: int = 10) -> 
     Such a column (a CSV column with one stray character, numbers exported
     as strings) is coded as a categorical, as R codes a character column as
     a factor; with more than ``min_levels`` distinct values it was most
-    likely meant as a number.
+    likely meant as a number (:func:`warn_number_levels` of each column).
     """
     for c in columns:
         s = frame[c]
-        if not (pd.api.types.is_string_dtype(s.dtype) or s.dtype == object):
-            continue
-        values = s.dropna()
-        if values.nunique() <= min_levels or not all(isinstance(v, str) for v in values):
-            continue
-        if pd.to_numeric(values, errors="coerce").notna().all():
-            warn(f"column {c!r} holds numbers stored as text: it is coded as a categorical "
-                 f"with {values.nunique()} levels; if it is a number, convert it with "
-                 f"pd.to_numeric(data[{c!r}])", DataWarning)
+        if pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
+            warn_number_levels(c, s.dropna().unique(), min_levels)
+
+
+def warn_number_levels(column: str, distinct, min_levels: int = 10) -> None:
+    """The warning of :func:`warn_numbers_as_text` from a text column's
+    distinct (non-missing) values."""
+    if len(distinct) <= min_levels or not all(isinstance(v, str) for v in distinct):
+        return
+    if pd.to_numeric(pd.Series(distinct), errors="coerce").notna().all():
+        warn(f"column {column!r} holds numbers stored as text: it is coded as a categorical "
+             f"with {len(distinct)} levels; if it is a number, convert it with "
+             f"pd.to_numeric(data[{column!r}])", DataWarning)

@@ -62,19 +62,19 @@ def validate_weights(frame: pd.DataFrame, spec) -> dict:
         if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             raise TypeError(f"weight column {c!r} must be numeric, got dtype {s.dtype}")
         v = s.to_numpy(dtype=float)
-        n_na = int(np.isnan(v).sum())
-        if n_na:
-            raise ValueError(f"weight column {c!r} has {n_na} missing values: weights "
-                             "must be given for every row the model uses")
-        n_inf = int(np.isinf(v).sum())
-        if n_inf:
-            raise ValueError(f"weight column {c!r} has {n_inf} infinite values")
+        if not np.isfinite(v).all():
+            n_na = int(np.isnan(v).sum())
+            if n_na:
+                raise ValueError(f"weight column {c!r} has {n_na} missing values: weights "
+                                 "must be given for every row the model uses")
+            raise ValueError(f"weight column {c!r} has {int(np.isinf(v).sum())} infinite "
+                             "values")
         if v.max(initial=0.0) > MAX_WEIGHT:
             raise ValueError(
                 f"weight column {c!r} has values up to {v.max():.3g}: weights above "
                 f"{MAX_WEIGHT:g} cannot be handled in double precision; rescale them "
                 "(a common factor of the top-level weights does not change the estimates)")
-        n_neg = int((v < 0).sum())
+        n_neg = int((v < 0).sum()) if v.min(initial=0.0) < 0 else 0
         if n_neg:
             raise ValueError(f"weight column {c!r} has {n_neg} negative values "
                              f"(smallest {v.min():g}); weights must be >= 0")

@@ -118,11 +118,15 @@ def _certified(gauss, structure, reml, scale, theta0, max_iter) -> OptimizationR
     """
     f = _scaled(gauss, reml, scale)[0]
     theta, iterations, evaluations, retried = theta0, 0, 0, False
+    # one closed-form profile for the search and the certificate: the
+    # certificate's Hessian is taken where the search last evaluated (the
+    # profile keeps that point's first-order sums; the same numbers)
+    profile = TwoLevelProfile(gauss) if TwoLevelProfile.fits(gauss) else None
     for _ in range(MAX_ROUNDS):
-        record = _optimize(gauss, theta, reml, scale, max_iter)
+        record = _optimize(gauss, theta, reml, scale, max_iter, profile)
         iterations, evaluations = iterations + record.iterations, evaluations + record.evaluations
         theta = _snap_to_boundary(f, record.x, structure)
-        cert = _certify(gauss, structure, reml, scale, theta)
+        cert = _certify(gauss, structure, reml, scale, theta, profile)
         if cert.escape is None:
             if record.converged or retried:
                 break
@@ -140,10 +144,11 @@ def _certified(gauss, structure, reml, scale, theta0, max_iter) -> OptimizationR
                    message=message, at_boundary=at)
 
 
-def _certify(gauss, structure, reml, scale, theta) -> Certificate:
+def _certify(gauss, structure, reml, scale, theta, profile=None) -> Certificate:
     """The certificate of ``theta``: first-order conditions in covariance
     space with the exact gradient in the covariances, then the Hessian of the
-    parameters off their bounds."""
+    parameters off their bounds (from ``profile``, the model's
+    :class:`~pywemix.objective.twolevel.TwoLevelProfile`, if it has one)."""
     f, fg = _scaled(gauss, reml, scale)
     f0, g = fg(theta)
     _, d = gauss.profiled_grad(theta, reml, directions=structure.element_directions())
@@ -155,8 +160,8 @@ def _certify(gauss, structure, reml, scale, theta) -> Certificate:
         return cert
     lower = structure.theta_lower()
     free = theta > lower
-    if TwoLevelProfile.fits(gauss):
-        H = -TwoLevelProfile(gauss).evaluate(theta, reml)[2] / scale
+    if profile is not None:
+        H = -profile.evaluate(theta, reml)[2] / scale
     else:
         H = jacobian(lambda x: fg(x)[1], theta, steps(theta, 1e-5), lower)
     second = curvature_escape(f, f0, theta, g, H, free)
@@ -165,14 +170,14 @@ def _certify(gauss, structure, reml, scale, theta) -> Certificate:
     return cert
 
 
-def _optimize(gauss, theta0, reml, scale, max_iter) -> OptimizationRecord:
-    """Projected Newton with the exact gradient (and, for two-level models, the
+def _optimize(gauss, theta0, reml, scale, max_iter, profile=None) -> OptimizationRecord:
+    """Projected Newton with the exact gradient (and, given the model's
+    :class:`~pywemix.objective.twolevel.TwoLevelProfile` ``profile``, the
     exact Hessian); L-BFGS-B if that stalls."""
     lower = gauss.structure.theta_lower()
     f, fg = _scaled(gauss, reml, scale)
     hess, method = None, "Newton (exact gradient)"
-    if TwoLevelProfile.fits(gauss):
-        profile = TwoLevelProfile(gauss)
+    if profile is not None:
         method = "Newton (exact gradient and Hessian)"
 
         def fg(theta):

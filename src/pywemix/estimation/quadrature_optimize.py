@@ -204,8 +204,11 @@ def maximize_adaptive(obj, phi0, max_iter: int):
         if exact:  # the secant-corrected Hessian needs no fixed-node derivatives
             cand, trial = _line_search(obj, phi, ev.llf, step, derivs=False)
         else:  # the fixed-node model must predict the gain: else finish exactly
+            # values only: the derivatives (several times the cost of a value)
+            # are taken below where a step is accepted, which from the
+            # Laplace start is not the rule
             cand, trial = _line_search(obj, phi, ev.llf, step, float(grad @ step),
-                                       FIXED_HALVINGS)
+                                       FIXED_HALVINGS, derivs=False)
         if cand is None:
             if not exact:
                 exact = True

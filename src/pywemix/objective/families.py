@@ -115,6 +115,50 @@ def _probit_derivs(y, eta, order):
     return ll, d1, d2
 
 
+def _logit_derivs(y, eta, order):
+    r"""Log density of 0/1 ``y`` under the logit link and its eta-derivatives.
+
+    Notes
+    -----
+    One exponential, ``e = exp(-|eta|)``, and one ``log1p`` serve both
+    outcomes: with :math:`s = 2y - 1`,
+
+    .. math::
+
+        \ell = -\log(1 + e) + \min(s\eta, 0),\quad
+        \ell' = y - \mu,\quad \ell'' = -\mu(1 - \mu) = -e r^2,
+
+    :math:`r = 1/(1 + e)`, :math:`\mu = r` for :math:`\eta \ge 0` and
+    :math:`e r` below (no cancellation in either tail). The arrays are
+    updated in place: these are the largest arrays of a quadrature
+    evaluation (rows x nodes), and every pass over them counts. ``y`` must
+    be 0/1, which :meth:`Binomial.response` guarantees.
+    """
+    eta = np.asarray(eta, dtype=float)
+    shape = np.broadcast_shapes(np.shape(y), eta.shape)
+    if shape != eta.shape:
+        eta = np.broadcast_to(eta, shape)
+    e = np.abs(eta)
+    np.negative(e, out=e)
+    np.exp(e, out=e)                           # e = exp(-|eta|)
+    ll = np.log1p(e)
+    np.negative(ll, out=ll)
+    se = np.multiply(2.0 * np.asarray(y, dtype=float) - 1.0, eta)
+    np.minimum(se, 0.0, out=se)
+    ll += se
+    if order == 0:
+        return ll, None, None
+    r = np.add(1.0, e, out=se)
+    np.divide(1.0, r, out=r)                   # r = 1 / (1 + e)
+    np.multiply(e, r, out=e)
+    mu = np.where(eta >= 0, r, e)
+    v = np.multiply(e, r, out=e)               # mu (1 - mu) without cancellation
+    if order == 3:
+        return ll, y - mu, -v, -v * (1 - 2 * mu)
+    np.subtract(y, mu, out=mu)
+    return ll, mu, np.negative(v, out=v)
+
+
 class Binomial(Family):
     """Binary response with logit, probit or complementary log-log link.
 
@@ -144,20 +188,7 @@ class Binomial(Family):
 
     def derivs(self, y, eta, order=2):
         if self.link == "logit":
-            # one exponential: e = exp(-|eta|), log(1 + e) shared by both logs
-            eta = np.asarray(eta, dtype=float)
-            e = np.exp(-np.abs(eta))
-            a = -np.log1p(e)
-            l1, l0 = a + np.minimum(eta, 0.0), a - np.maximum(eta, 0.0)
-            ll = y * l1 + (1 - y) * l0
-            if order == 0:
-                return ll, None, None
-            r = 1.0 / (1.0 + e)
-            mu = np.where(eta >= 0, r, e * r)
-            v = e * r * r  # mu (1 - mu) without cancellation
-            if order == 3:
-                return ll, y - mu, -v, -v * (1 - 2 * mu)
-            return ll, y - mu, -v
+            return _logit_derivs(y, eta, order)
         if self.link == "probit":
             return _probit_derivs(y, eta, order)
         # complementary log-log: mu = 1 - exp(-exp(eta))
@@ -259,14 +290,44 @@ class Poisson(Family):
     def loglik(self, y, eta):
         return self.derivs(y, eta, order=0)[0]
 
+    def __init__(self, link=None):
+        super().__init__(link)
+        self._log_factorials = {}
+
+    def __getstate__(self):
+        return dict(self.__dict__, _log_factorials={})  # a cache, not state
+
     def derivs(self, y, eta, order=2):
-        mu = np.exp(np.minimum(eta, 700.0))
-        ll = y * eta - mu - gammaln(y + 1)
+        mu = np.minimum(eta, 700.0)
+        np.exp(mu, out=mu)
+        ll = y * eta
+        ll -= mu
+        ll -= self._log_factorial(y)
         if order == 0:
             return ll, None, None
         if order == 3:
             return ll, y - mu, -mu, -mu
-        return ll, y - mu, -mu
+        return ll, y - mu, np.negative(mu)
+
+    def _log_factorial(self, y):
+        """``log(y!)`` of a response array.
+
+        The objective asks for the same rows over and over (every Newton step
+        of the conditional modes, every quadrature node), so the values are
+        kept for the last few arrays seen, by memory address, shape and
+        strides; the array is kept with them, so its memory cannot be reused
+        by another one while they are.
+        """
+        y = np.asarray(y, dtype=float)
+        key = (y.__array_interface__["data"][0], y.shape, y.strides)
+        hit = self._log_factorials.get(key)
+        if hit is not None:
+            return hit[1]
+        value = gammaln(y + 1)
+        if len(self._log_factorials) >= 64:
+            self._log_factorials.clear()
+        self._log_factorials[key] = (y, value)
+        return value
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
         if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):

@@ -75,6 +75,7 @@ class TwoLevelProfile:
         self.W22 = np.einsum("g,gab->ab", w, M[:, q:, q:])
         self.N = float(w @ objective.n2)
         self.d2T = st.relative_cov_hess()[0]
+        self._last = None  # (key, llf, grad, fixed, dS, chunk terms) of the last point
 
     @staticmethod
     def fits(objective) -> bool:
@@ -90,11 +91,12 @@ class TwoLevelProfile:
 
     def _sums(self, sl, T, dT, hessian):
         """The group sums over the groups ``sl`` (a chunk): ``(S, dS, D, dD,
-        d2S, d2D)`` without ``W22``, or None where ``A_j`` is singular."""
+        d2S, d2D)`` without ``W22``, or None where ``A_j`` is singular; and
+        what the second derivatives need (for :meth:`_second`)."""
         q, M11, w = self.q2, self.M11[sl], self.w[sl]
         Ainv, logdet = inv_logdet(np.eye(q) + T @ M11)             # (g, q, q)
         if not np.all(np.isfinite(logdet)):
-            return None
+            return None, None
         B = Ainv @ T
         C = np.eye(q) - M11 @ B
         AdT = Ainv @ dT[:, None]                                   # (k, g, q, q)
@@ -102,15 +104,21 @@ class TwoLevelProfile:
         AdA = AdT @ M11                                            # A^-1 dA
         out = [self._S(B, sl), self._S(dB, sl), float(w @ logdet),
                np.einsum("g,kgaa->k", w, AdA), None, None]
+        inner = (sl, Ainv, C, AdT, dB, AdA)
         if hessian:
-            MdB = M11 @ dB                                         # (k, g, q, q)
-            d2B = (Ainv @ self.d2T[:, :, None] @ C
-                   - AdT[None, :] @ MdB[:, None] - AdT[:, None] @ MdB[None, :])
-            out[4] = self._S(d2B, sl)
-            out[5] = (np.einsum("klbc,bc->kl", self.d2T,
-                                np.einsum("g,gcb->bc", w, M11 @ Ainv))
-                      - np.einsum("g,kgab,lgba->kl", w, AdA, AdA))
-        return out
+            out[4], out[5] = self._second(inner)
+        return out, inner
+
+    def _second(self, inner):
+        """``(d2S, d2D)`` over one chunk of groups from its first-order terms."""
+        sl, Ainv, C, AdT, dB, AdA = inner
+        M11, w = self.M11[sl], self.w[sl]
+        MdB = M11 @ dB                                             # (k, g, q, q)
+        d2B = (Ainv @ self.d2T[:, :, None] @ C
+               - AdT[None, :] @ MdB[:, None] - AdT[:, None] @ MdB[None, :])
+        d2D = (np.einsum("klbc,bc->kl", self.d2T, np.einsum("g,gcb->bc", w, M11 @ Ainv))
+               - np.einsum("g,kgab,lgba->kl", w, AdA, AdA))
+        return self._S(d2B, sl), d2D
 
     def evaluate(self, theta, reml: bool = False, hessian: bool = True):
         """``(llf, gradient, Hessian)`` of the profiled criterion at ``theta``.
@@ -124,25 +132,41 @@ class TwoLevelProfile:
         """
         theta = np.asarray(theta, dtype=float)
         k = len(theta)
+        key = (theta.tobytes(), bool(reml))
+        if self._last is not None and self._last[0] == key:
+            # the optimiser asks for the Hessian where it has just taken the
+            # value and gradient: only the second-order sums are new
+            return self._from_last(hessian, reml)
         st = self.structure
         T = st.relative_cov(theta)[0]
         dT = st.relative_cov_grad(theta)[0]                       # (k, q, q)
         bad = (-np.inf, np.full(k, np.nan), np.full((k, k), np.nan))
         G = len(self.w)
-        total = None
+        total, inner = None, []
         for start in range(0, G, CHUNK):
-            part = self._sums(slice(start, min(start + CHUNK, G)), T, dT, hessian)
+            part, chunk = self._sums(slice(start, min(start + CHUNK, G)), T, dT, hessian)
             if part is None:
                 return bad
+            inner.append(chunk)
             total = part if total is None else [
                 None if a is None else a + b for a, b in zip(total, part)]
         S, dS, D, dD, d2S, d2D = total
         llf, grad, fixed = profiled_criterion(self.W22 + S, self.N, D, self.p, reml, dS, dD)
         if not np.isfinite(llf):
             return bad
+        # keep what the Hessian at this point needs (one chunk: small arrays)
+        self._last = (key, float(llf), grad, fixed, dS, inner) if len(inner) == 1 else None
         if not hessian:
             return float(llf), grad, None
         return float(llf), grad, self._hessian(fixed, dS, d2S, d2D, reml)
+
+    def _from_last(self, hessian: bool, reml: bool):
+        """:meth:`evaluate` at the point of the last evaluation."""
+        _, llf, grad, fixed, dS, inner = self._last
+        if not hessian:
+            return llf, grad.copy(), None
+        d2S, d2D = self._second(inner[0])
+        return llf, grad.copy(), self._hessian(fixed, dS, d2S, d2D, reml)
 
     def _hessian(self, fixed, dS, d2S, d2D, reml):
         """Second derivatives of the profiled criterion (module notes)."""

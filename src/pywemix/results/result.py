@@ -6,6 +6,8 @@ accessors (``fixef``, ``ranef``, ``VarCorr``, ``logLik``, ``fitted``,
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import pandas as pd
 
@@ -165,14 +167,21 @@ class MixResult(InferenceMixin):
 
     @staticmethod
     def _from_rows(design, optimum) -> dict:
-        """What the result derives from the design's rows: the groups table,
-        the fitted linear predictor and the order back to the data's rows
-        (a Dask result, whose rows stay on the workers, overrides it)."""
-        return {"_groups": groups_table(design),
-                "_fitted_link": linear_predictor(design.X, optimum.beta, design.offset,
+        """What the result derives from the design's rows: the fitted linear
+        predictor and the order back to the data's rows (the groups table is
+        made on first use; a Dask result, whose rows stay on the workers,
+        overrides it)."""
+        return {"_fitted_link": linear_predictor(design.X, optimum.beta, design.offset,
                                                  design.Z, [lev.codes for lev in design.levels],
                                                  optimum.modes),
                 "_order": np.argsort(design.row_positions, kind="stable")}
+
+    @cached_property
+    def _groups(self) -> pd.DataFrame:
+        """The groups table, made on first use (most fits of a survey analysis
+        -- replicates, plausible values -- never show it); a Dask result sets
+        it from its design."""
+        return groups_table(self._design)
 
     def __setattr__(self, name, value):
         raise AttributeError("MixResult is immutable; fit a new model instead")
