@@ -98,7 +98,8 @@ def fit_settings(args: MixArguments, design) -> FitSettings:
         weight_scaling=normalize_scaling(args.scaling), survey=args.survey_name,
         center_group=tuple((g, tuple(c)) for g, c in args.groups.items()),
         center_grand=tuple(args.grand), offset_column=design.offset_column,
-        has_offset=bool(np.any(design.offset != 0)), family_object=fam)
+        has_offset=bool(np.any(design.offset != 0)),
+        family_object=fam.for_design(design) if fam else None)
 
 
 def warn_few_groups(design):
@@ -158,7 +159,12 @@ class DesignReuse:
                 or not all(data[c].equals(first[c]) for c in data.columns if c != resp)):
             return None
         values = data[resp].iloc[design.row_positions]
-        y = response_values(values, resp, args.family_object)
+        family = args.family_object
+        if family is not None:
+            family, levels = family.for_response(values, resp)
+            if levels != design.response_levels:  # an ordinal response's categories
+                return None
+        y = response_values(values, resp, family)
         frame = design.frame.copy(deep=False)
         frame[resp] = values.to_numpy()
         for m in messages:

@@ -17,7 +17,7 @@ from formulaic.materializers import PandasMaterializer
 from interface_meta import override
 from scipy.linalg import lapack
 
-from .formula import ParsedFormula, parse_formula
+from .formula import ParsedFormula, cbind_parts, parse_formula
 from .frame import (check_columns, check_predictor_types, drop_incomplete, numeric_array,
                     prepare_categoricals, to_pandas)
 from .levels import order_levels, sorted_levels
@@ -29,7 +29,8 @@ from .validate import (check_centered, check_magnitude, check_response_not_predi
 from .weights import (check_unconditional, conditional_weights, constant_within, normalize_weight_spec,
                       validate_weights, zero_weight_rows)
 
-__all__ = ["DesignBase", "ModelDesign", "build_design", "fixed_matrix", "random_matrix", "random_blocks",
+__all__ = ["DesignBase", "ModelDesign", "build_design", "fixed_matrix", "fixed_columns",
+           "random_matrix", "random_blocks",
            "check_rank", "check_identifiable"]
 
 
@@ -73,6 +74,8 @@ class DesignBase:
     offset_column : str or None
     centering : Centering or None
         The fitted centering (for ``predict``).
+    response_levels : tuple or None
+        The categories of an ordinal response, in order (its codes 0, 1, ...).
     """
 
     parsed: ParsedFormula
@@ -90,6 +93,7 @@ class DesignBase:
     offset: np.ndarray = None
     offset_column: str | None = None
     centering: object = None
+    response_levels: tuple | None = None
 
     @property
     def n_levels(self) -> int:
@@ -108,7 +112,10 @@ class ModelDesign(DesignBase):
 
     Attributes
     ----------
-    y : ndarray (n,)
+    y : ndarray (n,) or (n, 2)
+        The response, coded by the family (ordinal: category codes 0, 1,
+        ...); a binomial response with trials (``cbind``) holds (successes,
+        trials) per row.
     X : ndarray (n, p)
     Z : list of ndarray (n, q_l), one per level from level 2 up
     raw_weights : dict
@@ -173,6 +180,18 @@ def fixed_matrix(spec_or_formula, frame: pd.DataFrame):
             "example the log or square root of a negative number): transform the column so "
             "that every row the model uses is defined, or drop those rows") from None
     return mm
+
+
+def fixed_columns(mm, family=None):
+    """``(X, names)`` of a fixed-effects model matrix for ``family``: without
+    the intercept for families whose parameters take its place (the ordinal
+    thresholds; R's ``ordinal::clmm`` drops the intercept column of the same
+    treatment-coded matrix)."""
+    names = list(mm.columns)
+    keep = [not (family is not None and not family.has_intercept and n == "Intercept")
+            for n in names]
+    X = np.ascontiguousarray(np.asarray(mm, dtype=float)[:, keep])
+    return X, [n for n, k in zip(names, keep) if k]
 
 
 def random_matrix(expr_or_spec, frame: pd.DataFrame):
@@ -285,29 +304,50 @@ def _frame(data, parsed: ParsedFormula, spec, extra=()):
     return prepare_categoricals(frame, categorical)
 
 
-def _response(frame, parsed, family):
-    """The response vector (family-coded), from a column or an expression."""
+def _expression(expr, frame, name):
+    """One column (a Series) from a column name or an expression of the frame."""
+    if expr in frame.columns:
+        return frame[expr]
+    try:
+        with np.errstate(all="ignore"):  # log(0) and the like: checked below
+            lhs = model_matrix(f"{expr} ~ 1", frame, na_action="ignore").lhs
+    except FormulaicError as exc:
+        raise ValueError(f"cannot evaluate the response {name!r}: {exc}") from None
+    if lhs.shape[1] != 1:
+        raise ValueError(f"the response {name!r} must give one column, got "
+                         f"{lhs.shape[1]} ({', '.join(map(str, lhs.columns))})")
+    return pd.Series(np.asarray(lhs.iloc[:, 0]), index=frame.index, name=expr)
+
+
+def response_frame(frame, parsed):
+    """The response of ``frame``'s rows: a Series (a column or an expression),
+    or for ``cbind(successes, failures)`` a DataFrame of the two."""
     name = parsed.response
     if parsed.response_is_column:
-        values = frame[name]
-    else:
-        try:
-            with np.errstate(all="ignore"):  # log(0) and the like: checked below
-                lhs = model_matrix(f"{name} ~ 1", frame, na_action="ignore").lhs
-        except FormulaicError as exc:
-            raise ValueError(f"cannot evaluate the response {name!r}: {exc}") from None
-        if lhs.shape[1] != 1:
-            raise ValueError(f"the response {name!r} must give one column, got "
-                             f"{lhs.shape[1]} ({', '.join(map(str, lhs.columns))})")
-        values = pd.Series(np.asarray(lhs.iloc[:, 0]), index=frame.index, name=name)
-    return response_values(values, name, family)
+        return frame[name]
+    parts = cbind_parts(name)
+    if parts is None:
+        return _expression(name, frame, name).rename(name)
+    return pd.DataFrame({p: _expression(p, frame, name).to_numpy() for p in parts},
+                        index=frame.index)
 
 
-def response_values(values: pd.Series, name: str, family) -> np.ndarray:
+def response_values(values, name: str, family) -> np.ndarray:
     """The checked response vector of ``values`` (family-coded; numeric,
-    finite and in double range for the Gaussian family; never constant)."""
+    finite and in double range for the Gaussian family; never constant;
+    (successes, trials) for a ``cbind`` response)."""
+    if isinstance(values, pd.DataFrame) and (family is None or family.name != "binomial"):
+        raise TypeError(f"the response {name!r} (successes, failures) is for the binomial "
+                        f"family, not {family.name if family else 'gaussian'!r}")
     if family is not None:
         y = family.response(values, name)
+        if y.ndim == 2:  # binomial with trials: not constant in its proportion
+            prop = family.observed(y)[y[:, 1] > 0]
+            if np.ptp(prop) == 0:
+                raise ValueError(f"response {name!r} has the same proportion of successes "
+                                 f"({prop[0]:g}) in all {len(y)} rows: there is nothing "
+                                 "to model")
+            return y
     else:
         y = numeric_array(values.to_frame(name), name, "response")
         bad = ~np.isfinite(y)
@@ -394,7 +434,10 @@ def build_design(formula, data, weights=None, cond_weights=False,
         before = frame
         frame, centering = transform.fit(frame, levels, arrays, spec)
         check_centered(before, frame)
-    y = _response(frame, parsed, family)
+    values = response_frame(frame, parsed)
+    family, response_levels = family.for_response(values, parsed.response) \
+        if family is not None else (None, None)
+    y = response_values(values, parsed.response, family)
     off = np.zeros(len(frame))
     if offset_column:
         off = numeric_array(frame, offset_column, "offset")
@@ -402,8 +445,7 @@ def build_design(formula, data, weights=None, cond_weights=False,
             raise ValueError(f"offset {_offset_label(offset, offset_column)} has "
                              f"{int((~np.isfinite(off)).sum())} infinite values")
     mm = fixed_matrix(f"{parsed.fixed}", frame)
-    X = np.ascontiguousarray(mm.to_numpy(dtype=float))
-    x_names = list(mm.columns)
+    X, x_names = fixed_columns(mm, family)
     check_terms(mm.model_spec)
     _check_finite(X, x_names, "fixed-effect")
     check_magnitude(X, x_names, "fixed-effect column")
@@ -422,7 +464,7 @@ def build_design(formula, data, weights=None, cond_weights=False,
     return ModelDesign(parsed, x_names, blocks, levels, w1, wg, frame, mm.model_spec, rspecs,
                        spec, cond_weights, n_dropped, off,
                        offset_column if isinstance(offset, str) else None, centering,
-                       y=y, X=X, Z=Z, raw_weights=arrays)
+                       response_levels, y=y, X=X, Z=Z, raw_weights=arrays)
 
 
 _OFFSET = "(offset)"
