@@ -251,7 +251,7 @@ def _arguments_of(m) -> MixArguments:
     return MixArguments(
         formula=m.formula, weights=list(s.weight_spec), cond_weights=s.cond_weights,
         family=s.family_object or s.family, link=None if s.family_object else s.link,
-        n_quad=s.n_quad or 1, offset=None, center_group=None, center_grand=None,
+        n_quad=s.n_quad or 1, offset=None, trials=None, center_group=None, center_grand=None,
         weight_scaling="none", survey=None, plausible_values=None, executor=None,
         reml=s.reml, start=None, max_iter=None, replicates=None, by=None)
 

@@ -49,7 +49,8 @@ def fit_frame(args: MixArguments, data, reuse: "DesignReuse | None" = None):
         if design is None:
             design = build_design(args.parsed, data, args.weights, args.cond_weights,
                                   family=args.family_object, offset=args.offset,
-                                  transform=args.transform, weight_scaling=args.scaling)
+                                  transform=args.transform, weight_scaling=args.scaling,
+                                  trials=args.trials)
             if reuse is not None:
                 reuse.put(data, args, design, list(messages))
         settings = fit_settings(args, design)
@@ -152,7 +153,7 @@ class DesignReuse:
         first, key, design, messages = self.entry
         parsed = args.parsed
         resp = parsed.response
-        if (key != (parsed, resp) or data.shape != first.shape
+        if (key != (parsed, resp) or args.trials is not None or data.shape != first.shape
                 or list(data.columns) != list(first.columns) or resp not in data.columns
                 or not np.array_equal(data[resp].isna().to_numpy(),
                                       first[resp].isna().to_numpy())

@@ -113,6 +113,10 @@ def _in_memory_reason(args: MixArguments, data) -> str | None:
         if not has_client():
             return (f"family {family.name!r} needs a distributed.Client (its "
                     "quadrature runs in actors on the workers)")
+        if args.trials is not None:
+            return (f"trials={args.trials!r} (a proportion of successes) is not computed on "
+                    "the workers (write the response as cbind(successes, failures) to fit "
+                    "there)")
         resp = parsed.response
         if parsed.response_is_column and resp in data.columns and \
                 not pd.api.types.is_numeric_dtype(data.dtypes[resp]):
@@ -136,6 +140,7 @@ def _fit_in_memory(args: MixArguments, data, reason):
     needed = set(args.parsed.model_columns(cols)) | {w for w in (args.weights or []) if w}
     needed |= {c for cs in args.groups.values() for c in cs} | set(args.grand)
     needed |= {args.offset} if isinstance(args.offset, str) else set()
+    needed |= {args.trials} if args.trials is not None else set()
     needed = [c for c in cols if c in needed]
     warn(f"{reason}: this fit on a Dask DataFrame collects its {len(needed)} model "
          f"columns ({', '.join(needed)}) into this process and runs in memory; the "

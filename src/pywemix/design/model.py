@@ -332,6 +332,38 @@ def response_frame(frame, parsed):
                         index=frame.index)
 
 
+def with_trials(proportion: pd.Series, trials: pd.Series, name: str, column: str):
+    """(successes, failures) of a proportion of successes out of ``trials``
+    (a frame as ``cbind(successes, failures)`` gives); successes within
+    ``1e-6`` of a whole number are rounded to it (proportions written with
+    few digits)."""
+    for values, what in ((proportion, f"the proportion {name!r}"),
+                         (trials, f"the trials column {column!r}")):
+        if not pd.api.types.is_numeric_dtype(values.dtype) or \
+                pd.api.types.is_bool_dtype(values.dtype):
+            raise TypeError(f"{what} must be numeric, got dtype {values.dtype}")
+    p, n = proportion.to_numpy(dtype=float), trials.to_numpy(dtype=float)
+    bad_n = ~np.isfinite(n) | (n < 0) | (n != np.round(n))
+    if bad_n.any():
+        raise ValueError(f"the trials column {column!r} must hold non-negative whole "
+                         f"numbers; {int(bad_n.sum())} values are not, e.g. "
+                         f"{pd.unique(n[bad_n]).tolist()[:5]}")
+    bad_p = ~np.isfinite(p) | (p < 0) | (p > 1)
+    if bad_p.any():
+        raise ValueError(f"the binomial response {name!r} with trials={column!r} must be a "
+                         f"proportion in [0, 1]; {int(bad_p.sum())} values are not, e.g. "
+                         f"{pd.unique(p[bad_p]).tolist()[:5]}")
+    s = p * n
+    r = np.round(s)
+    off = np.abs(s - r) > 1e-6 * np.maximum(1.0, s)
+    if off.any():
+        i = int(np.flatnonzero(off)[0])
+        raise ValueError(f"the proportion {name!r} times the trials {column!r} must be a "
+                         f"whole number of successes; {int(off.sum())} rows are not, e.g. "
+                         f"{p[i]:g} x {n[i]:g} = {s[i]:g}")
+    return pd.DataFrame({"successes": r, "failures": n - r}, index=proportion.index)
+
+
 def response_values(values, name: str, family) -> np.ndarray:
     """The checked response vector of ``values`` (family-coded; numeric,
     finite and in double range for the Gaussian family; never constant;
@@ -391,7 +423,7 @@ def _weights(frame, parsed, spec, cond_weights):
 
 def build_design(formula, data, weights=None, cond_weights=False,
                  transform=None, family=None, offset=None,
-                 weight_scaling: str = "none") -> ModelDesign:
+                 weight_scaling: str = "none", trials: str | None = None) -> ModelDesign:
     """Build the numeric design of a weighted mixed model.
 
     Parameters
@@ -415,6 +447,9 @@ def build_design(formula, data, weights=None, cond_weights=False,
         Scaling of the conditional level-1 weights within level-2 groups;
         :data:`~pywemix.design.scaling.PRESET_NONE` is "none" chosen by a
         survey preset (no unscaled-weight warning).
+    trials : str, optional
+        Column of the numbers of trials of a binomial response given as a
+        proportion of successes.
 
     Returns
     -------
@@ -424,7 +459,7 @@ def build_design(formula, data, weights=None, cond_weights=False,
     n_group_factors = len({t.group for t in parsed.random})
     spec = normalize_weight_spec(weights, n_group_factors + 1)
     data, offset_column = _with_offset(to_pandas(data), offset)
-    frame = _frame(data, parsed, spec, [offset_column] if offset_column else [])
+    frame = _frame(data, parsed, spec, [c for c in (offset_column, trials) if c])
     frame, arrays, ordered, n_dropped = _weights(frame, parsed, spec, cond_weights)
     order, levels = sorted_levels(frame, ordered)
     frame = frame.iloc[order]
@@ -435,6 +470,8 @@ def build_design(formula, data, weights=None, cond_weights=False,
         frame, centering = transform.fit(frame, levels, arrays, spec)
         check_centered(before, frame)
     values = response_frame(frame, parsed)
+    if trials is not None:
+        values = with_trials(values, frame[trials], parsed.response, trials)
     family, response_levels = family.for_response(values, parsed.response) \
         if family is not None else (None, None)
     y = response_values(values, parsed.response, family)

@@ -101,6 +101,8 @@ class Family:
     has_intercept = True
     #: Names of the auxiliary parameters (their values are :attr:`aux`).
     aux_names: tuple = ()
+    #: What a report calls them.
+    aux_title = "Family parameters"
 
     @property
     def n_aux(self) -> int:
@@ -535,6 +537,7 @@ class NegativeBinomial(_Dispersion):
 
     name = "negative_binomial"
     links = ("log",)
+    aux_title = "Dispersion (theta of Var(y) = mu + mu^2 / theta; glmmTMB's nbinom2 sigma)"
 
     def mean(self, eta):
         return np.exp(np.minimum(eta, 700.0))
@@ -608,6 +611,7 @@ class Gamma(_Dispersion):
 
     name = "gamma"
     links = ("log", "inverse")
+    aux_title = "Dispersion (phi of Var(y) = phi mu^2, one over the shape)"
     canonical_links = ("inverse",)
 
     def mean(self, eta):
@@ -734,6 +738,7 @@ class Ordinal(Family):
 
     name = "ordinal"
     links = ("logit", "probit")
+    aux_title = "Threshold coefficients"
     has_intercept = False
 
     def __init__(self, link=None, categories=None, thresholds=None):
