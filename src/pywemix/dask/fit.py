@@ -88,7 +88,7 @@ def mix_dask(args: MixArguments, data):
 def _fit_quadrature(data, design, structure, args):
     """Objective and optimum of a binomial or Poisson model on the cluster."""
     from distributed import get_client
-    family, n_quad = args.family_object, args.n_quad
+    family, n_quad = args.family_object.for_design(design), args.n_quad
     actors = make_actors(get_client(), data, design, family, n_quad, structure, args.scaling)
     function = DistributedQuadrature(actors, design, structure, family, n_quad)
     _check_partition_grids(function, design, structure, n_quad)

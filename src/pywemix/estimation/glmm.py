@@ -145,9 +145,9 @@ def natural_start(start, obj):
     the fixed effects, the family parameters' values (dispersion, thresholds)
     and lme4's theta; the family parameters are made unconstrained."""
     p, k = obj.p, obj.k
-    x = check_start(start, obj.P, "the fixed effects, "
+    x = np.array(check_start(start, obj.P, "the fixed effects, "
                     + (f"the family parameters ({', '.join(obj.family.aux_names)}), "
-                       if k else "") + "then the Cholesky factors of each level's covariance")
+                       if k else "") + "then the Cholesky factors of each level's covariance"))
     if k:
         try:
             x[p:p + k] = obj.base_family.unconstrained(x[p:p + k])

@@ -331,7 +331,7 @@ def _refit_glmm(result, design, weights, max_iter):
             params.append(np.full(len(start) - len(result.theta), np.nan))
             var.append(np.full(len(result.var_components), np.nan))
             continue
-        params.append(np.asarray(opt.beta, dtype=float))
+        params.append(np.asarray(opt.params, dtype=float))  # with the family parameters
         var.append(np.asarray(objective.structure.cov_to_phi(list(opt.covariances)),
                               dtype=float))
         ok[r] = bool(opt.converged)
