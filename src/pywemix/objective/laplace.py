@@ -312,8 +312,14 @@ class LaplaceObjective(CholeskyParameters):
         def accept(new, old):
             return new.top >= old.top - 1e-13 * np.abs(old.top)
 
+        start = self._point(base, Zc, v)
+        bad = ~np.isfinite(start.top)
+        if bad.any():  # a warm start where the density is not defined (e.g. the
+            # gamma inverse link's eta <= 0): those top groups start at 0
+            v = [np.where(bad[tp][:, None], 0.0, x) for x, tp in zip(v, top_of)]
+            start = self._point(base, Zc, v)
         pt, _ = damped_newton(lambda x, pending, k: self._point(base, Zc, x),
-                              self._point(base, Zc, v), direction, accept,
+                              start, direction, accept,
                               np.ones(self.levels[-1].n_groups, dtype=bool), move=move,
                               merge=self._merge, max_iter=100, halvings=40, final_step=True)
         self._v = [x.copy() for x in pt.v]

@@ -162,6 +162,10 @@ class QuadratureObjective(CholeskyParameters):
             return F, g - v, eye - h
 
         F, g, Hn = pieces(v)
+        bad = ~np.isfinite(F)
+        if bad.any():  # a warm start where the density is not defined: start at 0
+            v = np.where(bad[..., None], 0.0, v)
+            F, g, Hn = pieces(v)
         v, Hn = _newton_modes(pieces, v, F, g, Hn, exact=li == 0 or self.n_quad == 1)
         self._store[("v", li, K)] = v
         return v, Hn
