@@ -445,13 +445,16 @@ def _level1_moments(post, g, wd2, full, lev, aux=None, start=0):
     a = np.where(p_obs > 0, p_obs * wd2, 0.0)
     Eh = group_sum(np.swapaxes(a[..., None] * full, -1, -2) @ full, lev.starts)
     if aux is not None:
-        pw = np.where(p_obs > 0, p_obs, 0.0)
-        k = aux[1].shape[-1]
+        on = p_obs > 0
+        pw = np.where(on, p_obs, 0.0)
+        l1a = np.where(on[..., None], aux[1], 0.0)
+        laa = np.where(on[..., None, None], aux[2], 0.0)
+        k = l1a.shape[-1]
         sl = slice(start, start + k)
-        cross = group_sum(np.einsum("iks,iksa,iksb->ikab", pw, aux[1], full), lev.starts)
+        cross = group_sum(np.einsum("iks,iksa,iksb->ikab", pw, l1a, full), lev.starts)
         Eh[..., sl, :] += cross
         Eh[..., :, sl] += np.swapaxes(cross, -1, -2)
-        Eh[..., sl, sl] += group_sum(np.einsum("iks,iksab->ikab", pw, aux[2]), lev.starts)
+        Eh[..., sl, sl] += group_sum(np.einsum("iks,iksab->ikab", pw, laa), lev.starts)
     G = np.einsum("jks,jksp->jkp", post, g)
     H = Eh + np.swapaxes(post[..., None] * g, -1, -2) @ g
     return G, H - G[..., :, None] * G[..., None, :]
