@@ -406,8 +406,9 @@ class MixResult(InferenceMixin):
         return plot(self, kind)
 
     def predict(self, newdata=None, *, type: str = "response", include_random: bool = True,
-                allow_new_levels: bool = False, offset=None, kind: str | None = None):
-        """Predicted values.
+                allow_new_levels: bool = False, offset=None):
+        """Predicted values (R's ``predict.merMod``; ``predict.clmm`` with
+        ``type="prob"``).
 
         Parameters
         ----------
@@ -424,18 +425,13 @@ class MixResult(InferenceMixin):
             ``False`` gives the fixed part only (``re.form=NA``).
         allow_new_levels : bool
             Predict groups not in the fit with random effects of zero.
-        kind : str, optional
-            Another name for ``type`` (as ``residuals(kind=)`` and
-            ``ranef(kind=)`` name theirs).
+        offset : array-like, optional
+            The offset of ``newdata``'s rows, when the model has one.
 
         Returns
         -------
         Series, or DataFrame for ``type="prob"``
         """
-        if kind is not None:
-            if type not in ("response", kind):
-                raise ValueError(f"type={type!r} and kind={kind!r} disagree: give one")
-            type = kind
         if type not in ("response", "link", "prob"):
             raise ValueError(f"type must be 'response', 'link' or 'prob', got {type!r}")
         if type == "prob" and not hasattr(self._family, "probabilities"):
