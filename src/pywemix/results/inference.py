@@ -404,13 +404,13 @@ class InferenceMixin:
     @property
     def params(self) -> pd.Series:
         """Fixed-effect estimates (a copy)."""
-        return self.estimates.params.copy()
+        return self.estimates.params  # a copy
 
     @property
     def var_components(self) -> pd.DataFrame:
         """Variances and covariances of the random effects (and the residual),
         with the standard errors of the default covariance kind."""
-        return self.estimates.var_components.copy()
+        return self.estimates.var_components  # a copy
 
     @property
     def variance_kinds(self) -> tuple:
