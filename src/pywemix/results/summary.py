@@ -79,7 +79,8 @@ class Summary:
                               "t value": r.tvalues}) if fixed is None else fixed
         self.family_title, names = _family_terms(r)
         is_family = table.index.isin(names)
-        self.fixed = table[~is_family]
+        # a table without family parameters is kept as given
+        self.fixed = table[~is_family] if is_family.any() else table
         self.family = table[is_family]
         self.se_note = _se_note(r, kind) if se_note is None else se_note
         if icc_std_error is None:
