@@ -433,8 +433,8 @@ def _level1_moments(post, g, wd2, full, lev, aux=None, start=0):
     Their posterior mean is summed per observation over the nodes first
     (``sum_i sum_s p_js w_i d2_is x_is x_is'``), which never forms the
     per-node Hessians (``n_quad`` times fewer products); nodes with posterior
-    weight 0 are left out as in :func:`_posterior_moments`. ``aux`` (the
-    weighted ``l_a``, ``d1_a``, ``l_aa`` of :meth:`QuadratureObjective._aux_rows`)
+    weight 0 are left out as in :func:`_posterior_moments`. ``aux`` (each
+    row's weighted ``l_a``, ``d1_a``, ``l_aa`` at every node)
     adds the terms of the family's auxiliary parameters, which sit at
     ``start, ...`` of the parameters: ``d1_a x'`` (and its transpose) and
     ``l_aa``, whose directions ``x`` are 0.
