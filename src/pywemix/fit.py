@@ -25,6 +25,7 @@ _Result = MixResult | ReplicateResult | PlausibleValuesResult | ByResult
 @overload
 def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
         family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
+        trials: str | None = ...,
         center_group: dict | None = ..., center_grand: list | None = ...,
         weight_scaling: str = ..., survey: str | None = ...,
         plausible_values: Mapping | None = ..., executor: Any = ..., reml: bool = ...,
@@ -45,6 +46,7 @@ def mix(formula: str, data: SurveyData, weights: list | None = ..., *,
 @overload
 def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
         family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
+        trials: str | None = ...,
         center_group: dict | None = ..., center_grand: list | None = ...,
         weight_scaling: str = ..., survey: str | None = ...,
         plausible_values: Mapping | None = ..., executor: Any = ..., reml: bool = ...,
@@ -55,6 +57,7 @@ def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bo
 @overload
 def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
         family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
+        trials: str | None = ...,
         center_group: dict | None = ..., center_grand: list | None = ...,
         weight_scaling: str = ..., survey: None = ..., plausible_values: Mapping,
         executor: Any = ..., reml: bool = ..., start: Any = ..., max_iter: int | None = ...,
@@ -64,6 +67,7 @@ def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bo
 @overload
 def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
         family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
+        trials: str | None = ...,
         center_group: dict | None = ..., center_grand: list | None = ...,
         weight_scaling: str = ..., survey: None = ..., plausible_values: None = ...,
         executor: Any = ..., reml: bool = ..., start: Any = ..., max_iter: int | None = ...,
@@ -73,6 +77,7 @@ def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bo
 @overload
 def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
         family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
+        trials: str | None = ...,
         center_group: dict | None = ..., center_grand: list | None = ...,
         weight_scaling: str = ..., survey: str | None = ...,
         plausible_values: Mapping | None = ..., executor: Any = ..., reml: bool = ...,
@@ -82,7 +87,8 @@ def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bo
 
 def mix(formula, data, weights=None, *, cond_weights: bool = False,
         family="gaussian", link: str | None = None, n_quad: int = 13,
-        offset=None, center_group=None, center_grand=None, weight_scaling="none",
+        offset=None, trials: str | None = None, center_group=None, center_grand=None,
+        weight_scaling="none",
         survey: str | None = None, plausible_values=None, executor=None,
         reml: bool = False, start=None, max_iter: int | None = None,
         replicates=None, by=None):
@@ -117,12 +123,23 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         ``False``: weights are unconditional (overall inverse selection
         probabilities, as in survey files); the level-l conditional weight is
         ``w_l / w_(l+1)``. ``True``: the weights are already conditional.
-    family : {"gaussian", "binomial", "poisson"} or Family
+    family : {"gaussian", "binomial", "poisson", "negative_binomial", "gamma", "ordinal"} or Family
         Distribution of the response. ``"binomial"`` takes 0/1, bool or a
-        two-level categorical (second level = 1); ``"poisson"`` counts.
+        two-level categorical (second level = 1), or successes out of trials
+        written ``cbind(successes, failures) ~ ...`` as in lme4 (or a
+        proportion with ``trials=``); ``"poisson"`` counts;
+        ``"negative_binomial"`` overdispersed counts (NB2, glmmTMB's
+        ``nbinom2``, with an estimated ``dispersion``); ``"gamma"`` positive
+        values (estimated ``dispersion``); ``"ordinal"`` ordered categories
+        (a cumulative link model as ``ordinal::clmm``: an ordered
+        categorical or whole numbers, thresholds ``"1|2"``, ... instead of
+        an intercept). Family parameters follow the fixed effects in
+        ``params`` (:mod:`pywemix.objective.families`).
     link : str, optional
         ``"logit"`` (default), ``"probit"`` or ``"cloglog"`` for binomial;
-        ``"log"`` for Poisson; ``"identity"`` for Gaussian.
+        ``"log"`` for Poisson and negative binomial; ``"log"`` (default) or
+        ``"inverse"`` for gamma; ``"logit"`` (default) or ``"probit"`` for
+        ordinal; ``"identity"`` for Gaussian.
     n_quad : int, default 13
         Adaptive Gauss-Hermite nodes per random effect (non-Gaussian families);
         ``n_quad=1`` is the Laplace approximation as lme4 defines it at any
@@ -130,6 +147,11 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         ``glmer(nAGQ=1)``).
     offset : str or array-like, optional
         Column name (or values, one per row) added to the linear predictor.
+    trials : str, optional
+        Binomial family: the column of each row's number of trials, the
+        response being the proportion of successes (as ``glm``'s
+        ``weights=`` with a proportion); the same fit as
+        ``cbind(successes, failures)``.
     center_group : dict, optional
         Grouping factor -> columns to centre on their (level-1 weighted)
         group means, e.g. ``{"schoolid": ["escs"]}``.

@@ -251,7 +251,7 @@ def _arguments_of(m) -> MixArguments:
     return MixArguments(
         formula=m.formula, weights=list(s.weight_spec), cond_weights=s.cond_weights,
         family=s.family_object or s.family, link=None if s.family_object else s.link,
-        n_quad=s.n_quad or 1, offset=None, center_group=None, center_grand=None,
+        n_quad=s.n_quad or 1, offset=None, trials=None, center_group=None, center_grand=None,
         weight_scaling="none", survey=None, plausible_values=None, executor=None,
         reml=s.reml, start=None, max_iter=None, replicates=None, by=None)
 
@@ -309,8 +309,10 @@ class _Refit:
             Y = Y[self.perm]
         if self.family is None:
             return refit_criteria(self.gauss.with_responses(Y), self.start, self.reml)
-        return np.array([refit_llf(replace(self.design, y=y), self.family, self.n_quad,
-                                   self.start) for y in Y.T])
+        trials = self.design.y[:, 1:] if np.ndim(self.design.y) == 2 else None
+        return np.array([refit_llf(replace(self.design, y=y if trials is None else
+                                           np.column_stack([y, trials[:, 0]])),
+                                   self.family, self.n_quad, self.start) for y in Y.T])
 
 
 def _chunk(fits, ys):
@@ -397,7 +399,7 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
                                         list(m0.params.index) != list(m1.params.index)):
         raise ValueError("REML fits with different fixed effects: refit with reml=False")
     observed = 2.0 * (m1.llf - m0.llf)
-    ys = draw_responses(m0.design, m0.params.to_numpy(), m0.random_effects_covariances,
+    ys = draw_responses(m0.design, m0.fe_params.to_numpy(), m0.random_effects_covariances,
                         m0.sigma2, m0.family_object, n, rng)
     # the designs of both fits hold the same rows, maybe in another order
     f0, g1 = _Refit(m0), _Refit(m1, perm)

@@ -91,7 +91,7 @@ def mix_dask(args: MixArguments, data, carry=()):
 def _fit_quadrature(data, design, structure, args, carry=()):
     """Objective and optimum of a binomial or Poisson model on the cluster."""
     from distributed import get_client
-    family, n_quad = args.family_object, args.n_quad
+    family, n_quad = args.family_object.for_design(design), args.n_quad
     actors = make_actors(get_client(), data, design, family, n_quad, structure, args.scaling,
                          carry)
     function = DistributedQuadrature(actors, design, structure, family, n_quad)
@@ -117,6 +117,10 @@ def in_memory_reason(args: MixArguments, data) -> str | None:
         if not has_client():
             return (f"family {family.name!r} needs a distributed.Client (its "
                     "quadrature runs in actors on the workers)")
+        if args.trials is not None:
+            return (f"trials={args.trials!r} (a proportion of successes) is not computed on "
+                    "the workers (write the response as cbind(successes, failures) to fit "
+                    "there)")
         resp = parsed.response
         if parsed.response_is_column and resp in data.columns and \
                 not pd.api.types.is_numeric_dtype(data.dtypes[resp]):
@@ -142,6 +146,7 @@ def model_column_names(args: MixArguments, columns) -> list:
     needed = set(args.parsed.model_columns(cols)) | {w for w in (args.weights or []) if w}
     needed |= {c for cs in args.groups.values() for c in cs} | set(args.grand)
     needed |= {args.offset} if isinstance(args.offset, str) else set()
+    needed |= {args.trials} if args.trials is not None else set()
     return [c for c in cols if c in needed]
 
 

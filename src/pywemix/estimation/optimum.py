@@ -51,6 +51,9 @@ class Optimum(OptimizationRecord):
     evaluation : Evaluation or None
         Fixed-node derivatives at the optimum (non-Gaussian families): the
         information and per-group scores of the variance stage.
+    family_params : ndarray (k,)
+        The family's auxiliary parameters (negative binomial and gamma
+        dispersion, ordinal thresholds); empty for the other families.
     """
 
     beta: np.ndarray
@@ -62,6 +65,12 @@ class Optimum(OptimizationRecord):
     modes: tuple = field(repr=False)
     mode_variances: tuple = field(repr=False)
     evaluation: object = field(default=None, repr=False)
+    family_params: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def params(self) -> np.ndarray:
+        """The fixed effects, then the family parameters (``MixResult.params``)."""
+        return np.r_[self.beta, self.family_params]
 
     @classmethod
     def from_record(cls, record: OptimizationRecord, **estimates) -> "Optimum":

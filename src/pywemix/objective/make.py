@@ -84,8 +84,10 @@ def make_objective(design, family=None, *, n_quad: int = 13, reml: bool = False)
     -----
     Gaussian: the likelihood profiled over ``beta`` and ``sigma^2`` as a
     function of lme4's ``theta`` (:mod:`pywemix.objective.gaussian`). Other
-    families: nested adaptive quadrature over the parameter vector
-    ``phi = (beta, chol)`` (:mod:`pywemix.objective.quadrature`). R
+    families: the Laplace approximation or nested adaptive quadrature over the
+    parameter vector ``phi = (beta, aux, chol)``, ``aux`` the family's
+    auxiliary parameters, unconstrained (:mod:`pywemix.objective.laplace`,
+    :mod:`pywemix.objective.quadrature`). R
     equivalents: ``lme4::mkLmerDevfun``, ``lme4::mkGlmerDevfun``.
     """
     reml = check_bool(reml, "reml")
@@ -95,6 +97,7 @@ def make_objective(design, family=None, *, n_quad: int = 13, reml: bool = False)
                             reml=reml)
     if reml:
         raise ValueError("reml=True is only defined for the gaussian family")
+    family = family.for_design(design)  # the ordinal family takes its categories
     n_quad = check_positive_int(n_quad, "n_quad")
     if n_quad == 1:
         check_grid_size(design, structure, n_quad)

@@ -711,7 +711,8 @@ class InferenceMixin:
     def tidy(self, alpha: float = 0.05, kind: str | None = None) -> pd.DataFrame:
         """One row per parameter, as broom's ``tidy``.
 
-        Columns: ``term``, ``kind`` (fixed/variance), ``estimate``,
+        Columns: ``term``, ``kind`` (fixed/family/variance: ``family`` for the
+        family's parameters, a dispersion or the ordinal thresholds), ``estimate``,
         ``std_error``, ``statistic``, ``p_value``, ``conf_low``,
         ``conf_high``. Variance components are on the variance scale, with
         the intervals of :func:`variance_intervals` (Wald, a variance's
@@ -736,7 +737,10 @@ class InferenceMixin:
         z = stats.norm.ppf(1 - alpha / 2)
         se = self._std_errors(record).to_numpy()
         est = self.params.to_numpy()
-        fixed = pd.DataFrame({"term": self.params.index, "kind": "fixed", "estimate": est,
+        family = getattr(getattr(self, "settings", None), "family_object", None)
+        kinds = np.where(self.params.index.isin(family.aux_names if family else ()),
+                         "family", "fixed")
+        fixed = pd.DataFrame({"term": self.params.index, "kind": kinds, "estimate": est,
                               "std_error": se, "statistic": est / se,
                               "p_value": 2 * stats.norm.sf(np.abs(est / se)),
                               "conf_low": est - z * se, "conf_high": est + z * se})

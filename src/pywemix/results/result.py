@@ -96,7 +96,9 @@ class MixResult(InferenceMixin):
     Attributes
     ----------
     params : Series
-        Fixed-effect estimates.
+        Fixed-effect estimates, then the family's parameters where it has
+        them (``dispersion``; ordinal thresholds ``"1|2"``, ...): see
+        ``fe_params`` and ``family_params``.
     bse : Series
         Cluster-robust standard errors (top-level clusters), as WeMix reports
         (the default covariance kind, ``"robust"``; ``cov_params("model")``
@@ -152,15 +154,17 @@ class MixResult(InferenceMixin):
         sigma2 = optimum.sigma2 if settings.family == "gaussian" else None
         table = variance_table(structure, design.levels, optimum.covariances, sigma2,
                                variance.std_errors())
+        family = settings.family_object
+        names = list(design.x_names) + (list(family.aux_names) if family else [])
         d["estimates"] = make_estimates(
-            pd.Series(optimum.beta, index=list(design.x_names)), table,
+            pd.Series(optimum.params, index=names), table,
             icc_from_covariances(optimum.covariances, sigma2, settings.link or "identity"),
             _stage_kinds(variance), "robust")
         d["_modes"] = [_frozen(m) for m in optimum.modes]
         d["_ranef_var"] = [_frozen(v) for v in optimum.mode_variances]
         d["_covs"] = [_frozen(c) for c in optimum.covariances]
         d["_levels"], d["_blocks"] = design.levels, design.blocks
-        d["_family"] = settings.family_object
+        d["_family"] = family.with_aux(optimum.family_params) if family else None
         d["sigma2"] = float(optimum.sigma2)
         d["theta"] = _frozen(optimum.theta)
         d.update(self._from_rows(design, optimum))
@@ -226,8 +230,24 @@ class MixResult(InferenceMixin):
 
     @property
     def family_object(self):
-        """The :class:`~pywemix.objective.families.Family` (None for the Gaussian family)."""
+        """The :class:`~pywemix.objective.families.Family` (None for the Gaussian
+        family), at the estimated family parameters (dispersion, thresholds)."""
         return self._family
+
+    @property
+    def fe_params(self) -> pd.Series:
+        """The fixed effects alone (``params`` without the family parameters:
+        the dispersion of negative binomial and gamma models, the thresholds of
+        ordinal ones), as statsmodels' ``MixedLMResults.fe_params``."""
+        return self.params.iloc[:len(self._design.x_names)]
+
+    @property
+    def family_params(self) -> pd.Series:
+        """The family's parameters (``params`` after the fixed effects): the
+        ``dispersion`` of negative binomial and gamma models, the thresholds
+        ``"1|2"``, ``"2|3"``, ... of ordinal ones (``ordinal::clmm``'s); empty
+        for the other families."""
+        return self.params.iloc[len(self._design.x_names):]
 
     @property
     def random_effects_covariances(self) -> list:
@@ -357,13 +377,19 @@ class MixResult(InferenceMixin):
         ----------
         kind : {"response", "pearson"}
             ``y - mu``, or ``(y - mu) / sqrt(V(mu))`` with ``V`` the family's
-            variance function (``sigma^2`` for Gaussian models).
+            variance function (``sigma^2`` for Gaussian models; ``mu (1 -
+            mu) / n`` for a binomial response with ``n`` trials, whose ``y`` is
+            the proportion of successes; an ordinal response has ``y`` its
+            category number 1, ..., K and no Pearson residuals).
         """
         mu = self._mean(self._fitted_link)
-        r = self._design.y - mu
+        if self._family is None:
+            r = self._design.y - mu
+        else:  # a proportion for a binomial response with trials
+            r = self._family.observed(self._design.y) - mu
         if kind == "pearson":
             sd = np.sqrt(self.sigma2) if self._family is None else \
-                np.sqrt(self._family.variance(mu))
+                np.sqrt(self._family.variance(mu) / self._family.response_weight(self._design.y))
             r = r / sd
         elif kind != "response":
             raise ValueError(f"kind must be 'response' or 'pearson', got {kind!r}")
@@ -389,24 +415,37 @@ class MixResult(InferenceMixin):
         return plot(self, kind)
 
     def predict(self, newdata=None, *, type: str = "response", include_random: bool = True,
-                allow_new_levels: bool = False, offset=None) -> pd.Series:
-        """Predicted values.
+                allow_new_levels: bool = False, offset=None):
+        """Predicted values (R's ``predict.merMod``; ``predict.clmm`` with
+        ``type="prob"``).
 
         Parameters
         ----------
         newdata : DataFrame, optional
             Rows to predict; the fitted rows when omitted.
-        type : {"response", "link"}
-            Mean of the response, or the linear predictor (the same for
-            Gaussian models).
+        type : {"response", "link", "prob"}
+            Mean of the response, the linear predictor (the same for
+            Gaussian models), or, for ordinal models, the probability of
+            each category (a DataFrame with one column per category, as
+            ``predict.clmm``'s probabilities; ``"response"`` is then the
+            expected category number 1, ..., K).
         include_random : bool
             Add the conditional modes of the groups (lme4's ``re.form=NULL``);
             ``False`` gives the fixed part only (``re.form=NA``).
         allow_new_levels : bool
             Predict groups not in the fit with random effects of zero.
+        offset : array-like, optional
+            The offset of ``newdata``'s rows, when the model has one.
+
+        Returns
+        -------
+        Series, or DataFrame for ``type="prob"``
         """
-        if type not in ("response", "link"):
-            raise ValueError(f"type must be 'response' or 'link', got {type!r}")
+        if type not in ("response", "link", "prob"):
+            raise ValueError(f"type must be 'response', 'link' or 'prob', got {type!r}")
+        if type == "prob" and not hasattr(self._family, "probabilities"):
+            raise ValueError("type='prob' gives the probabilities of the categories of an "
+                             f"ordinal model; this is a {self.family} model")
         for name, value in (("include_random", include_random),
                             ("allow_new_levels", allow_new_levels)):
             if not isinstance(value, (bool, np.bool_)):
@@ -415,13 +454,16 @@ class MixResult(InferenceMixin):
             if not include_random:
                 raise ValueError("include_random=False needs newdata")
             eta = self.to_data_order(self._fitted_link, "predicted")
-            return eta if type == "link" else eta.transform(self._mean)
-        eta = predict_linear_predictor(self, newdata, include_random, allow_new_levels,
-                                       offset)
-        index = getattr(newdata, "index", None)
-        values = eta if type == "link" else self._mean(eta)
-        return pd.Series(values, index=index if isinstance(index, pd.Index) else None,
-                         name="predicted")
+        else:
+            values = predict_linear_predictor(self, newdata, include_random,
+                                              allow_new_levels, offset)
+            index = getattr(newdata, "index", None)
+            eta = pd.Series(values, index=index if isinstance(index, pd.Index) else None,
+                            name="predicted")
+        if type == "prob":
+            return pd.DataFrame(self._family.probabilities(eta.to_numpy()), index=eta.index,
+                                columns=list(self._family.categories))
+        return eta if type == "link" else eta.transform(self._mean)
 
     # -- information criteria -----------------------------------------------
     @property

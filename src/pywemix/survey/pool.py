@@ -105,7 +105,7 @@ class PooledResult(CombinedFitsMixin, InferenceMixin):
         Barnard-Rubin degrees of freedom."""
         alpha = check_alpha(alpha)
         out = super().tidy(alpha, kind)
-        fixed = (out["kind"] == "fixed").to_numpy()
+        fixed = out["kind"].isin(("fixed", "family")).to_numpy()
         df = np.full(len(out), np.nan)
         df[fixed] = self.df.to_numpy()
         fmi = np.full(len(out), np.nan)
