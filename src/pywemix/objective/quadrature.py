@@ -149,9 +149,11 @@ class QuadratureObjective(CholeskyParameters):
         That code differentiates through ``eta`` only. A family with
         auxiliary parameters of its own (``phi = (beta, aux, chol)``, attribute
         ``k`` > 0 where families have them) needs their derivatives too, which
-        only the general code adds: such fits take the general code.
+        only the general code adds: such fits take the general code, as do
+        binomial counts, whose response has two columns (successes, trials).
         """
-        return ROWS_LAST and li == 0 and q == 1 and not getattr(self, "k", 0)
+        return (ROWS_LAST and li == 0 and q == 1 and not getattr(self, "k", 0)
+                and np.ndim(self.y) == 1)
 
     def _mode(self, li, off, Cs):
         lev, Zl, C, q = self.levels[li], self.Z[li], Cs[li], self.q[li]
