@@ -96,6 +96,14 @@ class Summary:
 
     # -- text ---------------------------------------------------------------
     def as_text(self) -> str:
+        """
+        Render the report as fixed-width text (what ``print(summary)`` shows).
+
+        Returns
+        -------
+        str
+            The header, the tables and the warnings.
+        """
         lines = [self.title, "=" * len(self.title)]
         w = max(len(k) for k, _ in self.header)
         lines += [f"{k:<{w}}  {v}" for k, v in self.header]
