@@ -42,6 +42,7 @@ class PresetColumns:
 
     @property
     def scheme(self) -> ReplicateScheme:
+        """The preset's replicate scheme: method and where its weights are found."""
         return self.preset.replicates
 
 
