@@ -19,7 +19,21 @@ _LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
 
 
 class Family:
-    """Base class. Subclasses define ``name``, ``links`` and the methods below."""
+    """
+    Base class of the response families.
+
+    Subclasses define ``name``, ``links`` and the methods below.
+
+    Parameters
+    ----------
+    link : str, optional
+        One of the family's ``links``; None is the first (the default link).
+
+    Raises
+    ------
+    ValueError
+        If the family has no such link.
+    """
 
     name = "family"
     links = ()
@@ -70,12 +84,60 @@ class Family:
         raise NotImplementedError
 
     def variance(self, mu):
+        """
+        Variance function :math:`V(\\mu)` of the response.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+
+        Returns
+        -------
+        ndarray
+            :math:`V(\\mu)`, one value per mean.
+        """
         raise NotImplementedError
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
+        """
+        Check and code the response column.
+
+        Parameters
+        ----------
+        s : Series
+            The response column.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        ndarray
+            The response as floats, coded as the family needs it.
+
+        Raises
+        ------
+        ValueError
+            If the column holds values the family cannot model.
+        """
         raise NotImplementedError
 
     def simulate(self, mu, rng):
+        """
+        Draw responses with means ``mu``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+        rng : numpy.random.Generator
+            The random generator.
+
+        Returns
+        -------
+        ndarray
+            One draw per mean, as floats.
+        """
         raise NotImplementedError
 
 
@@ -116,12 +178,24 @@ def _probit_derivs(y, eta, order):
 
 
 class Binomial(Family):
-    """Binary response with logit, probit or complementary log-log link.
+    """
+    Binary response with logit, probit or complementary log-log link.
 
     The response is 0/1, bool, or two-valued: a Categorical codes its second
     category 1; a text column its second value in sorted order, as R's
     ``factor()`` and ``glm(family = binomial)`` do (with a DataWarning
-    naming the value coded 1).
+    naming the value coded 1). R equivalent: ``binomial(link = ...)``.
+
+    Parameters
+    ----------
+    link : {"logit", "probit", "cloglog"}, optional
+        The link (default logit).
+
+    Notes
+    -----
+    :math:`\\log f(y \\mid \\eta) = y \\log\\mu + (1 - y) \\log(1 - \\mu)`, with
+    :math:`\\mu = 1 / (1 + e^{-\\eta})` (logit), :math:`\\Phi(\\eta)` (probit) or
+    :math:`1 - \\exp(-e^\\eta)` (cloglog).
     """
 
     name = "binomial"
@@ -129,6 +203,7 @@ class Binomial(Family):
     canonical_links = ("logit",)
 
     def mean(self, eta):
+        """Inverse link: logistic, standard normal cdf or :math:`1 - e^{-e^\\eta}`."""
         eta = np.asarray(eta, dtype=float)
         if self.link == "logit":
             return expit(eta)
@@ -137,12 +212,15 @@ class Binomial(Family):
         return -np.expm1(-np.exp(np.minimum(eta, 700.0)))
 
     def variance(self, mu):
+        """Variance function :math:`\\mu (1 - \\mu)`."""
         return mu * (1 - mu)
 
     def loglik(self, y, eta):
+        """Bernoulli log density of each ``y`` given ``eta``."""
         return self.derivs(y, eta, order=0)[0]
 
     def derivs(self, y, eta, order=2):
+        """Bernoulli log density and its derivatives in ``eta`` (see :meth:`Family.derivs`)."""
         if self.link == "logit":
             # one exponential: e = exp(-|eta|), log(1 + e) shared by both logs
             eta = np.asarray(eta, dtype=float)
@@ -181,6 +259,7 @@ class Binomial(Family):
         return ll, y * g - (1 - y) * t, y * dg - (1 - y) * t
 
     def laplace_weight(self, y, eta):
+        """GLM working weight and its derivative in ``eta`` (see :meth:`Family.laplace_weight`)."""
         if self.link == "logit":
             return super().laplace_weight(y, eta)
         eta = np.asarray(eta, dtype=float)
@@ -199,6 +278,7 @@ class Binomial(Family):
         return t * g, t * (g + d2)
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
+        """Code the response 0/1 (see the class docstring); ValueError for other values."""
         if pd.api.types.is_bool_dtype(s.dtype):
             return s.to_numpy(dtype=float)
         if isinstance(s.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(s.dtype):
@@ -224,6 +304,7 @@ class Binomial(Family):
         return y
 
     def simulate(self, mu, rng):
+        """Draw 0/1 responses with probabilities ``mu``."""
         return (rng.random(np.shape(mu)) < mu).astype(float)
 
 
@@ -244,22 +325,39 @@ def _cloglog_d3(t):
 
 
 class Poisson(Family):
-    """Counts with the log link."""
+    """
+    Counts with the log link.
+
+    R equivalent: ``poisson()``.
+
+    Parameters
+    ----------
+    link : {"log"}, optional
+        The link (the only one).
+
+    Notes
+    -----
+    :math:`\\log f(y \\mid \\eta) = y\\eta - e^\\eta - \\log y!`.
+    """
 
     name = "poisson"
     links = ("log",)
     canonical_links = ("log",)
 
     def mean(self, eta):
+        """Inverse link :math:`e^\\eta`."""
         return np.exp(np.minimum(eta, 700.0))
 
     def variance(self, mu):
+        """Variance function :math:`\\mu`."""
         return mu
 
     def loglik(self, y, eta):
+        """Poisson log density :math:`y\\eta - e^\\eta - \\log y!` of each ``y``."""
         return self.derivs(y, eta, order=0)[0]
 
     def derivs(self, y, eta, order=2):
+        """Poisson log density and its derivatives in ``eta`` (see :meth:`Family.derivs`)."""
         mu = np.exp(np.minimum(eta, 700.0))
         ll = y * eta - mu - gammaln(y + 1)
         if order == 0:
@@ -269,6 +367,7 @@ class Poisson(Family):
         return ll, y - mu, -mu
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
+        """Check that the response holds non-negative integers (TypeError, ValueError)."""
         if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             raise TypeError(f"poisson response {name!r} must be numeric counts, got "
                             f"dtype {s.dtype}")
@@ -282,6 +381,7 @@ class Poisson(Family):
         return y
 
     def simulate(self, mu, rng):
+        """Draw Poisson counts with means ``mu``."""
         return rng.poisson(mu).astype(float)
 
 
@@ -289,7 +389,34 @@ _FAMILIES = {"binomial": Binomial, "poisson": Poisson}
 
 
 def get_family(family, link=None) -> Family:
-    """A family object from its name (``"binomial"``, ``"poisson"``) or itself."""
+    """
+    Return a family object from its name or itself.
+
+    Parameters
+    ----------
+    family : str or Family
+        ``"binomial"`` or ``"poisson"`` (any case), or a family object.
+    link : str, optional
+        The link; a family object with another link is copied with this one.
+
+    Returns
+    -------
+    Family
+        The family with its link.
+
+    Raises
+    ------
+    TypeError
+        If ``family`` is neither a name nor a family, or ``link`` not a name.
+    ValueError
+        For an unknown family or link.
+
+    Examples
+    --------
+    >>> from pywemix.objective.families import get_family
+    >>> get_family("binomial", "probit")
+    Binomial(link='probit')
+    """
     link = check_link(link)
     if isinstance(family, Family):
         if link is not None and link != family.link:
@@ -307,7 +434,26 @@ def get_family(family, link=None) -> Family:
 
 
 def check_link(link):
-    """``link`` as a lower-case name, or None; anything else is an error."""
+    """
+    Check a link name.
+
+    Parameters
+    ----------
+    link : str or None
+        A link name, any case.
+
+    Returns
+    -------
+    str or None
+        ``link`` as a lower-case name, or None.
+
+    Raises
+    ------
+    TypeError
+        If ``link`` is not a string.
+    ValueError
+        If it is empty.
+    """
     if link is None:
         return None
     if not isinstance(link, str):
