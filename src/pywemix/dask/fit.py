@@ -33,11 +33,22 @@ __all__ = ["mix_dask"]
 
 
 def mix_dask(args: MixArguments, data):
-    """``mix`` on a Dask DataFrame (arguments as :func:`pywemix.mix`, checked).
+    """
+    Fit ``mix`` on a Dask DataFrame.
+
+    Parameters
+    ----------
+    args : MixArguments
+        The checked arguments of :func:`pywemix.mix`.
+    data : dask.dataframe.DataFrame
+        The data, left on the workers where the model allows.
 
     Returns
     -------
-    DaskMixResult
+    DaskMixResult or MixResult
+        A :class:`~pywemix.dask.result.DaskMixResult`, or a
+        :class:`~pywemix.results.result.MixResult` when the model is fitted in
+        memory (see Notes).
 
     Notes
     -----
