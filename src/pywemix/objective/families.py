@@ -55,12 +55,41 @@ class Family:
         return self.link in self.canonical_links
 
     def loglik(self, y, eta):
-        """Log density of each ``y`` given ``eta``."""
+        """
+        Log density of each ``y`` given ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The log density of each response.
+        """
         raise NotImplementedError
 
     def derivs(self, y, eta, order=2):
-        """(log density, first, second derivative in eta); with ``order=3``
-        also the third derivative."""
+        """
+        Log density and its derivatives in ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+        order : {0, 2, 3}, default 2
+            Highest derivative wanted (0: the log density only).
+
+        Returns
+        -------
+        tuple of ndarray
+            Log density and its first and second derivatives in ``eta`` (third too with ``order=3``; None for derivatives not asked for).
+        """
         raise NotImplementedError
 
     def laplace_weight(self, y, eta):
@@ -72,15 +101,35 @@ class Family:
         in eta). For a canonical link (logit, Poisson log) that is the observed
         information ``-d2``; for probit and cloglog it differs.
 
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
         Returns
         -------
-        (W, dW/deta)
+        tuple of ndarray
+            ``(W, dW/deta)``, one value per response.
         """
         _, _, d2, d3 = self.derivs(y, eta, order=3)
         return -d2, -d3
 
     def mean(self, eta):
-        """Inverse link."""
+        """
+        Inverse link: the mean of the response given ``eta``.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The means.
+        """
         raise NotImplementedError
 
     def variance(self, mu):
@@ -203,7 +252,19 @@ class Binomial(Family):
     canonical_links = ("logit",)
 
     def mean(self, eta):
-        """Inverse link: logistic, standard normal cdf or :math:`1 - e^{-e^\\eta}`."""
+        """
+        Inverse link: logistic, standard normal cdf or :math:`1 - e^{-e^\\eta}`.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            Probabilities of a 1.
+        """
         eta = np.asarray(eta, dtype=float)
         if self.link == "logit":
             return expit(eta)
@@ -212,15 +273,57 @@ class Binomial(Family):
         return -np.expm1(-np.exp(np.minimum(eta, 700.0)))
 
     def variance(self, mu):
-        """Variance function :math:`\\mu (1 - \\mu)`."""
+        """
+        Variance function :math:`\\mu (1 - \\mu)`.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+
+        Returns
+        -------
+        ndarray
+            The variances.
+        """
         return mu * (1 - mu)
 
     def loglik(self, y, eta):
-        """Bernoulli log density of each ``y`` given ``eta``."""
+        """
+        Bernoulli log density of each ``y`` given ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The log density of each response.
+        """
         return self.derivs(y, eta, order=0)[0]
 
     def derivs(self, y, eta, order=2):
-        """Bernoulli log density and its derivatives in ``eta`` (see :meth:`Family.derivs`)."""
+        """
+        Bernoulli log density and its derivatives in ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+        order : {0, 2, 3}, default 2
+            Highest derivative wanted (0: the log density only).
+
+        Returns
+        -------
+        tuple of ndarray
+            Log density and its first and second derivatives in ``eta`` (third too with ``order=3``; None for derivatives not asked for).
+        """
         if self.link == "logit":
             # one exponential: e = exp(-|eta|), log(1 + e) shared by both logs
             eta = np.asarray(eta, dtype=float)
@@ -259,7 +362,21 @@ class Binomial(Family):
         return ll, y * g - (1 - y) * t, y * dg - (1 - y) * t
 
     def laplace_weight(self, y, eta):
-        """GLM working weight and its derivative in ``eta`` (see :meth:`Family.laplace_weight`)."""
+        """
+        GLM working weight and its derivative in ``eta`` (see :meth:`Family.laplace_weight`).
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        tuple of ndarray
+            ``(W, dW/deta)``, one value per response.
+        """
         if self.link == "logit":
             return super().laplace_weight(y, eta)
         eta = np.asarray(eta, dtype=float)
@@ -278,7 +395,26 @@ class Binomial(Family):
         return t * g, t * (g + d2)
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
-        """Code the response 0/1 (see the class docstring); ValueError for other values."""
+        """
+        Code the response 0/1 (see the class docstring).
+
+        Parameters
+        ----------
+        s : Series
+            The response column.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        ndarray
+            The response as 0.0/1.0.
+
+        Raises
+        ------
+        ValueError
+            If the column is not 0/1, bool or two-valued.
+        """
         if pd.api.types.is_bool_dtype(s.dtype):
             return s.to_numpy(dtype=float)
         if isinstance(s.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(s.dtype):
@@ -304,7 +440,21 @@ class Binomial(Family):
         return y
 
     def simulate(self, mu, rng):
-        """Draw 0/1 responses with probabilities ``mu``."""
+        """
+        Draw 0/1 responses with probabilities ``mu``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+        rng : numpy.random.Generator
+            The random generator.
+
+        Returns
+        -------
+        ndarray
+            One draw per mean, as floats.
+        """
         return (rng.random(np.shape(mu)) < mu).astype(float)
 
 
@@ -345,19 +495,73 @@ class Poisson(Family):
     canonical_links = ("log",)
 
     def mean(self, eta):
-        """Inverse link :math:`e^\\eta`."""
+        """
+        Inverse link :math:`e^\\eta`.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The means.
+        """
         return np.exp(np.minimum(eta, 700.0))
 
     def variance(self, mu):
-        """Variance function :math:`\\mu`."""
+        """
+        Variance function :math:`\\mu`.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+
+        Returns
+        -------
+        ndarray
+            The variances.
+        """
         return mu
 
     def loglik(self, y, eta):
-        """Poisson log density :math:`y\\eta - e^\\eta - \\log y!` of each ``y``."""
+        """
+        Poisson log density :math:`y\\eta - e^\\eta - \\log y!` of each ``y``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The log density of each response.
+        """
         return self.derivs(y, eta, order=0)[0]
 
     def derivs(self, y, eta, order=2):
-        """Poisson log density and its derivatives in ``eta`` (see :meth:`Family.derivs`)."""
+        """
+        Poisson log density and its derivatives in ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+        order : {0, 2, 3}, default 2
+            Highest derivative wanted (0: the log density only).
+
+        Returns
+        -------
+        tuple of ndarray
+            Log density and its first and second derivatives in ``eta`` (third too with ``order=3``; None for derivatives not asked for).
+        """
         mu = np.exp(np.minimum(eta, 700.0))
         ll = y * eta - mu - gammaln(y + 1)
         if order == 0:
@@ -367,7 +571,28 @@ class Poisson(Family):
         return ll, y - mu, -mu
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
-        """Check that the response holds non-negative integers (TypeError, ValueError)."""
+        """
+        Check that the response holds non-negative integers.
+
+        Parameters
+        ----------
+        s : Series
+            The response column.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        ndarray
+            The counts as floats.
+
+        Raises
+        ------
+        TypeError
+            If the column is not numeric.
+        ValueError
+            If some values are negative, not whole or not finite.
+        """
         if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             raise TypeError(f"poisson response {name!r} must be numeric counts, got "
                             f"dtype {s.dtype}")
@@ -381,7 +606,21 @@ class Poisson(Family):
         return y
 
     def simulate(self, mu, rng):
-        """Draw Poisson counts with means ``mu``."""
+        """
+        Draw Poisson counts with means ``mu``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+        rng : numpy.random.Generator
+            The random generator.
+
+        Returns
+        -------
+        ndarray
+            One draw per mean, as floats.
+        """
         return rng.poisson(mu).astype(float)
 
 
