@@ -32,7 +32,7 @@ class CombinedFitsMixin:
 
     _fits_label = "combined"
 
-    #: read by reports and tables: there is no combined likelihood
+    #: Whether the result combines fits (then it has no likelihood).
     combines_fits = True
 
     # -- likelihood-based quantities: none for the combination ---------------
