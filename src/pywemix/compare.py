@@ -66,7 +66,8 @@ def _format_row(label, row: np.ndarray) -> list:
     return ["" if not np.isfinite(v) else f"{v:.{decimals}f}" for v in row]
 
 
-def compare(*results, names=None, kind: str | None = None) -> pd.DataFrame:
+def compare(*results, names: list | tuple | None = None,
+            kind: str | None = None) -> pd.DataFrame:
     """
     Show the estimates of several fits side by side, as R's ``modelsummary``.
 

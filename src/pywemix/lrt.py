@@ -335,8 +335,9 @@ def _chunk(fits, ys):
     return list(2.0 * (f1(ys) - f0(ys)))
 
 
-def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=None,
-                  allow_weighted: bool = False) -> BootstrapResult:
+def bootstrap_lrt(m0, m1, n: int = 1000,
+                  seed: int | np.random.Generator | None = None, *, executor=None,
+                  progress: bool | None = None, allow_weighted: bool = False) -> BootstrapResult:
     """
     Parametric bootstrap of the likelihood-ratio statistic (Davison and Hinkley 1997).
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 __all__ = ["is_dask_dataframe", "has_client"]
 
 
-def is_dask_dataframe(data) -> bool:
+def is_dask_dataframe(data: object) -> bool:
     """
     Tell whether ``data`` is a Dask DataFrame.
 

@@ -392,8 +392,8 @@ def _weights(frame, parsed, spec, cond_weights):
     return frame, arrays, ordered, int(drop.sum())
 
 
-def build_design(formula, data, weights=None, cond_weights=False,
-                 transform=None, family=None, offset=None,
+def build_design(formula: str | ParsedFormula, data, weights: list | None = None,
+                 cond_weights: bool = False, transform=None, family=None, offset=None,
                  weight_scaling: str = "none") -> ModelDesign:
     """
     Build the numeric design of a weighted mixed model.

@@ -152,7 +152,8 @@ def warn_unscaled_sums(sizes, s1, s2, method: str, group: str = "level-2 groups"
     return True
 
 
-def scale_weights(data, weight: str, group, method: str = "size") -> pd.Series:
+def scale_weights(data, weight: str, group: str | list[str],
+                  method: str = "size") -> pd.Series:
     """
     Scaled (conditional) level-1 weights, as a Series aligned with ``data``.
 

@@ -114,7 +114,8 @@ def estimate_variance(objective, optimum) -> VarianceEstimate:
         \\widehat{\\mathrm{Var}} = H^{-1} \\Big(\\frac{G}{G-1} \\sum_g s_g s_g^\\top\\Big) H^{-1};
 
     the model-based one is :math:`H^{-1}`. See the module notes for the
-    blocks (WeMix vignette eqs. 7-9; Rabe-Hesketh and Skrondal 2006). R equivalents: the standard errors of ``summary`` of a
+    blocks (WeMix vignette eqs. 7-9; Rabe-Hesketh and Skrondal 2006). R
+    equivalents: the standard errors of ``summary`` of a
     ``WeMix::mix`` fit; ``vcov.merMod`` (model-based).
     """
     if objective.gaussian:

@@ -155,7 +155,7 @@ class ColumnCache:
         safe = column if _SAFE.match(column) else "col"
         return os.path.join(self.folder, f"{safe}-{digest}.parquet")
 
-    def cached(self, columns) -> list:
+    def cached(self, columns: list) -> list:
         """
         List the columns that are in the cache.
 
@@ -173,7 +173,7 @@ class ColumnCache:
             return []
         return [c for c in columns if os.path.exists(self.file_of(c))]
 
-    def read(self, columns) -> pd.DataFrame:
+    def read(self, columns: list) -> pd.DataFrame:
         """
         Read cached columns.
 
@@ -239,7 +239,7 @@ def _atomic_parquet(df: pd.DataFrame, target: str) -> None:
             os.remove(tmp)
 
 
-def clear_cache(path=None, cache=True) -> None:
+def clear_cache(path: str | os.PathLike | None = None, cache=True) -> None:
     """
     Delete the column cache of a data file, or the whole cache.
 

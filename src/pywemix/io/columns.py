@@ -58,7 +58,7 @@ class NameIndex:
     def __len__(self) -> int:
         return len(self.names)
 
-    def find(self, name):
+    def find(self, name: str) -> str | None:
         """
         Find the file's spelling of a name, ignoring case.
 
@@ -88,7 +88,7 @@ class NameIndex:
                              f"ignoring case: {hits}; write it exactly as one of them")
         return hits[0] if hits else None
 
-    def resolve(self, name, what: str = "column") -> str:
+    def resolve(self, name: str, what: str = "column") -> str:
         """
         Return the file's spelling of a name that must be there.
 
@@ -213,7 +213,7 @@ class ColumnFile:
         return self._n_rows
 
     # -- data ---------------------------------------------------------------
-    def read(self, columns) -> pd.DataFrame:
+    def read(self, columns: list) -> pd.DataFrame:
         """
         Read columns: from the cache where they are in it, the rest in one pass.
 

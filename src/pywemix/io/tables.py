@@ -40,7 +40,7 @@ def _readstat(path, func):
     return whole_numbers_as_int(labels_to_categoricals(df, labels))
 
 
-def read_data(path, **kwargs) -> pd.DataFrame:
+def read_data(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
     """
     Read a data file into a pandas DataFrame, by its extension.
 

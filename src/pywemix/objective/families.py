@@ -88,7 +88,8 @@ class Family:
         Returns
         -------
         tuple of ndarray
-            Log density and its first and second derivatives in ``eta`` (third too with ``order=3``; None for derivatives not asked for).
+            Log density and its first and second derivatives in ``eta`` (the
+            third too with ``order=3``; None for derivatives not asked for).
         """
         raise NotImplementedError
 
@@ -322,7 +323,8 @@ class Binomial(Family):
         Returns
         -------
         tuple of ndarray
-            Log density and its first and second derivatives in ``eta`` (third too with ``order=3``; None for derivatives not asked for).
+            Log density and its first and second derivatives in ``eta`` (the
+            third too with ``order=3``; None for derivatives not asked for).
         """
         if self.link == "logit":
             # one exponential: e = exp(-|eta|), log(1 + e) shared by both logs
@@ -560,7 +562,8 @@ class Poisson(Family):
         Returns
         -------
         tuple of ndarray
-            Log density and its first and second derivatives in ``eta`` (third too with ``order=3``; None for derivatives not asked for).
+            Log density and its first and second derivatives in ``eta`` (the
+            third too with ``order=3``; None for derivatives not asked for).
         """
         mu = np.exp(np.minimum(eta, 700.0))
         ll = y * eta - mu - gammaln(y + 1)
@@ -627,7 +630,7 @@ class Poisson(Family):
 _FAMILIES = {"binomial": Binomial, "poisson": Poisson}
 
 
-def get_family(family, link=None) -> Family:
+def get_family(family: str | Family, link: str | None = None) -> Family:
     """
     Return a family object from its name or itself.
 
@@ -672,7 +675,7 @@ def get_family(family, link=None) -> Family:
     return _FAMILIES[key](link)
 
 
-def check_link(link):
+def check_link(link: str | None) -> str | None:
     """
     Check a link name.
 

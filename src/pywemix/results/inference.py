@@ -670,7 +670,8 @@ class InferenceMixin:
         return self._parts("imputation")
 
     def conf_int(self, alpha: float = 0.05, kind: str | None = None,
-                 which: str = "fixed", *, cols=None) -> pd.DataFrame:
+                 which: str = "fixed", *, cols: str | int | list | None = None
+                 ) -> pd.DataFrame:
         """
         Wald confidence intervals (R: ``confint(method = "Wald")``).
 
@@ -734,8 +735,8 @@ class InferenceMixin:
         out.attrs = {"notes": list(notes), **_kind_attrs(record)}
         return out
 
-    def wald_test(self, terms=None, *, R=None, q=None, kind: str = "fixed",
-                  cov: str | None = None) -> WaldTestResult:
+    def wald_test(self, terms: str | list | None = None, *, R=None, q=None,
+                  kind: str = "fixed", cov: str | None = None) -> WaldTestResult:
         """
         Wald test that fixed effects (or variance terms) are zero, or ``R b = q``.
 

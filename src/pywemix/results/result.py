@@ -434,7 +434,8 @@ class MixResult(InferenceMixin):
         """
         return Residuals.wrap(self.residuals("response"), self)
 
-    def simulate(self, n: int = 1, seed=None) -> pd.DataFrame:
+    def simulate(self, n: int = 1,
+                 seed: int | np.random.Generator | None = None) -> pd.DataFrame:
         """
         Draw responses from the fitted model (new random effects each time).
 
@@ -564,7 +565,7 @@ class MixResult(InferenceMixin):
         return self.information_criteria()[1]
 
     # -- reporting -----------------------------------------------------------
-    def summary(self):
+    def summary(self) -> Summary:
         """
         Report of the fit, as WeMix's ``summary()``.
 

@@ -221,7 +221,7 @@ class Summary:
                     "warnings": [str(w) for w in r.warnings]})
         return out
 
-    def to_json(self, indent=1) -> str:
+    def to_json(self, indent: int = 1) -> str:
         """``as_dict()`` as a JSON string (strict: no NaN or Infinity)."""
         return json.dumps(self.as_dict(), indent=indent, allow_nan=False)
 

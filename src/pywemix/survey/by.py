@@ -176,7 +176,7 @@ class ByResult(Mapping):
     def __contains__(self, key):
         return key in self._fits
 
-    def get(self, key, default=None):
+    def get(self, key: object, default: object = None) -> object:
         """
         Return the fit of a value, or ``default`` (also for a failed fit).
 
@@ -288,7 +288,7 @@ class ByResult(Mapping):
         return out
 
     def conf_int(self, alpha: float = 0.05, kind: str | None = None, which: str = "fixed",
-                 *, cols=None) -> pd.DataFrame:
+                 *, cols: str | int | list | None = None) -> pd.DataFrame:
         """
         Wald confidence intervals of every fit, indexed by (value, term).
 
@@ -314,8 +314,8 @@ class ByResult(Mapping):
         alpha = check_alpha(alpha)
         return self._stack(lambda r: r.conf_int(alpha, kind, which, cols=cols))
 
-    def wald_test(self, terms=None, *, R=None, q=None, kind: str = "fixed",
-                  cov: str | None = None) -> pd.DataFrame:
+    def wald_test(self, terms: str | list | None = None, *, R=None, q=None,
+                  kind: str = "fixed", cov: str | None = None) -> pd.DataFrame:
         """
         Run the same Wald test in every fit: one row per value.
 
@@ -574,7 +574,7 @@ class BySummary:
                 "fits": {str(k): s.as_dict() for k, s in self.parts.items()},
                 "errors": {str(k): m for k, m in r.errors.items()}}
 
-    def to_json(self, indent=1) -> str:
+    def to_json(self, indent: int = 1) -> str:
         """
         Return ``as_dict()`` as a JSON string (strict: no NaN or Infinity).
 

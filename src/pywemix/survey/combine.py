@@ -40,7 +40,7 @@ class RubinCombination:
     m: int
 
 
-def rubin(estimates, variances) -> RubinCombination:
+def rubin(estimates: np.ndarray | list, variances: np.ndarray | list) -> RubinCombination:
     """
     Combine M estimates and their sampling variances by Rubin's rules.
 

@@ -321,7 +321,7 @@ class SurveyData:
             return [hit]
         return [self._names.resolve(name)]
 
-    def columns_for(self, names, weights: bool = True, replicates: bool = True) -> list:
+    def columns_for(self, names: list, weights: bool = True, replicates: bool = True) -> list:
         """
         List the columns a model of ``names`` needs, to read in one pass.
 
@@ -351,7 +351,7 @@ class SurveyData:
         cols += list(self.school_key or ()) + ([self.country] if self.country else [])
         return list(dict.fromkeys(cols))
 
-    def get_data(self, names, names_as_given: bool = False):
+    def get_data(self, names: str | list, names_as_given: bool = False):
         """
         Read the columns ``names`` (scale names expand to their plausible values).
 

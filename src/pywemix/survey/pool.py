@@ -100,7 +100,8 @@ class PooledResult(CombinedFitsMixin, InferenceMixin):
         """Mean of the fits' ICCs."""
         return self.estimates.icc
 
-    def conf_int(self, alpha=0.05, kind=None, which="fixed", *, cols=None):
+    def conf_int(self, alpha: float = 0.05, kind: str | None = None, which: str = "fixed",
+                 *, cols: str | int | list | None = None) -> pd.DataFrame:
         """
         Confidence intervals, t intervals for the fixed effects.
 
@@ -202,7 +203,7 @@ class PooledResult(CombinedFitsMixin, InferenceMixin):
         return f"<PooledResult {self.formula!r}: {self.n_imputations} fits>"
 
 
-def pool(fits, dfcom=None) -> PooledResult:
+def pool(fits, dfcom: float | None = None) -> PooledResult:
     """
     Pool fits of the same model on multiply imputed data sets.
 
@@ -228,7 +229,8 @@ def pool(fits, dfcom=None) -> PooledResult:
     TypeError
         When ``fits`` is not a sequence of fits.
     ValueError
-        When there are fewer than two fits, or they are not of one model: another family or link; other
+        When there are fewer than two fits, or they are not of one model:
+        another family or link; other
         fixed-effect terms (named), or the same terms with other columns (a
         factor level missing from one data set); other variance components.
         And when they cannot be fits to one data set: no top-level group

@@ -263,7 +263,8 @@ class Replicates:
             text += " (sampling variance from the first plausible value)"
         return text
 
-    def variance(self, estimates, full, paired: bool = False) -> np.ndarray:
+    def variance(self, estimates: np.ndarray, full: np.ndarray,
+                 paired: bool = False) -> np.ndarray:
         """
         Replication variance of estimates.
 
