@@ -75,7 +75,8 @@ class Report(Protocol):  # numpydoc ignore=PR01
         Returns
         -------
         dict
-            The header, the tables (as lists of records) and the warnings.
+            The report's fields, as :meth:`pywemix.results.summary.Summary.as_dict`
+            describes them.
         """
 
     def to_json(self, indent: int = 1) -> str:
@@ -90,7 +91,7 @@ class Report(Protocol):  # numpydoc ignore=PR01
         Returns
         -------
         str
-            The JSON text (non-finite numbers written as ``null``).
+            The JSON text (strict: no NaN or Infinity).
         """
 
 
