@@ -26,10 +26,21 @@ def test_a_result_cannot_be_changed(fit):
         res.sigma2 = 1.0
     with pytest.raises(AttributeError, match="immutable"):
         del res.theta
-    for array in (res.params.to_numpy(), res.theta, res.conditional_modes[0],
-                  res.random_effects_covariances[0]):
+    for array in (res.theta, res.conditional_modes[0], res.random_effects_covariances[0]):
         with pytest.raises(ValueError, match="read-only"):
             array[...] = 0.0
+    # tables are handed out as copies: writing into them, or into their
+    # arrays, leaves the result as it was (with and without copy-on-write)
+    before = res.params.to_numpy().copy(), res.var_components.copy()
+    for params in (res.params, res.estimates.params):
+        params.iloc[0] = 123.0
+        values = params.to_numpy()
+        if values.flags.writeable:
+            values[...] = -1.0
+    table = res.estimates.var_components
+    table.loc[:, "variance"] = -5.0
+    np.testing.assert_array_equal(res.params.to_numpy(), before[0])
+    pd.testing.assert_frame_equal(res.var_components, before[1])
 
 
 def test_fitted_values_are_the_linear_predictor_in_the_data_order(fit):

@@ -233,22 +233,37 @@ class Estimates:
 
     Parameters
     ----------
-    params : Series
-        Fixed effects.
-    var_components : DataFrame
+    stored_params : Series
+        Fixed effects, as stored; read them through ``params`` (a copy).
+    stored_var_components : DataFrame
         Variances and covariances of the random effects and the residual
         (columns ``level``, ``group``, ``var1``, ``var2``, ``variance``,
-        ``std_error``); ``std_error`` is the default kind's.
+        ``std_error``); ``std_error`` is the default kind's. Read it
+        through ``var_components`` (a copy).
     icc : float
         Intraclass correlation.
     covariances : Covariances
         The covariance kinds, with their default.
     """
 
-    params: pd.Series
-    var_components: pd.DataFrame
+    stored_params: pd.Series = field(repr=False)
+    stored_var_components: pd.DataFrame = field(repr=False)
     icc: float
     covariances: Covariances = field(repr=False)
+
+    # The tables are handed out as copies (lazy under pandas' copy-on-write):
+    # changing what a property returns never changes the record, with or
+    # without copy-on-write (a pandas Series over a read-only array is still
+    # writable in place under copy-on-write).
+    @property
+    def params(self) -> pd.Series:
+        """Fixed effects (a copy)."""
+        return self.stored_params.copy()
+
+    @property
+    def var_components(self) -> pd.DataFrame:
+        """The variance-component table (a copy)."""
+        return self.stored_var_components.copy()
 
     @property
     def default(self) -> Covariance:

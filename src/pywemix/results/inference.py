@@ -404,7 +404,7 @@ class InferenceMixin:
     @property
     def params(self) -> pd.Series:
         """Fixed-effect estimates (a copy)."""
-        return self.estimates.params.copy()
+        return self.estimates.params  # a copy
 
     @property
     def var_components(self) -> pd.DataFrame:
@@ -414,7 +414,7 @@ class InferenceMixin:
         With the standard errors of the default covariance kind (R:
         ``VarCorr()``; WeMix: ``vars``).
         """
-        return self.estimates.var_components.copy()
+        return self.estimates.var_components  # a copy
 
     @property
     def variance_kinds(self) -> tuple:
