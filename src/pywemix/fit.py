@@ -92,12 +92,13 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         survey: str | None = None, plausible_values=None, executor=None,
         reml: bool = False, start=None, max_iter: int | None = None,
         replicates=None, by=None):
-    """Fit a mixed model with sampling weights at every level.
+    """
+    Fit a mixed model with sampling weights at every level.
 
     Parameters
     ----------
     formula : str
-        lme4-style formula, e.g. ``"y ~ x + (1 + x | school) + (1 | district)"``.
+        An lme4-style formula, e.g. ``"y ~ x + (1 + x | school) + (1 | district)"``.
         Random terms: ``(1|g)``, ``(x|g)`` (correlated intercept and slope),
         ``(x||g)`` (uncorrelated), ``(0+x|g)``, ``(1|a/b)`` (``b`` nested in
         ``a``). Grouping factors must be nested; their levels are inferred.
@@ -209,6 +210,22 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         :class:`~pywemix.survey.ByResult`. Every one implements
         :class:`pywemix.results.protocol.Result`.
 
+    Raises
+    ------
+    ValueError
+        For a formula, column, weight, level or argument the data cannot
+        honour; the message names the term, column or level at fault.
+    TypeError
+        For an argument of the wrong type (data that is not a data frame, a
+        flag that is not a bool, ...).
+
+    See Also
+    --------
+    pywemix.read_survey : Open a survey's file with its weights and plausible values.
+    pywemix.pool : Pool fits to multiply imputed data.
+    pywemix.compare : Estimates of several fits side by side.
+    pywemix.anova : Likelihood-ratio tests of nested unweighted fits.
+
     Notes
     -----
     The pseudo-log-likelihood (WeMix vignette, eqs. 18-19) is
@@ -224,7 +241,42 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
     cluster-robust at the top level (WeMix eqs. 7-9, :mod:`pywemix.estimation.variance`).
 
     R equivalents: ``WeMix::mix(formula, data, weights, cWeights)``;
-    ``lme4::lmer(REML = FALSE)`` for unit weights.
+    ``lme4::lmer(REML = FALSE)`` for unit weights; ``lme4::glmer`` (with
+    ``nAGQ``) for the other families; EdSurvey's ``mixed.sdf`` for survey
+    presets, plausible values and replicates.
+
+    Examples
+    --------
+    Students in schools, with conditional weights at both levels (level 1
+    scaled by method A); standard errors are cluster-robust, as WeMix's:
+
+    >>> import pywemix
+    >>> data = pywemix.datasets.load_pisa()
+    >>> fit = pywemix.mix("pv1math ~ escs + (1|schoolid)", data, ["pwt1", "pwt2"],
+    ...                   cond_weights=True, weight_scaling="size")
+    >>> fit.params.round(2)
+    Intercept    471.70
+    escs          25.58
+    Name: params, dtype: float64
+    >>> fit.default_kind
+    'robust'
+
+    Five plausible values, one fit each, combined by Rubin's rules:
+
+    >>> pvs = {"math": [f"pv{i}math" for i in range(1, 6)]}
+    >>> pv = pywemix.mix("math ~ escs + (1|schoolid)", data, ["pwt1", "pwt2"],
+    ...                  cond_weights=True, weight_scaling="size", plausible_values=pvs)
+    >>> type(pv).__name__
+    'PlausibleValuesResult'
+
+    Unit weights give lme4's maximum-likelihood fit,
+    ``lmer(Reaction ~ Days + (Days | Subject), sleepstudy, REML = FALSE)``:
+
+    >>> sleep = pywemix.datasets.load_sleepstudy()
+    >>> pywemix.mix("Reaction ~ Days + (Days|Subject)", sleep).params.round(2)
+    Intercept    251.41
+    Days          10.47
+    Name: params, dtype: float64
     """
     # every parameter but data, by name: the checked record of this call
     args = MixArguments(**{k: v for k, v in locals().items() if k != "data"})

@@ -150,7 +150,8 @@ def _check_nested(small, big):
 
 
 def anova(*models, refit: bool = False) -> pd.DataFrame:
-    """Likelihood-ratio tests of nested models, as lme4's ``anova``.
+    """
+    Likelihood-ratio tests of nested models, as lme4's ``anova``.
 
     Parameters
     ----------
@@ -177,12 +178,28 @@ def anova(*models, refit: bool = False) -> pd.DataFrame:
         equal responses) with the same family, weights, weight scaling,
         survey preset, centering and offset.
 
+    See Also
+    --------
+    bootstrap_lrt : A parametric bootstrap p-value of the same statistic.
+    pywemix.MixResult.wald_test : Wald tests, valid for weighted fits.
+
     Notes
     -----
     ``chisq = 2 (llf_1 - llf_0)`` against a chi-square with
     ``df = npar_1 - npar_0``. A test that a variance is zero is on the
     boundary of the parameter space: the chi-square p-value is then
     conservative (roughly twice too large for one variance).
+
+    Examples
+    --------
+    >>> import pywemix
+    >>> sleep = pywemix.datasets.load_sleepstudy()
+    >>> m0 = pywemix.mix("Reaction ~ Days + (1|Subject)", sleep)
+    >>> m1 = pywemix.mix("Reaction ~ Days + (Days|Subject)", sleep)
+    >>> pywemix.anova(m0, m1)[["npar", "chisq", "df"]].round(2)
+                                      npar  chisq   df
+    Reaction ~ Days + (1|Subject)        4    NaN  NaN
+    Reaction ~ Days + (Days|Subject)     6  42.14  2.0
     """
     if len(models) < 2:
         raise ValueError("anova needs at least two models")
@@ -320,9 +337,11 @@ def _chunk(fits, ys):
     return list(2.0 * (f1(ys) - f0(ys)))
 
 
-def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=None,
-                  allow_weighted: bool = False) -> BootstrapResult:
-    """Parametric bootstrap of the likelihood-ratio statistic (Davison and Hinkley 1997).
+def bootstrap_lrt(m0, m1, n: int = 1000,
+                  seed: int | np.random.Generator | None = None, *, executor=None,
+                  progress: bool | None = None, allow_weighted: bool = False) -> BootstrapResult:
+    """
+    Parametric bootstrap of the likelihood-ratio statistic (Davison and Hinkley 1997).
 
     Simulates ``n`` responses from the null fit ``m0``, refits both models to
     each, and compares the observed statistic with the simulated ones.
@@ -348,6 +367,8 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
     Returns
     -------
     BootstrapResult
+        The observed statistic, the bootstrap p-value with its Monte Carlo
+        error, the replicates' statistics and the chi-square p-value.
 
     Raises
     ------
@@ -362,6 +383,10 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
     NotImplementedError
         For fits on a Dask DataFrame (their rows stay on the workers).
 
+    See Also
+    --------
+    anova : The chi-square test of the same statistic.
+
     Notes
     -----
     The p-value is :math:`(1 + \\#\\{t_b \\ge t\\}) / (B + 1)` over the
@@ -369,6 +394,16 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
     and their Application*, sec. 4.2); R equivalent
     ``pbkrtest::PBmodcomp`` (Halekoh and Hojsgaard 2014, *Journal of
     Statistical Software* 59(9)).
+
+    Examples
+    --------
+    >>> import pywemix
+    >>> sleep = pywemix.datasets.load_sleepstudy()
+    >>> m0 = pywemix.mix("Reaction ~ Days + (1|Subject)", sleep)
+    >>> m1 = pywemix.mix("Reaction ~ Days + (Days|Subject)", sleep)
+    >>> boot = pywemix.bootstrap_lrt(m0, m1, n=19, seed=1)
+    >>> round(boot.statistic, 2), boot.p_value
+    (42.14, 0.05)
     """
     _check_model(m0, "m0")
     _check_model(m1, "m1")

@@ -148,6 +148,22 @@ class DesignReuse:
         self.entry = None
 
     def get(self, data, args: MixArguments):
+        """
+        Return the kept design with this frame's response, if it can be reused.
+
+        Parameters
+        ----------
+        data : DataFrame
+            The next frame.
+        args : MixArguments
+            The checked arguments of its fit.
+
+        Returns
+        -------
+        ModelDesign or None
+            The first frame's design with the response replaced (its warnings
+            recorded again), or None when ``data`` differs in more than the response.
+        """
         if self.entry is None or not isinstance(data, pd.DataFrame):
             return None
         first, key, design, messages = self.entry
@@ -174,5 +190,19 @@ class DesignReuse:
         return replace(design, y=y, frame=frame)
 
     def put(self, data, args: MixArguments, design, messages):
+        """
+        Keep the design of the first frame (later calls keep nothing).
+
+        Parameters
+        ----------
+        data : DataFrame
+            The frame the design was built from.
+        args : MixArguments
+            The checked arguments of its fit.
+        design : ModelDesign
+            Its design.
+        messages : list
+            The warnings issued while building it.
+        """
         if isinstance(data, pd.DataFrame) and self.entry is None:
             self.entry = (data, (args.parsed, args.parsed.response), design, messages)

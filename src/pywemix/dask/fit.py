@@ -33,14 +33,25 @@ __all__ = ["mix_dask", "in_memory_reason", "collect_model_columns", "model_colum
 
 
 def mix_dask(args: MixArguments, data, carry=()):
-    """``mix`` on a Dask DataFrame (arguments as :func:`pywemix.mix`, checked).
+    """
+    Fit ``mix`` on a Dask DataFrame.
 
-    ``carry``: columns the actors of a binomial or Poisson fit keep with their
-    rows, for refits with other weights (:mod:`pywemix.survey.dask_refit`).
+    Parameters
+    ----------
+    args : MixArguments
+        The checked arguments of :func:`pywemix.mix`.
+    data : dask.dataframe.DataFrame
+        The data, left on the workers where the model allows.
+    carry : sequence of str, default ()
+        Columns the actors of a binomial or Poisson fit keep with their
+        rows, for refits with other weights (:mod:`pywemix.survey.dask_refit`).
 
     Returns
     -------
-    DaskMixResult
+    DaskMixResult or MixResult
+        A :class:`~pywemix.dask.result.DaskMixResult`, or a
+        :class:`~pywemix.results.result.MixResult` when the model is fitted in
+        memory (see Notes).
 
     Notes
     -----

@@ -72,14 +72,17 @@ class Plan:
 
     @property
     def weight_columns(self) -> list:
+        """The weight columns of every level, each once."""
         return list(dict.fromkeys(w for w in self.spec if w is not None))
 
     @property
     def upper_weight_columns(self) -> list:
+        """The weight columns of the levels above the observations, each once."""
         return list(dict.fromkeys(w for w in self.spec[1:] if w is not None))
 
     @property
     def all_group_columns(self) -> list:
+        """The columns of every grouping factor, each once."""
         return list(dict.fromkeys(c for cols in self.group_columns for c in cols))
 
 

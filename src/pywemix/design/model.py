@@ -103,24 +103,67 @@ class DesignBase:
 
     @property
     def response(self) -> str:
+        """The response's name in the formula."""
         return self.parsed.response
 
 
 @dataclass(frozen=True, kw_only=True)
 class ModelDesign(DesignBase):
-    """Numeric form of a mixed model, rows sorted by group at every level
-    (the fields of :class:`DesignBase` and the rows' arrays).
+    """
+    Numeric form of a mixed model, rows sorted by group at every level.
 
-    Attributes
+    The fields of :class:`DesignBase` and the rows' arrays; made by
+    :func:`build_design` (stage 1, lme4's ``lFormula``). A frozen dataclass
+    whose fields are given by keyword.
+
+    Parameters
     ----------
+    parsed : ParsedFormula
+        The parsed formula.
+    x_names : list of str
+        Fixed-effect column names.
+    blocks : list of list of RandomBlock
+        One list per level, from level 2 up.
+    levels : list of Level
+        The grouping levels, from level 2 up.
+    w1 : ndarray
+        Conditional level-1 weights.
+    wg : list of ndarray
+        Conditional weights of the groups of each level (level 2 up).
+    frame : DataFrame
+        The model frame, sorted by group.
+    fixed_spec : formulaic ModelSpec
+        To build the same fixed-effect columns on new data.
+    random_specs : list of formulaic ModelSpec
+        To build the same random-effect columns on new data.
+    weight_spec : list of (str or None)
+        Weight column per level, level 1 first.
+    cond_weights : bool
+        Whether the weights were given as conditional weights.
+    n_dropped : int, default 0
+        Rows dropped for zero weights.
+    offset : ndarray, optional
+        The offset of the linear predictor.
+    offset_column : str, optional
+        The offset's column.
+    centering : Centering, optional
+        The fitted centering (for ``predict``).
+    response_levels : tuple, optional
+        The categories of an ordinal response, in order (its codes 0, 1, ...).
     y : ndarray (n,) or (n, 2)
         The response, coded by the family (ordinal: category codes 0, 1,
         ...); a binomial response with trials (``cbind``) holds (successes,
         trials) per row.
     X : ndarray (n, p)
-    Z : list of ndarray (n, q_l), one per level from level 2 up
+        The fixed-effects design matrix.
+    Z : list of ndarray (n, q_l)
+        The random-effects design matrices, one per level from level 2 up.
     raw_weights : dict
         The weight columns as given, by name.
+
+    See Also
+    --------
+    build_design : Makes it from a formula and data.
     """
 
     y: np.ndarray
@@ -135,6 +178,7 @@ class ModelDesign(DesignBase):
 
     @property
     def n_obs(self) -> int:
+        """Number of observations (rows) used."""
         return len(self.y)
 
 
@@ -487,16 +531,20 @@ def _weights(frame, parsed, spec, cond_weights):
     return frame, arrays, ordered, int(drop.sum())
 
 
-def build_design(formula, data, weights=None, cond_weights=False,
-                 transform=None, family=None, offset=None,
+def build_design(formula: str | ParsedFormula, data, weights: list | None = None,
+                 cond_weights: bool = False, transform=None, family=None, offset=None,
                  weight_scaling: str = "none", trials: str | None = None) -> ModelDesign:
-    """Build the numeric design of a weighted mixed model.
+    """
+    Build the numeric design of a weighted mixed model.
+
+    Stage 1 of a fit; R equivalent: ``lme4::lFormula``.
 
     Parameters
     ----------
     formula : str
-        lme4-style formula.
+        An lme4-style formula (or a parsed formula).
     data : pandas.DataFrame or polars.DataFrame
+        The data; rows with missing values in model variables are dropped.
     weights : list of (str or None), optional
         One weight column per level, level 1 first.
     cond_weights : bool
@@ -520,6 +568,13 @@ def build_design(formula, data, weights=None, cond_weights=False,
     Returns
     -------
     ModelDesign
+        The response, design matrices, weights and levels, rows sorted by group.
+
+    Raises
+    ------
+    ValueError
+        For a formula, column, weight or offset the data cannot give (each
+        message names the term, column or level at fault).
     """
     parsed = parse_formula(formula) if isinstance(formula, str) else formula
     n_group_factors = len({t.group for t in parsed.random})

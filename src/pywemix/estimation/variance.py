@@ -42,9 +42,13 @@ SE_FLOOR = float(np.exp(-3.6))
 
 @dataclass(frozen=True)
 class VarianceEstimate:
-    """Model-based and cluster-robust covariances of the estimates.
+    """
+    Model-based and cluster-robust covariances of the estimates.
 
-    Attributes
+    Made by :func:`estimate_variance`. A frozen dataclass: its fields are its
+    parameters and attributes.
+
+    Parameters
     ----------
     fixed_model, fixed_robust : ndarray (p, p)
         Covariance of the fixed effects, then the family parameters
@@ -64,15 +68,25 @@ class VarianceEstimate:
     n_clusters: int
 
     def std_errors(self) -> np.ndarray:
-        """Robust standard errors of the variance components (NaN where the
-        variance is not available or negative)."""
+        """
+        Robust standard errors of the variance components.
+
+        Returns
+        -------
+        ndarray
+            Square roots of the diagonal of ``components_robust`` (NaN where
+            the variance is not available or negative).
+        """
         v = np.diag(self.components_robust)
         with np.errstate(invalid="ignore"):
             return np.where(np.isfinite(v) & (v >= 0), np.sqrt(np.abs(v)), np.nan)
 
 
 def estimate_variance(objective, optimum) -> VarianceEstimate:
-    """Covariances of the estimates of a fit, model-based and cluster-robust.
+    """
+    Estimate the covariances of a fit's estimates, model-based and cluster-robust.
+
+    Stage 3b of a fit.
 
     Parameters
     ----------
@@ -84,11 +98,26 @@ def estimate_variance(objective, optimum) -> VarianceEstimate:
     Returns
     -------
     VarianceEstimate
+        Model-based and cluster-robust covariances of the fixed effects and
+        of the variance components.
+
+    See Also
+    --------
+    pywemix.estimation.optimize : The estimates (stage 3a).
 
     Notes
     -----
-    See the module notes (WeMix vignette eqs. 7-9; Rabe-Hesketh and Skrondal
-    2006). R equivalents: the standard errors of ``summary`` of a
+    The cluster-robust (sandwich) variance, with :math:`s_g` the score of
+    top-level group :math:`g` (of :math:`G`) and :math:`H` the negative
+    Hessian of the weighted log-likelihood:
+
+    .. math::
+
+        \\widehat{\\mathrm{Var}} = H^{-1} \\Big(\\frac{G}{G-1} \\sum_g s_g s_g^\\top\\Big) H^{-1};
+
+    the model-based one is :math:`H^{-1}`. See the module notes for the
+    blocks (WeMix vignette eqs. 7-9; Rabe-Hesketh and Skrondal 2006). R
+    equivalents: the standard errors of ``summary`` of a
     ``WeMix::mix`` fit; ``vcov.merMod`` (model-based).
     """
     if objective.gaussian:

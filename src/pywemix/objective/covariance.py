@@ -412,6 +412,19 @@ class CholeskyParameters:
         return [np.asarray(C, dtype=float) for C in factors]
 
     def covariances(self, c) -> list:
+        """
+        Covariance matrix of each level's random effects.
+
+        Parameters
+        ----------
+        c : ndarray
+            The Cholesky parameters (as :meth:`factors` takes them).
+
+        Returns
+        -------
+        list of ndarray
+            :math:`\\Sigma_l = C_l C_l^\\top`, one per level from level 2 up.
+        """
         return [C @ C.T for C in self.factors(c)]
 
 

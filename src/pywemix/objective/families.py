@@ -36,7 +36,21 @@ _LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
 
 
 class Family:
-    """Base class. Subclasses define ``name``, ``links`` and the methods below."""
+    """
+    Base class of the response families.
+
+    Subclasses define ``name``, ``links`` and the methods below.
+
+    Parameters
+    ----------
+    link : str, optional
+        One of the family's ``links``; None is the first (the default link).
+
+    Raises
+    ------
+    ValueError
+        If the family has no such link.
+    """
 
     name = "family"
     links = ()
@@ -58,12 +72,42 @@ class Family:
         return self.link in self.canonical_links
 
     def loglik(self, y, eta):
-        """Log density of each ``y`` given ``eta``."""
+        """
+        Log density of each ``y`` given ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The log density of each response.
+        """
         raise NotImplementedError
 
     def derivs(self, y, eta, order=2):
-        """(log density, first, second derivative in eta); with ``order=3``
-        also the third derivative."""
+        """
+        Log density and its derivatives in ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+        order : {0, 2, 3}, default 2
+            Highest derivative wanted (0: the log density only).
+
+        Returns
+        -------
+        tuple of ndarray
+            Log density and its first and second derivatives in ``eta`` (the
+            third too with ``order=3``; None for derivatives not asked for).
+        """
         raise NotImplementedError
 
     def laplace_weight(self, y, eta):
@@ -75,24 +119,92 @@ class Family:
         in eta). For a canonical link (logit, Poisson log) that is the observed
         information ``-d2``; for probit and cloglog it differs.
 
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
         Returns
         -------
-        (W, dW/deta)
+        tuple of ndarray
+            ``(W, dW/deta)``, one value per response.
         """
         _, _, d2, d3 = self.derivs(y, eta, order=3)
         return -d2, -d3
 
     def mean(self, eta):
-        """Inverse link."""
+        """
+        Inverse link: the mean of the response given ``eta``.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The means.
+        """
         raise NotImplementedError
 
     def variance(self, mu):
+        """
+        Variance function :math:`V(\\mu)` of the response.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+
+        Returns
+        -------
+        ndarray
+            :math:`V(\\mu)`, one value per mean.
+        """
         raise NotImplementedError
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
+        """
+        Check and code the response column.
+
+        Parameters
+        ----------
+        s : Series
+            The response column.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        ndarray
+            The response as floats, coded as the family needs it.
+
+        Raises
+        ------
+        ValueError
+            If the column holds values the family cannot model.
+        """
         raise NotImplementedError
 
     def simulate(self, mu, rng):
+        """
+        Draw responses with means ``mu``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+        rng : numpy.random.Generator
+            The random generator.
+
+        Returns
+        -------
+        ndarray
+            One draw per mean, as floats.
+        """
         raise NotImplementedError
 
     # -- what the fits ask of every family (defaults: no auxiliary parameters) --
@@ -268,12 +380,24 @@ def _logit_derivs(y, eta, order):
 
 
 class Binomial(Family):
-    """Binary response with logit, probit or complementary log-log link.
+    """
+    Binary response with logit, probit or complementary log-log link.
 
     The response is 0/1, bool, or two-valued: a Categorical codes its second
     category 1; a text column its second value in sorted order, as R's
     ``factor()`` and ``glm(family = binomial)`` do (with a DataWarning
-    naming the value coded 1).
+    naming the value coded 1). R equivalent: ``binomial(link = ...)``.
+
+    Parameters
+    ----------
+    link : {"logit", "probit", "cloglog"}, optional
+        The link (default logit).
+
+    Notes
+    -----
+    :math:`\\log f(y \\mid \\eta) = y \\log\\mu + (1 - y) \\log(1 - \\mu)`, with
+    :math:`\\mu = 1 / (1 + e^{-\\eta})` (logit), :math:`\\Phi(\\eta)` (probit) or
+    :math:`1 - \\exp(-e^\\eta)` (cloglog).
     """
 
     name = "binomial"
@@ -281,6 +405,19 @@ class Binomial(Family):
     canonical_links = ("logit",)
 
     def mean(self, eta):
+        """
+        Inverse link: logistic, standard normal cdf or :math:`1 - e^{-e^\\eta}`.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            Probabilities of a 1.
+        """
         eta = np.asarray(eta, dtype=float)
         if self.link == "logit":
             return expit(eta)
@@ -289,12 +426,59 @@ class Binomial(Family):
         return -np.expm1(-np.exp(np.minimum(eta, 700.0)))
 
     def variance(self, mu):
+        """
+        Variance function :math:`\\mu (1 - \\mu)`.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+
+        Returns
+        -------
+        ndarray
+            The variances.
+        """
         return mu * (1 - mu)
 
     def loglik(self, y, eta):
+        """
+        Bernoulli log density of each ``y`` given ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The log density of each response.
+        """
         return self.derivs(y, eta, order=0)[0]
 
     def derivs(self, y, eta, order=2):
+        """
+        Bernoulli log density and its derivatives in ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): 0/1, or (successes,
+            trials) per row for a binomial response with trials.
+        eta : ndarray
+            Linear predictors, one per response.
+        order : {0, 2, 3}, default 2
+            Highest derivative wanted (0: the log density only).
+
+        Returns
+        -------
+        tuple of ndarray
+            Log density and its first and second derivatives in ``eta`` (the
+            third too with ``order=3``; None for derivatives not asked for).
+        """
         if has_trials(y, eta):
             return self._trials_derivs(y, eta, order)
         if self.link == "logit":
@@ -335,6 +519,22 @@ class Binomial(Family):
         return tuple(out)
 
     def laplace_weight(self, y, eta):
+        """
+        GLM working weight and its derivative in ``eta`` (see :meth:`Family.laplace_weight`).
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): 0/1, or (successes,
+            trials) per row for a binomial response with trials.
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        tuple of ndarray
+            ``(W, dW/deta)``, one value per response.
+        """
         if has_trials(y, eta):
             n = np.asarray(y, dtype=float)[..., 1]
             W, dW = self.laplace_weight(np.ones(np.shape(eta)), eta)
@@ -357,6 +557,27 @@ class Binomial(Family):
         return t * g, t * (g + d2)
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
+        """
+        Code the response 0/1 (see the class docstring).
+
+        Parameters
+        ----------
+        s : Series or DataFrame
+            The response column, or the (successes, failures) columns of
+            ``cbind(successes, failures)``.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        ndarray
+            The response as 0.0/1.0, or (successes, trials) per row (n, 2).
+
+        Raises
+        ------
+        ValueError
+            If the column is not 0/1, bool or two-valued.
+        """
         if isinstance(s, pd.DataFrame):
             return _trials_response(s, name)
         if pd.api.types.is_bool_dtype(s.dtype):
@@ -384,6 +605,21 @@ class Binomial(Family):
         return y
 
     def simulate(self, mu, rng):
+        """
+        Draw 0/1 responses with probabilities ``mu``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+        rng : numpy.random.Generator
+            The random generator.
+
+        Returns
+        -------
+        ndarray
+            One draw per mean, as floats.
+        """
         return (rng.random(np.shape(mu)) < mu).astype(float)
 
     def observed(self, y):
@@ -450,19 +686,73 @@ def _cloglog_d3(t):
 
 
 class Poisson(Family):
-    """Counts with the log link."""
+    """
+    Counts with the log link.
+
+    R equivalent: ``poisson()``.
+
+    Parameters
+    ----------
+    link : {"log"}, optional
+        The link (the only one).
+
+    Notes
+    -----
+    :math:`\\log f(y \\mid \\eta) = y\\eta - e^\\eta - \\log y!`.
+    """
 
     name = "poisson"
     links = ("log",)
     canonical_links = ("log",)
 
     def mean(self, eta):
+        """
+        Inverse link :math:`e^\\eta`.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The means.
+        """
         return np.exp(np.minimum(eta, 700.0))
 
     def variance(self, mu):
+        """
+        Variance function :math:`\\mu`.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+
+        Returns
+        -------
+        ndarray
+            The variances.
+        """
         return mu
 
     def loglik(self, y, eta):
+        """
+        Poisson log density :math:`y\\eta - e^\\eta - \\log y!` of each ``y``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The log density of each response.
+        """
         return self.derivs(y, eta, order=0)[0]
 
     def __init__(self, link=None):
@@ -473,6 +763,24 @@ class Poisson(Family):
         return dict(self.__dict__, _log_factorials={})  # a cache, not state
 
     def derivs(self, y, eta, order=2):
+        """
+        Poisson log density and its derivatives in ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+        order : {0, 2, 3}, default 2
+            Highest derivative wanted (0: the log density only).
+
+        Returns
+        -------
+        tuple of ndarray
+            Log density and its first and second derivatives in ``eta`` (the
+            third too with ``order=3``; None for derivatives not asked for).
+        """
         mu = np.minimum(eta, 700.0)
         np.exp(mu, out=mu)
         ll = y * eta
@@ -505,6 +813,28 @@ class Poisson(Family):
         return value
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
+        """
+        Check that the response holds non-negative integers.
+
+        Parameters
+        ----------
+        s : Series
+            The response column.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        ndarray
+            The counts as floats.
+
+        Raises
+        ------
+        TypeError
+            If the column is not numeric.
+        ValueError
+            If some values are negative, not whole or not finite.
+        """
         if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             raise TypeError(f"poisson response {name!r} must be numeric counts, got "
                             f"dtype {s.dtype}")
@@ -518,6 +848,21 @@ class Poisson(Family):
         return y
 
     def simulate(self, mu, rng):
+        """
+        Draw Poisson counts with means ``mu``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+        rng : numpy.random.Generator
+            The random generator.
+
+        Returns
+        -------
+        ndarray
+            One draw per mean, as floats.
+        """
         return rng.poisson(mu).astype(float)
 
 
@@ -998,8 +1343,35 @@ _FAMILIES = {"binomial": Binomial, "poisson": Poisson,
              "negative_binomial": NegativeBinomial, "gamma": Gamma, "ordinal": Ordinal}
 
 
-def get_family(family, link=None) -> Family:
-    """A family object from its name (``"binomial"``, ``"poisson"``) or itself."""
+def get_family(family: str | Family, link: str | None = None) -> Family:
+    """
+    Return a family object from its name or itself.
+
+    Parameters
+    ----------
+    family : str or Family
+        ``"binomial"`` or ``"poisson"`` (any case), or a family object.
+    link : str, optional
+        The link; a family object with another link is copied with this one.
+
+    Returns
+    -------
+    Family
+        The family with its link.
+
+    Raises
+    ------
+    TypeError
+        If ``family`` is neither a name nor a family, or ``link`` not a name.
+    ValueError
+        For an unknown family or link.
+
+    Examples
+    --------
+    >>> from pywemix.objective.families import get_family
+    >>> get_family("binomial", "probit")
+    Binomial(link='probit')
+    """
     link = check_link(link)
     if isinstance(family, Family):
         if link is not None and link != family.link:
@@ -1016,8 +1388,27 @@ def get_family(family, link=None) -> Family:
     return _FAMILIES[key](link)
 
 
-def check_link(link):
-    """``link`` as a lower-case name, or None; anything else is an error."""
+def check_link(link: str | None) -> str | None:
+    """
+    Check a link name.
+
+    Parameters
+    ----------
+    link : str or None
+        A link name, any case.
+
+    Returns
+    -------
+    str or None
+        ``link`` as a lower-case name, or None.
+
+    Raises
+    ------
+    TypeError
+        If ``link`` is not a string.
+    ValueError
+        If it is empty.
+    """
     if link is None:
         return None
     if not isinstance(link, str):

@@ -105,6 +105,14 @@ class Summary:
 
     # -- text ---------------------------------------------------------------
     def as_text(self) -> str:
+        """
+        Render the report as fixed-width text (what ``print(summary)`` shows).
+
+        Returns
+        -------
+        str
+            The header, the tables and the warnings.
+        """
         lines = [self.title, "=" * len(self.title)]
         w = max(len(k) for k, _ in self.header)
         lines += [f"{k:<{w}}  {v}" for k, v in self.header]
@@ -232,7 +240,7 @@ class Summary:
                     "warnings": [str(w) for w in r.warnings]})
         return out
 
-    def to_json(self, indent=1) -> str:
+    def to_json(self, indent: int = 1) -> str:
         """``as_dict()`` as a JSON string (strict: no NaN or Infinity)."""
         return json.dumps(self.as_dict(), indent=indent, allow_nan=False)
 
