@@ -168,3 +168,47 @@ def _column_cache_in_a_temporary_folder(tmp_path_factory):
         os.environ.pop("PYWEMIX_CACHE_DIR", None)
     else:
         os.environ["PYWEMIX_CACHE_DIR"] = old
+
+
+#: The families with auxiliary parameters (and the binomial with trials):
+#: (family, link, response) for :func:`family_data`'s columns.
+AUX_FAMILIES = [("negative_binomial", "log", "nb"), ("gamma", "log", "gam"),
+                ("gamma", "inverse", "gami"), ("ordinal", "logit", "ord"),
+                ("ordinal", "probit", "ord"), ("binomial", "logit", "cbind(succ, fail)")]
+
+
+def aux_family_id(case) -> str:
+    return f"{case[0]}-{case[1]}"
+
+
+def family_data(seed, n_groups=14, sizes=(6, 12), scale=1.0, slope=False,
+                informative=False) -> pd.DataFrame:
+    """Small two- or three-level data with a response for every family of
+    :data:`AUX_FAMILIES`: districts ``d`` of schools ``g``, predictor ``x``,
+    conditional weights ``w1`` (rows, about ``scale``), ``w2`` (schools),
+    ``w3`` (districts); ``nb`` (NB2, theta 2), ``gam`` (gamma, shape 3, log
+    link), ``gami`` (gamma, inverse link), ``ord`` (4 ordered categories,
+    logistic latent variable), ``succ``/``fail`` (binomial out of 1-6 trials)."""
+    rng = np.random.default_rng(seed)
+    n = rng.integers(*sizes, size=n_groups)
+    g = np.repeat(np.arange(n_groups), n)
+    x = rng.normal(size=g.size)
+    u = rng.normal(0, 0.5, n_groups)[g] + rng.normal(0, 0.3, n_groups // 3 + 1)[g // 3]
+    eta = 0.4 * x + u + (rng.normal(0, 0.3, n_groups)[g] * x if slope else 0.0)
+    mu = np.exp(0.3 + eta)
+    trials = rng.integers(1, 7, g.size)
+    succ = rng.binomial(trials, 1 / (1 + np.exp(-eta)))
+    df = pd.DataFrame({
+        "g": g, "d": g // 3, "x": x,
+        "nb": rng.negative_binomial(2.0, 2.0 / (2.0 + mu)).astype(float),
+        "gam": rng.gamma(3.0, mu / 3.0),
+        "gami": rng.gamma(3.0, 1.0 / (1.0 + 0.2 * np.tanh(eta)) / 3.0),
+        "ord": 1 + np.sum((eta + rng.logistic(size=g.size))[:, None] > [-0.8, 0.2, 1.2], axis=1),
+        "succ": succ, "fail": trials - succ})
+    w1 = scale * rng.uniform(0.3, 3.0, g.size)
+    if informative:
+        w1 = w1 * np.where(df["ord"] > 2, 3.0, 1.0)
+    df["w1"] = w1
+    df["w2"] = rng.uniform(1, 5, n_groups)[g]
+    df["w3"] = rng.uniform(1, 3, n_groups // 3 + 1)[g // 3]
+    return df

@@ -12,15 +12,15 @@ from pywemix.arguments import MixArguments
 from pywemix.design.scaling import PRESET_NONE
 
 MIX_PARAMETERS = ["formula", "weights", "cond_weights", "family", "link", "n_quad", "offset",
-                  "center_group", "center_grand", "weight_scaling", "survey",
+                  "trials", "center_group", "center_grand", "weight_scaling", "survey",
                   "plausible_values", "executor", "reml", "start", "max_iter",
                   "replicates", "by"]
 
 
 def _args(**kw):
     given = dict(formula="y ~ x + (1|g)", weights=None, cond_weights=False,
-                 family="gaussian", link=None, n_quad=13, offset=None, center_group=None,
-                 center_grand=None, weight_scaling="none", survey=None,
+                 family="gaussian", link=None, n_quad=13, offset=None, trials=None,
+                 center_group=None, center_grand=None, weight_scaling="none", survey=None,
                  plausible_values=None, executor=None, reml=False, start=None,
                  max_iter=None, replicates=None, by=None)
     given.update(kw)

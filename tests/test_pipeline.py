@@ -14,9 +14,9 @@ from pywemix.pipeline import DesignReuse, FrameFit, fit_frame
 
 def _args(formula, **kw):
     given = dict(formula=formula, weights=None, cond_weights=False, family="gaussian",
-                 link=None, n_quad=13, offset=None, center_group=None, center_grand=None,
-                 weight_scaling="none", survey=None, plausible_values=None, executor=None,
-                 reml=False, start=None, max_iter=None, replicates=None, by=None)
+                 link=None, n_quad=13, offset=None, trials=None, center_group=None,
+                 center_grand=None, weight_scaling="none", survey=None, plausible_values=None,
+                 executor=None, reml=False, start=None, max_iter=None, replicates=None, by=None)
     given.update(kw)
     return MixArguments(**given)
 

@@ -71,6 +71,7 @@ class MixArguments:
     link: str | None
     n_quad: int
     offset: Any
+    trials: Any
     center_group: Any
     center_grand: Any
     weight_scaling: Any
@@ -109,6 +110,7 @@ class MixArguments:
         reml = check_bool(self.reml, "reml")
         if reml and fam is not None:
             raise ValueError("reml=True is only defined for the gaussian family")
+        _check_trials(self.trials, fam, parsed)
         for name, value in (("cond_weights", cond_weights), ("n_quad", n_quad),
                             ("max_iter", max_iter), ("reml", reml), ("parsed", parsed),
                             ("family_object", fam), ("scaling", scaling), ("preset", preset),
@@ -132,6 +134,20 @@ class MixArguments:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+
+
+def _check_trials(trials, family, parsed) -> None:
+    """``trials`` is a column name, for a binomial proportion (not ``cbind``)."""
+    if trials is None:
+        return
+    if not isinstance(trials, str):
+        raise TypeError(f"trials must be the name of a column, got {type(trials).__name__}")
+    if family is None or family.name != "binomial":
+        raise ValueError(f"trials={trials!r} is for the binomial family (a proportion of "
+                         f"successes out of trials), not {family.name if family else 'gaussian'!r}")
+    if parsed.response.replace(" ", "").startswith("cbind("):
+        raise ValueError(f"trials={trials!r} with a cbind(successes, failures) response: the "
+                         "trials are already successes + failures; give one or the other")
 
 
 def _family(family, link):

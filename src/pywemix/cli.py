@@ -205,7 +205,9 @@ def _model_args(f):
                    help="one weight column per level, level 1 first ('none' for unit)")
     f.add_argument("--cond-weights", action="store_true",
                    help="the weights are already conditional")
-    f.add_argument("--family", default="gaussian", choices=["gaussian", "binomial", "poisson"])
+    f.add_argument("--family", default="gaussian",
+                   choices=["gaussian", "binomial", "poisson", "negative_binomial", "gamma",
+                            "ordinal"])
     f.add_argument("--link", default=None, help="link function (logit, probit, cloglog, log)")
     f.add_argument("--n-quad", type=int, default=None,
                    help="quadrature points per effect (binomial, poisson; default 13)")

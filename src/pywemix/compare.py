@@ -66,8 +66,12 @@ def _format_row(label, row: np.ndarray) -> list:
     return ["" if not np.isfinite(v) else f"{v:.{decimals}f}" for v in row]
 
 
-def compare(*results, names=None, kind: str | None = None) -> pd.DataFrame:
-    """A table with one column pair (estimate, std. error) per model.
+def compare(*results, names: list | tuple | None = None,
+            kind: str | None = None) -> pd.DataFrame:
+    """
+    Show the estimates of several fits side by side, as R's ``modelsummary``.
+
+    One column pair (estimate, std. error) per model.
 
     Parameters
     ----------
@@ -92,6 +96,28 @@ def compare(*results, names=None, kind: str | None = None) -> pd.DataFrame:
         line saying which kind of standard errors each model shows;
         ``.formatted()`` gives the strings of the table, ``attrs["variance"]``
         and ``attrs["variance_description"]`` the kind of each column pair.
+
+    Raises
+    ------
+    ValueError
+        Without models, with a wrong number of names or repeated names, or a
+        ``kind`` some model does not have.
+    TypeError
+        If an argument is not a fitted model.
+
+    See Also
+    --------
+    anova : Likelihood-ratio tests of nested fits.
+
+    Examples
+    --------
+    >>> import pywemix
+    >>> sleep = pywemix.datasets.load_sleepstudy()
+    >>> m0 = pywemix.mix("Reaction ~ Days + (1|Subject)", sleep)
+    >>> m1 = pywemix.mix("Reaction ~ Days + (Days|Subject)", sleep)
+    >>> table = pywemix.compare(m0, m1, names=["intercept", "slope"])
+    >>> round(float(table.loc["Days", ("slope", "estimate")]), 2)
+    10.47
     """
     if not results:
         raise ValueError("compare needs at least one fitted model")

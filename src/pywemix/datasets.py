@@ -28,7 +28,8 @@ def _read(name: str, **kwargs) -> pd.DataFrame:
 
 
 def load_pisa() -> pd.DataFrame:
-    """The bundled PISA-like example: students in schools, with weights.
+    """
+    Load the bundled PISA-like example: students in schools, with weights.
 
     Returns
     -------
@@ -40,6 +41,10 @@ def load_pisa() -> pd.DataFrame:
         ``pv1math`` .. ``pv5math`` (five plausible values of the mathematics
         score); ``highmath`` (0/1).
 
+    See Also
+    --------
+    load_pisa_replicates : The same with replicate weights.
+
     Notes
     -----
     Simulated data shaped like a PISA country sample, not real PISA data;
@@ -47,15 +52,19 @@ def load_pisa() -> pd.DataFrame:
 
     Examples
     --------
-    >>> data = load_pisa()
-    >>> pywemix.mix("pv1math ~ escs + (1|schoolid)", data, ["pwt1", "pwt2"],
-    ...             cond_weights=True)  # doctest: +SKIP
+    >>> import pywemix
+    >>> data = pywemix.datasets.load_pisa()
+    >>> data.shape, data["schoolid"].nunique()
+    ((1184, 13), 60)
+    >>> fit = pywemix.mix("pv1math ~ escs + (1|schoolid)", data, ["pwt1", "pwt2"],
+    ...                   cond_weights=True, weight_scaling="size")
     """
     return _read("pisa_example.csv")
 
 
 def load_pisa_replicates() -> pd.DataFrame:
-    """:func:`load_pisa` with replicate weights, as PISA and TIMSS files carry them.
+    """
+    Load :func:`load_pisa` with replicate weights, as PISA and TIMSS files carry them.
 
     Returns
     -------
@@ -79,6 +88,15 @@ def load_pisa_replicates() -> pd.DataFrame:
     school of a zone and 0 for the others, for
     :func:`pywemix.jackknife_weights`. Deterministic: the same data every
     call. Simulated, not real PISA or TIMSS data.
+
+    Examples
+    --------
+    >>> import pywemix
+    >>> reps = pywemix.datasets.load_pisa_replicates()
+    >>> fay = pywemix.mix("pv1math ~ escs + (1|schoolid)", reps, ["pwt1", "pwt2"],
+    ...                   cond_weights=True, survey="PISA")
+    >>> fay.default_kind
+    'replicate'
     """
     data = load_pisa()
     codes = pd.factorize(data["schoolid"], sort=True)[0]
@@ -96,7 +114,8 @@ def load_pisa_replicates() -> pd.DataFrame:
 
 
 def load_sleepstudy() -> pd.DataFrame:
-    """lme4's ``sleepstudy``: reaction times under sleep deprivation.
+    """
+    Load lme4's ``sleepstudy``: reaction times under sleep deprivation.
 
     Returns
     -------
@@ -114,5 +133,13 @@ def load_sleepstudy() -> pd.DataFrame:
     Research* 12, 1-12. Distributed with the R package lme4 (GPL-2 | GPL-3;
     Bates, Maechler, Bolker and Walker, 2015) as ``lme4::sleepstudy``; R:
     ``data(sleepstudy, package = "lme4")``.
+
+    Examples
+    --------
+    >>> import pywemix
+    >>> sleep = pywemix.datasets.load_sleepstudy()
+    >>> sleep.shape, sleep["Subject"].nunique()
+    ((180, 3), 18)
+    >>> fit = pywemix.mix("Reaction ~ Days + (Days|Subject)", sleep)  # lme4's REML = FALSE
     """
     return _read("sleepstudy.csv", dtype={"Subject": str})

@@ -25,6 +25,7 @@ _Result = MixResult | ReplicateResult | PlausibleValuesResult | ByResult
 @overload
 def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
         family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
+        trials: str | None = ...,
         center_group: dict | None = ..., center_grand: list | None = ...,
         weight_scaling: str = ..., survey: str | None = ...,
         plausible_values: Mapping | None = ..., executor: Any = ..., reml: bool = ...,
@@ -45,6 +46,7 @@ def mix(formula: str, data: SurveyData, weights: list | None = ..., *,
 @overload
 def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
         family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
+        trials: str | None = ...,
         center_group: dict | None = ..., center_grand: list | None = ...,
         weight_scaling: str = ..., survey: str | None = ...,
         plausible_values: Mapping | None = ..., executor: Any = ..., reml: bool = ...,
@@ -55,6 +57,7 @@ def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bo
 @overload
 def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
         family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
+        trials: str | None = ...,
         center_group: dict | None = ..., center_grand: list | None = ...,
         weight_scaling: str = ..., survey: None = ..., plausible_values: Mapping,
         executor: Any = ..., reml: bool = ..., start: Any = ..., max_iter: int | None = ...,
@@ -64,6 +67,7 @@ def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bo
 @overload
 def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
         family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
+        trials: str | None = ...,
         center_group: dict | None = ..., center_grand: list | None = ...,
         weight_scaling: str = ..., survey: None = ..., plausible_values: None = ...,
         executor: Any = ..., reml: bool = ..., start: Any = ..., max_iter: int | None = ...,
@@ -73,6 +77,7 @@ def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bo
 @overload
 def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
         family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
+        trials: str | None = ...,
         center_group: dict | None = ..., center_grand: list | None = ...,
         weight_scaling: str = ..., survey: str | None = ...,
         plausible_values: Mapping | None = ..., executor: Any = ..., reml: bool = ...,
@@ -82,16 +87,18 @@ def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bo
 
 def mix(formula, data, weights=None, *, cond_weights: bool = False,
         family="gaussian", link: str | None = None, n_quad: int = 13,
-        offset=None, center_group=None, center_grand=None, weight_scaling="none",
+        offset=None, trials: str | None = None, center_group=None, center_grand=None,
+        weight_scaling="none",
         survey: str | None = None, plausible_values=None, executor=None,
         reml: bool = False, start=None, max_iter: int | None = None,
         replicates=None, by=None):
-    """Fit a mixed model with sampling weights at every level.
+    """
+    Fit a mixed model with sampling weights at every level.
 
     Parameters
     ----------
     formula : str
-        lme4-style formula, e.g. ``"y ~ x + (1 + x | school) + (1 | district)"``.
+        An lme4-style formula, e.g. ``"y ~ x + (1 + x | school) + (1 | district)"``.
         Random terms: ``(1|g)``, ``(x|g)`` (correlated intercept and slope),
         ``(x||g)`` (uncorrelated), ``(0+x|g)``, ``(1|a/b)`` (``b`` nested in
         ``a``). Grouping factors must be nested; their levels are inferred.
@@ -117,12 +124,23 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         ``False``: weights are unconditional (overall inverse selection
         probabilities, as in survey files); the level-l conditional weight is
         ``w_l / w_(l+1)``. ``True``: the weights are already conditional.
-    family : {"gaussian", "binomial", "poisson"} or Family
+    family : {"gaussian", "binomial", "poisson", "negative_binomial", "gamma", "ordinal"} or Family
         Distribution of the response. ``"binomial"`` takes 0/1, bool or a
-        two-level categorical (second level = 1); ``"poisson"`` counts.
+        two-level categorical (second level = 1), or successes out of trials
+        written ``cbind(successes, failures) ~ ...`` as in lme4 (or a
+        proportion with ``trials=``); ``"poisson"`` counts;
+        ``"negative_binomial"`` overdispersed counts (NB2, glmmTMB's
+        ``nbinom2``, with an estimated ``dispersion``); ``"gamma"`` positive
+        values (estimated ``dispersion``); ``"ordinal"`` ordered categories
+        (a cumulative link model as ``ordinal::clmm``: an ordered
+        categorical or whole numbers, thresholds ``"1|2"``, ... instead of
+        an intercept). Family parameters follow the fixed effects in
+        ``params`` (:mod:`pywemix.objective.families`).
     link : str, optional
         ``"logit"`` (default), ``"probit"`` or ``"cloglog"`` for binomial;
-        ``"log"`` for Poisson; ``"identity"`` for Gaussian.
+        ``"log"`` for Poisson and negative binomial; ``"log"`` (default) or
+        ``"inverse"`` for gamma; ``"logit"`` (default) or ``"probit"`` for
+        ordinal; ``"identity"`` for Gaussian.
     n_quad : int, default 13
         Adaptive Gauss-Hermite nodes per random effect (non-Gaussian families);
         ``n_quad=1`` is the Laplace approximation as lme4 defines it at any
@@ -130,6 +148,11 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         ``glmer(nAGQ=1)``).
     offset : str or array-like, optional
         Column name (or values, one per row) added to the linear predictor.
+    trials : str, optional
+        Binomial family: the column of each row's number of trials, the
+        response being the proportion of successes (as ``glm``'s
+        ``weights=`` with a proportion); the same fit as
+        ``cbind(successes, failures)``.
     center_group : dict, optional
         Grouping factor -> columns to centre on their (level-1 weighted)
         group means, e.g. ``{"schoolid": ["escs"]}``.
@@ -187,6 +210,22 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         :class:`~pywemix.survey.ByResult`. Every one implements
         :class:`pywemix.results.protocol.Result`.
 
+    Raises
+    ------
+    ValueError
+        For a formula, column, weight, level or argument the data cannot
+        honour; the message names the term, column or level at fault.
+    TypeError
+        For an argument of the wrong type (data that is not a data frame, a
+        flag that is not a bool, ...).
+
+    See Also
+    --------
+    pywemix.read_survey : Open a survey's file with its weights and plausible values.
+    pywemix.pool : Pool fits to multiply imputed data.
+    pywemix.compare : Estimates of several fits side by side.
+    pywemix.anova : Likelihood-ratio tests of nested unweighted fits.
+
     Notes
     -----
     The pseudo-log-likelihood (WeMix vignette, eqs. 18-19) is
@@ -202,7 +241,42 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
     cluster-robust at the top level (WeMix eqs. 7-9, :mod:`pywemix.estimation.variance`).
 
     R equivalents: ``WeMix::mix(formula, data, weights, cWeights)``;
-    ``lme4::lmer(REML = FALSE)`` for unit weights.
+    ``lme4::lmer(REML = FALSE)`` for unit weights; ``lme4::glmer`` (with
+    ``nAGQ``) for the other families; EdSurvey's ``mixed.sdf`` for survey
+    presets, plausible values and replicates.
+
+    Examples
+    --------
+    Students in schools, with conditional weights at both levels (level 1
+    scaled by method A); standard errors are cluster-robust, as WeMix's:
+
+    >>> import pywemix
+    >>> data = pywemix.datasets.load_pisa()
+    >>> fit = pywemix.mix("pv1math ~ escs + (1|schoolid)", data, ["pwt1", "pwt2"],
+    ...                   cond_weights=True, weight_scaling="size")
+    >>> fit.params.round(2)
+    Intercept    471.70
+    escs          25.58
+    Name: params, dtype: float64
+    >>> fit.default_kind
+    'robust'
+
+    Five plausible values, one fit each, combined by Rubin's rules:
+
+    >>> pvs = {"math": [f"pv{i}math" for i in range(1, 6)]}
+    >>> pv = pywemix.mix("math ~ escs + (1|schoolid)", data, ["pwt1", "pwt2"],
+    ...                  cond_weights=True, weight_scaling="size", plausible_values=pvs)
+    >>> type(pv).__name__
+    'PlausibleValuesResult'
+
+    Unit weights give lme4's maximum-likelihood fit,
+    ``lmer(Reaction ~ Days + (Days | Subject), sleepstudy, REML = FALSE)``:
+
+    >>> sleep = pywemix.datasets.load_sleepstudy()
+    >>> pywemix.mix("Reaction ~ Days + (Days|Subject)", sleep).params.round(2)
+    Intercept    251.41
+    Days          10.47
+    Name: params, dtype: float64
     """
     # every parameter but data, by name: the checked record of this call
     args = MixArguments(**{k: v for k, v in locals().items() if k != "data"})

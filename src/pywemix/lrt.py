@@ -150,7 +150,8 @@ def _check_nested(small, big):
 
 
 def anova(*models, refit: bool = False) -> pd.DataFrame:
-    """Likelihood-ratio tests of nested models, as lme4's ``anova``.
+    """
+    Likelihood-ratio tests of nested models, as lme4's ``anova``.
 
     Parameters
     ----------
@@ -177,12 +178,28 @@ def anova(*models, refit: bool = False) -> pd.DataFrame:
         equal responses) with the same family, weights, weight scaling,
         survey preset, centering and offset.
 
+    See Also
+    --------
+    bootstrap_lrt : A parametric bootstrap p-value of the same statistic.
+    pywemix.MixResult.wald_test : Wald tests, valid for weighted fits.
+
     Notes
     -----
     ``chisq = 2 (llf_1 - llf_0)`` against a chi-square with
     ``df = npar_1 - npar_0``. A test that a variance is zero is on the
     boundary of the parameter space: the chi-square p-value is then
     conservative (roughly twice too large for one variance).
+
+    Examples
+    --------
+    >>> import pywemix
+    >>> sleep = pywemix.datasets.load_sleepstudy()
+    >>> m0 = pywemix.mix("Reaction ~ Days + (1|Subject)", sleep)
+    >>> m1 = pywemix.mix("Reaction ~ Days + (Days|Subject)", sleep)
+    >>> pywemix.anova(m0, m1)[["npar", "chisq", "df"]].round(2)
+                                      npar  chisq   df
+    Reaction ~ Days + (1|Subject)        4    NaN  NaN
+    Reaction ~ Days + (Days|Subject)     6  42.14  2.0
     """
     if len(models) < 2:
         raise ValueError("anova needs at least two models")
@@ -251,7 +268,7 @@ def _arguments_of(m) -> MixArguments:
     return MixArguments(
         formula=m.formula, weights=list(s.weight_spec), cond_weights=s.cond_weights,
         family=s.family_object or s.family, link=None if s.family_object else s.link,
-        n_quad=s.n_quad or 1, offset=None, center_group=None, center_grand=None,
+        n_quad=s.n_quad or 1, offset=None, trials=None, center_group=None, center_grand=None,
         weight_scaling="none", survey=None, plausible_values=None, executor=None,
         reml=s.reml, start=None, max_iter=None, replicates=None, by=None)
 
@@ -309,8 +326,10 @@ class _Refit:
             Y = Y[self.perm]
         if self.family is None:
             return refit_criteria(self.gauss.with_responses(Y), self.start, self.reml)
-        return np.array([refit_llf(replace(self.design, y=y), self.family, self.n_quad,
-                                   self.start) for y in Y.T])
+        trials = self.design.y[:, 1:] if np.ndim(self.design.y) == 2 else None
+        return np.array([refit_llf(replace(self.design, y=y if trials is None else
+                                           np.column_stack([y, trials[:, 0]])),
+                                   self.family, self.n_quad, self.start) for y in Y.T])
 
 
 def _chunk(fits, ys):
@@ -318,9 +337,11 @@ def _chunk(fits, ys):
     return list(2.0 * (f1(ys) - f0(ys)))
 
 
-def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=None,
-                  allow_weighted: bool = False) -> BootstrapResult:
-    """Parametric bootstrap of the likelihood-ratio statistic (Davison and Hinkley 1997).
+def bootstrap_lrt(m0, m1, n: int = 1000,
+                  seed: int | np.random.Generator | None = None, *, executor=None,
+                  progress: bool | None = None, allow_weighted: bool = False) -> BootstrapResult:
+    """
+    Parametric bootstrap of the likelihood-ratio statistic (Davison and Hinkley 1997).
 
     Simulates ``n`` responses from the null fit ``m0``, refits both models to
     each, and compares the observed statistic with the simulated ones.
@@ -346,6 +367,8 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
     Returns
     -------
     BootstrapResult
+        The observed statistic, the bootstrap p-value with its Monte Carlo
+        error, the replicates' statistics and the chi-square p-value.
 
     Raises
     ------
@@ -360,6 +383,10 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
     NotImplementedError
         For fits on a Dask DataFrame (their rows stay on the workers).
 
+    See Also
+    --------
+    anova : The chi-square test of the same statistic.
+
     Notes
     -----
     The p-value is :math:`(1 + \\#\\{t_b \\ge t\\}) / (B + 1)` over the
@@ -367,6 +394,16 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
     and their Application*, sec. 4.2); R equivalent
     ``pbkrtest::PBmodcomp`` (Halekoh and Hojsgaard 2014, *Journal of
     Statistical Software* 59(9)).
+
+    Examples
+    --------
+    >>> import pywemix
+    >>> sleep = pywemix.datasets.load_sleepstudy()
+    >>> m0 = pywemix.mix("Reaction ~ Days + (1|Subject)", sleep)
+    >>> m1 = pywemix.mix("Reaction ~ Days + (Days|Subject)", sleep)
+    >>> boot = pywemix.bootstrap_lrt(m0, m1, n=19, seed=1)
+    >>> round(boot.statistic, 2), boot.p_value
+    (42.14, 0.05)
     """
     _check_model(m0, "m0")
     _check_model(m1, "m1")
@@ -397,7 +434,7 @@ def bootstrap_lrt(m0, m1, n: int = 1000, seed=None, *, executor=None, progress=N
                                         list(m0.params.index) != list(m1.params.index)):
         raise ValueError("REML fits with different fixed effects: refit with reml=False")
     observed = 2.0 * (m1.llf - m0.llf)
-    ys = draw_responses(m0.design, m0.params.to_numpy(), m0.random_effects_covariances,
+    ys = draw_responses(m0.design, m0.fe_params.to_numpy(), m0.random_effects_covariances,
                         m0.sigma2, m0.family_object, n, rng)
     # the designs of both fits hold the same rows, maybe in another order
     f0, g1 = _Refit(m0), _Refit(m1, perm)

@@ -49,7 +49,8 @@ def fit_frame(args: MixArguments, data, reuse: "DesignReuse | None" = None):
         if design is None:
             design = build_design(args.parsed, data, args.weights, args.cond_weights,
                                   family=args.family_object, offset=args.offset,
-                                  transform=args.transform, weight_scaling=args.scaling)
+                                  transform=args.transform, weight_scaling=args.scaling,
+                                  trials=args.trials)
             if reuse is not None:
                 reuse.put(data, args, design, list(messages))
         settings = fit_settings(args, design)
@@ -98,7 +99,8 @@ def fit_settings(args: MixArguments, design) -> FitSettings:
         weight_scaling=normalize_scaling(args.scaling), survey=args.survey_name,
         center_group=tuple((g, tuple(c)) for g, c in args.groups.items()),
         center_grand=tuple(args.grand), offset_column=design.offset_column,
-        has_offset=bool(np.any(design.offset != 0)), family_object=fam)
+        has_offset=bool(np.any(design.offset != 0)),
+        family_object=fam.for_design(design) if fam else None)
 
 
 def warn_few_groups(design):
@@ -146,19 +148,40 @@ class DesignReuse:
         self.entry = None
 
     def get(self, data, args: MixArguments):
+        """
+        Return the kept design with this frame's response, if it can be reused.
+
+        Parameters
+        ----------
+        data : DataFrame
+            The next frame.
+        args : MixArguments
+            The checked arguments of its fit.
+
+        Returns
+        -------
+        ModelDesign or None
+            The first frame's design with the response replaced (its warnings
+            recorded again), or None when ``data`` differs in more than the response.
+        """
         if self.entry is None or not isinstance(data, pd.DataFrame):
             return None
         first, key, design, messages = self.entry
         parsed = args.parsed
         resp = parsed.response
-        if (key != (parsed, resp) or data.shape != first.shape
+        if (key != (parsed, resp) or args.trials is not None or data.shape != first.shape
                 or list(data.columns) != list(first.columns) or resp not in data.columns
                 or not np.array_equal(data[resp].isna().to_numpy(),
                                       first[resp].isna().to_numpy())
                 or not all(data[c].equals(first[c]) for c in data.columns if c != resp)):
             return None
         values = data[resp].iloc[design.row_positions]
-        y = response_values(values, resp, args.family_object)
+        family = args.family_object
+        if family is not None:
+            family, levels = family.for_response(values, resp)
+            if levels != design.response_levels:  # an ordinal response's categories
+                return None
+        y = response_values(values, resp, family)
         frame = design.frame.copy(deep=False)
         frame[resp] = values.to_numpy()
         for m in messages:
@@ -167,5 +190,19 @@ class DesignReuse:
         return replace(design, y=y, frame=frame)
 
     def put(self, data, args: MixArguments, design, messages):
+        """
+        Keep the design of the first frame (later calls keep nothing).
+
+        Parameters
+        ----------
+        data : DataFrame
+            The frame the design was built from.
+        args : MixArguments
+            The checked arguments of its fit.
+        design : ModelDesign
+            Its design.
+        messages : list
+            The warnings issued while building it.
+        """
         if isinstance(data, pd.DataFrame) and self.entry is None:
             self.entry = (data, (args.parsed, args.parsed.response), design, messages)

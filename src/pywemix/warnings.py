@@ -38,8 +38,12 @@ class PseudoLikelihoodWarning(PywemixWarning):
 
 
 class SurveyWarning(PywemixWarning):
-    """A survey preset could not be applied in full (e.g. its replicate weights are
-    not in the data): the warning says what was used instead."""
+    """
+    A survey preset could not be applied in full.
+
+    For example its replicate weights are not in the data: the warning says
+    what was used instead.
+    """
 
 
 # -- issuing and recording warnings ------------------------------------------

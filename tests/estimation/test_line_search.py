@@ -20,7 +20,7 @@ class Quadratic:
     """``f(x) = -|x - 1|^2`` with the interfaces the two line searches call."""
 
     def __init__(self, p):
-        self.p = p
+        self.p = self.theta_offset = p
         self.structure = SimpleNamespace(theta_is_diag=lambda: np.zeros(0, dtype=bool))
         self.calls = []
 

@@ -347,8 +347,8 @@ def test_json_has_every_table(fit):
     assert d == s.as_dict()
     keys = {"schema", "title", "formula", "family", "link", "criterion", "nobs", "llf",
             "converged", "iterations", "standard_errors", "survey", "params", "bse",
-            "fixed", "var_components", "groups", "icc", "icc_std_error", "header",
-            "footer", "se_note", "notes", "warnings"}
+            "fixed", "family_params", "var_components", "groups", "icc", "icc_std_error",
+            "header", "footer", "se_note", "notes", "warnings"}
     if getattr(res, "n_plausible", None):  # the parts of the total variance too
         keys |= {"plausible_values", "imputation_variance", "sampling_variance"}
     assert set(d) == keys

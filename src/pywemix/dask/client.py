@@ -8,9 +8,22 @@ from __future__ import annotations
 __all__ = ["is_dask_dataframe", "has_client"]
 
 
-def is_dask_dataframe(data) -> bool:
-    """Whether ``data`` is a Dask DataFrame (imports Dask only for objects of
-    the ``dask`` package)."""
+def is_dask_dataframe(data: object) -> bool:
+    """
+    Tell whether ``data`` is a Dask DataFrame.
+
+    Imports Dask only for objects of the ``dask`` package.
+
+    Parameters
+    ----------
+    data : object
+        Anything.
+
+    Returns
+    -------
+    bool
+        Whether it is a ``dask.dataframe.DataFrame``.
+    """
     if type(data).__module__.split(".")[0] not in ("dask", "dask_expr"):
         return False
     import dask.dataframe as dd
@@ -18,7 +31,14 @@ def is_dask_dataframe(data) -> bool:
 
 
 def has_client() -> bool:
-    """Whether a ``distributed.Client`` is in use in this process."""
+    """
+    Tell whether a ``distributed.Client`` is in use in this process.
+
+    Returns
+    -------
+    bool
+        False also when ``distributed`` is not installed.
+    """
     try:
         from distributed import get_client
         get_client()

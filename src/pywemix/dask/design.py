@@ -21,15 +21,16 @@ import numpy as np
 import pandas as pd
 
 from ..design.frame import check_columns
-from ..design.model import (DesignBase, check_identifiable, check_rank, fixed_matrix,
-                            random_blocks)
+from ..design.model import (DesignBase, check_identifiable, check_rank, fixed_columns,
+                            fixed_matrix, random_blocks)
 from ..design.levels import order_levels, sorted_levels
 from ..design.scaling import normalize_scaling, warn_unscaled_sums
 from ..design.weights import conditional_weights, constant_within, normalize_weight_spec
 from ..warnings import DataWarning, WeightWarning, warn
 from .client import has_client
 from .passes import (KEPT, Model, Plan, model_rows, partition_power_sums,
-                     partition_statistics, partition_term_statistics, scan_partition)
+                     partition_statistics, partition_term_statistics, response_categories,
+                     scan_partition)
 from .transforms import (centre_model, learned_specs, learned_states, learned_terms,
                          poly_degrees)
 
@@ -159,7 +160,9 @@ def build_dask_design(parsed, ddf, weights, cond_weights, *, offset=None,
     mm, Zs, blocks, model = _model_specs(ddf, plan, model, sample, levels)
     M2, n2, totals = _add_up(_stream(ddf, partition_statistics, plan, model),
                              lev2.n_groups)
-    x_names = list(mm.columns)
+    x_names = fixed_columns(mm, family)[1]  # no intercept for ordinal models
+    keep = [list(mm.columns).index(n) for n in x_names]
+    totals["xtx"] = totals["xtx"][np.ix_(keep, keep)]
     if not (totals["finite_X"] and totals["finite_Z"]):
         _name_infinite(ddf, plan, "fixed-effect" if not totals["finite_X"] else "random-effect")
     _check_totals(totals, parsed, x_names, levels, Zs, family is None)
@@ -174,8 +177,19 @@ def build_dask_design(parsed, ddf, weights, cond_weights, *, offset=None,
     return DaskDesign(parsed, x_names, blocks, levels, np.array([totals["wmin"], totals["wmax"]]),
                       wg, sample, model.fixed_spec, model.random_specs, spec, cond_weights,
                       n_dropped, np.array([totals["offset_max"]]), offset, centering,
+                      _response_levels(ddf, plan, family),
                       n_obs=totals["n_rows"], M2=M2, n2=n2, groups=groups, plan=plan,
                       model=model)
+
+
+def _response_levels(ddf, plan, family):
+    """The categories of an ordinal response over all partitions' used rows
+    (None for the other families)."""
+    if family is None or not hasattr(family, "categories_of"):
+        return None
+    values = [v for part in _compute(ddf, response_categories, plan) for v in part]
+    return family.for_response(pd.Series(values, name=plan.parsed.response),
+                               plan.parsed.response)[1]
 
 
 def _model_specs(ddf, plan, model, sample, levels):

@@ -33,14 +33,25 @@ __all__ = ["mix_dask", "in_memory_reason", "collect_model_columns", "model_colum
 
 
 def mix_dask(args: MixArguments, data, carry=()):
-    """``mix`` on a Dask DataFrame (arguments as :func:`pywemix.mix`, checked).
+    """
+    Fit ``mix`` on a Dask DataFrame.
 
-    ``carry``: columns the actors of a binomial or Poisson fit keep with their
-    rows, for refits with other weights (:mod:`pywemix.survey.dask_refit`).
+    Parameters
+    ----------
+    args : MixArguments
+        The checked arguments of :func:`pywemix.mix`.
+    data : dask.dataframe.DataFrame
+        The data, left on the workers where the model allows.
+    carry : sequence of str, default ()
+        Columns the actors of a binomial or Poisson fit keep with their
+        rows, for refits with other weights (:mod:`pywemix.survey.dask_refit`).
 
     Returns
     -------
-    DaskMixResult
+    DaskMixResult or MixResult
+        A :class:`~pywemix.dask.result.DaskMixResult`, or a
+        :class:`~pywemix.results.result.MixResult` when the model is fitted in
+        memory (see Notes).
 
     Notes
     -----
@@ -91,7 +102,7 @@ def mix_dask(args: MixArguments, data, carry=()):
 def _fit_quadrature(data, design, structure, args, carry=()):
     """Objective and optimum of a binomial or Poisson model on the cluster."""
     from distributed import get_client
-    family, n_quad = args.family_object, args.n_quad
+    family, n_quad = args.family_object.for_design(design), args.n_quad
     actors = make_actors(get_client(), data, design, family, n_quad, structure, args.scaling,
                          carry)
     function = DistributedQuadrature(actors, design, structure, family, n_quad)
@@ -117,6 +128,10 @@ def in_memory_reason(args: MixArguments, data) -> str | None:
         if not has_client():
             return (f"family {family.name!r} needs a distributed.Client (its "
                     "quadrature runs in actors on the workers)")
+        if args.trials is not None:
+            return (f"trials={args.trials!r} (a proportion of successes) is not computed on "
+                    "the workers (write the response as cbind(successes, failures) to fit "
+                    "there)")
         resp = parsed.response
         if parsed.response_is_column and resp in data.columns and \
                 not pd.api.types.is_numeric_dtype(data.dtypes[resp]):
@@ -142,6 +157,7 @@ def model_column_names(args: MixArguments, columns) -> list:
     needed = set(args.parsed.model_columns(cols)) | {w for w in (args.weights or []) if w}
     needed |= {c for cs in args.groups.values() for c in cs} | set(args.grand)
     needed |= {args.offset} if isinstance(args.offset, str) else set()
+    needed |= {args.trials} if args.trials is not None else set()
     return [c for c in cols if c in needed]
 
 

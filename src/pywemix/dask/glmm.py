@@ -26,8 +26,9 @@ import pandas as pd
 from ..design.levels import Level
 from ..design.scaling import scale_within
 from ..estimation.components import boundary_messages
-from ..estimation.glmm import laplace_start, maximise, quadrature_record
-from ..estimation.search import check_start, irls
+from ..estimation.glmm import (glm_evaluation, glm_newton, laplace_start, maximise,
+                               natural_start, quadrature_record)
+from ..estimation.search import irls
 from ..estimation.optimum import Optimum
 from ..objective.laplace import LaplaceObjective
 from ..objective.linpred import linear_predictor
@@ -160,8 +161,8 @@ class PartitionQuadrature:
         modes, var = self.obj.conditional_modes(phi, variances=True)
         X, y, off, _ = self.glm
         obj = self.obj
-        eta = linear_predictor(X, phi[:obj.p], off, obj.Z, [lev.codes for lev in obj.levels],
-                               modes)
+        eta = linear_predictor(X, obj.split(phi)[0], off, obj.Z,
+                               [lev.codes for lev in obj.levels], modes)
         mu = self.family.mean(eta)
         extreme = (mu < 1e-10) | (mu > 1 - 1e-10) if self.family.name == "binomial" \
             else mu < 1e-10
@@ -173,6 +174,7 @@ class PartitionQuadrature:
         if self.obj is None:
             return None
         X, y, _, _ = self.glm
+        y = self.family.observed(y)  # a proportion for a binomial response with trials
         binary = np.all((X == 0) | (X == 1), axis=0)
         on = X == 1
         return binary, on.sum(axis=0), y @ on, X.sum(axis=0), (X * X).sum(axis=0), len(y)
@@ -203,6 +205,19 @@ class PartitionQuadrature:
         X, y, off, w = self.glm
         _, d1, d2 = family.derivs(y, X @ beta + off)
         return (X * (w * -d2)[:, None]).T @ X, X.T @ (w * d1)
+
+    def glm_evaluation(self, x, family):
+        """:func:`~pywemix.estimation.glmm.glm_evaluation` of the partition's
+        rows at ``x = (beta, a)`` (families with auxiliary parameters)."""
+        return None if self.obj is None else glm_evaluation(family, *self.glm, x)
+
+    def glm_start(self, family):
+        """(sum of w * the family's start eta, sum of w, rows): the partition's
+        part of the GLM start of a family with auxiliary parameters."""
+        if self.obj is None:
+            return 0.0, 0.0, 0
+        _, y, _, w = self.glm
+        return family.eta_start(y, w) * float(np.sum(w)), float(np.sum(w)), len(y)
 
 
 def _local_levels(codes):
@@ -272,6 +287,26 @@ def _glm_start(obj, family, design, max_iter=50):
     return irls(info_score, beta, max_iter=max_iter)
 
 
+def _glm_aux_start(obj, family, design):
+    """``(beta, a)`` of the weighted GLM without random effects of a family with
+    auxiliary parameters, summed over the actors (as in memory,
+    :func:`pywemix.estimation.glmm.fixed_start`): the intercept at the
+    weighted mean of the partitions' start, the auxiliary parameters at the
+    family object's values, then Newton steps on the sums over the actors."""
+    parts = [p for p in _gather([a.glm_start(family) for a in obj.actors]) if p[2]]
+    beta = np.zeros(obj.p)
+    if "Intercept" in design.x_names:
+        beta[design.x_names.index("Intercept")] = (sum(p[0] for p in parts)
+                                                   / sum(p[1] for p in parts))
+    x0 = np.r_[beta, family.unconstrained(family.aux)]
+
+    def evaluate(x):
+        evs = [e for e in _gather([a.glm_evaluation(x, family) for a in obj.actors]) if e]
+        return replace(evs[0], llf=sum(e.llf for e in evs), grad=sum(e.grad for e in evs),
+                       hess=sum(e.hess for e in evs))
+    return glm_newton(evaluate, x0)
+
+
 def optimize_distributed(objective, *, start=None, max_iter: int = 200) -> Optimum:
     """:func:`pywemix.estimation.glmm.optimize_quadrature` on a
     :class:`DistributedQuadrature` (same optimiser, start, checks and
@@ -280,19 +315,21 @@ def optimize_distributed(objective, *, start=None, max_iter: int = 200) -> Optim
     sums = [c for c in _gather([a.column_sums() for a in obj.actors]) if c is not None]
     _separation_check(sums, design.x_names, family)
     if start is None:
-        phi0 = np.r_[_glm_start(obj, family, design), 0.5 * objective.structure.theta_start()]
+        fixed = _glm_aux_start(obj, family, design) if family.n_aux else \
+            _glm_start(obj, family, design)
+        phi0 = np.r_[fixed, 0.5 * objective.structure.theta_start()]
         if objective.n_quad > 1:  # as in memory: from the Laplace maximum
             laplace = DistributedQuadrature(obj.actors, design, objective.structure, family, 1,
                                             ActorRunner({"evaluate": "laplace_evaluate"}))
             phi0 = laplace_start(laplace, phi0, max_iter)
     else:
-        phi0 = check_start(start, obj.P, "the fixed effects, then the Cholesky factors of "
-                           "each level's covariance")
+        phi0 = natural_start(start, obj)
     scale = obj.w1_total
     phi, ev, iters, converged, message = maximise(obj, objective.n_quad, phi0, max_iter, scale)
     record = quadrature_record(design, objective.n_quad, scale, phi, ev, iters, converged,
                                message)
-    beta, chol = phi[:obj.p], phi[obj.p:]
+    beta, chol = obj.split(phi)
+    family_params = obj.family.aux
     covs = tuple(obj.covariances(chol))
     for msg in boundary_messages(objective.structure, chol, design.levels, covs):
         warn(msg, BoundaryWarning)
@@ -301,7 +338,7 @@ def optimize_distributed(objective, *, start=None, max_iter: int = 200) -> Optim
     return Optimum.from_record(record, beta=beta, sigma2=np.nan, covariances=covs,
                                theta=chol, llf=float(ev.llf), criterion="ML",
                                modes=tuple(modes), mode_variances=tuple(mode_var),
-                               evaluation=ev)
+                               evaluation=ev, family_params=family_params)
 
 
 def _separation_check(sums, names, family) -> None:

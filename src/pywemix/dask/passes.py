@@ -20,10 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from formulaic import model_matrix
-from formulaic.errors import FormulaicError
 
 from ..design.frame import check_predictor_types, numeric_array
+from ..design.model import fixed_columns, response_frame
 from ..design.sufficient import group_crossprod, group_sum
 from ..design.weights import conditional_weights, validate_weights
 from .transforms import centre_rows, centre_sums, power_sums, term_statistics
@@ -73,14 +72,17 @@ class Plan:
 
     @property
     def weight_columns(self) -> list:
+        """The weight columns of every level, each once."""
         return list(dict.fromkeys(w for w in self.spec if w is not None))
 
     @property
     def upper_weight_columns(self) -> list:
+        """The weight columns of the levels above the observations, each once."""
         return list(dict.fromkeys(w for w in self.spec[1:] if w is not None))
 
     @property
     def all_group_columns(self) -> list:
+        """The columns of every grouping factor, each once."""
         return list(dict.fromkeys(c for cols in self.group_columns for c in cols))
 
 
@@ -234,20 +236,18 @@ def with_categories(frame: pd.DataFrame, categories: dict) -> pd.DataFrame:
 
 def response_values(frame: pd.DataFrame, parsed, family=None) -> np.ndarray:
     """The response of the rows (a column or an expression): finite for the
-    Gaussian family, coded by ``family.response`` otherwise; whether it is
-    constant is checked over all partitions."""
+    Gaussian family, coded by ``family.response`` otherwise (a ``cbind``
+    response: (successes, trials); without a family, for the statistics
+    pass of a GLMM, its proportion); whether it is constant is checked over
+    all partitions."""
     name = parsed.response
-    if parsed.response_is_column:
-        values = frame[name]
-    else:
-        try:
-            with np.errstate(all="ignore"):
-                lhs = model_matrix(f"{name} ~ 1", frame, na_action="ignore").lhs
-        except FormulaicError as exc:
-            raise ValueError(f"cannot evaluate the response {name!r}: {exc}") from None
-        values = pd.Series(np.asarray(lhs.iloc[:, 0]), index=frame.index, name=name)
+    values = response_frame(frame, parsed)
     if family is not None:
         return family.response(values, name)
+    if isinstance(values, pd.DataFrame):  # cbind(successes, failures)
+        s, f = (values[c].to_numpy(dtype=float) for c in values.columns)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(s + f > 0, s / (s + f), 0.0)
     y = numeric_array(values.to_frame(name), name, "response")
     bad = ~np.isfinite(y)
     if bad.any():
@@ -256,11 +256,18 @@ def response_values(frame: pd.DataFrame, parsed, family=None) -> np.ndarray:
     return y
 
 
+def response_categories(part: pd.DataFrame, plan: Plan) -> list:
+    """The distinct response values of a partition's used rows (the
+    categories of an ordinal response, gathered over the partitions)."""
+    frame = used_rows(part, plan)
+    return pd.unique(response_frame(frame, plan.parsed).dropna()).tolist()
+
+
 def design_blocks(frame: pd.DataFrame, plan: Plan, model: Model, family=None):
     """(X, list of Z per level, y, offset, conditional level-1 weights, raw
     weight arrays) of complete rows."""
     frame = model_rows(frame, model)
-    X = model.fixed_spec.get_model_matrix(frame, na_action="raise").to_numpy(dtype=float)
+    X = fixed_columns(model.fixed_spec.get_model_matrix(frame, na_action="raise"), family)[0]
     Z = [np.hstack([sp.get_model_matrix(frame, na_action="raise").to_numpy(dtype=float)
                     for sp in specs]) for specs in model.random_specs]
     y = response_values(frame, plan.parsed, family)

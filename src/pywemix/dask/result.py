@@ -59,7 +59,7 @@ class DaskMixResult(MixResult):
         """A Dask Series of fitted values or residuals of the rows used."""
         design = self._design
         modes = [np.asarray(m) for m in self._modes]
-        args = (design.plan, design.model, np.asarray(self.estimates.params), modes, what,
+        args = (design.plan, design.model, np.asarray(self.fe_params), modes, what,
                 self._family)
         return self._data.map_partitions(_fitted_partition, *args,
                                          meta=pd.Series([], dtype=float, name=name))
@@ -79,9 +79,7 @@ class DaskMixResult(MixResult):
             return r
         if self._family is None:
             return r / np.sqrt(self.sigma2)
-        family = self._family
-        mu = self._per_row("fitted", "fittedvalues")
-        return r / mu.map_partitions(lambda m: np.sqrt(family.variance(m)), meta=mu)
+        return self._per_row("pearson", "resid")
 
     def resid(self, kind: str = "response"):
         """Residuals ``y - fittedvalues`` (``kind="pearson"`` divides by sigma),
@@ -147,7 +145,7 @@ class DaskMixResult(MixResult):
         names = [f"sim_{k + 1}" for k in range(n)]
         design = self._design
         return self._data.map_partitions(
-            _simulate_partition, design.plan, design.model, np.asarray(self.estimates.params),
+            _simulate_partition, design.plan, design.model, np.asarray(self.fe_params),
             effects, self.sigma2, self._family, root, names,
             meta=pd.DataFrame({c: pd.Series([], dtype=float) for c in names}))
 
@@ -198,8 +196,15 @@ def _fitted_partition(part, plan, model, beta, modes, what, family=None):
     X, Z, y, off, _, _ = design_blocks(frame, plan, model, family)
     codes = level_codes(frame, model)
     eta = linear_predictor(X, beta, off, Z, codes, modes)
-    mu = eta if family is None else family.mean(eta)
-    return pd.Series(y - mu if what == "resid" else mu, index=frame.index)
+    if family is None:
+        return pd.Series(y - eta if what == "resid" else eta, index=frame.index)
+    mu = family.mean(eta)
+    if what == "fitted":
+        return pd.Series(mu, index=frame.index)
+    r = family.observed(y) - mu  # a proportion for a binomial response with trials
+    if what == "pearson":
+        r = r / np.sqrt(family.variance(mu) / family.response_weight(y))
+    return pd.Series(r, index=frame.index)
 
 
 def _predict_partition(part, result, kwargs):
@@ -227,16 +232,16 @@ def _simulate_partition(part, plan, model, beta, effects, sigma2, family, root, 
     number = partition_info["number"] if partition_info else 0
     rng = np.random.default_rng(np.random.SeedSequence(root.entropy,
                                                        spawn_key=(1, number)))
-    X, Z, _, off, _, _ = design_blocks(frame, plan, model, family)
+    X, Z, y, off, _, _ = design_blocks(frame, plan, model, family)
     codes = level_codes(frame, model)
     eta = np.repeat(linear_predictor(X, beta, off)[:, None], len(names), axis=1)
     for z, c, u in zip(Z, codes, effects):
         eta += np.einsum("iq,kiq->ik", z, u[:, c])
     if family is None:
-        y = eta + rng.normal(0.0, np.sqrt(sigma2), size=eta.shape)
-    else:
-        y = family.simulate(family.mean(eta), rng)
-    return pd.DataFrame(np.asarray(y, dtype=float), index=frame.index, columns=names)
+        draws = eta + rng.normal(0.0, np.sqrt(sigma2), size=eta.shape)
+    else:  # successes out of the rows' trials; an ordinal response's categories
+        draws = family.labels(family.sample(eta, rng, y))
+    return pd.DataFrame(np.asarray(draws, dtype=float), index=frame.index, columns=names)
 
 
 def _common_rows(part, plan_a, plan_b, family):

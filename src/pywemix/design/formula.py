@@ -15,7 +15,7 @@ from functools import lru_cache
 from formulaic import Formula
 from formulaic.errors import FormulaicError
 
-__all__ = ["RandomTerm", "ParsedFormula", "parse_formula"]
+__all__ = ["RandomTerm", "ParsedFormula", "parse_formula", "cbind_parts"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,9 @@ class ParsedFormula:
         """Columns the response is made of."""
         if self.response_is_column:
             return frozenset([self.response])
+        parts = cbind_parts(self.response)
+        if parts is not None:
+            return frozenset().union(*(_columns_of(p) for p in parts))
         return _columns_of(self.response)
 
     @property
@@ -119,6 +122,19 @@ def _names_in(text: str) -> set:
 
 
 @lru_cache(maxsize=256)
+def cbind_parts(response: str):
+    """The two expressions (successes, failures) of a ``cbind(a, b)`` response
+    (lme4's binomial response with trials), or None for another response."""
+    m = re.fullmatch(r"\s*cbind\s*\((.*)\)\s*", response, flags=re.S)
+    if m is None:
+        return None
+    parts = [p.strip() for p in _split_top_level(m.group(1), ",")]
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"the response {response!r} must be cbind(successes, failures): "
+                         "two expressions")
+    return parts
+
+
 def _columns_of(expr: str) -> frozenset:
     """formulaic's required variables of ``expr``, with backticked names kept
     whole (formulaic reports `a.b` as the variable a)."""

@@ -18,7 +18,7 @@ from interface_meta import override
 from scipy.linalg import lapack
 
 from .columns import plain_matrix
-from .formula import ParsedFormula, parse_formula
+from .formula import ParsedFormula, cbind_parts, parse_formula
 from .frame import (categorical_values, check_columns, check_predictor_types, complete_rows,
                     is_text, numeric_array, numeric_values, to_pandas)
 from .levels import order_levels, sorted_levels
@@ -30,7 +30,8 @@ from .validate import (check_centered, check_magnitude, check_response_not_predi
 from .weights import (check_unconditional, conditional_weights, constant_within, normalize_weight_spec,
                       validate_weights, zero_weight_rows)
 
-__all__ = ["DesignBase", "ModelDesign", "build_design", "fixed_matrix", "random_matrix", "random_blocks",
+__all__ = ["DesignBase", "ModelDesign", "build_design", "fixed_matrix", "fixed_columns",
+           "family_columns", "random_matrix", "random_blocks",
            "check_rank", "check_identifiable"]
 
 
@@ -74,6 +75,8 @@ class DesignBase:
     offset_column : str or None
     centering : Centering or None
         The fitted centering (for ``predict``).
+    response_levels : tuple or None
+        The categories of an ordinal response, in order (its codes 0, 1, ...).
     """
 
     parsed: ParsedFormula
@@ -91,6 +94,7 @@ class DesignBase:
     offset: np.ndarray = None
     offset_column: str | None = None
     centering: object = None
+    response_levels: tuple | None = None
 
     @property
     def n_levels(self) -> int:
@@ -99,21 +103,67 @@ class DesignBase:
 
     @property
     def response(self) -> str:
+        """The response's name in the formula."""
         return self.parsed.response
 
 
 @dataclass(frozen=True, kw_only=True)
 class ModelDesign(DesignBase):
-    """Numeric form of a mixed model, rows sorted by group at every level
-    (the fields of :class:`DesignBase` and the rows' arrays).
+    """
+    Numeric form of a mixed model, rows sorted by group at every level.
 
-    Attributes
+    The fields of :class:`DesignBase` and the rows' arrays; made by
+    :func:`build_design` (stage 1, lme4's ``lFormula``). A frozen dataclass
+    whose fields are given by keyword.
+
+    Parameters
     ----------
-    y : ndarray (n,)
+    parsed : ParsedFormula
+        The parsed formula.
+    x_names : list of str
+        Fixed-effect column names.
+    blocks : list of list of RandomBlock
+        One list per level, from level 2 up.
+    levels : list of Level
+        The grouping levels, from level 2 up.
+    w1 : ndarray
+        Conditional level-1 weights.
+    wg : list of ndarray
+        Conditional weights of the groups of each level (level 2 up).
+    frame : DataFrame
+        The model frame, sorted by group.
+    fixed_spec : formulaic ModelSpec
+        To build the same fixed-effect columns on new data.
+    random_specs : list of formulaic ModelSpec
+        To build the same random-effect columns on new data.
+    weight_spec : list of (str or None)
+        Weight column per level, level 1 first.
+    cond_weights : bool
+        Whether the weights were given as conditional weights.
+    n_dropped : int, default 0
+        Rows dropped for zero weights.
+    offset : ndarray, optional
+        The offset of the linear predictor.
+    offset_column : str, optional
+        The offset's column.
+    centering : Centering, optional
+        The fitted centering (for ``predict``).
+    response_levels : tuple, optional
+        The categories of an ordinal response, in order (its codes 0, 1, ...).
+    y : ndarray (n,) or (n, 2)
+        The response, coded by the family (ordinal: category codes 0, 1,
+        ...); a binomial response with trials (``cbind``) holds (successes,
+        trials) per row.
     X : ndarray (n, p)
-    Z : list of ndarray (n, q_l), one per level from level 2 up
+        The fixed-effects design matrix.
+    Z : list of ndarray (n, q_l)
+        The random-effects design matrices, one per level from level 2 up.
     raw_weights : dict
         The weight columns as given, by name.
+
+    See Also
+    --------
+    build_design : Makes it from a formula and data.
     """
 
     y: np.ndarray
@@ -128,6 +178,7 @@ class ModelDesign(DesignBase):
 
     @property
     def n_obs(self) -> int:
+        """Number of observations (rows) used."""
         return len(self.y)
 
 
@@ -174,6 +225,24 @@ def fixed_matrix(spec_or_formula, frame: pd.DataFrame):
             "example the log or square root of a negative number): transform the column so "
             "that every row the model uses is defined, or drop those rows") from None
     return mm
+
+
+def fixed_columns(mm, family=None):
+    """``(X, names)`` of a fixed-effects model matrix for ``family``: without
+    the intercept for families whose parameters take its place (the ordinal
+    thresholds; R's ``ordinal::clmm`` drops the intercept column of the same
+    treatment-coded matrix)."""
+    return family_columns(np.asarray(mm, dtype=float), list(mm.columns), family)
+
+
+def family_columns(X: np.ndarray, names, family=None):
+    """``(X, names)`` without the intercept column when ``family`` has none
+    (see :func:`fixed_columns`); the same arrays otherwise."""
+    names = list(names)
+    if family is None or family.has_intercept or "Intercept" not in names:
+        return np.ascontiguousarray(X), names
+    keep = [n != "Intercept" for n in names]
+    return np.ascontiguousarray(X[:, keep]), [n for n in names if n != "Intercept"]
 
 
 def random_matrix(expr_or_spec, frame: pd.DataFrame):
@@ -345,29 +414,82 @@ def _frame(data, parsed: ParsedFormula, spec, extra=()):
     return pd.DataFrame(out, index=data.index if rows is None else data.index[rows])
 
 
-def _response(frame, parsed, family):
-    """The response vector (family-coded), from a column or an expression."""
+def _expression(expr, frame, name):
+    """One column (a Series) from a column name or an expression of the frame."""
+    if expr in frame.columns:
+        return frame[expr]
+    try:
+        with np.errstate(all="ignore"):  # log(0) and the like: checked below
+            lhs = model_matrix(f"{expr} ~ 1", frame, na_action="ignore").lhs
+    except FormulaicError as exc:
+        raise ValueError(f"cannot evaluate the response {name!r}: {exc}") from None
+    if lhs.shape[1] != 1:
+        raise ValueError(f"the response {name!r} must give one column, got "
+                         f"{lhs.shape[1]} ({', '.join(map(str, lhs.columns))})")
+    return pd.Series(np.asarray(lhs.iloc[:, 0]), index=frame.index, name=expr)
+
+
+def response_frame(frame, parsed):
+    """The response of ``frame``'s rows: a Series (a column or an expression),
+    or for ``cbind(successes, failures)`` a DataFrame of the two."""
     name = parsed.response
     if parsed.response_is_column:
-        values = frame[name]
-    else:
-        try:
-            with np.errstate(all="ignore"):  # log(0) and the like: checked below
-                lhs = model_matrix(f"{name} ~ 1", frame, na_action="ignore").lhs
-        except FormulaicError as exc:
-            raise ValueError(f"cannot evaluate the response {name!r}: {exc}") from None
-        if lhs.shape[1] != 1:
-            raise ValueError(f"the response {name!r} must give one column, got "
-                             f"{lhs.shape[1]} ({', '.join(map(str, lhs.columns))})")
-        values = pd.Series(np.asarray(lhs.iloc[:, 0]), index=frame.index, name=name)
-    return response_values(values, name, family)
+        return frame[name]
+    parts = cbind_parts(name)
+    if parts is None:
+        return _expression(name, frame, name).rename(name)
+    return pd.DataFrame({p: _expression(p, frame, name).to_numpy() for p in parts},
+                        index=frame.index)
 
 
-def response_values(values: pd.Series, name: str, family) -> np.ndarray:
+def with_trials(proportion: pd.Series, trials: pd.Series, name: str, column: str):
+    """(successes, failures) of a proportion of successes out of ``trials``
+    (a frame as ``cbind(successes, failures)`` gives); successes within
+    ``1e-6`` of a whole number are rounded to it (proportions written with
+    few digits)."""
+    for values, what in ((proportion, f"the proportion {name!r}"),
+                         (trials, f"the trials column {column!r}")):
+        if not pd.api.types.is_numeric_dtype(values.dtype) or \
+                pd.api.types.is_bool_dtype(values.dtype):
+            raise TypeError(f"{what} must be numeric, got dtype {values.dtype}")
+    p, n = proportion.to_numpy(dtype=float), trials.to_numpy(dtype=float)
+    bad_n = ~np.isfinite(n) | (n < 0) | (n != np.round(n))
+    if bad_n.any():
+        raise ValueError(f"the trials column {column!r} must hold non-negative whole "
+                         f"numbers; {int(bad_n.sum())} values are not, e.g. "
+                         f"{pd.unique(n[bad_n]).tolist()[:5]}")
+    bad_p = ~np.isfinite(p) | (p < 0) | (p > 1)
+    if bad_p.any():
+        raise ValueError(f"the binomial response {name!r} with trials={column!r} must be a "
+                         f"proportion in [0, 1]; {int(bad_p.sum())} values are not, e.g. "
+                         f"{pd.unique(p[bad_p]).tolist()[:5]}")
+    s = p * n
+    r = np.round(s)
+    off = np.abs(s - r) > 1e-6 * np.maximum(1.0, s)
+    if off.any():
+        i = int(np.flatnonzero(off)[0])
+        raise ValueError(f"the proportion {name!r} times the trials {column!r} must be a "
+                         f"whole number of successes; {int(off.sum())} rows are not, e.g. "
+                         f"{p[i]:g} x {n[i]:g} = {s[i]:g}")
+    return pd.DataFrame({"successes": r, "failures": n - r}, index=proportion.index)
+
+
+def response_values(values, name: str, family) -> np.ndarray:
     """The checked response vector of ``values`` (family-coded; numeric,
-    finite and in double range for the Gaussian family; never constant)."""
+    finite and in double range for the Gaussian family; never constant;
+    (successes, trials) for a ``cbind`` response)."""
+    if isinstance(values, pd.DataFrame) and (family is None or family.name != "binomial"):
+        raise TypeError(f"the response {name!r} (successes, failures) is for the binomial "
+                        f"family, not {family.name if family else 'gaussian'!r}")
     if family is not None:
         y = family.response(values, name)
+        if y.ndim == 2:  # binomial with trials: not constant in its proportion
+            prop = family.observed(y)[y[:, 1] > 0]
+            if np.ptp(prop) == 0:
+                raise ValueError(f"response {name!r} has the same proportion of successes "
+                                 f"({prop[0]:g}) in all {len(y)} rows: there is nothing "
+                                 "to model")
+            return y
     else:
         y = numeric_values(values, name, "response")
         bad = ~np.isfinite(y)
@@ -409,16 +531,20 @@ def _weights(frame, parsed, spec, cond_weights):
     return frame, arrays, ordered, int(drop.sum())
 
 
-def build_design(formula, data, weights=None, cond_weights=False,
-                 transform=None, family=None, offset=None,
-                 weight_scaling: str = "none") -> ModelDesign:
-    """Build the numeric design of a weighted mixed model.
+def build_design(formula: str | ParsedFormula, data, weights: list | None = None,
+                 cond_weights: bool = False, transform=None, family=None, offset=None,
+                 weight_scaling: str = "none", trials: str | None = None) -> ModelDesign:
+    """
+    Build the numeric design of a weighted mixed model.
+
+    Stage 1 of a fit; R equivalent: ``lme4::lFormula``.
 
     Parameters
     ----------
     formula : str
-        lme4-style formula.
+        An lme4-style formula (or a parsed formula).
     data : pandas.DataFrame or polars.DataFrame
+        The data; rows with missing values in model variables are dropped.
     weights : list of (str or None), optional
         One weight column per level, level 1 first.
     cond_weights : bool
@@ -435,16 +561,26 @@ def build_design(formula, data, weights=None, cond_weights=False,
         Scaling of the conditional level-1 weights within level-2 groups;
         :data:`~pywemix.design.scaling.PRESET_NONE` is "none" chosen by a
         survey preset (no unscaled-weight warning).
+    trials : str, optional
+        Column of the numbers of trials of a binomial response given as a
+        proportion of successes.
 
     Returns
     -------
     ModelDesign
+        The response, design matrices, weights and levels, rows sorted by group.
+
+    Raises
+    ------
+    ValueError
+        For a formula, column, weight or offset the data cannot give (each
+        message names the term, column or level at fault).
     """
     parsed = parse_formula(formula) if isinstance(formula, str) else formula
     n_group_factors = len({t.group for t in parsed.random})
     spec = normalize_weight_spec(weights, n_group_factors + 1)
     data, offset_column = _with_offset(to_pandas(data), offset)
-    frame = _frame(data, parsed, spec, [offset_column] if offset_column else [])
+    frame = _frame(data, parsed, spec, [c for c in (offset_column, trials) if c])
     frame, arrays, ordered, n_dropped = _weights(frame, parsed, spec, cond_weights)
     order, levels = sorted_levels(frame, ordered)
     frame = frame.iloc[order]
@@ -454,7 +590,12 @@ def build_design(formula, data, weights=None, cond_weights=False,
         before = frame
         frame, centering = transform.fit(frame, levels, arrays, spec)
         check_centered(before, frame)
-    y = _response(frame, parsed, family)
+    values = response_frame(frame, parsed)
+    if trials is not None:
+        values = with_trials(values, frame[trials], parsed.response, trials)
+    family, response_levels = family.for_response(values, parsed.response) \
+        if family is not None else (None, None)
+    y = response_values(values, parsed.response, family)
     off = np.zeros(len(frame))
     if offset_column:
         off = numeric_array(frame, offset_column, "offset")
@@ -462,6 +603,7 @@ def build_design(formula, data, weights=None, cond_weights=False,
             raise ValueError(f"offset {_offset_label(offset, offset_column)} has "
                              f"{int((~np.isfinite(off)).sum())} infinite values")
     X, x_names, structure, fixed_spec = design_columns(f"{parsed.fixed}", frame)
+    X, x_names = family_columns(X, x_names, family)
     check_terms(structure)
     _check_finite(X, x_names, "fixed-effect")
     check_magnitude(X, x_names, "fixed-effect column")
@@ -480,7 +622,7 @@ def build_design(formula, data, weights=None, cond_weights=False,
     return ModelDesign(parsed, x_names, blocks, levels, w1, wg, frame, fixed_spec, rspecs,
                        spec, cond_weights, n_dropped, off,
                        offset_column if isinstance(offset, str) else None, centering,
-                       y=y, X=X, Z=Z, raw_weights=arrays)
+                       response_levels, y=y, X=X, Z=Z, raw_weights=arrays)
 
 
 _OFFSET = "(offset)"

@@ -152,12 +152,15 @@ def warn_unscaled_sums(sizes, s1, s2, method: str, group: str = "level-2 groups"
     return True
 
 
-def scale_weights(data, weight: str, group, method: str = "size") -> pd.Series:
-    """Scaled (conditional) level-1 weights, as a Series aligned with ``data``.
+def scale_weights(data, weight: str, group: str | list[str],
+                  method: str = "size") -> pd.Series:
+    """
+    Scaled (conditional) level-1 weights, as a Series aligned with ``data``.
 
     Parameters
     ----------
     data : DataFrame
+        The data (pandas or polars).
     weight : str
         Level-1 weight column (conditional or unconditional: the result is
         the same).
@@ -181,9 +184,31 @@ def scale_weights(data, weight: str, group, method: str = "size") -> pd.Series:
         If a weight is negative or infinite, a column is unknown or
         ``method`` is not a known method.
 
+    See Also
+    --------
+    pywemix.mix : Scales the weights itself with ``weight_scaling=``.
+
+    Notes
+    -----
+    Method A: :math:`w^*_{ij} = w_{ij}\\, n_j / \\sum_i w_{ij}`;
+    method B: :math:`w^*_{ij} = w_{ij} \\sum_i w_{ij} / \\sum_i w_{ij}^2`,
+    where :math:`n_j` counts the rows of group j with a positive weight
+    (Rabe-Hesketh and Skrondal 2006; Pfeffermann et al. 1998). R
+    equivalents: EdSurvey's scaling of the level-1 weights in ``mixed.sdf``;
+    Stata's ``pwscale(size)`` and ``pwscale(effective)``.
+
     Examples
     --------
-    >>> data["w1_scaled"] = scale_weights(data, "pwt1", "schoolid", "size")  # doctest: +SKIP
+    Method A: in every school the weights add up to the number of students.
+
+    >>> import pywemix
+    >>> data = pywemix.datasets.load_pisa()
+    >>> data["w1_scaled"] = pywemix.scale_weights(data, "pwt1", "schoolid", "size")
+    >>> data.groupby("schoolid")["w1_scaled"].sum().head(2)
+    schoolid
+    1    15.0
+    2    21.0
+    Name: w1_scaled, dtype: float64
     """
     data = to_pandas(data)
     method = normalize_scaling(method, "method")

@@ -17,7 +17,7 @@ import numpy as np
 
 from .certificate import MAX_ROUNDS, Certificate, curvature_escape
 from .quadrature_optimize import maximize_adaptive, objective_scale
-from ..objective.covariance import CovarianceStructure
+from ..objective.covariance import CovarianceStructure, chain_auxiliary
 from ..objective.linpred import linear_predictor
 from ..objective.laplace import LaplaceObjective
 from ..objective.quadrature import Evaluation, QuadratureObjective
@@ -28,7 +28,8 @@ from .laplace_fit import fit_laplace, maximize_laplace
 from .optimum import Optimum
 from ..warnings import BoundaryWarning, ConvergenceWarning, DataWarning, warn
 
-__all__ = ["optimize_quadrature", "refit_llf", "maximise"]
+__all__ = ["optimize_quadrature", "refit_llf", "maximise", "glm_evaluation", "glm_newton",
+           "fixed_start", "natural_start"]
 
 #: With fewer nodes than this, posterior moments from the nodes are too rough
 #: for fixed-node derivatives, so the adapted approximation is maximised with
@@ -40,9 +41,7 @@ FIXED_NODE_MIN = 4
 def _glm_start(design, family):
     """Fixed effects of the weighted GLM without random effects (IRLS)."""
     X, y, off = design.X, design.y, design.offset
-    w = design.w1.copy()
-    for lev, wl in zip(design.levels, design.wg):
-        w = w * wl[lev.codes]
+    w = _row_weights(design)
     beta = np.zeros(X.shape[1])
     if family.name == "poisson" and "Intercept" in design.x_names:
         beta[design.x_names.index("Intercept")] = np.log(max(np.average(y, weights=w), 1e-3))
@@ -61,10 +60,106 @@ def _glm_start(design, family):
     return beta
 
 
+def _row_weights(design):
+    """Each row's weight: the product of its conditional weights at every level."""
+    w = design.w1.copy()
+    for lev, wl in zip(design.levels, design.wg):
+        w = w * wl[lev.codes]
+    return w
+
+
+def glm_evaluation(family, X, y, off, w, x) -> Evaluation:
+    """Weighted log-likelihood of the model without random effects, its
+    gradient and Hessian in ``x = (beta, a)``, ``a`` the family's
+    unconstrained auxiliary parameters (``group_A``, ``group_grad`` empty).
+
+    Notes
+    -----
+    In ``(beta, t)``, ``t`` the auxiliary parameters' values: gradient
+    ``(X' w d1, sum w l_t)``, Hessian blocks ``X' w d2 X``, ``X' w d1_t`` and
+    ``sum w l_tt``; then in ``a`` by
+    :func:`~pywemix.objective.covariance.chain_auxiliary`.
+    """
+    p = X.shape[1]
+    values, J, D2 = family.natural(x[p:])
+    fam = family.with_aux(values)
+    eta = linear_predictor(X, x[:p], off)
+    ll, d1, d2 = fam.derivs(y, eta)
+    la, l1a, _, laa = fam.aux_derivs(y, eta)
+    grad = np.r_[X.T @ (w * d1), w @ la]
+    hess = np.block([[(X * (w * d2)[:, None]).T @ X, X.T @ (w[:, None] * l1a)],
+                     [(w[:, None] * l1a).T @ X, np.einsum("i,iab->ab", w, laa)]])
+    ev = Evaluation(float(w @ ll), grad, hess, np.zeros(0), np.zeros((0, len(x))))
+    return chain_auxiliary(ev, p, J, D2)
+
+
+def glm_newton(evaluate, x, max_iter=100):
+    """Maximise a smooth objective from ``x`` by damped Newton steps (the
+    Hessian's eigenvalues reflected and floored where it is not negative
+    definite); ``evaluate(x)`` gives an Evaluation. The start of the fits
+    with auxiliary parameters (the GLM without random effects)."""
+    ev = evaluate(x)
+    for _ in range(max_iter):
+        lam, U = np.linalg.eigh(-0.5 * (ev.hess + ev.hess.T))
+        lam = np.maximum(np.abs(lam), 1e-8 * max(float(np.max(np.abs(lam))), 1e-12))
+        step = np.clip(U @ ((U.T @ ev.grad) / lam), -5, 5)
+        if float(ev.grad @ step) < 1e-12 * max(1.0, abs(ev.llf)):
+            break
+        for k in range(40):
+            try:
+                new = evaluate(x + 0.5 ** k * step)
+            except (FloatingPointError, ValueError, np.linalg.LinAlgError):
+                continue
+            if np.isfinite(new.llf) and np.all(np.isfinite(new.grad)) and new.llf >= ev.llf:
+                x, ev = x + 0.5 ** k * step, new
+                break
+        else:
+            break
+    return x
+
+
+def _glm_aux_start(design, family):
+    """``(beta, a)`` of the weighted GLM without random effects of a family
+    with auxiliary parameters: the link of the mean response and the
+    family's moment start, then :func:`glm_newton`."""
+    X, y, off = design.X, design.y, design.offset
+    w = _row_weights(design)
+    target = family.eta_start(y, w) - off
+    sw = np.sqrt(w)
+    beta = (np.linalg.lstsq(X * sw[:, None], target * sw, rcond=None)[0] if X.shape[1]
+            else np.zeros(0))
+    values = family.aux_start(y, family.mean(linear_predictor(X, beta, off)), w)
+    x = np.r_[beta, family.unconstrained(values)]
+    return glm_newton(lambda z: glm_evaluation(family, X, y, off, w, z), x)
+
+
+def fixed_start(design, family):
+    """Start of ``phi``'s fixed effects and auxiliary parameters."""
+    if family.n_aux:
+        return _glm_aux_start(design, family)
+    return _glm_start(design, family)
+
+
+def natural_start(start, obj):
+    """``phi`` from a start in the reported parameters ``(params, theta)``:
+    the fixed effects, the family parameters' values (dispersion, thresholds)
+    and lme4's theta; the family parameters are made unconstrained."""
+    p, k = obj.p, obj.k
+    x = np.array(check_start(start, obj.P, "the fixed effects, "
+                    + (f"the family parameters ({', '.join(obj.family.aux_names)}), "
+                       if k else "") + "then the Cholesky factors of each level's covariance"))
+    if k:
+        try:
+            x[p:p + k] = obj.base_family.unconstrained(x[p:p + k])
+        except ValueError as exc:
+            raise ValueError(f"start: {exc}") from None
+    return x
+
+
 def _separation_check(design, family):
     if family.name != "binomial":
         return
-    y = design.y
+    y = family.observed(design.y)
     for j, name in enumerate(design.x_names):
         col = design.X[:, j]
         if name == "Intercept" or not np.all(np.isin(col, (0.0, 1.0))):
@@ -187,9 +282,12 @@ def optimize_quadrature(objective, *, start=None, max_iter: int = 200) -> Optimu
     objective : MixObjective
         Non-Gaussian (from :func:`pywemix.objective.make_objective`).
     start : array-like, optional
-        Starting ``phi``: the fixed effects, then the Cholesky elements of each
-        level's covariance. Default: the weighted GLM's fixed effects and half
-        the default Cholesky factors.
+        Starting values of the reported parameters: the fixed effects, the
+        family's parameters (dispersion, thresholds; none for binomial and
+        Poisson), then the Cholesky elements of each level's covariance
+        (``numpy.r_[res.params, res.theta]``). Default: the weighted GLM's
+        fixed effects (and family parameters) and half the default Cholesky
+        factors.
     max_iter : int
 
     Returns
@@ -209,13 +307,12 @@ def optimize_quadrature(objective, *, start=None, max_iter: int = 200) -> Optimu
     n_quad = objective.n_quad
     _separation_check(design, family)
     if start is None:
-        phi0 = np.r_[_glm_start(design, family), 0.5 * objective.structure.theta_start()]
+        phi0 = np.r_[fixed_start(design, family), 0.5 * objective.structure.theta_start()]
         if n_quad > 1:
             lap = LaplaceObjective(design, objective.structure, family)
             phi0 = laplace_start(lap, phi0, max_iter)
     else:
-        phi0 = check_start(start, obj.P, "the fixed effects, then the Cholesky factors of "
-                           "each level's covariance")
+        phi0 = natural_start(start, obj)
     scale = float(np.sum(design.w1))
     phi, ev, iters, converged, message = maximise(obj, n_quad, phi0, max_iter, scale)
     record = quadrature_record(design, n_quad, scale, phi, ev, iters, converged, message)
@@ -265,7 +362,8 @@ def _optimum(objective, record, ev) -> Optimum:
     """The estimates at ``record.x`` and the checks of the fit made there."""
     design, obj = objective.design, objective.function
     phi = record.x
-    beta, chol = phi[:obj.p], phi[obj.p:]
+    beta, chol = obj.split(phi)
+    family_params = obj.family.aux
     covs = tuple(obj.covariances(chol))
     for msg in boundary_messages(objective.structure, chol, design.levels, covs,
                                  random_grams(design)):
@@ -273,19 +371,19 @@ def _optimum(objective, record, ev) -> Optimum:
     modes, mode_var = obj.conditional_modes(phi, variances=True)
     eta = linear_predictor(design.X, beta, design.offset, design.Z,
                            [lev.codes for lev in design.levels], modes)
-    _extreme_fit_check(design, objective.family, beta, eta)
+    _extreme_fit_check(design, obj.family, beta, eta)
     return Optimum.from_record(record, beta=beta, sigma2=np.nan, covariances=covs,
                                theta=chol, llf=float(ev.llf), criterion="ML",
                                modes=tuple(modes), mode_variances=tuple(mode_var),
-                               evaluation=ev)
+                               evaluation=ev, family_params=family_params)
 
 
 def canonical_signs(phi, obj):
     """``phi`` with every Cholesky column signed so that its diagonal is >= 0
     (the covariances do not change)."""
     phi = phi.copy()
-    factors = obj.factors(phi[obj.p:])
-    for C, entries in zip(factors, obj.structure.layout(obj.p)):
+    factors = obj.factors(phi[obj.theta_offset:])
+    for C, entries in zip(factors, obj.structure.layout(obj.theta_offset)):
         signs = np.where(np.diag(C) < 0, -1.0, 1.0)
         for idx, _, col in entries:
             phi[idx] *= signs[col]

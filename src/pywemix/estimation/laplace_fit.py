@@ -98,7 +98,7 @@ def _first_trial(obj, phi, step):
     the cap keeps each iteration on its own side (it binds only for large
     relative moves, not near the optimum).
     """
-    diag = obj.p + np.flatnonzero(obj.structure.theta_is_diag())
+    diag = obj.theta_offset + np.flatnonzero(obj.structure.theta_is_diag())
     t = min(1.0, 2.0 / max(float(np.max(np.abs(step))), 1e-300))
     if len(diag):
         room = 0.5 * np.maximum(np.abs(phi[diag]), 0.2)

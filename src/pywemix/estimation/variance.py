@@ -18,10 +18,11 @@ the variance terms of level ``l`` use the block of ``(variances and
 covariances of level l, sigma^2)`` with the fixed effects and the other
 levels' *relative* covariances ``Sigma_m / sigma^2`` held at their estimates
 (WeMix's parametrisation; this reproduces its figures for three levels).
-Non-Gaussian families use one joint sandwich over ``phi = (beta, chol)``
-from the fixed-node derivatives of the quadrature, mapped to the variance
-elements by the delta method. The model-based variance is ``H^{-1}`` of the
-same blocks. R equivalents: the standard errors of ``summary`` of a
+Non-Gaussian families use one joint sandwich over ``phi = (beta, aux,
+chol)`` (``aux`` the family's parameters, unconstrained) from the
+derivatives of the Laplace or quadrature objective, mapped to the family
+parameters' values and the variance elements by the delta method. The
+model-based variance is ``H^{-1}`` of the same blocks. R equivalents: the standard errors of ``summary`` of a
 ``WeMix::mix`` fit; ``vcov.merMod`` (lme4) for the model-based variance.
 """
 from __future__ import annotations
@@ -41,12 +42,17 @@ SE_FLOOR = float(np.exp(-3.6))
 
 @dataclass(frozen=True)
 class VarianceEstimate:
-    """Model-based and cluster-robust covariances of the estimates.
+    """
+    Model-based and cluster-robust covariances of the estimates.
 
-    Attributes
+    Made by :func:`estimate_variance`. A frozen dataclass: its fields are its
+    parameters and attributes.
+
+    Parameters
     ----------
     fixed_model, fixed_robust : ndarray (p, p)
-        Covariance of the fixed effects.
+        Covariance of the fixed effects, then the family parameters
+        (dispersion, thresholds) if the family has any (``p`` counts them).
     components_model, components_robust : ndarray (m, m)
         Covariance of the variance-component estimates, in the order of the
         rows of ``MixResult.var_components`` (the residual variance last, for
@@ -62,15 +68,25 @@ class VarianceEstimate:
     n_clusters: int
 
     def std_errors(self) -> np.ndarray:
-        """Robust standard errors of the variance components (NaN where the
-        variance is not available or negative)."""
+        """
+        Robust standard errors of the variance components.
+
+        Returns
+        -------
+        ndarray
+            Square roots of the diagonal of ``components_robust`` (NaN where
+            the variance is not available or negative).
+        """
         v = np.diag(self.components_robust)
         with np.errstate(invalid="ignore"):
             return np.where(np.isfinite(v) & (v >= 0), np.sqrt(np.abs(v)), np.nan)
 
 
 def estimate_variance(objective, optimum) -> VarianceEstimate:
-    """Covariances of the estimates of a fit, model-based and cluster-robust.
+    """
+    Estimate the covariances of a fit's estimates, model-based and cluster-robust.
+
+    Stage 3b of a fit.
 
     Parameters
     ----------
@@ -82,18 +98,34 @@ def estimate_variance(objective, optimum) -> VarianceEstimate:
     Returns
     -------
     VarianceEstimate
+        Model-based and cluster-robust covariances of the fixed effects and
+        of the variance components.
+
+    See Also
+    --------
+    pywemix.estimation.optimize : The estimates (stage 3a).
 
     Notes
     -----
-    See the module notes (WeMix vignette eqs. 7-9; Rabe-Hesketh and Skrondal
-    2006). R equivalents: the standard errors of ``summary`` of a
+    The cluster-robust (sandwich) variance, with :math:`s_g` the score of
+    top-level group :math:`g` (of :math:`G`) and :math:`H` the negative
+    Hessian of the weighted log-likelihood:
+
+    .. math::
+
+        \\widehat{\\mathrm{Var}} = H^{-1} \\Big(\\frac{G}{G-1} \\sum_g s_g s_g^\\top\\Big) H^{-1};
+
+    the model-based one is :math:`H^{-1}`. See the module notes for the
+    blocks (WeMix vignette eqs. 7-9; Rabe-Hesketh and Skrondal 2006). R
+    equivalents: the standard errors of ``summary`` of a
     ``WeMix::mix`` fit; ``vcov.merMod`` (model-based).
     """
     if objective.gaussian:
         est = _gaussian(objective.function, objective.structure, optimum)
-    else:
-        est = _quadrature(objective, optimum)
-    return _flag_degenerate(est, objective.design.x_names)
+        return _flag_degenerate(est, objective.design.x_names)
+    est = _quadrature(objective, optimum)
+    return _flag_degenerate(est, list(objective.design.x_names)
+                            + list(objective.family.aux_names))
 
 
 #: A cluster-robust variance below this share of the model-based one is zero
@@ -198,15 +230,17 @@ def _assemble(structure, blocks) -> np.ndarray:
 
 
 def _quadrature(objective, optimum) -> VarianceEstimate:
-    """Joint sandwich over ``phi = (beta, chol)``, then the delta method."""
+    """Joint sandwich over ``phi = (beta, aux, chol)``, then the delta method
+    to (beta, the family parameters' values, the covariance elements)."""
     obj, structure = objective.function, objective.structure
-    ev, p = optimum.evaluation, obj.p
+    ev, p = optimum.evaluation, obj.theta_offset
     chol = optimum.x[p:]
     w = objective.design.wg[-1]
     Hi = _inv(-ev.hess)
     V_robust = Hi @ meat(w[:, None] * ev.group_grad) @ Hi
     A = np.zeros((p + len(structure.cov_to_elements(optimum.covariances)), obj.P))
-    A[:p, :p] = np.eye(p)
+    A[:obj.p, :obj.p] = np.eye(obj.p)
+    A[obj.p:p, obj.p:p] = obj.base_family.natural(optimum.x[obj.p:p])[1]
     A[p:, p:] = jacobian(lambda c: structure.cov_to_elements(obj.covariances(c)), chol,
                          1e-6 * np.maximum(np.abs(chol), 1e-3))
     cov_r, cov_m = A @ V_robust @ A.T, A @ Hi @ A.T

@@ -46,7 +46,15 @@ _SAFE = re.compile(r"^[A-Za-z0-9_.]{1,80}$")
 
 
 def cache_root() -> str:
-    """The default cache folder (see the module's documentation)."""
+    """
+    Return the default cache folder (see the module's documentation).
+
+    Returns
+    -------
+    str
+        ``$PYWEMIX_CACHE_DIR``, else ``$XDG_CACHE_HOME/pywemix/columns``, else
+        ``~/.cache/pywemix/columns``.
+    """
     env = os.environ.get("PYWEMIX_CACHE_DIR")
     if env:
         return os.path.abspath(os.path.expanduser(env))
@@ -130,26 +138,72 @@ class ColumnCache:
             self.folder = None
 
     def file_of(self, column: str) -> str:
-        """The Parquet file holding ``column`` (whether or not it exists)."""
+        """
+        Return the Parquet file holding a column (whether or not it exists).
+
+        Parameters
+        ----------
+        column : str
+            The column's name.
+
+        Returns
+        -------
+        str
+            The file's path in :attr:`folder`.
+        """
         digest = hashlib.sha1(column.encode("utf-8", "surrogatepass")).hexdigest()[:8]
         safe = column if _SAFE.match(column) else "col"
         return os.path.join(self.folder, f"{safe}-{digest}.parquet")
 
-    def cached(self, columns) -> list:
-        """Those of ``columns`` that are in the cache."""
+    def cached(self, columns: list) -> list:
+        """
+        List the columns that are in the cache.
+
+        Parameters
+        ----------
+        columns : list of str
+            Column names.
+
+        Returns
+        -------
+        list of str
+            Those of ``columns`` that are cached (none when caching is off).
+        """
         if self.folder is None:
             return []
         return [c for c in columns if os.path.exists(self.file_of(c))]
 
-    def read(self, columns) -> pd.DataFrame:
-        """The cached ``columns`` (every one must be cached), in that order."""
+    def read(self, columns: list) -> pd.DataFrame:
+        """
+        Read cached columns.
+
+        Parameters
+        ----------
+        columns : list of str
+            Column names, every one cached.
+
+        Returns
+        -------
+        DataFrame
+            The columns, in that order.
+        """
         frames = [pd.read_parquet(self.file_of(c)) for c in columns]
         out = pd.concat(frames, axis=1) if frames else pd.DataFrame()
         out.columns = list(columns)
         return out
 
     def write(self, df: pd.DataFrame) -> None:
-        """Keep every column of ``df`` (a cache that cannot be written warns)."""
+        """
+        Keep every column of a frame in the cache.
+
+        A cache that cannot be written warns (PerformanceWarning) and keeps
+        nothing.
+
+        Parameters
+        ----------
+        df : DataFrame
+            Columns read from the data file, one row per row of the file.
+        """
         if self.folder is None:
             return
         try:
@@ -185,9 +239,18 @@ def _atomic_parquet(df: pd.DataFrame, target: str) -> None:
             os.remove(tmp)
 
 
-def clear_cache(path=None, cache=True) -> None:
-    """Delete the column cache of data file ``path`` (None: the whole cache
-    root given by ``cache``, by default :func:`cache_root`)."""
+def clear_cache(path: str | os.PathLike | None = None, cache=True) -> None:
+    """
+    Delete the column cache of a data file, or the whole cache.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        The data file whose cached columns are deleted; None deletes the
+        whole cache root given by ``cache``.
+    cache : bool, str or path-like, default True
+        As ``read_survey(cache=)``: True is :func:`cache_root`.
+    """
     if path is None:
         root = cache_root() if cache is True else os.fspath(cache)
         if os.path.isdir(root):

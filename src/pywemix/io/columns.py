@@ -58,9 +58,26 @@ class NameIndex:
     def __len__(self) -> int:
         return len(self.names)
 
-    def find(self, name):
-        """The file's spelling of ``name``, or None if absent (an ambiguous
-        name raises)."""
+    def find(self, name: str) -> str | None:
+        """
+        Find the file's spelling of a name, ignoring case.
+
+        Parameters
+        ----------
+        name : str
+            A column name, any case.
+
+        Returns
+        -------
+        str or None
+            The name as the file spells it (an exact match first), or None if
+            absent.
+
+        Raises
+        ------
+        ValueError
+            If the name matches several columns ignoring case.
+        """
         if not isinstance(name, str):
             return None
         if name in self._exact:
@@ -71,8 +88,27 @@ class NameIndex:
                              f"ignoring case: {hits}; write it exactly as one of them")
         return hits[0] if hits else None
 
-    def resolve(self, name, what: str = "column") -> str:
-        """The file's spelling of ``name``; a ValueError naming it if absent."""
+    def resolve(self, name: str, what: str = "column") -> str:
+        """
+        Return the file's spelling of a name that must be there.
+
+        Parameters
+        ----------
+        name : str
+            A column name, any case.
+        what : str, default "column"
+            What the name is, for the error message.
+
+        Returns
+        -------
+        str
+            The name as the file spells it.
+
+        Raises
+        ------
+        ValueError
+            If absent (naming close matches) or ambiguous.
+        """
         found = self.find(name)
         if found is None:
             close = difflib.get_close_matches(str(name).lower(), list(self._lower), n=3)
@@ -162,8 +198,11 @@ class ColumnFile:
 
     @property
     def known_rows(self):
-        """Number of rows if known without reading data (None for a CSV file
-        not read yet)."""
+        """
+        Number of rows if known without reading data.
+
+        None for a CSV file not read yet.
+        """
         return self._n_rows
 
     @property
@@ -174,9 +213,14 @@ class ColumnFile:
         return self._n_rows
 
     # -- data ---------------------------------------------------------------
-    def read(self, columns) -> pd.DataFrame:
-        """The given columns (names resolved ignoring case), from the cache
-        where they are in it, the rest in one pass over the file.
+    def read(self, columns: list) -> pd.DataFrame:
+        """
+        Read columns: from the cache where they are in it, the rest in one pass.
+
+        Parameters
+        ----------
+        columns : list of str
+            Column names, resolved ignoring case.
 
         Returns
         -------

@@ -40,8 +40,9 @@ def _readstat(path, func):
     return whole_numbers_as_int(labels_to_categoricals(df, labels))
 
 
-def read_data(path, **kwargs) -> pd.DataFrame:
-    """Read a data file into a pandas DataFrame, by its extension.
+def read_data(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
+    """
+    Read a data file into a pandas DataFrame, by its extension.
 
     Parameters
     ----------
@@ -70,6 +71,27 @@ def read_data(path, **kwargs) -> pd.DataFrame:
         If the package that reads the format (pyarrow for Parquet,
         pyreadstat for SPSS, SAS and Stata) is not installed; the message
         names it.
+    TypeError
+        If ``path`` is not a file name.
+
+    See Also
+    --------
+    pywemix.read_survey : Reads a survey's file column by column, with its
+        plausible values, weights and replicates.
+
+    Notes
+    -----
+    R equivalents: ``read.csv``, ``arrow::read_parquet``, ``haven::read_sav``,
+    ``haven::read_sas``, ``haven::read_dta``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import pywemix
+    >>> path = os.path.join(tempfile.mkdtemp(), "pisa.csv.gz")
+    >>> pywemix.datasets.load_pisa().to_csv(path, index=False)
+    >>> pywemix.read_data(path).shape
+    (1184, 13)
     """
     try:
         path = os.fspath(path)

@@ -138,9 +138,12 @@ class TwoLevelBatch:
         self.xx = self.X[:, self.upper[0]] * self.X[:, self.upper[1]]
 
     @staticmethod
-    def fits(design) -> bool:
-        """Whether the design has one grouping level."""
-        return len(design.levels) == 1
+    def fits(design, family=None) -> bool:
+        """Whether the batch evaluates this model: one grouping level, and a
+        family with neither auxiliary parameters (thresholds, a dispersion)
+        nor a two-column (successes, trials) response."""
+        plain = family is None or (family.n_aux == 0 and np.ndim(design.y) == 1)
+        return len(design.levels) == 1 and plain
 
     # -- evaluation -----------------------------------------------------------------
     def evaluate(self, phi, W, w=None, modes=None, hessian: bool = True) -> BatchEvaluation:

@@ -16,11 +16,11 @@ matrices (variances and covariances).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["CholeskyParameters", "CovarianceStructure", "lme4_block_order"]
+__all__ = ["CholeskyParameters", "CovarianceStructure", "lme4_block_order", "chain_auxiliary"]
 
 
 @dataclass(frozen=True)
@@ -358,13 +358,52 @@ def lme4_block_order(design) -> tuple | None:
 
 
 class CholeskyParameters:
-    """The Cholesky factors of a GLMM objective's parameters (lme4's ``theta``; ``sigma = 1``).
+    """The parameters of a GLMM objective: fixed effects, the family's
+    auxiliary parameters and the Cholesky factors (lme4's ``theta``; ``sigma = 1``).
 
     For objectives with a ``structure`` (:class:`CovarianceStructure`) whose
-    parameter vector is ``phi = (beta, chol)``: ``factors(chol)`` gives each
-    level's lower-triangular factor ``C_l`` and ``covariances(chol)`` the
-    covariance matrices ``C_l C_l'``.
+    parameter vector is ``phi = (beta, aux, chol)`` (``aux`` empty for the
+    binomial and Poisson families; unconstrained, see
+    :meth:`~pywemix.objective.families.Family.natural`): ``factors(chol)``
+    gives each level's lower-triangular factor ``C_l`` and
+    ``covariances(chol)`` the covariance matrices ``C_l C_l'``.
     """
+
+    def _set_parameters(self, family, p: int) -> None:
+        """``family`` and the layout of ``phi``: ``p`` fixed effects, ``k``
+        auxiliary parameters, ``n_c`` Cholesky elements (``P`` in all)."""
+        self.family = self.base_family = family
+        self.p, self.k = int(p), family.n_aux
+        self.n_c = self.structure.n_theta
+        self.P = self.p + self.k + self.n_c
+        self._cpos = self.structure.layout(self.theta_offset)
+        self._chain = None
+
+    @property
+    def theta_offset(self) -> int:
+        """Where the Cholesky elements start in ``phi`` (after beta and aux)."""
+        return self.p + getattr(self, "k", 0)
+
+    def split(self, phi):
+        """``(beta, chol)`` of ``phi``, with :attr:`family` bound to the
+        auxiliary parameters of ``phi`` (and their Jacobians kept for
+        :meth:`unconstrained`)."""
+        phi = np.asarray(phi, dtype=float)
+        p, k = self.p, getattr(self, "k", 0)
+        if k:
+            values, J, D2 = self.base_family.natural(phi[p:p + k])
+            self.family = self.base_family.with_aux(values)
+            self._chain = (J, D2)
+        return phi[:p], phi[p + k:]
+
+    def unconstrained(self, ev):
+        """An evaluation whose derivatives are in the auxiliary parameters'
+        values turned into one in the unconstrained ``phi``
+        (:func:`chain_auxiliary`, with the Jacobians of the last :meth:`split`)."""
+        if not getattr(self, "k", 0) or ev.grad is None:
+            return ev
+        return chain_auxiliary(ev, self.p, *self._chain)
+
 
     def factors(self, c) -> list:
         """Cholesky factors ``C_l`` of each level's covariance from the vector ``c``
@@ -373,4 +412,45 @@ class CholeskyParameters:
         return [np.asarray(C, dtype=float) for C in factors]
 
     def covariances(self, c) -> list:
+        """
+        Covariance matrix of each level's random effects.
+
+        Parameters
+        ----------
+        c : ndarray
+            The Cholesky parameters (as :meth:`factors` takes them).
+
+        Returns
+        -------
+        list of ndarray
+            :math:`\\Sigma_l = C_l C_l^\\top`, one per level from level 2 up.
+        """
         return [C @ C.T for C in self.factors(c)]
+
+
+def chain_auxiliary(ev, start: int, J, D2):
+    """``ev`` (an Evaluation) with its derivatives in the auxiliary parameters'
+    values ``t`` (positions ``start, ..., start + k - 1``) turned into
+    derivatives in the unconstrained ``a``.
+
+    Notes
+    -----
+    With ``J = dt/da`` and ``D2_i`` the Hessian of ``t_i`` in ``a``:
+    ``g_a = J' g_t`` (per group too), ``H_{a a} = J' H_{t t} J + sum_i g_{t,i}
+    D2_i`` and ``H_{a x} = J' H_{t x}`` for the other parameters ``x``.
+    """
+    k = J.shape[0]
+    sl = slice(start, start + k)
+
+    def columns(G):
+        G = np.array(G, dtype=float, copy=True)
+        G[..., sl] = G[..., sl] @ J
+        return G
+
+    grad, group = columns(ev.grad), columns(ev.group_grad)
+    hess = ev.hess
+    if hess is not None:
+        hess = columns(np.swapaxes(columns(hess), -1, -2))
+        hess[sl, sl] += np.einsum("i,iab->ab", ev.grad[sl], D2)
+    return replace(ev, grad=grad, group_grad=group, hess=hess)
+

@@ -1,25 +1,56 @@
-"""Response families for the quadrature objective.
+"""Response families for the Laplace and quadrature objectives.
 
 A family is one small object: inverse link, log density of the response and
-its first two derivatives in the linear predictor, variance function, a
-response check and a simulator. Adding a family means adding one such class
-(and its tests). R equivalents: ``binomial(link=...)``, ``poisson()``.
+its derivatives in the linear predictor, variance function, a response check
+and a simulator. Adding a family means adding one such class (and its
+tests). R equivalents: ``binomial(link=...)``, ``poisson()``, glmmTMB's
+``nbinom2()`` and ``Gamma()``, ``ordinal::clmm``'s cumulative links.
+
+Families with auxiliary parameters (the negative binomial and gamma
+dispersions, the ordinal thresholds) declare them (``aux_names``), map an
+unconstrained vector to their values (:meth:`Family.natural`: log
+dispersion; first threshold and log increments), give the derivatives of the
+log density in them (:meth:`Family.aux_derivs`), and are bound to values by
+:meth:`Family.with_aux`. The objectives carry the unconstrained vector in
+``phi = (beta, aux, chol)``.
+
+Notes
+-----
+A binomial response with trials (``cbind(successes, failures)``) is held as
+an array with a last axis of two, (successes, trials): wherever a family
+receives ``y`` with one more axis than ``eta``, that axis holds them, and
+the log density is ``s log mu + (n - s) log(1 - mu) + log C(n, s)``.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, gammaln, log_ndtr, ndtr
+from scipy.special import digamma, expit, gammaln, log_expit, log_ndtr, ndtr, ndtri, polygamma
 
 from ..warnings import DataWarning, warn
 
-__all__ = ["Family", "Binomial", "Poisson", "get_family", "check_link"]
+__all__ = ["Family", "Binomial", "Poisson", "NegativeBinomial", "Gamma", "Ordinal",
+           "get_family", "check_link", "has_trials"]
 
 _LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
 
 
 class Family:
-    """Base class. Subclasses define ``name``, ``links`` and the methods below."""
+    """
+    Base class of the response families.
+
+    Subclasses define ``name``, ``links`` and the methods below.
+
+    Parameters
+    ----------
+    link : str, optional
+        One of the family's ``links``; None is the first (the default link).
+
+    Raises
+    ------
+    ValueError
+        If the family has no such link.
+    """
 
     name = "family"
     links = ()
@@ -41,12 +72,42 @@ class Family:
         return self.link in self.canonical_links
 
     def loglik(self, y, eta):
-        """Log density of each ``y`` given ``eta``."""
+        """
+        Log density of each ``y`` given ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The log density of each response.
+        """
         raise NotImplementedError
 
     def derivs(self, y, eta, order=2):
-        """(log density, first, second derivative in eta); with ``order=3``
-        also the third derivative."""
+        """
+        Log density and its derivatives in ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+        order : {0, 2, 3}, default 2
+            Highest derivative wanted (0: the log density only).
+
+        Returns
+        -------
+        tuple of ndarray
+            Log density and its first and second derivatives in ``eta`` (the
+            third too with ``order=3``; None for derivatives not asked for).
+        """
         raise NotImplementedError
 
     def laplace_weight(self, y, eta):
@@ -58,25 +119,184 @@ class Family:
         in eta). For a canonical link (logit, Poisson log) that is the observed
         information ``-d2``; for probit and cloglog it differs.
 
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
         Returns
         -------
-        (W, dW/deta)
+        tuple of ndarray
+            ``(W, dW/deta)``, one value per response.
         """
         _, _, d2, d3 = self.derivs(y, eta, order=3)
         return -d2, -d3
 
     def mean(self, eta):
-        """Inverse link."""
+        """
+        Inverse link: the mean of the response given ``eta``.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The means.
+        """
         raise NotImplementedError
 
     def variance(self, mu):
+        """
+        Variance function :math:`V(\\mu)` of the response.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+
+        Returns
+        -------
+        ndarray
+            :math:`V(\\mu)`, one value per mean.
+        """
         raise NotImplementedError
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
+        """
+        Check and code the response column.
+
+        Parameters
+        ----------
+        s : Series
+            The response column.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        ndarray
+            The response as floats, coded as the family needs it.
+
+        Raises
+        ------
+        ValueError
+            If the column holds values the family cannot model.
+        """
         raise NotImplementedError
 
     def simulate(self, mu, rng):
+        """
+        Draw responses with means ``mu``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+        rng : numpy.random.Generator
+            The random generator.
+
+        Returns
+        -------
+        ndarray
+            One draw per mean, as floats.
+        """
         raise NotImplementedError
+
+    # -- what the fits ask of every family (defaults: no auxiliary parameters) --
+    #: Whether the fixed part keeps its intercept (the ordinal thresholds take
+    #: its place, as in ``ordinal::clmm``).
+    has_intercept = True
+    #: Names of the auxiliary parameters (their values are :attr:`aux`).
+    aux_names: tuple = ()
+    #: What a report calls them.
+    aux_title = "Family parameters"
+
+    @property
+    def n_aux(self) -> int:
+        """Number of auxiliary parameters."""
+        return len(self.aux_names)
+
+    @property
+    def aux(self) -> np.ndarray:
+        """Values of the auxiliary parameters this object is bound to."""
+        return np.zeros(0)
+
+    @property
+    def observed_curvature(self) -> bool:
+        """Whether the Laplace curvature is the observed information ``-d2``
+        (canonical links, and every family with auxiliary parameters, as TMB
+        and ``ordinal::clmm`` take it) rather than lme4's GLM working weights
+        (:meth:`laplace_weight`)."""
+        return self.canonical or self.n_aux > 0
+
+    def for_response(self, values, name: str):
+        """``(family, categories)`` for a response ``values``: the ordinal
+        family bound to the response's categories and those (the others:
+        itself and None)."""
+        return self, None
+
+    def for_design(self, design) -> "Family":
+        """The family for ``design`` (the ordinal family takes its categories)."""
+        return self
+
+    def with_aux(self, values) -> "Family":
+        """The family with its auxiliary parameters at ``values``."""
+        return self
+
+    def natural(self, a):
+        """(values, J, D2) of the auxiliary parameters from the unconstrained
+        vector ``a``: ``J[i, j] = d values_i / d a_j`` and ``D2[i]`` the
+        Hessian of ``values_i`` in ``a``."""
+        k = self.n_aux
+        return np.zeros(0), np.zeros((k, k)), np.zeros((k, k, k))
+
+    def unconstrained(self, values) -> np.ndarray:
+        """The unconstrained vector of auxiliary-parameter ``values`` (the
+        inverse of :meth:`natural`); a ValueError if they are out of range."""
+        return np.zeros(0)
+
+    def aux_derivs(self, y, eta):
+        """Derivatives of the log density in the auxiliary parameters (their
+        values, not the unconstrained vector): ``(l_a, d1_a, d2_a, l_aa)``,
+        shapes ``(..., k)`` three times and ``(..., k, k)``: the log density,
+        its first and its second derivative in eta, each differentiated in
+        the parameters, and the parameters' Hessian of the log density."""
+        raise NotImplementedError
+
+    def aux_start(self, y, mu, w) -> np.ndarray:
+        """Starting values of the auxiliary parameters from the responses, the
+        fitted means ``mu`` of a model without them and the row weights."""
+        return np.zeros(0)
+
+    def eta_start(self, y, w) -> float:
+        """A starting linear predictor for the fixed part (the link of the
+        weighted mean response)."""
+        return 0.0
+
+    def observed(self, y) -> np.ndarray:
+        """The response on the scale of :meth:`mean` (a proportion for a
+        binomial response with trials)."""
+        return y
+
+    def response_weight(self, y) -> np.ndarray:
+        """Prior weight of each response in its variance (trials for a
+        binomial response with trials, else 1)."""
+        return np.ones(np.shape(y)[0])
+
+    def sample(self, eta, rng, y=None) -> np.ndarray:
+        """Draws of responses at linear predictors ``eta`` (rows, draws); ``y``
+        the observed responses (their trials, for a binomial with trials).
+        R equivalent: ``simulate.merMod``."""
+        return self.simulate(self.mean(eta), rng)
+
+    def labels(self, y):
+        """Responses as the data give them (the ordinal categories' labels)."""
+        return y
 
 
 def _probit_derivs(y, eta, order):
@@ -160,12 +380,24 @@ def _logit_derivs(y, eta, order):
 
 
 class Binomial(Family):
-    """Binary response with logit, probit or complementary log-log link.
+    """
+    Binary response with logit, probit or complementary log-log link.
 
     The response is 0/1, bool, or two-valued: a Categorical codes its second
     category 1; a text column its second value in sorted order, as R's
     ``factor()`` and ``glm(family = binomial)`` do (with a DataWarning
-    naming the value coded 1).
+    naming the value coded 1). R equivalent: ``binomial(link = ...)``.
+
+    Parameters
+    ----------
+    link : {"logit", "probit", "cloglog"}, optional
+        The link (default logit).
+
+    Notes
+    -----
+    :math:`\\log f(y \\mid \\eta) = y \\log\\mu + (1 - y) \\log(1 - \\mu)`, with
+    :math:`\\mu = 1 / (1 + e^{-\\eta})` (logit), :math:`\\Phi(\\eta)` (probit) or
+    :math:`1 - \\exp(-e^\\eta)` (cloglog).
     """
 
     name = "binomial"
@@ -173,6 +405,19 @@ class Binomial(Family):
     canonical_links = ("logit",)
 
     def mean(self, eta):
+        """
+        Inverse link: logistic, standard normal cdf or :math:`1 - e^{-e^\\eta}`.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            Probabilities of a 1.
+        """
         eta = np.asarray(eta, dtype=float)
         if self.link == "logit":
             return expit(eta)
@@ -181,12 +426,61 @@ class Binomial(Family):
         return -np.expm1(-np.exp(np.minimum(eta, 700.0)))
 
     def variance(self, mu):
+        """
+        Variance function :math:`\\mu (1 - \\mu)`.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+
+        Returns
+        -------
+        ndarray
+            The variances.
+        """
         return mu * (1 - mu)
 
     def loglik(self, y, eta):
+        """
+        Bernoulli log density of each ``y`` given ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The log density of each response.
+        """
         return self.derivs(y, eta, order=0)[0]
 
     def derivs(self, y, eta, order=2):
+        """
+        Bernoulli log density and its derivatives in ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): 0/1, or (successes,
+            trials) per row for a binomial response with trials.
+        eta : ndarray
+            Linear predictors, one per response.
+        order : {0, 2, 3}, default 2
+            Highest derivative wanted (0: the log density only).
+
+        Returns
+        -------
+        tuple of ndarray
+            Log density and its first and second derivatives in ``eta`` (the
+            third too with ``order=3``; None for derivatives not asked for).
+        """
+        if has_trials(y, eta):
+            return self._trials_derivs(y, eta, order)
         if self.link == "logit":
             return _logit_derivs(y, eta, order)
         if self.link == "probit":
@@ -211,7 +505,40 @@ class Binomial(Family):
             return ll, y * g - (1 - y) * t, y * dg - (1 - y) * t, y * _cloglog_d3(t) - (1 - y) * t
         return ll, y * g - (1 - y) * t, y * dg - (1 - y) * t
 
+    def _trials_derivs(self, y, eta, order):
+        """Log density of (successes, trials) and its eta-derivatives: the 0/1
+        ones weighted by the successes and failures, plus ``log C(n, s)``."""
+        y = np.asarray(y, dtype=float)
+        s, n = y[..., 0], y[..., 1]
+        f = n - s
+        one = self.derivs(np.ones(np.shape(eta)), eta, order)
+        zero = self.derivs(np.zeros(np.shape(eta)), eta, order)
+        out = [np.where(s > 0, s * a, 0.0) + np.where(f > 0, f * b, 0.0) if a is not None
+               else None for a, b in zip(one, zero)]
+        out[0] = out[0] + gammaln(n + 1) - gammaln(s + 1) - gammaln(f + 1)
+        return tuple(out)
+
     def laplace_weight(self, y, eta):
+        """
+        GLM working weight and its derivative in ``eta`` (see :meth:`Family.laplace_weight`).
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): 0/1, or (successes,
+            trials) per row for a binomial response with trials.
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        tuple of ndarray
+            ``(W, dW/deta)``, one value per response.
+        """
+        if has_trials(y, eta):
+            n = np.asarray(y, dtype=float)[..., 1]
+            W, dW = self.laplace_weight(np.ones(np.shape(eta)), eta)
+            return n * W, n * dW
         if self.link == "logit":
             return super().laplace_weight(y, eta)
         eta = np.asarray(eta, dtype=float)
@@ -230,6 +557,29 @@ class Binomial(Family):
         return t * g, t * (g + d2)
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
+        """
+        Code the response 0/1 (see the class docstring).
+
+        Parameters
+        ----------
+        s : Series or DataFrame
+            The response column, or the (successes, failures) columns of
+            ``cbind(successes, failures)``.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        ndarray
+            The response as 0.0/1.0, or (successes, trials) per row (n, 2).
+
+        Raises
+        ------
+        ValueError
+            If the column is not 0/1, bool or two-valued.
+        """
+        if isinstance(s, pd.DataFrame):
+            return _trials_response(s, name)
         if pd.api.types.is_bool_dtype(s.dtype):
             return s.to_numpy(dtype=float)
         if isinstance(s.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(s.dtype):
@@ -255,7 +605,68 @@ class Binomial(Family):
         return y
 
     def simulate(self, mu, rng):
+        """
+        Draw 0/1 responses with probabilities ``mu``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+        rng : numpy.random.Generator
+            The random generator.
+
+        Returns
+        -------
+        ndarray
+            One draw per mean, as floats.
+        """
         return (rng.random(np.shape(mu)) < mu).astype(float)
+
+    def observed(self, y):
+        y = np.asarray(y, dtype=float)
+        if y.ndim == 2:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return y[:, 0] / y[:, 1]
+        return y
+
+    def response_weight(self, y):
+        y = np.asarray(y, dtype=float)
+        return y[:, 1] if y.ndim == 2 else np.ones(len(y))
+
+    def sample(self, eta, rng, y=None):
+        """0/1 draws, or successes out of each row's trials when ``y`` has them."""
+        mu = self.mean(eta)
+        if y is not None and np.ndim(y) == 2:
+            trials = np.asarray(y, dtype=float)[:, 1].astype(np.int64)
+            return rng.binomial(trials.reshape((-1,) + (1,) * (mu.ndim - 1)), mu).astype(float)
+        return self.simulate(mu, rng)
+
+
+def has_trials(y, eta) -> bool:
+    """Whether ``y`` holds (successes, trials) on a last axis (one more axis than ``eta``)."""
+    return np.ndim(y) == np.ndim(eta) + 1
+
+
+def _trials_response(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """(successes, trials) from the columns (successes, failures) of ``cbind``."""
+    values = []
+    for col in frame.columns:
+        c = frame[col]
+        if not pd.api.types.is_numeric_dtype(c.dtype) or pd.api.types.is_bool_dtype(c.dtype):
+            raise TypeError(f"binomial response {name!r}: {col!r} must be numeric counts, "
+                            f"got dtype {c.dtype}")
+        v = c.to_numpy(dtype=float)
+        r = np.round(v)
+        bad = ~np.isfinite(v) | (v < 0) | (np.abs(v - r) > 1e-8 * np.maximum(1.0, np.abs(v)))
+        if bad.any():
+            raise ValueError(f"binomial response {name!r}: {col!r} must hold non-negative "
+                             f"whole numbers (successes and failures); {int(bad.sum())} "
+                             f"values are not, e.g. {pd.unique(v[bad]).tolist()[:5]}")
+        values.append(r)
+    s, f = values
+    if not np.any(s + f > 0):
+        raise ValueError(f"binomial response {name!r} has no trials in any row")
+    return np.column_stack([s, s + f])
 
 
 def _cloglog_d3(t):
@@ -275,19 +686,73 @@ def _cloglog_d3(t):
 
 
 class Poisson(Family):
-    """Counts with the log link."""
+    """
+    Counts with the log link.
+
+    R equivalent: ``poisson()``.
+
+    Parameters
+    ----------
+    link : {"log"}, optional
+        The link (the only one).
+
+    Notes
+    -----
+    :math:`\\log f(y \\mid \\eta) = y\\eta - e^\\eta - \\log y!`.
+    """
 
     name = "poisson"
     links = ("log",)
     canonical_links = ("log",)
 
     def mean(self, eta):
+        """
+        Inverse link :math:`e^\\eta`.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The means.
+        """
         return np.exp(np.minimum(eta, 700.0))
 
     def variance(self, mu):
+        """
+        Variance function :math:`\\mu`.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+
+        Returns
+        -------
+        ndarray
+            The variances.
+        """
         return mu
 
     def loglik(self, y, eta):
+        """
+        Poisson log density :math:`y\\eta - e^\\eta - \\log y!` of each ``y``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The log density of each response.
+        """
         return self.derivs(y, eta, order=0)[0]
 
     def __init__(self, link=None):
@@ -298,6 +763,24 @@ class Poisson(Family):
         return dict(self.__dict__, _log_factorials={})  # a cache, not state
 
     def derivs(self, y, eta, order=2):
+        """
+        Poisson log density and its derivatives in ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+        order : {0, 2, 3}, default 2
+            Highest derivative wanted (0: the log density only).
+
+        Returns
+        -------
+        tuple of ndarray
+            Log density and its first and second derivatives in ``eta`` (the
+            third too with ``order=3``; None for derivatives not asked for).
+        """
         mu = np.minimum(eta, 700.0)
         np.exp(mu, out=mu)
         ll = y * eta
@@ -330,6 +813,28 @@ class Poisson(Family):
         return value
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
+        """
+        Check that the response holds non-negative integers.
+
+        Parameters
+        ----------
+        s : Series
+            The response column.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        ndarray
+            The counts as floats.
+
+        Raises
+        ------
+        TypeError
+            If the column is not numeric.
+        ValueError
+            If some values are negative, not whole or not finite.
+        """
         if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             raise TypeError(f"poisson response {name!r} must be numeric counts, got "
                             f"dtype {s.dtype}")
@@ -343,14 +848,530 @@ class Poisson(Family):
         return y
 
     def simulate(self, mu, rng):
+        """
+        Draw Poisson counts with means ``mu``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+        rng : numpy.random.Generator
+            The random generator.
+
+        Returns
+        -------
+        ndarray
+            One draw per mean, as floats.
+        """
         return rng.poisson(mu).astype(float)
 
 
-_FAMILIES = {"binomial": Binomial, "poisson": Poisson}
+def _counts(s: pd.Series, family: str, name: str) -> np.ndarray:
+    """Non-negative whole numbers of a count response (a clear error otherwise)."""
+    if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        raise TypeError(f"{family} response {name!r} must be numeric counts, got "
+                        f"dtype {s.dtype}")
+    y = s.to_numpy(dtype=float)
+    bad = (y < 0) | (y != np.round(y)) | ~np.isfinite(y)
+    if bad.any():
+        vals = pd.unique(y[bad]).tolist()[:5]
+        raise ValueError(f"{family} response {name!r} must hold non-negative integers; "
+                         f"{int(bad.sum())} values are not, e.g. {vals}")
+    return y
 
 
-def get_family(family, link=None) -> Family:
-    """A family object from its name (``"binomial"``, ``"poisson"``) or itself."""
+def _weighted_mean(y, w) -> float:
+    return float(np.sum(w * y) / np.sum(w))
+
+
+class _Dispersion(Family):
+    """A family with one positive dispersion parameter, unconstrained as its log."""
+
+    aux_names = ("dispersion",)
+    #: Dispersion of an unbound family object (replaced by the estimate).
+    default = 1.0
+
+    def __init__(self, link=None, dispersion=None):
+        super().__init__(link)
+        self.dispersion = float(self.default if dispersion is None else dispersion)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(link={self.link!r}, dispersion={self.dispersion:.6g})"
+
+    @property
+    def aux(self):
+        return np.array([self.dispersion])
+
+    def with_aux(self, values):
+        return type(self)(self.link, float(np.asarray(values, dtype=float).reshape(-1)[0]))
+
+    def natural(self, a):
+        v = np.exp(np.asarray(a, dtype=float).reshape(1))
+        return v, v.reshape(1, 1), v.reshape(1, 1, 1)
+
+    def unconstrained(self, values):
+        v = np.asarray(values, dtype=float).reshape(-1)
+        if v.shape != (1,) or not (np.isfinite(v[0]) and v[0] > 0):
+            raise ValueError(f"the {self.name} dispersion must be one positive number, got "
+                             f"{values!r}")
+        return np.log(v)
+
+
+class NegativeBinomial(_Dispersion):
+    """Overdispersed counts, NB2 with a log link (glmmTMB's ``nbinom2``).
+
+    ``Var(y) = mu + mu^2 / theta``; the ``dispersion`` parameter is
+    ``theta`` (glmmTMB's ``sigma()`` for ``nbinom2``, MASS's ``theta``):
+    small values mean much overdispersion, large ones approach the Poisson.
+
+    Notes
+    -----
+    With ``s = eta - log theta`` and ``r = expit(s) = mu / (mu + theta)``,
+
+    .. math::
+
+        \\ell = \\log\\Gamma(y + \\theta) - \\log\\Gamma(\\theta) - \\log y!
+                + y s - (y + \\theta) \\log(1 + e^s),
+
+    ``d1 = y - (y + theta) r``, ``d2 = -(y + theta) r (1 - r)``,
+    ``d3 = d2 (1 - 2 r)``; in ``theta``: ``l_theta = psi(y + theta) -
+    psi(theta) - log(1 + e^s) - d1 / theta``, ``d1_theta = -r - d2 / theta``,
+    ``d2_theta = -r (1 - r) - d3 / theta`` and ``l_theta,theta = psi'(y +
+    theta) - psi'(theta) + 2 r / theta + (d1 + d2) / theta^2``
+    (Hilbe 2011, *Negative Binomial Regression*, ch. 8).
+    """
+
+    name = "negative_binomial"
+    links = ("log",)
+    aux_title = "Dispersion (theta of Var(y) = mu + mu^2 / theta; glmmTMB's nbinom2 sigma)"
+
+    def mean(self, eta):
+        return np.exp(np.minimum(eta, 700.0))
+
+    def variance(self, mu):
+        return mu + mu * mu / self.dispersion
+
+    def loglik(self, y, eta):
+        return self.derivs(y, eta, order=0)[0]
+
+    def _pieces(self, y, eta):
+        th = self.dispersion
+        s = np.asarray(eta, dtype=float) - np.log(th)
+        return th, s, expit(s), np.logaddexp(0.0, s)
+
+    def derivs(self, y, eta, order=2):
+        th, s, r, sp = self._pieces(y, eta)
+        ll = gammaln(y + th) - gammaln(th) - gammaln(y + 1) + y * s - (y + th) * sp
+        if order == 0:
+            return ll, None, None
+        d1 = y - (y + th) * r
+        d2 = -(y + th) * r * expit(-s)
+        if order == 3:
+            return ll, d1, d2, d2 * (1 - 2 * r)
+        return ll, d1, d2
+
+    def aux_derivs(self, y, eta):
+        th, s, r, sp = self._pieces(y, eta)
+        _, d1, d2, d3 = self.derivs(y, eta, order=3)
+        la = digamma(y + th) - digamma(th) - sp - d1 / th
+        l1a = -r - d2 / th
+        l2a = -r * expit(-s) - d3 / th
+        laa = (polygamma(1, y + th) - polygamma(1, th) + 2 * r / th + (d1 + d2) / th ** 2)
+        return la[..., None], l1a[..., None], l2a[..., None], laa[..., None, None]
+
+    def aux_start(self, y, mu, w):
+        excess = _weighted_mean((y - mu) ** 2 - mu, w)
+        theta = _weighted_mean(mu * mu, w) / excess if excess > 0 else 100.0
+        return np.array([float(np.clip(theta, 0.05, 100.0))])
+
+    def eta_start(self, y, w):
+        return float(np.log(max(_weighted_mean(y, w), 1e-3)))
+
+    def response(self, s: pd.Series, name: str) -> np.ndarray:
+        return _counts(s, "negative_binomial", name)
+
+    def simulate(self, mu, rng):
+        th = self.dispersion
+        return rng.negative_binomial(th, th / (th + mu)).astype(float)
+
+
+class Gamma(_Dispersion):
+    """Positive continuous responses with a log or inverse link and an
+    estimated dispersion (glmmTMB's ``Gamma``; R's ``Gamma()``).
+
+    ``Var(y) = phi mu^2``; the ``dispersion`` parameter is ``phi``, one
+    over the shape (glmmTMB's ``sigma()^2``, R's ``summary(glm)$dispersion``
+    for its moment estimate, statsmodels' ``scale``).
+
+    Notes
+    -----
+    With shape ``nu = 1 / phi``,
+    ``l = nu log nu - nu log mu + (nu - 1) log y - nu y / mu - log Gamma(nu)``.
+    Log link (``z = y e^{-eta}``): ``d1 = nu (z - 1)``, ``d2 = -nu z``,
+    ``d3 = nu z``; inverse link (``mu = 1 / eta``, defined for ``eta > 0``):
+    ``d1 = nu (1 / eta - y)``, ``d2 = -nu / eta^2``, ``d3 = 2 nu / eta^3``.
+    In ``nu``: ``l_nu = log nu + 1 - log mu + log y - y / mu - psi(nu)`` and
+    ``l_nu,nu = 1 / nu - psi'(nu)``; in ``phi`` by the chain rule with
+    ``d nu / d phi = -nu^2``, ``d^2 nu / d phi^2 = 2 nu^3``.
+    """
+
+    name = "gamma"
+    links = ("log", "inverse")
+    aux_title = "Dispersion (phi of Var(y) = phi mu^2, one over the shape)"
+    canonical_links = ("inverse",)
+
+    def mean(self, eta):
+        eta = np.asarray(eta, dtype=float)
+        if self.link == "log":
+            return np.exp(np.minimum(eta, 700.0))
+        with np.errstate(divide="ignore"):
+            return np.where(eta > 0, 1.0 / eta, np.nan)
+
+    def variance(self, mu):
+        return self.dispersion * mu * mu
+
+    def loglik(self, y, eta):
+        return self.derivs(y, eta, order=0)[0]
+
+    def _in_nu(self, y, eta):
+        """(log mu, y / mu, and d1, d2, d3 per unit of shape) at ``eta``."""
+        eta = np.asarray(eta, dtype=float)
+        if self.link == "log":
+            z = y * np.exp(-np.maximum(eta, -700.0))
+            return eta, z, z - 1, -z, z
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ok = eta > 0
+            e = np.where(ok, eta, np.nan)
+            return -np.log(e), y * e, 1 / e - y, -1 / e ** 2, 2 / e ** 3
+
+    def derivs(self, y, eta, order=2):
+        nu = 1.0 / self.dispersion
+        logmu, z, u1, u2, u3 = self._in_nu(y, eta)
+        ll = nu * np.log(nu) - nu * logmu + (nu - 1) * np.log(y) - nu * z - gammaln(nu)
+        if order == 0:
+            return ll, None, None
+        if order == 3:
+            return ll, nu * u1, nu * u2, nu * u3
+        return ll, nu * u1, nu * u2
+
+    def aux_derivs(self, y, eta):
+        nu = 1.0 / self.dispersion
+        logmu, z, u1, u2, _ = self._in_nu(y, eta)
+        l_nu = np.log(nu) + 1 - logmu + np.log(y) - z - digamma(nu)
+        l_nunu = 1 / nu - polygamma(1, nu)
+        n2 = -nu * nu
+        la, l1a, l2a = n2 * l_nu, n2 * u1, n2 * u2
+        laa = nu ** 4 * l_nunu + 2 * nu ** 3 * l_nu
+        return la[..., None], l1a[..., None], l2a[..., None], laa[..., None, None]
+
+    def aux_start(self, y, mu, w):
+        phi = _weighted_mean(((y - mu) / mu) ** 2, w)
+        return np.array([float(np.clip(phi, 1e-3, 100.0))])
+
+    def eta_start(self, y, w):
+        m = _weighted_mean(y, w)
+        return float(np.log(m)) if self.link == "log" else 1.0 / m
+
+    def response(self, s: pd.Series, name: str) -> np.ndarray:
+        if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            raise TypeError(f"gamma response {name!r} must be numeric, got dtype {s.dtype}")
+        y = s.to_numpy(dtype=float)
+        bad = ~(np.isfinite(y) & (y > 0))
+        if bad.any():
+            raise ValueError(f"gamma response {name!r} must be positive; {int(bad.sum())} "
+                             f"values are not, e.g. {pd.unique(y[bad]).tolist()[:5]}")
+        return y
+
+    def simulate(self, mu, rng):
+        nu = 1.0 / self.dispersion
+        return rng.gamma(nu, mu / nu)
+
+
+def _logistic_parts(x):
+    """(log F(x), log F(-x), log f(x), f'/f, f''/f) of the logistic distribution."""
+    lF, lS = log_expit(x), log_expit(-x)
+    F = np.exp(lF)
+    return lF, lS, lF + lS, 1 - 2 * F, 1 - 6 * F * np.exp(lS)
+
+
+def _normal_parts(x):
+    """(log F(x), log F(-x), log f(x), f'/f, f''/f) of the standard normal."""
+    xs = np.where(np.isfinite(x), x, 0.0)
+    return log_ndtr(x), log_ndtr(-x), -0.5 * x * x - _LOG_SQRT_2PI, -xs, xs * xs - 1
+
+
+def _log_diff(lb, la):
+    """``log(e^lb - e^la)`` for ``la <= lb`` (``log(1 - e^(la - lb)) + lb``)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return lb + np.log(-np.expm1(la - lb))
+
+
+class Ordinal(Family):
+    """Ordered categories with a cumulative link (``ordinal::clmm``).
+
+    ``P(Y <= j | eta) = F(theta_j - eta)``, ``j = 1, ..., K - 1``, with
+    ``F`` the logistic (``link="logit"``) or normal (``"probit"``)
+    distribution function and thresholds ``theta_1 < ... < theta_{K-1}``.
+    The fixed part has no intercept (the thresholds take its place, as in
+    clmm); the thresholds are named ``"1|2"``, ``"2|3"``, ... after the
+    categories, as clmm names them, and are unconstrained as the first
+    threshold and the logs of the increments. The response is an ordered
+    (or any) categorical, in the order of its categories, or whole numbers,
+    in increasing order; it is coded 0, ..., K - 1.
+
+    Notes
+    -----
+    For a row in category ``k``, ``a = theta_k - eta`` and
+    ``b = theta_{k+1} - eta`` (``theta_0 = -inf``, ``theta_K = inf``),
+    ``p = F(b) - F(a)``, ``q_a = f(a) / p``, ``q_b = f(b) / p`` and
+    ``r_i = f^(i) / f``:
+
+    .. math::
+
+        \\ell = \\log p,\\quad d_1 = q_a - q_b,\\quad
+        d_2 = P_2 - d_1^2,\\quad d_3 = P_3 - 3 d_1 P_2 + 2 d_1^3,
+
+    ``P_2 = q_b r_1(b) - q_a r_1(a)``, ``P_3 = q_a r_2(a) - q_b r_2(b)``; in the
+    thresholds, ``l_b = q_b``, ``l_a = -q_a``,
+    ``d1_b = -q_b (r_1(b) + d_1)``, ``d1_a = q_a (r_1(a) + d_1)``,
+    ``d2_x = dP_2/dx - 2 d_1 d1_x`` with ``dP_2/db = q_b (r_2(b) - P_2)`` and
+    ``dP_2/da = q_a (P_2 - r_2(a))``, ``l_bb = q_b r_1(b) - q_b^2``,
+    ``l_aa = -q_a r_1(a) - q_a^2``, ``l_ab = q_a q_b`` (Christensen 2019,
+    *Cumulative link models for ordinal regression with the R package
+    ordinal*, sect. 2 and appendix). ``p`` is computed in the tail that
+    avoids cancellation.
+    """
+
+    name = "ordinal"
+    links = ("logit", "probit")
+    aux_title = "Threshold coefficients"
+    has_intercept = False
+
+    def __init__(self, link=None, categories=None, thresholds=None):
+        super().__init__(link)
+        self.categories = None if categories is None else tuple(categories)
+        k = 0 if self.categories is None else len(self.categories) - 1
+        if thresholds is None:
+            thresholds = np.linspace(-1.0, 1.0, k) if k > 1 else np.zeros(k)
+        self.thresholds = np.asarray(thresholds, dtype=float).reshape(-1)
+        self._parts_of = _logistic_parts if self.link == "logit" else _normal_parts
+
+    def __repr__(self):
+        return (f"Ordinal(link={self.link!r}"
+                + ("" if self.categories is None else f", categories={list(self.categories)}")
+                + ")")
+
+    @property
+    def aux_names(self):
+        c = self.categories or ()
+        return tuple(f"{a}|{b}" for a, b in zip(c[:-1], c[1:]))
+
+    @property
+    def aux(self):
+        return self.thresholds.copy()
+
+    def for_response(self, values, name):
+        levels = self.categories_of(values, name)
+        return Ordinal(self.link, levels), levels
+
+    def for_design(self, design):
+        levels = getattr(design, "response_levels", None)
+        if levels is None or tuple(levels) == self.categories:
+            return self
+        return Ordinal(self.link, levels)
+
+    def with_aux(self, values):
+        return Ordinal(self.link, self.categories, values)
+
+    def natural(self, a):
+        a = np.asarray(a, dtype=float)
+        k = len(a)
+        inc = np.exp(a[1:])
+        values = a[0] + np.r_[0.0, np.cumsum(inc)]
+        J = np.zeros((k, k))
+        J[:, 0] = 1.0
+        D2 = np.zeros((k, k, k))
+        for i in range(1, k):
+            J[i, 1:i + 1] = inc[:i]
+            D2[i, np.arange(1, i + 1), np.arange(1, i + 1)] = inc[:i]
+        return values, J, D2
+
+    def unconstrained(self, values):
+        v = np.asarray(values, dtype=float).reshape(-1)
+        if len(v) != self.n_aux or not np.all(np.isfinite(v)) or np.any(np.diff(v) <= 0):
+            raise ValueError(f"the ordinal thresholds must be {self.n_aux} increasing numbers "
+                             f"({', '.join(self.aux_names)}), got {list(v)}")
+        return np.r_[v[:1], np.log(np.diff(v))]
+
+    def _parts(self, y, eta):
+        """Per row: category codes, (q_a, q_b), the f'/f and f''/f at a and b, log p."""
+        eta = np.asarray(eta, dtype=float)
+        k = np.asarray(y).astype(np.int64)
+        ext = np.r_[-np.inf, self.thresholds, np.inf]
+        a, b = ext[k] - eta, ext[k + 1] - eta
+        lFa, lSa, lfa, r1a, r2a = self._parts_of(a)
+        lFb, lSb, lfb, r1b, r2b = self._parts_of(b)
+        lp = np.where(a > 0, _log_diff(lSa, lSb), _log_diff(lFb, lFa))
+        with np.errstate(invalid="ignore"):
+            qa, qb = np.exp(lfa - lp), np.exp(lfb - lp)
+        return k, qa, qb, r1a, r1b, r2a, r2b, lp
+
+    def loglik(self, y, eta):
+        return self._parts(y, eta)[-1]
+
+    def derivs(self, y, eta, order=2):
+        _, qa, qb, r1a, r1b, r2a, r2b, ll = self._parts(y, eta)
+        if order == 0:
+            return ll, None, None
+        d1 = qa - qb
+        P2 = qb * r1b - qa * r1a
+        d2 = P2 - d1 * d1
+        if order == 3:
+            P3 = qa * r2a - qb * r2b
+            return ll, d1, d2, P3 - 3 * d1 * P2 + 2 * d1 ** 3
+        return ll, d1, d2
+
+    def aux_derivs(self, y, eta):
+        k, qa, qb, r1a, r1b, r2a, r2b, _ = self._parts(y, eta)
+        slots = np.arange(self.n_aux)
+        U = (k[..., None] == slots).astype(float)       # theta_{k+1}: the upper one
+        Lo = (k[..., None] - 1 == slots).astype(float)  # theta_k: the lower one
+        d1 = qa - qb
+        P2 = qb * r1b - qa * r1a
+        d1b, d1a = -qb * (r1b + d1), qa * (r1a + d1)
+        d2b = qb * (r2b - P2) - 2 * d1 * d1b
+        d2a = qa * (P2 - r2a) - 2 * d1 * d1a
+
+        def slot(vb, va):
+            return vb[..., None] * U + va[..., None] * Lo
+
+        UU, LL = U[..., :, None] * U[..., None, :], Lo[..., :, None] * Lo[..., None, :]
+        UL = U[..., :, None] * Lo[..., None, :]
+        laa = ((qb * r1b - qb * qb)[..., None, None] * UU
+               + (-qa * r1a - qa * qa)[..., None, None] * LL
+               + (qa * qb)[..., None, None] * (UL + np.swapaxes(UL, -1, -2)))
+        return slot(qb, -qa), slot(d1b, d1a), slot(d2b, d2a), laa
+
+    def cumulative(self, eta):
+        """``P(Y <= j)`` for ``j = 1, ..., K - 1``: shape ``eta.shape + (K - 1,)``."""
+        lF = self._parts_of(self.thresholds - np.asarray(eta, dtype=float)[..., None])[0]
+        return np.exp(lF)
+
+    def probabilities(self, eta):
+        """Probability of each category, shape ``eta.shape + (K,)`` (each row sums to 1)."""
+        cum = self.cumulative(eta)
+        shape = cum.shape[:-1] + (1,)
+        return np.diff(np.concatenate([np.zeros(shape), cum, np.ones(shape)], axis=-1), axis=-1)
+
+    def mean(self, eta):
+        """Expected category number (1, ..., K; the categories' positions, as R's
+        ``as.integer()`` of the response)."""
+        return (self.n_aux + 1) - np.sum(self.cumulative(eta), axis=-1)
+
+    def variance(self, mu):
+        raise ValueError("the variance of an ordinal response is not a function of its "
+                         "mean: Pearson residuals are not defined for ordinal models "
+                         "(use predict(type='prob'))")
+
+    def observed(self, y):
+        return np.asarray(y, dtype=float) + 1
+
+    def labels(self, y):
+        return np.asarray(self.categories, dtype=object)[np.asarray(y).astype(np.int64)]
+
+    def aux_start(self, y, mu, w):
+        k = self.n_aux
+        counts = np.bincount(np.asarray(y, dtype=np.int64), weights=w, minlength=k + 1)
+        cum = np.clip(np.cumsum(counts)[:-1] / np.sum(counts), 1e-4, 1 - 1e-4)
+        values = np.log(cum / (1 - cum)) if self.link == "logit" else ndtri(cum)
+        return values + 1e-3 * np.arange(k)  # strictly increasing
+
+    def sample(self, eta, rng, y=None):
+        u = rng.random(np.shape(eta))
+        return np.sum(u[..., None] > self.cumulative(eta), axis=-1).astype(float)
+
+    def categories_of(self, s: pd.Series, name: str) -> tuple:
+        """The categories of a response in their order (empty ones left out,
+        with a warning)."""
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            used = set(pd.unique(s.dropna()))
+            cats = [c for c in s.cat.categories if c in used]
+            empty = [c for c in s.cat.categories if c not in used]
+            if empty:
+                warn(f"ordinal response {name!r}: categories {empty[:6]} have no rows and are "
+                     "left out (their thresholds would not be identified)", DataWarning)
+        elif pd.api.types.is_bool_dtype(s.dtype):
+            cats = sorted(pd.unique(s.dropna()).tolist())
+        elif pd.api.types.is_numeric_dtype(s.dtype):
+            v = s.to_numpy(dtype=float)
+            bad = ~np.isfinite(v) | (v != np.round(v))
+            if bad.any():
+                raise ValueError(f"ordinal response {name!r} must be an ordered categorical "
+                                 f"or whole numbers; {int(bad.sum())} values are not, e.g. "
+                                 f"{pd.unique(v[bad]).tolist()[:5]}")
+            cats = [int(c) if c == int(c) else c for c in sorted(pd.unique(v).tolist())]
+        else:
+            raise TypeError(f"ordinal response {name!r} is text (dtype {s.dtype}): its order "
+                            "is not known; make it an ordered pandas Categorical "
+                            "(pd.Categorical(values, categories=[...], ordered=True)) or "
+                            "code it as whole numbers")
+        if len(cats) < 2:
+            raise ValueError(f"ordinal response {name!r} has {len(cats)} category in the rows "
+                             "used: there is nothing to model")
+        return tuple(cats)
+
+    def response(self, s: pd.Series, name: str) -> np.ndarray:
+        cats = self.categories
+        if cats is None:
+            cats = self.categories_of(s, name)
+        values = s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype) else s
+        if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
+                values.dtype):
+            values = values.astype(float)
+            keys = pd.Index([float(c) for c in cats])
+        else:
+            keys = pd.Index(list(cats), dtype=object)
+        codes = keys.get_indexer(pd.Index(values))
+        if np.any(codes < 0):
+            bad = pd.unique(np.asarray(s)[codes < 0]).tolist()[:5]
+            raise ValueError(f"ordinal response {name!r} has values outside its categories "
+                             f"{list(cats)}: {bad}")
+        return codes.astype(float)
+
+
+_FAMILIES = {"binomial": Binomial, "poisson": Poisson,
+             "negative_binomial": NegativeBinomial, "gamma": Gamma, "ordinal": Ordinal}
+
+
+def get_family(family: str | Family, link: str | None = None) -> Family:
+    """
+    Return a family object from its name or itself.
+
+    Parameters
+    ----------
+    family : str or Family
+        ``"binomial"`` or ``"poisson"`` (any case), or a family object.
+    link : str, optional
+        The link; a family object with another link is copied with this one.
+
+    Returns
+    -------
+    Family
+        The family with its link.
+
+    Raises
+    ------
+    TypeError
+        If ``family`` is neither a name nor a family, or ``link`` not a name.
+    ValueError
+        For an unknown family or link.
+
+    Examples
+    --------
+    >>> from pywemix.objective.families import get_family
+    >>> get_family("binomial", "probit")
+    Binomial(link='probit')
+    """
     link = check_link(link)
     if isinstance(family, Family):
         if link is not None and link != family.link:
@@ -367,8 +1388,27 @@ def get_family(family, link=None) -> Family:
     return _FAMILIES[key](link)
 
 
-def check_link(link):
-    """``link`` as a lower-case name, or None; anything else is an error."""
+def check_link(link: str | None) -> str | None:
+    """
+    Check a link name.
+
+    Parameters
+    ----------
+    link : str or None
+        A link name, any case.
+
+    Returns
+    -------
+    str or None
+        ``link`` as a lower-case name, or None.
+
+    Raises
+    ------
+    TypeError
+        If ``link`` is not a string.
+    ValueError
+        If it is empty.
+    """
     if link is None:
         return None
     if not isinstance(link, str):

@@ -159,6 +159,7 @@ class GaussianObjective:
 
     @property
     def top_weights(self) -> np.ndarray:
+        """Conditional weights of the top-level groups."""
         return self.wg[-1]
 
     def integrate(self, T_list, keep: bool = False, dT=None) -> _Top:

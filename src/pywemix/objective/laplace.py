@@ -47,7 +47,7 @@ computed top-down).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -130,19 +130,17 @@ class LaplaceObjective(CholeskyParameters):
     """
 
     def __init__(self, design, structure, family):
-        self.family, self.structure = family, structure
+        self.structure = structure
         self.y, self.X, self.offset = design.y, design.X, design.offset
         self.Z, self.w1, self.wg, self.levels = design.Z, design.w1, design.wg, design.levels
         self.q = structure.q
-        self.p = design.X.shape[1]
-        self.n_c = structure.n_theta
-        self.P = self.p + self.n_c
+        # phi = (beta, aux, chol); (index in phi, row, column) of each level's
+        # Cholesky elements
+        self._set_parameters(family, design.X.shape[1])
         L = len(self.levels)
         self.D = [sum(self.q[l:]) for l in range(L)]
         self.child_starts = [lev.child_starts(up) for lev, up in
                              zip(self.levels[:-1], self.levels[1:])]
-        # (index in phi, row, column) of each level's Cholesky elements
-        self._cpos = structure.layout(self.p)
         # weight of each row relative to its top group, a_i / w_g
         rel = self.w1.copy()
         for lev, w in zip(self.levels[:-1], self.wg[:-1]):
@@ -249,9 +247,10 @@ class LaplaceObjective(CholeskyParameters):
 
     # -- the mode ---------------------------------------------------------------------
     def _design(self, phi):
-        Cs = self.factors(phi[self.p:])
+        beta, chol = self.split(phi)
+        Cs = self.factors(chol)
         Zc = np.concatenate([Z @ C for Z, C in zip(self.Z, Cs)], axis=1)
-        base = self.X @ phi[:self.p] + self.offset
+        base = self.X @ beta + self.offset
         return Cs, Zc, base
 
     def _eta(self, base, Zc, v):
@@ -313,8 +312,14 @@ class LaplaceObjective(CholeskyParameters):
         def accept(new, old):
             return new.top >= old.top - 1e-13 * np.abs(old.top)
 
+        start = self._point(base, Zc, v)
+        bad = ~np.isfinite(start.top)
+        if bad.any():  # a warm start where the density is not defined (e.g. the
+            # gamma inverse link's eta <= 0): those top groups start at 0
+            v = [np.where(bad[tp][:, None], 0.0, x) for x, tp in zip(v, top_of)]
+            start = self._point(base, Zc, v)
         pt, _ = damped_newton(lambda x, pending, k: self._point(base, Zc, x),
-                              self._point(base, Zc, v), direction, accept,
+                              start, direction, accept,
                               np.ones(self.levels[-1].n_groups, dtype=bool), move=move,
                               merge=self._merge, max_iter=100, halvings=40, final_step=True)
         self._v = [x.copy() for x in pt.v]
@@ -358,7 +363,7 @@ class LaplaceObjective(CholeskyParameters):
     def _weight(self, pt):
         """Laplace curvature weight ``W`` and ``dW/deta`` at a point (from its
         derivatives when the link is canonical)."""
-        if self.family.canonical:
+        if self.family.observed_curvature:
             return -pt.d2, -pt.d3
         return self.family.laplace_weight(self.y, pt.eta)
 
@@ -394,8 +399,10 @@ class LaplaceObjective(CholeskyParameters):
         if not derivs:
             return Evaluation(float(w @ A), None, None, A, None)
         G = self._group_gradient(Zc, pt, W, dW, fac)
-        H = self._hessian(phi, self.modes) if hessian else None
-        return Evaluation(float(w @ A), w @ G, H, A, G)
+        ev = self.unconstrained(Evaluation(float(w @ A), w @ G, None, A, G))
+        if hessian:
+            ev = replace(ev, hess=self._hessian(phi, self.modes))
+        return ev
 
     def _group_gradient(self, Zc, pt, W, dW, fac):
         """Exact gradient of each top group's value in ``phi`` (G, P), unweighted.
@@ -408,9 +415,13 @@ class LaplaceObjective(CholeskyParameters):
         ``d/d beta = sum_i a_i alpha_i x_i`` and
         ``d/d C_l[r, c] = sum_i a_i Z_{l,i,r} (alpha_i v_c - d1_i lambda_c/2
         - W_i (N_j z_i)_c)``, ``v_c``, ``lambda_c`` of row i's level-l group.
+        The family's auxiliary parameters ``t`` (with the observed curvature
+        ``W = -d2``) enter the log density, the curvature and the mode:
+        ``d/dt = sum_i a_i (l_{t,i} + h_i d2_{t,i} / 2 - d1_{t,i} xi_i / 2)``
+        (then in the unconstrained ``phi`` by :meth:`unconstrained`).
         """
         v, d1, d2 = pt.v, pt.d1, pt.d2
-        facM = fac if self.family.canonical else self._factor(Zc, self.w1 * -d2)
+        facM = fac if self.family.observed_curvature else self._factor(Zc, self.w1 * -d2)
         Nz = self._adjoint_rows(fac, Zc)
         h = np.einsum("id,id->i", Zc, Nz)
         lam = self._rows(self._solve(facM, Zc, h * dW))
@@ -426,6 +437,11 @@ class LaplaceObjective(CholeskyParameters):
                 rows[:, idx] = self.Z[li][:, r] * (alpha * V[:, k] - 0.5 * d1 * lam[:, k]
                                                    - W * Nz[:, k])
             off += self.q[li]
+        if self.k:  # the family's auxiliary parameters: through l, W and the mode
+            la, l1a, l2a, _ = self.family.aux_derivs(self.y, pt.eta)
+            # W = -d2 (observed curvature), so dW/da = -d2_a
+            rows[:, self.p:self.p + self.k] = (la + 0.5 * h[:, None] * l2a
+                                               - 0.5 * xi[:, None] * l1a)
         return group_sum(self.rel_row[:, None] * rows, self.top_starts)
 
     def _adjoint_rows(self, fac, Zc):

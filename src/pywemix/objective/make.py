@@ -23,11 +23,16 @@ MAX_BYTES = 4e9
 
 @dataclass(frozen=True)
 class MixObjective:
-    """The pseudo-log-likelihood of one design, ready for the optimiser.
+    """
+    The pseudo-log-likelihood of one design, ready for the optimiser.
 
-    Attributes
+    Made by :func:`make_objective` (stage 2). A frozen dataclass: its fields
+    are its parameters and attributes.
+
+    Parameters
     ----------
     design : ModelDesign
+        The design (stage 1).
     structure : CovarianceStructure
         Layout of the random-effect covariance parameters.
     family : Family or None
@@ -35,9 +40,9 @@ class MixObjective:
     function : GaussianObjective, LaplaceObjective or QuadratureObjective
         What evaluates the criterion: ``profiled(theta, reml)`` (Gaussian) or
         ``evaluate(phi, adapt=, derivs=)`` (other families).
-    reml : bool
+    reml : bool, default False
         Restricted likelihood (Gaussian only).
-    n_quad : int or None
+    n_quad : int or None, default None
         Quadrature points per random effect (None for the Gaussian family).
     """
 
@@ -55,7 +60,11 @@ class MixObjective:
 
 
 def make_objective(design, family=None, *, n_quad: int = 13, reml: bool = False) -> MixObjective:
-    """The objective of ``design``: one dispatch point for every family.
+    """
+    Make the objective of ``design``: one dispatch point for every family.
+
+    Stage 2 of a fit; R equivalents: ``lme4::mkLmerDevfun`` and
+    ``mkGlmerDevfun``.
 
     Parameters
     ----------
@@ -73,6 +82,7 @@ def make_objective(design, family=None, *, n_quad: int = 13, reml: bool = False)
     Returns
     -------
     MixObjective
+        The criterion and what it was made from.
 
     Raises
     ------
@@ -84,8 +94,10 @@ def make_objective(design, family=None, *, n_quad: int = 13, reml: bool = False)
     -----
     Gaussian: the likelihood profiled over ``beta`` and ``sigma^2`` as a
     function of lme4's ``theta`` (:mod:`pywemix.objective.gaussian`). Other
-    families: nested adaptive quadrature over the parameter vector
-    ``phi = (beta, chol)`` (:mod:`pywemix.objective.quadrature`). R
+    families: the Laplace approximation or nested adaptive quadrature over the
+    parameter vector ``phi = (beta, aux, chol)``, ``aux`` the family's
+    auxiliary parameters, unconstrained (:mod:`pywemix.objective.laplace`,
+    :mod:`pywemix.objective.quadrature`). R
     equivalents: ``lme4::mkLmerDevfun``, ``lme4::mkGlmerDevfun``.
     """
     reml = check_bool(reml, "reml")
@@ -95,6 +107,7 @@ def make_objective(design, family=None, *, n_quad: int = 13, reml: bool = False)
                             reml=reml)
     if reml:
         raise ValueError("reml=True is only defined for the gaussian family")
+    family = family.for_design(design)  # the ordinal family takes its categories
     n_quad = check_positive_int(n_quad, "n_quad")
     if n_quad == 1:
         check_grid_size(design, structure, n_quad)

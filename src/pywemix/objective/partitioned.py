@@ -168,14 +168,12 @@ class PartitionedQuadrature(QuadratureObjective):
 
     def __init__(self, parts, design, structure, family, n_quad, runner):
         self.parts, self.runner = parts, runner
-        self.family, self.n_quad = family, int(n_quad)
+        self.n_quad = int(n_quad)
         self.structure, self.wg, self.levels = structure, design.wg, design.levels
-        self.q, self.p = structure.q, len(design.x_names)
-        self.n_c = structure.n_theta
-        self.P = self.p + self.n_c
+        self.q = structure.q
+        self._set_parameters(family, len(design.x_names))
         self.child_starts = [lev.child_starts(up) for lev, up in
                              zip(design.levels[:-1], design.levels[1:])]
-        self._cpos = structure.layout(self.p)
         totals = self._each("totals")
         self.w1_total = float(sum(t[1] for t in totals))
         self.largest_partition = max(t[0] for t in totals)

@@ -120,7 +120,6 @@ class QuadratureObjective(CholeskyParameters):
     """
 
     def __init__(self, design, structure, family, n_quad: int):
-        self.family = family
         self.n_quad = int(n_quad)
         self.structure = structure
         self.y = design.y
@@ -131,14 +130,11 @@ class QuadratureObjective(CholeskyParameters):
         self.wg = design.wg
         self.levels = design.levels
         self.q = structure.q
-        self.p = design.X.shape[1]
-        self.n_c = structure.n_theta
-        self.P = self.p + self.n_c
+        # phi = (beta, aux, chol); (index in phi, row, column) of each level's
+        # Cholesky elements
+        self._set_parameters(family, design.X.shape[1])
         self.child_starts = [lev.child_starts(up) for lev, up in
                              zip(design.levels[:-1], design.levels[1:])]
-        # parameter layout of each level's Cholesky factor: (index, row, col)
-        # (index in phi, row, column) of each level's Cholesky elements
-        self._cpos = structure.layout(self.p)
         self._store = {}
         self._last = {}
 
@@ -153,9 +149,11 @@ class QuadratureObjective(CholeskyParameters):
         That code differentiates through ``eta`` only. A family with
         auxiliary parameters of its own (``phi = (beta, aux, chol)``, attribute
         ``k`` > 0 where families have them) needs their derivatives too, which
-        only the general code adds: such fits take the general code.
+        only the general code adds: such fits take the general code, as do
+        binomial counts, whose response has two columns (successes, trials).
         """
-        return ROWS_LAST and li == 0 and q == 1 and not getattr(self, "k", 0)
+        return (ROWS_LAST and li == 0 and q == 1 and not getattr(self, "k", 0)
+                and np.ndim(self.y) == 1)
 
     def _mode(self, li, off, Cs):
         lev, Zl, C, q = self.levels[li], self.Z[li], Cs[li], self.q[li]
@@ -190,6 +188,10 @@ class QuadratureObjective(CholeskyParameters):
             return F, g - v, eye - h
 
         F, g, Hn = pieces(v)
+        bad = ~np.isfinite(F)
+        if bad.any():  # a warm start where the density is not defined: start at 0
+            v = np.where(bad[..., None], 0.0, v)
+            F, g, Hn = pieces(v)
         v, Hn = _newton_modes(pieces, v, F, g, Hn, exact=li == 0 or self.n_quad == 1)
         self._store[("v", li, K)] = v
         return v, Hn
@@ -233,10 +235,14 @@ class QuadratureObjective(CholeskyParameters):
                 ll = self.family.loglik(self.y[:, None, None], eta)
             w = self.w1[:, None, None]
             An = group_sum(_times(ll, w), lev.starts)
+            aux = None
             if derivs:
                 g = group_sum(_times(d1, w)[..., None] * full, lev.starts)
                 wd2 = _times(d2, w)
                 h = None  # summed over the nodes with their posterior weights below
+                if param_mode and self.k:  # the family's auxiliary parameters
+                    aux = self._aux_rows(eta, w)
+                    g[..., self.p:self.p + self.k] += group_sum(aux[0], lev.starts)
         else:
             ch = self._level(li - 1, eta.reshape(n, K * N), full.reshape(n, K * N, P), Cs,
                              param_mode, adapt, derivs)
@@ -249,7 +255,7 @@ class QuadratureObjective(CholeskyParameters):
         moments = None
         if derivs and li == 0:
             def moments(post):
-                return _level1_moments(post, g, wd2, full, lev)
+                return _level1_moments(post, g, wd2, full, lev, aux, self.p)
         elif derivs:
             def moments(post):
                 return _posterior_moments(post, g, h)
@@ -373,9 +379,9 @@ class QuadratureObjective(CholeskyParameters):
         ``adapt=True`` re-centres the nodes at the conditional modes;
         ``adapt=False`` reuses the nodes of the last adaptive evaluation.
         """
-        phi = np.asarray(phi, dtype=float)
-        Cs = self.factors(phi[self.p:])
-        off = (self.X @ phi[:self.p] + self.offset)[:, None]
+        beta, chol = self.split(phi)
+        Cs = self.factors(chol)
+        off = (self.X @ beta + self.offset)[:, None]
         dirs = np.zeros((len(self.y), 1, self.P))
         dirs[:, 0, :self.p] = self.X
         top = len(self.levels) - 1
@@ -386,7 +392,14 @@ class QuadratureObjective(CholeskyParameters):
         if not derivs:
             return Evaluation(llf, None, None, A, None)
         G = res.G[:, 0]
-        return Evaluation(llf, w @ G, np.einsum("g,gab->ab", w, res.H[:, 0]), A, G)
+        return self.unconstrained(
+            Evaluation(llf, w @ G, np.einsum("g,gab->ab", w, res.H[:, 0]), A, G))
+
+    def _aux_rows(self, eta, w):
+        """Weighted derivatives of each row's log density in the family's
+        auxiliary parameters at every node: ``w l_a``, ``w d1_a``, ``w l_aa``."""
+        la, l1a, _, laa = self.family.aux_derivs(self.y[:, None, None], eta)
+        return w[..., None] * la, w[..., None] * l1a, w[..., None, None] * laa
 
     # -- random effects -----------------------------------------------------------
     def conditional_modes(self, phi, variances: bool = False):
@@ -395,8 +408,9 @@ class QuadratureObjective(CholeskyParameters):
         With ``variances=True`` also returns the conditional variances from
         the curvature at the mode (inverse negative Hessian).
         """
-        Cs = self.factors(phi[self.p:])
-        off = self.X @ phi[:self.p] + self.offset
+        beta, chol = self.split(phi)
+        Cs = self.factors(chol)
+        off = self.X @ beta + self.offset
         out = [None] * len(self.levels)
         var = [None] * len(self.levels)
         for li in range(len(self.levels) - 1, -1, -1):
@@ -418,7 +432,7 @@ class QuadratureObjective(CholeskyParameters):
     def conditional_means(self, phi) -> list:
         """Posterior means of each level's effects (WeMix Appendix A, eq. 26)."""
         self.evaluate(phi, adapt=True, derivs=False)
-        Cs = self.factors(phi[self.p:])
+        Cs = self.factors(self.split(phi)[1])
         L = len(self.levels)
         out = [None] * L
         weight = np.ones((self.levels[-1].n_groups, 1))  # posterior of each context
@@ -551,20 +565,35 @@ def _posterior_moments(post, g, h):
     return G, H - G[..., :, None] * G[..., None, :]
 
 
-def _level1_moments(post, g, wd2, full, lev):
+def _level1_moments(post, g, wd2, full, lev, aux=None, start=0):
     """:func:`_posterior_moments` at level 1, where the node Hessians are sums
     over observations, ``h_js = sum_i w_i d2_is x_is x_is'``.
 
     Their posterior mean is summed per observation over the nodes first
     (``sum_i sum_s p_js w_i d2_is x_is x_is'``), which never forms the
     per-node Hessians (``n_quad`` times fewer products); nodes with posterior
-    weight 0 are left out as in :func:`_posterior_moments`.
+    weight 0 are left out as in :func:`_posterior_moments`. ``aux`` (each
+    row's weighted ``l_a``, ``d1_a``, ``l_aa`` at every node)
+    adds the terms of the family's auxiliary parameters, which sit at
+    ``start, ...`` of the parameters: ``d1_a x'`` (and its transpose) and
+    ``l_aa``, whose directions ``x`` are 0.
     """
     live = post > 0
     g = np.where(live[..., None], g, 0.0)
     p_obs = post[lev.codes]
     a = np.where(p_obs > 0, p_obs * wd2, 0.0)
     Eh = group_sum(np.swapaxes(a[..., None] * full, -1, -2) @ full, lev.starts)
+    if aux is not None:
+        on = p_obs > 0
+        pw = np.where(on, p_obs, 0.0)
+        l1a = np.where(on[..., None], aux[1], 0.0)
+        laa = np.where(on[..., None, None], aux[2], 0.0)
+        k = l1a.shape[-1]
+        sl = slice(start, start + k)
+        cross = group_sum(np.einsum("iks,iksa,iksb->ikab", pw, l1a, full), lev.starts)
+        Eh[..., sl, :] += cross
+        Eh[..., :, sl] += np.swapaxes(cross, -1, -2)
+        Eh[..., sl, sl] += group_sum(np.einsum("iks,iksab->ikab", pw, laa), lev.starts)
     G = np.einsum("jks,jksp->jkp", post, g)
     H = Eh + np.swapaxes(post[..., None] * g, -1, -2) @ g
     return G, H - G[..., :, None] * G[..., None, :]

@@ -14,8 +14,10 @@ __all__ = ["CombinedFitsMixin"]
 
 
 class CombinedFitsMixin:
-    """What a combination of M fits (plausible values, pooled imputations) has
-    in place of one fit's likelihood and per-row values.
+    """
+    What a combination of M fits has in place of one fit's likelihood and per-row values.
+
+    For plausible values and pooled imputations.
 
     A result stores ``fits`` and names them in ``_fits_label`` (for messages:
     ``"plausible-value"``, ``"imputed-data"``). ``groups`` is the first
@@ -30,7 +32,7 @@ class CombinedFitsMixin:
 
     _fits_label = "combined"
 
-    #: read by reports and tables: there is no combined likelihood
+    #: Whether the result combines fits (then it has no likelihood).
     combines_fits = True
 
     # -- likelihood-based quantities: none for the combination ---------------
@@ -72,7 +74,14 @@ class CombinedFitsMixin:
         return self._no_likelihood("BIC")
 
     def information_criteria(self) -> tuple:
-        """(AIC, BIC) = (NaN, NaN), without the warning (see :attr:`llf`)."""
+        """
+        AIC and BIC: NaN, without the warning (see :attr:`llf`).
+
+        Returns
+        -------
+        tuple of float
+            ``(nan, nan)``: a combination of fits has no likelihood.
+        """
         return np.nan, np.nan
 
     # -- per-row values: means over the fits ---------------------------------
@@ -97,8 +106,11 @@ class CombinedFitsMixin:
 
     @property
     def fittedvalues(self) -> pd.Series:
-        """Fitted values (response scale, random effects included) averaged
-        over the fits, in the data's row order (see :meth:`residuals`)."""
+        """
+        Fitted values averaged over the fits, in the data's row order.
+
+        On the response scale, random effects included (see :meth:`residuals`).
+        """
         return self._mean_over_fits(lambda f: f.fittedvalues, "fittedvalues",
                                     "fittedvalues").rename("fittedvalues")
 
@@ -110,6 +122,16 @@ class CombinedFitsMixin:
         kind : {"response", "pearson"}
             As :meth:`MixResult.residuals
             <pywemix.results.result.MixResult.residuals>`.
+
+        Returns
+        -------
+        Series
+            The mean residual of each row.
+
+        Raises
+        ------
+        ValueError
+            For another ``kind``, or fits that kept different rows.
 
         Notes
         -----
@@ -130,21 +152,45 @@ class CombinedFitsMixin:
 
     @property
     def resid(self) -> pd.Series:
-        """Response residuals averaged over the fits (call it,
-        ``resid(kind="pearson")``, for Pearson residuals; see :meth:`residuals`)."""
+        """
+        Response residuals averaged over the fits.
+
+        Call it, ``resid(kind="pearson")``, for Pearson residuals; see
+        :meth:`residuals`.
+        """
         return Residuals.wrap(self.residuals("response"), self)
 
     def predict(self, newdata=None, **kwargs) -> pd.Series:
-        """Predictions averaged over the fits (arguments as
-        :meth:`MixResult.predict <pywemix.results.result.MixResult.predict>`;
-        without ``newdata`` the fits must have kept the same rows)."""
+        """
+        Average the fits' predictions.
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            Rows to predict; without it the fits must have kept the same rows.
+        **kwargs
+            As :meth:`MixResult.predict <pywemix.results.result.MixResult.predict>`.
+
+        Returns
+        -------
+        Series
+            The mean prediction of each row.
+
+        Raises
+        ------
+        ValueError
+            If the fits' predictions are not over the same rows.
+        """
         return self._mean_over_fits(lambda f: f.predict(newdata, **kwargs), "predict",
                                     "predict(...)")
 
     @property
     def groups(self) -> pd.DataFrame:
-        """Number of units and weights per level (WeMix's groups table) of the
-        first fit (the fits share their sample)."""
+        """
+        Number of units and weights per level (WeMix's groups table).
+
+        The first fit's (the fits share their sample).
+        """
         return self.fits[0].groups
 
     def _fit_title(self, value: int) -> str:
@@ -152,15 +198,33 @@ class CombinedFitsMixin:
         return f"{self._fits_label} fit {value + 1} of {len(self.fits)}"
 
     def plot(self, kind: str = "coef", value: int = 0):
-        """A plot as a matplotlib Figure (see :mod:`pywemix.results.plots`).
+        """
+        Draw a plot as a matplotlib Figure (see :mod:`pywemix.results.plots`).
 
-        ``kind="coef"`` (the default) draws the combined fixed effects with
-        their 95% intervals (``conf_int()``: the default covariance kind,
-        e.g. sampling + imputation variance) and each fit's estimates.
-        Residual and random-effect diagnostics (``"resid_fitted"``,
-        ``"qq_resid"``, ``"qq_ranef"``, ``"caterpillar"``) belong to one fit:
-        they are drawn for ``fits[value]`` (default the first), which the
-        figure's title names.
+        Parameters
+        ----------
+        kind : str, default "coef"
+            ``"coef"`` draws the combined fixed effects with their 95%
+            intervals (``conf_int()``: the default covariance kind, e.g.
+            sampling + imputation variance) and each fit's estimates.
+            Residual and random-effect diagnostics (``"resid_fitted"``,
+            ``"qq_resid"``, ``"qq_ranef"``, ``"caterpillar"``) belong to one
+            fit: they are drawn for ``fits[value]``, which the figure's title
+            names.
+        value : int, default 0
+            Which fit the one-fit diagnostics are drawn for.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure.
+
+        Raises
+        ------
+        ValueError
+            For an unknown kind or a ``value`` out of range.
+        TypeError
+            If ``value`` is not an integer.
         """
         if kind not in KINDS:
             raise ValueError(f"unknown plot kind {kind!r}; choose one of {', '.join(KINDS)}")

@@ -38,7 +38,19 @@ def _frozen(a) -> np.ndarray:
 
 
 def standard_errors(cov) -> np.ndarray:
-    """Square roots of the diagonal of ``cov`` (NaN where it is missing or negative)."""
+    """
+    Square roots of the diagonal of ``cov`` (NaN where it is missing or negative).
+
+    Parameters
+    ----------
+    cov : array_like
+        A square covariance matrix.
+
+    Returns
+    -------
+    ndarray
+        The standard errors.
+    """
     v = np.diag(np.asarray(cov, dtype=float))
     with np.errstate(invalid="ignore"):
         return np.where(np.isfinite(v) & (v >= 0), np.sqrt(np.abs(v)), np.nan)
@@ -50,9 +62,12 @@ _SHORT = {"robust": "cluster-robust", "model": "model-based", "replicate": "repl
 
 @dataclass(frozen=True, eq=False)
 class Covariance:
-    """One kind of covariance of a result's estimates.
+    """
+    One kind of covariance of a result's estimates.
 
-    Attributes
+    A frozen dataclass: its fields are its parameters and attributes.
+
+    Parameters
     ----------
     name : str
         The kind as ``cov_params(kind)`` names it: ``"robust"``, ``"model"``,
@@ -66,13 +81,18 @@ class Covariance:
     components : ndarray (m, m)
         Covariance of the variance components, in the rows of
         ``var_components`` (read-only; NaN where not estimated).
-    icc : float
+    icc : float, default NaN
         Variance of the ICC estimate (NaN when this kind has none).
-    sampling, imputation : Covariance or None
+    sampling, imputation : Covariance or None, default None
         For a total over plausible values or imputations: its parts, the
         mean sampling covariance of the fits (of this kind) and the
         imputation covariance ``(1 + 1/M) B``. ``fixed == sampling.fixed +
         imputation.fixed`` (and likewise for the other members).
+
+    Raises
+    ------
+    ValueError
+        If only one of ``sampling`` and ``imputation`` is given.
     """
 
     name: str
@@ -97,14 +117,19 @@ class Covariance:
 
     @property
     def short(self) -> str:
-        """The kind in a word or two: ``"cluster-robust"``, ``"replication"``,
-        ``"model-based"``; a total's ``"total (sampling + imputation)"``."""
+        """
+        The kind in a word or two.
+
+        ``"cluster-robust"``, ``"replication"``, ``"model-based"``; a total's
+        ``"total (sampling, <its sampling kind> + imputation)"``.
+        """
         if self.is_total:
             return f"total (sampling, {self.sampling_short} + imputation)"
         return _SHORT.get(self.name, self.name)
 
     @property
     def sampling_short(self) -> str:
+        """The kind of the sampling part in a word or two (``short`` of a single fit)."""
         return _SHORT.get(self.name, self.name)
 
     @property
@@ -123,10 +148,23 @@ class Covariance:
 
 @dataclass(frozen=True, eq=False)
 class Covariances:
-    """The covariance kinds of a result, with one declared default.
+    """
+    The covariance kinds of a result, with one declared default.
 
     ``get(None)`` is the default kind; ``get("robust")`` a named one; an
     unavailable kind is a ValueError listing the available ones.
+
+    Parameters
+    ----------
+    kinds : sequence of Covariance
+        The kinds, each named once.
+    default : str
+        The name of the default kind.
+
+    Raises
+    ------
+    ValueError
+        If a kind is repeated or the default is not among them.
     """
 
     kinds: tuple
@@ -149,10 +187,25 @@ class Covariances:
         return name in self.names
 
     def get(self, kind: str | None = None, argument: str = "kind") -> Covariance:
-        """The record of ``kind`` (None: the default).
+        """
+        Return the record of a kind.
 
-        ``argument`` names the parameter in the error message (``kind`` or
-        ``cov``).
+        Parameters
+        ----------
+        kind : str, optional
+            The kind's name; None (default) is the default kind.
+        argument : str, default "kind"
+            Names the parameter in the error message (``kind`` or ``cov``).
+
+        Returns
+        -------
+        Covariance
+            The record.
+
+        Raises
+        ------
+        ValueError
+            If there is no such kind (the message lists the available ones).
         """
         if kind is None:
             kind = self.default
@@ -166,14 +219,19 @@ class Covariances:
 
     @property
     def default_kind(self) -> Covariance:
+        """The default kind's record."""
         return self.get(None)
 
 
 @dataclass(frozen=True, eq=False)
 class Estimates:
-    """Estimates of a result and their covariances: what every output reads.
+    """
+    Estimates of a result and their covariances: what every output reads.
 
-    Attributes
+    A frozen dataclass, made by :func:`make_estimates`: its fields are its
+    parameters and attributes.
+
+    Parameters
     ----------
     stored_params : Series
         Fixed effects, as stored; read them through ``params`` (a copy).
@@ -183,7 +241,9 @@ class Estimates:
         ``std_error``); ``std_error`` is the default kind's. Read it
         through ``var_components`` (a copy).
     icc : float
+        Intraclass correlation.
     covariances : Covariances
+        The covariance kinds, with their default.
     """
 
     stored_params: pd.Series = field(repr=False)
@@ -212,19 +272,33 @@ class Estimates:
 
 
 def make_estimates(params, var_components, icc, kinds, default: str) -> Estimates:
-    """An :class:`Estimates` record; the table's ``std_error`` column from the default kind.
+    """
+    Make an :class:`Estimates` record; the table's ``std_error`` column from the default kind.
 
     Parameters
     ----------
     params : Series
+        Fixed effects.
     var_components : DataFrame
         Columns ``level``, ``group``, ``var1``, ``var2``, ``variance``; its
         ``std_error`` column is set (in place: pass a table of your own, e.g.
         a result's ``var_components``, which is a copy).
     icc : float
+        Intraclass correlation.
     kinds : sequence of Covariance
+        The covariance kinds.
     default : str
         The name of the default kind.
+
+    Returns
+    -------
+    Estimates
+        The record (``params`` read-only).
+
+    Raises
+    ------
+    ValueError
+        If a kind is repeated or ``default`` is not among them.
     """
     cov = Covariances(tuple(kinds), default)
     vc = var_components  # a table of the caller's own (a copy or new): not copied again

@@ -92,12 +92,14 @@ def draw_responses(design, beta, covs, sigma2, family, n, rng) -> np.ndarray:
         eta += np.einsum("iq,kiq->ik", Z, u[:, lev.codes])
     if family is None:
         return eta + rng.normal(0.0, np.sqrt(sigma2), size=eta.shape)
-    return _family_draws(family, eta, rng)
+    return _family_draws(family, eta, rng, design.y)
 
 
-def _family_draws(family, eta, rng) -> np.ndarray:
-    """``family.simulate`` at the means ``family.mean(eta)``; a ValueError
-    naming the range of the means when the generator refuses them.
+def _family_draws(family, eta, rng, y=None) -> np.ndarray:
+    """``family.sample`` at ``eta`` (``family.simulate`` at the means
+    ``family.mean(eta)``, with the trials of ``y`` for a binomial response
+    with trials); a ValueError naming the range of the means when the
+    generator refuses them.
 
     Notes
     -----
@@ -108,10 +110,10 @@ def _family_draws(family, eta, rng) -> np.ndarray:
     The draw is refused rather than returned as NaN, which would only fail
     later (in the refits of ``bootstrap_lrt``, say).
     """
-    mu = family.mean(eta)
     try:
-        return family.simulate(mu, rng)
+        return family.sample(eta, rng, y)
     except ValueError as exc:
+        mu = family.mean(eta)
         with np.errstate(invalid="ignore"):
             low, high = np.nanmin(mu), np.nanmax(mu)
         raise ValueError(
@@ -165,11 +167,16 @@ def simulate(result, n: int = 1, seed=None) -> pd.DataFrame:
     Notes
     -----
     R equivalent: ``simulate.merMod`` with ``use.u = FALSE`` (new random
-    effects for every draw).
+    effects for every draw). A binomial response with trials draws the
+    successes out of each row's trials; an ordinal response draws its
+    categories.
     """
     n = check_draws(n, result.nobs)
     rng = make_rng(seed)
-    y = draw_responses(result.design, result.params.to_numpy(),
+    family = result.family_object
+    y = draw_responses(result.design, result.fe_params.to_numpy(),
                        result.random_effects_covariances, result.sigma2,
-                       result.family_object, int(n), rng)
+                       family, int(n), rng)
+    if family is not None:
+        y = family.labels(y)  # an ordinal response's categories
     return result.to_data_order(y, [f"sim_{k + 1}" for k in range(n)])

@@ -408,14 +408,21 @@ class InferenceMixin:
 
     @property
     def var_components(self) -> pd.DataFrame:
-        """Variances and covariances of the random effects (and the residual),
-        with the standard errors of the default covariance kind."""
+        """
+        Variances and covariances of the random effects and the residual.
+
+        With the standard errors of the default covariance kind (R:
+        ``VarCorr()``; WeMix: ``vars``).
+        """
         return self.estimates.var_components  # a copy
 
     @property
     def variance_kinds(self) -> tuple:
-        """The covariance kinds of the result, the default first (e.g.
-        ``("replicate", "robust", "model")``)."""
+        """
+        The covariance kinds of the result, the default first.
+
+        For example ``("replicate", "robust", "model")``.
+        """
         return self.estimates.covariances.names
 
     @property
@@ -424,9 +431,26 @@ class InferenceMixin:
         return self.estimates.covariances.default
 
     def covariance(self, kind: str | None = None) -> Covariance:
-        """The :class:`~pywemix.results.covariances.Covariance` record of a kind
-        (None: the default): its description, covariances and, for totals,
-        parts. Reading it issues no warning."""
+        """
+        Return the covariance record of a kind.
+
+        Parameters
+        ----------
+        kind : str, optional
+            One of :attr:`variance_kinds`; None (default) is :attr:`default_kind`.
+
+        Returns
+        -------
+        Covariance
+            The :class:`~pywemix.results.covariances.Covariance` record: its
+            description, covariances and, for totals, parts. Reading it issues
+            no warning.
+
+        Raises
+        ------
+        ValueError
+            If the result has no covariance of that kind.
+        """
         return self.estimates.covariances.get(kind)
 
     def _kind(self, kind, argument: str = "kind") -> Covariance:
@@ -451,6 +475,22 @@ class InferenceMixin:
             ``"model"`` issues a :class:`~pywemix.PseudoLikelihoodWarning`
             (see Notes).
 
+        Returns
+        -------
+        DataFrame
+            Terms by terms (R: ``vcov()``); ``attrs["variance"]`` names the kind.
+
+        Raises
+        ------
+        ValueError
+            If the result has no covariance of that kind.
+
+        See Also
+        --------
+        std_errors : Their standard errors.
+        conf_int : Wald confidence intervals.
+        wald_test : Wald tests of linear hypotheses.
+
         Notes
         -----
         The model-based covariance of a weighted fit inverts the Hessian of a
@@ -471,16 +511,40 @@ class InferenceMixin:
         return out
 
     def raw_cov_params(self, kind: str | None = None) -> np.ndarray:
-        """Covariance of the fixed effects, as stored: no pseudo-likelihood warning.
+        """
+        Covariance of the fixed effects, as stored: no pseudo-likelihood warning.
 
         For code that combines fits (plausible values, replicates); users
         call :meth:`cov_params`.
+
+        Parameters
+        ----------
+        kind : str, optional
+            One of :attr:`variance_kinds`; None (default) is :attr:`default_kind`.
+
+        Returns
+        -------
+        ndarray
+            The covariance matrix, in the order of ``params``.
         """
         return np.array(self.covariance(kind).fixed)
 
     def raw_var_cov(self, kind: str | None = None) -> np.ndarray:
-        """Covariance of the variance components, as stored: no pseudo-likelihood
-        warning (see :meth:`raw_cov_params`)."""
+        """
+        Covariance of the variance components, as stored: no pseudo-likelihood warning.
+
+        See :meth:`raw_cov_params`; users call :meth:`var_cov`.
+
+        Parameters
+        ----------
+        kind : str, optional
+            One of :attr:`variance_kinds`; None (default) is :attr:`default_kind`.
+
+        Returns
+        -------
+        ndarray
+            The covariance matrix, in the order of the rows of ``var_components``.
+        """
         return np.array(self.covariance(kind).components)
 
     def _warn_model_kind(self, record: Covariance) -> None:
@@ -503,15 +567,36 @@ class InferenceMixin:
         """Covariance of the variance-component estimates (rows of ``var_components``).
 
         For linear fits it is blockwise by level, as WeMix computes it; for
-        quadrature families it is the joint sandwich. ``kind`` as
-        :meth:`cov_params` (None: the default); ``"model"`` of a weighted fit
-        warns.
+        quadrature families it is the joint sandwich.
+
+        Parameters
+        ----------
+        kind : str, optional
+            As :meth:`cov_params` (None: the default); ``"model"`` of a weighted
+            fit warns.
+
+        Returns
+        -------
+        ndarray
+            The covariance matrix, in the order of the rows of ``var_components``.
         """
         return np.array(self._kind(kind).components)
 
     def std_errors(self, kind: str | None = None) -> pd.Series:
-        """Standard errors of the fixed effects (``kind`` as ``cov_params``;
-        ``"model"`` warns for weighted fits)."""
+        """
+        Standard errors of the fixed effects.
+
+        Parameters
+        ----------
+        kind : str, optional
+            As :meth:`cov_params` (None: the default); ``"model"`` warns for
+            weighted fits.
+
+        Returns
+        -------
+        Series
+            One per fixed effect; ``attrs["variance"]`` names the kind.
+        """
         return self._std_errors(self._kind(kind))
 
     def _std_errors(self, record) -> pd.Series:
@@ -525,8 +610,11 @@ class InferenceMixin:
 
     @property
     def bse(self) -> pd.Series:
-        """Standard errors of the fixed effects, of the default covariance kind
-        (``attrs["variance"]`` names it)."""
+        """
+        Standard errors of the fixed effects, of the default covariance kind.
+
+        ``attrs["variance"]`` names the kind (statsmodels' ``bse``).
+        """
         return self._std_errors(self.covariance())
 
     @property
@@ -542,8 +630,11 @@ class InferenceMixin:
 
     @property
     def icc_std_error(self) -> float:
-        """Standard error of the ICC, of the default covariance kind (NaN when
-        that kind has none: the sandwich of a single fit gives none)."""
+        """
+        Standard error of the ICC, of the default covariance kind.
+
+        NaN when that kind has none: the sandwich of a single fit gives none.
+        """
         return self.covariance().icc_std_error
 
     def _parts(self, part: str) -> pd.Series:
@@ -558,20 +649,31 @@ class InferenceMixin:
 
     @property
     def sampling_variance(self) -> pd.Series:
-        """Sampling part of the default kind's total variance of each fixed effect
-        (the mean over the fits of their variances of that kind): with
-        :attr:`imputation_variance` it adds up to ``bse ** 2``."""
+        """
+        Sampling part of the default kind's total variance of each fixed effect.
+
+        The mean over the fits of their variances of that kind, :math:`\\bar U`
+        in Rubin's rules: with :attr:`imputation_variance` it adds up to
+        ``bse ** 2``. Only results that combine fits have it (others raise
+        AttributeError).
+        """
         return self._parts("sampling")
 
     @property
     def imputation_variance(self) -> pd.Series:
-        """Imputation part of the default kind's total variance of each fixed
-        effect, ``(1 + 1/M) B`` (see :attr:`sampling_variance`)."""
+        """
+        Imputation part of the default kind's total variance of each fixed effect.
+
+        :math:`(1 + 1/M) B`, with :math:`B` the variance of the estimates over
+        the :math:`M` fits (see :attr:`sampling_variance`).
+        """
         return self._parts("imputation")
 
     def conf_int(self, alpha: float = 0.05, kind: str | None = None,
-                 which: str = "fixed", *, cols=None) -> pd.DataFrame:
-        """Wald confidence intervals.
+                 which: str = "fixed", *, cols: str | int | list | None = None
+                 ) -> pd.DataFrame:
+        """
+        Wald confidence intervals (R: ``confint(method = "Wald")``).
 
         Parameters
         ----------
@@ -633,9 +735,10 @@ class InferenceMixin:
         out.attrs = {"notes": list(notes), **_kind_attrs(record)}
         return out
 
-    def wald_test(self, terms=None, *, R=None, q=None, kind: str = "fixed",
-                  cov: str | None = None) -> WaldTestResult:
-        """Wald test that fixed effects (or variance terms) are zero, or ``R b = q``.
+    def wald_test(self, terms: str | list | None = None, *, R=None, q=None,
+                  kind: str = "fixed", cov: str | None = None) -> WaldTestResult:
+        """
+        Wald test that fixed effects (or variance terms) are zero, or ``R b = q``.
 
         Parameters
         ----------
@@ -658,6 +761,7 @@ class InferenceMixin:
             Right-hand side (default zeros): one value per row of ``R``, or
             per tested column (``WaldTestResult.columns``) with ``terms``.
         kind : {"fixed", "variance"}
+            Test fixed effects or variance components.
         cov : str, optional
             The covariance kind (one of :attr:`variance_kinds`; None: the
             default); ``"model"`` warns for weighted fits (see ``cov_params``).
@@ -665,15 +769,31 @@ class InferenceMixin:
         Returns
         -------
         WaldTestResult
-            chi-square statistic, degrees of freedom (rank of ``R V R'``: the
+            The chi-square statistic, degrees of freedom (rank of ``R V R'``: the
             number of columns tested unless they are collinear), p-value,
             the names tested (``terms``) and their columns (``columns``), and
             the covariance kind used (``cov``, ``cov_description``). Valid
             for weighted fits (unlike likelihood-ratio tests).
 
+        Raises
+        ------
+        ValueError
+            For an unknown term, both ``terms`` and ``R``, a ``q`` of the wrong
+            length, or a covariance missing for a tested term.
+
+        See Also
+        --------
+        pywemix.anova : Likelihood-ratio tests (unweighted fits).
+
         Notes
         -----
-        The columns of a term come from the fixed part's formulaic
+        The statistic is
+
+        .. math:: W = (R\\hat\\beta - q)^\\top (R V R^\\top)^{-} (R\\hat\\beta - q)
+                  \\sim \\chi^2_{\\operatorname{rank}(R V R^\\top)},
+
+        with :math:`V` the covariance of kind ``cov``. WeMix: ``waldTest()``;
+        Stata: ``test``/``testparm``. The columns of a term come from the fixed part's formulaic
         ``ModelSpec`` (:func:`~pywemix.results.terms.term_columns`); results
         that combine fits (plausible values, replicates, pooled fits) use
         their first fit's.
@@ -709,9 +829,11 @@ class InferenceMixin:
         return WaldTestResult(stat, df, p, label, kind, columns, cov, record.description)
 
     def tidy(self, alpha: float = 0.05, kind: str | None = None) -> pd.DataFrame:
-        """One row per parameter, as broom's ``tidy``.
+        """
+        One row per parameter, as broom's ``tidy``.
 
-        Columns: ``term``, ``kind`` (fixed/variance), ``estimate``,
+        Columns: ``term``, ``kind`` (fixed/family/variance: ``family`` for the
+        family's parameters, a dispersion or the ordinal thresholds), ``estimate``,
         ``std_error``, ``statistic``, ``p_value``, ``conf_low``,
         ``conf_high``. Variance components are on the variance scale, with
         the intervals of :func:`variance_intervals` (Wald, a variance's
@@ -730,13 +852,21 @@ class InferenceMixin:
             Which covariance of the estimates to use (one of
             :attr:`variance_kinds`; None: the default; ``"model"`` warns for
             weighted fits, see ``cov_params``).
+
+        Returns
+        -------
+        DataFrame
+            The table described above.
         """
         alpha = check_alpha(alpha)
         record = self._kind(kind)
         z = stats.norm.ppf(1 - alpha / 2)
         se = self._std_errors(record).to_numpy()
         est = self.params.to_numpy()
-        fixed = pd.DataFrame({"term": self.params.index, "kind": "fixed", "estimate": est,
+        family = getattr(getattr(self, "settings", None), "family_object", None)
+        kinds = np.where(self.params.index.isin(family.aux_names if family else ()),
+                         "family", "fixed")
+        fixed = pd.DataFrame({"term": self.params.index, "kind": kinds, "estimate": est,
                               "std_error": se, "statistic": est / se,
                               "p_value": 2 * stats.norm.sf(np.abs(est / se)),
                               "conf_low": est - z * se, "conf_high": est + z * se})

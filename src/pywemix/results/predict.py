@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..design.model import fixed_matrix, random_matrix
+from ..design.model import fixed_columns, fixed_matrix, random_matrix
 from ..design.frame import check_columns, to_pandas
 from ..objective.linpred import add_random, linear_predictor as predictor
 
@@ -139,8 +139,9 @@ def _complete_rows(result, data, needed, include_random, allow_new_levels, off):
             if include_random or lev.name in centred}
     if centering is not None:
         data = centering.apply(data, keys)
-    X = _checked(lambda: fixed_matrix(design.fixed_spec, data)).to_numpy(dtype=float)
-    eta = predictor(X, result.params.to_numpy(), off)
+    X = fixed_columns(_checked(lambda: fixed_matrix(design.fixed_spec, data)),
+                      result.family_object)[0]
+    eta = predictor(X, result.fe_params.to_numpy(), off)
     if not include_random:
         return eta
     Z, codes, effects = [], [], []

@@ -29,7 +29,7 @@ __all__ = ["Result", "Report"]
 
 
 @runtime_checkable
-class Report(Protocol):
+class Report(Protocol):  # numpydoc ignore=PR01
     """A result's report (``result.summary()``): text, HTML, LaTeX, dict and JSON.
 
     ``as_dict()`` follows :meth:`pywemix.results.summary.Summary.as_dict`
@@ -38,19 +38,65 @@ class Report(Protocol):
     prints.
     """
 
-    def as_text(self) -> str: ...
+    def as_text(self) -> str:
+        """
+        Render the report as plain text.
 
-    def as_html(self) -> str: ...
+        Returns
+        -------
+        str
+            The report as fixed-width text (what ``print(result.summary())`` shows).
+        """
 
-    def as_latex(self) -> str: ...
+    def as_html(self) -> str:
+        """
+        Render the report as HTML.
 
-    def as_dict(self) -> dict: ...
+        Returns
+        -------
+        str
+            An HTML fragment (what Jupyter shows).
+        """
 
-    def to_json(self, indent: int = 1) -> str: ...
+    def as_latex(self) -> str:
+        """
+        Render the report as LaTeX.
+
+        Returns
+        -------
+        str
+            LaTeX ``tabular`` environments of the report's tables.
+        """
+
+    def as_dict(self) -> dict:
+        """
+        Return the report as a dictionary of plain Python values.
+
+        Returns
+        -------
+        dict
+            The report's fields, as :meth:`pywemix.results.summary.Summary.as_dict`
+            describes them.
+        """
+
+    def to_json(self, indent: int = 1) -> str:
+        """
+        Return :meth:`as_dict` as strict JSON.
+
+        Parameters
+        ----------
+        indent : int, default 1
+            Indentation of the JSON text.
+
+        Returns
+        -------
+        str
+            The JSON text (strict: no NaN or Infinity).
+        """
 
 
 @runtime_checkable
-class Result(Protocol):
+class Result(Protocol):  # numpydoc ignore=PR01
     """What every result offers, whatever produced it.
 
     Attributes
@@ -74,41 +120,130 @@ class Result(Protocol):
     formula: str
 
     @property
-    def params(self) -> pd.Series: ...
+    def params(self) -> pd.Series:
+        """Fixed-effect estimates (by-group results: indexed by (group, term))."""
 
     @property
-    def bse(self) -> pd.Series: ...
+    def bse(self) -> pd.Series:
+        """Standard errors of the fixed effects, of the default covariance kind."""
 
     @property
-    def var_components(self) -> pd.DataFrame: ...
+    def var_components(self) -> pd.DataFrame:
+        """Variance components with standard errors of the default kind."""
 
     @property
-    def variance_kinds(self) -> tuple: ...
+    def variance_kinds(self) -> tuple:
+        """The covariance kinds available, the default first."""
 
     @property
-    def default_kind(self) -> str: ...
+    def default_kind(self) -> str:
+        """The covariance kind every output shows unless another is named."""
 
     @property
-    def warnings(self) -> tuple: ...
+    def warnings(self) -> tuple:
+        """The warnings issued while fitting."""
 
     def cov_params(self, kind: str | None = None) -> pd.DataFrame:
-        """Covariance of the fixed effects (None: the default kind)."""
+        """
+        Covariance matrix of the fixed effects (R: ``vcov()``).
+
+        Parameters
+        ----------
+        kind : str, optional
+            One of ``variance_kinds``; None is ``default_kind``.
+
+        Returns
+        -------
+        DataFrame
+            Terms by terms; ``attrs["variance"]`` names the kind.
+        """
 
     def conf_int(self, alpha: float = 0.05, kind: str | None = None, which: str = "fixed",
                  *, cols: Any = None) -> pd.DataFrame:
-        """Wald confidence intervals of the kind (``attrs["variance"]`` names it)."""
+        """
+        Wald confidence intervals (R: ``confint(method = "Wald")``).
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            One minus the coverage.
+        kind : str, optional
+            One of ``variance_kinds``; None is ``default_kind``.
+        which : {"fixed", "variance", "all"}, default "fixed"
+            Fixed effects, variance components or both.
+        cols : optional
+            Terms to keep (None: all).
+
+        Returns
+        -------
+        DataFrame
+            Lower and upper bounds; ``attrs["variance"]`` names the kind.
+        """
 
     def tidy(self, alpha: float = 0.05, kind: str | None = None) -> pd.DataFrame:
-        """One row per parameter (``attrs["variance"]`` names the kind)."""
+        """
+        One row per parameter, as R's ``broom.mixed::tidy()``.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            One minus the coverage of the confidence intervals.
+        kind : str, optional
+            One of ``variance_kinds``; None is ``default_kind``.
+
+        Returns
+        -------
+        DataFrame
+            Estimates, standard errors, statistics, p-values and intervals;
+            ``attrs["variance"]`` names the kind.
+        """
 
     def wald_test(self, terms: Any = None, *, R: Any = None, q: Any = None,
                   kind: str = "fixed", cov: str | None = None) -> Any:
-        """A Wald test with covariance kind ``cov`` (None: the default); the
-        result names the kind (``WaldTestResult.cov``; a by-group table's
-        ``attrs["variance"]``)."""
+        """
+        Wald test of linear hypotheses :math:`R\\beta = q`.
+
+        Parameters
+        ----------
+        terms : str or list of str, optional
+            Terms whose coefficients are jointly zero under the hypothesis.
+        R : array_like, optional
+            Restriction matrix (instead of ``terms``).
+        q : array_like, optional
+            Right-hand side (default zeros).
+        kind : {"fixed", "variance"}, default "fixed"
+            Test fixed effects or variance components.
+        cov : str, optional
+            Covariance kind (None: the default).
+
+        Returns
+        -------
+        WaldTestResult or DataFrame
+            The test; it names the kind (``WaldTestResult.cov``; a by-group
+            table's ``attrs["variance"]``).
+        """
 
     def summary(self) -> Report:
-        """The report (its header names the covariance kind)."""
+        """
+        Report of the fit (R: ``summary()``).
+
+        Returns
+        -------
+        Report
+            Its header names the covariance kind.
+        """
 
     def plot(self, kind: str = ...) -> Any:
-        """A matplotlib Figure; ``"coef"`` draws ``conf_int()`` of the default kind."""
+        """
+        Draw a diagnostic or coefficient figure.
+
+        Parameters
+        ----------
+        kind : str
+            Which figure; ``"coef"`` draws ``conf_int()`` of the default kind.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure.
+        """

@@ -81,7 +81,7 @@ def _gaussian_covariances(objective, sigma2, covs) -> list:
 def _quadrature_posterior(objective, phi) -> list:
     """Posterior variances (J_l, q_l) of the effects by adaptive quadrature."""
     objective.evaluate(phi, adapt=True, derivs=False)
-    Cs = objective.factors(phi[objective.p:])
+    Cs = objective.factors(objective.split(phi)[1])
     L = len(objective.levels)
     out = [None] * L
     weight = np.ones((objective.levels[-1].n_groups, 1))

@@ -46,8 +46,11 @@ def _stage_kinds(variance: VarianceEstimate) -> list:
 
 
 class RandomEffects(dict):
-    """The dict returned by ``ranef()``: grouping factor -> DataFrame, whose
-    KeyError for an unknown factor lists the model's grouping factors."""
+    """
+    The dict returned by ``ranef()``: grouping factor -> DataFrame.
+
+    Its KeyError for an unknown factor lists the model's grouping factors.
+    """
 
     def __missing__(self, key):
         raise KeyError(f"{key!r} is not a grouping factor of the model; its grouping "
@@ -77,6 +80,16 @@ def make_result(design, settings, optimum, variance, warnings=(), *,
     Returns
     -------
     MixResult
+        The result, as :func:`pywemix.mix` returns it.
+
+    Raises
+    ------
+    TypeError
+        If ``settings``, ``optimum`` or ``variance`` is not of its stage's type.
+
+    See Also
+    --------
+    pywemix.mix : All four stages in one call.
 
     Notes
     -----
@@ -91,12 +104,33 @@ def make_result(design, settings, optimum, variance, warnings=(), *,
 
 
 class MixResult(InferenceMixin):
-    """Estimates of a weighted mixed model (returned by :func:`pywemix.mix`).
+    """
+    Estimates of a weighted mixed model (returned by :func:`pywemix.mix`).
+
+    Made by :func:`make_result` (stage 4); users do not construct it. R
+    equivalents: lme4's ``merMod``, WeMix's ``WeMixResults``.
+
+    Parameters
+    ----------
+    design : ModelDesign
+        From :func:`pywemix.design.build_design`.
+    settings : FitSettings
+        How the model was fitted.
+    optimum : Optimum
+        From :func:`pywemix.estimation.optimize`.
+    variance : VarianceEstimate
+        From :func:`pywemix.estimation.estimate_variance`.
+    warnings : sequence of str, default ()
+        Messages issued while fitting.
+    arguments : MixArguments, optional
+        The checked arguments of ``mix`` (None for a result made by hand).
 
     Attributes
     ----------
     params : Series
-        Fixed-effect estimates.
+        Fixed-effect estimates, then the family's parameters where it has
+        them (``dispersion``; ordinal thresholds ``"1|2"``, ...): see
+        ``fe_params`` and ``family_params``.
     bse : Series
         Cluster-robust standard errors (top-level clusters), as WeMix reports
         (the default covariance kind, ``"robust"``; ``cov_params("model")``
@@ -152,15 +186,17 @@ class MixResult(InferenceMixin):
         sigma2 = optimum.sigma2 if settings.family == "gaussian" else None
         table = variance_table(structure, design.levels, optimum.covariances, sigma2,
                                variance.std_errors())
+        family = settings.family_object
+        names = list(design.x_names) + (list(family.aux_names) if family else [])
         d["estimates"] = make_estimates(
-            pd.Series(optimum.beta, index=list(design.x_names)), table,
+            pd.Series(optimum.params, index=names), table,
             icc_from_covariances(optimum.covariances, sigma2, settings.link or "identity"),
             _stage_kinds(variance), "robust")
         d["_modes"] = [_frozen(m) for m in optimum.modes]
         d["_ranef_var"] = [_frozen(v) for v in optimum.mode_variances]
         d["_covs"] = [_frozen(c) for c in optimum.covariances]
         d["_levels"], d["_blocks"] = design.levels, design.blocks
-        d["_family"] = settings.family_object
+        d["_family"] = family.with_aux(optimum.family_params) if family else None
         d["sigma2"] = float(optimum.sigma2)
         d["theta"] = _frozen(optimum.theta)
         d.update(self._from_rows(design, optimum))
@@ -226,8 +262,24 @@ class MixResult(InferenceMixin):
 
     @property
     def family_object(self):
-        """The :class:`~pywemix.objective.families.Family` (None for the Gaussian family)."""
+        """The :class:`~pywemix.objective.families.Family` (None for the Gaussian
+        family), at the estimated family parameters (dispersion, thresholds)."""
         return self._family
+
+    @property
+    def fe_params(self) -> pd.Series:
+        """The fixed effects alone (``params`` without the family parameters:
+        the dispersion of negative binomial and gamma models, the thresholds of
+        ordinal ones), as statsmodels' ``MixedLMResults.fe_params``."""
+        return self.params.iloc[:len(self._design.x_names)]
+
+    @property
+    def family_params(self) -> pd.Series:
+        """The family's parameters (``params`` after the fixed effects): the
+        ``dispersion`` of negative binomial and gamma models, the thresholds
+        ``"1|2"``, ``"2|3"``, ... of ordinal ones (``ordinal::clmm``'s); empty
+        for the other families."""
+        return self.params.iloc[len(self._design.x_names):]
 
     @property
     def random_effects_covariances(self) -> list:
@@ -245,8 +297,22 @@ class MixResult(InferenceMixin):
         return list(self._ranef_var)
 
     def to_data_order(self, values, name=None):
-        """Per-row ``values`` in the design's order (1-D, or 2-D with one column
-        per draw) as a Series or DataFrame in the data's row order."""
+        """
+        Put per-row values in the design's order back into the data's row order.
+
+        Parameters
+        ----------
+        values : array_like
+            One value per used row in the design's order (1-D), or 2-D with one
+            column per draw.
+        name : str or list of str, optional
+            Name of the Series (1-D) or the columns of the DataFrame (2-D).
+
+        Returns
+        -------
+        Series or DataFrame
+            Indexed like the rows of the data used in the fit.
+        """
         values, order = np.asarray(values), self._order
         index = self._design.frame.index[order]
         if values.ndim == 2:
@@ -310,7 +376,8 @@ class MixResult(InferenceMixin):
 
     # -- random effects, fitted values, residuals ---------------------------
     def ranef(self, kind: str = "mode", se: bool = False) -> dict:
-        """Conditional modes of the random effects, per grouping factor.
+        """
+        Conditional modes of the random effects, per grouping factor.
 
         Parameters
         ----------
@@ -323,11 +390,18 @@ class MixResult(InferenceMixin):
             Also give their conditional standard deviations (lme4's
             ``ranef(m, condVar = TRUE)``); see :mod:`pywemix.results.ranef`.
 
-        Returns a :class:`RandomEffects` dict: grouping-factor name ->
-        DataFrame (an unknown name raises a KeyError listing the grouping
-        factors). Without ``se``:
-        indexed by group id, one column per effect. With ``se=True``: a tidy
-        table with columns ``group``, ``term``, ``estimate``, ``std_error``.
+        Returns
+        -------
+        RandomEffects
+            A dict: grouping-factor name -> DataFrame (an unknown name raises a
+            KeyError listing the grouping factors). Without ``se``: indexed by
+            group id, one column per effect. With ``se=True``: a tidy table
+            with columns ``group``, ``term``, ``estimate``, ``std_error``.
+
+        Raises
+        ------
+        ValueError
+            If ``kind`` is not ``"mode"`` or ``"mean"``.
         """
         if kind not in ("mode", "mean"):
             raise ValueError(f"kind must be 'mode' or 'mean', got {kind!r}")
@@ -351,19 +425,36 @@ class MixResult(InferenceMixin):
         return self.to_data_order(self._mean(self._fitted_link), "fittedvalues")
 
     def residuals(self, kind: str = "response") -> pd.Series:
-        """Observation-level residuals, in the data's row order.
+        """
+        Observation-level residuals, in the data's row order.
 
         Parameters
         ----------
         kind : {"response", "pearson"}
             ``y - mu``, or ``(y - mu) / sqrt(V(mu))`` with ``V`` the family's
-            variance function (``sigma^2`` for Gaussian models).
+            variance function (``sigma^2`` for Gaussian models; ``mu (1 -
+            mu) / n`` for a binomial response with ``n`` trials, whose ``y`` is
+            the proportion of successes; an ordinal response has ``y`` its
+            category number 1, ..., K and no Pearson residuals).
+
+        Returns
+        -------
+        Series
+            One residual per used row (R: ``residuals(m, type = kind)``).
+
+        Raises
+        ------
+        ValueError
+            If ``kind`` is not ``"response"`` or ``"pearson"``.
         """
         mu = self._mean(self._fitted_link)
-        r = self._design.y - mu
+        if self._family is None:
+            r = self._design.y - mu
+        else:  # a proportion for a binomial response with trials
+            r = self._family.observed(self._design.y) - mu
         if kind == "pearson":
             sd = np.sqrt(self.sigma2) if self._family is None else \
-                np.sqrt(self._family.variance(mu))
+                np.sqrt(self._family.variance(mu) / self._family.response_weight(self._design.y))
             r = r / sd
         elif kind != "response":
             raise ValueError(f"kind must be 'response' or 'pearson', got {kind!r}")
@@ -371,42 +462,100 @@ class MixResult(InferenceMixin):
 
     @property
     def resid(self) -> pd.Series:
-        """Response residuals ``y - fittedvalues`` (call it, ``resid(kind=
-        "pearson")``, for Pearson residuals), in the data's row order."""
+        """
+        Response residuals ``y - fittedvalues``, in the data's row order.
+
+        Call it, ``resid(kind="pearson")``, for Pearson residuals.
+        """
         return Residuals.wrap(self.residuals("response"), self)
 
-    def simulate(self, n: int = 1, seed=None) -> pd.DataFrame:
-        """Draw responses from the fitted model (new random effects each time).
+    def simulate(self, n: int = 1,
+                 seed: int | np.random.Generator | None = None) -> pd.DataFrame:
+        """
+        Draw responses from the fitted model (new random effects each time).
 
-        Returns a DataFrame with one column per draw (``sim_1``, ...), rows
-        in the data's order. See :func:`pywemix.results.diagnostics.simulate`.
+        R: ``simulate()`` of lme4.
+
+        Parameters
+        ----------
+        n : int, default 1
+            Number of draws.
+        seed : int or numpy Generator, optional
+            For reproducible draws.
+
+        Returns
+        -------
+        DataFrame
+            One column per draw (``sim_1``, ...), rows in the data's order.
+
+        See Also
+        --------
+        pywemix.results.diagnostics.simulate : The function behind it.
         """
         return simulate(self, n, seed)
 
     def plot(self, kind: str = "resid_fitted"):
-        """A diagnostic plot as a matplotlib Figure (see :mod:`pywemix.results.plots`);
-        ``"coef"`` draws ``conf_int()`` of the default covariance kind."""
+        """
+        Draw a diagnostic plot as a matplotlib Figure.
+
+        Parameters
+        ----------
+        kind : {"resid_fitted", "qq_resid", "qq_ranef", "caterpillar", "coef"}
+            The plot (see :func:`pywemix.results.plots.plot`); ``"coef"`` draws
+            ``conf_int()`` of the default covariance kind.
+
+        Returns
+        -------
+        ResultFigure
+            A ``matplotlib.figure.Figure`` that also displays itself in Jupyter.
+        """
         return plot(self, kind)
 
     def predict(self, newdata=None, *, type: str = "response", include_random: bool = True,
-                allow_new_levels: bool = False, offset=None) -> pd.Series:
-        """Predicted values.
+                allow_new_levels: bool = False, offset=None) -> pd.Series | pd.DataFrame:
+        """
+        Predicted values (R: ``predict()`` of lme4; ``predict.clmm`` with
+        ``type="prob"``).
 
         Parameters
         ----------
         newdata : DataFrame, optional
             Rows to predict; the fitted rows when omitted.
-        type : {"response", "link"}
-            Mean of the response, or the linear predictor (the same for
-            Gaussian models).
+        type : {"response", "link", "prob"}
+            Mean of the response, the linear predictor (the same for
+            Gaussian models), or, for ordinal models, the probability of
+            each category (a DataFrame with one column per category, as
+            ``predict.clmm``'s probabilities; ``"response"`` is then the
+            expected category number 1, ..., K).
         include_random : bool
             Add the conditional modes of the groups (lme4's ``re.form=NULL``);
             ``False`` gives the fixed part only (``re.form=NA``).
         allow_new_levels : bool
             Predict groups not in the fit with random effects of zero.
+        offset : array_like, optional
+            Offset of the rows of ``newdata`` (one value a row); by default
+            the fit's offset column of ``newdata``.
+
+        Returns
+        -------
+        Series, or DataFrame for ``type="prob"``
+            One prediction per row (of ``newdata``, or of the data fitted);
+            for ``type="prob"``, one column per category of an ordinal
+            response.
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``type``, ``include_random=False`` without
+            ``newdata``, or a missing or malformed offset.
+        TypeError
+            If ``include_random`` or ``allow_new_levels`` is not a bool.
         """
-        if type not in ("response", "link"):
-            raise ValueError(f"type must be 'response' or 'link', got {type!r}")
+        if type not in ("response", "link", "prob"):
+            raise ValueError(f"type must be 'response', 'link' or 'prob', got {type!r}")
+        if type == "prob" and not hasattr(self._family, "probabilities"):
+            raise ValueError("type='prob' gives the probabilities of the categories of an "
+                             f"ordinal model; this is a {self.family} model")
         for name, value in (("include_random", include_random),
                             ("allow_new_levels", allow_new_levels)):
             if not isinstance(value, (bool, np.bool_)):
@@ -415,13 +564,16 @@ class MixResult(InferenceMixin):
             if not include_random:
                 raise ValueError("include_random=False needs newdata")
             eta = self.to_data_order(self._fitted_link, "predicted")
-            return eta if type == "link" else eta.transform(self._mean)
-        eta = predict_linear_predictor(self, newdata, include_random, allow_new_levels,
-                                       offset)
-        index = getattr(newdata, "index", None)
-        values = eta if type == "link" else self._mean(eta)
-        return pd.Series(values, index=index if isinstance(index, pd.Index) else None,
-                         name="predicted")
+        else:
+            values = predict_linear_predictor(self, newdata, include_random,
+                                              allow_new_levels, offset)
+            index = getattr(newdata, "index", None)
+            eta = pd.Series(values, index=index if isinstance(index, pd.Index) else None,
+                            name="predicted")
+        if type == "prob":
+            return pd.DataFrame(self._family.probabilities(eta.to_numpy()), index=eta.index,
+                                columns=list(self._family.categories))
+        return eta if type == "link" else eta.transform(self._mean)
 
     # -- information criteria -----------------------------------------------
     @property
@@ -436,7 +588,14 @@ class MixResult(InferenceMixin):
                 "valid for model comparison; use Wald tests (result.wald_test) instead", PseudoLikelihoodWarning)
 
     def information_criteria(self) -> tuple:
-        """(AIC, BIC) without the pseudo-likelihood warning (for anova tables)."""
+        """
+        AIC and BIC without the pseudo-likelihood warning (for anova tables).
+
+        Returns
+        -------
+        tuple of float
+            ``(aic, bic)``: :math:`-2\\ell + 2k` and :math:`-2\\ell + k \\log n`.
+        """
         k = self.df_modelwc
         return -2 * self.llf + 2 * k, -2 * self.llf + np.log(self.nobs) * k
 
@@ -453,8 +612,15 @@ class MixResult(InferenceMixin):
         return self.information_criteria()[1]
 
     # -- reporting -----------------------------------------------------------
-    def summary(self):
-        """A WeMix-style report; prints as text and renders as HTML in Jupyter."""
+    def summary(self) -> Summary:
+        """
+        Report of the fit, as WeMix's ``summary()``.
+
+        Returns
+        -------
+        Summary
+            Prints as text and renders as HTML in Jupyter.
+        """
         return Summary(self)
 
     def __repr__(self):

@@ -28,14 +28,19 @@ COMPARED = (("family", "Family"), ("link", "Link"), ("weight_spec", "Weights"),
 
 @dataclass(frozen=True)
 class FitSettings:
-    """How a model was fitted (everything but the data and the formula's terms).
+    """
+    How a model was fitted (everything but the data and the formula's terms).
 
-    Attributes
+    A frozen dataclass: its fields are its parameters and attributes.
+
+    Parameters
     ----------
     formula : str
-    family : str
+        The model formula.
+    family : str, default "gaussian"
         ``"gaussian"``, ``"binomial"`` or ``"poisson"``.
-    link : str
+    link : str, default "identity"
+        Link function name.
     n_quad : int or None
         Quadrature points per random effect (None for the Gaussian family).
     reml : bool
@@ -109,8 +114,14 @@ class FitSettings:
             for w, names in zip(self.weight_spec, levels))
 
     def labels(self) -> list:
-        """(label, text) lines of the summary for the survey preset, weight
-        scaling and centering."""
+        """
+        Give the summary's lines for the survey preset, weight scaling and centering.
+
+        Returns
+        -------
+        list of tuple of str
+            ``(label, text)`` pairs.
+        """
         rows = []
         if self.survey is not None:
             rows.append(("Survey preset", survey_preset(self.survey).description))
@@ -120,17 +131,37 @@ class FitSettings:
         return rows
 
     def centering_label(self) -> str:
-        """E.g. ``"x within school; z grand mean"``, or ``"none"``."""
+        """
+        Describe the centering in words.
+
+        Returns
+        -------
+        str
+            E.g. ``"x within school; z grand mean"``, or ``"none"``.
+        """
         parts = [f"{', '.join(cols)} within {g}" for g, cols in self.center_group]
         if self.center_grand:
             parts.append(f"{', '.join(self.center_grand)} grand mean")
         return "; ".join(parts) or "none"
 
     def differences(self, other: "FitSettings") -> list:
-        """Settings in which ``other`` differs from this record, as (label,
-        this value, other value) with the values as text; empty when the two
-        fits can be compared (the formula, REML and the quadrature points may
-        differ)."""
+        """
+        List the settings in which ``other`` differs from this record.
+
+        The formula, REML and the quadrature points may differ between fits
+        that can be compared; the other settings may not.
+
+        Parameters
+        ----------
+        other : FitSettings
+            The settings of another fit.
+
+        Returns
+        -------
+        list of tuple of str
+            ``(label, this value, other value)`` with the values as text; empty
+            when the two fits can be compared.
+        """
         out = []
         for field, label in COMPARED:
             a, b = getattr(self, field), getattr(other, field)

@@ -28,7 +28,10 @@ class Summary:
 
     ``str(summary)`` gives the text report; in Jupyter it renders as HTML
     tables. The tables are also available as DataFrames: ``header`` (a list of
-    (label, value) pairs), ``variance``, ``groups`` and ``fixed``.
+    (label, value) pairs), ``variance``, ``groups``, ``fixed`` and ``family``
+    (the family's parameters: the dispersion of negative binomial and gamma
+    models, the thresholds of ordinal ones as ``ordinal::clmm``'s "Threshold
+    coefficients"; empty for the other families; ``family_title`` names it).
 
     Every standard error shown is of one covariance kind, the result's
     default (``kind``, a :class:`~pywemix.results.covariances.Covariance`):
@@ -72,8 +75,13 @@ class Summary:
                                          vc["variance"], np.nan))
         self.variance = vc
         self.groups = r.groups
-        self.fixed = pd.DataFrame({"Estimate": r.params, "Std. Error": r.bse,
-                                   "t value": r.tvalues}) if fixed is None else fixed
+        table = pd.DataFrame({"Estimate": r.params, "Std. Error": r.bse,
+                              "t value": r.tvalues}) if fixed is None else fixed
+        self.family_title, names = _family_terms(r)
+        is_family = table.index.isin(names)
+        # a table without family parameters is kept as given
+        self.fixed = table[~is_family] if is_family.any() else table
+        self.family = table[is_family]
         self.se_note = _se_note(r, kind) if se_note is None else se_note
         if icc_std_error is None:
             icc_std_error = kind.icc_std_error
@@ -97,6 +105,14 @@ class Summary:
 
     # -- text ---------------------------------------------------------------
     def as_text(self) -> str:
+        """
+        Render the report as fixed-width text (what ``print(summary)`` shows).
+
+        Returns
+        -------
+        str
+            The header, the tables and the warnings.
+        """
         lines = [self.title, "=" * len(self.title)]
         w = max(len(k) for k, _ in self.header)
         lines += [f"{k:<{w}}  {v}" for k, v in self.header]
@@ -108,6 +124,9 @@ class Summary:
         lines += _indent(g.to_string(index=False))
         lines += ["", "Fixed effects:"]
         lines += _indent(self.fixed.to_string(float_format=lambda v: f"{v:.6g}"))
+        if len(self.family):
+            lines += ["", f"{self.family_title}:"]
+            lines += _indent(self.family.to_string(float_format=lambda v: f"{v:.6g}"))
         lines += ["", self.se_note, ""]
         lines += [f"{k}: {v}" for k, v in self.footer]
         if self.notes:
@@ -140,6 +159,9 @@ class Summary:
         parts.append(self.groups.to_html(index=False, float_format="{:.6g}".format))
         parts.append("<h5>Fixed effects</h5>")
         parts.append(self.fixed.to_html(float_format="{:.6g}".format))
+        if len(self.family):
+            parts.append(f"<h5>{esc(self.family_title)}</h5>")
+            parts.append(self.family.to_html(float_format="{:.6g}".format))
         parts.append(f"<p>{esc(self.se_note)}</p><p>")
         parts.append("<br>".join(f"<b>{esc(k)}</b>: {esc(v)}" for k, v in self.footer))
         parts.append("</p>")
@@ -168,9 +190,12 @@ class Summary:
           imputations ``sampling`` and ``imputation`` (their descriptions);
         - ``survey``: ``preset`` (e.g. ``"PISA"`` or None), ``weights`` (one
           column or None per level), ``cond_weights``, ``weight_scaling``;
-        - ``params`` and ``bse`` (term -> value); ``fixed``,
+        - ``params`` and ``bse`` (term -> value; the family parameters after
+          the fixed effects); ``fixed``, ``family_params`` (the family's
+          parameters: dispersion, thresholds; empty for the other families),
           ``var_components`` and ``groups`` (the tables, lists of records; the
-          fixed effects carry their ``term``); ``icc`` and ``icc_std_error``;
+          fixed effects and family parameters carry their ``term``); ``icc``
+          and ``icc_std_error``;
         - with replicate weights ``replicates`` (``method``,
           ``n_replicates``); for plausible values ``plausible_values``
           (``response``, ``columns``); for totals ``sampling_variance`` and
@@ -197,6 +222,7 @@ class Summary:
                        "weight_scaling": s.weight_scaling},
             "params": _series(r.params), "bse": _series(r.bse),
             "fixed": _records(fixed),
+            "family_params": _records(self.family.rename_axis("term").reset_index()),
             "var_components": _records(self.variance),
             "groups": _records(self.groups),
             "icc": _plain(r.icc), "icc_std_error": _plain(self.icc_std_error),
@@ -214,7 +240,7 @@ class Summary:
                     "warnings": [str(w) for w in r.warnings]})
         return out
 
-    def to_json(self, indent=1) -> str:
+    def to_json(self, indent: int = 1) -> str:
         """``as_dict()`` as a JSON string (strict: no NaN or Infinity)."""
         return json.dumps(self.as_dict(), indent=indent, allow_nan=False)
 
@@ -227,9 +253,12 @@ class Summary:
         """
         parts = [f"\\begin{{center}}\\textbf{{{tex_escape(self.title)}}}\\end{{center}}",
                  _tex_table(pd.DataFrame(self.header, columns=["", ""]), header=False)]
-        for title, table, index in (("Variance terms", _blank_labels(self.variance), False),
-                                    ("Groups", self.groups, False),
-                                    ("Fixed effects", self.fixed.rename_axis(""), True)):
+        tables = [("Variance terms", _blank_labels(self.variance), False),
+                  ("Groups", self.groups, False),
+                  ("Fixed effects", self.fixed.rename_axis(""), True)]
+        if len(self.family):
+            tables.append((self.family_title, self.family.rename_axis(""), True))
+        for title, table, index in tables:
             parts.append(f"\\paragraph{{{title}}}")
             parts.append(_tex_table(table, index=index))
         parts.append(tex_escape(self.se_note) + "\n")
@@ -305,6 +334,14 @@ def _se_note(r, kind) -> str:
 def _records(df: pd.DataFrame) -> list:
     return [{str(k): _plain(v) for k, v in zip(df.columns, row)}
             for row in df.itertuples(index=False)]
+
+
+def _family_terms(r):
+    """(title, names) of the family parameters of a result's ``params``."""
+    family = getattr(getattr(r, "settings", None), "family_object", None)
+    if family is None or not family.n_aux:
+        return "", []
+    return family.aux_title, list(family.aux_names)
 
 
 def _lnl_text(r) -> str:

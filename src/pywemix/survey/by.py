@@ -233,7 +233,8 @@ class _PartitionFit:
 
 
 class ByResult(Mapping):
-    """Fits by value of a column: a mapping value -> result.
+    """
+    Fits by value of a column: a mapping value -> result.
 
     ``errors`` maps the values whose fit failed to the error message
     (``result[value]`` for such a value raises :class:`GroupFitError`, a
@@ -253,6 +254,17 @@ class ByResult(Mapping):
     group's estimates. Groups whose fit failed have no rows.
     R equivalent: ``lapply`` over ``split(data, data$cnt)`` (EdSurvey's
     ``edsurvey.data.frame.list`` results).
+
+    Parameters
+    ----------
+    column : str
+        The ``by`` column.
+    fits : mapping
+        Value -> the result of its fit.
+    errors : mapping
+        Value -> the message of its failed fit.
+    formula : str
+        The model formula.
     """
 
     def __init__(self, column, fits, errors, formula):
@@ -271,7 +283,22 @@ class ByResult(Mapping):
     def __contains__(self, key):
         return key in self._fits
 
-    def get(self, key, default=None):
+    def get(self, key: object, default: object = None) -> object:
+        """
+        Return the fit of a value, or ``default`` (also for a failed fit).
+
+        Parameters
+        ----------
+        key : object
+            A value of the ``by`` column.
+        default : object, optional
+            Returned when ``key`` has no fit.
+
+        Returns
+        -------
+        object
+            The fit's result, or ``default``.
+        """
         return self._fits.get(key, default)
 
     def __iter__(self):
@@ -320,15 +347,21 @@ class ByResult(Mapping):
 
     @property
     def params(self) -> pd.Series:
-        """Fixed-effect estimates of every fit: a Series indexed by (value, term)
-        (``params.unstack()``: one row per value, one column per term)."""
+        """
+        Fixed-effect estimates of every fit: a Series indexed by (value, term).
+
+        ``params.unstack()`` gives one row per value, one column per term.
+        """
         return self._stack(lambda r: r.params, "params")
 
     @property
     def bse(self) -> pd.Series:
-        """Standard errors of the fixed effects of every fit (each fit's default
-        covariance kind, named in ``attrs["variance"]``: cluster-robust, or
-        replication for replicate weights), indexed as ``params``."""
+        """
+        Standard errors of the fixed effects of every fit, indexed as ``params``.
+
+        Each fit's default covariance kind, named in ``attrs["variance"]``:
+        cluster-robust, or replication for replicate weights.
+        """
         return self._stack(lambda r: r.bse, "bse")
 
     @property
@@ -337,9 +370,21 @@ class ByResult(Mapping):
         return self._stack(lambda r: r.var_components)
 
     def cov_params(self, kind: str | None = None) -> pd.DataFrame:
-        """Covariance of all the fits' fixed effects, indexed by (value, term):
-        block diagonal, the groups being separate samples (``kind`` as the
-        fits' ``cov_params``; None: their default)."""
+        """
+        Covariance of all the fits' fixed effects, indexed by (value, term).
+
+        Block diagonal, the groups being separate samples.
+
+        Parameters
+        ----------
+        kind : str, optional
+            As the fits' ``cov_params`` (None: their default).
+
+        Returns
+        -------
+        DataFrame
+            (value, term) by (value, term); ``attrs["variance"]`` names the kind.
+        """
         blocks = {k: r.cov_params(kind) for k, r in self._fits.items()}
         index = pd.MultiIndex.from_tuples([(k, t) for k, b in blocks.items() for t in b.index],
                                           names=[self.column, "term"])
@@ -350,16 +395,20 @@ class ByResult(Mapping):
         return out
 
     def conf_int(self, alpha: float = 0.05, kind: str | None = None, which: str = "fixed",
-                 *, cols=None) -> pd.DataFrame:
-        """Wald confidence intervals of every fit, indexed by (value, term).
+                 *, cols: str | int | list | None = None) -> pd.DataFrame:
+        """
+        Wald confidence intervals of every fit, indexed by (value, term).
 
         Parameters
         ----------
         alpha : float
             1 - confidence level.
-        kind, which, cols
-            As the fits' ``conf_int`` (``kind=None``: each fit's default
-            covariance kind; ``which="all"`` adds the variance components).
+        kind : str, optional
+            As the fits' ``conf_int`` (None: each fit's default covariance kind).
+        which : {"fixed", "variance", "all"}
+            As the fits' ``conf_int`` (``"all"`` adds the variance components).
+        cols : str, int or list of them, optional
+            As the fits' ``conf_int``.
 
         Returns
         -------
@@ -372,24 +421,40 @@ class ByResult(Mapping):
         alpha = check_alpha(alpha)
         return self._stack(lambda r: r.conf_int(alpha, kind, which, cols=cols))
 
-    def wald_test(self, terms=None, *, R=None, q=None, kind: str = "fixed",
-                  cov: str | None = None) -> pd.DataFrame:
-        """The same Wald test in every fit: one row per value.
+    def wald_test(self, terms: str | list | None = None, *, R=None, q=None,
+                  kind: str = "fixed", cov: str | None = None) -> pd.DataFrame:
+        """
+        Run the same Wald test in every fit: one row per value.
+
+        The arguments are those of the fits' ``wald_test``
+        (:meth:`pywemix.MixResult.wald_test`). A factor's or an interaction's
+        name tests all its columns in each fit (their number, ``df``, may
+        differ between groups when a level is missing in one).
 
         Parameters
         ----------
-        terms, R, q, kind, cov
-            As the fits' ``wald_test`` (``cov=None``: each fit's default
-            covariance kind): a factor's or an interaction's name tests all
-            its columns in each fit (their number, ``df``, may differ between
-            groups when a level is missing in one). A term missing from one
-            fit raises a ValueError naming the value.
+        terms : str or list of str, optional
+            Terms tested jointly against zero (default: every fixed effect).
+        R : array_like, optional
+            Constraint matrix instead of ``terms``.
+        q : array_like, optional
+            Right-hand side (default zeros).
+        kind : {"fixed", "variance"}
+            Test fixed effects or variance components.
+        cov : str, optional
+            Covariance kind (None: each fit's default).
 
         Returns
         -------
         DataFrame
             Indexed by value; columns ``statistic`` (chi-square), ``df``,
             ``p_value``; ``attrs["variance"]`` names the covariance kind.
+
+        Raises
+        ------
+        ValueError
+            If the test fails in one fit (a term missing from it, say); the
+            message names the value.
         """
         rows, used = {}, set()
         for k, r in self._fits.items():
@@ -404,8 +469,22 @@ class ByResult(Mapping):
         return out
 
     def tidy(self, alpha: float = 0.05, kind: str | None = None) -> pd.DataFrame:
-        """One long table: the fits' ``tidy()`` rows, with a column named
-        after ``by`` holding the value (arguments as the fits' ``tidy``)."""
+        """
+        One long table: the fits' ``tidy()`` rows, with the value as first column.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            1 - confidence level of the intervals.
+        kind : str, optional
+            As the fits' ``tidy`` (None: each fit's default covariance kind).
+
+        Returns
+        -------
+        DataFrame
+            The fits' rows, with a column named after ``by`` holding the value;
+            ``attrs["variance"]`` names the covariance kind.
+        """
         parts = []
         for k, r in self._fits.items():
             t = r.tidy(alpha, kind)
@@ -419,12 +498,29 @@ class ByResult(Mapping):
         return out
 
     def plot(self, kind: str = "coef", group=None):
-        """A plot as a matplotlib Figure.
+        """
+        Draw a plot as a matplotlib Figure.
 
-        ``kind="coef"`` without ``group``: every fixed effect but the
-        intercept, one panel per term, each group's estimate with its 95%
-        interval (``conf_int()``, the fits' default covariance kind, named
-        on the axis). With ``group``: that group's fit's ``plot(kind)``.
+        Parameters
+        ----------
+        kind : str, default "coef"
+            ``"coef"`` without ``group``: every fixed effect but the intercept,
+            one panel per term, each group's estimate with its 95% interval
+            (``conf_int()``, the fits' default covariance kind, named on the
+            axis). Other kinds (see :func:`pywemix.results.plots.plot`) need
+            ``group``.
+        group : object, optional
+            A value of the ``by`` column: that group's fit's ``plot(kind)``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure.
+
+        Raises
+        ------
+        ValueError
+            For an unknown kind, or a one-fit kind without ``group``.
         """
         if kind not in KINDS:
             raise ValueError(f"unknown plot kind {kind!r}; choose one of {', '.join(KINDS)}")
@@ -437,13 +533,28 @@ class ByResult(Mapping):
                            self.covariance_description())
 
     def covariance_description(self) -> str:
-        """What the standard errors of the fits are (their default kind)."""
+        """
+        Describe the standard errors of the fits (their default kind).
+
+        Returns
+        -------
+        str
+            The fits' description, or the kind followed by "(each group's own)"
+            when the descriptions differ.
+        """
         kinds = [r.covariance() for r in self._fits.values()]
         texts = list(dict.fromkeys(k.description for k in kinds))
         return texts[0] if len(texts) == 1 else f"{kinds[0].short} (each group's own)"
 
     def summary(self) -> "BySummary":
-        """Reports of every group's fit (text, HTML, LaTeX, dict/JSON)."""
+        """
+        Report every group's fit (text, HTML, LaTeX, dict/JSON).
+
+        Returns
+        -------
+        BySummary
+            The overview and every fit's report.
+        """
         return BySummary(self)
 
     def __repr__(self):
@@ -455,12 +566,18 @@ class ByResult(Mapping):
 
 
 class BySummary:
-    """Reports of every group's fit, and an overview table.
+    """
+    Reports of every group's fit, and an overview table.
 
     ``str`` (``as_text()``) gives the text; ``as_html()`` (what Jupyter
     shows), ``as_latex()``, ``as_dict()`` and ``to_json()`` the other
     formats, each with every fit's report in it. ``overview`` is the table of
     estimates and standard errors, one row per value.
+
+    Parameters
+    ----------
+    result : ByResult
+        The fits.
     """
 
     def __init__(self, result: ByResult):
@@ -469,6 +586,14 @@ class BySummary:
         self.overview = _overview(result)
 
     def as_text(self) -> str:
+        """
+        Render the report as text: every fit's report under its value.
+
+        Returns
+        -------
+        str
+            The text (what ``print`` shows).
+        """
         r = self.result
         lines = [f"Fits of {r.formula!r} by {r.column!r}: {len(r)} fitted, "
                  f"{len(r.errors)} failed",
@@ -486,7 +611,14 @@ class BySummary:
     __repr__ = __str__
 
     def as_html(self) -> str:
-        """The report as an HTML fragment (what Jupyter shows)."""
+        """
+        Render the report as HTML (what Jupyter shows).
+
+        Returns
+        -------
+        str
+            An HTML fragment: the overview, then every fit's report.
+        """
         return self._repr_html_()
 
     def _repr_html_(self) -> str:
@@ -508,8 +640,14 @@ class BySummary:
         return "".join(parts)
 
     def as_latex(self) -> str:
-        """The report as LaTeX: the overview, then every fit's report
-        (``booktabs`` needed, as for a fit's ``as_latex``)."""
+        """
+        Render the report as LaTeX: the overview, then every fit's report.
+
+        Returns
+        -------
+        str
+            LaTeX (``booktabs`` needed, as for a fit's ``as_latex``).
+        """
         r = self.result
         parts = [f"\\section*{{Fits by {_tex(r.column)}}}",
                  _tex(f"Standard errors: {r.covariance_description()}") + "\n",
@@ -524,11 +662,18 @@ class BySummary:
         return "\n".join(parts)
 
     def as_dict(self) -> dict:
-        """The report as plain Python objects: ``schema``, ``by`` (the
-        column), ``formula``, ``standard_errors`` (the fits' default kind and
-        its description), ``fits`` (value -> that fit's
-        :meth:`Summary.as_dict <pywemix.results.summary.Summary.as_dict>`,
-        values as text) and ``errors`` (value -> message)."""
+        """
+        Return the report as plain Python objects.
+
+        Returns
+        -------
+        dict
+            ``schema``, ``by`` (the column), ``formula``, ``standard_errors``
+            (the fits' default kind and its description), ``fits`` (value ->
+            that fit's :meth:`Summary.as_dict
+            <pywemix.results.summary.Summary.as_dict>`, values as text) and
+            ``errors`` (value -> message).
+        """
         r = self.result
         return {"schema": SCHEMA, "by": r.column, "formula": r.formula,
                 "standard_errors": {"kind": r.default_kind,
@@ -536,8 +681,20 @@ class BySummary:
                 "fits": {str(k): s.as_dict() for k, s in self.parts.items()},
                 "errors": {str(k): m for k, m in r.errors.items()}}
 
-    def to_json(self, indent=1) -> str:
-        """``as_dict()`` as a JSON string (strict: no NaN or Infinity)."""
+    def to_json(self, indent: int = 1) -> str:
+        """
+        Return ``as_dict()`` as a JSON string (strict: no NaN or Infinity).
+
+        Parameters
+        ----------
+        indent : int, default 1
+            Indentation of the JSON text.
+
+        Returns
+        -------
+        str
+            The JSON text.
+        """
         return json.dumps(self.as_dict(), indent=indent, allow_nan=False)
 
 

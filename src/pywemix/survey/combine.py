@@ -40,14 +40,26 @@ class RubinCombination:
     m: int
 
 
-def rubin(estimates, variances) -> RubinCombination:
-    """Combine M estimates and their sampling variances by Rubin's rules.
+def rubin(estimates: np.ndarray | list, variances: np.ndarray | list) -> RubinCombination:
+    """
+    Combine M estimates and their sampling variances by Rubin's rules.
 
     Parameters
     ----------
     estimates : array (M, k)
+        The estimates :math:`Q_m` of the M fits.
     variances : array (M, k) or (M, k, k)
         Sampling variances (or covariance matrices) of each estimate.
+
+    Returns
+    -------
+    RubinCombination
+        ``mean``, ``within``, ``between``, ``imputation``, ``total`` and ``m``.
+
+    Raises
+    ------
+    ValueError
+        With fewer than two estimates.
 
     Notes
     -----
@@ -62,6 +74,14 @@ def rubin(estimates, variances) -> RubinCombination:
 
     For plausible values this is the rule of the PISA manual (OECD 2009,
     on plausible values) and the EdSurvey note (eqs. 6-8), ``V_imp = (1 + 1/M) B``.
+    R equivalent: ``mice::pool.scalar``.
+
+    Examples
+    --------
+    >>> from pywemix.survey import rubin
+    >>> c = rubin([[1.0], [2.0], [3.0]], [[0.5], [0.5], [0.5]])
+    >>> float(c.mean[0]), float(c.between[0]), round(float(c.total[0]), 4)
+    (2.0, 1.0, 1.8333)
     """
     Q = np.asarray(estimates, dtype=float)
     U = np.asarray(variances, dtype=float)

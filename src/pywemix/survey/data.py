@@ -26,11 +26,23 @@ __all__ = ["SurveyData", "read_survey", "survey_data"]
 
 
 class SurveyData:
-    """A survey's data with its plausible values, level weights and replicates.
+    """
+    A survey's data with its plausible values, level weights and replicates.
 
     Made by :func:`read_survey` (a file, read column by column) or
     :func:`survey_data` (data in memory). R equivalent: EdSurvey's
     ``edsurvey.data.frame``.
+
+    Parameters
+    ----------
+    source : FrameSource, FileSource or DaskSource
+        Where the student rows come from (:mod:`pywemix.survey.sources`).
+    layout : SurveyLayout, optional
+        The survey's naming rules (None: no survey).
+    school : FrameSource or FileSource, optional
+        The school file, merged on ``school_key``.
+    school_key, plausible_values, weights, cond_weights, replicates : optional
+        As :func:`read_survey`.
 
     Attributes
     ----------
@@ -53,6 +65,14 @@ class SurveyData:
         The student file's columns matching the school file.
     country : str or None
         The country column, when the survey names one and the data have it.
+
+    Raises
+    ------
+    ValueError
+        If the school file cannot be merged (no key in both files, a key
+        repeated in the school file or missing for some students).
+    TypeError
+        If ``replicates`` is not a :class:`~pywemix.Replicates`, False or None.
 
     Notes
     -----
@@ -187,8 +207,11 @@ class SurveyData:
 
     @property
     def replicate_columns(self) -> list:
-        """The data's columns the replicate weights are made of (JK2: zone,
-        replicate indicator and total weight), without building them."""
+        """
+        The data's columns the replicate weights are made of, without building them.
+
+        JK2: zone, replicate indicator and total weight.
+        """
         if self._jk2 is not None:
             return list(self._jk2.columns)
         rep = self._replicates
@@ -198,8 +221,12 @@ class SurveyData:
 
     @property
     def columns(self) -> list:
-        """Every column available: the student file's, then the school file's
-        (keys and shared names once), then derived weights."""
+        """
+        Every column available, in the order of the files.
+
+        The student file's, then the school file's (keys and shared names
+        once), then derived weights.
+        """
         return list(self._names) + [name for name, _ in self.weights.derived]
 
     @property
@@ -219,8 +246,12 @@ class SurveyData:
 
     @property
     def data(self):
-        """The data: the DataFrame given to :func:`survey_data`, the Dask
-        DataFrame of a Parquet folder, or (a file) the columns read so far."""
+        """
+        The data as a DataFrame.
+
+        The DataFrame given to :func:`survey_data`, the Dask DataFrame of a
+        Parquet folder, or (a file) the columns read so far.
+        """
         if isinstance(self._student, DaskSource):
             return self._student.ddf
         if not self._student.lazy:
@@ -228,10 +259,16 @@ class SurveyData:
         return pd.DataFrame(self._loaded, index=self._student.index)
 
     def describe(self) -> SurveyDescription:
-        """Scales, weights, replicates and sizes (text; HTML in Jupyter).
+        """
+        Describe the scales, weights, replicates and sizes.
 
         R equivalent: EdSurvey's ``showPlausibleValues`` and ``showWeights``
         (and printing an ``edsurvey.data.frame``). Reads no data.
+
+        Returns
+        -------
+        SurveyDescription
+            Prints as text; HTML in Jupyter.
         """
         lay, w = self.preset, self.weights
         school = None if self._school is None else {
@@ -260,8 +297,25 @@ class SurveyData:
 
     # -- data -----------------------------------------------------------------
     def resolve(self, name: str) -> list:
-        """The data's columns for ``name``: a scale's plausible values, or the
-        one column spelled ``name`` ignoring case (ValueError if none)."""
+        """
+        Find the data's columns for a name.
+
+        Parameters
+        ----------
+        name : str
+            A scale name or a column name, any case.
+
+        Returns
+        -------
+        list of str
+            A scale's plausible values, or the one column spelled ``name``
+            ignoring case.
+
+        Raises
+        ------
+        ValueError
+            If no column or scale has that name.
+        """
         scale = _find_scale(self.plausible_values, name)
         if scale is not None:
             return list(self.plausible_values[scale])
@@ -286,12 +340,27 @@ class SurveyData:
             return False
         return True
 
-    def columns_for(self, names, weights: bool = True, replicates: bool = True) -> list:
-        """The columns a model of ``names`` needs, to read in one pass.
+    def columns_for(self, names: list, weights: bool = True, replicates: bool = True) -> list:
+        """
+        List the columns a model of ``names`` needs, to read in one pass.
 
         Scale names expand to their plausible values; the level weights, the
         replicate weights' columns (or JK2's zone, replicate and total weight
         columns), the school key and the country column are added.
+
+        Parameters
+        ----------
+        names : list of str
+            Column or scale names, any case.
+        weights : bool, default True
+            Add the level weights.
+        replicates : bool, default True
+            Add the replicate weights' columns.
+
+        Returns
+        -------
+        list of str
+            The columns, each once.
         """
         cols = [c for n in names for c in self.resolve(n)]
         if weights:
@@ -301,8 +370,9 @@ class SurveyData:
         cols += list(self.school_key or ()) + ([self.country] if self.country else [])
         return list(dict.fromkeys(cols))
 
-    def get_data(self, names, names_as_given: bool = False):
-        """The columns ``names`` (scale names expand to their plausible values).
+    def get_data(self, names: str | list, names_as_given: bool = False):
+        """
+        Read the columns ``names`` (scale names expand to their plausible values).
 
         R equivalent: EdSurvey's ``getData``.
 
@@ -317,7 +387,7 @@ class SurveyData:
         Returns
         -------
         DataFrame
-            pandas (a Dask DataFrame for a Parquet folder read by Dask), one
+            A pandas DataFrame (a Dask DataFrame for a Parquet folder read by Dask), one
             row per student, school-file columns matched to the students.
             Columns not read yet are read in one pass over the file (or from
             the column cache).
@@ -411,7 +481,8 @@ def read_survey(path, survey: str | None = None, school=None, columns=None, *,
                 school_key=None, plausible_values=None, weights=None, cond_weights=None,
                 replicates=None, cache=True, backend: str | None = None,
                 encoding: str | None = None) -> SurveyData:
-    """Open a survey's data file, reading only the columns asked for.
+    """
+    Open a survey's data file, reading only the columns asked for.
 
     R equivalents: EdSurvey's ``readPISA``, ``readTIMSS``, ``readPIRLS``,
     ``readTALIS``, ``readNAEP`` (then ``getData`` reads columns).
@@ -456,6 +527,7 @@ def read_survey(path, survey: str | None = None, school=None, columns=None, *,
     Returns
     -------
     SurveyData
+        The file's metadata and the columns read so far.
 
     Raises
     ------
@@ -463,6 +535,28 @@ def read_survey(path, survey: str | None = None, school=None, columns=None, *,
         A school key repeated in the school file or without a match for some
         students (naming the keys and how many), a scale with one plausible
         value, replicate columns partly missing, an unknown column.
+
+    See Also
+    --------
+    survey_data : The same for data already in memory.
+    SurveyData.get_data : Read columns (EdSurvey's ``getData``).
+
+    Examples
+    --------
+    A small PISA-like file (a CSV here; SPSS, SAS, Stata and Parquet files
+    are read alike):
+
+    >>> import os, tempfile
+    >>> import pywemix
+    >>> path = os.path.join(tempfile.mkdtemp(), "pisa.csv")
+    >>> pywemix.datasets.load_pisa_replicates().to_csv(path, index=False)
+    >>> sdf = pywemix.read_survey(path, survey="PISA", cache=False)
+    >>> sdf.plausible_values["math"]
+    ['pv1math', 'pv2math', 'pv3math', 'pv4math', 'pv5math']
+    >>> sdf.replicates
+    Replicates(Fay's BRR, 80 replicates, k = 0.5)
+    >>> sdf.get_data(["math", "ESCS"]).shape
+    (1184, 6)
     """
     source = open_source(path, cache=cache, backend=backend, encoding=encoding)
     school_source = open_source(school, cache=cache, backend="pandas"
@@ -480,18 +574,54 @@ def read_survey(path, survey: str | None = None, school=None, columns=None, *,
 def survey_data(data, survey: str | None = None, school=None, *, school_key=None,
                 plausible_values=None, weights=None, cond_weights=None,
                 replicates=None) -> SurveyData:
-    """Wrap data already in memory as :class:`SurveyData`.
+    """
+    Wrap data already in memory as :class:`SurveyData`.
 
     R equivalent: EdSurvey's ``edsurvey.data.frame`` made from a data frame.
 
     Parameters
     ----------
     data : DataFrame
-        pandas (polars is converted) or Dask.
-    survey, school_key, plausible_values, weights, cond_weights, replicates
+        A pandas DataFrame (polars is converted) or a Dask DataFrame.
+    survey : {"PISA", "TIMSS", "PIRLS", "TALIS", "NAEP"}, optional
         As :func:`read_survey`.
     school : DataFrame, optional
         The school file's data, merged on the school key.
+    school_key : str or list, optional
+        As :func:`read_survey`.
+    plausible_values : dict or False, optional
+        As :func:`read_survey`.
+    weights : list of str, optional
+        As :func:`read_survey`.
+    cond_weights : bool, optional
+        As :func:`read_survey`.
+    replicates : Replicates or False, optional
+        As :func:`read_survey`.
+
+    Returns
+    -------
+    SurveyData
+        The data with the survey's plausible values, weights and replicates.
+
+    Raises
+    ------
+    ValueError
+        As :func:`read_survey`.
+
+    See Also
+    --------
+    read_survey : The same for a file, read column by column.
+
+    Examples
+    --------
+    >>> import pywemix
+    >>> sdf = pywemix.survey_data(pywemix.datasets.load_pisa_replicates(), survey="PISA")
+    >>> sdf.plausible_values["math"]
+    ['pv1math', 'pv2math', 'pv3math', 'pv4math', 'pv5math']
+    >>> sdf.weights.columns
+    ('w_fstuwt', None)
+    >>> sdf.resolve("ESCS")
+    ['escs']
     """
     source = DaskSource(data) if is_dask(data) else FrameSource(to_pandas(data))
     school_source = None

@@ -32,6 +32,14 @@ class SurveyDescription:
         return json.loads(json.dumps(self.info, default=str))
 
     def as_text(self) -> str:
+        """
+        Render the description as text.
+
+        Returns
+        -------
+        str
+            Scales, weights, replicates and sizes, a few lines each.
+        """
         i = self.info
         lines = [_headline(i)]
         if i["school"]:
@@ -45,6 +53,14 @@ class SurveyDescription:
         return "\n".join(lines)
 
     def as_html(self) -> str:
+        """
+        Render the description as HTML (what Jupyter shows).
+
+        Returns
+        -------
+        str
+            An HTML fragment.
+        """
         i = self.info
         e = html.escape
         parts = [f"<p><b>{e(_headline(i))}</b></p>"]

@@ -40,11 +40,29 @@ def check_survey_arguments(args: MixArguments) -> None:
 
 
 def fit_survey(args: MixArguments, data):
-    """Fit ``data`` with the checked arguments of ``mix``.
+    """
+    Fit ``data`` with the checked arguments of ``mix``.
+
+    Picks the engine (pandas or Dask), builds replicate weights, then fits
+    by group, by plausible value or once.
+
+    Parameters
+    ----------
+    args : MixArguments
+        The checked arguments of :func:`pywemix.mix`.
+    data : DataFrame
+        A pandas, polars or Dask DataFrame.
 
     Returns
     -------
     MixResult, DaskMixResult, ReplicateResult, PlausibleValuesResult or ByResult
+        The result, by what the arguments ask for.
+
+    Raises
+    ------
+    ValueError
+        For ``by=`` with a Dask DataFrame, or arguments the survey layer
+        cannot honour.
     """
     if isinstance(data, SurveyData):  # the survey's defaults made arguments
         args, data = bind_survey_data(args, data)

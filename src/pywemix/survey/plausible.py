@@ -70,7 +70,8 @@ def _response_column(parsed):
 
 
 class PlausibleValuesResult(CombinedFitsMixin, InferenceMixin):
-    """Combined result of one fit per plausible value.
+    """
+    Combined result of one fit per plausible value.
 
     Same interface as :class:`~pywemix.results.result.MixResult` for ``params``,
     ``bse``, ``cov_params``, ``var_components``, ``icc``, ``conf_int``,
@@ -80,7 +81,19 @@ class PlausibleValuesResult(CombinedFitsMixin, InferenceMixin):
     no combined log-likelihood: ``llf``, ``aic`` and ``bic`` are NaN, with a
     warning (see :attr:`llf`); these come from
     :class:`~pywemix.results.combined.CombinedFitsMixin`, as for
-    :class:`~pywemix.survey.pool.PooledResult`.
+    :class:`~pywemix.survey.pool.PooledResult`. R equivalent: EdSurvey's
+    ``mixed.sdf`` results (and WeMix's ``mix`` with plausible values).
+
+    Parameters
+    ----------
+    fits : sequence of results
+        One fit per plausible value.
+    response : str
+        The name the plausible values replace in the formula.
+    columns : list of str
+        The plausible-value columns, one per fit.
+    formula : str
+        The model formula.
     """
 
     _fits_label = "plausible-value"
@@ -112,6 +125,7 @@ class PlausibleValuesResult(CombinedFitsMixin, InferenceMixin):
 
     @property
     def n_plausible(self) -> int:
+        """Number of plausible values (fits) combined."""
         return len(self.fits)
 
     def ranef(self, kind: str = "mode", se: bool = False) -> dict:
@@ -157,7 +171,14 @@ class PlausibleValuesResult(CombinedFitsMixin, InferenceMixin):
                 f"({self.columns[value]})")
 
     def summary(self) -> Summary:
-        """The report of the combined fits (text, HTML, LaTeX, dict/JSON)."""
+        """
+        Report the combined fits.
+
+        Returns
+        -------
+        Summary
+            Text, HTML in Jupyter, LaTeX, dict/JSON.
+        """
         return Summary(self)
 
     def __repr__(self):

@@ -24,7 +24,10 @@ __all__ = ["rubin", "RubinCombination", "barnard_rubin_df", "pool", "PooledResul
 
 
 class PooledResult(CombinedFitsMixin, InferenceMixin):
-    """Fits of one model on M imputed data sets pooled by Rubin's rules.
+    """
+    Fits of one model on M imputed data sets pooled by Rubin's rules.
+
+    Made by :func:`pool`. R equivalent: ``mice``'s ``mipo``.
 
     ``params``, ``cov_params(kind)``, ``bse``, ``var_components``,
     ``var_cov``, ``wald_test``, ``conf_int`` and ``summary()`` as a fit;
@@ -41,6 +44,20 @@ class PooledResult(CombinedFitsMixin, InferenceMixin):
     row by row (a ValueError when the imputed data sets kept different
     rows); a single fit's attribute (``ranef``, ``theta``...) is
     ``fits[k].name``.
+
+    Parameters
+    ----------
+    fits : sequence of results
+        The fits, checked by :func:`pool`.
+    dfcom : float, optional
+        Complete-data degrees of freedom (default: top-level clusters - 1).
+    warnings : sequence of str, default ()
+        Messages of the pooling, kept with the fits' own in ``warnings``.
+
+    Raises
+    ------
+    ValueError
+        If the fits have no covariance kind in common.
     """
 
     _fits_label = "imputed-data"
@@ -83,11 +100,31 @@ class PooledResult(CombinedFitsMixin, InferenceMixin):
         """Mean of the fits' ICCs."""
         return self.estimates.icc
 
-    def conf_int(self, alpha=0.05, kind=None, which="fixed", *, cols=None):
-        """Confidence intervals (arguments as a fit's ``conf_int``); the fixed
-        effects' come from t distributions with the Barnard-Rubin degrees of
-        freedom ``df``, as in :meth:`tidy` and :meth:`summary` (``mice``'s
-        ``summary(pool(fit), conf.int = TRUE)``)."""
+    def conf_int(self, alpha: float = 0.05, kind: str | None = None, which: str = "fixed",
+                 *, cols: str | int | list | None = None) -> pd.DataFrame:
+        """
+        Confidence intervals, t intervals for the fixed effects.
+
+        The fixed effects' come from t distributions with the Barnard-Rubin
+        degrees of freedom ``df``, as in :meth:`tidy` and :meth:`summary`
+        (``mice``'s ``summary(pool(fit), conf.int = TRUE)``).
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            1 - confidence level.
+        kind : str, optional
+            One of ``variance_kinds`` (None: the default).
+        which : {"fixed", "variance", "all"}
+            As a fit's ``conf_int``.
+        cols : str, int or list of them, optional
+            As a fit's ``conf_int``.
+
+        Returns
+        -------
+        DataFrame
+            Lower and upper bounds; ``attrs["variance"]`` names the kind.
+        """
         out = super().conf_int(alpha, kind, which, cols=cols)
         fixed = out.index.isin(self.estimates.params.index)
         if fixed.any():
@@ -100,12 +137,27 @@ class PooledResult(CombinedFitsMixin, InferenceMixin):
         return out
 
     def tidy(self, alpha: float = 0.05, kind: str | None = None) -> pd.DataFrame:
-        """As a fit's ``tidy``, with ``df`` and ``fmi`` columns; the fixed
-        effects' p-values and intervals use t distributions with the
-        Barnard-Rubin degrees of freedom."""
+        """
+        One row per parameter, as a fit's ``tidy``, with ``df`` and ``fmi`` columns.
+
+        The fixed effects' p-values and intervals use t distributions with the
+        Barnard-Rubin degrees of freedom.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            1 - confidence level of the intervals.
+        kind : str, optional
+            One of ``variance_kinds`` (None: the default).
+
+        Returns
+        -------
+        DataFrame
+            The table; ``attrs["variance"]`` names the covariance kind.
+        """
         alpha = check_alpha(alpha)
         out = super().tidy(alpha, kind)
-        fixed = (out["kind"] == "fixed").to_numpy()
+        fixed = out["kind"].isin(("fixed", "family")).to_numpy()
         df = np.full(len(out), np.nan)
         df[fixed] = self.df.to_numpy()
         fmi = np.full(len(out), np.nan)
@@ -119,12 +171,17 @@ class PooledResult(CombinedFitsMixin, InferenceMixin):
         return out
 
     def summary(self) -> Summary:
-        """The report of the pooled fits (a :class:`~pywemix.results.summary.Summary`:
-        text, HTML in Jupyter, LaTeX, dict/JSON).
+        """
+        Report the pooled fits (R: ``summary(mice::pool(fit))``).
 
         The fixed-effects table adds the Barnard-Rubin degrees of freedom,
         the p-values of t tests with them, and the fraction of missing
         information (``fmi``).
+
+        Returns
+        -------
+        Summary
+            Text, HTML in Jupyter, LaTeX, dict/JSON.
         """
         t = self.tidy().set_index("term")
         t = t[t["kind"] == "fixed"]
@@ -146,8 +203,9 @@ class PooledResult(CombinedFitsMixin, InferenceMixin):
         return f"<PooledResult {self.formula!r}: {self.n_imputations} fits>"
 
 
-def pool(fits, dfcom=None) -> PooledResult:
-    """Pool fits of the same model on multiply imputed data sets.
+def pool(fits, dfcom: float | None = None) -> PooledResult:
+    """
+    Pool fits of the same model on multiply imputed data sets.
 
     Parameters
     ----------
@@ -163,11 +221,16 @@ def pool(fits, dfcom=None) -> PooledResult:
     Returns
     -------
     PooledResult
+        The pooled estimates, with Rubin's total covariance of every kind the
+        fits share.
 
     Raises
     ------
+    TypeError
+        When ``fits`` is not a sequence of fits.
     ValueError
-        When the fits are not of one model: another family or link; other
+        When there are fewer than two fits, or they are not of one model:
+        another family or link; other
         fixed-effect terms (named), or the same terms with other columns (a
         factor level missing from one data set); other variance components.
         And when they cannot be fits to one data set: no top-level group
@@ -182,6 +245,12 @@ def pool(fits, dfcom=None) -> PooledResult:
         has 574 rows, fit 0 596"``), or the same number in other top-level
         groups. The warning is also recorded in ``warnings`` of the result.
 
+    See Also
+    --------
+    rubin : The combination itself.
+    barnard_rubin_df : Degrees of freedom and fraction of missing information.
+    pywemix.mix : ``plausible_values=`` fits and pools in one call.
+
     Notes
     -----
     The responses may differ (plausible values or imputed outcomes fitted
@@ -194,6 +263,31 @@ def pool(fits, dfcom=None) -> PooledResult:
     plausible_values=...)``) are combined by the same function, so pooling
     the per-value fits gives the same estimates and variances. R
     equivalent: ``mice::pool``.
+
+    With :math:`M` fits, estimates :math:`\\hat\\beta_m` and covariances
+    :math:`U_m`:
+
+    .. math::
+
+        \\bar\\beta = \\frac1M \\sum_m \\hat\\beta_m, \\quad
+        \\bar U = \\frac1M \\sum_m U_m, \\quad
+        B = \\frac{1}{M-1} \\sum_m (\\hat\\beta_m - \\bar\\beta)
+            (\\hat\\beta_m - \\bar\\beta)^\\top, \\quad
+        T = \\bar U + (1 + 1/M) B.
+
+    Examples
+    --------
+    Fit each plausible value alone, then pool the fits:
+
+    >>> import pywemix
+    >>> data = pywemix.datasets.load_pisa()
+    >>> fits = [pywemix.mix(f"pv{i}math ~ escs + (1|schoolid)", data, ["pwt1", "pwt2"],
+    ...                     cond_weights=True, weight_scaling="size") for i in (1, 2, 3)]
+    >>> pooled = pywemix.pool(fits)
+    >>> pooled.n_imputations
+    3
+    >>> list(pooled.tidy().columns[-2:])
+    ['df', 'fmi']
     """
     given = fits
     try:

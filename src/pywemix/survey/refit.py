@@ -376,8 +376,10 @@ def batch_profile(objective, theta, W, reml: bool = False):
 def _refit_glmm(result, design, weights, max_iter):
     """GLMM refits started at the full-sample estimates: all at once as one
     batch of Newton problems (:func:`~pywemix.estimation.batched.maximize_batch`)
-    when the model has two levels, and one fit each for the others (more
-    levels, or a refit the batch did not bring to convergence)."""
+    when the model has two levels and a family without auxiliary parameters
+    or trials, and one fit each for the others (more levels, the families
+    with thresholds or a dispersion, binomial counts, or a refit the batch
+    did not bring to convergence)."""
     fam, n_quad = result.family_object, result.settings.n_quad
     start = np.r_[result.params.to_numpy(), np.asarray(result.theta, dtype=float)]
     structure = CovarianceStructure.from_design(design)
@@ -386,7 +388,7 @@ def _refit_glmm(result, design, weights, max_iter):
     var = np.full((R, len(structure.element_labels())), np.nan)
     ok = np.zeros(R, dtype=bool)
     todo = np.arange(R)
-    if TwoLevelBatch.fits(design):
+    if TwoLevelBatch.fits(design, fam):
         batch = TwoLevelBatch(design, structure, fam, n_quad)
         with one_blas_thread():  # small products: threads cost more than they save
             fit = maximize_batch(batch, start, weights.top, weights.rows,
@@ -404,7 +406,7 @@ def _refit_glmm(result, design, weights, max_iter):
             opt = optimize(objective, start=start, max_iter=max_iter)
         except (ValueError, np.linalg.LinAlgError):
             continue
-        params[r] = np.asarray(opt.beta, dtype=float)
+        params[r] = np.asarray(opt.params, dtype=float)  # with the family parameters
         var[r] = np.asarray(objective.structure.cov_to_phi(list(opt.covariances)), dtype=float)
         ok[r] = bool(opt.converged)
     return ReplicateEstimates(params, var, ok)

@@ -82,7 +82,8 @@ def resolve_column(data: pd.DataFrame, name: str, what: str) -> str:
 
 
 class Replicates:
-    """Replicate weights of a survey, for replication variances of a fit.
+    """
+    Replicate weights of a survey, for replication variances of a fit.
 
     Pass it as ``mix(..., replicates=Replicates(...))``: the model is fitted
     with the full-sample weights, then refitted once per replicate weight,
@@ -116,6 +117,20 @@ class Replicates:
         first, the PISA manual's shortcut (sampling variance from the first
         plausible value, imputation variance from all).
 
+    Raises
+    ------
+    ValueError
+        Fewer than two columns, a column repeated, an unknown method, ``fay``
+        outside [0, 1), a scale that is not a positive number, or another
+        ``plausible_values``.
+    TypeError
+        If ``full_weight`` is not a column name.
+
+    See Also
+    --------
+    jackknife_weights : JK2 replicate weights from zones (TIMSS, PIRLS).
+    pywemix.mix : Takes it as ``replicates=``.
+
     Notes
     -----
     With ``t`` the full-sample estimate and ``t_r`` the estimate with
@@ -146,7 +161,15 @@ class Replicates:
     of the conditional weights below the top level); the rest of a row's
     factor, ``f_ir / f_gr``, multiplies its level-1 conditional weight.
     Middle levels keep their weights; a group with ``f_gr = 0`` is dropped
-    from that replicate.
+    from that replicate. R equivalents: ``survey::svrepdesign`` (its
+    ``type``, ``rho`` and ``scale``) and EdSurvey's replicate weights (its
+    ``jrrIMax`` choice is ``plausible_values``).
+
+    Examples
+    --------
+    >>> import pywemix
+    >>> pywemix.Replicates("w_fsturwt1-80", method="fay", fay=0.5, full_weight="w_fstuwt")
+    Replicates(Fay's BRR, 80 replicates, k = 0.5)
     """
 
     def __init__(self, columns, method: str = "fay", fay: float = 0.5,
@@ -187,13 +210,24 @@ class Replicates:
 
     @property
     def n_replicates(self) -> int:
+        """Number of replicate weights."""
         return len(self.columns)
 
     def factor(self, paired: bool = False) -> float:
-        """The factor ``c`` in front of the sum of squared deviations.
+        """
+        The factor ``c`` in front of the sum of squared deviations.
 
-        ``paired``: whether the replicates are both half-samples of every
-        zone (matters for ``"jk2"`` only).
+        Parameters
+        ----------
+        paired : bool, default False
+            Whether the replicates are both half-samples of every zone
+            (matters for ``"jk2"`` only).
+
+        Returns
+        -------
+        float
+            ``scale`` when given, else the method's factor (see Notes of the
+            class).
         """
         if self.scale is not None:
             return self.scale
@@ -207,7 +241,19 @@ class Replicates:
         return 1.0 / R  # brr, bootstrap
 
     def describe(self, paired: bool = False) -> str:
-        """E.g. ``"Fay's BRR, 80 replicates, k = 0.5"``."""
+        """
+        Describe the replication method in words.
+
+        Parameters
+        ----------
+        paired : bool, default False
+            Whether the replicates are both half-samples of every zone (JK2).
+
+        Returns
+        -------
+        str
+            E.g. ``"Fay's BRR, 80 replicates, k = 0.5"``.
+        """
         text = f"{METHODS[self.method]}, {self.n_replicates} replicates"
         if self.method == "fay":
             text += f", k = {self.fay:g}"
@@ -219,8 +265,26 @@ class Replicates:
             text += " (sampling variance from the first plausible value)"
         return text
 
-    def variance(self, estimates, full, paired: bool = False) -> np.ndarray:
-        """``c * sum_r (t_r - t)(t_r - t)'`` from estimates (R, m) and ``t`` (m,)."""
+    def variance(self, estimates: np.ndarray, full: np.ndarray,
+                 paired: bool = False) -> np.ndarray:
+        """
+        Replication variance of estimates.
+
+        Parameters
+        ----------
+        estimates : array_like, shape (R, m)
+            The estimates :math:`t_r` of every replicate.
+        full : array_like, shape (m,)
+            The full-sample estimates :math:`t`.
+        paired : bool, default False
+            Whether the replicates are both half-samples of every zone (JK2).
+
+        Returns
+        -------
+        ndarray, shape (m, m)
+            :math:`c \\sum_r (t_r - t)(t_r - t)^\\top`, with :math:`c` from
+            :meth:`factor`.
+        """
         dev = np.asarray(estimates, dtype=float) - np.asarray(full, dtype=float)
         return self.factor(paired) * dev.T @ dev
 
@@ -321,11 +385,13 @@ def paired_halves(F: np.ndarray) -> bool:
 
 def jackknife_weights(data, zone: str = "jkzone", rep: str = "jkrep",
                       weight: str = "totwgt", prefix: str = "jk2_") -> pd.DataFrame:
-    """JK2 replicate weights as TIMSS and PIRLS build them: two per zone.
+    """
+    JK2 replicate weights as TIMSS and PIRLS build them: two per zone.
 
     Parameters
     ----------
     data : DataFrame
+        The data, with the zone, replicate and total weight columns.
     zone, rep, weight : str
         Jackknife zone, replicate indicator (0/1 within a zone) and total
         weight columns (matched ignoring case).
@@ -346,12 +412,33 @@ def jackknife_weights(data, zone: str = "jkzone", rep: str = "jkrep",
         joined to the data: build it from the data you fit, after
         filtering and re-indexing them).
 
+    Raises
+    ------
+    ValueError
+        A column missing or with missing or non-numeric values, a replicate
+        column not 0/1, negative weights, a zone without a pair, or an index
+        that is not unique.
+
+    See Also
+    --------
+    Replicates : Takes the frame, with ``method="jk2"``.
+
     Notes
     -----
-    The variance is ``(1/2) sum_r (t_r - t)^2`` over the 2H replicates
+    The variance is :math:`\\frac12 \\sum_r (t_r - t)^2` over the 2H replicates
     (Foy and LaRoche 2016, in Methods and Procedures in TIMSS 2015).
     R equivalent: ``EdSurvey`` builds these weights internally
     (``jkSumMultiplier = 0.5``).
+
+    Examples
+    --------
+    >>> import pywemix
+    >>> data = pywemix.datasets.load_pisa_replicates()  # has jkzone, jkrep, totwgt
+    >>> jk = pywemix.jackknife_weights(data)
+    >>> jk.shape
+    (1184, 60)
+    >>> pywemix.Replicates(jk, method="jk2")
+    Replicates(JK2 jackknife, 60 replicates, one per zone)
     """
     data = to_pandas(data)
     _check_unique_index(data.index, "the data")

@@ -42,7 +42,8 @@ def icc_rows(vc: pd.DataFrame, values: np.ndarray, link: str) -> np.ndarray:
 
 
 class ReplicateResult(InferenceMixin):
-    """A fit whose standard errors come from replicate weights.
+    """
+    A fit whose standard errors come from replicate weights.
 
     Built by ``mix(..., replicates=Replicates(...))`` (or a survey preset).
     ``params`` are the full-sample estimates. ``bse``, ``cov_params()``,
@@ -51,7 +52,27 @@ class ReplicateResult(InferenceMixin):
     and ``sampling_variance`` / ``imputation_variance`` (with plausible
     values) use the replication variance (kind ``"replicate"``, the
     default); ``"robust"`` still gives the full-sample sandwich and
-    ``"model"`` the model-based variance.
+    ``"model"`` the model-based variance. R equivalent: EdSurvey's
+    ``mixed.sdf`` / ``lm.sdf`` with jackknife or BRR variances.
+
+    Parameters
+    ----------
+    full : MixResult or PlausibleValuesResult
+        The full-sample fit.
+    replicates : Replicates
+        The replicate weights.
+    estimates : Estimates
+        Estimates and covariance kinds (default ``"replicate"``).
+    replicate_params : DataFrame
+        Fixed effects of every replicate refit.
+    replicate_var : DataFrame
+        Variance components of every refit.
+    replicate_icc : Series
+        ICC of every refit.
+    method : str
+        The method in words (:meth:`Replicates.describe`).
+    warnings : sequence of str, default ()
+        Messages of the refits, kept after the full-sample fit's.
 
     Attributes
     ----------
@@ -59,6 +80,7 @@ class ReplicateResult(InferenceMixin):
         The full-sample fit (attributes that do not depend on the variance,
         such as ``ranef``, ``llf`` or ``fits``, are taken from it).
     replicates : Replicates
+        The replicate weights.
     estimates : Estimates
         Estimates and covariance kinds (default ``"replicate"``).
     replicate_params : DataFrame
@@ -67,6 +89,7 @@ class ReplicateResult(InferenceMixin):
     replicate_var_components : DataFrame
         Variance components of every refit, one column per ``tidy()`` label.
     replicate_icc : Series
+        ICC of every refit.
     method : str
         E.g. ``"Fay's BRR, 80 replicates, k = 0.5"``.
     """
@@ -113,18 +136,42 @@ class ReplicateResult(InferenceMixin):
 
     @property
     def n_replicates(self) -> int:
+        """Number of replicate weights (refits)."""
         return self.replicates.n_replicates
 
     def summary(self) -> Summary:
-        """The full-sample report with replication standard errors."""
+        """
+        Report the full-sample fit with replication standard errors.
+
+        Returns
+        -------
+        Summary
+            Text, HTML in Jupyter, LaTeX, dict/JSON.
+        """
         return Summary(self)
 
     def plot(self, kind: str = "coef", value: int = 0):
-        """A plot as a matplotlib Figure (see :mod:`pywemix.results.plots`).
+        """
+        Draw a plot as a matplotlib Figure (see :mod:`pywemix.results.plots`).
 
-        ``"coef"`` draws the fixed effects with the intervals of
-        ``conf_int()`` (replication variance); the diagnostics of one fit
-        are the full-sample fit's (``value``: which plausible value).
+        Parameters
+        ----------
+        kind : str, default "coef"
+            ``"coef"`` draws the fixed effects with the intervals of
+            ``conf_int()`` (replication variance); the diagnostics of one fit
+            are the full-sample fit's.
+        value : int, default 0
+            With plausible values: which value's fit the diagnostics are of.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure.
+
+        Raises
+        ------
+        ValueError
+            For an unknown kind.
         """
         if kind not in KINDS:
             raise ValueError(f"unknown plot kind {kind!r}; choose one of {', '.join(KINDS)}")

@@ -39,6 +39,19 @@ class FrameSource:
         self.cache_folder = None
 
     def read(self, columns) -> pd.DataFrame:
+        """
+        Read columns.
+
+        Parameters
+        ----------
+        columns : list of str
+            Column names, as the source spells them.
+
+        Returns
+        -------
+        DataFrame
+            The columns, one row per row of the frame.
+        """
         return self.df[list(columns)]
 
 
@@ -57,17 +70,33 @@ class FileSource:
 
     @property
     def n_rows(self) -> int:
+        """Number of rows of the file (counted when not known from its metadata)."""
         return self.file.n_rows
 
     @property
     def known_rows(self):
+        """Number of rows if known without reading the file, else None."""
         return self.file.known_rows
 
     @property
     def index(self) -> pd.RangeIndex:
+        """The row index of the columns read: 0 .. n_rows - 1."""
         return pd.RangeIndex(self.n_rows)
 
     def read(self, columns) -> pd.DataFrame:
+        """
+        Read columns.
+
+        Parameters
+        ----------
+        columns : list of str
+            Column names, as the source spells them.
+
+        Returns
+        -------
+        DataFrame
+            The columns, read in one pass (or from the column cache).
+        """
         return self.file.read(columns)
 
 
@@ -89,6 +118,19 @@ class DatasetSource:
         self.cache_folder = None
 
     def read(self, columns) -> pd.DataFrame:
+        """
+        Read columns.
+
+        Parameters
+        ----------
+        columns : list of str
+            Column names, as the source spells them.
+
+        Returns
+        -------
+        DataFrame
+            The columns of every file, in pandas, with a fresh range index.
+        """
         return self.dataset.to_table(columns=list(columns)).to_pandas().reset_index(drop=True)
 
 
@@ -105,9 +147,23 @@ class DaskSource:
 
     @property
     def n_rows(self) -> int:
+        """Number of rows (computed: one pass over the files)."""
         return int(self.ddf.shape[0].compute())
 
     def read(self, columns):
+        """
+        Select columns, lazily.
+
+        Parameters
+        ----------
+        columns : list of str
+            Column names.
+
+        Returns
+        -------
+        dask.dataframe.DataFrame
+            The columns (nothing is computed).
+        """
         return self.ddf[list(columns)]
 
 
