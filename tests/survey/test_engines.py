@@ -26,7 +26,7 @@ def _args(**kw):
                  family="gaussian", link=None, n_quad=13, offset=None, center_group=None,
                  center_grand=None, weight_scaling=None, survey=None,
                  plausible_values=None, executor=None, reml=False, start=None,
-                 max_iter=None, replicates=None, by=None)
+                 max_iter=None, replicates=None, by=None, trials=None)
     return MixArguments(**dict(given, **kw))
 
 
