@@ -228,74 +228,263 @@ class Family:
 
     @property
     def observed_curvature(self) -> bool:
-        """Whether the Laplace curvature is the observed information ``-d2``
-        (canonical links, and every family with auxiliary parameters, as TMB
-        and ``ordinal::clmm`` take it) rather than lme4's GLM working weights
-        (:meth:`laplace_weight`)."""
+        """
+        Whether the Laplace curvature is the observed information ``-d2``.
+
+        True for canonical links and for every family with auxiliary
+        parameters (as TMB and ``ordinal::clmm`` take it); otherwise the
+        curvature is lme4's GLM working weight (:meth:`laplace_weight`).
+        """
         return self.canonical or self.n_aux > 0
 
     def for_response(self, values, name: str):
-        """``(family, categories)`` for a response ``values``: the ordinal
-        family bound to the response's categories and those (the others:
-        itself and None)."""
+        """
+        Bind the family to a response's categories.
+
+        Parameters
+        ----------
+        values : Series
+            The response column.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        family : Family
+            The family for this response (the ordinal family bound to the
+            response's categories; any other family: itself).
+        categories : tuple or None
+            The response's categories in their order (None but for the
+            ordinal family).
+        """
         return self, None
 
     def for_design(self, design) -> "Family":
-        """The family for ``design`` (the ordinal family takes its categories)."""
+        """
+        Return the family for a design.
+
+        Parameters
+        ----------
+        design : Design
+            The design built for the fit (:func:`pywemix.design.build_design`).
+
+        Returns
+        -------
+        Family
+            The family for ``design``: the ordinal family takes the design's
+            response categories; any other family is returned as is.
+        """
         return self
 
     def with_aux(self, values) -> "Family":
-        """The family with its auxiliary parameters at ``values``."""
+        """
+        Return the family with its auxiliary parameters at ``values``.
+
+        Parameters
+        ----------
+        values : array_like
+            Values of the auxiliary parameters, in the order of
+            :attr:`aux_names` (on their natural scale, see :meth:`natural`).
+
+        Returns
+        -------
+        Family
+            A family object bound to ``values`` (a family without auxiliary
+            parameters returns itself).
+        """
         return self
 
     def natural(self, a):
-        """(values, J, D2) of the auxiliary parameters from the unconstrained
-        vector ``a``: ``J[i, j] = d values_i / d a_j`` and ``D2[i]`` the
-        Hessian of ``values_i`` in ``a``."""
+        """
+        Map the unconstrained vector of auxiliary parameters to their values.
+
+        Parameters
+        ----------
+        a : array_like
+            The unconstrained vector, length :attr:`n_aux`.
+
+        Returns
+        -------
+        values : ndarray
+            The auxiliary parameters, shape ``(k,)``.
+        J : ndarray
+            Their Jacobian, ``J[i, j] = d values_i / d a_j``, shape ``(k, k)``.
+        D2 : ndarray
+            ``D2[i]`` the Hessian of ``values_i`` in ``a``, shape ``(k, k, k)``.
+        """
         k = self.n_aux
         return np.zeros(0), np.zeros((k, k)), np.zeros((k, k, k))
 
     def unconstrained(self, values) -> np.ndarray:
-        """The unconstrained vector of auxiliary-parameter ``values`` (the
-        inverse of :meth:`natural`); a ValueError if they are out of range."""
+        """
+        Map auxiliary-parameter values to the unconstrained vector.
+
+        The inverse of :meth:`natural`.
+
+        Parameters
+        ----------
+        values : array_like
+            Values of the auxiliary parameters, in the order of :attr:`aux_names`.
+
+        Returns
+        -------
+        ndarray
+            The unconstrained vector, length :attr:`n_aux`.
+
+        Raises
+        ------
+        ValueError
+            If the values are out of range (a dispersion not positive,
+            thresholds not increasing) or not :attr:`n_aux` of them.
+        """
         return np.zeros(0)
 
     def aux_derivs(self, y, eta):
-        """Derivatives of the log density in the auxiliary parameters (their
-        values, not the unconstrained vector): ``(l_a, d1_a, d2_a, l_aa)``,
-        shapes ``(..., k)`` three times and ``(..., k, k)``: the log density,
-        its first and its second derivative in eta, each differentiated in
-        the parameters, and the parameters' Hessian of the log density."""
+        """
+        Differentiate the log density in the auxiliary parameters.
+
+        The derivatives are in the parameters' values, not in the
+        unconstrained vector (:meth:`natural` gives the chain rule).
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        l_a : ndarray
+            The log density differentiated in the parameters, shape ``(..., k)``.
+        d1_a : ndarray
+            Its first derivative in ``eta`` differentiated in the
+            parameters, shape ``(..., k)``.
+        d2_a : ndarray
+            Its second derivative in ``eta`` differentiated in the
+            parameters, shape ``(..., k)``.
+        l_aa : ndarray
+            The parameters' Hessian of the log density, shape ``(..., k, k)``.
+
+        Raises
+        ------
+        NotImplementedError
+            For a family without auxiliary parameters.
+        """
         raise NotImplementedError
 
     def aux_start(self, y, mu, w) -> np.ndarray:
-        """Starting values of the auxiliary parameters from the responses, the
-        fitted means ``mu`` of a model without them and the row weights."""
+        """
+        Start the auxiliary parameters from a fit without them.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        mu : ndarray
+            Fitted means of a model without the auxiliary parameters.
+        w : ndarray
+            Row weights.
+
+        Returns
+        -------
+        ndarray
+            Starting values of the auxiliary parameters, length :attr:`n_aux`.
+        """
         return np.zeros(0)
 
     def eta_start(self, y, w) -> float:
-        """A starting linear predictor for the fixed part (the link of the
-        weighted mean response)."""
+        """
+        Start the linear predictor of the fixed part.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        w : ndarray
+            Row weights.
+
+        Returns
+        -------
+        float
+            A starting linear predictor: the link of the weighted mean
+            response (0 in the base class).
+        """
         return 0.0
 
     def observed(self, y) -> np.ndarray:
-        """The response on the scale of :meth:`mean` (a proportion for a
-        binomial response with trials)."""
+        """
+        Put the response on the scale of :meth:`mean`.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+
+        Returns
+        -------
+        ndarray
+            The responses on the scale of the means, one per row (a
+            proportion for a binomial response with trials).
+        """
         return y
 
     def response_weight(self, y) -> np.ndarray:
-        """Prior weight of each response in its variance (trials for a
-        binomial response with trials, else 1)."""
+        """
+        Give the prior weight of each response in its variance.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+
+        Returns
+        -------
+        ndarray
+            One weight per row: the trials for a binomial response with
+            trials, else 1 (R's ``weights(fit, "prior")``).
+        """
         return np.ones(np.shape(y)[0])
 
     def sample(self, eta, rng, y=None) -> np.ndarray:
-        """Draws of responses at linear predictors ``eta`` (rows, draws); ``y``
-        the observed responses (their trials, for a binomial with trials).
-        R equivalent: ``simulate.merMod``."""
+        """
+        Draw responses at linear predictors ``eta``.
+
+        R equivalent: ``simulate.merMod``.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, shape (rows, draws).
+        rng : numpy.random.Generator
+            The random generator.
+        y : ndarray, optional
+            The observed responses (coded by :meth:`response`); used for
+            their trials, for a binomial response with trials.
+
+        Returns
+        -------
+        ndarray
+            One draw per linear predictor, coded as :meth:`response` codes
+            the responses.
+        """
         return self.simulate(self.mean(eta), rng)
 
     def labels(self, y):
-        """Responses as the data give them (the ordinal categories' labels)."""
+        """
+        Return responses as the data give them.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+
+        Returns
+        -------
+        ndarray
+            The responses as the data give them (the ordinal categories'
+            labels; other families: ``y`` itself).
+        """
         return y
 
 
