@@ -265,7 +265,7 @@ class Family:
 
         Parameters
         ----------
-        design : Design
+        design : ModelDesign
             The design built for the fit (:func:`pywemix.design.build_design`).
 
         Returns
@@ -812,6 +812,20 @@ class Binomial(Family):
         return (rng.random(np.shape(mu)) < mu).astype(float)
 
     def observed(self, y):
+        """
+        Put the response on the scale of :meth:`mean`.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): 0/1, or (successes,
+            trials) per row for a binomial response with trials.
+
+        Returns
+        -------
+        ndarray
+            The 0/1 responses, or the proportions of successes.
+        """
         y = np.asarray(y, dtype=float)
         if y.ndim == 2:
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -819,11 +833,45 @@ class Binomial(Family):
         return y
 
     def response_weight(self, y):
+        """
+        Give the prior weight of each response: its trials.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): 0/1, or (successes,
+            trials) per row for a binomial response with trials.
+
+        Returns
+        -------
+        ndarray
+            The trials of each row, or 1 for a 0/1 response (R's
+            ``weights(fit, "prior")`` of a ``cbind`` response).
+        """
         y = np.asarray(y, dtype=float)
         return y[:, 1] if y.ndim == 2 else np.ones(len(y))
 
     def sample(self, eta, rng, y=None):
-        """0/1 draws, or successes out of each row's trials when ``y`` has them."""
+        """
+        Draw 0/1 responses, or successes out of each row's trials.
+
+        R equivalent: ``simulate.merMod``.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, shape (rows, draws).
+        rng : numpy.random.Generator
+            The random generator.
+        y : ndarray, optional
+            The observed responses; when they hold (successes, trials) per
+            row, the draws are binomial counts out of those trials.
+
+        Returns
+        -------
+        ndarray
+            One draw per linear predictor, as floats.
+        """
         mu = self.mean(eta)
         if y is not None and np.ndim(y) == 2:
             trials = np.asarray(y, dtype=float)[:, 1].astype(np.int64)
@@ -832,7 +880,22 @@ class Binomial(Family):
 
 
 def has_trials(y, eta) -> bool:
-    """Whether ``y`` holds (successes, trials) on a last axis (one more axis than ``eta``)."""
+    """
+    Tell whether ``y`` holds (successes, trials) on a last axis.
+
+    Parameters
+    ----------
+    y : array_like
+        Responses.
+    eta : array_like
+        Linear predictors, one per response.
+
+    Returns
+    -------
+    bool
+        Whether ``y`` has one more axis than ``eta`` (a binomial response
+        with trials).
+    """
     return np.ndim(y) == np.ndim(eta) + 1
 
 
@@ -1089,16 +1152,65 @@ class _Dispersion(Family):
 
     @property
     def aux(self):
+        """The dispersion this object is bound to, as a length-1 array."""
         return np.array([self.dispersion])
 
     def with_aux(self, values):
+        """
+        Return the family with its dispersion at ``values``.
+
+        Parameters
+        ----------
+        values : array_like
+            The dispersion, one number.
+
+        Returns
+        -------
+        Family
+            A family object of the same type and link with that dispersion.
+        """
         return type(self)(self.link, float(np.asarray(values, dtype=float).reshape(-1)[0]))
 
     def natural(self, a):
+        """
+        Map the log dispersion to the dispersion.
+
+        Parameters
+        ----------
+        a : array_like
+            The unconstrained vector: the log dispersion, one number.
+
+        Returns
+        -------
+        values : ndarray
+            The dispersion :math:`e^a`, shape ``(1,)``.
+        J : ndarray
+            Its derivative :math:`e^a`, shape ``(1, 1)``.
+        D2 : ndarray
+            Its second derivative :math:`e^a`, shape ``(1, 1, 1)``.
+        """
         v = np.exp(np.asarray(a, dtype=float).reshape(1))
         return v, v.reshape(1, 1), v.reshape(1, 1, 1)
 
     def unconstrained(self, values):
+        """
+        Map the dispersion to its log.
+
+        Parameters
+        ----------
+        values : array_like
+            The dispersion, one positive number.
+
+        Returns
+        -------
+        ndarray
+            The log dispersion, shape ``(1,)``.
+
+        Raises
+        ------
+        ValueError
+            If ``values`` is not one positive finite number.
+        """
         v = np.asarray(values, dtype=float).reshape(-1)
         if v.shape != (1,) or not (np.isfinite(v[0]) and v[0] > 0):
             raise ValueError(f"the {self.name} dispersion must be one positive number, got "
