@@ -1219,11 +1219,21 @@ class _Dispersion(Family):
 
 
 class NegativeBinomial(_Dispersion):
-    """Overdispersed counts, NB2 with a log link (glmmTMB's ``nbinom2``).
+    """
+    Overdispersed counts, NB2 with a log link (glmmTMB's ``nbinom2``).
 
     ``Var(y) = mu + mu^2 / theta``; the ``dispersion`` parameter is
     ``theta`` (glmmTMB's ``sigma()`` for ``nbinom2``, MASS's ``theta``):
     small values mean much overdispersion, large ones approach the Poisson.
+    R equivalent: ``glmmTMB(..., family = nbinom2)``, ``MASS::glmer.nb``.
+
+    Parameters
+    ----------
+    link : {"log"}, optional
+        The link (the only one).
+    dispersion : float, optional
+        ``theta``, the value the family is bound to (default 1; a fit
+        replaces it by its estimate).
 
     Notes
     -----
@@ -1247,12 +1257,57 @@ class NegativeBinomial(_Dispersion):
     aux_title = "Dispersion (theta of Var(y) = mu + mu^2 / theta; glmmTMB's nbinom2 sigma)"
 
     def mean(self, eta):
+        """
+        Inverse link :math:`e^\\eta`.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The means.
+        """
         return np.exp(np.minimum(eta, 700.0))
 
     def variance(self, mu):
+        """
+        Variance function :math:`\\mu + \\mu^2 / \\theta`.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+
+        Returns
+        -------
+        ndarray
+            The variances.
+        """
         return mu + mu * mu / self.dispersion
 
     def loglik(self, y, eta):
+        """
+        NB2 log density of each ``y`` given ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The log density of each response.
+
+        Notes
+        -----
+        See the class docstring for the formula.
+        """
         return self.derivs(y, eta, order=0)[0]
 
     def _pieces(self, y, eta):
@@ -1261,6 +1316,37 @@ class NegativeBinomial(_Dispersion):
         return th, s, expit(s), np.logaddexp(0.0, s)
 
     def derivs(self, y, eta, order=2):
+        """
+        NB2 log density and its derivatives in ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+        order : {0, 2, 3}, default 2
+            Highest derivative wanted (0: the log density only).
+
+        Returns
+        -------
+        tuple of ndarray
+            Log density and its first and second derivatives in ``eta`` (the
+            third too with ``order=3``; None for derivatives not asked for).
+
+        Notes
+        -----
+        With :math:`s = \\eta - \\log\\theta` and :math:`r = 1 / (1 + e^{-s})
+        = \\mu / (\\mu + \\theta)`,
+
+        .. math::
+
+            \\ell = \\log\\Gamma(y + \\theta) - \\log\\Gamma(\\theta) - \\log y!
+                    + y s - (y + \\theta) \\log(1 + e^s),\\quad
+            \\ell' = y - (y + \\theta) r,\\quad
+            \\ell'' = -(y + \\theta) r (1 - r),\\quad
+            \\ell^{(3)} = \\ell'' (1 - 2r).
+        """
         th, s, r, sp = self._pieces(y, eta)
         ll = gammaln(y + th) - gammaln(th) - gammaln(y + 1) + y * s - (y + th) * sp
         if order == 0:
@@ -1272,6 +1358,45 @@ class NegativeBinomial(_Dispersion):
         return ll, d1, d2
 
     def aux_derivs(self, y, eta):
+        """
+        Differentiate the NB2 log density in the dispersion ``theta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        l_a : ndarray
+            The log density differentiated in the dispersion, shape ``(..., 1)``.
+        d1_a : ndarray
+            Its first derivative in ``eta`` differentiated in the dispersion,
+            shape ``(..., 1)``.
+        d2_a : ndarray
+            Its second derivative in ``eta`` differentiated in the dispersion,
+            shape ``(..., 1)``.
+        l_aa : ndarray
+            The second derivative of the log density in the dispersion, shape
+            ``(..., 1, 1)``.
+
+        Notes
+        -----
+        With :math:`s`, :math:`r` and :math:`\\ell', \\ell'', \\ell^{(3)}` as in
+        :meth:`derivs` and :math:`\\psi` the digamma function,
+
+        .. math::
+
+            \\ell_\\theta = \\psi(y + \\theta) - \\psi(\\theta) - \\log(1 + e^s)
+                - \\ell' / \\theta,\\quad
+            \\ell'_\\theta = -r - \\ell'' / \\theta,\\quad
+            \\ell''_\\theta = -r (1 - r) - \\ell^{(3)} / \\theta,
+
+            \\ell_{\\theta\\theta} = \\psi'(y + \\theta) - \\psi'(\\theta)
+                + 2 r / \\theta + (\\ell' + \\ell'') / \\theta^2.
+        """
         th, s, r, sp = self._pieces(y, eta)
         _, d1, d2, d3 = self.derivs(y, eta, order=3)
         la = digamma(y + th) - digamma(th) - sp - d1 / th
@@ -1281,28 +1406,107 @@ class NegativeBinomial(_Dispersion):
         return la[..., None], l1a[..., None], l2a[..., None], laa[..., None, None]
 
     def aux_start(self, y, mu, w):
+        """
+        Start ``theta`` by the method of moments from a Poisson-type fit.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        mu : ndarray
+            Fitted means of a model without the dispersion.
+        w : ndarray
+            Row weights.
+
+        Returns
+        -------
+        ndarray
+            ``theta = mean(mu^2) / mean((y - mu)^2 - mu)`` (weighted), clipped
+            to [0.05, 100]; 100 without overdispersion. Shape ``(1,)``.
+        """
         excess = _weighted_mean((y - mu) ** 2 - mu, w)
         theta = _weighted_mean(mu * mu, w) / excess if excess > 0 else 100.0
         return np.array([float(np.clip(theta, 0.05, 100.0))])
 
     def eta_start(self, y, w):
+        """
+        Start the linear predictor at the log of the weighted mean count.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        w : ndarray
+            Row weights.
+
+        Returns
+        -------
+        float
+            ``log(max(mean(y), 0.001))``.
+        """
         return float(np.log(max(_weighted_mean(y, w), 1e-3)))
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
+        """
+        Check that the response holds non-negative integers.
+
+        Parameters
+        ----------
+        s : Series
+            The response column.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        ndarray
+            The counts as floats.
+
+        Raises
+        ------
+        TypeError
+            If the column is not numeric.
+        ValueError
+            If some values are negative, not whole or not finite.
+        """
         return _counts(s, "negative_binomial", name)
 
     def simulate(self, mu, rng):
+        """
+        Draw NB2 counts with means ``mu`` and the bound ``theta``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+        rng : numpy.random.Generator
+            The random generator.
+
+        Returns
+        -------
+        ndarray
+            One draw per mean, as floats.
+        """
         th = self.dispersion
         return rng.negative_binomial(th, th / (th + mu)).astype(float)
 
 
 class Gamma(_Dispersion):
-    """Positive continuous responses with a log or inverse link and an
-    estimated dispersion (glmmTMB's ``Gamma``; R's ``Gamma()``).
+    """
+    Positive continuous responses with a log or inverse link.
 
+    The dispersion is estimated (glmmTMB's ``Gamma``; R's ``Gamma()``).
     ``Var(y) = phi mu^2``; the ``dispersion`` parameter is ``phi``, one
     over the shape (glmmTMB's ``sigma()^2``, R's ``summary(glm)$dispersion``
     for its moment estimate, statsmodels' ``scale``).
+
+    Parameters
+    ----------
+    link : {"log", "inverse"}, optional
+        The link (default log; the inverse link is the canonical one).
+    dispersion : float, optional
+        ``phi``, the value the family is bound to (default 1; a fit
+        replaces it by its estimate).
 
     Notes
     -----
@@ -1322,6 +1526,19 @@ class Gamma(_Dispersion):
     canonical_links = ("inverse",)
 
     def mean(self, eta):
+        """
+        Inverse link :math:`e^\\eta` (log) or :math:`1 / \\eta` (inverse).
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The means (NaN where the inverse link has ``eta <= 0``).
+        """
         eta = np.asarray(eta, dtype=float)
         if self.link == "log":
             return np.exp(np.minimum(eta, 700.0))
@@ -1329,9 +1546,41 @@ class Gamma(_Dispersion):
             return np.where(eta > 0, 1.0 / eta, np.nan)
 
     def variance(self, mu):
+        """
+        Variance function :math:`\\phi \\mu^2`.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+
+        Returns
+        -------
+        ndarray
+            The variances.
+        """
         return self.dispersion * mu * mu
 
     def loglik(self, y, eta):
+        """
+        Gamma log density of each ``y`` given ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The log density of each response.
+
+        Notes
+        -----
+        See :meth:`derivs` for the formula.
+        """
         return self.derivs(y, eta, order=0)[0]
 
     def _in_nu(self, y, eta):
@@ -1346,6 +1595,39 @@ class Gamma(_Dispersion):
             return -np.log(e), y * e, 1 / e - y, -1 / e ** 2, 2 / e ** 3
 
     def derivs(self, y, eta, order=2):
+        """
+        Gamma log density and its derivatives in ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+        order : {0, 2, 3}, default 2
+            Highest derivative wanted (0: the log density only).
+
+        Returns
+        -------
+        tuple of ndarray
+            Log density and its first and second derivatives in ``eta`` (the
+            third too with ``order=3``; None for derivatives not asked for).
+
+        Notes
+        -----
+        With shape :math:`\\nu = 1 / \\phi`,
+
+        .. math::
+
+            \\ell = \\nu\\log\\nu - \\nu\\log\\mu + (\\nu - 1)\\log y
+                - \\nu y / \\mu - \\log\\Gamma(\\nu).
+
+        Log link, with :math:`z = y e^{-\\eta}`: :math:`\\ell' = \\nu (z - 1)`,
+        :math:`\\ell'' = -\\nu z`, :math:`\\ell^{(3)} = \\nu z`. Inverse link
+        (:math:`\\mu = 1/\\eta`, defined for :math:`\\eta > 0`):
+        :math:`\\ell' = \\nu (1/\\eta - y)`, :math:`\\ell'' = -\\nu / \\eta^2`,
+        :math:`\\ell^{(3)} = 2\\nu / \\eta^3`.
+        """
         nu = 1.0 / self.dispersion
         logmu, z, u1, u2, u3 = self._in_nu(y, eta)
         ll = nu * np.log(nu) - nu * logmu + (nu - 1) * np.log(y) - nu * z - gammaln(nu)
@@ -1356,6 +1638,47 @@ class Gamma(_Dispersion):
         return ll, nu * u1, nu * u2
 
     def aux_derivs(self, y, eta):
+        """
+        Differentiate the gamma log density in the dispersion ``phi``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        l_a : ndarray
+            The log density differentiated in the dispersion, shape ``(..., 1)``.
+        d1_a : ndarray
+            Its first derivative in ``eta`` differentiated in the dispersion,
+            shape ``(..., 1)``.
+        d2_a : ndarray
+            Its second derivative in ``eta`` differentiated in the dispersion,
+            shape ``(..., 1)``.
+        l_aa : ndarray
+            The second derivative of the log density in the dispersion, shape
+            ``(..., 1, 1)``.
+
+        Notes
+        -----
+        In the shape :math:`\\nu = 1/\\phi`, with :math:`\\psi` the digamma
+        function,
+
+        .. math::
+
+            \\ell_\\nu = \\log\\nu + 1 - \\log\\mu + \\log y - y/\\mu - \\psi(\\nu),
+            \\quad \\ell_{\\nu\\nu} = 1/\\nu - \\psi'(\\nu),
+
+        and in :math:`\\phi` by the chain rule with
+        :math:`d\\nu/d\\phi = -\\nu^2`, :math:`d^2\\nu/d\\phi^2 = 2\\nu^3`:
+        :math:`\\ell_\\phi = -\\nu^2 \\ell_\\nu`,
+        :math:`\\ell_{\\phi\\phi} = \\nu^4 \\ell_{\\nu\\nu} + 2\\nu^3 \\ell_\\nu`; the
+        eta-derivatives are linear in :math:`\\nu`, so
+        :math:`\\ell'_\\phi = -\\nu \\ell'` and :math:`\\ell''_\\phi = -\\nu \\ell''`.
+        """
         nu = 1.0 / self.dispersion
         logmu, z, u1, u2, _ = self._in_nu(y, eta)
         l_nu = np.log(nu) + 1 - logmu + np.log(y) - z - digamma(nu)
@@ -1366,14 +1689,69 @@ class Gamma(_Dispersion):
         return la[..., None], l1a[..., None], l2a[..., None], laa[..., None, None]
 
     def aux_start(self, y, mu, w):
+        """
+        Start ``phi`` by the method of moments.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        mu : ndarray
+            Fitted means of a model without the dispersion.
+        w : ndarray
+            Row weights.
+
+        Returns
+        -------
+        ndarray
+            ``phi = mean(((y - mu) / mu)^2)`` (weighted), clipped to
+            [0.001, 100]. Shape ``(1,)``.
+        """
         phi = _weighted_mean(((y - mu) / mu) ** 2, w)
         return np.array([float(np.clip(phi, 1e-3, 100.0))])
 
     def eta_start(self, y, w):
+        """
+        Start the linear predictor at the link of the weighted mean response.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        w : ndarray
+            Row weights.
+
+        Returns
+        -------
+        float
+            ``log(mean(y))`` (log link) or ``1 / mean(y)`` (inverse link).
+        """
         m = _weighted_mean(y, w)
         return float(np.log(m)) if self.link == "log" else 1.0 / m
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
+        """
+        Check that the response holds positive numbers.
+
+        Parameters
+        ----------
+        s : Series
+            The response column.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        ndarray
+            The response as floats.
+
+        Raises
+        ------
+        TypeError
+            If the column is not numeric.
+        ValueError
+            If some values are not positive or not finite.
+        """
         if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             raise TypeError(f"gamma response {name!r} must be numeric, got dtype {s.dtype}")
         y = s.to_numpy(dtype=float)
@@ -1384,6 +1762,21 @@ class Gamma(_Dispersion):
         return y
 
     def simulate(self, mu, rng):
+        """
+        Draw gamma responses with means ``mu`` and the bound ``phi``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+        rng : numpy.random.Generator
+            The random generator.
+
+        Returns
+        -------
+        ndarray
+            One draw per mean (shape ``1 / phi``, scale ``mu phi``).
+        """
         nu = 1.0 / self.dispersion
         return rng.gamma(nu, mu / nu)
 
