@@ -1801,7 +1801,8 @@ def _log_diff(lb, la):
 
 
 class Ordinal(Family):
-    """Ordered categories with a cumulative link (``ordinal::clmm``).
+    """
+    Ordered categories with a cumulative link (``ordinal::clmm``).
 
     ``P(Y <= j | eta) = F(theta_j - eta)``, ``j = 1, ..., K - 1``, with
     ``F`` the logistic (``link="logit"``) or normal (``"probit"``)
@@ -1811,7 +1812,19 @@ class Ordinal(Family):
     categories, as clmm names them, and are unconstrained as the first
     threshold and the logs of the increments. The response is an ordered
     (or any) categorical, in the order of its categories, or whole numbers,
-    in increasing order; it is coded 0, ..., K - 1.
+    in increasing order; it is coded 0, ..., K - 1. R equivalent:
+    ``ordinal::clmm(..., link = "logit")``.
+
+    Parameters
+    ----------
+    link : {"logit", "probit"}, optional
+        The cumulative link (default logit).
+    categories : sequence, optional
+        The response's categories in their order (None: not yet bound to a
+        response; :meth:`for_response` binds it).
+    thresholds : array_like, optional
+        The ``K - 1`` increasing thresholds the family is bound to (default:
+        evenly spaced in [-1, 1]; a fit replaces them by its estimates).
 
     Notes
     -----
@@ -1857,27 +1870,106 @@ class Ordinal(Family):
 
     @property
     def aux_names(self):
+        """The thresholds' names, ``"1|2"``, ``"2|3"``, ... (as clmm names them)."""
         c = self.categories or ()
         return tuple(f"{a}|{b}" for a, b in zip(c[:-1], c[1:]))
 
     @property
     def aux(self):
+        """The thresholds this object is bound to (a copy)."""
         return self.thresholds.copy()
 
     def for_response(self, values, name):
+        """
+        Bind the family to a response's categories.
+
+        Parameters
+        ----------
+        values : Series
+            The response column.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        family : Ordinal
+            The ordinal family with the response's categories.
+        categories : tuple
+            The categories in their order (see :meth:`categories_of`).
+
+        Raises
+        ------
+        TypeError
+            If the response is text that is not a categorical.
+        ValueError
+            If it has fewer than two categories, or numbers that are not whole.
+        """
         levels = self.categories_of(values, name)
         return Ordinal(self.link, levels), levels
 
     def for_design(self, design):
+        """
+        Return the family with the design's response categories.
+
+        Parameters
+        ----------
+        design : ModelDesign
+            The design built for the fit (:func:`pywemix.design.build_design`).
+
+        Returns
+        -------
+        Ordinal
+            This family if its categories are the design's (or the design has
+            none), else an ordinal family with the design's categories.
+        """
         levels = getattr(design, "response_levels", None)
         if levels is None or tuple(levels) == self.categories:
             return self
         return Ordinal(self.link, levels)
 
     def with_aux(self, values):
+        """
+        Return the family with its thresholds at ``values``.
+
+        Parameters
+        ----------
+        values : array_like
+            The ``K - 1`` thresholds.
+
+        Returns
+        -------
+        Ordinal
+            An ordinal family with the same link and categories.
+        """
         return Ordinal(self.link, self.categories, values)
 
     def natural(self, a):
+        """
+        Map the first threshold and log increments to the thresholds.
+
+        Parameters
+        ----------
+        a : array_like
+            The unconstrained vector: the first threshold and the logs of the
+            increments, length ``K - 1``.
+
+        Returns
+        -------
+        values : ndarray
+            The thresholds, shape ``(k,)``.
+        J : ndarray
+            Their Jacobian, ``J[i, j] = d values_i / d a_j``, shape ``(k, k)``.
+        D2 : ndarray
+            ``D2[i]`` the Hessian of ``values_i`` in ``a``, shape ``(k, k, k)``.
+
+        Notes
+        -----
+        :math:`\\theta_1 = a_1` and :math:`\\theta_i = a_1 + \\sum_{j=2}^{i}
+        e^{a_j}`: :math:`\\partial\\theta_i / \\partial a_1 = 1`,
+        :math:`\\partial\\theta_i / \\partial a_j = e^{a_j}` and
+        :math:`\\partial^2\\theta_i / \\partial a_j^2 = e^{a_j}` for
+        :math:`2 \\le j \\le i`, every other entry 0.
+        """
         a = np.asarray(a, dtype=float)
         k = len(a)
         inc = np.exp(a[1:])
@@ -1891,6 +1983,24 @@ class Ordinal(Family):
         return values, J, D2
 
     def unconstrained(self, values):
+        """
+        Map thresholds to the first threshold and the logs of the increments.
+
+        Parameters
+        ----------
+        values : array_like
+            The ``K - 1`` thresholds.
+
+        Returns
+        -------
+        ndarray
+            The unconstrained vector (the inverse of :meth:`natural`).
+
+        Raises
+        ------
+        ValueError
+            If there are not ``K - 1`` finite, strictly increasing thresholds.
+        """
         v = np.asarray(values, dtype=float).reshape(-1)
         if len(v) != self.n_aux or not np.all(np.isfinite(v)) or np.any(np.diff(v) <= 0):
             raise ValueError(f"the ordinal thresholds must be {self.n_aux} increasing numbers "
@@ -1911,9 +2021,59 @@ class Ordinal(Family):
         return k, qa, qb, r1a, r1b, r2a, r2b, lp
 
     def loglik(self, y, eta):
+        """
+        Log probability of each row's category given ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): category codes 0, ..., K - 1.
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            :math:`\\log\\{F(\\theta_{k+1} - \\eta) - F(\\theta_k - \\eta)\\}`
+            for each row in category ``k``.
+        """
         return self._parts(y, eta)[-1]
 
     def derivs(self, y, eta, order=2):
+        """
+        Cumulative-link log probability and its derivatives in ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): category codes 0, ..., K - 1.
+        eta : ndarray
+            Linear predictors, one per response.
+        order : {0, 2, 3}, default 2
+            Highest derivative wanted (0: the log density only).
+
+        Returns
+        -------
+        tuple of ndarray
+            Log probability and its first and second derivatives in ``eta``
+            (the third too with ``order=3``; None for derivatives not asked for).
+
+        Notes
+        -----
+        With :math:`a = \\theta_k - \\eta`, :math:`b = \\theta_{k+1} - \\eta`,
+        :math:`p = F(b) - F(a)`, :math:`q_a = f(a)/p`, :math:`q_b = f(b)/p`
+        and :math:`r_i = f^{(i)}/f`,
+
+        .. math::
+
+            \\ell = \\log p,\\quad \\ell' = q_a - q_b,\\quad
+            \\ell'' = P_2 - \\ell'^2,\\quad
+            \\ell^{(3)} = P_3 - 3\\ell' P_2 + 2\\ell'^3,
+
+        :math:`P_2 = q_b r_1(b) - q_a r_1(a)`,
+        :math:`P_3 = q_a r_2(a) - q_b r_2(b)` (Christensen 2019; see the
+        class docstring).
+        """
         _, qa, qb, r1a, r1b, r2a, r2b, ll = self._parts(y, eta)
         if order == 0:
             return ll, None, None
@@ -1926,6 +2086,50 @@ class Ordinal(Family):
         return ll, d1, d2
 
     def aux_derivs(self, y, eta):
+        """
+        Differentiate the log probability in the thresholds.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): category codes 0, ..., K - 1.
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        l_a : ndarray
+            The log probability differentiated in the thresholds, shape
+            ``(..., K - 1)``.
+        d1_a : ndarray
+            Its first derivative in ``eta`` differentiated in the thresholds,
+            shape ``(..., K - 1)``.
+        d2_a : ndarray
+            Its second derivative in ``eta`` differentiated in the
+            thresholds, shape ``(..., K - 1)``.
+        l_aa : ndarray
+            The thresholds' Hessian of the log probability, shape
+            ``(..., K - 1, K - 1)``.
+
+        Notes
+        -----
+        A row in category ``k`` depends on two thresholds only, the upper
+        :math:`\\theta_{k+1}` (through ``b``) and the lower :math:`\\theta_k`
+        (through ``a``); with the notation of :meth:`derivs`,
+
+        .. math::
+
+            \\ell_b = q_b,\\quad \\ell_a = -q_a,\\quad
+            \\ell'_b = -q_b (r_1(b) + \\ell'),\\quad
+            \\ell'_a = q_a (r_1(a) + \\ell'),
+
+            \\ell''_x = \\partial P_2 / \\partial x - 2\\ell'\\ell'_x,\\quad
+            \\partial P_2 / \\partial b = q_b (r_2(b) - P_2),\\quad
+            \\partial P_2 / \\partial a = q_a (P_2 - r_2(a)),
+
+            \\ell_{bb} = q_b r_1(b) - q_b^2,\\quad
+            \\ell_{aa} = -q_a r_1(a) - q_a^2,\\quad \\ell_{ab} = q_a q_b.
+        """
         k, qa, qb, r1a, r1b, r2a, r2b, _ = self._parts(y, eta)
         slots = np.arange(self.n_aux)
         U = (k[..., None] == slots).astype(float)       # theta_{k+1}: the upper one
@@ -1947,33 +2151,132 @@ class Ordinal(Family):
         return slot(qb, -qa), slot(d1b, d1a), slot(d2b, d2a), laa
 
     def cumulative(self, eta):
-        """``P(Y <= j)`` for ``j = 1, ..., K - 1``: shape ``eta.shape + (K - 1,)``."""
+        """
+        Cumulative probabilities ``P(Y <= j)`` for ``j = 1, ..., K - 1``.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors.
+
+        Returns
+        -------
+        ndarray
+            :math:`F(\\theta_j - \\eta)`, shape ``eta.shape + (K - 1,)``.
+        """
         lF = self._parts_of(self.thresholds - np.asarray(eta, dtype=float)[..., None])[0]
         return np.exp(lF)
 
     def probabilities(self, eta):
-        """Probability of each category, shape ``eta.shape + (K,)`` (each row sums to 1)."""
+        """
+        Probability of each category.
+
+        R equivalent: ``predict(clmm_fit, type = "prob")`` at given ``eta``.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors.
+
+        Returns
+        -------
+        ndarray
+            Shape ``eta.shape + (K,)``; each row sums to 1.
+        """
         cum = self.cumulative(eta)
         shape = cum.shape[:-1] + (1,)
         return np.diff(np.concatenate([np.zeros(shape), cum, np.ones(shape)], axis=-1), axis=-1)
 
     def mean(self, eta):
-        """Expected category number (1, ..., K; the categories' positions, as R's
-        ``as.integer()`` of the response)."""
+        """
+        Expected category number given ``eta``.
+
+        The categories count as their positions 1, ..., K, as R's
+        ``as.integer()`` of the response.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors.
+
+        Returns
+        -------
+        ndarray
+            :math:`K - \\sum_{j=1}^{K-1} F(\\theta_j - \\eta)`, one per
+            linear predictor.
+        """
         return (self.n_aux + 1) - np.sum(self.cumulative(eta), axis=-1)
 
     def variance(self, mu):
+        """
+        Refuse: an ordinal response has no variance function.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+
+        Raises
+        ------
+        ValueError
+            Always: Pearson residuals are not defined for ordinal models.
+        """
         raise ValueError("the variance of an ordinal response is not a function of its "
                          "mean: Pearson residuals are not defined for ordinal models "
                          "(use predict(type='prob'))")
 
     def observed(self, y):
+        """
+        Put the response on the scale of :meth:`mean`: category positions.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): category codes 0, ..., K - 1.
+
+        Returns
+        -------
+        ndarray
+            The category positions 1, ..., K.
+        """
         return np.asarray(y, dtype=float) + 1
 
     def labels(self, y):
+        """
+        Return the categories' labels of coded responses.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): category codes 0, ..., K - 1.
+
+        Returns
+        -------
+        ndarray
+            The labels, as objects.
+        """
         return np.asarray(self.categories, dtype=object)[np.asarray(y).astype(np.int64)]
 
     def aux_start(self, y, mu, w):
+        """
+        Start the thresholds at the link of the weighted cumulative proportions.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): category codes 0, ..., K - 1.
+        mu : ndarray
+            Fitted means of a model without the thresholds (not used).
+        w : ndarray
+            Row weights.
+
+        Returns
+        -------
+        ndarray
+            :math:`F^{-1}` of the weighted proportions at or below each
+            category (clipped to [1e-4, 1 - 1e-4], nudged to increase
+            strictly), length ``K - 1``.
+        """
         k = self.n_aux
         counts = np.bincount(np.asarray(y, dtype=np.int64), weights=w, minlength=k + 1)
         cum = np.clip(np.cumsum(counts)[:-1] / np.sum(counts), 1e-4, 1 - 1e-4)
@@ -1981,12 +2284,56 @@ class Ordinal(Family):
         return values + 1e-3 * np.arange(k)  # strictly increasing
 
     def sample(self, eta, rng, y=None):
+        """
+        Draw categories at linear predictors ``eta``.
+
+        R equivalent: ``simulate.merMod``.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, shape (rows, draws).
+        rng : numpy.random.Generator
+            The random generator.
+        y : ndarray, optional
+            The observed responses (not used).
+
+        Returns
+        -------
+        ndarray
+            Category codes 0, ..., K - 1, as floats.
+        """
         u = rng.random(np.shape(eta))
         return np.sum(u[..., None] > self.cumulative(eta), axis=-1).astype(float)
 
     def categories_of(self, s: pd.Series, name: str) -> tuple:
-        """The categories of a response in their order (empty ones left out,
-        with a warning)."""
+        """
+        Return the categories of a response in their order.
+
+        Categories without rows are left out, with a DataWarning.
+
+        Parameters
+        ----------
+        s : Series
+            The response column: a categorical (in the order of its
+            categories), bool, or whole numbers (in increasing order).
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        tuple
+            The categories in their order.
+
+        Raises
+        ------
+        TypeError
+            If the column is text that is not a categorical (its order is
+            not known).
+        ValueError
+            If it holds numbers that are not whole, or fewer than two
+            categories.
+        """
         if isinstance(s.dtype, pd.CategoricalDtype):
             used = set(pd.unique(s.dropna()))
             cats = [c for c in s.cat.categories if c in used]
@@ -2015,6 +2362,28 @@ class Ordinal(Family):
         return tuple(cats)
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
+        """
+        Code the response as category codes 0, ..., K - 1.
+
+        Parameters
+        ----------
+        s : Series
+            The response column.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        ndarray
+            The category codes, as floats.
+
+        Raises
+        ------
+        TypeError
+            If the categories must be found and the column is plain text.
+        ValueError
+            If the column holds values outside the family's categories.
+        """
         cats = self.categories
         if cats is None:
             cats = self.categories_of(s, name)
