@@ -37,8 +37,9 @@ class SurveyData:
     ----------
     source : FrameSource, FileSource or DaskSource
         Where the student rows come from (:mod:`pywemix.survey.sources`).
-    layout : SurveyLayout, optional
-        The survey's naming rules (None: no survey).
+    preset : SurveyPreset, optional
+        The survey's record in the registry (:mod:`pywemix.presets`): its
+        naming rules, weights and replicate scheme (None: no survey).
     school : FrameSource or FileSource, optional
         The school file, merged on ``school_key``.
     school_key, plausible_values, weights, cond_weights, replicates : optional
