@@ -208,8 +208,9 @@ class Family:
         raise NotImplementedError
 
     # -- what the fits ask of every family (defaults: no auxiliary parameters) --
-    #: Whether the fixed part keeps its intercept (the ordinal thresholds take
-    #: its place, as in ``ordinal::clmm``).
+    #: Whether the fixed part keeps its intercept.
+    #:
+    #: The ordinal thresholds take its place, as in ``ordinal::clmm``.
     has_intercept = True
     #: Names of the auxiliary parameters (their values are :attr:`aux`).
     aux_names: tuple = ()

@@ -104,7 +104,7 @@ class SurveyData:
         self.weights = self._weights(weights, cond_weights)
         self._jk2 = None
         self._replicates = self._replicate_spec(replicates)
-        #: True when made with ``replicates=False`` (no replicate weights, by choice)
+        #: True when made with ``replicates=False`` (no replicate weights, by choice).
         self.replicates_declined = replicates is False
         self.country = self._names.find(preset.country) if preset and preset.country else None
 
