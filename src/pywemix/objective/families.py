@@ -208,8 +208,9 @@ class Family:
         raise NotImplementedError
 
     # -- what the fits ask of every family (defaults: no auxiliary parameters) --
-    #: Whether the fixed part keeps its intercept (the ordinal thresholds take
-    #: its place, as in ``ordinal::clmm``).
+    #: Whether the fixed part keeps its intercept.
+    #:
+    #: The ordinal thresholds take its place, as in ``ordinal::clmm``.
     has_intercept = True
     #: Names of the auxiliary parameters (their values are :attr:`aux`).
     aux_names: tuple = ()
@@ -228,74 +229,263 @@ class Family:
 
     @property
     def observed_curvature(self) -> bool:
-        """Whether the Laplace curvature is the observed information ``-d2``
-        (canonical links, and every family with auxiliary parameters, as TMB
-        and ``ordinal::clmm`` take it) rather than lme4's GLM working weights
-        (:meth:`laplace_weight`)."""
+        """
+        Whether the Laplace curvature is the observed information ``-d2``.
+
+        True for canonical links and for every family with auxiliary
+        parameters (as TMB and ``ordinal::clmm`` take it); otherwise the
+        curvature is lme4's GLM working weight (:meth:`laplace_weight`).
+        """
         return self.canonical or self.n_aux > 0
 
     def for_response(self, values, name: str):
-        """``(family, categories)`` for a response ``values``: the ordinal
-        family bound to the response's categories and those (the others:
-        itself and None)."""
+        """
+        Bind the family to a response's categories.
+
+        Parameters
+        ----------
+        values : Series
+            The response column.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        family : Family
+            The family for this response (the ordinal family bound to the
+            response's categories; any other family: itself).
+        categories : tuple or None
+            The response's categories in their order (None but for the
+            ordinal family).
+        """
         return self, None
 
     def for_design(self, design) -> "Family":
-        """The family for ``design`` (the ordinal family takes its categories)."""
+        """
+        Return the family for a design.
+
+        Parameters
+        ----------
+        design : ModelDesign
+            The design built for the fit (:func:`pywemix.design.build_design`).
+
+        Returns
+        -------
+        Family
+            The family for ``design``: the ordinal family takes the design's
+            response categories; any other family is returned as is.
+        """
         return self
 
     def with_aux(self, values) -> "Family":
-        """The family with its auxiliary parameters at ``values``."""
+        """
+        Return the family with its auxiliary parameters at ``values``.
+
+        Parameters
+        ----------
+        values : array_like
+            Values of the auxiliary parameters, in the order of
+            :attr:`aux_names` (on their natural scale, see :meth:`natural`).
+
+        Returns
+        -------
+        Family
+            A family object bound to ``values`` (a family without auxiliary
+            parameters returns itself).
+        """
         return self
 
     def natural(self, a):
-        """(values, J, D2) of the auxiliary parameters from the unconstrained
-        vector ``a``: ``J[i, j] = d values_i / d a_j`` and ``D2[i]`` the
-        Hessian of ``values_i`` in ``a``."""
+        """
+        Map the unconstrained vector of auxiliary parameters to their values.
+
+        Parameters
+        ----------
+        a : array_like
+            The unconstrained vector, length :attr:`n_aux`.
+
+        Returns
+        -------
+        values : ndarray
+            The auxiliary parameters, shape ``(k,)``.
+        J : ndarray
+            Their Jacobian, ``J[i, j] = d values_i / d a_j``, shape ``(k, k)``.
+        D2 : ndarray
+            ``D2[i]`` the Hessian of ``values_i`` in ``a``, shape ``(k, k, k)``.
+        """
         k = self.n_aux
         return np.zeros(0), np.zeros((k, k)), np.zeros((k, k, k))
 
     def unconstrained(self, values) -> np.ndarray:
-        """The unconstrained vector of auxiliary-parameter ``values`` (the
-        inverse of :meth:`natural`); a ValueError if they are out of range."""
+        """
+        Map auxiliary-parameter values to the unconstrained vector.
+
+        The inverse of :meth:`natural`.
+
+        Parameters
+        ----------
+        values : array_like
+            Values of the auxiliary parameters, in the order of :attr:`aux_names`.
+
+        Returns
+        -------
+        ndarray
+            The unconstrained vector, length :attr:`n_aux`.
+
+        Raises
+        ------
+        ValueError
+            If the values are out of range (a dispersion not positive,
+            thresholds not increasing) or not :attr:`n_aux` of them.
+        """
         return np.zeros(0)
 
     def aux_derivs(self, y, eta):
-        """Derivatives of the log density in the auxiliary parameters (their
-        values, not the unconstrained vector): ``(l_a, d1_a, d2_a, l_aa)``,
-        shapes ``(..., k)`` three times and ``(..., k, k)``: the log density,
-        its first and its second derivative in eta, each differentiated in
-        the parameters, and the parameters' Hessian of the log density."""
+        """
+        Differentiate the log density in the auxiliary parameters.
+
+        The derivatives are in the parameters' values, not in the
+        unconstrained vector (:meth:`natural` gives the chain rule).
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        l_a : ndarray
+            The log density differentiated in the parameters, shape ``(..., k)``.
+        d1_a : ndarray
+            Its first derivative in ``eta`` differentiated in the
+            parameters, shape ``(..., k)``.
+        d2_a : ndarray
+            Its second derivative in ``eta`` differentiated in the
+            parameters, shape ``(..., k)``.
+        l_aa : ndarray
+            The parameters' Hessian of the log density, shape ``(..., k, k)``.
+
+        Raises
+        ------
+        NotImplementedError
+            For a family without auxiliary parameters.
+        """
         raise NotImplementedError
 
     def aux_start(self, y, mu, w) -> np.ndarray:
-        """Starting values of the auxiliary parameters from the responses, the
-        fitted means ``mu`` of a model without them and the row weights."""
+        """
+        Start the auxiliary parameters from a fit without them.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        mu : ndarray
+            Fitted means of a model without the auxiliary parameters.
+        w : ndarray
+            Row weights.
+
+        Returns
+        -------
+        ndarray
+            Starting values of the auxiliary parameters, length :attr:`n_aux`.
+        """
         return np.zeros(0)
 
     def eta_start(self, y, w) -> float:
-        """A starting linear predictor for the fixed part (the link of the
-        weighted mean response)."""
+        """
+        Start the linear predictor of the fixed part.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        w : ndarray
+            Row weights.
+
+        Returns
+        -------
+        float
+            A starting linear predictor: the link of the weighted mean
+            response (0 in the base class).
+        """
         return 0.0
 
     def observed(self, y) -> np.ndarray:
-        """The response on the scale of :meth:`mean` (a proportion for a
-        binomial response with trials)."""
+        """
+        Put the response on the scale of :meth:`mean`.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+
+        Returns
+        -------
+        ndarray
+            The responses on the scale of the means, one per row (a
+            proportion for a binomial response with trials).
+        """
         return y
 
     def response_weight(self, y) -> np.ndarray:
-        """Prior weight of each response in its variance (trials for a
-        binomial response with trials, else 1)."""
+        """
+        Give the prior weight of each response in its variance.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+
+        Returns
+        -------
+        ndarray
+            One weight per row: the trials for a binomial response with
+            trials, else 1 (R's ``weights(fit, "prior")``).
+        """
         return np.ones(np.shape(y)[0])
 
     def sample(self, eta, rng, y=None) -> np.ndarray:
-        """Draws of responses at linear predictors ``eta`` (rows, draws); ``y``
-        the observed responses (their trials, for a binomial with trials).
-        R equivalent: ``simulate.merMod``."""
+        """
+        Draw responses at linear predictors ``eta``.
+
+        R equivalent: ``simulate.merMod``.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, shape (rows, draws).
+        rng : numpy.random.Generator
+            The random generator.
+        y : ndarray, optional
+            The observed responses (coded by :meth:`response`); used for
+            their trials, for a binomial response with trials.
+
+        Returns
+        -------
+        ndarray
+            One draw per linear predictor, coded as :meth:`response` codes
+            the responses.
+        """
         return self.simulate(self.mean(eta), rng)
 
     def labels(self, y):
-        """Responses as the data give them (the ordinal categories' labels)."""
+        """
+        Return responses as the data give them.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+
+        Returns
+        -------
+        ndarray
+            The responses as the data give them (the ordinal categories'
+            labels; other families: ``y`` itself).
+        """
         return y
 
 
@@ -623,6 +813,20 @@ class Binomial(Family):
         return (rng.random(np.shape(mu)) < mu).astype(float)
 
     def observed(self, y):
+        """
+        Put the response on the scale of :meth:`mean`.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): 0/1, or (successes,
+            trials) per row for a binomial response with trials.
+
+        Returns
+        -------
+        ndarray
+            The 0/1 responses, or the proportions of successes.
+        """
         y = np.asarray(y, dtype=float)
         if y.ndim == 2:
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -630,11 +834,45 @@ class Binomial(Family):
         return y
 
     def response_weight(self, y):
+        """
+        Give the prior weight of each response: its trials.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): 0/1, or (successes,
+            trials) per row for a binomial response with trials.
+
+        Returns
+        -------
+        ndarray
+            The trials of each row, or 1 for a 0/1 response (R's
+            ``weights(fit, "prior")`` of a ``cbind`` response).
+        """
         y = np.asarray(y, dtype=float)
         return y[:, 1] if y.ndim == 2 else np.ones(len(y))
 
     def sample(self, eta, rng, y=None):
-        """0/1 draws, or successes out of each row's trials when ``y`` has them."""
+        """
+        Draw 0/1 responses, or successes out of each row's trials.
+
+        R equivalent: ``simulate.merMod``.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, shape (rows, draws).
+        rng : numpy.random.Generator
+            The random generator.
+        y : ndarray, optional
+            The observed responses; when they hold (successes, trials) per
+            row, the draws are binomial counts out of those trials.
+
+        Returns
+        -------
+        ndarray
+            One draw per linear predictor, as floats.
+        """
         mu = self.mean(eta)
         if y is not None and np.ndim(y) == 2:
             trials = np.asarray(y, dtype=float)[:, 1].astype(np.int64)
@@ -643,7 +881,22 @@ class Binomial(Family):
 
 
 def has_trials(y, eta) -> bool:
-    """Whether ``y`` holds (successes, trials) on a last axis (one more axis than ``eta``)."""
+    """
+    Tell whether ``y`` holds (successes, trials) on a last axis.
+
+    Parameters
+    ----------
+    y : array_like
+        Responses.
+    eta : array_like
+        Linear predictors, one per response.
+
+    Returns
+    -------
+    bool
+        Whether ``y`` has one more axis than ``eta`` (a binomial response
+        with trials).
+    """
     return np.ndim(y) == np.ndim(eta) + 1
 
 
@@ -900,16 +1153,65 @@ class _Dispersion(Family):
 
     @property
     def aux(self):
+        """The dispersion this object is bound to, as a length-1 array."""
         return np.array([self.dispersion])
 
     def with_aux(self, values):
+        """
+        Return the family with its dispersion at ``values``.
+
+        Parameters
+        ----------
+        values : array_like
+            The dispersion, one number.
+
+        Returns
+        -------
+        Family
+            A family object of the same type and link with that dispersion.
+        """
         return type(self)(self.link, float(np.asarray(values, dtype=float).reshape(-1)[0]))
 
     def natural(self, a):
+        """
+        Map the log dispersion to the dispersion.
+
+        Parameters
+        ----------
+        a : array_like
+            The unconstrained vector: the log dispersion, one number.
+
+        Returns
+        -------
+        values : ndarray
+            The dispersion :math:`e^a`, shape ``(1,)``.
+        J : ndarray
+            Its derivative :math:`e^a`, shape ``(1, 1)``.
+        D2 : ndarray
+            Its second derivative :math:`e^a`, shape ``(1, 1, 1)``.
+        """
         v = np.exp(np.asarray(a, dtype=float).reshape(1))
         return v, v.reshape(1, 1), v.reshape(1, 1, 1)
 
     def unconstrained(self, values):
+        """
+        Map the dispersion to its log.
+
+        Parameters
+        ----------
+        values : array_like
+            The dispersion, one positive number.
+
+        Returns
+        -------
+        ndarray
+            The log dispersion, shape ``(1,)``.
+
+        Raises
+        ------
+        ValueError
+            If ``values`` is not one positive finite number.
+        """
         v = np.asarray(values, dtype=float).reshape(-1)
         if v.shape != (1,) or not (np.isfinite(v[0]) and v[0] > 0):
             raise ValueError(f"the {self.name} dispersion must be one positive number, got "
@@ -918,11 +1220,21 @@ class _Dispersion(Family):
 
 
 class NegativeBinomial(_Dispersion):
-    """Overdispersed counts, NB2 with a log link (glmmTMB's ``nbinom2``).
+    """
+    Overdispersed counts, NB2 with a log link (glmmTMB's ``nbinom2``).
 
     ``Var(y) = mu + mu^2 / theta``; the ``dispersion`` parameter is
     ``theta`` (glmmTMB's ``sigma()`` for ``nbinom2``, MASS's ``theta``):
     small values mean much overdispersion, large ones approach the Poisson.
+    R equivalent: ``glmmTMB(..., family = nbinom2)``, ``MASS::glmer.nb``.
+
+    Parameters
+    ----------
+    link : {"log"}, optional
+        The link (the only one).
+    dispersion : float, optional
+        ``theta``, the value the family is bound to (default 1; a fit
+        replaces it by its estimate).
 
     Notes
     -----
@@ -946,12 +1258,57 @@ class NegativeBinomial(_Dispersion):
     aux_title = "Dispersion (theta of Var(y) = mu + mu^2 / theta; glmmTMB's nbinom2 sigma)"
 
     def mean(self, eta):
+        """
+        Inverse link :math:`e^\\eta`.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The means.
+        """
         return np.exp(np.minimum(eta, 700.0))
 
     def variance(self, mu):
+        """
+        Variance function :math:`\\mu + \\mu^2 / \\theta`.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+
+        Returns
+        -------
+        ndarray
+            The variances.
+        """
         return mu + mu * mu / self.dispersion
 
     def loglik(self, y, eta):
+        """
+        NB2 log density of each ``y`` given ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The log density of each response.
+
+        Notes
+        -----
+        See the class docstring for the formula.
+        """
         return self.derivs(y, eta, order=0)[0]
 
     def _pieces(self, y, eta):
@@ -960,6 +1317,37 @@ class NegativeBinomial(_Dispersion):
         return th, s, expit(s), np.logaddexp(0.0, s)
 
     def derivs(self, y, eta, order=2):
+        """
+        NB2 log density and its derivatives in ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+        order : {0, 2, 3}, default 2
+            Highest derivative wanted (0: the log density only).
+
+        Returns
+        -------
+        tuple of ndarray
+            Log density and its first and second derivatives in ``eta`` (the
+            third too with ``order=3``; None for derivatives not asked for).
+
+        Notes
+        -----
+        With :math:`s = \\eta - \\log\\theta` and :math:`r = 1 / (1 + e^{-s})
+        = \\mu / (\\mu + \\theta)`,
+
+        .. math::
+
+            \\ell = \\log\\Gamma(y + \\theta) - \\log\\Gamma(\\theta) - \\log y!
+                    + y s - (y + \\theta) \\log(1 + e^s),\\quad
+            \\ell' = y - (y + \\theta) r,\\quad
+            \\ell'' = -(y + \\theta) r (1 - r),\\quad
+            \\ell^{(3)} = \\ell'' (1 - 2r).
+        """
         th, s, r, sp = self._pieces(y, eta)
         ll = gammaln(y + th) - gammaln(th) - gammaln(y + 1) + y * s - (y + th) * sp
         if order == 0:
@@ -971,6 +1359,45 @@ class NegativeBinomial(_Dispersion):
         return ll, d1, d2
 
     def aux_derivs(self, y, eta):
+        """
+        Differentiate the NB2 log density in the dispersion ``theta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        l_a : ndarray
+            The log density differentiated in the dispersion, shape ``(..., 1)``.
+        d1_a : ndarray
+            Its first derivative in ``eta`` differentiated in the dispersion,
+            shape ``(..., 1)``.
+        d2_a : ndarray
+            Its second derivative in ``eta`` differentiated in the dispersion,
+            shape ``(..., 1)``.
+        l_aa : ndarray
+            The second derivative of the log density in the dispersion, shape
+            ``(..., 1, 1)``.
+
+        Notes
+        -----
+        With :math:`s`, :math:`r` and :math:`\\ell', \\ell'', \\ell^{(3)}` as in
+        :meth:`derivs` and :math:`\\psi` the digamma function,
+
+        .. math::
+
+            \\ell_\\theta = \\psi(y + \\theta) - \\psi(\\theta) - \\log(1 + e^s)
+                - \\ell' / \\theta,\\quad
+            \\ell'_\\theta = -r - \\ell'' / \\theta,\\quad
+            \\ell''_\\theta = -r (1 - r) - \\ell^{(3)} / \\theta,
+
+            \\ell_{\\theta\\theta} = \\psi'(y + \\theta) - \\psi'(\\theta)
+                + 2 r / \\theta + (\\ell' + \\ell'') / \\theta^2.
+        """
         th, s, r, sp = self._pieces(y, eta)
         _, d1, d2, d3 = self.derivs(y, eta, order=3)
         la = digamma(y + th) - digamma(th) - sp - d1 / th
@@ -980,28 +1407,107 @@ class NegativeBinomial(_Dispersion):
         return la[..., None], l1a[..., None], l2a[..., None], laa[..., None, None]
 
     def aux_start(self, y, mu, w):
+        """
+        Start ``theta`` by the method of moments from a Poisson-type fit.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        mu : ndarray
+            Fitted means of a model without the dispersion.
+        w : ndarray
+            Row weights.
+
+        Returns
+        -------
+        ndarray
+            ``theta = mean(mu^2) / mean((y - mu)^2 - mu)`` (weighted), clipped
+            to [0.05, 100]; 100 without overdispersion. Shape ``(1,)``.
+        """
         excess = _weighted_mean((y - mu) ** 2 - mu, w)
         theta = _weighted_mean(mu * mu, w) / excess if excess > 0 else 100.0
         return np.array([float(np.clip(theta, 0.05, 100.0))])
 
     def eta_start(self, y, w):
+        """
+        Start the linear predictor at the log of the weighted mean count.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        w : ndarray
+            Row weights.
+
+        Returns
+        -------
+        float
+            ``log(max(mean(y), 0.001))``.
+        """
         return float(np.log(max(_weighted_mean(y, w), 1e-3)))
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
+        """
+        Check that the response holds non-negative integers.
+
+        Parameters
+        ----------
+        s : Series
+            The response column.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        ndarray
+            The counts as floats.
+
+        Raises
+        ------
+        TypeError
+            If the column is not numeric.
+        ValueError
+            If some values are negative, not whole or not finite.
+        """
         return _counts(s, "negative_binomial", name)
 
     def simulate(self, mu, rng):
+        """
+        Draw NB2 counts with means ``mu`` and the bound ``theta``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+        rng : numpy.random.Generator
+            The random generator.
+
+        Returns
+        -------
+        ndarray
+            One draw per mean, as floats.
+        """
         th = self.dispersion
         return rng.negative_binomial(th, th / (th + mu)).astype(float)
 
 
 class Gamma(_Dispersion):
-    """Positive continuous responses with a log or inverse link and an
-    estimated dispersion (glmmTMB's ``Gamma``; R's ``Gamma()``).
+    """
+    Positive continuous responses with a log or inverse link.
 
+    The dispersion is estimated (glmmTMB's ``Gamma``; R's ``Gamma()``).
     ``Var(y) = phi mu^2``; the ``dispersion`` parameter is ``phi``, one
     over the shape (glmmTMB's ``sigma()^2``, R's ``summary(glm)$dispersion``
     for its moment estimate, statsmodels' ``scale``).
+
+    Parameters
+    ----------
+    link : {"log", "inverse"}, optional
+        The link (default log; the inverse link is the canonical one).
+    dispersion : float, optional
+        ``phi``, the value the family is bound to (default 1; a fit
+        replaces it by its estimate).
 
     Notes
     -----
@@ -1021,6 +1527,19 @@ class Gamma(_Dispersion):
     canonical_links = ("inverse",)
 
     def mean(self, eta):
+        """
+        Inverse link :math:`e^\\eta` (log) or :math:`1 / \\eta` (inverse).
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The means (NaN where the inverse link has ``eta <= 0``).
+        """
         eta = np.asarray(eta, dtype=float)
         if self.link == "log":
             return np.exp(np.minimum(eta, 700.0))
@@ -1028,9 +1547,41 @@ class Gamma(_Dispersion):
             return np.where(eta > 0, 1.0 / eta, np.nan)
 
     def variance(self, mu):
+        """
+        Variance function :math:`\\phi \\mu^2`.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+
+        Returns
+        -------
+        ndarray
+            The variances.
+        """
         return self.dispersion * mu * mu
 
     def loglik(self, y, eta):
+        """
+        Gamma log density of each ``y`` given ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            The log density of each response.
+
+        Notes
+        -----
+        See :meth:`derivs` for the formula.
+        """
         return self.derivs(y, eta, order=0)[0]
 
     def _in_nu(self, y, eta):
@@ -1045,6 +1596,39 @@ class Gamma(_Dispersion):
             return -np.log(e), y * e, 1 / e - y, -1 / e ** 2, 2 / e ** 3
 
     def derivs(self, y, eta, order=2):
+        """
+        Gamma log density and its derivatives in ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+        order : {0, 2, 3}, default 2
+            Highest derivative wanted (0: the log density only).
+
+        Returns
+        -------
+        tuple of ndarray
+            Log density and its first and second derivatives in ``eta`` (the
+            third too with ``order=3``; None for derivatives not asked for).
+
+        Notes
+        -----
+        With shape :math:`\\nu = 1 / \\phi`,
+
+        .. math::
+
+            \\ell = \\nu\\log\\nu - \\nu\\log\\mu + (\\nu - 1)\\log y
+                - \\nu y / \\mu - \\log\\Gamma(\\nu).
+
+        Log link, with :math:`z = y e^{-\\eta}`: :math:`\\ell' = \\nu (z - 1)`,
+        :math:`\\ell'' = -\\nu z`, :math:`\\ell^{(3)} = \\nu z`. Inverse link
+        (:math:`\\mu = 1/\\eta`, defined for :math:`\\eta > 0`):
+        :math:`\\ell' = \\nu (1/\\eta - y)`, :math:`\\ell'' = -\\nu / \\eta^2`,
+        :math:`\\ell^{(3)} = 2\\nu / \\eta^3`.
+        """
         nu = 1.0 / self.dispersion
         logmu, z, u1, u2, u3 = self._in_nu(y, eta)
         ll = nu * np.log(nu) - nu * logmu + (nu - 1) * np.log(y) - nu * z - gammaln(nu)
@@ -1055,6 +1639,47 @@ class Gamma(_Dispersion):
         return ll, nu * u1, nu * u2
 
     def aux_derivs(self, y, eta):
+        """
+        Differentiate the gamma log density in the dispersion ``phi``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        l_a : ndarray
+            The log density differentiated in the dispersion, shape ``(..., 1)``.
+        d1_a : ndarray
+            Its first derivative in ``eta`` differentiated in the dispersion,
+            shape ``(..., 1)``.
+        d2_a : ndarray
+            Its second derivative in ``eta`` differentiated in the dispersion,
+            shape ``(..., 1)``.
+        l_aa : ndarray
+            The second derivative of the log density in the dispersion, shape
+            ``(..., 1, 1)``.
+
+        Notes
+        -----
+        In the shape :math:`\\nu = 1/\\phi`, with :math:`\\psi` the digamma
+        function,
+
+        .. math::
+
+            \\ell_\\nu = \\log\\nu + 1 - \\log\\mu + \\log y - y/\\mu - \\psi(\\nu),
+            \\quad \\ell_{\\nu\\nu} = 1/\\nu - \\psi'(\\nu),
+
+        and in :math:`\\phi` by the chain rule with
+        :math:`d\\nu/d\\phi = -\\nu^2`, :math:`d^2\\nu/d\\phi^2 = 2\\nu^3`:
+        :math:`\\ell_\\phi = -\\nu^2 \\ell_\\nu`,
+        :math:`\\ell_{\\phi\\phi} = \\nu^4 \\ell_{\\nu\\nu} + 2\\nu^3 \\ell_\\nu`; the
+        eta-derivatives are linear in :math:`\\nu`, so
+        :math:`\\ell'_\\phi = -\\nu \\ell'` and :math:`\\ell''_\\phi = -\\nu \\ell''`.
+        """
         nu = 1.0 / self.dispersion
         logmu, z, u1, u2, _ = self._in_nu(y, eta)
         l_nu = np.log(nu) + 1 - logmu + np.log(y) - z - digamma(nu)
@@ -1065,14 +1690,69 @@ class Gamma(_Dispersion):
         return la[..., None], l1a[..., None], l2a[..., None], laa[..., None, None]
 
     def aux_start(self, y, mu, w):
+        """
+        Start ``phi`` by the method of moments.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        mu : ndarray
+            Fitted means of a model without the dispersion.
+        w : ndarray
+            Row weights.
+
+        Returns
+        -------
+        ndarray
+            ``phi = mean(((y - mu) / mu)^2)`` (weighted), clipped to
+            [0.001, 100]. Shape ``(1,)``.
+        """
         phi = _weighted_mean(((y - mu) / mu) ** 2, w)
         return np.array([float(np.clip(phi, 1e-3, 100.0))])
 
     def eta_start(self, y, w):
+        """
+        Start the linear predictor at the link of the weighted mean response.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`).
+        w : ndarray
+            Row weights.
+
+        Returns
+        -------
+        float
+            ``log(mean(y))`` (log link) or ``1 / mean(y)`` (inverse link).
+        """
         m = _weighted_mean(y, w)
         return float(np.log(m)) if self.link == "log" else 1.0 / m
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
+        """
+        Check that the response holds positive numbers.
+
+        Parameters
+        ----------
+        s : Series
+            The response column.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        ndarray
+            The response as floats.
+
+        Raises
+        ------
+        TypeError
+            If the column is not numeric.
+        ValueError
+            If some values are not positive or not finite.
+        """
         if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             raise TypeError(f"gamma response {name!r} must be numeric, got dtype {s.dtype}")
         y = s.to_numpy(dtype=float)
@@ -1083,6 +1763,21 @@ class Gamma(_Dispersion):
         return y
 
     def simulate(self, mu, rng):
+        """
+        Draw gamma responses with means ``mu`` and the bound ``phi``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+        rng : numpy.random.Generator
+            The random generator.
+
+        Returns
+        -------
+        ndarray
+            One draw per mean (shape ``1 / phi``, scale ``mu phi``).
+        """
         nu = 1.0 / self.dispersion
         return rng.gamma(nu, mu / nu)
 
@@ -1107,7 +1802,8 @@ def _log_diff(lb, la):
 
 
 class Ordinal(Family):
-    """Ordered categories with a cumulative link (``ordinal::clmm``).
+    """
+    Ordered categories with a cumulative link (``ordinal::clmm``).
 
     ``P(Y <= j | eta) = F(theta_j - eta)``, ``j = 1, ..., K - 1``, with
     ``F`` the logistic (``link="logit"``) or normal (``"probit"``)
@@ -1117,7 +1813,19 @@ class Ordinal(Family):
     categories, as clmm names them, and are unconstrained as the first
     threshold and the logs of the increments. The response is an ordered
     (or any) categorical, in the order of its categories, or whole numbers,
-    in increasing order; it is coded 0, ..., K - 1.
+    in increasing order; it is coded 0, ..., K - 1. R equivalent:
+    ``ordinal::clmm(..., link = "logit")``.
+
+    Parameters
+    ----------
+    link : {"logit", "probit"}, optional
+        The cumulative link (default logit).
+    categories : sequence, optional
+        The response's categories in their order (None: not yet bound to a
+        response; :meth:`for_response` binds it).
+    thresholds : array_like, optional
+        The ``K - 1`` increasing thresholds the family is bound to (default:
+        evenly spaced in [-1, 1]; a fit replaces them by its estimates).
 
     Notes
     -----
@@ -1163,27 +1871,106 @@ class Ordinal(Family):
 
     @property
     def aux_names(self):
+        """The thresholds' names, ``"1|2"``, ``"2|3"``, ... (as clmm names them)."""
         c = self.categories or ()
         return tuple(f"{a}|{b}" for a, b in zip(c[:-1], c[1:]))
 
     @property
     def aux(self):
+        """The thresholds this object is bound to (a copy)."""
         return self.thresholds.copy()
 
     def for_response(self, values, name):
+        """
+        Bind the family to a response's categories.
+
+        Parameters
+        ----------
+        values : Series
+            The response column.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        family : Ordinal
+            The ordinal family with the response's categories.
+        categories : tuple
+            The categories in their order (see :meth:`categories_of`).
+
+        Raises
+        ------
+        TypeError
+            If the response is text that is not a categorical.
+        ValueError
+            If it has fewer than two categories, or numbers that are not whole.
+        """
         levels = self.categories_of(values, name)
         return Ordinal(self.link, levels), levels
 
     def for_design(self, design):
+        """
+        Return the family with the design's response categories.
+
+        Parameters
+        ----------
+        design : ModelDesign
+            The design built for the fit (:func:`pywemix.design.build_design`).
+
+        Returns
+        -------
+        Ordinal
+            This family if its categories are the design's (or the design has
+            none), else an ordinal family with the design's categories.
+        """
         levels = getattr(design, "response_levels", None)
         if levels is None or tuple(levels) == self.categories:
             return self
         return Ordinal(self.link, levels)
 
     def with_aux(self, values):
+        """
+        Return the family with its thresholds at ``values``.
+
+        Parameters
+        ----------
+        values : array_like
+            The ``K - 1`` thresholds.
+
+        Returns
+        -------
+        Ordinal
+            An ordinal family with the same link and categories.
+        """
         return Ordinal(self.link, self.categories, values)
 
     def natural(self, a):
+        """
+        Map the first threshold and log increments to the thresholds.
+
+        Parameters
+        ----------
+        a : array_like
+            The unconstrained vector: the first threshold and the logs of the
+            increments, length ``K - 1``.
+
+        Returns
+        -------
+        values : ndarray
+            The thresholds, shape ``(k,)``.
+        J : ndarray
+            Their Jacobian, ``J[i, j] = d values_i / d a_j``, shape ``(k, k)``.
+        D2 : ndarray
+            ``D2[i]`` the Hessian of ``values_i`` in ``a``, shape ``(k, k, k)``.
+
+        Notes
+        -----
+        :math:`\\theta_1 = a_1` and :math:`\\theta_i = a_1 + \\sum_{j=2}^{i}
+        e^{a_j}`: :math:`\\partial\\theta_i / \\partial a_1 = 1`,
+        :math:`\\partial\\theta_i / \\partial a_j = e^{a_j}` and
+        :math:`\\partial^2\\theta_i / \\partial a_j^2 = e^{a_j}` for
+        :math:`2 \\le j \\le i`, every other entry 0.
+        """
         a = np.asarray(a, dtype=float)
         k = len(a)
         inc = np.exp(a[1:])
@@ -1197,6 +1984,24 @@ class Ordinal(Family):
         return values, J, D2
 
     def unconstrained(self, values):
+        """
+        Map thresholds to the first threshold and the logs of the increments.
+
+        Parameters
+        ----------
+        values : array_like
+            The ``K - 1`` thresholds.
+
+        Returns
+        -------
+        ndarray
+            The unconstrained vector (the inverse of :meth:`natural`).
+
+        Raises
+        ------
+        ValueError
+            If there are not ``K - 1`` finite, strictly increasing thresholds.
+        """
         v = np.asarray(values, dtype=float).reshape(-1)
         if len(v) != self.n_aux or not np.all(np.isfinite(v)) or np.any(np.diff(v) <= 0):
             raise ValueError(f"the ordinal thresholds must be {self.n_aux} increasing numbers "
@@ -1217,9 +2022,59 @@ class Ordinal(Family):
         return k, qa, qb, r1a, r1b, r2a, r2b, lp
 
     def loglik(self, y, eta):
+        """
+        Log probability of each row's category given ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): category codes 0, ..., K - 1.
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        ndarray
+            :math:`\\log\\{F(\\theta_{k+1} - \\eta) - F(\\theta_k - \\eta)\\}`
+            for each row in category ``k``.
+        """
         return self._parts(y, eta)[-1]
 
     def derivs(self, y, eta, order=2):
+        """
+        Cumulative-link log probability and its derivatives in ``eta``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): category codes 0, ..., K - 1.
+        eta : ndarray
+            Linear predictors, one per response.
+        order : {0, 2, 3}, default 2
+            Highest derivative wanted (0: the log density only).
+
+        Returns
+        -------
+        tuple of ndarray
+            Log probability and its first and second derivatives in ``eta``
+            (the third too with ``order=3``; None for derivatives not asked for).
+
+        Notes
+        -----
+        With :math:`a = \\theta_k - \\eta`, :math:`b = \\theta_{k+1} - \\eta`,
+        :math:`p = F(b) - F(a)`, :math:`q_a = f(a)/p`, :math:`q_b = f(b)/p`
+        and :math:`r_i = f^{(i)}/f`,
+
+        .. math::
+
+            \\ell = \\log p,\\quad \\ell' = q_a - q_b,\\quad
+            \\ell'' = P_2 - \\ell'^2,\\quad
+            \\ell^{(3)} = P_3 - 3\\ell' P_2 + 2\\ell'^3,
+
+        :math:`P_2 = q_b r_1(b) - q_a r_1(a)`,
+        :math:`P_3 = q_a r_2(a) - q_b r_2(b)` (Christensen 2019; see the
+        class docstring).
+        """
         _, qa, qb, r1a, r1b, r2a, r2b, ll = self._parts(y, eta)
         if order == 0:
             return ll, None, None
@@ -1232,6 +2087,50 @@ class Ordinal(Family):
         return ll, d1, d2
 
     def aux_derivs(self, y, eta):
+        """
+        Differentiate the log probability in the thresholds.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): category codes 0, ..., K - 1.
+        eta : ndarray
+            Linear predictors, one per response.
+
+        Returns
+        -------
+        l_a : ndarray
+            The log probability differentiated in the thresholds, shape
+            ``(..., K - 1)``.
+        d1_a : ndarray
+            Its first derivative in ``eta`` differentiated in the thresholds,
+            shape ``(..., K - 1)``.
+        d2_a : ndarray
+            Its second derivative in ``eta`` differentiated in the
+            thresholds, shape ``(..., K - 1)``.
+        l_aa : ndarray
+            The thresholds' Hessian of the log probability, shape
+            ``(..., K - 1, K - 1)``.
+
+        Notes
+        -----
+        A row in category ``k`` depends on two thresholds only, the upper
+        :math:`\\theta_{k+1}` (through ``b``) and the lower :math:`\\theta_k`
+        (through ``a``); with the notation of :meth:`derivs`,
+
+        .. math::
+
+            \\ell_b = q_b,\\quad \\ell_a = -q_a,\\quad
+            \\ell'_b = -q_b (r_1(b) + \\ell'),\\quad
+            \\ell'_a = q_a (r_1(a) + \\ell'),
+
+            \\ell''_x = \\partial P_2 / \\partial x - 2\\ell'\\ell'_x,\\quad
+            \\partial P_2 / \\partial b = q_b (r_2(b) - P_2),\\quad
+            \\partial P_2 / \\partial a = q_a (P_2 - r_2(a)),
+
+            \\ell_{bb} = q_b r_1(b) - q_b^2,\\quad
+            \\ell_{aa} = -q_a r_1(a) - q_a^2,\\quad \\ell_{ab} = q_a q_b.
+        """
         k, qa, qb, r1a, r1b, r2a, r2b, _ = self._parts(y, eta)
         slots = np.arange(self.n_aux)
         U = (k[..., None] == slots).astype(float)       # theta_{k+1}: the upper one
@@ -1253,33 +2152,132 @@ class Ordinal(Family):
         return slot(qb, -qa), slot(d1b, d1a), slot(d2b, d2a), laa
 
     def cumulative(self, eta):
-        """``P(Y <= j)`` for ``j = 1, ..., K - 1``: shape ``eta.shape + (K - 1,)``."""
+        """
+        Cumulative probabilities ``P(Y <= j)`` for ``j = 1, ..., K - 1``.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors.
+
+        Returns
+        -------
+        ndarray
+            :math:`F(\\theta_j - \\eta)`, shape ``eta.shape + (K - 1,)``.
+        """
         lF = self._parts_of(self.thresholds - np.asarray(eta, dtype=float)[..., None])[0]
         return np.exp(lF)
 
     def probabilities(self, eta):
-        """Probability of each category, shape ``eta.shape + (K,)`` (each row sums to 1)."""
+        """
+        Probability of each category.
+
+        R equivalent: ``predict(clmm_fit, type = "prob")`` at given ``eta``.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors.
+
+        Returns
+        -------
+        ndarray
+            Shape ``eta.shape + (K,)``; each row sums to 1.
+        """
         cum = self.cumulative(eta)
         shape = cum.shape[:-1] + (1,)
         return np.diff(np.concatenate([np.zeros(shape), cum, np.ones(shape)], axis=-1), axis=-1)
 
     def mean(self, eta):
-        """Expected category number (1, ..., K; the categories' positions, as R's
-        ``as.integer()`` of the response)."""
+        """
+        Expected category number given ``eta``.
+
+        The categories count as their positions 1, ..., K, as R's
+        ``as.integer()`` of the response.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors.
+
+        Returns
+        -------
+        ndarray
+            :math:`K - \\sum_{j=1}^{K-1} F(\\theta_j - \\eta)`, one per
+            linear predictor.
+        """
         return (self.n_aux + 1) - np.sum(self.cumulative(eta), axis=-1)
 
     def variance(self, mu):
+        """
+        Refuse: an ordinal response has no variance function.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means of the response.
+
+        Raises
+        ------
+        ValueError
+            Always: Pearson residuals are not defined for ordinal models.
+        """
         raise ValueError("the variance of an ordinal response is not a function of its "
                          "mean: Pearson residuals are not defined for ordinal models "
                          "(use predict(type='prob'))")
 
     def observed(self, y):
+        """
+        Put the response on the scale of :meth:`mean`: category positions.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): category codes 0, ..., K - 1.
+
+        Returns
+        -------
+        ndarray
+            The category positions 1, ..., K.
+        """
         return np.asarray(y, dtype=float) + 1
 
     def labels(self, y):
+        """
+        Return the categories' labels of coded responses.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): category codes 0, ..., K - 1.
+
+        Returns
+        -------
+        ndarray
+            The labels, as objects.
+        """
         return np.asarray(self.categories, dtype=object)[np.asarray(y).astype(np.int64)]
 
     def aux_start(self, y, mu, w):
+        """
+        Start the thresholds at the link of the weighted cumulative proportions.
+
+        Parameters
+        ----------
+        y : ndarray
+            Responses (coded by :meth:`response`): category codes 0, ..., K - 1.
+        mu : ndarray
+            Fitted means of a model without the thresholds (not used).
+        w : ndarray
+            Row weights.
+
+        Returns
+        -------
+        ndarray
+            :math:`F^{-1}` of the weighted proportions at or below each
+            category (clipped to [1e-4, 1 - 1e-4], nudged to increase
+            strictly), length ``K - 1``.
+        """
         k = self.n_aux
         counts = np.bincount(np.asarray(y, dtype=np.int64), weights=w, minlength=k + 1)
         cum = np.clip(np.cumsum(counts)[:-1] / np.sum(counts), 1e-4, 1 - 1e-4)
@@ -1287,12 +2285,56 @@ class Ordinal(Family):
         return values + 1e-3 * np.arange(k)  # strictly increasing
 
     def sample(self, eta, rng, y=None):
+        """
+        Draw categories at linear predictors ``eta``.
+
+        R equivalent: ``simulate.merMod``.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictors, shape (rows, draws).
+        rng : numpy.random.Generator
+            The random generator.
+        y : ndarray, optional
+            The observed responses (not used).
+
+        Returns
+        -------
+        ndarray
+            Category codes 0, ..., K - 1, as floats.
+        """
         u = rng.random(np.shape(eta))
         return np.sum(u[..., None] > self.cumulative(eta), axis=-1).astype(float)
 
     def categories_of(self, s: pd.Series, name: str) -> tuple:
-        """The categories of a response in their order (empty ones left out,
-        with a warning)."""
+        """
+        Return the categories of a response in their order.
+
+        Categories without rows are left out, with a DataWarning.
+
+        Parameters
+        ----------
+        s : Series
+            The response column: a categorical (in the order of its
+            categories), bool, or whole numbers (in increasing order).
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        tuple
+            The categories in their order.
+
+        Raises
+        ------
+        TypeError
+            If the column is text that is not a categorical (its order is
+            not known).
+        ValueError
+            If it holds numbers that are not whole, or fewer than two
+            categories.
+        """
         if isinstance(s.dtype, pd.CategoricalDtype):
             used = set(pd.unique(s.dropna()))
             cats = [c for c in s.cat.categories if c in used]
@@ -1321,6 +2363,28 @@ class Ordinal(Family):
         return tuple(cats)
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
+        """
+        Code the response as category codes 0, ..., K - 1.
+
+        Parameters
+        ----------
+        s : Series
+            The response column.
+        name : str
+            Its name, for the error messages.
+
+        Returns
+        -------
+        ndarray
+            The category codes, as floats.
+
+        Raises
+        ------
+        TypeError
+            If the categories must be found and the column is plain text.
+        ValueError
+            If the column holds values outside the family's categories.
+        """
         cats = self.categories
         if cats is None:
             cats = self.categories_of(s, name)

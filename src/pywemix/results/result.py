@@ -262,23 +262,32 @@ class MixResult(InferenceMixin):
 
     @property
     def family_object(self):
-        """The :class:`~pywemix.objective.families.Family` (None for the Gaussian
-        family), at the estimated family parameters (dispersion, thresholds)."""
+        """
+        The :class:`~pywemix.objective.families.Family` of the fit (None for Gaussian).
+
+        It is bound to the estimated family parameters (dispersion, thresholds).
+        """
         return self._family
 
     @property
     def fe_params(self) -> pd.Series:
-        """The fixed effects alone (``params`` without the family parameters:
-        the dispersion of negative binomial and gamma models, the thresholds of
-        ordinal ones), as statsmodels' ``MixedLMResults.fe_params``."""
+        """
+        The fixed effects alone, as statsmodels' ``MixedLMResults.fe_params``.
+
+        That is ``params`` without the family parameters: the dispersion of
+        negative binomial and gamma models, the thresholds of ordinal ones.
+        """
         return self.params.iloc[:len(self._design.x_names)]
 
     @property
     def family_params(self) -> pd.Series:
-        """The family's parameters (``params`` after the fixed effects): the
-        ``dispersion`` of negative binomial and gamma models, the thresholds
-        ``"1|2"``, ``"2|3"``, ... of ordinal ones (``ordinal::clmm``'s); empty
-        for the other families."""
+        """
+        The family's parameters: ``params`` after the fixed effects.
+
+        The ``dispersion`` of negative binomial and gamma models, the
+        thresholds ``"1|2"``, ``"2|3"``, ... of ordinal ones
+        (``ordinal::clmm``'s); empty for the other families.
+        """
         return self.params.iloc[len(self._design.x_names):]
 
     @property
@@ -514,8 +523,7 @@ class MixResult(InferenceMixin):
     def predict(self, newdata=None, *, type: str = "response", include_random: bool = True,
                 allow_new_levels: bool = False, offset=None) -> pd.Series | pd.DataFrame:
         """
-        Predicted values (R: ``predict()`` of lme4; ``predict.clmm`` with
-        ``type="prob"``).
+        Predict values (R: ``predict()`` of lme4; ``predict.clmm`` for ``type="prob"``).
 
         Parameters
         ----------

@@ -103,9 +103,12 @@ class FitSettings:
 
     @property
     def weights_from_preset(self) -> bool:
-        """Whether the weights are the survey preset's level weights (its
-        column names, any case; a level may be unweighted), as ``mix`` takes
-        them when ``weights=`` is not given."""
+        """
+        Whether the weights are the survey preset's level weights.
+
+        That is, its column names (any case; a level may be unweighted), as
+        ``mix`` takes them when ``weights=`` is not given.
+        """
         if self.survey is None or not any(self.weight_spec):
             return False
         levels = survey_preset(self.survey).weights.levels

@@ -37,8 +37,9 @@ class SurveyData:
     ----------
     source : FrameSource, FileSource or DaskSource
         Where the student rows come from (:mod:`pywemix.survey.sources`).
-    layout : SurveyLayout, optional
-        The survey's naming rules (None: no survey).
+    preset : SurveyPreset, optional
+        The survey's record in the registry (:mod:`pywemix.presets`): its
+        naming rules, weights and replicate scheme (None: no survey).
     school : FrameSource or FileSource, optional
         The school file, merged on ``school_key``.
     school_key, plausible_values, weights, cond_weights, replicates : optional
@@ -103,7 +104,7 @@ class SurveyData:
         self.weights = self._weights(weights, cond_weights)
         self._jk2 = None
         self._replicates = self._replicate_spec(replicates)
-        #: True when made with ``replicates=False`` (no replicate weights, by choice)
+        #: True when made with ``replicates=False`` (no replicate weights, by choice).
         self.replicates_declined = replicates is False
         self.country = self._names.find(preset.country) if preset and preset.country else None
 

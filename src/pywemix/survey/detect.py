@@ -192,6 +192,7 @@ class ReplicateColumns:
 
     @property
     def scheme(self) -> ReplicateScheme:
+        """The preset's replicate scheme (method, Fay factor, zones)."""
         return self.preset.replicates
 
     @property
