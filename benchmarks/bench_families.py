@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from bench_glmm import times_of
 
 import pywemix
-from bench_glmm import times_of
 
 HERE = Path(__file__).resolve().parent
 #: (case as in families.R, formula, family, link, n_quad)

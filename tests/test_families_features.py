@@ -16,12 +16,12 @@ binomial with trials, each checked against something computed here:
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import optimize, special
 from scipy.linalg import hadamard
 
 import pywemix
+
 from conftest import AUX_FAMILIES, aux_family_id, family_data, quiet_mix
 
 FORMULA = "{} ~ x + (1|g)"

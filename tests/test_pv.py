@@ -5,8 +5,8 @@ note, seed 001 eqs. 6-8) and ``pisa_s1_pv1..pv5`` in tests/reference.
 """
 from __future__ import annotations
 
-import warnings
 import inspect
+import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import pywemix
+
 from conftest import case, mix_call, needs_reference, our_name, rel
 from conftest import quiet_mix as _quiet_mix
 

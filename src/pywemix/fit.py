@@ -13,7 +13,7 @@ from typing import Any, Literal, overload
 
 from .arguments import MixArguments
 from .results.result import MixResult
-from .survey import ByResult, PlausibleValuesResult, Replicates, ReplicateResult
+from .survey import ByResult, PlausibleValuesResult, ReplicateResult, Replicates
 from .survey.data import SurveyData
 from .survey.dispatch import fit_survey
 

@@ -29,7 +29,7 @@ from .warnings import FewGroupsWarning, collecting, record, warn
 __all__ = ["fit_frame", "FrameFit", "DesignReuse", "fit_settings", "warn_few_groups"]
 
 
-def fit_frame(args: MixArguments, data, reuse: "DesignReuse | None" = None):
+def fit_frame(args: MixArguments, data, reuse: DesignReuse | None = None):
     """``mix`` for one response: design -> objective -> optimum -> variance -> result.
 
     Parameters

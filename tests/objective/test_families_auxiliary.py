@@ -15,14 +15,14 @@ objective.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import integrate, optimize, stats
 
-from conftest import AUX_FAMILIES, aux_family_id, family_data
 from pywemix.design import build_design
 from pywemix.objective import make_objective
 from pywemix.objective.families import Binomial, Gamma, NegativeBinomial, Ordinal, get_family
+
+from conftest import AUX_FAMILIES, aux_family_id, family_data
 
 RNG = np.random.default_rng(7)
 ETA = RNG.normal(size=40)

@@ -30,7 +30,6 @@ from pywemix.objective.covariance import CovarianceStructure
 from pywemix.objective.gaussian import GaussianObjective
 from pywemix.objective.twolevel import TwoLevelProfile
 
-
 # These tests check objectives and derivatives on small weighted groups; the
 # unscaled level-1 weights are deliberate (WeMix's default, as the references
 # use) and the unscaled-weight warning is not what they are about (it is

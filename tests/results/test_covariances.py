@@ -18,8 +18,7 @@ import pandas as pd
 import pytest
 
 import pywemix
-from pywemix.results.covariances import (Covariance, Covariances, make_estimates,
-                                         standard_errors)
+from pywemix.results.covariances import Covariance, Covariances, make_estimates, standard_errors
 
 FORMULA = "pv1math ~ escs + (1|schoolid)"
 PVS = {"math": [f"pv{k}math" for k in range(1, 6)]}

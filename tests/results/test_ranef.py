@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 from scipy import special
 
+from pywemix.results.ranef import _gaussian_covariances
+
 from conftest import needs_reference, reference_data
 from conftest import quiet_mix as _mix
-from pywemix.results.ranef import _gaussian_covariances
 
 CONDVAR = json.loads((Path(__file__).resolve().parents[1] / "data" /
                       "lme4_condvar.json").read_text())

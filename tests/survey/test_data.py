@@ -4,10 +4,9 @@ replicates, and the errors of bad files."""
 import numpy as np
 import pandas as pd
 import pytest
+from survey_files import NAEP_LABELS, iea_frames, naep_frames, pisa_frames, talis_frames, write
 
 import pywemix
-from survey_files import (NAEP_LABELS, iea_frames, naep_frames, pisa_frames, talis_frames,
-                          write)
 
 
 @pytest.fixture(scope="module")

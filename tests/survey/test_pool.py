@@ -5,10 +5,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from survey_data import FORMULA, survey_sample
 
 import pywemix
+
 from conftest import quiet_mix
-from survey_data import FORMULA, survey_sample
 
 PVS = ["pv1", "pv2", "pv3"]
 

@@ -21,18 +21,31 @@ import numpy as np
 import pandas as pd
 
 from ..design.frame import check_columns
-from ..design.model import (DesignBase, check_identifiable, check_rank, fixed_columns,
-                            fixed_matrix, random_blocks)
 from ..design.levels import order_levels, sorted_levels
+from ..design.model import (
+    DesignBase,
+    check_identifiable,
+    check_rank,
+    fixed_columns,
+    fixed_matrix,
+    random_blocks,
+)
 from ..design.scaling import normalize_scaling, warn_unscaled_sums
 from ..design.weights import conditional_weights, constant_within, normalize_weight_spec
 from ..warnings import DataWarning, WeightWarning, warn
 from .client import has_client
-from .passes import (KEPT, Model, Plan, model_rows, partition_power_sums,
-                     partition_statistics, partition_term_statistics, response_categories,
-                     scan_partition)
-from .transforms import (centre_model, learned_specs, learned_states, learned_terms,
-                         poly_degrees)
+from .passes import (
+    KEPT,
+    Model,
+    Plan,
+    model_rows,
+    partition_power_sums,
+    partition_statistics,
+    partition_term_statistics,
+    response_categories,
+    scan_partition,
+)
+from .transforms import centre_model, learned_specs, learned_states, learned_terms, poly_degrees
 
 __all__ = ["DaskDesign", "build_dask_design", "stream_partitions"]
 

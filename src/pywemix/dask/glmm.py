@@ -26,10 +26,16 @@ import pandas as pd
 from ..design.levels import Level
 from ..design.scaling import scale_within
 from ..estimation.components import boundary_messages
-from ..estimation.glmm import (glm_evaluation, glm_newton, laplace_start, maximise,
-                               natural_start, quadrature_record)
-from ..estimation.search import irls
+from ..estimation.glmm import (
+    glm_evaluation,
+    glm_newton,
+    laplace_start,
+    maximise,
+    natural_start,
+    quadrature_record,
+)
 from ..estimation.optimum import Optimum
+from ..estimation.search import irls
 from ..objective.laplace import LaplaceObjective
 from ..objective.linpred import linear_predictor
 from ..objective.partitioned import BlockDesign, PartitionedQuadrature

@@ -105,7 +105,7 @@ class Centering:
             frame[c] = x - out.grand_means[c]
         return frame, out
 
-    def fitted(self, group_means: dict, grand_means: dict) -> "Centering":
+    def fitted(self, group_means: dict, grand_means: dict) -> Centering:
         """This centering with means computed elsewhere (a Dask fit adds them
         up over partitions): ``group_means`` maps (grouping factor, column) to
         a Series by group label, ``grand_means`` a column to its mean."""

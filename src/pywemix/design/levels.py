@@ -51,7 +51,7 @@ class Level:
         """Number of groups at this level."""
         return len(self.starts)
 
-    def child_starts(self, parent_level: "Level") -> np.ndarray:
+    def child_starts(self, parent_level: Level) -> np.ndarray:
         """Where each parent's block of children begins in this level's groups."""
         change = np.flatnonzero(np.r_[True, self.parent[1:] != self.parent[:-1]])
         if len(change) != parent_level.n_groups:  # pragma: no cover - guarded by nesting

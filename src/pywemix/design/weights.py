@@ -9,12 +9,11 @@ WeMix (argument ``cWeights``).
 """
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
-from .frame import check_columns
 from ..warnings import DataWarning, WeightWarning, warn
+from .frame import check_columns
 
 __all__ = ["check_unconditional", "normalize_weight_spec", "validate_weights", "constant_within",
            "zero_weight_rows", "conditional_weights"]

@@ -15,18 +15,18 @@ from dataclasses import replace
 
 import numpy as np
 
-from .certificate import MAX_ROUNDS, Certificate, curvature_escape
-from .quadrature_optimize import maximize_adaptive, objective_scale
 from ..objective.covariance import CovarianceStructure, chain_auxiliary
-from ..objective.linpred import linear_predictor
 from ..objective.laplace import LaplaceObjective
+from ..objective.linpred import linear_predictor
 from ..objective.quadrature import Evaluation, QuadratureObjective
-from .components import boundary_messages, random_grams
-from .numdiff import hessian, jacobian
-from .search import OptimizationRecord, check_finite_fit, check_start, minimize_bounded
-from .laplace_fit import fit_laplace, maximize_laplace
-from .optimum import Optimum
 from ..warnings import BoundaryWarning, ConvergenceWarning, DataWarning, warn
+from .certificate import MAX_ROUNDS, Certificate, curvature_escape
+from .components import boundary_messages, random_grams
+from .laplace_fit import fit_laplace, maximize_laplace
+from .numdiff import hessian, jacobian
+from .optimum import Optimum
+from .quadrature_optimize import maximize_adaptive, objective_scale
+from .search import OptimizationRecord, check_finite_fit, check_start, minimize_bounded
 
 __all__ = ["optimize_quadrature", "refit_llf", "maximise", "glm_evaluation", "glm_newton",
            "fixed_start", "natural_start"]

@@ -45,7 +45,7 @@ class CovarianceStructure:
     order: tuple | None = None
 
     @classmethod
-    def from_design(cls, design) -> "CovarianceStructure":
+    def from_design(cls, design) -> CovarianceStructure:
         return cls([[len(b.names) for b in blk] for blk in design.blocks],
                    [[b.names for b in blk] for blk in design.blocks],
                    lme4_block_order(design))

@@ -240,11 +240,11 @@ class Family:
         itself and None)."""
         return self, None
 
-    def for_design(self, design) -> "Family":
+    def for_design(self, design) -> Family:
         """The family for ``design`` (the ordinal family takes its categories)."""
         return self
 
-    def with_aux(self, values) -> "Family":
+    def with_aux(self, values) -> Family:
         """The family with its auxiliary parameters at ``values``."""
         return self
 

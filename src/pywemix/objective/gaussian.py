@@ -90,7 +90,7 @@ class GaussianObjective:
                              zip(design.levels[:-1], design.levels[1:])]
 
     @classmethod
-    def from_statistics(cls, M2, n2, wg, levels, structure) -> "GaussianObjective":
+    def from_statistics(cls, M2, n2, wg, levels, structure) -> GaussianObjective:
         """The objective from per-group sufficient statistics alone (no rows).
 
         Parameters
@@ -122,7 +122,7 @@ class GaussianObjective:
             child_starts=[lev.child_starts(up) for lev, up in zip(levels[:-1], levels[1:])])
         return obj
 
-    def with_responses(self, Y) -> "GaussianObjective":
+    def with_responses(self, Y) -> GaussianObjective:
         """A copy for other responses (same rows, design and weights).
 
         ``Y`` (n,) gives an ordinary objective; ``Y`` (n, B) a batched one

@@ -51,10 +51,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..design.sufficient import group_crossprod, group_sum
 from .covariance import CholeskyParameters
 from .newton import damped_newton
 from .quadrature import Evaluation
-from ..design.sufficient import group_crossprod, group_sum
 
 __all__ = ["LaplaceObjective", "MODE_STEP_TOL"]
 

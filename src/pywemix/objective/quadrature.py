@@ -65,10 +65,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..design.sufficient import group_sum
 from .covariance import CholeskyParameters
 from .gausshermite import grid
 from .newton import cap_length, damped_newton
-from ..design.sufficient import group_sum
 
 __all__ = ["QuadratureObjective", "Evaluation"]
 

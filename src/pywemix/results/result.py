@@ -58,7 +58,7 @@ class RandomEffects(dict):
 
 
 def make_result(design, settings, optimum, variance, warnings=(), *,
-                arguments=None) -> "MixResult":
+                arguments=None) -> MixResult:
     """Stage 4: the immutable result of a fit from the outputs of the stages.
 
     Parameters

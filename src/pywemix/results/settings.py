@@ -144,7 +144,7 @@ class FitSettings:
             parts.append(f"{', '.join(self.center_grand)} grand mean")
         return "; ".join(parts) or "none"
 
-    def differences(self, other: "FitSettings") -> list:
+    def differences(self, other: FitSettings) -> list:
         """
         List the settings in which ``other`` differs from this record.
 

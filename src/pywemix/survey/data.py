@@ -16,8 +16,16 @@ from ..design.frame import to_pandas
 from ..io.columns import NameIndex
 from ..presets import survey_preset
 from .describe import SurveyDescription, other_weight_columns, replicates_text
-from .detect import (SurveyWeights, check_plausible_values, derived_weight, detect_survey,
-                     find_keys, find_plausible_values, find_replicate_columns, find_weights)
+from .detect import (
+    SurveyWeights,
+    check_plausible_values,
+    derived_weight,
+    detect_survey,
+    find_keys,
+    find_plausible_values,
+    find_replicate_columns,
+    find_weights,
+)
 from .merge import school_rows
 from .replicates import Replicates
 from .sources import DaskSource, FrameSource, is_dask, open_source

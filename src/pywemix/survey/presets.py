@@ -28,8 +28,13 @@ from __future__ import annotations
 from ..io.columns import NameIndex
 from ..presets import SurveyPreset
 from ..warnings import SurveyWarning, warn
-from .detect import (ReplicateColumns, derived_weight, find_replicate_columns, find_weights,
-                     span_names)
+from .detect import (
+    ReplicateColumns,
+    derived_weight,
+    find_replicate_columns,
+    find_weights,
+    span_names,
+)
 from .replicates import Replicates
 
 __all__ = ["find_preset_columns", "preset_replicates", "preset_weights", "span_names"]
