@@ -116,7 +116,7 @@ def run(df, csv, repeats, slow_repeats, use_r):
                     continue
                 for weighted in (False, True):
                     t, cpu, res = timed(
-                        lambda: pywemix_fit(df, formula, family, n_quad, weighted))
+                        lambda: pywemix_fit(df, formula, family, n_quad, weighted))  # noqa: B023 (called within this iteration)
                     add(f"{name}.pywemix{'_weighted' if weighted else ''}", t, cpu)
                     if not weighted:
                         checks[name] = {"pywemix_llf": float(res.llf)}
@@ -125,7 +125,7 @@ def run(df, csv, repeats, slow_repeats, use_r):
                         wall, cpu = server.time(f"{name}.{rname}", 1)
                         add(f"{name}.{rname}", wall[0], cpu[0])
             parsed = parse_formula(CASES[0][1])
-            t, cpu, _ = timed(lambda: build_design(parsed, df, WEIGHTS, True))
+            t, cpu, _ = timed(lambda: build_design(parsed, df, WEIGHTS, True))  # noqa: B023 (called within this iteration)
             add("linear.build_design_weighted", t, cpu)
         if server is not None:
             for name, _, _, _, rspecs, _ in CASES:

@@ -80,7 +80,7 @@ def _central(f, x, rel_step=3e-3):
         e[i] = h
 
         def d(k):
-            return (np.asarray(f(x + k * e)) - np.asarray(f(x - k * e))) / (2 * k * h)
+            return (np.asarray(f(x + k * e)) - np.asarray(f(x - k * e))) / (2 * k * h)  # noqa: B023 (called within this iteration)
         cols.append((4 * d(1) - d(2)) / 3)
     return np.stack(cols, axis=-1)
 

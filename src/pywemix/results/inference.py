@@ -309,7 +309,7 @@ def _columns_named_once(expanded) -> list:
         for c in cols:
             if c in by:
                 first = by[c]
-                how = (lambda n: f"as itself ({n!r})" if n == c else f"by the term {n!r}")
+                how = (lambda n: f"as itself ({n!r})" if n == c else f"by the term {n!r}")  # noqa: B023 (called within this iteration)
                 raise ValueError(
                     f"column {c!r} is named twice: {how(first)} and {how(name)}; a term "
                     "stands for all its columns, so name each column once (the term, "
