@@ -108,7 +108,7 @@ def main():
             r = pywemix.mix(formula, data, family=family, link=link, n_quad=n_quad,
                             offset=offset)
             assert r.converged, (formula, r.optimization.message)
-            r.bse  # robust standard errors are part of the fit
+            _ = r.bse  # robust standard errors are part of the fit
             return r
         ours, ours_med = times_of(fit, a.repeats)
         llf = fit().llf

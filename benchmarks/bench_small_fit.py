@@ -184,7 +184,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         csv = make_data(Path(tmp))
         df = pd.read_csv(csv)
-        for name, formula, family, n_quad, _, _ in CASES:  # warm-up (imports, caches)
+        for _name, formula, family, n_quad, _, _ in CASES:  # warm-up (imports, caches)
             pywemix_fit(df, formula, family, n_quad, True)
         times, checks, loads = run(df, csv, a.repeats, a.slow_repeats, not a.no_r)
     rows = report(times, checks)

@@ -295,7 +295,7 @@ def test_combined_result_predicts_and_points_to_single_fits():
     np.testing.assert_allclose(res.predict(df.head(9)).to_numpy(),
                                mean_fit.head(9).to_numpy(), rtol=1e-10)
     with pytest.raises(AttributeError, match=r"fits\[k\]"):  # plot: see test_plots.py
-        res.simulate
+        _ = res.simulate
     with pytest.raises(TypeError, match="executor"):
         pywemix.mix("y ~ x + (1|g)", df, plausible_values={"y": cols}, executor=1)
 

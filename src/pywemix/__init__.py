@@ -36,7 +36,8 @@ from .warnings import (
 __version__ = "0.1.0"
 
 __all__ = ["mix", "MixResult", "PlausibleValuesResult", "Replicates", "ReplicateResult",
-           "jackknife_weights", "pool", "PooledResult", "ByResult", "anova", "bootstrap_lrt", "compare",
-           "read_data", "read_survey", "SurveyData", "survey_data", "scale_weights", "families", "PywemixWarning", "DataWarning", "ConvergenceWarning",
+           "jackknife_weights", "pool", "PooledResult", "ByResult", "anova", "bootstrap_lrt",
+           "compare", "read_data", "read_survey", "SurveyData", "survey_data", "scale_weights",
+           "families", "PywemixWarning", "DataWarning", "ConvergenceWarning",
            "BoundaryWarning", "FewGroupsWarning", "PseudoLikelihoodWarning",
            "WeightWarning", "PerformanceWarning", "SurveyWarning", "datasets", "__version__"]

@@ -1,5 +1,11 @@
 """Warning categories, so that users can filter pywemix's warnings by kind."""
 
+import os as _os
+import sys as _sys
+import warnings as _warnings
+from contextlib import contextmanager as _contextmanager
+from contextvars import ContextVar as _ContextVar
+
 __all__ = ["PywemixWarning", "DataWarning", "ConvergenceWarning", "BoundaryWarning",
            "FewGroupsWarning", "PseudoLikelihoodWarning", "WeightWarning", "PerformanceWarning",
            "SurveyWarning"]
@@ -47,11 +53,6 @@ class SurveyWarning(PywemixWarning):
 
 
 # -- issuing and recording warnings ------------------------------------------
-import os as _os
-import sys as _sys
-import warnings as _warnings
-from contextlib import contextmanager as _contextmanager
-from contextvars import ContextVar as _ContextVar
 
 _PACKAGE = _os.path.dirname(_os.path.abspath(__file__))
 _collector = _ContextVar("pywemix_warnings", default=None)

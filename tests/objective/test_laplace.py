@@ -236,7 +236,7 @@ def _expand(df):
     """Rows repeated iw1 times, schools iw2 times and districts iw3 times (new ids)."""
     df = df.loc[df.index.repeat(df["iw1"])]
     out = []
-    for (dist, sch), g in df.groupby(["district", "school"]):
+    for (_dist, sch), g in df.groupby(["district", "school"]):
         for k in range(int(g["iw2"].iloc[0])):
             out.append(g.assign(school=f"{sch}#{k}"))
     df = pd.concat(out)

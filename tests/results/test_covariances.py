@@ -197,4 +197,4 @@ def test_plausible_values_alone_parts_add_up_to_the_total(reps):
     np.testing.assert_allclose(pooled.sampling_variance + pooled.imputation_variance,
                                pooled.bse ** 2, rtol=1e-12)
     with pytest.raises(AttributeError, match="combination of fits"):
-        pv.fits[0].sampling_variance
+        _ = pv.fits[0].sampling_variance

@@ -62,7 +62,8 @@ def test_ranef_se_matches_lme4_condvar(lme4_fits, name):
 def test_gaussian_conditional_covariance_matches_lme4_postvar(lme4_fits):
     """The whole 2 x 2 conditional covariance of (intercept, slope) per subject."""
     ref, res = CONDVAR["sleep_slope"], lme4_fits["sleep_slope"]
-    covs = _gaussian_covariances(res.objective.function, res.sigma2, res.random_effects_covariances)[0]
+    covs = _gaussian_covariances(res.objective.function, res.sigma2,
+                                 res.random_effects_covariances)[0]
     labels = [str(v) for v in res.ranef()["Subject"].index]
     assert covs.shape == (len(labels), 2, 2)
     for j, label in enumerate(labels):

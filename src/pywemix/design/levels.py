@@ -99,7 +99,7 @@ def order_levels(frame: pd.DataFrame, groups) -> list:
         codes = group_codes(frame, cols)
         coded.append((cols, codes, int(codes.max()) + 1))
     coded.sort(key=lambda item: -item[2])
-    for cols, codes, n in coded:
+    for cols, _codes, n in coded:
         if n < 2:
             raise ValueError(
                 f"grouping factor {_name(cols)!r} has a single group in the data: a "

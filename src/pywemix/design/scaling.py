@@ -31,8 +31,8 @@ PRESET_NONE = "none (survey preset)"
 #: warned about (see :func:`warn_unscaled`).
 SMALL_GROUP = 30
 
-_ALIASES = {"none": "none", None: "none", PRESET_NONE: "none", "size": "size", "a": "size", "effective": "effective",
-            "b": "effective"}
+_ALIASES = {"none": "none", None: "none", PRESET_NONE: "none", "size": "size", "a": "size",
+            "effective": "effective", "b": "effective"}
 
 
 def normalize_scaling(method, name: str = "weight_scaling") -> str:

@@ -169,4 +169,5 @@ def check_unconditional(arrays, spec, levels) -> None:
             f"level-1 weights {spec[0]!r} are below the level-2 weights {spec[1]!r} in "
             f"{100 * frac:.0f}% of rows: they look conditional already. With "
             "cond_weights=False they are divided by the level-2 weight again; if they "
-            "are conditional (student weight / school weight), pass cond_weights=True", WeightWarning)
+            "are conditional (student weight / school weight), pass cond_weights=True",
+            WeightWarning)

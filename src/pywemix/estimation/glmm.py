@@ -168,7 +168,8 @@ def _separation_check(design, family):
         if 0 < on.sum() < len(col) and len(np.unique(y[on])) == 1:
             warn(
                 f"perfect separation: the response is always {int(y[on][0])} where "
-                f"{name!r} is 1; its coefficient is not identified and will be very large", DataWarning)
+                f"{name!r} is 1; its coefficient is not identified and will be very large",
+                DataWarning)
 
 
 def _extreme_fit_check(design, family, beta, eta):

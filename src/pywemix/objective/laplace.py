@@ -138,7 +138,7 @@ class LaplaceObjective(CholeskyParameters):
         # Cholesky elements
         self._set_parameters(family, design.X.shape[1])
         L = len(self.levels)
-        self.D = [sum(self.q[l:]) for l in range(L)]
+        self.D = [sum(self.q[i:]) for i in range(L)]
         self.child_starts = [lev.child_starts(up) for lev, up in
                              zip(self.levels[:-1], self.levels[1:])]
         # weight of each row relative to its top group, a_i / w_g

@@ -447,7 +447,7 @@ class QuadratureObjective(CholeskyParameters):
         return out
 
 
-#: A group's mode is found#: A group's mode is found when its Newton step is below this (v is N(0, I)
+#: A group's mode is found when its Newton step is below this (v is N(0, I)
 #: a priori, so this is an absolute accuracy), far below what moves the nodes.
 MODE_TOL = 1e-12
 #: The same above level 2, where the gradient is the children's quadrature's.

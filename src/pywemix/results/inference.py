@@ -309,9 +309,10 @@ def _columns_named_once(expanded) -> list:
         for c in cols:
             if c in by:
                 first = by[c]
-                how = (lambda n: f"as itself ({n!r})" if n == c else f"by the term {n!r}")  # noqa: B023 (called within this iteration)
+                how = [f"as itself ({n!r})" if n == c else f"by the term {n!r}"
+                       for n in (first, name)]
                 raise ValueError(
-                    f"column {c!r} is named twice: {how(first)} and {how(name)}; a term "
+                    f"column {c!r} is named twice: {how[0]} and {how[1]}; a term "
                     "stands for all its columns, so name each column once (the term, "
                     "or some of its columns)")
             by[c] = name

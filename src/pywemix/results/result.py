@@ -585,7 +585,8 @@ class MixResult(InferenceMixin):
         if self.weighted:
             warn(
                 f"{what} of a weighted fit is based on a pseudo-likelihood and is not "
-                "valid for model comparison; use Wald tests (result.wald_test) instead", PseudoLikelihoodWarning)
+                "valid for model comparison; use Wald tests (result.wald_test) instead",
+                PseudoLikelihoodWarning)
 
     def information_criteria(self) -> tuple:
         """

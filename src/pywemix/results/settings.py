@@ -163,10 +163,10 @@ class FitSettings:
             when the two fits can be compared.
         """
         out = []
-        for field, label in COMPARED:
-            a, b = getattr(self, field), getattr(other, field)
+        for name, label in COMPARED:
+            a, b = getattr(self, name), getattr(other, name)
             if a != b and label not in [d[0] for d in out]:
-                out.append((label, _text(self, field), _text(other, field)))
+                out.append((label, _text(self, name), _text(other, name)))
         return out
 
 
