@@ -297,7 +297,9 @@ def _categories(scans, plan, ddf) -> dict:
 def _add_up(stats, J):
     """Per-group sums over partitions (a group may span several) and totals,
     from the partitions' statistics one at a time."""
-    sums, totals, seen = {}, {}, np.zeros(J, dtype=bool)
+    sums: dict = {}
+    totals: dict = {}
+    seen = np.zeros(J, dtype=bool)
     for s in stats:
         if not s["n_rows"]:
             continue

@@ -85,7 +85,8 @@ class PartitionQuadrature:
         self.n_rows = len(part)
         if self.n_rows == 0:
             self.obj, self.ids = None, [np.zeros(0, dtype=np.int64) for _ in wg]
-            self.w1_total, self.carried, self.state = 0.0, part[list(carry)], {}
+            self.w1_total, self.carried = 0.0, part[list(carry)]
+            self.state: dict = {}
             return
         self.family, self.n_quad = family, n_quad
         X, Z, y, off, w1, _ = design_blocks(part, plan, model, family)

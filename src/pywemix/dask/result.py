@@ -87,7 +87,7 @@ class DaskMixResult(MixResult):
             return r / np.sqrt(self.sigma2)
         return self._per_row("pearson", "resid")
 
-    def resid(self, kind: str = "response"):
+    def resid(self, kind: str = "response"):  # type: ignore[override]  # a method: Dask Series are not callable
         """Residuals ``y - fittedvalues`` (``kind="pearson"`` divides by sigma),
         a Dask Series."""
         return self.residuals(kind)

@@ -106,7 +106,7 @@ def centre_model(scans, plan, table, levels, centering):
         return None, ()
     by_name = {lev.name: i for i, lev in enumerate(levels)}
     steps, group_means, grand_means = [], {}, {}
-    shift = {}  # column -> sum w * (group mean) over rows, for a grand mean after it
+    shift: dict = {}  # column -> sum w * (group mean) over rows, for a grand mean after it
     for name, cols, columns in plan.centre_groups:
         pos = by_name[name]
         lev = levels[pos]

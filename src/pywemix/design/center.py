@@ -82,8 +82,8 @@ class Centering:
 
     def __init__(self, center_group: dict, center_grand: list):
         self.center_group, self.center_grand = center_group, center_grand
-        self.grand_means = {}
-        self.group_means = {}  # (grouping factor, column) -> Series by group label
+        self.grand_means: dict = {}
+        self.group_means: dict = {}  # (grouping factor, column) -> Series by group label
 
     def fit(self, frame: pd.DataFrame, levels, arrays, spec):
         """Centre ``frame`` (rows sorted by group); returns (frame, fitted Centering)."""

@@ -743,7 +743,7 @@ def _random_columns(expr, frame, spec, plain):
 
 def _check_distinct_effects(blocks, lev) -> None:
     """An effect in two terms of one grouping factor is not identifiable."""
-    seen = {}
+    seen: dict = {}
     for b in blocks:
         for name in b.names:
             if name in seen:

@@ -140,7 +140,7 @@ def conditional_weights(arrays, spec, cond_weights: bool) -> list:
     for lvl in range(L - 1, -1, -1):
         col = spec[lvl]
         uncond[lvl] = arrays[col] if col is not None else uncond[lvl + 1]
-    out = []
+    out: list = []
     for lvl in range(L):
         if spec[lvl] is None:
             out.append(None)

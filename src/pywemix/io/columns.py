@@ -158,7 +158,9 @@ class ColumnFile:
         self.ext = ext
         self.encoding = encoding
         self._n_rows = None
-        self.variable_labels, self.value_labels, self.missing_ranges = {}, {}, {}
+        self.variable_labels: dict = {}
+        self.value_labels: dict = {}
+        self.missing_ranges: dict = {}
         self.names = NameIndex(self._read_names(), where=repr(self.name))
         self.cache = ColumnCache(self.path, cache if self.kind != "parquet" else False)
 

@@ -213,7 +213,7 @@ class TwoLevelBatch:
         (the Newton mode search of the single objective, in
         :mod:`pywemix.objective.quadrature`)."""
         starts, eye = self.starts, np.eye(self.q)
-        last = {}
+        last: dict = {}
 
         def pieces(v):
             eta = base + self._effect(D, v)

@@ -281,7 +281,8 @@ class CovarianceStructure:
 
     def _positions(self, li):
         """Matrix positions (row, col) of the free elements of level ``li``."""
-        pos, off = [], 0
+        pos: list = []
+        off = 0
         for k in self.sizes[li]:
             pos.extend((off + i, off + i) for i in range(k))
             pos.extend((off + i, off + j) for i in range(k) for j in range(i + 1, k))

@@ -173,7 +173,9 @@ class LaplaceObjective(CholeskyParameters):
         ``S_j = E_{j,oo}``, ``K_j = S_j^{-1} E_{j,oa}`` and the parent's element
         ``E_p = I \\oplus 0 + \\sum_j w_{j|p} (E_{j,aa} - E_{j,ao} K_j)``.
         """
-        Rs, Ks, lds = [], [], []
+        Rs: list = []
+        Ks: list = []
+        lds: list = []
         E = _crossprod(Zc, wt, self.levels[0].starts)
         for li, q in enumerate(self.q):
             E[:, :q, :q] += np.eye(q)

@@ -135,8 +135,8 @@ class QuadratureObjective(CholeskyParameters):
         self._set_parameters(family, design.X.shape[1])
         self.child_starts = [lev.child_starts(up) for lev, up in
                              zip(design.levels[:-1], design.levels[1:])]
-        self._store = {}
-        self._last = {}
+        self._store: dict = {}
+        self._last: dict = {}
 
     # -- parameters -----------------------------------------------------------
 

@@ -304,7 +304,7 @@ def _columns_named_once(expanded) -> list:
     """The columns of ``expand_terms``' (name, columns) pairs, in order; a
     ValueError when a column is named twice (a factor and one of its
     columns, or two terms sharing a column)."""
-    by = {}
+    by: dict = {}
     for name, cols in expanded:
         for c in cols:
             if c in by:

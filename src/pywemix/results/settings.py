@@ -162,7 +162,7 @@ class FitSettings:
             ``(label, this value, other value)`` with the values as text; empty
             when the two fits can be compared.
         """
-        out = []
+        out: list = []
         for name, label in COMPARED:
             a, b = getattr(self, name), getattr(other, name)
             if a != b and label not in [d[0] for d in out]:

@@ -103,7 +103,7 @@ def _groups_label(col, keys, n_groups) -> str:
 
 def _issue_group_warnings(col, keys, done) -> None:
     """Each distinct warning of the groups' fits once, naming its groups."""
-    groups = {}
+    groups: dict = {}
     for k, (_, messages) in zip(keys, done):
         for m in dict.fromkeys(m for m in messages if not getattr(m, "issued", False)):
             groups.setdefault((str(m), getattr(m, "category", None)), []).append(k)

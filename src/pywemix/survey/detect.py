@@ -287,7 +287,7 @@ def _partial_columns(preset, missing, where) -> str:
 
 def span_names(names) -> str:
     """Column names in few words: numbered runs as ``W_FSTURWT41..W_FSTURWT80``."""
-    runs = []
+    runs: list = []
     for n in names:
         m = re.fullmatch(r"(.*?)(\d+)", n)
         stem, k = (m.group(1), int(m.group(2))) if m else (n, None)
