@@ -190,7 +190,7 @@ def _split_top_level(text: str, sep: str) -> list:
 
 def _bar_terms(rhs: str):
     """Yield (start, end, inner) for every parenthesised ``(... | ...)`` group."""
-    depth, start = 0, None
+    depth, start = 0, 0
     for i, ch in enumerate(rhs):
         if ch == "(":
             if depth == 0:

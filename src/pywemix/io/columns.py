@@ -157,7 +157,7 @@ class ColumnFile:
         self.kind = FORMATS[ext]
         self.ext = ext
         self.encoding = encoding
-        self._n_rows = None
+        self._n_rows: int | None = None
         self.variable_labels: dict = {}
         self.value_labels: dict = {}
         self.missing_ranges: dict = {}
