@@ -89,7 +89,7 @@ def lower_factor(A) -> np.ndarray:
     ``A`` is (q, m) with ``m >= q``; from the QR decomposition ``A' = Q R``,
     ``L = R'`` with its columns' signs made non-negative on the diagonal.
     """
-    L = np.linalg.qr(np.asarray(A, dtype=float).T, mode="r").T
+    L = np.linalg.qr(np.asarray(A, dtype=float).T, mode="r").T  # type: ignore[attr-defined]
     signs = np.where(np.diag(L) < 0, -1.0, 1.0)
     return np.tril(L * signs[None, :])
 

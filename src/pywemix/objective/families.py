@@ -53,8 +53,8 @@ class Family:
     """
 
     name = "family"
-    links = ()
-    canonical_links = ()
+    links: tuple[str, ...] = ()
+    canonical_links: tuple[str, ...] = ()
 
     def __init__(self, link=None):
         link = link or self.links[0]
@@ -1162,7 +1162,7 @@ class Ordinal(Family):
                 + ")")
 
     @property
-    def aux_names(self):
+    def aux_names(self):  # type: ignore[override]  # from the categories
         c = self.categories or ()
         return tuple(f"{a}|{b}" for a, b in zip(c[:-1], c[1:]))
 

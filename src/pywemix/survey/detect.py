@@ -192,7 +192,9 @@ class ReplicateColumns:
 
     @property
     def scheme(self) -> ReplicateScheme:
-        return self.preset.replicates
+        scheme = self.preset.replicates
+        assert scheme is not None  # detected only for a preset with replicates
+        return scheme
 
     @property
     def from_zones(self) -> bool:
