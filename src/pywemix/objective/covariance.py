@@ -17,6 +17,7 @@ matrices (variances and covariances).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ class CovarianceStructure:
             order = self.order or [(li, bi) for li, lvl in enumerate(self.sizes)
                                    for bi in range(len(lvl))]
             starts = [np.r_[0, np.cumsum(lvl)[:-1]].astype(int) for lvl in self.sizes]
-            blocks = [[None] * len(lvl) for lvl in self.sizes]
+            blocks: list = [[None] * len(lvl) for lvl in self.sizes]
             pos = 0
             for li, bi in order:
                 c, r = np.triu_indices(self.sizes[li][bi])      # column by column
@@ -369,6 +370,9 @@ class CholeskyParameters:
     gives each level's lower-triangular factor ``C_l`` and
     ``covariances(chol)`` the covariance matrices ``C_l C_l'``.
     """
+
+    structure: CovarianceStructure  # set by the objective's __init__
+    _chain: Any  # (J, D2) of the last split, or None
 
     def _set_parameters(self, family, p: int) -> None:
         """``family`` and the layout of ``phi``: ``p`` fixed effects, ``k``

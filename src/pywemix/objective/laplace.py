@@ -216,7 +216,7 @@ class LaplaceObjective(CholeskyParameters):
                 red = b[:, q:] - np.swapaxes(fac.K[li], -1, -2) @ b[:, :q]
                 b = group_sum(self.wg[li][:, None, None] * red, self.child_starts[li])
         full = ys[-1]
-        xs = [None] * len(self.q)
+        xs: list = [None] * len(self.q)
         xs[-1] = ys[-1]
         for li in range(len(self.q) - 2, -1, -1):
             anc = full[self.levels[li].parent]
@@ -233,7 +233,7 @@ class LaplaceObjective(CholeskyParameters):
         ``P_j = [-K_j; I]``. With unit weights these are blocks of ``M^{-1}``.
         """
         Ls = len(self.q)
-        out = [None] * Ls
+        out: list = [None] * Ls
         eye = [np.eye(q) for q in self.q]
         N = _chol_solve(fac.R[-1], np.broadcast_to(eye[-1], fac.R[-1].shape).copy())
         out[-1] = N
@@ -332,12 +332,13 @@ class LaplaceObjective(CholeskyParameters):
         v = [np.where(ok[tp][:, None], xn, xo)
              for xo, xn, tp in zip(old.v, new.v, self._top_of)]
         rows = ok[self._top_of[0]][self.levels[0].codes]
-        d = [np.where(rows, a, b) for a, b in
-             zip((new.eta, new.d1, new.d2, new.d3), (old.eta, old.d1, old.d2, old.d3))]
-        return _Point(v, *d, np.where(ok, new.top, old.top))
+        eta, d1, d2, d3 = (np.where(rows, a, b) for a, b in
+                           zip((new.eta, new.d1, new.d2, new.d3),
+                               (old.eta, old.d1, old.d2, old.d3)))
+        return _Point(v, eta, d1, d2, d3, np.where(ok, new.top, old.top))
 
     @property
-    def modes(self) -> list:
+    def modes(self) -> list | None:
         """The stored conditional modes ``v`` (warm start of the next evaluation)."""
         return None if self._v is None else [x.copy() for x in self._v]
 
@@ -475,6 +476,7 @@ class LaplaceObjective(CholeskyParameters):
             e[k] = h[k]
             self.warm_start(v0)
             up = self.evaluate(phi + e).grad
+            assert up is not None and self._v is not None  # derivs=True; modes set
             self.warm_start([2 * a - b for a, b in zip(v0, self._v)])
             H[:, k] = (up - self.evaluate(phi - e).grad) / (2 * h[k])
         self.warm_start(v0)

@@ -96,10 +96,10 @@ class Evaluation:
     """Value and fixed-node derivatives of the pseudo-log-likelihood."""
 
     llf: float
-    grad: np.ndarray
-    hess: np.ndarray
-    group_A: np.ndarray     # (G,) top-group log integrals (unweighted)
-    group_grad: np.ndarray  # (G, P) their gradients (unweighted)
+    grad: np.ndarray | None        # None with derivs=False
+    hess: np.ndarray | None
+    group_A: np.ndarray            # (G,) top-group log integrals (unweighted)
+    group_grad: np.ndarray | None  # (G, P) their gradients (unweighted)
 
 
 class QuadratureObjective(CholeskyParameters):
