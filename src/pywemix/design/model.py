@@ -111,7 +111,7 @@ class DesignBase:
     weight_spec: list
     cond_weights: bool
     n_dropped: int = 0
-    offset: np.ndarray = None
+    offset: np.ndarray | None = None
     offset_column: str | None = None
     centering: object = None
     response_levels: tuple | None = None

@@ -136,7 +136,7 @@ def conditional_weights(arrays, spec, cond_weights: bool) -> list:
     L = len(spec)
     if cond_weights:
         return [arrays[c] if c is not None else None for c in spec]
-    uncond = [None] * (L + 1)
+    uncond: list = [None] * (L + 1)
     for lvl in range(L - 1, -1, -1):
         col = spec[lvl]
         uncond[lvl] = arrays[col] if col is not None else uncond[lvl + 1]
