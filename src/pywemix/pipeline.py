@@ -128,7 +128,7 @@ class FrameFit:
         return {"args": self.args}
 
     def __setstate__(self, state):
-        self.__init__(state["args"])
+        self.__init__(state["args"])  # type: ignore[misc]
 
     def __call__(self, data):
         return fit_frame(self.args, data, self.reuse)

@@ -15,6 +15,7 @@ constant responses, too few observations per group.
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -139,7 +140,8 @@ def make_plan(parsed, ddf, spec, offset_column, cond_weights, centering=None) ->
     categorical = [c for c in predictors if not pd.api.types.is_numeric_dtype(meta[c].dtype)
                    or pd.api.types.is_bool_dtype(meta[c].dtype)]
     groups = list(dict.fromkeys(t.group for t in parsed.random))
-    centre_groups, centre_grand = (), ()
+    centre_groups: tuple = ()
+    centre_grand: tuple = ()
     if centering is not None:
         by_name = {t.group_name: t.group for t in parsed.random}
         centre_groups = tuple((g, by_name[g], list(c))
@@ -325,7 +327,7 @@ def _both(a, b):
 
 
 #: How the partitions' totals combine.
-_TOTALS = {"xtx": operator.add, "n_rows": operator.add, "finite_X": _both,
+_TOTALS: dict[str, Callable] = {"xtx": operator.add, "n_rows": operator.add, "finite_X": _both,
            "finite_Z": _both, "wmin": min, "wmax": max, "ymin": min, "ymax": max,
            "offset_max": max, "raw_w1_sum": operator.add, "n_w1_below_w2": operator.add}
 

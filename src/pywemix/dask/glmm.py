@@ -148,7 +148,9 @@ class PartitionQuadrature:
         if self.obj is None:
             return None
         if hessian:
-            return self.obj.evaluate(phi, adapt=adapt, derivs=derivs, hessian=True)
+            # only the Laplace objective (n_quad == 1) has a Hessian on request
+            return self.obj.evaluate(phi, adapt=adapt, derivs=derivs,  # type: ignore[call-arg]
+                                     hessian=True)
         return self.obj.evaluate(phi, adapt=adapt, derivs=derivs)
 
     def laplace_evaluate(self, phi, adapt=True, derivs=True, hessian=False):
@@ -192,7 +194,8 @@ class PartitionQuadrature:
 
     def node_posteriors(self, li):
         """(posterior weights, nodes) of level ``li`` from the last evaluation."""
-        return None if self.obj is None else self.obj.node_posteriors(li)
+        # called by the quadrature only (n_quad > 1)
+        return None if self.obj is None else self.obj.node_posteriors(li)  # type: ignore[union-attr]
 
     def group_ids(self):
         """Global index of each local group, per level (level 2 first)."""

@@ -276,7 +276,7 @@ def poly_state(mean: float, sums: np.ndarray, degree: int) -> dict:
     return {"alpha": alpha, "norms2": norms2}
 
 
-def poly_degrees(terms: dict, first: dict) -> dict:
+def poly_degrees(terms: dict, first: list) -> dict:
     """``key -> (mean, degree)`` of the orthogonal ``poly`` terms of degree 2+."""
     out = {}
     for key, (kind, _, options) in terms.items():

@@ -395,8 +395,8 @@ def refit_llf(design, family, n_quad, phi0) -> float:
     """Maximised pseudo-log-likelihood of a GLMM design from ``phi0`` (bootstrap)."""
     structure = CovarianceStructure.from_design(design)
     if n_quad == 1:
-        obj = LaplaceObjective(design, structure, family)
-        return maximize_laplace(obj, np.asarray(phi0, float), 200)[1].llf
+        laplace = LaplaceObjective(design, structure, family)
+        return maximize_laplace(laplace, np.asarray(phi0, float), 200)[1].llf
     obj = QuadratureObjective(design, structure, family, n_quad)
     scale = float(np.sum(design.w1))
     if n_quad >= FIXED_NODE_MIN:

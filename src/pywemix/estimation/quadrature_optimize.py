@@ -111,6 +111,7 @@ def difference_gradient(obj, phi, base=None):
         if up is None or (base is None and down is None):
             return None
         if base is None:
+            assert down is not None  # returned above otherwise
             cols.append((up.group_A - down.group_A) / (2 * h[k]))
         else:
             cols.append((up.group_A - base) / h[k])

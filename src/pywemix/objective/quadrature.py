@@ -391,6 +391,7 @@ class QuadratureObjective(CholeskyParameters):
         llf = float(w @ A)
         if not derivs:
             return Evaluation(llf, None, None, A, None)
+        assert res.G is not None and res.H is not None  # derivs=True
         G = res.G[:, 0]
         return self.unconstrained(
             Evaluation(llf, w @ G, np.einsum("g,gab->ab", w, res.H[:, 0]), A, G))
