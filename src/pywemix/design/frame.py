@@ -6,7 +6,6 @@ columns in a fixed level order. R equivalent: ``stats::model.frame``.
 """
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
