@@ -98,7 +98,7 @@ def test_text_categories_sorted_as_before():
     for r in (None, rows):
         got = categorical_values(s, "s", r)
         used = s if r is None else s.iloc[r]
-        codes, uniques = pd.factorize(used.astype(str), sort=True)
+        codes, uniques = pd.factorize(used.dropna().astype(str), sort=True)  # (pandas 2: None)
         assert list(got.categories) == list(uniques)
         assert got.categories.dtype == pd.Index(list(uniques)).dtype
         if r is not None:

@@ -6,6 +6,8 @@ columns in a fixed level order. R equivalent: ``stats::model.frame``.
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 
@@ -217,7 +219,14 @@ def _text_categorical(s: pd.Series, rows) -> pd.Categorical:
     remap = np.full(len(used) + 1, -1, dtype=np.int64)
     remap[np.flatnonzero(used)[order]] = np.arange(len(order))
     return pd.Categorical.from_codes(remap[codes], categories=[values[i] for i in order],
-                                     validate=False)
+                                     **_NO_VALIDATION)
+
+
+#: ``from_codes`` without its check of the codes (made in range above), where
+#: pandas offers that (``validate=``, pandas >= 2.1; pyproject allows 2.0)
+_NO_VALIDATION = ({"validate": False}
+                  if "validate" in inspect.signature(pd.Categorical.from_codes).parameters
+                  else {})
 
 
 def numeric_array(data: pd.DataFrame, column: str, what: str) -> np.ndarray:
