@@ -206,7 +206,8 @@ def run_glmer(case: str, repeats: int) -> dict:
     res_path.unlink()
     res.update(case=case, formula=formula, family=family, data=csv.name, nAGQ=1,
                optimizer="bobyqa", weighted=False, repeats=repeats, rscript_wall_s=wall,
-               loadavg_before=load, loadavg_after=os.getloadavg()[0], when=dt.datetime.now(dt.timezone.utc).isoformat())
+               loadavg_before=load, loadavg_after=os.getloadavg()[0],
+               when=dt.datetime.now(dt.timezone.utc).isoformat())
     return res
 
 
@@ -276,7 +277,8 @@ out = dict(
     bse={k: float(v) for k, v in bse.items()},
     var_components=json.loads(vc.to_json(orient="records")),
     converged=bool(r.converged), nobs=int(r.nobs), warnings=caught,
-    rss_before_fit_mib=before, peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    rss_before_fit_mib=before,
+    peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     vmhwm_mib=rss_mib("VmHWM:"), pywemix_file=pywemix.__file__)
 print("RESULT " + json.dumps(out))
 """
@@ -442,8 +444,8 @@ def main():
             results["runs"].append(res)
             line = f"  {res['status']}"
             if res["status"] == "ok":
-                line += (f"  fit {res['fit_s']:.2f} s (cpu {res['cpu_s']:.2f} s)  llf {res['llf']:.4f}  peak RSS "
-                         f"{res['peak_rss_mib']:.0f} MiB")
+                line += (f"  fit {res['fit_s']:.2f} s (cpu {res['cpu_s']:.2f} s)  "
+                         f"llf {res['llf']:.4f}  peak RSS {res['peak_rss_mib']:.0f} MiB")
                 if "ratio" in res:
                     line += f"  ratio {res['ratio']:.2f}"
                 if "ratio_cpu" in res:

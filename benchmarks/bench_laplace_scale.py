@@ -83,6 +83,7 @@ def make_csv(size: str, folder: Path) -> Path:
 def fit_one(csv: str, family: str) -> dict:
     """Fit in this process; wall, CPU and peak memory of the fit."""
     import warnings
+
     import pywemix
     df = pd.read_csv(csv)
     response = "pass" if family == "binomial" else "count"

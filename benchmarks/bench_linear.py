@@ -433,7 +433,8 @@ def fmt(x, w=9, d=3):
 
 
 def print_table(rows, stat):
-    head = f"{'case (lme4, statsmodels: always unweighted)':<44} {'pywemix':>9} {'lme4':>9} {'statsm.':>9} {'pyw/lme4':>9}"
+    head = (f"{'case (lme4, statsmodels: always unweighted)':<44} {'pywemix':>9} {'lme4':>9} "
+            f"{'statsm.':>9} {'pyw/lme4':>9}")
     print(f"\n[{stat} of repeats, seconds]")
     print(head)
     print("-" * len(head))
@@ -612,9 +613,11 @@ def main(argv=None):
         for kind, m in report["memory_large"].items():
             rss, tm = m.get("rss", {}), m.get("tracemalloc", {})
             frame = rss.get("frame_bytes") or tm.get("frame_bytes") or 0
-            print(f"  {kind:<10} RSS peak +{rss.get('peak_beyond_data', float('nan')) / 2**20:7.0f} MiB"
+            beyond = rss.get("peak_beyond_data", float("nan")) / 2**20
+            print(f"  {kind:<10} RSS peak +{beyond:7.0f} MiB"
                   f"  [{rss.get('method', rss.get('error', '?'))}]")
-            print(f"  {'':<10} tracemalloc peak {tm.get('tracemalloc_peak', float('nan')) / 2**20:7.0f} MiB"
+            traced = tm.get("tracemalloc_peak", float("nan")) / 2**20
+            print(f"  {'':<10} tracemalloc peak {traced:7.0f} MiB"
                   f"  (data frame itself {frame / 2**20:.0f} MiB)")
     for tag, est in estimates.items():
         for kind, e in est.items():
@@ -622,7 +625,8 @@ def main(argv=None):
             if c:
                 print(f"\n{tag} {kind}: unweighted pywemix vs lme4: logLik {c['llf_pywemix']:.4f}"
                       f" vs {c['llf_lme4']:.4f} (diff {c['llf_diff']:.2e}); max rel. diff "
-                      f"beta {c['max_rel_diff_beta']:.1e}, model SE {c['max_rel_diff_model_se']:.1e}; "
+                      f"beta {c['max_rel_diff_beta']:.1e}, "
+                      f"model SE {c['max_rel_diff_model_se']:.1e}; "
                       f"theta {np.round(c['theta_pywemix'], 6).tolist()} vs "
                       f"{np.round(c['theta_lme4'], 6).tolist()}")
             if "statsmodels" in e:

@@ -116,7 +116,7 @@ def run(df, csv, repeats, slow_repeats, use_r):
                     continue
                 for weighted in (False, True):
                     t, cpu, res = timed(
-                        lambda: pywemix_fit(df, formula, family, n_quad, weighted))
+                        lambda: pywemix_fit(df, formula, family, n_quad, weighted))  # noqa: B023 (called within this iteration)
                     add(f"{name}.pywemix{'_weighted' if weighted else ''}", t, cpu)
                     if not weighted:
                         checks[name] = {"pywemix_llf": float(res.llf)}
@@ -125,7 +125,7 @@ def run(df, csv, repeats, slow_repeats, use_r):
                         wall, cpu = server.time(f"{name}.{rname}", 1)
                         add(f"{name}.{rname}", wall[0], cpu[0])
             parsed = parse_formula(CASES[0][1])
-            t, cpu, _ = timed(lambda: build_design(parsed, df, WEIGHTS, True))
+            t, cpu, _ = timed(lambda: build_design(parsed, df, WEIGHTS, True))  # noqa: B023 (called within this iteration)
             add("linear.build_design_weighted", t, cpu)
         if server is not None:
             for name, _, _, _, rspecs, _ in CASES:
@@ -184,7 +184,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         csv = make_data(Path(tmp))
         df = pd.read_csv(csv)
-        for name, formula, family, n_quad, _, _ in CASES:  # warm-up (imports, caches)
+        for _name, formula, family, n_quad, _, _ in CASES:  # warm-up (imports, caches)
             pywemix_fit(df, formula, family, n_quad, True)
         times, checks, loads = run(df, csv, a.repeats, a.slow_repeats, not a.no_r)
     rows = report(times, checks)

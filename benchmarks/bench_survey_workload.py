@@ -130,18 +130,18 @@ def per_country(df, n_quad, old_countries):
     the workload with the former refits."""
     rows = []
     for i, (country, data) in enumerate(df.groupby("country", sort=True)):
-        one = [timed(lambda: pywemix.mix(FORMULA.replace("high", "high1", 1), data, WEIGHTS,
+        one = [timed(lambda: pywemix.mix(FORMULA.replace("high", "high1", 1), data, WEIGHTS,  # noqa: B023 (called within this iteration)
                                          family="binomial", n_quad=n_quad).params)[0]
                for _ in range(3)]
         one_s = statistics.median(t["wall_s"] for t in one)
         one_cpu = statistics.median(t["cpu_s"] for t in one)
-        t, res = timed(lambda: pywemix.mix(FORMULA, data, WEIGHTS, **keywords(n_quad)))
+        t, res = timed(lambda: pywemix.mix(FORMULA, data, WEIGHTS, **keywords(n_quad)))  # noqa: B023 (called within this iteration)
         row = dict(country=country, rows=len(data), one_fit_s=one_s, one_fit_cpu_s=one_cpu,
                    workload=t, ratio=t["wall_s"] / one_s, cpu_ratio=t["cpu_s"] / one_cpu,
                    converged=bool(res.converged), bse=res.bse.tolist())
         if i < old_countries:
             with _OldRefits():
-                told, old = timed(lambda: pywemix.mix(FORMULA, data, WEIGHTS,
+                told, old = timed(lambda: pywemix.mix(FORMULA, data, WEIGHTS,  # noqa: B023 (called within this iteration)
                                                       **keywords(n_quad)))
             row["workload_old"] = told
             row["speedup_cpu"] = told["cpu_s"] / t["cpu_s"]

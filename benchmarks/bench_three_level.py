@@ -115,7 +115,8 @@ def main():
     peak = [rep[py]["peak_rss_mib"] for rep in reps for py in PYWEMIX
             if rep.get(py, {}).get("status") == "ok"]
     env["load_average_end"] = load_average()
-    summary = dict(case=a.case, src=str(a.src), formula=formula, family=family, median_ratios=medians,
+    summary = dict(case=a.case, src=str(a.src), formula=formula, family=family,
+                   median_ratios=medians,
                    peak_rss_mib_max=max(peak) if peak else None)
     print(json.dumps(summary, indent=1))
     print(f"load average: start {env['load_average']}, end {env['load_average_end']}")

@@ -125,10 +125,10 @@ def country_run(df, family, n_quad, repeats):
     rows = []
     for country, data in df.groupby("country", sort=True):
         one_formula = formula.replace(formula.split("~")[0].strip(), first, 1)
-        ones = [timed(lambda: pywemix.mix(one_formula, data, WEIGHTS, **kw).bse)[:2]
+        ones = [timed(lambda: pywemix.mix(one_formula, data, WEIGHTS, **kw).bse)[:2]  # noqa: B023 (called within this iteration)
                 for _ in range(repeats)]
         load = os.getloadavg()[0]
-        wall, cpu, res = timed(lambda: pywemix.mix(formula, data, WEIGHTS, replicates=replicates(),
+        wall, cpu, res = timed(lambda: pywemix.mix(formula, data, WEIGHTS, replicates=replicates(),  # noqa: B023 (called within this iteration)
                                                    plausible_values=pvs, **kw))
         rows.append(dict(country=country, rows=len(data),
                          one_fit_s=statistics.median(t for t, _ in ones),

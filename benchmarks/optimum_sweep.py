@@ -127,7 +127,8 @@ def summarise(rows, seconds):
     for k in kinds:
         kr = [r for r in rows if r["kind"] == k]
         kc = [r for r in kr if r["converged"]]
-        print(f"  {k:20s} fits {len(kr):5d}  converged below R {sum(r['shortfall'] > 1e-6 for r in kc):4d}"
+        below = sum(r["shortfall"] > 1e-6 for r in kc)
+        print(f"  {k:20s} fits {len(kr):5d}  converged below R {below:4d}"
               f"  worst {max((r['shortfall'] for r in kc), default=np.nan): .3g}"
               f"  not converged {len(kr) - len(kc)}")
     for r in bad[:20]:

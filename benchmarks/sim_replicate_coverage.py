@@ -55,7 +55,7 @@ def draw(rng, rows, schools, m=15):
     ``m`` students per school; total weights, Fay and JK2 columns."""
     H = schools["stratum"].max() + 1
     picked, pw = [], []
-    for h, grp in schools.groupby("stratum"):
+    for _h, grp in schools.groupby("stratum"):
         p = grp["size"].to_numpy() / grp["size"].sum()
         idx = rng.choice(grp.index.to_numpy(), 2, replace=False, p=p)
         picked.extend(idx)
@@ -98,7 +98,7 @@ def main():
     ses = {k: [] for k in hits}
     est_all = []
     t0 = time.perf_counter()
-    for s in range(a.samples):
+    for _s in range(a.samples):
         d, cols = draw(rng, rows, schools)
         fay = pywemix.mix(FORMULA, d, ["wt", "w2"],
                           replicates=pywemix.Replicates(cols, "fay", full_weight="wt"))

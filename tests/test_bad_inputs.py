@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ FB = "yb ~ x + (1|school)"
 FP = "yp ~ x + (1|school)"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _two() -> pd.DataFrame:
     rng = np.random.default_rng(1)
     n_groups = 25
@@ -43,7 +43,7 @@ def _two() -> pd.DataFrame:
         w1=np.round(rng.uniform(1, 2, n) * w2, 3), w2=w2))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _three() -> pd.DataFrame:
     rng = np.random.default_rng(2)
     nd = 20

@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 
 import pywemix
-from conftest import quiet_mix as _quiet_mix
 from pywemix.cli import main
 from pywemix.results.plots import KINDS
+
+from conftest import quiet_mix as _quiet_mix
 
 FORMULA = "pv1math ~ escs + st04q01 + (1|schoolid)"
 PV = ["pv1math", "pv2math", "pv3math", "pv4math", "pv5math"]

@@ -2,7 +2,6 @@
 variance components."""
 from __future__ import annotations
 
-
 import re
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from scipy import stats
 
 import pywemix
+
 from conftest import needs_reference, reference_data
 from conftest import quiet_mix as _mix
 

@@ -43,7 +43,8 @@ LAYERS = [
 ]
 
 #: Packages a module may import inside a function: optional dependencies only.
-OPTIONAL = {"dask", "distributed", "matplotlib", "pyreadstat", "pyarrow", "tqdm", "IPython", "polars"}
+OPTIONAL = {"dask", "distributed", "matplotlib", "pyreadstat", "pyarrow", "tqdm", "IPython",
+            "polars"}
 
 
 def _modules() -> dict:

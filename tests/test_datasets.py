@@ -6,6 +6,7 @@ import pandas as pd
 
 import pywemix
 from pywemix.datasets import load_pisa, load_sleepstudy
+
 from conftest import quiet_mix
 
 

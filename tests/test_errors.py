@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 import pywemix
+from pywemix import BoundaryWarning, DataWarning, FewGroupsWarning, PywemixWarning
+
 from conftest import quiet_mix as quiet_fit
-from pywemix import (BoundaryWarning, DataWarning, FewGroupsWarning,
-                     PywemixWarning)
 
 RI = "y ~ x + cat + (1 | school)"
 

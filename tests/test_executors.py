@@ -9,6 +9,7 @@ import pytest
 
 import pywemix
 from pywemix.executors import check_executor, is_dask_client, map_tasks
+
 from conftest import needs_reference, reference_data
 
 
@@ -182,6 +183,7 @@ def _blas_threads(_):
 
 def test_tasks_on_executors_use_one_blas_thread():
     from concurrent.futures import ProcessPoolExecutor
+
     from pywemix.executors import one_blas_thread
     before = _blas_threads(None)
     with ProcessPoolExecutor(max_workers=2) as ex:

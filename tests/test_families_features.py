@@ -16,12 +16,12 @@ binomial with trials, each checked against something computed here:
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import optimize, special
 from scipy.linalg import hadamard
 
 import pywemix
+
 from conftest import AUX_FAMILIES, aux_family_id, family_data, quiet_mix
 
 FORMULA = "{} ~ x + (1|g)"
@@ -104,7 +104,7 @@ def test_ranef_are_the_conditional_modes(fitted):
         rows = slice(starts[j], starts[j + 1])
 
         def neg(u):
-            return -(d.w1[rows] @ bound.loglik(d.y[rows], base[rows] + u)) + 0.5 * (u / sd) ** 2
+            return -(d.w1[rows] @ bound.loglik(d.y[rows], base[rows] + u)) + 0.5 * (u / sd) ** 2  # noqa: B023 (called within this iteration)
         u = optimize.minimize_scalar(neg, bracket=(-1.0, 1.0), tol=1e-12).x
         assert modes.loc[d.levels[0].labels[j]] == pytest.approx(u, abs=1e-5)
 

@@ -379,7 +379,8 @@ def _check_shuffled(formula, data, weights, cond, seed):
     assert_same_ranef(b, a)
     # per-row results follow the rows (compared by row label)
     assert sorted(b.fittedvalues.index) == sorted(data.index)
-    _close(b.fittedvalues.loc[data.index], a.fittedvalues.loc[data.index], "fittedvalues", floor=1.0)
+    _close(b.fittedvalues.loc[data.index], a.fittedvalues.loc[data.index], "fittedvalues",
+           floor=1.0)
     _close(b.resid.loc[data.index], a.resid.loc[data.index], "resid", floor=1.0)
     pa, pb = a.predict(data), b.predict(data)
     _close(pb.loc[data.index], pa.loc[data.index], "predict", floor=1.0)

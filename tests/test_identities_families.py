@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 import pywemix
+
 from conftest import AUX_FAMILIES, aux_family_id, family_data
 
 pytestmark = [

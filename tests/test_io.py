@@ -1,12 +1,12 @@
 """``pywemix.read_data``: CSV, TSV, Parquet, SPSS and Stata files."""
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
 
 import pywemix
+
 from conftest import quiet_mix as _quiet_mix
 
 # code order differs from the alphabetical order on purpose

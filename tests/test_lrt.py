@@ -13,9 +13,10 @@ import pytest
 from scipy import stats
 
 import pywemix
+
 from conftest import needs_reference, reference_data, rel
-from conftest import small_random_intercept as _small
 from conftest import quiet_mix as _mix
+from conftest import small_random_intercept as _small
 
 LME4 = json.loads((Path(__file__).parent / "data" / "lme4_extra.json").read_text())
 RI = "Reaction ~ Days + (1|Subject)"
@@ -343,6 +344,7 @@ def test_settings_records_compare_typed_values():
 def test_anova_and_bootstrap_compare_settings_records(change, label):
     # the fits' records differ, everything else is identical: the records decide
     from dataclasses import replace
+
     from pywemix.results import make_result
     d = _small(30)
     m0, m1 = _mix("y ~ 1 + (1|g)", d), _mix("y ~ x + (1|g)", d)

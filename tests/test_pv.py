@@ -5,8 +5,8 @@ note, seed 001 eqs. 6-8) and ``pisa_s1_pv1..pv5`` in tests/reference.
 """
 from __future__ import annotations
 
-import warnings
 import inspect
+import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import pywemix
+
 from conftest import case, mix_call, needs_reference, our_name, rel
 from conftest import quiet_mix as _quiet_mix
 
@@ -294,7 +295,7 @@ def test_combined_result_predicts_and_points_to_single_fits():
     np.testing.assert_allclose(res.predict(df.head(9)).to_numpy(),
                                mean_fit.head(9).to_numpy(), rtol=1e-10)
     with pytest.raises(AttributeError, match=r"fits\[k\]"):  # plot: see test_plots.py
-        res.simulate
+        _ = res.simulate
     with pytest.raises(TypeError, match="executor"):
         pywemix.mix("y ~ x + (1|g)", df, plausible_values={"y": cols}, executor=1)
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import pywemix
+
 from conftest import quiet_mix
 
 FORMULA = "pv1math ~ escs + (1|schoolid)"

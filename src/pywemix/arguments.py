@@ -118,7 +118,7 @@ class MixArguments:
                             ("transform", make_centering(groups, grand))):
             object.__setattr__(self, name, value)
 
-    def replace(self, **changes) -> "MixArguments":
+    def replace(self, **changes) -> MixArguments:
         """A copy with some of ``mix``'s arguments changed, checked again."""
         return dataclasses.replace(self, **changes)
 

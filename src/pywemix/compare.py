@@ -131,7 +131,7 @@ def compare(*results, names: list | tuple | None = None,
         groups = list(r.items()) if isinstance(r, ByResult) else [(f"({k + 1})", r)]
         labels += [str(g) for g, _ in groups]
         fits += [f for _, f in groups]
-    results = fits
+    results = tuple(fits)
     names = labels if names is None else list(names)
     if len(names) != len(results):
         raise ValueError(f"{len(names)} names for {len(results)} models")

@@ -30,6 +30,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any
 
 from threadpoolctl import ThreadpoolController
 
@@ -60,7 +61,7 @@ def check_executor(executor, name: str = "executor") -> None:
                         f"{type(executor).__name__}")
 
 
-_BLAS = {"controller": None, "depth": 0, "limiter": None}
+_BLAS: dict[str, Any] = {"controller": None, "depth": 0, "limiter": None}
 _BLAS_LOCK = threading.Lock()
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal, overload
 
 from .arguments import MixArguments
 from .results.result import MixResult
-from .survey import ByResult, PlausibleValuesResult, Replicates, ReplicateResult
+from .survey import ByResult, PlausibleValuesResult, ReplicateResult, Replicates
 from .survey.data import SurveyData
 from .survey.dispatch import fit_survey
 
@@ -89,7 +89,7 @@ def mix(formula, data, weights=None, *, cond_weights: bool = False,
         family="gaussian", link: str | None = None, n_quad: int = 13,
         offset=None, trials: str | None = None, center_group=None, center_grand=None,
         weight_scaling="none",
-        survey: str | None = None, plausible_values=None, executor=None,
+        survey: str | Literal[False] | None = None, plausible_values=None, executor=None,
         reml: bool = False, start=None, max_iter: int | None = None,
         replicates=None, by=None):
     """

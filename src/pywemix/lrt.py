@@ -53,7 +53,7 @@ def _check_same_data(models):
     rows = the first model's design rows ``[perm]``.
     """
     base = models[0]
-    perms = [np.arange(base.nobs)]
+    perms: list[np.ndarray | None] = [np.arange(base.nobs)]
     for m in models[1:]:
         for label, a, b in base.settings.differences(m.settings):
             raise ValueError(f"models were fitted with different settings: {label} is "
@@ -208,7 +208,7 @@ def anova(*models, refit: bool = False) -> pd.DataFrame:
     if not isinstance(refit, (bool, np.bool_)):
         raise TypeError(f"refit must be True or False, got {refit!r}")
     _check_same_data(models)
-    models = sorted(models, key=lambda m: m.df_modelwc)
+    models = tuple(sorted(models, key=lambda m: m.df_modelwc))
     crit = {m.criterion for m in models}
     fixed_differ = len({tuple(m.params.index) for m in models}) > 1
     if "REML" in crit and (fixed_differ or len(crit) > 1):
@@ -216,7 +216,7 @@ def anova(*models, refit: bool = False) -> pd.DataFrame:
             raise ValueError(
                 "REML fits with different fixed effects cannot be compared by their "
                 "restricted likelihoods; refit with reml=False or pass refit=True")
-        models = [_refit_ml(m) for m in models]
+        models = tuple(_refit_ml(m) for m in models)
     for small, big in zip(models[:-1], models[1:]):
         _check_nested(small, big)
     notes = []

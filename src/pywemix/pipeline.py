@@ -29,7 +29,7 @@ from .warnings import FewGroupsWarning, collecting, record, warn
 __all__ = ["fit_frame", "FrameFit", "DesignReuse", "fit_settings", "warn_few_groups"]
 
 
-def fit_frame(args: MixArguments, data, reuse: "DesignReuse | None" = None):
+def fit_frame(args: MixArguments, data, reuse: DesignReuse | None = None):
     """``mix`` for one response: design -> objective -> optimum -> variance -> result.
 
     Parameters
@@ -128,7 +128,7 @@ class FrameFit:
         return {"args": self.args}
 
     def __setstate__(self, state):
-        self.__init__(state["args"])
+        self.__init__(state["args"])  # type: ignore[misc]
 
     def __call__(self, data):
         return fit_frame(self.args, data, self.reuse)

@@ -84,6 +84,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["PlausibleValueRule", "WeightRule", "ReplicateScheme", "SurveyPreset", "PRESETS",
            "survey_preset", "preset_names"]
@@ -283,8 +284,8 @@ _TIMSS_WEIGHTS = WeightRule(_IEA_LEVELS, unconditional=True, scaling="none",
                             note="level 1 = total student weight / school weight, none above",
                             explanation=_IEA_EXPLANATION, derived=_IEA_DERIVED, other=_IEA_OTHER)
 _JK2_ZONES = ReplicateScheme("jk2", zones=("JKZONE", "JKREP", "TOTWGT"))
-_IEA = dict(replicates=_JK2_ZONES, school_keys=(("IDCNTRY", "IDSCHOOL"),), country="IDCNTRY",
-            signature=("TOTWGT", "JKZONE"))
+_IEA: dict[str, Any] = dict(replicates=_JK2_ZONES, school_keys=(("IDCNTRY", "IDSCHOOL"),),
+                            country="IDCNTRY", signature=("TOTWGT", "JKZONE"))
 
 _PISA = SurveyPreset(
     "PISA", WeightRule(

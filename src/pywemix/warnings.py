@@ -1,5 +1,12 @@
 """Warning categories, so that users can filter pywemix's warnings by kind."""
 
+import os as _os
+import sys as _sys
+import warnings as _warnings
+from contextlib import contextmanager as _contextmanager
+from contextvars import ContextVar as _ContextVar
+from types import FrameType as _FrameType
+
 __all__ = ["PywemixWarning", "DataWarning", "ConvergenceWarning", "BoundaryWarning",
            "FewGroupsWarning", "PseudoLikelihoodWarning", "WeightWarning", "PerformanceWarning",
            "SurveyWarning"]
@@ -47,21 +54,17 @@ class SurveyWarning(PywemixWarning):
 
 
 # -- issuing and recording warnings ------------------------------------------
-import os as _os
-import sys as _sys
-import warnings as _warnings
-from contextlib import contextmanager as _contextmanager
-from contextvars import ContextVar as _ContextVar
 
 _PACKAGE = _os.path.dirname(_os.path.abspath(__file__))
-_collector = _ContextVar("pywemix_warnings", default=None)
+_collector: _ContextVar[list | None] = _ContextVar("pywemix_warnings", default=None)
 _silent = _ContextVar("pywemix_silent", default=False)
-_carried = _ContextVar("pywemix_carried", default=())
+_carried: _ContextVar[tuple] = _ContextVar("pywemix_carried", default=())
 
 
 def _user_stacklevel() -> int:
     """Stack level of the first frame outside pywemix (the user's call)."""
-    frame, level = _sys._getframe(1), 1
+    frame: _FrameType | None = _sys._getframe(1)
+    level = 1
     while frame is not None and _os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
         frame, level = frame.f_back, level + 1
     return level
@@ -71,6 +74,9 @@ class WarningMessage(str):
     """A recorded warning: its text (a ``str``), with its ``category``, and
     whether it was already ``issued`` to the user (then :func:`reissue` skips
     it)."""
+
+    category: type[Warning]
+    issued: bool
 
     def __new__(cls, text, category=PywemixWarning, issued=False):
         obj = super().__new__(cls, text)

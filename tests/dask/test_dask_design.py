@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 
 import pywemix
-from conftest import small_random_intercept
+from pywemix.dask.design import build_dask_design
 from pywemix.design import build_design
 from pywemix.design.formula import parse_formula
-from pywemix.dask.design import build_dask_design
+
+from conftest import small_random_intercept
 
 dd = pytest.importorskip("dask.dataframe")
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pywemix.design.formula import parse_formula
 from pywemix.dask.design import make_plan
 from pywemix.dask.passes import complete_rows, scan_partition, used_rows, with_categories
+from pywemix.design.formula import parse_formula
 
 dd = pytest.importorskip("dask.dataframe")
 

@@ -10,9 +10,10 @@ import pytest
 
 import pywemix
 import pywemix.warnings
-from conftest import quiet_mix, small_random_intercept
 from pywemix.dask.result import DaskMixResult
 from pywemix.results import MixResult
+
+from conftest import quiet_mix, small_random_intercept
 
 dd = pytest.importorskip("dask.dataframe")
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import pywemix
+
 from conftest import needs_reference, reference_data
 
 dd = pytest.importorskip("dask.dataframe")

@@ -5,7 +5,6 @@ centring by hand with level-1-weighted means.
 """
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest

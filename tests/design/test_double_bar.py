@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import quiet_mix, rel
 from pywemix.design.formula import parse_formula
+
+from conftest import quiet_mix, rel
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 LME4 = json.loads((DATA / "lme4_double_bar.json").read_text())

@@ -3,11 +3,11 @@ binomial with trials: a ValueError (TypeError for a wrong kind of column)
 that names the column at fault, before any fitting."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
 import pywemix
+
 from conftest import family_data
 
 

@@ -8,9 +8,15 @@ import pandas as pd
 import pytest
 
 import pywemix
+from pywemix.design.frame import (
+    check_columns,
+    drop_incomplete,
+    numeric_array,
+    prepare_categoricals,
+    to_pandas,
+)
+
 from conftest import small_random_intercept
-from pywemix.design.frame import (check_columns, drop_incomplete, numeric_array,
-                                  prepare_categoricals, to_pandas)
 
 
 def test_empty_data_frame_says_it_has_no_rows():

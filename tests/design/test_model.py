@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import pywemix
+
 from conftest import quiet_mix
 
 

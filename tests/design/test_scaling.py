@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import pywemix
+
 from conftest import quiet_mix as _quiet_mix
 
 

@@ -5,8 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pywemix.design.weights import (conditional_weights, constant_within,
-                                    normalize_weight_spec, validate_weights)
+from pywemix.design.weights import (
+    conditional_weights,
+    constant_within,
+    normalize_weight_spec,
+    validate_weights,
+)
 
 
 def test_conditional_weights_divide_by_the_level_above():

@@ -18,8 +18,12 @@ import pandas as pd
 import pytest
 
 import pywemix
-from pywemix.estimation.certificate import (covariance_escape, fold_violation, lower_factor,
-                                            null_violation)
+from pywemix.estimation.certificate import (
+    covariance_escape,
+    fold_violation,
+    lower_factor,
+    null_violation,
+)
 from pywemix.objective.covariance import CovarianceStructure
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -7,10 +7,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import quiet_mix, small_random_intercept
-from pywemix.estimation.components import (LATENT_RESIDUAL, SINGULAR_TOL, boundary_messages,
-                                           groups_table, icc_of)
+from pywemix.estimation.components import (
+    LATENT_RESIDUAL,
+    SINGULAR_TOL,
+    boundary_messages,
+    groups_table,
+    icc_of,
+)
 from pywemix.objective.covariance import CovarianceStructure
+
+from conftest import quiet_mix, small_random_intercept
 
 #: One level: a random intercept block, then a correlated (intercept, x) block.
 STRUCTURE = CovarianceStructure([[1, 2]], [[("a",), ("b", "x")]])

@@ -24,8 +24,9 @@ import pytest
 from test_quadrature_optimum import GRAD_TOL, RESTART_TOL, central_gradient, top_weight
 
 import pywemix
-from conftest import AUX_FAMILIES, aux_family_id, family_data
 from pywemix.estimation.glmm import _certify
+
+from conftest import AUX_FAMILIES, aux_family_id, family_data
 
 SCALES = [1e-2, 1.0, 1e2, 1e4]
 FORMULA = "{} ~ x + (1|g)"

@@ -19,8 +19,7 @@ import pandas as pd
 import pytest
 
 from pywemix.design import build_design
-from pywemix.estimation.laplace_fit import (LAPLACE_TOL, _fd_inverse, _first_trial,
-                                            maximize_laplace)
+from pywemix.estimation.laplace_fit import LAPLACE_TOL, _fd_inverse, _first_trial, maximize_laplace
 from pywemix.objective.covariance import CovarianceStructure
 from pywemix.objective.families import get_family
 from pywemix.objective.laplace import LaplaceObjective

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 import pywemix
-from conftest import small_random_intercept
 from pywemix.design import build_design
 from pywemix.estimation.linear import optimize_linear, refit_criteria
 from pywemix.objective import make_objective
+
+from conftest import small_random_intercept
 
 
 def _objective(d, formula="y ~ x + (1|g)", reml=False):

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pywemix.estimation.search import as_batch, check_start, minimize_bounded, newton_batch
+
 from conftest import quiet_mix
 from conftest import small_random_intercept as _small
-from pywemix.estimation.search import as_batch, check_start, minimize_bounded, newton_batch
 
 
 @pytest.mark.parametrize("seed", [21, 5, 77, 123])

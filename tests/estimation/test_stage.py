@@ -14,13 +14,14 @@ import pandas as pd
 import pytest
 
 import pywemix
-from conftest import quiet_mix, small_random_intercept
 from pywemix.design import build_design
 from pywemix.estimation import Optimum, VarianceEstimate, estimate_variance, optimize
 from pywemix.estimation.search import OptimizationRecord
 from pywemix.objective import MixObjective, make_objective
 from pywemix.objective.families import get_family
 from pywemix.results import FitSettings, MixResult, make_result
+
+from conftest import quiet_mix, small_random_intercept
 
 FORMULA = "y ~ x + (1|g)"
 BINARY = "b ~ x + (1|g)"

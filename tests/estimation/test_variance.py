@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 import pywemix
-from conftest import small_random_intercept
 from pywemix.design import build_design
 from pywemix.estimation import VarianceEstimate, estimate_variance, optimize
 from pywemix.estimation.variance import meat
 from pywemix.objective import make_objective
+
+from conftest import small_random_intercept
 
 
 def test_meat_is_the_small_sample_scaled_sum_of_outer_products():

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pywemix.design.model import build_design
 from pywemix.design.formula import parse_formula
+from pywemix.design.model import build_design
 from pywemix.objective.batched import TwoLevelBatch
 from pywemix.objective.covariance import CovarianceStructure
 from pywemix.objective.families import get_family

@@ -253,7 +253,7 @@ def _design(terms, n_groups):
     from types import SimpleNamespace
     levels = [SimpleNamespace(columns=(f"g{li}",), n_groups=n) for li, n in enumerate(n_groups)]
     random = [SimpleNamespace(expr=e, group=(f"g{li}",)) for e, li in terms]
-    blocks = [[e for e, l in terms if l == li] for li in range(len(levels))]
+    blocks = [[e for e, lev in terms if lev == li] for li in range(len(levels))]
     return SimpleNamespace(parsed=SimpleNamespace(random=random), levels=levels,
                            blocks=blocks)
 

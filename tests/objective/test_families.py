@@ -30,8 +30,8 @@ import pytest
 from scipy.special import expit, ndtr
 
 import pywemix
-from conftest import quiet_mix
 
+from conftest import quiet_mix
 
 # These tests check objectives and derivatives on small weighted groups; the
 # unscaled level-1 weights are deliberate (WeMix's default, as the references
@@ -846,6 +846,7 @@ def test_poisson_log_factorials_are_kept_per_array_not_mixed_up():
     """The cached log(y!) belongs to the array it was computed for: another
     response of the same shape gets its own."""
     from scipy.special import gammaln
+
     from pywemix.objective.families import Poisson
     fam = Poisson()
     y1 = np.arange(6.0)[:, None]

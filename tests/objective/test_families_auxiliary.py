@@ -15,14 +15,14 @@ objective.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import integrate, optimize, stats
 
-from conftest import AUX_FAMILIES, aux_family_id, family_data
 from pywemix.design import build_design
 from pywemix.objective import make_objective
 from pywemix.objective.families import Binomial, Gamma, NegativeBinomial, Ordinal, get_family
+
+from conftest import AUX_FAMILIES, aux_family_id, family_data
 
 RNG = np.random.default_rng(7)
 ETA = RNG.normal(size=40)
@@ -49,7 +49,7 @@ def test_derivatives_in_eta_and_in_the_parameters(case):
     fam, y, eta = case
     ll, d1, d2, d3 = fam.derivs(y, eta, order=3)
     for k, d in enumerate((d1, d2, d3)):
-        np.testing.assert_allclose(_fd(lambda e: fam.derivs(y, e, order=3)[k], eta), d,
+        np.testing.assert_allclose(_fd(lambda e: fam.derivs(y, e, order=3)[k], eta), d,  # noqa: B023 (called within this iteration)
                                    rtol=1e-6, atol=1e-7)
     la, l1a, l2a, laa = fam.aux_derivs(y, eta)
     values = fam.aux
@@ -62,7 +62,7 @@ def test_derivatives_in_eta_and_in_the_parameters(case):
                           (l1a, lambda f: f.derivs(y, eta)[1]),
                           (l2a, lambda f: f.derivs(y, eta)[2]),
                           (laa[..., j], lambda f: f.aux_derivs(y, eta)[0])):
-            want = _fd(lambda t: at(t, part), values[j])
+            want = _fd(lambda t: at(t, part), values[j])  # noqa: B023 (called within this iteration)
             np.testing.assert_allclose(got if got.ndim == want.ndim else got[..., j], want,
                                        rtol=1e-6, atol=1e-7)
 
@@ -90,7 +90,7 @@ def test_log_densities_are_scipys():
         np.testing.assert_allclose(b.loglik(yt, ETA),
                                    stats.binom.logpmf(s, trials, b.mean(ETA)), rtol=1e-10)
         d1 = b.derivs(yt, ETA)[1]
-        np.testing.assert_allclose(_fd(lambda e: b.loglik(yt, e), ETA), d1, rtol=1e-6,
+        np.testing.assert_allclose(_fd(lambda e: b.loglik(yt, e), ETA), d1, rtol=1e-6,  # noqa: B023 (called within this iteration)
                                    atol=1e-8)
 
 
@@ -204,9 +204,9 @@ def test_two_levels_equal_brute_force_integration(case):
     loglik = _row_loglik(design, fam, phi)
     total = 0.0
     for j in range(design.levels[0].n_groups):
-        peak = optimize.minimize_scalar(lambda u: -loglik(j, u) - stats.norm.logpdf(u, 0, sd))
+        peak = optimize.minimize_scalar(lambda u: -loglik(j, u) - stats.norm.logpdf(u, 0, sd))  # noqa: B023 (called within this iteration)
         c = -peak.fun
-        val = integrate.quad(lambda u: np.exp(loglik(j, u) + stats.norm.logpdf(u, 0, sd) - c),
+        val = integrate.quad(lambda u: np.exp(loglik(j, u) + stats.norm.logpdf(u, 0, sd) - c),  # noqa: B023 (called within this iteration)
                              -np.inf, np.inf, epsabs=0, epsrel=1e-12, limit=200)[0]
         total += design.wg[0][j] * (c + np.log(val))
     assert obj.evaluate(phi, derivs=False).llf == pytest.approx(total, rel=1e-9, abs=1e-9)
@@ -232,10 +232,10 @@ def test_three_levels_equal_nested_brute_force_integration(case):
     total = 0.0
     for dd in range(district.n_groups):
         kids = np.flatnonzero(school.parent == dd)
-        f = lambda ud: (sum(design.wg[0][j] * log_school(j, ud) for j in kids)  # noqa: E731
+        f = lambda ud: (sum(design.wg[0][j] * log_school(j, ud) for j in kids)  # noqa: B023, E731 (called within this iteration)
                         + stats.norm.logpdf(ud, 0, sd_d))
-        c = -optimize.minimize_scalar(lambda u: -f(u)).fun
-        val = integrate.quad(lambda u: np.exp(f(u) - c), -8 * sd_d, 8 * sd_d, epsabs=0,
+        c = -optimize.minimize_scalar(lambda u: -f(u)).fun  # noqa: B023 (called within this iteration)
+        val = integrate.quad(lambda u: np.exp(f(u) - c), -8 * sd_d, 8 * sd_d, epsabs=0,  # noqa: B023 (called within this iteration)
                              epsrel=1e-10)[0]
         total += design.wg[1][dd] * (c + np.log(val))
     assert obj.evaluate(phi, derivs=False).llf == pytest.approx(total, rel=1e-7)
@@ -253,8 +253,8 @@ def test_weighted_laplace_equals_an_independent_one(case):
     loglik = _row_loglik(design, fam, phi)
     total = 0.0
     for j in range(design.levels[0].n_groups):
-        f = lambda v: loglik(j, sd * v) - 0.5 * v * v  # noqa: E731 (spherical v)
-        v = optimize.minimize_scalar(lambda v: -f(v), tol=1e-12).x
+        f = lambda v: loglik(j, sd * v) - 0.5 * v * v  # noqa: B023, E731 (spherical v; called within this iteration)
+        v = optimize.minimize_scalar(lambda v: -f(v), tol=1e-12).x  # noqa: B023 (called within this iteration)
         curv = -(f(v + 1e-4) - 2 * f(v) + f(v - 1e-4)) / 1e-8
         total += design.wg[0][j] * (f(v) - 0.5 * np.log(curv))
     assert obj.evaluate(phi, derivs=False).llf == pytest.approx(total, rel=1e-7)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import small_random_intercept
 from pywemix.design.model import build_design
 from pywemix.objective.covariance import CovarianceStructure
 from pywemix.objective.gaussian import GaussianObjective, profiled_criterion, solve_fixed
 
+from conftest import small_random_intercept
 
 # These tests check objectives and derivatives on small weighted groups; the
 # unscaled level-1 weights are deliberate (WeMix's default, as the references

@@ -30,7 +30,6 @@ from pywemix.objective.covariance import CovarianceStructure
 from pywemix.objective.gaussian import GaussianObjective
 from pywemix.objective.twolevel import TwoLevelProfile
 
-
 # These tests check objectives and derivatives on small weighted groups; the
 # unscaled level-1 weights are deliberate (WeMix's default, as the references
 # use) and the unscaled-weight warning is not what they are about (it is
@@ -81,7 +80,7 @@ def _central(f, x, rel_step=3e-3):
         e[i] = h
 
         def d(k):
-            return (np.asarray(f(x + k * e)) - np.asarray(f(x - k * e))) / (2 * k * h)
+            return (np.asarray(f(x + k * e)) - np.asarray(f(x - k * e))) / (2 * k * h)  # noqa: B023 (called within this iteration)
         cols.append((4 * d(1) - d(2)) / 3)
     return np.stack(cols, axis=-1)
 

@@ -22,13 +22,13 @@ import pandas as pd
 import pytest
 
 import pywemix
-from pywemix.objective.quadrature import QuadratureObjective
-from pywemix.objective.covariance import CovarianceStructure
 from pywemix.design import build_design
+from pywemix.objective.covariance import CovarianceStructure
 from pywemix.objective.families import Family, get_family
 from pywemix.objective.laplace import LaplaceObjective
-from conftest import quiet_mix, rel
+from pywemix.objective.quadrature import QuadratureObjective
 
+from conftest import quiet_mix, rel
 
 # These tests check objectives and derivatives on small weighted groups; the
 # unscaled level-1 weights are deliberate (WeMix's default, as the references
@@ -236,7 +236,7 @@ def _expand(df):
     """Rows repeated iw1 times, schools iw2 times and districts iw3 times (new ids)."""
     df = df.loc[df.index.repeat(df["iw1"])]
     out = []
-    for (dist, sch), g in df.groupby(["district", "school"]):
+    for (_dist, sch), g in df.groupby(["district", "school"]):
         for k in range(int(g["iw2"].iloc[0])):
             out.append(g.assign(school=f"{sch}#{k}"))
     df = pd.concat(out)

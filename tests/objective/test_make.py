@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import pywemix
-from conftest import small_random_intercept
 from pywemix.design import build_design
 from pywemix.objective import MixObjective, make_objective
 from pywemix.objective.families import get_family
@@ -17,6 +16,8 @@ from pywemix.objective.gaussian import GaussianObjective
 from pywemix.objective.laplace import LaplaceObjective
 from pywemix.objective.make import MAX_BYTES, check_grid_size
 from pywemix.objective.quadrature import QuadratureObjective
+
+from conftest import small_random_intercept
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,12 @@ import pytest
 
 import pywemix
 from pywemix.objective import partitioned
-from pywemix.objective.partitioned import (PartitionedQuadrature, block_bounds,
-                                           design_block, partitioned_quadrature)
+from pywemix.objective.partitioned import (
+    PartitionedQuadrature,
+    block_bounds,
+    design_block,
+    partitioned_quadrature,
+)
 from pywemix.objective.quadrature import QuadratureObjective
 
 FORMULA = "y ~ x + (1 + x|g) + (1|d)"

@@ -18,6 +18,7 @@ import pytest
 from scipy.special import gammaln, log_expit, logsumexp
 
 import pywemix
+
 from conftest import needs_reference, reference_data, rel
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 import pywemix
-from conftest import needs_reference, reference_data
-from pywemix.objective.covariance import CovarianceStructure
-from pywemix.design.model import build_design
 from pywemix.design.formula import parse_formula
+from pywemix.design.model import build_design
+from pywemix.objective.covariance import CovarianceStructure
 from pywemix.objective.gaussian import GaussianObjective
 from pywemix.objective.twolevel import TwoLevelProfile
+
+from conftest import needs_reference, reference_data
 
 pytestmark = needs_reference
 

@@ -18,8 +18,7 @@ import pandas as pd
 import pytest
 
 import pywemix
-from pywemix.results.covariances import (Covariance, Covariances, make_estimates,
-                                         standard_errors)
+from pywemix.results.covariances import Covariance, Covariances, make_estimates, standard_errors
 
 FORMULA = "pv1math ~ escs + (1|schoolid)"
 PVS = {"math": [f"pv{k}math" for k in range(1, 6)]}
@@ -198,4 +197,4 @@ def test_plausible_values_alone_parts_add_up_to_the_total(reps):
     np.testing.assert_allclose(pooled.sampling_variance + pooled.imputation_variance,
                                pooled.bse ** 2, rtol=1e-12)
     with pytest.raises(AttributeError, match="combination of fits"):
-        pv.fits[0].sampling_variance
+        _ = pv.fits[0].sampling_variance

@@ -1,13 +1,13 @@
 """Residuals, simulation and diagnostic plots (lecture notes, "Diagnostics")."""
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
 
 import pywemix
 import pywemix.cli
+
 from conftest import REFERENCE, needs_reference, reference_data
 from conftest import quiet_mix as _mix
 

@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 import pywemix
+
 from conftest import needs_reference, reference_data
 from conftest import quiet_mix as _quiet_mix
 

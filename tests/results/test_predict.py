@@ -9,7 +9,6 @@ random part from ``ranef()``.
 """
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest

@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 from scipy import special
 
+from pywemix.results.ranef import _gaussian_covariances
+
 from conftest import needs_reference, reference_data
 from conftest import quiet_mix as _mix
-from pywemix.results.ranef import _gaussian_covariances
 
 CONDVAR = json.loads((Path(__file__).resolve().parents[1] / "data" /
                       "lme4_condvar.json").read_text())
@@ -61,7 +62,8 @@ def test_ranef_se_matches_lme4_condvar(lme4_fits, name):
 def test_gaussian_conditional_covariance_matches_lme4_postvar(lme4_fits):
     """The whole 2 x 2 conditional covariance of (intercept, slope) per subject."""
     ref, res = CONDVAR["sleep_slope"], lme4_fits["sleep_slope"]
-    covs = _gaussian_covariances(res.objective.function, res.sigma2, res.random_effects_covariances)[0]
+    covs = _gaussian_covariances(res.objective.function, res.sigma2,
+                                 res.random_effects_covariances)[0]
     labels = [str(v) for v in res.ranef()["Subject"].index]
     assert covs.shape == (len(labels), 2, 2)
     for j, label in enumerate(labels):
@@ -128,8 +130,8 @@ def test_quadrature_ranef_se_against_a_grid():
         w, y = d["w1"].to_numpy(), d["y"].to_numpy()
 
         def loglik(u):
-            e = eta[:, None] + u[None, :]
-            return np.sum(w[:, None] * (y[:, None] * e - np.logaddexp(0, e)), axis=0)
+            e = eta[:, None] + u[None, :]  # noqa: B023 (called within this iteration)
+            return np.sum(w[:, None] * (y[:, None] * e - np.logaddexp(0, e)), axis=0)  # noqa: B023 (called within this iteration)
 
         mode, var_mode, mean, var_mean = _grid_moments(loglik, tau)
         row_m, row_a = modes[modes["group"] == j].iloc[0], means[means["group"] == j].iloc[0]

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import quiet_mix, small_random_intercept
 from pywemix.objective.linpred import linear_predictor
 from pywemix.results import MixResult, make_result
+
+from conftest import quiet_mix, small_random_intercept
 
 
 @pytest.fixture(scope="module")

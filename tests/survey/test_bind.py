@@ -8,9 +8,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from survey_files import iea_frames, naep_frames, pisa_frames, talis_frames, write
 
 import pywemix
-from survey_files import iea_frames, naep_frames, pisa_frames, talis_frames, write
 
 PISA = "math ~ escs + (1|cntschid)"
 N_PV = 3                       # fewer than PISA's 10, to keep the suite fast

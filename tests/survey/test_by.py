@@ -3,10 +3,11 @@ stacked into tables indexed by group, and its HTML report."""
 import numpy as np
 import pandas as pd
 import pytest
+from survey_data import survey_sample
 
 import pywemix
+
 from conftest import quiet_mix
-from survey_data import survey_sample
 
 FORMULA = "y ~ x + z + (1|school)"
 

@@ -5,10 +5,10 @@ import json
 import warnings
 
 import pytest
+from survey_files import iea_frames, pisa_frames, write
 
 import pywemix
 from pywemix.cli import main
-from survey_files import iea_frames, pisa_frames, write
 
 FORMULA = "math ~ escs + (1|cntschid)"
 

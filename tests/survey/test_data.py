@@ -4,10 +4,9 @@ replicates, and the errors of bad files."""
 import numpy as np
 import pandas as pd
 import pytest
+from survey_files import NAEP_LABELS, iea_frames, naep_frames, pisa_frames, talis_frames, write
 
 import pywemix
-from survey_files import (NAEP_LABELS, iea_frames, naep_frames, pisa_frames, talis_frames,
-                          write)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +75,8 @@ def test_values_labels_missing_codes_and_merge(pisa, cache):
     assert d["CNTSCHID"].dtype == "int64"           # whole numbers as integers
     merged = stu[["CNT", "CNTSCHID"]].merge(sch, on=["CNT", "CNTSCHID"], how="left")
     np.testing.assert_allclose(d["W_SCHGRNRABWT"], merged["W_SCHGRNRABWT"])
-    assert d["SC013Q01TA"].tolist() == merged["SC013Q01TA"].map({1: "Public", 2: "Private"}).tolist()
+    public = merged["SC013Q01TA"].map({1: "Public", 2: "Private"})
+    assert d["SC013Q01TA"].tolist() == public.tolist()
     np.testing.assert_allclose(d["PV3READ"], stu["PV3READ"])
 
 

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import pywemix
-from conftest import quiet_mix
 from pywemix.arguments import MixArguments
 from pywemix.survey.engines import InMemory, OnDask, engine_for
+
+from conftest import quiet_mix
 
 dd = pytest.importorskip("dask.dataframe")
 

@@ -4,12 +4,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from survey_data import FORMULA, explicit_replicates, survey_sample
 
 import pywemix
-from conftest import quiet_mix
 from pywemix.results.summary import Summary
 from pywemix.survey import GroupFitError
-from survey_data import FORMULA, explicit_replicates, survey_sample
+
+from conftest import quiet_mix
 
 COLS = [f"rw{i}" for i in range(1, 5)]
 PVS = ["pv1", "pv2", "pv3"]

@@ -5,10 +5,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from survey_data import FORMULA, survey_sample
 
 import pywemix
+
 from conftest import quiet_mix
-from survey_data import FORMULA, survey_sample
 
 PVS = ["pv1", "pv2", "pv3"]
 
@@ -82,7 +83,7 @@ def test_single_fit_attributes_point_to_the_fits(pooled):
     with pytest.raises(AttributeError, match=r"one fit.*result\.fits\[k\]\.ranef"):
         pooled.ranef()
     with pytest.raises(AttributeError, match="has no attribute 'no_such_thing'"):
-        pooled.no_such_thing
+        _ = pooled.no_such_thing
     assert isinstance(pooled.fittedvalues, pd.Series)
 
 

@@ -6,12 +6,12 @@ import warnings
 
 import numpy as np
 import pytest
-
-import pywemix
-from pywemix.datasets import load_pisa_replicates
 from survey_data import FORMULA, survey_sample
 from survey_files import iea_frames, naep_frames, pisa_frames, talis_frames
 from test_bind import assert_same, quiet
+
+import pywemix
+from pywemix.datasets import load_pisa_replicates
 
 FAY = [f"W_FSTURWT{r}" for r in range(1, 81)]
 

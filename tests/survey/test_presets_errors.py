@@ -4,11 +4,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from survey_data import FORMULA, survey_sample
 
 import pywemix
 from pywemix.cli import main
+
 from conftest import quiet_mix
-from survey_data import FORMULA, survey_sample
 
 COLS = [f"rw{i}" for i in range(1, 5)]
 

@@ -2,14 +2,15 @@
 equal separate fits with the replicate weights, from the default start."""
 import numpy as np
 import pytest
+from survey_data import explicit_replicates, survey_sample
 
 import pywemix
-from conftest import quiet_mix
-from survey_data import explicit_replicates, survey_sample
 from pywemix.objective.batched import TwoLevelBatch
 from pywemix.objective.covariance import CovarianceStructure
 from pywemix.survey import refit
 from pywemix.survey.refit import replicate_weights
+
+from conftest import quiet_mix
 
 COLS = [f"rw{i}" for i in range(1, 9)]
 

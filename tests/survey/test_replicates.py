@@ -2,10 +2,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+from survey_data import FORMULA, explicit_replicates, survey_sample
 
 import pywemix
+
 from conftest import quiet_mix
-from survey_data import FORMULA, explicit_replicates, survey_sample
 
 COLS = [f"rw{i}" for i in range(1, 9)]
 

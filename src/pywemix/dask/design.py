@@ -15,24 +15,38 @@ constant responses, too few observations per group.
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from ..design.frame import check_columns
-from ..design.model import (DesignBase, check_identifiable, check_rank, fixed_columns,
-                            fixed_matrix, random_blocks)
 from ..design.levels import order_levels, sorted_levels
+from ..design.model import (
+    DesignBase,
+    check_identifiable,
+    check_rank,
+    fixed_columns,
+    fixed_matrix,
+    random_blocks,
+)
 from ..design.scaling import normalize_scaling, warn_unscaled_sums
 from ..design.weights import conditional_weights, constant_within, normalize_weight_spec
 from ..warnings import DataWarning, WeightWarning, warn
 from .client import has_client
-from .passes import (KEPT, Model, Plan, model_rows, partition_power_sums,
-                     partition_statistics, partition_term_statistics, response_categories,
-                     scan_partition)
-from .transforms import (centre_model, learned_specs, learned_states, learned_terms,
-                         poly_degrees)
+from .passes import (
+    KEPT,
+    Model,
+    Plan,
+    model_rows,
+    partition_power_sums,
+    partition_statistics,
+    partition_term_statistics,
+    response_categories,
+    scan_partition,
+)
+from .transforms import centre_model, learned_specs, learned_states, learned_terms, poly_degrees
 
 __all__ = ["DaskDesign", "build_dask_design", "stream_partitions"]
 
@@ -126,7 +140,8 @@ def make_plan(parsed, ddf, spec, offset_column, cond_weights, centering=None) ->
     categorical = [c for c in predictors if not pd.api.types.is_numeric_dtype(meta[c].dtype)
                    or pd.api.types.is_bool_dtype(meta[c].dtype)]
     groups = list(dict.fromkeys(t.group for t in parsed.random))
-    centre_groups, centre_grand = (), ()
+    centre_groups: tuple = ()
+    centre_grand: tuple = ()
     if centering is not None:
         by_name = {t.group_name: t.group for t in parsed.random}
         centre_groups = tuple((g, by_name[g], list(c))
@@ -284,7 +299,9 @@ def _categories(scans, plan, ddf) -> dict:
 def _add_up(stats, J):
     """Per-group sums over partitions (a group may span several) and totals,
     from the partitions' statistics one at a time."""
-    sums, totals, seen = {}, {}, np.zeros(J, dtype=bool)
+    sums: dict = {}
+    totals: dict = {}
+    seen = np.zeros(J, dtype=bool)
     for s in stats:
         if not s["n_rows"]:
             continue
@@ -310,7 +327,7 @@ def _both(a, b):
 
 
 #: How the partitions' totals combine.
-_TOTALS = {"xtx": operator.add, "n_rows": operator.add, "finite_X": _both,
+_TOTALS: dict[str, Callable] = {"xtx": operator.add, "n_rows": operator.add, "finite_X": _both,
            "finite_Z": _both, "wmin": min, "wmax": max, "ymin": min, "ymax": max,
            "offset_max": max, "raw_w1_sum": operator.add, "n_w1_below_w2": operator.add}
 

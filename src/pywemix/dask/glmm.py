@@ -26,10 +26,16 @@ import pandas as pd
 from ..design.levels import Level
 from ..design.scaling import scale_within
 from ..estimation.components import boundary_messages
-from ..estimation.glmm import (glm_evaluation, glm_newton, laplace_start, maximise,
-                               natural_start, quadrature_record)
-from ..estimation.search import irls
+from ..estimation.glmm import (
+    glm_evaluation,
+    glm_newton,
+    laplace_start,
+    maximise,
+    natural_start,
+    quadrature_record,
+)
 from ..estimation.optimum import Optimum
+from ..estimation.search import irls
 from ..objective.laplace import LaplaceObjective
 from ..objective.linpred import linear_predictor
 from ..objective.partitioned import BlockDesign, PartitionedQuadrature
@@ -79,7 +85,8 @@ class PartitionQuadrature:
         self.n_rows = len(part)
         if self.n_rows == 0:
             self.obj, self.ids = None, [np.zeros(0, dtype=np.int64) for _ in wg]
-            self.w1_total, self.carried, self.state = 0.0, part[list(carry)], {}
+            self.w1_total, self.carried = 0.0, part[list(carry)]
+            self.state: dict = {}
             return
         self.family, self.n_quad = family, n_quad
         X, Z, y, off, w1, _ = design_blocks(part, plan, model, family)
@@ -141,7 +148,9 @@ class PartitionQuadrature:
         if self.obj is None:
             return None
         if hessian:
-            return self.obj.evaluate(phi, adapt=adapt, derivs=derivs, hessian=True)
+            # only the Laplace objective (n_quad == 1) has a Hessian on request
+            return self.obj.evaluate(phi, adapt=adapt, derivs=derivs,  # type: ignore[call-arg]
+                                     hessian=True)
         return self.obj.evaluate(phi, adapt=adapt, derivs=derivs)
 
     def laplace_evaluate(self, phi, adapt=True, derivs=True, hessian=False):
@@ -185,7 +194,8 @@ class PartitionQuadrature:
 
     def node_posteriors(self, li):
         """(posterior weights, nodes) of level ``li`` from the last evaluation."""
-        return None if self.obj is None else self.obj.node_posteriors(li)
+        # called by the quadrature only (n_quad > 1)
+        return None if self.obj is None else self.obj.node_posteriors(li)  # type: ignore[union-attr]
 
     def group_ids(self):
         """Global index of each local group, per level (level 2 first)."""

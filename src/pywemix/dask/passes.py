@@ -167,7 +167,7 @@ def used_mask(part: pd.DataFrame, plan: Plan) -> np.ndarray:
 
 def scan_partition(part: pd.DataFrame, plan: Plan) -> dict:
     """Pass 1 over one partition (see the module notes)."""
-    counts = {}
+    counts: dict = {}
     frame, keep = complete_rows(part, plan, counts)
     used = frame.loc[keep]
     cats = {}

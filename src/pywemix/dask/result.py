@@ -7,6 +7,8 @@ lazy Dask Series computed partition by partition with the fitted modes.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -31,6 +33,10 @@ class DaskMixResult(MixResult):
     (:meth:`same_rows`; with ``refit=True`` it refits REML fits by ML on
     :attr:`data`); :func:`pywemix.bootstrap_lrt` needs the rows in memory.
     """
+
+    # set once in __init__ through __dict__ (the result is immutable)
+    _objective: Any
+    _data: Any
 
     def __init__(self, design, settings, optimum, variance, warnings, objective, data,
                  arguments=None):
@@ -81,7 +87,7 @@ class DaskMixResult(MixResult):
             return r / np.sqrt(self.sigma2)
         return self._per_row("pearson", "resid")
 
-    def resid(self, kind: str = "response"):
+    def resid(self, kind: str = "response"):  # type: ignore[override]  # a method: Dask Series are not callable
         """Residuals ``y - fittedvalues`` (``kind="pearson"`` divides by sigma),
         a Dask Series."""
         return self.residuals(kind)

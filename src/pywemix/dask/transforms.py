@@ -106,7 +106,7 @@ def centre_model(scans, plan, table, levels, centering):
         return None, ()
     by_name = {lev.name: i for i, lev in enumerate(levels)}
     steps, group_means, grand_means = [], {}, {}
-    shift = {}  # column -> sum w * (group mean) over rows, for a grand mean after it
+    shift: dict = {}  # column -> sum w * (group mean) over rows, for a grand mean after it
     for name, cols, columns in plan.centre_groups:
         pos = by_name[name]
         lev = levels[pos]
@@ -176,7 +176,7 @@ def learned_terms(specs, plain_columns) -> dict:
     """
     out = {}
     for spec in specs:
-        for key, state in spec.transform_state.items():
+        for key in spec.transform_state:
             call = ast.parse(key, mode="eval").body
             name = getattr(getattr(call, "func", None), "id", None)
             if name not in LEARNED or not call.args:
@@ -184,7 +184,7 @@ def learned_terms(specs, plain_columns) -> dict:
                     f"formula term {key!r} learns from the data in a way not computed on "
                     "the workers: compute it as a column first, or fit in memory")
             out[key] = ("moments", ast.unparse(call.args[0]), (name, _bound(call, name)))
-        for key, (kind, state) in spec.encoder_state.items():
+        for key, (kind, _state) in spec.encoder_state.items():
             if kind is Factor.Kind.CATEGORICAL and key not in plain_columns:
                 call = ast.parse(key, mode="eval").body
                 fixed = isinstance(call, ast.Call) and any(
@@ -276,7 +276,7 @@ def poly_state(mean: float, sums: np.ndarray, degree: int) -> dict:
     return {"alpha": alpha, "norms2": norms2}
 
 
-def poly_degrees(terms: dict, first: dict) -> dict:
+def poly_degrees(terms: dict, first: list) -> dict:
     """``key -> (mean, degree)`` of the orthogonal ``poly`` terms of degree 2+."""
     out = {}
     for key, (kind, _, options) in terms.items():
@@ -319,7 +319,7 @@ def learned_specs(specs, states: dict) -> list:
                 s = states[key]
                 ts[key] = _scale_state(ts[key], s[:2], s[2]) if isinstance(s, tuple) else s
         es = dict(spec.encoder_state)
-        for key, (kind, state) in es.items():
+        for key, (kind, _state) in es.items():
             if kind is Factor.Kind.CATEGORICAL and key in states:
                 es[key] = (kind, {"categories": states[key]})
         out.append(spec.update(structure=None, transform_state=ts, encoder_state=es))

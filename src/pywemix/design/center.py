@@ -82,8 +82,8 @@ class Centering:
 
     def __init__(self, center_group: dict, center_grand: list):
         self.center_group, self.center_grand = center_group, center_grand
-        self.grand_means = {}
-        self.group_means = {}  # (grouping factor, column) -> Series by group label
+        self.grand_means: dict = {}
+        self.group_means: dict = {}  # (grouping factor, column) -> Series by group label
 
     def fit(self, frame: pd.DataFrame, levels, arrays, spec):
         """Centre ``frame`` (rows sorted by group); returns (frame, fitted Centering)."""
@@ -105,7 +105,7 @@ class Centering:
             frame[c] = x - out.grand_means[c]
         return frame, out
 
-    def fitted(self, group_means: dict, grand_means: dict) -> "Centering":
+    def fitted(self, group_means: dict, grand_means: dict) -> Centering:
         """This centering with means computed elsewhere (a Dask fit adds them
         up over partitions): ``group_means`` maps (grouping factor, column) to
         a Series by group label, ``grand_means`` a column to its mean."""

@@ -190,7 +190,7 @@ def _split_top_level(text: str, sep: str) -> list:
 
 def _bar_terms(rhs: str):
     """Yield (start, end, inner) for every parenthesised ``(... | ...)`` group."""
-    depth, start = 0, None
+    depth, start = 0, 0
     for i, ch in enumerate(rhs):
         if ch == "(":
             if depth == 0:
@@ -216,7 +216,7 @@ def _expand_groups(group: str) -> list:
     nested = [g.strip() for g in group.split("/")]
     out = []
     for k in range(1, len(nested) + 1):
-        cols = []
+        cols: list = []
         for piece in nested[:k]:
             cols.extend(c.strip() for c in piece.split(":"))
         for c in cols:
@@ -243,7 +243,7 @@ def _canonical_groups(terms) -> list:
     """Give every grouping factor one spelling: ``a:b`` and ``b:a`` (or the
     ``a/b`` form, which means ``a:b``) are the same groups; the first spelling
     in the formula is kept."""
-    first = {}
+    first: dict = {}
     out = []
     for t in terms:
         group = first.setdefault(frozenset(t.group), t.group)
@@ -318,7 +318,9 @@ def _split_random(rhs: str):
     ``(0 + t | g)`` for every term ``t`` of ``e``, as lme4's
     ``expandDoubleVerts``; ``(e | a/b)`` becomes ``(e | a) + (e | a:b)``.
     """
-    pieces, random, last = [], [], 0
+    pieces: list = []
+    random: list = []
+    last = 0
     for start, end, inner in _bar_terms(rhs):
         pieces.append(rhs[last:start])
         last = end

@@ -51,7 +51,7 @@ class Level:
         """Number of groups at this level."""
         return len(self.starts)
 
-    def child_starts(self, parent_level: "Level") -> np.ndarray:
+    def child_starts(self, parent_level: Level) -> np.ndarray:
         """Where each parent's block of children begins in this level's groups."""
         change = np.flatnonzero(np.r_[True, self.parent[1:] != self.parent[:-1]])
         if len(change) != parent_level.n_groups:  # pragma: no cover - guarded by nesting
@@ -99,7 +99,7 @@ def order_levels(frame: pd.DataFrame, groups) -> list:
         codes = group_codes(frame, cols)
         coded.append((cols, codes, int(codes.max()) + 1))
     coded.sort(key=lambda item: -item[2])
-    for cols, codes, n in coded:
+    for cols, _codes, n in coded:
         if n < 2:
             raise ValueError(
                 f"grouping factor {_name(cols)!r} has a single group in the data: a "

@@ -17,18 +17,38 @@ from formulaic.materializers import PandasMaterializer
 from interface_meta import override
 from scipy.linalg import lapack
 
+from ..warnings import DataWarning, warn
 from .columns import plain_matrix
 from .formula import ParsedFormula, cbind_parts, parse_formula
-from .frame import (categorical_values, check_columns, check_predictor_types, complete_rows,
-                    is_text, numeric_array, numeric_values, to_pandas)
+from .frame import (
+    categorical_values,
+    check_columns,
+    check_predictor_types,
+    complete_rows,
+    is_text,
+    numeric_array,
+    numeric_values,
+    to_pandas,
+)
 from .levels import order_levels, sorted_levels
-from ..warnings import DataWarning, warn
 from .scaling import scale_within, warn_unscaled
-from .validate import (check_centered, check_magnitude, check_response_not_predictor,
-                       check_terms, warn_dependent_random, warn_number_levels,
-                       warn_scales)
-from .weights import (check_unconditional, conditional_weights, constant_within, normalize_weight_spec,
-                      validate_weights, zero_weight_rows)
+from .validate import (
+    check_centered,
+    check_magnitude,
+    check_response_not_predictor,
+    check_terms,
+    warn_dependent_random,
+    warn_number_levels,
+    warn_scales,
+)
+from .weights import (
+    check_unconditional,
+    conditional_weights,
+    constant_within,
+    normalize_weight_spec,
+    validate_weights,
+    zero_weight_rows,
+)
 
 __all__ = ["DesignBase", "ModelDesign", "build_design", "fixed_matrix", "fixed_columns",
            "family_columns", "random_matrix", "random_blocks",
@@ -91,7 +111,7 @@ class DesignBase:
     weight_spec: list
     cond_weights: bool
     n_dropped: int = 0
-    offset: np.ndarray = None
+    offset: np.ndarray | None = None
     offset_column: str | None = None
     centering: object = None
     response_levels: tuple | None = None
@@ -723,7 +743,7 @@ def _random_columns(expr, frame, spec, plain):
 
 def _check_distinct_effects(blocks, lev) -> None:
     """An effect in two terms of one grouping factor is not identifiable."""
-    seen = {}
+    seen: dict = {}
     for b in blocks:
         for name in b.names:
             if name in seen:

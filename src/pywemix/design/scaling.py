@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..warnings import WeightWarning, warn
 from .frame import check_columns, to_pandas
 from .levels import group_codes
 from .sufficient import group_sum
-from ..warnings import WeightWarning, warn
 
 __all__ = ["scale_weights", "scale_within", "normalize_scaling",
            "warn_unscaled", "warn_unscaled_sums", "SMALL_GROUP", "PRESET_NONE"]
@@ -31,8 +31,8 @@ PRESET_NONE = "none (survey preset)"
 #: warned about (see :func:`warn_unscaled`).
 SMALL_GROUP = 30
 
-_ALIASES = {"none": "none", None: "none", PRESET_NONE: "none", "size": "size", "a": "size", "effective": "effective",
-            "b": "effective"}
+_ALIASES = {"none": "none", None: "none", PRESET_NONE: "none", "size": "size", "a": "size",
+            "effective": "effective", "b": "effective"}
 
 
 def normalize_scaling(method, name: str = "weight_scaling") -> str:

@@ -45,7 +45,7 @@ def check_terms(structure, what: str = "fixed-effects") -> None:
     factors with 2 or more levels"); a data column called ``Intercept`` is
     merged with the intercept.
     """
-    seen = {}
+    seen: dict = {}
     for part in structure:
         term = str(part.term)
         if not part.columns and term != "1":

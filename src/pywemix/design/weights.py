@@ -9,12 +9,11 @@ WeMix (argument ``cWeights``).
 """
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
-from .frame import check_columns
 from ..warnings import DataWarning, WeightWarning, warn
+from .frame import check_columns
 
 __all__ = ["check_unconditional", "normalize_weight_spec", "validate_weights", "constant_within",
            "zero_weight_rows", "conditional_weights"]
@@ -137,11 +136,11 @@ def conditional_weights(arrays, spec, cond_weights: bool) -> list:
     L = len(spec)
     if cond_weights:
         return [arrays[c] if c is not None else None for c in spec]
-    uncond = [None] * (L + 1)
+    uncond: list = [None] * (L + 1)
     for lvl in range(L - 1, -1, -1):
         col = spec[lvl]
         uncond[lvl] = arrays[col] if col is not None else uncond[lvl + 1]
-    out = []
+    out: list = []
     for lvl in range(L):
         if spec[lvl] is None:
             out.append(None)
@@ -170,4 +169,5 @@ def check_unconditional(arrays, spec, levels) -> None:
             f"level-1 weights {spec[0]!r} are below the level-2 weights {spec[1]!r} in "
             f"{100 * frac:.0f}% of rows: they look conditional already. With "
             "cond_weights=False they are divided by the level-2 weight again; if they "
-            "are conditional (student weight / school weight), pass cond_weights=True", WeightWarning)
+            "are conditional (student weight / school weight), pass cond_weights=True",
+            WeightWarning)

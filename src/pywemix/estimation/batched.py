@@ -164,7 +164,7 @@ def maximize_batch(objective, start, W, w=None, *, correct=None, max_iter: int =
         return _State(*out)
 
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is read after the loop)
         M = -(state.hess + E)
         step = _directions(M, state.grad)
         dec = np.sum(state.grad * step, axis=-1)

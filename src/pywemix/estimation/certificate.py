@@ -89,7 +89,7 @@ def lower_factor(A) -> np.ndarray:
     ``A`` is (q, m) with ``m >= q``; from the QR decomposition ``A' = Q R``,
     ``L = R'`` with its columns' signs made non-negative on the diagonal.
     """
-    L = np.linalg.qr(np.asarray(A, dtype=float).T, mode="r").T
+    L = np.linalg.qr(np.asarray(A, dtype=float).T, mode="r").T  # type: ignore[attr-defined]
     signs = np.where(np.diag(L) < 0, -1.0, 1.0)
     return np.tril(L * signs[None, :])
 
@@ -191,14 +191,14 @@ def covariance_escape(structure, x, gradients, f, f0, offset=0) -> Certificate:
         if np.max(np.abs(R), initial=0.0) > CERT_GTOL:
             scale = max(1.0, float(np.max(np.abs(L)))) / float(np.max(np.abs(R)))
             better = descend(f, f0, lambda t: with_block_factor(
-                x, entries, lower_factor(L - t * R), offset), t0=scale)
+                x, entries, lower_factor(L - t * R), offset), t0=scale)  # noqa: B023 (called within this iteration)
             if better is not None:
                 return Certificate(False, "a saddle on the covariance boundary", better)
             reasons.append(f"the gradient in covariance space is {np.max(np.abs(R)):.2g}")
         lam, v = null_violation(G, L)
         if lam < -CERT_GTOL:
             better = descend(f, f0, lambda t: with_block_factor(
-                x, entries, lower_factor(np.column_stack([L, np.sqrt(t) * v])), offset))
+                x, entries, lower_factor(np.column_stack([L, np.sqrt(t) * v])), offset))  # noqa: B023 (called within this iteration)
             if better is not None:
                 return Certificate(False, "a variance on the boundary that should be "
                                    "positive", better)
@@ -226,7 +226,7 @@ def curvature_escape(f, f0, x, grad, hess, free) -> Certificate:
         d = -d
     t0 = max(1.0, float(np.max(np.abs(x[idx]))))
     for sign in (1.0, -1.0):
-        better = descend(f, f0, lambda t: x + sign * t * d, t0=t0, halvings=30)
+        better = descend(f, f0, lambda t: x + sign * t * d, t0=t0, halvings=30)  # noqa: B023 (called within this iteration)
         if better is not None:
             return Certificate(False, "a saddle point (negative curvature)", better)
     return Certificate(True, f"negative curvature ({lam[0]:.2g}) not resolvable")

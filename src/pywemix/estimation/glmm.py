@@ -15,18 +15,18 @@ from dataclasses import replace
 
 import numpy as np
 
-from .certificate import MAX_ROUNDS, Certificate, curvature_escape
-from .quadrature_optimize import maximize_adaptive, objective_scale
 from ..objective.covariance import CovarianceStructure, chain_auxiliary
-from ..objective.linpred import linear_predictor
 from ..objective.laplace import LaplaceObjective
+from ..objective.linpred import linear_predictor
 from ..objective.quadrature import Evaluation, QuadratureObjective
-from .components import boundary_messages, random_grams
-from .numdiff import hessian, jacobian
-from .search import OptimizationRecord, check_finite_fit, check_start, minimize_bounded
-from .laplace_fit import fit_laplace, maximize_laplace
-from .optimum import Optimum
 from ..warnings import BoundaryWarning, ConvergenceWarning, DataWarning, warn
+from .certificate import MAX_ROUNDS, Certificate, curvature_escape
+from .components import boundary_messages, random_grams
+from .laplace_fit import fit_laplace, maximize_laplace
+from .numdiff import hessian, jacobian
+from .optimum import Optimum
+from .quadrature_optimize import maximize_adaptive, objective_scale
+from .search import OptimizationRecord, check_finite_fit, check_start, minimize_bounded
 
 __all__ = ["optimize_quadrature", "refit_llf", "maximise", "glm_evaluation", "glm_newton",
            "fixed_start", "natural_start"]
@@ -168,7 +168,8 @@ def _separation_check(design, family):
         if 0 < on.sum() < len(col) and len(np.unique(y[on])) == 1:
             warn(
                 f"perfect separation: the response is always {int(y[on][0])} where "
-                f"{name!r} is 1; its coefficient is not identified and will be very large", DataWarning)
+                f"{name!r} is 1; its coefficient is not identified and will be very large",
+                DataWarning)
 
 
 def _extreme_fit_check(design, family, beta, eta):
@@ -394,8 +395,8 @@ def refit_llf(design, family, n_quad, phi0) -> float:
     """Maximised pseudo-log-likelihood of a GLMM design from ``phi0`` (bootstrap)."""
     structure = CovarianceStructure.from_design(design)
     if n_quad == 1:
-        obj = LaplaceObjective(design, structure, family)
-        return maximize_laplace(obj, np.asarray(phi0, float), 200)[1].llf
+        laplace = LaplaceObjective(design, structure, family)
+        return maximize_laplace(laplace, np.asarray(phi0, float), 200)[1].llf
     obj = QuadratureObjective(design, structure, family, n_quad)
     scale = float(np.sum(design.w1))
     if n_quad >= FIXED_NODE_MIN:

@@ -8,15 +8,21 @@ from dataclasses import replace
 
 import numpy as np
 
-from .certificate import (MAX_ROUNDS, Certificate, canonical, covariance_escape,
-                          curvature_escape)
-from .components import boundary_messages
-from .numdiff import jacobian, steps
-from .search import (OptimizationRecord, as_batch, check_finite_fit, check_start,
-                     minimize_bounded, newton_batch, projected)
-from .optimum import Optimum
 from ..objective.twolevel import TwoLevelProfile
 from ..warnings import BoundaryWarning, ConvergenceWarning, warn
+from .certificate import MAX_ROUNDS, Certificate, canonical, covariance_escape, curvature_escape
+from .components import boundary_messages
+from .numdiff import jacobian, steps
+from .optimum import Optimum
+from .search import (
+    OptimizationRecord,
+    as_batch,
+    check_finite_fit,
+    check_start,
+    minimize_bounded,
+    newton_batch,
+    projected,
+)
 
 __all__ = ["optimize_linear", "refit_criteria"]
 

@@ -94,7 +94,7 @@ class Optimum(OptimizationRecord):
         return np.r_[self.beta, self.family_params]
 
     @classmethod
-    def from_record(cls, record: OptimizationRecord, **estimates) -> "Optimum":
+    def from_record(cls, record: OptimizationRecord, **estimates) -> Optimum:
         """
         Add the estimates to an optimisation record.
 

@@ -111,6 +111,7 @@ def difference_gradient(obj, phi, base=None):
         if up is None or (base is None and down is None):
             return None
         if base is None:
+            assert down is not None  # returned above otherwise
             cols.append((up.group_A - down.group_A) / (2 * h[k]))
         else:
             cols.append((up.group_A - base) / h[k])
@@ -172,7 +173,7 @@ def maximize_adaptive(obj, phi0, max_iter: int):
         return phi, ev, 0, False, "the likelihood is not finite at the starting values"
     exact, G, it, secant, moved, fixed_hess = False, None, 0, None, np.inf, ev.hess
     message = "maximum iterations reached"
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is read after the loop)
         if exact:
             central = moved < FORWARD_ABOVE
             G = difference_gradient(obj, phi, None if central else ev.group_A)

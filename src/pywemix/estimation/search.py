@@ -20,8 +20,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import minimize
 
-from .numdiff import hessian, jacobian, steps
 from ..objective.newton import cap_length, damped_newton, shift
+from .numdiff import hessian, jacobian, steps
 
 __all__ = ["OptimizationRecord", "minimize_bounded", "newton_batch", "as_batch", "check_start",
            "check_finite_fit", "projected", "irls"]

@@ -31,8 +31,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .numdiff import hessian, jacobian
 from ..warnings import DataWarning, warn
+from .numdiff import hessian, jacobian
 
 __all__ = ["VarianceEstimate", "estimate_variance", "meat", "SE_FLOOR"]
 

@@ -118,6 +118,7 @@ class ColumnCache:
 
     def _validate(self) -> None:
         """Empty the folder when it holds another version of the file."""
+        assert self.folder is not None  # called when caching is on
         state = file_state(self.path)
         record = os.path.join(self.folder, "source.json")
         try:
@@ -153,6 +154,7 @@ class ColumnCache:
         """
         digest = hashlib.sha1(column.encode("utf-8", "surrogatepass")).hexdigest()[:8]
         safe = column if _SAFE.match(column) else "col"
+        assert self.folder is not None  # called when caching is on
         return os.path.join(self.folder, f"{safe}-{digest}.parquet")
 
     def cached(self, columns: list) -> list:

@@ -157,8 +157,10 @@ class ColumnFile:
         self.kind = FORMATS[ext]
         self.ext = ext
         self.encoding = encoding
-        self._n_rows = None
-        self.variable_labels, self.value_labels, self.missing_ranges = {}, {}, {}
+        self._n_rows: int | None = None
+        self.variable_labels: dict = {}
+        self.value_labels: dict = {}
+        self.missing_ranges: dict = {}
         self.names = NameIndex(self._read_names(), where=repr(self.name))
         self.cache = ColumnCache(self.path, cache if self.kind != "parquet" else False)
 

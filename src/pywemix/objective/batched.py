@@ -213,7 +213,7 @@ class TwoLevelBatch:
         (the Newton mode search of the single objective, in
         :mod:`pywemix.objective.quadrature`)."""
         starts, eye = self.starts, np.eye(self.q)
-        last = {}
+        last: dict = {}
 
         def pieces(v):
             eta = base + self._effect(D, v)
@@ -355,7 +355,7 @@ class _Mode:
         """Per group: the adaptive-quadrature ``A`` and its exact gradient (as
         :meth:`laplace`, the fixed effects' row sums left to :meth:`totals`)."""
         obj, v = self.obj, self.v
-        q, Rb = obj.q, v.shape[0]
+        q = obj.q
         Rc = np.sqrt(self.H) if q == 1 else np.linalg.cholesky(self.H)
         Rinv = _inv(Rc)
         B = np.sqrt(2.0) * np.swapaxes(Rinv, -1, -2)
@@ -424,7 +424,6 @@ class _Mode:
         matrix product per problem."""
         obj = self.obj
         p = obj.p
-        R = W.shape[0]
         Wr = np.repeat(W, obj.sizes, axis=1) * self.w                     # (R, n)
         llf = np.einsum("rj,rj->r", W, np.broadcast_to(A, W.shape))
         grad = np.einsum("rj,rjm->rm", W, np.broadcast_to(G, W.shape + G.shape[2:]))

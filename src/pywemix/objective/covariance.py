@@ -17,6 +17,7 @@ matrices (variances and covariances).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class CovarianceStructure:
     order: tuple | None = None
 
     @classmethod
-    def from_design(cls, design) -> "CovarianceStructure":
+    def from_design(cls, design) -> CovarianceStructure:
         return cls([[len(b.names) for b in blk] for blk in design.blocks],
                    [[b.names for b in blk] for blk in design.blocks],
                    lme4_block_order(design))
@@ -78,7 +79,7 @@ class CovarianceStructure:
             order = self.order or [(li, bi) for li, lvl in enumerate(self.sizes)
                                    for bi in range(len(lvl))]
             starts = [np.r_[0, np.cumsum(lvl)[:-1]].astype(int) for lvl in self.sizes]
-            blocks = [[None] * len(lvl) for lvl in self.sizes]
+            blocks: list = [[None] * len(lvl) for lvl in self.sizes]
             pos = 0
             for li, bi in order:
                 c, r = np.triu_indices(self.sizes[li][bi])      # column by column
@@ -281,7 +282,8 @@ class CovarianceStructure:
 
     def _positions(self, li):
         """Matrix positions (row, col) of the free elements of level ``li``."""
-        pos, off = [], 0
+        pos: list = []
+        off = 0
         for k in self.sizes[li]:
             pos.extend((off + i, off + i) for i in range(k))
             pos.extend((off + i, off + j) for i in range(k) for j in range(i + 1, k))
@@ -368,6 +370,9 @@ class CholeskyParameters:
     gives each level's lower-triangular factor ``C_l`` and
     ``covariances(chol)`` the covariance matrices ``C_l C_l'``.
     """
+
+    structure: CovarianceStructure  # set by the objective's __init__
+    _chain: Any  # (J, D2) of the last split, or None
 
     def _set_parameters(self, family, p: int) -> None:
         """``family`` and the layout of ``phi``: ``p`` fixed effects, ``k``

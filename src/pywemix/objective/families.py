@@ -53,8 +53,8 @@ class Family:
     """
 
     name = "family"
-    links = ()
-    canonical_links = ()
+    links: tuple[str, ...] = ()
+    canonical_links: tuple[str, ...] = ()
 
     def __init__(self, link=None):
         link = link or self.links[0]
@@ -260,7 +260,7 @@ class Family:
         """
         return self, None
 
-    def for_design(self, design) -> "Family":
+    def for_design(self, design) -> Family:
         """
         Return the family for a design.
 
@@ -277,7 +277,7 @@ class Family:
         """
         return self
 
-    def with_aux(self, values) -> "Family":
+    def with_aux(self, values) -> Family:
         """
         Return the family with its auxiliary parameters at ``values``.
 
@@ -1870,7 +1870,7 @@ class Ordinal(Family):
                 + ")")
 
     @property
-    def aux_names(self):
+    def aux_names(self):  # type: ignore[override]  # from the categories
         """The thresholds' names, ``"1|2"``, ``"2|3"``, ... (as clmm names them)."""
         c = self.categories or ()
         return tuple(f"{a}|{b}" for a, b in zip(c[:-1], c[1:]))

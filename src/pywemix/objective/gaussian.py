@@ -59,8 +59,8 @@ class _Top:
     D: np.ndarray  # (G,) weighted log-determinants
     K: list        # per level (J_l, q_l, r_l) mode operators, if kept
     B: list        # per level (J_l, q_l, q_l) (I + T M_11)^{-1} T, if kept
-    dS: np.ndarray = None  # (k, G, r, r) derivatives, if asked for
-    dD: np.ndarray = None  # (k, G)
+    dS: np.ndarray | None = None  # (k, G, r, r) derivatives, if asked for
+    dD: np.ndarray | None = None  # (k, G)
 
 
 class GaussianObjective:
@@ -90,7 +90,7 @@ class GaussianObjective:
                              zip(design.levels[:-1], design.levels[1:])]
 
     @classmethod
-    def from_statistics(cls, M2, n2, wg, levels, structure) -> "GaussianObjective":
+    def from_statistics(cls, M2, n2, wg, levels, structure) -> GaussianObjective:
         """The objective from per-group sufficient statistics alone (no rows).
 
         Parameters
@@ -122,7 +122,7 @@ class GaussianObjective:
             child_starts=[lev.child_starts(up) for lev, up in zip(levels[:-1], levels[1:])])
         return obj
 
-    def with_responses(self, Y) -> "GaussianObjective":
+    def with_responses(self, Y) -> GaussianObjective:
         """A copy for other responses (same rows, design and weights).
 
         ``Y`` (n,) gives an ordinary objective; ``Y`` (n, B) a batched one
@@ -279,6 +279,7 @@ class GaussianObjective:
             return (float(bad) if bad.ndim == 0 else bad), np.full(theta.shape, np.nan)
         S, N, D = self._totals(top)
         w = self.top_weights
+        assert top.dS is not None and top.dD is not None  # integrate(dT=) computed them
         dS = np.einsum("g,...kgij->...kij", w, top.dS)
         llf, grad, _ = profiled_criterion(S, N, D, self.p, reml, dS, top.dD @ w)
         return (float(llf) if np.ndim(llf) == 0 else llf), grad
@@ -319,7 +320,7 @@ class GaussianObjective:
         """
         top = self.integrate([C / sigma2 for C in covs], keep=True)
         L = len(covs)
-        modes = [None] * L
+        modes: list = [None] * L
         for li in range(L - 1, -1, -1):
             K = top.K[li]
             J = K.shape[0]

@@ -51,10 +51,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..design.sufficient import group_crossprod, group_sum
 from .covariance import CholeskyParameters
 from .newton import damped_newton
 from .quadrature import Evaluation
-from ..design.sufficient import group_crossprod, group_sum
 
 __all__ = ["LaplaceObjective", "MODE_STEP_TOL"]
 
@@ -138,7 +138,7 @@ class LaplaceObjective(CholeskyParameters):
         # Cholesky elements
         self._set_parameters(family, design.X.shape[1])
         L = len(self.levels)
-        self.D = [sum(self.q[l:]) for l in range(L)]
+        self.D = [sum(self.q[i:]) for i in range(L)]
         self.child_starts = [lev.child_starts(up) for lev, up in
                              zip(self.levels[:-1], self.levels[1:])]
         # weight of each row relative to its top group, a_i / w_g
@@ -173,7 +173,9 @@ class LaplaceObjective(CholeskyParameters):
         ``S_j = E_{j,oo}``, ``K_j = S_j^{-1} E_{j,oa}`` and the parent's element
         ``E_p = I \\oplus 0 + \\sum_j w_{j|p} (E_{j,aa} - E_{j,ao} K_j)``.
         """
-        Rs, Ks, lds = [], [], []
+        Rs: list = []
+        Ks: list = []
+        lds: list = []
         E = _crossprod(Zc, wt, self.levels[0].starts)
         for li, q in enumerate(self.q):
             E[:, :q, :q] += np.eye(q)
@@ -214,7 +216,7 @@ class LaplaceObjective(CholeskyParameters):
                 red = b[:, q:] - np.swapaxes(fac.K[li], -1, -2) @ b[:, :q]
                 b = group_sum(self.wg[li][:, None, None] * red, self.child_starts[li])
         full = ys[-1]
-        xs = [None] * len(self.q)
+        xs: list = [None] * len(self.q)
         xs[-1] = ys[-1]
         for li in range(len(self.q) - 2, -1, -1):
             anc = full[self.levels[li].parent]
@@ -231,7 +233,7 @@ class LaplaceObjective(CholeskyParameters):
         ``P_j = [-K_j; I]``. With unit weights these are blocks of ``M^{-1}``.
         """
         Ls = len(self.q)
-        out = [None] * Ls
+        out: list = [None] * Ls
         eye = [np.eye(q) for q in self.q]
         N = _chol_solve(fac.R[-1], np.broadcast_to(eye[-1], fac.R[-1].shape).copy())
         out[-1] = N
@@ -330,12 +332,13 @@ class LaplaceObjective(CholeskyParameters):
         v = [np.where(ok[tp][:, None], xn, xo)
              for xo, xn, tp in zip(old.v, new.v, self._top_of)]
         rows = ok[self._top_of[0]][self.levels[0].codes]
-        d = [np.where(rows, a, b) for a, b in
-             zip((new.eta, new.d1, new.d2, new.d3), (old.eta, old.d1, old.d2, old.d3))]
-        return _Point(v, *d, np.where(ok, new.top, old.top))
+        eta, d1, d2, d3 = (np.where(rows, a, b) for a, b in
+                           zip((new.eta, new.d1, new.d2, new.d3),
+                               (old.eta, old.d1, old.d2, old.d3)))
+        return _Point(v, eta, d1, d2, d3, np.where(ok, new.top, old.top))
 
     @property
-    def modes(self) -> list:
+    def modes(self) -> list | None:
         """The stored conditional modes ``v`` (warm start of the next evaluation)."""
         return None if self._v is None else [x.copy() for x in self._v]
 
@@ -473,6 +476,7 @@ class LaplaceObjective(CholeskyParameters):
             e[k] = h[k]
             self.warm_start(v0)
             up = self.evaluate(phi + e).grad
+            assert up is not None and self._v is not None  # derivs=True; modes set
             self.warm_start([2 * a - b for a, b in zip(v0, self._v)])
             H[:, k] = (up - self.evaluate(phi - e).grad) / (2 * h[k])
         self.warm_start(v0)

@@ -211,7 +211,7 @@ def damped_newton(evaluate, state, direction, accept, active, *, move=shift, mer
     converged = np.zeros(active.shape, dtype=bool)
     stopped = np.zeros(active.shape, dtype=bool)
     it = evaluations = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is read after the loop)
         if not active.any():
             break
         step, done = direction(state, active)

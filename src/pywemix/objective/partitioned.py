@@ -69,7 +69,7 @@ def block_rows(design, lo: int, hi: int):
     return int(top.starts[lo]), int(top.starts[hi]) if hi < top.n_groups else len(design.y)
 
 
-def design_block(design, lo: int, hi: int):
+def design_block(design, lo: int, hi: int) -> tuple[BlockDesign, list]:
     """The rows of top-level groups ``lo, ..., hi - 1`` of ``design``.
 
     Returns

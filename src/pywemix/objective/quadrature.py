@@ -65,10 +65,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..design.sufficient import group_sum
 from .covariance import CholeskyParameters
 from .gausshermite import grid
 from .newton import cap_length, damped_newton
-from ..design.sufficient import group_sum
 
 __all__ = ["QuadratureObjective", "Evaluation"]
 
@@ -96,10 +96,10 @@ class Evaluation:
     """Value and fixed-node derivatives of the pseudo-log-likelihood."""
 
     llf: float
-    grad: np.ndarray
-    hess: np.ndarray
-    group_A: np.ndarray     # (G,) top-group log integrals (unweighted)
-    group_grad: np.ndarray  # (G, P) their gradients (unweighted)
+    grad: np.ndarray | None        # None with derivs=False
+    hess: np.ndarray | None
+    group_A: np.ndarray            # (G,) top-group log integrals (unweighted)
+    group_grad: np.ndarray | None  # (G, P) their gradients (unweighted)
 
 
 class QuadratureObjective(CholeskyParameters):
@@ -135,8 +135,8 @@ class QuadratureObjective(CholeskyParameters):
         self._set_parameters(family, design.X.shape[1])
         self.child_starts = [lev.child_starts(up) for lev, up in
                              zip(design.levels[:-1], design.levels[1:])]
-        self._store = {}
-        self._last = {}
+        self._store: dict = {}
+        self._last: dict = {}
 
     # -- parameters -----------------------------------------------------------
 
@@ -391,6 +391,7 @@ class QuadratureObjective(CholeskyParameters):
         llf = float(w @ A)
         if not derivs:
             return Evaluation(llf, None, None, A, None)
+        assert res.G is not None and res.H is not None  # derivs=True
         G = res.G[:, 0]
         return self.unconstrained(
             Evaluation(llf, w @ G, np.einsum("g,gab->ab", w, res.H[:, 0]), A, G))
@@ -447,7 +448,7 @@ class QuadratureObjective(CholeskyParameters):
         return out
 
 
-#: A group's mode is found#: A group's mode is found when its Newton step is below this (v is N(0, I)
+#: A group's mode is found when its Newton step is below this (v is N(0, I)
 #: a priori, so this is an absolute accuracy), far below what moves the nodes.
 MODE_TOL = 1e-12
 #: The same above level 2, where the gradient is the children's quadrature's.

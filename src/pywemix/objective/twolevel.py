@@ -39,6 +39,8 @@ and ``-log|S_XX|/2``, lme4's criterion).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .gaussian import inv_logdet, profiled_criterion
@@ -75,7 +77,7 @@ class TwoLevelProfile:
         self.W22 = np.einsum("g,gab->ab", w, M[:, q:, q:])
         self.N = float(w @ objective.n2)
         self.d2T = st.relative_cov_hess()[0]
-        self._last = None  # (key, llf, grad, fixed, dS, chunk terms) of the last point
+        self._last: Any = None  # (key, llf, grad, fixed, dS, chunk terms) of the last point
 
     @staticmethod
     def fits(objective) -> bool:
@@ -142,7 +144,8 @@ class TwoLevelProfile:
         dT = st.relative_cov_grad(theta)[0]                       # (k, q, q)
         bad = (-np.inf, np.full(k, np.nan), np.full((k, k), np.nan))
         G = len(self.w)
-        total, inner = None, []
+        total: Any = None  # the summed chunks
+        inner: list = []
         for start in range(0, G, CHUNK):
             part, chunk = self._sums(slice(start, min(start + CHUNK, G)), T, dT, hessian)
             if part is None:

@@ -100,8 +100,8 @@ class Covariance:
     fixed: np.ndarray
     components: np.ndarray
     icc: float = np.nan
-    sampling: "Covariance | None" = None
-    imputation: "Covariance | None" = None
+    sampling: Covariance | None = None
+    imputation: Covariance | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "fixed", _frozen(self.fixed))

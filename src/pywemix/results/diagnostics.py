@@ -43,10 +43,11 @@ def _sqrt_psd(S):
 
 def _size(nbytes: float) -> str:
     """A byte count in readable units (``1.5 GB``)."""
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if nbytes < 1024 or unit == "TB":
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if nbytes < 1024:
             return f"{nbytes:.3g} {unit}"
         nbytes /= 1024
+    return f"{nbytes:.3g} TB"
 
 
 def check_draws(n, rows: int) -> int:

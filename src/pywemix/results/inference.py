@@ -304,14 +304,15 @@ def _columns_named_once(expanded) -> list:
     """The columns of ``expand_terms``' (name, columns) pairs, in order; a
     ValueError when a column is named twice (a factor and one of its
     columns, or two terms sharing a column)."""
-    by = {}
+    by: dict = {}
     for name, cols in expanded:
         for c in cols:
             if c in by:
                 first = by[c]
-                how = (lambda n: f"as itself ({n!r})" if n == c else f"by the term {n!r}")
+                how = [f"as itself ({n!r})" if n == c else f"by the term {n!r}"
+                       for n in (first, name)]
                 raise ValueError(
-                    f"column {c!r} is named twice: {how(first)} and {how(name)}; a term "
+                    f"column {c!r} is named twice: {how[0]} and {how[1]}; a term "
                     "stands for all its columns, so name each column once (the term, "
                     "or some of its columns)")
             by[c] = name

@@ -34,7 +34,7 @@ from .ranef import conditional_variances
 try:
     from matplotlib.figure import Figure as _Figure
 except ImportError:  # pragma: no cover - depends on the environment
-    _Figure = None
+    _Figure = None  # type: ignore[misc,assignment]  # matplotlib is optional
 
 __all__ = ["plot", "plot_groups", "KINDS", "ResultFigure"]
 
@@ -69,7 +69,7 @@ if _Figure is not None:
             return None
 
 else:  # pragma: no cover - depends on the environment
-    ResultFigure = None
+    ResultFigure = None  # type: ignore[misc,assignment]  # matplotlib is optional
 
 
 def _release_from_pyplot(fig) -> None:

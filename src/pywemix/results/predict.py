@@ -9,9 +9,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..design.model import fixed_columns, fixed_matrix, random_matrix
 from ..design.frame import check_columns, to_pandas
-from ..objective.linpred import add_random, linear_predictor as predictor
+from ..design.model import fixed_columns, fixed_matrix, random_matrix
+from ..objective.linpred import add_random
+from ..objective.linpred import linear_predictor as predictor
 
 __all__ = ["linear_predictor"]
 

@@ -7,6 +7,7 @@ accessors (``fixef``, ``ranef``, ``VarCorr``, ``logLik``, ``fitted``,
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,7 +59,7 @@ class RandomEffects(dict):
 
 
 def make_result(design, settings, optimum, variance, warnings=(), *,
-                arguments=None) -> "MixResult":
+                arguments=None) -> MixResult:
     """Stage 4: the immutable result of a fit from the outputs of the stages.
 
     Parameters
@@ -175,6 +176,25 @@ class MixResult(InferenceMixin):
         models have ``sigma = 1``, so for them it is the Cholesky factor of
         ``Sigma_l`` itself. ``mix(..., start=)`` takes the same order.
     """
+
+    # set once in __init__ through __dict__ (the result is immutable)
+    _design: Any
+    _settings: FitSettings
+    _optimum: Optimum
+    _variance: VarianceEstimate
+    warnings: tuple
+    arguments: Any
+    estimates: Any
+    _modes: list
+    _ranef_var: list
+    _covs: list
+    _levels: Any
+    _blocks: Any
+    _family: Any
+    sigma2: float
+    theta: np.ndarray
+    _fitted_link: np.ndarray
+    _order: np.ndarray
 
     def __init__(self, design, settings, optimum, variance, warnings=(), arguments=None):
         d = self.__dict__
@@ -593,7 +613,8 @@ class MixResult(InferenceMixin):
         if self.weighted:
             warn(
                 f"{what} of a weighted fit is based on a pseudo-likelihood and is not "
-                "valid for model comparison; use Wald tests (result.wald_test) instead", PseudoLikelihoodWarning)
+                "valid for model comparison; use Wald tests (result.wald_test) instead",
+                PseudoLikelihoodWarning)
 
     def information_criteria(self) -> tuple:
         """

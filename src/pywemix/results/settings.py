@@ -147,7 +147,7 @@ class FitSettings:
             parts.append(f"{', '.join(self.center_grand)} grand mean")
         return "; ".join(parts) or "none"
 
-    def differences(self, other: "FitSettings") -> list:
+    def differences(self, other: FitSettings) -> list:
         """
         List the settings in which ``other`` differs from this record.
 
@@ -165,11 +165,11 @@ class FitSettings:
             ``(label, this value, other value)`` with the values as text; empty
             when the two fits can be compared.
         """
-        out = []
-        for field, label in COMPARED:
-            a, b = getattr(self, field), getattr(other, field)
+        out: list = []
+        for name, label in COMPARED:
+            a, b = getattr(self, name), getattr(other, name)
             if a != b and label not in [d[0] for d in out]:
-                out.append((label, _text(self, field), _text(other, field)))
+                out.append((label, _text(self, name), _text(other, name)))
         return out
 
 

@@ -262,7 +262,8 @@ class Summary:
             parts.append(f"\\paragraph{{{title}}}")
             parts.append(_tex_table(table, index=index))
         parts.append(tex_escape(self.se_note) + "\n")
-        parts.append("\\\\\n".join(f"{tex_escape(k)}: {tex_escape(v)}" for k, v in self.footer) + "\n")
+        parts.append("\\\\\n".join(f"{tex_escape(k)}: {tex_escape(v)}"
+                                   for k, v in self.footer) + "\n")
         if self.notes:
             parts.append("\\paragraph{Notes}\n\\begin{itemize}\n"
                          + "".join(f"  \\item {tex_escape(n)}\n" for n in self.notes)

@@ -102,7 +102,7 @@ class _FrameColumns:
         """The frame: each data column read once, then named as asked."""
         wanted = list(dict.fromkeys(self.columns.values()))
         data = self.sdf.get_data(wanted)
-        first = {}
+        first: dict = {}
         for name, col in self.columns.items():
             first.setdefault(col, name)
         data = data.rename(columns={c: n for c, n in first.items() if c != n})

@@ -103,7 +103,7 @@ def _groups_label(col, keys, n_groups) -> str:
 
 def _issue_group_warnings(col, keys, done) -> None:
     """Each distinct warning of the groups' fits once, naming its groups."""
-    groups = {}
+    groups: dict = {}
     for k, (_, messages) in zip(keys, done):
         for m in dict.fromkeys(m for m in messages if not getattr(m, "issued", False)):
             groups.setdefault((str(m), getattr(m, "category", None)), []).append(k)
@@ -111,7 +111,7 @@ def _issue_group_warnings(col, keys, done) -> None:
         warn(f"{_groups_label(col, ks, len(keys))}: {text}", category)
 
 
-def fit_by(args, data, replicates=None) -> "ByResult":
+def fit_by(args, data, replicates=None) -> ByResult:
     """Fit the model to the rows of every value of column ``args.by``.
 
     Groups run through ``args.executor`` when one is given (a
@@ -546,7 +546,7 @@ class ByResult(Mapping):
         texts = list(dict.fromkeys(k.description for k in kinds))
         return texts[0] if len(texts) == 1 else f"{kinds[0].short} (each group's own)"
 
-    def summary(self) -> "BySummary":
+    def summary(self) -> BySummary:
         """
         Report every group's fit (text, HTML, LaTeX, dict/JSON).
 

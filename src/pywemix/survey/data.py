@@ -9,6 +9,8 @@ memory. Both return a :class:`SurveyData`. R equivalents: EdSurvey's
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -16,8 +18,16 @@ from ..design.frame import to_pandas
 from ..io.columns import NameIndex
 from ..presets import survey_preset
 from .describe import SurveyDescription, other_weight_columns, replicates_text
-from .detect import (SurveyWeights, check_plausible_values, derived_weight, detect_survey,
-                     find_keys, find_plausible_values, find_replicate_columns, find_weights)
+from .detect import (
+    SurveyWeights,
+    check_plausible_values,
+    derived_weight,
+    detect_survey,
+    find_keys,
+    find_plausible_values,
+    find_replicate_columns,
+    find_weights,
+)
 from .merge import school_rows
 from .replicates import Replicates
 from .sources import DaskSource, FrameSource, is_dask, open_source
@@ -95,8 +105,10 @@ class SurveyData:
         self.preset = preset
         self.survey = preset.name if preset is not None else None
         self._loaded: dict = {}
-        self._school = self._school_rows = None
-        self.school_key = self._school_file_key = None
+        self._school: Any = None
+        self._school_rows: Any = None
+        self.school_key: Any = None
+        self._school_file_key: Any = None
         if school is not None:
             self._set_school(school, school_key)
         self._names = self._combined_names()
@@ -130,7 +142,7 @@ class SurveyData:
         if not self._student.lazy:
             self._match_schools(self._student.read(list(self.school_key)))
 
-    def _match_schools(self, student_keys: pd.DataFrame) -> None:
+    def _match_schools(self, student_keys: Any) -> None:  # pandas or Dask
         keys = self._school.read(list(self._school_file_key))
         if is_dask(student_keys):
             sizes = student_keys.groupby(list(student_keys.columns), dropna=False).size().compute()

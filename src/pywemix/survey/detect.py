@@ -193,7 +193,9 @@ class ReplicateColumns:
     @property
     def scheme(self) -> ReplicateScheme:
         """The preset's replicate scheme (method, Fay factor, zones)."""
-        return self.preset.replicates
+        scheme = self.preset.replicates
+        assert scheme is not None  # detected only for a preset with replicates
+        return scheme
 
     @property
     def from_zones(self) -> bool:
@@ -288,7 +290,7 @@ def _partial_columns(preset, missing, where) -> str:
 
 def span_names(names) -> str:
     """Column names in few words: numbered runs as ``W_FSTURWT41..W_FSTURWT80``."""
-    runs = []
+    runs: list = []
     for n in names:
         m = re.fullmatch(r"(.*?)(\d+)", n)
         stem, k = (m.group(1), int(m.group(2))) if m else (n, None)

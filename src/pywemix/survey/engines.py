@@ -26,8 +26,14 @@ from ..executors import map_chunks
 from ..pipeline import FrameFit, fit_frame
 from ..warnings import collecting, reissue, silently
 from .dask_refit import actor_columns, dask_replicate_weights, jk2_columns, replicate_columns
-from .plausible import (PlausibleValuesResult, _fit_one, check_plausible_values,
-                        drop_partly_missing, fit_plausible_values, prepare_plausible_values)
+from .plausible import (
+    PlausibleValuesResult,
+    _fit_one,
+    check_plausible_values,
+    drop_partly_missing,
+    fit_plausible_values,
+    prepare_plausible_values,
+)
 from .presets import preset_replicates
 from .refit import refit_replicates, replicate_weights
 from .replicates import Replicates

@@ -17,8 +17,7 @@ from ..results.inference import InferenceMixin, check_alpha, variance_labels
 from ..results.summary import Summary
 from ..results.terms import fitted_design, term_columns
 from ..warnings import DataWarning, collecting, warn
-from .combine import (RubinCombination, barnard_rubin_df, combine_fits, common_kinds,
-                      rubin)
+from .combine import RubinCombination, barnard_rubin_df, combine_fits, common_kinds, rubin
 
 __all__ = ["rubin", "RubinCombination", "barnard_rubin_df", "pool", "PooledResult"]
 

@@ -28,8 +28,13 @@ from __future__ import annotations
 from ..io.columns import NameIndex
 from ..presets import SurveyPreset
 from ..warnings import SurveyWarning, warn
-from .detect import (ReplicateColumns, derived_weight, find_replicate_columns, find_weights,
-                     span_names)
+from .detect import (
+    ReplicateColumns,
+    derived_weight,
+    find_replicate_columns,
+    find_weights,
+    span_names,
+)
 from .replicates import Replicates
 
 __all__ = ["find_preset_columns", "preset_replicates", "preset_weights", "span_names"]
@@ -130,8 +135,9 @@ def _missing_weights(preset: SurveyPreset, found) -> str:
                in enumerate(zip(preset.weights.levels, found.columns)) if col is None]
     used = ([f"{col} at level {i + 1}" for i, col in enumerate(found.columns) if col]
             or ["none"])
+    which = "that level has" if len(missing) == 1 else "those have"
     return (f"survey={preset.name!r}: the data lack the preset's level weight of "
-            f"{' and '.join(missing)}, so {'that level has' if len(missing) == 1 else 'those have'} "
+            f"{' and '.join(missing)}, so {which} "
             f"unit weights (the preset's weights: "
             f"{'; '.join(levels)}; found: {', '.join(used)}). A school weight is in the "
             "school file: merge it (pywemix.read_survey(..., school=...)), or name the "

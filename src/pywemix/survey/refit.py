@@ -18,8 +18,8 @@ import pandas as pd
 
 from ..estimation import optimize
 from ..estimation.batched import maximize_batch
-from ..executors import one_blas_thread
 from ..estimation.search import newton_batch
+from ..executors import one_blas_thread
 from ..objective import make_objective
 from ..objective.batched import TwoLevelBatch
 from ..objective.covariance import CovarianceStructure

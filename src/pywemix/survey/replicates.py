@@ -61,7 +61,7 @@ def expand_columns(spec) -> list:
     except TypeError:
         raise TypeError("replicate columns must be a list of column names or a range such "
                         f"as 'w_fsturwt1-80', got {spec!r}") from None
-    out = []
+    out: list = []
     for c in cols:
         if not isinstance(c, str):
             raise TypeError(f"replicate columns must be column names, got {c!r}")
