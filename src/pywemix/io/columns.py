@@ -21,7 +21,7 @@ import pandas as pd
 
 from .cache import ColumnCache
 from .labels import labels_to_categoricals, whole_numbers_as_int
-from .tables import _READSTAT, _TEXT, _extension, _guarded, require
+from .tables import _READSTAT, _TEXT, _extension, _guarded, existing_file, require
 
 __all__ = ["ColumnFile", "NameIndex", "FORMATS"]
 
@@ -147,7 +147,7 @@ class ColumnFile:
     """
 
     def __init__(self, path, cache=True, encoding: str | None = None):
-        self.path = _existing_file(path)
+        self.path = os.path.abspath(existing_file(path))
         self.name = os.path.basename(self.path)
         ext, compressed = _extension(self.path)
         if compressed or ext not in FORMATS:
@@ -263,16 +263,3 @@ class ColumnFile:
         df = labels_to_categoricals(df[names], labels, self.missing_ranges, ordered=True,
                                     all_labels=True)
         return whole_numbers_as_int(df)
-
-
-def _existing_file(path) -> str:
-    try:
-        path = os.fspath(path)
-    except TypeError:
-        raise TypeError(f"path must be a file name (str or path-like), got "
-                        f"{type(path).__name__}") from None
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such data file: {path!r}")
-    if os.path.isdir(path):
-        raise ValueError(f"{path!r} is a directory, not a data file")
-    return os.path.abspath(path)

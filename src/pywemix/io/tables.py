@@ -93,15 +93,7 @@ def read_data(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
     >>> pywemix.read_data(path).shape
     (1184, 13)
     """
-    try:
-        path = os.fspath(path)
-    except TypeError:
-        raise TypeError(f"path must be a file name (str or path-like), got "
-                        f"{type(path).__name__}") from None
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such data file: {path!r}")
-    if os.path.isdir(path):
-        raise ValueError(f"{path!r} is a directory, not a data file")
+    path = existing_file(path)
     ext, compressed = _extension(path)
     if compressed and ext not in _TEXT:
         kind = f"{ext!r} files" if ext else "files without a data extension"
@@ -145,3 +137,18 @@ def _guarded(path, what, reader, *args, **kwargs):
     except Exception as exc:  # pandas, pyarrow and pyreadstat raise their own errors
         raise ValueError(f"cannot read {path!r} as {what}: "
                          f"{type(exc).__name__}: {exc}") from exc
+
+
+def existing_file(path) -> str:
+    """``path`` as a string, checked to name an existing file (not a folder):
+    TypeError, FileNotFoundError or ValueError saying which."""
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"path must be a file name (str or path-like), got "
+                        f"{type(path).__name__}") from None
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such data file: {path!r}")
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a directory, not a data file")
+    return path
