@@ -55,6 +55,7 @@ two times and their ratio, the peak memory of the client, the workers and
 the in-memory process, and the largest relative differences of the
 replication standard errors.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,23 +90,26 @@ def _peak_rss_mb() -> float:
 def _rows(files) -> int:
     """Rows of the Parquet files, from their footers (no data read)."""
     import pyarrow.parquet as pq
+
     return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
 def _fits_in_memory(n_rows) -> bool:
     """Whether the model's columns (and the fit's copies) fit comfortably."""
     import psutil
+
     need = n_rows * len(COLUMNS) * 8 * 6  # the frame, its model frame and arrays
     return need < psutil.virtual_memory().available / 3
 
 
 def _differences(res, mem) -> dict:
-    return {"llf": _rel(res.llf, mem.llf), "params": _rel(res.params, mem.params),
-            "bse": _rel(res.bse, mem.bse),
-            "variances": _rel(res.var_components["variance"],
-                              mem.var_components["variance"]),
-            "variance_ses": _rel(res.var_components["std_error"],
-                                 mem.var_components["std_error"])}
+    return {
+        "llf": _rel(res.llf, mem.llf),
+        "params": _rel(res.params, mem.params),
+        "bse": _rel(res.bse, mem.bse),
+        "variances": _rel(res.var_components["variance"], mem.var_components["variance"]),
+        "variance_ses": _rel(res.var_components["std_error"], mem.var_components["std_error"]),
+    }
 
 
 def _in_memory(files, formula, kw) -> tuple:
@@ -125,8 +129,11 @@ PVS = [f"pv{k}math" for k in range(1, 6)]
 def _replicate_kw(args) -> dict:
     """The mix arguments of the replicate benchmark."""
     survey = args.replicates
-    kw = dict(weights=["pwt1", "pwt2"], cond_weights=True, survey=survey) \
-        if survey == "PISA" else dict(weights=["totwgt", "pwt2"], survey=survey)
+    kw = (
+        dict(weights=["pwt1", "pwt2"], cond_weights=True, survey=survey)
+        if survey == "PISA"
+        else dict(weights=["totwgt", "pwt2"], survey=survey)
+    )
     if args.pv:
         kw["plausible_values"] = {"pv1math": PVS}
     if args.logit:
@@ -136,19 +143,25 @@ def _replicate_kw(args) -> dict:
 
 def _replicate_columns(files, survey, pv) -> list:
     import pyarrow.parquet as pq
+
     names = pq.ParquetFile(files[0]).schema_arrow.names
-    reps = [c for c in names if c.startswith("w_fsturwt")] if survey == "PISA" \
-        else ["jkzone", "jkrep"]
-    cols = ["schoolid", "escs", "pwt1", "pwt2", "w_fstuwt", "highmath"] + \
-        (PVS if pv else ["pv1math"])
+    reps = (
+        [c for c in names if c.startswith("w_fsturwt")] if survey == "PISA" else ["jkzone", "jkrep"]
+    )
+    cols = ["schoolid", "escs", "pwt1", "pwt2", "w_fstuwt", "highmath"] + (
+        PVS if pv else ["pv1math"]
+    )
     return cols + reps
 
 
 def _replicate_figures(res) -> dict:
-    return {"params": np.asarray(res.params, dtype=float),
-            "bse": np.asarray(res.bse, dtype=float),
-            "variance_ses": res.var_components["std_error"].to_numpy(dtype=float),
-            "icc_se": float(res.icc_std_error), "method": res.method}
+    return {
+        "params": np.asarray(res.params, dtype=float),
+        "bse": np.asarray(res.bse, dtype=float),
+        "variance_ses": res.var_components["std_error"].to_numpy(dtype=float),
+        "icc_se": float(res.icc_std_error),
+        "method": res.method,
+    }
 
 
 def _with_total(data):
@@ -160,13 +173,13 @@ def _in_memory_replicates(files, formula, columns, kw) -> dict:
     """The in-memory replicate fit (run in a child process: its peak memory is its own)."""
     warnings.simplefilter("ignore")
     t0 = time.perf_counter()
-    df = _with_total(pd.concat([pd.read_parquet(f, columns=columns) for f in files],
-                               ignore_index=True))
+    df = _with_total(
+        pd.concat([pd.read_parquet(f, columns=columns) for f in files], ignore_index=True)
+    )
     t_read = time.perf_counter() - t0
     res = pywemix.mix(formula, df, **kw)
     out = _replicate_figures(res)
-    out.update(seconds=time.perf_counter() - t0, read_seconds=t_read,
-               peak_rss_mb=_peak_rss_mb())
+    out.update(seconds=time.perf_counter() - t0, read_seconds=t_read, peak_rss_mb=_peak_rss_mb())
     return out
 
 
@@ -176,17 +189,28 @@ def _replicate_benchmark(args, files, n_rows, out) -> None:
 
     import dask.dataframe as dd
     from distributed import Client, LocalCluster
+
     kw = _replicate_kw(args)
     formula = REPLICATE_LOGIT if args.logit else REPLICATE_FORMULA
     columns = _replicate_columns(files, args.replicates, args.pv)
     out.update(formula=formula, survey=args.replicates, plausible_values=args.pv)
     pvs = ", 5 plausible values" if args.pv else ""
-    print(f"{formula}, survey={args.replicates!r}{pvs}: {n_rows} rows in "
-          f"{len(files)} files; {args.workers} workers with {args.memory} each", flush=True)
+    print(
+        f"{formula}, survey={args.replicates!r}{pvs}: {n_rows} rows in "
+        f"{len(files)} files; {args.workers} workers with {args.memory} each",
+        flush=True,
+    )
     warnings.simplefilter("ignore")
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                      memory_limit=args.memory, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=args.workers,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=args.memory,
+            dashboard_address=":0",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         t0 = time.perf_counter()
         res = pywemix.mix(formula, _with_total(dd.read_parquet(files)), **kw)
         out["dask_seconds"] = time.perf_counter() - t0
@@ -194,27 +218,37 @@ def _replicate_benchmark(args, files, n_rows, out) -> None:
         out["worker_peak_rss_mb"] = sorted(client.run(_peak_rss_mb).values())
     dask_fig = _replicate_figures(res)
     out["method"] = dask_fig["method"]
-    print(f"dask: read + fit {out['dask_seconds']:.1f} s ({res.method}); peak RSS: client "
-          f"{out['client_peak_rss_mb']:.0f} MB, workers "
-          f"{', '.join(f'{v:.0f}' for v in out['worker_peak_rss_mb'])} MB", flush=True)
+    print(
+        f"dask: read + fit {out['dask_seconds']:.1f} s ({res.method}); peak RSS: client "
+        f"{out['client_peak_rss_mb']:.0f} MB, workers "
+        f"{', '.join(f'{v:.0f}' for v in out['worker_peak_rss_mb'])} MB",
+        flush=True,
+    )
     if args.in_memory == "no":
         return
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         mem = pool.apply(_in_memory_replicates, (files, formula, columns, kw))
-    out.update(memory_seconds=mem["seconds"], read_seconds=mem["read_seconds"],
-               memory_peak_rss_mb=mem["peak_rss_mb"],
-               ratio=out["dask_seconds"] / mem["seconds"])
+    out.update(
+        memory_seconds=mem["seconds"],
+        read_seconds=mem["read_seconds"],
+        memory_peak_rss_mb=mem["peak_rss_mb"],
+        ratio=out["dask_seconds"] / mem["seconds"],
+    )
     out["max_relative_difference"] = {
-        k: _rel(dask_fig[k], mem[k]) for k in ("params", "bse", "variance_ses", "icc_se")}
-    print(f"in memory: read {mem['read_seconds']:.1f} s, read + fit {mem['seconds']:.1f} s, "
-          f"peak RSS {mem['peak_rss_mb']:.0f} MB; time ratio dask / memory "
-          f"{out['ratio']:.2f}")
+        k: _rel(dask_fig[k], mem[k]) for k in ("params", "bse", "variance_ses", "icc_se")
+    }
+    print(
+        f"in memory: read {mem['read_seconds']:.1f} s, read + fit {mem['seconds']:.1f} s, "
+        f"peak RSS {mem['peak_rss_mb']:.0f} MB; time ratio dask / memory "
+        f"{out['ratio']:.2f}"
+    )
     for name, value in out["max_relative_difference"].items():
         print(f"  max relative difference, {name}: {value:.2e}")
 
 
 def _dask_fit(files, formula, kw):
     import dask.dataframe as dd
+
     t0 = time.perf_counter()
     res = pywemix.mix(formula, dd.read_parquet(files), **kw)
     return time.perf_counter() - t0, res
@@ -226,23 +260,44 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--memory", default="2GiB", help="memory limit per worker")
     ap.add_argument("--formula", default=None, help=f"default {FORMULA!r}")
-    ap.add_argument("--logit", action="store_true",
-                    help=f"fit {LOGIT!r} (binomial, --n-quad nodes)")
+    ap.add_argument(
+        "--logit", action="store_true", help=f"fit {LOGIT!r} (binomial, --n-quad nodes)"
+    )
     ap.add_argument("--n-quad", type=int, default=5)
-    ap.add_argument("--in-memory", choices=("auto", "yes", "no"), default="auto",
-                    help="compare with the in-memory fit on all files")
-    ap.add_argument("--subset", type=int, default=100,
-                    help="without the full comparison: check every SUBSET-th file")
+    ap.add_argument(
+        "--in-memory",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="compare with the in-memory fit on all files",
+    )
+    ap.add_argument(
+        "--subset",
+        type=int,
+        default=100,
+        help="without the full comparison: check every SUBSET-th file",
+    )
     ap.add_argument("--json", help="also write the figures to this file")
-    ap.add_argument("--replicates", choices=("PISA", "TIMSS"),
-                    help="replication standard errors of this survey preset (module notes)")
-    ap.add_argument("--pv", action="store_true",
-                    help="with --replicates: the five plausible values x the replicates")
+    ap.add_argument(
+        "--replicates",
+        choices=("PISA", "TIMSS"),
+        help="replication standard errors of this survey preset (module notes)",
+    )
+    ap.add_argument(
+        "--pv",
+        action="store_true",
+        help="with --replicates: the five plausible values x the replicates",
+    )
     args = ap.parse_args(argv)
     if args.replicates:
         files = sorted(glob.glob(os.path.join(args.folder, "*.parquet")))
-        out = dict(folder=args.folder, rows=_rows(files), files=len(files),
-                   workers=args.workers, worker_memory=args.memory, load=os.getloadavg())
+        out = dict(
+            folder=args.folder,
+            rows=_rows(files),
+            files=len(files),
+            workers=args.workers,
+            worker_memory=args.memory,
+            load=os.getloadavg(),
+        )
         _replicate_benchmark(args, files, out["rows"], out)
         out["load_after"] = os.getloadavg()
         print(f"load average before / after: {out['load'][0]:.2f} / {out['load_after'][0]:.2f}")
@@ -255,36 +310,59 @@ def main(argv=None):
     files = sorted(glob.glob(os.path.join(args.folder, "*.parquet")))
     n_rows = _rows(files)
     full = args.in_memory == "yes" or (args.in_memory == "auto" and _fits_in_memory(n_rows))
-    out = dict(folder=args.folder, formula=formula, rows=n_rows, files=len(files),
-               workers=args.workers, worker_memory=args.memory)
-    print(f"{formula}: {n_rows} rows in {len(files)} files; {args.workers} workers "
-          f"with {args.memory} each", flush=True)
+    out = dict(
+        folder=args.folder,
+        formula=formula,
+        rows=n_rows,
+        files=len(files),
+        workers=args.workers,
+        worker_memory=args.memory,
+    )
+    print(
+        f"{formula}: {n_rows} rows in {len(files)} files; {args.workers} workers "
+        f"with {args.memory} each",
+        flush=True,
+    )
     from distributed import Client, LocalCluster
 
     warnings.simplefilter("ignore")
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                      memory_limit=args.memory, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=args.workers,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=args.memory,
+            dashboard_address=":0",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         out["dask_seconds"], res = _dask_fit(files, formula, kw)
         out["client_peak_rss_mb"] = _peak_rss_mb()
         peaks = client.run(_peak_rss_mb)
         out["worker_peak_rss_mb"] = sorted(peaks.values())
-        print(f"dask: read + fit {out['dask_seconds']:.1f} s; llf {res.llf:.6f}; peak RSS: "
-              f"client {out['client_peak_rss_mb']:.0f} MB, workers "
-              f"{', '.join(f'{v:.0f}' for v in out['worker_peak_rss_mb'])} MB", flush=True)
+        print(
+            f"dask: read + fit {out['dask_seconds']:.1f} s; llf {res.llf:.6f}; peak RSS: "
+            f"client {out['client_peak_rss_mb']:.0f} MB, workers "
+            f"{', '.join(f'{v:.0f}' for v in out['worker_peak_rss_mb'])} MB",
+            flush=True,
+        )
         if not full:
-            subset = files[::max(1, args.subset)]
+            subset = files[:: max(1, args.subset)]
             out["check_files"] = len(subset)
             _, res = _dask_fit(subset, formula, kw)
     if full:
         out["memory_seconds"], out["read_seconds"], mem = _in_memory(files, formula, kw)
         out["ratio"] = out["dask_seconds"] / out["memory_seconds"]
-        print(f"in memory: read {out['read_seconds']:.1f} s, read + fit "
-              f"{out['memory_seconds']:.1f} s; ratio {out['ratio']:.2f} (target <= 3)")
+        print(
+            f"in memory: read {out['read_seconds']:.1f} s, read + fit "
+            f"{out['memory_seconds']:.1f} s; ratio {out['ratio']:.2f} (target <= 3)"
+        )
     else:
         _, _, mem = _in_memory(subset, formula, kw)
-        print(f"the data do not fit in memory: fits of {len(subset)} of the "
-              f"{len(files)} files compared")
+        print(
+            f"the data do not fit in memory: fits of {len(subset)} of the "
+            f"{len(files)} files compared"
+        )
     out["max_relative_difference"] = _differences(res, mem)
     for name, value in out["max_relative_difference"].items():
         print(f"  max relative difference, {name}: {value:.2e}")

@@ -62,6 +62,7 @@ after the run's UTC start time, ``glmm_scale_YYYYmmddTHHMMSS.json``.
 pywemix is imported from ``--src`` (default: this checkout's ``src``), so a run
 measures the sources next to this script, not whatever is installed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -112,6 +113,7 @@ MEMORY_TARGET_MIB = 4096.0
 
 # ----------------------------------------------------------------------------- data
 
+
 def dataset(name: str) -> Path:
     """The augmented CSV (make_data output + simulated ``count``), built once."""
     args = DATASETS[name]
@@ -129,8 +131,13 @@ def dataset(name: str) -> Path:
     districts, d_idx = np.unique(df["district"].to_numpy(), return_inverse=True)
     u2 = rng.normal(0, 0.4, len(schools))
     u3 = rng.normal(0, 0.3, len(districts))
-    eta = (0.3 + 0.25 * df["x"].to_numpy() - 0.15 * (df["sex"].to_numpy() == "F")
-           + u2[s_idx] + u3[d_idx])
+    eta = (
+        0.3
+        + 0.25 * df["x"].to_numpy()
+        - 0.15 * (df["sex"].to_numpy() == "F")
+        + u2[s_idx]
+        + u3[d_idx]
+    )
     df["count"] = rng.poisson(np.exp(eta))
     tmp = aug.with_suffix(".tmp")
     df.to_csv(tmp, index=False)
@@ -196,18 +203,31 @@ def run_glmer(case: str, repeats: int) -> dict:
         res_path = Path(t.name)
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    proc = subprocess.run(["Rscript", str(script), str(csv), formula, family, str(repeats),
-                           str(res_path)], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["Rscript", str(script), str(csv), formula, family, str(repeats), str(res_path)],
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         res_path.unlink(missing_ok=True)
         raise RuntimeError(f"Rscript failed for {case}:\n{proc.stderr}")
     res = json.loads(res_path.read_text())
     res_path.unlink()
-    res.update(case=case, formula=formula, family=family, data=csv.name, nAGQ=1,
-               optimizer="bobyqa", weighted=False, repeats=repeats, rscript_wall_s=wall,
-               loadavg_before=load, loadavg_after=os.getloadavg()[0],
-               when=dt.datetime.now(dt.timezone.utc).isoformat())
+    res.update(
+        case=case,
+        formula=formula,
+        family=family,
+        data=csv.name,
+        nAGQ=1,
+        optimizer="bobyqa",
+        weighted=False,
+        repeats=repeats,
+        rscript_wall_s=wall,
+        loadavg_before=load,
+        loadavg_after=os.getloadavg()[0],
+        when=dt.datetime.now(dt.timezone.utc).isoformat(),
+    )
     return res
 
 
@@ -223,8 +243,7 @@ def merge_glmer(old: dict | None, new: dict) -> dict:
             if d is not None and d.get(k) is not None and not isinstance(d[k], list):
                 d[k] = [d[k]]
     history = []
-    if old is not None and old.get("formula") == new["formula"] \
-            and old.get("data") == new["data"]:
+    if old is not None and old.get("formula") == new["formula"] and old.get("data") == new["data"]:
         history = old.get("history") or [{k: old.get(k) for k in keys}]
         for h in history:
             for k in ("times", "cpu_s"):
@@ -233,8 +252,13 @@ def merge_glmer(old: dict | None, new: dict) -> dict:
     history = history + [{k: new.get(k) for k in keys}]
     best = min(history, key=lambda h: h["best_s"])
     out = dict(new, history=history)
-    out.update(best_s=best["best_s"], times=best["times"], cpu_s=best.get("cpu_s"),
-               best_run_when=best.get("when"), best_run_loadavg=best.get("loadavg_before"))
+    out.update(
+        best_s=best["best_s"],
+        times=best["times"],
+        cpu_s=best.get("cpu_s"),
+        best_run_when=best.get("when"),
+        best_run_loadavg=best.get("loadavg_before"),
+    )
     cpus = [min(h["cpu_s"]) for h in history if h.get("cpu_s")]
     out["best_cpu_s"] = min(cpus) if cpus else None
     return out
@@ -288,28 +312,52 @@ def run_pywemix(case: str, run: str, src: Path, timeout: float) -> dict:
     data, formula, family = CASES[case]
     weighted, n_quad, _ = RUNS[run]
     csv = dataset(data)
-    cmd = [sys.executable, "-c", CHILD, str(src), str(csv), formula, family,
-           "1" if weighted else "0", str(n_quad)]
+    cmd = [
+        sys.executable,
+        "-c",
+        CHILD,
+        str(src),
+        str(csv),
+        formula,
+        family,
+        "1" if weighted else "0",
+        str(n_quad),
+    ]
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    base = dict(case=case, run=run, weighted=weighted, n_quad=n_quad, formula=formula,
-                family=family, timeout_s=timeout, loadavg_before=load)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    base = dict(
+        case=case,
+        run=run,
+        weighted=weighted,
+        n_quad=n_quad,
+        formula=formula,
+        family=family,
+        timeout_s=timeout,
+        loadavg_before=load,
+    )
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         peak = None  # the child's resident high-water mark so far (data frame included)
         try:
             with open(f"/proc/{proc.pid}/status") as fh:
-                peak = next((int(ln.split()[1]) / 1024 for ln in fh
-                             if ln.startswith("VmHWM:")), None)
+                peak = next(
+                    (int(ln.split()[1]) / 1024 for ln in fh if ln.startswith("VmHWM:")), None
+                )
         except OSError:
             pass
         os.killpg(proc.pid, signal.SIGKILL)  # the child's own session: only what we started
         proc.communicate()
-        return dict(base, status="timeout", wall_s=time.perf_counter() - t0,
-                    vmhwm_at_timeout_mib=peak, loadavg_after=os.getloadavg()[0])
+        return dict(
+            base,
+            status="timeout",
+            wall_s=time.perf_counter() - t0,
+            vmhwm_at_timeout_mib=peak,
+            loadavg_after=os.getloadavg()[0],
+        )
     wall = time.perf_counter() - t0
     base["loadavg_after"] = os.getloadavg()[0]
     line = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
@@ -319,6 +367,7 @@ def run_pywemix(case: str, run: str, src: Path, timeout: float) -> dict:
 
 
 # ----------------------------------------------------------------------------- comparison
+
 
 def _norm(name: str) -> str:
     return name.replace("[T.", "").replace("]", "").replace("(Intercept)", "Intercept")
@@ -330,27 +379,34 @@ def compare(py: dict, r: dict) -> dict:
     pf = {_norm(k): v for k, v in py["params"].items()}
     common = [k for k in rf if k in pf]
     diffs = {k: pf[k] - rf[k] for k in common}
-    rv = {(v["grp"], _norm(v["var1"]), _norm(v["var2"] or "")): v["vcov"]
-          for v in r["varcorr"]}
+    rv = {(v["grp"], _norm(v["var1"]), _norm(v["var2"] or "")): v["vcov"] for v in r["varcorr"]}
     vdiffs = {}
     for v in py["var_components"]:
         key = (v.get("group"), _norm(str(v.get("var1"))), _norm(str(v.get("var2") or "")))
         if key in rv:
             vdiffs["/".join(filter(None, key))] = v["variance"] - rv[key]
-    return dict(llf_diff=py["llf"] - r["llf"],
-                max_abs_fixef_diff=max(abs(v) for v in diffs.values()) if diffs else None,
-                fixef_diff=diffs, varcomp_diff=vdiffs)
+    return dict(
+        llf_diff=py["llf"] - r["llf"],
+        max_abs_fixef_diff=max(abs(v) for v in diffs.values()) if diffs else None,
+        fixef_diff=diffs,
+        varcomp_diff=vdiffs,
+    )
 
 
 def git_info():
     def git(*a):
         try:
-            return subprocess.run(["git", "-C", str(REPO), *a], capture_output=True,
-                                  text=True).stdout.strip()
+            return subprocess.run(
+                ["git", "-C", str(REPO), *a], capture_output=True, text=True
+            ).stdout.strip()
         except OSError:
             return None
-    return dict(commit=git("rev-parse", "HEAD"), branch=git("rev-parse", "--abbrev-ref", "HEAD"),
-                dirty=git("status", "--porcelain", "--", "src"))
+
+    return dict(
+        commit=git("rev-parse", "HEAD"),
+        branch=git("rev-parse", "--abbrev-ref", "HEAD"),
+        dirty=git("status", "--porcelain", "--", "src"),
+    )
 
 
 def fmt_s(x):
@@ -358,21 +414,30 @@ def fmt_s(x):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     g = p.add_mutually_exclusive_group()
     g.add_argument("--small-only", action="store_true", help="only the small cases")
     g.add_argument("--large", action="store_true", help="only the 612k cases")
-    p.add_argument("--skip-r", action="store_true",
-                   help="reuse glmer results from benchmarks/out/glmer_scale.json")
+    p.add_argument(
+        "--skip-r",
+        action="store_true",
+        help="reuse glmer results from benchmarks/out/glmer_scale.json",
+    )
     p.add_argument("--r-only", action="store_true", help="only run glmer")
-    p.add_argument("--timeout", type=float, default=600.0,
-                   help="seconds per pywemix fit (default 600)")
+    p.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds per pywemix fit (default 600)"
+    )
     p.add_argument("--r-repeats", type=int, default=3, help="glmer repeats, small cases")
     p.add_argument("--cases", default=None, help="comma-separated subset of " + ",".join(CASES))
     p.add_argument("--runs", default=None, help="comma-separated subset of " + ",".join(RUNS))
-    p.add_argument("--src", type=Path, default=REPO / "src",
-                   help="folder holding the pywemix package to measure")
+    p.add_argument(
+        "--src",
+        type=Path,
+        default=REPO / "src",
+        help="folder holding the pywemix package to measure",
+    )
     a = p.parse_args()
 
     cases = list(CASES)
@@ -403,20 +468,30 @@ def main():
                 res = run_glmer(c, reps)
                 glmer["cases"][c] = merge_glmer(glmer["cases"].get(c), res)
                 cpu = f" (cpu {min(res['cpu_s']):.2f} s)" if "cpu_s" in res else ""
-                print(f"  {res['best_s']:.2f} s{cpu}  load {res['loadavg_before']:.1f}"
-                      f"->{res['loadavg_after']:.1f}  llf {res['llf']:.4f}  fixef {res['fixef']}"
-                      + (f"  warnings {res['warnings']}" if res["warnings"] else ""), flush=True)
-                glmer["machine"] = dict(host=platform.node(), cpus=os.cpu_count(),
-                                        python=platform.python_version())
+                print(
+                    f"  {res['best_s']:.2f} s{cpu}  load {res['loadavg_before']:.1f}"
+                    f"->{res['loadavg_after']:.1f}  llf {res['llf']:.4f}  fixef {res['fixef']}"
+                    + (f"  warnings {res['warnings']}" if res["warnings"] else ""),
+                    flush=True,
+                )
+                glmer["machine"] = dict(
+                    host=platform.node(), cpus=os.cpu_count(), python=platform.python_version()
+                )
                 GLMER_JSON.write_text(json.dumps(glmer, indent=1))
     if a.r_only:
         return
 
     now = dt.datetime.now(dt.timezone.utc)
     stamped = OUT / f"glmm_scale_{now:%Y%m%dT%H%M%S}.json"  # every run kept
-    results = dict(when=now.isoformat(), git=git_info(),
-                   src=str(a.src), host=platform.node(), cpus=os.cpu_count(),
-                   timeout_s=a.timeout, runs=[])
+    results = dict(
+        when=now.isoformat(),
+        git=git_info(),
+        src=str(a.src),
+        host=platform.node(),
+        cpus=os.cpu_count(),
+        timeout_s=a.timeout,
+        runs=[],
+    )
     for c in cases:
         for run in runs:
             if RUNS[run][2] == "small" and CASES[c][0] != "small":
@@ -438,22 +513,27 @@ def main():
             if CASES[c][0] == "large" and run in TARGETS:
                 ok = res["status"] == "ok"
                 res["target_ratio"] = TARGETS[run]
-                res["meets_time_target"] = ok and res.get("ratio") is not None \
-                    and res["ratio"] <= TARGETS[run]
+                res["meets_time_target"] = (
+                    ok and res.get("ratio") is not None and res["ratio"] <= TARGETS[run]
+                )
                 res["meets_memory_target"] = ok and res["peak_rss_mib"] < MEMORY_TARGET_MIB
             results["runs"].append(res)
             line = f"  {res['status']}"
             if res["status"] == "ok":
-                line += (f"  fit {res['fit_s']:.2f} s (cpu {res['cpu_s']:.2f} s)  "
-                         f"llf {res['llf']:.4f}  peak RSS {res['peak_rss_mib']:.0f} MiB")
+                line += (
+                    f"  fit {res['fit_s']:.2f} s (cpu {res['cpu_s']:.2f} s)  "
+                    f"llf {res['llf']:.4f}  peak RSS {res['peak_rss_mib']:.0f} MiB"
+                )
                 if "ratio" in res:
                     line += f"  ratio {res['ratio']:.2f}"
                 if "ratio_cpu" in res:
                     line += f" (cpu {res['ratio_cpu']:.2f})"
                 if "vs_glmer" in res:
                     v = res["vs_glmer"]
-                    line += (f"  llf-glmer {v['llf_diff']:.2e}  max|dfixef| "
-                             f"{v['max_abs_fixef_diff']:.2e}")
+                    line += (
+                        f"  llf-glmer {v['llf_diff']:.2e}  max|dfixef| "
+                        f"{v['max_abs_fixef_diff']:.2e}"
+                    )
             elif res["status"] == "timeout":
                 line += f" after {a.timeout:.0f} s"
                 if res.get("vmhwm_at_timeout_mib"):
@@ -470,11 +550,13 @@ def main():
         ratio = res.get("ratio")
         cpu_ratio = res.get("ratio_cpu")
         target = f" (target {res['target_ratio']})" if "target_ratio" in res else ""
-        print(f"{res['case']:15s} {res['run']:6s} {fmt_s(res.get('fit_s'))}  "
-              f"{fmt_s(res.get('glmer_s'))}   "
-              f"{'   n/a' if ratio is None else f'{ratio:6.2f}'}  "
-              f"{'     n/a' if cpu_ratio is None else f'{cpu_ratio:9.2f}'}  "
-              f"{res['status']}{target}")
+        print(
+            f"{res['case']:15s} {res['run']:6s} {fmt_s(res.get('fit_s'))}  "
+            f"{fmt_s(res.get('glmer_s'))}   "
+            f"{'   n/a' if ratio is None else f'{ratio:6.2f}'}  "
+            f"{'     n/a' if cpu_ratio is None else f'{cpu_ratio:9.2f}'}  "
+            f"{res['status']}{target}"
+        )
 
 
 if __name__ == "__main__":

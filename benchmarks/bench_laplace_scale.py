@@ -23,6 +23,7 @@ the load average before and after (the machine is shared, so wall-time ratios
 move with the load; CPU-time ratios much less). Writes
 benchmarks/out/laplace_scale.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,10 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 MAKE_DATA = Path("/work/shared/tools/make_data.py")
-SIZES = {"small": ["--districts", "10", "--schools", "10", "--size", "27", "--seed", "7"],
-         "large": ["--districts", "81", "--schools", "260", "--size", "29", "--seed", "7"]}
+SIZES = {
+    "small": ["--districts", "10", "--schools", "10", "--size", "27", "--seed", "7"],
+    "large": ["--districts", "81", "--schools", "260", "--size", "29", "--seed", "7"],
+}
 RHS = "x + sex + (1|school) + (1|district)"
 #: R side: the fit's elapsed and CPU (user + system) seconds and log-likelihood.
 GLMER_R = """
@@ -64,8 +67,13 @@ def add_counts(df: pd.DataFrame, seed: int = 11) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     school = rng.normal(0.0, 0.4, df["school"].max() + 1)
     district = rng.normal(0.0, 0.3, df["district"].max() + 1)
-    eta = (0.1 + 0.25 * df["x"] + 0.15 * (df["sex"] == "M")
-           + school[df["school"]] + district[df["district"]])
+    eta = (
+        0.1
+        + 0.25 * df["x"]
+        + 0.15 * (df["sex"] == "M")
+        + school[df["school"]]
+        + district[df["district"]]
+    )
     return df.assign(count=rng.poisson(np.exp(eta)))
 
 
@@ -74,8 +82,11 @@ def make_csv(size: str, folder: Path) -> Path:
     out = folder / f"three_{size}_counts.csv"
     if not out.exists():
         raw = folder / f"three_{size}.csv"
-        subprocess.run([sys.executable, str(MAKE_DATA), "three", *SIZES[size], str(raw)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, str(MAKE_DATA), "three", *SIZES[size], str(raw)],
+            check=True,
+            capture_output=True,
+        )
         add_counts(pd.read_csv(raw)).to_csv(out, index=False)
     return out
 
@@ -85,24 +96,37 @@ def fit_one(csv: str, family: str) -> dict:
     import warnings
 
     import pywemix
+
     df = pd.read_csv(csv)
     response = "pass" if family == "binomial" else "count"
     warnings.simplefilter("ignore")
     t0, c0 = time.perf_counter(), time.process_time()
-    res = pywemix.mix(f"{response} ~ {RHS}", df, ["w1", "w2", "w3"], cond_weights=True,
-                      family=family, n_quad=1)
+    res = pywemix.mix(
+        f"{response} ~ {RHS}", df, ["w1", "w2", "w3"], cond_weights=True, family=family, n_quad=1
+    )
     se = np.asarray(res.bse, dtype=float)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     opt = res.optimization
-    return dict(wall_s=wall, cpu_s=cpu, llf=float(res.llf), iterations=int(opt.iterations),
-                converged=bool(opt.converged), params=np.asarray(res.params, float).tolist(),
-                se=se.tolist(), nobs=len(df),
-                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return dict(
+        wall_s=wall,
+        cpu_s=cpu,
+        llf=float(res.llf),
+        iterations=int(opt.iterations),
+        converged=bool(opt.converged),
+        params=np.asarray(res.params, float).tolist(),
+        se=se.tolist(),
+        nobs=len(df),
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
 
 
 def run_child(args: list) -> dict:
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    out = subprocess.run(
+        [sys.executable, __file__, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -115,15 +139,17 @@ def glmer_one(csv: Path, family: str) -> dict | None:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     script = csv.parent / "glmer_laplace_scale.R"
     script.write_text(GLMER_R)
-    out = subprocess.run(["Rscript", str(script), str(csv), f"{response} ~ {RHS}", family],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["Rscript", str(script), str(csv), f"{response} ~ {RHS}", family],
+        capture_output=True,
+        text=True,
+    )
     if out.returncode != 0:
         print(out.stderr[-2000:])
         return None
     wall, cpu, llf = (float(x) for x in out.stdout.strip().splitlines()[-1].split())
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return dict(wall_s=wall, cpu_s=cpu, llf=llf,
-                peak_rss_mb=peak / 1024 if peak > before else None)
+    return dict(wall_s=wall, cpu_s=cpu, llf=llf, peak_rss_mb=peak / 1024 if peak > before else None)
 
 
 def main():
@@ -144,19 +170,30 @@ def main():
             load0 = os.getloadavg()[0]
             ours = run_child(["--child", str(csv), family])
             theirs = glmer_one(csv, family) if a.with_r else None
-            row = dict(case=f"{size}_{family}", pywemix=ours, glmer=theirs,
-                       load_before=load0, load_after=os.getloadavg()[0])
+            row = dict(
+                case=f"{size}_{family}",
+                pywemix=ours,
+                glmer=theirs,
+                load_before=load0,
+                load_after=os.getloadavg()[0],
+            )
             if theirs:
                 row["wall_ratio"] = ours["wall_s"] / theirs["wall_s"]
                 row["cpu_ratio"] = ours["cpu_s"] / theirs["cpu_s"]
             rows.append(row)
-            print(f"{row['case']:15s} n={ours['nobs']:7d} pywemix wall {ours['wall_s']:7.2f} s "
-                  f"cpu {ours['cpu_s']:7.2f} s peak {ours['peak_rss_mb']:6.0f} MB "
-                  f"iter {ours['iterations']:3d} | glmer "
-                  + ("n/a" if not theirs else
-                     f"wall {theirs['wall_s']:7.2f} s cpu {theirs['cpu_s']:7.2f} s | ratio "
-                     f"wall {row['wall_ratio']:.3f} cpu {row['cpu_ratio']:.3f}")
-                  + f" | load {load0:.1f}->{row['load_after']:.1f}", flush=True)
+            print(
+                f"{row['case']:15s} n={ours['nobs']:7d} pywemix wall {ours['wall_s']:7.2f} s "
+                f"cpu {ours['cpu_s']:7.2f} s peak {ours['peak_rss_mb']:6.0f} MB "
+                f"iter {ours['iterations']:3d} | glmer "
+                + (
+                    "n/a"
+                    if not theirs
+                    else f"wall {theirs['wall_s']:7.2f} s cpu {theirs['cpu_s']:7.2f} s | ratio "
+                    f"wall {row['wall_ratio']:.3f} cpu {row['cpu_ratio']:.3f}"
+                )
+                + f" | load {load0:.1f}->{row['load_after']:.1f}",
+                flush=True,
+            )
     (folder / "laplace_scale.json").write_text(json.dumps(rows, indent=1))
 
 

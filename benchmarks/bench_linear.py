@@ -41,6 +41,7 @@ which can under-report because the CSV parser's own peak is included in the
 baseline. A second subprocess reports tracemalloc's peak of Python + numpy
 allocations during the fit (numpy reports its buffers to tracemalloc).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -98,16 +99,22 @@ def timed(fn, repeats: int):
 def summary(times):
     if not times:
         return None
-    return {"best": min(times), "median": statistics.median(times), "times": list(times),
-            "repeats": len(times)}
+    return {
+        "best": min(times),
+        "median": statistics.median(times),
+        "times": list(times),
+        "repeats": len(times),
+    }
 
 
 def pywemix_fit(df, kind: str, weighted: bool):
     import pywemix
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = pywemix.mix(formula(kind), df, weights=WEIGHTS if weighted else None,
-                          cond_weights=True)
+        res = pywemix.mix(
+            formula(kind), df, weights=WEIGHTS if weighted else None, cond_weights=True
+        )
         _ = res.bse  # robust SEs are computed in mix(); reading them is part of use
     return res
 
@@ -122,9 +129,14 @@ def pywemix_estimates(res):
         "converged": bool(res.converged),
         "theta": [float(t) for t in res.theta],
         "var_components": [
-            {"var1": r.var1, "var2": (None if pd.isna(r.var2) else r.var2),
-             "group": r.group, "variance": float(r.variance)}
-            for r in vc.itertuples()],
+            {
+                "var1": r.var1,
+                "var2": (None if pd.isna(r.var2) else r.var2),
+                "group": r.group,
+                "variance": float(r.variance),
+            }
+            for r in vc.itertuples()
+        ],
         "evaluations": int(getattr(res.optimization, "evaluations", -1)),
         "iterations": int(getattr(res.optimization, "iterations", -1)),
         "warnings": list(res.warnings),
@@ -133,6 +145,7 @@ def pywemix_estimates(res):
 
 def statsmodels_fit(df, kind: str):
     import statsmodels.formula.api as smf
+
     assert kind == "intercept"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -165,8 +178,9 @@ def run_lme4(csv: Path, kinds, repeats: int, tag: str):
 # --------------------------------------------------------------------------- source
 def _git(*args) -> str:
     try:
-        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True,
-                               text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return ""
 
@@ -179,28 +193,35 @@ def snapshot_source(rev: str | None) -> dict:
     same frozen copy: of the working tree (``rev`` None) or of a git revision.
     """
     import hashlib
+
     if SNAP.exists():
         shutil.rmtree(SNAP)
     SNAP.mkdir(parents=True)
     if rev is None:
-        shutil.copytree(REPO / "src" / "pywemix", SNAP / "pywemix",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            REPO / "src" / "pywemix", SNAP / "pywemix", ignore=shutil.ignore_patterns("__pycache__")
+        )
     else:
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "src/pywemix"],
-                                 capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(SNAP), "--strip-components=1"],
-                       input=archive, check=True)
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", rev, "src/pywemix"], capture_output=True, check=True
+        ).stdout
+        subprocess.run(
+            ["tar", "-x", "-C", str(SNAP), "--strip-components=1"], input=archive, check=True
+        )
     digest = hashlib.sha256()
     for f in sorted((SNAP / "pywemix").rglob("*.py")):
         digest.update(f.read_bytes())
     sys.path.insert(0, str(SNAP))
     os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(SNAP)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
-    info = {"source": "working tree" if rev is None else f"git {rev}",
-            "commit": _git("rev-parse", rev or "HEAD"),
-            "dirty_files": (_git("status", "--porcelain", "src").splitlines()
-                            if rev is None else []),
-            "sha256_py": digest.hexdigest()[:16], "snapshot": str(SNAP)}
+        [str(SNAP)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
+    info = {
+        "source": "working tree" if rev is None else f"git {rev}",
+        "commit": _git("rev-parse", rev or "HEAD"),
+        "dirty_files": (_git("status", "--porcelain", "src").splitlines() if rev is None else []),
+        "sha256_py": digest.hexdigest()[:16],
+        "snapshot": str(SNAP),
+    }
     return info
 
 
@@ -221,10 +242,13 @@ def memory_child(csv: str, kind: str, weighted: bool, mode: str) -> None:
     import formulaic  # noqa: F401
 
     import pywemix  # noqa: F401  - import cost outside the measurement
+
     pywemix_fit(df.head(2000), kind, weighted)  # warm imports/caches on small data
     gc.collect()
-    rep = {"frame_bytes": int(df.memory_usage(deep=True).sum()),
-           "pywemix_file": sys.modules["pywemix"].__file__}
+    rep = {
+        "frame_bytes": int(df.memory_usage(deep=True).sum()),
+        "pywemix_file": sys.modules["pywemix"].__file__,
+    }
     if mode == "rss":
         ru_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         st = _proc_status()
@@ -267,8 +291,15 @@ def memory_child(csv: str, kind: str, weighted: bool, mode: str) -> None:
 def measure_memory(csv: Path, kind: str, weighted: bool = True) -> dict:
     rep = {}
     for mode in ("rss", "tracemalloc"):
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--_memory-child",
-               str(csv), kind, "1" if weighted else "0", mode]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--_memory-child",
+            str(csv),
+            kind,
+            "1" if weighted else "0",
+            mode,
+        ]
         proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
         if proc.returncode != 0:
             rep[mode] = {"error": proc.stderr[-1500:]}
@@ -294,6 +325,7 @@ class StageTimer:
             finally:
                 self.totals[label] = self.totals.get(label, 0.0) + time.perf_counter() - t0
                 self.calls[label] = self.calls.get(label, 0) + 1
+
         setattr(owner, attr, wrapper)
         self._undo.append((owner, attr, orig))
 
@@ -319,8 +351,12 @@ STAGES = [
     ("pywemix.estimation.linear", "newton_batch", "Newton with exact gradients", 1),
     ("pywemix.estimation.linear", "minimize_bounded", "L-BFGS-B (+ Newton polish)", 1),
     ("pywemix.objective.gaussian.GaussianObjective", "profiled", "objective evaluations (all)", 1),
-    ("pywemix.objective.gaussian.GaussianObjective", "profiled_grad",
-     "objective + gradient evaluations (all)", 1),
+    (
+        "pywemix.objective.gaussian.GaussianObjective",
+        "profiled_grad",
+        "objective + gradient evaluations (all)",
+        1,
+    ),
     ("pywemix.pipeline|pywemix.fit", "estimate_variance", "robust variance (sandwich)", 0),
     ("pywemix.objective.gaussian.GaussianObjective", "conditional_modes", "conditional modes", 0),
     ("pywemix.results.result", "variance_table", "variance table", 0),
@@ -329,6 +365,7 @@ STAGES = [
 
 def _resolve(path):
     import importlib
+
     parts = path.split(".")
     for i in range(len(parts), 0, -1):
         try:
@@ -343,6 +380,7 @@ def _resolve(path):
 
 def profile_fit(df, kind: str, tag: str) -> dict:
     import pywemix  # noqa: F401
+
     timer = StageTimer()
     for mods, attr, label, _ in STAGES:
         for mod in mods.split("|"):  # alternatives: where the code is now, or was
@@ -354,6 +392,7 @@ def profile_fit(df, kind: str, tag: str) -> dict:
                 timer.wrap(owner, attr, label)
                 break
     import pywemix.estimation.linear as _lin
+
     depth = {label: d for _, _, label, d in STAGES}
     if not hasattr(_lin, "_optimize"):  # older code: the optimiser is called directly
         depth["L-BFGS-B (+ Newton polish)"] = 0
@@ -369,12 +408,23 @@ def profile_fit(df, kind: str, tag: str) -> dict:
     stages = []
     for _, _, label, _ in STAGES:
         if label in timer.totals:
-            stages.append({"stage": label, "depth": depth[label],
-                           "seconds": timer.totals[label],
-                           "calls": timer.calls[label]})
+            stages.append(
+                {
+                    "stage": label,
+                    "depth": depth[label],
+                    "seconds": timer.totals[label],
+                    "calls": timer.calls[label],
+                }
+            )
     top = sum(s["seconds"] for s in stages if s["depth"] == 0)
-    stages.append({"stage": "other (result assembly, fitted values, checks)", "depth": 0,
-                   "seconds": total - top, "calls": 1})
+    stages.append(
+        {
+            "stage": "other (result assembly, fitted values, checks)",
+            "depth": 0,
+            "seconds": total - top,
+            "calls": 1,
+        }
+    )
     # cProfile of one more fit: the top functions by own time
     prof = cProfile.Profile()
     gc.collect()
@@ -386,26 +436,35 @@ def profile_fit(df, kind: str, tag: str) -> dict:
     st.sort_stats("tottime").print_stats(25)
     st.sort_stats("cumulative").print_stats(40)
     (OUT / f"profile_{tag}_{kind}.txt").write_text(buf.getvalue())
-    return {"total": total, "stages": stages,
-            "cprofile_file": str(OUT / f"profile_{tag}_{kind}.txt")}
+    return {
+        "total": total,
+        "stages": stages,
+        "cprofile_file": str(OUT / f"profile_{tag}_{kind}.txt"),
+    }
 
 
 def print_profile(kind, prof):
-    print(f"\nStage wall-clock times, pywemix weighted {kind} fit on 1M rows "
-          f"(total {prof['total']:.2f} s):")
+    print(
+        f"\nStage wall-clock times, pywemix weighted {kind} fit on 1M rows "
+        f"(total {prof['total']:.2f} s):"
+    )
     for s in prof["stages"]:
         ind = "    " * s["depth"]
         pct = 100 * s["seconds"] / prof["total"]
-        print(f"  {ind}{s['stage']:<{52 - len(ind)}} {s['seconds']:8.3f} s {pct:5.1f}%"
-              f"  ({s['calls']} call{'s' if s['calls'] != 1 else ''})")
+        print(
+            f"  {ind}{s['stage']:<{52 - len(ind)}} {s['seconds']:8.3f} s {pct:5.1f}%"
+            f"  ({s['calls']} call{'s' if s['calls'] != 1 else ''})"
+        )
     print(f"  cProfile listing: {prof['cprofile_file']}")
 
 
 # --------------------------------------------------------------------------- comparison
 def compare(pw: dict, lme: dict) -> dict:
     """Unweighted pywemix vs lme4: largest differences in estimates."""
+
     def norm(name):
         return name.replace("[T.", "").replace("]", "").replace("(Intercept)", "Intercept")
+
     lfix = {norm(k): v for k, v in lme["fixef"].items()}
     lse = {norm(k): v for k, v in lme["se"].items()}
     rel_b, rel_se = {}, {}
@@ -418,12 +477,15 @@ def compare(pw: dict, lme: dict) -> dict:
     vc_p = [r["variance"] for r in pw["var_components"]]
     theta_l = lme["theta"] if isinstance(lme["theta"], list) else [lme["theta"]]
     return {
-        "llf_pywemix": pw["llf"], "llf_lme4": lme["loglik"],
+        "llf_pywemix": pw["llf"],
+        "llf_lme4": lme["loglik"],
         "llf_diff": pw["llf"] - lme["loglik"],
         "max_rel_diff_beta": max(rel_b.values()),
         "max_rel_diff_model_se": max(abs(x) for x in rel_se.values()),
-        "theta_pywemix": pw["theta"], "theta_lme4": theta_l,
-        "varcomp_pywemix": vc_p, "varcomp_lme4": vc_l,
+        "theta_pywemix": pw["theta"],
+        "theta_lme4": theta_l,
+        "varcomp_pywemix": vc_p,
+        "varcomp_lme4": vc_l,
     }
 
 
@@ -433,8 +495,10 @@ def fmt(x, w=9, d=3):
 
 
 def print_table(rows, stat):
-    head = (f"{'case (lme4, statsmodels: always unweighted)':<44} {'pywemix':>9} {'lme4':>9} "
-            f"{'statsm.':>9} {'pyw/lme4':>9}")
+    head = (
+        f"{'case (lme4, statsmodels: always unweighted)':<44} {'pywemix':>9} {'lme4':>9} "
+        f"{'statsm.':>9} {'pyw/lme4':>9}"
+    )
     print(f"\n[{stat} of repeats, seconds]")
     print(head)
     print("-" * len(head))
@@ -481,48 +545,81 @@ def bench_dataset(label, csv, df, repeats_py, repeats_r, statsmodels_on, tag):
             print(f"  statsmodels {kind}: best {min(t_s):.3f} s", flush=True)
         lrec = lme["fits"][kind] if lme else None
         lsum = summary(lrec["times"]) if lrec else None
-        rows.append({"case": f"{label} {RANDOM[kind]} weighted",
-                     "pywemix": summary(t_w), "lme4": lsum,
-                     "statsmodels": summary(t_s), "loadavg_before": [load_py, load_r]})
-        rows.append({"case": f"{label} {RANDOM[kind]} unweighted", "pywemix": summary(t_u),
-                     "lme4": lsum, "statsmodels": summary(t_s),
-                     "loadavg_before": [load_py, load_r]})
-        est = {"pywemix_weighted": pywemix_estimates(res_w),
-               "pywemix_unweighted": pywemix_estimates(res_u),
-               "nobs": int(res_w.nobs)}
+        rows.append(
+            {
+                "case": f"{label} {RANDOM[kind]} weighted",
+                "pywemix": summary(t_w),
+                "lme4": lsum,
+                "statsmodels": summary(t_s),
+                "loadavg_before": [load_py, load_r],
+            }
+        )
+        rows.append(
+            {
+                "case": f"{label} {RANDOM[kind]} unweighted",
+                "pywemix": summary(t_u),
+                "lme4": lsum,
+                "statsmodels": summary(t_s),
+                "loadavg_before": [load_py, load_r],
+            }
+        )
+        est = {
+            "pywemix_weighted": pywemix_estimates(res_w),
+            "pywemix_unweighted": pywemix_estimates(res_u),
+            "nobs": int(res_w.nobs),
+        }
         if lrec:
-            est["lme4"] = {k: lrec[k] for k in ("fixef", "se", "theta", "sigma", "loglik",
-                                                "varcorr", "nobs", "warnings")}
+            est["lme4"] = {
+                k: lrec[k]
+                for k in ("fixef", "se", "theta", "sigma", "loglik", "varcorr", "nobs", "warnings")
+            }
             est["unweighted_vs_lme4"] = compare(est["pywemix_unweighted"], lrec)
         if sm_res is not None:
-            est["statsmodels"] = {"params": {k: float(v) for k, v in sm_res.fe_params.items()},
-                                  "llf": float(sm_res.llf),
-                                  "group_var": float(sm_res.cov_re.iloc[0, 0]),
-                                  "scale": float(sm_res.scale),
-                                  "converged": bool(sm_res.converged),
-                                  "warnings": sm_res._bench_warnings}
+            est["statsmodels"] = {
+                "params": {k: float(v) for k, v in sm_res.fe_params.items()},
+                "llf": float(sm_res.llf),
+                "group_var": float(sm_res.cov_re.iloc[0, 0]),
+                "scale": float(sm_res.scale),
+                "converged": bool(sm_res.converged),
+                "warnings": sm_res._bench_warnings,
+            }
         extra[kind] = est
     return rows, extra, (lme["meta"] if lme else None)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--large", action="store_true",
-                    help="also benchmark 1,000,000 rows in 10,000 schools")
-    ap.add_argument("--profile", action="store_true",
-                    help="with --large: stage timings and cProfile of the 1M fits")
+    ap.add_argument(
+        "--large", action="store_true", help="also benchmark 1,000,000 rows in 10,000 schools"
+    )
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="with --large: stage timings and cProfile of the 1M fits",
+    )
     ap.add_argument("--repeats", type=int, default=20, help="repeats on the PISA example")
     ap.add_argument("--large-repeats", type=int, default=3, help="repeats at 1M rows")
     ap.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
-    ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
-                    help="first wait up to SECONDS for the 1-min load average to "
-                         "drop below 0.3 (other jobs on the machine distort timings)")
-    ap.add_argument("--profile-only", action="store_true",
-                    help="only the stage timings / cProfile of the 1M fits "
-                         "(writes benchmarks/out/profile_large.json)")
-    ap.add_argument("--rev", default=None,
-                    help="benchmark this git revision of src/pywemix (default: a frozen "
-                         "copy of the working tree)")
+    ap.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="first wait up to SECONDS for the 1-min load average to "
+        "drop below 0.3 (other jobs on the machine distort timings)",
+    )
+    ap.add_argument(
+        "--profile-only",
+        action="store_true",
+        help="only the stage timings / cProfile of the 1M fits "
+        "(writes benchmarks/out/profile_large.json)",
+    )
+    ap.add_argument(
+        "--rev",
+        default=None,
+        help="benchmark this git revision of src/pywemix (default: a frozen "
+        "copy of the working tree)",
+    )
     ap.add_argument("--_memory-child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._memory_child:
@@ -535,16 +632,33 @@ def main(argv=None):
     import scipy
 
     import pywemix
-    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
-                                          "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
-    meta = {"python": platform.python_version(), "numpy": np.__version__,
-            "scipy": scipy.__version__, "pandas": pd.__version__,
-            "formulaic": formulaic.__version__, "pywemix": pywemix.__version__,
-            "cpus": os.cpu_count(), "machine": platform.machine(), "env": env,
-            "pywemix_source": source, "pywemix_file": pywemix.__file__}
+
+    env = {
+        k: os.environ.get(k)
+        for k in (
+            "OPENBLAS_CORETYPE",
+            "OPENBLAS_L2_SIZE",
+            "OPENBLAS_NUM_THREADS",
+            "OMP_NUM_THREADS",
+        )
+    }
+    meta = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "pandas": pd.__version__,
+        "formulaic": formulaic.__version__,
+        "pywemix": pywemix.__version__,
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "env": env,
+        "pywemix_source": source,
+        "pywemix_file": pywemix.__file__,
+    }
     assert pywemix.__file__.startswith(str(SNAP)), pywemix.__file__
     try:
         import statsmodels
+
         meta["statsmodels"] = statsmodels.__version__
         have_sm = True
     except ImportError:
@@ -554,26 +668,31 @@ def main(argv=None):
         wait_quiet(0.3, args.wait_quiet)
     meta["loadavg_start"] = other_load()
     print("environment:", json.dumps(env), f"load average {meta['loadavg_start']:.2f}")
-    print(f"pywemix from {source['source']} (commit {source['commit'][:10]}, "
-          f"{len(source['dirty_files'])} modified files, sha {source['sha256_py']})")
+    print(
+        f"pywemix from {source['source']} (commit {source['commit'][:10]}, "
+        f"{len(source['dirty_files'])} modified files, sha {source['sha256_py']})"
+    )
 
     if args.profile_only:
         if not LARGE_CSV.exists():
-            subprocess.run([sys.executable, str(MAKE_DATA), *LARGE_ARGS, str(LARGE_CSV)],
-                           check=True)
+            subprocess.run(
+                [sys.executable, str(MAKE_DATA), *LARGE_ARGS, str(LARGE_CSV)], check=True
+            )
         big = pd.read_csv(LARGE_CSV)
         pywemix_fit(big.head(5000), "slope", True)  # warm-up
         prof = {k: profile_fit(big, k, "large") for k in ("intercept", "slope")}
         for kind, pr in prof.items():
             print_profile(kind, pr)
         (OUT / "profile_large.json").write_text(
-            json.dumps({"meta": meta, "profile_large": prof}, indent=1, default=str))
+            json.dumps({"meta": meta, "profile_large": prof}, indent=1, default=str)
+        )
         return
 
     small = pd.read_csv(SMALL_CSV)
     rows, estimates = [], {}
-    r, e, lmeta = bench_dataset("PISA 3,053", SMALL_CSV, small, args.repeats,
-                                args.repeats, have_sm, "small")
+    r, e, lmeta = bench_dataset(
+        "PISA 3,053", SMALL_CSV, small, args.repeats, args.repeats, have_sm, "small"
+    )
     rows += r
     estimates["small"] = e
     meta["lme4"] = lmeta
@@ -582,13 +701,15 @@ def main(argv=None):
     if args.large:
         if not LARGE_CSV.exists():
             print(f"generating {LARGE_CSV} ...", flush=True)
-            subprocess.run([sys.executable, str(MAKE_DATA), *LARGE_ARGS, str(LARGE_CSV)],
-                           check=True)
+            subprocess.run(
+                [sys.executable, str(MAKE_DATA), *LARGE_ARGS, str(LARGE_CSV)], check=True
+            )
         t0 = time.perf_counter()
         big = pd.read_csv(LARGE_CSV)
         print(f"read {len(big):,} rows in {time.perf_counter() - t0:.1f} s", flush=True)
-        r, e, _ = bench_dataset("1M/10k", LARGE_CSV, big, args.large_repeats,
-                                args.large_repeats, False, "large")
+        r, e, _ = bench_dataset(
+            "1M/10k", LARGE_CSV, big, args.large_repeats, args.large_repeats, False, "large"
+        )
         rows += r
         estimates["large"] = e
         if not args.no_memory:
@@ -598,14 +719,18 @@ def main(argv=None):
                 mem[kind] = measure_memory(LARGE_CSV, kind)
             report["memory_large"] = mem
         if args.profile:
-            report["profile_large"] = {k: profile_fit(big, k, "large")
-                                       for k in ("intercept", "slope")}
+            report["profile_large"] = {
+                k: profile_fit(big, k, "large") for k in ("intercept", "slope")
+            }
 
     meta["loadavg_end"] = other_load()
     if max(meta["loadavg_start"], meta["loadavg_end"]) > 1.2:
-        print(f"\nWARNING: load average {meta['loadavg_start']:.2f} at start, "
-              f"{meta['loadavg_end']:.2f} at end: other jobs shared the CPUs, "
-              "timings are inflated", flush=True)
+        print(
+            f"\nWARNING: load average {meta['loadavg_start']:.2f} at start, "
+            f"{meta['loadavg_end']:.2f} at end: other jobs shared the CPUs, "
+            "timings are inflated",
+            flush=True,
+        )
     print_table(rows, "best")
     print_table(rows, "median")
     if "memory_large" in report:
@@ -614,25 +739,33 @@ def main(argv=None):
             rss, tm = m.get("rss", {}), m.get("tracemalloc", {})
             frame = rss.get("frame_bytes") or tm.get("frame_bytes") or 0
             beyond = rss.get("peak_beyond_data", float("nan")) / 2**20
-            print(f"  {kind:<10} RSS peak +{beyond:7.0f} MiB"
-                  f"  [{rss.get('method', rss.get('error', '?'))}]")
+            print(
+                f"  {kind:<10} RSS peak +{beyond:7.0f} MiB"
+                f"  [{rss.get('method', rss.get('error', '?'))}]"
+            )
             traced = tm.get("tracemalloc_peak", float("nan")) / 2**20
-            print(f"  {'':<10} tracemalloc peak {traced:7.0f} MiB"
-                  f"  (data frame itself {frame / 2**20:.0f} MiB)")
+            print(
+                f"  {'':<10} tracemalloc peak {traced:7.0f} MiB"
+                f"  (data frame itself {frame / 2**20:.0f} MiB)"
+            )
     for tag, est in estimates.items():
         for kind, e in est.items():
             c = e.get("unweighted_vs_lme4")
             if c:
-                print(f"\n{tag} {kind}: unweighted pywemix vs lme4: logLik {c['llf_pywemix']:.4f}"
-                      f" vs {c['llf_lme4']:.4f} (diff {c['llf_diff']:.2e}); max rel. diff "
-                      f"beta {c['max_rel_diff_beta']:.1e}, "
-                      f"model SE {c['max_rel_diff_model_se']:.1e}; "
-                      f"theta {np.round(c['theta_pywemix'], 6).tolist()} vs "
-                      f"{np.round(c['theta_lme4'], 6).tolist()}")
+                print(
+                    f"\n{tag} {kind}: unweighted pywemix vs lme4: logLik {c['llf_pywemix']:.4f}"
+                    f" vs {c['llf_lme4']:.4f} (diff {c['llf_diff']:.2e}); max rel. diff "
+                    f"beta {c['max_rel_diff_beta']:.1e}, "
+                    f"model SE {c['max_rel_diff_model_se']:.1e}; "
+                    f"theta {np.round(c['theta_pywemix'], 6).tolist()} vs "
+                    f"{np.round(c['theta_lme4'], 6).tolist()}"
+                )
             if "statsmodels" in e:
                 s = e["statsmodels"]
-                print(f"{tag} {kind}: statsmodels logLik {s['llf']:.4f}, converged "
-                      f"{s['converged']}, warnings {len(s['warnings'])}")
+                print(
+                    f"{tag} {kind}: statsmodels logLik {s['llf']:.4f}, converged "
+                    f"{s['converged']}, warnings {len(s['warnings'])}"
+                )
     if "profile_large" in report:
         for kind, prof in report["profile_large"].items():
             print_profile(kind, prof)

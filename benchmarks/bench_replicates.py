@@ -11,6 +11,7 @@ with explicit replicate weights (timed on ``--separate`` of them, default
 81, and scaled to 405; ``--separate 405`` runs them all). Writes
 benchmarks/out/replicates.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,9 +37,22 @@ PVS = {"pv1math": [f"pv{k}math" for k in range(1, 6)]}
 def load():
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "pisa.csv"
-        subprocess.run([sys.executable, str(MAKE_DATA), "pisa", "--schools", "157",
-                        "--seed", "11", "--replicates", "80", str(out)], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(MAKE_DATA),
+                "pisa",
+                "--schools",
+                "157",
+                "--seed",
+                "11",
+                "--replicates",
+                "80",
+                str(out),
+            ],
+            check=True,
+            capture_output=True,
+        )
         return pd.read_csv(out)
 
 
@@ -53,8 +67,9 @@ def best_of(fn, repeats=3):
 
 def separate(df, n):
     """``n`` of the 405 fits as separate mix() calls with explicit weights."""
-    jobs = [(pv, None) for pv in PVS["pv1math"]] + \
-        [(pv, r) for pv in PVS["pv1math"] for r in range(1, 81)]
+    jobs = [(pv, None) for pv in PVS["pv1math"]] + [
+        (pv, r) for pv in PVS["pv1math"] for r in range(1, 81)
+    ]
     t0 = time.perf_counter()
     for pv, r in jobs[:n]:
         d = df.assign(pv1math=df[pv])
@@ -75,19 +90,29 @@ def main():
 
     def one_call():
         return pywemix.mix(FORMULA, df, WEIGHTS, replicates=rep, plausible_values=PVS)
+
     res = one_call()
     fast = best_of(one_call)
     slow = separate(df, a.separate)
-    print(f"5 PV x 80 Fay replicates (405 fits) in one mix() call: {fast:.2f} s "
-          f"(target 2 s)")
-    print(f"405 separate mix() calls: {slow:.1f} s "
-          f"({'measured' if a.separate >= 405 else f'{a.separate} timed, scaled'}); "
-          f"speed-up {slow / fast:.0f}x")
+    print(f"5 PV x 80 Fay replicates (405 fits) in one mix() call: {fast:.2f} s (target 2 s)")
+    print(
+        f"405 separate mix() calls: {slow:.1f} s "
+        f"({'measured' if a.separate >= 405 else f'{a.separate} timed, scaled'}); "
+        f"speed-up {slow / fast:.0f}x"
+    )
     print(res.tidy()[["term", "estimate", "std_error"]].to_string(index=False))
     (HERE / "out").mkdir(exist_ok=True)
-    (HERE / "out" / "replicates.json").write_text(json.dumps(
-        dict(one_call_405_fits_s=fast, separate_405_fits_s=slow,
-             separate_timed=min(a.separate, 405), speedup=slow / fast), indent=1))
+    (HERE / "out" / "replicates.json").write_text(
+        json.dumps(
+            dict(
+                one_call_405_fits_s=fast,
+                separate_405_fits_s=slow,
+                separate_timed=min(a.separate, 405),
+                speedup=slow / fast,
+            ),
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

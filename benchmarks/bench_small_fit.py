@@ -24,6 +24,7 @@ medians over repeats and the ratio of the medians. The load average is
 recorded before every repeat. ``build_design`` alone (stage 1) is timed in
 the same loop. Results: ``benchmarks/out/small_fit.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,33 +52,73 @@ if not MAKE_DATA.exists():
     MAKE_DATA = HERE.parent.parent / "shared" / "tools" / "make_data.py"
 RHS = "st29q03 + sc14q02 + st04q01 + escs"
 WEIGHTS = ["pwt1", "pwt2"]
-VARS = ["schoolid", "escs", "st04q01", "st29q03", "sc14q02", "pwt1", "pwt2", "pv1math",
-        "highmath"]
+VARS = ["schoolid", "escs", "st04q01", "st29q03", "sc14q02", "pwt1", "pwt2", "pv1math", "highmath"]
 
 #: name, formula, family, n_quad, {R name: R spec}, slow
 CASES = [
-    ("linear", f"pv1math ~ {RHS} + (1|schoolid)", "gaussian", 13,
-     {"lmer": dict(fun="lmer", REML=False)}, False),
-    ("linear_slope", f"pv1math ~ {RHS} + (1 + escs|schoolid)", "gaussian", 13,
-     {"lmer": dict(fun="lmer", REML=False)}, False),
-    ("logit_laplace", f"highmath ~ {RHS} + (1|schoolid)", "binomial", 1,
-     {"glmer": dict(fun="glmer", family="binomial", nAGQ=1),
-      "glmmTMB": dict(fun="glmmTMB", family="binomial")}, False),
-    ("logit_agq13", f"highmath ~ {RHS} + (1|schoolid)", "binomial", 13,
-     {"glmer": dict(fun="glmer", family="binomial", nAGQ=13)}, True),
+    (
+        "linear",
+        f"pv1math ~ {RHS} + (1|schoolid)",
+        "gaussian",
+        13,
+        {"lmer": dict(fun="lmer", REML=False)},
+        False,
+    ),
+    (
+        "linear_slope",
+        f"pv1math ~ {RHS} + (1 + escs|schoolid)",
+        "gaussian",
+        13,
+        {"lmer": dict(fun="lmer", REML=False)},
+        False,
+    ),
+    (
+        "logit_laplace",
+        f"highmath ~ {RHS} + (1|schoolid)",
+        "binomial",
+        1,
+        {
+            "glmer": dict(fun="glmer", family="binomial", nAGQ=1),
+            "glmmTMB": dict(fun="glmmTMB", family="binomial"),
+        },
+        False,
+    ),
+    (
+        "logit_agq13",
+        f"highmath ~ {RHS} + (1|schoolid)",
+        "binomial",
+        13,
+        {"glmer": dict(fun="glmer", family="binomial", nAGQ=13)},
+        True,
+    ),
 ]
 
 
 def make_data(folder: Path) -> Path:
     out = folder / "pisa_150x25_seed1.csv"
-    subprocess.run([sys.executable, str(MAKE_DATA), "pisa", "--schools", "150", "--size",
-                    "25", "--seed", "1", str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(MAKE_DATA),
+            "pisa",
+            "--schools",
+            "150",
+            "--size",
+            "25",
+            "--seed",
+            "1",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
 def pywemix_fit(df, formula, family, n_quad, weighted):
-    res = pywemix.mix(formula, df, WEIGHTS if weighted else None, cond_weights=True,
-                      family=family, n_quad=n_quad)
+    res = pywemix.mix(
+        formula, df, WEIGHTS if weighted else None, cond_weights=True, family=family, n_quad=n_quad
+    )
     _ = res.bse
     return res
 
@@ -115,8 +156,7 @@ def run(df, csv, repeats, slow_repeats, use_r):
                 if r >= (slow_repeats if slow else repeats):
                     continue
                 for weighted in (False, True):
-                    t, cpu, res = timed(
-                        lambda: pywemix_fit(df, formula, family, n_quad, weighted))  # noqa: B023 (called within this iteration)
+                    t, cpu, res = timed(lambda: pywemix_fit(df, formula, family, n_quad, weighted))  # noqa: B023 (called within this iteration)
                     add(f"{name}.pywemix{'_weighted' if weighted else ''}", t, cpu)
                     if not weighted:
                         checks[name] = {"pywemix_llf": float(res.llf)}
@@ -146,35 +186,46 @@ def report(times, checks):
                 py = median(times[f"{name}.pywemix{suffix}"])
                 pyw = median(times[f"{name}.pywemix_weighted{suffix}"])
                 rt = median(times.get(f"{name}.{rname}{suffix}", []))
-                row.update({f"pywemix_ms_{clock}": 1e3 * py,
-                            f"pywemix_weighted_ms_{clock}": 1e3 * pyw,
-                            f"r_ms_{clock}": None if rt is None else 1e3 * rt,
-                            f"ratio_{clock}": None if rt is None else py / rt,
-                            f"ratio_weighted_{clock}": None if rt is None else pyw / rt})
+                row.update(
+                    {
+                        f"pywemix_ms_{clock}": 1e3 * py,
+                        f"pywemix_weighted_ms_{clock}": 1e3 * pyw,
+                        f"r_ms_{clock}": None if rt is None else 1e3 * rt,
+                        f"ratio_{clock}": None if rt is None else py / rt,
+                        f"ratio_weighted_{clock}": None if rt is None else pyw / rt,
+                    }
+                )
             rows.append(row)
     for clock in ("wall", "cpu"):
         print(f"\n{clock} time, medians (ms); ratio = pywemix / R, same run")
-        print(f"{'case':15s} {'R fit':8s} {'pywemix':>9s} {'weighted':>9s} {'R':>9s} "
-              f"{'ratio':>6s} {'ratio w':>7s}")
+        print(
+            f"{'case':15s} {'R fit':8s} {'pywemix':>9s} {'weighted':>9s} {'R':>9s} "
+            f"{'ratio':>6s} {'ratio w':>7s}"
+        )
         for row in rows:
             r_ms = row[f"r_ms_{clock}"]
-            print(f"{row['case']:15s} {row['r_fit']:8s} {row[f'pywemix_ms_{clock}']:9.2f} "
-                  f"{row[f'pywemix_weighted_ms_{clock}']:9.2f} "
-                  f"{'n/a' if r_ms is None else f'{r_ms:.1f}':>9s} "
-                  f"{'n/a' if r_ms is None else format(row[f'ratio_{clock}'], '.3f'):>6s} "
-                  f"{'n/a' if r_ms is None else format(row[f'ratio_weighted_{clock}'], '.3f'):>7s}")
+            print(
+                f"{row['case']:15s} {row['r_fit']:8s} {row[f'pywemix_ms_{clock}']:9.2f} "
+                f"{row[f'pywemix_weighted_ms_{clock}']:9.2f} "
+                f"{'n/a' if r_ms is None else f'{r_ms:.1f}':>9s} "
+                f"{'n/a' if r_ms is None else format(row[f'ratio_{clock}'], '.3f'):>6s} "
+                f"{'n/a' if r_ms is None else format(row[f'ratio_weighted_{clock}'], '.3f'):>7s}"
+            )
     design = median(times["linear.build_design_weighted"])
     fit = median(times["linear.pywemix_weighted"])
-    print(f"\nbuild_design alone (linear, weighted): {1e3 * design:.2f} ms, "
-          f"{100 * design / fit:.0f}% of the weighted fit (wall medians)")
+    print(
+        f"\nbuild_design alone (linear, weighted): {1e3 * design:.2f} ms, "
+        f"{100 * design / fit:.0f}% of the weighted fit (wall medians)"
+    )
     for name, c in checks.items():
         print(f"llf {name}: " + ", ".join(f"{k} {v:.6f}" for k, v in c.items()))
     return rows
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--slow-repeats", type=int, default=3)
     p.add_argument("--no-r", action="store_true", help="time pywemix only")
@@ -191,8 +242,11 @@ def main():
     env["load_average_end"] = load_average()
     print(f"load average: start {env['load_average']}, end {env['load_average_end']}")
     (HERE / "out").mkdir(exist_ok=True)
-    (HERE / "out" / "small_fit.json").write_text(json.dumps(
-        dict(environment=env, rows=rows, checks=checks, loads=loads, times=times), indent=1))
+    (HERE / "out" / "small_fit.json").write_text(
+        json.dumps(
+            dict(environment=env, rows=rows, checks=checks, loads=loads, times=times), indent=1
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Usage: python benchmarks/bench_survey.py
   correlated slope, ML) with bootstrap_lrt (target: under 10 s).
 Writes benchmarks/out/survey.json.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,10 +37,14 @@ def main():
     warnings.simplefilter("ignore", pywemix.PywemixWarning)
     df = pd.read_csv(DATA / "pisa_s1.csv")
     pvs = {"math": [f"pv{k}math" for k in range(1, 6)]}
-    one = best_of(lambda: pywemix.mix(FORMULA, df.assign(math=df["pv1math"]), ["pwt1", "pwt2"],
-                                      cond_weights=True))
-    five = best_of(lambda: pywemix.mix(FORMULA, df, ["pwt1", "pwt2"], cond_weights=True,
-                                       plausible_values=pvs))
+    one = best_of(
+        lambda: pywemix.mix(
+            FORMULA, df.assign(math=df["pv1math"]), ["pwt1", "pwt2"], cond_weights=True
+        )
+    )
+    five = best_of(
+        lambda: pywemix.mix(FORMULA, df, ["pwt1", "pwt2"], cond_weights=True, plausible_values=pvs)
+    )
     print(f"one fit {one:.3f} s, 5 plausible values {five:.3f} s, ratio {five / one:.2f}")
     s = pd.read_csv(DATA / "sleepstudy.csv")
     m0 = pywemix.mix("Reaction ~ Days + (1|Subject)", s)
@@ -49,8 +54,11 @@ def main():
     boot = time.perf_counter() - t0
     print(f"bootstrap_lrt n=1000 (2000 refits): {boot:.2f} s; {b}")
     (HERE / "out").mkdir(exist_ok=True)
-    (HERE / "out" / "survey.json").write_text(json.dumps(
-        dict(one_fit_s=one, five_pv_s=five, ratio=five / one, bootstrap_1000_s=boot), indent=1))
+    (HERE / "out" / "survey.json").write_text(
+        json.dumps(
+            dict(one_fit_s=one, five_pv_s=five, ratio=five / one, bootstrap_1000_s=boot), indent=1
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ The file is written in chunks: pyreadstat writes the header and dictionary
 appended in SPSS's bytecode compression, encoded with numpy; the case count
 in the header is then set. Writes benchmarks/out/survey_files.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,22 +53,52 @@ HERE = Path(__file__).resolve().parent
 ROWS = 613_744
 COUNTRIES = 81
 SCHOOLS = 21_629
-SCALES = ["MATH", "READ", "SCIE", "MCCR", "MCQN", "MCSS", "MCUD", "MPEM", "MPFS", "MPIN",
-          "MPRE", "FLIT", "CRTH", "GLCM", "ECOM"]
+SCALES = [
+    "MATH",
+    "READ",
+    "SCIE",
+    "MCCR",
+    "MCQN",
+    "MCSS",
+    "MCUD",
+    "MPEM",
+    "MPFS",
+    "MPIN",
+    "MPRE",
+    "FLIT",
+    "CRTH",
+    "GLCM",
+    "ECOM",
+]
 N_ITEMS, N_INDICES = 925, 120
-ITEM_LABELS = {1.0: "Strongly disagree", 2.0: "Disagree", 3.0: "Agree", 4.0: "Strongly agree",
-               95.0: "Valid Skip", 97.0: "Not Applicable", 98.0: "Invalid", 99.0: "No Response"}
-MODEL = (["CNT", "CNTSCHID", "ESCS", "ST004D01T", "W_FSTUWT", "W_SCHGRNRABWT"]
-         + [f"PV{k}MATH" for k in range(1, 11)] + [f"ST{i:04d}" for i in range(1, 8)]
-         + [f"IDX{i:03d}" for i in range(1, 8)])          # 30 columns
+ITEM_LABELS = {
+    1.0: "Strongly disagree",
+    2.0: "Disagree",
+    3.0: "Agree",
+    4.0: "Strongly agree",
+    95.0: "Valid Skip",
+    97.0: "Not Applicable",
+    98.0: "Invalid",
+    99.0: "No Response",
+}
+MODEL = (
+    ["CNT", "CNTSCHID", "ESCS", "ST004D01T", "W_FSTUWT", "W_SCHGRNRABWT"]
+    + [f"PV{k}MATH" for k in range(1, 11)]
+    + [f"ST{i:04d}" for i in range(1, 8)]
+    + [f"IDX{i:03d}" for i in range(1, 8)]
+)  # 30 columns
 
 
 def numeric_columns() -> list:
-    return (["CNTRYID", "CNTSCHID", "CNTSTUID", "ST004D01T"]
-            + [f"ST{i:04d}" for i in range(1, N_ITEMS)]
-            + ["ESCS"] + [f"IDX{i:03d}" for i in range(1, N_INDICES)]
-            + [f"PV{k}{s}" for s in SCALES for k in range(1, 11)]
-            + ["W_FSTUWT"] + [f"W_FSTURWT{r}" for r in range(1, 81)])
+    return (
+        ["CNTRYID", "CNTSCHID", "CNTSTUID", "ST004D01T"]
+        + [f"ST{i:04d}" for i in range(1, N_ITEMS)]
+        + ["ESCS"]
+        + [f"IDX{i:03d}" for i in range(1, N_INDICES)]
+        + [f"PV{k}{s}" for s in SCALES for k in range(1, 11)]
+        + ["W_FSTUWT"]
+        + [f"W_FSTURWT{r}" for r in range(1, 81)]
+    )
 
 
 def chunk_values(start: int, n: int, seed: int = 0) -> np.ndarray:
@@ -76,8 +107,12 @@ def chunk_values(start: int, n: int, seed: int = 0) -> np.ndarray:
     rows = np.arange(start, start + n)
     school = rows * SCHOOLS // ROWS
     country = school * COUNTRIES // SCHOOLS
-    cols = [country + 1.0, 100000.0 * (country + 1) + school, rows + 1.0,
-            rng.integers(1, 3, n).astype(float)]
+    cols = [
+        country + 1.0,
+        100000.0 * (country + 1) + school,
+        rows + 1.0,
+        rng.integers(1, 3, n).astype(float),
+    ]
     items = rng.integers(1, 5, size=(n, N_ITEMS - 1)).astype(float)
     items[rng.random(items.shape) < 0.05] = 99.0
     indices = rng.normal(size=(n, N_INDICES)).round(4)
@@ -111,8 +146,9 @@ def encode_rows(cnt: np.ndarray, values: np.ndarray) -> bytes:
     codes[:, 1:][np.isnan(v)] = 255
     raw = np.empty((n, seg, 8), dtype=np.uint8)
     raw[:, 1:, :] = v.astype("<f8").view(np.uint8).reshape(n, m, 8)
-    raw[:, 0, :] = np.frombuffer(b"".join(s.encode().ljust(8) for s in cnt),
-                                 dtype=np.uint8).reshape(n, 8)
+    raw[:, 0, :] = np.frombuffer(
+        b"".join(s.encode().ljust(8) for s in cnt), dtype=np.uint8
+    ).reshape(n, 8)
     is_raw = codes == 253
     blocks = seg // 8
     per_block = is_raw.reshape(n * blocks, 8)
@@ -138,8 +174,9 @@ def write_student_file(path: Path, rows: int, chunk: int = CHUNK) -> None:
     labels = {c: ITEM_LABELS for c in items}
     labels["ST004D01T"] = {1.0: "Female", 2.0: "Male", 99.0: "No Response"}
     missing = {c: [{"lo": 95.0, "hi": 99.0}] for c in items + ["ESCS"]}
-    pyreadstat.write_sav(template, str(path), variable_value_labels=labels,
-                         missing_ranges=missing, row_compress=True)
+    pyreadstat.write_sav(
+        template, str(path), variable_value_labels=labels, missing_ranges=missing, row_compress=True
+    )
     with open(path, "r+b") as fh:
         fh.seek(72)
         assert struct.unpack("<i", fh.read(4))[0] == 1, "expected bytecode compression"
@@ -159,9 +196,13 @@ def write_school_file(path: Path, rows: int) -> None:
     school = np.arange(n)
     country = school * COUNTRIES // SCHOOLS
     rng = np.random.default_rng(7)
-    df = pd.DataFrame({"CNT": [f"C{c:02d}" for c in country],
-                       "CNTSCHID": 100000.0 * (country + 1) + school,
-                       "W_SCHGRNRABWT": rng.uniform(1, 50, n)})
+    df = pd.DataFrame(
+        {
+            "CNT": [f"C{c:02d}" for c in country],
+            "CNTSCHID": 100000.0 * (country + 1) + school,
+            "W_SCHGRNRABWT": rng.uniform(1, 50, n),
+        }
+    )
     extra = rng.integers(1, 5, size=(n, 200)).astype(float)
     df = pd.concat([df, pd.DataFrame(extra, columns=[f"SC{i:03d}" for i in range(200)])], axis=1)
     pyreadstat.write_sav(df, str(path), row_compress=True)
@@ -169,8 +210,9 @@ def write_school_file(path: Path, rows: int) -> None:
 
 def check_file(path: Path, rows: int) -> None:
     """The file reads back as generated (a few columns, two chunks)."""
-    got, meta = pyreadstat.read_sav(str(path), usecols=["CNT", "CNTSCHID", "PV3MATH",
-                                                        "W_FSTURWT80", "ST0005"], row_limit=1000)
+    got, meta = pyreadstat.read_sav(
+        str(path), usecols=["CNT", "CNTSCHID", "PV3MATH", "W_FSTURWT80", "ST0005"], row_limit=1000
+    )
     want = pd.DataFrame(chunk_values(0, min(CHUNK, rows))[:1000], columns=numeric_columns())
     assert pyreadstat.read_sav(str(path), metadataonly=True)[1].number_rows == rows
     np.testing.assert_array_equal(got["CNT"], country_codes(0, 1000))
@@ -182,28 +224,42 @@ def check_file(path: Path, rows: int) -> None:
 
 
 CHILD = {
-    "full_pass": ("import pyreadstat", """
+    "full_pass": (
+        "import pyreadstat",
+        """
 n = 0
 for df, meta in pyreadstat.read_file_in_chunks(pyreadstat.read_sav, {path!r}, chunksize=100000):
     n += len(df)
 assert n == {rows}
-"""),
-    "one_column": ("import pyreadstat", """
+""",
+    ),
+    "one_column": (
+        "import pyreadstat",
+        """
 df, meta = pyreadstat.read_sav({path!r}, usecols=["ESCS"])
 assert len(df) == {rows}
-"""),
-    "open": ("import pywemix", """
+""",
+    ),
+    "open": (
+        "import pywemix",
+        """
 sdf = pywemix.read_survey({path!r}, survey="PISA", school={school!r}, cache={cache!r})
 assert len(sdf.plausible_values) == 15
-"""),
-    "read_survey": ("import pywemix", """
+""",
+    ),
+    "read_survey": (
+        "import pywemix",
+        """
 sdf = pywemix.read_survey({path!r}, survey="PISA", school={school!r}, cache={cache!r},
                           columns={columns!r})
 d = sdf.get_data({columns!r})
 assert d.shape == ({rows}, {ncol}), d.shape
 assert d["ST0001"].dtype.name == "category" and d["W_SCHGRNRABWT"].notna().all()
-"""),
-    "fit_by_country": ("import json, warnings\nimport pywemix", """
+""",
+    ),
+    "fit_by_country": (
+        "import json, warnings\nimport pywemix",
+        """
 warnings.simplefilter("ignore")            # the countries' notes are on the results
 sdf = pywemix.read_survey({path!r}, survey="PISA", school={school!r}, cache={cache!r})
 t_open = time.perf_counter() - t0
@@ -221,7 +277,8 @@ print(json.dumps({{"open_seconds": round(t_open, 2), "read_seconds": round(t_rea
                   "countries": len(res), "failed": len(res.errors),
                   "plausible_values": len(first.fits), "replicates": first.n_replicates,
                   "method": first.method, "kind": first.default_kind}}))
-"""),
+""",
+    ),
 }
 
 
@@ -230,20 +287,28 @@ def run_child(kind: str, **fmt) -> dict:
     the process's CPU seconds (imports included; comparable on a loaded
     machine) and its peak resident memory (VmHWM)."""
     imports, body = CHILD[kind]
-    code = (imports + "\nimport time\nt0 = time.perf_counter()\n" + body.format(**fmt)
-            + "\nt = time.perf_counter() - t0\n"
-              "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
-              "print(t, int(hwm.split()[1]))\n")
+    code = (
+        imports
+        + "\nimport time\nt0 = time.perf_counter()\n"
+        + body.format(**fmt)
+        + "\nt = time.perf_counter() - t0\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "print(t, int(hwm.split()[1]))\n"
+    )
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    lines = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                           text=True).stdout.splitlines()
+    lines = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout.splitlines()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     out = lines[-1].split()
-    res = {"seconds": round(float(out[-2]), 2), "cpu_seconds": round(cpu, 1),
-           "peak_rss_mb": round(int(out[-1]) / 1024),
-           "load": [round(x, 2) for x in os.getloadavg()]}
-    for line in lines[:-1]:              # a phase record printed by the body
+    res = {
+        "seconds": round(float(out[-2]), 2),
+        "cpu_seconds": round(cpu, 1),
+        "peak_rss_mb": round(int(out[-1]) / 1024),
+        "load": [round(x, 2) for x in os.getloadavg()],
+    }
+    for line in lines[:-1]:  # a phase record printed by the body
         if line.startswith("{"):
             res.update(json.loads(line))
     return res
@@ -253,18 +318,28 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=ROWS)
     ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--fit-pvs", type=int, default=10,
-                    help="plausible values of the by-country fit (2..10; 10: the full model)")
+    ap.add_argument(
+        "--fit-pvs",
+        type=int,
+        default=10,
+        help="plausible values of the by-country fit (2..10; 10: the full model)",
+    )
     ap.add_argument("--no-fit", action="store_true", help="measure the reads only")
-    ap.add_argument("--scratch", help="folder of the files (student.sav, school.sav): "
-                                      "written there unless they are, and kept")
+    ap.add_argument(
+        "--scratch",
+        help="folder of the files (student.sav, school.sav): "
+        "written there unless they are, and kept",
+    )
     args = ap.parse_args()
-    if args.fit_pvs < 2:     # plausible values are combined: one alone is a plain column
+    if args.fit_pvs < 2:  # plausible values are combined: one alone is a plain column
         ap.error("--fit-pvs needs 2 or more plausible values")
     given = args.scratch is not None
-    scratch = Path(args.scratch) if given else Path(tempfile.mkdtemp(
-        prefix="pywemix_bench_files_", dir="/tmp"))
-    shutil.rmtree(scratch / "cache", ignore_errors=True)   # the first read is a first read
+    scratch = (
+        Path(args.scratch)
+        if given
+        else Path(tempfile.mkdtemp(prefix="pywemix_bench_files_", dir="/tmp"))
+    )
+    shutil.rmtree(scratch / "cache", ignore_errors=True)  # the first read is a first read
     try:
         result = measure(scratch, args.rows, None if args.no_fit else args.fit_pvs)
     finally:
@@ -279,16 +354,27 @@ def main():
 def measure(scratch: Path, rows: int, fit_pvs: int | None = 10) -> dict:
     path, school, cache = scratch / "student.sav", scratch / "school.sav", scratch / "cache"
     t0 = time.perf_counter()
-    if not (path.exists() and school.exists()):    # --scratch: reuse the files written before
+    if not (path.exists() and school.exists()):  # --scratch: reuse the files written before
         write_student_file(path, rows)
         write_school_file(school, rows)
     written = time.perf_counter() - t0
     check_file(path, rows)
-    fmt = dict(path=str(path), school=str(school), cache=str(cache), rows=rows,
-               columns=MODEL, ncol=len(MODEL), fit_pvs=fit_pvs)
-    res = {"rows": rows, "columns": 1 + len(numeric_columns()),
-           "file_gb": round(path.stat().st_size / 1e9, 3), "write_seconds": round(written, 1),
-           "load_before": os.getloadavg()}
+    fmt = dict(
+        path=str(path),
+        school=str(school),
+        cache=str(cache),
+        rows=rows,
+        columns=MODEL,
+        ncol=len(MODEL),
+        fit_pvs=fit_pvs,
+    )
+    res = {
+        "rows": rows,
+        "columns": 1 + len(numeric_columns()),
+        "file_gb": round(path.stat().st_size / 1e9, 3),
+        "write_seconds": round(written, 1),
+        "load_before": os.getloadavg(),
+    }
     res["baseline_full_pass"] = run_child("full_pass", **fmt)
     res["baseline_one_column_pass"] = run_child("one_column", **fmt)
     res["open_metadata"] = run_child("open", **fmt)
@@ -301,9 +387,11 @@ def measure(scratch: Path, rows: int, fit_pvs: int | None = 10) -> dict:
     res["load_after"] = os.getloadavg()
     first, full = res["first_read_30_columns"], res["baseline_full_pass"]
     res["first_read_over_full_pass"] = round(first["seconds"] / full["seconds"], 3)
-    res["targets_met"] = {"first_read <= full pass": first["seconds"] <= full["seconds"],
-                          "first_read peak < 2 GB": first["peak_rss_mb"] < 2048,
-                          "cached read <= 5 s": res["cached_read_30_columns"]["seconds"] <= 5}
+    res["targets_met"] = {
+        "first_read <= full pass": first["seconds"] <= full["seconds"],
+        "first_read peak < 2 GB": first["peak_rss_mb"] < 2048,
+        "cached read <= 5 s": res["cached_read_30_columns"]["seconds"] <= 5,
+    }
     return res
 
 

@@ -30,6 +30,7 @@ Ratios are pywemix / glmer, wall-clock and CPU, per repeat and for the
 medians; the 1-minute load average is recorded around every fit. Results:
 ``benchmarks/out/three_level.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,15 +58,22 @@ def one_repeat(server, case, timeout, src, log):
         load = load_average()
         if name in GLMER:
             wall, cpu = server.time(name, 1)
-            res = dict(wall_s=wall[0], cpu_s=cpu[0], loadavg_before=load,
-                       loadavg_after=load_average(), **server.result(name))
+            res = dict(
+                wall_s=wall[0],
+                cpu_s=cpu[0],
+                loadavg_before=load,
+                loadavg_after=load_average(),
+                **server.result(name),
+            )
         else:
             res = run_pywemix(case, name, src, timeout)
             res["loadavg_before"] = load
         out[name] = res
-        log(f"{name}: wall {res.get('wall_s', float('nan')):.1f} s, "
+        log(
+            f"{name}: wall {res.get('wall_s', float('nan')):.1f} s, "
             f"cpu {res.get('cpu_s', float('nan')):.1f} s, load {load}"
-            + (f", peak RSS {res['peak_rss_mib']:.0f} MiB" if "peak_rss_mib" in res else ""))
+            + (f", peak RSS {res['peak_rss_mib']:.0f} MiB" if "peak_rss_mib" in res else "")
+        )
     return out
 
 
@@ -82,13 +90,18 @@ def ratios(rep):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--case", default="large_logit", choices=["large_logit", "large_poisson"])
     p.add_argument("--timeout", type=float, default=2400.0, help="seconds per pywemix fit")
-    p.add_argument("--src", type=Path, default=REPO / "src",
-                   help="the pywemix sources to measure (default: this checkout's)")
+    p.add_argument(
+        "--src",
+        type=Path,
+        default=REPO / "src",
+        help="the pywemix sources to measure (default: this checkout's)",
+    )
     a = p.parse_args()
     _, formula, family = CASES[a.case]
     csv = dataset("large")
@@ -102,8 +115,7 @@ def main():
     with RServer() as server:
         log(f"R read {server.load(csv, VARS)} rows")
         for name, extra in GLMER.items():
-            server.case(name, dict(fun="glmer", formula=formula, family=family, nAGQ=1,
-                                   **extra))
+            server.case(name, dict(fun="glmer", formula=formula, family=family, nAGQ=1, **extra))
         for r in range(a.repeats):
             reps.append(one_repeat(server, a.case, a.timeout, a.src, log))
             log(f"repeat {r + 1} ratios: {json.dumps(ratios(reps[-1]))}")
@@ -112,17 +124,27 @@ def main():
         vals = [ratios(rep).get(key) for rep in reps]
         vals = [v for v in vals if v is not None]
         medians[key] = {c: statistics.median(v[c] for v in vals) for c in ("wall", "cpu")}
-    peak = [rep[py]["peak_rss_mib"] for rep in reps for py in PYWEMIX
-            if rep.get(py, {}).get("status") == "ok"]
+    peak = [
+        rep[py]["peak_rss_mib"]
+        for rep in reps
+        for py in PYWEMIX
+        if rep.get(py, {}).get("status") == "ok"
+    ]
     env["load_average_end"] = load_average()
-    summary = dict(case=a.case, src=str(a.src), formula=formula, family=family,
-                   median_ratios=medians,
-                   peak_rss_mib_max=max(peak) if peak else None)
+    summary = dict(
+        case=a.case,
+        src=str(a.src),
+        formula=formula,
+        family=family,
+        median_ratios=medians,
+        peak_rss_mib_max=max(peak) if peak else None,
+    )
     print(json.dumps(summary, indent=1))
     print(f"load average: start {env['load_average']}, end {env['load_average_end']}")
     (HERE / "out").mkdir(exist_ok=True)
-    (HERE / "out" / "three_level.json").write_text(json.dumps(
-        dict(environment=env, summary=summary, repeats=reps), indent=1))
+    (HERE / "out" / "three_level.json").write_text(
+        json.dumps(dict(environment=env, summary=summary, repeats=reps), indent=1)
+    )
 
 
 if __name__ == "__main__":

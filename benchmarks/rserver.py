@@ -5,6 +5,7 @@ or data reading in the figures.
 
 Also the load average and the environment records the benchmarks share.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,9 +25,13 @@ class RServer:
     def __init__(self):
         if shutil.which("Rscript") is None:
             raise RuntimeError("Rscript is not installed")
-        self.proc = subprocess.Popen(["Rscript", str(HERE / "r_fit_server.R")],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            ["Rscript", str(HERE / "r_fit_server.R")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
 
     def ask(self, line: str) -> str:
         self.proc.stdin.write(line + "\n")
@@ -70,16 +75,22 @@ def load_average() -> list:
 
 def environment() -> dict:
     """What a benchmark record says about where it ran."""
-    info = dict(python=platform.python_version(), machine=platform.machine(),
-                cpus=os.cpu_count(), started=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-                load_average=load_average(),
-                omp_num_threads=os.environ.get("OMP_NUM_THREADS"))
+    info = dict(
+        python=platform.python_version(),
+        machine=platform.machine(),
+        cpus=os.cpu_count(),
+        started=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        load_average=load_average(),
+        omp_num_threads=os.environ.get("OMP_NUM_THREADS"),
+    )
     try:
-        out = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        )
         info["commit"] = out.stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(HERE), "status", "--porcelain", "src"],
-                               capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(HERE), "status", "--porcelain", "src"], capture_output=True, text=True
+        ).stdout.strip()
         info["sources_modified"] = bool(dirty)
     except OSError:  # pragma: no cover - git missing
         pass

@@ -16,6 +16,7 @@ whole population with unit weights). The sandwich treats schools as
 independent draws and ignores the strata; replication uses the pairs.
 Not part of the test suite. Writes benchmarks/out/coverage.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,9 @@ def population(rng, H=40, per_stratum=20):
     school = np.repeat(np.arange(n_schools), size)
     x = rng.normal(0, 1, school.size) + 0.3 * u[school]
     y = 1 + 0.5 * x + 0.3 * z[school] + u[school] + rng.normal(0, 1, school.size)
-    rows = pd.DataFrame({"school": school, "x": x, "y": y, "z": z[school],
-                         "stratum": stratum[school]})
+    rows = pd.DataFrame(
+        {"school": school, "x": x, "y": y, "z": z[school], "stratum": stratum[school]}
+    )
     return rows, pd.DataFrame({"stratum": stratum, "size": size})
 
 
@@ -68,9 +70,9 @@ def draw(rng, rows, schools, m=15):
         parts.append(rows.loc[take].assign(w2=w2, wt=w1 * w2, pair=k // 2, first=k % 2))
     d = pd.concat(parts, ignore_index=True)
     R = int(2 ** np.ceil(np.log2(H + 1)))
-    had = hadamard(R)[:, 1:H + 1]                                # (R, H): one column per pair
+    had = hadamard(R)[:, 1 : H + 1]  # (R, H): one column per pair
     sign = np.where(d["first"].to_numpy() == 0, 1.0, -1.0)
-    fay = 1 + 0.5 * had[:, d["pair"].to_numpy()] * sign          # (R, n)
+    fay = 1 + 0.5 * had[:, d["pair"].to_numpy()] * sign  # (R, n)
     reps = pd.DataFrame((fay * d["wt"].to_numpy()).T, columns=[f"rw{r + 1}" for r in range(R)])
     d = pd.concat([d, reps], axis=1)
     d["jkzone"], d["jkrep"] = d["pair"] + 1, d["first"]
@@ -79,8 +81,9 @@ def draw(rng, rows, schools, m=15):
 
 def estimates(fit):
     vc = fit.var_components
-    return np.r_[fit.params.to_numpy(), vc["variance"].to_numpy()], \
-        np.r_[fit.bse.to_numpy(), vc["std_error"].to_numpy()]
+    return np.r_[fit.params.to_numpy(), vc["variance"].to_numpy()], np.r_[
+        fit.bse.to_numpy(), vc["std_error"].to_numpy()
+    ]
 
 
 def main():
@@ -100,32 +103,52 @@ def main():
     t0 = time.perf_counter()
     for _s in range(a.samples):
         d, cols = draw(rng, rows, schools)
-        fay = pywemix.mix(FORMULA, d, ["wt", "w2"],
-                          replicates=pywemix.Replicates(cols, "fay", full_weight="wt"))
-        jk = pywemix.mix(FORMULA, d, ["wt", "w2"], replicates=pywemix.Replicates(
-            pywemix.jackknife_weights(d, "jkzone", "jkrep", "wt"), "jk2"))
+        fay = pywemix.mix(
+            FORMULA, d, ["wt", "w2"], replicates=pywemix.Replicates(cols, "fay", full_weight="wt")
+        )
+        jk = pywemix.mix(
+            FORMULA,
+            d,
+            ["wt", "w2"],
+            replicates=pywemix.Replicates(
+                pywemix.jackknife_weights(d, "jkzone", "jkrep", "wt"), "jk2"
+            ),
+        )
         est, se_fay = estimates(fay)
         _, se_jk = estimates(jk)
-        se_sw = np.r_[fay.std_errors("robust").to_numpy(),
-                      np.sqrt(np.clip(np.diag(fay.var_cov("robust")), 0, None))]
+        se_sw = np.r_[
+            fay.std_errors("robust").to_numpy(),
+            np.sqrt(np.clip(np.diag(fay.var_cov("robust")), 0, None)),
+        ]
         est_all.append(est)
         for k, se in (("fay", se_fay), ("jk2", se_jk), ("sandwich", se_sw)):
             hits[k] += np.abs(est - target) <= 1.959964 * se
             ses[k].append(se)
     elapsed = time.perf_counter() - t0
     est_all = np.array(est_all)
-    table = pd.DataFrame({"census": target, "mean estimate": est_all.mean(0),
-                          "empirical SE": est_all.std(0, ddof=1)}, index=names)
+    table = pd.DataFrame(
+        {
+            "census": target,
+            "mean estimate": est_all.mean(0),
+            "empirical SE": est_all.std(0, ddof=1),
+        },
+        index=names,
+    )
     for k in hits:
         table[f"mean SE {k}"] = np.mean(ses[k], axis=0)
     for k in hits:
         table[f"coverage {k}"] = hits[k] / a.samples
-    print(f"{a.samples} samples of {len(d)} students in {d['school'].nunique()} schools "
-          f"({d['pair'].nunique()} pairs), {len(cols)} Fay replicates; {elapsed:.0f} s")
+    print(
+        f"{a.samples} samples of {len(d)} students in {d['school'].nunique()} schools "
+        f"({d['pair'].nunique()} pairs), {len(cols)} Fay replicates; {elapsed:.0f} s"
+    )
     print(table.to_string(float_format=lambda v: f"{v:.4g}"))
     (HERE / "out").mkdir(exist_ok=True)
-    (HERE / "out" / "coverage.json").write_text(json.dumps(
-        dict(samples=a.samples, seed=a.seed, table=table.to_dict(orient="index")), indent=1))
+    (HERE / "out" / "coverage.json").write_text(
+        json.dumps(
+            dict(samples=a.samples, seed=a.seed, table=table.to_dict(orient="index")), indent=1
+        )
+    )
 
 
 if __name__ == "__main__":

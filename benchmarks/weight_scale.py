@@ -11,6 +11,7 @@ variance of the model) from the unscaled fit.
 
 Use ``PYTHONPATH=<other checkout>/src`` to measure another version.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,16 +36,27 @@ def simulate(seed):
     u = u + (rng.normal(0, 0.4, n_groups)[g] * x if seed % 2 else 0.0)
     u = u + (rng.normal(0, 0.5, d.max() + 1)[d] if seed % 3 == 0 else 0.0)
     eta = -0.2 + 0.5 * x + u
-    return pd.DataFrame(dict(
-        yb=(rng.random(g.size) < expit(eta)).astype(float), yc=eta + rng.normal(size=g.size),
-        x=x, g=g, d=d, w1=rng.uniform(0.5, 2, g.size), w2=rng.uniform(1, 4, n_groups)[g],
-        w3=rng.uniform(1, 3, d.max() + 1)[d]))
+    return pd.DataFrame(
+        dict(
+            yb=(rng.random(g.size) < expit(eta)).astype(float),
+            yc=eta + rng.normal(size=g.size),
+            x=x,
+            g=g,
+            d=d,
+            w1=rng.uniform(0.5, 2, g.size),
+            w2=rng.uniform(1, 4, n_groups)[g],
+            w3=rng.uniform(1, 3, d.max() + 1)[d],
+        )
+    )
 
 
 def difference(a, b):
     """Largest relative difference of fixed effects and covariances of two fits."""
-    out = float(np.max(np.abs(a.params.values - b.params.values)
-                       / np.maximum(np.abs(b.params.values), 1e-8)))
+    out = float(
+        np.max(
+            np.abs(a.params.values - b.params.values) / np.maximum(np.abs(b.params.values), 1e-8)
+        )
+    )
     top = max(float(np.max(np.diag(B))) for B in b.optimization.covariances)
     for A, B in zip(a.optimization.covariances, b.optimization.covariances):
         out = max(out, float(np.max(np.abs(A - B))) / max(top, 1e-300))
@@ -61,9 +73,11 @@ def main(argv=None):
         three = seed % 3 == 0
         re = "(1 + x|g)" if seed % 2 else "(1|g)"
         weights = ["w1", "w2", "w3"] if three else ["w1", "w2"]
-        for kind, family, n_quad, y in [("gaussian", "gaussian", None, "yc"),
-                                        ("laplace", "binomial", 1, "yb"),
-                                        ("quadrature", "binomial", 7, "yb")]:
+        for kind, family, n_quad, y in [
+            ("gaussian", "gaussian", None, "yc"),
+            ("laplace", "binomial", 1, "yb"),
+            ("quadrature", "binomial", 7, "yb"),
+        ]:
             if kind == "quadrature" and three:
                 continue  # three-level quadrature is slow; covered by the suite
             formula = f"{y} ~ x + {re}" + (" + (1|d)" if three else "")
@@ -77,8 +91,10 @@ def main(argv=None):
             diff = max(difference(f, fits[0]) for f in fits[1:])
             ok = all(f.converged for f in fits)
             worst[kind] = max(worst.get(kind, 0.0), diff)
-            print(f"design {seed:2d} {kind:10s} {formula:32s} max rel diff {diff:.2e}"
-                  f"{'' if ok else '  (not converged)'}")
+            print(
+                f"design {seed:2d} {kind:10s} {formula:32s} max rel diff {diff:.2e}"
+                f"{'' if ok else '  (not converged)'}"
+            )
     for kind, v in worst.items():
         print(f"worst {kind}: {v:.2e}")
 

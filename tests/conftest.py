@@ -1,5 +1,6 @@
 """Shared fixtures: the reference files in tests/reference (WeMix and lme4
 output, see tests/reference/README.md) and helpers to fit their cases."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,11 @@ def pytest_sessionfinish(session, exitstatus):
     skipped = reporter.stats.get("skipped", []) if reporter else []
     if skipped and exitstatus == 0:
         reporter.ensure_newline()
-        reporter.write_line(f"PYWEMIX_NO_SKIPS=1: {len(skipped)} tests were skipped "
-                            "(pytest -rs lists them and why)", red=True)
+        reporter.write_line(
+            f"PYWEMIX_NO_SKIPS=1: {len(skipped)} tests were skipped "
+            "(pytest -rs lists them and why)",
+            red=True,
+        )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -85,6 +89,7 @@ def reference_fit():
             exp, df = case(name)
             fits[name] = (exp, quiet_mix(exp["call"]["formula"], df, **mix_call(exp)))
         return fits[name]
+
     return fit
 
 
@@ -148,8 +153,13 @@ def dask_client():
     processes, shared by the Dask tests (tests/dask); skipped without Dask."""
     distributed = pytest.importorskip("distributed")
     pytest.importorskip("dask.dataframe")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       memory_limit="1GiB", dashboard_address=":0")
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        memory_limit="1GiB",
+        dashboard_address=":0",
+    )
     client = distributed.Client(cluster)
     yield client
     client.close()
@@ -172,17 +182,23 @@ def _column_cache_in_a_temporary_folder(tmp_path_factory):
 
 #: The families with auxiliary parameters (and the binomial with trials):
 #: (family, link, response) for :func:`family_data`'s columns.
-AUX_FAMILIES = [("negative_binomial", "log", "nb"), ("gamma", "log", "gam"),
-                ("gamma", "inverse", "gami"), ("ordinal", "logit", "ord"),
-                ("ordinal", "probit", "ord"), ("binomial", "logit", "cbind(succ, fail)")]
+AUX_FAMILIES = [
+    ("negative_binomial", "log", "nb"),
+    ("gamma", "log", "gam"),
+    ("gamma", "inverse", "gami"),
+    ("ordinal", "logit", "ord"),
+    ("ordinal", "probit", "ord"),
+    ("binomial", "logit", "cbind(succ, fail)"),
+]
 
 
 def aux_family_id(case) -> str:
     return f"{case[0]}-{case[1]}"
 
 
-def family_data(seed, n_groups=14, sizes=(6, 12), scale=1.0, slope=False,
-                informative=False) -> pd.DataFrame:
+def family_data(
+    seed, n_groups=14, sizes=(6, 12), scale=1.0, slope=False, informative=False
+) -> pd.DataFrame:
     """Small two- or three-level data with a response for every family of
     :data:`AUX_FAMILIES`: districts ``d`` of schools ``g``, predictor ``x``,
     conditional weights ``w1`` (rows, about ``scale``), ``w2`` (schools),
@@ -198,13 +214,20 @@ def family_data(seed, n_groups=14, sizes=(6, 12), scale=1.0, slope=False,
     mu = np.exp(0.3 + eta)
     trials = rng.integers(1, 7, g.size)
     succ = rng.binomial(trials, 1 / (1 + np.exp(-eta)))
-    df = pd.DataFrame({
-        "g": g, "d": g // 3, "x": x,
-        "nb": rng.negative_binomial(2.0, 2.0 / (2.0 + mu)).astype(float),
-        "gam": rng.gamma(3.0, mu / 3.0),
-        "gami": rng.gamma(3.0, 1.0 / (1.0 + 0.2 * np.tanh(eta)) / 3.0),
-        "ord": 1 + np.sum((eta + rng.logistic(size=g.size))[:, None] > [-0.8, 0.2, 1.2], axis=1),
-        "succ": succ, "fail": trials - succ})
+    df = pd.DataFrame(
+        {
+            "g": g,
+            "d": g // 3,
+            "x": x,
+            "nb": rng.negative_binomial(2.0, 2.0 / (2.0 + mu)).astype(float),
+            "gam": rng.gamma(3.0, mu / 3.0),
+            "gami": rng.gamma(3.0, 1.0 / (1.0 + 0.2 * np.tanh(eta)) / 3.0),
+            "ord": 1
+            + np.sum((eta + rng.logistic(size=g.size))[:, None] > [-0.8, 0.2, 1.2], axis=1),
+            "succ": succ,
+            "fail": trials - succ,
+        }
+    )
     w1 = scale * rng.uniform(0.3, 3.0, g.size)
     if informative:
         w1 = w1 * np.where(df["ord"] > 2, 3.0, 1.0)

@@ -1,4 +1,5 @@
 """The checked arguments of mix, one frozen record (pywemix.arguments)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,24 +12,58 @@ import pywemix
 from pywemix.arguments import MixArguments
 from pywemix.design.scaling import PRESET_NONE
 
-MIX_PARAMETERS = ["formula", "weights", "cond_weights", "family", "link", "n_quad", "offset",
-                  "trials", "center_group", "center_grand", "weight_scaling", "survey",
-                  "plausible_values", "executor", "reml", "start", "max_iter",
-                  "replicates", "by"]
+MIX_PARAMETERS = [
+    "formula",
+    "weights",
+    "cond_weights",
+    "family",
+    "link",
+    "n_quad",
+    "offset",
+    "trials",
+    "center_group",
+    "center_grand",
+    "weight_scaling",
+    "survey",
+    "plausible_values",
+    "executor",
+    "reml",
+    "start",
+    "max_iter",
+    "replicates",
+    "by",
+]
 
 
 def _args(**kw):
-    given = dict(formula="y ~ x + (1|g)", weights=None, cond_weights=False,
-                 family="gaussian", link=None, n_quad=13, offset=None, trials=None,
-                 center_group=None, center_grand=None, weight_scaling="none", survey=None,
-                 plausible_values=None, executor=None, reml=False, start=None,
-                 max_iter=None, replicates=None, by=None)
+    given = dict(
+        formula="y ~ x + (1|g)",
+        weights=None,
+        cond_weights=False,
+        family="gaussian",
+        link=None,
+        n_quad=13,
+        offset=None,
+        trials=None,
+        center_group=None,
+        center_grand=None,
+        weight_scaling="none",
+        survey=None,
+        plausible_values=None,
+        executor=None,
+        reml=False,
+        start=None,
+        max_iter=None,
+        replicates=None,
+        by=None,
+    )
     given.update(kw)
     return MixArguments(**given)
 
 
 def test_the_record_has_a_field_per_parameter_of_mix():
     import inspect
+
     params = [p for p in inspect.signature(pywemix.mix).parameters if p != "data"]
     assert params == MIX_PARAMETERS
     init = [f.name for f in dataclasses.fields(MixArguments) if f.init]
@@ -43,11 +78,16 @@ def test_checks_and_derived_fields():
     assert _args(survey="TIMSS").scaling == PRESET_NONE
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.n_quad = 3
-    for bad, exc in [(dict(n_quad=0), ValueError), (dict(n_quad=2.5), TypeError),
-                     (dict(cond_weights="yes"), TypeError), (dict(reml=1), TypeError),
-                     (dict(n_quad=10 ** 4), ValueError), (dict(survey="CIVED"), ValueError),
-                     (dict(family="binomial", reml=True), ValueError),
-                     (dict(center_group={"h": ["x"]}), ValueError)]:
+    for bad, exc in [
+        (dict(n_quad=0), ValueError),
+        (dict(n_quad=2.5), TypeError),
+        (dict(cond_weights="yes"), TypeError),
+        (dict(reml=1), TypeError),
+        (dict(n_quad=10**4), ValueError),
+        (dict(survey="CIVED"), ValueError),
+        (dict(family="binomial", reml=True), ValueError),
+        (dict(center_group={"h": ["x"]}), ValueError),
+    ]:
         with pytest.raises(exc):
             _args(**bad)
 

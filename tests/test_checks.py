@@ -1,4 +1,5 @@
 """The shared argument checks (pywemix.checks): one message per kind of mistake."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The ``pywemix`` command line (``pywemix.cli.main``)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -46,8 +47,11 @@ def _check_against(d, res):
     assert list(d["params"]) == list(res.params.index)
     np.testing.assert_allclose(list(d["params"].values()), res.params.to_numpy(), rtol=1e-12)
     np.testing.assert_allclose(list(d["bse"].values()), res.bse.to_numpy(), rtol=1e-12)
-    np.testing.assert_allclose([r["variance"] for r in d["var_components"]],
-                               res.var_components["variance"].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        [r["variance"] for r in d["var_components"]],
+        res.var_components["variance"].to_numpy(),
+        rtol=1e-12,
+    )
     if getattr(res, "n_plausible", None):  # no combined log-likelihood
         assert d["llf"] is None
     else:
@@ -92,12 +96,14 @@ def test_fit_text(capsys, example):
 
 def test_fit_json_equals_mix(capsys, example):
     path, df = example
-    d = _run_json(capsys, ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2",
-                           "--cond-weights"])
+    d = _run_json(
+        capsys, ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2", "--cond-weights"]
+    )
     for key in ("params", "bse", "var_components", "llf", "icc", "groups", "converged"):
         assert key in d
-    assert {"level", "group", "var1", "var2", "variance", "std_error"} <= \
-        set(d["var_components"][0])
+    assert {"level", "group", "var1", "var2", "variance", "std_error"} <= set(
+        d["var_components"][0]
+    )
     res = _quiet_mix(FORMULA, df, ["pwt1", "pwt2"], cond_weights=True)
     _check_against(d, res)
     assert d["converged"] is True
@@ -109,30 +115,42 @@ def test_fit_json_equals_mix(capsys, example):
 
 def test_fit_weights_none(capsys, example):
     path, df = example
-    d = _run_json(capsys, ["fit", FORMULA, str(path), "--weights", "none", "pwt2",
-                           "--cond-weights"])
+    d = _run_json(
+        capsys, ["fit", FORMULA, str(path), "--weights", "none", "pwt2", "--cond-weights"]
+    )
     _check_against(d, _quiet_mix(FORMULA, df, [None, "pwt2"], cond_weights=True))
 
 
 def test_fit_plausible_values(capsys, example):
     path, df = example
     formula = "math ~ escs + st04q01 + (1|schoolid)"
-    argv = ["fit", formula, str(path), "--weights", "pwt1", "pwt2", "--cond-weights",
-            "--pv", "math=" + ",".join(PV)]
+    argv = [
+        "fit",
+        formula,
+        str(path),
+        "--weights",
+        "pwt1",
+        "pwt2",
+        "--cond-weights",
+        "--pv",
+        "math=" + ",".join(PV),
+    ]
     d = _run_json(capsys, argv)
-    res = _quiet_mix(formula, df, ["pwt1", "pwt2"], cond_weights=True,
-                     plausible_values={"math": PV})
+    res = _quiet_mix(
+        formula, df, ["pwt1", "pwt2"], cond_weights=True, plausible_values={"math": PV}
+    )
     _check_against(d, res)
     assert d["llf"] is None
     assert d["plausible_values"] == {"response": "math", "columns": PV}
     for key in ("imputation_variance", "sampling_variance"):
         assert list(d[key]) == list(res.params.index)
-        np.testing.assert_allclose(list(d[key].values()), getattr(res, key).to_numpy(),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(list(d[key].values()), getattr(res, key).to_numpy(), rtol=1e-12)
     # the combined variance is their sum
     np.testing.assert_allclose(
         np.add(list(d["imputation_variance"].values()), list(d["sampling_variance"].values())),
-        np.square(list(d["bse"].values())), rtol=1e-10)
+        np.square(list(d["bse"].values())),
+        rtol=1e-10,
+    )
     rc = main(argv)
     out, _ = capsys.readouterr()
     assert rc == 0 and "Plausible values" in out
@@ -140,8 +158,9 @@ def test_fit_plausible_values(capsys, example):
 
 def test_single_fit_json_has_no_plausible_value_keys(capsys, example):
     path, _ = example
-    d = _run_json(capsys, ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2",
-                           "--cond-weights"])
+    d = _run_json(
+        capsys, ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2", "--cond-weights"]
+    )
     assert not {"plausible_values", "imputation_variance", "sampling_variance"} & set(d)
 
 
@@ -177,14 +196,18 @@ def test_fit_max_iter(capsys, sleep_csv):
 
 def test_fit_reml_with_weights_is_an_error(capsys, example):
     path, _ = example
-    _one_line_error(capsys, ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2",
-                             "--cond-weights", "--reml"], "reml=True needs unit weights")
+    _one_line_error(
+        capsys,
+        ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2", "--cond-weights", "--reml"],
+        "reml=True needs unit weights",
+    )
 
 
 def test_max_iter_must_be_positive(capsys, sleep_csv):
     path, _ = sleep_csv
-    _one_line_error(capsys, ["fit", "Reaction ~ Days + (1|Subject)", str(path),
-                             "--max-iter", "0"], "max_iter")
+    _one_line_error(
+        capsys, ["fit", "Reaction ~ Days + (1|Subject)", str(path), "--max-iter", "0"], "max_iter"
+    )
 
 
 def test_cond_weights_without_weights_is_an_error(capsys, example):
@@ -194,8 +217,9 @@ def test_cond_weights_without_weights_is_an_error(capsys, example):
         _one_line_error(capsys, ["fit", FORMULA, str(path), "--cond-weights"], match)
 
 
-@pytest.mark.parametrize("name", ["pisa.csv", "pisa.csv.gz", "pisa.parquet", "pisa.sav",
-                                  "pisa.dta"])
+@pytest.mark.parametrize(
+    "name", ["pisa.csv", "pisa.csv.gz", "pisa.parquet", "pisa.sav", "pisa.dta"]
+)
 def test_demo_write_data_round_trip(capsys, tmp_path, name):
     pytest.importorskip("pyreadstat" if name.endswith((".sav", ".dta")) else "pandas")
     path = tmp_path / name
@@ -206,8 +230,7 @@ def test_demo_write_data_round_trip(capsys, tmp_path, name):
 
 
 def test_demo_write_data_unknown_extension(capsys, tmp_path):
-    _one_line_error(capsys, ["demo", "--write-data", str(tmp_path / "pisa.xlsx")],
-                    "--write-data")
+    _one_line_error(capsys, ["demo", "--write-data", str(tmp_path / "pisa.xlsx")], "--write-data")
 
 
 def test_demo_notes_only_the_dropped_rows(capsys):
@@ -218,12 +241,37 @@ def test_demo_notes_only_the_dropped_rows(capsys):
 
 def test_fit_weight_scaling(capsys, example):
     path, df = example
-    d = _run_json(capsys, ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2",
-                           "--cond-weights", "--weight-scaling", "A"])
-    _check_against(d, _quiet_mix(FORMULA, df, ["pwt1", "pwt2"], cond_weights=True,
-                                 weight_scaling="size"))
-    d2 = _run_json(capsys, ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2",
-                            "--cond-weights", "--survey", "PISA"])
+    d = _run_json(
+        capsys,
+        [
+            "fit",
+            FORMULA,
+            str(path),
+            "--weights",
+            "pwt1",
+            "pwt2",
+            "--cond-weights",
+            "--weight-scaling",
+            "A",
+        ],
+    )
+    _check_against(
+        d, _quiet_mix(FORMULA, df, ["pwt1", "pwt2"], cond_weights=True, weight_scaling="size")
+    )
+    d2 = _run_json(
+        capsys,
+        [
+            "fit",
+            FORMULA,
+            str(path),
+            "--weights",
+            "pwt1",
+            "pwt2",
+            "--cond-weights",
+            "--survey",
+            "PISA",
+        ],
+    )
     assert d2["params"] == pytest.approx(d["params"], rel=1e-12)
 
 
@@ -231,21 +279,39 @@ def test_fit_centering(capsys, example):
     path, df = example
     base = ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2", "--cond-weights"]
     d = _run_json(capsys, base + ["--center-group", "schoolid=escs"])
-    _check_against(d, _quiet_mix(FORMULA, df, ["pwt1", "pwt2"], cond_weights=True,
-                                 center_group={"schoolid": ["escs"]}))
+    _check_against(
+        d,
+        _quiet_mix(
+            FORMULA, df, ["pwt1", "pwt2"], cond_weights=True, center_group={"schoolid": ["escs"]}
+        ),
+    )
     d = _run_json(capsys, base + ["--center-grand", "escs"])
-    _check_against(d, _quiet_mix(FORMULA, df, ["pwt1", "pwt2"], cond_weights=True,
-                                 center_grand=["escs"]))
+    _check_against(
+        d, _quiet_mix(FORMULA, df, ["pwt1", "pwt2"], cond_weights=True, center_grand=["escs"])
+    )
 
 
 def test_fit_binomial(capsys, example):
     path, df = example
     formula = "highmath ~ escs + (1|schoolid)"
-    d = _run_json(capsys, ["fit", formula, str(path), "--weights", "pwt1", "pwt2",
-                           "--cond-weights", "--family", "binomial", "--n-quad", "5"])
+    d = _run_json(
+        capsys,
+        [
+            "fit",
+            formula,
+            str(path),
+            "--weights",
+            "pwt1",
+            "pwt2",
+            "--cond-weights",
+            "--family",
+            "binomial",
+            "--n-quad",
+            "5",
+        ],
+    )
     assert d["family"] == "binomial" and d["link"] == "logit"
-    res = _quiet_mix(formula, df, ["pwt1", "pwt2"], cond_weights=True, family="binomial",
-                     n_quad=5)
+    res = _quiet_mix(formula, df, ["pwt1", "pwt2"], cond_weights=True, family="binomial", n_quad=5)
     _check_against(d, res)
 
 
@@ -254,20 +320,25 @@ def test_fit_sav_file(capsys, example, tmp_path):
     _, df = example
     path = tmp_path / "pisa.sav"
     coded = df.assign(st04q01=df["st04q01"].map({"Female": 1, "Male": 2}).astype(float))
-    pyreadstat.write_sav(coded, str(path),
-                         variable_value_labels={"st04q01": {1.0: "Female", 2.0: "Male"}})
-    d = _run_json(capsys, ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2",
-                           "--cond-weights"])
+    pyreadstat.write_sav(
+        coded, str(path), variable_value_labels={"st04q01": {1.0: "Female", 2.0: "Male"}}
+    )
+    d = _run_json(
+        capsys, ["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2", "--cond-weights"]
+    )
     assert "st04q01[T.Male]" in d["params"]
     _check_against(d, _quiet_mix(FORMULA, df, ["pwt1", "pwt2"], cond_weights=True))
 
 
-@pytest.mark.parametrize("argv_tail, match", [
-    (["--weights", "pwt1", "nope"], "nope"),
-    (["--weights", "pwt1", "pwt2", "--weight-scaling", "C"], "weight_scaling"),
-    (["--weights", "pwt1", "pwt2", "--center-group", "schoolid"], "--center-group"),
-    (["--weights", "pwt1", "pwt2", "--pv", "reading=pv1math,pv2math"], "not the response"),
-])
+@pytest.mark.parametrize(
+    "argv_tail, match",
+    [
+        (["--weights", "pwt1", "nope"], "nope"),
+        (["--weights", "pwt1", "pwt2", "--weight-scaling", "C"], "weight_scaling"),
+        (["--weights", "pwt1", "pwt2", "--center-group", "schoolid"], "--center-group"),
+        (["--weights", "pwt1", "pwt2", "--pv", "reading=pv1math,pv2math"], "not the response"),
+    ],
+)
 def test_fit_errors_exit_1(capsys, example, argv_tail, match):
     path, _ = example
     rc = main(["fit", FORMULA, str(path)] + argv_tail)
@@ -311,12 +382,15 @@ def test_corrupt_sav_file(capsys, tmp_path):
     _one_line_error(capsys, ["fit", FORMULA, str(path)], "cannot read")
 
 
-@pytest.mark.parametrize("formula, match", [
-    ("pv1math ~ log(nosuchcol) + (1|schoolid)", "nosuchcol"),
-    ("log(nosuchcol) ~ escs + (1|schoolid)", "nosuchcol"),
-    ("pv1math ~ escs[ + (1|schoolid)", "escs["),
-    ("pv1math ~ {escs +} + (1|schoolid)", "pywemix: error:"),
-])
+@pytest.mark.parametrize(
+    "formula, match",
+    [
+        ("pv1math ~ log(nosuchcol) + (1|schoolid)", "nosuchcol"),
+        ("log(nosuchcol) ~ escs + (1|schoolid)", "nosuchcol"),
+        ("pv1math ~ escs[ + (1|schoolid)", "escs["),
+        ("pv1math ~ {escs +} + (1|schoolid)", "pywemix: error:"),
+    ],
+)
 def test_formula_errors_are_one_line(capsys, example, formula, match):
     path, _ = example
     _one_line_error(capsys, ["fit", formula, str(path)], match)
@@ -327,6 +401,7 @@ def test_unexpected_exception_is_one_line(capsys, example, monkeypatch):
 
     def broken(*args, **kwargs):
         raise KeyError("schoolid")
+
     monkeypatch.setattr("pywemix.cli.mix", broken)
     _one_line_error(capsys, ["fit", FORMULA, str(path)], "KeyError: 'schoolid'")
 
@@ -334,22 +409,35 @@ def test_unexpected_exception_is_one_line(capsys, example, monkeypatch):
 def test_plot_with_plausible_values_is_refused(capsys, example, tmp_path):
     path, _ = example
     out_png = tmp_path / "qq.png"
-    _one_line_error(capsys, ["plot", "math ~ escs + (1|schoolid)", str(path), "--pv",
-                             "math=" + ",".join(PV), "--kind", "qq_ranef", "-o",
-                             str(out_png)], "plots need a single fit")
+    _one_line_error(
+        capsys,
+        [
+            "plot",
+            "math ~ escs + (1|schoolid)",
+            str(path),
+            "--pv",
+            "math=" + ",".join(PV),
+            "--kind",
+            "qq_ranef",
+            "-o",
+            str(out_png),
+        ],
+        "plots need a single fit",
+    )
     assert not out_png.exists()
 
 
-def test_plot_to_a_missing_folder_fails_before_fitting(capsys, example, tmp_path,
-                                                        monkeypatch):
+def test_plot_to_a_missing_folder_fails_before_fitting(capsys, example, tmp_path, monkeypatch):
     path, _ = example
 
     def not_called(*args, **kwargs):
         raise AssertionError("the model was fitted")
+
     monkeypatch.setattr("pywemix.cli.mix", not_called)
     missing = tmp_path / "nope" / "qq.png"
-    _one_line_error(capsys, ["plot", FORMULA, str(path), "--kind", "qq_ranef", "-o",
-                             str(missing)], "folder")
+    _one_line_error(
+        capsys, ["plot", FORMULA, str(path), "--kind", "qq_ranef", "-o", str(missing)], "folder"
+    )
 
 
 def test_usage_errors_still_exit_2(capsys, example):
@@ -375,16 +463,18 @@ def test_version(capsys):
 
 @pytest.mark.skipif(shutil.which("pywemix") is None, reason="console script not installed")
 def test_console_script():
-    proc = subprocess.run([shutil.which("pywemix"), "demo"], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [shutil.which("pywemix"), "demo"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Fixed effects" in proc.stdout
 
 
 def test_demo_write_sav_without_pyreadstat_names_it(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "pyreadstat", None)  # import fails
-    _one_line_error(capsys, ["demo", "--write-data", str(tmp_path / "pisa.sav")],
-                    "needs the package pyreadstat")
+    _one_line_error(
+        capsys, ["demo", "--write-data", str(tmp_path / "pisa.sav")], "needs the package pyreadstat"
+    )
 
 
 class _FakeFigure:
@@ -404,6 +494,7 @@ def test_plot_kinds_are_the_library_kinds(monkeypatch, capsys, example, tmp_path
     def fake(args):
         seen["pv"] = args.pv
         return SimpleNamespace(plot=lambda k: _FakeFigure(k))
+
     monkeypatch.setattr("pywemix.cli._fit_from_args", fake)
     out_png = tmp_path / f"{kind}.png"
     assert main(["plot", FORMULA, str(path), "--kind", kind, "-o", str(out_png)]) == 0
@@ -418,15 +509,31 @@ def test_coef_plot_with_plausible_values(monkeypatch, capsys, example, tmp_path)
     def fake(args):
         calls.append(args.pv)
         return SimpleNamespace(plot=lambda k: _FakeFigure(k))
+
     monkeypatch.setattr("pywemix.cli._fit_from_args", fake)
     out_png = tmp_path / "coef.png"
-    assert main(["plot", "math ~ escs + (1|schoolid)", str(path), "--pv",
-                 "math=" + ",".join(PV), "--kind", "coef", "-o", str(out_png)]) == 0
+    assert (
+        main(
+            [
+                "plot",
+                "math ~ escs + (1|schoolid)",
+                str(path),
+                "--pv",
+                "math=" + ",".join(PV),
+                "--kind",
+                "coef",
+                "-o",
+                str(out_png),
+            ]
+        )
+        == 0
+    )
     assert calls and calls[0]
     assert out_png.read_text() == "coef"
 
 
 # -- one schema, flags without effect, the replicate kind (issue 19) ----------------------
+
 
 @pytest.fixture(scope="module")
 def pisa_reps_csv(tmp_path_factory):
@@ -438,74 +545,146 @@ def pisa_reps_csv(tmp_path_factory):
 
 def test_json_is_exactly_summary_to_json(capsys, example, pisa_reps_csv):
     path, df = example
-    rc = main(["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2", "--cond-weights",
-               "--json"])
+    rc = main(["fit", FORMULA, str(path), "--weights", "pwt1", "pwt2", "--cond-weights", "--json"])
     out, _ = capsys.readouterr()
     res = _quiet_mix(FORMULA, df, ["pwt1", "pwt2"], cond_weights=True)
     assert rc == 0 and out == res.summary().to_json() + "\n"
     rpath, rdf = pisa_reps_csv
-    argv = ["fit", "pv1math ~ escs + (1|schoolid)", str(rpath), "--weights", "pwt1", "pwt2",
-            "--cond-weights", "--survey", "PISA"]
+    argv = [
+        "fit",
+        "pv1math ~ escs + (1|schoolid)",
+        str(rpath),
+        "--weights",
+        "pwt1",
+        "pwt2",
+        "--cond-weights",
+        "--survey",
+        "PISA",
+    ]
     d = _run_json(capsys, argv)
-    r = _quiet_mix("pv1math ~ escs + (1|schoolid)", rdf, ["pwt1", "pwt2"],
-                   cond_weights=True, survey="PISA")
+    r = _quiet_mix(
+        "pv1math ~ escs + (1|schoolid)", rdf, ["pwt1", "pwt2"], cond_weights=True, survey="PISA"
+    )
     assert d == json.loads(r.summary().to_json())
     assert d["standard_errors"]["kind"] == "replicate"
-    assert d["survey"] == {"preset": "PISA", "weights": ["pwt1", "pwt2"],
-                           "cond_weights": True, "weight_scaling": "size"}
+    assert d["survey"] == {
+        "preset": "PISA",
+        "weights": ["pwt1", "pwt2"],
+        "cond_weights": True,
+        "weight_scaling": "size",
+    }
     assert d["icc_std_error"] == pytest.approx(r.icc_std_error, rel=1e-12)
-    assert all(row["var1"] is None or isinstance(row["var1"], str)
-               for row in d["var_components"])
+    assert all(row["var1"] is None or isinstance(row["var1"], str) for row in d["var_components"])
     d = _run_json(capsys, argv + ["--by", "jkrep"])
-    by = _quiet_mix("pv1math ~ escs + (1|schoolid)", rdf, ["pwt1", "pwt2"],
-                    cond_weights=True, survey="PISA", by="jkrep")
+    by = _quiet_mix(
+        "pv1math ~ escs + (1|schoolid)",
+        rdf,
+        ["pwt1", "pwt2"],
+        cond_weights=True,
+        survey="PISA",
+        by="jkrep",
+    )
     assert d == json.loads(by.summary().to_json())
 
 
 def test_plausible_values_with_replicates_json_parts_add_up(capsys, pisa_reps_csv):
     rpath, _ = pisa_reps_csv
-    d = _run_json(capsys, ["fit", "math ~ escs + (1|schoolid)", str(rpath), "--weights",
-                           "pwt1", "pwt2", "--cond-weights", "--survey", "PISA", "--pv",
-                           "math=" + ",".join(PV)])
+    d = _run_json(
+        capsys,
+        [
+            "fit",
+            "math ~ escs + (1|schoolid)",
+            str(rpath),
+            "--weights",
+            "pwt1",
+            "pwt2",
+            "--cond-weights",
+            "--survey",
+            "PISA",
+            "--pv",
+            "math=" + ",".join(PV),
+        ],
+    )
     assert d["standard_errors"]["kind"] == "replicate"
     np.testing.assert_allclose(
         np.add(list(d["imputation_variance"].values()), list(d["sampling_variance"].values())),
-        np.square(list(d["bse"].values())), rtol=1e-10)
+        np.square(list(d["bse"].values())),
+        rtol=1e-10,
+    )
 
 
-@pytest.mark.parametrize("flags, named", [
-    (["--replicate-method", "jk2"], "--replicate-method"),
-    (["--fay", "0.3"], "--fay"),
-    (["--full-weight", "w_fstuwt"], "--full-weight"),
-    (["--replicates", "w_fsturwt1-80", "--replicate-method", "jk1", "--fay", "0.3"],
-     "--fay is Fay's k"),
-    (["--n-quad", "7"], "--n-quad"),
-])
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        (["--replicate-method", "jk2"], "--replicate-method"),
+        (["--fay", "0.3"], "--fay"),
+        (["--full-weight", "w_fstuwt"], "--full-weight"),
+        (
+            ["--replicates", "w_fsturwt1-80", "--replicate-method", "jk1", "--fay", "0.3"],
+            "--fay is Fay's k",
+        ),
+        (["--n-quad", "7"], "--n-quad"),
+    ],
+)
 def test_flags_without_effect_are_errors(capsys, pisa_reps_csv, flags, named):
     rpath, _ = pisa_reps_csv
-    assert main(["fit", "pv1math ~ escs + (1|schoolid)", str(rpath), "--weights", "pwt1",
-                 "pwt2", "--cond-weights"] + flags) == 1
+    assert (
+        main(
+            [
+                "fit",
+                "pv1math ~ escs + (1|schoolid)",
+                str(rpath),
+                "--weights",
+                "pwt1",
+                "pwt2",
+                "--cond-weights",
+            ]
+            + flags
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert err.startswith("pywemix: error: ") and named in err
 
 
-def test_coef_plot_of_a_preset_draws_the_replicate_intervals(monkeypatch, capsys,
-                                                            pisa_reps_csv, tmp_path):
+def test_coef_plot_of_a_preset_draws_the_replicate_intervals(
+    monkeypatch, capsys, pisa_reps_csv, tmp_path
+):
     pytest.importorskip("matplotlib")
     import pywemix.cli as cli
     from pywemix.results.plots import ResultFigure
+
     rpath, _ = pisa_reps_csv
     seen = {}
     real = cli._fit_from_args
     monkeypatch.setattr(cli, "_fit_from_args", lambda a: seen.setdefault("r", real(a)))
-    monkeypatch.setattr(ResultFigure, "savefig",
-                        lambda self, path, dpi=None: seen.setdefault("fig", self))
-    assert main(["plot", "pv1math ~ escs + (1|schoolid)", str(rpath), "--weights", "pwt1",
-                 "pwt2", "--cond-weights", "--survey", "PISA", "--kind", "coef", "-o",
-                 str(tmp_path / "coef.png")]) == 0
+    monkeypatch.setattr(
+        ResultFigure, "savefig", lambda self, path, dpi=None: seen.setdefault("fig", self)
+    )
+    assert (
+        main(
+            [
+                "plot",
+                "pv1math ~ escs + (1|schoolid)",
+                str(rpath),
+                "--weights",
+                "pwt1",
+                "pwt2",
+                "--cond-weights",
+                "--survey",
+                "PISA",
+                "--kind",
+                "coef",
+                "-o",
+                str(tmp_path / "coef.png"),
+            ]
+        )
+        == 0
+    )
     r, ax = seen["r"], seen["fig"].axes[0]
     assert r.default_kind == "replicate"
     (bars,) = [c for c in ax.collections if type(c).__name__ == "LineCollection"]
-    np.testing.assert_allclose(sorted(bars.get_segments()[0][:, 0]),
-                               r.conf_int().loc["escs"], rtol=1e-10)
+    np.testing.assert_allclose(
+        sorted(bars.get_segments()[0][:, 0]), r.conf_int().loc["escs"], rtol=1e-10
+    )
     assert "replicate weights" in ax.get_xlabel()

@@ -1,5 +1,6 @@
 """``tidy()``, ``compare()`` and standard-deviation-scale intervals of the
 variance components."""
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,16 @@ from conftest import quiet_mix as _mix
 
 pytestmark = needs_reference
 
-TIDY_COLUMNS = {"term", "estimate", "std_error", "statistic", "p_value", "conf_low",
-                "conf_high", "kind"}
+TIDY_COLUMNS = {
+    "term",
+    "estimate",
+    "std_error",
+    "statistic",
+    "p_value",
+    "conf_low",
+    "conf_high",
+    "kind",
+}
 Z975 = stats.norm.ppf(0.975)
 
 
@@ -43,6 +52,7 @@ def three():
 
 # -- tidy --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["ri", "slope", "three"])
 def test_tidy_one_row_per_parameter(request, name):
     r = request.getfixturevalue(name)
@@ -64,14 +74,21 @@ def test_tidy_one_row_per_parameter(request, name):
     low = t.loc[ok, "estimate"] - Z975 * t.loc[ok, "std_error"]
     is_var = t.loc[ok, "term"].str.startswith("var(")  # a variance's limit is >= 0
     np.testing.assert_allclose(t.loc[ok, "conf_low"], np.where(is_var, low.clip(lower=0), low))
-    np.testing.assert_allclose(t.loc[ok, "conf_high"],
-                               t.loc[ok, "estimate"] + Z975 * t.loc[ok, "std_error"])
+    np.testing.assert_allclose(
+        t.loc[ok, "conf_high"], t.loc[ok, "estimate"] + Z975 * t.loc[ok, "std_error"]
+    )
 
 
 def test_tidy_terms_of_correlated_slope(slope):
     terms = list(slope.tidy()["term"])
-    assert terms == ["Intercept", "Days", "var(Intercept|Subject)", "var(Days|Subject)",
-                     "cov(Intercept,Days|Subject)", "var(Residual)"]
+    assert terms == [
+        "Intercept",
+        "Days",
+        "var(Intercept|Subject)",
+        "var(Days|Subject)",
+        "cov(Intercept,Days|Subject)",
+        "var(Residual)",
+    ]
 
 
 def test_tidy_model_kind_and_alpha(ri):
@@ -79,17 +96,20 @@ def test_tidy_model_kind_and_alpha(ri):
     fixed = t[t["kind"] == "fixed"]
     np.testing.assert_allclose(fixed["std_error"], ri.std_errors("model"), rtol=1e-12)
     z = stats.norm.ppf(0.95)
-    np.testing.assert_allclose(fixed["conf_high"] - fixed["estimate"],
-                               z * fixed["std_error"], rtol=1e-10)
+    np.testing.assert_allclose(
+        fixed["conf_high"] - fixed["estimate"], z * fixed["std_error"], rtol=1e-10
+    )
 
 
 # -- compare -----------------------------------------------------------------
 
+
 def test_compare_layout(ri, slope, three):
     table = pywemix.compare(ri, slope, three, names=["RI", "slope", "pastes"])
     assert isinstance(table.columns, pd.MultiIndex)
-    assert list(table.columns) == [(n, c) for n in ("RI", "slope", "pastes")
-                                   for c in ("estimate", "std_error")]
+    assert list(table.columns) == [
+        (n, c) for n in ("RI", "slope", "pastes") for c in ("estimate", "std_error")
+    ]
     # every term of every model, once
     terms = [t for r in (ri, slope, three) for t in r.tidy()["term"]]
     body = table.iloc[:-3]
@@ -123,8 +143,9 @@ def test_compare_default_names_and_list(ri, slope):
 
 def test_compare_model_standard_errors(ri):
     table = pywemix.compare(ri, kind="model")
-    np.testing.assert_allclose(table.loc[list(ri.params.index), ("(1)", "std_error")],
-                               ri.std_errors("model"), rtol=1e-12)
+    np.testing.assert_allclose(
+        table.loc[list(ri.params.index), ("(1)", "std_error")], ri.std_errors("model"), rtol=1e-12
+    )
 
 
 def test_compare_bad_input(ri, slope):
@@ -144,16 +165,19 @@ def test_compare_bad_input(ri, slope):
 
 # -- display: fixed notation (issue 15) --------------------------------------
 
+
 @pytest.fixture(scope="module")
 def pisa_weighted():
     """The bundled example with its survey weights: a pseudo-log-likelihood of
     the order of -1e7 next to estimates of the order of 1 to 1e3."""
     from importlib import resources
+
     with resources.as_file(resources.files("pywemix") / "data" / "pisa_example.csv") as p:
         data = pd.read_csv(p)
-    return (_mix("pv1math ~ escs + st04q01 + (1|schoolid)", data, ["pwt1", "pwt2"],
-                 cond_weights=True),
-            _mix("pv1math ~ escs + (1|schoolid)", data, ["pwt1", "pwt2"], cond_weights=True))
+    return (
+        _mix("pv1math ~ escs + st04q01 + (1|schoolid)", data, ["pwt1", "pwt2"], cond_weights=True),
+        _mix("pv1math ~ escs + (1|schoolid)", data, ["pwt1", "pwt2"], cond_weights=True),
+    )
 
 
 def test_compare_prints_in_fixed_notation(pisa_weighted):
@@ -167,17 +191,21 @@ def test_compare_prints_in_fixed_notation(pisa_weighted):
             assert f"{r.llf:.2f}" in shown
     lines = {line.split()[0]: line.split()[1:] for line in repr(table).splitlines()[2:]}
     assert lines["nobs"] == [str(big.nobs), str(small.nobs)]
-    assert lines["top-level"] == ["groups"] + [str(r.groups["n_units"].iloc[-1])
-                                               for r in (big, small)]
+    assert lines["top-level"] == ["groups"] + [
+        str(r.groups["n_units"].iloc[-1]) for r in (big, small)
+    ]
     # a row's cells share their number of decimals; the values round to the table's
     f = table.formatted()
     for term in big.params.index:
         cells = [c for c in f.loc[term] if c]
         decimals = {len(c.split(".")[1]) for c in cells}
         assert len(decimals) == 1 and 2 <= min(decimals) <= 6, cells
-        np.testing.assert_allclose([float(c) for c in f.loc[term, "big"]],
-                                   table.loc[term, "big"], rtol=0,
-                                   atol=0.5 * 10.0 ** -min(decimals) * (1 + 1e-9))
+        np.testing.assert_allclose(
+            [float(c) for c in f.loc[term, "big"]],
+            table.loc[term, "big"],
+            rtol=0,
+            atol=0.5 * 10.0 ** -min(decimals) * (1 + 1e-9),
+        )
     assert f.loc["escs", ("small", "std_error")] != ""
     assert f.loc["st04q01[T.Male]", ("small", "estimate")] == ""  # missing term: blank
     # the numbers themselves are untouched
@@ -186,6 +214,7 @@ def test_compare_prints_in_fixed_notation(pisa_weighted):
 
 
 # -- conf_int on the standard-deviation scale --------------------------------
+
 
 @pytest.mark.parametrize("name", ["ri", "slope", "three"])
 def test_conf_int_variance_sd_scale(request, name):

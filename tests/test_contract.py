@@ -1,5 +1,6 @@
 """The package's modules talk through public names: no module reads another
 object's private attributes (``other._x``); ``self._x`` and ``cls._x`` only."""
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,10 @@ def test_no_module_reads_private_attributes_of_other_objects():
     for path in sorted(SOURCE.rglob("*.py")):
         for number, line in enumerate(path.read_text().splitlines(), 1):
             code = line.split("#", 1)[0]
-            found += [f"{path.relative_to(SOURCE)}:{number}: {m.group(0)}"
-                      for m in PRIVATE_READ.finditer(code)]
+            found += [
+                f"{path.relative_to(SOURCE)}:{number}: {m.group(0)}"
+                for m in PRIVATE_READ.finditer(code)
+            ]
     assert found == [], "private attributes read from outside their class:\n" + "\n".join(found)
 
 
@@ -43,8 +46,16 @@ LAYERS = [
 ]
 
 #: Packages a module may import inside a function: optional dependencies only.
-OPTIONAL = {"dask", "distributed", "matplotlib", "pyreadstat", "pyarrow", "tqdm", "IPython",
-            "polars"}
+OPTIONAL = {
+    "dask",
+    "distributed",
+    "matplotlib",
+    "pyreadstat",
+    "pyarrow",
+    "tqdm",
+    "IPython",
+    "polars",
+}
 
 
 def _modules() -> dict:
@@ -62,21 +73,24 @@ def _modules() -> dict:
 def _imports(name, path, is_pkg, known):
     """(target module or package name, inside a function) of every import."""
     tree = ast.parse(path.read_text())
-    local = {id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef,
-                                                            ast.AsyncFunctionDef))
-             for n in ast.walk(f) if isinstance(n, (ast.Import, ast.ImportFrom))}
+    local = {
+        id(n)
+        for f in ast.walk(tree)
+        if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for n in ast.walk(f)
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+    }
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = name.split(".") if is_pkg else name.split(".")[:-1]
-                base = base[:len(base) - node.level + 1]
+                base = base[: len(base) - node.level + 1]
                 mod = ".".join(base + ([node.module] if node.module else []))
             else:
                 mod = node.module or ""
-            targets = [f"{mod}.{a.name}" if f"{mod}.{a.name}" in known else mod
-                       for a in node.names]
+            targets = [f"{mod}.{a.name}" if f"{mod}.{a.name}" in known else mod for a in node.names]
         else:
             continue
         for t in targets:
@@ -103,17 +117,21 @@ def test_no_import_from_a_lower_layer_to_a_higher_one():
         if name == "pywemix":  # the package's __init__ re-exports every part
             continue
         for target, _ in _imports(name, path, is_pkg, known):
-            if target.startswith("pywemix") and target != "pywemix" and \
-                    _layer(target) > _layer(name):
+            if (
+                target.startswith("pywemix")
+                and target != "pywemix"
+                and _layer(target) > _layer(name)
+            ):
                 upward.append(f"{name} -> {target}")
     assert upward == [], "imports from a lower layer to a higher one:\n" + "\n".join(upward)
 
 
 def test_no_import_circle_between_modules():
     known = _modules()
-    graph = {name: {t for t, _ in _imports(name, path, is_pkg, known)
-                    if t in known and t != name}
-             for name, (path, is_pkg) in known.items()}
+    graph = {
+        name: {t for t, _ in _imports(name, path, is_pkg, known) if t in known and t != name}
+        for name, (path, is_pkg) in known.items()
+    }
 
     def reaches(start, goal, seen):
         for nxt in graph[start]:

@@ -1,4 +1,5 @@
 """The bundled example data sets (pywemix.datasets) load as documented."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,8 +13,9 @@ from conftest import quiet_mix
 
 def test_pisa_example_has_the_documented_columns():
     data = load_pisa()
-    expected = {"schoolid", "escs", "st04q01", "st29q03", "sc14q02", "pwt1", "pwt2",
-                "highmath"} | {f"pv{i}math" for i in range(1, 6)}
+    expected = {"schoolid", "escs", "st04q01", "st29q03", "sc14q02", "pwt1", "pwt2", "highmath"} | {
+        f"pv{i}math" for i in range(1, 6)
+    }
     assert expected <= set(data.columns)
     assert (data[["pwt1", "pwt2"]] > 0).all().all()
     assert set(data["highmath"].dropna().unique()) <= {0, 1}
@@ -61,9 +63,9 @@ def test_pisa_replicates_are_fay_weights_of_the_total_weight():
 
 def test_presets_find_the_replicates():
     data = pywemix.datasets.load_pisa_replicates()
-    pisa = quiet_mix("pv1math ~ escs + (1|schoolid)", data, ["pwt1", "pwt2"],
-                     cond_weights=True, survey="PISA")
+    pisa = quiet_mix(
+        "pv1math ~ escs + (1|schoolid)", data, ["pwt1", "pwt2"], cond_weights=True, survey="PISA"
+    )
     assert pisa.method == "Fay's BRR, 80 replicates, k = 0.5"
-    timss = quiet_mix("pv1math ~ escs + (1|schoolid)", data, ["totwgt", "pwt2"],
-                      survey="TIMSS")
+    timss = quiet_mix("pv1math ~ escs + (1|schoolid)", data, ["totwgt", "pwt2"], survey="TIMSS")
     assert timss.n_replicates == 2 * data["jkzone"].nunique()

@@ -2,6 +2,7 @@
 README and the documentation's pages mention exists: its module imports and the names after it are
 attributes (after the package's reorganisations, stale paths such as
 ``pywemix.laplace`` or ``pywemix.glmm`` pointed nowhere)."""
+
 from __future__ import annotations
 
 import ast
@@ -21,8 +22,7 @@ PATH = re.compile(r"\bpywemix(?:\.[A-Za-z_]\w*)+")
 def _docstrings(file: Path):
     tree = ast.parse(file.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
-                             ast.AsyncFunctionDef)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             doc = ast.get_docstring(node, clean=False)
             if doc:
                 yield doc

@@ -2,6 +2,7 @@
 repaired (missing values, zero weights) are repaired with a warning that says
 what was done; results cannot be changed after the fit.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,9 +34,16 @@ def two_level(seed: int = 1, n_groups: int = 30) -> pd.DataFrame:
     w2 = np.round(rng.uniform(1.0, 4.0, n_groups), 3)[g]
     # unconditional weights (survey-file style): a student's weight is at
     # least the school's
-    return pd.DataFrame(dict(
-        y=y, x=x, cat=cat, school=[f"s{k:03d}" for k in g],
-        w1=np.round(rng.uniform(1.0, 3.0, n) * w2, 3), w2=w2))
+    return pd.DataFrame(
+        dict(
+            y=y,
+            x=x,
+            cat=cat,
+            school=[f"s{k:03d}" for k in g],
+            w1=np.round(rng.uniform(1.0, 3.0, n) * w2, 3),
+            w2=w2,
+        )
+    )
 
 
 def three_level(seed: int = 2, n_districts: int = 22) -> pd.DataFrame:
@@ -55,13 +63,25 @@ def three_level(seed: int = 2, n_districts: int = 22) -> pd.DataFrame:
     w3 = np.round(rng.uniform(1.0, 3.0, n_districts), 3)[d_row]
     w2 = np.round(rng.uniform(1.0, 3.0, S)[school] * w3, 3)
     x = rng.normal(size=n)
-    y = (1 + x + rng.normal(0, 0.6, n_districts)[d_row] + rng.normal(0, 0.6, S)[school]
-         + rng.normal(size=n))
-    return pd.DataFrame(dict(
-        y=y, x=x, school=[f"s{k:03d}" for k in school],
-        sch=[f"k{k}" for k in within[school]],
-        district=[f"d{k:02d}" for k in d_row],
-        w1=np.round(rng.uniform(1.0, 3.0, n) * w2, 3), w2=w2, w3=w3))
+    y = (
+        1
+        + x
+        + rng.normal(0, 0.6, n_districts)[d_row]
+        + rng.normal(0, 0.6, S)[school]
+        + rng.normal(size=n)
+    )
+    return pd.DataFrame(
+        dict(
+            y=y,
+            x=x,
+            school=[f"s{k:03d}" for k in school],
+            sch=[f"k{k}" for k in within[school]],
+            district=[f"d{k:02d}" for k in d_row],
+            w1=np.round(rng.uniform(1.0, 3.0, n) * w2, 3),
+            w2=w2,
+            w3=w3,
+        )
+    )
 
 
 @pytest.fixture
@@ -77,15 +97,18 @@ def df3():
 # ---------------------------------------------------------------------------
 # unknown columns
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("formula,culprit", [
-    ("y ~ xx + cat + (1 | school)", "xx"),               # fixed part
-    ("y ~ x + log(zz) + (1 | school)", "zz"),            # inside a transform
-    ("y ~ x + (1 + slope | school)", "slope"),           # random part
-    ("y ~ x + (1 | schol)", "schol"),                    # grouping factor
-    ("y ~ x + (1 | school) + (1 | region)", "region"),   # second grouping factor
-    ("y ~ x + (1 | region/school)", "region"),           # nested form
-    ("yy ~ x + (1 | school)", "yy"),                     # response
-])
+@pytest.mark.parametrize(
+    "formula,culprit",
+    [
+        ("y ~ xx + cat + (1 | school)", "xx"),  # fixed part
+        ("y ~ x + log(zz) + (1 | school)", "zz"),  # inside a transform
+        ("y ~ x + (1 + slope | school)", "slope"),  # random part
+        ("y ~ x + (1 | schol)", "schol"),  # grouping factor
+        ("y ~ x + (1 | school) + (1 | region)", "region"),  # second grouping factor
+        ("y ~ x + (1 | region/school)", "region"),  # nested form
+        ("yy ~ x + (1 | school)", "yy"),  # response
+    ],
+)
 def test_unknown_column(df, formula, culprit):
     with pytest.raises(ValueError, match=rf"unknown column.*'{culprit}'"):
         pywemix.mix(formula, df)
@@ -106,21 +129,24 @@ def test_unknown_column_message_lists_the_data_columns(df):
 # ---------------------------------------------------------------------------
 # formula syntax
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("formula,message", [
-    ("y ~ x + (1 | school", r"unbalanced '\('"),
-    ("y ~ x + (1 | school))", r"unbalanced '\)'"),
-    ("y ~ x + 1 | school)", r"unbalanced '\)'"),
-    ("y ~ (x + (1 | school)", r"unbalanced '\('"),
-    ("y x + (1 | school)", r"exactly one '~'"),
-    ("y = x + (1 | school)", r"exactly one '~'"),
-    ("y ~ x ~ (1 | school)", r"exactly one '~'"),
-    ("~ x + (1 | school)", r"no response"),
-    ("y ~ ", r"nothing on the right"),
-    ("y ~ x + (1 | )", r"no grouping factor after '\|'"),
-    ("y ~ x + (1 |)", r"no grouping factor after '\|'"),
-    ("y ~ x + ( | school)", r"empty effects"),
-    ("y ~ x + + * (1 | school)", r"formula syntax error"),
-])
+@pytest.mark.parametrize(
+    "formula,message",
+    [
+        ("y ~ x + (1 | school", r"unbalanced '\('"),
+        ("y ~ x + (1 | school))", r"unbalanced '\)'"),
+        ("y ~ x + 1 | school)", r"unbalanced '\)'"),
+        ("y ~ (x + (1 | school)", r"unbalanced '\('"),
+        ("y x + (1 | school)", r"exactly one '~'"),
+        ("y = x + (1 | school)", r"exactly one '~'"),
+        ("y ~ x ~ (1 | school)", r"exactly one '~'"),
+        ("~ x + (1 | school)", r"no response"),
+        ("y ~ ", r"nothing on the right"),
+        ("y ~ x + (1 | )", r"no grouping factor after '\|'"),
+        ("y ~ x + (1 |)", r"no grouping factor after '\|'"),
+        ("y ~ x + ( | school)", r"empty effects"),
+        ("y ~ x + + * (1 | school)", r"formula syntax error"),
+    ],
+)
 def test_formula_syntax_errors(df, formula, message):
     with pytest.raises(ValueError, match=message):
         pywemix.mix(formula, df)
@@ -149,8 +175,9 @@ def test_formula_not_a_string(df, formula):
 # ---------------------------------------------------------------------------
 @pytest.mark.parametrize("weights,got", [(["w1"], 1), (["w1", "w2", "w2"], 3), ([], 0)])
 def test_wrong_number_of_weights(df, weights, got):
-    with pytest.raises(ValueError,
-                       match=rf"wrong number of weights.*2 levels.*needs 2 entries.*got {got}"):
+    with pytest.raises(
+        ValueError, match=rf"wrong number of weights.*2 levels.*needs 2 entries.*got {got}"
+    ):
         pywemix.mix(RI, df, weights)
 
 
@@ -214,8 +241,9 @@ def test_level2_weight_varying_within_a_group(df):
     bad = df.copy()
     rows = bad.index[bad["school"] == "s007"]
     bad.loc[rows[0], "w2"] = 99.0
-    with pytest.raises(ValueError,
-                       match=r"weight column 'w2' varies within school s007 .*constant within"):
+    with pytest.raises(
+        ValueError, match=r"weight column 'w2' varies within school s007 .*constant within"
+    ):
         pywemix.mix(RI, bad, ["w1", "w2"])
     # the same with conditional weights
     with pytest.raises(ValueError, match=r"varies within school s007"):
@@ -251,8 +279,7 @@ def test_reml_with_weights(df):
 # grouping structure
 # ---------------------------------------------------------------------------
 def test_crossed_grouping_factors(df):
-    d = df.assign(rater=np.random.default_rng(0).choice([f"r{k}" for k in range(25)],
-                                                        len(df)))
+    d = df.assign(rater=np.random.default_rng(0).choice([f"r{k}" for k in range(25)], len(df)))
     with pytest.raises(ValueError) as info:
         pywemix.mix("y ~ x + (1 | school) + (1 | rater)", d)
     msg = str(info.value)
@@ -261,10 +288,13 @@ def test_crossed_grouping_factors(df):
     assert "each group lies in exactly one group of the level above" in msg
 
 
-@pytest.mark.parametrize("formula", [
-    "y ~ x + (1 | school) + (1 | district)",
-    "y ~ x + (1 | district) + (1 | school)",
-])
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "y ~ x + (1 | school) + (1 | district)",
+        "y ~ x + (1 | district) + (1 | school)",
+    ],
+)
 def test_school_id_reused_in_another_district_suggests_nested_form(df3, formula):
     # one id used by two schools in different districts (a typical data slip)
     d = df3.copy()
@@ -292,19 +322,24 @@ def test_nested_form_accepts_ids_numbered_within_district(df3):
     a = quiet_fit("y ~ x + (1 | district/sch)", df3, ["w1", "w2", "w3"])
     b = quiet_fit("y ~ x + (1 | school) + (1 | district)", df3, ["w1", "w2", "w3"])
     assert abs(a.llf - b.llf) <= 1e-8 * abs(b.llf)
-    np.testing.assert_allclose(a.var_components["variance"], b.var_components["variance"],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        a.var_components["variance"], b.var_components["variance"], rtol=1e-6
+    )
 
 
 def test_two_factors_defining_the_same_groups(df):
-    with pytest.raises(ValueError, match=r"'school' and 'school2' define the same groups|"
-                                         r"'school2' and 'school' define the same groups"):
+    with pytest.raises(
+        ValueError,
+        match=r"'school' and 'school2' define the same groups|"
+        r"'school2' and 'school' define the same groups",
+    ):
         pywemix.mix("y ~ x + (1 | school) + (1 | school2)", df.assign(school2=df["school"] + "_"))
 
 
 def test_level_with_a_single_group(df):
-    with pytest.raises(ValueError,
-                       match=r"grouping factor 'country' has a single group.*at least two"):
+    with pytest.raises(
+        ValueError, match=r"grouping factor 'country' has a single group.*at least two"
+    ):
         pywemix.mix("y ~ x + (1 | school) + (1 | country)", df.assign(country="FR"))
     with pytest.raises(ValueError, match=r"'country' has a single group"):
         pywemix.mix("y ~ x + (1 | country)", df.assign(country="FR"))
@@ -328,12 +363,18 @@ def test_non_numeric_response(df):
         pywemix.mix("ys ~ x + (1 | school)", df.assign(ys=df["y"].round(2).astype(str)))
 
 
-@pytest.mark.parametrize("extra,formula,aliased", [
-    (dict(x2=lambda d: 2 * d["x"] - 1), "y ~ x + x2 + (1 | school)", ["'x2'"]),
-    (dict(cat2=lambda d: d["cat"]), "y ~ x + cat + cat2 + (1 | school)", [r"'cat2\[T\.b\]'"]),
-    (dict(a=lambda d: d["x"] + 1, b=lambda d: 1.0), "y ~ x + a + b + (1 | school)",
-     ["'a'", "'b'"]),
-])
+@pytest.mark.parametrize(
+    "extra,formula,aliased",
+    [
+        (dict(x2=lambda d: 2 * d["x"] - 1), "y ~ x + x2 + (1 | school)", ["'x2'"]),
+        (dict(cat2=lambda d: d["cat"]), "y ~ x + cat + cat2 + (1 | school)", [r"'cat2\[T\.b\]'"]),
+        (
+            dict(a=lambda d: d["x"] + 1, b=lambda d: 1.0),
+            "y ~ x + a + b + (1 | school)",
+            ["'a'", "'b'"],
+        ),
+    ],
+)
 def test_rank_deficient_fixed_design(df, extra, formula, aliased):
     d = df.assign(**extra)
     with pytest.raises(ValueError, match=r"rank-deficient fixed-effects design") as info:
@@ -352,13 +393,16 @@ def test_rank_deficient_all_zero_column(df):
 # ---------------------------------------------------------------------------
 # the data argument
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("make", [
-    lambda d: d.to_dict("list"),
-    lambda d: d.to_numpy(),
-    lambda d: d.to_records(index=False),
-    lambda d: "data.csv",
-    lambda d: None,
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda d: d.to_dict("list"),
+        lambda d: d.to_numpy(),
+        lambda d: d.to_records(index=False),
+        lambda d: "data.csv",
+        lambda d: None,
+    ],
+)
 def test_data_not_a_dataframe(df, make):
     with pytest.raises(TypeError, match=r"data must be a pandas or polars DataFrame, got"):
         pywemix.mix(RI, make(df))
@@ -369,8 +413,11 @@ def test_duplicated_column_names(df):
     with pytest.raises(ValueError, match=r"several columns named 'x'"):
         pywemix.mix(RI, d)
     # a duplicated column the model does not use is no obstacle
-    e = pd.concat([df, df[["x"]].rename(columns={"x": "unused"})] * 1
-                  + [df[["x"]].rename(columns={"x": "unused"})], axis=1)
+    e = pd.concat(
+        [df, df[["x"]].rename(columns={"x": "unused"})] * 1
+        + [df[["x"]].rename(columns={"x": "unused"})],
+        axis=1,
+    )
     assert quiet_fit(RI, e).nobs == len(df)
 
 
@@ -405,9 +452,9 @@ def test_polars_dataframe_accepted(df):
 def test_missing_values_in_model_variables_are_dropped_with_a_count(df):
     d = df.copy()
     d.loc[[1, 5, 9], "x"] = np.nan
-    d.loc[[5, 20], "cat"] = None      # row 5 twice: 4 rows in all
+    d.loc[[5, 20], "cat"] = None  # row 5 twice: 4 rows in all
     d.loc[33, "y"] = np.nan
-    d["unused"] = np.nan              # entirely missing, but not in the model
+    d["unused"] = np.nan  # entirely missing, but not in the model
     with pytest.warns(DataWarning, match=rf"dropped 5 of {len(d)} rows with missing values"):
         res = pywemix.mix(RI, d, ["w1", "w2"], weight_scaling="size")
     assert res.nobs == len(d) - 5
@@ -424,15 +471,17 @@ def test_missing_values_in_grouping_factor_and_random_slope_are_dropped(df):
     d = df.copy()
     d.loc[[0, 2], "school"] = None
     d["z"] = np.where(d.index == 11, np.nan, d["x"] ** 2)
-    with pytest.warns(DataWarning, match=r"dropped 3 of .*school: 2.*z: 1|"
-                                         r"dropped 3 of .*z: 1.*school: 2"):
+    with pytest.warns(
+        DataWarning,
+        match=r"dropped 3 of .*school: 2.*z: 1|"
+        r"dropped 3 of .*z: 1.*school: 2",
+    ):
         res = pywemix.mix("y ~ x + (1 + z | school)", d)
     assert res.nobs == len(d) - 3
 
 
 def test_missing_values_in_unused_columns_do_not_drop_rows(df):
-    d = df.assign(unused=np.where(df.index % 2 == 0, np.nan, 1.0),
-                  unused_weight=np.nan, note=None)
+    d = df.assign(unused=np.where(df.index % 2 == 0, np.nan, 1.0), unused_weight=np.nan, note=None)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         res = pywemix.mix(RI, d, ["w1", "w2"])
@@ -450,8 +499,9 @@ def test_zero_level1_weights_drop_rows_with_a_count(df):
     with pytest.warns(DataWarning, match=r"dropped 4 rows with level-1 weight 'w1' equal to 0"):
         res = pywemix.mix(RI, d, ["w1", "w2"], cond_weights=True, weight_scaling="size")
     assert res.nobs == len(d) - 4
-    ref = quiet_fit(RI, df.drop(index=[2, 7, 8, 40]), ["w1", "w2"], cond_weights=True,
-                    weight_scaling="size")
+    ref = quiet_fit(
+        RI, df.drop(index=[2, 7, 8, 40]), ["w1", "w2"], cond_weights=True, weight_scaling="size"
+    )
     assert abs(res.llf - ref.llf) <= 1e-9 * abs(ref.llf)
     np.testing.assert_allclose(res.params, ref.params, rtol=1e-7)
 
@@ -460,9 +510,11 @@ def test_zero_level2_weight_drops_the_group(df):
     d = df.copy()
     gone = d["school"] == "s004"
     d.loc[gone, "w2"] = 0.0
-    with pytest.warns(DataWarning,
-                      match=rf"dropped 1 school groups \({int(gone.sum())} rows\) with "
-                            r"weight 'w2' equal to 0"):
+    with pytest.warns(
+        DataWarning,
+        match=rf"dropped 1 school groups \({int(gone.sum())} rows\) with "
+        r"weight 'w2' equal to 0",
+    ):
         res = pywemix.mix(RI, d, ["w1", "w2"], weight_scaling="size")
     assert res.nobs == int((~gone).sum())
     assert "s004" not in res.ranef()["school"].index
@@ -476,8 +528,13 @@ def test_zero_top_weight_drops_the_district_three_levels(df3):
     d = df3.copy()
     d.loc[d["district"] == "d03", "w3"] = 0.0
     with pytest.warns(DataWarning, match=r"dropped 1 district groups .*'w3' equal to 0"):
-        res = pywemix.mix("y ~ x + (1 | school) + (1 | district)", d, ["w1", "w2", "w3"],
-                          cond_weights=True, weight_scaling="size")
+        res = pywemix.mix(
+            "y ~ x + (1 | school) + (1 | district)",
+            d,
+            ["w1", "w2", "w3"],
+            cond_weights=True,
+            weight_scaling="size",
+        )
     assert "d03" not in res.ranef()["district"].index
     assert res.nobs == int((df3["district"] != "d03").sum())
 
@@ -523,8 +580,9 @@ def _no_group_effect(seed=5, n_groups=30, size=8):
     e -= pd.Series(e).groupby(g).transform("mean").to_numpy()
     x = rng.normal(size=len(g))
     w2 = rng.uniform(1.0, 3.0, n_groups)[g]
-    return pd.DataFrame(dict(y=1 + 0.5 * x + e, x=x, g=g,
-                             w1=rng.uniform(1.0, 2.0, len(g)) * w2, w2=w2))
+    return pd.DataFrame(
+        dict(y=1 + 0.5 * x + e, x=x, g=g, w1=rng.uniform(1.0, 2.0, len(g)) * w2, w2=w2)
+    )
 
 
 @pytest.mark.parametrize("weights", [None, ["w1", "w2"]])
@@ -553,8 +611,9 @@ def test_boundary_in_one_level_of_three():
     u -= pd.Series(u).groupby(np.arange(n_d * n_s) // n_s).transform("mean").to_numpy()
     e = rng.normal(size=len(school))
     e -= pd.Series(e).groupby(district).transform("mean").to_numpy()
-    d = pd.DataFrame(dict(y=u[school] + e, x=rng.normal(size=len(school)),
-                          school=school, district=district))
+    d = pd.DataFrame(
+        dict(y=u[school] + e, x=rng.normal(size=len(school)), school=school, district=district)
+    )
     with pytest.warns(BoundaryWarning, match=r"level 3 \(district\)"):
         res = pywemix.mix("y ~ x + (1 | school) + (1 | district)", d)
     vc = res.var_components.set_index("level")
@@ -570,8 +629,10 @@ def result(df):
     return quiet_fit("y ~ x + cat + (1 + x | school)", df, ["w1", "w2"])
 
 
-@pytest.mark.parametrize("name", ["params", "bse", "llf", "var_components", "nobs",
-                                  "converged", "warnings", "new_attribute"])
+@pytest.mark.parametrize(
+    "name",
+    ["params", "bse", "llf", "var_components", "nobs", "converged", "warnings", "new_attribute"],
+)
 def test_result_attributes_cannot_be_set(result, name):
     with pytest.raises(AttributeError):
         setattr(result, name, 0)
@@ -628,8 +689,9 @@ def test_returned_arrays_are_not_views_of_the_result(result):
     assert result.params.iloc[0] == before
 
 
-@pytest.mark.parametrize("max_iter, exc", [(0, ValueError), (-2, ValueError),
-                                            (2.5, TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "max_iter, exc", [(0, ValueError), (-2, ValueError), (2.5, TypeError), (True, TypeError)]
+)
 def test_bad_max_iter(df, max_iter, exc):
     with pytest.raises(exc, match="max_iter"):
         pywemix.mix(RI, df, max_iter=max_iter)

@@ -1,4 +1,5 @@
 """The executor adapter: serial, concurrent.futures and distributed.Client."""
+
 from __future__ import annotations
 
 import warnings
@@ -35,8 +36,7 @@ def test_bad_executor_is_a_type_error():
 def test_client_returns_results_in_order(dask_client):
     assert is_dask_client(dask_client)
     items = list(range(30))
-    out = map_tasks(dask_client, _scaled, items, shared={"factor": np.float64(2.0)},
-                    progress=False)
+    out = map_tasks(dask_client, _scaled, items, shared={"factor": np.float64(2.0)}, progress=False)
     assert out == [2.0 * i for i in items]
 
 
@@ -102,17 +102,18 @@ def test_bootstrap_lrt_on_a_client_equals_serial(dask_client):
         m0 = pywemix.mix("Reaction ~ Days + (1|Subject)", d)
         m1 = pywemix.mix("Reaction ~ Days + (Days|Subject)", d)
         serial = pywemix.bootstrap_lrt(m0, m1, n=300, seed=4, progress=False)
-        remote = pywemix.bootstrap_lrt(m0, m1, n=300, seed=4, progress=False,
-                                       executor=dask_client)
+        remote = pywemix.bootstrap_lrt(m0, m1, n=300, seed=4, progress=False, executor=dask_client)
     np.testing.assert_array_equal(serial.replicates, remote.replicates)
     assert serial.p_value == remote.p_value
 
 
 # -- errors cancel the tasks not yet run (issue 19) ------------------------------------
 
+
 def _fail_first(shared, item):
     """Task 0 fails at once; the others wait a little and record that they ran."""
     import time
+
     if item == 0:
         raise ValueError("task 0 failed")
     time.sleep(0.05)
@@ -131,6 +132,7 @@ def test_an_error_cancels_the_tasks_not_yet_started():
 
 def _slow_or_fail(item):
     import time
+
     if item == 0:
         raise ValueError("task 0 failed")
     time.sleep(0.5)
@@ -142,6 +144,7 @@ def test_client_cancels_the_remaining_tasks_on_error(dask_client):
         map_tasks(dask_client, _slow_or_fail, range(40), progress=False)
     # the 39 slow tasks (about 10 s on 2 workers) do not keep running
     import time
+
     time.sleep(0.5)
     processing = dask_client.processing()
     assert sum(len(v) for v in processing.values()) == 0
@@ -149,12 +152,14 @@ def test_client_cancels_the_remaining_tasks_on_error(dask_client):
 
 # -- chunks sized for the executor and one BLAS thread per task (issue 22) ---------------
 
+
 def _chunk_sizes(shared, chunk):
     return [(len(chunk), shared * x) for x in chunk]
 
 
 def test_chunks_one_per_worker_in_order():
     from pywemix.executors import executor_workers, map_chunks
+
     items = list(range(7))
     assert map_chunks(None, _chunk_sizes, items, shared=2) == [(7, 2 * x) for x in items]
     with ThreadPoolExecutor(max_workers=3) as ex:
@@ -167,24 +172,27 @@ def test_chunks_one_per_worker_in_order():
 
 def test_client_chunks_one_per_worker_thread(dask_client):
     from pywemix.executors import executor_workers, map_chunks
+
     workers = executor_workers(dask_client)
     assert workers == sum(dask_client.nthreads().values())
     out = map_chunks(dask_client, _chunk_sizes, list(range(9)), shared=3)
     assert [x for _, x in out] == [3 * x for x in range(9)]
-    assert sorted({n for n, _ in out}) == sorted({len(c) for c in
-                                                  np.array_split(np.arange(9), workers)})
+    assert sorted({n for n, _ in out}) == sorted(
+        {len(c) for c in np.array_split(np.arange(9), workers)}
+    )
 
 
 def _blas_threads(_):
     from threadpoolctl import threadpool_info
-    return max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"),
-               default=1)
+
+    return max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"), default=1)
 
 
 def test_tasks_on_executors_use_one_blas_thread():
     from concurrent.futures import ProcessPoolExecutor
 
     from pywemix.executors import one_blas_thread
+
     before = _blas_threads(None)
     with ProcessPoolExecutor(max_workers=2) as ex:
         assert map_tasks(ex, _blas_threads, range(4), progress=False) == [1] * 4
@@ -199,6 +207,7 @@ def test_tasks_on_executors_use_one_blas_thread():
 
 def test_client_scatters_data_items_once(dask_client, monkeypatch):
     import pandas as pd
+
     frames = [pd.DataFrame({"a": np.arange(5) + k}) for k in range(6)]
     calls = []
     scatter = dask_client.scatter

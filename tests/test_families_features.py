@@ -13,6 +13,7 @@ binomial with trials, each checked against something computed here:
 * replicate weights: the refits equal separate fits with the replicate
   weights; ``by=``: separate fits of each subset; Dask: the in-memory fit.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,8 +39,9 @@ def fit(case, data, **kw):
     family, link, response = case
     kw.setdefault("weights", ["w1", "w2"])
     kw.setdefault("cond_weights", True)
-    return quiet_mix(FORMULA.format(response), data, family=family, link=link,
-                     n_quad=kw.pop("n_quad", 1), **kw)
+    return quiet_mix(
+        FORMULA.format(response), data, family=family, link=link, n_quad=kw.pop("n_quad", 1), **kw
+    )
 
 
 @pytest.fixture(scope="module", params=AUX_FAMILIES, ids=aux_family_id)
@@ -64,11 +66,12 @@ def test_cluster_robust_standard_errors(fitted):
     obj = res.objective.function
     fam, p, k = obj.base_family, obj.p, obj.k
     x = res.optimization.x
-    natural = np.r_[x[:p], fam.natural(x[p:p + k])[0] if k else [], x[p + k:]]
+    natural = np.r_[x[:p], fam.natural(x[p : p + k])[0] if k else [], x[p + k :]]
 
     def groups(z):
-        phi = np.r_[z[:p], fam.unconstrained(z[p:p + k]) if k else [], z[p + k:]]
+        phi = np.r_[z[:p], fam.unconstrained(z[p : p + k]) if k else [], z[p + k :]]
         return obj.evaluate(phi, derivs=False).group_A
+
     w = res.design.wg[-1]
     S = w[:, None] * _central(groups, natural)
     H = _central(lambda z: _central(lambda t: w @ groups(t), z, 1e-4), natural, 1e-4)
@@ -77,8 +80,12 @@ def test_cluster_robust_standard_errors(fitted):
     V = Hi @ (G / (G - 1) * S.T @ S) @ Hi
     m = p + k
     assert list(res.cov_params("robust").index) == list(res.params.index)
-    np.testing.assert_allclose(res.cov_params("robust").to_numpy(), V[:m, :m], rtol=2e-3,
-                               atol=2e-3 * np.max(np.abs(np.diag(V[:m, :m]))))
+    np.testing.assert_allclose(
+        res.cov_params("robust").to_numpy(),
+        V[:m, :m],
+        rtol=2e-3,
+        atol=2e-3 * np.max(np.abs(np.diag(V[:m, :m]))),
+    )
     assert res.default_kind == "robust"
     np.testing.assert_allclose(res.bse.to_numpy(), np.sqrt(np.diag(V[:m, :m])), rtol=1e-3)
 
@@ -87,7 +94,7 @@ def _bound(res):
     """The family with the fitted parameters, and the fixed-part linear predictor."""
     fam = res.family_object
     k = fam.n_aux
-    values = res.params.to_numpy()[len(res.params) - k:] if k else None
+    values = res.params.to_numpy()[len(res.params) - k :] if k else None
     bound = fam.with_aux(values) if k else fam
     beta = res.fe_params.to_numpy()
     return bound, res.design.X @ beta + res.design.offset
@@ -105,6 +112,7 @@ def test_ranef_are_the_conditional_modes(fitted):
 
         def neg(u):
             return -(d.w1[rows] @ bound.loglik(d.y[rows], base[rows] + u)) + 0.5 * (u / sd) ** 2  # noqa: B023 (called within this iteration)
+
         u = optimize.minimize_scalar(neg, bracket=(-1.0, 1.0), tol=1e-12).x
         assert modes.loc[d.levels[0].labels[j]] == pytest.approx(u, abs=1e-5)
 
@@ -155,7 +163,7 @@ def test_simulate(fitted, df):
 def test_summary_and_tables(fitted):
     case, res = fitted
     k = res.family_object.n_aux
-    names = list(res.params.index)[len(res.params) - k:]
+    names = list(res.params.index)[len(res.params) - k :]
     text = str(res.summary())
     assert all(n in text for n in names) and "robust" in text.lower()
     tidy = res.tidy()
@@ -166,8 +174,7 @@ def test_summary_and_tables(fitted):
     assert terms == names
 
 
-@pytest.mark.parametrize("case", [c for c in AUX_FAMILIES if c[0] != "binomial"],
-                         ids=aux_family_id)
+@pytest.mark.parametrize("case", [c for c in AUX_FAMILIES if c[0] != "binomial"], ids=aux_family_id)
 def test_plausible_values_are_rubins_rules_over_separate_fits(case, df):
     rng = np.random.default_rng(3)
     resp = case[2]
@@ -175,14 +182,23 @@ def test_plausible_values_are_rubins_rules_over_separate_fits(case, df):
     order = rng.permutation(len(d))
     d["pv1"], d["pv2"] = d[resp], d[resp].to_numpy()[order]  # a shuffled response
     d["pv3"] = d[resp].to_numpy()[np.r_[order[1:], order[:1]]]
-    res = quiet_mix("y ~ x + (1|g)", d, ["w1", "w2"], cond_weights=True, family=case[0],
-                    link=case[1], n_quad=1, plausible_values={"y": ["pv1", "pv2", "pv3"]})
+    res = quiet_mix(
+        "y ~ x + (1|g)",
+        d,
+        ["w1", "w2"],
+        cond_weights=True,
+        family=case[0],
+        link=case[1],
+        n_quad=1,
+        plausible_values={"y": ["pv1", "pv2", "pv3"]},
+    )
     fits = [fit((case[0], case[1], c), d) for c in ("pv1", "pv2", "pv3")]
     est = np.stack([f.params.to_numpy() for f in fits])
     np.testing.assert_allclose(res.params.to_numpy(), est.mean(axis=0), rtol=1e-6, atol=1e-8)
     dev = est - est.mean(axis=0)
-    total = dev.T @ dev * (4 / 6) + np.mean([f.cov_params("robust").to_numpy() for f in fits],
-                                            axis=0)
+    total = dev.T @ dev * (4 / 6) + np.mean(
+        [f.cov_params("robust").to_numpy() for f in fits], axis=0
+    )
     np.testing.assert_allclose(res.cov_params().to_numpy(), total, rtol=1e-5, atol=1e-10)
 
 
@@ -198,16 +214,26 @@ def test_replicate_refits_equal_separate_fits(case, df):
     for r, c in enumerate(cols):
         d[c] = d["wt"] * factor[r, school]
     kw = dict(weights=["wt", "w2"], cond_weights=False)
-    res = fit(case, d, replicates=pywemix.Replicates(cols, method="fay", fay=0.5,
-                                                     full_weight="wt"), **kw)
+    res = fit(
+        case, d, replicates=pywemix.Replicates(cols, method="fay", fay=0.5, full_weight="wt"), **kw
+    )
     full = fit(case, d, **kw)
-    P = np.stack([fit(case, d.assign(_w1=d[c], _w2=d["w2"] * factor[r, school]),
-                      weights=["_w1", "_w2"], cond_weights=False).params.to_numpy()
-                  for r, c in enumerate(cols)])
+    P = np.stack(
+        [
+            fit(
+                case,
+                d.assign(_w1=d[c], _w2=d["w2"] * factor[r, school]),
+                weights=["_w1", "_w2"],
+                cond_weights=False,
+            ).params.to_numpy()
+            for r, c in enumerate(cols)
+        ]
+    )
     np.testing.assert_allclose(res.replicate_params.to_numpy(), P, rtol=1e-6, atol=1e-8)
     dev = P - full.params.to_numpy()
-    np.testing.assert_allclose(res.cov_params().to_numpy(), dev.T @ dev / (4 * 0.25),
-                               rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(
+        res.cov_params().to_numpy(), dev.T @ dev / (4 * 0.25), rtol=1e-5, atol=1e-12
+    )
     assert res.default_kind == "replicate"
 
 

@@ -19,6 +19,7 @@ when the top-level clusters contribute the same scores (repeated rows, row
 order, weight scale) but not when top-level groups are repeated (there are
 more clusters then).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,8 +41,7 @@ pytestmark = [
     # repeated-row model), and the simulated groups are small: the
     # unscaled-weight warning is expected throughout (asserted in
     # test_top_level_weights_equal_repeated_groups_nested_ids).
-    pytest.mark.filterwarnings("ignore:the level-1 weights vary within:"
-                               "pywemix.WeightWarning"),
+    pytest.mark.filterwarnings("ignore:the level-1 weights vary within:pywemix.WeightWarning"),
 ]
 
 TOL = 1e-6  # relative agreement required between fits that must agree
@@ -78,9 +78,9 @@ def two_level(seed: int = 1, n_groups: int = 40) -> pd.DataFrame:
     w2 = (rng.integers(1, 4, n_groups).astype(float) + (u0 > 0))[g]
     cw1 = np.round(w1 * rng.uniform(0.6, 1.7, n), 3)
     cw2 = np.round((rng.uniform(0.5, 2.5, n_groups) * (1 + (u0 > 0)))[g], 3)
-    return pd.DataFrame(dict(
-        y=y, x=x, cat=cat, school=[f"s{k:03d}" for k in g],
-        w1=w1, w2=w2, cw1=cw1, cw2=cw2))
+    return pd.DataFrame(
+        dict(y=y, x=x, cat=cat, school=[f"s{k:03d}" for k in g], w1=w1, w2=w2, cw1=cw1, cw2=cw2)
+    )
 
 
 def three_level(seed: int = 2, n_districts: int = 24) -> pd.DataFrame:
@@ -102,18 +102,28 @@ def three_level(seed: int = 2, n_districts: int = 24) -> pd.DataFrame:
     cat = rng.choice(np.array(["lo", "hi"]), n)
     e = rng.normal(0.0, 1.0, n)
     d_row = district[school]
-    y = (2.0 - 0.4 * x + 0.5 * (cat == "hi") + v[d_row] + u0[school]
-         + u1[school] * x + e)
+    y = 2.0 - 0.4 * x + 0.5 * (cat == "hi") + v[d_row] + u0[school] + u1[school] * x + e
     w1 = rng.integers(1, 4, n).astype(float) + (e < -0.5)
     w2 = (rng.integers(1, 4, S).astype(float) + (u0 > 0.3))[school]
     w3 = (rng.integers(1, 4, n_districts).astype(float) + (v > 0))[d_row]
     cw1 = np.round(w1 * rng.uniform(0.6, 1.6, n), 3)
     cw2 = np.round((rng.uniform(0.5, 2.0, S) * (1 + (u0 > 0)))[school], 3)
     cw3 = np.round((rng.uniform(0.5, 3.0, n_districts))[d_row], 3)
-    return pd.DataFrame(dict(
-        y=y, x=x, cat=cat, school=[f"s{k:03d}" for k in school],
-        district=[f"d{k:02d}" for k in d_row],
-        w1=w1, w2=w2, w3=w3, cw1=cw1, cw2=cw2, cw3=cw3))
+    return pd.DataFrame(
+        dict(
+            y=y,
+            x=x,
+            cat=cat,
+            school=[f"s{k:03d}" for k in school],
+            district=[f"d{k:02d}" for k in d_row],
+            w1=w1,
+            w2=w2,
+            w3=w3,
+            cw1=cw1,
+            cw2=cw2,
+            cw3=cw3,
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +186,8 @@ def _close(a, b, what, tol=TOL, floor=1e-6):
     err = np.abs(a - b) / np.maximum(np.abs(b), floor * scale)
     assert np.all(np.isfinite(a)) and np.all(np.isfinite(b)), f"{what}: {a} vs {b}"
     assert np.max(err, initial=0.0) <= tol, (
-        f"{what} differ: max relative error {np.max(err):.3g}\n{a}\n{b}")
+        f"{what} differ: max relative error {np.max(err):.3g}\n{a}\n{b}"
+    )
 
 
 def assert_same_fit(a, b, *, bse: bool, llf_ratio: float = 1.0, model_cov=False):
@@ -192,8 +203,7 @@ def assert_same_fit(a, b, *, bse: bool, llf_ratio: float = 1.0, model_cov=False)
     _close(a.params, b.params, "params")
     va, vb = a.var_components, b.var_components
     keys = ["level", "group", "var1", "var2"]
-    pd.testing.assert_frame_equal(va[keys].reset_index(drop=True),
-                                  vb[keys].reset_index(drop=True))
+    pd.testing.assert_frame_equal(va[keys].reset_index(drop=True), vb[keys].reset_index(drop=True))
     _close(va["variance"], vb["variance"], "variances")
     assert (vb["variance"] > 1e-3).any()
     _close(a.icc, b.icc, "icc")
@@ -203,8 +213,9 @@ def assert_same_fit(a, b, *, bse: bool, llf_ratio: float = 1.0, model_cov=False)
     if model_cov:
         # model-based covariances of weighted fits are asked for on purpose: they warn
         weighted = a.weighted or b.weighted
-        with (pytest.warns(pywemix.PseudoLikelihoodWarning) if weighted
-              else contextlib.nullcontext()):
+        with (
+            pytest.warns(pywemix.PseudoLikelihoodWarning) if weighted else contextlib.nullcontext()
+        ):
             model = a.cov_params("model"), b.cov_params("model")
         _close(*model, "model-based cov_params")
 
@@ -263,8 +274,7 @@ def test_level1_integer_weights_equal_repeated_rows_unconditional(df2):
 
 def test_level1_integer_weights_equal_repeated_rows_three_levels(df3):
     weighted = fit(THREE, df3, ["w1", "cw2", "cw3"], cond_weights=True)
-    expanded = fit(THREE, repeat_rows(df3, df3["w1"]), [None, "cw2", "cw3"],
-                   cond_weights=True)
+    expanded = fit(THREE, repeat_rows(df3, df3["w1"]), [None, "cw2", "cw3"], cond_weights=True)
     assert_same_fit(expanded, weighted, bse=True, model_cov=True)
     assert_same_ranef(expanded, weighted)
 
@@ -286,8 +296,7 @@ def test_level2_integer_weights_equal_repeated_groups(df2, formula):
     expanded = fit(formula, ex, ["cw1", None], cond_weights=True)
     assert_same_fit(expanded, weighted, bse=False, model_cov=True)
     # every copy of a school has the school's conditional mode
-    assert_same_ranef(weighted, expanded,
-                      mapping={"school": lambda lab: lab.split("#")[0]})
+    assert_same_ranef(weighted, expanded, mapping={"school": lambda lab: lab.split("#")[0]})
     fv = weighted.fittedvalues.loc[ex["orig"].to_numpy()].to_numpy()
     _close(expanded.fittedvalues.loc[ex.index].to_numpy(), fv, "fittedvalues", floor=1.0)
     # sanity: the identity is about estimates; the cluster count did change
@@ -321,11 +330,13 @@ def test_top_level_weights_equal_repeated_groups_nested_ids(df3):
     # district/school form allows
     # unscaled level-1 weights are the point of the identity: they warn here
     with pytest.warns(pywemix.WeightWarning, match="not scaled"):
-        weighted = fit("y ~ x + cat + (1 | district/school)", df3, ["cw1", "cw2", "w3"],
-                       cond_weights=True)
+        weighted = fit(
+            "y ~ x + cat + (1 | district/school)", df3, ["cw1", "cw2", "w3"], cond_weights=True
+        )
     ex = repeat_groups(df3, "district", group_value(df3, "district", "w3"))
-    expanded = fit("y ~ x + cat + (1 | district/school)", ex, ["cw1", "cw2", None],
-                   cond_weights=True)
+    expanded = fit(
+        "y ~ x + cat + (1 | district/school)", ex, ["cw1", "cw2", None], cond_weights=True
+    )
     assert_same_fit(expanded, weighted, bse=False, model_cov=True)
 
 
@@ -346,22 +357,30 @@ def test_level2_integer_weights_equal_repeated_schools_three_levels(df3):
 def test_unit_weights_all_spellings_agree_two_levels(df2):
     d = df2.assign(one1=1.0, one2=1)
     base = fit(RS, d)
-    for weights, cond in [([None, None], False), ([None, None], True),
-                          (["one1", "one2"], False), (["one1", "one2"], True),
-                          (["one1", None], False), ([None, "one2"], True)]:
+    for weights, cond in [
+        ([None, None], False),
+        ([None, None], True),
+        (["one1", "one2"], False),
+        (["one1", "one2"], True),
+        (["one1", None], False),
+        ([None, "one2"], True),
+    ]:
         other = fit(RS, d, weights, cond_weights=cond)
         assert_same_fit(other, base, bse=True, model_cov=True)
         assert_same_ranef(other, base)
-        _close(other.fittedvalues.loc[d.index], base.fittedvalues.loc[d.index],
-               "fittedvalues")
+        _close(other.fittedvalues.loc[d.index], base.fittedvalues.loc[d.index], "fittedvalues")
     assert not base.weighted
 
 
 def test_unit_weights_all_spellings_agree_three_levels(df3):
     d = df3.assign(one=1.0)
     base = fit(THREE, d)
-    for weights, cond in [([None, None, None], False), (["one", "one", "one"], False),
-                          (["one", "one", "one"], True), ([None, "one", None], True)]:
+    for weights, cond in [
+        ([None, None, None], False),
+        (["one", "one", "one"], False),
+        (["one", "one", "one"], True),
+        ([None, "one", None], True),
+    ]:
         other = fit(THREE, d, weights, cond_weights=cond)
         assert_same_fit(other, base, bse=True, model_cov=True)
         assert_same_ranef(other, base)
@@ -379,24 +398,32 @@ def _check_shuffled(formula, data, weights, cond, seed):
     assert_same_ranef(b, a)
     # per-row results follow the rows (compared by row label)
     assert sorted(b.fittedvalues.index) == sorted(data.index)
-    _close(b.fittedvalues.loc[data.index], a.fittedvalues.loc[data.index], "fittedvalues",
-           floor=1.0)
+    _close(
+        b.fittedvalues.loc[data.index], a.fittedvalues.loc[data.index], "fittedvalues", floor=1.0
+    )
     _close(b.resid.loc[data.index], a.resid.loc[data.index], "resid", floor=1.0)
     pa, pb = a.predict(data), b.predict(data)
     _close(pb.loc[data.index], pa.loc[data.index], "predict", floor=1.0)
     pd.testing.assert_frame_equal(a.groups, b.groups, check_exact=False, rtol=1e-12)
     # a fresh RangeIndex after shuffling: results are per row of that frame
     c = fit(formula, shuffled.reset_index(drop=True), weights, cond_weights=cond)
-    _close(c.fittedvalues.loc[np.arange(len(data))].to_numpy(),
-           b.fittedvalues.loc[shuffled.index].to_numpy(), "fittedvalues", floor=1.0)
+    _close(
+        c.fittedvalues.loc[np.arange(len(data))].to_numpy(),
+        b.fittedvalues.loc[shuffled.index].to_numpy(),
+        "fittedvalues",
+        floor=1.0,
+    )
     _close(c.llf, a.llf, "llf")
 
 
-@pytest.mark.parametrize("formula,weights,cond", [
-    (RS, ["cw1", "cw2"], True),
-    (RI, ["cw1", "cw2"], False),
-    (RI, None, False),
-])
+@pytest.mark.parametrize(
+    "formula,weights,cond",
+    [
+        (RS, ["cw1", "cw2"], True),
+        (RI, ["cw1", "cw2"], False),
+        (RI, None, False),
+    ],
+)
 def test_row_order_two_levels(df2, formula, weights, cond):
     d = df2 if cond or weights is None else df2.assign(cw1=df2["cw1"] * df2["cw2"])
     _check_shuffled(formula, d, weights, cond, seed=11)
@@ -412,8 +439,12 @@ def test_fittedvalues_and_resid_in_data_row_order(df2):
     assert list(res.fittedvalues.index) == list(shuffled.index)
     assert list(res.resid.index) == list(shuffled.index)
     # positional arithmetic with the data then works
-    _close(shuffled["y"].to_numpy() - res.fittedvalues.to_numpy(), res.resid.to_numpy(),
-           "resid", floor=1.0)
+    _close(
+        shuffled["y"].to_numpy() - res.fittedvalues.to_numpy(),
+        res.resid.to_numpy(),
+        "resid",
+        floor=1.0,
+    )
 
 
 def test_row_order_group_order_of_first_appearance(df2):
@@ -453,8 +484,10 @@ def test_large_level1_weights_still_converge(df2, c):
     on the covariance parameters stays of the order of the number of groups:
     the fit must not stop at its start (the same optimum from any start)."""
     d = df2.assign(cw1=c * df2["cw1"])
-    fits = [fit(RS, d, ["cw1", "cw2"], cond_weights=True, start=s)
-            for s in (None, [0.3, 0.2, 0.1], [3.0, -1.0, 2.0])]
+    fits = [
+        fit(RS, d, ["cw1", "cw2"], cond_weights=True, start=s)
+        for s in (None, [0.3, 0.2, 0.1], [3.0, -1.0, 2.0])
+    ]
     for other in fits[1:]:
         _close(other.theta, fits[0].theta, "theta")
         assert other.llf == pytest.approx(fits[0].llf, rel=1e-12)
@@ -482,8 +515,7 @@ def test_scaling_top_level_weights_unit_weights(df2):
 @pytest.mark.parametrize("c", [0.2, 9.0])
 def test_scaling_top_level_weights_three_levels(df3, c):
     a = fit(THREE, df3, ["cw1", "cw2", "cw3"], cond_weights=True)
-    b = fit(THREE, df3.assign(cw3=c * df3["cw3"]), ["cw1", "cw2", "cw3"],
-            cond_weights=True)
+    b = fit(THREE, df3.assign(cw3=c * df3["cw3"]), ["cw1", "cw2", "cw3"], cond_weights=True)
     assert_same_fit(b, a, bse=True, llf_ratio=c)
     assert_same_ranef(b, a)
 
@@ -502,8 +534,9 @@ def test_unconditional_equals_conditional_two_levels(df2, formula):
 
 def test_unconditional_equals_conditional_three_levels(df3):
     cond = fit(THREE_RS, df3, ["cw1", "cw2", "cw3"], cond_weights=True)
-    d = df3.assign(W3=df3["cw3"], W2=df3["cw2"] * df3["cw3"],
-                   W1=df3["cw1"] * df3["cw2"] * df3["cw3"])
+    d = df3.assign(
+        W3=df3["cw3"], W2=df3["cw2"] * df3["cw3"], W1=df3["cw1"] * df3["cw2"] * df3["cw3"]
+    )
     uncond = fit(THREE_RS, d, ["W1", "W2", "W3"], cond_weights=False)
     assert_same_fit(uncond, cond, bse=True, model_cov=True)
     assert_same_ranef(uncond, cond)

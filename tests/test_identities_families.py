@@ -13,6 +13,7 @@ binomial and Poisson families:
 The estimates agree to 1e-6 (relative, absolute below 1), the
 log-likelihoods to 1e-6 relative.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,7 @@ pytestmark = [
     pytest.mark.filterwarnings("error::pywemix.ConvergenceWarning"),
     pytest.mark.filterwarnings("error::pywemix.BoundaryWarning"),
     pytest.mark.filterwarnings("ignore::pywemix.FewGroupsWarning"),
-    pytest.mark.filterwarnings("ignore:the level-1 weights vary within:"
-                               "pywemix.WeightWarning"),
+    pytest.mark.filterwarnings("ignore:the level-1 weights vary within:pywemix.WeightWarning"),
 ]
 
 TOL = 1e-6
@@ -48,8 +48,16 @@ def df():
 
 def fit(case, data, weights=("w1", "w2"), n_quad=1, **kw):
     family, link, response = case
-    return pywemix.mix(f"{response} ~ x + (1|g)", data, list(weights), cond_weights=True,
-                       family=family, link=link, n_quad=n_quad, **kw)
+    return pywemix.mix(
+        f"{response} ~ x + (1|g)",
+        data,
+        list(weights),
+        cond_weights=True,
+        family=family,
+        link=link,
+        n_quad=n_quad,
+        **kw,
+    )
 
 
 def assert_same_fit(a, b, llf_ratio=1.0):
@@ -82,13 +90,17 @@ def test_row_order(df, case, n_quad):
     shuffled = df.sample(frac=1.0, random_state=9)
     a, b = fit(case, df, n_quad=n_quad), fit(case, shuffled, n_quad=n_quad)
     assert_same_fit(a, b)
-    pd.testing.assert_series_equal(a.fittedvalues.loc[shuffled.index], b.fittedvalues,
-                                   rtol=1e-5, check_names=False)
+    pd.testing.assert_series_equal(
+        a.fittedvalues.loc[shuffled.index], b.fittedvalues, rtol=1e-5, check_names=False
+    )
 
 
 @pytest.mark.parametrize("c", [1e-2, 1e4])
 @pytest.mark.parametrize("n_quad", N_QUAD)
 @pytest.mark.parametrize("case", AUX_FAMILIES, ids=aux_family_id)
 def test_scaling_top_level_weights(df, case, n_quad, c):
-    assert_same_fit(fit(case, df.assign(w2=c * df["w2"]), n_quad=n_quad),
-                    fit(case, df, n_quad=n_quad), llf_ratio=c)
+    assert_same_fit(
+        fit(case, df.assign(w2=c * df["w2"]), n_quad=n_quad),
+        fit(case, df, n_quad=n_quad),
+        llf_ratio=c,
+    )

@@ -1,5 +1,6 @@
 """What a plain ``pip install`` gives a survey analyst, and what it says when a
 package is missing anyway."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -43,8 +44,7 @@ def test_survey_packages_are_installed_by_default():
 
 def test_readme_names_what_is_installed():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    for word in ("pyarrow", "pyreadstat", "matplotlib", "tqdm", "[plot]", "[files]",
-                 "[progress]"):
+    for word in ("pyarrow", "pyreadstat", "matplotlib", "tqdm", "[plot]", "[files]", "[progress]"):
         assert word in text, word
     assert "pip install . && pywemix demo" in text
     assert 'pip install -e ".[test]" && pytest' in text
@@ -69,9 +69,12 @@ def test_datasets_load():
 
 def test_no_docstring_cites_lecture_notes():
     """Users do not have the lecture notes: docstrings cite published sources."""
-    hits = [f"{p.relative_to(ROOT)}:{k}" for p in PACKAGE.rglob("*.py")
-            for k, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
-            if "lecture" in line.lower()]
+    hits = [
+        f"{p.relative_to(ROOT)}:{k}"
+        for p in PACKAGE.rglob("*.py")
+        for k, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if "lecture" in line.lower()
+    ]
     assert not hits, hits
 
 
@@ -99,5 +102,5 @@ def test_progress_without_tqdm_names_the_package(monkeypatch, sleep_fits):
 
 def test_default_progress_without_tqdm_still_runs(monkeypatch, sleep_fits):
     _without_tqdm(monkeypatch)
-    res = pywemix.bootstrap_lrt(*sleep_fits, n=2, seed=1)   # no bar by default for n < 200
+    res = pywemix.bootstrap_lrt(*sleep_fits, n=2, seed=1)  # no bar by default for n < 200
     assert len(res.replicates) == res.n == 2 and 0 < res.p_value <= 1

@@ -1,4 +1,5 @@
 """``pywemix.read_data``: CSV, TSV, Parquet, SPSS and Stata files."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,13 +25,26 @@ def coded():
     agree = rng.integers(1, 5, n).astype(float)
     sex = rng.integers(1, 3, n).astype(float)
     x = rng.normal(size=n)
-    y = 500 + 20 * x - 5 * agree + 8 * (sex == 1) + rng.normal(scale=30, size=n_groups)[g - 1] \
+    y = (
+        500
+        + 20 * x
+        - 5 * agree
+        + 8 * (sex == 1)
+        + rng.normal(scale=30, size=n_groups)[g - 1]
         + rng.normal(scale=60, size=n)
-    return pd.DataFrame({
-        "schoolid": g.astype(float), "x": x, "agree": agree, "sex": sex,
-        "partly": rng.integers(1, 4, n).astype(float),
-        "w1": rng.uniform(1, 3, n), "w2": rng.uniform(5, 50, n_groups)[g - 1], "y": y,
-    })
+    )
+    return pd.DataFrame(
+        {
+            "schoolid": g.astype(float),
+            "x": x,
+            "agree": agree,
+            "sex": sex,
+            "partly": rng.integers(1, 4, n).astype(float),
+            "w1": rng.uniform(1, 3, n),
+            "w2": rng.uniform(5, 50, n_groups)[g - 1],
+            "y": y,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +68,7 @@ def _same_fit(a, b):
 
 # -- text files ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("ext, sep", [(".csv", ","), (".txt", ","), (".tsv", "\t")])
 def test_text_files(tmp_path, coded, ext, sep):
     path = tmp_path / f"data{ext}"
@@ -70,8 +85,10 @@ def test_csv_fit_equals_original(tmp_path, labelled):
     got = pywemix.read_data(path)
     # strings come back; pywemix sorts them, so give the original the same order
     orig = labelled.assign(agree=labelled["agree"].astype(str), sex=labelled["sex"].astype(str))
-    _same_fit(_quiet_mix(FORMULA, got, ["w1", "w2"], cond_weights=True),
-              _quiet_mix(FORMULA, orig, ["w1", "w2"], cond_weights=True))
+    _same_fit(
+        _quiet_mix(FORMULA, got, ["w1", "w2"], cond_weights=True),
+        _quiet_mix(FORMULA, orig, ["w1", "w2"], cond_weights=True),
+    )
 
 
 def test_read_csv_keyword_arguments(tmp_path, coded):
@@ -88,11 +105,14 @@ def test_parquet(tmp_path, labelled):
     got = pywemix.read_data(path)
     pd.testing.assert_frame_equal(got, labelled)
     assert list(got["agree"].cat.categories) == list(AGREE.values())
-    _same_fit(_quiet_mix(FORMULA, got, ["w1", "w2"], cond_weights=True),
-              _quiet_mix(FORMULA, labelled, ["w1", "w2"], cond_weights=True))
+    _same_fit(
+        _quiet_mix(FORMULA, got, ["w1", "w2"], cond_weights=True),
+        _quiet_mix(FORMULA, labelled, ["w1", "w2"], cond_weights=True),
+    )
 
 
 # -- SPSS and Stata -----------------------------------------------------------------------
+
 
 def _write(pyreadstat, kind, df, path, labels):
     if kind == "sav":
@@ -120,11 +140,11 @@ def test_labelled_round_trip(tmp_path, coded, labelled, kind):
         assert list(got[col].cat.categories) == list(mapping.values()), col  # code order
         assert list(got[col].astype(str)) == list(labelled[col].astype(str)), col
     assert not isinstance(got["partly"].dtype, pd.CategoricalDtype)
-    np.testing.assert_array_equal(got["partly"].to_numpy(dtype=float),
-                                  coded["partly"].to_numpy())
+    np.testing.assert_array_equal(got["partly"].to_numpy(dtype=float), coded["partly"].to_numpy())
     for c in ("schoolid", "x", "w1", "w2", "y"):
-        np.testing.assert_allclose(got[c].to_numpy(dtype=float), coded[c].to_numpy(),
-                                   rtol=1e-15, err_msg=c)
+        np.testing.assert_allclose(
+            got[c].to_numpy(dtype=float), coded[c].to_numpy(), rtol=1e-15, err_msg=c
+        )
     # the first code is the reference level of the fit
     fit = _quiet_mix(FORMULA, got, ["w1", "w2"], cond_weights=True)
     assert "agree[T.Agree]" in fit.params.index
@@ -145,18 +165,21 @@ def test_label_for_code_not_present(tmp_path, coded):
 
 # -- whole numbers from SPSS, SAS and Stata stay integers ----------------------------------
 
+
 def _ids_frame():
     rng = np.random.default_rng(4)
     g = np.repeat(np.arange(1, 13), 6)
     n = g.size
-    return pd.DataFrame({
-        "schoolid": g.astype(float),                        # stored as doubles
-        "student": np.arange(1, n + 1, dtype=float) * 1000,
-        "withmissing": np.where(np.arange(n) % 7 == 0, np.nan, 99999.0),
-        "x": rng.normal(size=n),                              # not whole numbers
-        "half": np.where(np.arange(n) % 2 == 0, 1.0, 1.5),
-        "y": rng.normal(500, 80, size=n) + rng.normal(0, 40, 12)[g - 1],
-    })
+    return pd.DataFrame(
+        {
+            "schoolid": g.astype(float),  # stored as doubles
+            "student": np.arange(1, n + 1, dtype=float) * 1000,
+            "withmissing": np.where(np.arange(n) % 7 == 0, np.nan, 99999.0),
+            "x": rng.normal(size=n),  # not whole numbers
+            "half": np.where(np.arange(n) % 2 == 0, 1.0, 1.5),
+            "y": rng.normal(500, 80, size=n) + rng.normal(0, 40, 12)[g - 1],
+        }
+    )
 
 
 @pytest.mark.parametrize("kind", ["sav", "dta"])
@@ -171,15 +194,18 @@ def test_whole_number_columns_read_as_integers(tmp_path, kind):
     assert got["withmissing"].isna().sum() == src["withmissing"].isna().sum()
     assert got["x"].dtype == np.float64 and got["half"].dtype == np.float64
     for c in src.columns:
-        np.testing.assert_array_equal(got[c].to_numpy(dtype=float, na_value=np.nan),
-                                      src[c].to_numpy(), err_msg=c)
+        np.testing.assert_array_equal(
+            got[c].to_numpy(dtype=float, na_value=np.nan), src[c].to_numpy(), err_msg=c
+        )
     # ids print as integers in the random effects, not as "1.0"
     fit = _quiet_mix("y ~ x + (1|schoolid)", got)
     labels = [str(k) for k in fit.ranef()["schoolid"].index]
     assert labels[:3] == ["1", "2", "3"]
     # a nullable integer column with missing values is a usable predictor
-    with_na = _quiet_mix("y ~ x + withmissing + (1|schoolid)", got.assign(
-        withmissing=got["withmissing"] // 99999 * np.arange(len(got))))
+    with_na = _quiet_mix(
+        "y ~ x + withmissing + (1|schoolid)",
+        got.assign(withmissing=got["withmissing"] // 99999 * np.arange(len(got))),
+    )
     assert with_na.nobs == int(got["withmissing"].notna().sum())
 
 
@@ -196,21 +222,22 @@ def test_whole_numbers_in_csv_are_left_alone(tmp_path):
 def test_bad_id_message_names_an_integer(tmp_path):
     """Errors that quote ids quote them as the file has them: 99999, not 99999.0."""
     pyreadstat = pytest.importorskip("pyreadstat")
-    src = _ids_frame().assign(schoolid=lambda d: np.where(d.index < 6, 99999.0,
-                                                          d["schoolid"]))
+    src = _ids_frame().assign(schoolid=lambda d: np.where(d.index < 6, 99999.0, d["schoolid"]))
     path = tmp_path / "ids.sav"
     pyreadstat.write_sav(src, str(path))
     got = pywemix.read_data(path)
-    got["w2"] = np.where(got.index == 0, 2.0, 1.0)   # school weight not constant in 99999
+    got["w2"] = np.where(got.index == 0, 2.0, 1.0)  # school weight not constant in 99999
     with pytest.raises(ValueError, match=r"99999(?!\.0)"):
         pywemix.mix("y ~ x + (1|schoolid)", got, [None, "w2"])
 
 
 # -- missing packages: the message names the package ----------------------------------------
 
-@pytest.mark.parametrize("name, package", [("data.parquet", "pyarrow"),
-                                           ("data.sav", "pyreadstat"),
-                                           ("data.dta", "pyreadstat")])
+
+@pytest.mark.parametrize(
+    "name, package",
+    [("data.parquet", "pyarrow"), ("data.sav", "pyreadstat"), ("data.dta", "pyreadstat")],
+)
 def test_missing_reader_package_is_named(tmp_path, monkeypatch, name, package):
     path = tmp_path / name
     path.write_bytes(b"anything")
@@ -220,6 +247,7 @@ def test_missing_reader_package_is_named(tmp_path, monkeypatch, name, package):
 
 
 # -- errors ----------------------------------------------------------------------------------
+
 
 def test_unknown_extension(tmp_path, coded):
     path = tmp_path / "data.xlsx"
@@ -238,9 +266,16 @@ def test_missing_file(tmp_path, name):
         pywemix.read_data(tmp_path / name)
 
 
-@pytest.mark.parametrize("name, sep", [("data.csv.gz", ","), ("data.tsv.gz", "\t"),
-                                       ("data.csv.zip", ","), ("data.txt.bz2", ","),
-                                       ("data.CSV.GZ", ",")])
+@pytest.mark.parametrize(
+    "name, sep",
+    [
+        ("data.csv.gz", ","),
+        ("data.tsv.gz", "\t"),
+        ("data.csv.zip", ","),
+        ("data.txt.bz2", ","),
+        ("data.CSV.GZ", ","),
+    ],
+)
 def test_compressed_text_files(tmp_path, coded, name, sep):
     path = tmp_path / name
     coded.to_csv(path, sep=sep, index=False)  # compressed as the extension says

@@ -8,6 +8,7 @@ random slopes above level 2, correlated slopes at two levels, ``||`` terms,
 several terms on one grouping factor, the ``a/b/c`` nested form, categorical,
 bool, interaction, ``I()`` and ``np.log`` terms, no intercept.
 """
+
 from __future__ import annotations
 
 import json
@@ -102,10 +103,11 @@ def test_model_standard_errors_match_lme4(fitted):
 
 def test_variance_components_match_lme4(fitted):
     ref, r = fitted
-    ours = {_key(row["group"], row["var1"], row["var2"]): row["variance"]
-            for _, row in r.var_components.iterrows()}
-    theirs = {_key(v["group"], v["var1"], v["var2"]): v["variance"]
-              for v in ref["var_components"]}
+    ours = {
+        _key(row["group"], row["var1"], row["var2"]): row["variance"]
+        for _, row in r.var_components.iterrows()
+    }
+    theirs = {_key(v["group"], v["var1"], v["var2"]): v["variance"] for v in ref["var_components"]}
     assert set(ours) == set(theirs)
     largest = max(abs(v) for v in theirs.values())
     for k, v in theirs.items():

@@ -11,6 +11,7 @@ Tolerances are those of the other lme4 comparisons
 (tests/reference/README.md): 1e-3 relative for the variance parameters,
 5e-3 for families fitted by quadrature.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,9 @@ _fits: dict = {}
 
 def _fit(data, name, **kwargs):
     ref = CASES[name]
-    extra = {} if ref["family"] == "gaussian" else {"family": ref["family"],
-                                                    "n_quad": ref["n_quad"]}
+    extra = (
+        {} if ref["family"] == "gaussian" else {"family": ref["family"], "n_quad": ref["n_quad"]}
+    )
     if kwargs:
         return quiet_mix(ref["formula"], data, ["w1", "w2"], **extra, **kwargs)
     if name not in _fits:
@@ -80,8 +82,7 @@ def test_start_round_trip(data, name):
     families) restarts at the optimum: same estimates, at most a few steps."""
     ref = CASES[name]
     res = _fit(data, name)
-    start = (res.theta if ref["family"] == "gaussian"
-             else np.r_[res.params.to_numpy(), res.theta])
+    start = res.theta if ref["family"] == "gaussian" else np.r_[res.params.to_numpy(), res.theta]
     again = _fit(data, name, start=start)
     assert again.llf >= res.llf - 1e-10 * abs(res.llf)
     np.testing.assert_allclose(again.theta, res.theta, rtol=1e-5, atol=1e-8)

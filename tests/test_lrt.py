@@ -1,5 +1,6 @@
 """``anova`` (lme4's likelihood-ratio table) and ``bootstrap_lrt`` (pbkrtest's
 parametric bootstrap)."""
+
 from __future__ import annotations
 
 import json
@@ -44,6 +45,7 @@ def ml_pair(sleep):
 
 
 # -- anova -------------------------------------------------------------------
+
 
 @needs_reference
 def test_anova_matches_lme4(ml_pair):
@@ -129,8 +131,9 @@ def test_anova_reml_same_fixed_effects_compares_restricted_llf(sleep):
     r0, r1 = _mix(RI, sleep, reml=True), _mix(SLOPE, sleep, reml=True)
     table = pywemix.anova(r0, r1)
     ref = LME4
-    np.testing.assert_allclose(table["llf"], [ref["sleep_ri_reml"]["llf"],
-                                              ref["sleep_slope_reml"]["llf"]], rtol=1e-6)
+    np.testing.assert_allclose(
+        table["llf"], [ref["sleep_ri_reml"]["llf"], ref["sleep_slope_reml"]["llf"]], rtol=1e-6
+    )
 
 
 @needs_reference
@@ -152,6 +155,7 @@ def test_anova_bad_input():
 
 
 # -- bootstrap_lrt -----------------------------------------------------------
+
 
 @needs_reference
 def test_bootstrap_reproducible_with_seed(ml_pair):
@@ -191,7 +195,8 @@ def test_bootstrap_refits_equal_full_fits(sleep):
     # shuffled rows and a non-default index: simulate() returns the data's row
     # order, the bootstrap works in the design's sorted order
     data = sleep.sample(frac=1.0, random_state=4).set_index(
-        pd.Index(np.arange(1000, 1000 + len(sleep))[::-1]))
+        pd.Index(np.arange(1000, 1000 + len(sleep))[::-1])
+    )
     m0, m1 = _mix(RI, data), _mix(SLOPE, data)
     n, seed = 6, 21
     boot = _boot(m0, m1, n=n, seed=seed)
@@ -257,6 +262,7 @@ def test_bootstrap_calibrated_under_the_null():
 
 # -- matching the rows of two fits ---------------------------------------------
 
+
 def _pair(d0, d1=None):
     d1 = d0 if d1 is None else d1
     return _mix("y ~ 1 + (1|g)", d0), _mix("y ~ x + (1|g)", d1)
@@ -302,12 +308,15 @@ def test_permuted_response_is_different_data():
 
 
 @needs_reference
-@pytest.mark.parametrize("kw, what", [
-    (dict(weight_scaling="size"), "Weight scaling"),
-    (dict(survey="NAEP"), "Survey preset"),
-    (dict(center_grand=["Days"]), "Centering"),
-    (dict(center_group={"Subject": ["Days"]}), "Centering"),
-])
+@pytest.mark.parametrize(
+    "kw, what",
+    [
+        (dict(weight_scaling="size"), "Weight scaling"),
+        (dict(survey="NAEP"), "Survey preset"),
+        (dict(center_grand=["Days"]), "Centering"),
+        (dict(center_group={"Subject": ["Days"]}), "Centering"),
+    ],
+)
 def test_different_fit_settings_are_refused(sleep, kw, what):
     w = ["W1", "W2"]
     m0 = _mix(RI, sleep, weights=w)
@@ -322,34 +331,52 @@ def test_different_fit_settings_are_refused(sleep, kw, what):
 
 def test_settings_records_compare_typed_values():
     from pywemix.results import FitSettings
+
     base = FitSettings("y ~ 1 + (1|g)", weight_spec=("w1", "w2"))
     alike = FitSettings("y ~ x + (1|g)", weight_spec=("w1", "w2"), reml=True)
     assert base.differences(alike) == []
-    other = FitSettings("y ~ x + (1|g)", weight_spec=("w1", "w2"), weight_scaling="size",
-                        center_group=(("g", ("x",)),), center_grand=("x",))
+    other = FitSettings(
+        "y ~ x + (1|g)",
+        weight_spec=("w1", "w2"),
+        weight_scaling="size",
+        center_group=(("g", ("x",)),),
+        center_grand=("x",),
+    )
     diff = base.differences(other)
     assert [d[0] for d in diff] == ["Weight scaling", "Centering"]
     assert diff[1][1:] == ("none", "x within g; x grand mean")
-    assert [d[0] for d in base.differences(FitSettings("y ~ 1 + (1|g)", cond_weights=True,
-                                                       weight_spec=("w1", "w2")))] \
-        == ["Conditional weights"]
+    assert [
+        d[0]
+        for d in base.differences(
+            FitSettings("y ~ 1 + (1|g)", cond_weights=True, weight_spec=("w1", "w2"))
+        )
+    ] == ["Conditional weights"]
 
 
-@pytest.mark.parametrize("change, label", [
-    (dict(survey="PISA"), "Survey preset"),
-    (dict(weight_scaling="effective"), "Weight scaling"),
-    (dict(cond_weights=True), "Conditional weights"),
-    (dict(weight_spec=("w", None)), "Weights"),
-])
+@pytest.mark.parametrize(
+    "change, label",
+    [
+        (dict(survey="PISA"), "Survey preset"),
+        (dict(weight_scaling="effective"), "Weight scaling"),
+        (dict(cond_weights=True), "Conditional weights"),
+        (dict(weight_spec=("w", None)), "Weights"),
+    ],
+)
 def test_anova_and_bootstrap_compare_settings_records(change, label):
     # the fits' records differ, everything else is identical: the records decide
     from dataclasses import replace
 
     from pywemix.results import make_result
+
     d = _small(30)
     m0, m1 = _mix("y ~ 1 + (1|g)", d), _mix("y ~ x + (1|g)", d)
-    m1b = make_result(m1.design, replace(m1.settings, **change), m1.optimization,
-                      m1.variance_estimate, m1.warnings)
+    m1b = make_result(
+        m1.design,
+        replace(m1.settings, **change),
+        m1.optimization,
+        m1.variance_estimate,
+        m1.warnings,
+    )
     assert np.isfinite(pywemix.anova(m0, m1)["p_value"].iloc[1])
     with pytest.raises(ValueError, match=f"different settings: {label}"):
         pywemix.anova(m0, m1b)

@@ -1,5 +1,6 @@
 """The one-response pipeline (pywemix.pipeline): the stages in a row, driven by
 the checked arguments of mix."""
+
 from __future__ import annotations
 
 import pickle
@@ -13,10 +14,27 @@ from pywemix.pipeline import DesignReuse, FrameFit, fit_frame
 
 
 def _args(formula, **kw):
-    given = dict(formula=formula, weights=None, cond_weights=False, family="gaussian",
-                 link=None, n_quad=13, offset=None, trials=None, center_group=None,
-                 center_grand=None, weight_scaling="none", survey=None, plausible_values=None,
-                 executor=None, reml=False, start=None, max_iter=None, replicates=None, by=None)
+    given = dict(
+        formula=formula,
+        weights=None,
+        cond_weights=False,
+        family="gaussian",
+        link=None,
+        n_quad=13,
+        offset=None,
+        trials=None,
+        center_group=None,
+        center_grand=None,
+        weight_scaling="none",
+        survey=None,
+        plausible_values=None,
+        executor=None,
+        reml=False,
+        start=None,
+        max_iter=None,
+        replicates=None,
+        by=None,
+    )
     given.update(kw)
     return MixArguments(**given)
 

@@ -1,4 +1,5 @@
 """The survey preset registry (pywemix.presets): one frozen record per survey."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -71,7 +72,7 @@ def test_one_record_per_survey_with_its_naming_rules():
     assert pisa.weights.levels == (("W_FSTUWT",), ("W_SCHGRNRABWT", "W_FSCHWT"))
     assert pisa.replicates.prefixes == ("W_FSTURWT", "W_FSTR") and pisa.country == "CNT"
     assert pisa.plausible_values[0].match("PV10MATH") == ("math", 10)
-    assert "method B" in pisa.weights.explanation        # EdSurvey's code, not its note
+    assert "method B" in pisa.weights.explanation  # EdSurvey's code, not its note
     adv = survey_preset("TIMSS Advanced")
     assert adv.plausible_values[0].match("MSMMAT01") == ("mmat", 1)
     assert survey_preset("TIMSS").plausible_values[0].match("MSMMAT01") is None

@@ -3,6 +3,7 @@
 Reference: ``pisa_s1_pv_combined`` (5 WeMix fits combined by the EdSurvey
 note, seed 001 eqs. 6-8) and ``pisa_s1_pv1..pv5`` in tests/reference.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -28,8 +29,12 @@ def combined():
     """(expected, data, combined result) of pisa_s1_pv_combined."""
     if "combined" not in _cache:
         exp, df = case("pisa_s1_pv_combined")
-        res = _quiet_mix(exp["call"]["formula"], df,
-                         plausible_values=exp["call"]["plausible_values"], **mix_call(exp))
+        res = _quiet_mix(
+            exp["call"]["formula"],
+            df,
+            plausible_values=exp["call"]["plausible_values"],
+            **mix_call(exp),
+        )
         _cache["combined"] = (exp, df, res)
     return _cache["combined"]
 
@@ -38,13 +43,17 @@ def _match_var(vc, row):
     if row["level"] == 1:
         sel = vc[vc["level"] == 1]
     else:
-        sel = vc[(vc["level"] == row["level"]) & (vc["var1"] == row["var1"])
-                 & ((vc["var2"] == row["var2"]) if row["var2"] else vc["var2"].isna())]
+        sel = vc[
+            (vc["level"] == row["level"])
+            & (vc["var1"] == row["var1"])
+            & ((vc["var2"] == row["var2"]) if row["var2"] else vc["var2"].isna())
+        ]
     assert len(sel) == 1, row
     return sel.iloc[0]
 
 
 # -- the reference combination ------------------------------------------------
+
 
 @needs_reference
 def test_combined_matches_reference():
@@ -114,16 +123,18 @@ def test_combination_equals_hand_computation():
     vest = np.stack([f.var_components["variance"].to_numpy() for f in res.fits])
     vmean = vest.mean(axis=0)
     vdev = vest - vmean
-    vimp = (K + 1) / ((K - 1) * K) * np.sum(vdev ** 2, axis=0)
+    vimp = (K + 1) / ((K - 1) * K) * np.sum(vdev**2, axis=0)
     vsamp = np.mean([f.var_components["std_error"].to_numpy() ** 2 for f in res.fits], axis=0)
     np.testing.assert_allclose(res.var_components["variance"].to_numpy(), vmean, rtol=1e-12)
-    np.testing.assert_allclose(res.var_components["std_error"].to_numpy(),
-                               np.sqrt(vimp + vsamp), rtol=1e-8)
+    np.testing.assert_allclose(
+        res.var_components["std_error"].to_numpy(), np.sqrt(vimp + vsamp), rtol=1e-8
+    )
     # ICC: the mean of the per-value ICCs
     assert res.icc == pytest.approx(np.mean([f.icc for f in res.fits]), rel=1e-12)
 
 
 # -- the interface ---------------------------------------------------------------
+
 
 @needs_reference
 def test_interface_like_mixresult():
@@ -142,8 +153,16 @@ def test_interface_like_mixresult():
     assert w.df == 1
     assert w.statistic == pytest.approx((res.params["escs"] / res.bse["escs"]) ** 2, rel=1e-9)
     td = res.tidy()
-    assert {"term", "kind", "estimate", "std_error", "statistic", "p_value", "conf_low",
-            "conf_high"} <= set(td.columns)
+    assert {
+        "term",
+        "kind",
+        "estimate",
+        "std_error",
+        "statistic",
+        "p_value",
+        "conf_low",
+        "conf_high",
+    } <= set(td.columns)
     assert (td["kind"] == "fixed").sum() == len(names)
     assert (td["kind"] == "variance").sum() == len(res.var_components)
     assert 0 < res.icc < 1
@@ -158,10 +177,10 @@ def test_interface_like_mixresult():
     assert list(t.columns) == ["group", "term", "estimate", "std_error"]
     assert t["group"].tolist() == per[0]["group"].tolist()
     np.testing.assert_allclose(t["estimate"], est.mean(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(t["std_error"], np.sqrt(within + (1 + 1 / K) * between),
-                               rtol=1e-10)
-    np.testing.assert_allclose(t["estimate"], res.ranef()["schoolid"].to_numpy().T.ravel(),
-                               rtol=1e-12)
+    np.testing.assert_allclose(t["std_error"], np.sqrt(within + (1 + 1 / K) * between), rtol=1e-10)
+    np.testing.assert_allclose(
+        t["estimate"], res.ranef()["schoolid"].to_numpy().T.ravel(), rtol=1e-12
+    )
     with pytest.raises(TypeError, match="se"):
         res.ranef(se="yes")
     with pytest.raises(AttributeError):
@@ -189,8 +208,7 @@ def test_summary_text_and_html():
 def test_never_averaged_first():
     exp, df, res = combined()
     cols = exp["call"]["plausible_values"]["math"]
-    avg = _quiet_mix(exp["call"]["formula"], df.assign(math=df[cols].mean(axis=1)),
-                     **mix_call(exp))
+    avg = _quiet_mix(exp["call"]["formula"], df.assign(math=df[cols].mean(axis=1)), **mix_call(exp))
     # averaging the plausible values first shrinks the residual variance and
     # loses the imputation variance: it is not what the combination does
     resid_avg = avg.var_components.query("level == 1")["variance"].iloc[0]
@@ -204,13 +222,18 @@ def test_never_averaged_first():
 def test_executor_gives_identical_results():
     exp, df, res = combined()
     with ThreadPoolExecutor(max_workers=3) as ex:
-        par = _quiet_mix(exp["call"]["formula"], df,
-                         plausible_values=exp["call"]["plausible_values"], executor=ex,
-                         **mix_call(exp))
+        par = _quiet_mix(
+            exp["call"]["formula"],
+            df,
+            plausible_values=exp["call"]["plausible_values"],
+            executor=ex,
+            **mix_call(exp),
+        )
     np.testing.assert_allclose(par.params, res.params, rtol=1e-12, atol=0)
     np.testing.assert_allclose(par.bse, res.bse, rtol=1e-10, atol=0)
-    np.testing.assert_allclose(par.var_components["variance"],
-                               res.var_components["variance"], rtol=1e-10)
+    np.testing.assert_allclose(
+        par.var_components["variance"], res.var_components["variance"], rtol=1e-10
+    )
     for a, b in zip(par.fits, res.fits):  # in the order of the columns
         np.testing.assert_allclose(a.params, b.params, rtol=1e-12, atol=0)
         assert a.llf == pytest.approx(b.llf, rel=1e-13)
@@ -218,14 +241,20 @@ def test_executor_gives_identical_results():
 
 # -- small simulated data ---------------------------------------------------------
 
+
 def _sim(seed=3, n_groups=30, size=12, K=3):
     rng = np.random.default_rng(seed)
     g = np.repeat(np.arange(n_groups), size)
     x = rng.normal(size=g.size)
     u = rng.normal(scale=0.8, size=n_groups)[g]
-    df = pd.DataFrame({"g": g, "x": x,
-                       "w1": rng.uniform(0.5, 2.0, g.size),
-                       "w2": rng.uniform(1.0, 3.0, n_groups)[g]})
+    df = pd.DataFrame(
+        {
+            "g": g,
+            "x": x,
+            "w1": rng.uniform(0.5, 2.0, g.size),
+            "w2": rng.uniform(1.0, 3.0, n_groups)[g],
+        }
+    )
     for k in range(1, K + 1):
         eta = 0.3 + 0.7 * x + u + rng.normal(scale=0.5, size=g.size)
         df[f"pv{k}"] = 10 + 2 * eta + rng.normal(size=g.size)
@@ -236,8 +265,9 @@ def _sim(seed=3, n_groups=30, size=12, K=3):
 def test_gaussian_pv_small_equals_separate_fits():
     df = _sim()
     cols = ["pv1", "pv2", "pv3"]
-    res = _quiet_mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True,
-                     plausible_values={"y": cols})
+    res = _quiet_mix(
+        "y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True, plausible_values={"y": cols}
+    )
     for fit, c in zip(res.fits, cols):
         one = _quiet_mix(f"{c} ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True)
         np.testing.assert_allclose(fit.params.to_numpy(), one.params.to_numpy(), rtol=1e-8)
@@ -247,22 +277,24 @@ def test_gaussian_pv_small_equals_separate_fits():
 def test_shared_design_equals_separate_fits_exactly():
     """The plausible-value fits share one design; they must equal separate fits."""
     df = _sim()
-    df.loc[[3, 17], "x"] = np.nan                  # rows dropped in every fit
+    df.loc[[3, 17], "x"] = np.nan  # rows dropped in every fit
     cols = ["pv1", "pv2", "pv3"]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = pywemix.mix("y ~ x + (x|g)", df, ["w1", "w2"], cond_weights=True,
-                          plausible_values={"y": cols})
+        res = pywemix.mix(
+            "y ~ x + (x|g)", df, ["w1", "w2"], cond_weights=True, plausible_values={"y": cols}
+        )
     dropped = [w for w in caught if issubclass(w.category, pywemix.DataWarning)]
-    assert len(dropped) == 1                       # said once, not once per value
+    assert len(dropped) == 1  # said once, not once per value
     for fit, c in zip(res.fits, cols):
         one = _quiet_mix(f"{c} ~ x + (x|g)", df, ["w1", "w2"], cond_weights=True)
         assert fit.nobs == one.nobs == len(df) - 2
         np.testing.assert_allclose(fit.params.to_numpy(), one.params.to_numpy(), rtol=1e-12)
         np.testing.assert_allclose(fit.bse.to_numpy(), one.bse.to_numpy(), rtol=1e-9)
         assert fit.llf == pytest.approx(one.llf, rel=1e-13)
-        np.testing.assert_allclose(fit.fittedvalues.to_numpy(), one.fittedvalues.to_numpy(),
-                                   rtol=1e-10)
+        np.testing.assert_allclose(
+            fit.fittedvalues.to_numpy(), one.fittedvalues.to_numpy(), rtol=1e-10
+        )
         assert any("dropped 2" in m for m in fit.warnings)
 
 
@@ -274,13 +306,20 @@ def test_plausible_values_missing_in_different_rows():
     cols = ["pv1", "pv2", "pv3"]
     with pytest.warns(pywemix.DataWarning, match="dropped 2 rows where some plausible"):
         # scaled level-1 weights: this test is not about unscaled ones
-        res = pywemix.mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True,
-                          plausible_values={"y": cols}, weight_scaling="size")
+        res = pywemix.mix(
+            "y ~ x + (1|g)",
+            df,
+            ["w1", "w2"],
+            cond_weights=True,
+            plausible_values={"y": cols},
+            weight_scaling="size",
+        )
     assert [f.nobs for f in res.fits] == [len(df) - 2] * 3
     kept = df.drop(index=[5, 6])
     for fit, c in zip(res.fits, cols):
-        one = _quiet_mix(f"{c} ~ x + (1|g)", kept, ["w1", "w2"], cond_weights=True,
-                         weight_scaling="size")
+        one = _quiet_mix(
+            f"{c} ~ x + (1|g)", kept, ["w1", "w2"], cond_weights=True, weight_scaling="size"
+        )
         np.testing.assert_allclose(fit.params.to_numpy(), one.params.to_numpy(), rtol=1e-12)
     assert res.nobs == len(df) - 2
 
@@ -288,12 +327,14 @@ def test_plausible_values_missing_in_different_rows():
 def test_combined_result_predicts_and_points_to_single_fits():
     df = _sim()
     cols = ["pv1", "pv2", "pv3"]
-    res = _quiet_mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True,
-                     plausible_values={"y": cols})
+    res = _quiet_mix(
+        "y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True, plausible_values={"y": cols}
+    )
     mean_fit = sum(f.fittedvalues for f in res.fits) / 3
     np.testing.assert_allclose(res.fittedvalues.to_numpy(), mean_fit.to_numpy())
-    np.testing.assert_allclose(res.predict(df.head(9)).to_numpy(),
-                               mean_fit.head(9).to_numpy(), rtol=1e-10)
+    np.testing.assert_allclose(
+        res.predict(df.head(9)).to_numpy(), mean_fit.head(9).to_numpy(), rtol=1e-10
+    )
     with pytest.raises(AttributeError, match=r"fits\[k\]"):  # plot: see test_plots.py
         _ = res.simulate
     with pytest.raises(TypeError, match="executor"):
@@ -322,31 +363,40 @@ def test_binomial_plausible_values():
 
 # -- bad input -----------------------------------------------------------------
 
-@pytest.mark.parametrize("pv, exc, match", [
-    ({"reading": ["pv1", "pv2", "pv3"]}, ValueError, "not the response"),
-    ({"y": ["pv1", "pv2", "pv3"], "x": ["pv1", "pv2"]}, ValueError, "unequal lengths"),
-    ({"y": ["pv1"]}, ValueError, "at least two"),
-    ({"y": "pv1"}, ValueError, "at least two"),
-    ({"y": ["pv1", "pv1"]}, ValueError, "repeated"),
-    ({"y": ["pv1", "pv9"]}, ValueError, "pv9"),
-    (["pv1", "pv2"], TypeError, "dict"),
-    ({}, TypeError, "dict"),
-])
+
+@pytest.mark.parametrize(
+    "pv, exc, match",
+    [
+        ({"reading": ["pv1", "pv2", "pv3"]}, ValueError, "not the response"),
+        ({"y": ["pv1", "pv2", "pv3"], "x": ["pv1", "pv2"]}, ValueError, "unequal lengths"),
+        ({"y": ["pv1"]}, ValueError, "at least two"),
+        ({"y": "pv1"}, ValueError, "at least two"),
+        ({"y": ["pv1", "pv1"]}, ValueError, "repeated"),
+        ({"y": ["pv1", "pv9"]}, ValueError, "pv9"),
+        (["pv1", "pv2"], TypeError, "dict"),
+        ({}, TypeError, "dict"),
+    ],
+)
 def test_bad_plausible_values(pv, exc, match):
     df = _sim(n_groups=5, size=4)
     with pytest.raises(exc, match=match):
-        pywemix.mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True,
-                    plausible_values=pv)
+        pywemix.mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True, plausible_values=pv)
 
 
 def test_executor_keeps_each_fits_warnings():
     df = _sim(n_groups=30, size=12, K=4)
-    df.loc[df.index[:3], "x"] = np.nan   # every fit drops these 3 rows, with a warning
+    df.loc[df.index[:3], "x"] = np.nan  # every fit drops these 3 rows, with a warning
     cols = ["pv1", "pv2", "pv3", "pv4"]
     for _ in range(10):  # the race shows up in most repetitions
         with ThreadPoolExecutor(max_workers=4) as ex:
-            res = _quiet_mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True,
-                             plausible_values={"y": cols}, executor=ex)
+            res = _quiet_mix(
+                "y ~ x + (1|g)",
+                df,
+                ["w1", "w2"],
+                cond_weights=True,
+                plausible_values={"y": cols},
+                executor=ex,
+            )
         counts = [sum("dropped 3 of" in m for m in f.warnings) for f in res.fits]
         assert counts == [1] * len(cols)
 
@@ -363,9 +413,14 @@ def test_warnings_said_once_at_the_users_line(pool):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             line = inspect.currentframe().f_lineno + 1
-            res = pywemix.mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True,
-                              plausible_values={"y": ["pv1", "pv2", "pv3"]},
-                              executor=executor)
+            res = pywemix.mix(
+                "y ~ x + (1|g)",
+                df,
+                ["w1", "w2"],
+                cond_weights=True,
+                plausible_values={"y": ["pv1", "pv2", "pv3"]},
+                executor=executor,
+            )
     finally:
         if executor is not None:
             executor.shutdown()
@@ -385,8 +440,13 @@ def test_combined_residuals_average_the_fits():
     residuals (response: mean plausible value - fittedvalues), data order."""
     df = _sim()
     cols = ["pv1", "pv2", "pv3"]
-    res = _quiet_mix("y ~ x + (1|g)", df.sample(frac=1, random_state=1), ["w1", "w2"],
-                     cond_weights=True, plausible_values={"y": cols})
+    res = _quiet_mix(
+        "y ~ x + (1|g)",
+        df.sample(frac=1, random_state=1),
+        ["w1", "w2"],
+        cond_weights=True,
+        plausible_values={"y": cols},
+    )
     for kind in ("response", "pearson"):
         mean = sum(f.residuals(kind) for f in res.fits) / len(res.fits)
         pd.testing.assert_series_equal(res.residuals(kind), mean.rename("resid"))
@@ -394,8 +454,9 @@ def test_combined_residuals_average_the_fits():
     r = res.resid
     pd.testing.assert_series_equal(pd.Series(r), res.residuals("response"))
     data = df.loc[r.index]
-    np.testing.assert_allclose(r, data[cols].mean(axis=1) - res.fittedvalues.loc[r.index],
-                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        r, data[cols].mean(axis=1) - res.fittedvalues.loc[r.index], rtol=1e-10, atol=1e-12
+    )
     with pytest.raises(ValueError, match="kind must be 'response' or 'pearson'"):
         res.residuals("deviance")
 
@@ -404,8 +465,13 @@ def test_combined_result_has_no_likelihood():
     """llf, aic and bic of a plausible-value combination: NaN with a warning that
     points to Wald tests (as a weighted fit's aic/bic warn), never an exception."""
     df = _sim()
-    res = _quiet_mix("y ~ x + (1|g)", df, ["w1", "w2"], cond_weights=True,
-                     plausible_values={"y": ["pv1", "pv2", "pv3"]})
+    res = _quiet_mix(
+        "y ~ x + (1|g)",
+        df,
+        ["w1", "w2"],
+        cond_weights=True,
+        plausible_values={"y": ["pv1", "pv2", "pv3"]},
+    )
     for name in ("llf", "aic", "bic"):
         with pytest.warns(pywemix.PseudoLikelihoodWarning, match="wald_test"):
             assert np.isnan(getattr(res, name))

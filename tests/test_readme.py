@@ -8,6 +8,7 @@ neither the README nor the user guide can drift from the package. (Pages
 with executable ``{code-cell}`` blocks are run by the documentation build
 instead: their fences are not ```python.)
 """
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,7 @@ _BLOCK = re.compile(r"^```(\w+)[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 
 def blocks(lang: str, path: Path = README) -> list[str]:
     """The fenced code blocks of ``path`` in language ``lang``, in order."""
-    return [code for kind, code in _BLOCK.findall(path.read_text(encoding="utf-8"))
-            if kind == lang]
+    return [code for kind, code in _BLOCK.findall(path.read_text(encoding="utf-8")) if kind == lang]
 
 
 def shell_commands(path: Path = README) -> list[str]:
@@ -65,6 +65,7 @@ def agg():
     yield
     matplotlib.use(backend)
     import matplotlib.pyplot as plt
+
     plt.close("all")
 
 
@@ -78,8 +79,16 @@ def test_user_guide_has_examples():
     """The guide's pages hold the README's former examples: every concept
     page runs Python, and the command line's subcommands appear."""
     guide = DOCS / "user-guide"
-    for name in ("formulas", "weights", "glmm", "survey", "inference", "dask", "cli",
-                 "convergence"):
+    for name in (
+        "formulas",
+        "weights",
+        "glmm",
+        "survey",
+        "inference",
+        "dask",
+        "cli",
+        "convergence",
+    ):
         page = guide / f"{name}.md"
         assert blocks("python", page) or "```{code-cell}" in page.read_text(), name
     commands = [c for p in SHELL_PAGES for c in shell_commands(p)]
@@ -107,8 +116,9 @@ def test_headline_example_does_not_warn(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        warnings.filterwarnings("ignore", r"dropped \d+ of \d+ rows with missing",
-                                pywemix.DataWarning)
+        warnings.filterwarnings(
+            "ignore", r"dropped \d+ of \d+ rows with missing", pywemix.DataWarning
+        )
         exec(compile(blocks("python")[0], "README.md python block 1", "exec"), {})
 
 

@@ -8,6 +8,7 @@ tests/data/make_families_refs.R (tests/data/families_refs.json).
 Done when: llf to 1e-6 relative, estimates (fixed effects, family
 parameters, variances) to 1e-4 (relative, absolute below 1).
 """
+
 from __future__ import annotations
 
 import json
@@ -43,9 +44,16 @@ def fits(data):
             c = REFS[name]
             offset = "logexpo" if "offset(logexpo)" in c["call"] else None
             formula = c["call"].replace("offset(logexpo) + ", "")
-            out[name] = quiet_mix(formula, data, family=FAMILY.get(c["family"], c["family"]),
-                                  link=c["link"], n_quad=c["n_quad"], offset=offset)
+            out[name] = quiet_mix(
+                formula,
+                data,
+                family=FAMILY.get(c["family"], c["family"]),
+                link=c["link"],
+                n_quad=c["n_quad"],
+                offset=offset,
+            )
         return REFS[name], out[name]
+
     return fit
 
 

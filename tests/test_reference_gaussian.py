@@ -2,6 +2,7 @@
 
 Tolerances are those of tests/reference/README.md.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -10,10 +11,21 @@ from conftest import case, needs_reference, our_name, rel
 
 pytestmark = needs_reference
 
-GAUSSIAN = ["sleep_ri_unweighted", "sleep_ri_slope_uncorrelated", "sleep_ri_slope_correlated",
-            "sleep_ri_l1weights", "pastes_three_level_unweighted", "pisa_s1_ri",
-            "pisa_s1_ri_slope", "three_s1_weighted", "pisa_s1_pv1", "pisa_s1_pv2",
-            "pisa_s1_pv3", "pisa_s1_pv4", "pisa_s1_pv5"]
+GAUSSIAN = [
+    "sleep_ri_unweighted",
+    "sleep_ri_slope_uncorrelated",
+    "sleep_ri_slope_correlated",
+    "sleep_ri_l1weights",
+    "pastes_three_level_unweighted",
+    "pisa_s1_ri",
+    "pisa_s1_ri_slope",
+    "three_s1_weighted",
+    "pisa_s1_pv1",
+    "pisa_s1_pv2",
+    "pisa_s1_pv3",
+    "pisa_s1_pv4",
+    "pisa_s1_pv5",
+]
 
 
 def _match_var(res, row):
@@ -21,8 +33,11 @@ def _match_var(res, row):
     if row["level"] == 1:
         sel = vc[vc["level"] == 1]
     else:
-        sel = vc[(vc["level"] == row["level"]) & (vc["var1"] == row["var1"])
-                 & ((vc["var2"] == row["var2"]) if row["var2"] else vc["var2"].isna())]
+        sel = vc[
+            (vc["level"] == row["level"])
+            & (vc["var1"] == row["var1"])
+            & ((vc["var2"] == row["var2"]) if row["var2"] else vc["var2"].isna())
+        ]
         assert (sel["group"] == row["group"]).all()
     assert len(sel) == 1, row
     return sel.iloc[0]
@@ -61,8 +76,12 @@ def test_variance_components(name, reference_fit):
     assert rel(res.icc, exp["icc"]) < 1e-3
 
 
-@pytest.mark.parametrize("name", [n for n in GAUSSIAN if "lme4_ml" in case(n)[0]]
-                         if __import__("conftest").reference_available() else [])
+@pytest.mark.parametrize(
+    "name",
+    [n for n in GAUSSIAN if "lme4_ml" in case(n)[0]]
+    if __import__("conftest").reference_available()
+    else [],
+)
 def test_unit_weights_equal_lme4_ml(name, reference_fit):
     exp, res = reference_fit(name)
     lme4 = exp["lme4_ml"]

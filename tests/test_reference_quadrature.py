@@ -1,6 +1,7 @@
 """Quadrature families (binomial logit/probit, Poisson) against WeMix, Stata
 GLLAMM and lme4 glmer output in tests/reference, with the quadrature
 tolerances of its README."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,9 +10,15 @@ from conftest import expected, needs_reference, our_name, rel
 
 pytestmark = needs_reference
 
-CASES = ["sleep_binomial_l1weights", "pisa_s1i_binomial", "pisa_s1i_binomial_expanded",
-         "pisa_s1i_probit", "pisa_s1i_probit_expanded", "counts_s1i_poisson",
-         "counts_s1i_poisson_expanded"]
+CASES = [
+    "sleep_binomial_l1weights",
+    "pisa_s1i_binomial",
+    "pisa_s1i_binomial_expanded",
+    "pisa_s1i_probit",
+    "pisa_s1i_probit_expanded",
+    "counts_s1i_poisson",
+    "counts_s1i_poisson_expanded",
+]
 # counts_s1i_poisson_expanded has no llf (lme4's Poisson constant is off at
 # nAGQ > 1); counts_s1i_poisson's WeMix llf is the one to match
 WITH_LLF = [name for name in CASES if expected(name).get("llf") is not None]

@@ -3,6 +3,7 @@
 The reference values were made by tests/data/make_lme4_extra.R; the data are
 the outside reference files sleepstudy.csv and pastes.csv.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,6 +40,7 @@ def reml_case(request):
 def _key(group, var1, var2):
     def clean(v):
         return None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+
     return (str(group), clean(var1) if group != "Residual" else None, clean(var2))
 
 
@@ -62,10 +64,11 @@ def test_reml_fixed_effects_match_lme4(reml_case):
 
 def test_reml_variances_match_lme4(reml_case):
     ref, r = reml_case
-    ours = {_key(row["group"], row["var1"], row["var2"]): row["variance"]
-            for _, row in r.var_components.iterrows()}
-    theirs = {_key(v["group"], v["var1"], v["var2"]): v["variance"]
-              for v in ref["var_components"]}
+    ours = {
+        _key(row["group"], row["var1"], row["var2"]): row["variance"]
+        for _, row in r.var_components.iterrows()
+    }
+    theirs = {_key(v["group"], v["var1"], v["var2"]): v["variance"] for v in ref["var_components"]}
     assert set(ours) == set(theirs)
     for k, v in theirs.items():
         # lme4 stops its optimiser (bobyqa) a little short of the maximum on the
@@ -98,8 +101,13 @@ def test_reml_with_non_unit_weights_is_an_error(sleep):
     with pytest.raises(ValueError, match="maximum likelihood"):
         _mix("Reaction ~ Days + (1|Subject)", sleep, weights=["W1", "W2"], reml=True)
     with pytest.raises(ValueError, match="reml=False"):
-        _mix("Reaction ~ Days + (1|Subject)", sleep, weights=["W1", "W2"],
-             cond_weights=True, reml=True)
+        _mix(
+            "Reaction ~ Days + (1|Subject)",
+            sleep,
+            weights=["W1", "W2"],
+            cond_weights=True,
+            reml=True,
+        )
 
 
 def test_reml_with_unit_weight_columns_equals_unweighted(sleep):
@@ -115,8 +123,9 @@ def test_reml_binomial_is_an_error(sleep):
         _mix("bin ~ Days + (1|Subject)", sleep, family="binomial", reml=True)
 
 
-@pytest.mark.parametrize("formula", ["Reaction ~ Days + (1|Subject)",
-                                     "Reaction ~ Days + (Days|Subject)"])
+@pytest.mark.parametrize(
+    "formula", ["Reaction ~ Days + (1|Subject)", "Reaction ~ Days + (Days|Subject)"]
+)
 def test_ml_and_reml_fixed_effects_agree_when_balanced(sleep, formula):
     # sleepstudy is balanced (every subject has Days 0..9), so the GLS estimate
     # of beta is OLS whatever the covariance: ML and REML give the same beta
@@ -129,6 +138,5 @@ def test_ml_and_reml_fixed_effects_agree_when_balanced(sleep, formula):
     # residual variance, so only "no smaller" can be asked, to rounding)
     vml, vreml = ml.var_components, reml.var_components
     is_var = (vml["level"] == 2) & vml["var2"].isna()
-    assert np.all(vreml.loc[is_var, "variance"].to_numpy()
-                  > vml.loc[is_var, "variance"].to_numpy())
+    assert np.all(vreml.loc[is_var, "variance"].to_numpy() > vml.loc[is_var, "variance"].to_numpy())
     assert reml.sigma2 >= ml.sigma2 * (1 - 1e-9)

@@ -1,6 +1,7 @@
 """Clear messages for mistakes found in review: unknown grouping factors in
 ``ranef()``, text binomial responses, empty plausible-value columns, infinite
 predictors on Dask frames, and ``predict`` with text where the fit had numbers."""
+
 from __future__ import annotations
 
 import warnings
@@ -40,20 +41,27 @@ def test_ranef_unknown_factor_lists_the_factors(fit):
 def test_binomial_text_response_says_which_value_is_one(small):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        text = pywemix.mix("st04q01 ~ escs + (1|schoolid)", small, W, family="binomial",
-                           n_quad=1)
+        text = pywemix.mix("st04q01 ~ escs + (1|schoolid)", small, W, family="binomial", n_quad=1)
     notes = [str(w.message) for w in caught if issubclass(w.category, pywemix.DataWarning)]
     assert any("'st04q01' is text: 'Male' is coded 1 and 'Female' 0" in m for m in notes)
-    coded = quiet_mix("male ~ escs + (1|schoolid)",
-                      small.assign(male=(small["st04q01"] == "Male").astype(float)), W,
-                      family="binomial", n_quad=1)
+    coded = quiet_mix(
+        "male ~ escs + (1|schoolid)",
+        small.assign(male=(small["st04q01"] == "Male").astype(float)),
+        W,
+        family="binomial",
+        n_quad=1,
+    )
     np.testing.assert_allclose(text.params.to_numpy(), coded.params.to_numpy(), rtol=1e-8)
 
 
 def test_plausible_value_column_all_missing_is_named(small):
     with pytest.raises(ValueError, match="plausible-value column 'pv2math' is missing"):
-        quiet_mix("m ~ escs + (1|schoolid)", small.assign(pv2math=np.nan), W,
-                  plausible_values={"m": ["pv1math", "pv2math"]})
+        quiet_mix(
+            "m ~ escs + (1|schoolid)",
+            small.assign(pv2math=np.nan),
+            W,
+            plausible_values={"m": ["pv1math", "pv2math"]},
+        )
 
 
 def test_dask_infinite_predictor_is_named(small):

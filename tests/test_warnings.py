@@ -1,4 +1,5 @@
 """Warning categories: each kind of note has its own, exported from pywemix."""
+
 from __future__ import annotations
 
 import re

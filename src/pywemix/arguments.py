@@ -7,6 +7,7 @@ replicates, ``by=``; :mod:`pywemix.survey`) and every refit (``anova``'s ML
 refit, replicate refits). A new argument of ``mix`` is a field here, its
 check in :meth:`MixArguments.__post_init__`, and the code that uses it.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -96,26 +97,35 @@ class MixArguments:
         fam = _family(self.family, self.link)
         cond_weights = check_bool(self.cond_weights, "cond_weights")
         # survey=False: no preset (on a SurveyData, not the data's own survey)
-        preset = None if self.survey is None or self.survey is False \
-            else survey_preset(self.survey)
+        preset = None if self.survey is None or self.survey is False else survey_preset(self.survey)
         scaling = _scaling(self.weight_scaling, preset, cond_weights)
         parsed = parse_formula(self.formula)
         groups, grand = check_centering(self.center_group, self.center_grand, parsed)
         n_quad = check_positive_int(self.n_quad, "n_quad")
         if n_quad > MAX_QUAD:
-            raise ValueError(f"n_quad must be at most {MAX_QUAD} (points per random effect), "
-                             f"got {n_quad}; adaptive quadrature is usually accurate with 5 "
-                             "to 25")
+            raise ValueError(
+                f"n_quad must be at most {MAX_QUAD} (points per random effect), "
+                f"got {n_quad}; adaptive quadrature is usually accurate with 5 "
+                "to 25"
+            )
         max_iter = check_positive_int(self.max_iter, "max_iter", allow_none=True)
         reml = check_bool(self.reml, "reml")
         if reml and fam is not None:
             raise ValueError("reml=True is only defined for the gaussian family")
         _check_trials(self.trials, fam, parsed)
-        for name, value in (("cond_weights", cond_weights), ("n_quad", n_quad),
-                            ("max_iter", max_iter), ("reml", reml), ("parsed", parsed),
-                            ("family_object", fam), ("scaling", scaling), ("preset", preset),
-                            ("groups", groups), ("grand", grand),
-                            ("transform", make_centering(groups, grand))):
+        for name, value in (
+            ("cond_weights", cond_weights),
+            ("n_quad", n_quad),
+            ("max_iter", max_iter),
+            ("reml", reml),
+            ("parsed", parsed),
+            ("family_object", fam),
+            ("scaling", scaling),
+            ("preset", preset),
+            ("groups", groups),
+            ("grand", grand),
+            ("transform", make_centering(groups, grand)),
+        ):
             object.__setattr__(self, name, value)
 
     def replace(self, **changes) -> MixArguments:
@@ -143,11 +153,15 @@ def _check_trials(trials, family, parsed) -> None:
     if not isinstance(trials, str):
         raise TypeError(f"trials must be the name of a column, got {type(trials).__name__}")
     if family is None or family.name != "binomial":
-        raise ValueError(f"trials={trials!r} is for the binomial family (a proportion of "
-                         f"successes out of trials), not {family.name if family else 'gaussian'!r}")
+        raise ValueError(
+            f"trials={trials!r} is for the binomial family (a proportion of "
+            f"successes out of trials), not {family.name if family else 'gaussian'!r}"
+        )
     if parsed.response.replace(" ", "").startswith("cbind("):
-        raise ValueError(f"trials={trials!r} with a cbind(successes, failures) response: the "
-                         "trials are already successes + failures; give one or the other")
+        raise ValueError(
+            f"trials={trials!r} with a cbind(successes, failures) response: the "
+            "trials are already successes + failures; give one or the other"
+        )
 
 
 def _family(family, link):
@@ -155,8 +169,7 @@ def _family(family, link):
     if isinstance(family, str) and family.strip().lower() == "gaussian":
         link = check_link(link)
         if link not in (None, "identity"):
-            raise ValueError(f"family 'gaussian' has no link {link!r}; its links are "
-                             "'identity'")
+            raise ValueError(f"family 'gaussian' has no link {link!r}; its links are 'identity'")
         return None
     return get_family(family, link)
 
@@ -174,10 +187,14 @@ def _scaling(weight_scaling, preset, cond_weights) -> str:
         return method
     rule = preset.weights
     if method != "none" and method != rule.scaling:
-        raise ValueError(f"weight_scaling={weight_scaling!r} conflicts with the "
-                         f"{preset.name} preset ({rule.note})")
+        raise ValueError(
+            f"weight_scaling={weight_scaling!r} conflicts with the "
+            f"{preset.name} preset ({rule.note})"
+        )
     if rule.unconditional and cond_weights:
-        raise ValueError(f"the {preset.name} preset takes the total weight and the school "
-                         f"weight ({', '.join(rule.columns)}), unconditional: use "
-                         "cond_weights=False")
+        raise ValueError(
+            f"the {preset.name} preset takes the total weight and the school "
+            f"weight ({', '.join(rule.columns)}), unconditional: use "
+            "cond_weights=False"
+        )
     return PRESET_NONE if rule.scaling == "none" else rule.scaling

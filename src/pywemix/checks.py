@@ -1,4 +1,5 @@
 """Argument checks shared by every entry point (one message per kind of mistake)."""
+
 from __future__ import annotations
 
 import numbers

@@ -1,5 +1,6 @@
 """Side-by-side comparison of fits (as linearmodels' ``compare``, pyfixest's
 ``etable``, R's ``modelsummary``)."""
+
 from __future__ import annotations
 
 import html
@@ -66,8 +67,7 @@ def _format_row(label, row: np.ndarray) -> list:
     return ["" if not np.isfinite(v) else f"{v:.{decimals}f}" for v in row]
 
 
-def compare(*results, names: list | tuple | None = None,
-            kind: str | None = None) -> pd.DataFrame:
+def compare(*results, names: list | tuple | None = None, kind: str | None = None) -> pd.DataFrame:
     """
     Show the estimates of several fits side by side, as R's ``modelsummary``.
 
@@ -150,14 +150,18 @@ def compare(*results, names: list | tuple | None = None,
     rows = fixed + variance
     table = pd.concat([p.reindex(rows) for p in parts], axis=1, keys=names)
     foot = pd.DataFrame(
-        {(n, "estimate"): [r.nobs, loglik_value(r),
-                           int(r.groups["n_units"].iloc[-1])]
-         for n, r in zip(names, results)},
-        index=["nobs", "llf", "top-level groups"])
+        {
+            (n, "estimate"): [r.nobs, loglik_value(r), int(r.groups["n_units"].iloc[-1])]
+            for n, r in zip(names, results)
+        },
+        index=["nobs", "llf", "top-level groups"],
+    )
     for n in names:
         foot[(n, "std_error")] = np.nan
     foot = foot[table.columns]
     out = ComparisonTable(pd.concat([table, foot]))
-    out.attrs = {"variance": {n: k for n, (k, _) in kinds.items()},
-                 "variance_description": {n: d for n, (_, d) in kinds.items()}}
+    out.attrs = {
+        "variance": {n: k for n, (k, _) in kinds.items()},
+        "variance_description": {n: d for n, (_, d) in kinds.items()},
+    }
     return out

@@ -2,7 +2,8 @@
 
 ``load_pisa()`` is the PISA-like example of ``pywemix demo`` and of the
 README; ``load_pisa_replicates()`` is the same with PISA-style Fay and
-TIMSS-style jackknife replicate weights; ``load_sleepstudy()`` is lme4's ``sleepstudy`` (Belenky et al. 2003),
+TIMSS-style jackknife replicate weights; ``load_sleepstudy()`` is lme4's
+``sleepstudy`` (Belenky et al. 2003),
 the unweighted example of R's lme4 documentation.
 
 Examples
@@ -11,6 +12,7 @@ Examples
 >>> data = pywemix.datasets.load_pisa()
 >>> sleep = pywemix.datasets.load_sleepstudy()
 """
+
 from __future__ import annotations
 
 from importlib import resources
@@ -103,13 +105,18 @@ def load_pisa_replicates() -> pd.DataFrame:
     n_pairs = max(int(codes.max() + 1) // 2, 1)
     pair = np.minimum(codes // 2, n_pairs - 1)
     first = codes == 2 * pair
-    signs = hadamard(128)[1:81, pair % 128]                 # (80, rows)
+    signs = hadamard(128)[1:81, pair % 128]  # (80, rows)
     factor = 1 + 0.5 * np.where(first, signs, -signs)
     total = data["pwt1"] * data["pwt2"]
-    reps = pd.DataFrame((total.to_numpy() * factor).T, index=data.index,
-                        columns=[f"w_fsturwt{r}" for r in range(1, 81)])
-    extra = pd.DataFrame({"w_fstuwt": total, "jkzone": pair + 1,
-                          "jkrep": first.astype(int), "totwgt": total}, index=data.index)
+    reps = pd.DataFrame(
+        (total.to_numpy() * factor).T,
+        index=data.index,
+        columns=[f"w_fsturwt{r}" for r in range(1, 81)],
+    )
+    extra = pd.DataFrame(
+        {"w_fstuwt": total, "jkzone": pair + 1, "jkrep": first.astype(int), "totwgt": total},
+        index=data.index,
+    )
     return pd.concat([data, extra, reps], axis=1)
 
 

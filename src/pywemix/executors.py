@@ -24,6 +24,7 @@ Dask's worker processes do (``OPENBLAS_NUM_THREADS=1``): each task gets one
 core, and the BLAS threads of several tasks never compete for the same
 cores (which can make small matrix products tens of times slower).
 """
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,14 @@ from typing import Any
 
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["check_executor", "is_dask_client", "map_tasks", "map_chunks", "one_blas_thread",
-           "executor_workers"]
+__all__ = [
+    "check_executor",
+    "is_dask_client",
+    "map_tasks",
+    "map_chunks",
+    "one_blas_thread",
+    "executor_workers",
+]
 
 #: Runs of at least this many tasks show a progress bar by default.
 PROGRESS_MIN_TASKS = 20
@@ -47,6 +54,7 @@ def is_dask_client(executor) -> bool:
     if not type(executor).__module__.split(".")[0] == "distributed":
         return False
     from distributed import Client
+
     return isinstance(executor, Client)
 
 
@@ -56,9 +64,11 @@ def check_executor(executor, name: str = "executor") -> None:
     if executor is None or is_dask_client(executor):
         return
     if not callable(getattr(executor, "map", None)):
-        raise TypeError(f"{name} must have a callable map method (a concurrent.futures "
-                        "executor) or be a distributed.Client, got "
-                        f"{type(executor).__name__}")
+        raise TypeError(
+            f"{name} must have a callable map method (a concurrent.futures "
+            "executor) or be a distributed.Client, got "
+            f"{type(executor).__name__}"
+        )
 
 
 _BLAS: dict[str, Any] = {"controller": None, "depth": 0, "limiter": None}
@@ -103,8 +113,9 @@ class _OneThreadTask:
             return self.fn(*args)
 
 
-def map_tasks(executor, fn, items, *, shared=None, progress=None, desc: str = "fits",
-              unit: str = "task") -> list:
+def map_tasks(
+    executor, fn, items, *, shared=None, progress=None, desc: str = "fits", unit: str = "task"
+) -> list:
     """``[fn(item) for item in items]``, or ``[fn(shared, item) ...]``, on ``executor``.
 
     Parameters
@@ -173,8 +184,9 @@ def executor_workers(executor) -> int:
     return int(workers) if workers else (os.cpu_count() or 1)
 
 
-def map_chunks(executor, fn, items, *, shared=None, progress=None, desc: str = "fits",
-               unit: str = "task") -> list:
+def map_chunks(
+    executor, fn, items, *, shared=None, progress=None, desc: str = "fits", unit: str = "task"
+) -> list:
     """``[fn(shared, item) for item in items]`` run as one task per chunk of items.
 
     The items are split into as many contiguous chunks as ``executor`` runs
@@ -193,8 +205,7 @@ def map_chunks(executor, fn, items, *, shared=None, progress=None, desc: str = "
     n = max(1, min(len(items), executor_workers(executor)))
     bounds = [len(items) * k // n for k in range(n + 1)]
     chunks = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-    done = map_tasks(executor, fn, chunks, shared=shared, progress=progress, desc=desc,
-                     unit=unit)
+    done = map_tasks(executor, fn, chunks, shared=shared, progress=progress, desc=desc, unit=unit)
     return [r for chunk in done for r in chunk]
 
 
@@ -220,6 +231,7 @@ def _on_client(client, fn, items, shared, bar) -> list:
     runs where its data are; map ``fn`` over the items, gather in order; on
     an error the remaining tasks are cancelled on the cluster."""
     from distributed import as_completed
+
     held = []
     if any(hasattr(item, "shape") for item in items):
         items = held = client.scatter(list(items), hash=False)
@@ -228,8 +240,13 @@ def _on_client(client, fn, items, shared, bar) -> list:
     else:
         handle = client.scatter(shared, broadcast=True, hash=False)
         # a list, tuple or dict is scattered element by element
-        held = held + (list(handle.values()) if isinstance(handle, dict) else
-                       list(handle) if isinstance(handle, (list, tuple)) else [handle])
+        held = held + (
+            list(handle.values())
+            if isinstance(handle, dict)
+            else list(handle)
+            if isinstance(handle, (list, tuple))
+            else [handle]
+        )
         futures = client.map(fn, [handle] * len(items), items, pure=False)
     try:
         for done in as_completed(futures):
@@ -268,6 +285,7 @@ def _bar(n, show, desc, unit, required=False):
             raise ImportError(
                 "progress=True needs the package tqdm, which is not installed (it comes "
                 "with pywemix; reinstall pywemix, or: pip install tqdm, or pip install "
-                "'pywemix[progress]'); or pass progress=False") from None
+                "'pywemix[progress]'); or pass progress=False"
+            ) from None
         return _NoBar()
     return tqdm(total=n, desc=desc, unit=unit)

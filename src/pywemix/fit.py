@@ -6,6 +6,7 @@ which fits each sample through the stages (:mod:`pywemix.pipeline`, as
 lme4's ``lFormula -> mkLmerDevfun -> optimizeLmer -> mkMerMod``) or on Dask
 (:mod:`pywemix.dask`). R equivalent: ``WeMix::mix``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -23,75 +24,183 @@ _Result = MixResult | ReplicateResult | PlausibleValuesResult | ByResult
 
 
 @overload
-def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
-        family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
-        trials: str | None = ...,
-        center_group: dict | None = ..., center_grand: list | None = ...,
-        weight_scaling: str = ..., survey: str | None = ...,
-        plausible_values: Mapping | None = ..., executor: Any = ..., reml: bool = ...,
-        start: Any = ..., max_iter: int | None = ..., replicates: Any = ...,
-        by: str) -> ByResult: ...
+def mix(
+    formula: str,
+    data: Any,
+    weights: list | None = ...,
+    *,
+    cond_weights: bool = ...,
+    family: Any = ...,
+    link: str | None = ...,
+    n_quad: int = ...,
+    offset: Any = ...,
+    trials: str | None = ...,
+    center_group: dict | None = ...,
+    center_grand: list | None = ...,
+    weight_scaling: str = ...,
+    survey: str | None = ...,
+    plausible_values: Mapping | None = ...,
+    executor: Any = ...,
+    reml: bool = ...,
+    start: Any = ...,
+    max_iter: int | None = ...,
+    replicates: Any = ...,
+    by: str,
+) -> ByResult: ...
 
 
 @overload
-def mix(formula: str, data: SurveyData, weights: list | None = ..., *,
-        cond_weights: bool = ..., family: Any = ..., link: str | None = ..., n_quad: int = ...,
-        offset: Any = ..., center_group: dict | None = ..., center_grand: list | None = ...,
-        weight_scaling: str = ..., survey: str | Literal[False] | None = ...,
-        plausible_values: Mapping | None = ..., executor: Any = ..., reml: bool = ...,
-        start: Any = ..., max_iter: int | None = ..., replicates: Any = ...,
-        by: None = ...) -> MixResult | ReplicateResult | PlausibleValuesResult: ...
+def mix(
+    formula: str,
+    data: SurveyData,
+    weights: list | None = ...,
+    *,
+    cond_weights: bool = ...,
+    family: Any = ...,
+    link: str | None = ...,
+    n_quad: int = ...,
+    offset: Any = ...,
+    center_group: dict | None = ...,
+    center_grand: list | None = ...,
+    weight_scaling: str = ...,
+    survey: str | Literal[False] | None = ...,
+    plausible_values: Mapping | None = ...,
+    executor: Any = ...,
+    reml: bool = ...,
+    start: Any = ...,
+    max_iter: int | None = ...,
+    replicates: Any = ...,
+    by: None = ...,
+) -> MixResult | ReplicateResult | PlausibleValuesResult: ...
 
 
 @overload
-def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
-        family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
-        trials: str | None = ...,
-        center_group: dict | None = ..., center_grand: list | None = ...,
-        weight_scaling: str = ..., survey: str | None = ...,
-        plausible_values: Mapping | None = ..., executor: Any = ..., reml: bool = ...,
-        start: Any = ..., max_iter: int | None = ..., replicates: Replicates,
-        by: None = ...) -> ReplicateResult: ...
+def mix(
+    formula: str,
+    data: Any,
+    weights: list | None = ...,
+    *,
+    cond_weights: bool = ...,
+    family: Any = ...,
+    link: str | None = ...,
+    n_quad: int = ...,
+    offset: Any = ...,
+    trials: str | None = ...,
+    center_group: dict | None = ...,
+    center_grand: list | None = ...,
+    weight_scaling: str = ...,
+    survey: str | None = ...,
+    plausible_values: Mapping | None = ...,
+    executor: Any = ...,
+    reml: bool = ...,
+    start: Any = ...,
+    max_iter: int | None = ...,
+    replicates: Replicates,
+    by: None = ...,
+) -> ReplicateResult: ...
 
 
 @overload
-def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
-        family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
-        trials: str | None = ...,
-        center_group: dict | None = ..., center_grand: list | None = ...,
-        weight_scaling: str = ..., survey: None = ..., plausible_values: Mapping,
-        executor: Any = ..., reml: bool = ..., start: Any = ..., max_iter: int | None = ...,
-        replicates: None | Literal[False] = ..., by: None = ...) -> PlausibleValuesResult: ...
+def mix(
+    formula: str,
+    data: Any,
+    weights: list | None = ...,
+    *,
+    cond_weights: bool = ...,
+    family: Any = ...,
+    link: str | None = ...,
+    n_quad: int = ...,
+    offset: Any = ...,
+    trials: str | None = ...,
+    center_group: dict | None = ...,
+    center_grand: list | None = ...,
+    weight_scaling: str = ...,
+    survey: None = ...,
+    plausible_values: Mapping,
+    executor: Any = ...,
+    reml: bool = ...,
+    start: Any = ...,
+    max_iter: int | None = ...,
+    replicates: None | Literal[False] = ...,
+    by: None = ...,
+) -> PlausibleValuesResult: ...
 
 
 @overload
-def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
-        family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
-        trials: str | None = ...,
-        center_group: dict | None = ..., center_grand: list | None = ...,
-        weight_scaling: str = ..., survey: None = ..., plausible_values: None = ...,
-        executor: Any = ..., reml: bool = ..., start: Any = ..., max_iter: int | None = ...,
-        replicates: None | Literal[False] = ..., by: None = ...) -> MixResult: ...
+def mix(
+    formula: str,
+    data: Any,
+    weights: list | None = ...,
+    *,
+    cond_weights: bool = ...,
+    family: Any = ...,
+    link: str | None = ...,
+    n_quad: int = ...,
+    offset: Any = ...,
+    trials: str | None = ...,
+    center_group: dict | None = ...,
+    center_grand: list | None = ...,
+    weight_scaling: str = ...,
+    survey: None = ...,
+    plausible_values: None = ...,
+    executor: Any = ...,
+    reml: bool = ...,
+    start: Any = ...,
+    max_iter: int | None = ...,
+    replicates: None | Literal[False] = ...,
+    by: None = ...,
+) -> MixResult: ...
 
 
 @overload
-def mix(formula: str, data: Any, weights: list | None = ..., *, cond_weights: bool = ...,
-        family: Any = ..., link: str | None = ..., n_quad: int = ..., offset: Any = ...,
-        trials: str | None = ...,
-        center_group: dict | None = ..., center_grand: list | None = ...,
-        weight_scaling: str = ..., survey: str | None = ...,
-        plausible_values: Mapping | None = ..., executor: Any = ..., reml: bool = ...,
-        start: Any = ..., max_iter: int | None = ..., replicates: Any = ...,
-        by: str | None = ...) -> _Result: ...
+def mix(
+    formula: str,
+    data: Any,
+    weights: list | None = ...,
+    *,
+    cond_weights: bool = ...,
+    family: Any = ...,
+    link: str | None = ...,
+    n_quad: int = ...,
+    offset: Any = ...,
+    trials: str | None = ...,
+    center_group: dict | None = ...,
+    center_grand: list | None = ...,
+    weight_scaling: str = ...,
+    survey: str | None = ...,
+    plausible_values: Mapping | None = ...,
+    executor: Any = ...,
+    reml: bool = ...,
+    start: Any = ...,
+    max_iter: int | None = ...,
+    replicates: Any = ...,
+    by: str | None = ...,
+) -> _Result: ...
 
 
-def mix(formula, data, weights=None, *, cond_weights: bool = False,
-        family="gaussian", link: str | None = None, n_quad: int = 13,
-        offset=None, trials: str | None = None, center_group=None, center_grand=None,
-        weight_scaling="none",
-        survey: str | Literal[False] | None = None, plausible_values=None, executor=None,
-        reml: bool = False, start=None, max_iter: int | None = None,
-        replicates=None, by=None):
+def mix(
+    formula,
+    data,
+    weights=None,
+    *,
+    cond_weights: bool = False,
+    family="gaussian",
+    link: str | None = None,
+    n_quad: int = 13,
+    offset=None,
+    trials: str | None = None,
+    center_group=None,
+    center_grand=None,
+    weight_scaling="none",
+    survey: str | Literal[False] | None = None,
+    plausible_values=None,
+    executor=None,
+    reml: bool = False,
+    start=None,
+    max_iter: int | None = None,
+    replicates=None,
+    by=None,
+):
     """
     Fit a mixed model with sampling weights at every level.
 

@@ -5,6 +5,7 @@ sampling weights the log-likelihood is a pseudo-likelihood and the
 chi-square reference distribution does not hold: use Wald tests
 (``result.wald_test``) for weighted fits.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -28,17 +29,23 @@ __all__ = ["anova", "bootstrap_lrt", "BootstrapResult"]
 
 def _check_model(m, what):
     if not isinstance(m, MixResult):
-        hint = (": plausible-value results hold one fit per value; compare single fits"
-                if hasattr(m, "fits") else "")
-        raise TypeError(f"{what} must be a fitted model (a MixResult from pywemix.mix), "
-                        f"got {type(m).__name__}{hint}")
+        hint = (
+            ": plausible-value results hold one fit per value; compare single fits"
+            if hasattr(m, "fits")
+            else ""
+        )
+        raise TypeError(
+            f"{what} must be a fitted model (a MixResult from pywemix.mix), "
+            f"got {type(m).__name__}{hint}"
+        )
 
 
 _DIFFERENT_DATA = (
     "models were fitted to different data: models must be fitted to the same rows "
     "(matched by their position in the data, or by unique index labels) with the same "
     "responses; check for rows dropped because of missing values in one model's "
-    "variables, and refit both to the same data frame")
+    "variables, and refit both to the same data frame"
+)
 
 
 def _on_workers(m) -> bool:
@@ -56,9 +63,11 @@ def _check_same_data(models):
     perms: list[np.ndarray | None] = [np.arange(base.nobs)]
     for m in models[1:]:
         for label, a, b in base.settings.differences(m.settings):
-            raise ValueError(f"models were fitted with different settings: {label} is "
-                             f"{a!r} in {base.formula!r} but {b!r} in {m.formula!r}; "
-                             "refit them alike")
+            raise ValueError(
+                f"models were fitted with different settings: {label} is "
+                f"{a!r} in {base.formula!r} but {b!r} in {m.formula!r}; "
+                "refit them alike"
+            )
         if _on_workers(base) or _on_workers(m):
             # Dask fits: the same Dask DataFrame, rows and responses (one pass)
             if not (_on_workers(base) and base.same_rows(m)):
@@ -69,15 +78,16 @@ def _check_same_data(models):
         if perm is None:
             raise ValueError(_DIFFERENT_DATA)
         if not _close(_offset(base)[perm], _offset(m)):
-            raise ValueError(f"models were fitted with different offsets ({base.formula!r} "
-                             f"and {m.formula!r}); refit them with the same offset")
+            raise ValueError(
+                f"models were fitted with different offsets ({base.formula!r} "
+                f"and {m.formula!r}); refit them with the same offset"
+            )
         perms.append(perm)
     return perms
 
 
 def _offset(m):
-    return np.asarray(m.design.offset, dtype=float) if m.settings.has_offset \
-        else np.zeros(m.nobs)
+    return np.asarray(m.design.offset, dtype=float) if m.settings.has_offset else np.zeros(m.nobs)
 
 
 def _close(a, b):
@@ -105,9 +115,12 @@ def _row_map(m0, m1):
             perm = pd.Index(k0).get_indexer(pd.Index(k1))
         except (TypeError, ValueError):  # labels that cannot be compared
             continue
-        if (np.all(perm >= 0) and len(np.unique(perm)) == len(perm)
-                and _close(np.asarray(d0.y, float)[perm], np.asarray(d1.y, float))
-                and _frames_agree(m0, m1, perm)):
+        if (
+            np.all(perm >= 0)
+            and len(np.unique(perm)) == len(perm)
+            and _close(np.asarray(d0.y, float)[perm], np.asarray(d1.y, float))
+            and _frames_agree(m0, m1, perm)
+        ):
             return perm
     return None
 
@@ -115,9 +128,9 @@ def _row_map(m0, m1):
 def _frames_agree(m0, m1, perm):
     """Whether the variables of both formulas and the weights agree row by row."""
     f0, f1 = m0.design.frame, m1.design.frame
-    shared = (set(m0.design.parsed.required_columns)
-              & set(m1.design.parsed.required_columns)) \
-        | {w for w in m0.weight_spec if w is not None}
+    shared = (set(m0.design.parsed.required_columns) & set(m1.design.parsed.required_columns)) | {
+        w for w in m0.weight_spec if w is not None
+    }
     for c in (c for c in shared if c in f0.columns and c in f1.columns):
         a, b = f0[c].iloc[perm], f1[c]
         if pd.api.types.is_numeric_dtype(a.dtype) and pd.api.types.is_numeric_dtype(b.dtype):
@@ -135,7 +148,7 @@ def _random_signature(m):
             names = b.names
             for i, a in enumerate(names):
                 sig.add((lev.name, a, None))
-                for c in names[i + 1:]:
+                for c in names[i + 1 :]:
                     sig.add((lev.name, a, c))
     return sig
 
@@ -146,7 +159,8 @@ def _check_nested(small, big):
     if not (fixed_ok and rand_ok) or small.df_modelwc >= big.df_modelwc:
         raise ValueError(
             f"models are not nested: {small.formula!r} is not a special case of "
-            f"{big.formula!r} (its fixed effects and random terms must be a subset)")
+            f"{big.formula!r} (its fixed effects and random terms must be a subset)"
+        )
 
 
 def anova(*models, refit: bool = False) -> pd.DataFrame:
@@ -215,19 +229,29 @@ def anova(*models, refit: bool = False) -> pd.DataFrame:
         if not refit:
             raise ValueError(
                 "REML fits with different fixed effects cannot be compared by their "
-                "restricted likelihoods; refit with reml=False or pass refit=True")
+                "restricted likelihoods; refit with reml=False or pass refit=True"
+            )
         models = tuple(_refit_ml(m) for m in models)
     for small, big in zip(models[:-1], models[1:]):
         _check_nested(small, big)
     notes = []
     if any(m.weighted for m in models):
-        msg = ("weighted fits: the log-likelihood is a pseudo-likelihood, so the "
-               "chi-square reference distribution is not valid; use Wald tests "
-               "(result.wald_test) instead")
+        msg = (
+            "weighted fits: the log-likelihood is a pseudo-likelihood, so the "
+            "chi-square reference distribution is not valid; use Wald tests "
+            "(result.wald_test) instead"
+        )
         warn(msg, PseudoLikelihoodWarning)
         notes.append(msg)
-    rows = [dict(npar=m.df_modelwc, llf=m.llf, aic=m.information_criteria()[0],
-                 bic=m.information_criteria()[1]) for m in models]
+    rows = [
+        dict(
+            npar=m.df_modelwc,
+            llf=m.llf,
+            aic=m.information_criteria()[0],
+            bic=m.information_criteria()[1],
+        )
+        for m in models
+    ]
     df = pd.DataFrame(rows, index=[m.formula for m in models])
     chisq = 2 * np.diff(df["llf"].to_numpy())
     dof = np.diff(df["npar"].to_numpy())
@@ -236,9 +260,11 @@ def anova(*models, refit: bool = False) -> pd.DataFrame:
     df["p_value"] = np.r_[np.nan, stats.chi2.sf(np.maximum(chisq, 0.0), dof)]
     for small, big in zip(models[:-1], models[1:]):
         if _random_signature(small) != _random_signature(big):
-            notes.append(f"{big.formula!r} adds variance parameters: the test is on the "
-                         "boundary of the parameter space and its chi-square p-value is "
-                         "conservative (bootstrap_lrt gives a better one)")
+            notes.append(
+                f"{big.formula!r} adds variance parameters: the test is on the "
+                "boundary of the parameter space and its chi-square p-value is "
+                "conservative (bootstrap_lrt gives a better one)"
+            )
     df.attrs["notes"] = notes
     return df
 
@@ -257,8 +283,9 @@ def _refit_ml(m):
         return mix_dask(args.replace(reml=False), m.data)
     d = m.design
     offset = d.offset if m.settings.has_offset else None
-    return fit_frame(args.replace(reml=False, offset=offset, center_group=None,
-                                  center_grand=None), d.frame)
+    return fit_frame(
+        args.replace(reml=False, offset=offset, center_group=None, center_grand=None), d.frame
+    )
 
 
 def _arguments_of(m) -> MixArguments:
@@ -266,11 +293,26 @@ def _arguments_of(m) -> MixArguments:
     record), from its settings."""
     s = m.settings
     return MixArguments(
-        formula=m.formula, weights=list(s.weight_spec), cond_weights=s.cond_weights,
-        family=s.family_object or s.family, link=None if s.family_object else s.link,
-        n_quad=s.n_quad or 1, offset=None, trials=None, center_group=None, center_grand=None,
-        weight_scaling="none", survey=None, plausible_values=None, executor=None,
-        reml=s.reml, start=None, max_iter=None, replicates=None, by=None)
+        formula=m.formula,
+        weights=list(s.weight_spec),
+        cond_weights=s.cond_weights,
+        family=s.family_object or s.family,
+        link=None if s.family_object else s.link,
+        n_quad=s.n_quad or 1,
+        offset=None,
+        trials=None,
+        center_group=None,
+        center_grand=None,
+        weight_scaling="none",
+        survey=None,
+        plausible_values=None,
+        executor=None,
+        reml=s.reml,
+        start=None,
+        max_iter=None,
+        replicates=None,
+        by=None,
+    )
 
 
 @dataclass(frozen=True)
@@ -302,9 +344,11 @@ class BootstrapResult:
     df: int
 
     def __repr__(self):
-        return (f"Parametric bootstrap LRT: statistic {self.statistic:.4f}, p = "
-                f"{self.p_value:.4g} (Monte Carlo s.e. {self.mc_error:.2g}, {self.n} "
-                f"replicates; chi-square({self.df}) p = {self.chi2_p_value:.4g})")
+        return (
+            f"Parametric bootstrap LRT: statistic {self.statistic:.4f}, p = "
+            f"{self.p_value:.4g} (Monte Carlo s.e. {self.mc_error:.2g}, {self.n} "
+            f"replicates; chi-square({self.df}) p = {self.chi2_p_value:.4g})"
+        )
 
 
 class _Refit:
@@ -327,9 +371,19 @@ class _Refit:
         if self.family is None:
             return refit_criteria(self.gauss.with_responses(Y), self.start, self.reml)
         trials = self.design.y[:, 1:] if np.ndim(self.design.y) == 2 else None
-        return np.array([refit_llf(replace(self.design, y=y if trials is None else
-                                           np.column_stack([y, trials[:, 0]])),
-                                   self.family, self.n_quad, self.start) for y in Y.T])
+        return np.array(
+            [
+                refit_llf(
+                    replace(
+                        self.design, y=y if trials is None else np.column_stack([y, trials[:, 0]])
+                    ),
+                    self.family,
+                    self.n_quad,
+                    self.start,
+                )
+                for y in Y.T
+            ]
+        )
 
 
 def _chunk(fits, ys):
@@ -337,9 +391,16 @@ def _chunk(fits, ys):
     return list(2.0 * (f1(ys) - f0(ys)))
 
 
-def bootstrap_lrt(m0, m1, n: int = 1000,
-                  seed: int | np.random.Generator | None = None, *, executor=None,
-                  progress: bool | None = None, allow_weighted: bool = False) -> BootstrapResult:
+def bootstrap_lrt(
+    m0,
+    m1,
+    n: int = 1000,
+    seed: int | np.random.Generator | None = None,
+    *,
+    executor=None,
+    progress: bool | None = None,
+    allow_weighted: bool = False,
+) -> BootstrapResult:
     """
     Parametric bootstrap of the likelihood-ratio statistic (Davison and Hinkley 1997).
 
@@ -412,42 +473,67 @@ def bootstrap_lrt(m0, m1, n: int = 1000,
             "bootstrap_lrt simulates responses and refits both models to them from the "
             "fitted rows, which a fit on a Dask DataFrame keeps on the workers: fit both "
             "models in memory to bootstrap (ddf.compute(), or a sample of whole groups), "
-            "or compare the Dask fits with anova / result.wald_test")
+            "or compare the Dask fits with anova / result.wald_test"
+        )
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     check_executor(executor)
     try:
         rng = np.random.default_rng(seed)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"seed must be None or a non-negative integer, got {seed!r} "
-                        f"({exc})") from None
+        raise TypeError(
+            f"seed must be None or a non-negative integer, got {seed!r} ({exc})"
+        ) from None
     if (m0.weighted or m1.weighted) and not allow_weighted:
         raise ValueError(
             "bootstrap_lrt on weighted fits compares pseudo-likelihoods; its null "
             "distribution is not that of a likelihood ratio. Use Wald tests "
-            "(result.wald_test), or pass allow_weighted=True to run it anyway")
+            "(result.wald_test), or pass allow_weighted=True to run it anyway"
+        )
     if m0.df_modelwc > m1.df_modelwc:
         m0, m1 = m1, m0
     perm = _check_same_data([m0, m1])[1]
     _check_nested(m0, m1)
-    if m0.criterion != m1.criterion or (m0.criterion == "REML" and
-                                        list(m0.params.index) != list(m1.params.index)):
+    if m0.criterion != m1.criterion or (
+        m0.criterion == "REML" and list(m0.params.index) != list(m1.params.index)
+    ):
         raise ValueError("REML fits with different fixed effects: refit with reml=False")
     observed = 2.0 * (m1.llf - m0.llf)
-    ys = draw_responses(m0.design, m0.fe_params.to_numpy(), m0.random_effects_covariances,
-                        m0.sigma2, m0.family_object, n, rng)
+    ys = draw_responses(
+        m0.design,
+        m0.fe_params.to_numpy(),
+        m0.random_effects_covariances,
+        m0.sigma2,
+        m0.family_object,
+        n,
+        rng,
+    )
     # the designs of both fits hold the same rows, maybe in another order
     f0, g1 = _Refit(m0), _Refit(m1, perm)
     size = 50 if m0.family_object is not None else 250
     chunks = np.array_split(np.arange(n), max(1, int(np.ceil(n / size))))
     show = (n >= 200) if progress is None else bool(progress)
-    parts = map_tasks(executor, _chunk, [ys[:, idx] for idx in chunks], shared=(f0, g1),
-                      progress=show, desc="bootstrap", unit="chunk")
+    parts = map_tasks(
+        executor,
+        _chunk,
+        [ys[:, idx] for idx in chunks],
+        shared=(f0, g1),
+        progress=show,
+        desc="bootstrap",
+        unit="chunk",
+    )
     stats_ = [v for part in parts for v in part]
     t = np.array(stats_, dtype=float)
     t = t[np.isfinite(t)]
     k = len(t)
     p = (1 + np.sum(t >= observed - 1e-10 * abs(observed))) / (k + 1)
     dof = int(m1.df_modelwc - m0.df_modelwc)
-    return BootstrapResult(float(observed), float(p), float(np.sqrt(p * (1 - p) / k)), k, t,
-                           float(stats.chi2.sf(max(observed, 0), dof)), dof)
+    return BootstrapResult(
+        float(observed),
+        float(p),
+        float(np.sqrt(p * (1 - p) / k)),
+        k,
+        t,
+        float(stats.chi2.sf(max(observed, 0), dof)),
+        dof,
+    )

@@ -9,6 +9,7 @@ and :func:`pywemix.results.make_result`, driven by the checked arguments of
 (plausible values, replicates, ``by=``) and the Dask fits call it; ``mix``
 reaches it through the survey layer.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -47,10 +48,17 @@ def fit_frame(args: MixArguments, data, reuse: DesignReuse | None = None):
     with collecting() as messages:
         design = reuse.get(data, args) if reuse is not None else None
         if design is None:
-            design = build_design(args.parsed, data, args.weights, args.cond_weights,
-                                  family=args.family_object, offset=args.offset,
-                                  transform=args.transform, weight_scaling=args.scaling,
-                                  trials=args.trials)
+            design = build_design(
+                args.parsed,
+                data,
+                args.weights,
+                args.cond_weights,
+                family=args.family_object,
+                offset=args.offset,
+                transform=args.transform,
+                weight_scaling=args.scaling,
+                trials=args.trials,
+            )
             if reuse is not None:
                 reuse.put(data, args, design, list(messages))
         settings = fit_settings(args, design)
@@ -60,8 +68,9 @@ def fit_frame(args: MixArguments, data, reuse: DesignReuse | None = None):
         # goes wrong at the estimates is checked and reported by the stages
         try:
             with np.errstate(all="ignore"):
-                objective = make_objective(design, args.family_object, n_quad=args.n_quad,
-                                           reml=args.reml)
+                objective = make_objective(
+                    design, args.family_object, n_quad=args.n_quad, reml=args.reml
+                )
                 optimum = optimize(objective, start=args.start, max_iter=args.max_iter)
                 variance = estimate_variance(objective, optimum)
         except np.linalg.LinAlgError as exc:
@@ -72,9 +81,13 @@ def fit_frame(args: MixArguments, data, reuse: DesignReuse | None = None):
 def _numerical_failure(design, exc) -> str:
     """The message of a fit whose linear algebra failed, naming badly scaled predictors."""
     bad = badly_scaled(design.X, design.x_names)
-    hint = (f"; predictors on very different scales (standard deviations "
-            f"{', '.join(f'{k!r}: {v:.3g}' for k, v in bad.items())}) are the usual cause: "
-            "rescale them" if bad else "; check for extreme values or a degenerate model")
+    hint = (
+        f"; predictors on very different scales (standard deviations "
+        f"{', '.join(f'{k!r}: {v:.3g}' for k, v in bad.items())}) are the usual cause: "
+        "rescale them"
+        if bad
+        else "; check for extreme values or a degenerate model"
+    )
     return f"the fit failed numerically (linear algebra: {exc}){hint}"
 
 
@@ -92,24 +105,33 @@ def fit_settings(args: MixArguments, design) -> FitSettings:
     """
     fam = args.family_object
     return FitSettings(
-        formula=args.formula, family=fam.name if fam else "gaussian",
-        link=fam.link if fam else "identity", n_quad=args.n_quad if fam else None,
-        reml=args.reml, weighted=not _is_unit(design),
-        weight_spec=tuple(design.weight_spec), cond_weights=args.cond_weights,
-        weight_scaling=normalize_scaling(args.scaling), survey=args.survey_name,
+        formula=args.formula,
+        family=fam.name if fam else "gaussian",
+        link=fam.link if fam else "identity",
+        n_quad=args.n_quad if fam else None,
+        reml=args.reml,
+        weighted=not _is_unit(design),
+        weight_spec=tuple(design.weight_spec),
+        cond_weights=args.cond_weights,
+        weight_scaling=normalize_scaling(args.scaling),
+        survey=args.survey_name,
         center_group=tuple((g, tuple(c)) for g, c in args.groups.items()),
-        center_grand=tuple(args.grand), offset_column=design.offset_column,
+        center_grand=tuple(args.grand),
+        offset_column=design.offset_column,
         has_offset=bool(np.any(design.offset != 0)),
-        family_object=fam.for_design(design) if fam else None)
+        family_object=fam.for_design(design) if fam else None,
+    )
 
 
 def warn_few_groups(design):
     """A :class:`FewGroupsWarning` when there are fewer than 20 top-level groups."""
     top = design.levels[-1]
     if top.n_groups < 20:
-        warn(f"only {top.n_groups} top-level groups ({top.name}): cluster-robust "
-             "standard errors are unreliable with fewer than 20 clusters",
-             FewGroupsWarning)
+        warn(
+            f"only {top.n_groups} top-level groups ({top.name}): cluster-robust "
+            "standard errors are unreliable with fewer than 20 clusters",
+            FewGroupsWarning,
+        )
 
 
 class FrameFit:
@@ -169,11 +191,15 @@ class DesignReuse:
         first, key, design, messages = self.entry
         parsed = args.parsed
         resp = parsed.response
-        if (key != (parsed, resp) or args.trials is not None or data.shape != first.shape
-                or list(data.columns) != list(first.columns) or resp not in data.columns
-                or not np.array_equal(data[resp].isna().to_numpy(),
-                                      first[resp].isna().to_numpy())
-                or not all(data[c].equals(first[c]) for c in data.columns if c != resp)):
+        if (
+            key != (parsed, resp)
+            or args.trials is not None
+            or data.shape != first.shape
+            or list(data.columns) != list(first.columns)
+            or resp not in data.columns
+            or not np.array_equal(data[resp].isna().to_numpy(), first[resp].isna().to_numpy())
+            or not all(data[c].equals(first[c]) for c in data.columns if c != resp)
+        ):
             return None
         values = data[resp].iloc[design.row_positions]
         family = args.family_object

@@ -80,14 +80,22 @@ level-1 conditional weight is ``w1 / w2``.
 
 To add a survey, add a record to :data:`PRESETS`.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PlausibleValueRule", "WeightRule", "ReplicateScheme", "SurveyPreset", "PRESETS",
-           "survey_preset", "preset_names"]
+__all__ = [
+    "PlausibleValueRule",
+    "WeightRule",
+    "ReplicateScheme",
+    "SurveyPreset",
+    "PRESETS",
+    "survey_preset",
+    "preset_names",
+]
 
 
 @dataclass(frozen=True)
@@ -271,76 +279,134 @@ class SurveyPreset:
 
 
 def _iea_pv(grades: str) -> PlausibleValueRule:
-    return PlausibleValueRule(rf"[{grades}]S(?P<scale>[MSPRE][A-Z]{{3}})(?P<index>[0-9]{{2}})",
-                              exclude=r".ibm")
+    return PlausibleValueRule(
+        rf"[{grades}]S(?P<scale>[MSPRE][A-Z]{{3}})(?P<index>[0-9]{{2}})", exclude=r".ibm"
+    )
 
 
 _IEA_LEVELS = (("TOTWGT",), ("SCHWGT",))
 _IEA_DERIVED = (("SCHWGT", ("WGTFAC1", "WGTADJ1")),)
 _IEA_OTHER = r"HOUWGT|SENWGT|WGTFAC[0-9]|WGTADJ[0-9][A-Z]?|TCHWGT|MATWGT|SCIWGT|PHYWGT"
-_IEA_EXPLANATION = ("level 1 = total student weight / school weight (TOTWGT / SCHWGT), "
-                    "level 2 = SCHWGT, no scaling (EdSurvey mixed-models note, eq. 5)")
-_TIMSS_WEIGHTS = WeightRule(_IEA_LEVELS, unconditional=True, scaling="none",
-                            note="level 1 = total student weight / school weight, none above",
-                            explanation=_IEA_EXPLANATION, derived=_IEA_DERIVED, other=_IEA_OTHER)
+_IEA_EXPLANATION = (
+    "level 1 = total student weight / school weight (TOTWGT / SCHWGT), "
+    "level 2 = SCHWGT, no scaling (EdSurvey mixed-models note, eq. 5)"
+)
+_TIMSS_WEIGHTS = WeightRule(
+    _IEA_LEVELS,
+    unconditional=True,
+    scaling="none",
+    note="level 1 = total student weight / school weight, none above",
+    explanation=_IEA_EXPLANATION,
+    derived=_IEA_DERIVED,
+    other=_IEA_OTHER,
+)
 _JK2_ZONES = ReplicateScheme("jk2", zones=("JKZONE", "JKREP", "TOTWGT"))
-_IEA: dict[str, Any] = dict(replicates=_JK2_ZONES, school_keys=(("IDCNTRY", "IDSCHOOL"),),
-                            country="IDCNTRY", signature=("TOTWGT", "JKZONE"))
+_IEA: dict[str, Any] = dict(
+    replicates=_JK2_ZONES,
+    school_keys=(("IDCNTRY", "IDSCHOOL"),),
+    country="IDCNTRY",
+    signature=("TOTWGT", "JKZONE"),
+)
 
 _PISA = SurveyPreset(
-    "PISA", WeightRule(
-        (("W_FSTUWT",), ("W_SCHGRNRABWT", "W_FSCHWT")), scaling="size",
-        note="method A at level 1, none above", other=r"W_FSTUWT_.*|W_F?SCH.*WT.*",
+    "PISA",
+    WeightRule(
+        (("W_FSTUWT",), ("W_SCHGRNRABWT", "W_FSCHWT")),
+        scaling="size",
+        note="method A at level 1, none above",
+        other=r"W_FSTUWT_.*|W_F?SCH.*WT.*",
         explanation="total student weight W_FSTUWT, school weight W_SCHGRNRABWT (W_FSCHWT "
-                    "before 2015); level 1 scaled by method A within schools, none above, "
-                    "as the EdSurvey mixed-models note says (Table 1; EdSurvey's code uses "
-                    "method B)"),
+        "before 2015); level 1 scaled by method A within schools, none above, "
+        "as the EdSurvey mixed-models note says (Table 1; EdSurvey's code uses "
+        "method B)",
+    ),
     ReplicateScheme("fay", ("W_FSTURWT", "W_FSTR"), 80, "W_FSTUWT", fay=0.5),
     title="OECD Programme for International Student Assessment",
-    plausible_values=(PlausibleValueRule(
-        r"PV(?P<index>[1-9][0-9]?)(?P<scale>[A-Z][A-Z0-9_]*)"),),
-    default_scale="math", school_keys=(("CNT", "CNTSCHID"), ("CNT", "SCHOOLID")),
-    country="CNT", signature=("W_FSTUWT",))
+    plausible_values=(PlausibleValueRule(r"PV(?P<index>[1-9][0-9]?)(?P<scale>[A-Z][A-Z0-9_]*)"),),
+    default_scale="math",
+    school_keys=(("CNT", "CNTSCHID"), ("CNT", "SCHOOLID")),
+    country="CNT",
+    signature=("W_FSTUWT",),
+)
 
 #: The survey registry of ``mix(..., survey=...)``, ``read_survey`` and ``survey_data``.
 PRESETS = (
     _PISA,
-    SurveyPreset("TIMSS", _TIMSS_WEIGHTS,
-                 title="IEA Trends in International Mathematics and Science Study",
-                 plausible_values=(_iea_pv("AB"),), default_scale="mmat",
-                 signature_scales=r"[ms]...", **_IEA),
-    SurveyPreset("TIMSS ADVANCED", WeightRule(
-        _IEA_LEVELS, unconditional=True, note="level 1 = total student weight / school weight",
-        explanation=_IEA_EXPLANATION, derived=_IEA_DERIVED, other=_IEA_OTHER),
-        aliases=("TIMSSADV",), title="IEA TIMSS Advanced",
-        plausible_values=(_iea_pv("MP"),), default_scale="mmat", signature_scales=r"....",
-        **_IEA),
-    SurveyPreset("PIRLS", _TIMSS_WEIGHTS,
-                 title="IEA Progress in International Reading Literacy Study",
-                 plausible_values=(_iea_pv("AB"),), default_scale="rrea",
-                 signature_scales=r"[rle]...", **_IEA),
-    SurveyPreset("NAEP", WeightRule(
-        (("ORIGWT",), ("SMSRSWT",)), note="no scaling",
-        explanation="ORIGWT and school weight SMSRSWT as in the EdSurvey note's Appendix A; "
-                    "the note gives no recommended weight transformation for NAEP"),
+    SurveyPreset(
+        "TIMSS",
+        _TIMSS_WEIGHTS,
+        title="IEA Trends in International Mathematics and Science Study",
+        plausible_values=(_iea_pv("AB"),),
+        default_scale="mmat",
+        signature_scales=r"[ms]...",
+        **_IEA,
+    ),
+    SurveyPreset(
+        "TIMSS ADVANCED",
+        WeightRule(
+            _IEA_LEVELS,
+            unconditional=True,
+            note="level 1 = total student weight / school weight",
+            explanation=_IEA_EXPLANATION,
+            derived=_IEA_DERIVED,
+            other=_IEA_OTHER,
+        ),
+        aliases=("TIMSSADV",),
+        title="IEA TIMSS Advanced",
+        plausible_values=(_iea_pv("MP"),),
+        default_scale="mmat",
+        signature_scales=r"....",
+        **_IEA,
+    ),
+    SurveyPreset(
+        "PIRLS",
+        _TIMSS_WEIGHTS,
+        title="IEA Progress in International Reading Literacy Study",
+        plausible_values=(_iea_pv("AB"),),
+        default_scale="rrea",
+        signature_scales=r"[rle]...",
+        **_IEA,
+    ),
+    SurveyPreset(
+        "NAEP",
+        WeightRule(
+            (("ORIGWT",), ("SMSRSWT",)),
+            note="no scaling",
+            explanation="ORIGWT and school weight SMSRSWT as in the EdSurvey note's Appendix A; "
+            "the note gives no recommended weight transformation for NAEP",
+        ),
         ReplicateScheme("jk2", ("SRWT",), 62, "ORIGWT", width=2),
         title="NCES National Assessment of Educational Progress",
-        plausible_values=(PlausibleValueRule(
-            r"[A-Z]RP(?P<scale>CM|S[A-Z]{1,3})(?P<index>[0-9]{1,2})",
-            names=(("cm", "composite"),)),),
+        plausible_values=(
+            PlausibleValueRule(
+                r"[A-Z]RP(?P<scale>CM|S[A-Z]{1,3})(?P<index>[0-9]{1,2})",
+                names=(("cm", "composite"),),
+            ),
+        ),
         pv_label_pattern=r".*plausible.*value.*#\s*(?P<index>[0-9]+)\s*\((?P<scale>[^)]*)\).*",
-        default_scale="composite", school_keys=(("SCRPSU",),),
-        school_file_keys=(("SSCRPSU",),), signature=("ORIGWT", "SRWT01")),
-    SurveyPreset("TALIS", WeightRule(
-        (("TCHWGT",), ("SCHWGT",)), unconditional=True, scaling="size",
-        note="level 1 = teacher weight / school weight, scaled by method A",
-        explanation="teacher weight TCHWGT, school weight SCHWGT; the EdSurvey note "
-                    "(Table 1) recommends TCHWGT / SCHWGT, then method A at level 1 (not "
-                    "implemented in EdSurvey)", other=r"WGTFAC[0-9]|WGTADJ[0-9]"),
+        default_scale="composite",
+        school_keys=(("SCRPSU",),),
+        school_file_keys=(("SSCRPSU",),),
+        signature=("ORIGWT", "SRWT01"),
+    ),
+    SurveyPreset(
+        "TALIS",
+        WeightRule(
+            (("TCHWGT",), ("SCHWGT",)),
+            unconditional=True,
+            scaling="size",
+            note="level 1 = teacher weight / school weight, scaled by method A",
+            explanation="teacher weight TCHWGT, school weight SCHWGT; the EdSurvey note "
+            "(Table 1) recommends TCHWGT / SCHWGT, then method A at level 1 (not "
+            "implemented in EdSurvey)",
+            other=r"WGTFAC[0-9]|WGTADJ[0-9]",
+        ),
         ReplicateScheme("fay", ("TRWGT",), 100, "TCHWGT", fay=0.5),
         title="OECD Teaching and Learning International Survey",
-        school_keys=(("IDCNTRY", "IDSCHOOL"),), country="IDCNTRY",
-        signature=("TCHWGT", "TRWGT1")),
+        school_keys=(("IDCNTRY", "IDSCHOOL"),),
+        country="IDCNTRY",
+        signature=("TCHWGT", "TRWGT1"),
+    ),
 )
 
 
@@ -364,8 +430,10 @@ def survey_preset(survey) -> SurveyPreset:
         For an unknown name (the message lists the presets).
     """
     if not isinstance(survey, str):
-        raise TypeError(f"survey must be the name of a survey preset "
-                        f"({', '.join(preset_names())}), got {type(survey).__name__}")
+        raise TypeError(
+            f"survey must be the name of a survey preset "
+            f"({', '.join(preset_names())}), got {type(survey).__name__}"
+        )
     key = _key(survey)
     for p in PRESETS:
         if key in {_key(p.name)} | {_key(a) for a in p.aliases}:

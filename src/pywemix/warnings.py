@@ -7,9 +7,17 @@ from contextlib import contextmanager as _contextmanager
 from contextvars import ContextVar as _ContextVar
 from types import FrameType as _FrameType
 
-__all__ = ["PywemixWarning", "DataWarning", "ConvergenceWarning", "BoundaryWarning",
-           "FewGroupsWarning", "PseudoLikelihoodWarning", "WeightWarning", "PerformanceWarning",
-           "SurveyWarning"]
+__all__ = [
+    "PywemixWarning",
+    "DataWarning",
+    "ConvergenceWarning",
+    "BoundaryWarning",
+    "FewGroupsWarning",
+    "PseudoLikelihoodWarning",
+    "WeightWarning",
+    "PerformanceWarning",
+    "SurveyWarning",
+]
 
 
 class PywemixWarning(UserWarning):
@@ -128,8 +136,9 @@ def reissue(messages) -> None:
     for m in messages:
         if str(m) not in seen and not getattr(m, "issued", False):
             seen.add(str(m))
-            _warnings.warn(str(m), getattr(m, "category", PywemixWarning),
-                           stacklevel=_user_stacklevel())
+            _warnings.warn(
+                str(m), getattr(m, "category", PywemixWarning), stacklevel=_user_stacklevel()
+            )
 
 
 def silently(fn):
@@ -174,8 +183,9 @@ def carrying(messages):
     """Inside the block, every result records ``messages`` first among its
     warnings (:func:`collecting` starts with them): warnings already issued
     before the fit (a survey preset's), which are not issued again."""
-    marked = tuple(WarningMessage(str(m), getattr(m, "category", PywemixWarning), True)
-                   for m in messages)
+    marked = tuple(
+        WarningMessage(str(m), getattr(m, "category", PywemixWarning), True) for m in messages
+    )
     token = _carried.set(_carried.get() + marked)
     try:
         yield

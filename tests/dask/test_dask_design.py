@@ -1,5 +1,6 @@
 """The design of a Gaussian model on a Dask DataFrame (pywemix.dask.design)
 equals the in-memory design, and raises the same errors."""
+
 from __future__ import annotations
 
 import warnings
@@ -24,9 +25,11 @@ FORMULA = "y ~ x + f + (1|g)"
 def data():
     d = small_random_intercept(41, n_groups=12, size=5)
     rng = np.random.default_rng(41)
-    return d.assign(f=rng.choice(["a", "b", "c"], len(d)),
-                    w1=rng.uniform(0.5, 2.0, len(d)),
-                    w2=np.repeat(rng.uniform(1.0, 3.0, 12), 5))
+    return d.assign(
+        f=rng.choice(["a", "b", "c"], len(d)),
+        w1=rng.uniform(0.5, 2.0, len(d)),
+        w2=np.repeat(rng.uniform(1.0, 3.0, 12), 5),
+    )
 
 
 def _both(formula, d, n=3):
@@ -43,9 +46,11 @@ def test_dask_design_equals_the_in_memory_design(data):
     assert dask.x_names == mem.x_names and dask.n_obs == mem.n_obs
     assert [lev.n_groups for lev in dask.levels] == [lev.n_groups for lev in mem.levels]
     np.testing.assert_allclose(dask.wg[0], mem.wg[0], rtol=1e-14)
-    pd.testing.assert_frame_equal(dask.groups.reset_index(drop=True),
-                                  pywemix.estimation.components.groups_table(mem)
-                                  .reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        dask.groups.reset_index(drop=True),
+        pywemix.estimation.components.groups_table(mem).reset_index(drop=True),
+        check_dtype=False,
+    )
 
 
 def test_rank_deficiency_is_the_same_error(data):
@@ -55,5 +60,9 @@ def test_rank_deficiency_is_the_same_error(data):
     with pytest.raises(ValueError, match=match):
         build_design(formula, d, ["w1", "w2"], False)
     with pytest.raises(ValueError, match=match):
-        build_dask_design(parse_formula(formula), dd.from_pandas(d, npartitions=2, sort=False),
-                          ["w1", "w2"], False)
+        build_dask_design(
+            parse_formula(formula),
+            dd.from_pandas(d, npartitions=2, sort=False),
+            ["w1", "w2"],
+            False,
+        )

@@ -1,4 +1,5 @@
 """Gaussian fits on a Dask DataFrame equal the in-memory fits."""
+
 from __future__ import annotations
 
 import warnings
@@ -86,8 +87,7 @@ def test_dask_fitted_values_residuals_and_predict_are_dask_series(dask_client):
     p = pred.compute().sort_index()
     np.testing.assert_allclose(p, mem.predict(df).sort_index(), rtol=1e-8)
     fixed = res.predict(ddf, include_random=False).compute().sort_index()
-    np.testing.assert_allclose(fixed, mem.predict(df, include_random=False).sort_index(),
-                               rtol=1e-8)
+    np.testing.assert_allclose(fixed, mem.predict(df, include_random=False).sort_index(), rtol=1e-8)
 
 
 @needs_reference
@@ -109,16 +109,31 @@ def test_dask_three_levels_and_string_categories(dask_client):
     n = 600
     district = np.repeat(np.arange(6), 100)
     school = np.repeat(np.arange(30), 20)
-    df = pd.DataFrame({"district": district, "school": school,
-                       "x": rng.normal(size=n), "g": rng.choice(["b", "a", "c"], n),
-                       "w2": np.repeat(rng.uniform(1, 2, 30), 20)})
-    df["y"] = (df.x + (df.g == "c") + rng.normal(size=6)[district]
-               + rng.normal(size=30)[school] + rng.normal(size=n))
+    df = pd.DataFrame(
+        {
+            "district": district,
+            "school": school,
+            "x": rng.normal(size=n),
+            "g": rng.choice(["b", "a", "c"], n),
+            "w2": np.repeat(rng.uniform(1, 2, 30), 20),
+        }
+    )
+    df["y"] = (
+        df.x
+        + (df.g == "c")
+        + rng.normal(size=6)[district]
+        + rng.normal(size=30)[school]
+        + rng.normal(size=n)
+    )
     f = "y ~ x + g + (1|school) + (1|district)"
     kw = dict(weights=[None, "w2", None])
     mem, _ = _quiet(pywemix.mix, f, df, **kw)
-    res, _ = _quiet(pywemix.mix, f, dd.from_pandas(df.sample(frac=1, random_state=2),
-                                                   npartitions=3, sort=False), **kw)
+    res, _ = _quiet(
+        pywemix.mix,
+        f,
+        dd.from_pandas(df.sample(frac=1, random_state=2), npartitions=3, sort=False),
+        **kw,
+    )
     assert list(res.params.index) == list(mem.params.index)
     assert _rel(res.llf, mem.llf) < 1e-8
     assert _rel(res.params, mem.params) < 1e-8
@@ -126,8 +141,14 @@ def test_dask_three_levels_and_string_categories(dask_client):
 
 
 def test_dask_weights_varying_within_a_group_across_partitions(dask_client):
-    df = pd.DataFrame({"g": np.repeat(np.arange(10), 6), "x": np.arange(60.0),
-                       "y": np.sin(np.arange(60.0)), "w2": np.repeat(np.arange(1.0, 11), 6)})
+    df = pd.DataFrame(
+        {
+            "g": np.repeat(np.arange(10), 6),
+            "x": np.arange(60.0),
+            "y": np.sin(np.arange(60.0)),
+            "w2": np.repeat(np.arange(1.0, 11), 6),
+        }
+    )
     df.loc[59, "w2"] = 99.0  # the last group's weight changes in the last partition
     ddf = dd.from_pandas(df, npartitions=4, sort=False)
     for data in (df, ddf):
@@ -136,8 +157,14 @@ def test_dask_weights_varying_within_a_group_across_partitions(dask_client):
 
 
 def test_dask_crossed_groups_are_the_same_error(dask_client):
-    df = pd.DataFrame({"a": np.tile(np.arange(4), 10), "b": np.repeat(np.arange(8), 5),
-                       "y": np.cos(np.arange(40.0)), "x": np.arange(40.0)})
+    df = pd.DataFrame(
+        {
+            "a": np.tile(np.arange(4), 10),
+            "b": np.repeat(np.arange(8), 5),
+            "y": np.cos(np.arange(40.0)),
+            "x": np.arange(40.0),
+        }
+    )
     msgs = []
     for data in (df, dd.from_pandas(df, npartitions=3, sort=False)):
         with pytest.raises(ValueError, match="crossed, not nested") as err:

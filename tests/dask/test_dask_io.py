@@ -1,5 +1,6 @@
 """Reading Parquet with Dask and fitting it on a scheduler (pywemix.dask.io;
 ``pywemix fit FORMULA 'folder/*.parquet' --scheduler ADDRESS``)."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,20 @@ def test_fit_parquet_folder_on_a_scheduler(capsys, tmp_path, dask_client):
         df = pd.read_csv(p)
     for k, part in enumerate(np.array_split(np.arange(len(df)), 3)):
         df.iloc[part].to_parquet(tmp_path / f"part{k}.parquet")
-    rc = main(["fit", FORMULA, str(tmp_path / "*.parquet"), "--weights", "pwt1", "pwt2",
-               "--cond-weights", "--scheduler", dask_client.scheduler.address, "--json"])
+    rc = main(
+        [
+            "fit",
+            FORMULA,
+            str(tmp_path / "*.parquet"),
+            "--weights",
+            "pwt1",
+            "pwt2",
+            "--cond-weights",
+            "--scheduler",
+            dask_client.scheduler.address,
+            "--json",
+        ]
+    )
     out, err = capsys.readouterr()
     assert rc == 0, err
     d = json.loads(out)
@@ -42,11 +55,11 @@ def test_fit_parquet_folder_on_a_scheduler(capsys, tmp_path, dask_client):
 
 def test_read_parquet_reads_a_folder_or_a_glob(tmp_path):
     from pywemix.dask.io import read_parquet
+
     df = pd.DataFrame({"y": np.arange(6.0), "g": list("aabbcc")})
     df.iloc[:3].to_parquet(tmp_path / "part0.parquet")
     df.iloc[3:].to_parquet(tmp_path / "part1.parquet")
     for path in (tmp_path, str(tmp_path / "*.parquet")):
         back = read_parquet(path)
         assert back.npartitions == 2
-        pd.testing.assert_frame_equal(back.compute().reset_index(drop=True), df,
-                                      check_dtype=False)
+        pd.testing.assert_frame_equal(back.compute().reset_index(drop=True), df, check_dtype=False)

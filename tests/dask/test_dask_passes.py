@@ -1,5 +1,6 @@
 """What each partition computes (pywemix.dask.passes): the rows a fit uses and
 their categories, coded the same in every partition."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,13 +16,17 @@ dd = pytest.importorskip("dask.dataframe")
 
 @pytest.fixture(scope="module")
 def frame():
-    return pd.DataFrame({"y": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0],
-                         "x": [0.1, np.nan, 0.3, 0.4, 0.5, 0.6],
-                         "f": ["a", "b", "a", "c", "b", "a"],
-                         "g": [1, 1, 2, 2, 3, 3],
-                         "w1": [1.0, 1.0, 1.0, 0.0, 2.0, 1.0],
-                         "w2": [1.0, 1.0, 2.0, 2.0, 3.0, 3.0],
-                         "unused": list("uvwxyz")})
+    return pd.DataFrame(
+        {
+            "y": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0],
+            "x": [0.1, np.nan, 0.3, 0.4, 0.5, 0.6],
+            "f": ["a", "b", "a", "c", "b", "a"],
+            "g": [1, 1, 2, 2, 3, 3],
+            "w1": [1.0, 1.0, 1.0, 0.0, 2.0, 1.0],
+            "w2": [1.0, 1.0, 2.0, 2.0, 3.0, 3.0],
+            "unused": list("uvwxyz"),
+        }
+    )
 
 
 def _plan(frame):

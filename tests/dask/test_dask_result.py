@@ -1,5 +1,6 @@
 """The result of a fit on a Dask DataFrame (pywemix.dask.result.DaskMixResult):
 the in-memory result's estimates, per-row quantities as Dask Series."""
+
 from __future__ import annotations
 
 import warnings
@@ -35,8 +36,9 @@ def test_the_estimates_and_tables_are_those_of_the_in_memory_result(fits):
     assert isinstance(res, DaskMixResult) and isinstance(res, MixResult)
     np.testing.assert_allclose(res.params, mem.params, rtol=1e-8)
     np.testing.assert_allclose(res.bse, mem.bse, rtol=1e-6)
-    np.testing.assert_allclose(res.var_components["variance"],
-                               mem.var_components["variance"], rtol=1e-7)
+    np.testing.assert_allclose(
+        res.var_components["variance"], mem.var_components["variance"], rtol=1e-7
+    )
     pd.testing.assert_frame_equal(res.groups, mem.groups, check_dtype=False)
     with pytest.raises(AttributeError, match="immutable"):
         res.sigma2 = 1.0
@@ -46,11 +48,13 @@ def test_per_row_quantities_are_dask_series(fits):
     d, ddf, mem, res = fits
     fitted = res.fittedvalues
     assert isinstance(fitted, dd.Series)
-    np.testing.assert_allclose(fitted.compute().sort_index(), mem.fittedvalues.sort_index(),
-                               rtol=1e-7)
+    np.testing.assert_allclose(
+        fitted.compute().sort_index(), mem.fittedvalues.sort_index(), rtol=1e-7
+    )
     pearson = res.resid("pearson").compute().sort_index()
-    np.testing.assert_allclose(pearson, mem.resid().sort_index() / np.sqrt(mem.sigma2),
-                               rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        pearson, mem.resid().sort_index() / np.sqrt(mem.sigma2), rtol=1e-6, atol=1e-9
+    )
     pred = res.predict(d)
     assert isinstance(pred, pd.Series)
     np.testing.assert_allclose(pred, mem.predict(d), rtol=1e-7)
@@ -87,8 +91,11 @@ def test_anova_dask_rows_and_reml_refit(fits):
     small, missing = quiet_mix("y ~ 1 + (1|g)", ddf), quiet_mix("y ~ z + (1|g)", ddf)
     with pytest.raises(ValueError, match="different data"):
         pywemix.anova(small, missing)
-    reml = [quiet_mix(f, data, reml=True) for data in (d, ddf)
-            for f in ("y ~ x + (1|g)", "y ~ x + x2 + (1|g)")]
+    reml = [
+        quiet_mix(f, data, reml=True)
+        for data in (d, ddf)
+        for f in ("y ~ x + (1|g)", "y ~ x + x2 + (1|g)")
+    ]
     expected = pywemix.anova(reml[0], reml[1], refit=True)
     got = pywemix.anova(reml[2], reml[3], refit=True)
     pd.testing.assert_frame_equal(got, expected, rtol=1e-7)
@@ -107,8 +114,9 @@ def test_simulate_draws_on_the_workers(fits):
     se = np.sqrt((mem.sigma2 + mem.random_effects_covariances[0][0, 0]) / 400)
     assert np.all(np.abs(got.mean(axis=1) - fixed) < 5 * se)
     total = got.to_numpy().var()
-    assert abs(total / (mem.sigma2 + mem.random_effects_covariances[0][0, 0]
-                        + fixed.var()) - 1) < 0.1
+    assert (
+        abs(total / (mem.sigma2 + mem.random_effects_covariances[0][0, 0] + fixed.var()) - 1) < 0.1
+    )
     with pytest.raises(ValueError, match="positive integer"):
         res.simulate(0)
 

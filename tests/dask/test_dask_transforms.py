@@ -1,5 +1,6 @@
 """Centering and data-learning formula transforms on Dask frames: learned on
 the workers, equal to the in-memory fit."""
+
 from __future__ import annotations
 
 import warnings
@@ -40,8 +41,7 @@ def _same(res, mem):
 CASES = [
     ("pv1math ~ escs + (1|schoolid)", dict(center_grand=["escs"])),
     ("pv1math ~ escs + (1 + escs|schoolid)", dict(center_group={"schoolid": ["escs"]})),
-    ("pv1math ~ escs + (1|schoolid)", dict(center_group={"schoolid": "escs"},
-                                           center_grand="escs")),
+    ("pv1math ~ escs + (1|schoolid)", dict(center_group={"schoolid": "escs"}, center_grand="escs")),
     ("pv1math ~ scale(escs) + center(pv2math) + (1|schoolid)", {}),
     ("pv1math ~ standardize(pv2math) + scale(escs, ddof=0) + (1|schoolid)", {}),
     ("pv1math ~ poly(escs, 2) + (1 + scale(escs)|schoolid)", {}),
@@ -72,14 +72,20 @@ def test_dask_levels_beyond_the_sample_rows(dask_client):
     that shape the model spec) still gets its column."""
     rng = np.random.default_rng(3)
     n = 400
-    df = pd.DataFrame({"g": np.repeat(np.arange(40), 10), "x": rng.normal(size=n),
-                       "k": np.r_[np.zeros(n - 20, dtype=int), np.arange(20) % 4 + 1]})
+    df = pd.DataFrame(
+        {
+            "g": np.repeat(np.arange(40), 10),
+            "x": rng.normal(size=n),
+            "k": np.r_[np.zeros(n - 20, dtype=int), np.arange(20) % 4 + 1],
+        }
+    )
     df["y"] = df.x + 0.3 * df.k + rng.normal(size=40)[df.g] + rng.normal(size=n)
     f = "y ~ C(k) + poly(x, 2) + (1|g)"
     mem, _ = _fit(f, df)
     res, _ = _fit(f, dd.from_pandas(df, npartitions=2, sort=False))
-    assert [c for c in mem.params.index if c.startswith("C(k)")] == \
-        [f"C(k)[T.{v}]" for v in range(1, 5)]
+    assert [c for c in mem.params.index if c.startswith("C(k)")] == [
+        f"C(k)[T.{v}]" for v in range(1, 5)
+    ]
     _same(res, mem)
 
 
@@ -95,16 +101,25 @@ def test_dask_logit_with_centering_and_scale(dask_client):
     assert _rel(res.params, mem.params) < 1e-6
 
 
-@pytest.mark.parametrize("formula, kw, term", [
-    ("y ~ bs(x, df=4) + (1|g)", {}, "bs(x, df=4)"),
-    ("scale(y) ~ x + (1|g)", {}, "the response 'scale(y)'"),
-    ("y ~ poly(scale(x), 2) + (1|g)", {}, "poly(scale(x), 2)"),
-    ("y ~ x + (1|g) + (1|h)", dict(center_group={"g": ["x"], "h": ["x"]}), "'x'"),
-])
+@pytest.mark.parametrize(
+    "formula, kw, term",
+    [
+        ("y ~ bs(x, df=4) + (1|g)", {}, "bs(x, df=4)"),
+        ("scale(y) ~ x + (1|g)", {}, "the response 'scale(y)'"),
+        ("y ~ poly(scale(x), 2) + (1|g)", {}, "poly(scale(x), 2)"),
+        ("y ~ x + (1|g) + (1|h)", dict(center_group={"g": ["x"], "h": ["x"]}), "'x'"),
+    ],
+)
 def test_dask_transforms_not_on_workers_are_named(dask_client, formula, kw, term):
     rng = np.random.default_rng(4)
-    df = pd.DataFrame({"g": np.repeat(np.arange(20), 6), "h": np.repeat(np.arange(4), 30),
-                       "x": rng.normal(size=120), "y": rng.normal(size=120) + 3})
+    df = pd.DataFrame(
+        {
+            "g": np.repeat(np.arange(20), 6),
+            "h": np.repeat(np.arange(4), 30),
+            "x": rng.normal(size=120),
+            "y": rng.normal(size=120) + 3,
+        }
+    )
     res, msgs = _fit(formula, dd.from_pandas(df, npartitions=2, sort=False), **kw)
     said = [m for m in msgs if "runs in memory" in m]
     assert said and term in said[0]

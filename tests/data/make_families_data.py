@@ -16,6 +16,7 @@ responses
 Then ``Rscript tests/data/make_families_refs.R`` fits glmmTMB, clmm and glmer
 to it (tests/data/families_refs.json).
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +47,21 @@ def main():
     ordp = 1 + np.sum((0.6 * eta + rng.normal(size=n))[:, None] > 0.6 * cut, axis=1)
     trials = rng.integers(1, 9, n)
     succ = rng.binomial(trials, 1 / (1 + np.exp(-(eta - 0.2))))
-    df = pd.DataFrame({"district": district, "school": school, "x": np.round(x, 6),
-                       "sex": sex, "expo": np.round(expo, 6),
-                       "nb": nb, "gam": np.round(gam, 6), "ord": ord_, "ordp": ordp,
-                       "succ": succ, "fail": trials - succ})
+    df = pd.DataFrame(
+        {
+            "district": district,
+            "school": school,
+            "x": np.round(x, 6),
+            "sex": sex,
+            "expo": np.round(expo, 6),
+            "nb": nb,
+            "gam": np.round(gam, 6),
+            "ord": ord_,
+            "ordp": ordp,
+            "succ": succ,
+            "fail": trials - succ,
+        }
+    )
     df["logexpo"] = np.log(df["expo"])
     df.to_csv(HERE / "families.csv", index=False, float_format="%.17g")
 

@@ -12,6 +12,7 @@ the issue-12 data (``make_data.py three --districts 30 --schools 6 --size 15
 
 Then ``Rscript tests/data/make_lme4_laplace.R`` fits glmer(nAGQ=1) to it.
 """
+
 import subprocess
 import sys
 from pathlib import Path
@@ -25,8 +26,23 @@ TOOL = Path("/work/shared/tools/make_data.py")
 
 def main():
     raw = HERE / "laplace_three_raw.csv"
-    subprocess.run([sys.executable, str(TOOL), "three", "--districts", "30", "--schools", "6",
-                    "--size", "15", "--seed", "5", str(raw)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(TOOL),
+            "three",
+            "--districts",
+            "30",
+            "--schools",
+            "6",
+            "--size",
+            "15",
+            "--seed",
+            "5",
+            str(raw),
+        ],
+        check=True,
+    )
     df = pd.read_csv(raw)
     raw.unlink()
     df = df[["district", "school", "x", "sex", "pass", "w1", "w2", "w3"]].copy()

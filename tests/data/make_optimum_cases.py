@@ -18,6 +18,7 @@ formulas and families); ``Rscript tests/data/make_lme4_optimum.R`` then
 fits them with lmer/glmer and writes ``lme4_optimum.json``.
 ``benchmarks/optimum_sweep.py`` uses the same generator for many more cases.
 """
+
 from __future__ import annotations
 
 import json
@@ -77,7 +78,7 @@ def generate(case: int):
     d = g // int(rng.integers(2, 5))
     x = rng.normal(size=n) + rng.normal(0, 0.5, n_groups)[g]
     z = rng.normal(size=n)
-    f = rng.choice(np.array(["a", "b", "c"])[:int(rng.integers(2, 4))], size=n)
+    f = rng.choice(np.array(["a", "b", "c"])[: int(rng.integers(2, 4))], size=n)
     lg = rng.random(n) < rng.uniform(0.3, 0.7)
     singular = kind == "near_singular" or rng.random() < 0.3
     if "f" in formula.split("~")[1] and "(f" in formula:
@@ -102,10 +103,20 @@ def generate(case: int):
         y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
     else:
         y = rng.poisson(np.exp(np.clip(eta - 0.5, -5, 3))).astype(float)
-    data = pd.DataFrame({"y": y, "x": x, "z": z, "f": f, "lg": lg,
-                         "g": [f"g{i}" for i in g], "d": [f"d{i}" for i in d]})
-    return dict(case=case, kind=kind, formula=formula, family=family,
-                n_quad=N_QUAD.get(kind, 1)), data
+    data = pd.DataFrame(
+        {
+            "y": y,
+            "x": x,
+            "z": z,
+            "f": f,
+            "lg": lg,
+            "g": [f"g{i}" for i in g],
+            "d": [f"d{i}" for i in d],
+        }
+    )
+    return dict(
+        case=case, kind=kind, formula=formula, family=family, n_quad=N_QUAD.get(kind, 1)
+    ), data
 
 
 def write(cases, csv_path, json_path):

@@ -13,6 +13,7 @@ Deterministic (numpy PCG64, fixed seed). Run from the project root:
     python tests/data/make_structures_data.py
 The lme4 reference values on this file are made by make_lme4_structures.R.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,26 +53,40 @@ def simulate(seed: int = SEED) -> pd.DataFrame:
     flag = rng.random(n) < 0.45
     pos = np.round(np.exp(rng.normal(1.0, 0.6, n)), 3)
 
-    eta = (2.0 + 0.5 * x - 0.3 * z + 0.15 * x * z - 0.1 * x ** 2
-           + 0.6 * ses_school[school]
-           + np.select([grp == "b", grp == "c"], [0.4, -0.5], 0.0)
-           + 0.3 * flag + 0.5 * np.log(pos)
-           + u_region[region]
-           + u_district[district, 0] + u_district[district, 1] * x
-           + u_school[school, 0] + u_school[school, 1] * x)
+    eta = (
+        2.0
+        + 0.5 * x
+        - 0.3 * z
+        + 0.15 * x * z
+        - 0.1 * x**2
+        + 0.6 * ses_school[school]
+        + np.select([grp == "b", grp == "c"], [0.4, -0.5], 0.0)
+        + 0.3 * flag
+        + 0.5 * np.log(pos)
+        + u_region[region]
+        + u_district[district, 0]
+        + u_district[district, 1] * x
+        + u_school[school, 0]
+        + u_school[school, 1] * x
+    )
     y = np.round(eta + rng.normal(0.0, 1.0, n), 4)
 
-    return pd.DataFrame({
-        "region": [f"R{r + 1}" for r in region],
-        "district": district + 101,
-        "school": school + 1001,
-        "school_in_district": school_in_district,
-        "student": np.arange(n) + 1,
-        "x": x, "z": z,
-        "ses_school": ses_school[school],
-        "grp": grp, "flag": flag, "pos": pos,
-        "y": y,
-    })
+    return pd.DataFrame(
+        {
+            "region": [f"R{r + 1}" for r in region],
+            "district": district + 101,
+            "school": school + 1001,
+            "school_in_district": school_in_district,
+            "student": np.arange(n) + 1,
+            "x": x,
+            "z": z,
+            "ses_school": ses_school[school],
+            "grp": grp,
+            "flag": flag,
+            "pos": pos,
+            "y": y,
+        }
+    )
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 Reference: ``sleep_group_centered`` (WeMix 4.0.3); the rest against
 centring by hand with level-1-weighted means.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,9 @@ def test_sleep_group_centered_reference():
         if row["level"] == 1:
             got = vc[vc["level"] == 1].iloc[0]
         else:
-            sel = vc[(vc["level"] == row["level"]) & (vc["var1"] == row["var1"])
-                     & vc["var2"].isna()]
+            sel = vc[
+                (vc["level"] == row["level"]) & (vc["var1"] == row["var1"]) & vc["var2"].isna()
+            ]
             assert len(sel) == 1
             got = sel.iloc[0]
         assert rel(got["variance"], row["variance"]) < 1e-3, row
@@ -46,11 +48,13 @@ def test_sleep_group_centered_reference():
     np.testing.assert_allclose(res.bse, ref.bse, rtol=1e-7)
     assert res.llf == pytest.approx(ref.llf, rel=1e-11)
     text = str(res.summary())
-    assert any(ln.startswith("Centering") and "Days within Subject" in ln
-               for ln in text.splitlines())
+    assert any(
+        ln.startswith("Centering") and "Days within Subject" in ln for ln in text.splitlines()
+    )
 
 
 # -- small simulated data with non-unit weights ---------------------------------------
+
 
 def _sim(seed=5, n_groups=24):
     rng = np.random.default_rng(seed)
@@ -61,13 +65,17 @@ def _sim(seed=5, n_groups=24):
     x = 2.0 + school_mean + rng.normal(size=n)
     z = rng.normal(size=n)
     u = rng.normal(scale=0.7, size=n_groups)[g]
-    df = pd.DataFrame({
-        "g": g, "x": x, "z": z,
-        "y": 1 + 0.6 * x - 0.3 * z + 0.4 * school_mean + u + rng.normal(size=n),
-        "w1": rng.uniform(0.5, 4.0, n),
-        "w2": rng.uniform(1.0, 5.0, n_groups)[g],
-        "cat": rng.choice(["a", "b", "c"], n),
-    })
+    df = pd.DataFrame(
+        {
+            "g": g,
+            "x": x,
+            "z": z,
+            "y": 1 + 0.6 * x - 0.3 * z + 0.4 * school_mean + u + rng.normal(size=n),
+            "w1": rng.uniform(0.5, 4.0, n),
+            "w2": rng.uniform(1.0, 5.0, n_groups)[g],
+            "cat": rng.choice(["a", "b", "c"], n),
+        }
+    )
     return df.sample(frac=1.0, random_state=1)  # rows not sorted by group
 
 
@@ -78,8 +86,11 @@ W = ["w1", "w2"]
 def _same(a, b, rtol=1e-8):
     np.testing.assert_allclose(a.params.to_numpy(), b.params.to_numpy(), rtol=rtol)
     np.testing.assert_allclose(a.bse.to_numpy(), b.bse.to_numpy(), rtol=100 * rtol)
-    np.testing.assert_allclose(a.var_components["variance"].to_numpy(),
-                               b.var_components["variance"].to_numpy(), rtol=100 * rtol)
+    np.testing.assert_allclose(
+        a.var_components["variance"].to_numpy(),
+        b.var_components["variance"].to_numpy(),
+        rtol=100 * rtol,
+    )
     assert a.llf == pytest.approx(b.llf, rel=rtol)
 
 
@@ -113,8 +124,7 @@ def test_group_mean_centering_equals_hand():
     ref = _quiet_mix(FORMULA, hand, W, cond_weights=True)
     _same(res, ref)
     # a string for the column list
-    _same(_quiet_mix(FORMULA, df, W, cond_weights=True, center_group={"g": "x"}), ref,
-          rtol=1e-12)
+    _same(_quiet_mix(FORMULA, df, W, cond_weights=True, center_group={"g": "x"}), ref, rtol=1e-12)
     # unweighted group means give a different fit
     plain = df.assign(x=df["x"] - df.groupby("g")["x"].transform("mean"))
     other = _quiet_mix(FORMULA, plain, W, cond_weights=True)
@@ -122,15 +132,15 @@ def test_group_mean_centering_equals_hand():
     # unconditional weights: within a school the level-1 weight differs from the
     # conditional one by the school's weight, so the group means are the same
     unc = df.assign(w1u=df["w1"] * df["w2"])
-    res_u = _quiet_mix(FORMULA, unc, ["w1u", "w2"], cond_weights=False,
-                       center_group={"g": ["x"]})
+    res_u = _quiet_mix(FORMULA, unc, ["w1u", "w2"], cond_weights=False, center_group={"g": ["x"]})
     _same(res_u, res, rtol=1e-7)
 
 
 def test_group_and_grand_together():
     df = _sim()
-    res = _quiet_mix(FORMULA, df, W, cond_weights=True, center_group={"g": ["x"]},
-                     center_grand=["z"])
+    res = _quiet_mix(
+        FORMULA, df, W, cond_weights=True, center_group={"g": ["x"]}, center_grand=["z"]
+    )
     wx = (df["x"] * df["w1"]).groupby(df["g"]).transform("sum")
     sw = df["w1"].groupby(df["g"]).transform("sum")
     hand = df.assign(x=df["x"] - wx / sw, z=df["z"] - _wmean(df["z"], df["w1"]))
@@ -151,17 +161,21 @@ def test_centering_uses_complete_rows_only():
 
 # -- errors --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kw, exc, match", [
-    (dict(center_grand=["nope"]), ValueError, "nope"),
-    (dict(center_grand=["y"]), ValueError, "not a predictor"),     # the response
-    (dict(center_group={"g": ["w1"]}), ValueError, "not a predictor"),
-    (dict(center_group={"school": ["x"]}), ValueError, "not a grouping factor"),
-    (dict(center_group={"x": ["z"]}), ValueError, "not a grouping factor"),
-    (dict(center_group=["x"]), TypeError, "dict"),
-    (dict(center_group="x"), TypeError, "dict"),
-    (dict(center_grand=["cat"]), TypeError, "not numeric"),
-    (dict(center_group={"g": ["cat"]}), TypeError, "not numeric"),
-])
+
+@pytest.mark.parametrize(
+    "kw, exc, match",
+    [
+        (dict(center_grand=["nope"]), ValueError, "nope"),
+        (dict(center_grand=["y"]), ValueError, "not a predictor"),  # the response
+        (dict(center_group={"g": ["w1"]}), ValueError, "not a predictor"),
+        (dict(center_group={"school": ["x"]}), ValueError, "not a grouping factor"),
+        (dict(center_group={"x": ["z"]}), ValueError, "not a grouping factor"),
+        (dict(center_group=["x"]), TypeError, "dict"),
+        (dict(center_group="x"), TypeError, "dict"),
+        (dict(center_grand=["cat"]), TypeError, "not numeric"),
+        (dict(center_group={"g": ["cat"]}), TypeError, "not numeric"),
+    ],
+)
 def test_centering_errors(kw, exc, match):
     df = _sim(n_groups=20)
     with pytest.raises(exc, match=match):

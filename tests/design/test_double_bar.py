@@ -10,6 +10,7 @@ the term's covariance are not separately identified, so the test compares
 identified quantities: the log-likelihood, the fixed effects and their
 model-based standard errors, and the variance of the random part of rows.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,15 +66,18 @@ def test_double_bar_random_part_variances(fits, name):
     by_row = np.empty_like(var)
     by_row[design.row_positions] = var
     expected = np.asarray(ref["row_variances"])
-    assert np.all(rel(by_row[:LME4["n_rows"]], expected) < 1e-3)
+    assert np.all(rel(by_row[: LME4["n_rows"]], expected) < 1e-3)
 
 
-@pytest.mark.parametrize("formula, terms", [
-    ("y ~ x + (x || g)", [("1", ("g",)), ("0 + x", ("g",))]),
-    ("y ~ x + (f || g)", [("1", ("g",)), ("0 + f", ("g",))]),
-    ("y ~ x + (I(x > 0) || g)", [("1", ("g",)), ("0 + I(x > 0)", ("g",))]),
-    ("y ~ x + (0 + f || g)", [("0 + f", ("g",))]),
-])
+@pytest.mark.parametrize(
+    "formula, terms",
+    [
+        ("y ~ x + (x || g)", [("1", ("g",)), ("0 + x", ("g",))]),
+        ("y ~ x + (f || g)", [("1", ("g",)), ("0 + f", ("g",))]),
+        ("y ~ x + (I(x > 0) || g)", [("1", ("g",)), ("0 + I(x > 0)", ("g",))]),
+        ("y ~ x + (0 + f || g)", [("0 + f", ("g",))]),
+    ],
+)
 def test_double_bar_expansion(formula, terms):
     assert [(t.expr, t.group) for t in parse_formula(formula).random] == terms
 

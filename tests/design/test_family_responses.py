@@ -1,6 +1,7 @@
 """Bad responses of the families with auxiliary parameters and of the
 binomial with trials: a ValueError (TypeError for a wrong kind of column)
 that names the column at fault, before any fitting."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -43,8 +44,11 @@ def test_ordinal_categorical_with_one_observed_category(df):
 def test_negative_binomial_counts(df, bad):
     nb = df["nb"].copy()
     nb.iloc[[3, 7]] = bad
-    with pytest.raises(ValueError, match=r"negative_binomial response 'nb' must hold "
-                                         r"non-negative integers; 2 values"):
+    with pytest.raises(
+        ValueError,
+        match=r"negative_binomial response 'nb' must hold "
+        r"non-negative integers; 2 values",
+    ):
         mix("nb ~ x + (1|g)", df.assign(nb=nb), "negative_binomial")
 
 
@@ -60,8 +64,11 @@ def test_gamma_response_must_be_positive(df, bad, link):
 def test_cbind_with_negative_failures(df):
     fail = df["fail"].copy()
     fail.iloc[0] = -1
-    with pytest.raises(ValueError, match=r"'cbind\(succ, fail\)': 'fail' must hold "
-                                         r"non-negative whole numbers"):
+    with pytest.raises(
+        ValueError,
+        match=r"'cbind\(succ, fail\)': 'fail' must hold "
+        r"non-negative whole numbers",
+    ):
         mix("cbind(succ, fail) ~ x + (1|g)", df.assign(fail=fail), "binomial")
 
 

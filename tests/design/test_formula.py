@@ -5,6 +5,7 @@ The meaning of each random-term form is lme4's (``findbars``, ``nobars``,
 formulaic sees them, so that equivalent spellings (``x`` and ``1 + x``) count
 as the same model.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -25,6 +26,7 @@ def random_summary(parsed: ParsedFormula) -> list:
 
 # -- response / fixed / random split ---------------------------------------
 
+
 def test_split_response_fixed_random():
     p = parse_formula("y ~ x + z + (1 + x | school) + (1 | district)")
     assert isinstance(p, ParsedFormula)
@@ -35,8 +37,9 @@ def test_split_response_fixed_random():
     assert all(isinstance(t, RandomTerm) for t in p.random)
 
 
-@pytest.mark.parametrize("formula", ["y ~ (1|g) + x", "y ~ x + (1|g)", "y~x+(1|g)",
-                                     "y ~ (1 | g)+x"])
+@pytest.mark.parametrize(
+    "formula", ["y ~ (1|g) + x", "y ~ x + (1|g)", "y~x+(1|g)", "y ~ (1 | g)+x"]
+)
 def test_random_term_position_and_spacing_do_not_matter(formula):
     p = parse_formula(formula)
     assert p.response == "y"
@@ -56,6 +59,7 @@ def test_transformed_response():
 
 
 # -- random-term forms -------------------------------------------------------
+
 
 def test_slope_without_intercept_spelled_out_is_one_correlated_term():
     short = parse_formula("y ~ x + (x | g)")
@@ -88,8 +92,7 @@ def test_double_bar_without_intercept():
 
 def test_several_terms_on_one_factor_keep_their_order():
     p = parse_formula("y ~ x + (1 + x | g) + (0 + z | g) + (1 | h)")
-    assert random_summary(p) == [({"1", "x"}, ("g",)), ({"z"}, ("g",)),
-                                 ({"1"}, ("h",))]
+    assert random_summary(p) == [({"1", "x"}, ("g",)), ({"z"}, ("g",)), ({"1"}, ("h",))]
 
 
 def test_nested_slash_expands_to_every_prefix():
@@ -131,49 +134,61 @@ def test_backquoted_grouping_column():
 
 # -- fixed part ----------------------------------------------------------------
 
-@pytest.mark.parametrize("formula, expected", [
-    ("y ~ 0 + x + (1|g)", {"x"}),
-    ("y ~ x - 1 + (1|g)", {"x"}),
-    ("y ~ x + (1|g) - 1", {"x"}),
-    ("y ~ 0 + (1|g)", set()),
-    ("y ~ (1|g) - 1", set()),
-    ("y ~ I(x**2) + np.log(z) + (1|g)", {"1", "I(x ** 2)", "np.log(z)"}),
-    ("y ~ a*b + (1|g)", {"1", "a", "b", "a:b"}),
-    ("y ~ a:b + (1|g)", {"1", "a:b"}),
-])
+
+@pytest.mark.parametrize(
+    "formula, expected",
+    [
+        ("y ~ 0 + x + (1|g)", {"x"}),
+        ("y ~ x - 1 + (1|g)", {"x"}),
+        ("y ~ x + (1|g) - 1", {"x"}),
+        ("y ~ 0 + (1|g)", set()),
+        ("y ~ (1|g) - 1", set()),
+        ("y ~ I(x**2) + np.log(z) + (1|g)", {"1", "I(x ** 2)", "np.log(z)"}),
+        ("y ~ a*b + (1|g)", {"1", "a", "b", "a:b"}),
+        ("y ~ a:b + (1|g)", {"1", "a:b"}),
+    ],
+)
 def test_fixed_part(formula, expected):
     assert terms(parse_formula(formula).fixed) == expected
 
 
 # -- required columns ----------------------------------------------------------
 
-@pytest.mark.parametrize("formula, expected", [
-    ("y ~ x + (1|g)", {"y", "x", "g"}),
-    ("y ~ I(x**2) + np.log(z) + (1|g)", {"y", "x", "z", "g"}),
-    ("y ~ a*b + (0 + w|g) + (1|h)", {"y", "a", "b", "w", "g", "h"}),
-    ("y ~ 1 + (v || a/b)", {"y", "v", "a", "b"}),
-    ("y ~ (1 | a:b)", {"y", "a", "b"}),
-])
+
+@pytest.mark.parametrize(
+    "formula, expected",
+    [
+        ("y ~ x + (1|g)", {"y", "x", "g"}),
+        ("y ~ I(x**2) + np.log(z) + (1|g)", {"y", "x", "z", "g"}),
+        ("y ~ a*b + (0 + w|g) + (1|h)", {"y", "a", "b", "w", "g", "h"}),
+        ("y ~ 1 + (v || a/b)", {"y", "v", "a", "b"}),
+        ("y ~ (1 | a:b)", {"y", "a", "b"}),
+    ],
+)
 def test_required_columns(formula, expected):
     assert parse_formula(formula).required_columns == expected
 
 
 # -- errors --------------------------------------------------------------------
 
-@pytest.mark.parametrize("formula", [
-    "y ~ x + (1 | g",              # unbalanced (
-    "y ~ x + 1 | g)",              # unbalanced )
-    "y ~ x + ((1 | g)",
-    "y ~ x + ( | g)",              # empty left of |
-    "y ~ x + (1 | )",              # empty right of |
-    "y ~ x + (x || )",
-    "y ~ x ~ z + (1 | g)",         # two ~
-    "y + (1 | g)",                 # no ~
-    "~ x + (1 | g)",               # no response
-    "y ~ x - (1 | g)",             # subtracted random term
-    "y ~ x + (1 | log(g))",        # grouping factor is an expression
-    "y ~ x + (1 | g + h)",
-])
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "y ~ x + (1 | g",  # unbalanced (
+        "y ~ x + 1 | g)",  # unbalanced )
+        "y ~ x + ((1 | g)",
+        "y ~ x + ( | g)",  # empty left of |
+        "y ~ x + (1 | )",  # empty right of |
+        "y ~ x + (x || )",
+        "y ~ x ~ z + (1 | g)",  # two ~
+        "y + (1 | g)",  # no ~
+        "~ x + (1 | g)",  # no response
+        "y ~ x - (1 | g)",  # subtracted random term
+        "y ~ x + (1 | log(g))",  # grouping factor is an expression
+        "y ~ x + (1 | g + h)",
+    ],
+)
 def test_syntax_errors(formula):
     with pytest.raises(ValueError, match="syntax"):
         parse_formula(formula)

@@ -1,4 +1,5 @@
 """The model frame (pywemix.design.frame): rows and columns a model uses."""
+
 from __future__ import annotations
 
 import warnings
@@ -59,9 +60,14 @@ def test_unknown_column_is_named_with_a_backtick_hint():
 
 
 def test_categorical_levels_in_a_fixed_order():
-    d = pd.DataFrame({"s": ["b", "a", "b"], "f": [True, False, True],
-                      "c": pd.Categorical(["y", "x", "y"], categories=["y", "x", "z"]),
-                      "o": pd.Series([1, 2.5, 3], dtype=object)})
+    d = pd.DataFrame(
+        {
+            "s": ["b", "a", "b"],
+            "f": [True, False, True],
+            "c": pd.Categorical(["y", "x", "y"], categories=["y", "x", "z"]),
+            "o": pd.Series([1, 2.5, 3], dtype=object),
+        }
+    )
     out = prepare_categoricals(d, ["s", "f", "c", "o"])
     assert list(out["s"].cat.categories) == ["a", "b"]
     assert list(out["f"].cat.categories) == [False, True]

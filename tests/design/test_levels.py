@@ -1,4 +1,5 @@
 """Levels of a nested model (pywemix.design.levels)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,9 @@ from pywemix.design.levels import order_levels, sorted_levels
 
 def _frame():
     # 2 districts > 4 schools > rows, shuffled
-    d = pd.DataFrame({"district": [1, 1, 1, 1, 2, 2, 2, 2, 2],
-                      "school": [10, 10, 11, 11, 20, 20, 21, 21, 21]})
+    d = pd.DataFrame(
+        {"district": [1, 1, 1, 1, 2, 2, 2, 2, 2], "school": [10, 10, 11, 11, 20, 20, 21, 21, 21]}
+    )
     return d.iloc[[4, 0, 7, 2, 8, 1, 5, 3, 6]].reset_index(drop=True)
 
 
@@ -22,8 +24,9 @@ def test_levels_ordered_from_most_groups_up():
 
 def test_sorted_levels_make_groups_contiguous_and_link_parents():
     frame = _frame()
-    order, (schools, districts) = sorted_levels(frame, order_levels(
-        frame, [("school",), ("district",)]))
+    order, (schools, districts) = sorted_levels(
+        frame, order_levels(frame, [("school",), ("district",)])
+    )
     sorted_frame = frame.iloc[order]
     assert np.all(np.diff(schools.codes) >= 0)
     assert schools.n_groups == 4 and districts.n_groups == 2

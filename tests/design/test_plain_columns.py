@@ -4,6 +4,7 @@ A formula whose terms are the intercept and column names is built from the
 model frame directly; formulaic's ``model_matrix`` of the same frame must
 give the same columns, names and numbers, bit for bit.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -21,25 +22,42 @@ from pywemix.design.model import DeferredSpec, build_design, fixed_matrix
 
 def frame(seed=0, n=60):
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({
-        "x": rng.normal(size=n),
-        "i": rng.integers(-5, 5, n),
-        "u": rng.integers(0, 9, n).astype(np.uint16),
-        "f32": rng.normal(size=n).astype(np.float32),
-        "s": rng.choice(["b", "a", "c d", "é"], n),
-        "lg": rng.random(n) < 0.5,
-        "cat": pd.Categorical(rng.choice(["z", "y", "x"], n), categories=["z", "y", "x", "w"]),
-        "icat": pd.Categorical(rng.choice([3, 1, 2], n)),
-        "fcat": pd.Categorical(rng.choice([1.5, 2.0], n)),
-        "one": ["k"] * n,
-        "a.b": rng.normal(size=n),
-    })
+    df = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "i": rng.integers(-5, 5, n),
+            "u": rng.integers(0, 9, n).astype(np.uint16),
+            "f32": rng.normal(size=n).astype(np.float32),
+            "s": rng.choice(["b", "a", "c d", "é"], n),
+            "lg": rng.random(n) < 0.5,
+            "cat": pd.Categorical(rng.choice(["z", "y", "x"], n), categories=["z", "y", "x", "w"]),
+            "icat": pd.Categorical(rng.choice([3, 1, 2], n)),
+            "fcat": pd.Categorical(rng.choice([1.5, 2.0], n)),
+            "one": ["k"] * n,
+            "a.b": rng.normal(size=n),
+        }
+    )
     return prepare_categoricals(df, ["s", "lg", "cat", "icat", "fcat", "one"])
 
 
-FORMULAS = ["1 + x", "x + s", "0 + s + x", "s + cat - 1", "x + i + u + f32", "lg + s + cat",
-            "0 + lg", "icat + fcat", "0 + fcat + icat + x", "x + x + s", "1", "0 + x",
-            "cat + 0 + s + lg", "s + one", "0 + one", "`a.b` + s"]
+FORMULAS = [
+    "1 + x",
+    "x + s",
+    "0 + s + x",
+    "s + cat - 1",
+    "x + i + u + f32",
+    "lg + s + cat",
+    "0 + lg",
+    "icat + fcat",
+    "0 + fcat + icat + x",
+    "x + x + s",
+    "1",
+    "0 + x",
+    "cat + 0 + s + lg",
+    "s + one",
+    "0 + one",
+    "`a.b` + s",
+]
 
 
 @pytest.mark.parametrize("expr", FORMULAS)
@@ -52,12 +70,25 @@ def test_plain_terms_equal_formulaic(expr):
     assert names == list(mm.columns)
     assert M.flags.c_contiguous and M.dtype == float
     assert np.array_equal(M, mm.to_numpy(dtype=float))
-    assert [(str(t.term), list(t.columns)) for t in mm.model_spec.structure] == \
-        [(t.term, list(t.columns)) for t in structure]
+    assert [(str(t.term), list(t.columns)) for t in mm.model_spec.structure] == [
+        (t.term, list(t.columns)) for t in structure
+    ]
 
 
-@pytest.mark.parametrize("expr", ["x:s", "x * s", "np.log(u + 1)", "C(s)", "scale(x)",
-                                  "poly(x, 2)", "I(x > 0)", "x + missing", "bs(x, df=3)"])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "x:s",
+        "x * s",
+        "np.log(u + 1)",
+        "C(s)",
+        "scale(x)",
+        "poly(x, 2)",
+        "I(x > 0)",
+        "x + missing",
+        "bs(x, df=3)",
+    ],
+)
 def test_other_terms_are_left_to_formulaic(expr):
     assert plain_matrix(expr, frame()) is None
 
@@ -72,8 +103,13 @@ def test_deferred_spec_stands_for_formulaic_spec():
     (as the frame it is built from) and gives each term's columns."""
     rng = np.random.default_rng(3)
     n = 400
-    df = pd.DataFrame({"g": rng.integers(0, 30, n), "x": rng.normal(size=n),
-                       "s": rng.choice(["lo", "mid", "hi"], n)})
+    df = pd.DataFrame(
+        {
+            "g": rng.integers(0, 30, n),
+            "x": rng.normal(size=n),
+            "s": rng.choice(["lo", "mid", "hi"], n),
+        }
+    )
     df["y"] = df["x"] + (df["s"] == "hi") + rng.normal(size=n) + df["g"] % 3
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -82,10 +118,17 @@ def test_deferred_spec_stands_for_formulaic_spec():
     assert isinstance(spec, DeferredSpec) and spec.spec is None
     new = df.sample(50, random_state=1)
     X = fixed_matrix(spec, new).to_numpy(dtype=float)
-    assert np.array_equal(X, fixed_matrix("x + s", new.assign(
-        s=pd.Categorical(new["s"], categories=["hi", "lo", "mid"]))).to_numpy(dtype=float))
-    assert [list(p.columns) for p in spec.structure] == [["Intercept"], ["x"],
-                                                         ["s[T.lo]", "s[T.mid]"]]
+    assert np.array_equal(
+        X,
+        fixed_matrix(
+            "x + s", new.assign(s=pd.Categorical(new["s"], categories=["hi", "lo", "mid"]))
+        ).to_numpy(dtype=float),
+    )
+    assert [list(p.columns) for p in spec.structure] == [
+        ["Intercept"],
+        ["x"],
+        ["s[T.lo]", "s[T.mid]"],
+    ]
     back = pickle.loads(pickle.dumps(res))
     assert np.allclose(back.predict(new), res.predict(new), rtol=0, atol=0)
 
@@ -110,10 +153,17 @@ def test_text_categories_sorted_as_before():
 def test_design_of_plain_terms_equals_formulaic_design(monkeypatch):
     """The whole design with and without the plain-term columns."""
     from pywemix.design import model
+
     rng = np.random.default_rng(5)
     n = 300
-    df = pd.DataFrame({"g": rng.integers(0, 25, n), "x": rng.normal(size=n),
-                       "s": rng.choice(["p", "q", "r"], n), "w": rng.uniform(1, 2, n)})
+    df = pd.DataFrame(
+        {
+            "g": rng.integers(0, 25, n),
+            "x": rng.normal(size=n),
+            "s": rng.choice(["p", "q", "r"], n),
+            "w": rng.uniform(1, 2, n),
+        }
+    )
     df["y"] = df["x"] + rng.normal(size=n)
     formula = pywemix.design.formula.parse_formula("y ~ x + s + (1 + x | g)")
     fast = build_design(formula, df, ["w", None], cond_weights=True)

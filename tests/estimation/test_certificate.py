@@ -7,6 +7,7 @@ models (``tests/data/make_optimum_cases.py`` -> ``optimum_cases.csv``,
 ``Reaction ~ Days + (car||Subject)`` case (``make_wemix_car.R``). The full
 sweep over many models and starts is ``benchmarks/optimum_sweep.py``.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,7 @@ from pywemix.objective.covariance import CovarianceStructure
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 LLF_TOL = 1e-6  # a fit reporting convergence is no lower than R's maximum by more
-STARTS = 12     # random starts per seeded model here (the sweep runs hundreds)
+STARTS = 12  # random starts per seeded model here (the sweep runs hundreds)
 
 
 def fit(formula, data, family="gaussian", **kw):
@@ -79,10 +80,10 @@ def test_covariance_escape_leaves_a_saddle_on_the_boundary():
         L = st.factors(x)[0]
         return float(np.sum((L @ L.T - target) ** 2))
 
-    x = np.array([0.0, -0.6, 0.8])                 # (1,1), (2,1), (2,2)
+    x = np.array([0.0, -0.6, 0.8])  # (1,1), (2,1), (2,2)
     L = st.factors(x)[0]
     G = 2 * (L @ L.T - target)
-    assert 2 * (G @ L)[0, 0] > 0                    # a stopping point for a projected search
+    assert 2 * (G @ L)[0, 0] > 0  # a stopping point for a projected search
     cert = covariance_escape(st, x, [G], f, f(x))
     assert not cert.passed and cert.escape is not None and f(cert.escape) < f(x)
     at_optimum = np.array([1.0, 0.6, 0.8])
@@ -145,8 +146,13 @@ def test_seeded_models_reach_lme4_from_any_start(ref):
     rng = np.random.default_rng([5, ref["case"]])
     not_converged = []
     for i in range(STARTS):
-        r = fit(ref["formula"], d, ref["family"], n_quad=nq,
-                start=random_start(rng, theta, lower, beta, i % 3))
+        r = fit(
+            ref["formula"],
+            d,
+            ref["family"],
+            n_quad=nq,
+            start=random_start(rng, theta, lower, beta, i % 3),
+        )
         if r.converged:
             assert r.llf >= ref["llf"] - LLF_TOL, (i, r.llf, ref["llf"])
         else:
@@ -196,13 +202,16 @@ def weighted(case):
     return d
 
 
-@pytest.mark.parametrize("case,formula,weights,family,n_quad", [
-    (0, "y ~ x + (1 + x|g)", ["w1", "w2"], "gaussian", None),
-    (5, "y ~ x + (1 + x|g) + (1|d)", ["w1", "w2", "w3"], "gaussian", None),
-    (7, "y ~ x + (1 + x|g)", ["w1", "w2"], "binomial", 1),
-    (9, "y ~ x + (1|g) + (1|d)", ["w1", "w2", "w3"], "poisson", 1),
-    (7, "y ~ x + (1|g)", ["w1", "w2"], "binomial", 7),
-])
+@pytest.mark.parametrize(
+    "case,formula,weights,family,n_quad",
+    [
+        (0, "y ~ x + (1 + x|g)", ["w1", "w2"], "gaussian", None),
+        (5, "y ~ x + (1 + x|g) + (1|d)", ["w1", "w2", "w3"], "gaussian", None),
+        (7, "y ~ x + (1 + x|g)", ["w1", "w2"], "binomial", 1),
+        (9, "y ~ x + (1|g) + (1|d)", ["w1", "w2", "w3"], "poisson", 1),
+        (7, "y ~ x + (1|g)", ["w1", "w2"], "binomial", 7),
+    ],
+)
 def test_top_level_weight_scale_leaves_the_estimates(case, formula, weights, family, n_quad):
     """Top-level weights times 1e-3 or 1e3: the same estimates to 1e-8."""
     kw = {} if n_quad is None else dict(n_quad=n_quad)
@@ -228,8 +237,10 @@ def test_boundary_warning_names_effects_not_separately_identified():
         warnings.simplefilter("always")
         pywemix.mix("y ~ x + (grp || district)", d)
     texts = [str(w.message) for w in caught if issubclass(w.category, pywemix.BoundaryWarning)]
-    assert any("the intercept, grp[a], grp[b] and grp[c] of district are not separately "
-               "identified" in t for t in texts), texts
+    assert any(
+        "the intercept, grp[a], grp[b] and grp[c] of district are not separately identified" in t
+        for t in texts
+    ), texts
     assert not any("the data show no variation" in t for t in texts), texts
 
 

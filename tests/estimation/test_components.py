@@ -1,4 +1,5 @@
 """Tables and boundary messages of a fit (pywemix.estimation.components)."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -52,8 +53,7 @@ def test_a_singular_block_reports_its_correlation():
 
 
 def test_icc_is_the_share_of_the_random_intercept_variance():
-    table = pd.DataFrame({"level": [2, 1], "var2": [None, None],
-                          "variance": [2.0, 6.0]})
+    table = pd.DataFrame({"level": [2, 1], "var2": [None, None], "variance": [2.0, 6.0]})
     assert icc_of(table) == pytest.approx(2.0 / 8.0)
     assert icc_of(table, "logit") == pytest.approx(2.0 / (2.0 + LATENT_RESIDUAL["logit"]))
     assert icc_of(table, "probit") == pytest.approx(2.0 / 3.0)
@@ -68,6 +68,7 @@ def test_groups_table_counts_and_sums_the_given_weights():
     table = groups_table(res.design)
     assert table["n_units"].tolist() == [len(d), 10]
     assert table["weight"].tolist() == ["w1", "w2"]
-    np.testing.assert_allclose(table["sum_weight"], [d["w1"].sum(),
-                                                     d.groupby("g")["w2"].first().sum()])
+    np.testing.assert_allclose(
+        table["sum_weight"], [d["w1"].sum(), d.groupby("g")["w2"].first().sum()]
+    )
     pd.testing.assert_frame_equal(table, res.groups)

@@ -14,6 +14,7 @@ Poisson families, with the level-1 weights scaled from 1e-2 to 1e4:
   parameters too: its Hessian is positive definite there at the optimum, and
   a point whose Hessian is indefinite along them is left for a better one.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -39,8 +40,16 @@ def fit(case, df, n_quad, start=None):
         warnings.simplefilter("ignore", pywemix.WeightWarning)
         # level-1 weights x 1e-2 leave some schools' variance at 0
         warnings.simplefilter("ignore", pywemix.BoundaryWarning)
-        return pywemix.mix(FORMULA.format(response), df, ["w1", "w2"], cond_weights=True,
-                           family=family, link=link, n_quad=n_quad, start=start)
+        return pywemix.mix(
+            FORMULA.format(response),
+            df,
+            ["w1", "w2"],
+            cond_weights=True,
+            family=family,
+            link=link,
+            n_quad=n_quad,
+            start=start,
+        )
 
 
 def _central(f, phi, h=1e-6):
@@ -52,9 +61,11 @@ def _central(f, phi, h=1e-6):
     return np.stack(cols, axis=-1)
 
 
-@pytest.fixture(scope="module", params=[(c, s, q) for c in AUX_FAMILIES for s in SCALES
-                                        for q in (1, 7)],
-                ids=lambda p: f"{aux_family_id(p[0])}-w1x{p[1]:g}-nquad{p[2]}")
+@pytest.fixture(
+    scope="module",
+    params=[(c, s, q) for c in AUX_FAMILIES for s in SCALES for q in (1, 7)],
+    ids=lambda p: f"{aux_family_id(p[0])}-w1x{p[1]:g}-nquad{p[2]}",
+)
 def fitted(request):
     case, scale, n_quad = request.param
     df = family_data(4, n_groups=16, sizes=(5, 10), scale=scale)
@@ -71,8 +82,9 @@ def test_derivatives_equal_differences_away_from_the_optimum(fitted):
     else:
         exact = obj.evaluate(phi, adapt=True).grad
         numeric = _central(lambda x: obj.evaluate(x, adapt=False).llf, phi)
-    np.testing.assert_allclose(exact, numeric, rtol=1e-5,
-                               atol=1e-6 * np.max(np.abs(numeric)) + 1e-9 * abs(res.llf))
+    np.testing.assert_allclose(
+        exact, numeric, rtol=1e-5, atol=1e-6 * np.max(np.abs(numeric)) + 1e-9 * abs(res.llf)
+    )
 
 
 def test_gradient_vanishes_at_the_estimates(fitted):
@@ -92,7 +104,7 @@ def test_restarts_return_to_the_optimum(fitted):
     k = res.family_object.n_aux
     p = len(res.params) - k
     if case[0] == "ordinal":  # thresholds stay increasing
-        start[p:p + k] = np.sort(start[p:p + k])
+        start[p : p + k] = np.sort(start[p : p + k])
     elif k:  # dispersion stays positive
         start[p] = abs(start[p])
     if case[1] == "inverse":  # mu = 1 / eta stays positive at the start
@@ -106,8 +118,7 @@ def test_restarts_return_to_the_optimum(fitted):
     assert again.llf == pytest.approx(res.llf, rel=1e-10, abs=1e-9)
 
 
-@pytest.mark.parametrize("case", [c for c in AUX_FAMILIES if c[0] != "binomial"],
-                         ids=aux_family_id)
+@pytest.mark.parametrize("case", [c for c in AUX_FAMILIES if c[0] != "binomial"], ids=aux_family_id)
 def test_certificate_covers_the_family_parameters(case):
     df = family_data(4, n_groups=16, sizes=(5, 10))
     res = fit(case, df, 1)

@@ -9,6 +9,7 @@
 * BFGS from the default start reaches a stationary point that a restart from
   elsewhere returns to.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -54,8 +55,9 @@ def test_warm_started_value_and_gradient_equal_cold_start(setup):
     obj.evaluate(start + 0.5)  # leave the stored modes somewhere else
     warm = obj.evaluate(phi)
     assert abs(warm.llf - cold.llf) < 1e-10 * abs(cold.llf)
-    np.testing.assert_allclose(warm.grad, cold.grad, rtol=1e-7,
-                               atol=1e-9 * np.max(np.abs(cold.grad)))
+    np.testing.assert_allclose(
+        warm.grad, cold.grad, rtol=1e-7, atol=1e-9 * np.max(np.abs(cold.grad))
+    )
 
 
 def test_mirrored_hessian_equals_cold_started_differences(setup):
@@ -95,7 +97,7 @@ def test_initial_inverse_hessian_is_the_fd_hessian_inverted(setup):
 def test_initial_inverse_hessian_is_positive_definite_away_from_optimum(setup):
     obj, start = setup
     phi = start.copy()
-    phi[obj.p:] = 0.05  # small standard deviations: not concave there
+    phi[obj.p :] = 0.05  # small standard deviations: not concave there
     ev = _cold(obj, phi)
     Hinv = _fd_inverse(obj, phi, ev)
     assert np.all(np.linalg.eigvalsh(0.5 * (Hinv + Hinv.T)) > 0)
@@ -105,14 +107,13 @@ def test_first_trial_keeps_cholesky_diagonals_on_their_side(setup):
     obj, start = setup
     diag = [i for entries in obj.cholesky_layout for i, r, c in entries if r == c]
     phi = start.copy()
-    phi[diag] = [0.5, -0.4, 0.3][:len(diag)]
+    phi[diag] = [0.5, -0.4, 0.3][: len(diag)]
     step = np.zeros(obj.P)
     step[diag] = -3 * phi[diag]  # a full step would flip every sign
     t = _first_trial(obj, phi, step)
     new = phi + t * step
     assert np.all(np.sign(new[diag]) == np.sign(phi[diag]))
-    assert np.all(np.abs(new[diag] - phi[diag]) <= 0.5 * np.maximum(np.abs(phi[diag]), 0.2)
-                  + 1e-15)
+    assert np.all(np.abs(new[diag] - phi[diag]) <= 0.5 * np.maximum(np.abs(phi[diag]), 0.2) + 1e-15)
     # a small step is not cut
     assert _first_trial(obj, phi, 1e-3 * step) == 1.0
 

@@ -1,4 +1,5 @@
 """Optimising the profiled Gaussian likelihood (pywemix.estimation.linear)."""
+
 from __future__ import annotations
 
 import warnings
@@ -40,8 +41,11 @@ def test_any_start_reaches_the_same_optimum(data, reml):
 def test_batched_refits_equal_one_by_one_fits(data):
     obj = _objective(data)
     y = obj.design.y
-    batched = refit_criteria(obj.function.with_responses(np.column_stack([y, 2.0 * y + 1.0])),
-                             obj.structure.theta_start(), False)
+    batched = refit_criteria(
+        obj.function.with_responses(np.column_stack([y, 2.0 * y + 1.0])),
+        obj.structure.theta_start(),
+        False,
+    )
     one = optimize_linear(obj)
     assert batched[0] == pytest.approx(one.llf, rel=1e-10)
     # y -> 2y + 1 (x has an intercept) shifts the maximised log-likelihood by -n log 2

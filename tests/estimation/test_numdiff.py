@@ -1,4 +1,5 @@
 """Finite-difference derivatives (pywemix.estimation.numdiff)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,9 @@ def test_steps_are_relative_with_a_floor():
 
 def test_jacobian_of_scalar_and_vector_functions():
     x = np.array([0.3, 1.1])
-    exact = np.array([np.exp(x[0]) * np.sin(x[1]) + x[1] ** 2,
-                      np.exp(x[0]) * np.cos(x[1]) + 2 * x[0] * x[1]])
+    exact = np.array(
+        [np.exp(x[0]) * np.sin(x[1]) + x[1] ** 2, np.exp(x[0]) * np.cos(x[1]) + 2 * x[0] * x[1]]
+    )
     np.testing.assert_allclose(jacobian(_f, x, steps(x, 1e-5)), exact, rtol=1e-8)
     J = jacobian(lambda z: np.array([_f(z), z[0] * z[1]]), x, steps(x, 1e-5))
     assert J.shape == (2, 2)
@@ -28,9 +30,11 @@ def test_jacobian_of_scalar_and_vector_functions():
 def test_jacobian_one_sided_at_a_lower_bound():
     """At the bound the difference only looks inside (the function is not
     defined below 0 here)."""
+
     def f(z):
         assert z[0] >= 0
         return np.sqrt(z[0] + 1.0) + z[0] ** 3
+
     x = np.array([0.0])
     g = jacobian(f, x, np.array([1e-5]), lower=np.array([0.0]))
     np.testing.assert_allclose(g, [0.5], rtol=1e-8)

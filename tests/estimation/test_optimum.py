@@ -1,4 +1,5 @@
 """The optimiser's typed record with the estimates (pywemix.estimation.optimum)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,9 +11,16 @@ from pywemix.estimation.optimum import Optimum
 from pywemix.estimation.search import OptimizationRecord
 
 RECORD = OptimizationRecord(np.array([0.5]), 1.25, 7, 9, 1e-9, True, "done", "Newton", ())
-ESTIMATES = dict(beta=np.array([1.0, 2.0]), sigma2=0.8, covariances=(np.eye(1) * 0.2,),
-                 theta=np.array([0.5]), llf=-1.25, criterion="ML",
-                 modes=(np.zeros((3, 1)),), mode_variances=(np.ones((3, 1)),))
+ESTIMATES = dict(
+    beta=np.array([1.0, 2.0]),
+    sigma2=0.8,
+    covariances=(np.eye(1) * 0.2,),
+    theta=np.array([0.5]),
+    llf=-1.25,
+    criterion="ML",
+    modes=(np.zeros((3, 1)),),
+    mode_variances=(np.ones((3, 1)),),
+)
 
 
 def test_from_record_keeps_every_field_of_the_record():

@@ -10,6 +10,7 @@ level-1 weights, where fixed-node Newton steps used to stop short), informative
 weights, random slopes, three levels, and every family and link; on a seeded
 set of random models; and for growing numbers of nodes.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -24,12 +25,13 @@ import pywemix
 INTERCEPT = "y ~ x + (1|g)"
 SLOPE = "y ~ x + (1 + x|g)"
 THREE = "y ~ x + (1|g) + (1|d)"
-GRAD_TOL = 1e-6     # |gradient| per unit of top-level weight at the optimum
+GRAD_TOL = 1e-6  # |gradient| per unit of top-level weight at the optimum
 RESTART_TOL = 1e-6  # parameters of a restarted fit, relative (absolute below 1)
 
 
-def simulate(seed, family, link, *, scale=1.0, slope=False, informative=False,
-             n_groups=14, sizes=(6, 12)):
+def simulate(
+    seed, family, link, *, scale=1.0, slope=False, informative=False, n_groups=14, sizes=(6, 12)
+):
     """A small two- or three-level data set: districts ``d`` of schools ``g``,
     conditional weights ``w1`` (rows, ~``scale``), ``w2`` (schools), ``w3``."""
     rng = np.random.default_rng(seed)
@@ -41,15 +43,24 @@ def simulate(seed, family, link, *, scale=1.0, slope=False, informative=False,
     if family == "poisson":
         y = rng.poisson(np.exp(eta)).astype(float)
     else:
-        mean = {"logit": expit, "probit": ndtr,
-                "cloglog": lambda e: -np.expm1(-np.exp(e))}[link](eta)
+        mean = {"logit": expit, "probit": ndtr, "cloglog": lambda e: -np.expm1(-np.exp(e))}[link](
+            eta
+        )
         y = (rng.random(g.size) < mean).astype(float)
     w1 = scale * rng.uniform(0.3, 3.0, g.size)
     if informative:
         w1 = w1 * np.where(y > 0, 3.0, 1.0)
-    return pd.DataFrame({"y": y, "x": x, "g": g, "d": g // 3, "w1": w1,
-                         "w2": rng.uniform(1, 5, n_groups)[g],
-                         "w3": rng.uniform(1, 3, n_groups // 3 + 1)[g // 3]})
+    return pd.DataFrame(
+        {
+            "y": y,
+            "x": x,
+            "g": g,
+            "d": g // 3,
+            "w1": w1,
+            "w2": rng.uniform(1, 5, n_groups)[g],
+            "w3": rng.uniform(1, 3, n_groups // 3 + 1)[g // 3],
+        }
+    )
 
 
 def fit(df, formula, family, link, n_quad=13, start=None):
@@ -57,8 +68,16 @@ def fit(df, formula, family, link, n_quad=13, start=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pywemix.FewGroupsWarning)
         warnings.simplefilter("ignore", pywemix.BoundaryWarning)
-        return pywemix.mix(formula, df, weights, cond_weights=True, family=family,
-                           link=link, n_quad=n_quad, start=start)
+        return pywemix.mix(
+            formula,
+            df,
+            weights,
+            cond_weights=True,
+            family=family,
+            link=link,
+            n_quad=n_quad,
+            start=start,
+        )
 
 
 def top_weight(df, formula):
@@ -75,8 +94,9 @@ def central_gradient(res, h=1e-5):
     for k in range(len(phi)):
         e = np.zeros(len(phi))
         e[k] = h * max(abs(phi[k]), 1.0)
-        grad[k] = (obj.evaluate(phi + e, derivs=False).llf
-                   - obj.evaluate(phi - e, derivs=False).llf) / (2 * e[k])
+        grad[k] = (
+            obj.evaluate(phi + e, derivs=False).llf - obj.evaluate(phi - e, derivs=False).llf
+        ) / (2 * e[k])
     return grad
 
 
@@ -104,8 +124,7 @@ def check_maximum(df, formula, family, link, seed=0, n_quad=13):
     return res
 
 
-LINKS = [("binomial", "logit"), ("binomial", "probit"), ("binomial", "cloglog"),
-         ("poisson", "log")]
+LINKS = [("binomial", "logit"), ("binomial", "probit"), ("binomial", "cloglog"), ("poisson", "log")]
 
 
 @pytest.mark.parametrize("family,link", LINKS)
@@ -143,9 +162,16 @@ def random_case(case):
     formula = [INTERCEPT, INTERCEPT, SLOPE, THREE][rng.integers(4)]
     scale, informative = 10.0 ** rng.uniform(2, 4), bool(rng.integers(2))
     for seed in range(100 * case, 100 * case + 100):
-        df = simulate(seed, family, link, scale=scale, slope=formula == SLOPE,
-                      informative=informative, n_groups=12,
-                      sizes=(12, 20) if formula == SLOPE else (6, 12))
+        df = simulate(
+            seed,
+            family,
+            link,
+            scale=scale,
+            slope=formula == SLOPE,
+            informative=informative,
+            n_groups=12,
+            sizes=(12, 20) if formula == SLOPE else (6, 12),
+        )
         spread = df.groupby("g")["y"].agg(lambda y: y.min() < y.max())
         if family == "poisson" or spread.all():
             return df, formula, family, link
@@ -163,8 +189,7 @@ def test_seeded_random_models(case):
 def test_more_nodes_never_break_a_fit():
     """cloglog with a random slope and survey-scale weights: 13, 30 and 60
     nodes all fit (60 nodes used to overflow the cloglog curvature) and agree."""
-    df = simulate(5, "binomial", "cloglog", scale=1e3, slope=True, n_groups=6,
-                  sizes=(12, 16))
+    df = simulate(5, "binomial", "cloglog", scale=1e3, slope=True, n_groups=6, sizes=(12, 16))
     fits = [fit(df, SLOPE, "binomial", "cloglog", n_quad=k) for k in (13, 30, 60)]
     for r in fits:
         assert r.converged and np.isfinite(r.llf)

@@ -4,6 +4,7 @@ design (build_design) -> objective (make_objective) -> optimum (optimize) ->
 variance (estimate_variance) -> result (make_result), as lme4's
 lFormula -> mkLmerDevfun -> optimizeLmer -> mkMerMod.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,9 +32,11 @@ BINARY = "b ~ x + (1|g)"
 def data():
     d = small_random_intercept(5, n_groups=25, size=6)
     rng = np.random.default_rng(6)
-    return d.assign(w1=rng.uniform(0.5, 2.0, len(d)),
-                    w2=np.repeat(rng.uniform(1.0, 3.0, 25), 6),
-                    b=(d["y"] > 1.0).astype(int))
+    return d.assign(
+        w1=rng.uniform(0.5, 2.0, len(d)),
+        w2=np.repeat(rng.uniform(1.0, 3.0, 25), 6),
+        b=(d["y"] > 1.0).astype(int),
+    )
 
 
 def _stages(formula, data, family, **kw):
@@ -50,8 +53,11 @@ def _assert_same(a, b):
     np.testing.assert_allclose(a.params, b.params, rtol=1e-12)
     np.testing.assert_allclose(a.bse, b.bse, rtol=1e-10)
     # model-based SEs of weighted fits are asked for on purpose: they warn
-    with (pytest.warns(pywemix.PseudoLikelihoodWarning) if a.weighted or b.weighted
-          else warnings.catch_warnings()):
+    with (
+        pytest.warns(pywemix.PseudoLikelihoodWarning)
+        if a.weighted or b.weighted
+        else warnings.catch_warnings()
+    ):
         model = a.std_errors("model"), b.std_errors("model")
     np.testing.assert_allclose(*model, rtol=1e-10)
     np.testing.assert_allclose(a.var_cov("robust"), b.var_cov("robust"), rtol=1e-10)
@@ -77,8 +83,15 @@ def test_binomial_stages_equal_mix(data):
     family = get_family("binomial")
     design, objective, optimum, variance = _stages(BINARY, data, family, n_quad=5)
     assert not objective.gaussian and objective.n_quad == 5
-    settings = FitSettings(BINARY, family="binomial", link="logit", n_quad=5, weighted=True,
-                           weight_spec=("w1", "w2"), family_object=family)
+    settings = FitSettings(
+        BINARY,
+        family="binomial",
+        link="logit",
+        n_quad=5,
+        weighted=True,
+        weight_spec=("w1", "w2"),
+        family_object=family,
+    )
     result = make_result(design, settings, optimum, variance)
     fit = quiet_mix(BINARY, data, ["w1", "w2"], family="binomial", n_quad=5)
     assert fit.settings == settings
@@ -118,8 +131,7 @@ def test_non_convergence_warning_gives_the_stop_reason(data, family):
     with pytest.warns(pywemix.ConvergenceWarning) as caught:
         optimum = optimize(objective, max_iter=1)
     assert not optimum.converged
-    texts = [str(w.message) for w in caught if issubclass(w.category,
-                                                           pywemix.ConvergenceWarning)]
+    texts = [str(w.message) for w in caught if issubclass(w.category, pywemix.ConvergenceWarning)]
     assert any(optimum.message in t for t in texts), (optimum.message, texts)
 
 

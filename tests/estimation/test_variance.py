@@ -1,4 +1,5 @@
 """Stage 3b, the variance of the estimates (pywemix.estimation.variance)."""
+
 from __future__ import annotations
 
 import warnings
@@ -44,8 +45,8 @@ def test_unweighted_gaussian_fit_gives_symmetric_covariances_per_cluster():
     g = d["g"].to_numpy()
     Vy = sigma2 * np.eye(len(d)) + tau * (g[:, None] == g[None, :])
     X = np.column_stack([np.ones(len(d)), d["x"]])
-    np.testing.assert_allclose(est.fixed_model, np.linalg.inv(X.T @ np.linalg.solve(Vy, X)),
-                               rtol=1e-8)
+    np.testing.assert_allclose(
+        est.fixed_model, np.linalg.inv(X.T @ np.linalg.solve(Vy, X)), rtol=1e-8
+    )
     assert est.components_robust.shape == (2, 2)
     assert est.std_errors() == pytest.approx(np.sqrt(np.diag(est.components_robust)))
-

@@ -1,5 +1,6 @@
 """The column cache: later reads come from it, a changed file is never served
 from it, and its location is configurable."""
+
 import os
 
 import numpy as np
@@ -13,8 +14,13 @@ from pywemix.io.cache import ColumnCache
 
 def _write(path, seed=0, n=50):
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({"ID": np.arange(n, dtype=float), "Y": rng.normal(size=n),
-                       "SEX": rng.integers(1, 3, n).astype(float)})
+    df = pd.DataFrame(
+        {
+            "ID": np.arange(n, dtype=float),
+            "Y": rng.normal(size=n),
+            "SEX": rng.integers(1, 3, n).astype(float),
+        }
+    )
     pyreadstat.write_sav(df, str(path), variable_value_labels={"SEX": {1: "F", 2: "M"}})
     return df
 
@@ -22,6 +28,7 @@ def _write(path, seed=0, n=50):
 def _no_file_reads(monkeypatch):
     def fail(self, names):
         raise AssertionError(f"read {names} from the file, not the cache")
+
     monkeypatch.setattr(ColumnFile, "_read_file", fail)
 
 
@@ -40,8 +47,9 @@ def test_part_cached_part_read(tmp_path, monkeypatch):
     ColumnFile(tmp_path / "d.sav", cache=tmp_path / "c").read(["Y"])
     seen = []
     real = ColumnFile._read_file
-    monkeypatch.setattr(ColumnFile, "_read_file",
-                        lambda self, names: seen.append(names) or real(self, names))
+    monkeypatch.setattr(
+        ColumnFile, "_read_file", lambda self, names: seen.append(names) or real(self, names)
+    )
     out = ColumnFile(tmp_path / "d.sav", cache=tmp_path / "c").read(["SEX", "Y"])
     assert seen == [["SEX"]] and list(out.columns) == ["SEX", "Y"]
 
@@ -51,8 +59,8 @@ def test_a_changed_file_is_never_served_from_the_cache(tmp_path):
     _write(path, seed=1)
     old = ColumnFile(path, cache=tmp_path / "c").read(["Y"])
     stat = os.stat(path)
-    new = _write(path, seed=2)                   # same size, new values
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))   # even with the old mtime
+    new = _write(path, seed=2)  # same size, new values
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with the old mtime
     got = ColumnFile(path, cache=tmp_path / "c").read(["Y"])
     np.testing.assert_allclose(got["Y"], new["Y"])
     assert not np.allclose(old["Y"], got["Y"])
@@ -65,7 +73,7 @@ def test_locations(tmp_path, monkeypatch):
     f = ColumnFile(tmp_path / "d.sav")
     assert f.cache.folder.startswith(str(tmp_path / "env") + os.sep)
     f.read(["Y"])
-    assert len(os.listdir(f.cache.folder)) == 2          # source.json + one column
+    assert len(os.listdir(f.cache.folder)) == 2  # source.json + one column
     beside = ColumnFile(tmp_path / "d.sav", cache="beside")
     assert beside.cache.folder == str(tmp_path / "d.sav.pywemix-cache")
     off = ColumnFile(tmp_path / "d.sav", cache=False)

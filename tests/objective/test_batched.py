@@ -1,5 +1,6 @@
 """The batched two-level objective equals the single objectives, problem by
 problem, and its gradient is the exact one of the reported objective."""
+
 import warnings
 from dataclasses import replace
 
@@ -25,8 +26,15 @@ def _data(seed=3, groups=14, counts=False):
     s = rng.normal(0, 0.4, groups)
     eta = -0.3 + 0.6 * x + u[g] + s[g] * x
     y = rng.poisson(np.exp(0.5 * eta)) if counts else (rng.random(g.size) < 1 / (1 + np.exp(-eta)))
-    return pd.DataFrame({"g": g, "x": x, "y": y.astype(float),
-                         "w1": rng.uniform(0.5, 3, g.size), "w2": rng.uniform(1, 4, groups)[g]})
+    return pd.DataFrame(
+        {
+            "g": g,
+            "x": x,
+            "y": y.astype(float),
+            "w1": rng.uniform(0.5, 3, g.size),
+            "w2": rng.uniform(1, 4, groups)[g],
+        }
+    )
 
 
 def _design(formula, data, family, weights=("w1", "w2")):
@@ -37,11 +45,13 @@ def _design(formula, data, family, weights=("w1", "w2")):
     return d, CovarianceStructure.from_design(d), fam
 
 
-CASES = [("y ~ x + (1|g)", ("binomial", "logit"), False),
-         ("y ~ x + (1|g)", ("binomial", "probit"), False),
-         ("y ~ x + (1 + x|g)", ("binomial", "logit"), False),
-         ("y ~ x + (1|g)", ("poisson", None), True),
-         ("y ~ x + (x||g)", ("poisson", None), True)]
+CASES = [
+    ("y ~ x + (1|g)", ("binomial", "logit"), False),
+    ("y ~ x + (1|g)", ("binomial", "probit"), False),
+    ("y ~ x + (1 + x|g)", ("binomial", "logit"), False),
+    ("y ~ x + (1|g)", ("poisson", None), True),
+    ("y ~ x + (x||g)", ("poisson", None), True),
+]
 
 
 def _problems(d, P, R=3, seed=1):
@@ -53,14 +63,14 @@ def _problems(d, P, R=3, seed=1):
 
 def _single(d, st, fam, n_quad, W, w):
     dr = replace(d, w1=w, wg=[W])
-    return LaplaceObjective(dr, st, fam) if n_quad == 1 else QuadratureObjective(dr, st, fam,
-                                                                                 n_quad)
+    return (
+        LaplaceObjective(dr, st, fam) if n_quad == 1 else QuadratureObjective(dr, st, fam, n_quad)
+    )
 
 
 @pytest.mark.parametrize("formula,family,counts", CASES)
 @pytest.mark.parametrize("n_quad", [1, 4, 9])
-def test_values_and_exact_gradients_equal_the_single_objectives(formula, family, counts,
-                                                                 n_quad):
+def test_values_and_exact_gradients_equal_the_single_objectives(formula, family, counts, n_quad):
     data = _data(counts=counts)
     d, st, fam = _design(formula, data, family)
     P = d.X.shape[1] + st.n_theta
@@ -74,9 +84,14 @@ def test_values_and_exact_gradients_equal_the_single_objectives(formula, family,
             single = _single(d, st, fam, n_quad, W[k], w[k] if rows else d.w1)
             np.testing.assert_allclose(ev.llf[k], single.evaluate(PHI[k]).llf, rtol=1e-12)
             h = 1e-6 * np.maximum(np.abs(PHI[k]), 1.0)
-            fd = [(single.evaluate(PHI[k] + h[m] * e, derivs=False).llf
-                   - single.evaluate(PHI[k] - h[m] * e, derivs=False).llf) / (2 * h[m])
-                  for m, e in enumerate(np.eye(P))]
+            fd = [
+                (
+                    single.evaluate(PHI[k] + h[m] * e, derivs=False).llf
+                    - single.evaluate(PHI[k] - h[m] * e, derivs=False).llf
+                )
+                / (2 * h[m])
+                for m, e in enumerate(np.eye(P))
+            ]
             np.testing.assert_allclose(ev.grad[k], fd, rtol=2e-5, atol=2e-5)
 
 
@@ -95,6 +110,7 @@ def test_one_point_for_every_problem_is_evaluated_once_and_equals_the_batch():
 
 def test_chunks_of_problems_give_the_same_numbers(monkeypatch):
     from pywemix.objective import batched
+
     data = _data(seed=5)
     d, st, fam = _design("y ~ x + (1|g)", data, ("binomial", "logit"))
     W, w = _problems(d, 3, R=6)
@@ -115,17 +131,22 @@ def test_hessian_approximation_is_close_to_the_exact_one():
     phi = np.r_[-0.2, 0.5, 0.8]
     W = d.wg[-1][None, :]
     ev = batch.evaluate(phi, W)
-    H = np.column_stack([(batch.evaluate(phi + 1e-5 * e, W).grad[0]
-                          - batch.evaluate(phi - 1e-5 * e, W).grad[0]) / 2e-5
-                         for e in np.eye(3)])
+    H = np.column_stack(
+        [
+            (batch.evaluate(phi + 1e-5 * e, W).grad[0] - batch.evaluate(phi - 1e-5 * e, W).grad[0])
+            / 2e-5
+            for e in np.eye(3)
+        ]
+    )
     assert np.linalg.norm(np.linalg.solve(H, ev.hess[0]) - np.eye(3), 2) < 0.2
 
 
 def test_needs_two_levels():
     data = _data()
     data["d"] = data["g"] // 3
-    d, st, fam = _design("y ~ x + (1|d/g)", data.assign(w3=1.0), ("binomial", "logit"),
-                         ("w1", "w2", "w3"))
+    d, st, fam = _design(
+        "y ~ x + (1|d/g)", data.assign(w3=1.0), ("binomial", "logit"), ("w1", "w2", "w3")
+    )
     assert not TwoLevelBatch.fits(d)
     with pytest.raises(ValueError, match="two-level"):
         TwoLevelBatch(d, st, fam, 1)

@@ -4,6 +4,7 @@
 factors, as lme4's ``theta``; the derivatives are checked against central
 finite differences of ``relative_cov`` itself.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,10 @@ ORDERS = {"mixed_reordered": ("mixed", ((1, 1), (0, 1), (0, 0), (1, 0)))}
 
 
 def structure(sizes, order=None) -> CovarianceStructure:
-    names = [[tuple(f"e{li}_{bi}_{i}" for i in range(k)) for bi, k in enumerate(lvl)]
-             for li, lvl in enumerate(sizes)]
+    names = [
+        [tuple(f"e{li}_{bi}_{i}" for i in range(k)) for bi, k in enumerate(lvl)]
+        for li, lvl in enumerate(sizes)
+    ]
     return CovarianceStructure(sizes, names, order)
 
 
@@ -127,8 +130,9 @@ def test_theta_layout_two_levels():
 def test_theta_layout_three_by_three_is_lme4s():
     # lme4's theta for a 3x3 block: (1,1), (2,1), (3,1), (2,2), (3,2), (3,3)
     st = structure([[3]])
-    np.testing.assert_array_equal(st.packing()[0][:, 1:],
-                                  [[0, 0], [1, 0], [2, 0], [1, 1], [2, 1], [2, 2]])
+    np.testing.assert_array_equal(
+        st.packing()[0][:, 1:], [[0, 0], [1, 0], [2, 0], [1, 1], [2, 1], [2, 2]]
+    )
     np.testing.assert_array_equal(st.theta_start(), [1.0, 0.0, 0.0, 1.0, 0.0, 1.0])
 
 
@@ -175,8 +179,10 @@ def test_relative_cov_hess_matches_finite_differences(st):
     for k in range(n):
         for m in range(n):
             ek, em = np.eye(n)[k] * h, np.eye(n)[m] * h
-            T = [st.relative_cov(theta + sk * ek + sm * em)
-                 for sk, sm in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
+            T = [
+                st.relative_cov(theta + sk * ek + sm * em)
+                for sk, sm in ((1, 1), (1, -1), (-1, 1), (-1, -1))
+            ]
             for li in range(len(st.sizes)):
                 fd = (T[0][li] - T[1][li] - T[2][li] + T[3][li]) / (4 * h * h)
                 np.testing.assert_allclose(d2T[li][k, m], fd, rtol=1e-9, atol=1e-9)
@@ -216,9 +222,13 @@ def test_cov_to_elements_round_trip(st):
 
 def test_element_labels_variances_first():
     st = CovarianceStructure([[2, 1], [1]], [[("Intercept", "x"), ("z",)], [("Intercept",)]])
-    assert st.element_labels() == [(0, "Intercept", None), (0, "x", None),
-                                   (0, "Intercept", "x"), (0, "z", None),
-                                   (1, "Intercept", None)]
+    assert st.element_labels() == [
+        (0, "Intercept", None),
+        (0, "x", None),
+        (0, "Intercept", "x"),
+        (0, "z", None),
+        (1, "Intercept", None),
+    ]
     covs = [np.array([[4.0, 1.5, 0.0], [1.5, 9.0, 0.0], [0.0, 0.0, 2.0]]), np.array([[7.0]])]
     np.testing.assert_array_equal(st.cov_to_elements(covs), [4.0, 9.0, 1.5, 2.0, 7.0])
 
@@ -235,8 +245,7 @@ def test_packing_and_factors():
     factors, the same for relative (theta) and absolute parameters."""
     st = CovarianceStructure([[2, 1], [1]], [[("a", "b"), ("c",)], [("d",)]])
     pack = st.packing()
-    assert [p.tolist() for p in pack] == [[[0, 0, 0], [1, 1, 0], [2, 1, 1], [3, 2, 2]],
-                                          [[4, 0, 0]]]
+    assert [p.tolist() for p in pack] == [[[0, 0, 0], [1, 1, 0], [2, 1, 1], [3, 2, 2]], [[4, 0, 0]]]
     assert st.n_theta == 5
     v = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     L2, L3 = st.factors(v)
@@ -251,19 +260,22 @@ def _design(terms, n_groups):
     """A stand-in design: random terms ``(expr, group columns)`` in formula
     order, levels with ``n_groups`` groups (level 2 first)."""
     from types import SimpleNamespace
+
     levels = [SimpleNamespace(columns=(f"g{li}",), n_groups=n) for li, n in enumerate(n_groups)]
     random = [SimpleNamespace(expr=e, group=(f"g{li}",)) for e, li in terms]
     blocks = [[e for e, lev in terms if lev == li] for li in range(len(levels))]
-    return SimpleNamespace(parsed=SimpleNamespace(random=random), levels=levels,
-                           blocks=blocks)
+    return SimpleNamespace(parsed=SimpleNamespace(random=random), levels=levels, blocks=blocks)
 
 
-@pytest.mark.parametrize("terms, n_groups, expected", [
-    # formula order while the numbers of groups never increase along it
-    ([("1", 0), ("0 + x", 0), ("1", 1)], [60, 12], ((0, 0), (0, 1), (1, 0))),
-    # else lme4's rev(order(nl)): most groups first, ties in reverse formula order
-    ([("1", 1), ("1", 0), ("0 + x", 1)], [60, 12], ((0, 0), (1, 1), (1, 0))),
-    ([("1", 0), ("1", 1), ("0 + x", 0)], [60, 12], ((0, 1), (0, 0), (1, 0))),
-])
+@pytest.mark.parametrize(
+    "terms, n_groups, expected",
+    [
+        # formula order while the numbers of groups never increase along it
+        ([("1", 0), ("0 + x", 0), ("1", 1)], [60, 12], ((0, 0), (0, 1), (1, 0))),
+        # else lme4's rev(order(nl)): most groups first, ties in reverse formula order
+        ([("1", 1), ("1", 0), ("0 + x", 1)], [60, 12], ((0, 0), (1, 1), (1, 0))),
+        ([("1", 0), ("1", 1), ("0 + x", 0)], [60, 12], ((0, 1), (0, 0), (1, 0))),
+    ],
+)
 def test_lme4_block_order(terms, n_groups, expected):
     assert lme4_block_order(_design(terms, n_groups)) == expected

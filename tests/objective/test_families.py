@@ -19,6 +19,7 @@ when the top-level clusters contribute the same scores (repeated rows, row
 order, weight scale, conditional spelling) but not when top-level groups are
 repeated (there are more clusters then).
 """
+
 from __future__ import annotations
 
 import re
@@ -37,11 +38,12 @@ from conftest import quiet_mix
 # unscaled level-1 weights are deliberate (WeMix's default, as the references
 # use) and the unscaled-weight warning is not what they are about (it is
 # tested in tests/design/test_scaling.py).
-pytestmark = pytest.mark.filterwarnings("ignore:the level-1 weights vary within:"
-                                        "pywemix.WeightWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:the level-1 weights vary within:pywemix.WeightWarning"
+)
 
-TOL = 1e-6        # relative agreement between fits that must agree
-TOL_BSE = 1e-5    # the same for standard errors (finite-difference Jacobians)
+TOL = 1e-6  # relative agreement between fits that must agree
+TOL_BSE = 1e-5  # the same for standard errors (finite-difference Jacobians)
 
 RI = "y ~ x + b + (1 | school)"
 THREE = "y ~ x + b + (1 | school) + (1 | district)"
@@ -66,6 +68,7 @@ def _apply(marks):
         for m in marks:
             f = m(f)
         return f
+
     return deco
 
 
@@ -80,8 +83,9 @@ def _mean(link, eta):
     return np.exp(eta)
 
 
-def two_level(family: str, link: str, seed: int = 1, n_groups: int = 32,
-              sd: float = 0.9, sizes=(5, 13)) -> pd.DataFrame:
+def two_level(
+    family: str, link: str, seed: int = 1, n_groups: int = 32, sd: float = 0.9, sizes=(5, 13)
+) -> pd.DataFrame:
     """Rows in schools; a continuous ``x``, a binary ``b``, informative weights.
 
     ``w1``/``w2`` are integer conditional weights (1-4), larger for rows with
@@ -106,8 +110,9 @@ def two_level(family: str, link: str, seed: int = 1, n_groups: int = 32,
     w2 = (rng.integers(1, 4, n_groups).astype(float) + (u > 0))[g]
     cw1 = np.round(w1 * rng.uniform(0.6, 1.7, n), 3)
     cw2 = np.round((rng.uniform(0.5, 2.5, n_groups) * (1 + (u > 0)))[g], 3)
-    return pd.DataFrame(dict(y=y, x=x, b=b, school=[f"s{k:03d}" for k in g],
-                             w1=w1, w2=w2, cw1=cw1, cw2=cw2))
+    return pd.DataFrame(
+        dict(y=y, x=x, b=b, school=[f"s{k:03d}" for k in g], w1=w1, w2=w2, cw1=cw1, cw2=cw2)
+    )
 
 
 def three_level(seed: int = 3, n_districts: int = 22) -> pd.DataFrame:
@@ -127,18 +132,25 @@ def three_level(seed: int = 3, n_districts: int = 22) -> pd.DataFrame:
     cw1 = np.round(rng.uniform(0.5, 2.0, n) * (1 + y), 3)
     cw2 = np.round(rng.uniform(0.5, 2.5, S)[school], 3)
     w3 = (rng.integers(1, 4, n_districts).astype(float) + (v > 0))[d_row]
-    return pd.DataFrame(dict(y=y, x=x, b=b, school=[f"s{k:03d}" for k in school],
-                             district=[f"d{k:02d}" for k in d_row],
-                             cw1=cw1, cw2=cw2, w3=w3))
+    return pd.DataFrame(
+        dict(
+            y=y,
+            x=x,
+            b=b,
+            school=[f"s{k:03d}" for k in school],
+            district=[f"d{k:02d}" for k in d_row],
+            cw1=cw1,
+            cw2=cw2,
+            w3=w3,
+        )
+    )
 
 
-@pytest.fixture(scope="module", params=[pytest.param(tuple(p.values), id=p.id)
-                                        for p in FAMILIES])
+@pytest.fixture(scope="module", params=[pytest.param(tuple(p.values), id=p.id) for p in FAMILIES])
 def fam(request):
     """(family, link, data) for each family of the identity tests."""
     family, link = request.param
-    return family, link, two_level(family, link, seed={"logit": 11, "probit": 12,
-                                                       "log": 13}[link])
+    return family, link, two_level(family, link, seed={"logit": 11, "probit": 12, "log": 13}[link])
 
 
 def fit(df, family, link, formula=RI, **kw):
@@ -175,7 +187,8 @@ def _close(a, b, what, tol=TOL, floor=1e-6):
     scale = max(float(np.max(np.abs(b), initial=0.0)), 1e-300)
     err = np.abs(a - b) / np.maximum(np.abs(b), floor * scale)
     assert np.max(err, initial=0.0) <= tol, (
-        f"{what} differ: max relative error {np.max(err):.3g}\n{a}\n{b}")
+        f"{what} differ: max relative error {np.max(err):.3g}\n{a}\n{b}"
+    )
 
 
 def assert_same_fit(a, b, *, bse: bool, llf_ratio: float = 1.0):
@@ -187,8 +200,7 @@ def assert_same_fit(a, b, *, bse: bool, llf_ratio: float = 1.0):
     _close(a.params, b.params, "params")
     va, vb = a.var_components, b.var_components
     keys = ["level", "group", "var1", "var2"]
-    pd.testing.assert_frame_equal(va[keys].reset_index(drop=True),
-                                  vb[keys].reset_index(drop=True))
+    pd.testing.assert_frame_equal(va[keys].reset_index(drop=True), vb[keys].reset_index(drop=True))
     _close(va["variance"], vb["variance"], "variances")
     assert (vb["variance"] > 1e-2).all(), "simulated variances should be well inside"
     if bse:
@@ -290,8 +302,7 @@ def test_scaling_top_level_weights_conditional(fam, c):
     """Conditional school weights times c: estimates, bse and random effects
     unchanged, llf times c."""
     family, link, df = fam
-    a = fit(df.assign(cw2=c * df["cw2"]), family, link, weights=["cw1", "cw2"],
-            cond_weights=True)
+    a = fit(df.assign(cw2=c * df["cw2"]), family, link, weights=["cw1", "cw2"], cond_weights=True)
     b = fit(df, family, link, weights=["cw1", "cw2"], cond_weights=True)
     assert_same_fit(a, b, bse=True, llf_ratio=c)
     assert_same_ranef(a, b)
@@ -302,8 +313,7 @@ def test_scaling_top_level_weights_unconditional(fam):
     """Unconditional weights: scaling the top level scales every weight below."""
     family, link, df = fam
     c = 2.5
-    a = fit(df.assign(cw1=c * df["cw1"], cw2=c * df["cw2"]), family, link,
-            weights=["cw1", "cw2"])
+    a = fit(df.assign(cw1=c * df["cw1"], cw2=c * df["cw2"]), family, link, weights=["cw1", "cw2"])
     b = fit(df, family, link, weights=["cw1", "cw2"])
     assert_same_fit(a, b, bse=True, llf_ratio=c)
 
@@ -324,12 +334,10 @@ def test_three_levels_top_weights_equal_repeated_districts():
     """Binomial, three levels: integer district weights equal districts (and
     their schools) repeated under new ids."""
     df = three_level()
-    a = fit(df, "binomial", "logit", THREE, weights=["cw1", "cw2", "w3"],
-            cond_weights=True)
+    a = fit(df, "binomial", "logit", THREE, weights=["cw1", "cw2", "w3"], cond_weights=True)
     counts = df.groupby("district")["w3"].first()
     rep = repeat_groups(df, "district", counts, relabel=("school",))
-    b = fit(rep, "binomial", "logit", THREE, weights=["cw1", "cw2", None],
-            cond_weights=True)
+    b = fit(rep, "binomial", "logit", THREE, weights=["cw1", "cw2", None], cond_weights=True)
     assert_same_fit(a, b, bse=False)
     assert_same_ranef(a, b, mapping=lambda idx: [s.split("#")[0] for s in idx])
 
@@ -360,8 +368,7 @@ def test_constant_offset_moves_only_the_intercept(family, link):
     assert abs(pa["Intercept"] - (pb["Intercept"] - c)) < 1e-7
     _close(pa.drop("Intercept"), pb.drop("Intercept"), "slopes", tol=1e-7)
     _close(a.llf, b.llf, "llf", tol=1e-8)
-    _close(a.var_components["variance"], b.var_components["variance"], "variances",
-           tol=1e-7)
+    _close(a.var_components["variance"], b.var_components["variance"], "variances", tol=1e-7)
     _close(a.bse, b.bse, "bse", tol=1e-6)
     # an array offset is the same as the column
     d = pywemix.mix(RI, df, offset=np.full(len(df), c), **kw)
@@ -369,9 +376,7 @@ def test_constant_offset_moves_only_the_intercept(family, link):
     _close(d.llf, a.llf, "array offset llf", tol=1e-10)
 
 
-@pytest.mark.parametrize("family, link", [
-    pytest.param("gaussian", None, id="gaussian"),
-    *FAMILIES])
+@pytest.mark.parametrize("family, link", [pytest.param("gaussian", None, id="gaussian"), *FAMILIES])
 def test_fitted_values_include_offset(family, link):
     """A constant offset leaves the fitted means unchanged (it is part of them);
     fittedvalues equal predict(newdata=data) and resid = y - fittedvalues."""
@@ -379,8 +384,9 @@ def test_fitted_values_include_offset(family, link):
     kw = dict(family=family, link=link, weights=["cw1", "cw2"])
     a = pywemix.mix(RI, df, offset="off", **kw)
     b = pywemix.mix(RI, df, **kw)
-    np.testing.assert_allclose(a.predict(df, type="link"), a.predict(type="link"),
-                               rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(
+        a.predict(df, type="link"), a.predict(type="link"), rtol=1e-8, atol=1e-8
+    )
     np.testing.assert_allclose(a.fittedvalues, a.predict(df), rtol=1e-8, atol=1e-8)
     np.testing.assert_allclose(a.resid, df["y"] - a.predict(df), rtol=1e-8, atol=1e-8)
     _close(a.fittedvalues, b.fittedvalues, "fittedvalues", tol=1e-6, floor=1.0)
@@ -398,8 +404,7 @@ def exposure_data():
     b = rng.integers(0, 2, n)
     t = rng.uniform(0.2, 8.0, n)
     y = rng.poisson(t * np.exp(-1.0 + 0.4 * x - 0.5 * b + u[g]))
-    df = pd.DataFrame(dict(y=y, x=x, b=b, school=[f"s{k:03d}" for k in g], t=t,
-                           logt=np.log(t)))
+    df = pd.DataFrame(dict(y=y, x=x, b=b, school=[f"s{k:03d}" for k in g], t=t, logt=np.log(t)))
     return df, {"Intercept": -1.0, "x": 0.4, "b": -0.5}, 0.3
 
 
@@ -431,8 +436,13 @@ def test_predict_uses_offset_of_new_rows(exposure_data, exposure_fit):
     r = exposure_fit
     new = df.iloc[:30].copy()
     base = r.predict(new, type="link")
-    _close(base.to_numpy(), r.predict(type="link").iloc[:30].to_numpy(),
-           "predict(newdata=fitted rows)", tol=1e-10, floor=1.0)
+    _close(
+        base.to_numpy(),
+        r.predict(type="link").iloc[:30].to_numpy(),
+        "predict(newdata=fitted rows)",
+        tol=1e-10,
+        floor=1.0,
+    )
     delta = np.linspace(-1.0, 2.0, len(new))
     moved = r.predict(new.assign(logt=new["logt"] + delta), type="link")
     np.testing.assert_allclose(moved - base, delta, rtol=0, atol=1e-10)
@@ -450,8 +460,9 @@ def test_predict_after_array_offset_needs_offset(exposure_data):
     with pytest.raises(ValueError, match="offset"):
         r.predict(new)
     p = r.predict(new, type="link", offset=sub["logt"].to_numpy()[:10])
-    _close(p.to_numpy(), r.predict(type="link").iloc[:10].to_numpy(), "predict",
-           tol=1e-10, floor=1.0)
+    _close(
+        p.to_numpy(), r.predict(type="link").iloc[:10].to_numpy(), "predict", tol=1e-10, floor=1.0
+    )
 
 
 @pytest.mark.parametrize("family", ["gaussian", "binomial", "poisson"])
@@ -485,10 +496,15 @@ def binary():
 def test_binomial_response_codings(binary, coding):
     df, ref = binary
     y = df["y"].to_numpy()
-    new = {"int": y.astype(np.int64), "float": y.astype(float), "bool": y.astype(bool),
-           "str": np.where(y == 1, "yes", "no"),
-           "categorical": pd.Categorical(np.where(y == 1, "pass", "fail"),
-                                         categories=["fail", "pass"])}[coding]
+    new = {
+        "int": y.astype(np.int64),
+        "float": y.astype(float),
+        "bool": y.astype(bool),
+        "str": np.where(y == 1, "yes", "no"),
+        "categorical": pd.Categorical(
+            np.where(y == 1, "pass", "fail"), categories=["fail", "pass"]
+        ),
+    }[coding]
     r = pywemix.mix(RI, df.assign(y=new), family="binomial", weights=["cw1", "cw2"])
     _close(r.params, ref.params, "params", tol=1e-10)
     _close(r.llf, ref.llf, "llf", tol=1e-10)
@@ -547,11 +563,14 @@ def test_poisson_rejects_non_counts():
         pywemix.mix(RI, df.assign(y=df["y"] > 0), family="poisson")
 
 
-@pytest.mark.parametrize("family, link, links", [
-    ("poisson", "logit", ["log"]),
-    ("binomial", "log", ["logit", "probit", "cloglog"]),
-    ("gaussian", "logit", ["identity"]),
-])
+@pytest.mark.parametrize(
+    "family, link, links",
+    [
+        ("poisson", "logit", ["log"]),
+        ("binomial", "log", ["logit", "probit", "cloglog"]),
+        ("gaussian", "logit", ["identity"]),
+    ],
+)
 def test_link_the_family_lacks(binary, family, link, links):
     df, _ = binary
     with pytest.raises(ValueError) as info:
@@ -575,8 +594,9 @@ def test_cloglog_runs(binary):
     assert r.converged and r.link == "cloglog"
     assert np.isfinite(r.llf) and r.llf != ref.llf
     mu = r.predict(df.iloc[:10])
-    np.testing.assert_allclose(mu, -np.expm1(-np.exp(r.predict(df.iloc[:10], type="link"))),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        mu, -np.expm1(-np.exp(r.predict(df.iloc[:10], type="link"))), rtol=1e-12
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -595,13 +615,15 @@ def test_binomial_predictions(link, inv):
     # newdata equal to the data gives the same
     pn = r.predict(df)
     np.testing.assert_allclose(pn, p, rtol=1e-10)
-    np.testing.assert_allclose(r.predict(df, type="link"), r.predict(type="link"),
-                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        r.predict(df, type="link"), r.predict(type="link"), rtol=1e-10, atol=1e-12
+    )
     # the link scale: fixed part plus the school's mode
     modes = r.ranef()["school"].iloc[:, 0]
     fixed = r.params["Intercept"] + r.params["x"] * df["x"] + r.params["b"] * df["b"]
-    np.testing.assert_allclose(r.predict(type="link"),
-                               fixed + modes.loc[df["school"]].to_numpy(), atol=1e-10)
+    np.testing.assert_allclose(
+        r.predict(type="link"), fixed + modes.loc[df["school"]].to_numpy(), atol=1e-10
+    )
 
 
 def test_poisson_fitted_and_resid():
@@ -612,8 +634,7 @@ def test_poisson_fitted_and_resid():
     np.testing.assert_allclose(r.resid, df["y"] - r.fittedvalues, atol=1e-12)
 
 
-@pytest.mark.parametrize("ids", [
-    "int", "str"])
+@pytest.mark.parametrize("ids", ["int", "str"])
 def test_new_groups_need_allow_new_levels(ids):
     df = two_level("binomial", "logit", seed=53)
     if ids == "int":
@@ -628,10 +649,8 @@ def test_new_groups_need_allow_new_levels(ids):
     eta = r.predict(new, type="link", allow_new_levels=True)
     fixed = r.params["Intercept"] + r.params["x"] * new["x"] + r.params["b"] * new["b"]
     np.testing.assert_allclose(eta, fixed, atol=1e-12)
-    np.testing.assert_allclose(r.predict(new, allow_new_levels=True), expit(fixed),
-                               rtol=1e-12)
-    np.testing.assert_allclose(r.predict(new, type="link", include_random=False), fixed,
-                               atol=1e-12)
+    np.testing.assert_allclose(r.predict(new, allow_new_levels=True), expit(fixed), rtol=1e-12)
+    np.testing.assert_allclose(r.predict(new, type="link", include_random=False), fixed, atol=1e-12)
     # mixing known and new groups: known ones keep their modes
     mixed = pd.concat([df.iloc[:5], new.iloc[:5]])
     em = r.predict(mixed, type="link", allow_new_levels=True).to_numpy()
@@ -671,9 +690,10 @@ def test_laplace_differs_slightly(family, link):
     assert np.all(np.isfinite(a.bse))
 
 
-@pytest.mark.parametrize("n_quad, exc", [(0, ValueError), (-1, ValueError),
-                                          (2.5, TypeError), (True, TypeError),
-                                          ("5", TypeError)])
+@pytest.mark.parametrize(
+    "n_quad, exc",
+    [(0, ValueError), (-1, ValueError), (2.5, TypeError), (True, TypeError), ("5", TypeError)],
+)
 def test_bad_n_quad(binary, n_quad, exc):
     df, _ = binary
     with pytest.raises(exc, match="n_quad"):
@@ -685,8 +705,7 @@ def test_zero_variance_warns(family, link):
     """Identical schools (same rows in each) have no between-school variation:
     the variance estimate is zero, with a BoundaryWarning and a usable fit."""
     one = two_level(family, link, seed=71, n_groups=1, sizes=(12, 13)).drop(columns="school")
-    df = pd.concat([one.assign(school=f"s{k:02d}") for k in range(25)],
-                   ignore_index=True)
+    df = pd.concat([one.assign(school=f"s{k:02d}") for k in range(25)], ignore_index=True)
     with pytest.warns(pywemix.BoundaryWarning, match="school"):
         r = pywemix.mix(RI, df, family=family, link=link)
     assert r.var_components["variance"].iloc[0] < 1e-6
@@ -739,8 +758,7 @@ def test_separation_by_a_continuous_predictor_warns(link):
     rng = np.random.default_rng(5)
     g = np.repeat(np.arange(40), 10)
     x = rng.normal(size=g.size)
-    df = pd.DataFrame({"y": (x > 0.2).astype(int), "x": x, "z": rng.normal(size=g.size),
-                       "g": g})
+    df = pd.DataFrame({"y": (x > 0.2).astype(int), "x": x, "z": rng.normal(size=g.size), "g": g})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         r = pywemix.mix("y ~ x + z + (1|g)", df, family="binomial", link=link)
@@ -779,14 +797,19 @@ def _probit_derivs_by_outcome(y, eta):
     ``s = 2y - 1`` rewrite): log Phi(eta) for y = 1 and log Phi(-eta) for
     y = 0, with the inverse Mills ratios r1, r0 of each."""
     from scipy.special import log_ndtr
+
     lp, lq = log_ndtr(eta), log_ndtr(-eta)
     logphi = -0.5 * eta * eta - 0.5 * np.log(2 * np.pi)
     r1, r0 = np.exp(logphi - lp), np.exp(logphi - lq)
-    return (y * lp + (1 - y) * lq,
-            y * r1 - (1 - y) * r0,
-            -y * r1 * (eta + r1) - (1 - y) * r0 * (r0 - eta),
-            (y * r1 * ((eta + r1) * (eta + 2 * r1) - 1)
-             - (1 - y) * r0 * ((r0 - eta) * (2 * r0 - eta) - 1)))
+    return (
+        y * lp + (1 - y) * lq,
+        y * r1 - (1 - y) * r0,
+        -y * r1 * (eta + r1) - (1 - y) * r0 * (r0 - eta),
+        (
+            y * r1 * ((eta + r1) * (eta + 2 * r1) - 1)
+            - (1 - y) * r0 * ((r0 - eta) * (2 * r0 - eta) - 1)
+        ),
+    )
 
 
 def test_probit_derivatives_match_per_outcome_formulas_and_differences():
@@ -794,6 +817,7 @@ def test_probit_derivatives_match_per_outcome_formulas_and_differences():
     1e-14 (relative) over eta in [-40, 40], each derivative matches a central
     difference of the one below, and order 0/2 agree with order 3."""
     from pywemix.objective.families import Binomial
+
     fam = Binomial("probit")
     eta = np.linspace(-40, 40, 4001)
     for y in (np.zeros_like(eta), np.ones_like(eta)):
@@ -825,6 +849,7 @@ def test_logit_derivatives_equal_the_two_outcome_formula(order):
     textbook ``y log(mu) + (1 - y) log(1 - mu)`` written with the two
     stable logs, and their derivatives."""
     from pywemix.objective.families import Binomial
+
     rng = np.random.default_rng(7)
     y = (rng.random((400, 1, 1)) < 0.4).astype(float)
     eta = rng.normal(0, 4, (400, 3, 5))
@@ -848,6 +873,7 @@ def test_poisson_log_factorials_are_kept_per_array_not_mixed_up():
     from scipy.special import gammaln
 
     from pywemix.objective.families import Poisson
+
     fam = Poisson()
     y1 = np.arange(6.0)[:, None]
     y2 = np.arange(6.0)[::-1].copy()[:, None]
@@ -856,4 +882,5 @@ def test_poisson_log_factorials_are_kept_per_array_not_mixed_up():
         ll = fam.derivs(y, eta, order=0)[0]
         assert np.array_equal(ll, y * eta - np.exp(eta) - gammaln(y + 1))
     import pickle
+
     assert pickle.loads(pickle.dumps(fam))._log_factorials == {}

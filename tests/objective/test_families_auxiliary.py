@@ -12,6 +12,7 @@ three levels; and brute-force integration of the weighted pseudo-likelihood
 and an independent weighted Laplace approximation against the Laplace
 objective.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,13 +36,19 @@ def _fd(f, x, h=1e-5):
 def _cases():
     """(family bound to its parameters, responses, linear predictors)."""
     mu = np.exp(ETA)
-    yield (NegativeBinomial(dispersion=2.0),
-           RNG.negative_binomial(2, 2 / (2 + mu)).astype(float), ETA)
+    yield (
+        NegativeBinomial(dispersion=2.0),
+        RNG.negative_binomial(2, 2 / (2 + mu)).astype(float),
+        ETA,
+    )
     yield Gamma("log", 0.5), RNG.gamma(2, mu / 2), ETA
     yield Gamma("inverse", 0.5), RNG.gamma(2, 1 / (np.abs(ETA) + 0.5) / 2), np.abs(ETA) + 0.5
     for link in ("logit", "probit"):
-        yield (Ordinal(link, [1, 2, 3, 4], [-1.0, 0.2, 1.5]),
-               RNG.integers(0, 4, ETA.size).astype(float), 3 * ETA)
+        yield (
+            Ordinal(link, [1, 2, 3, 4], [-1.0, 0.2, 1.5]),
+            RNG.integers(0, 4, ETA.size).astype(float),
+            3 * ETA,
+        )
 
 
 @pytest.mark.parametrize("case", list(_cases()), ids=lambda c: repr(c))
@@ -49,49 +56,68 @@ def test_derivatives_in_eta_and_in_the_parameters(case):
     fam, y, eta = case
     ll, d1, d2, d3 = fam.derivs(y, eta, order=3)
     for k, d in enumerate((d1, d2, d3)):
-        np.testing.assert_allclose(_fd(lambda e: fam.derivs(y, e, order=3)[k], eta), d,  # noqa: B023 (called within this iteration)
-                                   rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(
+            _fd(lambda e, k=k: fam.derivs(y, e, order=3)[k], eta),
+            d,
+            rtol=1e-6,
+            atol=1e-7,
+        )
     la, l1a, l2a, laa = fam.aux_derivs(y, eta)
     values = fam.aux
     for j in range(len(values)):
+
         def at(t, part, j=j):
             v = values.copy()
             v[j] = t
             return part(fam.with_aux(v))
-        for got, part in ((la, lambda f: f.derivs(y, eta)[0]),
-                          (l1a, lambda f: f.derivs(y, eta)[1]),
-                          (l2a, lambda f: f.derivs(y, eta)[2]),
-                          (laa[..., j], lambda f: f.aux_derivs(y, eta)[0])):
+
+        for got, part in (
+            (la, lambda f: f.derivs(y, eta)[0]),
+            (l1a, lambda f: f.derivs(y, eta)[1]),
+            (l2a, lambda f: f.derivs(y, eta)[2]),
+            (laa[..., j], lambda f: f.aux_derivs(y, eta)[0]),
+        ):
             want = _fd(lambda t: at(t, part), values[j])  # noqa: B023 (called within this iteration)
-            np.testing.assert_allclose(got if got.ndim == want.ndim else got[..., j], want,
-                                       rtol=1e-6, atol=1e-7)
+            np.testing.assert_allclose(
+                got if got.ndim == want.ndim else got[..., j], want, rtol=1e-6, atol=1e-7
+            )
 
 
 def test_log_densities_are_scipys():
     mu = np.exp(ETA)
     y = RNG.negative_binomial(2.5, 2.5 / (2.5 + mu)).astype(float)
-    np.testing.assert_allclose(NegativeBinomial(dispersion=2.5).loglik(y, ETA),
-                               stats.nbinom.logpmf(y, 2.5, 2.5 / (2.5 + mu)), rtol=1e-12)
+    np.testing.assert_allclose(
+        NegativeBinomial(dispersion=2.5).loglik(y, ETA),
+        stats.nbinom.logpmf(y, 2.5, 2.5 / (2.5 + mu)),
+        rtol=1e-12,
+    )
     y = RNG.gamma(3.0, mu / 3)
-    np.testing.assert_allclose(Gamma("log", 1 / 3).loglik(y, ETA),
-                               stats.gamma.logpdf(y, 3.0, scale=mu / 3), rtol=1e-12)
+    np.testing.assert_allclose(
+        Gamma("log", 1 / 3).loglik(y, ETA), stats.gamma.logpdf(y, 3.0, scale=mu / 3), rtol=1e-12
+    )
     fam = Ordinal("probit", ["a", "b", "c"], [-0.5, 0.7])
     y = RNG.integers(0, 3, ETA.size)
     cum = stats.norm.cdf(np.array([-0.5, 0.7])[None, :] - ETA[:, None])
     probs = np.diff(np.c_[np.zeros(ETA.size), cum, np.ones(ETA.size)], axis=1)
-    np.testing.assert_allclose(fam.loglik(y.astype(float), ETA),
-                               np.log(probs[np.arange(ETA.size), y]), rtol=1e-12)
+    np.testing.assert_allclose(
+        fam.loglik(y.astype(float), ETA), np.log(probs[np.arange(ETA.size), y]), rtol=1e-12
+    )
     np.testing.assert_allclose(fam.probabilities(ETA), probs, rtol=1e-12)
     trials = RNG.integers(0, 7, ETA.size)
     s = RNG.binomial(trials, 0.4)
     yt = np.c_[s, trials].astype(float)
     for link in ("logit", "probit", "cloglog"):
         b = Binomial(link)
-        np.testing.assert_allclose(b.loglik(yt, ETA),
-                                   stats.binom.logpmf(s, trials, b.mean(ETA)), rtol=1e-10)
+        np.testing.assert_allclose(
+            b.loglik(yt, ETA), stats.binom.logpmf(s, trials, b.mean(ETA)), rtol=1e-10
+        )
         d1 = b.derivs(yt, ETA)[1]
-        np.testing.assert_allclose(_fd(lambda e: b.loglik(yt, e), ETA), d1, rtol=1e-6,  # noqa: B023 (called within this iteration)
-                                   atol=1e-8)
+        np.testing.assert_allclose(
+            _fd(lambda e, b=b: b.loglik(yt, e), ETA),
+            d1,
+            rtol=1e-6,
+            atol=1e-8,
+        )
 
 
 def test_ordinal_tails_stay_finite():
@@ -101,18 +127,21 @@ def test_ordinal_tails_stay_finite():
     np.testing.assert_allclose(ll[:2], [-61.0, -61.0], rtol=1e-12)
 
 
-@pytest.mark.parametrize("fam", [Ordinal("logit", list("abcde")), NegativeBinomial(),
-                                 Gamma()], ids=repr)
+@pytest.mark.parametrize(
+    "fam", [Ordinal("logit", list("abcde")), NegativeBinomial(), Gamma()], ids=repr
+)
 def test_unconstrained_parameters_and_their_derivatives(fam):
     a = RNG.normal(size=fam.n_aux)
     values, J, D2 = fam.natural(a)
     np.testing.assert_allclose(fam.unconstrained(values), a, rtol=1e-12)
     for j in range(len(a)):
         e = np.eye(len(a))[j] * 1e-5
-        np.testing.assert_allclose((fam.natural(a + e)[0] - fam.natural(a - e)[0]) / 2e-5,
-                                   J[:, j], rtol=1e-7)
-        np.testing.assert_allclose((fam.natural(a + e)[1] - fam.natural(a - e)[1]) / 2e-5,
-                                   D2[:, :, j], atol=1e-7)
+        np.testing.assert_allclose(
+            (fam.natural(a + e)[0] - fam.natural(a - e)[0]) / 2e-5, J[:, j], rtol=1e-7
+        )
+        np.testing.assert_allclose(
+            (fam.natural(a + e)[1] - fam.natural(a - e)[1]) / 2e-5, D2[:, :, j], atol=1e-7
+        )
     with pytest.raises(ValueError):
         fam.unconstrained(-np.abs(values) if fam.n_aux == 1 else values[::-1])
 
@@ -120,16 +149,23 @@ def test_unconstrained_parameters_and_their_derivatives(fam):
 def _objective(family, link, response, formula, n_quad, seed=11):
     df = family_data(seed, n_groups=9, sizes=(5, 9), slope=True)
     fam = get_family(family, link)
-    design = build_design(f"{response} ~ {formula}", df,
-                          ["w1", "w2", "w3"] if "(1|d)" in formula else ["w1", "w2"],
-                          cond_weights=True, family=fam)
+    design = build_design(
+        f"{response} ~ {formula}",
+        df,
+        ["w1", "w2", "w3"] if "(1|d)" in formula else ["w1", "w2"],
+        cond_weights=True,
+        family=fam,
+    )
     return make_objective(design, fam, n_quad=n_quad).function
 
 
 def _phi(obj, seed=3):
     rng = np.random.default_rng(seed)
-    a = obj.base_family.unconstrained(obj.base_family.aux_start(
-        obj.y, np.ones(len(obj.y)), obj.w1)) if obj.k else np.zeros(0)
+    a = (
+        obj.base_family.unconstrained(obj.base_family.aux_start(obj.y, np.ones(len(obj.y)), obj.w1))
+        if obj.k
+        else np.zeros(0)
+    )
     beta = 0.2 * rng.normal(size=obj.p)
     if obj.base_family.link == "inverse":  # mu = 1 / eta needs eta > 0 at u = 0
         beta[0], beta[1:] = 1.0, 0.1 * beta[1:]
@@ -143,9 +179,13 @@ def test_laplace_exact_gradient(case, formula):
     phi = _phi(obj)
     ev = obj.evaluate(phi)
     h = 1e-6 * np.maximum(np.abs(phi), 1.0)
-    fd = np.array([(obj.evaluate(phi + e, derivs=False).llf
-                    - obj.evaluate(phi - e, derivs=False).llf) / (2 * e[k])
-                   for k, e in enumerate(np.diag(h))])
+    fd = np.array(
+        [
+            (obj.evaluate(phi + e, derivs=False).llf - obj.evaluate(phi - e, derivs=False).llf)
+            / (2 * e[k])
+            for k, e in enumerate(np.diag(h))
+        ]
+    )
     np.testing.assert_allclose(ev.grad, fd, rtol=1e-6, atol=1e-6 * np.max(np.abs(fd)))
     np.testing.assert_allclose(obj.wg[-1] @ ev.group_grad, ev.grad, rtol=1e-12, atol=1e-10)
 
@@ -172,8 +212,7 @@ def _small(case, three=False):
     family, link, response = case
     formula = f"{response} ~ x + (1|g)" + (" + (1|d)" if three else "")
     weights = ["w1", "w2", "w3"] if three else ["w1", "w2"]
-    design = build_design(formula, df, weights, cond_weights=True,
-                          family=get_family(family, link))
+    design = build_design(formula, df, weights, cond_weights=True, family=get_family(family, link))
     fam = get_family(family, link).for_design(design)
     return design, fam
 
@@ -182,14 +221,17 @@ def _row_loglik(design, fam, phi):
     """``u -> weighted log density`` of each level-2 group's rows at the
     random intercepts ``u`` (the group's own, and its district's)."""
     p, k = design.X.shape[1], fam.n_aux
-    bound = fam.with_aux(fam.natural(phi[p:p + k])[0])
+    bound = fam.with_aux(fam.natural(phi[p : p + k])[0])
     base = design.X @ phi[:p] + design.offset
 
     def loglik(j, u):
-        rows = slice(design.levels[0].starts[j], design.levels[0].starts[j + 1]
-                     if j + 1 < design.levels[0].n_groups else len(base))
+        rows = slice(
+            design.levels[0].starts[j],
+            design.levels[0].starts[j + 1] if j + 1 < design.levels[0].n_groups else len(base),
+        )
         value = float(design.w1[rows] @ bound.loglik(design.y[rows], base[rows] + u))
         return -np.inf if np.isnan(value) else value  # outside the mean's domain: f = 0
+
     return loglik
 
 
@@ -206,8 +248,14 @@ def test_two_levels_equal_brute_force_integration(case):
     for j in range(design.levels[0].n_groups):
         peak = optimize.minimize_scalar(lambda u: -loglik(j, u) - stats.norm.logpdf(u, 0, sd))  # noqa: B023 (called within this iteration)
         c = -peak.fun
-        val = integrate.quad(lambda u: np.exp(loglik(j, u) + stats.norm.logpdf(u, 0, sd) - c),  # noqa: B023 (called within this iteration)
-                             -np.inf, np.inf, epsabs=0, epsrel=1e-12, limit=200)[0]
+        val = integrate.quad(
+            lambda u: np.exp(loglik(j, u) + stats.norm.logpdf(u, 0, sd) - c),  # noqa: B023 (called within this iteration)
+            -np.inf,
+            np.inf,
+            epsabs=0,
+            epsrel=1e-12,
+            limit=200,
+        )[0]
         total += design.wg[0][j] * (c + np.log(val))
     assert obj.evaluate(phi, derivs=False).llf == pytest.approx(total, rel=1e-9, abs=1e-9)
 
@@ -226,17 +274,27 @@ def test_three_levels_equal_nested_brute_force_integration(case):
     def log_school(j, ud):
         f = lambda u: loglik(j, u + ud) + stats.norm.logpdf(u, 0, sd_g)  # noqa: E731
         c = -optimize.minimize_scalar(lambda u: -f(u)).fun
-        return c + np.log(integrate.quad(lambda u: np.exp(f(u) - c), -np.inf, np.inf,
-                                         epsabs=0, epsrel=1e-11)[0])
+        return c + np.log(
+            integrate.quad(lambda u: np.exp(f(u) - c), -np.inf, np.inf, epsabs=0, epsrel=1e-11)[0]
+        )
 
     total = 0.0
     for dd in range(district.n_groups):
         kids = np.flatnonzero(school.parent == dd)
-        f = lambda ud: (sum(design.wg[0][j] * log_school(j, ud) for j in kids)  # noqa: B023, E731 (called within this iteration)
-                        + stats.norm.logpdf(ud, 0, sd_d))
-        c = -optimize.minimize_scalar(lambda u: -f(u)).fun  # noqa: B023 (called within this iteration)
-        val = integrate.quad(lambda u: np.exp(f(u) - c), -8 * sd_d, 8 * sd_d, epsabs=0,  # noqa: B023 (called within this iteration)
-                             epsrel=1e-10)[0]
+
+        def f(ud, kids=kids):
+            return sum(design.wg[0][j] * log_school(j, ud) for j in kids) + stats.norm.logpdf(
+                ud, 0, sd_d
+            )
+
+        c = -optimize.minimize_scalar(lambda u, f=f: -f(u)).fun
+        val = integrate.quad(
+            lambda u, f=f, c=c: np.exp(f(u) - c),
+            -8 * sd_d,
+            8 * sd_d,
+            epsabs=0,
+            epsrel=1e-10,
+        )[0]
         total += design.wg[1][dd] * (c + np.log(val))
     assert obj.evaluate(phi, derivs=False).llf == pytest.approx(total, rel=1e-7)
 

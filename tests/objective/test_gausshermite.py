@@ -5,6 +5,7 @@ most 2n - 1 in each coordinate exactly against exp(-|x|^2); the moments are
 known in closed form: int x^k exp(-x^2) dx = Gamma((k + 1)/2) for even k, 0 for
 odd k.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -22,16 +23,16 @@ def moment_1d(k: int) -> float:
 
 def weights(nodes, logw):
     """The grid stores log(w) + |x|^2; recover the Gauss-Hermite weights."""
-    return np.exp(logw - np.sum(nodes ** 2, axis=1))
+    return np.exp(logw - np.sum(nodes**2, axis=1))
 
 
 @pytest.mark.parametrize("q", [1, 2, 3])
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 8])
 def test_node_count_and_shape(n, q):
     nodes, logw = grid(n, q)
-    assert nodes.shape == (n ** q, q)
-    assert logw.shape == (n ** q,)
-    assert len({tuple(x) for x in nodes}) == n ** q
+    assert nodes.shape == (n**q, q)
+    assert logw.shape == (n**q,)
+    assert len({tuple(x) for x in nodes}) == n**q
 
 
 @pytest.mark.parametrize("q", [1, 2, 3])
@@ -44,7 +45,7 @@ def test_monomials_below_degree_2n_are_exact(n, q):
     # for q = 3 a spread of them, to keep the test quick)
     exps = list(itertools.product(range(max_deg + 1), repeat=q))
     if q == 3 and len(exps) > 300:
-        exps = exps[::max(1, len(exps) // 300)]
+        exps = exps[:: max(1, len(exps) // 300)]
     for e in exps:
         f = np.prod(nodes ** np.array(e), axis=1)
         exact = np.prod([moment_1d(k) for k in e])
@@ -64,8 +65,11 @@ def test_total_mass_and_polynomials(q):
     if q == 1:
         exact = 3 * sqrt(pi) + moment_1d(6) + moment_1d(6)
     else:
-        exact = (3 * pi ** (q / 2) + moment_1d(2) * moment_1d(4) * pi ** ((q - 2) / 2)
-                 + moment_1d(6) * pi ** ((q - 1) / 2))
+        exact = (
+            3 * pi ** (q / 2)
+            + moment_1d(2) * moment_1d(4) * pi ** ((q - 2) / 2)
+            + moment_1d(6) * pi ** ((q - 1) / 2)
+        )
     assert w @ f == pytest.approx(exact, rel=1e-12)
 
 

@@ -1,6 +1,7 @@
 """The Gaussian objective (pywemix.objective.gaussian): the profiled criterion
 is the full log-likelihood at the closed-form estimates, the fixed-effects
 solve is generalised least squares, batched evaluations equal single ones."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,9 @@ from conftest import small_random_intercept
 # unscaled level-1 weights are deliberate (WeMix's default, as the references
 # use) and the unscaled-weight warning is not what they are about (it is
 # tested in tests/design/test_scaling.py).
-pytestmark = pytest.mark.filterwarnings("ignore:the level-1 weights vary within:"
-                                        "pywemix.WeightWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:the level-1 weights vary within:pywemix.WeightWarning"
+)
 
 
 def _objective(formula="y ~ x + (1 + x|g)", seed=3):
@@ -78,8 +80,7 @@ def test_beta_is_stationary_for_the_group_scores():
     pf = obj.profiled(theta)
     covs = [pf.sigma2 * T for T in obj.structure.relative_cov(theta)]
     scores = obj.beta_scores(pf.beta, pf.sigma2, covs).sum(axis=0)
-    assert np.max(np.abs(scores)) < 1e-9 * np.max(np.abs(obj.beta_information(pf.sigma2,
-                                                                               covs)))
+    assert np.max(np.abs(scores)) < 1e-9 * np.max(np.abs(obj.beta_information(pf.sigma2, covs)))
 
 
 def test_conditional_variances_by_hand():

@@ -14,6 +14,7 @@ deterministic unequal conditional weights at every level: level 1
 ``0.5 + (student mod 4) / 2``, schools ``1 + (school mod 3)``, districts
 ``1 + (district mod 2) / 2``; the level-1 weights are multiplied by the scale.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -34,8 +35,9 @@ from pywemix.objective.twolevel import TwoLevelProfile
 # unscaled level-1 weights are deliberate (WeMix's default, as the references
 # use) and the unscaled-weight warning is not what they are about (it is
 # tested in tests/design/test_scaling.py).
-pytestmark = pytest.mark.filterwarnings("ignore:the level-1 weights vary within:"
-                                        "pywemix.WeightWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:the level-1 weights vary within:pywemix.WeightWarning"
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "structures.csv"
 SCALES = [1e-2, 1.0, 1e2, 1e4]
@@ -61,7 +63,8 @@ def _points(design, obj, reml):
     """The start, a perturbed point and the optimum of theta."""
     start = obj.structure.theta_start()
     perturbed = start + np.linspace(-0.3, 0.4, len(start)) * np.where(
-        obj.structure.theta_is_diag(), 0.5, 1.0)
+        obj.structure.theta_is_diag(), 0.5, 1.0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         optimum = np.asarray(optimize(make_objective(design, None, reml=reml)).theta)
@@ -81,6 +84,7 @@ def _central(f, x, rel_step=3e-3):
 
         def d(k):
             return (np.asarray(f(x + k * e)) - np.asarray(f(x - k * e))) / (2 * k * h)  # noqa: B023 (called within this iteration)
+
         cols.append((4 * d(1) - d(2)) / 3)
     return np.stack(cols, axis=-1)
 

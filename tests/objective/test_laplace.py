@@ -11,6 +11,7 @@
 * A quadratic log density: the weighted construction is WeMix's nested
   weighted likelihood, computed independently by nested quadrature.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,9 @@ from conftest import quiet_mix, rel
 # unscaled level-1 weights are deliberate (WeMix's default, as the references
 # use) and the unscaled-weight warning is not what they are about (it is
 # tested in tests/design/test_scaling.py).
-pytestmark = pytest.mark.filterwarnings("ignore:the level-1 weights vary within:"
-                                        "pywemix.WeightWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:the level-1 weights vary within:pywemix.WeightWarning"
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 REF = json.loads((DATA / "lme4_laplace.json").read_text())
@@ -54,8 +56,9 @@ def _formula(ref):
 
 def _objective(df, formula, family="binomial", link=None, weights=None, offset=None):
     fam = get_family(family, link)
-    d = build_design(formula, df, weights, cond_weights=weights is not None, family=fam,
-                     offset=offset)
+    d = build_design(
+        formula, df, weights, cond_weights=weights is not None, family=fam, offset=offset
+    )
     return LaplaceObjective(d, CovarianceStructure.from_design(d), fam), d
 
 
@@ -100,8 +103,14 @@ def test_fit_equals_glmer(three, name):
     ref = REF[name]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        res = pywemix.mix(_formula(ref), three, family=ref["family"], link=ref["link"],
-                          offset=ref["offset"], n_quad=1)
+        res = pywemix.mix(
+            _formula(ref),
+            three,
+            family=ref["family"],
+            link=ref["link"],
+            offset=ref["offset"],
+            n_quad=1,
+        )
     assert res.converged
     assert rel(res.llf, ref["llf"]) < 1e-6
     assert res.llf >= ref["llf"] - 1e-8 * abs(ref["llf"])
@@ -123,6 +132,7 @@ def test_issue_case_is_fast(three):
     """The issue's three-level case takes less time than glmer (0.3-1.3 s; the
     fit takes about 0.15 s). CPU time, as test machines may be loaded."""
     import time
+
     ref = REF["three_logit"]
     t = time.process_time()
     res = quiet_mix(_formula(ref), three, family="binomial", n_quad=1)
@@ -160,8 +170,9 @@ GRADIENT_CASES = [
 
 @pytest.mark.parametrize("formula,family,link,offset", GRADIENT_CASES)
 @pytest.mark.parametrize("scale_top,scale_w1", [(1.0, 1.0), (1e-2, 1.0), (1e4, 1e3)])
-def test_exact_gradient_equals_finite_differences(three, formula, family, link, offset,
-                                                  scale_top, scale_w1):
+def test_exact_gradient_equals_finite_differences(
+    three, formula, family, link, offset, scale_top, scale_w1
+):
     df = _weighted(three, scale_top, scale_w1)
     obj, d = _objective(df, formula, family, link, W3, offset)
     rng = np.random.default_rng(1)
@@ -174,8 +185,9 @@ def test_exact_gradient_equals_finite_differences(three, formula, family, link, 
         # per top group: values and gradients, which add up to the totals
         fdg = _fd(lambda x: obj.evaluate(x, derivs=False).group_A, phi)
         assert np.max(np.abs(ev.group_grad - fdg)) < 1e-7 * np.max(np.abs(ev.group_A))
-        np.testing.assert_allclose(obj.wg[-1] @ ev.group_grad, ev.grad, rtol=1e-12,
-                                   atol=1e-12 * scale)
+        np.testing.assert_allclose(
+            obj.wg[-1] @ ev.group_grad, ev.grad, rtol=1e-12, atol=1e-12 * scale
+        )
         assert abs(obj.wg[-1] @ ev.group_A - ev.llf) < 1e-12 * scale
 
 
@@ -183,8 +195,13 @@ def test_exact_gradient_equals_finite_differences(three, formula, family, link, 
 def test_exact_gradient_four_levels(three, link):
     """Slopes at levels 2 and 3 below a fourth level, weights at all four."""
     df = three[three["district"] <= 12].assign(w4=lambda d: 1.0 + d["region"] % 3)
-    obj, _ = _objective(df, "slope ~ x + (1 + x|school) + (1 + x|district) + (1|region)",
-                        "binomial", link, W3 + ["w4"])
+    obj, _ = _objective(
+        df,
+        "slope ~ x + (1 + x|school) + (1 + x|district) + (1|region)",
+        "binomial",
+        link,
+        W3 + ["w4"],
+    )
     phi = np.random.default_rng(3).normal(0, 0.4, obj.P)
     ev = obj.evaluate(phi)
     fd = _fd(lambda x: obj.evaluate(x, derivs=False).llf, phi)
@@ -218,13 +235,13 @@ def test_optimum_is_stationary_and_restart_returns(three, scale_top):
     assert np.max(np.abs(exact - fd)) < 1e-7 * abs(res.llf)
     rng = np.random.default_rng(4)
     start = phi + rng.normal(0, 0.2, len(phi))
-    again = quiet_mix(formula, df, W3, cond_weights=True, family="binomial", n_quad=1,
-                      start=start)
+    again = quiet_mix(formula, df, W3, cond_weights=True, family="binomial", n_quad=1, start=start)
     assert rel(again.llf, res.llf) < 1e-10
     np.testing.assert_allclose(again.optimization.x, phi, rtol=1e-5, atol=1e-6)
     if scale_top != 1.0:  # top weights scale the pseudo-likelihood, not the estimates
-        base = quiet_mix(formula, _weighted(three), W3, cond_weights=True,
-                         family="binomial", n_quad=1)
+        base = quiet_mix(
+            formula, _weighted(three), W3, cond_weights=True, family="binomial", n_quad=1
+        )
         assert rel(res.llf, scale_top * base.llf) < 1e-9
         np.testing.assert_allclose(base.optimization.x, phi, rtol=1e-5, atol=1e-6)
 
@@ -251,18 +268,22 @@ def test_integer_weights_equal_repeated_rows_and_groups(three):
     rng = np.random.default_rng(7)
     df = three[three["district"] <= 6].copy()
     df["iw1"] = rng.integers(1, 4, len(df))
-    df["iw2"] = df["school"].map(dict(zip(df["school"].unique(),
-                                          rng.integers(1, 3, df["school"].nunique()))))
-    df["iw3"] = df["district"].map(dict(zip(df["district"].unique(),
-                                            rng.integers(1, 3, df["district"].nunique()))))
+    df["iw2"] = df["school"].map(
+        dict(zip(df["school"].unique(), rng.integers(1, 3, df["school"].nunique())))
+    )
+    df["iw3"] = df["district"].map(
+        dict(zip(df["district"].unique(), rng.integers(1, 3, df["district"].nunique())))
+    )
     formula = "slope ~ x + (1 + x|school) + (1|district)"
-    a = quiet_mix(formula, df, ["iw1", "iw2", "iw3"], cond_weights=True,
-                  family="binomial", n_quad=1)
+    a = quiet_mix(
+        formula, df, ["iw1", "iw2", "iw3"], cond_weights=True, family="binomial", n_quad=1
+    )
     b = quiet_mix(formula, _expand(df), family="binomial", n_quad=1)
     assert rel(a.llf, b.llf) < 1e-10
     np.testing.assert_allclose(a.params, b.params, rtol=1e-6)
-    np.testing.assert_allclose(a.var_components["variance"], b.var_components["variance"],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        a.var_components["variance"], b.var_components["variance"], rtol=1e-5
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -306,10 +327,12 @@ def test_fit_on_the_boundary_is_the_glm(three):
     glmer finds: -2040.29780825), and the Laplace log-likelihood is the GLM's."""
     from scipy.optimize import minimize
     from scipy.special import log_expit
+
     y = np.random.default_rng(2).permutation(three["pass"].to_numpy())
     df = three.assign(perm=y)
-    res = quiet_mix("perm ~ x + sex + (1 + x|school) + (1|district)", df,
-                    family="binomial", n_quad=1)
+    res = quiet_mix(
+        "perm ~ x + sex + (1 + x|school) + (1|district)", df, family="binomial", n_quad=1
+    )
     assert res.converged
     assert res.var_components["variance"].abs().max() < 1e-6
     X = np.c_[np.ones(len(df)), df["x"], (df["sex"] == "M").astype(float)]
@@ -317,6 +340,7 @@ def test_fit_on_the_boundary_is_the_glm(three):
     def nll(b):
         eta = X @ b
         return -np.sum(y * log_expit(eta) + (1 - y) * log_expit(-eta))
+
     glm = minimize(nll, np.zeros(3), method="BFGS", options={"gtol": 1e-10})
     assert rel(res.llf, -glm.fun) < 1e-9
     np.testing.assert_allclose(res.params.to_numpy(), glm.x, rtol=1e-4, atol=1e-5)

@@ -1,4 +1,5 @@
 """The linear predictor X b + offset + sum_l Z_l u_l (pywemix.objective.linpred)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,7 @@ def test_linear_predictor_equals_the_sum_row_by_row():
     offset = np.linspace(-1, 1, len(X))
     eta = linear_predictor(X, beta, offset, Z, codes, effects)
     for i in range(len(X)):
-        want = X[i] @ beta + offset[i] + sum(Zl[i] @ u[c[i]] for Zl, c, u in
-                                             zip(Z, codes, effects))
+        want = X[i] @ beta + offset[i] + sum(Zl[i] @ u[c[i]] for Zl, c, u in zip(Z, codes, effects))
         np.testing.assert_allclose(eta[i], want, rtol=1e-12, atol=1e-14)
 
 

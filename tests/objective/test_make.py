@@ -1,5 +1,6 @@
 """Stage 2 as one function (pywemix.objective.make): the objective of a design
 and family, and the check of the quadrature grid's size."""
+
 from __future__ import annotations
 
 import warnings
@@ -26,8 +27,10 @@ def designs():
     d = d.assign(b=(d["y"] > 1.0).astype(int))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        return (build_design("y ~ x + (1|g)", d),
-                build_design("b ~ x + (1|g)", d, family=get_family("binomial")))
+        return (
+            build_design("y ~ x + (1|g)", d),
+            build_design("b ~ x + (1|g)", d, family=get_family("binomial")),
+        )
 
 
 def test_the_family_chooses_the_criterion(designs):
@@ -59,7 +62,7 @@ def test_make_objective_arguments(designs):
 def test_grid_beyond_memory_is_refused_naming_n_quad():
     q, n_quad, P = (3,), 20, 4
     structure = SimpleNamespace(q=list(q), n_theta=P - 1)
-    per_row = n_quad ** 3
+    per_row = n_quad**3
     rows = int(MAX_BYTES / (per_row * P * P * 8)) + 1
     design = SimpleNamespace(n_obs=rows, X=np.zeros((1, 1)))
     with pytest.raises(ValueError, match=f"n_quad={n_quad} with .* {per_row} quadrature points"):

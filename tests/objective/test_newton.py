@@ -2,6 +2,7 @@
 known solutions: concave quadratics (closed form), logistic regressions on a
 2x2 table (closed-form maximum likelihood), per-problem masks, step halving
 on the rejected problems only, and a single problem as a batch of one."""
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -17,7 +18,7 @@ class State(NamedTuple):
     x: np.ndarray
     f: np.ndarray
     g: np.ndarray
-    H: np.ndarray   # negative Hessian
+    H: np.ndarray  # negative Hessian
 
 
 def _increase(new, old):
@@ -40,9 +41,11 @@ def _increase_or_decrement_falls(new, old):
 def _newton(tol=1e-12, radius=np.inf):
     """Newton steps ``H^{-1} g`` no longer than ``radius``; converged when the
     step is below ``tol (1 + max|x|)``."""
+
     def direction(st, active):
         step = cap_length(np.linalg.solve(st.H, st.g[..., None])[..., 0], radius)
         return step, np.max(np.abs(step), axis=-1) < tol * (1 + np.max(np.abs(st.x), axis=-1))
+
     return direction
 
 
@@ -57,13 +60,15 @@ def _quadratics(seed, B, k):
         d = x - c
         Ad = np.einsum("bij,bj->bi", A, d)
         return State(x, -0.5 * np.sum(d * Ad, axis=1), -Ad, A)
+
     return evaluate, c
 
 
 def test_batched_quadratics_reach_their_maxima_in_one_newton_step():
     evaluate, c = _quadratics(1, 7, 3)
-    st, rec = damped_newton(evaluate, evaluate(np.zeros((7, 3))), _newton(1e-10), _increase,
-                            np.ones(7, dtype=bool))
+    st, rec = damped_newton(
+        evaluate, evaluate(np.zeros((7, 3))), _newton(1e-10), _increase, np.ones(7, dtype=bool)
+    )
     np.testing.assert_allclose(st.x, c, rtol=0, atol=1e-12)
     assert rec.converged.all() and not rec.stopped.any()
     # one step each, accepted at once; the second step is (numerically) 0
@@ -75,17 +80,18 @@ def _logistic_tables(seed, B):
     likelihood is ``(logit p0, logit p1 - logit p0)`` with ``p_z`` the weighted
     share of successes at ``z``."""
     rng = np.random.default_rng(seed)
-    w = rng.uniform(0.5, 20.0, size=(B, 2, 2))       # (problem, z, y)
-    X = np.array([[1.0, 0.0], [1.0, 1.0]])           # design row for z = 0, 1
+    w = rng.uniform(0.5, 20.0, size=(B, 2, 2))  # (problem, z, y)
+    X = np.array([[1.0, 0.0], [1.0, 1.0]])  # design row for z = 0, 1
     p = w[:, :, 1] / w.sum(axis=2)
     beta = np.stack([logit(p[:, 0]), logit(p[:, 1]) - logit(p[:, 0])], axis=1)
 
     def evaluate(b, pending=None, k=0):
-        eta = b @ X.T                                 # (B, z)
+        eta = b @ X.T  # (B, z)
         ll = w[:, :, 1] * eta - w.sum(axis=2) * np.logaddexp(0.0, eta)
         r = w[:, :, 1] - w.sum(axis=2) * expit(eta)
         W = w.sum(axis=2) * expit(eta) * expit(-eta)
         return State(b, ll.sum(axis=1), r @ X, np.einsum("bz,zi,zj->bij", W, X, X))
+
     return evaluate, beta
 
 
@@ -96,10 +102,16 @@ def test_batched_logistic_likelihoods_reach_the_closed_form_maxima():
     def counted(x, pending, k):
         halvings.append(k)
         return evaluate(x)
+
     # far from the maximum: some full Newton steps overshoot and are halved
     start = np.tile([3.0, -5.0], (12, 1))
-    st, rec = damped_newton(counted, evaluate(start), _newton(radius=10.0),
-                            _increase_or_decrement_falls, np.ones(12, dtype=bool))
+    st, rec = damped_newton(
+        counted,
+        evaluate(start),
+        _newton(radius=10.0),
+        _increase_or_decrement_falls,
+        np.ones(12, dtype=bool),
+    )
     assert rec.converged.all() and max(halvings) > 0
     np.testing.assert_allclose(st.x, beta, rtol=0, atol=1e-11)
 
@@ -115,12 +127,14 @@ def test_masks_leave_inactive_and_converged_problems_untouched():
         seen.append(pending.copy())
         q, lg = quad(x[:4]), logi(x[4:])
         return State(*(np.concatenate([a, b]) for a, b in zip(q, lg)))
+
     start = np.full((8, 2), 2.0)
     active = np.array([True, False, True, True, True, True, False, True])
     st0 = evaluate(start, np.ones(8, dtype=bool), 0)
     seen.clear()
-    st, rec = damped_newton(evaluate, st0, _newton(radius=5.0), _increase_or_decrement_falls,
-                            active)
+    st, rec = damped_newton(
+        evaluate, st0, _newton(radius=5.0), _increase_or_decrement_falls, active
+    )
     assert not any(p[~active].any() for p in seen)
     np.testing.assert_array_equal(st.x[~active], start[~active])
     np.testing.assert_array_equal(st.f[~active], st0.f[~active])
@@ -136,9 +150,10 @@ def test_masks_leave_inactive_and_converged_problems_untouched():
 def test_only_rejected_problems_are_halved():
     """``f(x) = -sqrt(1 + x^2)``: the Newton step from 2 lands on -8, lower;
     a quadratic next to it accepts its full step at the first trial."""
+
     def evaluate(x, pending, k):
-        return State(x, np.array([-(x[0, 0] - 1.0) ** 2, -np.sqrt(1 + x[1, 0] ** 2)]),
-                     None, None)
+        return State(x, np.array([-((x[0, 0] - 1.0) ** 2), -np.sqrt(1 + x[1, 0] ** 2)]), None, None)
+
     st0 = evaluate(np.array([[3.0], [2.0]]), None, 0)
     step = np.array([[-2.0], [-10.0]])
     calls = []
@@ -146,9 +161,17 @@ def test_only_rejected_problems_are_halved():
     def counted(x, pending, k):
         calls.append(pending.copy())
         return evaluate(x, pending, k)
-    st, t, ok, n = backtrack(counted, st0, step, np.ones(2, dtype=bool), _increase,
-                             merge=lambda o, nw, m: State(np.where(m[:, None], nw.x, o.x),
-                                                          np.where(m, nw.f, o.f), None, None))
+
+    st, t, ok, n = backtrack(
+        counted,
+        st0,
+        step,
+        np.ones(2, dtype=bool),
+        _increase,
+        merge=lambda o, nw, m: State(
+            np.where(m[:, None], nw.x, o.x), np.where(m, nw.f, o.f), None, None
+        ),
+    )
     assert ok.all()
     assert t[0] == 1.0 and t[1] < 1.0
     assert st.x[0, 0] == 1.0 and abs(st.x[1, 0]) < 2.0
@@ -160,6 +183,7 @@ def test_a_single_problem_with_any_state(final_step):
     """A batch of one needs no array merge (any state works). Steps that
     halve the distance to 1.5 stop below 1e-3; with ``final_step`` the
     last one is taken unchecked, in one more evaluation."""
+
     class One(NamedTuple):
         x: np.ndarray
         info: dict
@@ -170,10 +194,17 @@ def test_a_single_problem_with_any_state(final_step):
     def direction(st, active):
         step = 0.5 * (1.5 - st.x)
         return step, np.array([np.max(np.abs(step)) < 1e-3])
-    accept = lambda new, old: np.array([new.info["f"] >= old.info["f"]])   # noqa: E731
-    st, rec = damped_newton(evaluate, evaluate(np.array([[40.0, -3.0]]), None, 0), direction,
-                            accept, np.ones(1, dtype=bool), final_step=final_step)
-    last = 40.0 - 1.5          # distance of the first coordinate
+
+    accept = lambda new, old: np.array([new.info["f"] >= old.info["f"]])  # noqa: E731
+    st, rec = damped_newton(
+        evaluate,
+        evaluate(np.array([[40.0, -3.0]]), None, 0),
+        direction,
+        accept,
+        np.ones(1, dtype=bool),
+        final_step=final_step,
+    )
+    last = 40.0 - 1.5  # distance of the first coordinate
     n = 0
     while 0.5 * last >= 1e-3:
         last, n = 0.5 * last, n + 1
@@ -187,12 +218,12 @@ def test_a_problem_that_no_step_improves_stops():
     evaluate, c = _quadratics(5, 3, 2)
     st0 = evaluate(np.zeros((3, 2)))
 
-    def uphill(st, active):      # problem 1 is given a descent direction
+    def uphill(st, active):  # problem 1 is given a descent direction
         step, done = _newton()(st, active)
         step[1] *= -1.0
         return step, done
-    st, rec = damped_newton(evaluate, st0, uphill, _increase, np.ones(3, dtype=bool),
-                            halvings=10)
+
+    st, rec = damped_newton(evaluate, st0, uphill, _increase, np.ones(3, dtype=bool), halvings=10)
     assert rec.stopped.tolist() == [False, True, False]
     np.testing.assert_array_equal(st.x[1], 0.0)
     np.testing.assert_allclose(st.x[[0, 2]], c[[0, 2]], atol=1e-12)
@@ -203,7 +234,10 @@ def test_cap_length(radius):
     step = np.array([[3.0, 4.0], [0.3, 0.4], [1.0, 0.0]])
     capped = cap_length(step, radius)
     r = np.broadcast_to(radius, (3,))
-    np.testing.assert_allclose(np.linalg.norm(capped, axis=1),
-                               np.minimum(np.linalg.norm(step, axis=1), r))
-    np.testing.assert_allclose(capped * np.linalg.norm(step, axis=1, keepdims=True),
-                               step * np.linalg.norm(capped, axis=1, keepdims=True))
+    np.testing.assert_allclose(
+        np.linalg.norm(capped, axis=1), np.minimum(np.linalg.norm(step, axis=1), r)
+    )
+    np.testing.assert_allclose(
+        capped * np.linalg.norm(step, axis=1, keepdims=True),
+        step * np.linalg.norm(capped, axis=1, keepdims=True),
+    )

@@ -2,6 +2,7 @@
 whole objective: every group's log integral, gradient and conditional modes
 exactly, the totals up to the order of the sums; and a fit on blocks run in
 threads equals the fit in one piece."""
+
 from __future__ import annotations
 
 import pickle
@@ -26,24 +27,32 @@ FORMULA = "y ~ x + (1 + x|g) + (1|d)"
 
 def three_level(seed=3, n_d=9):
     rng = np.random.default_rng(seed)
-    d = np.repeat(np.arange(n_d), 4)                    # 4 schools per district
+    d = np.repeat(np.arange(n_d), 4)  # 4 schools per district
     g = np.arange(len(d))
     size = rng.integers(4, 9, size=len(g))
     g_row, d_row = np.repeat(g, size), np.repeat(d, size)
     x = rng.normal(size=g_row.size)
     eta = -0.2 + 0.5 * x + rng.normal(0, 0.8, len(g))[g_row] + rng.normal(0, 0.5, n_d)[d_row]
     y = (rng.random(g_row.size) < 1 / (1 + np.exp(-eta))).astype(float)
-    return pd.DataFrame({"y": y, "x": x, "g": g_row, "d": d_row,
-                         "w1": rng.uniform(0.5, 2, g_row.size),
-                         "w2": rng.uniform(1, 3, len(g))[g_row],
-                         "w3": rng.uniform(1, 2, n_d)[d_row]})
+    return pd.DataFrame(
+        {
+            "y": y,
+            "x": x,
+            "g": g_row,
+            "d": d_row,
+            "w1": rng.uniform(0.5, 2, g_row.size),
+            "w2": rng.uniform(1, 3, len(g))[g_row],
+            "w3": rng.uniform(1, 2, n_d)[d_row],
+        }
+    )
 
 
 def fit(df, n_quad=4):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return pywemix.mix(FORMULA, df, ["w1", "w2", "w3"], cond_weights=True,
-                           family="binomial", n_quad=n_quad)
+        return pywemix.mix(
+            FORMULA, df, ["w1", "w2", "w3"], cond_weights=True, family="binomial", n_quad=n_quad
+        )
 
 
 @pytest.fixture(scope="module")
@@ -63,15 +72,15 @@ def test_blocks_cover_the_rows_in_order(fitted):
             np.testing.assert_array_equal(lev.codes[lev.starts], np.arange(lev.n_groups))
     np.testing.assert_array_equal(np.concatenate(rows), design.y)
     for li, lev in enumerate(design.levels):
-        np.testing.assert_array_equal(np.concatenate([i[li] for i in ids]),
-                                      np.arange(lev.n_groups))
+        np.testing.assert_array_equal(np.concatenate([i[li] for i in ids]), np.arange(lev.n_groups))
 
 
 def test_partitioned_evaluation_equals_whole(fitted):
     o = fitted.objective
     whole = QuadratureObjective(o.design, o.structure, o.family, o.n_quad)
-    split = partitioned_quadrature(o.design, o.structure, o.family, o.n_quad, threads=2,
-                                   bounds=[(0, 4), (4, 5), (5, 9)])
+    split = partitioned_quadrature(
+        o.design, o.structure, o.family, o.n_quad, threads=2, bounds=[(0, 4), (4, 5), (5, 9)]
+    )
     assert isinstance(split, PartitionedQuadrature)
     phi = fitted.optimization.x
     for point in (phi, phi * 1.2 + 0.05):
@@ -112,5 +121,6 @@ def test_fit_on_blocks_in_threads_equals_fit_in_one_piece(fitted, monkeypatch):
     for a, b in zip(split.ranef().values(), fitted.ranef().values()):
         np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), atol=1e-7)
     again = pickle.loads(pickle.dumps(split))  # results travel between processes
-    np.testing.assert_allclose(again.objective.function.evaluate(again.optimization.x).llf,
-                               split.llf, rtol=1e-13)
+    np.testing.assert_allclose(
+        again.objective.function.evaluate(again.optimization.x).llf, split.llf, rtol=1e-13
+    )

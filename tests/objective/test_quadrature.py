@@ -6,6 +6,7 @@ binomial and Poisson models with weights at every level; the Laplace
 approximation (n_quad=1) against a by-hand joint Laplace approximation and
 lme4's glmer(nAGQ=1) (more in test_laplace.py); stability in n_quad.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,11 @@ def three_level(seed, family):
             for _ in range(int(rng.integers(4, 8))):
                 x = rng.normal()
                 eta = -0.3 + 0.7 * x + v2 + v3
-                y = (rng.random() < 1 / (1 + np.exp(-eta))) if family == "binomial" \
+                y = (
+                    (rng.random() < 1 / (1 + np.exp(-eta)))
+                    if family == "binomial"
                     else rng.poisson(np.exp(0.2 + 0.4 * x + v2 + v3))
+                )
                 rows.append((d, f"{d}-{s}", x, float(y), rng.uniform(0.5, 2.5), w2, w3))
     return pd.DataFrame(rows, columns=["district", "school", "x", "y", "w1", "w2", "w3"])
 
@@ -49,20 +53,24 @@ def brute_force_llf(df, beta, sd2, sd3, family, m=241, span=7.5):
     which converges geometrically for these smooth, decaying integrands.
     """
     v = np.linspace(-span, span, m)
-    logw = np.log(v[1] - v[0]) - 0.5 * v ** 2 - 0.5 * np.log(2 * np.pi)
+    logw = np.log(v[1] - v[0]) - 0.5 * v**2 - 0.5 * np.log(2 * np.pi)
     total = 0.0
     for _, dd in df.groupby("district"):
         outer = np.zeros(m)
         for _, ss in dd.groupby("school"):
-            eta = (beta[0] + beta[1] * ss["x"].to_numpy())[:, None, None] \
-                + sd3 * v[None, :, None] + sd2 * v[None, None, :]
+            eta = (
+                (beta[0] + beta[1] * ss["x"].to_numpy())[:, None, None]
+                + sd3 * v[None, :, None]
+                + sd2 * v[None, None, :]
+            )
             y = ss["y"].to_numpy()[:, None, None]
             if family == "binomial":
                 ll = y * log_expit(eta) + (1 - y) * log_expit(-eta)
             else:
                 ll = y * eta - np.exp(eta) - gammaln(y + 1)
-            inner = logsumexp(logw[None, :] + np.einsum("i,ijk->jk", ss["w1"].to_numpy(), ll),
-                              axis=1)
+            inner = logsumexp(
+                logw[None, :] + np.einsum("i,ijk->jk", ss["w1"].to_numpy(), ll), axis=1
+            )
             outer += ss["w2"].iloc[0] * inner
         total += dd["w3"].iloc[0] * logsumexp(logw + outer)
     return total
@@ -73,8 +81,13 @@ def test_three_level_llf_equals_brute_force_integral(family):
     df = three_level(3 if family == "binomial" else 4, family)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        res = pywemix.mix("y ~ x + (1|school) + (1|district)", df, ["w1", "w2", "w3"],
-                          cond_weights=True, family=family)
+        res = pywemix.mix(
+            "y ~ x + (1|school) + (1|district)",
+            df,
+            ["w1", "w2", "w3"],
+            cond_weights=True,
+            family=family,
+        )
     vc = res.var_components.set_index("group")["variance"]
     beta = res.params.to_numpy()
     sd2, sd3 = np.sqrt(vc["school"]), np.sqrt(vc["district"])
@@ -108,12 +121,12 @@ def _school_laplace(base, y, w1, sd2, family):
     v = 0.0
     for _ in range(100):
         _, d1, d2 = _glm_terms(base + sd2 * v, y, family)
-        step = (sd2 * np.sum(w1 * d1) - v) / (1 - sd2 ** 2 * np.sum(w1 * d2))
+        step = (sd2 * np.sum(w1 * d1) - v) / (1 - sd2**2 * np.sum(w1 * d2))
         v += step
         if abs(step) < 1e-14:
             break
     ll, _, d2 = _glm_terms(base + sd2 * v, y, family)
-    return np.sum(w1 * ll) - 0.5 * v * v, np.log(1 - sd2 ** 2 * np.sum(w1 * d2))
+    return np.sum(w1 * ll) - 0.5 * v * v, np.log(1 - sd2**2 * np.sum(w1 * d2))
 
 
 def joint_laplace_llf(df, beta, sd2, sd3, family):
@@ -124,17 +137,28 @@ def joint_laplace_llf(df, beta, sd2, sd3, family):
     differences (the Schur complement of the joint curvature); then the schools'
     log curvatures at that point, weighted."""
     from scipy.optimize import minimize_scalar
+
     total = 0.0
     for _, dd in df.groupby("district"):
-        parts = [(ss["w2"].iloc[0], beta[0] + beta[1] * ss["x"].to_numpy(),
-                  ss["y"].to_numpy(), ss["w1"].to_numpy()) for _, ss in dd.groupby("school")]
+        parts = [
+            (
+                ss["w2"].iloc[0],
+                beta[0] + beta[1] * ss["x"].to_numpy(),
+                ss["y"].to_numpy(),
+                ss["w1"].to_numpy(),
+            )
+            for _, ss in dd.groupby("school")
+        ]
 
         def G(v3, parts=parts, k=0):
-            return sum(w2 * _school_laplace(base + sd3 * v3, y, w1, sd2, family)[k]
-                       for w2, base, y, w1 in parts) - (0.5 * v3 * v3 if k == 0 else 0.0)
+            return sum(
+                w2 * _school_laplace(base + sd3 * v3, y, w1, sd2, family)[k]
+                for w2, base, y, w1 in parts
+            ) - (0.5 * v3 * v3 if k == 0 else 0.0)
+
         m = minimize_scalar(lambda v: -G(v), bracket=(-1.0, 1.0), tol=1e-12).x
         h = 1e-3
-        curv = -(G(m + h) - 2 * G(m) + G(m - h)) / h ** 2
+        curv = -(G(m + h) - 2 * G(m) + G(m - h)) / h**2
         total += dd["w3"].iloc[0] * (G(m) - 0.5 * np.log(curv) - 0.5 * G(m, k=1))
     return total
 
@@ -147,8 +171,14 @@ def test_three_level_laplace_equals_joint_laplace_by_hand(family):
     df = three_level(6, family)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        res = pywemix.mix("y ~ x + (1|school) + (1|district)", df, ["w1", "w2", "w3"],
-                          cond_weights=True, family=family, n_quad=1)
+        res = pywemix.mix(
+            "y ~ x + (1|school) + (1|district)",
+            df,
+            ["w1", "w2", "w3"],
+            cond_weights=True,
+            family=family,
+            n_quad=1,
+        )
     assert res.converged
     vc = res.var_components.set_index("group")["variance"]
     beta = res.params.to_numpy()
@@ -171,11 +201,21 @@ def test_three_level_poisson_stable_in_n_quad():
     df = three_level(5, "poisson")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        fits = [pywemix.mix("y ~ x + (1|school) + (1|district)", df, ["w1", "w2", "w3"],
-                            cond_weights=True, family="poisson", n_quad=k) for k in (13, 25)]
+        fits = [
+            pywemix.mix(
+                "y ~ x + (1|school) + (1|district)",
+                df,
+                ["w1", "w2", "w3"],
+                cond_weights=True,
+                family="poisson",
+                n_quad=k,
+            )
+            for k in (13, 25)
+        ]
     assert np.all(rel(fits[0].params, fits[1].params) < 1e-4)
-    assert np.all(rel(fits[0].var_components["variance"],
-                      fits[1].var_components["variance"]) < 1e-4)
+    assert np.all(
+        rel(fits[0].var_components["variance"], fits[1].var_components["variance"]) < 1e-4
+    )
 
 
 @needs_reference
@@ -183,12 +223,23 @@ def test_pisa_binomial_stable_in_n_quad():
     df = reference_data("pisa_s1.csv")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pywemix.PywemixWarning)
-        fits = [pywemix.mix("highmath ~ escs + st04q01 + (1|schoolid)", df, ["pwt1", "pwt2"],
-                            cond_weights=True, family="binomial", n_quad=k) for k in (13, 25)]
+        fits = [
+            pywemix.mix(
+                "highmath ~ escs + st04q01 + (1|schoolid)",
+                df,
+                ["pwt1", "pwt2"],
+                cond_weights=True,
+                family="binomial",
+                n_quad=k,
+            )
+            for k in (13, 25)
+        ]
     assert all(f.converged for f in fits)
     assert np.all(rel(fits[0].params, fits[1].params) < 1e-4)
-    assert rel(fits[0].var_components["variance"].iloc[0],
-               fits[1].var_components["variance"].iloc[0]) < 1e-4
+    assert (
+        rel(fits[0].var_components["variance"].iloc[0], fits[1].var_components["variance"].iloc[0])
+        < 1e-4
+    )
 
 
 @needs_reference
@@ -202,17 +253,18 @@ def test_laplace_equals_lme4_glmer_nagq1():
     assert abs(res.llf - ref["llf"]) < 1e-5 * abs(ref["llf"])
     for k, v in ref["params"].items():
         assert rel(res.params[k], v) < 1e-4
-    assert rel(res.var_components["variance"].iloc[0],
-               ref["var_components"][0]["variance"]) < 1e-3
+    assert rel(res.var_components["variance"].iloc[0], ref["var_components"][0]["variance"]) < 1e-3
     assert "Laplace" in str(res.summary())
 
 
-@pytest.mark.parametrize("family,link", [("binomial", "logit"), ("binomial", "probit"),
-                                         ("binomial", "cloglog"), ("poisson", "log")])
+@pytest.mark.parametrize(
+    "family,link",
+    [("binomial", "logit"), ("binomial", "probit"), ("binomial", "cloglog"), ("poisson", "log")],
+)
 def test_family_derivatives(family, link):
     fam = pywemix.objective.families.get_family(family, link)
     eta = np.linspace(-6, 4, 41)
-    for y in ((0.0, 1.0) if family == "binomial" else (0.0, 3.0)):
+    for y in (0.0, 1.0) if family == "binomial" else (0.0, 3.0):
         ll, d1, d2 = fam.derivs(np.full_like(eta, y), eta)
         h = 1e-5
         lp, d1p, _ = fam.derivs(np.full_like(eta, y), eta + h)
@@ -232,10 +284,12 @@ def test_rows_last_layout_gives_the_same_numbers(fam, n_quad, monkeypatch):
     from pywemix.objective import quadrature
     from pywemix.objective.covariance import CovarianceStructure
     from pywemix.objective.families import get_family
+
     df = three_level(3, fam)
     family = get_family(fam)
-    design = build_design("y ~ x + (1|district/school)", df, ["w1", "w2", "w3"],
-                          cond_weights=True, family=family)
+    design = build_design(
+        "y ~ x + (1|district/school)", df, ["w1", "w2", "w3"], cond_weights=True, family=family
+    )
     structure = CovarianceStructure.from_design(design)
     phi = np.array([-0.2, 0.6, 0.7, 0.5])
     out = {}

@@ -4,6 +4,7 @@
 level recursion (``GaussianObjective.profiled_grad``), and a Hessian equal to
 central differences of that exact gradient.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -53,8 +54,9 @@ def thetas(st):
     off-diagonals."""
     diag = np.isfinite(st.theta_lower())
     rng = np.random.default_rng(11)
-    other = np.where(diag, 0.2 + rng.uniform(size=st.n_theta),
-                     rng.uniform(-0.3, 0.3, size=st.n_theta))
+    other = np.where(
+        diag, 0.2 + rng.uniform(size=st.n_theta), rng.uniform(-0.3, 0.3, size=st.n_theta)
+    )
     return [st.theta_start(), other]
 
 
@@ -66,8 +68,9 @@ def exact_gradient_fd(obj, theta, reml, h=1e-5):
         step = h * max(1.0, abs(theta[j]))
         e = np.zeros(k)
         e[j] = step
-        H[:, j] = (obj.profiled_grad(theta + e, reml)[1]
-                   - obj.profiled_grad(theta - e, reml)[1]) / (2 * step)
+        H[:, j] = (
+            obj.profiled_grad(theta + e, reml)[1] - obj.profiled_grad(theta - e, reml)[1]
+        ) / (2 * step)
     return H
 
 
@@ -123,8 +126,9 @@ def test_unweighted_two_level(pisa):
             llf, grad, H = prof.evaluate(theta, reml)
             llf_ref, grad_ref = obj.profiled_grad(theta, reml)
             assert abs(llf - llf_ref) <= 1e-10 * abs(llf_ref)
-            np.testing.assert_allclose(grad, grad_ref, rtol=1e-10,
-                                       atol=1e-10 * np.max(np.abs(grad_ref)))
+            np.testing.assert_allclose(
+                grad, grad_ref, rtol=1e-10, atol=1e-10 * np.max(np.abs(grad_ref))
+            )
             H_fd = exact_gradient_fd(obj, theta, reml)
             np.testing.assert_allclose(H, H_fd, rtol=1e-6, atol=1e-6 * np.max(np.abs(H_fd)))
 
@@ -143,6 +147,7 @@ def test_chunked_group_sums_equal_one_piece(obj, reml, monkeypatch):
     """Sums over chunks of groups (bounded temporaries for a million groups)
     give the one-piece value, gradient and Hessian."""
     import pywemix.objective.twolevel as twolevel
+
     prof = TwoLevelProfile(obj)
     theta = thetas(obj.structure)[0]
     whole = prof.evaluate(theta, reml)

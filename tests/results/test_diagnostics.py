@@ -1,4 +1,5 @@
 """Residuals, simulation and diagnostic plots (lecture notes, "Diagnostics")."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,9 +50,15 @@ def fits(sleep, pastes):
 
 # -- residuals ---------------------------------------------------------------
 
-@pytest.mark.parametrize("name,data,y", [("gaussian2", "sleep", "Reaction"),
-                                         ("gaussian3", "pastes", "strength"),
-                                         ("binomial", "sleep", "bin")])
+
+@pytest.mark.parametrize(
+    "name,data,y",
+    [
+        ("gaussian2", "sleep", "Reaction"),
+        ("gaussian3", "pastes", "strength"),
+        ("binomial", "sleep", "bin"),
+    ],
+)
 def test_response_residuals(fits, request, name, data, y):
     r = fits[name]
     df = request.getfixturevalue(data)
@@ -92,6 +99,7 @@ def test_unknown_residual_kind(fits):
 
 # -- simulate ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["gaussian2", "gaussian3", "binomial"])
 def test_simulate_shape_index_reproducible(fits, name):
     r = fits[name]
@@ -108,8 +116,13 @@ def test_simulate_shape_index_reproducible(fits, name):
 
 
 def test_simulate_bad_n(fits):
-    for bad, exc in ((0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError),
-                     ("2", TypeError)):
+    for bad, exc in (
+        (0, ValueError),
+        (-1, ValueError),
+        (1.5, TypeError),
+        (True, TypeError),
+        ("2", TypeError),
+    ):
         with pytest.raises(exc, match="n must be a positive integer"):
             fits["gaussian_ri"].simulate(bad, seed=1)
 
@@ -124,10 +137,14 @@ def test_simulate_too_many_draws_is_refused_before_allocating(fits):
     """n x rows x 8 bytes over 2 GB: a ValueError naming n, the memory and a
     batch size that fits, instead of a MemoryError (or swapping)."""
     from pywemix.results.diagnostics import MAX_DRAW_BYTES
+
     r = fits["gaussian_ri"]
-    with pytest.raises(ValueError, match=r"n=1000000000 draws of 180 rows need 1.31 TB.*"
-                                         r"use n <= \d+.*loop") as err:
-        r.simulate(10 ** 9, seed=1)
+    with pytest.raises(
+        ValueError,
+        match=r"n=1000000000 draws of 180 rows need 1.31 TB.*"
+        r"use n <= \d+.*loop",
+    ) as err:
+        r.simulate(10**9, seed=1)
     batch = int(str(err.value).split("use n <= ")[1].split(",")[0])
     assert 8 * batch * r.nobs <= MAX_DRAW_BYTES < 8 * (batch + 1) * r.nobs
     assert r.simulate(np.int64(2), seed=1).shape == (r.nobs, 2)
@@ -137,17 +154,28 @@ def test_simulate_poisson_means_too_large_names_their_range():
     """numpy refuses Poisson means above ~9.2e18 ('lam value too large'): the
     error names the range of the means and what to check."""
     from pywemix.results.diagnostics import draw_responses
+
     rng = np.random.default_rng(8)
     g = np.repeat(np.arange(10), 6)
     df = pd.DataFrame({"g": g, "x": rng.normal(size=g.size)})
     df["y"] = rng.poisson(np.exp(1 + 0.3 * rng.normal(size=10)[g]))
     r = _mix("y ~ x + (1|g)", df, family="poisson")
     assert np.all(np.isfinite(r.simulate(3, seed=1).to_numpy()))
-    beta = r.params.to_numpy() + np.array([50.0, 0.0])   # means around e^51
-    with pytest.raises(ValueError, match=r"cannot draw poisson responses: the means .* "
-                                         r"range from \S+e\+\d+ to .*result\.params"):
-        draw_responses(r.design, beta, r.random_effects_covariances, r.sigma2,
-                       r.family_object, 2, np.random.default_rng(1))
+    beta = r.params.to_numpy() + np.array([50.0, 0.0])  # means around e^51
+    with pytest.raises(
+        ValueError,
+        match=r"cannot draw poisson responses: the means .* "
+        r"range from \S+e\+\d+ to .*result\.params",
+    ):
+        draw_responses(
+            r.design,
+            beta,
+            r.random_effects_covariances,
+            r.sigma2,
+            r.family_object,
+            2,
+            np.random.default_rng(1),
+        )
 
 
 def test_simulate_gaussian_moments(fits, sleep):
@@ -188,8 +216,9 @@ def test_simulate_binomial(fits, sleep):
     assert sims.to_numpy().mean() == pytest.approx(mu.mean(), abs=0.03)
     # and by Days (the trend is reproduced)
     by_day = sims.mean(axis=1).groupby(sleep.loc[sims.index, "Days"].to_numpy()).mean()
-    mu_day = pd.Series(mu, index=sims.index).groupby(
-        sleep.loc[sims.index, "Days"].to_numpy()).mean()
+    mu_day = (
+        pd.Series(mu, index=sims.index).groupby(sleep.loc[sims.index, "Days"].to_numpy()).mean()
+    )
     np.testing.assert_allclose(by_day, mu_day, atol=0.06)
 
 
@@ -202,6 +231,7 @@ N_EFFECTS = {"gaussian2": 2, "gaussian3": 2, "binomial": 1}
 @pytest.mark.parametrize("kind", KINDS)
 def test_plot_renders_png(fits, name, kind, tmp_path):
     from matplotlib.figure import Figure
+
     backend = matplotlib.get_backend()
     fig = fits[name].plot(kind)
     assert isinstance(fig, Figure)
@@ -227,8 +257,9 @@ def test_unknown_plot_kind(fits):
 def test_cli_plot_writes_png(tmp_path, capsys):
     out = tmp_path / "qq.png"
     csv = str(REFERENCE / "data" / "sleepstudy.csv")
-    rc = pywemix.cli.main(["plot", "Reaction ~ Days + (Days|Subject)", csv,
-                           "--kind", "qq_ranef", "-o", str(out)])
+    rc = pywemix.cli.main(
+        ["plot", "Reaction ~ Days + (Days|Subject)", csv, "--kind", "qq_ranef", "-o", str(out)]
+    )
     assert rc == 0
     assert out.read_bytes().startswith(PNG)
     assert str(out) in capsys.readouterr().out
@@ -237,6 +268,15 @@ def test_cli_plot_writes_png(tmp_path, capsys):
 def test_cli_plot_bad_kind(tmp_path, capsys):
     csv = str(REFERENCE / "data" / "sleepstudy.csv")
     with pytest.raises(SystemExit):
-        pywemix.cli.main(["plot", "Reaction ~ Days + (1|Subject)", csv,
-                          "--kind", "histogram", "-o", str(tmp_path / "x.png")])
+        pywemix.cli.main(
+            [
+                "plot",
+                "Reaction ~ Days + (1|Subject)",
+                csv,
+                "--kind",
+                "histogram",
+                "-o",
+                str(tmp_path / "x.png"),
+            ]
+        )
     assert not (tmp_path / "x.png").exists()

@@ -1,4 +1,5 @@
 """Wald tests, confidence intervals, tidy() and information criteria."""
+
 from __future__ import annotations
 
 import json
@@ -27,12 +28,17 @@ def _sim(seed=21, n_groups=30):
     x1, x2, x3 = rng.normal(size=(3, n))
     u0 = rng.normal(scale=1.0, size=n_groups)[g]
     u1 = rng.normal(scale=0.4, size=n_groups)[g]
-    return pd.DataFrame({
-        "g": g, "x1": x1, "x2": x2, "x3": x3,
-        "y": 2 + (0.8 + u1) * x1 + 0.5 * x2 + 0.1 * x3 + u0 + rng.normal(size=n),
-        "w1": rng.uniform(0.5, 3.0, n),
-        "w2": rng.uniform(1.0, 6.0, n_groups)[g],
-    })
+    return pd.DataFrame(
+        {
+            "g": g,
+            "x1": x1,
+            "x2": x2,
+            "x3": x3,
+            "y": 2 + (0.8 + u1) * x1 + 0.5 * x2 + 0.1 * x3 + u0 + rng.normal(size=n),
+            "w1": rng.uniform(0.5, 3.0, n),
+            "w2": rng.uniform(1.0, 6.0, n_groups)[g],
+        }
+    )
 
 
 _cache = {}
@@ -40,19 +46,22 @@ _cache = {}
 
 def fitted():
     if "res" not in _cache:
-        _cache["res"] = _quiet_mix("y ~ x1 + x2 + x3 + (1|g)", _sim(), ["w1", "w2"],
-                                   cond_weights=True)
+        _cache["res"] = _quiet_mix(
+            "y ~ x1 + x2 + x3 + (1|g)", _sim(), ["w1", "w2"], cond_weights=True
+        )
     return _cache["res"]
 
 
 def fitted_slope():
     if "slope" not in _cache:
-        _cache["slope"] = _quiet_mix("y ~ x1 + x2 + (x1|g)", _sim(), ["w1", "w2"],
-                                     cond_weights=True)
+        _cache["slope"] = _quiet_mix(
+            "y ~ x1 + x2 + (x1|g)", _sim(), ["w1", "w2"], cond_weights=True
+        )
     return _cache["slope"]
 
 
 # -- Wald tests -------------------------------------------------------------------------
+
 
 def _hand_wald(b, V, R, q):
     d = R @ b - q
@@ -144,8 +153,9 @@ def test_wald_without_terms_tests_every_fixed_effect():
     res = fitted()
     w = res.wald_test()
     b, V = res.params.to_numpy(), res.cov_params().to_numpy()
-    assert w.statistic == pytest.approx(_hand_wald(b, V, np.eye(len(b)), np.zeros(len(b))),
-                                        rel=1e-9)
+    assert w.statistic == pytest.approx(
+        _hand_wald(b, V, np.eye(len(b)), np.zeros(len(b))), rel=1e-9
+    )
     assert w.df == len(b) and w.terms == list(res.params.index)
 
 
@@ -167,38 +177,44 @@ def test_wald_without_terms_tests_every_random_effect_variance():
     assert w.statistic == pytest.approx(_hand_wald(est, model, R, np.zeros(3)), rel=1e-9)
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(terms=["x9"]), "unknown fixed term"),
-    (dict(terms=["var(x9|g)"], kind="variance"), "unknown variance term"),
-    (dict(terms=["x1"], kind="variance"), "unknown variance term"),
-    (dict(R=[[0, 1, -1]]), "columns"),
-    (dict(R=np.eye(5)), "columns"),
-    (dict(R=[[0, 1, -1, 0]], q=[0, 0]), "q must have"),
-    (dict(terms=["x1"], R=[[0, 1, 0, 0]]), "either terms"),
-    (dict(terms=["x1"], kind="random"), "kind must be"),
-    (dict(terms=["x1"], cov="sandwich"), "cov must be"),
-    (dict(terms=["x1"], cov=["robust"]), "cov must be"),
-    (dict(terms=[]), "terms is empty"),
-    (dict(R=[[0, 0, 0, 0]]), "row 0 of R is all zeros"),
-    (dict(R=[[0, 1, 0, 0], [0, 0, 0, 0]]), "row 1 of R is all zeros"),
-    (dict(R=np.zeros((0, 4))), "R has no rows"),
-    (dict(R=[[np.nan, 1, 0, 0]]), "R has missing or infinite"),
-    (dict(R=[[0, np.inf, 0, 0]]), "R has missing or infinite"),
-    (dict(R=[[[0, 1, 0, 0]]]), "R must have 2 dimension"),
-    (dict(R=[[0, 1, 0, 0]], q=[np.nan]), "q has missing or infinite"),
-    (dict(R=[[0, 1, 0, 0]], q=[-np.inf]), "q has missing or infinite"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(terms=["x9"]), "unknown fixed term"),
+        (dict(terms=["var(x9|g)"], kind="variance"), "unknown variance term"),
+        (dict(terms=["x1"], kind="variance"), "unknown variance term"),
+        (dict(R=[[0, 1, -1]]), "columns"),
+        (dict(R=np.eye(5)), "columns"),
+        (dict(R=[[0, 1, -1, 0]], q=[0, 0]), "q must have"),
+        (dict(terms=["x1"], R=[[0, 1, 0, 0]]), "either terms"),
+        (dict(terms=["x1"], kind="random"), "kind must be"),
+        (dict(terms=["x1"], cov="sandwich"), "cov must be"),
+        (dict(terms=["x1"], cov=["robust"]), "cov must be"),
+        (dict(terms=[]), "terms is empty"),
+        (dict(R=[[0, 0, 0, 0]]), "row 0 of R is all zeros"),
+        (dict(R=[[0, 1, 0, 0], [0, 0, 0, 0]]), "row 1 of R is all zeros"),
+        (dict(R=np.zeros((0, 4))), "R has no rows"),
+        (dict(R=[[np.nan, 1, 0, 0]]), "R has missing or infinite"),
+        (dict(R=[[0, np.inf, 0, 0]]), "R has missing or infinite"),
+        (dict(R=[[[0, 1, 0, 0]]]), "R must have 2 dimension"),
+        (dict(R=[[0, 1, 0, 0]], q=[np.nan]), "q has missing or infinite"),
+        (dict(R=[[0, 1, 0, 0]], q=[-np.inf]), "q has missing or infinite"),
+    ],
+)
 def test_wald_errors(kw, match):
     res = fitted()
     with pytest.raises(ValueError, match=match):
         res.wald_test(**kw)
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(R=[["a", 1, 0, 0]]), "R must be numeric"),
-    (dict(R=[[0, 1, 0, 0]], q=["zero"]), "q must be numeric"),
-    (dict(terms=3), "terms must be a list"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(R=[["a", 1, 0, 0]]), "R must be numeric"),
+        (dict(R=[[0, 1, 0, 0]], q=["zero"]), "q must be numeric"),
+        (dict(terms=3), "terms must be a list"),
+    ],
+)
 def test_wald_type_errors(kw, match):
     with pytest.raises(TypeError, match=match):
         fitted().wald_test(**kw)
@@ -206,6 +222,7 @@ def test_wald_type_errors(kw, match):
 
 def test_wald_rank_zero_is_an_error():
     from pywemix.results.inference import _wald
+
     b, R = np.array([1.0, 2.0]), np.array([[0.0, 1.0]])
     V = np.diag([1.0, 0.0])  # the tested estimate has no variance
     with pytest.raises(ValueError, match="rank 0"):
@@ -220,6 +237,7 @@ TERMS_FORMULA = "pv1math ~ escs * st04q01 + st29q03 + C(grade) + (1|schoolid)"
 def _pisa():
     """The PISA-like example with a numeric factor ``grade`` (three values)."""
     from pywemix.datasets import load_pisa_replicates
+
     d = load_pisa_replicates()
     return d.assign(grade=np.arange(len(d)) % 3 + 9)
 
@@ -235,12 +253,14 @@ def _columns_test(res, cols, **kw):
     names = list(res.params.index)
     R = np.zeros((len(cols), len(names)))
     R[np.arange(len(cols)), [names.index(c) for c in cols]] = 1
-    return _hand_wald(res.params.to_numpy(), res.cov_params(**kw).to_numpy(), R,
-                      np.zeros(len(cols)))
+    return _hand_wald(
+        res.params.to_numpy(), res.cov_params(**kw).to_numpy(), R, np.zeros(len(cols))
+    )
 
 
 def test_term_columns_reads_the_model_spec():
     from pywemix.results.terms import fixed_spec, term_columns
+
     res = fitted_terms()
     terms = term_columns(res)
     assert terms["st29q03"] == [c for c in res.params.index if c.startswith("st29q03[")]
@@ -276,8 +296,9 @@ def test_wald_test_of_a_factor_tests_all_its_columns():
     R[0, list(res.params.index).index("C(grade)[T.10]")] = 1
     R[1, list(res.params.index).index("C(grade)[T.11]")] = 1
     assert wq.statistic == pytest.approx(
-        _hand_wald(res.params.to_numpy(), res.cov_params().to_numpy(), R,
-                   np.array([1.0, -2.0])), rel=1e-10)
+        _hand_wald(res.params.to_numpy(), res.cov_params().to_numpy(), R, np.array([1.0, -2.0])),
+        rel=1e-10,
+    )
 
 
 @pytest.mark.parametrize("name", ["escs:st04q01", "st04q01:escs", "escs : st04q01"])
@@ -297,16 +318,21 @@ def test_wald_test_mixes_terms_and_columns():
     assert w.terms == ["st29q03", "escs", "C(grade)[T.11]"]
 
 
-@pytest.mark.parametrize("terms, match", [
-    (["st29q03", "st29q03[T.Disagree]"],
-     r"column 'st29q03\[T.Disagree\]' is named twice: by the term 'st29q03' and as itself"),
-    (["C(grade)[T.10]", "C(grade)"], r"named twice: as itself .* and by the term 'C\(grade\)'"),
-    (["Intercept", "1"], "column 'Intercept' is named twice"),
-    (["st29q03", "st29q03"], r"terms are repeated: \['st29q03'\]"),
-    (["st29q3"], r"did you mean 'st29q03'\?.*the terms \[.*'st29q03'"),
-    (["grade"], r"did you mean 'C\(grade\)'"),
-    (["escs:st29q03"], "unknown fixed term"),
-])
+@pytest.mark.parametrize(
+    "terms, match",
+    [
+        (
+            ["st29q03", "st29q03[T.Disagree]"],
+            r"column 'st29q03\[T.Disagree\]' is named twice: by the term 'st29q03' and as itself",
+        ),
+        (["C(grade)[T.10]", "C(grade)"], r"named twice: as itself .* and by the term 'C\(grade\)'"),
+        (["Intercept", "1"], "column 'Intercept' is named twice"),
+        (["st29q03", "st29q03"], r"terms are repeated: \['st29q03'\]"),
+        (["st29q3"], r"did you mean 'st29q03'\?.*the terms \[.*'st29q03'"),
+        (["grade"], r"did you mean 'C\(grade\)'"),
+        (["escs:st29q03"], "unknown fixed term"),
+    ],
+)
 def test_wald_test_term_errors(terms, match):
     with pytest.raises(ValueError, match=match):
         fitted_terms().wald_test(terms)
@@ -321,11 +347,11 @@ def test_wald_test_by_term_in_combined_results():
     kw = dict(weights=["pwt1", "pwt2"])
     results = {
         "plausible": _quiet_mix(formula, data, plausible_values=pvs, **kw),
-        "replicate": _quiet_mix(formula.replace("math", "pv1math", 1), data, survey="PISA",
-                                **kw),
+        "replicate": _quiet_mix(formula.replace("math", "pv1math", 1), data, survey="PISA", **kw),
         "replicate_pv": _quiet_mix(formula, data, plausible_values=pvs, survey="PISA", **kw),
-        "pooled": pywemix.pool([_quiet_mix(formula.replace("math", c, 1), data, **kw)
-                                for c in pvs["math"]]),
+        "pooled": pywemix.pool(
+            [_quiet_mix(formula.replace("math", c, 1), data, **kw) for c in pvs["math"]]
+        ),
     }
     for name, res in results.items():
         cols = [c for c in res.params.index if c.startswith("st29q03[")]
@@ -337,11 +363,13 @@ def test_wald_test_by_term_in_combined_results():
     table = by.wald_test("st29q03")
     for value, row in table.iterrows():
         assert row["df"] == 3
-        assert row["statistic"] == pytest.approx(by[value].wald_test("st29q03").statistic,
-                                                 rel=1e-12)
+        assert row["statistic"] == pytest.approx(
+            by[value].wald_test("st29q03").statistic, rel=1e-12
+        )
 
 
 # -- confidence intervals and tidy ---------------------------------------------------
+
 
 def test_conf_int_fixed():
     res = fitted()
@@ -388,8 +416,8 @@ def test_conf_int_variance_is_tidy_interval_on_sd_scale():
         assert civ.loc[name, "97.5 %"] == pytest.approx(hi, rel=1e-10)
     both = res.conf_int(which="all")
     assert list(both.index) == list(res.params.index) + list(expected)
-    pd.testing.assert_frame_equal(both.iloc[:len(res.params)], res.conf_int())
-    pd.testing.assert_frame_equal(both.iloc[len(res.params):], civ)
+    pd.testing.assert_frame_equal(both.iloc[: len(res.params)], res.conf_int())
+    pd.testing.assert_frame_equal(both.iloc[len(res.params) :], civ)
     td = res.tidy().set_index("term")
     for name in civ.index:
         lo, hi = civ.loc[name]
@@ -435,15 +463,25 @@ def test_variance_intervals_truncated_near_the_boundary():
     """A variance whose Wald interval crosses 0 gets lower limit 0 and a note;
     a covariance's interval may be negative."""
     from pywemix.results.inference import variance_intervals
-    vc = pd.DataFrame({"level": [2, 2, 2, 1], "group": ["g", "g", "g", "Residual"],
-                       "var1": ["Intercept", "x", "Intercept", None],
-                       "var2": [None, None, "x", None],
-                       "variance": [0.05, 1.0, -0.2, 2.0]})
+
+    vc = pd.DataFrame(
+        {
+            "level": [2, 2, 2, 1],
+            "group": ["g", "g", "g", "Residual"],
+            "var1": ["Intercept", "x", "Intercept", None],
+            "var2": [None, None, "x", None],
+            "variance": [0.05, 1.0, -0.2, 2.0],
+        }
+    )
     V = np.diag([0.04, 0.01, 0.01, 0.0]) ** 2 * 100
     out = variance_intervals(vc, V, alpha=0.05)
     se = np.sqrt(np.diag(V))
-    assert list(out.index) == ["var(Intercept|g)", "var(x|g)", "cov(Intercept,x|g)",
-                               "var(Residual)"]
+    assert list(out.index) == [
+        "var(Intercept|g)",
+        "var(x|g)",
+        "cov(Intercept,x|g)",
+        "var(Residual)",
+    ]
     np.testing.assert_allclose(out["conf_high"], vc["variance"] + Z975 * se, rtol=1e-14)
     assert out.loc["var(Intercept|g)", "conf_low"] == 0  # 0.05 - 1.96 * 0.4 < 0
     assert out.loc["var(x|g)", "conf_low"] == pytest.approx(1.0 - Z975 * 0.1, rel=1e-14)
@@ -460,12 +498,18 @@ def test_variance_intervals_truncated_near_the_boundary():
     assert "no standard error" in out2.loc["var(x|g)", "note"]
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(alpha=0), "alpha"), (dict(alpha=1.5), "alpha"), (dict(alpha=np.nan), "alpha"),
-    (dict(which="random"), "which"), (dict(which=["fixed"]), "which"),
-    (dict(kind="sandwich"), "kind must be 'robust' or 'model'"),
-    (dict(kind=["robust"]), "kind must be 'robust' or 'model'"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(alpha=0), "alpha"),
+        (dict(alpha=1.5), "alpha"),
+        (dict(alpha=np.nan), "alpha"),
+        (dict(which="random"), "which"),
+        (dict(which=["fixed"]), "which"),
+        (dict(kind="sandwich"), "kind must be 'robust' or 'model'"),
+        (dict(kind=["robust"]), "kind must be 'robust' or 'model'"),
+    ],
+)
 def test_conf_int_errors(kw, match):
     with pytest.raises(ValueError, match=match):
         fitted().conf_int(**kw)
@@ -507,8 +551,16 @@ def test_kind_none_is_the_default_kind():
 def test_tidy():
     res = fitted_slope()
     td = res.tidy()
-    assert list(td.columns) == ["term", "kind", "estimate", "std_error", "statistic",
-                                "p_value", "conf_low", "conf_high"]
+    assert list(td.columns) == [
+        "term",
+        "kind",
+        "estimate",
+        "std_error",
+        "statistic",
+        "p_value",
+        "conf_low",
+        "conf_high",
+    ]
     fx = td[td["kind"] == "fixed"].set_index("term")
     assert list(fx.index) == list(res.params.index)
     np.testing.assert_allclose(fx["estimate"], res.params, rtol=1e-14)
@@ -524,17 +576,19 @@ def test_tidy():
     assert va["p_value"].isna().all()  # variances on the boundary: no z-test
     wald_low = va["estimate"] - Z975 * va["std_error"]
     is_var = va["term"].str.startswith("var(")  # truncated at 0; covariances are not
-    np.testing.assert_allclose(va["conf_low"], np.where(is_var, np.maximum(wald_low, 0),
-                                                        wald_low), rtol=1e-12)
-    np.testing.assert_allclose(va["conf_high"], va["estimate"] + Z975 * va["std_error"],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        va["conf_low"], np.where(is_var, np.maximum(wald_low, 0), wald_low), rtol=1e-12
+    )
+    np.testing.assert_allclose(va["conf_high"], va["estimate"] + Z975 * va["std_error"], rtol=1e-12)
     td90 = res.tidy(alpha=0.1)
     z = stats.norm.ppf(0.95)
-    np.testing.assert_allclose(td90["conf_high"], td90["estimate"] + z * td90["std_error"],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        td90["conf_high"], td90["estimate"] + z * td90["std_error"], rtol=1e-12
+    )
 
 
 # -- model-based variances of weighted fits --------------------------------------------
+
 
 def fitted_unweighted():
     if "unweighted" not in _cache:
@@ -549,8 +603,7 @@ MODEL_KIND_CALLS = {
     "conf_int": lambda r: r.conf_int(kind="model", which="all"),
     "tidy": lambda r: r.tidy(kind="model"),
     "wald_test": lambda r: r.wald_test(["x1"], cov="model"),
-    "wald_test_variance": lambda r: r.wald_test(["var(Intercept|g)"], kind="variance",
-                                                cov="model"),
+    "wald_test_variance": lambda r: r.wald_test(["var(Intercept|g)"], kind="variance", cov="model"),
     "compare": lambda r: pywemix.compare(r, kind="model"),
 }
 
@@ -606,6 +659,7 @@ def test_model_based_values_unchanged_by_the_warning():
 
 # -- information criteria ------------------------------------------------------------------
 
+
 def test_weighted_aic_bic_warn():
     res = fitted()
     with pytest.warns(pywemix.PseudoLikelihoodWarning):
@@ -648,13 +702,17 @@ def test_unweighted_small_aic_no_warning():
 
 # -- errors a statsmodels / lme4 user runs into -----------------------------------
 
-@pytest.mark.parametrize("terms, kind, hint", [
-    (["X1"], "fixed", "'X1': did you mean 'x1'?"),
-    (["x1", "intercept"], "fixed", "'intercept': did you mean 'Intercept'?"),
-    (["var(Intercept|g)"], "fixed", "is a variance term: test it with kind='variance'"),
-    (["sd(Intercept|g)"], "variance", "tested as variances, 'var(Intercept|g)'"),
-    (["var(intercept|g)"], "variance", "did you mean 'var(Intercept|g)'"),
-])
+
+@pytest.mark.parametrize(
+    "terms, kind, hint",
+    [
+        (["X1"], "fixed", "'X1': did you mean 'x1'?"),
+        (["x1", "intercept"], "fixed", "'intercept': did you mean 'Intercept'?"),
+        (["var(Intercept|g)"], "fixed", "is a variance term: test it with kind='variance'"),
+        (["sd(Intercept|g)"], "variance", "tested as variances, 'var(Intercept|g)'"),
+        (["var(intercept|g)"], "variance", "did you mean 'var(Intercept|g)'"),
+    ],
+)
 def test_wald_misspelt_term_suggests_the_name(terms, kind, hint):
     res = fitted()
     with pytest.raises(ValueError, match="unknown") as err:
@@ -670,8 +728,11 @@ def test_wald_repeated_term_is_an_error():
 
 def test_alpha_above_one_half_warns_it_is_not_the_confidence_level():
     res = fitted()
-    with pytest.warns(pywemix.PywemixWarning, match=r"alpha=0.95 gives 5% intervals.*"
-                                                    r"alpha=0.05 for 95% intervals"):
+    with pytest.warns(
+        pywemix.PywemixWarning,
+        match=r"alpha=0.95 gives 5% intervals.*"
+        r"alpha=0.05 for 95% intervals",
+    ):
         ci = res.conf_int(alpha=0.95)
     assert list(ci.columns) == ["47.5 %", "52.5 %"]  # used as given
     with warnings.catch_warnings():
@@ -686,36 +747,49 @@ def test_wald_variance_without_covariance_names_the_boundary_terms():
     rng = np.random.default_rng(0)
     g = np.repeat(np.arange(20), 8)
     x = rng.normal(size=g.size)
-    df = pd.DataFrame({"g": g, "x": x,
-                       "y": rng.poisson(np.exp(1 + 0.3 * x + 0.05 * rng.normal(size=20)[g]))})
+    df = pd.DataFrame(
+        {"g": g, "x": x, "y": rng.poisson(np.exp(1 + 0.3 * x + 0.05 * rng.normal(size=20)[g]))}
+    )
     res = _quiet_mix("y ~ x + (1|g)", df, family="poisson")
     from pywemix.estimation.variance import SE_FLOOR
+
     assert res.var_components["variance"].iloc[0] < SE_FLOOR
     assert np.isnan(res.var_cov()).all()
-    for call in (lambda: res.wald_test(kind="variance"),
-                 lambda: res.wald_test(["var(Intercept|g)"], kind="variance"),
-                 lambda: res.wald_test(R=[[2.0]], kind="variance")):
-        with pytest.raises(ValueError, match=r"covariance \(robust\) .* not available for "
-                                             r"var\(Intercept\|g\) \(estimate .*boundary.*"
-                                             r"bootstrap_lrt"):
+    for call in (
+        lambda: res.wald_test(kind="variance"),
+        lambda: res.wald_test(["var(Intercept|g)"], kind="variance"),
+        lambda: res.wald_test(R=[[2.0]], kind="variance"),
+    ):
+        with pytest.raises(
+            ValueError,
+            match=r"covariance \(robust\) .* not available for "
+            r"var\(Intercept\|g\) \(estimate .*boundary.*"
+            r"bootstrap_lrt",
+        ):
             call()
-    assert res.wald_test(["x"]).df == 1   # the fixed effects are unaffected
+    assert res.wald_test(["x"]).df == 1  # the fixed effects are unaffected
 
 
 def test_conf_int_cols_as_statsmodels():
     res = fitted()
     full = res.conf_int(which="all")
-    for cols, rows in ((["x2", "Intercept"], ["x2", "Intercept"]), (1, ["x1"]),
-                       ([0, -1], [full.index[0], full.index[-1]]),
-                       ("sd(Intercept|g)", ["sd(Intercept|g)"])):
+    for cols, rows in (
+        (["x2", "Intercept"], ["x2", "Intercept"]),
+        (1, ["x1"]),
+        ([0, -1], [full.index[0], full.index[-1]]),
+        ("sd(Intercept|g)", ["sd(Intercept|g)"]),
+    ):
         got = res.conf_int(which="all", cols=cols)
         assert list(got.index) == rows
         pd.testing.assert_frame_equal(got, full.loc[rows])
-    for cols, exc, match in (("x9", ValueError, "cols: no row.*'x9'"),
-                             (["sd(Intercept|g)"], ValueError, "no row.*which='fixed'"),
-                             (99, ValueError, "position 99 is out of range"),
-                             ([1.5], TypeError, "cols"), ([], ValueError, "cols is empty"),
-                             (True, TypeError, "cols")):
+    for cols, exc, match in (
+        ("x9", ValueError, "cols: no row.*'x9'"),
+        (["sd(Intercept|g)"], ValueError, "no row.*which='fixed'"),
+        (99, ValueError, "position 99 is out of range"),
+        ([1.5], TypeError, "cols"),
+        ([], ValueError, "cols is empty"),
+        (True, TypeError, "cols"),
+    ):
         with pytest.raises(exc, match=match):
             res.conf_int(cols=cols)
 

@@ -4,6 +4,7 @@ One test runs a real Jupyter kernel (nbclient + ipykernel) on a notebook that
 fits the bundled example and returns a plot as the last expression of a cell,
 as a new user would.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,13 @@ def fits():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pywemix.PywemixWarning)
         single = pywemix.mix(DEMO_FORMULA, data, ["pwt1", "pwt2"], cond_weights=True)
-        pv = pywemix.mix(PV_FORMULA, data, ["pwt1", "pwt2"], cond_weights=True,
-                         plausible_values={"math": PV_COLUMNS})
+        pv = pywemix.mix(
+            PV_FORMULA,
+            data,
+            ["pwt1", "pwt2"],
+            cond_weights=True,
+            plausible_values={"math": PV_COLUMNS},
+        )
     return single, pv
 
 
@@ -46,6 +52,7 @@ def test_figures_render_themselves_as_png(fits):
     pyplot formatter registered), and the figure is still a plain Figure."""
     formatters = pytest.importorskip("IPython.core.formatters")
     from matplotlib.figure import Figure
+
     single, pv = fits
     for fig in (single.plot("caterpillar"), pv.plot()):
         assert isinstance(fig, Figure)
@@ -70,8 +77,10 @@ def test_plausible_values_plot(fits):
     # diagnostics of one fit, named in the title
     fig2 = pv.plot("qq_resid", value=2)
     assert "plausible value 3 of 5 (pv3math)" in fig2.get_suptitle()
-    np.testing.assert_allclose(np.sort(fig2.axes[0].collections[0].get_offsets()[:, 1]),
-                               np.sort(pv.fits[2].residuals("pearson").to_numpy()))
+    np.testing.assert_allclose(
+        np.sort(fig2.axes[0].collections[0].get_offsets()[:, 1]),
+        np.sort(pv.fits[2].residuals("pearson").to_numpy()),
+    )
     with pytest.raises(ValueError, match="between 0 and 4"):
         pv.plot("caterpillar", value=5)
     with pytest.raises(TypeError, match="value"):
@@ -81,7 +90,7 @@ def test_plausible_values_plot(fits):
     assert single.plot("coef").axes[0].get_title() == "Fixed effects"
 
 
-NOTEBOOK = '''\
+NOTEBOOK = """\
 import sys
 sys.path.insert(0, {src!r})
 import warnings
@@ -97,7 +106,7 @@ with warnings.catch_warnings():
                      plausible_values={{"math": {pv_columns!r}}})
 assert pywemix.__file__.startswith({src!r}), pywemix.__file__
 print("pyplot imported:", "matplotlib.pyplot" in sys.modules)
-'''
+"""
 
 
 def _images(cell):
@@ -114,18 +123,20 @@ def test_plot_shows_as_image_in_a_fresh_jupyter_kernel():
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     src = str(Path(pywemix.__file__).resolve().parents[1])
-    cells = [NOTEBOOK.format(src=src, formula=DEMO_FORMULA, pv_formula=PV_FORMULA,
-                             pv_columns=PV_COLUMNS),
-             'import matplotlib\nbackend = matplotlib.get_backend(auto_select=False)\n'
-             'res.plot("caterpillar");',
-             'res.plot("caterpillar")',
-             "pv.plot();",
-             "pv.plot()",
-             'fig = res.plot("qq_resid")\nfig.savefig(__import__("io").BytesIO())\nfig',
-             'import matplotlib.pyplot as plt\nres.plot("qq_resid")',
-             'res.plot("resid_fitted");',
-             'print(matplotlib.get_backend(auto_select=False) == backend, '
-             'len(plt.get_fignums()))']
+    cells = [
+        NOTEBOOK.format(
+            src=src, formula=DEMO_FORMULA, pv_formula=PV_FORMULA, pv_columns=PV_COLUMNS
+        ),
+        "import matplotlib\nbackend = matplotlib.get_backend(auto_select=False)\n"
+        'res.plot("caterpillar");',
+        'res.plot("caterpillar")',
+        "pv.plot();",
+        "pv.plot()",
+        'fig = res.plot("qq_resid")\nfig.savefig(__import__("io").BytesIO())\nfig',
+        'import matplotlib.pyplot as plt\nres.plot("qq_resid")',
+        'res.plot("resid_fitted");',
+        "print(matplotlib.get_backend(auto_select=False) == backend, len(plt.get_fignums()))",
+    ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # as Jupyter starts it
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute(env=env)

@@ -7,6 +7,7 @@ The fixed part is rebuilt here by hand from the data (intercept, numeric
 column, treatment dummies with the first category as reference), and the
 random part from ``ranef()``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -65,6 +66,7 @@ def assert_close(a, b):
 
 # -- the fitted rows -----------------------------------------------------------
 
+
 def test_predict_without_newdata_is_fitted(res, data):
     p = res.predict()
     assert p.index.equals(res.fittedvalues.index)
@@ -96,10 +98,12 @@ def test_shuffled_rows(res, data):
 def test_subsets_missing_some_levels(res, data, subset):
     """Rows that show only some levels of the categorical predictors keep the
     fit's coding."""
-    rows = {"males": data["st04q01"] == "Male",
-            "one_st29_level": data["st29c"] == "Strongly agree",
-            "hi_false": ~data["hi"],
-            "one_row": data.index == data.index[17]}[subset]
+    rows = {
+        "males": data["st04q01"] == "Male",
+        "one_st29_level": data["st29c"] == "Strongly agree",
+        "hi_false": ~data["hi"],
+        "one_row": data.index == data.index[17],
+    }[subset]
     sub = data[rows]
     assert_close(res.predict(newdata=sub), res.fittedvalues.loc[sub.index])
 
@@ -133,6 +137,7 @@ def test_bad_type(res, data):
 
 
 # -- new groups and bad newdata -------------------------------------------------
+
 
 def test_new_groups_need_allow_new_levels(res, data):
     new = data.head(30).copy()
@@ -177,10 +182,16 @@ def test_response_not_needed(res, data):
 
 # -- binomial ------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def binomial(data):
-    return _mix("highmath ~ escs + st04q01 + (1|schoolid)", data, ["pwt1", "pwt2"],
-                cond_weights=True, family="binomial")
+    return _mix(
+        "highmath ~ escs + st04q01 + (1|schoolid)",
+        data,
+        ["pwt1", "pwt2"],
+        cond_weights=True,
+        family="binomial",
+    )
 
 
 def test_binomial_response_is_expit_of_link(binomial, data):
@@ -196,14 +207,18 @@ def test_binomial_response_is_expit_of_link(binomial, data):
 def test_binomial_link_by_hand(binomial, data):
     b = binomial.params
     u = binomial.ranef()["schoolid"].loc[data["schoolid"].to_numpy(), "Intercept"].to_numpy()
-    fixed = (b["Intercept"] + b["escs"] * data["escs"].to_numpy()
-             + b["st04q01[T.Male]"] * (data["st04q01"] == "Male").to_numpy())
+    fixed = (
+        b["Intercept"]
+        + b["escs"] * data["escs"].to_numpy()
+        + b["st04q01[T.Male]"] * (data["st04q01"] == "Male").to_numpy()
+    )
     assert_close(binomial.predict(newdata=data, type="link"), fixed + u)
     assert_close(binomial.predict(newdata=data, type="link", include_random=False), fixed)
     assert_close(binomial.predict(newdata=data, include_random=False), expit(fixed))
 
 
 # -- three levels --------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def three():
@@ -216,8 +231,10 @@ def three():
 @pytest.fixture(scope="module")
 def three_fits(three):
     w = ["w1", "w2", "w3"]
-    return {"separate": _mix("y ~ x + (1|school) + (1|district)", three, w, cond_weights=True),
-            "nested": _mix("y ~ x + (1|district/sch)", three, w, cond_weights=True)}
+    return {
+        "separate": _mix("y ~ x + (1|school) + (1|district)", three, w, cond_weights=True),
+        "nested": _mix("y ~ x + (1|district/sch)", three, w, cond_weights=True),
+    }
 
 
 def three_by_hand(res, t, school_factor, school_keys):
@@ -285,21 +302,28 @@ def test_newdata_as_a_dict(res, data):
 def test_nested_form_with_float_ids_finds_known_groups(three_fits, three):
     """Ids turned into floats (as after a merge with missing values) are the same groups."""
     res = three_fits["nested"]
-    floats = three.assign(sch=three["sch"].astype(float),
-                          district=three["district"].astype(float))
+    floats = three.assign(sch=three["sch"].astype(float), district=three["district"].astype(float))
     assert_close(res.predict(newdata=floats), res.fittedvalues)
     strings = three.assign(sch=three["sch"].astype(str))
     assert_close(res.predict(newdata=strings), res.fittedvalues)
 
 
-@pytest.mark.parametrize("centering", [
-    dict(center_group={"schoolid": ["escs"]}),
-    dict(center_grand=["escs"]),
-    dict(center_group={"schoolid": ["escs"]}, center_grand=["escs"]),
-])
+@pytest.mark.parametrize(
+    "centering",
+    [
+        dict(center_group={"schoolid": ["escs"]}),
+        dict(center_grand=["escs"]),
+        dict(center_group={"schoolid": ["escs"]}, center_grand=["escs"]),
+    ],
+)
 def test_predict_applies_the_fitted_centering(data, centering):
-    res = _mix("pv1math ~ escs + st04q01 + (1|schoolid)", data, ["pwt1", "pwt2"],
-               cond_weights=True, **centering)
+    res = _mix(
+        "pv1math ~ escs + st04q01 + (1|schoolid)",
+        data,
+        ["pwt1", "pwt2"],
+        cond_weights=True,
+        **centering,
+    )
     assert_close(res.predict(newdata=data), res.fittedvalues)
     # a subset of rows uses the fit's means, not the subset's
     part = data.sample(n=60, random_state=4)
@@ -307,8 +331,13 @@ def test_predict_applies_the_fitted_centering(data, centering):
 
 
 def test_predict_centering_new_group_uses_its_own_rows(data):
-    res = _mix("pv1math ~ escs + (1|schoolid)", data, ["pwt1", "pwt2"], cond_weights=True,
-               center_group={"schoolid": ["escs"]})
+    res = _mix(
+        "pv1math ~ escs + (1|schoolid)",
+        data,
+        ["pwt1", "pwt2"],
+        cond_weights=True,
+        center_group={"schoolid": ["escs"]},
+    )
     new = pd.DataFrame({"schoolid": [-1, -1, -1], "escs": [0.0, 1.0, 2.0]})
     p = res.predict(newdata=new, allow_new_levels=True)
     b = res.params

@@ -1,5 +1,6 @@
 """Every result type implements the documented protocol (issue 19), and ``mix``
 declares its return types."""
+
 from __future__ import annotations
 
 import inspect
@@ -29,12 +30,20 @@ def results():
     data["cnt"] = np.where(data["jkzone"] <= 15, "AAA", "BBB")
     kw = dict(weights=["pwt1", "pwt2"], cond_weights=True, weight_scaling="size")
     single = _quiet(FORMULA, data, **kw)
-    pv = _quiet("math ~ escs + (1|schoolid)", data,
-                plausible_values={"math": [f"pv{k}math" for k in range(1, 4)]}, **kw)
+    pv = _quiet(
+        "math ~ escs + (1|schoolid)",
+        data,
+        plausible_values={"math": [f"pv{k}math" for k in range(1, 4)]},
+        **kw,
+    )
     out = {
         "MixResult": single,
-        "ReplicateResult": _quiet(FORMULA, data, replicates=pywemix.Replicates(
-            "w_fsturwt1-80", full_weight="w_fstuwt"), **kw),
+        "ReplicateResult": _quiet(
+            FORMULA,
+            data,
+            replicates=pywemix.Replicates("w_fsturwt1-80", full_weight="w_fstuwt"),
+            **kw,
+        ),
         "PlausibleValuesResult": pv,
         "PooledResult": pywemix.pool(pv.fits),
         "ByResult": _quiet(FORMULA, data, by="cnt", **kw),
@@ -44,8 +53,14 @@ def results():
     return out
 
 
-EXPECTED = {"MixResult", "ReplicateResult", "PlausibleValuesResult", "PooledResult",
-            "ByResult", "DaskMixResult"}
+EXPECTED = {
+    "MixResult",
+    "ReplicateResult",
+    "PlausibleValuesResult",
+    "PooledResult",
+    "ByResult",
+    "DaskMixResult",
+}
 
 
 def test_every_result_type_implements_the_protocol(results):
@@ -76,9 +91,20 @@ def test_methods_take_the_protocol_arguments(results):
 
 
 def test_the_protocol_is_documented_and_annotated():
-    for member in ("params", "bse", "var_components", "variance_kinds", "default_kind",
-                   "warnings", "cov_params", "conf_int", "tidy", "wald_test", "summary",
-                   "plot"):
+    for member in (
+        "params",
+        "bse",
+        "var_components",
+        "variance_kinds",
+        "default_kind",
+        "warnings",
+        "cov_params",
+        "conf_int",
+        "tidy",
+        "wald_test",
+        "summary",
+        "plot",
+    ):
         assert hasattr(Result, member), member
     hints = typing.get_type_hints(Result.cov_params)
     assert hints["return"] is pd.DataFrame
@@ -88,13 +114,18 @@ def test_the_protocol_is_documented_and_annotated():
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="typing.get_overloads is 3.11+")
 def test_mix_declares_its_return_types():
     from pywemix.fit import mix
+
     overloads = typing.get_overloads(mix)
     returns = [typing.get_type_hints(f)["return"] for f in overloads]
-    assert returns[:5] == [pywemix.ByResult,
-                           pywemix.MixResult | pywemix.ReplicateResult
-                           | pywemix.PlausibleValuesResult,     # survey data, by their scale
-                           pywemix.ReplicateResult, pywemix.PlausibleValuesResult,
-                           pywemix.MixResult]
+    assert returns[:5] == [
+        pywemix.ByResult,
+        pywemix.MixResult
+        | pywemix.ReplicateResult
+        | pywemix.PlausibleValuesResult,  # survey data, by their scale
+        pywemix.ReplicateResult,
+        pywemix.PlausibleValuesResult,
+        pywemix.MixResult,
+    ]
     assert inspect.signature(overloads[1]).parameters["data"].annotation == "SurveyData"
     by = inspect.signature(overloads[0]).parameters["by"]
     assert by.default is inspect.Parameter.empty  # by= given: a ByResult

@@ -5,6 +5,7 @@ written by tests/data/make_lme4_condvar.R) and, for weighted quadrature fits,
 against the conditional density of one group's effect integrated on a fine grid
 here.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,13 +21,17 @@ from pywemix.results.ranef import _gaussian_covariances
 from conftest import needs_reference, reference_data
 from conftest import quiet_mix as _mix
 
-CONDVAR = json.loads((Path(__file__).resolve().parents[1] / "data" /
-                      "lme4_condvar.json").read_text())
+CONDVAR = json.loads(
+    (Path(__file__).resolve().parents[1] / "data" / "lme4_condvar.json").read_text()
+)
 # The fits agree with lme4's to ~1e-11 in the log-likelihood, but the
 # likelihood is flat in the covariance parameters: the modes and their
 # standard deviations then agree only to ~1e-5 (sleepstudy) and ~1e-7 (pastes).
-CASES = {"sleep_slope": ({}, 1e-4), "pastes_nested": ({}, 1e-6),
-         "sleep_binomial_laplace": (dict(family="binomial", n_quad=1), 1e-4)}
+CASES = {
+    "sleep_slope": ({}, 1e-4),
+    "pastes_nested": ({}, 1e-6),
+    "sleep_binomial_laplace": (dict(family="binomial", n_quad=1), 1e-4),
+}
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +58,9 @@ def test_ranef_se_matches_lme4_condvar(lme4_fits, name):
             rows = t[t["term"] == term].set_index(t.loc[t["term"] == term, "group"].astype(str))
             rows = rows.loc[r["group"]]
             scale = np.max(np.abs(r["condval"]))
-            np.testing.assert_allclose(rows["estimate"] / scale, np.array(r["condval"]) / scale,
-                                       rtol=0, atol=tol)
+            np.testing.assert_allclose(
+                rows["estimate"] / scale, np.array(r["condval"]) / scale, rtol=0, atol=tol
+            )
             np.testing.assert_allclose(rows["std_error"], r["condsd"], rtol=tol)
 
 
@@ -62,8 +68,9 @@ def test_ranef_se_matches_lme4_condvar(lme4_fits, name):
 def test_gaussian_conditional_covariance_matches_lme4_postvar(lme4_fits):
     """The whole 2 x 2 conditional covariance of (intercept, slope) per subject."""
     ref, res = CONDVAR["sleep_slope"], lme4_fits["sleep_slope"]
-    covs = _gaussian_covariances(res.objective.function, res.sigma2,
-                                 res.random_effects_covariances)[0]
+    covs = _gaussian_covariances(
+        res.objective.function, res.sigma2, res.random_effects_covariances
+    )[0]
     labels = [str(v) for v in res.ranef()["Subject"].index]
     assert covs.shape == (len(labels), 2, 2)
     for j, label in enumerate(labels):
@@ -94,10 +101,10 @@ def _grid_moments(loglik, tau):
     """Mode, curvature variance, mean and variance of exp(loglik(u)) N(u; 0, tau)."""
     sd = np.sqrt(tau)
     u = np.linspace(-10 * sd, 10 * sd, 40001)
-    logp = loglik(u) - 0.5 * u ** 2 / tau
+    logp = loglik(u) - 0.5 * u**2 / tau
     k = int(np.argmax(logp))
     h = u[1] - u[0]
-    curvature = -(logp[k + 1] - 2 * logp[k] + logp[k - 1]) / h ** 2
+    curvature = -(logp[k + 1] - 2 * logp[k] + logp[k - 1]) / h**2
     p = np.exp(logp - logp.max())
     p /= p.sum()
     mean = float(np.sum(p * u))
@@ -110,17 +117,22 @@ def _weighted_binomial():
     g = np.repeat(np.arange(n_groups), size)
     x = rng.normal(size=g.size)
     eta = -0.3 + 0.8 * x + rng.normal(scale=0.9, size=n_groups)[g]
-    return pd.DataFrame({"y": (rng.uniform(size=g.size) < special.expit(eta)).astype(float),
-                         "x": x, "g": g, "w1": rng.uniform(0.5, 2.0, g.size),
-                         "w2": rng.uniform(1.0, 3.0, n_groups)[g]})
+    return pd.DataFrame(
+        {
+            "y": (rng.uniform(size=g.size) < special.expit(eta)).astype(float),
+            "x": x,
+            "g": g,
+            "w1": rng.uniform(0.5, 2.0, g.size),
+            "w2": rng.uniform(1.0, 3.0, n_groups)[g],
+        }
+    )
 
 
 def test_quadrature_ranef_se_against_a_grid():
     """Weighted binomial: the mode's SD is the curvature of the weighted
     conditional log-density at the mode, the mean's SD its posterior SD."""
     data = _weighted_binomial()
-    res = _mix("y ~ x + (1|g)", data, ["w1", "w2"], cond_weights=True, family="binomial",
-               n_quad=21)
+    res = _mix("y ~ x + (1|g)", data, ["w1", "w2"], cond_weights=True, family="binomial", n_quad=21)
     tau = float(res.var_components["variance"].iloc[0])
     b = res.params
     modes, means = res.ranef("mode", se=True)["g"], res.ranef("mean", se=True)["g"]
@@ -149,4 +161,3 @@ def test_three_level_lower_level_se_includes_upper_uncertainty(lme4_fits):
     t = res.ranef(se=True)["sample"]
     given_batch = np.sqrt(res.conditional_variances[0][:, 0])
     assert (t["std_error"].to_numpy() > given_batch * (1 + 1e-3)).all()
-

@@ -1,5 +1,6 @@
 """The immutable result of a fit (pywemix.results.result.MixResult) and stage 4,
 make_result."""
+
 from __future__ import annotations
 
 import pickle
@@ -47,8 +48,14 @@ def test_a_result_cannot_be_changed(fit):
 def test_fitted_values_are_the_linear_predictor_in_the_data_order(fit):
     d, res = fit
     design = res.design
-    eta = linear_predictor(design.X, res.params.to_numpy(), design.offset, design.Z,
-                           [lev.codes for lev in design.levels], res.conditional_modes)
+    eta = linear_predictor(
+        design.X,
+        res.params.to_numpy(),
+        design.offset,
+        design.Z,
+        [lev.codes for lev in design.levels],
+        res.conditional_modes,
+    )
     fitted = res.to_data_order(eta, "fittedvalues")
     assert fitted.index.equals(d.index)
     pd.testing.assert_series_equal(res.fittedvalues, fitted)
@@ -62,14 +69,14 @@ def test_pickling_keeps_the_estimates_and_rebuilds_the_objective(fit):
     back = pickle.loads(pickle.dumps(res))
     pd.testing.assert_series_equal(back.params, res.params)
     assert back.llf == res.llf and back.settings == res.settings
-    assert back.objective.function.profiled(back.theta).llf == pytest.approx(res.llf,
-                                                                             rel=1e-12)
+    assert back.objective.function.profiled(back.theta).llf == pytest.approx(res.llf, rel=1e-12)
 
 
 def test_make_result_rebuilds_the_same_result_from_the_stage_outputs(fit):
     _, res = fit
-    again = make_result(res.design, res.settings, res.optimization, res.variance_estimate,
-                        res.warnings)
+    again = make_result(
+        res.design, res.settings, res.optimization, res.variance_estimate, res.warnings
+    )
     assert isinstance(again, MixResult)
     pd.testing.assert_frame_equal(again.var_components, res.var_components)
     pd.testing.assert_series_equal(again.bse, res.bse)

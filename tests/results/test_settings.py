@@ -1,5 +1,6 @@
 """The typed settings record of a fit (pywemix.results.settings.FitSettings):
 what the summary shows and what anova/bootstrap_lrt compare."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,14 +20,17 @@ def test_formula_reml_and_quadrature_points_may_differ():
     assert unweighted.differences(dataclasses.replace(unweighted, reml=False)) == []
 
 
-@pytest.mark.parametrize("change, label", [
-    (dict(family="binomial", link="logit"), "Family"),
-    (dict(weight_spec=("w1", None)), "Weights"),
-    (dict(cond_weights=True), "Conditional weights"),
-    (dict(survey="PISA"), "Survey preset"),
-    (dict(weight_scaling="size"), "Weight scaling"),
-    (dict(center_grand=("x",)), "Centering"),
-])
+@pytest.mark.parametrize(
+    "change, label",
+    [
+        (dict(family="binomial", link="logit"), "Family"),
+        (dict(weight_spec=("w1", None)), "Weights"),
+        (dict(cond_weights=True), "Conditional weights"),
+        (dict(survey="PISA"), "Survey preset"),
+        (dict(weight_scaling="size"), "Weight scaling"),
+        (dict(center_grand=("x",)), "Centering"),
+    ],
+)
 def test_each_compared_setting_is_named_with_both_values(change, label):
     other = dataclasses.replace(BASE, **change)
     diffs = BASE.differences(other)
@@ -38,8 +42,13 @@ def test_each_compared_setting_is_named_with_both_values(change, label):
 
 
 def test_values_are_shown_as_the_summary_shows_them():
-    other = dataclasses.replace(BASE, weight_spec=("w1", None), weight_scaling="effective",
-                                center_group=(("g", ("x",)),), center_grand=("z",))
+    other = dataclasses.replace(
+        BASE,
+        weight_spec=("w1", None),
+        weight_scaling="effective",
+        center_group=(("g", ("x",)),),
+        center_grand=("z",),
+    )
     diffs = {label: (a, b) for label, a, b in BASE.differences(other)}
     assert diffs["Weights"] == ("w1, w2", "w1, (none)")
     assert diffs["Weight scaling"] == (SCALING_LABELS["none"], SCALING_LABELS["effective"])

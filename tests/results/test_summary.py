@@ -4,6 +4,7 @@ The numbers in the report are checked against the result's attributes by
 formatting those (never by copying printed text), and the groups table
 against weights computed here from the data.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,21 +46,40 @@ def fits(pisa, three):
     """(result, data used, weight columns) of the weighted fits."""
     used = pisa.dropna(subset=["escs"])
     return {
-        "two_level": (_mix(PISA_FORMULA, pisa, ["pwt1", "pwt2"], cond_weights=True),
-                      used, ["pwt1", "pwt2"], ["schoolid"]),
-        "three_level": (_mix(THREE_FORMULA, three, ["w1", "w2", "w3"], cond_weights=True),
-                        three, ["w1", "w2", "w3"], ["school", "district"]),
-        "binomial": (_mix(BINOMIAL_FORMULA, pisa, ["pwt1", "pwt2"], cond_weights=True,
-                          family="binomial"),
-                     used, ["pwt1", "pwt2"], ["schoolid"]),
-        "plausible_values": (_mix(PV_FORMULA, pisa, ["pwt1", "pwt2"], cond_weights=True,
-                                  plausible_values={"math": PV_COLUMNS}),
-                             used, ["pwt1", "pwt2"], ["schoolid"]),
+        "two_level": (
+            _mix(PISA_FORMULA, pisa, ["pwt1", "pwt2"], cond_weights=True),
+            used,
+            ["pwt1", "pwt2"],
+            ["schoolid"],
+        ),
+        "three_level": (
+            _mix(THREE_FORMULA, three, ["w1", "w2", "w3"], cond_weights=True),
+            three,
+            ["w1", "w2", "w3"],
+            ["school", "district"],
+        ),
+        "binomial": (
+            _mix(BINOMIAL_FORMULA, pisa, ["pwt1", "pwt2"], cond_weights=True, family="binomial"),
+            used,
+            ["pwt1", "pwt2"],
+            ["schoolid"],
+        ),
+        "plausible_values": (
+            _mix(
+                PV_FORMULA,
+                pisa,
+                ["pwt1", "pwt2"],
+                cond_weights=True,
+                plausible_values={"math": PV_COLUMNS},
+            ),
+            used,
+            ["pwt1", "pwt2"],
+            ["schoolid"],
+        ),
     }
 
 
-@pytest.fixture(scope="module", params=["two_level", "three_level", "binomial",
-                                        "plausible_values"])
+@pytest.fixture(scope="module", params=["two_level", "three_level", "binomial", "plausible_values"])
 def fit(request, fits):
     return fits[request.param]
 
@@ -87,10 +107,11 @@ def section(text: str, title: str) -> list:
 
 def close(shown: str, value: float, digits: int = 6) -> bool:
     """A printed number equals ``value`` to the digits printed."""
-    return abs(float(shown) - value) <= 10 ** -digits * max(abs(value), 1.0)
+    return abs(float(shown) - value) <= 10**-digits * max(abs(value), 1.0)
 
 
 # -- text ----------------------------------------------------------------------
+
 
 def test_formula_and_header(fit):
     res = fit[0]
@@ -141,7 +162,7 @@ def test_groups_table(fit):
     for lvl, (w, g) in enumerate(zip(weights[1:], factors), start=2):
         # one weight per group of this level: the groups are the unique
         # combinations of this factor and the factors above
-        cols = factors[lvl - 2:]
+        cols = factors[lvl - 2 :]
         per_group = data.groupby(cols, observed=True)[w]
         assert per_group.nunique().max() == 1
         expected.append((g, per_group.first()))
@@ -268,6 +289,7 @@ def test_repr_is_the_text(fits):
 
 # -- html ----------------------------------------------------------------------
 
+
 def test_html_tables(fit):
     res = fit[0]
     h = res.summary()._repr_html_()
@@ -299,7 +321,8 @@ def special(sleep):
     data = sleep.copy()
     data["grp"] = pd.Categorical(
         np.where(data["Days"] < 3, "plain", np.where(data["Days"] < 6, "a&b", "<c>")),
-        categories=["plain", "a&b", "<c>"])
+        categories=["plain", "a&b", "<c>"],
+    )
     return _mix("Reaction ~ I(Days > 4) + grp + (1|Subject)", data)
 
 
@@ -329,11 +352,20 @@ def test_poisson_icc_not_defined(sleep):
 
 # -- LaTeX and dict / JSON exports (issue 15) -------------------------------------
 
+
 def _tex_escaped(text: str) -> str:
     """LaTeX escapes of the characters in coefficient names (no backslashes there)."""
-    for a, b in (("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"), ("_", r"\_"),
-                 ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"),
-                 ("^", r"\textasciicircum{}")):
+    for a, b in (
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("$", r"\$"),
+        ("#", r"\#"),
+        ("_", r"\_"),
+        ("{", r"\{"),
+        ("}", r"\}"),
+        ("~", r"\textasciitilde{}"),
+        ("^", r"\textasciicircum{}"),
+    ):
         text = text.replace(a, b)
     return text
 
@@ -345,10 +377,33 @@ def test_json_has_every_table(fit):
     d = json.loads(text)  # strict JSON: NaN would be rejected below
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
     assert d == s.as_dict()
-    keys = {"schema", "title", "formula", "family", "link", "criterion", "nobs", "llf",
-            "converged", "iterations", "standard_errors", "survey", "params", "bse",
-            "fixed", "family_params", "var_components", "groups", "icc", "icc_std_error",
-            "header", "footer", "se_note", "notes", "warnings"}
+    keys = {
+        "schema",
+        "title",
+        "formula",
+        "family",
+        "link",
+        "criterion",
+        "nobs",
+        "llf",
+        "converged",
+        "iterations",
+        "standard_errors",
+        "survey",
+        "params",
+        "bse",
+        "fixed",
+        "family_params",
+        "var_components",
+        "groups",
+        "icc",
+        "icc_std_error",
+        "header",
+        "footer",
+        "se_note",
+        "notes",
+        "warnings",
+    }
     if getattr(res, "n_plausible", None):  # the parts of the total variance too
         keys |= {"plausible_values", "imputation_variance", "sampling_variance"}
     assert set(d) == keys
@@ -362,15 +417,13 @@ def test_json_has_every_table(fit):
     np.testing.assert_allclose([r["Std. Error"] for r in d["fixed"]], res.bse, rtol=0)
     vc = res.var_components
     assert len(d["var_components"]) == len(vc)
-    np.testing.assert_allclose([r["variance"] for r in d["var_components"]], vc["variance"],
-                               rtol=0)
+    np.testing.assert_allclose([r["variance"] for r in d["var_components"]], vc["variance"], rtol=0)
     assert [r["group"] for r in d["var_components"]] == list(vc["group"])
     assert all(r["var2"] is None or isinstance(r["var2"], str) for r in d["var_components"])
     assert all(r["var1"] is None or isinstance(r["var1"], str) for r in d["var_components"])
     groups = res.groups
     assert [r["n_units"] for r in d["groups"]] == [int(n) for n in groups["n_units"]]
-    np.testing.assert_allclose([r["sum_weight"] for r in d["groups"]],
-                               groups["sum_weight"], rtol=0)
+    np.testing.assert_allclose([r["sum_weight"] for r in d["groups"]], groups["sum_weight"], rtol=0)
     assert d["footer"]["Intraclass correlation (ICC)"] == f"{res.icc:.4f}"
     assert d["notes"] == [str(n) for n in s.notes]
     assert any("pseudo-likelihood" in n for n in d["notes"])
@@ -388,8 +441,7 @@ def test_latex_has_every_table(fit):
     for name in res.params.index:
         row = next(line for line in lines if line.startswith(_tex_escaped(name) + " & "))
         cells = row.rstrip("\\ ").split(" & ")
-        assert cells[1:] == [fmt(res.params[name]), fmt(res.bse[name]),
-                             fmt(res.tvalues[name])]
+        assert cells[1:] == [fmt(res.params[name]), fmt(res.bse[name]), fmt(res.tvalues[name])]
     for v in res.var_components["variance"]:
         assert f" & {fmt(v)} & " in tex
     assert f"{res.icc:.4f}" in tex
@@ -420,10 +472,17 @@ def test_constructor_takes_header_notes_and_table(unweighted):
     """Header lines, the standard-error sentence, the fixed-effects table and an
     ICC standard error are constructor arguments (no mutation afterwards)."""
     from pywemix.results.summary import Summary
+
     res = unweighted
     table = pd.DataFrame({"Estimate": res.params, "df": np.arange(len(res.params))})
-    s = Summary(res, header=[("Variance estimation", "by hand")], se_note="SEs by hand.",
-                fixed=table, icc_std_error=0.0123, icc_se_label="my SE")
+    s = Summary(
+        res,
+        header=[("Variance estimation", "by hand")],
+        se_note="SEs by hand.",
+        fixed=table,
+        icc_std_error=0.0123,
+        icc_se_label="my SE",
+    )
     assert s.header[0][0] == "Formula" and s.header[1] == ("Variance estimation", "by hand")
     assert s.se_note == "SEs by hand." and "SEs by hand." in s.as_text()
     assert s.fixed is table

@@ -3,6 +3,7 @@ response expands to its plausible values, the survey's weights, preset and
 replicates apply, each can be overridden, only the model's columns are read,
 and the results equal the explicit call on a data frame, for each survey's
 synthetic layout."""
+
 import warnings
 
 import numpy as np
@@ -13,7 +14,7 @@ from survey_files import iea_frames, naep_frames, pisa_frames, talis_frames, wri
 import pywemix
 
 PISA = "math ~ escs + (1|cntschid)"
-N_PV = 3                       # fewer than PISA's 10, to keep the suite fast
+N_PV = 3  # fewer than PISA's 10, to keep the suite fast
 PVS = [f"PV{k}MATH" for k in range(1, N_PV + 1)]
 FAY = [f"W_FSTURWT{r}" for r in range(1, 81)]
 
@@ -32,18 +33,27 @@ def assert_same(a, b):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pywemix.PseudoLikelihoodWarning)  # kind="model"
         for kind in a.variance_kinds:
-            np.testing.assert_array_equal(a.cov_params(kind).to_numpy(),
-                                          b.cov_params(kind).to_numpy())
+            np.testing.assert_array_equal(
+                a.cov_params(kind).to_numpy(), b.cov_params(kind).to_numpy()
+            )
     pd.testing.assert_frame_equal(a.var_components, b.var_components, check_exact=True)
     assert a.settings == b.settings
 
 
 def _files(folder, frames, stu_name, sch_name):
     stu, sch, labels, missing = frames
-    s = write(stu, folder / stu_name, {k: v for k, v in labels.items() if k in stu},
-              {k: v for k, v in missing.items() if k in stu})
-    c = write(sch, folder / sch_name, {k: v for k, v in labels.items() if k in sch},
-              {k: v for k, v in missing.items() if k in sch})
+    s = write(
+        stu,
+        folder / stu_name,
+        {k: v for k, v in labels.items() if k in stu},
+        {k: v for k, v in missing.items() if k in stu},
+    )
+    c = write(
+        sch,
+        folder / sch_name,
+        {k: v for k, v in labels.items() if k in sch},
+        {k: v for k, v in missing.items() if k in sch},
+    )
     return s, c
 
 
@@ -68,11 +78,18 @@ def _pisa_frame(sdf):
 
 # -- equal to the explicit call, each survey's layout -----------------------------------
 
+
 def test_pisa_scale_weights_fay_replicates_equal_the_explicit_call(sdf):
     got = quiet(PISA, sdf)
     rep = pywemix.Replicates(FAY, method="fay", fay=0.5, full_weight="W_FSTUWT")
-    explicit = quiet(PISA, _pisa_frame(sdf), ["W_FSTUWT", "W_SCHGRNRABWT"], survey="PISA",
-                     plausible_values={"math": PVS}, replicates=rep)
+    explicit = quiet(
+        PISA,
+        _pisa_frame(sdf),
+        ["W_FSTUWT", "W_SCHGRNRABWT"],
+        survey="PISA",
+        plausible_values={"math": PVS},
+        replicates=rep,
+    )
     assert isinstance(got, pywemix.ReplicateResult) and got.n_plausible == N_PV
     assert_same(got, explicit)
     assert got.settings.survey == "PISA" and got.settings.weight_scaling == "size"
@@ -82,9 +99,13 @@ def test_pisa_scale_weights_fay_replicates_equal_the_explicit_call(sdf):
 def test_the_summary_names_what_was_used(sdf):
     s = quiet(PISA, sdf).summary()
     text = str(s)
-    for part in ("Survey preset     PISA (method A at level 1, none above)",
-                 "PV1MATH", f"PV{N_PV}MATH) of math", "W_FSTUWT (level 1), W_SCHGRNRABWT (level 2)",
-                 "Fay's BRR, 80 replicates, k = 0.5"):
+    for part in (
+        "Survey preset     PISA (method A at level 1, none above)",
+        "PV1MATH",
+        f"PV{N_PV}MATH) of math",
+        "W_FSTUWT (level 1), W_SCHGRNRABWT (level 2)",
+        "Fay's BRR, 80 replicates, k = 0.5",
+    ):
         assert part in text, part
     info = s.as_dict()
     assert info["survey"]["preset"] == "PISA"
@@ -96,9 +117,15 @@ def test_the_summary_names_what_was_used(sdf):
 def test_by_country_equals_the_explicit_call(sdf):
     got = quiet(PISA, sdf, by="cnt")
     rep = pywemix.Replicates(FAY, method="fay", fay=0.5, full_weight="W_FSTUWT")
-    explicit = quiet(PISA, _pisa_frame(sdf).rename(columns={"CNT": "cnt"}),
-                     ["W_FSTUWT", "W_SCHGRNRABWT"], survey="PISA",
-                     plausible_values={"math": PVS}, replicates=rep, by="cnt")
+    explicit = quiet(
+        PISA,
+        _pisa_frame(sdf).rename(columns={"CNT": "cnt"}),
+        ["W_FSTUWT", "W_SCHGRNRABWT"],
+        survey="PISA",
+        plausible_values={"math": PVS},
+        replicates=rep,
+        by="cnt",
+    )
     assert isinstance(got, pywemix.ByResult) and list(got) == ["AAA", "BBB"] == list(explicit)
     for k in got:
         assert_same(got[k], explicit[k])
@@ -106,15 +133,18 @@ def test_by_country_equals_the_explicit_call(sdf):
 
 def test_in_memory_survey_data_equals_the_file(pisa, sdf):
     stu, sch, _, _ = pisa_frames(n_pv=N_PV)
-    mem = pywemix.survey_data(stu.assign(ESCS=stu["ESCS"].where(stu["ESCS"] < 95)),
-                              survey="PISA", school=sch)
+    mem = pywemix.survey_data(
+        stu.assign(ESCS=stu["ESCS"].where(stu["ESCS"] < 95)), survey="PISA", school=sch
+    )
     a, b = quiet(PISA, sdf, replicates=False), quiet(PISA, mem, replicates=False)
     pd.testing.assert_series_equal(a.params, b.params, check_exact=True)
     np.testing.assert_array_equal(a.cov_params(), b.cov_params())
 
 
-@pytest.mark.parametrize("survey, grade, subjects, ext", [
-    ("TIMSS", "B", ("MMAT", "SSCI"), ".sav"), ("PIRLS", "A", ("RREA", "RLIT"), ".dta")])
+@pytest.mark.parametrize(
+    "survey, grade, subjects, ext",
+    [("TIMSS", "B", ("MMAT", "SSCI"), ".sav"), ("PIRLS", "A", ("RREA", "RLIT"), ".dta")],
+)
 def test_iea_jk2_by_country_equals_the_explicit_call(tmp_path, survey, grade, subjects, ext):
     frames = iea_frames(seed=11, grade=grade, subjects=subjects)
     s, c = _files(tmp_path, frames, f"stu{ext}", f"sch{ext}")
@@ -124,13 +154,18 @@ def test_iea_jk2_by_country_equals_the_explicit_call(tmp_path, survey, grade, su
     formula = f"{scale} ~ itsex + (1|idschool)"
     got = quiet(formula, sdf, by="idcntry")
     pvs = sdf.plausible_values[scale]
-    d = sdf.get_data(pvs + ["ITSEX", "IDSCHOOL", "IDCNTRY", "TOTWGT", "SCHWGT", "JKZONE",
-                            "JKREP"])
+    d = sdf.get_data(pvs + ["ITSEX", "IDSCHOOL", "IDCNTRY", "TOTWGT", "SCHWGT", "JKZONE", "JKREP"])
     d = d.rename(columns={"ITSEX": "itsex", "IDSCHOOL": "idschool", "IDCNTRY": "idcntry"})
     jk = pywemix.jackknife_weights(d, "JKZONE", "JKREP", "TOTWGT")
-    explicit = quiet(formula, d, ["TOTWGT", "SCHWGT"], survey=survey,
-                     plausible_values={scale: pvs}, by="idcntry",
-                     replicates=pywemix.Replicates(jk, method="jk2"))
+    explicit = quiet(
+        formula,
+        d,
+        ["TOTWGT", "SCHWGT"],
+        survey=survey,
+        plausible_values={scale: pvs},
+        by="idcntry",
+        replicates=pywemix.Replicates(jk, method="jk2"),
+    )
     assert list(got) == [36, 40] == list(explicit)
     for k in got:
         assert_same(got[k], explicit[k])
@@ -145,9 +180,13 @@ def test_talis_fay_100_equals_the_explicit_call(tmp_path):
     reps = [f"TRWGT{r}" for r in range(1, 101)]
     d = sdf.get_data(["T3JOBSA", "TT3G01", "IDSCHOOL", "TCHWGT", "SCHWGT"] + reps)
     d = d.rename(columns={"T3JOBSA": "t3jobsa", "TT3G01": "tt3g01", "IDSCHOOL": "idschool"})
-    explicit = quiet(formula, d, ["TCHWGT", "SCHWGT"], survey="TALIS",
-                     replicates=pywemix.Replicates(reps, method="fay", fay=0.5,
-                                                   full_weight="TCHWGT"))
+    explicit = quiet(
+        formula,
+        d,
+        ["TCHWGT", "SCHWGT"],
+        survey="TALIS",
+        replicates=pywemix.Replicates(reps, method="fay", fay=0.5, full_weight="TCHWGT"),
+    )
     assert isinstance(got, pywemix.ReplicateResult)
     assert_same(got, explicit)
     assert got.method == "Fay's BRR, 100 replicates, k = 0.5"
@@ -164,14 +203,20 @@ def test_naep_jackknife_equals_the_explicit_call(tmp_path):
     reps = [f"SRWT{r:02d}" for r in range(1, 63)]
     d = sdf.get_data(pvs + ["DSEX", "SCRPSU", "ORIGWT", "SMSRSWT"] + reps)
     d = d.rename(columns={"DSEX": "dsex", "SCRPSU": "scrpsu"})
-    explicit = quiet(formula, d, ["ORIGWT", "SMSRSWT"], survey="NAEP",
-                     plausible_values={"composite": pvs},
-                     replicates=pywemix.Replicates(reps, method="jk2", full_weight="ORIGWT"))
+    explicit = quiet(
+        formula,
+        d,
+        ["ORIGWT", "SMSRSWT"],
+        survey="NAEP",
+        plausible_values={"composite": pvs},
+        replicates=pywemix.Replicates(reps, method="jk2", full_weight="ORIGWT"),
+    )
     assert_same(got, explicit)
     assert got.method == "JK2 jackknife, 62 replicates, one per zone"
 
 
 # -- overrides ------------------------------------------------------------------------
+
 
 def test_each_default_can_be_overridden(sdf):
     frame = _pisa_frame(sdf)
@@ -180,27 +225,56 @@ def test_each_default_can_be_overridden(sdf):
     # replicates=False: the sandwich
     plain = quiet(PISA, sdf, replicates=False)
     assert isinstance(plain, pywemix.PlausibleValuesResult) and plain.default_kind == "robust"
-    assert_same(plain, quiet(PISA, frame, w, survey="PISA", replicates=False,
-                             plausible_values={"math": PVS}))
+    assert_same(
+        plain,
+        quiet(PISA, frame, w, survey="PISA", replicates=False, plausible_values={"math": PVS}),
+    )
     # plausible_values=: two of them (names any case)
     two = {"math": ["pv1math", "pv3math"]}
     got = quiet(PISA, sdf, plausible_values=two, replicates=False)
     assert got.columns == two["math"]
-    assert_same(got, quiet(PISA, frame.rename(columns={c: c.lower() for c in PVS}), w,
-                           survey="PISA", replicates=False, plausible_values=two))
+    assert_same(
+        got,
+        quiet(
+            PISA,
+            frame.rename(columns={c: c.lower() for c in PVS}),
+            w,
+            survey="PISA",
+            replicates=False,
+            plausible_values=two,
+        ),
+    )
     # weights= and cond_weights=: the user's
     got = quiet(PISA, sdf, weights=["w_fstuwt", None], replicates=rep)
     assert got.settings.weight_spec == ("w_fstuwt", None)
-    assert_same(got, quiet(PISA, frame.assign(w_fstuwt=frame["W_FSTUWT"]), ["w_fstuwt", None],
-                           survey="PISA", replicates=rep, plausible_values={"math": PVS}))
+    assert_same(
+        got,
+        quiet(
+            PISA,
+            frame.assign(w_fstuwt=frame["W_FSTUWT"]),
+            ["w_fstuwt", None],
+            survey="PISA",
+            replicates=rep,
+            plausible_values={"math": PVS},
+        ),
+    )
     # survey=False: no preset (no scaling); weight_scaling= departing from the preset drops it
     bare = quiet(PISA, sdf, survey=False, replicates=False)
     assert bare.settings.survey is None and bare.settings.weight_scaling == "none"
     assert_same(bare, quiet(PISA, frame, w, replicates=False, plausible_values={"math": PVS}))
     b = quiet(PISA, sdf, weight_scaling="effective")
     assert b.settings.survey is None and b.settings.weight_scaling == "effective"
-    assert_same(b, quiet(PISA, frame, w, weight_scaling="effective", replicates=rep,
-                         plausible_values={"math": PVS}))
+    assert_same(
+        b,
+        quiet(
+            PISA,
+            frame,
+            w,
+            weight_scaling="effective",
+            replicates=rep,
+            plausible_values={"math": PVS},
+        ),
+    )
     # cond_weights=True with the survey's (unconditional) weights: the user's word
     c = quiet(PISA, sdf, cond_weights=True, replicates=False)
     assert c.settings.cond_weights and c.settings.survey == "PISA"
@@ -218,20 +292,23 @@ def test_survey_data_read_without_replicates(pisa):
     s, c, cache = pisa
     sdf = pywemix.read_survey(s, school=c, cache=cache, replicates=False)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", pywemix.SurveyWarning)   # chosen: no warning
+        warnings.simplefilter("error", pywemix.SurveyWarning)  # chosen: no warning
         r = quiet(PISA, sdf)
     assert r.default_kind == "robust"
     # read without the survey's rules, fitted with the preset: the preset finds its columns
-    plain = pywemix.read_survey(s, school=c, cache=cache, survey=False,
-                                school_key=["cnt", "cntschid"])
+    plain = pywemix.read_survey(
+        s, school=c, cache=cache, survey=False, school_key=["cnt", "cntschid"]
+    )
     assert plain.replicates is None
-    got = quiet("pv1math ~ escs + (1|cntschid)", plain, ["w_fstuwt", "w_schgrnrabwt"],
-                survey="PISA")
+    got = quiet(
+        "pv1math ~ escs + (1|cntschid)", plain, ["w_fstuwt", "w_schgrnrabwt"], survey="PISA"
+    )
     assert got.method == "Fay's BRR, 80 replicates, k = 0.5"
 
 
 def test_only_the_models_columns_are_read(pisa, monkeypatch):
     import pyreadstat
+
     s, c, cache = pisa
     reads = []
     real = pyreadstat.read_sav
@@ -247,31 +324,42 @@ def test_only_the_models_columns_are_read(pisa, monkeypatch):
     student = set(PVS) | {"ESCS", "CNTSCHID", "CNT", "W_FSTUWT"}
     assert reads == [student, {"CNT", "CNTSCHID"}, {"W_SCHGRNRABWT"}]
     reads.clear()
-    quiet(PISA, sdf)    # the replicate weights are read when used (the school file again)
+    quiet(PISA, sdf)  # the replicate weights are read when used (the school file again)
     assert reads == [set(FAY), {"W_SCHGRNRABWT"}]
 
 
 # -- errors ----------------------------------------------------------------------------
 
+
 def test_errors_name_the_scale_or_column(sdf, pisa):
-    with pytest.raises(ValueError, match=r"column 'maths' is not in 'stu.sav' or 'sch.sav'.*"
-                                         r"scales .* are math, read, mccr, flit"):
+    with pytest.raises(
+        ValueError,
+        match=r"column 'maths' is not in 'stu.sav' or 'sch.sav'.*"
+        r"scales .* are math, read, mccr, flit",
+    ):
         pywemix.mix("maths ~ escs + (1|cntschid)", sdf)
-    with pytest.raises(ValueError, match=r"formula name 'read' is a scale of 3 plausible "
-                                         r"values \(PV1READ..PV3READ\): only the response"):
+    with pytest.raises(
+        ValueError,
+        match=r"formula name 'read' is a scale of 3 plausible "
+        r"values \(PV1READ..PV3READ\): only the response",
+    ):
         pywemix.mix("math ~ read + (1|cntschid)", sdf)
     with pytest.raises(ValueError, match="weight column 'math' is a scale"):
         pywemix.mix(PISA, sdf, weights=["math", None])
     s, _, cache = pisa
     no_school = pywemix.read_survey(s, cache=cache)
-    with pytest.raises(ValueError, match=r"the PISA data lack a level weight: W_SCHGRNRABWT "
-                                         r"or W_FSCHWT not found .*school=.*weights="):
+    with pytest.raises(
+        ValueError,
+        match=r"the PISA data lack a level weight: W_SCHGRNRABWT "
+        r"or W_FSCHWT not found .*school=.*weights=",
+    ):
         pywemix.mix(PISA, no_school)
     with pytest.raises(TypeError, match="replicates must be a pywemix.Replicates"):
         pywemix.mix(PISA, sdf, replicates=FAY)
 
 
 # -- Dask-backed survey data -------------------------------------------------------------
+
 
 def test_dask_backed_survey_equals_pandas(tmp_path):
     pytest.importorskip("dask.dataframe")
@@ -303,9 +391,12 @@ def test_dask_backed_survey_equals_pandas(tmp_path):
 def test_a_bad_jackknife_design_names_its_columns():
     stu, sch, _, _ = iea_frames(seed=13, subjects=("MMAT",))
     sdf = pywemix.survey_data(stu.assign(JKREP=1.0), survey="TIMSS", school=sch)
-    with pytest.raises(ValueError, match=r"zones without a pair in 'JKZONE'.*survey='TIMSS' "
-                                         r"builds JK2 replicate weights from JKZONE, JKREP, "
-                                         r"TOTWGT; replicates=False keeps the sandwich"):
+    with pytest.raises(
+        ValueError,
+        match=r"zones without a pair in 'JKZONE'.*survey='TIMSS' "
+        r"builds JK2 replicate weights from JKZONE, JKREP, "
+        r"TOTWGT; replicates=False keeps the sandwich",
+    ):
         pywemix.mix("mmat ~ itsex + (1|idschool)", sdf, by="idcntry")
     ok = quiet("mmat ~ itsex + (1|idschool)", sdf, by="idcntry", replicates=False)
     assert ok[36].default_kind == "robust"

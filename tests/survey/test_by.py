@@ -1,5 +1,6 @@
 """``ByResult`` (``mix(..., by=)``): estimates and Wald inference of every fit,
 stacked into tables indexed by group, and its HTML report."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,8 +33,7 @@ def test_params_and_bse_are_indexed_by_group_and_term(by_fit):
         assert s.index.names == ["cnt", "term"]
         assert list(s.index) == [(k, t) for k in by_fit for t in by_fit[k].params.index]
         for k in by_fit:
-            pd.testing.assert_series_equal(s.loc[k], getattr(by_fit[k], name),
-                                           check_names=False)
+            pd.testing.assert_series_equal(s.loc[k], getattr(by_fit[k], name), check_names=False)
     wide = by_fit.params.unstack()
     assert list(wide.index) == ["AAA", "BBB"]
     assert set(wide.columns) == {"Intercept", "x", "z"}
@@ -44,13 +44,17 @@ def test_conf_int_stacks_the_fits_intervals(by_fit):
     assert ci.index.names == ["cnt", "term"]
     assert list(ci.columns) == ["5 %", "95 %"]
     for k in by_fit:
-        pd.testing.assert_frame_equal(ci.loc[k], by_fit[k].conf_int(0.1, which="all"),
-                                      check_names=False)
+        pd.testing.assert_frame_equal(
+            ci.loc[k], by_fit[k].conf_int(0.1, which="all"), check_names=False
+        )
     assert (ci.xs("sd(Residual)", level="term")["5 %"] > 0).all()
     # 99% intervals: the school variance's reaches below 0 in one country
     wide = by_fit.conf_int(alpha=0.01, which="variance")
-    notes = [f"cnt={k!r}: {n}" for k in by_fit
-             for n in by_fit[k].conf_int(0.01, which="variance").attrs["notes"]]
+    notes = [
+        f"cnt={k!r}: {n}"
+        for k in by_fit
+        for n in by_fit[k].conf_int(0.01, which="variance").attrs["notes"]
+    ]
     assert wide.attrs["notes"] == notes and len(notes) == 1
     assert "var(Intercept|school)" in notes[0] and "set to 0" in notes[0]
     assert by_fit.params.attrs["notes"] == []
@@ -79,18 +83,19 @@ def test_html_report(by_fit):
     assert page == by_fit.summary()._repr_html_() == by_fit.summary().as_html()
     assert page.count("<details>") == 2  # one report per fitted value
     assert "Not fitted" in page and "CCC" in page
-    overview = page[:page.index("<details>")]  # the table before the reports
-    body = overview[overview.index("<tbody>"):]
+    overview = page[: page.index("<details>")]  # the table before the reports
+    body = overview[overview.index("<tbody>") :]
     assert body.count("<tr>") == len(by_fit)  # one row per fitted value
     assert body.count("<td>") == len(by_fit) * 3 * 2  # estimate and SE of 3 terms
     for term in ("Intercept", "x", "z"):
-        assert f"<th colspan=\"2\" halign=\"left\">{term}</th>" in overview
+        assert f'<th colspan="2" halign="left">{term}</th>' in overview
     for k in by_fit:
         assert f"{by_fit[k].params['x']:.6g}" in page
         assert by_fit[k].summary()._repr_html_() in page
 
 
 # -- every executor, warnings once, exports, compare (issue 19) ------------------------
+
 
 def _countries(n=3, n_schools=12):
     parts = []
@@ -110,6 +115,7 @@ def _same_by(a, b):
 
 def test_by_on_threads_and_a_dask_client_equals_serial(dask_client):
     from concurrent.futures import ThreadPoolExecutor
+
     data = _countries()
     rep = pywemix.Replicates([f"rw{i}" for i in range(1, 9)], full_weight="wt")
     kw = dict(by="cnt", weight_scaling="size", replicates=rep)
@@ -125,11 +131,11 @@ def test_by_on_threads_and_a_dask_client_equals_serial(dask_client):
 
 def test_thirty_groups_with_one_warning_give_one_warning_naming_them():
     import warnings
+
     data = _countries(30, n_schools=12)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = pywemix.mix("y ~ x + (1|school)", data, ["wt", "w2"], by="cnt",
-                          weight_scaling="size")
+        res = pywemix.mix("y ~ x + (1|school)", data, ["wt", "w2"], by="cnt", weight_scaling="size")
     few = [str(w.message) for w in caught if issubclass(w.category, pywemix.FewGroupsWarning)]
     assert len(few) == 1, few
     assert few[0].startswith("cnt='C00', 'C01', ")
@@ -141,6 +147,7 @@ def test_thirty_groups_with_one_warning_give_one_warning_naming_them():
 
 def test_by_summary_exports_every_format(by_fit):
     import json
+
     s = by_fit.summary()
     assert isinstance(s, pywemix.survey.BySummary)
     text = s.as_text()
@@ -160,11 +167,14 @@ def test_compare_gives_one_column_per_group(by_fit):
     table = pywemix.compare(by_fit)
     assert list(table.columns.get_level_values(0).unique()) == ["AAA", "BBB"]
     for k in by_fit:
-        np.testing.assert_allclose(table.loc[list(by_fit[k].params.index), (k, "std_error")],
-                                   by_fit[k].bse, rtol=1e-12)
+        np.testing.assert_allclose(
+            table.loc[list(by_fit[k].params.index), (k, "std_error")], by_fit[k].bse, rtol=1e-12
+        )
     assert table.attrs["variance"] == {"AAA": "robust", "BBB": "robust"}
-    assert "Standard errors: AAA: cluster-robust (sandwich over 12 top-level groups); " \
+    assert (
+        "Standard errors: AAA: cluster-robust (sandwich over 12 top-level groups); "
         "BBB: cluster-robust (sandwich over 14" in repr(table)
+    )
 
 
 def test_by_tables_name_their_kind_and_cov_params_is_block_diagonal(by_fit):

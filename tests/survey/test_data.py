@@ -1,6 +1,7 @@
 """``read_survey`` / ``survey_data`` / ``SurveyData`` on synthetic files in each
 survey's layout: detection, merge with the school file, labels, missing codes,
 replicates, and the errors of bad files."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,8 +16,10 @@ def pisa(tmp_path_factory):
     stu, sch, labels, missing = pisa_frames()
     s_lab = {k: v for k, v in labels.items() if k in stu}
     c_lab = {k: v for k, v in labels.items() if k in sch}
-    paths = (write(stu, folder / "stu.sav", s_lab, {k: v for k, v in missing.items() if k in stu}),
-             write(sch, folder / "sch.sav", c_lab, {k: v for k, v in missing.items() if k in sch}))
+    paths = (
+        write(stu, folder / "stu.sav", s_lab, {k: v for k, v in missing.items() if k in stu}),
+        write(sch, folder / "sch.sav", c_lab, {k: v for k, v in missing.items() if k in sch}),
+    )
     return stu, sch, paths, folder
 
 
@@ -28,7 +31,7 @@ def cache(tmp_path):
 def test_pisa_file_knows_its_scales_weights_replicates(pisa, cache):
     stu, sch, (s, c), _ = pisa
     sdf = pywemix.read_survey(s, school=c, cache=cache)
-    assert sdf.survey == "PISA"          # detected from W_FSTUWT
+    assert sdf.survey == "PISA"  # detected from W_FSTUWT
     assert set(sdf.plausible_values) == {"math", "read", "mccr", "flit"}
     assert sdf.plausible_values["math"] == [f"PV{k}MATH" for k in range(1, 11)]
     assert sdf.weights.columns == ("W_FSTUWT", "W_SCHGRNRABWT") and not sdf.weights.conditional
@@ -41,6 +44,7 @@ def test_pisa_file_knows_its_scales_weights_replicates(pisa, cache):
 
 def test_reads_only_the_columns_asked_for_in_one_pass(pisa, cache, monkeypatch):
     import pyreadstat
+
     calls = []
     real = pyreadstat.read_sav
 
@@ -57,8 +61,9 @@ def test_reads_only_the_columns_asked_for_in_one_pass(pisa, cache, monkeypatch):
     reads = [k["usecols"] for k in calls if not k.get("metadataonly")]
     student_reads = [r for r in reads if "ESCS" in r]
     assert len(student_reads) == 1
-    assert set(student_reads[0]) == {"ESCS", "CNT", "CNTSCHID"} | {f"PV{k}MATH"
-                                                                    for k in range(1, 11)}
+    assert set(student_reads[0]) == {"ESCS", "CNT", "CNTSCHID"} | {
+        f"PV{k}MATH" for k in range(1, 11)
+    }
 
 
 def test_values_labels_missing_codes_and_merge(pisa, cache):
@@ -67,12 +72,12 @@ def test_values_labels_missing_codes_and_merge(pisa, cache):
     d = sdf.get_data(["st004d01t", "escs", "cntschid", "W_SCHGRNRABWT", "sc013q01ta", "pv3read"])
     sex = d["ST004D01T"]
     assert sex.dtype.ordered and list(sex.cat.categories) == ["Female", "Male"]
-    assert sex.isna().sum() == 3                    # the user-missing code 7
+    assert sex.isna().sum() == 3  # the user-missing code 7
     assert sex.iloc[3:].tolist() == stu["ST004D01T"].iloc[3:].map({1: "Female", 2: "Male"}).tolist()
-    escs = d["ESCS"]                                # partly labelled: stays numeric
+    escs = d["ESCS"]  # partly labelled: stays numeric
     assert escs.dtype == float and escs.isna().sum() == 2
     np.testing.assert_array_equal(escs.iloc[5:], stu["ESCS"].iloc[5:])
-    assert d["CNTSCHID"].dtype == "int64"           # whole numbers as integers
+    assert d["CNTSCHID"].dtype == "int64"  # whole numbers as integers
     merged = stu[["CNT", "CNTSCHID"]].merge(sch, on=["CNT", "CNTSCHID"], how="left")
     np.testing.assert_allclose(d["W_SCHGRNRABWT"], merged["W_SCHGRNRABWT"])
     public = merged["SC013Q01TA"].map({1: "Public", 2: "Private"})
@@ -96,15 +101,22 @@ def test_survey_data_in_memory_equals_the_file(pisa, cache):
     from_file = pywemix.read_survey(s, school=c, cache=cache).get_data(["math", "W_SCHGRNRABWT"])
     mem = pywemix.survey_data(stu, survey="pisa", school=sch)
     assert mem.plausible_values == pywemix.read_survey(s, cache=cache).plausible_values
-    pd.testing.assert_frame_equal(mem.get_data(["math", "W_SCHGRNRABWT"]), from_file,
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        mem.get_data(["math", "W_SCHGRNRABWT"]), from_file, check_dtype=False
+    )
     assert mem.data is stu
 
 
 def test_overrides(pisa, cache):
     stu, _, (s, _), _ = pisa
-    sdf = pywemix.read_survey(s, cache=cache, plausible_values={"m": ["pv1math", "pv2math"]},
-                              weights=["w_fstuwt", None], cond_weights=True, replicates=False)
+    sdf = pywemix.read_survey(
+        s,
+        cache=cache,
+        plausible_values={"m": ["pv1math", "pv2math"]},
+        weights=["w_fstuwt", None],
+        cond_weights=True,
+        replicates=False,
+    )
     assert sdf.plausible_values == {"m": ["PV1MATH", "PV2MATH"]}
     assert sdf.weights.columns == ("W_FSTUWT", None) and sdf.weights.conditional
     assert sdf.replicates is None
@@ -123,9 +135,16 @@ def test_describe_text_html_dict(pisa, cache):
     _, _, (s, c), _ = pisa
     sdf = pywemix.read_survey(s, school=c, cache=cache)
     text = str(sdf.describe())
-    for part in ("PISA data", "math", "PV1MATH .. PV10MATH", "W_FSTUWT", "W_SCHGRNRABWT",
-                 "Fay's BRR, 80 replicates, k = 0.5", "merged on CNT + CNTSCHID",
-                 "total weights, not conditional"):
+    for part in (
+        "PISA data",
+        "math",
+        "PV1MATH .. PV10MATH",
+        "W_FSTUWT",
+        "W_SCHGRNRABWT",
+        "Fay's BRR, 80 replicates, k = 0.5",
+        "merged on CNT + CNTSCHID",
+        "total weights, not conditional",
+    ):
         assert part in text
     html = sdf._repr_html_()
     assert "<table>" in html and "PV1MATH .. PV10MATH" in html
@@ -153,13 +172,14 @@ def test_sas_transport_file(tmp_path):
 
 # -- the other surveys ----------------------------------------------------------
 
+
 def test_timss_scales_weights_and_jk2(tmp_path):
     stu, sch, labels, missing = iea_frames()
     s = write(stu, tmp_path / "bsg.sav", labels, missing)
     c = write(sch, tmp_path / "bcg.sav")
     sdf = pywemix.read_survey(s, school=c, cache=tmp_path / "c")
     assert sdf.survey == "TIMSS"
-    assert set(sdf.plausible_values) == {"mmat", "ssci", "malg"}       # not the benchmarks
+    assert set(sdf.plausible_values) == {"mmat", "ssci", "malg"}  # not the benchmarks
     assert sdf.plausible_values["mmat"] == [f"BSMMAT{k:02d}" for k in range(1, 6)]
     assert sdf.weights.columns == ("TOTWGT", "SCHWGT") and sdf.weights.derived == ()
     assert sdf.school_key == ("IDCNTRY", "IDSCHOOL")
@@ -200,8 +220,9 @@ def test_talis_csv(tmp_path):
     assert sdf.survey == "TALIS" and sdf.plausible_values == {}
     assert sdf.weights.columns == ("TCHWGT", "SCHWGT")
     assert sdf.replicates.n_replicates == 100 and sdf.replicates.full_weight == "TCHWGT"
-    np.testing.assert_allclose(sdf.get_data(["schwgt"])["SCHWGT"],
-                               t.merge(sch, how="left")["SCHWGT"])
+    np.testing.assert_allclose(
+        sdf.get_data(["schwgt"])["SCHWGT"], t.merge(sch, how="left")["SCHWGT"]
+    )
 
 
 def test_naep_names_labels_and_school_key(tmp_path):
@@ -210,14 +231,22 @@ def test_naep_names_labels_and_school_key(tmp_path):
     c = write(sch, tmp_path / "naep_sch.parquet")
     sdf = pywemix.read_survey(s, school=c)
     assert sdf.survey == "NAEP"
-    assert sdf.plausible_values == {"composite": [f"MRPCM{k}" for k in range(1, 6)],
-                                    "sca": [f"MRPSCA{k}" for k in range(1, 6)]}
+    assert sdf.plausible_values == {
+        "composite": [f"MRPCM{k}" for k in range(1, 6)],
+        "sca": [f"MRPSCA{k}" for k in range(1, 6)],
+    }
     assert sdf.school_key == ("SCRPSU",) and sdf.weights.columns == ("ORIGWT", "SMSRSWT")
     assert sdf.replicates.method == "jk2" and sdf.replicates.n_replicates == 62
-    np.testing.assert_allclose(sdf.get_data(["smsrswt"])["SMSRSWT"],
-                               stu.merge(sch, left_on="SCRPSU", right_on="SSCRPSU")["SMSRSWT"])
-    labelled = write(stu.iloc[:, :80], tmp_path / "naep.sav", labels,
-                     column_labels={k: NAEP_LABELS.get(k) for k in stu.columns[:80]})
+    np.testing.assert_allclose(
+        sdf.get_data(["smsrswt"])["SMSRSWT"],
+        stu.merge(sch, left_on="SCRPSU", right_on="SSCRPSU")["SMSRSWT"],
+    )
+    labelled = write(
+        stu.iloc[:, :80],
+        tmp_path / "naep.sav",
+        labels,
+        column_labels={k: NAEP_LABELS.get(k) for k in stu.columns[:80]},
+    )
     by_label = pywemix.read_survey(labelled, survey="NAEP", cache=False, replicates=False)
     assert set(by_label.plausible_values) == {"composite", "num_oper"}
 
@@ -235,8 +264,9 @@ def test_parquet_folder_as_dask_equals_pandas(tmp_path):
     eager = pywemix.read_survey(folder, school=school, replicates=False, backend="pandas")
     got = lazy.get_data(["math", "w_schgrnrabwt"])
     assert type(got).__module__.startswith("dask")
-    pd.testing.assert_frame_equal(got.compute().reset_index(drop=True),
-                                  eager.get_data(["math", "w_schgrnrabwt"]))
+    pd.testing.assert_frame_equal(
+        got.compute().reset_index(drop=True), eager.get_data(["math", "w_schgrnrabwt"])
+    )
     partial = write(sch.iloc[1:], tmp_path / "sch1.parquet")
     lost = int((small["CNTSCHID"] == sch["CNTSCHID"].iloc[0]).sum())
     with pytest.raises(ValueError, match=f"{lost} rows of 'parts' find no school"):
@@ -245,15 +275,19 @@ def test_parquet_folder_as_dask_equals_pandas(tmp_path):
 
 # -- bad files -------------------------------------------------------------------
 
+
 def test_student_without_a_school(pisa, tmp_path):
     stu, sch, _, _ = pisa
     c = write(sch.iloc[1:], tmp_path / "sch.sav")
     s = write(stu.iloc[:, :30], tmp_path / "stu.sav")
     sdf = pywemix.read_survey(s, school=c, cache=False, replicates=False)
     lost = int((stu["CNTSCHID"] == sch["CNTSCHID"].iloc[0]).sum())
-    with pytest.raises(ValueError, match=rf"{lost} rows of 'stu.sav' find no school in 'sch.sav' "
-                                         r"on CNT, CNTSCHID: 1 key\(s\) without a match, "
-                                         r"\('AAA', 1000\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{lost} rows of 'stu.sav' find no school in 'sch.sav' "
+        r"on CNT, CNTSCHID: 1 key\(s\) without a match, "
+        r"\('AAA', 1000\)",
+    ):
         sdf.get_data(["escs"])
     with pytest.raises(ValueError, match="find no school"):
         pywemix.survey_data(stu, survey="PISA", school=sch.iloc[1:])
@@ -262,8 +296,11 @@ def test_student_without_a_school(pisa, tmp_path):
 def test_duplicate_school_keys(pisa):
     stu, sch, _, _ = pisa
     twice = pd.concat([sch, sch.iloc[[2]]], ignore_index=True)
-    with pytest.raises(ValueError, match=r"2 rows sharing 1 school key\(s\) \(CNT, CNTSCHID\): "
-                                         r"\('AAA', 1002\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"2 rows sharing 1 school key\(s\) \(CNT, CNTSCHID\): "
+        r"\('AAA', 1002\)",
+    ):
         pywemix.survey_data(stu, survey="PISA", school=twice)
 
 
@@ -271,15 +308,22 @@ def test_no_school_key(pisa):
     stu, sch, _, _ = pisa
     with pytest.raises(ValueError, match="no school key .*CNT\\+CNTSCHID.* pass school_key="):
         pywemix.survey_data(stu, survey="PISA", school=sch.drop(columns="CNTSCHID"))
-    ok = pywemix.survey_data(stu.rename(columns={"CNTSCHID": "SCH"}), survey="PISA",
-                             school=sch, school_key=["CNT", ("SCH", "CNTSCHID")])
+    ok = pywemix.survey_data(
+        stu.rename(columns={"CNTSCHID": "SCH"}),
+        survey="PISA",
+        school=sch,
+        school_key=["CNT", ("SCH", "CNTSCHID")],
+    )
     assert ok.school_key == ("CNT", "SCH")
 
 
 def test_scale_with_one_plausible_value(pisa):
     stu = pisa[0].drop(columns=[f"PV{k}FLIT" for k in range(2, 11)])
-    with pytest.raises(ValueError, match="scale 'flit' has one plausible value only "
-                                         r"\('PV1FLIT'"):
+    with pytest.raises(
+        ValueError,
+        match="scale 'flit' has one plausible value only "
+        r"\('PV1FLIT'",
+    ):
         pywemix.survey_data(stu, survey="PISA")
     gap = pisa[0].drop(columns=["PV4READ"])
     with pytest.raises(ValueError, match=r"scale 'read' lacks plausible value\(s\) \[4\]"):
@@ -290,13 +334,19 @@ def test_scale_with_one_plausible_value(pisa):
 
 def test_replicate_columns_missing(pisa):
     stu = pisa[0].drop(columns=["W_FSTURWT7", "W_FSTURWT80"])
-    with pytest.raises(ValueError, match=r"2 of its 80 replicate weight columns are not in "
-                                         r"the data \(W_FSTURWT7, W_FSTURWT80\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"2 of its 80 replicate weight columns are not in "
+        r"the data \(W_FSTURWT7, W_FSTURWT80\)",
+    ):
         pywemix.survey_data(stu, survey="PISA")
     assert pywemix.survey_data(stu, survey="PISA", replicates=False).replicates is None
     timss = iea_frames()[0].drop(columns="JKREP")
-    with pytest.raises(ValueError, match=r"builds JK2 replicate weights from JKZONE, JKREP, "
-                                         r"TOTWGT, but JKREP is not in the data"):
+    with pytest.raises(
+        ValueError,
+        match=r"builds JK2 replicate weights from JKZONE, JKREP, "
+        r"TOTWGT, but JKREP is not in the data",
+    ):
         pywemix.survey_data(timss, survey="TIMSS")
 
 
@@ -308,8 +358,7 @@ def test_unknown_and_ambiguous_columns(pisa):
     sdf = pywemix.survey_data(both, survey=False)
     assert sdf.get_data(["X"])["X"].tolist() == [2.0]
     with pytest.raises(ValueError, match="matches several columns"):
-        pywemix.survey_data(pd.DataFrame({"ab": [1.0], "AB": [2.0]}), survey=False) \
-            .get_data(["Ab"])
+        pywemix.survey_data(pd.DataFrame({"ab": [1.0], "AB": [2.0]}), survey=False).get_data(["Ab"])
     with pytest.raises(ValueError, match="unknown survey preset 'PIZA'; known: PISA"):
         pywemix.survey_data(both, survey="PIZA")
 
@@ -325,15 +374,28 @@ def test_bad_files_on_disk_name_the_key_or_column(pisa, tmp_path, ext):
     s = write(stu, tmp_path / f"stu{ext}")
     twice = write(pd.concat([sch, sch.iloc[[2]]], ignore_index=True), tmp_path / f"dup{ext}")
     sdf = pywemix.read_survey(s, school=twice, cache=False, replicates=False)
-    with pytest.raises(ValueError, match=rf"school file 'dup{ext}' has 2 rows sharing 1 school "
-                                         r"key\(s\) \(CNT, CNTSCHID\): \('AAA', 1002\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"school file 'dup{ext}' has 2 rows sharing 1 school "
+        r"key\(s\) \(CNT, CNTSCHID\): \('AAA', 1002\)",
+    ):
         pywemix.mix("pv1math ~ escs + (1|cntschid)", sdf)
-    one = write(stu.drop(columns=[c for c in stu if c.startswith("PV") and c != "PV1MATH"
-                                  and c.endswith("MATH")]), tmp_path / f"one{ext}")
-    with pytest.raises(ValueError, match=rf"scale 'math' has one plausible value only "
-                                         rf"\('PV1MATH' in 'one{ext}'\)"):
+    one = write(
+        stu.drop(
+            columns=[c for c in stu if c.startswith("PV") and c != "PV1MATH" and c.endswith("MATH")]
+        ),
+        tmp_path / f"one{ext}",
+    )
+    with pytest.raises(
+        ValueError,
+        match=rf"scale 'math' has one plausible value only "
+        rf"\('PV1MATH' in 'one{ext}'\)",
+    ):
         pywemix.read_survey(one, survey="PISA", cache=False)
     part = write(stu.drop(columns=["W_FSTURWT3"]), tmp_path / f"part{ext}")
-    with pytest.raises(ValueError, match=rf"1 of its 80 replicate weight columns are not in "
-                                         rf"'part{ext}' \(W_FSTURWT3\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"1 of its 80 replicate weight columns are not in "
+        rf"'part{ext}' \(W_FSTURWT3\)",
+    ):
         pywemix.read_survey(part, survey="PISA", cache=False)

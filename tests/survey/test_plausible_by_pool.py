@@ -1,4 +1,5 @@
 """Plausible values with replicates, fits by group, pooling."""
+
 import warnings
 
 import numpy as np
@@ -29,9 +30,15 @@ def per_value(sample):
         full = quiet_mix(FORMULA, sample.assign(y=sample[pv]), ["wt", "w2"])
         P, V, _ = explicit_replicates(sample, COLS, response=pv)
         c = 1 / (4 * 0.25)
-        out.append((full, c * (P - full.params.to_numpy()).T @ (P - full.params.to_numpy()),
-                    c * (V - full.var_components["variance"].to_numpy()).T
-                    @ (V - full.var_components["variance"].to_numpy())))
+        out.append(
+            (
+                full,
+                c * (P - full.params.to_numpy()).T @ (P - full.params.to_numpy()),
+                c
+                * (V - full.var_components["variance"].to_numpy()).T
+                @ (V - full.var_components["variance"].to_numpy()),
+            )
+        )
     return out
 
 
@@ -45,16 +52,16 @@ def _total(est, variances):
 @pytest.mark.parametrize("which", ["all", "first"])
 def test_plausible_values_with_replicates(sample, per_value, which):
     rep = pywemix.Replicates(COLS, full_weight="wt", plausible_values=which)
-    r = quiet_mix(FORMULA, sample, ["wt", "w2"], replicates=rep,
-                  plausible_values={"y": PVS})
+    r = quiet_mix(FORMULA, sample, ["wt", "w2"], replicates=rep, plausible_values={"y": PVS})
     est = [f.params.to_numpy() for f, _, _ in per_value]
     U = [u for _, u, _ in per_value] if which == "all" else [per_value[0][1]] * 3
     np.testing.assert_allclose(r.params, np.mean(est, axis=0), rtol=1e-12)
     np.testing.assert_allclose(r.cov_params().to_numpy(), _total(est, U), rtol=1e-6)
     vest = [f.var_components["variance"].to_numpy() for f, _, _ in per_value]
     VU = [v for _, _, v in per_value] if which == "all" else [per_value[0][2]] * 3
-    np.testing.assert_allclose(r.var_components["std_error"].to_numpy(),
-                               np.sqrt(np.diag(_total(vest, VU))), rtol=1e-6)
+    np.testing.assert_allclose(
+        r.var_components["std_error"].to_numpy(), np.sqrt(np.diag(_total(vest, VU))), rtol=1e-6
+    )
     assert r.n_plausible == 3
     n_rep = 3 * 4 if which == "all" else 4
     assert r.replicate_params.shape == (n_rep, 2)
@@ -69,8 +76,7 @@ def test_pool_equals_plausible_value_combination(sample, per_value):
     pooled = pywemix.pool(fits)
     pv = quiet_mix(FORMULA, sample, ["wt", "w2"], plausible_values={"y": PVS})
     np.testing.assert_allclose(pooled.params, pv.params, rtol=1e-12)
-    np.testing.assert_allclose(pooled.cov_params("robust"), pv.cov_params("robust"),
-                               rtol=1e-12)
+    np.testing.assert_allclose(pooled.cov_params("robust"), pv.cov_params("robust"), rtol=1e-12)
     np.testing.assert_allclose(pooled.var_cov("robust"), pv.var_cov("robust"), rtol=1e-12)
     # model-based variances of weighted fits are asked for on purpose: they warn
     for res in (pooled, pv):
@@ -80,8 +86,9 @@ def test_pool_equals_plausible_value_combination(sample, per_value):
             pooled_model = model
     np.testing.assert_allclose(pooled_model[0], model[0], rtol=1e-12)
     np.testing.assert_allclose(pooled_model[1], model[1], rtol=1e-12)
-    np.testing.assert_allclose(pooled.var_components["std_error"],
-                               pv.var_components["std_error"], rtol=1e-12)
+    np.testing.assert_allclose(
+        pooled.var_components["std_error"], pv.var_components["std_error"], rtol=1e-12
+    )
 
 
 def test_pool_degrees_of_freedom_and_fmi(per_value):
@@ -94,7 +101,7 @@ def test_pool_degrees_of_freedom_and_fmi(per_value):
     b = q.var(ddof=1)
     t = u.mean() + (1 + 1 / m) * b
     lam = (1 + 1 / m) * b / t
-    old = (m - 1) / lam ** 2
+    old = (m - 1) / lam**2
     obs = (50 + 1) / (50 + 3) * 50 * (1 - lam)
     df = old * obs / (old + obs)
     riv = (1 + 1 / m) * b / u.mean()
@@ -115,10 +122,10 @@ def test_pool_degrees_of_freedom_and_fmi(per_value):
 
 def test_pool_of_replicate_results_uses_replication_variances(sample):
     rep = pywemix.Replicates(COLS, full_weight="wt")
-    fits = [quiet_mix(FORMULA, sample.assign(y=sample[pv]), ["wt", "w2"], replicates=rep)
-            for pv in PVS]
-    combined = quiet_mix(FORMULA, sample, ["wt", "w2"], replicates=rep,
-                         plausible_values={"y": PVS})
+    fits = [
+        quiet_mix(FORMULA, sample.assign(y=sample[pv]), ["wt", "w2"], replicates=rep) for pv in PVS
+    ]
+    combined = quiet_mix(FORMULA, sample, ["wt", "w2"], replicates=rep, plausible_values={"y": PVS})
     pooled = pywemix.pool(fits)
     np.testing.assert_allclose(pooled.cov_params(), combined.cov_params(), rtol=1e-10)
 
@@ -168,14 +175,27 @@ def test_by_equals_separate_fits(countries):
 
 def test_by_composes_with_replicates_plausible_values_and_executor(countries):
     from concurrent.futures import ThreadPoolExecutor
+
     rep = pywemix.Replicates(COLS, full_weight="wt")
     pv = {"y": PVS}
     with ThreadPoolExecutor(2) as ex:
-        res = quiet_mix(FORMULA, countries, ["wt", "w2"], by="cnt", replicates=rep,
-                        plausible_values=pv, executor=ex)
+        res = quiet_mix(
+            FORMULA,
+            countries,
+            ["wt", "w2"],
+            by="cnt",
+            replicates=rep,
+            plausible_values=pv,
+            executor=ex,
+        )
     for k in res:
-        sep = quiet_mix(FORMULA, countries[countries["cnt"] == k], ["wt", "w2"],
-                        replicates=rep, plausible_values=pv)
+        sep = quiet_mix(
+            FORMULA,
+            countries[countries["cnt"] == k],
+            ["wt", "w2"],
+            replicates=rep,
+            plausible_values=pv,
+        )
         np.testing.assert_allclose(res[k].cov_params(), sep.cov_params(), rtol=1e-10)
         assert isinstance(res[k], pywemix.ReplicateResult)
 
@@ -200,8 +220,9 @@ def test_by_records_errors(countries):
 @pytest.mark.filterwarnings("ignore::pywemix.FewGroupsWarning")
 def test_by_raises_when_every_group_fails(countries):
     bad = countries.assign(y=1.0)
-    with pytest.raises(ValueError, match="no group of 'cnt' could be fitted.*"
-                                         "cnt='AAA': .*constant"):
+    with pytest.raises(
+        ValueError, match="no group of 'cnt' could be fitted.*cnt='AAA': .*constant"
+    ):
         pywemix.mix(FORMULA, bad, ["wt", "w2"], by="cnt")
 
 

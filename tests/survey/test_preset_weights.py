@@ -2,6 +2,7 @@
 without ``weights=`` fits the survey's weights when the data have them, as
 survey data do, says so in the summary, and warns naming those it lacks
 (issue 21: it used to fit unit weights without a word)."""
+
 import warnings
 
 import numpy as np
@@ -17,12 +18,21 @@ FAY = [f"W_FSTURWT{r}" for r in range(1, 81)]
 
 # survey -> (its frames, formula in the file's spelling, level weights)
 LAYOUTS = {
-    "PISA": (lambda: pisa_frames(n_pv=2), "PV1MATH ~ ESCS + (1|CNTSCHID)",
-             ["W_FSTUWT", "W_SCHGRNRABWT"]),
-    "TIMSS": (lambda: iea_frames(subjects=("MMAT",)), "BSMMAT01 ~ ITSEX + (1|IDSCHOOL)",
-              ["TOTWGT", "SCHWGT"]),
-    "PIRLS": (lambda: iea_frames(grade="A", subjects=("RREA",)),
-              "ASRREA01 ~ ITSEX + (1|IDSCHOOL)", ["TOTWGT", "SCHWGT"]),
+    "PISA": (
+        lambda: pisa_frames(n_pv=2),
+        "PV1MATH ~ ESCS + (1|CNTSCHID)",
+        ["W_FSTUWT", "W_SCHGRNRABWT"],
+    ),
+    "TIMSS": (
+        lambda: iea_frames(subjects=("MMAT",)),
+        "BSMMAT01 ~ ITSEX + (1|IDSCHOOL)",
+        ["TOTWGT", "SCHWGT"],
+    ),
+    "PIRLS": (
+        lambda: iea_frames(grade="A", subjects=("RREA",)),
+        "ASRREA01 ~ ITSEX + (1|IDSCHOOL)",
+        ["TOTWGT", "SCHWGT"],
+    ),
     "TALIS": (talis_frames, "T3JOBSA ~ TT3G01 + (1|IDSCHOOL)", ["TCHWGT", "SCHWGT"]),
     "NAEP": (naep_frames, "MRPCM1 ~ DSEX + (1|SCRPSU)", ["ORIGWT", "SMSRSWT"]),
 }
@@ -36,13 +46,16 @@ def _frame(survey):
     names = formula.replace("~", " ").replace("+", " ").replace("(1|", " ").replace(")", " ")
     data = sdf.get_data(list(dict.fromkeys(names.split() + weights)))
     if "IDCNTRY" in stu:
-        data = data[stu["IDCNTRY"].to_numpy() == 36.0]   # school ids repeat across countries
+        data = data[stu["IDCNTRY"].to_numpy() == 36.0]  # school ids repeat across countries
     return data.reset_index(drop=True), formula, weights
 
 
 def _weight_warnings(caught):
-    return [str(w.message) for w in caught if issubclass(w.category, pywemix.SurveyWarning)
-            and "level weight" in str(w.message)]
+    return [
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, pywemix.SurveyWarning) and "level weight" in str(w.message)
+    ]
 
 
 def _fit(*args, **kw):
@@ -62,8 +75,10 @@ def test_each_preset_fits_its_level_weights_as_the_explicit_call(survey):
     assert_same(got, explicit)
     assert list(got.settings.weight_spec) == weights and got.settings.weighted
     text = str(got.summary())
-    assert (f"{weights[0]} (level 1), {weights[1]} (level 2); unconditional; the {survey} "
-            "preset's level weights") in text
+    assert (
+        f"{weights[0]} (level 1), {weights[1]} (level 2); unconditional; the {survey} "
+        "preset's level weights"
+    ) in text
     assert "unit weights" not in text
     unit = quiet(formula, data, [None, None], survey=survey, replicates=False)
     assert not np.allclose(unit.params, got.params, rtol=1e-6, atol=0)
@@ -72,12 +87,12 @@ def test_each_preset_fits_its_level_weights_as_the_explicit_call(survey):
 def test_the_preset_weights_with_its_replicates_equal_the_explicit_call():
     stu, sch, _, _ = pisa_frames(n_pv=2)
     data = pywemix.survey_data(stu, survey="PISA", school=sch).get_data(
-        ["PV1MATH", "ESCS", "CNTSCHID", "W_FSTUWT", "W_SCHGRNRABWT"] + FAY)
+        ["PV1MATH", "ESCS", "CNTSCHID", "W_FSTUWT", "W_SCHGRNRABWT"] + FAY
+    )
     formula = "PV1MATH ~ ESCS + (1|CNTSCHID)"
     got, said = _fit(formula, data, survey="PISA")
     rep = pywemix.Replicates(FAY, method="fay", fay=0.5, full_weight="W_FSTUWT")
-    explicit = quiet(formula, data, ["W_FSTUWT", "W_SCHGRNRABWT"], survey="PISA",
-                     replicates=rep)
+    explicit = quiet(formula, data, ["W_FSTUWT", "W_SCHGRNRABWT"], survey="PISA", replicates=rep)
     assert not said and isinstance(got, pywemix.ReplicateResult)
     assert_same(got, explicit)
 
@@ -99,8 +114,9 @@ def test_the_leads_case_a_student_weight_without_the_school_weight():
     full = data.assign(w_schgrnrabwt=data["pwt2"])
     both, said = _fit(formula, full, survey="PISA", replicates=False)
     assert not said
-    assert_same(both, quiet(formula, full, ["w_fstuwt", "w_schgrnrabwt"], survey="PISA",
-                            replicates=False))
+    assert_same(
+        both, quiet(formula, full, ["w_fstuwt", "w_schgrnrabwt"], survey="PISA", replicates=False)
+    )
 
 
 def test_no_preset_weight_in_the_data_warns_naming_them_all():
@@ -124,8 +140,13 @@ def test_a_derived_school_weight_is_computed_from_its_factors():
     formula = "BSMMAT01 ~ ITSEX + (1|IDSCHOOL)"
     got, said = _fit(formula, data, survey="TIMSS", replicates=False)
     assert not said and "SCHWGT" not in data
-    explicit = quiet(formula, data.assign(SCHWGT=data["WGTFAC1"] * data["WGTADJ1"]),
-                     ["TOTWGT", "SCHWGT"], survey="TIMSS", replicates=False)
+    explicit = quiet(
+        formula,
+        data.assign(SCHWGT=data["WGTFAC1"] * data["WGTADJ1"]),
+        ["TOTWGT", "SCHWGT"],
+        survey="TIMSS",
+        replicates=False,
+    )
     assert_same(got, explicit)
 
 
@@ -159,10 +180,18 @@ def test_survey_data_without_weights_fitted_with_a_preset():
 def test_a_model_with_more_levels_than_the_preset_weights_is_an_error():
     data, _, _ = _frame("PISA")
     data = data.assign(region=(data["CNTSCHID"] % 3).astype(int))
-    with pytest.raises(ValueError, match=r"survey='PISA' weights 2 levels \(W_FSTUWT, "
-                                         r"W_SCHGRNRABWT, level 1 first\), but the model "
-                                         r"has 3: name one weight per level"):
+    with pytest.raises(
+        ValueError,
+        match=r"survey='PISA' weights 2 levels \(W_FSTUWT, "
+        r"W_SCHGRNRABWT, level 1 first\), but the model "
+        r"has 3: name one weight per level",
+    ):
         quiet("PV1MATH ~ ESCS + (1|region/CNTSCHID)", data, survey="PISA", replicates=False)
-    ok = quiet("PV1MATH ~ ESCS + (1|region/CNTSCHID)", data, ["W_FSTUWT", None, None],
-               survey="PISA", replicates=False)
+    ok = quiet(
+        "PV1MATH ~ ESCS + (1|region/CNTSCHID)",
+        data,
+        ["W_FSTUWT", None, None],
+        survey="PISA",
+        replicates=False,
+    )
     assert list(ok.settings.weight_spec) == ["W_FSTUWT", None, None]

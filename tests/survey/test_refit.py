@@ -1,5 +1,6 @@
 """GLMM replicate refits (one batch of Newton problems for two-level models)
 equal separate fits with the replicate weights, from the default start."""
+
 import numpy as np
 import pytest
 from survey_data import explicit_replicates, survey_sample
@@ -28,8 +29,10 @@ FAMILIES = [("pass ~ x + (1|school)", "binomial"), ("count ~ x + (1|school)", "p
 
 def _no_separate_refits(monkeypatch):
     """Two-level refits must all converge in the batch: a refit one by one fails."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("a replicate was refitted on its own")
+
     monkeypatch.setattr(refit, "optimize", refuse)
 
 
@@ -57,13 +60,15 @@ def test_batch_objective_at_a_separate_optimum_is_its_llf(formula, family, n_qua
     kw = dict(family=family, n_quad=n_quad)
     full = quiet_mix(formula, data, ["wt", "w2"], **kw)
     weights = replicate_weights(full.design, data, pywemix.Replicates(COLS))
-    batch = TwoLevelBatch(full.design, CovarianceStructure.from_design(full.design),
-                          full.family_object, n_quad)
+    batch = TwoLevelBatch(
+        full.design, CovarianceStructure.from_design(full.design), full.family_object, n_quad
+    )
     for r in range(3):
         f = data[COLS[r]] / data["wt"]
-        one = quiet_mix(formula, data.assign(_w1=data["wt"] * f, _w2=data["w2"] * f),
-                        ["_w1", "_w2"], **kw)
-        ev = batch.evaluate(np.r_[one.params, one.theta], weights.top[r:r + 1])
+        one = quiet_mix(
+            formula, data.assign(_w1=data["wt"] * f, _w2=data["w2"] * f), ["_w1", "_w2"], **kw
+        )
+        ev = batch.evaluate(np.r_[one.params, one.theta], weights.top[r : r + 1])
         np.testing.assert_allclose(ev.llf[0], one.llf, rtol=1e-12)
         # ... and its maximum: the gradient there is 0 up to the fit's tolerance
         assert np.max(np.abs(ev.grad[0])) < 1e-4 * max(1.0, abs(one.llf))
@@ -81,8 +86,9 @@ def test_factors_varying_within_schools_equal_separate_fits(n_quad, monkeypatch)
     formula = "pass ~ x + (1|school)"
     P, V, _ = explicit_replicates(data, COLS[:4], formula=formula, **kw)
     _no_separate_refits(monkeypatch)
-    res = quiet_mix(formula, data, ["wt", "w2"],
-                    replicates=pywemix.Replicates(COLS[:4], method="jk1"), **kw)
+    res = quiet_mix(
+        formula, data, ["wt", "w2"], replicates=pywemix.Replicates(COLS[:4], method="jk1"), **kw
+    )
     np.testing.assert_allclose(res.replicate_params.to_numpy(), P, rtol=1e-6)
     np.testing.assert_allclose(res.replicate_var_components.to_numpy(), V, rtol=1e-6)
 
@@ -93,11 +99,9 @@ def test_random_slopes_equal_separate_fits(monkeypatch):
     formula = "pass ~ x + (1 + x|school)"
     P, V, _ = explicit_replicates(data, COLS[:4], formula=formula, **kw)
     _no_separate_refits(monkeypatch)
-    res = quiet_mix(formula, data, ["wt", "w2"], replicates=pywemix.Replicates(COLS[:4]),
-                    **kw)
+    res = quiet_mix(formula, data, ["wt", "w2"], replicates=pywemix.Replicates(COLS[:4]), **kw)
     np.testing.assert_allclose(res.replicate_params.to_numpy(), P, rtol=1e-6)
-    np.testing.assert_allclose(res.replicate_var_components.to_numpy(), V, rtol=1e-6,
-                               atol=1e-10)
+    np.testing.assert_allclose(res.replicate_var_components.to_numpy(), V, rtol=1e-6, atol=1e-10)
 
 
 def _three_levels(seed=4):
@@ -114,8 +118,7 @@ def _three_levels(seed=4):
     sign = np.where(np.arange(16) % 2 == 0, 1, -1)
     H = np.array([[1, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1], [1, -1, -1, 1]])
     for r in range(4):
-        d[f"rw{r + 1}"] = d["wt"] * (1 + 0.5 * H[r, (np.arange(16) // 2) % 4] * sign)[
-            d["district"]]
+        d[f"rw{r + 1}"] = d["wt"] * (1 + 0.5 * H[r, (np.arange(16) // 2) % 4] * sign)[d["district"]]
     return d
 
 
@@ -130,10 +133,10 @@ def test_three_level_refits_equal_separate_fits(response, family, n_quad):
     P, V = [], []
     for c in cols:
         f = d[c] / d["wt"]
-        r = quiet_mix(formula, d.assign(a=d["wt"] * f, b=d["w2"] * f, c=d["w3"] * f),
-                      ["a", "b", "c"], **kw)
+        r = quiet_mix(
+            formula, d.assign(a=d["wt"] * f, b=d["w2"] * f, c=d["w3"] * f), ["a", "b", "c"], **kw
+        )
         P.append(r.params.to_numpy())
         V.append(r.var_components["variance"].to_numpy())
     np.testing.assert_allclose(res.replicate_params.to_numpy(), np.array(P), rtol=1e-6)
-    np.testing.assert_allclose(res.replicate_var_components.to_numpy(), np.array(V),
-                               rtol=1e-6)
+    np.testing.assert_allclose(res.replicate_var_components.to_numpy(), np.array(V), rtol=1e-6)

@@ -10,6 +10,7 @@ of whole top-level groups (:mod:`pywemix.dask.glmm`, needs a
 in-memory fits. Dask is imported only when a Dask object is passed (``pip
 install "pywemix[dask]"``).
 """
+
 from __future__ import annotations
 
 from .client import has_client, is_dask_dataframe

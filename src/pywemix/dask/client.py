@@ -3,6 +3,7 @@
 Nothing here imports Dask unless a Dask object is passed or a client is asked
 for, so ``import pywemix`` does not need Dask installed.
 """
+
 from __future__ import annotations
 
 __all__ = ["is_dask_dataframe", "has_client"]
@@ -27,6 +28,7 @@ def is_dask_dataframe(data: object) -> bool:
     if type(data).__module__.split(".")[0] not in ("dask", "dask_expr"):
         return False
     import dask.dataframe as dd
+
     return isinstance(data, dd.DataFrame)
 
 
@@ -41,6 +43,7 @@ def has_client() -> bool:
     """
     try:
         from distributed import get_client
+
         get_client()
     except (ImportError, ValueError):
         return False

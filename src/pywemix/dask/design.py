@@ -12,6 +12,7 @@ same errors: weights that vary within a group (across partitions too),
 grouping factors that are not nested, rank-deficient fixed effects,
 constant responses, too few observations per group.
 """
+
 from __future__ import annotations
 
 import operator
@@ -49,6 +50,7 @@ from .passes import (
 from .transforms import centre_model, learned_specs, learned_states, learned_terms, poly_degrees
 
 __all__ = ["DaskDesign", "build_dask_design", "stream_partitions"]
+
 
 @dataclass(frozen=True, kw_only=True)
 class DaskDesign(DesignBase):
@@ -90,15 +92,19 @@ def _tasks(ddf, fn, args, numbered=False) -> list:
     ``fn(partition, k, *args)`` for partition ``k``); ``args`` go into the
     graph once."""
     import dask
+
     shared = [dask.delayed(a, pure=True, traverse=False) for a in args]
-    return [dask.delayed(fn, pure=True)(p, *([k] if numbered else []), *shared)
-            for k, p in enumerate(ddf.to_delayed())]
+    return [
+        dask.delayed(fn, pure=True)(p, *([k] if numbered else []), *shared)
+        for k, p in enumerate(ddf.to_delayed())
+    ]
 
 
 def _compute(ddf, fn, *args) -> list:
     """``fn(partition, *args)`` for every partition, computed on the scheduler
     in use."""
     import dask
+
     return list(dask.compute(*_tasks(ddf, fn, args)))
 
 
@@ -110,9 +116,11 @@ def _stream(ddf, fn, *args, numbered=False):
     ``numbered``: ``fn(partition, k, *args)`` for partition ``k``."""
     if not has_client():
         import dask
+
         yield from dask.compute(*_tasks(ddf, fn, args, numbered))
         return
     from distributed import get_client
+
     futures = get_client().compute(_tasks(ddf, fn, args, numbered))
     for k in range(len(futures)):
         result = futures[k].result()
@@ -137,64 +145,114 @@ def make_plan(parsed, ddf, spec, offset_column, cond_weights, centering=None) ->
     check_columns(meta, needed)
     check_columns(meta, [w for w in spec if w is not None], "weight column")
     predictors = sorted(parsed.predictor_model_columns(cols))
-    categorical = [c for c in predictors if not pd.api.types.is_numeric_dtype(meta[c].dtype)
-                   or pd.api.types.is_bool_dtype(meta[c].dtype)]
+    categorical = [
+        c
+        for c in predictors
+        if not pd.api.types.is_numeric_dtype(meta[c].dtype)
+        or pd.api.types.is_bool_dtype(meta[c].dtype)
+    ]
     groups = list(dict.fromkeys(t.group for t in parsed.random))
     centre_groups: tuple = ()
     centre_grand: tuple = ()
     if centering is not None:
         by_name = {t.group_name: t.group for t in parsed.random}
-        centre_groups = tuple((g, by_name[g], list(c))
-                              for g, c in centering.center_group.items())
+        centre_groups = tuple((g, by_name[g], list(c)) for g, c in centering.center_group.items())
         centre_grand = tuple(centering.center_grand)
-    return Plan(parsed, spec, needed, predictors, categorical, groups, offset_column,
-                cond_weights, centre_groups, centre_grand)
+    return Plan(
+        parsed,
+        spec,
+        needed,
+        predictors,
+        categorical,
+        groups,
+        offset_column,
+        cond_weights,
+        centre_groups,
+        centre_grand,
+    )
 
 
-def build_dask_design(parsed, ddf, weights, cond_weights, *, offset=None,
-                      weight_scaling="none", family=None, centering=None) -> DaskDesign:
+def build_dask_design(
+    parsed,
+    ddf,
+    weights,
+    cond_weights,
+    *,
+    offset=None,
+    weight_scaling="none",
+    family=None,
+    centering=None,
+) -> DaskDesign:
     """Pass 1, the model specs (and the passes of learned transforms), pass 2
     and the checks (module notes)."""
     if offset is not None and not isinstance(offset, str):
-        raise TypeError("on a Dask DataFrame the offset must be a column name, got "
-                        f"{type(offset).__name__}")
+        raise TypeError(
+            f"on a Dask DataFrame the offset must be a column name, got {type(offset).__name__}"
+        )
     spec = normalize_weight_spec(weights, len({t.group for t in parsed.random}) + 1)
     plan = make_plan(parsed, ddf, spec, offset, cond_weights, centering)
     ddf = ddf[list(dict.fromkeys(plan.needed + plan.weight_columns))]  # read only these
     scans = _compute(ddf, scan_partition, plan)
     table, levels, n_dropped = _group_table(scans, plan, ddf)
-    centering, steps = centre_model([s["centre"] for s in scans], plan, table, levels,
-                                    centering)
+    centering, steps = centre_model([s["centre"] for s in scans], plan, table, levels, centering)
     lev2 = levels[0]
     keys = table.iloc[lev2.starts][list(lev2.columns)]
-    index = pd.MultiIndex.from_frame(keys) if len(lev2.columns) > 1 else \
-        pd.Index(keys.iloc[:, 0].to_numpy())
-    model = Model(_categories(scans, plan, ddf), None, None, tuple(lev2.columns), index,
-                  tuple(lev.parent for lev in levels[:-1]), steps)
+    index = (
+        pd.MultiIndex.from_frame(keys)
+        if len(lev2.columns) > 1
+        else pd.Index(keys.iloc[:, 0].to_numpy())
+    )
+    model = Model(
+        _categories(scans, plan, ddf),
+        None,
+        None,
+        tuple(lev2.columns),
+        index,
+        tuple(lev.parent for lev in levels[:-1]),
+        steps,
+    )
     sample = model_rows(pd.concat([s["sample"] for s in scans if len(s["sample"])]), model)
     mm, Zs, blocks, model = _model_specs(ddf, plan, model, sample, levels)
-    M2, n2, totals = _add_up(_stream(ddf, partition_statistics, plan, model),
-                             lev2.n_groups)
+    M2, n2, totals = _add_up(_stream(ddf, partition_statistics, plan, model), lev2.n_groups)
     x_names = fixed_columns(mm, family)[1]  # no intercept for ordinal models
     keep = [list(mm.columns).index(n) for n in x_names]
     totals["xtx"] = totals["xtx"][np.ix_(keep, keep)]
     if not (totals["finite_X"] and totals["finite_Z"]):
         _name_infinite(ddf, plan, "fixed-effect" if not totals["finite_X"] else "random-effect")
     _check_totals(totals, parsed, x_names, levels, Zs, family is None)
-    warn_unscaled_sums(totals["npos"], n2, totals["sw2"], weight_scaling,
-                       repr(levels[0].name))
+    warn_unscaled_sums(totals["npos"], n2, totals["sw2"], weight_scaling, repr(levels[0].name))
     M2, n2 = _scale(M2, n2, totals, weight_scaling)
     arrays = {c: table[c].to_numpy(dtype=float) for c in plan.upper_weight_columns}
     cond = conditional_weights(arrays, [None] + spec[1:], cond_weights)
-    wg = [(cond[i][lev.starts] if cond[i] is not None else np.ones(lev.n_groups))
-          for i, lev in enumerate(levels, start=1)]
+    wg = [
+        (cond[i][lev.starts] if cond[i] is not None else np.ones(lev.n_groups))
+        for i, lev in enumerate(levels, start=1)
+    ]
     groups = _groups_table(spec, levels, arrays, totals)
-    return DaskDesign(parsed, x_names, blocks, levels, np.array([totals["wmin"], totals["wmax"]]),
-                      wg, sample, model.fixed_spec, model.random_specs, spec, cond_weights,
-                      n_dropped, np.array([totals["offset_max"]]), offset, centering,
-                      _response_levels(ddf, plan, family),
-                      n_obs=totals["n_rows"], M2=M2, n2=n2, groups=groups, plan=plan,
-                      model=model)
+    return DaskDesign(
+        parsed,
+        x_names,
+        blocks,
+        levels,
+        np.array([totals["wmin"], totals["wmax"]]),
+        wg,
+        sample,
+        model.fixed_spec,
+        model.random_specs,
+        spec,
+        cond_weights,
+        n_dropped,
+        np.array([totals["offset_max"]]),
+        offset,
+        centering,
+        _response_levels(ddf, plan, family),
+        n_obs=totals["n_rows"],
+        M2=M2,
+        n2=n2,
+        groups=groups,
+        plan=plan,
+        model=model,
+    )
 
 
 def _response_levels(ddf, plan, family):
@@ -203,8 +261,9 @@ def _response_levels(ddf, plan, family):
     if family is None or not hasattr(family, "categories_of"):
         return None
     values = [v for part in _compute(ddf, response_categories, plan) for v in part]
-    return family.for_response(pd.Series(values, name=plan.parsed.response),
-                               plan.parsed.response)[1]
+    return family.for_response(pd.Series(values, name=plan.parsed.response), plan.parsed.response)[
+        1
+    ]
 
 
 def _model_specs(ddf, plan, model, sample, levels):
@@ -220,12 +279,12 @@ def _model_specs(ddf, plan, model, sample, levels):
         model = replace(model, fixed_spec=mm.model_spec, random_specs=rspecs)
         first = [f for f in _compute(ddf, partition_term_statistics, plan, model, terms) if f]
         degrees = poly_degrees(terms, first)
-        second = _compute(ddf, partition_power_sums, plan, model, terms, degrees) \
-            if degrees else []
+        second = _compute(ddf, partition_power_sums, plan, model, terms, degrees) if degrees else []
         new = iter(learned_specs(specs, learned_states(terms, first, second, degrees)))
         mm = fixed_matrix(next(new), sample)
-        Zs, blocks, rspecs = random_blocks(parsed, sample, levels,
-                                           [[next(new) for _ in level] for level in rspecs])
+        Zs, blocks, rspecs = random_blocks(
+            parsed, sample, levels, [[next(new) for _ in level] for level in rspecs]
+        )
     return mm, Zs, blocks, replace(model, fixed_spec=mm.model_spec, random_specs=rspecs)
 
 
@@ -237,8 +296,10 @@ def _group_table(scans, plan, ddf):
     if n_bad:
         per = {c: sum(s["missing"][c] for s in scans) for c in plan.needed}
         detail = ", ".join(f"{c}: {k}" for c, k in per.items() if k)
-        warn(f"dropped {n_bad} of {n_rows} rows with missing values in model variables "
-             f"({detail})", DataWarning)
+        warn(
+            f"dropped {n_bad} of {n_rows} rows with missing values in model variables ({detail})",
+            DataWarning,
+        )
     if n_bad == n_rows:
         raise ValueError("no complete rows left after dropping missing values")
     table = pd.concat([s["table"] for s in scans], ignore_index=True).drop_duplicates()
@@ -252,6 +313,7 @@ def _group_table(scans, plan, ddf):
 
             def label(g, cols=cols, first=first):
                 return ":".join(str(table[c].iloc[first[g]]) for c in reversed(cols))
+
             constant_within(table[col].to_numpy(dtype=float), codes, col, names[lvl - 1], label)
     n_zero = _zero_weight_messages(scans, plan, table, ordered, names)
     kept = table.loc[table[KEPT].to_numpy(dtype=bool)].drop(columns=KEPT).drop_duplicates()
@@ -275,8 +337,10 @@ def _zero_weight_messages(scans, plan, table, ordered, names) -> int:
         else:
             cols, codes = ordered[lvl - 1]
             k = len(np.unique(codes[table[col].to_numpy() == 0]))
-            warn(f"dropped {k} {names[lvl - 1]} groups ({rows} rows) with weight {col!r} "
-                 "equal to 0", DataWarning)
+            warn(
+                f"dropped {k} {names[lvl - 1]} groups ({rows} rows) with weight {col!r} equal to 0",
+                DataWarning,
+            )
     return total
 
 
@@ -327,9 +391,19 @@ def _both(a, b):
 
 
 #: How the partitions' totals combine.
-_TOTALS: dict[str, Callable] = {"xtx": operator.add, "n_rows": operator.add, "finite_X": _both,
-           "finite_Z": _both, "wmin": min, "wmax": max, "ymin": min, "ymax": max,
-           "offset_max": max, "raw_w1_sum": operator.add, "n_w1_below_w2": operator.add}
+_TOTALS: dict[str, Callable] = {
+    "xtx": operator.add,
+    "n_rows": operator.add,
+    "finite_X": _both,
+    "finite_Z": _both,
+    "wmin": min,
+    "wmax": max,
+    "ymin": min,
+    "ymax": max,
+    "offset_max": max,
+    "raw_w1_sum": operator.add,
+    "n_w1_below_w2": operator.add,
+}
 
 
 def _name_infinite(ddf, plan, what) -> None:
@@ -338,13 +412,18 @@ def _name_infinite(ddf, plan, what) -> None:
     cols = [c for c in plan.predictors if c not in plan.categorical]
     if not cols:
         return
-    counts = ddf[cols].map_partitions(lambda d: np.isinf(d.astype(float)).sum(),
-                                      meta=pd.Series(dtype=float)).compute()
+    counts = (
+        ddf[cols]
+        .map_partitions(lambda d: np.isinf(d.astype(float)).sum(), meta=pd.Series(dtype=float))
+        .compute()
+    )
     counts = counts.groupby(level=0).sum()
     bad = {c: int(counts[c]) for c in cols if counts.get(c, 0) > 0}
     if bad:
-        raise ValueError(f"{what} column(s) {', '.join(map(repr, bad))} have "
-                         f"{', '.join(map(str, bad.values()))} infinite values")
+        raise ValueError(
+            f"{what} column(s) {', '.join(map(repr, bad))} have "
+            f"{', '.join(map(str, bad.values()))} infinite values"
+        )
 
 
 def _check_totals(totals, parsed, x_names, levels, Zs, gaussian) -> None:
@@ -355,19 +434,23 @@ def _check_totals(totals, parsed, x_names, levels, Zs, gaussian) -> None:
         raise ValueError("random-effect columns have infinite or undefined values")
     n = totals["n_rows"]
     if totals["ymin"] == totals["ymax"]:
-        raise ValueError(f"response {parsed.response!r} is constant ({totals['ymin']:g}) "
-                         f"in all {n} rows used: there is nothing to model")
+        raise ValueError(
+            f"response {parsed.response!r} is constant ({totals['ymin']:g}) "
+            f"in all {n} rows used: there is nothing to model"
+        )
     # a square root of X'X has the same column norms and cosines as X
     vals, vecs = np.linalg.eigh(totals["xtx"])
     check_rank(np.sqrt(np.clip(vals, 0, None))[:, None] * vecs.T, x_names)
     check_identifiable(levels, Zs, n, gaussian)
     spec_below = totals["n_w1_below_w2"]
     if spec_below and spec_below / n > 0.5:
-        warn("level-1 weights are below the level-2 weights in "
-             f"{100 * spec_below / n:.0f}% of rows: they look conditional already. With "
-             "cond_weights=False they are divided by the level-2 weight again; if they "
-             "are conditional (student weight / school weight), pass cond_weights=True",
-             WeightWarning)
+        warn(
+            "level-1 weights are below the level-2 weights in "
+            f"{100 * spec_below / n:.0f}% of rows: they look conditional already. With "
+            "cond_weights=False they are divided by the level-2 weight again; if they "
+            "are conditional (student weight / school weight), pass cond_weights=True",
+            WeightWarning,
+        )
 
 
 def _scale(M2, n2, totals, method):
@@ -391,7 +474,14 @@ def _groups_table(spec, levels, arrays, totals) -> pd.DataFrame:
             total = totals["raw_w1_sum"] if col is not None else float(n)
         else:
             total = float(np.sum(arrays[col][levels[lvl - 1].starts])) if col else float(n)
-        rows.append(dict(level=lvl + 1, group=name, n_units=int(n),
-                         weight=col if col is not None else "(none)",
-                         mean_weight=total / n, sum_weight=total))
+        rows.append(
+            dict(
+                level=lvl + 1,
+                group=name,
+                n_units=int(n),
+                weight=col if col is not None else "(none)",
+                mean_weight=total / n,
+                sum_weight=total,
+            )
+        )
     return pd.DataFrame(rows)

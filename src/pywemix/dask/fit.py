@@ -8,6 +8,7 @@ and variance estimators are those of in-memory fits. The survey layer
 (:mod:`pywemix.survey`) calls :func:`mix_dask` once per fit (plausible values:
 once per value).
 """
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -59,9 +60,10 @@ def mix_dask(args: MixArguments, data, carry=()):
     without a ``distributed.Client`` (or with a non-numeric response), a
     column group-centred within two grouping factors, splines (``bs``,
     ``cr``, ...), ``lag``, transforms nested in learning transforms and
-    learning transforms of the response -- is fitted in memory instead: the model's columns are collected into this
-    process (``ddf[columns].compute()``), with a warning saying so, and the
-    result is an ordinary :class:`~pywemix.results.result.MixResult`. The
+    learning transforms of the response -- is fitted in memory instead: the
+    model's columns are collected into this process
+    (``ddf[columns].compute()``), with a warning saying so, and the result
+    is an ordinary :class:`~pywemix.results.result.MixResult`. The
     estimates are then exactly those of the in-memory fit; only the scale-out
     is missing.
 
@@ -80,44 +82,55 @@ def mix_dask(args: MixArguments, data, carry=()):
     if reason is not None:
         return fit_frame(args, collect_model_columns(args, data, reason))
     with collecting() as messages:
-        design = build_dask_design(args.parsed, data, args.weights, args.cond_weights,
-                                   offset=args.offset, weight_scaling=args.scaling,
-                                   family=args.family_object, centering=args.transform)
+        design = build_dask_design(
+            args.parsed,
+            data,
+            args.weights,
+            args.cond_weights,
+            offset=args.offset,
+            weight_scaling=args.scaling,
+            family=args.family_object,
+            centering=args.transform,
+        )
         settings = fit_settings(args, design)  # refuses weighted REML
         warn_few_groups(design)
         structure = CovarianceStructure.from_design(design)
         with np.errstate(all="ignore"):
             if args.family_object is None:
                 function = GaussianObjective.from_statistics(
-                    design.M2, design.n2, design.wg, design.levels, structure)
+                    design.M2, design.n2, design.wg, design.levels, structure
+                )
                 objective = MixObjective(design, structure, None, function, reml=args.reml)
                 optimum = optimize(objective, start=args.start, max_iter=args.max_iter)
             else:
                 objective, optimum = _fit_quadrature(data, design, structure, args, carry)
             variance = estimate_variance(objective, optimum)
-    return DaskMixResult(design, settings, optimum, variance, messages, objective, data,
-                         arguments=args)
+    return DaskMixResult(
+        design, settings, optimum, variance, messages, objective, data, arguments=args
+    )
 
 
 def _fit_quadrature(data, design, structure, args, carry=()):
     """Objective and optimum of a binomial or Poisson model on the cluster."""
     from distributed import get_client
+
     family, n_quad = args.family_object.for_design(design), args.n_quad
-    actors = make_actors(get_client(), data, design, family, n_quad, structure, args.scaling,
-                         carry)
+    actors = make_actors(get_client(), data, design, family, n_quad, structure, args.scaling, carry)
     function = DistributedQuadrature(actors, design, structure, family, n_quad)
     _check_partition_grids(function, design, structure, n_quad)
     objective = MixObjective(design, structure, family, function, n_quad=n_quad)
-    optimum = optimize_distributed(objective, start=args.start,
-                                   max_iter=args.max_iter or MAX_ITER["quadrature"])
+    optimum = optimize_distributed(
+        objective, start=args.start, max_iter=args.max_iter or MAX_ITER["quadrature"]
+    )
     return objective, optimum
 
 
 def _check_partition_grids(function, design, structure, n_quad) -> None:
     """The quadrature grid's memory check of in-memory fits, for the largest
     partition (each actor evaluates its own rows)."""
-    largest = SimpleNamespace(n_obs=function.largest_partition,
-                              X=np.empty((0, len(design.x_names))))
+    largest = SimpleNamespace(
+        n_obs=function.largest_partition, X=np.empty((0, len(design.x_names)))
+    )
     check_grid_size(largest, structure, n_quad)
 
 
@@ -126,26 +139,39 @@ def in_memory_reason(args: MixArguments, data) -> str | None:
     family, parsed = args.family_object, args.parsed
     if family is not None:
         if not has_client():
-            return (f"family {family.name!r} needs a distributed.Client (its "
-                    "quadrature runs in actors on the workers)")
+            return (
+                f"family {family.name!r} needs a distributed.Client (its "
+                "quadrature runs in actors on the workers)"
+            )
         if args.trials is not None:
-            return (f"trials={args.trials!r} (a proportion of successes) is not computed on "
-                    "the workers (write the response as cbind(successes, failures) to fit "
-                    "there)")
+            return (
+                f"trials={args.trials!r} (a proportion of successes) is not computed on "
+                "the workers (write the response as cbind(successes, failures) to fit "
+                "there)"
+            )
         resp = parsed.response
-        if parsed.response_is_column and resp in data.columns and \
-                not pd.api.types.is_numeric_dtype(data.dtypes[resp]):
-            return (f"family {family.name!r} with a non-numeric response {resp!r} "
-                    "(code it 0/1 first to fit on the workers)")
+        if (
+            parsed.response_is_column
+            and resp in data.columns
+            and not pd.api.types.is_numeric_dtype(data.dtypes[resp])
+        ):
+            return (
+                f"family {family.name!r} with a non-numeric response {resp!r} "
+                "(code it 0/1 first to fit on the workers)"
+            )
     centred = [c for cols in args.groups.values() for c in cols]
     twice = sorted({c for c in centred if centred.count(c) > 1})
     if twice:
-        return (f"center_group centres {', '.join(map(repr, twice))} within several "
-                "grouping factors (not computed on the workers)")
+        return (
+            f"center_group centres {', '.join(map(repr, twice))} within several "
+            "grouping factors (not computed on the workers)"
+        )
     term = unsupported_term(parsed)
     if term is not None:
-        return (f"formula term {term} learns from the data in a way not computed on the "
-                "workers (splines, lag, nested or response transforms)")
+        return (
+            f"formula term {term} learns from the data in a way not computed on the "
+            "workers (splines, lag, nested or response transforms)"
+        )
     return None
 
 
@@ -169,9 +195,12 @@ def collect_model_columns(args: MixArguments, data, reason, extra=()) -> pd.Data
     more = [c for c in dict.fromkeys(extra) if c not in needed]
     also = f" and {len(more)} other columns ({_few(more)})" if more else ""
     kind = "that of an in-memory fit" if more else "an ordinary MixResult"
-    warn(f"{reason}: this fit on a Dask DataFrame collects its {len(needed)} model "
-         f"columns ({', '.join(needed)}){also} into this process and runs in memory; the "
-         f"result is {kind}", PywemixWarning)
+    warn(
+        f"{reason}: this fit on a Dask DataFrame collects its {len(needed)} model "
+        f"columns ({', '.join(needed)}){also} into this process and runs in memory; the "
+        f"result is {kind}",
+        PywemixWarning,
+    )
     return data[needed + more].compute()
 
 

@@ -16,6 +16,7 @@ over top-level groups), maximised by the same BFGS
 (:func:`~pywemix.estimation.laplace_fit.fit_laplace`).
 R equivalents: ``lme4::glmer``; ``WeMix::mix(family=)``.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -96,17 +97,25 @@ class PartitionQuadrature:
         levels, ids = _local_levels(codes)
         w1 = scale_within(w1[order], levels[0].starts, scaling)
         local_wg = [w[i] for w, i in zip(wg, ids)]
-        design = BlockDesign(y[order], X[order], off[order], [z[order] for z in Z], w1,
-                              local_wg, levels)
+        design = BlockDesign(
+            y[order], X[order], off[order], [z[order] for z in Z], w1, local_wg, levels
+        )
         # n_quad=1 is lme4's joint Laplace, as in memory; it decomposes over
         # top-level groups, which lie whole in this partition
-        self.obj = (LaplaceObjective(design, structure, family) if n_quad == 1
-                    else QuadratureObjective(design, structure, family, n_quad))
+        self.obj = (
+            LaplaceObjective(design, structure, family)
+            if n_quad == 1
+            else QuadratureObjective(design, structure, family, n_quad)
+        )
         self.block, self.structure, self.laplace = design, structure, None
         self.current = design
         self.ids, self.w1_total = ids, float(np.sum(w1))
-        self.glm = (X[order], y[order], off[order],
-                    w1 * np.prod([w[lev.codes] for w, lev in zip(local_wg, levels)], axis=0))
+        self.glm = (
+            X[order],
+            y[order],
+            off[order],
+            w1 * np.prod([w[lev.codes] for w, lev in zip(local_wg, levels)], axis=0),
+        )
         self.carried = part[list(carry)].iloc[order].reset_index(drop=True)
         self.state = {}  # scratch space of the functions of :meth:`run`
 
@@ -129,11 +138,16 @@ class PartitionQuadrature:
             return 0.0
         block = self.block
         if w1 is not None or top is not None:
-            block = replace(block, w1=block.w1 if w1 is None else np.asarray(w1, dtype=float),
-                            wg=[*block.wg[:-1], block.wg[-1] if top is None else
-                                np.asarray(top, dtype=float)])
-        self.obj = (LaplaceObjective(block, self.structure, self.family) if self.n_quad == 1
-                    else QuadratureObjective(block, self.structure, self.family, self.n_quad))
+            block = replace(
+                block,
+                w1=block.w1 if w1 is None else np.asarray(w1, dtype=float),
+                wg=[*block.wg[:-1], block.wg[-1] if top is None else np.asarray(top, dtype=float)],
+            )
+        self.obj = (
+            LaplaceObjective(block, self.structure, self.family)
+            if self.n_quad == 1
+            else QuadratureObjective(block, self.structure, self.family, self.n_quad)
+        )
         self.current, self.laplace = block, None
         self.w1_total = float(np.sum(block.w1))
         return self.w1_total
@@ -149,8 +163,12 @@ class PartitionQuadrature:
             return None
         if hessian:
             # only the Laplace objective (n_quad == 1) has a Hessian on request
-            return self.obj.evaluate(phi, adapt=adapt, derivs=derivs,  # type: ignore[call-arg]
-                                     hessian=True)
+            return self.obj.evaluate(
+                phi,
+                adapt=adapt,
+                derivs=derivs,  # type: ignore[call-arg]
+                hessian=True,
+            )
         return self.obj.evaluate(phi, adapt=adapt, derivs=derivs)
 
     def laplace_evaluate(self, phi, adapt=True, derivs=True, hessian=False):
@@ -170,11 +188,11 @@ class PartitionQuadrature:
         modes, var = self.obj.conditional_modes(phi, variances=True)
         X, y, off, _ = self.glm
         obj = self.obj
-        eta = linear_predictor(X, obj.split(phi)[0], off, obj.Z,
-                               [lev.codes for lev in obj.levels], modes)
+        eta = linear_predictor(
+            X, obj.split(phi)[0], off, obj.Z, [lev.codes for lev in obj.levels], modes
+        )
         mu = self.family.mean(eta)
-        extreme = (mu < 1e-10) | (mu > 1 - 1e-10) if self.family.name == "binomial" \
-            else mu < 1e-10
+        extreme = (mu < 1e-10) | (mu > 1 - 1e-10) if self.family.name == "binomial" else mu < 1e-10
         return modes, var, int(extreme.sum())
 
     def column_sums(self):
@@ -240,8 +258,9 @@ def _local_levels(codes):
     levels, ids = [], []
     for i, (local, starts) in enumerate(raw):
         parent = raw[i + 1][0][starts] if i + 1 < len(raw) else None
-        levels.append(Level(i + 2, f"level {i + 2}", (), local, starts, parent,
-                            pd.RangeIndex(len(starts))))
+        levels.append(
+            Level(i + 2, f"level {i + 2}", (), local, starts, parent, pd.RangeIndex(len(starts)))
+        )
         ids.append(codes[i][starts])
     return levels, ids
 
@@ -268,8 +287,9 @@ class DistributedQuadrature(PartitionedQuadrature):
     """
 
     def __init__(self, actors, design, structure, family, n_quad, runner=None):
-        super().__init__(actors, design, structure, family, n_quad,
-                         ActorRunner() if runner is None else runner)
+        super().__init__(
+            actors, design, structure, family, n_quad, ActorRunner() if runner is None else runner
+        )
 
     @property
     def actors(self) -> list:
@@ -294,6 +314,7 @@ def _glm_start(obj, family, design, max_iter=50):
     def info_score(b):
         pieces = _gather([a.glm_pieces(b, family) for a in obj.actors])
         return sum(p[0] for p in pieces), sum(p[1] for p in pieces)
+
     return irls(info_score, beta, max_iter=max_iter)
 
 
@@ -306,14 +327,20 @@ def _glm_aux_start(obj, family, design):
     parts = [p for p in _gather([a.glm_start(family) for a in obj.actors]) if p[2]]
     beta = np.zeros(obj.p)
     if "Intercept" in design.x_names:
-        beta[design.x_names.index("Intercept")] = (sum(p[0] for p in parts)
-                                                   / sum(p[1] for p in parts))
+        beta[design.x_names.index("Intercept")] = sum(p[0] for p in parts) / sum(
+            p[1] for p in parts
+        )
     x0 = np.r_[beta, family.unconstrained(family.aux)]
 
     def evaluate(x):
         evs = [e for e in _gather([a.glm_evaluation(x, family) for a in obj.actors]) if e]
-        return replace(evs[0], llf=sum(e.llf for e in evs), grad=sum(e.grad for e in evs),
-                       hess=sum(e.hess for e in evs))
+        return replace(
+            evs[0],
+            llf=sum(e.llf for e in evs),
+            grad=sum(e.grad for e in evs),
+            hess=sum(e.hess for e in evs),
+        )
+
     return glm_newton(evaluate, x0)
 
 
@@ -325,19 +352,25 @@ def optimize_distributed(objective, *, start=None, max_iter: int = 200) -> Optim
     sums = [c for c in _gather([a.column_sums() for a in obj.actors]) if c is not None]
     _separation_check(sums, design.x_names, family)
     if start is None:
-        fixed = _glm_aux_start(obj, family, design) if family.n_aux else \
-            _glm_start(obj, family, design)
+        fixed = (
+            _glm_aux_start(obj, family, design) if family.n_aux else _glm_start(obj, family, design)
+        )
         phi0 = np.r_[fixed, 0.5 * objective.structure.theta_start()]
         if objective.n_quad > 1:  # as in memory: from the Laplace maximum
-            laplace = DistributedQuadrature(obj.actors, design, objective.structure, family, 1,
-                                            ActorRunner({"evaluate": "laplace_evaluate"}))
+            laplace = DistributedQuadrature(
+                obj.actors,
+                design,
+                objective.structure,
+                family,
+                1,
+                ActorRunner({"evaluate": "laplace_evaluate"}),
+            )
             phi0 = laplace_start(laplace, phi0, max_iter)
     else:
         phi0 = natural_start(start, obj)
     scale = obj.w1_total
     phi, ev, iters, converged, message = maximise(obj, objective.n_quad, phi0, max_iter, scale)
-    record = quadrature_record(design, objective.n_quad, scale, phi, ev, iters, converged,
-                               message)
+    record = quadrature_record(design, objective.n_quad, scale, phi, ev, iters, converged, message)
     beta, chol = obj.split(phi)
     family_params = obj.family.aux
     covs = tuple(obj.covariances(chol))
@@ -345,10 +378,19 @@ def optimize_distributed(objective, *, start=None, max_iter: int = 200) -> Optim
         warn(msg, BoundaryWarning)
     modes, mode_var = obj.conditional_modes(phi, variances=True)
     _extreme_fit_check(obj.n_extreme, sums, design.x_names, family, beta)
-    return Optimum.from_record(record, beta=beta, sigma2=np.nan, covariances=covs,
-                               theta=chol, llf=float(ev.llf), criterion="ML",
-                               modes=tuple(modes), mode_variances=tuple(mode_var),
-                               evaluation=ev, family_params=family_params)
+    return Optimum.from_record(
+        record,
+        beta=beta,
+        sigma2=np.nan,
+        covariances=covs,
+        theta=chol,
+        llf=float(ev.llf),
+        criterion="ML",
+        modes=tuple(modes),
+        mode_variances=tuple(mode_var),
+        evaluation=ev,
+        family_params=family_params,
+    )
 
 
 def _separation_check(sums, names, family) -> None:
@@ -362,9 +404,11 @@ def _separation_check(sums, names, family) -> None:
         if name == "Intercept" or not binary[j] or not 0 < on[j] < n:
             continue
         if y_on[j] in (0, on[j]):
-            warn(f"perfect separation: the response is always {int(y_on[j] > 0)} where "
-                 f"{name!r} is 1; its coefficient is not identified and will be very large",
-                 DataWarning)
+            warn(
+                f"perfect separation: the response is always {int(y_on[j] > 0)} where "
+                f"{name!r} is 1; its coefficient is not identified and will be very large",
+                DataWarning,
+            )
 
 
 def _extreme_fit_check(n_extreme, sums, names, family, beta) -> None:
@@ -373,15 +417,25 @@ def _extreme_fit_check(n_extreme, sums, names, family, beta) -> None:
         return
     n = sum(c[5] for c in sums)
     mean = sum(c[3] for c in sums) / n
-    sd = np.sqrt(np.clip(sum(c[4] for c in sums) / n - mean ** 2, 0, None))
+    sd = np.sqrt(np.clip(sum(c[4] for c in sums) / n - mean**2, 0, None))
     size = np.abs(beta) * sd
     big = [nm for nm, sz in zip(names, size) if nm != "Intercept" and sz > 5]
-    what = ("fitted probabilities numerically 0 or 1" if family.name == "binomial"
-            else "fitted means numerically 0")
-    culprit = (f"; look at {', '.join(map(repr, big))}, whose coefficient"
-               f"{'s are' if len(big) > 1 else ' is'} very large" if big else "")
-    warn(f"{what} in {n_extreme} rows: (quasi-)complete separation, the "
-         f"estimates of the coefficients involved are not identified{culprit}", DataWarning)
+    what = (
+        "fitted probabilities numerically 0 or 1"
+        if family.name == "binomial"
+        else "fitted means numerically 0"
+    )
+    culprit = (
+        f"; look at {', '.join(map(repr, big))}, whose coefficient"
+        f"{'s are' if len(big) > 1 else ' is'} very large"
+        if big
+        else ""
+    )
+    warn(
+        f"{what} in {n_extreme} rows: (quasi-)complete separation, the "
+        f"estimates of the coefficients involved are not identified{culprit}",
+        DataWarning,
+    )
 
 
 def make_actors(client, ddf, design, family, n_quad, structure, scaling, carry=()) -> list:
@@ -392,9 +446,22 @@ def make_actors(client, ddf, design, family, n_quad, structure, scaling, carry=(
     rows = ddf.map_partitions(with_top_group, plan, model, tuple(carry))
     shuffled = rows.shuffle(TOP, npartitions=max(1, ddf.npartitions))
     parts = client.compute(shuffled.to_delayed())
-    futures = [client.submit(PartitionQuadrature, p, plan, model, family, n_quad,
-                             structure, design.wg, scaling, tuple(carry), actor=True)
-               for p in parts]
+    futures = [
+        client.submit(
+            PartitionQuadrature,
+            p,
+            plan,
+            model,
+            family,
+            n_quad,
+            structure,
+            design.wg,
+            scaling,
+            tuple(carry),
+            actor=True,
+        )
+        for p in parts
+    ]
     actors = [f.result() for f in futures]
     del parts
     return actors

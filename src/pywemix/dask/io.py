@@ -3,6 +3,7 @@
 R has no equivalent; the command ``pywemix fit FORMULA 'data/*.parquet'
 --scheduler ADDRESS`` uses these.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ def read_parquet(path):
     """A Dask DataFrame of the Parquet file(s) at ``path`` (a file, a folder or
     a glob such as ``'data/*.parquet'``)."""
     import dask.dataframe as dd
+
     return dd.read_parquet(path)
 
 
@@ -28,9 +30,12 @@ def connect(scheduler: str):
         otherwise the scheduler's address (``tcp://host:8786``).
     """
     from distributed import Client, LocalCluster
+
     if scheduler == "local":
-        with LocalCluster(processes=True, dashboard_address=":0") as cluster, \
-                Client(cluster) as client:
+        with (
+            LocalCluster(processes=True, dashboard_address=":0") as cluster,
+            Client(cluster) as client,
+        ):
             yield client
     else:
         with Client(scheduler) as client:

@@ -14,6 +14,7 @@ picklable plan:
 A group may span partitions: everything returned is a sum, added up on the
 client by :mod:`pywemix.dask.design`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -173,12 +174,17 @@ def scan_partition(part: pd.DataFrame, plan: Plan) -> dict:
     cats = {}
     for c in plan.categorical:
         s = used[c]
-        cats[c] = pd.unique(s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype)
-                            else s).tolist()
-    table = frame[plan.all_group_columns + plan.upper_weight_columns].assign(
-        **{KEPT: keep}).drop_duplicates()
-    counts.update(categories=cats, table=table, sample=used.head(SAMPLE_ROWS),
-                  centre=centre_sums(used, plan))
+        cats[c] = pd.unique(
+            s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype) else s
+        ).tolist()
+    table = (
+        frame[plan.all_group_columns + plan.upper_weight_columns]
+        .assign(**{KEPT: keep})
+        .drop_duplicates()
+    )
+    counts.update(
+        categories=cats, table=table, sample=used.head(SAMPLE_ROWS), centre=centre_sums(used, plan)
+    )
     return counts
 
 
@@ -208,8 +214,7 @@ def partition_term_statistics(part: pd.DataFrame, plan: Plan, model: Model, term
     return term_statistics(model_rows(frame, model), terms)
 
 
-def partition_power_sums(part: pd.DataFrame, plan: Plan, model: Model, terms,
-                         degrees) -> dict:
+def partition_power_sums(part: pd.DataFrame, plan: Plan, model: Model, terms, degrees) -> dict:
     """The second pass, for ``poly`` terms (:func:`pywemix.dask.transforms.power_sums`)."""
     frame = used_rows(part, plan)
     if len(frame) == 0:
@@ -227,8 +232,9 @@ def with_categories(frame: pd.DataFrame, categories: dict) -> pd.DataFrame:
         vals = frame[c]
         if isinstance(vals.dtype, pd.CategoricalDtype):
             vals = vals.astype(object)
-        if not all(isinstance(v, (bool, np.bool_)) for v in cats) and \
-                all(isinstance(v, str) for v in cats):
+        if not all(isinstance(v, (bool, np.bool_)) for v in cats) and all(
+            isinstance(v, str) for v in cats
+        ):
             vals = vals.astype(str)
         frame[c] = pd.Categorical(vals, categories=cats)
     return frame
@@ -251,8 +257,10 @@ def response_values(frame: pd.DataFrame, parsed, family=None) -> np.ndarray:
     y = numeric_array(values.to_frame(name), name, "response")
     bad = ~np.isfinite(y)
     if bad.any():
-        raise ValueError(f"response {name!r} has {int(bad.sum())} non-finite values "
-                         f"(e.g. {y[bad][0]}): remove those rows or transform the response")
+        raise ValueError(
+            f"response {name!r} has {int(bad.sum())} non-finite values "
+            f"(e.g. {y[bad][0]}): remove those rows or transform the response"
+        )
     return y
 
 
@@ -268,11 +276,18 @@ def design_blocks(frame: pd.DataFrame, plan: Plan, model: Model, family=None):
     weight arrays) of complete rows."""
     frame = model_rows(frame, model)
     X = fixed_columns(model.fixed_spec.get_model_matrix(frame, na_action="raise"), family)[0]
-    Z = [np.hstack([sp.get_model_matrix(frame, na_action="raise").to_numpy(dtype=float)
-                    for sp in specs]) for specs in model.random_specs]
+    Z = [
+        np.hstack(
+            [sp.get_model_matrix(frame, na_action="raise").to_numpy(dtype=float) for sp in specs]
+        )
+        for specs in model.random_specs
+    ]
     y = response_values(frame, plan.parsed, family)
-    off = numeric_array(frame, plan.offset_column, "offset") \
-        if plan.offset_column is not None else np.zeros(len(frame))
+    off = (
+        numeric_array(frame, plan.offset_column, "offset")
+        if plan.offset_column is not None
+        else np.zeros(len(frame))
+    )
     arrays = validate_weights(frame, plan.spec)
     w1 = conditional_weights(arrays, plan.spec, plan.cond_weights)[0]
     w1 = np.ones(len(frame)) if w1 is None else w1
@@ -302,17 +317,27 @@ def partition_statistics(part: pd.DataFrame, plan: Plan, model: Model) -> dict:
     G = np.hstack(Z + [X, (y - off)[:, None]])[order]
     w = w1[order]
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    out = dict(codes=codes[starts], M=group_crossprod(G, w, starts),
-               n=group_sum(w, starts), npos=group_sum((w > 0).astype(float), starts),
-               sw2=group_sum(w * w, starts), xtx=X.T @ X, n_rows=len(frame),
-               finite_X=bool(np.all(np.isfinite(X))),
-               finite_Z=[bool(np.all(np.isfinite(z))) for z in Z],
-               wmin=float(w1.min()), wmax=float(w1.max()), p=p,
-               ymin=float(y.min()), ymax=float(y.max()),
-               offset_max=float(np.max(np.abs(off))))
+    out = dict(
+        codes=codes[starts],
+        M=group_crossprod(G, w, starts),
+        n=group_sum(w, starts),
+        npos=group_sum((w > 0).astype(float), starts),
+        sw2=group_sum(w * w, starts),
+        xtx=X.T @ X,
+        n_rows=len(frame),
+        finite_X=bool(np.all(np.isfinite(X))),
+        finite_Z=[bool(np.all(np.isfinite(z))) for z in Z],
+        wmin=float(w1.min()),
+        wmax=float(w1.max()),
+        p=p,
+        ymin=float(y.min()),
+        ymax=float(y.max()),
+        offset_max=float(np.max(np.abs(off))),
+    )
     raw = {c: float(v.sum()) for c, v in arrays.items()}
-    out["raw_w1_sum"] = raw.get(plan.spec[0], float(len(frame))) if plan.spec[0] else \
-        float(len(frame))
+    out["raw_w1_sum"] = (
+        raw.get(plan.spec[0], float(len(frame))) if plan.spec[0] else float(len(frame))
+    )
     if len(plan.spec) > 1 and plan.spec[0] and plan.spec[1] and not plan.cond_weights:
         out["n_w1_below_w2"] = int(np.sum(arrays[plan.spec[0]] < arrays[plan.spec[1]]))
     return out

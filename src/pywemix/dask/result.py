@@ -5,6 +5,7 @@ and tests are those of :class:`~pywemix.results.result.MixResult`; the
 per-row quantities (``fittedvalues``, ``resid()``, ``predict(ddf)``) are
 lazy Dask Series computed partition by partition with the fitted modes.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -38,8 +39,9 @@ class DaskMixResult(MixResult):
     _objective: Any
     _data: Any
 
-    def __init__(self, design, settings, optimum, variance, warnings, objective, data,
-                 arguments=None):
+    def __init__(
+        self, design, settings, optimum, variance, warnings, objective, data, arguments=None
+    ):
         super().__init__(design, settings, optimum, variance, warnings, arguments)
         self.__dict__.update(_objective=objective, _data=data)
 
@@ -65,10 +67,10 @@ class DaskMixResult(MixResult):
         """A Dask Series of fitted values or residuals of the rows used."""
         design = self._design
         modes = [np.asarray(m) for m in self._modes]
-        args = (design.plan, design.model, np.asarray(self.fe_params), modes, what,
-                self._family)
-        return self._data.map_partitions(_fitted_partition, *args,
-                                         meta=pd.Series([], dtype=float, name=name))
+        args = (design.plan, design.model, np.asarray(self.fe_params), modes, what, self._family)
+        return self._data.map_partitions(
+            _fitted_partition, *args, meta=pd.Series([], dtype=float, name=name)
+        )
 
     @property
     def fittedvalues(self):
@@ -102,12 +104,15 @@ class DaskMixResult(MixResult):
             return self.fittedvalues.rename("predicted")
         if isinstance(newdata, pd.DataFrame):
             return MixResult.predict(self, newdata, **kwargs)
-        return newdata.map_partitions(_predict_partition, self, kwargs,
-                                      meta=pd.Series([], dtype=float, name="predicted"))
+        return newdata.map_partitions(
+            _predict_partition, self, kwargs, meta=pd.Series([], dtype=float, name="predicted")
+        )
 
     def to_data_order(self, values, name=None):
-        raise NotImplementedError("a fit on a Dask DataFrame keeps its rows on the workers: "
-                                  "use fittedvalues, resid() or predict(ddf)")
+        raise NotImplementedError(
+            "a fit on a Dask DataFrame keeps its rows on the workers: "
+            "use fittedvalues, resid() or predict(ddf)"
+        )
 
     def simulate(self, n: int = 1, seed=None):
         r"""Draw responses from the fitted model (new random effects each time),
@@ -138,11 +143,12 @@ class DaskMixResult(MixResult):
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(
-                seed, (int, np.integer, np.random.SeedSequence))):
+        if seed is not None and (
+            isinstance(seed, bool)
+            or not isinstance(seed, (int, np.integer, np.random.SeedSequence))
+        ):
             raise TypeError(f"seed must be None, an integer or a SeedSequence, got {seed!r}")
-        root = seed if isinstance(seed, np.random.SeedSequence) else \
-            np.random.SeedSequence(seed)
+        root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         rng = np.random.default_rng(root.spawn(1)[0])
         effects = []
         for lev, S in zip(self._design.levels, self.random_effects_covariances):
@@ -151,9 +157,17 @@ class DaskMixResult(MixResult):
         names = [f"sim_{k + 1}" for k in range(n)]
         design = self._design
         return self._data.map_partitions(
-            _simulate_partition, design.plan, design.model, np.asarray(self.fe_params),
-            effects, self.sigma2, self._family, root, names,
-            meta=pd.DataFrame({c: pd.Series([], dtype=float) for c in names}))
+            _simulate_partition,
+            design.plan,
+            design.model,
+            np.asarray(self.fe_params),
+            effects,
+            self.sigma2,
+            self._family,
+            root,
+            names,
+            meta=pd.DataFrame({c: pd.Series([], dtype=float) for c in names}),
+        )
 
     def plot(self, kind: str = "resid_fitted", max_points: int = 20000, seed: int = 0):
         """A diagnostic plot (as :meth:`MixResult.plot`).
@@ -178,20 +192,29 @@ class DaskMixResult(MixResult):
         same rows of the same data with the same response (for
         :func:`pywemix.anova`): one pass over the partitions."""
         import dask
-        if not isinstance(other, DaskMixResult) or self.nobs != other.nobs or \
-                dask.base.tokenize(self._data) != dask.base.tokenize(other.data):
+
+        if (
+            not isinstance(other, DaskMixResult)
+            or self.nobs != other.nobs
+            or dask.base.tokenize(self._data) != dask.base.tokenize(other.data)
+        ):
             return False
         a, b = self._design, other.design
-        counts = self._data.map_partitions(_common_rows, a.plan, b.plan, self._family,
-                                           meta=pd.Series([], dtype=float)).compute()
+        counts = self._data.map_partitions(
+            _common_rows, a.plan, b.plan, self._family, meta=pd.Series([], dtype=float)
+        ).compute()
         counts = counts.to_numpy().reshape(-1, 3)
         scale = max(float(counts[:, 2].max(initial=0.0)), 1e-300)
-        return int(counts[:, 0].sum()) == self.nobs and \
-            float(counts[:, 1].max(initial=0.0)) <= 1e-10 * scale
+        return (
+            int(counts[:, 0].sum()) == self.nobs
+            and float(counts[:, 1].max(initial=0.0)) <= 1e-10 * scale
+        )
 
     def __repr__(self):
-        return (f"<DaskMixResult {self.formula!r}: {self.family}, {len(self._levels) + 1} "
-                f"levels, nobs={self.nobs}, llf={self.llf:.6g}>")
+        return (
+            f"<DaskMixResult {self.formula!r}: {self.family}, {len(self._levels) + 1} "
+            f"levels, nobs={self.nobs}, llf={self.llf:.6g}>"
+        )
 
 
 def _fitted_partition(part, plan, model, beta, modes, what, family=None):
@@ -229,15 +252,15 @@ class _RowSample:
         return self._pearson
 
 
-def _simulate_partition(part, plan, model, beta, effects, sigma2, family, root, names,
-                        partition_info=None):
+def _simulate_partition(
+    part, plan, model, beta, effects, sigma2, family, root, names, partition_info=None
+):
     """Simulated responses of one partition's used rows (DaskMixResult.simulate)."""
     frame = used_rows(part, plan)
     if len(frame) == 0:
         return pd.DataFrame({c: pd.Series([], dtype=float) for c in names}, index=frame.index)
     number = partition_info["number"] if partition_info else 0
-    rng = np.random.default_rng(np.random.SeedSequence(root.entropy,
-                                                       spawn_key=(1, number)))
+    rng = np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(1, number)))
     X, Z, y, off, _, _ = design_blocks(frame, plan, model, family)
     codes = level_codes(frame, model)
     eta = np.repeat(linear_predictor(X, beta, off)[:, None], len(names), axis=1)
@@ -257,7 +280,13 @@ def _common_rows(part, plan_a, plan_b, family):
     if not both.any():
         return pd.Series([0.0, 0.0, 0.0])
     rows = part.loc[both]
-    ya, yb = (np.asarray(response_values(rows, p.parsed, family), dtype=float)
-              for p in (plan_a, plan_b))
-    return pd.Series([float(both.sum()), float(np.max(np.abs(ya - yb))),
-                      float(max(np.max(np.abs(ya)), np.max(np.abs(yb))))])
+    ya, yb = (
+        np.asarray(response_values(rows, p.parsed, family), dtype=float) for p in (plan_a, plan_b)
+    )
+    return pd.Series(
+        [
+            float(both.sum()),
+            float(np.max(np.abs(ya - yb))),
+            float(max(np.max(np.abs(ya)), np.max(np.abs(yb)))),
+        ]
+    )

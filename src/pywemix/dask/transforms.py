@@ -28,6 +28,7 @@ The learned state replaces the state formulaic learned on a sample of rows
 same numbers as an in-memory fit. R equivalents: ``scale``, ``poly``,
 ``factor``.
 """
+
 from __future__ import annotations
 
 import ast
@@ -43,8 +44,16 @@ from formulaic.utils.stateful_transforms import stateful_eval
 
 from ..design.center import numeric_values
 
-__all__ = ["unsupported_term", "centre_sums", "centre_model", "centre_rows",
-           "learned_terms", "term_statistics", "power_sums", "learned_specs"]
+__all__ = [
+    "unsupported_term",
+    "centre_sums",
+    "centre_model",
+    "centre_rows",
+    "learned_terms",
+    "term_statistics",
+    "power_sums",
+    "learned_specs",
+]
 
 #: transforms whose state is computed on the workers
 LEARNED = ("center", "scale", "standardize", "poly")
@@ -60,7 +69,7 @@ def _call_text(text: str, start: int) -> str:
     for i in range(text.index("(", start), len(text)):
         depth += {"(": 1, ")": -1}.get(text[i], 0)
         if depth == 0:
-            return text[start:i + 1]
+            return text[start : i + 1]
     return text[start:]
 
 
@@ -75,12 +84,13 @@ def unsupported_term(parsed) -> str | None:
         call = _call_text(rhs, m.start())
         if m.group(1) in NOT_ON_WORKERS:
             return call
-        if _CALL.search(call[call.index("(") + 1:]):
+        if _CALL.search(call[call.index("(") + 1 :]):
             return call
     return None
 
 
 # -- centering ---------------------------------------------------------------
+
 
 def centre_sums(used: pd.DataFrame, plan) -> dict:
     """Pass-1 sums of one partition's used rows: per centred grouping factor,
@@ -110,18 +120,25 @@ def centre_model(scans, plan, table, levels, centering):
     for name, cols, columns in plan.centre_groups:
         pos = by_name[name]
         lev = levels[pos]
-        sums = pd.concat([s[name] for s in scans if name in s]).groupby(level=list(
-            range(len(cols)))).sum()
+        sums = (
+            pd.concat([s[name] for s in scans if name in s])
+            .groupby(level=list(range(len(cols))))
+            .sum()
+        )
         keys = table.iloc[lev.starts][list(cols)]
-        index = pd.MultiIndex.from_frame(keys) if len(cols) > 1 else pd.Index(
-            keys.iloc[:, 0].to_numpy())
+        index = (
+            pd.MultiIndex.from_frame(keys)
+            if len(cols) > 1
+            else pd.Index(keys.iloc[:, 0].to_numpy())
+        )
         sums = sums.reindex(index)
         for c in columns:
             mean = sums[c].to_numpy() / sums["(w)"].to_numpy()
             steps.append((c, pos, mean))
             group_means[(name, c)] = pd.Series(mean, index=lev.labels)
-            shift[c] = shift.get(c, 0.0) + float(np.sum(sums[c].to_numpy()
-                                                         - mean * sums["(w)"].to_numpy()))
+            shift[c] = shift.get(c, 0.0) + float(
+                np.sum(sums[c].to_numpy() - mean * sums["(w)"].to_numpy())
+            )
     total_w = sum(s["(grand w)"] for s in scans if s)
     for c in plan.centre_grand:
         wx = sum(s["(grand)"][c] for s in scans if s)
@@ -144,6 +161,7 @@ def centre_rows(frame: pd.DataFrame, steps, codes) -> pd.DataFrame:
 
 # -- stateful formula transforms ----------------------------------------------
 
+
 def _transform(name):
     return TRANSFORMS[name]
 
@@ -159,7 +177,8 @@ def _bound(call: ast.Call, name: str) -> dict:
     except (ValueError, TypeError, SyntaxError):
         raise NotImplementedError(
             f"formula term {ast.unparse(call)!r}: only literal arguments of {name}() are "
-            "computed on the workers") from None
+            "computed on the workers"
+        ) from None
     bound.apply_defaults()
     return dict(bound.arguments)
 
@@ -182,13 +201,13 @@ def learned_terms(specs, plain_columns) -> dict:
             if name not in LEARNED or not call.args:
                 raise NotImplementedError(
                     f"formula term {key!r} learns from the data in a way not computed on "
-                    "the workers: compute it as a column first, or fit in memory")
+                    "the workers: compute it as a column first, or fit in memory"
+                )
             out[key] = ("moments", ast.unparse(call.args[0]), (name, _bound(call, name)))
         for key, (kind, _state) in spec.encoder_state.items():
             if kind is Factor.Kind.CATEGORICAL and key not in plain_columns:
                 call = ast.parse(key, mode="eval").body
-                fixed = isinstance(call, ast.Call) and any(
-                    k.arg == "levels" for k in call.keywords)
+                fixed = isinstance(call, ast.Call) and any(k.arg == "levels" for k in call.keywords)
                 if not fixed:
                     out[key] = ("levels", key, None)
     return out
@@ -222,7 +241,7 @@ def power_sums(frame: pd.DataFrame, terms: dict, means: dict) -> dict:
     out = {}
     for key, degree in means.items():
         c = np.asarray(_evaluate(terms[key][1], frame), dtype=float) - degree[0]
-        out[key] = np.array([np.sum(c ** k) for k in range(2 * degree[1] + 1)])
+        out[key] = np.array([np.sum(c**k) for k in range(2 * degree[1] + 1)])
     return out
 
 
@@ -246,8 +265,11 @@ def _scale_state(state, options, pooled) -> dict:
         state["center"] = np.float64(mean)
     if isinstance(scale, bool) and scale:
         c = state["center"]
-        around = m2 if c is not None and isinstance(center, bool) else (
-            ss if c is None else m2 + n * (mean - float(c)) ** 2)
+        around = (
+            m2
+            if c is not None and isinstance(center, bool)
+            else (ss if c is None else m2 + n * (mean - float(c)) ** 2)
+        )
         state["scale"] = np.sqrt(np.float64(around) / (n - state["ddof"]))
     return state
 
@@ -255,9 +277,9 @@ def _scale_state(state, options, pooled) -> dict:
 def poly_state(mean: float, sums: np.ndarray, degree: int) -> dict:
     """``alpha`` and ``norms2`` of formulaic's ``poly`` from the power sums
     ``sums[k]`` of ``x - mean`` (module notes)."""
+
     def inner(p, q):
-        return float(sum(p[i] * q[j] * sums[i + j] for i in range(len(p))
-                         for j in range(len(q))))
+        return float(sum(p[i] * q[j] * sums[i + j] for i in range(len(p)) for j in range(len(q))))
 
     def times_c(p):
         return np.r_[0.0, p]
@@ -271,7 +293,7 @@ def poly_state(mean: float, sums: np.ndarray, degree: int) -> dict:
         alpha[k] = np.float64(mean + inner(times_c(cur), cur) / norms2[k])
         nxt = times_c(cur) + np.r_[(mean - alpha[k]) * cur, 0.0]
         if prev is not None:
-            nxt[:len(prev)] -= norms2[k] / norms2[k - 1] * prev
+            nxt[: len(prev)] -= norms2[k] / norms2[k - 1] * prev
         prev, cur = cur, nxt
     return {"alpha": alpha, "norms2": norms2}
 
@@ -280,8 +302,12 @@ def poly_degrees(terms: dict, first: list) -> dict:
     """``key -> (mean, degree)`` of the orthogonal ``poly`` terms of degree 2+."""
     out = {}
     for key, (kind, _, options) in terms.items():
-        if kind == "moments" and options[0] == "poly" and not options[1]["raw"] \
-                and options[1]["degree"] >= 2:
+        if (
+            kind == "moments"
+            and options[0] == "poly"
+            and not options[1]["raw"]
+            and options[1]["degree"] >= 2
+        ):
             out[key] = (_pooled([s[key] for s in first])[1], int(options[1]["degree"]))
     return out
 
@@ -291,8 +317,9 @@ def learned_states(terms: dict, first: list, second: list, degrees: dict) -> dic
     out = {}
     for key, (kind, _, options) in terms.items():
         if kind == "levels":
-            seen = pd.unique(np.concatenate([np.asarray(s[key], dtype=object)
-                                             for s in first] or [np.array([])]))
+            seen = pd.unique(
+                np.concatenate([np.asarray(s[key], dtype=object) for s in first] or [np.array([])])
+            )
             values = pd.Series(list(seen)).infer_objects()
             out[key] = list(values.astype("category").cat.categories)
             continue

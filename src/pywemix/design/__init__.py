@@ -4,6 +4,7 @@
 weight columns into a :class:`ModelDesign`: numeric fixed and random blocks
 on rows sorted by group at every level, with conditional weights per level.
 """
+
 from .model import ModelDesign, build_design
 
 __all__ = ["ModelDesign", "build_design"]

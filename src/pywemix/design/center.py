@@ -4,6 +4,7 @@
 Centering is applied to the complete rows the model uses, before the design
 matrices are built, with means weighted by the level-1 weights.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,12 +26,16 @@ def check_centering(center_group, center_grand, parsed) -> tuple:
     cg = {}
     if center_group is not None:
         if not isinstance(center_group, dict):
-            raise TypeError("center_group must be a dict: grouping factor -> list of columns, "
-                            "e.g. {'schoolid': ['escs']}")
+            raise TypeError(
+                "center_group must be a dict: grouping factor -> list of columns, "
+                "e.g. {'schoolid': ['escs']}"
+            )
         for g, cols in center_group.items():
             if g not in groups:
-                raise ValueError(f"center_group: {g!r} is not a grouping factor of the model "
-                                 f"(grouping factors: {sorted(groups)})")
+                raise ValueError(
+                    f"center_group: {g!r} is not a grouping factor of the model "
+                    f"(grouping factors: {sorted(groups)})"
+                )
             cols = _column_list(cols, "center_group")
             _check_cols(cols, names, shown, "center_group")
             cg[g] = cols
@@ -53,8 +58,9 @@ def _column_list(cols, arg) -> list:
 def _check_cols(cols, names, shown, arg):
     for c in cols:
         if c not in names:
-            raise ValueError(f"{arg}: column {c!r} is not a predictor in the model "
-                             f"(predictors: {shown})")
+            raise ValueError(
+                f"{arg}: column {c!r} is not a predictor in the model (predictors: {shown})"
+            )
 
 
 def make_centering(center_group: dict, center_grand: list):

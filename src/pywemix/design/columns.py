@@ -12,6 +12,7 @@ learned state -- is left to formulaic (:func:`plain_matrix` returns None).
 
 R equivalent: ``stats::model.matrix`` with ``contr.treatment``.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

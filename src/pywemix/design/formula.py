@@ -6,6 +6,7 @@ expanding ``||`` (uncorrelated effects) and ``a/b`` (nested grouping factors).
 
 R equivalents: ``lme4::findbars``, ``lme4::nobars``, ``lme4::expandDoubleVerts``.
 """
+
 from __future__ import annotations
 
 import re
@@ -100,8 +101,7 @@ class ParsedFormula:
     def predictor_names(self) -> set:
         """Every name written on the right-hand side (a superset of the
         predictor columns: function names too)."""
-        rhs = " + ".join([self.fixed] + [f"{t.expr} + {' + '.join(t.group)}"
-                                         for t in self.random])
+        rhs = " + ".join([self.fixed] + [f"{t.expr} + {' + '.join(t.group)}" for t in self.random])
         return set(self.predictor_columns) | _names_in(rhs)
 
     def predictor_model_columns(self, available) -> set:
@@ -130,8 +130,9 @@ def cbind_parts(response: str):
         return None
     parts = [p.strip() for p in _split_top_level(m.group(1), ",")]
     if len(parts) != 2 or not all(parts):
-        raise ValueError(f"the response {response!r} must be cbind(successes, failures): "
-                         "two expressions")
+        raise ValueError(
+            f"the response {response!r} must be cbind(successes, failures): two expressions"
+        )
     return parts
 
 
@@ -201,7 +202,7 @@ def _bar_terms(rhs: str):
             if depth < 0:
                 raise ValueError(f"formula syntax error: unbalanced ')' in {rhs!r}")
             if depth == 0:
-                inner = rhs[start + 1:i]
+                inner = rhs[start + 1 : i]
                 if "|" in inner and _split_top_level(inner, "|")[0] != inner:
                     yield start, i + 1, inner
     if depth != 0:
@@ -222,7 +223,8 @@ def _expand_groups(group: str) -> list:
         for c in cols:
             if not re.fullmatch(r"[^\W\d][\w.]*|`[^`]+`", c):
                 raise ValueError(
-                    f"formula syntax error: grouping factor {c!r} must be a column name")
+                    f"formula syntax error: grouping factor {c!r} must be a column name"
+                )
         out.append(tuple(c.strip("`") for c in cols))
     return out
 
@@ -248,8 +250,9 @@ def _canonical_groups(terms) -> list:
     for t in terms:
         group = first.setdefault(frozenset(t.group), t.group)
         if len(set(t.group)) != len(t.group):
-            raise ValueError(f"formula syntax error: grouping factor "
-                             f"{':'.join(t.group)!r} repeats a column")
+            raise ValueError(
+                f"formula syntax error: grouping factor {':'.join(t.group)!r} repeats a column"
+            )
         out.append(RandomTerm(t.expr, group))
     return out
 
@@ -285,7 +288,8 @@ def _parse(formula: str) -> ParsedFormula:
         raise ValueError(
             f"no random term in {formula!r}: a mixed model needs at least one term "
             "such as (1 | school); for a model without random effects use a "
-            "weighted regression instead")
+            "weighted regression instead"
+        )
     response_expr = not backticked and not _is_name(lhs)
     if response_expr:
         _check_parses(lhs, "the response")
@@ -295,8 +299,7 @@ def _parse(formula: str) -> ParsedFormula:
 def _sides(formula: str):
     """``(response, right-hand side, whether the response was backticked)``."""
     if formula.count("~") != 1:
-        raise ValueError(
-            f"formula syntax error: expected exactly one '~' in {formula!r}")
+        raise ValueError(f"formula syntax error: expected exactly one '~' in {formula!r}")
     lhs, rhs = (s.strip() for s in formula.split("~"))
     if not lhs:
         raise ValueError(f"formula syntax error: no response on the left of '~' in {formula!r}")
@@ -304,8 +307,10 @@ def _sides(formula: str):
     if backticked:
         lhs = lhs[1:-1]
     elif len(_split_top_level(lhs, "+")) > 1:
-        raise ValueError(f"the response {lhs!r} must be a single variable or expression "
-                         "(several responses are not supported)")
+        raise ValueError(
+            f"the response {lhs!r} must be a single variable or expression "
+            "(several responses are not supported)"
+        )
     if not rhs:
         raise ValueError(f"formula syntax error: nothing on the right of '~' in {formula!r}")
     return lhs, rhs, backticked
@@ -343,8 +348,10 @@ def _check_joined(rhs: str, start: int, end: int) -> None:
     before, after = rhs[:start].rstrip(), rhs[end:].lstrip()
     # an unbalanced parenthesis next to the term is reported by _bar_terms
     if (before and before[-1] not in "+-(") or (after and after[0] not in "+-)"):
-        raise ValueError(f"formula syntax error: random term {rhs[start:end]!r} must be "
-                         "joined to the other terms with '+'")
+        raise ValueError(
+            f"formula syntax error: random term {rhs[start:end]!r} must be "
+            "joined to the other terms with '+'"
+        )
 
 
 def _fixed_part(text: str) -> str:

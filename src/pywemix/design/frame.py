@@ -4,6 +4,7 @@ Turns user data (pandas or polars) into a pandas DataFrame that holds only
 the complete rows of the variables the model refers to, with categorical
 columns in a fixed level order. R equivalent: ``stats::model.frame``.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -14,8 +15,16 @@ import pandas as pd
 from ..warnings import DataWarning, warn
 from .validate import check_mixed_types
 
-__all__ = ["to_pandas", "check_columns", "drop_incomplete", "complete_rows",
-           "prepare_categoricals", "categorical_values", "is_text", "numeric_values"]
+__all__ = [
+    "to_pandas",
+    "check_columns",
+    "drop_incomplete",
+    "complete_rows",
+    "prepare_categoricals",
+    "categorical_values",
+    "is_text",
+    "numeric_values",
+]
 
 
 def to_pandas(data) -> pd.DataFrame:
@@ -28,29 +37,34 @@ def to_pandas(data) -> pd.DataFrame:
     """
     if isinstance(data, pd.DataFrame):
         if isinstance(data.columns, pd.MultiIndex):
-            raise TypeError("data has MultiIndex columns: give it one name per column, e.g. "
-                            "data.columns = ['_'.join(map(str, c)) for c in data.columns]")
+            raise TypeError(
+                "data has MultiIndex columns: give it one name per column, e.g. "
+                "data.columns = ['_'.join(map(str, c)) for c in data.columns]"
+            )
         return data
     module = type(data).__module__ or ""
     if module.startswith("polars") and hasattr(data, "to_pandas"):
         return _from_polars(data)
-    raise TypeError(
-        f"data must be a pandas or polars DataFrame, got {type(data).__name__}")
+    raise TypeError(f"data must be a pandas or polars DataFrame, got {type(data).__name__}")
 
 
 def check_columns(data: pd.DataFrame, columns, what: str = "column") -> None:
     """Raise a ``ValueError`` naming every column of ``columns`` not in ``data``."""
     missing = [c for c in columns if c not in data.columns]
     if missing:
-        dotted = [str(d) for d in data.columns
-                  if any(str(d).startswith(f"{c}.") for c in missing)]
-        hint = (f"; a name with a dot such as {dotted[0]!r} must be written in backticks "
-                f"in a formula: `{dotted[0]}`" if dotted else "")
+        dotted = [str(d) for d in data.columns if any(str(d).startswith(f"{c}.") for c in missing)]
+        hint = (
+            f"; a name with a dot such as {dotted[0]!r} must be written in backticks "
+            f"in a formula: `{dotted[0]}`"
+            if dotted
+            else ""
+        )
         raise ValueError(
             f"unknown {what}{'s' if len(missing) > 1 else ''} "
             f"{', '.join(repr(c) for c in sorted(missing))}: not in the data "
             f"(columns are {', '.join(map(str, list(data.columns)[:20]))}"
-            f"{', ...' if data.shape[1] > 20 else ''}){hint}")
+            f"{', ...' if data.shape[1] > 20 else ''}){hint}"
+        )
 
 
 def check_not_all_missing(data: pd.DataFrame, columns, what: str = "column") -> None:
@@ -59,9 +73,11 @@ def check_not_all_missing(data: pd.DataFrame, columns, what: str = "column") -> 
         return
     empty = [c for c in columns if data[c].isna().all()]
     if empty:
-        raise ValueError(f"every value of {what}{'s' if len(empty) > 1 else ''} "
-                         f"{', '.join(map(repr, empty))} is missing (all {len(data)} rows): "
-                         "check the column or leave it out")
+        raise ValueError(
+            f"every value of {what}{'s' if len(empty) > 1 else ''} "
+            f"{', '.join(map(repr, empty))} is missing (all {len(data)} rows): "
+            "check the column or leave it out"
+        )
 
 
 def drop_incomplete(data: pd.DataFrame, columns) -> pd.DataFrame:
@@ -100,18 +116,22 @@ def complete_rows(columns: dict, n_rows: int) -> np.ndarray | None:
     missing = {c: _missing(v) for c, v in columns.items()}
     empty = [c for c, m in missing.items() if m.all()]
     if empty:
-        raise ValueError(f"every value of {' and '.join(map(repr, empty))} is missing "
-                         f"(all {n_rows} rows): check the column"
-                         f"{'s' if len(empty) > 1 else ''} or leave "
-                         f"{'them' if len(empty) > 1 else 'it'} out of the model")
+        raise ValueError(
+            f"every value of {' and '.join(map(repr, empty))} is missing "
+            f"(all {n_rows} rows): check the column"
+            f"{'s' if len(empty) > 1 else ''} or leave "
+            f"{'them' if len(empty) > 1 else 'it'} out of the model"
+        )
     bad = np.logical_or.reduce(list(missing.values()))
     n_bad = int(bad.sum())
     if not n_bad:
         return None
     per = {c: int(m.sum()) for c, m in missing.items() if m.any()}
     detail = ", ".join(f"{c}: {k}" for c, k in per.items())
-    warn(f"dropped {n_bad} of {n_rows} rows with missing values in model "
-         f"variables ({detail})", DataWarning)
+    warn(
+        f"dropped {n_bad} of {n_rows} rows with missing values in model variables ({detail})",
+        DataWarning,
+    )
     if n_bad == n_rows:
         raise ValueError("no complete rows left after dropping missing values")
     return np.flatnonzero(~bad)
@@ -135,19 +155,27 @@ def check_predictor_types(data: pd.DataFrame, columns) -> None:
     for c in columns:
         dtype = data[c].dtype
         if pd.api.types.is_complex_dtype(dtype):
-            raise TypeError(f"column {c!r} is complex ({dtype}): use its real part, "
-                            "imaginary part or modulus as a real column")
-        if pd.api.types.is_datetime64_any_dtype(dtype) or \
-                pd.api.types.is_timedelta64_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
-            raise TypeError(f"column {c!r} holds dates or times ({dtype}): convert it to a "
-                            "number (e.g. days since a start date) or to a categorical")
+            raise TypeError(
+                f"column {c!r} is complex ({dtype}): use its real part, "
+                "imaginary part or modulus as a real column"
+            )
+        if (
+            pd.api.types.is_datetime64_any_dtype(dtype)
+            or pd.api.types.is_timedelta64_dtype(dtype)
+            or isinstance(dtype, pd.PeriodDtype)
+        ):
+            raise TypeError(
+                f"column {c!r} holds dates or times ({dtype}): convert it to a "
+                "number (e.g. days since a start date) or to a categorical"
+            )
 
 
 def _all_numbers(s: pd.Series) -> bool:
     values = s.dropna()
     return len(values) > 0 and all(
         isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-        for v in values)
+        for v in values
+    )
 
 
 def prepare_categoricals(data: pd.DataFrame, columns) -> pd.DataFrame:
@@ -218,15 +246,18 @@ def _text_categorical(s: pd.Series, rows) -> pd.Categorical:
     # rank of each used distinct value; the last entry maps a missing value (-1) to -1
     remap = np.full(len(used) + 1, -1, dtype=np.int64)
     remap[np.flatnonzero(used)[order]] = np.arange(len(order))
-    return pd.Categorical.from_codes(remap[codes], categories=[values[i] for i in order],
-                                     **_NO_VALIDATION)
+    return pd.Categorical.from_codes(
+        remap[codes], categories=[values[i] for i in order], **_NO_VALIDATION
+    )
 
 
 #: ``from_codes`` without its check of the codes (made in range above), where
 #: pandas offers that (``validate=``, pandas >= 2.1; pyproject allows 2.0)
-_NO_VALIDATION = ({"validate": False}
-                  if "validate" in inspect.signature(pd.Categorical.from_codes).parameters
-                  else {})
+_NO_VALIDATION = (
+    {"validate": False}
+    if "validate" in inspect.signature(pd.Categorical.from_codes).parameters
+    else {}
+)
 
 
 def numeric_array(data: pd.DataFrame, column: str, what: str) -> np.ndarray:
@@ -242,8 +273,8 @@ def numeric_values(s: pd.Series, column: str, what: str) -> np.ndarray:
     if not pd.api.types.is_numeric_dtype(s.dtype):
         sample = ", ".join(repr(v) for v in pd.unique(s.dropna())[:3])
         raise TypeError(
-            f"{what} {column!r} must be numeric, but has dtype {s.dtype} "
-            f"(values such as {sample})")
+            f"{what} {column!r} must be numeric, but has dtype {s.dtype} (values such as {sample})"
+        )
     return s.to_numpy(dtype=float)
 
 

@@ -6,6 +6,7 @@ at every level only make sense for a nested (multistage) sample.
 
 R equivalent: the ``levels`` / ``nested`` bookkeeping inside ``WeMix::mix``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -68,8 +69,9 @@ def group_codes(frame: pd.DataFrame, columns) -> np.ndarray:
     columns = list(columns)
     if len(columns) == 1:
         col = frame[columns[0]]
-        codes, _ = pd.factorize(col.to_numpy() if isinstance(col.dtype, np.dtype) else col,
-                                sort=False)
+        codes, _ = pd.factorize(
+            col.to_numpy() if isinstance(col.dtype, np.dtype) else col, sort=False
+        )
         return codes.astype(np.int64)
     return frame.groupby(columns, sort=False, observed=True).ngroup().to_numpy(np.int64)
 
@@ -103,39 +105,53 @@ def order_levels(frame: pd.DataFrame, groups) -> list:
         if n < 2:
             raise ValueError(
                 f"grouping factor {_name(cols)!r} has a single group in the data: a "
-                "random effect needs at least two groups")
+                "random effect needs at least two groups"
+            )
     for (low, lc, ln), (up, uc, un) in zip(coded[:-1], coded[1:]):
         pairs = np.unique(np.stack([lc, uc], axis=1), axis=0)
         if ln == un and len(pairs) == ln:
             raise ValueError(
                 f"grouping factors {_name(low)!r} and {_name(up)!r} define the same "
-                "groups: use one of them")
+                "groups: use one of them"
+            )
         per_low = np.bincount(pairs[:, 0], minlength=ln)
         if np.any(per_low > 1):
             bad = int(np.flatnonzero(per_low > 1)[0])
             row = int(np.flatnonzero(lc == bad)[0])
             gid = ", ".join(str(frame[c].iloc[row]) for c in low)
-            uppers = sorted({str(v) for v in pd.unique(
-                frame.loc[lc == bad, list(up)].astype(str).agg(":".join, axis=1))})
+            uppers = sorted(
+                {
+                    str(v)
+                    for v in pd.unique(
+                        frame.loc[lc == bad, list(up)].astype(str).agg(":".join, axis=1)
+                    )
+                }
+            )
             a, b = "/".join(up), "/".join(low)
-            hint = (f" If the ids of one factor are numbered within the groups of the "
-                    f"other, identify each group within its parent with the nested form: "
-                    f"(1 | {b}/{a}) when {_name(up)} is numbered within {_name(low)}, or "
-                    f"(1 | {a}/{b}) when {_name(low)} is numbered within {_name(up)}.")
+            hint = (
+                f" If the ids of one factor are numbered within the groups of the "
+                f"other, identify each group within its parent with the nested form: "
+                f"(1 | {b}/{a}) when {_name(up)} is numbered within {_name(low)}, or "
+                f"(1 | {a}/{b}) when {_name(low)} is numbered within {_name(up)}."
+            )
             raise ValueError(
                 f"grouping factors {_name(low)!r} and {_name(up)!r} are crossed, not "
                 f"nested: {_name(low)} {gid} occurs in {_name(up)} "
                 f"{', '.join(uppers[:4])}. Weights at every level need a nested "
                 f"(multistage) design, where each group lies in exactly one group of "
-                f"the level above.{hint}")
+                f"the level above.{hint}"
+            )
     return [(cols, codes) for cols, codes, _ in coded]
 
 
 def _labels(frame: pd.DataFrame, columns, starts) -> pd.Index:
     if len(columns) == 1:
         col = frame[columns[0]]
-        first = col.to_numpy()[starts] if isinstance(col.dtype, np.dtype) else \
-            np.asarray(col.array.take(starts))
+        first = (
+            col.to_numpy()[starts]
+            if isinstance(col.dtype, np.dtype)
+            else np.asarray(col.array.take(starts))
+        )
         return pd.Index(first, name=columns[0])
     first = frame.iloc[starts]
     joined = first[list(reversed(columns))].astype(str).agg(":".join, axis=1)
@@ -169,6 +185,15 @@ def sorted_levels(frame: pd.DataFrame, ordered) -> tuple:
     levels = []
     for i, (cols, codes, starts) in enumerate(raw):
         parent = raw[i + 1][1][starts] if i + 1 < len(raw) else None
-        levels.append(Level(i + 2, _name(cols), tuple(cols), codes, starts, parent,
-                            _labels(frame, cols, order[starts])))
+        levels.append(
+            Level(
+                i + 2,
+                _name(cols),
+                tuple(cols),
+                codes,
+                starts,
+                parent,
+                _labels(frame, cols, order[starts]),
+            )
+        )
     return order, levels

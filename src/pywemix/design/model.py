@@ -4,6 +4,7 @@
 formula, a data frame and weight column names into numeric arrays sorted so
 that the groups of every level are contiguous.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,9 +51,18 @@ from .weights import (
     zero_weight_rows,
 )
 
-__all__ = ["DesignBase", "ModelDesign", "build_design", "fixed_matrix", "fixed_columns",
-           "family_columns", "random_matrix", "random_blocks",
-           "check_rank", "check_identifiable"]
+__all__ = [
+    "DesignBase",
+    "ModelDesign",
+    "build_design",
+    "fixed_matrix",
+    "fixed_columns",
+    "family_columns",
+    "random_matrix",
+    "random_blocks",
+    "check_rank",
+    "check_identifiable",
+]
 
 
 @dataclass(frozen=True)
@@ -230,8 +240,9 @@ def fixed_matrix(spec_or_formula, frame: pd.DataFrame):
         # log(0) and the like give NaN/inf, reported by formulaic or _check_finite
         with np.errstate(all="ignore"):
             if isinstance(spec_or_formula, str):
-                mm = model_matrix(spec_or_formula, frame, na_action="raise",
-                                  materializer=LogicalAsFactor)
+                mm = model_matrix(
+                    spec_or_formula, frame, na_action="raise", materializer=LogicalAsFactor
+                )
             else:
                 mm = spec_or_formula.get_model_matrix(frame, na_action="raise")
     except FormulaicError as exc:
@@ -243,7 +254,8 @@ def fixed_matrix(spec_or_formula, frame: pd.DataFrame):
         raise ValueError(
             f"term {term.group(1)!r} gives missing values in some rows after evaluation (for "
             "example the log or square root of a negative number): transform the column so "
-            "that every row the model uses is defined, or drop those rows") from None
+            "that every row the model uses is defined, or drop those rows"
+        ) from None
     return mm
 
 
@@ -318,16 +330,22 @@ def design_columns(expr: str, frame: pd.DataFrame):
         M, names, structure = plain
         return M, names, structure, DeferredSpec(expr, frame)
     mm = fixed_matrix(expr, frame)
-    return (np.ascontiguousarray(mm.to_numpy(dtype=float)), list(mm.columns),
-            mm.model_spec.structure, mm.model_spec)
+    return (
+        np.ascontiguousarray(mm.to_numpy(dtype=float)),
+        list(mm.columns),
+        mm.model_spec.structure,
+        mm.model_spec,
+    )
 
 
 def _check_finite(M: np.ndarray, names, what: str) -> None:
     bad = ~np.isfinite(M)
     if bad.any():
         cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
-        raise ValueError(f"{what} column(s) {', '.join(map(repr, cols))} have "
-                         f"{int(bad.sum())} infinite or undefined values")
+        raise ValueError(
+            f"{what} column(s) {', '.join(map(repr, cols))} have "
+            f"{int(bad.sum())} infinite or undefined values"
+        )
 
 
 def check_rank(X: np.ndarray, names) -> None:
@@ -359,8 +377,10 @@ def check_rank(X: np.ndarray, names) -> None:
     norms = np.sqrt(np.einsum("ij,ij->j", X, X))
     zero = [names[j] for j in np.flatnonzero(norms == 0)]
     if zero:
-        raise ValueError(f"rank-deficient fixed-effects design: column(s) "
-                         f"{', '.join(map(repr, zero))} are all zero")
+        raise ValueError(
+            f"rank-deficient fixed-effects design: column(s) "
+            f"{', '.join(map(repr, zero))} are all zero"
+        )
     Xs = X / norms
     C = Xs.T @ Xs
     # pivoted Cholesky of the columns' cosines: a pivot is the squared share
@@ -372,14 +392,18 @@ def check_rank(X: np.ndarray, names) -> None:
         raise ValueError(
             f"rank-deficient fixed-effects design: {len(aliased)} column(s) are linear "
             f"combinations of the others and cannot be estimated: "
-            f"{', '.join(map(repr, aliased))}{_near_constant_hint(C, names)}")
+            f"{', '.join(map(repr, aliased))}{_near_constant_hint(C, names)}"
+        )
     share = np.diag(L)[:rank] ** 2
     if share.min() < 1e-9:
         worst = names[piv[int(np.argmin(share))] - 1]
-        warn(f"the fixed-effects design is badly conditioned: column {worst!r} is "
-             "nearly a linear combination of the others (for example a variable with "
-             "a large mean beside the intercept); centre or rescale the predictors for "
-             "accurate estimates", DataWarning)
+        warn(
+            f"the fixed-effects design is badly conditioned: column {worst!r} is "
+            "nearly a linear combination of the others (for example a variable with "
+            "a large mean beside the intercept); centre or rescale the predictors for "
+            "accurate estimates",
+            DataWarning,
+        )
 
 
 def _near_constant_hint(C: np.ndarray, names) -> str:
@@ -391,26 +415,37 @@ def _near_constant_hint(C: np.ndarray, names) -> str:
     near = [n for j, n in enumerate(names) if j != k and abs(C[j, k]) > 1 - 1e-12]
     if not near:
         return ""
-    return (f"; {', '.join(map(repr, near))} {'is' if len(near) == 1 else 'are'} constant "
-            "up to rounding error relative to the mean: centre (or drop) "
-            f"{'it' if len(near) == 1 else 'them'}")
+    return (
+        f"; {', '.join(map(repr, near))} {'is' if len(near) == 1 else 'are'} constant "
+        "up to rounding error relative to the mean: centre (or drop) "
+        f"{'it' if len(near) == 1 else 'them'}"
+    )
 
 
 def _frame(data, parsed: ParsedFormula, spec, extra=()):
     needed = sorted(parsed.model_columns(data.columns) | set(extra))
-    calls = [c for c in needed if c not in data.columns
-             and re.search(rf"(?<![\w.]){re.escape(c)}\s*\(", parsed.formula)]
+    calls = [
+        c
+        for c in needed
+        if c not in data.columns and re.search(rf"(?<![\w.]){re.escape(c)}\s*\(", parsed.formula)
+    ]
     if calls:
         raise ValueError(
             f"unknown function {calls[0]!r} in the formula (and no such column): functions "
             "are numpy's (np.log, np.sqrt, ...), formulaic's (log, exp, scale, center, "
-            "poly, C, I, ...) and Python's; an offset is given with mix(..., offset=)")
+            "poly, C, I, ...) and Python's; an offset is given with mix(..., offset=)"
+        )
     used = set(needed) | {w for w in spec if w is not None}
-    dup = [] if data.columns.is_unique else \
-        sorted(set(data.columns[data.columns.duplicated()]) & used)
+    dup = (
+        []
+        if data.columns.is_unique
+        else sorted(set(data.columns[data.columns.duplicated()]) & used)
+    )
     if dup:
-        raise ValueError(f"data has several columns named {', '.join(map(repr, dup))}, "
-                         "which the model uses: rename them")
+        raise ValueError(
+            f"data has several columns named {', '.join(map(repr, dup))}, "
+            "which the model uses: rename them"
+        )
     check_columns(data, needed)
     weights = [w for w in spec if w is not None]
     check_columns(data, weights, "weight column")
@@ -422,8 +457,9 @@ def _frame(data, parsed: ParsedFormula, spec, extra=()):
     groups = {c for t in parsed.random for c in t.group}
     out = {}
     for c, col in columns.items():
-        if c in predictors and (not pd.api.types.is_numeric_dtype(col.dtype)
-                                or pd.api.types.is_bool_dtype(col.dtype)):
+        if c in predictors and (
+            not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)
+        ):
             out[c] = categorical_values(col, c, rows)
             if c not in groups and is_text(col):
                 warn_number_levels(c, out[c].categories)
@@ -444,8 +480,10 @@ def _expression(expr, frame, name):
     except FormulaicError as exc:
         raise ValueError(f"cannot evaluate the response {name!r}: {exc}") from None
     if lhs.shape[1] != 1:
-        raise ValueError(f"the response {name!r} must give one column, got "
-                         f"{lhs.shape[1]} ({', '.join(map(str, lhs.columns))})")
+        raise ValueError(
+            f"the response {name!r} must give one column, got "
+            f"{lhs.shape[1]} ({', '.join(map(str, lhs.columns))})"
+        )
     return pd.Series(np.asarray(lhs.iloc[:, 0]), index=frame.index, name=expr)
 
 
@@ -458,8 +496,9 @@ def response_frame(frame, parsed):
     parts = cbind_parts(name)
     if parts is None:
         return _expression(name, frame, name).rename(name)
-    return pd.DataFrame({p: _expression(p, frame, name).to_numpy() for p in parts},
-                        index=frame.index)
+    return pd.DataFrame(
+        {p: _expression(p, frame, name).to_numpy() for p in parts}, index=frame.index
+    )
 
 
 def with_trials(proportion: pd.Series, trials: pd.Series, name: str, column: str):
@@ -467,30 +506,39 @@ def with_trials(proportion: pd.Series, trials: pd.Series, name: str, column: str
     (a frame as ``cbind(successes, failures)`` gives); successes within
     ``1e-6`` of a whole number are rounded to it (proportions written with
     few digits)."""
-    for values, what in ((proportion, f"the proportion {name!r}"),
-                         (trials, f"the trials column {column!r}")):
-        if not pd.api.types.is_numeric_dtype(values.dtype) or \
-                pd.api.types.is_bool_dtype(values.dtype):
+    for values, what in (
+        (proportion, f"the proportion {name!r}"),
+        (trials, f"the trials column {column!r}"),
+    ):
+        if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(
+            values.dtype
+        ):
             raise TypeError(f"{what} must be numeric, got dtype {values.dtype}")
     p, n = proportion.to_numpy(dtype=float), trials.to_numpy(dtype=float)
     bad_n = ~np.isfinite(n) | (n < 0) | (n != np.round(n))
     if bad_n.any():
-        raise ValueError(f"the trials column {column!r} must hold non-negative whole "
-                         f"numbers; {int(bad_n.sum())} values are not, e.g. "
-                         f"{pd.unique(n[bad_n]).tolist()[:5]}")
+        raise ValueError(
+            f"the trials column {column!r} must hold non-negative whole "
+            f"numbers; {int(bad_n.sum())} values are not, e.g. "
+            f"{pd.unique(n[bad_n]).tolist()[:5]}"
+        )
     bad_p = ~np.isfinite(p) | (p < 0) | (p > 1)
     if bad_p.any():
-        raise ValueError(f"the binomial response {name!r} with trials={column!r} must be a "
-                         f"proportion in [0, 1]; {int(bad_p.sum())} values are not, e.g. "
-                         f"{pd.unique(p[bad_p]).tolist()[:5]}")
+        raise ValueError(
+            f"the binomial response {name!r} with trials={column!r} must be a "
+            f"proportion in [0, 1]; {int(bad_p.sum())} values are not, e.g. "
+            f"{pd.unique(p[bad_p]).tolist()[:5]}"
+        )
     s = p * n
     r = np.round(s)
     off = np.abs(s - r) > 1e-6 * np.maximum(1.0, s)
     if off.any():
         i = int(np.flatnonzero(off)[0])
-        raise ValueError(f"the proportion {name!r} times the trials {column!r} must be a "
-                         f"whole number of successes; {int(off.sum())} rows are not, e.g. "
-                         f"{p[i]:g} x {n[i]:g} = {s[i]:g}")
+        raise ValueError(
+            f"the proportion {name!r} times the trials {column!r} must be a "
+            f"whole number of successes; {int(off.sum())} rows are not, e.g. "
+            f"{p[i]:g} x {n[i]:g} = {s[i]:g}"
+        )
     return pd.DataFrame({"successes": r, "failures": n - r}, index=proportion.index)
 
 
@@ -499,28 +547,36 @@ def response_values(values, name: str, family) -> np.ndarray:
     finite and in double range for the Gaussian family; never constant;
     (successes, trials) for a ``cbind`` response)."""
     if isinstance(values, pd.DataFrame) and (family is None or family.name != "binomial"):
-        raise TypeError(f"the response {name!r} (successes, failures) is for the binomial "
-                        f"family, not {family.name if family else 'gaussian'!r}")
+        raise TypeError(
+            f"the response {name!r} (successes, failures) is for the binomial "
+            f"family, not {family.name if family else 'gaussian'!r}"
+        )
     if family is not None:
         y = family.response(values, name)
         if y.ndim == 2:  # binomial with trials: not constant in its proportion
             prop = family.observed(y)[y[:, 1] > 0]
             if np.ptp(prop) == 0:
-                raise ValueError(f"response {name!r} has the same proportion of successes "
-                                 f"({prop[0]:g}) in all {len(y)} rows: there is nothing "
-                                 "to model")
+                raise ValueError(
+                    f"response {name!r} has the same proportion of successes "
+                    f"({prop[0]:g}) in all {len(y)} rows: there is nothing "
+                    "to model"
+                )
             return y
     else:
         y = numeric_values(values, name, "response")
         bad = ~np.isfinite(y)
         if bad.any():
-            raise ValueError(f"response {name!r} has {int(bad.sum())} non-finite values "
-                             f"(e.g. {y[bad][0]}): remove those rows or transform the "
-                             "response")
+            raise ValueError(
+                f"response {name!r} has {int(bad.sum())} non-finite values "
+                f"(e.g. {y[bad][0]}): remove those rows or transform the "
+                "response"
+            )
         check_magnitude(y, [name], "response")
     if np.ptp(y) == 0:
-        raise ValueError(f"response {name!r} is constant ({y[0]:g}) in all {len(y)} rows "
-                         "used: there is nothing to model")
+        raise ValueError(
+            f"response {name!r} is constant ({y[0]:g}) in all {len(y)} rows "
+            "used: there is nothing to model"
+        )
     return y
 
 
@@ -539,21 +595,32 @@ def _weights(frame, parsed, spec, cond_weights):
             def label(g, cols=cols, codes=codes):
                 first = int(np.flatnonzero(codes == g)[0])
                 return ":".join(str(frame[c].iloc[first]) for c in reversed(cols))
+
             constant_within(arrays[col], codes, col, names[lvl - 1], label)
     drop = zero_weight_rows(arrays, spec, [c for _, c in ordered], names)
     if drop.any():
         frame = frame.loc[~drop]
         if len(frame) == 0:
-            raise ValueError("no rows left after dropping rows with zero weights (weight "
-                             f"columns {', '.join(repr(w) for w in spec if w is not None)})")
+            raise ValueError(
+                "no rows left after dropping rows with zero weights (weight "
+                f"columns {', '.join(repr(w) for w in spec if w is not None)})"
+            )
         arrays = {k: v[~drop] for k, v in arrays.items()}
         ordered = order_levels(frame, groups)
     return frame, arrays, ordered, int(drop.sum())
 
 
-def build_design(formula: str | ParsedFormula, data, weights: list | None = None,
-                 cond_weights: bool = False, transform=None, family=None, offset=None,
-                 weight_scaling: str = "none", trials: str | None = None) -> ModelDesign:
+def build_design(
+    formula: str | ParsedFormula,
+    data,
+    weights: list | None = None,
+    cond_weights: bool = False,
+    transform=None,
+    family=None,
+    offset=None,
+    weight_scaling: str = "none",
+    trials: str | None = None,
+) -> ModelDesign:
     """
     Build the numeric design of a weighted mixed model.
 
@@ -613,15 +680,18 @@ def build_design(formula: str | ParsedFormula, data, weights: list | None = None
     values = response_frame(frame, parsed)
     if trials is not None:
         values = with_trials(values, frame[trials], parsed.response, trials)
-    family, response_levels = family.for_response(values, parsed.response) \
-        if family is not None else (None, None)
+    family, response_levels = (
+        family.for_response(values, parsed.response) if family is not None else (None, None)
+    )
     y = response_values(values, parsed.response, family)
     off = np.zeros(len(frame))
     if offset_column:
         off = numeric_array(frame, offset_column, "offset")
         if not np.all(np.isfinite(off)):
-            raise ValueError(f"offset {_offset_label(offset, offset_column)} has "
-                             f"{int((~np.isfinite(off)).sum())} infinite values")
+            raise ValueError(
+                f"offset {_offset_label(offset, offset_column)} has "
+                f"{int((~np.isfinite(off)).sum())} infinite values"
+            )
     X, x_names, structure, fixed_spec = design_columns(f"{parsed.fixed}", frame)
     X, x_names = family_columns(X, x_names, family)
     check_terms(structure)
@@ -637,12 +707,32 @@ def build_design(formula: str | ParsedFormula, data, weights: list | None = None
     w1 = cond[0] if cond[0] is not None else np.ones(len(y))
     warn_unscaled(w1, levels[0].starts, weight_scaling, repr(levels[0].name))
     w1 = scale_within(w1, levels[0].starts, weight_scaling)
-    wg = [(cond[i][lev.starts] if cond[i] is not None else np.ones(lev.n_groups))
-          for i, lev in enumerate(levels, start=1)]
-    return ModelDesign(parsed, x_names, blocks, levels, w1, wg, frame, fixed_spec, rspecs,
-                       spec, cond_weights, n_dropped, off,
-                       offset_column if isinstance(offset, str) else None, centering,
-                       response_levels, y=y, X=X, Z=Z, raw_weights=arrays)
+    wg = [
+        (cond[i][lev.starts] if cond[i] is not None else np.ones(lev.n_groups))
+        for i, lev in enumerate(levels, start=1)
+    ]
+    return ModelDesign(
+        parsed,
+        x_names,
+        blocks,
+        levels,
+        w1,
+        wg,
+        frame,
+        fixed_spec,
+        rspecs,
+        spec,
+        cond_weights,
+        n_dropped,
+        off,
+        offset_column if isinstance(offset, str) else None,
+        centering,
+        response_levels,
+        y=y,
+        X=X,
+        Z=Z,
+        raw_weights=arrays,
+    )
 
 
 _OFFSET = "(offset)"
@@ -667,13 +757,16 @@ def _with_offset(data: pd.DataFrame, offset):
     if isinstance(offset, pd.Series):
         if not offset.index.equals(data.index):
             if not offset.index.is_unique or not data.index.isin(offset.index).all():
-                raise ValueError("offset is a Series whose index does not match the data's "
-                                 "rows: align it with the data (or pass its values)")
+                raise ValueError(
+                    "offset is a Series whose index does not match the data's "
+                    "rows: align it with the data (or pass its values)"
+                )
             offset = offset.reindex(data.index)
     values = np.asarray(offset)
     if values.ndim != 1 or len(values) != len(data):
-        raise ValueError(f"offset array must have one value per data row ({len(data)}), "
-                         f"got shape {values.shape}")
+        raise ValueError(
+            f"offset array must have one value per data row ({len(data)}), got shape {values.shape}"
+        )
     if not np.issubdtype(values.dtype, np.number):
         raise TypeError(f"offset array must be numeric, got dtype {values.dtype}")
     data = data.copy(deep=False)
@@ -717,8 +810,7 @@ def random_blocks(parsed, frame, levels, specs=None, plain=False):
             spec = None if specs is None else specs[i][k]
             M, names, spec = _random_columns(term.expr, frame, spec, plain)
             if M.shape[1] == 0:
-                raise ValueError(f"random term ({term.expr} | {term.group_name}) has no "
-                                 "effects")
+                raise ValueError(f"random term ({term.expr} | {term.group_name}) has no effects")
             cols.append(M)
             _check_finite(M, names, f"random-effect ({term.group_name})")
             blk.append(RandomBlock(term.expr, names, slice(start, start + len(names))))
@@ -750,7 +842,8 @@ def _check_distinct_effects(blocks, lev) -> None:
                 raise ValueError(
                     f"random effect {name!r} of grouping factor {lev.name!r} appears in two "
                     f"terms, ({seen[name]} | {lev.name}) and ({b.expr} | {lev.name}): "
-                    "its variance cannot be split between them; keep it in one term")
+                    "its variance cannot be split between them; keep it in one term"
+                )
             seen[name] = b.expr
 
 
@@ -780,10 +873,12 @@ def check_identifiable(levels, Z, n_obs, gaussian: bool) -> None:
         raise ValueError(
             f"every group of {lev.name!r} has a single observation ({lev.n_groups} groups, "
             f"{n_obs} rows): its random effects cannot be told apart from the "
-            "observation-level variation; use a grouping factor with repeated rows")
+            "observation-level variation; use a grouping factor with repeated rows"
+        )
     q = Z[0].shape[1]
     if gaussian and q * lev.n_groups >= n_obs:
         raise ValueError(
             f"{q * lev.n_groups} random effects at level 2 ({q} per {lev.name} group, "
             f"{lev.n_groups} groups) for {n_obs} observations: the random effects and the "
-            "residual variance are not identifiable; simplify the random part")
+            "residual variance are not identifiable; simplify the random part"
+        )

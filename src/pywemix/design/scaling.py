@@ -7,6 +7,7 @@ the group's effective sample size (WeMix vignette eqs. 10-11; EdSurvey note
 eqs. 3-5 and Table 1). Both give *conditional* level-1 weights and do not
 depend on whether the weights given are conditional or unconditional.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,15 @@ from .frame import check_columns, to_pandas
 from .levels import group_codes
 from .sufficient import group_sum
 
-__all__ = ["scale_weights", "scale_within", "normalize_scaling",
-           "warn_unscaled", "warn_unscaled_sums", "SMALL_GROUP", "PRESET_NONE"]
+__all__ = [
+    "scale_weights",
+    "scale_within",
+    "normalize_scaling",
+    "warn_unscaled",
+    "warn_unscaled_sums",
+    "SMALL_GROUP",
+    "PRESET_NONE",
+]
 
 #: ``weight_scaling`` value meaning "no scaling, chosen by a survey preset"
 #: (TIMSS, PIRLS, NAEP: the EdSurvey note recommends no level-1 scaling for
@@ -31,8 +39,15 @@ PRESET_NONE = "none (survey preset)"
 #: warned about (see :func:`warn_unscaled`).
 SMALL_GROUP = 30
 
-_ALIASES = {"none": "none", None: "none", PRESET_NONE: "none", "size": "size", "a": "size",
-            "effective": "effective", "b": "effective"}
+_ALIASES = {
+    "none": "none",
+    None: "none",
+    PRESET_NONE: "none",
+    "size": "size",
+    "a": "size",
+    "effective": "effective",
+    "b": "effective",
+}
 
 
 def normalize_scaling(method, name: str = "weight_scaling") -> str:
@@ -46,12 +61,15 @@ def normalize_scaling(method, name: str = "weight_scaling") -> str:
         The argument's name, for error messages.
     """
     if method is not None and not isinstance(method, str):
-        raise TypeError(f"{name} must be a string ('none', 'size' or 'effective'), got "
-                        f"{type(method).__name__} {method!r}")
+        raise TypeError(
+            f"{name} must be a string ('none', 'size' or 'effective'), got "
+            f"{type(method).__name__} {method!r}"
+        )
     key = method.lower() if isinstance(method, str) else method
     if key not in _ALIASES:
-        raise ValueError(f"unknown {name} {method!r}; use 'none', 'size' (method A) "
-                         "or 'effective' (method B)")
+        raise ValueError(
+            f"unknown {name} {method!r}; use 'none', 'size' (method A) or 'effective' (method B)"
+        )
     return _ALIASES[key]
 
 
@@ -71,14 +89,18 @@ def scale_within(w: np.ndarray, starts: np.ndarray, method: str) -> np.ndarray:
     ends = np.r_[starts[1:], len(w)]
     codes = np.repeat(np.arange(len(starts)), ends - starts)
     s1 = group_sum(w, starts)
-    num, den = (group_sum((w > 0).astype(float), starts), s1) if method == "size" \
+    num, den = (
+        (group_sum((w > 0).astype(float), starts), s1)
+        if method == "size"
         else (s1, group_sum(w * w, starts))
+    )
     factor = np.divide(num, den, out=np.zeros_like(s1, dtype=float), where=den > 0)
     return w * factor[codes]
 
 
-def warn_unscaled(w: np.ndarray, starts: np.ndarray, method: str,
-                  group: str = "level-2 groups") -> bool:
+def warn_unscaled(
+    w: np.ndarray, starts: np.ndarray, method: str, group: str = "level-2 groups"
+) -> bool:
     """Warn when unscaled level-1 weights vary within small level-2 groups.
 
     Parameters
@@ -126,8 +148,7 @@ def warn_unscaled(w: np.ndarray, starts: np.ndarray, method: str,
     if method == PRESET_NONE or normalize_scaling(method) != "none" or len(starts) == 0:
         return False
     sizes = np.diff(np.r_[starts, len(w)]).astype(float)
-    return warn_unscaled_sums(sizes, group_sum(w, starts), group_sum(w * w, starts),
-                              method, group)
+    return warn_unscaled_sums(sizes, group_sum(w, starts), group_sum(w * w, starts), method, group)
 
 
 def warn_unscaled_sums(sizes, s1, s2, method: str, group: str = "level-2 groups") -> bool:
@@ -144,16 +165,18 @@ def warn_unscaled_sums(sizes, s1, s2, method: str, group: str = "level-2 groups"
         return False  # constant within every group
     if np.allclose(s1, sizes, rtol=tol, atol=0) or np.allclose(s2, s1, rtol=tol, atol=0):
         return False  # already scaled by method A or B
-    warn(f"the level-1 weights vary within the groups of {group} and are not scaled, "
-         f"and the groups are small (median {median:g} rows): unscaled level-1 weights "
-         "can bias the variance components in small groups (Rabe-Hesketh & Skrondal "
-         "2006); consider weight_scaling='size' (method A, EdSurvey's choice for PISA) "
-         "or 'effective' (method B), and compare with this fit", WeightWarning)
+    warn(
+        f"the level-1 weights vary within the groups of {group} and are not scaled, "
+        f"and the groups are small (median {median:g} rows): unscaled level-1 weights "
+        "can bias the variance components in small groups (Rabe-Hesketh & Skrondal "
+        "2006); consider weight_scaling='size' (method A, EdSurvey's choice for PISA) "
+        "or 'effective' (method B), and compare with this fit",
+        WeightWarning,
+    )
     return True
 
 
-def scale_weights(data, weight: str, group: str | list[str],
-                  method: str = "size") -> pd.Series:
+def scale_weights(data, weight: str, group: str | list[str], method: str = "size") -> pd.Series:
     """
     Scaled (conditional) level-1 weights, as a Series aligned with ``data``.
 
@@ -238,8 +261,7 @@ def _as_list(group, name):
     try:
         groups = list(group)
     except TypeError:
-        raise TypeError(f"{name} must be a column name or a list of them, got "
-                        f"{group!r}") from None
+        raise TypeError(f"{name} must be a column name or a list of them, got {group!r}") from None
     if not groups:
         raise ValueError(f"{name} is empty: give the column(s) of the level-2 groups")
     return groups
@@ -253,8 +275,7 @@ def _weight_values(data, weight):
         raise TypeError(f"weight column {weight!r} must be numeric, got dtype {s.dtype}")
     w = s.to_numpy(dtype=float)
     if np.any(np.isinf(w)):
-        raise ValueError(f"weight column {weight!r} has {int(np.isinf(w).sum())} infinite "
-                         "values")
+        raise ValueError(f"weight column {weight!r} has {int(np.isinf(w).sum())} infinite values")
     if np.any(w[np.isfinite(w)] < 0):
         raise ValueError(f"weight column {weight!r} has negative values")
     return w

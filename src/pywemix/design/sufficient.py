@@ -7,6 +7,7 @@ per fit as batched matrix products: groups are put in buckets of similar
 size (sizes within a factor of two), each bucket padded to a common length,
 so there is no loop over groups and memory stays bounded on millions of rows.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,7 +46,7 @@ def group_crossprod(G: np.ndarray, w: np.ndarray, starts: np.ndarray) -> np.ndar
         step = max(1, (1 << 22) // max(1, cap * d))
         offs = np.arange(cap)
         for k in range(0, len(groups), step):
-            gk = groups[k:k + step]
+            gk = groups[k : k + step]
             inside = offs < sizes[gk, None]
             # padding repeats a group's first row with weight 0
             idx = np.where(inside, starts[gk, None] + offs, starts[gk, None])
@@ -102,6 +103,6 @@ class GroupRows:
         flat = c.reshape(-1, c.shape[-1])
         out = np.empty((flat.shape[0], self.n_groups, F.shape[1]))
         for groups, idx, mask in self.buckets:
-            cb = flat[:, idx] * mask                                   # (L, Jb, m)
+            cb = flat[:, idx] * mask  # (L, Jb, m)
             out[:, groups] = np.swapaxes(np.matmul(np.swapaxes(cb, 0, 1), F[idx]), 0, 1)
         return out.reshape(lead + out.shape[1:])

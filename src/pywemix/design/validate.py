@@ -5,6 +5,7 @@ Each check names the column, term or grouping factor at fault. R's
 of refusal (a factor with one level, a response on both sides, values out of
 double-precision range).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,9 +14,18 @@ from scipy.linalg import lapack
 
 from ..warnings import DataWarning, warn
 
-__all__ = ["check_response_not_predictor", "check_terms", "check_magnitude",
-           "check_centered", "warn_dependent_random", "check_mixed_types",
-           "badly_scaled", "warn_scales", "warn_numbers_as_text", "warn_number_levels"]
+__all__ = [
+    "check_response_not_predictor",
+    "check_terms",
+    "check_magnitude",
+    "check_centered",
+    "warn_dependent_random",
+    "check_mixed_types",
+    "badly_scaled",
+    "warn_scales",
+    "warn_numbers_as_text",
+    "warn_number_levels",
+]
 
 #: values beyond this magnitude overflow once squared or multiplied by weights
 _HUGE = 1e100
@@ -31,7 +41,8 @@ def check_response_not_predictor(parsed, predictors) -> None:
     if parsed.response_is_column and parsed.response in predictors:
         raise ValueError(
             f"the response {parsed.response!r} also appears on the right of '~' (as a "
-            "predictor or grouping factor): it would explain itself; remove it there")
+            "predictor or grouping factor): it would explain itself; remove it there"
+        )
 
 
 def check_terms(structure, what: str = "fixed-effects") -> None:
@@ -52,12 +63,14 @@ def check_terms(structure, what: str = "fixed-effects") -> None:
             raise ValueError(
                 f"{what} term {term!r} gives no column: a categorical with a single "
                 "level in the rows used cannot be estimated beside the intercept; drop it "
-                "from the formula")
+                "from the formula"
+            )
         for col in part.columns:
             if col in seen and seen[col] != term:
                 raise ValueError(
                     f"{what} column {col!r} comes from two terms ({seen[col]!r} and "
-                    f"{term!r}): rename the data column {term!r}")
+                    f"{term!r}): rename the data column {term!r}"
+                )
             seen[col] = term
 
 
@@ -82,12 +95,14 @@ def check_magnitude(M: np.ndarray, names, what: str) -> None:
             raise ValueError(
                 f"{what} {name!r} has values up to {top[j]:.3g}: values above {_HUGE:g} "
                 "cannot be handled in double precision; rescale it (e.g. divide by a "
-                "power of 10)")
+                "power of 10)"
+            )
         if 0 < top[j] < _TINY:
             raise ValueError(
                 f"{what} {name!r} has values no larger than {top[j]:.3g}: values below "
                 f"{_TINY:g} cannot be handled in double precision; rescale it (e.g. "
-                "multiply by a power of 10)")
+                "multiply by a power of 10)"
+            )
 
 
 def check_centered(before: pd.DataFrame, after: pd.DataFrame) -> None:
@@ -108,7 +123,8 @@ def check_centered(before: pd.DataFrame, after: pd.DataFrame) -> None:
             raise ValueError(
                 f"centring {c!r} leaves nothing: it is constant within the groups it is "
                 "centred on (or overall, for center_grand), so its centred values are "
-                "zero; leave it out of the centring or the model")
+                "zero; leave it out of the centring or the model"
+            )
 
 
 def warn_dependent_random(Z: np.ndarray, names, group: str) -> None:
@@ -132,9 +148,12 @@ def warn_dependent_random(Z: np.ndarray, names, group: str) -> None:
             return
         dependent = [names[j] for j in sorted(piv[rank:] - 1)]
         how = f"a linear combination of the other effects of {group!r} in the data"
-    warn(f"random effects of {group!r}: {', '.join(map(repr, dependent))} "
-         f"{'is' if len(dependent) == 1 else 'are'} {how} ({', '.join(map(repr, names))}): "
-         "their variances and covariances are not separately identified", DataWarning)
+    warn(
+        f"random effects of {group!r}: {', '.join(map(repr, dependent))} "
+        f"{'is' if len(dependent) == 1 else 'are'} {how} ({', '.join(map(repr, names))}): "
+        "their variances and covariances are not separately identified",
+        DataWarning,
+    )
 
 
 def check_mixed_types(s: pd.Series, column: str) -> None:
@@ -149,7 +168,8 @@ def check_mixed_types(s: pd.Series, column: str) -> None:
         types = sorted({type(v).__name__ for v in values})
         raise TypeError(
             f"column {column!r} mixes value types ({', '.join(types)}) with values that "
-            "read the same (such as 1 and '1'): convert it to one type")
+            "read the same (such as 1 and '1'): convert it to one type"
+        )
 
 
 def badly_scaled(X: np.ndarray, names) -> dict:
@@ -177,9 +197,12 @@ def warn_scales(X: np.ndarray, names) -> None:
     """
     bad = badly_scaled(X, names)
     if bad:
-        warn("some predictors are on very different scales (standard deviations "
-             f"{', '.join(f'{k!r}: {v:.3g}' for k, v in bad.items())}): rescale them (e.g. "
-             "divide by a power of 10) for a reliable fit", DataWarning)
+        warn(
+            "some predictors are on very different scales (standard deviations "
+            f"{', '.join(f'{k!r}: {v:.3g}' for k, v in bad.items())}): rescale them (e.g. "
+            "divide by a power of 10) for a reliable fit",
+            DataWarning,
+        )
 
 
 def warn_numbers_as_text(frame: pd.DataFrame, columns, min_levels: int = 10) -> None:
@@ -202,6 +225,9 @@ def warn_number_levels(column: str, distinct, min_levels: int = 10) -> None:
     if len(distinct) <= min_levels or not all(isinstance(v, str) for v in distinct):
         return
     if pd.to_numeric(pd.Series(distinct), errors="coerce").notna().all():
-        warn(f"column {column!r} holds numbers stored as text: it is coded as a categorical "
-             f"with {len(distinct)} levels; if it is a number, convert it with "
-             f"pd.to_numeric(data[{column!r}])", DataWarning)
+        warn(
+            f"column {column!r} holds numbers stored as text: it is coded as a categorical "
+            f"with {len(distinct)} levels; if it is a number, convert it with "
+            f"pd.to_numeric(data[{column!r}])",
+            DataWarning,
+        )

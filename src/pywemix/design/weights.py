@@ -7,6 +7,7 @@ unconditional weights ``w_1, ..., w_L`` (level 1 first), the conditional
 weight at level l is ``w_l / w_(l+1)`` and at the top level ``w_L``, as in
 WeMix (argument ``cWeights``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,8 +16,14 @@ import pandas as pd
 from ..warnings import DataWarning, WeightWarning, warn
 from .frame import check_columns
 
-__all__ = ["check_unconditional", "normalize_weight_spec", "validate_weights", "constant_within",
-           "zero_weight_rows", "conditional_weights"]
+__all__ = [
+    "check_unconditional",
+    "normalize_weight_spec",
+    "validate_weights",
+    "constant_within",
+    "zero_weight_rows",
+    "conditional_weights",
+]
 
 
 #: Largest weight accepted: products and squares of weights (sandwich
@@ -29,19 +36,23 @@ def normalize_weight_spec(weights, n_levels: int) -> list:
     if weights is None:
         return [None] * n_levels
     if not isinstance(weights, (list, tuple, np.ndarray, pd.Index, pd.Series, str)):
-        raise TypeError(f"weights must be a list with one column name (or None) per level, "
-                        f"level 1 first; got {type(weights).__name__} {weights!r}")
+        raise TypeError(
+            f"weights must be a list with one column name (or None) per level, "
+            f"level 1 first; got {type(weights).__name__} {weights!r}"
+        )
     if isinstance(weights, str):
         raise TypeError(
             f"weights must be a list with one column name (or None) per level, level 1 "
             f"first; got the string {weights!r}. This model has {n_levels} levels, for "
-            f"example weights=[{weights!r}, ...]")
+            f"example weights=[{weights!r}, ...]"
+        )
     weights = list(weights)
     if len(weights) != n_levels:
         raise ValueError(
             f"wrong number of weights: the model has {n_levels} levels (observations "
             f"and {n_levels - 1} grouping factor{'s' if n_levels > 2 else ''}), so "
-            f"weights needs {n_levels} entries, level 1 first; got {len(weights)}")
+            f"weights needs {n_levels} entries, level 1 first; got {len(weights)}"
+        )
     for w in weights:
         if w is not None and not isinstance(w, str):
             raise TypeError(f"each weight must be a column name or None, got {w!r}")
@@ -64,25 +75,30 @@ def validate_weights(frame: pd.DataFrame, spec) -> dict:
         if not np.isfinite(v).all():
             n_na = int(np.isnan(v).sum())
             if n_na:
-                raise ValueError(f"weight column {c!r} has {n_na} missing values: weights "
-                                 "must be given for every row the model uses")
-            raise ValueError(f"weight column {c!r} has {int(np.isinf(v).sum())} infinite "
-                             "values")
+                raise ValueError(
+                    f"weight column {c!r} has {n_na} missing values: weights "
+                    "must be given for every row the model uses"
+                )
+            raise ValueError(f"weight column {c!r} has {int(np.isinf(v).sum())} infinite values")
         if v.max(initial=0.0) > MAX_WEIGHT:
             raise ValueError(
                 f"weight column {c!r} has values up to {v.max():.3g}: weights above "
                 f"{MAX_WEIGHT:g} cannot be handled in double precision; rescale them "
-                "(a common factor of the top-level weights does not change the estimates)")
+                "(a common factor of the top-level weights does not change the estimates)"
+            )
         n_neg = int((v < 0).sum()) if v.min(initial=0.0) < 0 else 0
         if n_neg:
-            raise ValueError(f"weight column {c!r} has {n_neg} negative values "
-                             f"(smallest {v.min():g}); weights must be >= 0")
+            raise ValueError(
+                f"weight column {c!r} has {n_neg} negative values "
+                f"(smallest {v.min():g}); weights must be >= 0"
+            )
         out[c] = v
     return out
 
 
-def constant_within(values: np.ndarray, codes: np.ndarray, column: str,
-                    level_name: str, labels) -> None:
+def constant_within(
+    values: np.ndarray, codes: np.ndarray, column: str, level_name: str, labels
+) -> None:
     """Raise if ``values`` vary within a group given by ``codes``."""
     n = int(codes.max()) + 1
     lo = np.full(n, np.inf)
@@ -97,7 +113,8 @@ def constant_within(values: np.ndarray, codes: np.ndarray, column: str,
             f"(from {lo[g]:g} to {hi[g]:g}) and in {len(bad)} {level_name} groups in "
             f"all: a level-2+ weight must be constant within its group. Check that the "
             f"weights are listed from level 1 up and that the nesting is the right way "
-            f"round (in (1 | a/b), b is nested within a)")
+            f"round (in (1 | a/b), b is nested within a)"
+        )
 
 
 def zero_weight_rows(arrays, spec, level_codes, level_names) -> np.ndarray:
@@ -111,12 +128,17 @@ def zero_weight_rows(arrays, spec, level_codes, level_names) -> np.ndarray:
         if not zero.any():
             continue
         if lvl == 0:
-            warn(f"dropped {int(zero.sum())} rows with level-1 weight "
-                          f"{col!r} equal to 0", DataWarning)
+            warn(
+                f"dropped {int(zero.sum())} rows with level-1 weight {col!r} equal to 0",
+                DataWarning,
+            )
         else:
             k = len(np.unique(level_codes[lvl - 1][zero]))
-            warn(f"dropped {k} {level_names[lvl - 1]} groups "
-                 f"({int(zero.sum())} rows) with weight {col!r} equal to 0", DataWarning)
+            warn(
+                f"dropped {k} {level_names[lvl - 1]} groups "
+                f"({int(zero.sum())} rows) with weight {col!r} equal to 0",
+                DataWarning,
+            )
         drop |= zero
     return drop
 
@@ -170,4 +192,5 @@ def check_unconditional(arrays, spec, levels) -> None:
             f"{100 * frac:.0f}% of rows: they look conditional already. With "
             "cond_weights=False they are divided by the level-2 weight again; if they "
             "are conditional (student weight / school weight), pass cond_weights=True",
-            WeightWarning)
+            WeightWarning,
+        )

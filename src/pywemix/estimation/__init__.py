@@ -7,6 +7,7 @@ cluster-robust (sandwich) covariances as a :class:`VarianceEstimate`.
 :mod:`.glmm` the per-family searches, :mod:`.variance` every variance
 estimator.
 """
+
 from .optimum import Optimum
 from .stage import optimize
 from .variance import VarianceEstimate, estimate_variance

@@ -8,6 +8,7 @@ each iteration one evaluation of a batched objective
 points. R has no equivalent (WeMix and EdSurvey refit replicate by
 replicate).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,12 +55,12 @@ class BatchFit:
 
 
 class _State(NamedTuple):
-    x: np.ndarray        # (R, P)
-    llf: np.ndarray      # (R,)
-    grad: np.ndarray     # (R, P)
-    hess: np.ndarray     # (R, P, P), the objective's approximation
-    modes: np.ndarray    # (R, ...), the conditional modes ...
-    dmodes: np.ndarray   # (R, ..., P), ... and their derivatives
+    x: np.ndarray  # (R, P)
+    llf: np.ndarray  # (R,)
+    grad: np.ndarray  # (R, P)
+    hess: np.ndarray  # (R, P, P), the objective's approximation
+    modes: np.ndarray  # (R, ...), the conditional modes ...
+    dmodes: np.ndarray  # (R, ..., P), ... and their derivatives
 
 
 def _directions(M, grad):
@@ -84,15 +85,20 @@ def _start_correction(objective, state, W, w, columns, rel_step=1e-5):
     for m in columns:
         e = np.zeros(len(x0))
         e[m] = h[m]
-        up, down = (objective.evaluate((x0 + sign * e)[None, :], W, w, modes=state.modes[:1],
-                                       hessian=False).grad for sign in (1.0, -1.0))
+        up, down = (
+            objective.evaluate(
+                (x0 + sign * e)[None, :], W, w, modes=state.modes[:1], hessian=False
+            ).grad
+            for sign in (1.0, -1.0)
+        )
         col = (up - down) / (2 * h[m]) - state.hess[:, :, m]
         E[:, :, m] = E[:, m, :] = np.where(np.isfinite(col), col, 0.0)
     return E
 
 
-def maximize_batch(objective, start, W, w=None, *, correct=None, max_iter: int = 50,
-                   tol: float = BATCH_TOL) -> BatchFit:
+def maximize_batch(
+    objective, start, W, w=None, *, correct=None, max_iter: int = 50, tol: float = BATCH_TOL
+) -> BatchFit:
     """Maximise the objective of every problem from one start.
 
     Parameters
@@ -141,20 +147,23 @@ def maximize_batch(objective, start, W, w=None, *, correct=None, max_iter: int =
     start = np.asarray(start, dtype=float)
     per_row = w is not None and np.ndim(w) == 2
     ev = objective.evaluate(start[None, :], W, w)
-    state = _State(np.tile(start, (R, 1)), ev.llf, ev.grad, ev.hess, np.array(ev.modes),
-                   np.array(ev.dmodes))
+    state = _State(
+        np.tile(start, (R, 1)), ev.llf, ev.grad, ev.hess, np.array(ev.modes), np.array(ev.dmodes)
+    )
     E = np.zeros_like(state.hess)
     if not per_row:
-        E = _start_correction(objective, state, W, w,
-                              range(len(start)) if correct is None else correct)
+        E = _start_correction(
+            objective, state, W, w, range(len(start)) if correct is None else correct
+        )
     active = np.isfinite(state.llf)
     converged = np.zeros(R, dtype=bool)
     calls = [1 + (0 if per_row else 2 * (len(start) if correct is None else len(correct)))]
 
     def evaluate(x, pending, k):
         idx = np.flatnonzero(pending)
-        guess = state.modes[idx] + np.einsum("r...m,rm->r...", state.dmodes[idx],
-                                             x[idx] - state.x[idx])
+        guess = state.modes[idx] + np.einsum(
+            "r...m,rm->r...", state.dmodes[idx], x[idx] - state.x[idx]
+        )
         got = objective.evaluate(x[idx], W[idx], w[idx] if per_row else w, modes=guess)
         out = [np.array(a) for a in state]
         out[0] = x

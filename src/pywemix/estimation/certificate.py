@@ -40,15 +40,28 @@ along it until ``f`` decreases, and the search restarts from there.
 Directions that leave the lower-triangular form are mapped back to a factor
 of the same covariance (:func:`lower_factor`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Certificate", "CERT_GTOL", "CURVATURE_TOL", "MAX_ROUNDS", "lower_factor",
-           "fold_violation", "null_violation", "covariance_escape", "curvature_escape",
-           "block_factor", "with_block_factor", "descend", "canonical"]
+__all__ = [
+    "Certificate",
+    "CERT_GTOL",
+    "CURVATURE_TOL",
+    "MAX_ROUNDS",
+    "lower_factor",
+    "fold_violation",
+    "null_violation",
+    "covariance_escape",
+    "curvature_escape",
+    "block_factor",
+    "with_block_factor",
+    "descend",
+    "canonical",
+]
 
 #: First-order tolerance in covariance space (derivatives of the objective per
 #: unit of top-level weight, as the searches' gradient tolerances).
@@ -190,18 +203,30 @@ def covariance_escape(structure, x, gradients, f, f0, offset=0) -> Certificate:
         R = fold_violation(G, L)
         if np.max(np.abs(R), initial=0.0) > CERT_GTOL:
             scale = max(1.0, float(np.max(np.abs(L)))) / float(np.max(np.abs(R)))
-            better = descend(f, f0, lambda t: with_block_factor(
-                x, entries, lower_factor(L - t * R), offset), t0=scale)  # noqa: B023 (called within this iteration)
+            better = descend(
+                f,
+                f0,
+                lambda t, L=L, R=R, e=entries: with_block_factor(
+                    x, e, lower_factor(L - t * R), offset
+                ),
+                t0=scale,
+            )
             if better is not None:
                 return Certificate(False, "a saddle on the covariance boundary", better)
             reasons.append(f"the gradient in covariance space is {np.max(np.abs(R)):.2g}")
         lam, v = null_violation(G, L)
         if lam < -CERT_GTOL:
-            better = descend(f, f0, lambda t: with_block_factor(
-                x, entries, lower_factor(np.column_stack([L, np.sqrt(t) * v])), offset))  # noqa: B023 (called within this iteration)
+            better = descend(
+                f,
+                f0,
+                lambda t, L=L, v=v, e=entries: with_block_factor(
+                    x, e, lower_factor(np.column_stack([L, np.sqrt(t) * v])), offset
+                ),
+            )
             if better is not None:
-                return Certificate(False, "a variance on the boundary that should be "
-                                   "positive", better)
+                return Certificate(
+                    False, "a variance on the boundary that should be positive", better
+                )
             reasons.append(f"adding variance would improve the objective ({lam:.2g})")
     return PASSED if not reasons else Certificate(True, "; ".join(reasons))
 

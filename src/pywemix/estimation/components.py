@@ -3,13 +3,21 @@
 R equivalents: WeMix's ``summary(mix)$varDF``, ``$ICC`` and ``$ngroups``
 (lme4: ``VarCorr``, ``ngrps``).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["variance_table", "icc_of", "icc_from_covariances", "groups_table",
-           "boundary_messages", "dependent_effects", "random_grams"]
+__all__ = [
+    "variance_table",
+    "icc_of",
+    "icc_from_covariances",
+    "groups_table",
+    "boundary_messages",
+    "dependent_effects",
+    "random_grams",
+]
 
 
 def variance_table(structure, levels, covs, sigma2, std_errors) -> pd.DataFrame:
@@ -42,15 +50,20 @@ def variance_table(structure, levels, covs, sigma2, std_errors) -> pd.DataFrame:
         variance.append(float(sigma2))
     # built column by column (far quicker than from row dicts); the effect labels
     # are text or None (object columns: no NaN in one and None in the other)
-    return pd.DataFrame({"level": np.array(level, dtype=np.int64), "group": group,
-                         "var1": pd.Series(var1, dtype=object),
-                         "var2": pd.Series(var2, dtype=object),
-                         "variance": np.array(variance, dtype=float),
-                         "std_error": np.asarray(std_errors, dtype=float)})
+    return pd.DataFrame(
+        {
+            "level": np.array(level, dtype=np.int64),
+            "group": group,
+            "var1": pd.Series(var1, dtype=object),
+            "var2": pd.Series(var2, dtype=object),
+            "variance": np.array(variance, dtype=float),
+            "std_error": np.asarray(std_errors, dtype=float),
+        }
+    )
 
 
 #: Latent-scale residual variance of binary links (logistic, normal, Gumbel).
-LATENT_RESIDUAL = {"logit": np.pi ** 2 / 3, "probit": 1.0, "cloglog": np.pi ** 2 / 6}
+LATENT_RESIDUAL = {"logit": np.pi**2 / 3, "probit": 1.0, "cloglog": np.pi**2 / 6}
 
 
 def icc_of(table: pd.DataFrame, link: str = "identity") -> float:
@@ -68,8 +81,11 @@ def icc_of(table: pd.DataFrame, link: str = "identity") -> float:
     variance = table["var2"].isna().to_numpy()
     level = table["level"].to_numpy()
     values = table["variance"].to_numpy(dtype=float)
-    return _icc(float(values[variance & (level > 1)].sum()),
-                float(values[variance & (level == 1)].sum()), link)
+    return _icc(
+        float(values[variance & (level > 1)].sum()),
+        float(values[variance & (level == 1)].sum()),
+        link,
+    )
 
 
 def icc_from_covariances(covs, sigma2, link: str = "identity") -> float:
@@ -107,9 +123,16 @@ def groups_table(design) -> pd.DataFrame:
         else:
             v = design.raw_weights[col]
             w = v if lvl == 0 else v[design.levels[lvl - 1].starts]
-        rows.append(dict(level=lvl + 1, group=name, n_units=int(n),
-                         weight=col if col is not None else "(none)",
-                         mean_weight=float(np.mean(w)), sum_weight=float(np.sum(w))))
+        rows.append(
+            dict(
+                level=lvl + 1,
+                group=name,
+                n_units=int(n),
+                weight=col if col is not None else "(none)",
+                mean_weight=float(np.mean(w)),
+                sum_weight=float(np.sum(w)),
+            )
+        )
     return pd.DataFrame(rows)
 
 
@@ -179,8 +202,9 @@ def boundary_messages(structure, cholesky, levels, covs, grams=None) -> list:
     for li, L in enumerate(structure.factors(cholesky)):
         where = f"at level {li + 2} ({levels[li].name})"
         names = [n for nm in structure.names[li] for n in nm]
-        dependent = (dependent_effects(grams[li]) if grams is not None
-                     else np.zeros(len(names), dtype=bool))
+        dependent = (
+            dependent_effects(grams[li]) if grams is not None else np.zeros(len(names), dtype=bool)
+        )
         said, off = False, 0
         for k, nm in zip(structure.sizes[li], structure.names[li]):
             block = slice(off, off + k)
@@ -189,14 +213,19 @@ def boundary_messages(structure, cholesky, levels, covs, grams=None) -> list:
             singular = np.any(~zero & (np.abs(np.diag(lam)) < SINGULAR_TOL))
             if (zero.any() or singular) and dependent[block].any():
                 if not said:
-                    msgs.append(_unidentified_message(
-                        [n for n, dep in zip(names, dependent) if dep], levels[li].name))
+                    msgs.append(
+                        _unidentified_message(
+                            [n for n, dep in zip(names, dependent) if dep], levels[li].name
+                        )
+                    )
                 said, off = True, off + k
                 continue
             for i in np.flatnonzero(zero):
-                msgs.append(f"variance of {nm[i]!r} {where} is estimated on the boundary "
-                            "(exactly 0): the data show no variation of this effect between "
-                            "groups; consider dropping it")
+                msgs.append(
+                    f"variance of {nm[i]!r} {where} is estimated on the boundary "
+                    "(exactly 0): the data show no variation of this effect between "
+                    "groups; consider dropping it"
+                )
             if singular:
                 msgs.append(_singular_message(nm, S, where))
             off += k
@@ -205,30 +234,40 @@ def boundary_messages(structure, cholesky, levels, covs, grams=None) -> list:
 
 def _unidentified_message(names, group) -> str:
     """The message for a boundary estimate among linearly dependent effects."""
-    return (f"{_effect_list(names)} of {group} are not separately identified (their "
-            "random-effect columns are linearly dependent in the data): the variances on "
-            "the boundary are one of many equivalent solutions with the same likelihood, "
-            "not evidence of no variation between groups; only their combined variance "
-            "is estimated; consider dropping one of them (e.g. (0 + f | g) instead of "
-            "(f || g), which lme4 expands to (1 | g) + (0 + f | g))")
+    return (
+        f"{_effect_list(names)} of {group} are not separately identified (their "
+        "random-effect columns are linearly dependent in the data): the variances on "
+        "the boundary are one of many equivalent solutions with the same likelihood, "
+        "not evidence of no variation between groups; only their combined variance "
+        "is estimated; consider dropping one of them (e.g. (0 + f | g) instead of "
+        "(f || g), which lme4 expands to (1 | g) + (0 + f | g))"
+    )
 
 
 def _singular_message(names, S, where) -> str:
     """The message for a singular block with covariance ``S`` (a variance near 0
     for one effect; the correlations for several)."""
     if len(names) == 1:
-        return (f"variance of {names[0]!r} {where} is essentially zero ({S[0, 0]:.3g}), "
-                "on the boundary of the parameter space: the data show almost no "
-                "variation of this effect between groups")
+        return (
+            f"variance of {names[0]!r} {where} is essentially zero ({S[0, 0]:.3g}), "
+            "on the boundary of the parameter space: the data show almost no "
+            "variation of this effect between groups"
+        )
     sd = np.sqrt(np.clip(np.diag(S), 0, None))
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = S / np.outer(sd, sd)
-    pairs = [f"corr({names[i]}, {names[j]}) = {corr[i, j]:+.3f}"
-             for i in range(len(names)) for j in range(i) if np.isfinite(corr[i, j])]
+    pairs = [
+        f"corr({names[i]}, {names[j]}) = {corr[i, j]:+.3f}"
+        for i in range(len(names))
+        for j in range(i)
+        if np.isfinite(corr[i, j])
+    ]
     detail = f" ({'; '.join(pairs)})" if pairs else ""
-    return (f"singular fit {where}: the covariance of {', '.join(map(repr, names))} is on "
-            "the boundary of the parameter space (a variance near 0 or a correlation of "
-            f"+-1){detail}; consider a simpler random-effect structure")
+    return (
+        f"singular fit {where}: the covariance of {', '.join(map(repr, names))} is on "
+        "the boundary of the parameter space (a variance near 0 or a correlation of "
+        f"+-1){detail}; consider a simpler random-effect structure"
+    )
 
 
 def random_grams(design) -> list | None:

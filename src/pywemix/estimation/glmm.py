@@ -9,6 +9,7 @@ defines it (joint conditional modes of all levels,
 quasi-Newton steps on its exact gradient (:mod:`.laplace_fit`). R
 equivalents: WeMix's ``mix(family=)``, ``lme4::glmer(nAGQ=)``.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -28,8 +29,15 @@ from .optimum import Optimum
 from .quadrature_optimize import maximize_adaptive, objective_scale
 from .search import OptimizationRecord, check_finite_fit, check_start, minimize_bounded
 
-__all__ = ["optimize_quadrature", "refit_llf", "maximise", "glm_evaluation", "glm_newton",
-           "fixed_start", "natural_start"]
+__all__ = [
+    "optimize_quadrature",
+    "refit_llf",
+    "maximise",
+    "glm_evaluation",
+    "glm_newton",
+    "fixed_start",
+    "natural_start",
+]
 
 #: With fewer nodes than this, posterior moments from the nodes are too rough
 #: for fixed-node derivatives, so the adapted approximation is maximised with
@@ -87,8 +95,12 @@ def glm_evaluation(family, X, y, off, w, x) -> Evaluation:
     ll, d1, d2 = fam.derivs(y, eta)
     la, l1a, _, laa = fam.aux_derivs(y, eta)
     grad = np.r_[X.T @ (w * d1), w @ la]
-    hess = np.block([[(X * (w * d2)[:, None]).T @ X, X.T @ (w[:, None] * l1a)],
-                     [(w[:, None] * l1a).T @ X, np.einsum("i,iab->ab", w, laa)]])
+    hess = np.block(
+        [
+            [(X * (w * d2)[:, None]).T @ X, X.T @ (w[:, None] * l1a)],
+            [(w[:, None] * l1a).T @ X, np.einsum("i,iab->ab", w, laa)],
+        ]
+    )
     ev = Evaluation(float(w @ ll), grad, hess, np.zeros(0), np.zeros((0, len(x))))
     return chain_auxiliary(ev, p, J, D2)
 
@@ -107,11 +119,11 @@ def glm_newton(evaluate, x, max_iter=100):
             break
         for k in range(40):
             try:
-                new = evaluate(x + 0.5 ** k * step)
+                new = evaluate(x + 0.5**k * step)
             except (FloatingPointError, ValueError, np.linalg.LinAlgError):
                 continue
             if np.isfinite(new.llf) and np.all(np.isfinite(new.grad)) and new.llf >= ev.llf:
-                x, ev = x + 0.5 ** k * step, new
+                x, ev = x + 0.5**k * step, new
                 break
         else:
             break
@@ -126,8 +138,9 @@ def _glm_aux_start(design, family):
     w = _row_weights(design)
     target = family.eta_start(y, w) - off
     sw = np.sqrt(w)
-    beta = (np.linalg.lstsq(X * sw[:, None], target * sw, rcond=None)[0] if X.shape[1]
-            else np.zeros(0))
+    beta = (
+        np.linalg.lstsq(X * sw[:, None], target * sw, rcond=None)[0] if X.shape[1] else np.zeros(0)
+    )
     values = family.aux_start(y, family.mean(linear_predictor(X, beta, off)), w)
     x = np.r_[beta, family.unconstrained(values)]
     return glm_newton(lambda z: glm_evaluation(family, X, y, off, w, z), x)
@@ -145,12 +158,18 @@ def natural_start(start, obj):
     the fixed effects, the family parameters' values (dispersion, thresholds)
     and lme4's theta; the family parameters are made unconstrained."""
     p, k = obj.p, obj.k
-    x = np.array(check_start(start, obj.P, "the fixed effects, "
-                    + (f"the family parameters ({', '.join(obj.family.aux_names)}), "
-                       if k else "") + "then the Cholesky factors of each level's covariance"))
+    x = np.array(
+        check_start(
+            start,
+            obj.P,
+            "the fixed effects, "
+            + (f"the family parameters ({', '.join(obj.family.aux_names)}), " if k else "")
+            + "then the Cholesky factors of each level's covariance",
+        )
+    )
     if k:
         try:
-            x[p:p + k] = obj.base_family.unconstrained(x[p:p + k])
+            x[p : p + k] = obj.base_family.unconstrained(x[p : p + k])
         except ValueError as exc:
             raise ValueError(f"start: {exc}") from None
     return x
@@ -169,7 +188,8 @@ def _separation_check(design, family):
             warn(
                 f"perfect separation: the response is always {int(y[on][0])} where "
                 f"{name!r} is 1; its coefficient is not identified and will be very large",
-                DataWarning)
+                DataWarning,
+            )
 
 
 def _extreme_fit_check(design, family, beta, eta):
@@ -187,10 +207,17 @@ def _extreme_fit_check(design, family, beta, eta):
     X = design.X
     size = np.abs(beta) * np.std(X, axis=0)
     names = [n for n, s in zip(design.x_names, size) if n != "Intercept" and s > 5]
-    culprit = (f"; look at {', '.join(map(repr, names))}, whose coefficient"
-               f"{'s are' if len(names) > 1 else ' is'} very large" if names else "")
-    warn(f"{what} in {int(extreme.sum())} rows: (quasi-)complete separation, the "
-         f"estimates of the coefficients involved are not identified{culprit}", DataWarning)
+    culprit = (
+        f"; look at {', '.join(map(repr, names))}, whose coefficient"
+        f"{'s are' if len(names) > 1 else ' is'} very large"
+        if names
+        else ""
+    )
+    warn(
+        f"{what} in {int(extreme.sum())} rows: (quasi-)complete separation, the "
+        f"estimates of the coefficients involved are not identified{culprit}",
+        DataWarning,
+    )
 
 
 def newton_adaptive(obj, phi, max_iter, scale=None):
@@ -201,13 +228,18 @@ def newton_adaptive(obj, phi, max_iter, scale=None):
     flip = canonical_signs(phi, obj)
     signs = np.where(flip == phi, 1.0, -1.0)
     if np.any(signs < 0):
-        ev = replace(ev, grad=signs * ev.grad, hess=ev.hess * np.outer(signs, signs),
-                     group_grad=ev.group_grad * signs)
+        ev = replace(
+            ev,
+            grad=signs * ev.grad,
+            hess=ev.hess * np.outer(signs, signs),
+            group_grad=ev.group_grad * signs,
+        )
     return flip, ev, it, converged, message
 
 
 def maximize_numeric(obj, phi0, max_iter, scale):
     """Maximise the adapted approximation with finite-difference derivatives."""
+
     def f(phi):
         return -obj.evaluate(phi, adapt=True, derivs=False).llf / scale
 
@@ -241,8 +273,11 @@ def maximise(obj, n_quad, phi0, max_iter, scale):
             break
         phi = canonical_signs(cert.escape, obj)
     else:
-        cert = replace(cert, passed=False, reason=f"still improving after {MAX_ROUNDS} "
-                       "restarts from saddle points")
+        cert = replace(
+            cert,
+            passed=False,
+            reason=f"still improving after {MAX_ROUNDS} restarts from saddle points",
+        )
     if not cert.passed:
         converged, message = False, f"{message}; not certified: {cert.reason}"
     return phi, ev, iterations, converged, message
@@ -258,8 +293,10 @@ def _certify(obj, phi, ev):
 
     def f(x):
         return -obj.evaluate(x, adapt=True, derivs=False).llf / scale
-    return curvature_escape(f, -ev.llf / scale, phi, -ev.grad / scale, -ev.hess / scale,
-                            np.ones(len(phi), dtype=bool))
+
+    return curvature_escape(
+        f, -ev.llf / scale, phi, -ev.grad / scale, -ev.hess / scale, np.ones(len(phi), dtype=bool)
+    )
 
 
 def _maximise(obj, n_quad, phi0, max_iter, scale):
@@ -349,14 +386,19 @@ def quadrature_record(design, n_quad, scale, phi, ev, iters, converged, message)
     non-convergence warned with its reason); shared with the Dask fits."""
     check_finite_fit([ev.llf, phi], design)
     grad_norm = float(np.max(np.abs(ev.grad)) / max(1.0, abs(ev.llf)) * scale)
-    method = ("BFGS on the exact gradient (Laplace)" if n_quad == 1
-              else "Newton-Raphson (adaptive quadrature)" if n_quad >= FIXED_NODE_MIN
-              else "L-BFGS-B + Newton (adaptive quadrature, numerical derivatives)")
+    method = (
+        "BFGS on the exact gradient (Laplace)"
+        if n_quad == 1
+        else "Newton-Raphson (adaptive quadrature)"
+        if n_quad >= FIXED_NODE_MIN
+        else "L-BFGS-B + Newton (adaptive quadrature, numerical derivatives)"
+    )
     if not converged:
-        warn(f"the optimiser did not converge: {message} (after {iters} iterations)",
-             ConvergenceWarning)
-    return OptimizationRecord(phi, -ev.llf, iters, iters, grad_norm, converged, message,
-                              method, ())
+        warn(
+            f"the optimiser did not converge: {message} (after {iters} iterations)",
+            ConvergenceWarning,
+        )
+    return OptimizationRecord(phi, -ev.llf, iters, iters, grad_norm, converged, message, method, ())
 
 
 def _optimum(objective, record, ev) -> Optimum:
@@ -366,24 +408,35 @@ def _optimum(objective, record, ev) -> Optimum:
     beta, chol = obj.split(phi)
     family_params = obj.family.aux
     covs = tuple(obj.covariances(chol))
-    for msg in boundary_messages(objective.structure, chol, design.levels, covs,
-                                 random_grams(design)):
+    for msg in boundary_messages(
+        objective.structure, chol, design.levels, covs, random_grams(design)
+    ):
         warn(msg, BoundaryWarning)
     modes, mode_var = obj.conditional_modes(phi, variances=True)
-    eta = linear_predictor(design.X, beta, design.offset, design.Z,
-                           [lev.codes for lev in design.levels], modes)
+    eta = linear_predictor(
+        design.X, beta, design.offset, design.Z, [lev.codes for lev in design.levels], modes
+    )
     _extreme_fit_check(design, obj.family, beta, eta)
-    return Optimum.from_record(record, beta=beta, sigma2=np.nan, covariances=covs,
-                               theta=chol, llf=float(ev.llf), criterion="ML",
-                               modes=tuple(modes), mode_variances=tuple(mode_var),
-                               evaluation=ev, family_params=family_params)
+    return Optimum.from_record(
+        record,
+        beta=beta,
+        sigma2=np.nan,
+        covariances=covs,
+        theta=chol,
+        llf=float(ev.llf),
+        criterion="ML",
+        modes=tuple(modes),
+        mode_variances=tuple(mode_var),
+        evaluation=ev,
+        family_params=family_params,
+    )
 
 
 def canonical_signs(phi, obj):
     """``phi`` with every Cholesky column signed so that its diagonal is >= 0
     (the covariances do not change)."""
     phi = phi.copy()
-    factors = obj.factors(phi[obj.theta_offset:])
+    factors = obj.factors(phi[obj.theta_offset :])
     for C, entries in zip(factors, obj.structure.layout(obj.theta_offset)):
         signs = np.where(np.diag(C) < 0, -1.0, 1.0)
         for idx, _, col in entries:
@@ -402,6 +455,5 @@ def refit_llf(design, family, n_quad, phi0) -> float:
     if n_quad >= FIXED_NODE_MIN:
         _, ev, _, _, _ = newton_adaptive(obj, np.asarray(phi0, float), 200, scale)
     else:
-        _, ev, _, _, _ = maximize_numeric(obj, np.asarray(phi0, float), 200,
-                                          objective_scale(obj))
+        _, ev, _, _, _ = maximize_numeric(obj, np.asarray(phi0, float), 200, objective_scale(obj))
     return ev.llf

@@ -11,6 +11,7 @@ The final Hessian (central differences of the exact gradient) serves the
 standard errors and confirms that the reported point is a maximum. R
 equivalent: ``lme4::glmer(nAGQ = 1)``, which uses derivative-free bobyqa.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -121,18 +122,27 @@ def _line_search(obj, phi, ev, step, decrement):
     t0 = _first_trial(obj, phi, step)
 
     def evaluate(x, pending, k):
-        t = t0 * 0.5 ** k
+        t = t0 * 0.5**k
         try:
             new = obj.evaluate(x[0])
         except (np.linalg.LinAlgError, FloatingPointError):  # e.g. overflow far out
             new = None
-        ok = (new is not None and np.isfinite(new.llf) and np.all(np.isfinite(new.grad))
-              and new.llf >= ev.llf + 1e-4 * t * decrement)
+        ok = (
+            new is not None
+            and np.isfinite(new.llf)
+            and np.all(np.isfinite(new.grad))
+            and new.llf >= ev.llf + 1e-4 * t * decrement
+        )
         return SimpleNamespace(x=x, ev=new, ok=np.array([ok]))
 
-    state, t, found, _ = backtrack(evaluate, SimpleNamespace(x=phi[None, :]), step[None, :],
-                                   np.ones(1, dtype=bool), lambda new, old: new.ok,
-                                   move=lambda st, s, t: st.x + (t0 * t)[:, None] * s)
+    state, t, found, _ = backtrack(
+        evaluate,
+        SimpleNamespace(x=phi[None, :]),
+        step[None, :],
+        np.ones(1, dtype=bool),
+        lambda new, old: new.ok,
+        move=lambda st, s, t: st.x + (t0 * t)[:, None] * s,
+    )
     return (state.x[0], state.ev, t0 * float(t[0])) if found[0] else None
 
 

@@ -2,6 +2,7 @@
 
 R equivalent: lme4's ``optimizeLmer``; WeMix's linear branch.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -70,25 +71,37 @@ def optimize_linear(objective, *, start=None, max_iter: int = 1000) -> Optimum:
     """
     gauss, structure, design = objective.function, objective.structure, objective.design
     reml = objective.reml
-    theta0 = structure.theta_start() if start is None else check_start(
-        start, structure.n_theta, "the relative Cholesky factors of the random effects, "
-        "lme4's theta")
+    theta0 = (
+        structure.theta_start()
+        if start is None
+        else check_start(
+            start,
+            structure.n_theta,
+            "the relative Cholesky factors of the random effects, lme4's theta",
+        )
+    )
     scale = _total_weight(gauss)
     record = _certified(gauss, structure, reml, scale, theta0, max_iter)
     theta = record.x
     pf = gauss.profiled(theta, reml)
     check_finite_fit([pf.llf, pf.beta, pf.sigma2], design)
     covs = tuple(pf.sigma2 * T for T in structure.relative_cov(theta))
-    for msg in boundary_messages(structure, theta, design.levels, covs,
-                                 _grams(gauss, structure)):
+    for msg in boundary_messages(structure, theta, design.levels, covs, _grams(gauss, structure)):
         warn(msg, BoundaryWarning)
     if not record.converged:
         warn(f"the optimiser did not converge: {record.message}", ConvergenceWarning)
     modes = tuple(gauss.conditional_modes(pf.beta, pf.sigma2, covs))
     return Optimum.from_record(
-        record, beta=pf.beta, sigma2=float(pf.sigma2), covariances=covs,
-        theta=theta, llf=float(pf.llf), criterion=pf.criterion, modes=modes,
-        mode_variances=tuple(gauss.conditional_variances(pf.sigma2, covs)))
+        record,
+        beta=pf.beta,
+        sigma2=float(pf.sigma2),
+        covariances=covs,
+        theta=theta,
+        llf=float(pf.llf),
+        criterion=pf.criterion,
+        modes=modes,
+        mode_variances=tuple(gauss.conditional_variances(pf.sigma2, covs)),
+    )
 
 
 def refit_criteria(gauss, theta0, reml: bool) -> np.ndarray:
@@ -140,14 +153,23 @@ def _certified(gauss, structure, reml, scale, theta0, max_iter) -> OptimizationR
             continue
         theta = canonical(structure, cert.escape)
     else:
-        cert = replace(cert, passed=False, reason=f"still improving after {MAX_ROUNDS} "
-                       "restarts from saddle points")
-    message = record.message if cert.passed else f"{record.message}; not certified: " \
-        f"{cert.reason}"
+        cert = replace(
+            cert,
+            passed=False,
+            reason=f"still improving after {MAX_ROUNDS} restarts from saddle points",
+        )
+    message = record.message if cert.passed else f"{record.message}; not certified: {cert.reason}"
     at = tuple(int(i) for i in np.flatnonzero(theta <= structure.theta_lower()))
-    return replace(record, x=theta, fun=f(theta), iterations=iterations,
-                   evaluations=evaluations, converged=record.converged and cert.passed,
-                   message=message, at_boundary=at)
+    return replace(
+        record,
+        x=theta,
+        fun=f(theta),
+        iterations=iterations,
+        evaluations=evaluations,
+        converged=record.converged and cert.passed,
+        message=message,
+        at_boundary=at,
+    )
 
 
 def _certify(gauss, structure, reml, scale, theta, profile=None) -> Certificate:
@@ -192,17 +214,28 @@ def _optimize(gauss, theta0, reml, scale, max_iter, profile=None) -> Optimizatio
 
         def hess(X, idx):
             return np.stack([-profile.evaluate(x, reml)[2] / scale for x in X])
-    res = newton_batch(as_batch(fg), theta0[None, :],
-                       lower, gtol=1e-9, max_iter=max_iter, hess=hess)
+
+    res = newton_batch(
+        as_batch(fg), theta0[None, :], lower, gtol=1e-9, max_iter=max_iter, hess=hess
+    )
     x, fx = res.x[0], float(res.fun[0])
     if not res.converged[0]:
-        return minimize_bounded(f, x, lower, fun_and_grad=fg, max_iter=max_iter,
-                                polish=min(20, max_iter))
+        return minimize_bounded(
+            f, x, lower, fun_and_grad=fg, max_iter=max_iter, polish=min(20, max_iter)
+        )
     pg = projected(fg(x)[1], x, lower)
     at = tuple(int(i) for i in np.flatnonzero(x <= lower))
-    return OptimizationRecord(x, fx, res.iterations, res.evaluations,
-                              float(np.max(np.abs(pg), initial=0.0)), True,
-                              "projected gradient below tolerance", method, at)
+    return OptimizationRecord(
+        x,
+        fx,
+        res.iterations,
+        res.evaluations,
+        float(np.max(np.abs(pg), initial=0.0)),
+        True,
+        "projected gradient below tolerance",
+        method,
+        at,
+    )
 
 
 def _grams(gauss, structure) -> list:
@@ -225,10 +258,12 @@ def _total_weight(gauss) -> float:
 
 def _scaled(gauss, reml, scale):
     """Objective ``-llf / scale`` and (value, exact gradient), for the optimiser."""
+
     def f(theta):
         return -gauss.profiled(theta, reml).llf / scale
 
     def fg(theta):
         v, g = gauss.profiled_grad(theta, reml)
         return -v / scale, -g / scale
+
     return f, fg

@@ -4,6 +4,7 @@ Used for the optimiser's gradient and Newton polish and for the score and
 Hessian blocks of the sandwich variance, where the functions are cheap and
 smooth but have no convenient closed-form derivatives.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,9 @@ def jacobian(f, x, h, lower=None) -> np.ndarray:
             f2 = np.asarray(f(x + 2 * e), dtype=float)
             cols.append((-3 * f0 + 4 * f1 - f2) / (2 * h[i]))
         else:
-            cols.append((np.asarray(f(x + e), dtype=float)
-                         - np.asarray(f(x - e), dtype=float)) / (2 * h[i]))
+            cols.append(
+                (np.asarray(f(x + e), dtype=float) - np.asarray(f(x - e), dtype=float)) / (2 * h[i])
+            )
     return np.stack(cols, axis=-1)
 
 
@@ -55,6 +57,7 @@ def hessian(f, x, h) -> np.ndarray:
         for j in range(i):
             ej = np.zeros(k)
             ej[j] = h[j]
-            H[i, j] = H[j, i] = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej)
-                                 + f(x - ei - ej)) / (4 * h[i] * h[j])
+            H[i, j] = H[j, i] = (
+                f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)
+            ) / (4 * h[i] * h[j])
     return H

@@ -4,6 +4,7 @@ R equivalent: lme4's ``optimizeLmer`` / ``optimizeGlmer`` output (the
 ``optinfo`` slot and the parameters left in the deviance function's
 environment).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -32,11 +32,13 @@ the reported (adapted) objective ``f`` does not decrease:
 The scale is the sum of the top-level weights: the information about the
 parameters shared across groups (variances, intercept) grows with it and not
 with the level-1 weights, so a decrement per unit of it bounds the distance
-to the maximum in standard-error units, whatever the weights' scale. The fit has converged when the decrement from the
-difference gradient is below ``CONVERGED_TOL`` times that scale and ``-H``
-is positive definite. ``H`` is modified (``-H + mu I``) only where it is not
-negative definite (far from the maximum), a Levenberg-Marquardt step.
+to the maximum in standard-error units, whatever the weights' scale. The
+fit has converged when the decrement from the difference gradient is below
+``CONVERGED_TOL`` times that scale and ``-H`` is positive definite. ``H`` is
+modified (``-H + mu I``) only where it is not negative definite (far from the
+maximum), a Levenberg-Marquardt step.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -144,16 +146,22 @@ def _line_search(obj, phi, llf, step, gain=None, halvings=40, derivs=True):
     evaluated with the fixed-node derivatives, which the next iteration needs;
     shorter ones without. :func:`pywemix.objective.newton.backtrack` on one
     problem."""
+
     def evaluate(x, pending, k):
         ev = _value(obj, x[0], derivs=derivs and k == 0)
         ok = ev is not None and ev.llf >= llf
         if gain is not None:  # Armijo, and a gain the objective can resolve
-            ok = ok and ev.llf > llf and ev.llf >= llf + ARMIJO * 0.5 ** k * gain
+            ok = ok and ev.llf > llf and ev.llf >= llf + ARMIJO * 0.5**k * gain
         return SimpleNamespace(x=x, ev=ev, ok=np.array([ok]))
 
-    state, _, found, _ = backtrack(evaluate, SimpleNamespace(x=phi[None, :]), step[None, :],
-                                   np.ones(1, dtype=bool), lambda new, old: new.ok,
-                                   halvings=halvings)
+    state, _, found, _ = backtrack(
+        evaluate,
+        SimpleNamespace(x=phi[None, :]),
+        step[None, :],
+        np.ones(1, dtype=bool),
+        lambda new, old: new.ok,
+        halvings=halvings,
+    )
     return (state.x[0], state.ev) if found[0] else (None, None)
 
 
@@ -192,8 +200,11 @@ def maximize_adaptive(obj, phi0, max_iter: int):
         if not exact and decrement < SWITCH_TOL:  # close: central differences
             exact, moved = True, 0.0
             continue
-        reason = _stop_reason(decrement, float(grad @ step), ev.llf) \
-            if exact and central and definite else None
+        reason = (
+            _stop_reason(decrement, float(grad @ step), ev.llf)
+            if exact and central and definite
+            else None
+        )
         if reason:
             message = reason
             if float(grad @ step) > 0 and decrement >= STOP_TOL:
@@ -208,8 +219,9 @@ def maximize_adaptive(obj, phi0, max_iter: int):
             # values only: the derivatives (several times the cost of a value)
             # are taken below where a step is accepted, which from the
             # Laplace start is not the rule
-            cand, trial = _line_search(obj, phi, ev.llf, step, float(grad @ step),
-                                       FIXED_HALVINGS, derivs=False)
+            cand, trial = _line_search(
+                obj, phi, ev.llf, step, float(grad @ step), FIXED_HALVINGS, derivs=False
+            )
         if cand is None:
             if not exact:
                 exact = True
@@ -272,7 +284,7 @@ def _secant_update(secant, fixed_hess, phi, grad, kind=None):
         ss = float(s @ s)
         if ss > 0:
             r = y - (E - fixed_hess) @ s
-            E = E + (np.outer(r, s) + np.outer(s, r)) / ss - float(r @ s) * np.outer(s, s) / ss ** 2
+            E = E + (np.outer(r, s) + np.outer(s, r)) / ss - float(r @ s) * np.outer(s, s) / ss**2
     return fixed_hess - E, (E, phi, grad, kind)
 
 
@@ -290,9 +302,12 @@ def _finish(obj, phi, ev, G, it, message, scale):
     decrement = float(grad @ step) / scale
     converged = bool(definite and decrement < CONVERGED_TOL)
     if not converged:
-        why = ("the Hessian is not negative definite there" if not definite else
-               f"the gradient of the objective is not 0 there (Newton decrement "
-               f"{decrement:.2g} per unit of weight)")
+        why = (
+            "the Hessian is not negative definite there"
+            if not definite
+            else f"the gradient of the objective is not 0 there (Newton decrement "
+            f"{decrement:.2g} per unit of weight)"
+        )
         message = f"{message}; {why}"
     ev = replace(ev, grad=grad, group_grad=G)
     return phi, ev, it, converged, message
@@ -301,4 +316,3 @@ def _finish(obj, phi, ev, G, it, message, scale):
 def gradient_size(ev, scale) -> float:
     """Largest absolute gradient component per unit of total weight."""
     return float(np.max(np.abs(ev.grad)) / scale) if ev.grad is not None else np.nan
-

@@ -12,6 +12,7 @@ for fixed-node Newton steps (numerical derivatives).
 ``lme4::optimizeLmer`` and the ``optinfo`` slot; MixedModels.jl's
 ``OptSummary``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,8 +24,16 @@ from scipy.optimize import minimize
 from ..objective.newton import cap_length, damped_newton, shift
 from .numdiff import hessian, jacobian, steps
 
-__all__ = ["OptimizationRecord", "minimize_bounded", "newton_batch", "as_batch", "check_start",
-           "check_finite_fit", "projected", "irls"]
+__all__ = [
+    "OptimizationRecord",
+    "minimize_bounded",
+    "newton_batch",
+    "as_batch",
+    "check_start",
+    "check_finite_fit",
+    "projected",
+    "irls",
+]
 
 
 @dataclass(frozen=True)
@@ -73,8 +82,9 @@ def check_start(start, n: int, layout: str) -> np.ndarray:
     try:
         x = np.asarray(start, dtype=float)
     except (TypeError, ValueError):
-        raise TypeError(f"start must be a sequence of {n} numbers ({layout}), got "
-                        f"{start!r}") from None
+        raise TypeError(
+            f"start must be a sequence of {n} numbers ({layout}), got {start!r}"
+        ) from None
     if x.ndim != 1 or len(x) != n:
         raise ValueError(f"start must have {n} values ({layout}), got shape {x.shape}")
     if not np.all(np.isfinite(x)):
@@ -90,11 +100,15 @@ def check_finite_fit(values, design) -> None:
     w1 = design.w1
     hint = ""
     if w1.max() > 1e6 or (w1.min() > 0 and w1.max() / w1.min() > 1e8):
-        hint = (f" The conditional level-1 weights range from {w1.min():.3g} to "
-                f"{w1.max():.3g}: rescale them (weight_scaling='size', or divide "
-                "unconditional student weights by the school weights).")
-    raise ValueError("the fit failed numerically: the likelihood is not finite at the "
-                     "estimates (extreme weights or values, or a degenerate model)." + hint)
+        hint = (
+            f" The conditional level-1 weights range from {w1.min():.3g} to "
+            f"{w1.max():.3g}: rescale them (weight_scaling='size', or divide "
+            "unconditional student weights by the school weights)."
+        )
+    raise ValueError(
+        "the fit failed numerically: the likelihood is not finite at the "
+        "estimates (extreme weights or values, or a degenerate model)." + hint
+    )
 
 
 class _Counted:
@@ -125,8 +139,9 @@ class BatchResult(NamedTuple):
     evaluations: int
 
 
-def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100,
-                 escape: bool = True, hess=None) -> BatchResult:
+def newton_batch(
+    fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100, escape: bool = True, hess=None
+) -> BatchResult:
     """Minimise one or many small problems by damped, projected Newton steps.
 
     :func:`~pywemix.objective.newton.damped_newton` with projected steps;
@@ -213,14 +228,21 @@ def newton_batch(fun_grad, X0, lower, *, gtol: float = 1e-8, max_iter: int = 100
         moved = np.max(np.abs(step * t[:, None]), axis=1)
         return (stalls >= 3) | (moved < 1e-12 * np.maximum(1.0, np.max(np.abs(old.x), axis=1)))
 
-    pt, rec = damped_newton(evaluate, _Point(X, *counted(X, np.arange(B))), direction,
-                            _decrease, np.ones(B, dtype=bool), move=_projector(lower),
-                            stop=stop, max_iter=max_iter, halvings=30)
+    pt, rec = damped_newton(
+        evaluate,
+        _Point(X, *counted(X, np.arange(B))),
+        direction,
+        _decrease,
+        np.ones(B, dtype=bool),
+        move=_projector(lower),
+        stop=stop,
+        max_iter=max_iter,
+        halvings=30,
+    )
     gnorm = np.max(np.abs(projected(pt.g, pt.x, lower)), axis=1, initial=0.0)
     X, f, converged = pt.x.copy(), pt.f.copy(), rec.converged | (rec.stopped & (gnorm < 1e-5))
     if escape:
-        X, f, converged = _escape_bounds(counted, X, f, converged, lower, gtol, max_iter,
-                                         hess)
+        X, f, converged = _escape_bounds(counted, X, f, converged, lower, gtol, max_iter, hess)
     return BatchResult(X, f, converged, rec.iterations, calls[0])
 
 
@@ -243,9 +265,11 @@ def _projector(lower):
     error away from its bound is put on it (a Cholesky diagonal at 1e-16 is a
     stationary point, like 0, and only the bound's saddle checks can tell
     whether to leave it)."""
+
     def move(pt, step, t):
         cand = np.maximum(shift(pt, step, t), lower)
         return np.where(cand - lower < 1e-10, lower, cand)
+
     return move
 
 
@@ -297,10 +321,15 @@ def _escape_bounds(fun_grad, X, f, converged, lower, gtol, max_iter, hess=None):
             if better.any():
                 idx = on[better]
                 sub_hess = None if hess is None else (lambda Z, j, idx=idx: hess(Z, idx[j]))
-                Xn, fn, cn, _, _ = newton_batch(lambda Z, j, idx=idx: fun_grad(Z, idx[j]),
-                                                cand[better], lower, gtol=gtol,
-                                                max_iter=max_iter, escape=False,
-                                                hess=sub_hess)
+                Xn, fn, cn, _, _ = newton_batch(
+                    lambda Z, j, idx=idx: fun_grad(Z, idx[j]),
+                    cand[better],
+                    lower,
+                    gtol=gtol,
+                    max_iter=max_iter,
+                    escape=False,
+                    hess=sub_hess,
+                )
                 keep = fn < f[idx]
                 X[idx[keep]], f[idx[keep]], converged[idx[keep]] = Xn[keep], fn[keep], cn[keep]
             on = on[~better]
@@ -312,9 +341,11 @@ def as_batch(fun_and_grad):
 
     For example ``newton_batch(as_batch(fg), x0[None, :], lower).x[0]``.
     """
+
     def fg(X, idx):
         v, g = fun_and_grad(X[0])
         return np.array([v]), np.asarray(g, dtype=float)[None, :]
+
     return fg
 
 
@@ -325,6 +356,7 @@ def _value_and_gradient(f, grad, fun_and_grad, lower):
     differences of the (counted) ``f``. A non-finite value becomes ``1e300``
     and non-finite gradient entries 0, so that line searches reject the point.
     """
+
     def raw(x):
         if fun_and_grad is not None:
             f.n += 1
@@ -339,12 +371,22 @@ def _value_and_gradient(f, grad, fun_and_grad, lower):
             return 1e300, np.zeros_like(x)
         g = np.asarray(g, dtype=float)
         return float(v), np.where(np.isfinite(g), g, 0.0)
+
     return both
 
 
-def minimize_bounded(fun, x0, lower, *, grad=None, fun_and_grad=None, gtol: float = 1e-8,
-                     max_iter: int = 1000, polish: int = 20,
-                     escape: bool = True) -> OptimizationRecord:
+def minimize_bounded(
+    fun,
+    x0,
+    lower,
+    *,
+    grad=None,
+    fun_and_grad=None,
+    gtol: float = 1e-8,
+    max_iter: int = 1000,
+    polish: int = 20,
+    escape: bool = True,
+) -> OptimizationRecord:
     """Minimise ``fun`` subject to ``x >= lower`` (``-inf`` for no bound).
 
     Parameters
@@ -382,21 +424,30 @@ def minimize_bounded(fun, x0, lower, *, grad=None, fun_and_grad=None, gtol: floa
     x = np.maximum(np.asarray(x0, dtype=float), lower)
     both = _value_and_gradient(f, grad, fun_and_grad, lower)
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
-    res = minimize(both, x, jac=True, method="L-BFGS-B", bounds=bounds,
-                   options=dict(maxiter=max_iter, ftol=1e-15, gtol=gtol * 1e-2, maxcor=20))
+    res = minimize(
+        both,
+        x,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options=dict(maxiter=max_iter, ftol=1e-15, gtol=gtol * 1e-2, maxcor=20),
+    )
     x, fx = np.maximum(res.x, lower), float(res.fun)
     hess = None
     if grad is None and fun_and_grad is None:
+
         def hess(X, idx):  # differences of differences are too noisy: use f itself
             return hessian(f, X[0], steps(X[0], 1e-4))[None]
+
     iterations = int(res.nit)
     # a line search that ended abnormally stops the quasi-Newton search
     # anywhere: only a Newton search that converges by itself from there
     # can make the point an optimum
     confirmed = not str(res.message).startswith("ABNORMAL")
     if polish > 0:
-        polished = newton_batch(as_batch(both), x[None, :], lower, gtol=gtol,
-                                max_iter=polish, escape=escape, hess=hess)
+        polished = newton_batch(
+            as_batch(both), x[None, :], lower, gtol=gtol, max_iter=polish, escape=escape, hess=hess
+        )
         iterations += polished.iterations
         if polished.fun[0] <= fx:
             x, fx = polished.x[0], float(polished.fun[0])
@@ -410,12 +461,14 @@ def minimize_bounded(fun, x0, lower, *, grad=None, fun_and_grad=None, gtol: floa
     elif not converged:
         message = f"projected gradient {gnorm:.3g} above tolerance ({message})"
     at = tuple(int(i) for i in np.flatnonzero(x <= lower))
-    return OptimizationRecord(x, fx, iterations, f.n, gnorm,
-                              converged, message, "L-BFGS-B + Newton", at)
+    return OptimizationRecord(
+        x, fx, iterations, f.n, gnorm, converged, message, "L-BFGS-B + Newton", at
+    )
 
 
-def irls(info_score, beta0, *, max_iter: int = 50, max_step: float = 5.0,
-         tol: float = 1e-8) -> np.ndarray:
+def irls(
+    info_score, beta0, *, max_iter: int = 50, max_step: float = 5.0, tol: float = 1e-8
+) -> np.ndarray:
     """Maximise a concave log-likelihood by Newton (scoring) steps, as IRLS does.
 
     Parameters

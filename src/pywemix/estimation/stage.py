@@ -2,6 +2,7 @@
 
 R equivalent: lme4's ``optimizeLmer`` / ``optimizeGlmer``.
 """
+
 from __future__ import annotations
 
 from ..checks import check_positive_int

@@ -22,9 +22,11 @@ Non-Gaussian families use one joint sandwich over ``phi = (beta, aux,
 chol)`` (``aux`` the family's parameters, unconstrained) from the
 derivatives of the Laplace or quadrature objective, mapped to the family
 parameters' values and the variance elements by the delta method. The
-model-based variance is ``H^{-1}`` of the same blocks. R equivalents: the standard errors of ``summary`` of a
+model-based variance is ``H^{-1}`` of the same blocks. R equivalents: the
+standard errors of ``summary`` of a
 ``WeMix::mix`` fit; ``vcov.merMod`` (lme4) for the model-based variance.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -124,8 +126,7 @@ def estimate_variance(objective, optimum) -> VarianceEstimate:
         est = _gaussian(objective.function, objective.structure, optimum)
         return _flag_degenerate(est, objective.design.x_names)
     est = _quadrature(objective, optimum)
-    return _flag_degenerate(est, list(objective.design.x_names)
-                            + list(objective.family.aux_names))
+    return _flag_degenerate(est, list(objective.design.x_names) + list(objective.family.aux_names))
 
 
 #: A cluster-robust variance below this share of the model-based one is zero
@@ -151,12 +152,15 @@ def _flag_degenerate(est, names) -> VarianceEstimate:
     robust[bad, :] = np.nan
     robust[:, bad] = np.nan
     shown = [names[k] for k in np.flatnonzero(bad)]
-    warn(f"the cluster-robust variance of {', '.join(map(repr, shown[:5]))}"
-         f"{' and others' if len(shown) > 5 else ''} is 0 up to rounding: the "
-         "coefficient is fitted exactly by its own rows (e.g. a category with one "
-         "observation), so its score is 0 in every cluster and its robust standard "
-         "error is not identified (reported as NaN); merge sparse categories, or use "
-         "cov_params(kind='model') knowing its assumptions", DataWarning)
+    warn(
+        f"the cluster-robust variance of {', '.join(map(repr, shown[:5]))}"
+        f"{' and others' if len(shown) > 5 else ''} is 0 up to rounding: the "
+        "coefficient is fitted exactly by its own rows (e.g. a category with one "
+        "observation), so its score is 0 in every cluster and its robust standard "
+        "error is not identified (reported as NaN); merge sparse categories, or use "
+        "cov_params(kind='model') knowing its assumptions",
+        DataWarning,
+    )
     return replace(est, fixed_robust=robust)
 
 
@@ -178,11 +182,14 @@ def _gaussian(gauss, structure, optimum) -> VarianceEstimate:
     beta, sigma2, covs = optimum.beta, optimum.sigma2, list(optimum.covariances)
     V = _inv(gauss.beta_information(sigma2, covs))
     s_b = gauss.beta_scores(beta, sigma2, covs)
-    blocks = [_level_block(gauss, structure, beta, sigma2, covs, li)
-              for li in range(len(covs))]
-    return VarianceEstimate(V, V @ meat(s_b) @ V,
-                            _assemble(structure, [b[0] for b in blocks]),
-                            _assemble(structure, [b[1] for b in blocks]), s_b.shape[0])
+    blocks = [_level_block(gauss, structure, beta, sigma2, covs, li) for li in range(len(covs))]
+    return VarianceEstimate(
+        V,
+        V @ meat(s_b) @ V,
+        _assemble(structure, [b[0] for b in blocks]),
+        _assemble(structure, [b[1] for b in blocks]),
+        s_b.shape[0],
+    )
 
 
 def _level_block(gauss, structure, beta, sigma2, covs, li):
@@ -196,8 +203,10 @@ def _level_block(gauss, structure, beta, sigma2, covs, li):
         # as WeMix holds its theta fixed; level li moves in absolute terms
         moved = elements.copy()
         moved[sl] = x[:-1]
-        cs = [C if m == li else C * (x[-1] / sigma2)
-              for m, C in enumerate(structure.elements_to_cov(moved))]
+        cs = [
+            C if m == li else C * (x[-1] / sigma2)
+            for m, C in enumerate(structure.elements_to_cov(moved))
+        ]
         return gauss.group_loglik(beta, x[-1], cs)
 
     scale = max(sigma2, float(np.max(np.abs(x0))))
@@ -239,10 +248,13 @@ def _quadrature(objective, optimum) -> VarianceEstimate:
     Hi = _inv(-ev.hess)
     V_robust = Hi @ meat(w[:, None] * ev.group_grad) @ Hi
     A = np.zeros((p + len(structure.cov_to_elements(optimum.covariances)), obj.P))
-    A[:obj.p, :obj.p] = np.eye(obj.p)
-    A[obj.p:p, obj.p:p] = obj.base_family.natural(optimum.x[obj.p:p])[1]
-    A[p:, p:] = jacobian(lambda c: structure.cov_to_elements(obj.covariances(c)), chol,
-                         1e-6 * np.maximum(np.abs(chol), 1e-3))
+    A[: obj.p, : obj.p] = np.eye(obj.p)
+    A[obj.p : p, obj.p : p] = obj.base_family.natural(optimum.x[obj.p : p])[1]
+    A[p:, p:] = jacobian(
+        lambda c: structure.cov_to_elements(obj.covariances(c)),
+        chol,
+        1e-6 * np.maximum(np.abs(chol), 1e-3),
+    )
     cov_r, cov_m = A @ V_robust @ A.T, A @ Hi @ A.T
     elements = structure.cov_to_elements(optimum.covariances)
     is_var = np.array([v2 is None for _, _, v2 in structure.element_labels()], dtype=bool)

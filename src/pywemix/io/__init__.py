@@ -7,9 +7,9 @@
   (:class:`ColumnCache`, Parquet files in a cache folder) so that later reads
   take seconds. :func:`pywemix.read_survey` builds on it.
 """
+
 from .cache import ColumnCache, cache_root, clear_cache
 from .columns import ColumnFile, NameIndex
 from .tables import read_data
 
-__all__ = ["read_data", "ColumnFile", "ColumnCache", "NameIndex", "cache_root",
-           "clear_cache"]
+__all__ = ["read_data", "ColumnFile", "ColumnCache", "NameIndex", "cache_root", "clear_cache"]

@@ -23,6 +23,7 @@ cached column holds the column as it was converted (value labels as
 categoricals, user-missing codes as missing, ids as integers).
 :func:`clear_cache` deletes the cache of a file, or all of it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -89,8 +90,13 @@ def file_state(path: str) -> dict:
         if st.st_size > 2 * _FINGERPRINT_BYTES:
             fh.seek(-_FINGERPRINT_BYTES, os.SEEK_END)
             h.update(fh.read(_FINGERPRINT_BYTES))
-    return {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-            "fingerprint": h.hexdigest(), "version": CACHE_VERSION}
+    return {
+        "path": os.path.abspath(path),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "fingerprint": h.hexdigest(),
+        "version": CACHE_VERSION,
+    }
 
 
 class ColumnCache:
@@ -133,9 +139,11 @@ class ColumnCache:
             os.makedirs(self.folder, exist_ok=True)
             _atomic_write(record, json.dumps(state, indent=1).encode())
         except OSError as exc:
-            warn(f"the column cache folder {self.folder!r} cannot be written ({exc}): "
-                 "every read goes back to the data file; pass cache= another folder",
-                 PerformanceWarning)
+            warn(
+                f"the column cache folder {self.folder!r} cannot be written ({exc}): "
+                "every read goes back to the data file; pass cache= another folder",
+                PerformanceWarning,
+            )
             self.folder = None
 
     def file_of(self, column: str) -> str:
@@ -214,8 +222,11 @@ class ColumnCache:
                 part.columns = [str(c)]
                 _atomic_parquet(part, self.file_of(c))
         except OSError as exc:
-            warn(f"writing the column cache in {self.folder!r} failed ({exc}); the "
-                 "columns read are not cached", PerformanceWarning)
+            warn(
+                f"writing the column cache in {self.folder!r} failed ({exc}); the "
+                "columns read are not cached",
+                PerformanceWarning,
+            )
 
 
 def _atomic_write(target: str, payload: bytes) -> None:

@@ -12,6 +12,7 @@ Column names are kept as the file spells them; lookups ignore case
 the file always wins; two columns that differ only in case must be named
 exactly.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -26,8 +27,12 @@ from .tables import _READSTAT, _TEXT, _extension, _guarded, existing_file, requi
 __all__ = ["ColumnFile", "NameIndex", "FORMATS"]
 
 #: Extensions read column by column, and their kind.
-FORMATS = {**{ext: "readstat" for ext in _READSTAT}, ".parquet": "parquet", ".pq": "parquet",
-           **{ext: "text" for ext in _TEXT}}
+FORMATS = {
+    **{ext: "readstat" for ext in _READSTAT},
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    **{ext: "text" for ext in _TEXT},
+}
 
 
 class NameIndex:
@@ -84,8 +89,10 @@ class NameIndex:
             return name
         hits = self._lower.get(name.lower(), [])
         if len(hits) > 1:
-            raise ValueError(f"column {name!r} matches several columns of {self.where} "
-                             f"ignoring case: {hits}; write it exactly as one of them")
+            raise ValueError(
+                f"column {name!r} matches several columns of {self.where} "
+                f"ignoring case: {hits}; write it exactly as one of them"
+            )
         return hits[0] if hits else None
 
     def resolve(self, name: str, what: str = "column") -> str:
@@ -112,8 +119,7 @@ class NameIndex:
         found = self.find(name)
         if found is None:
             close = difflib.get_close_matches(str(name).lower(), list(self._lower), n=3)
-            hint = f"; did you mean {', '.join(self._lower[c][0] for c in close)}?" \
-                if close else ""
+            hint = f"; did you mean {', '.join(self._lower[c][0] for c in close)}?" if close else ""
             raise ValueError(f"{what} {name!r} is not in {self.where}{hint}")
         return found
 
@@ -151,9 +157,11 @@ class ColumnFile:
         self.name = os.path.basename(self.path)
         ext, compressed = _extension(self.path)
         if compressed or ext not in FORMATS:
-            raise ValueError(f"cannot read {self.name!r} column by column: use an SPSS "
-                             "(.sav, .zsav), SAS (.sas7bdat, .xpt), Stata (.dta), Parquet or "
-                             "uncompressed CSV file (pywemix.read_data reads compressed CSV)")
+            raise ValueError(
+                f"cannot read {self.name!r} column by column: use an SPSS "
+                "(.sav, .zsav), SAS (.sas7bdat, .xpt), Stata (.dta), Parquet or "
+                "uncompressed CSV file (pywemix.read_data reads compressed CSV)"
+            )
         self.kind = FORMATS[ext]
         self.ext = ext
         self.encoding = encoding
@@ -169,6 +177,7 @@ class ColumnFile:
         if self.kind == "parquet":
             require("pyarrow", self.path)
             import pyarrow.parquet as pq
+
             f = _guarded(self.path, "a Parquet file", pq.ParquetFile, self.path)
             self._n_rows = f.metadata.num_rows
             return [n for n in f.schema_arrow.names if not n.startswith("__index_level_")]
@@ -177,18 +186,19 @@ class ColumnFile:
             head = _guarded(self.path, "a CSV file", pd.read_csv, self.path, nrows=0, sep=sep)
             return list(head.columns)
         require("pyreadstat", self.path)
-        _, meta = _guarded(self.path, f"a {self.ext} file", self._readstat, metadataonly=True,
-                           user_missing=True)
+        _, meta = _guarded(
+            self.path, f"a {self.ext} file", self._readstat, metadataonly=True, user_missing=True
+        )
         self._n_rows = meta.number_rows if (meta.number_rows or -1) >= 0 else None
         names = list(meta.column_names)
-        self.variable_labels = {n: lab for n, lab in zip(names, meta.column_labels or [])
-                                if lab}
+        self.variable_labels = {n: lab for n, lab in zip(names, meta.column_labels or []) if lab}
         self.value_labels = dict(getattr(meta, "variable_value_labels", {}) or {})
         self.missing_ranges = dict(getattr(meta, "missing_ranges", {}) or {})
         return names
 
     def _readstat(self, **kwargs):
         import pyreadstat
+
         reader = getattr(pyreadstat, _READSTAT[self.ext])
         if self.encoding is not None:
             kwargs["encoding"] = self.encoding
@@ -240,8 +250,11 @@ class ColumnFile:
             fresh = self._read_file(todo)
             self.cache.write(fresh)
             parts.append(fresh)
-        out = pd.concat(parts, axis=1) if len(parts) > 1 else \
-            (parts[0] if parts else pd.DataFrame(index=pd.RangeIndex(self.n_rows)))
+        out = (
+            pd.concat(parts, axis=1)
+            if len(parts) > 1
+            else (parts[0] if parts else pd.DataFrame(index=pd.RangeIndex(self.n_rows)))
+        )
         if self._n_rows is None:
             self._n_rows = len(out)
         return out[names]
@@ -260,6 +273,7 @@ class ColumnFile:
         if missing:  # pragma: no cover - names come from the file's own metadata
             raise ValueError(f"columns {missing} could not be read from {self.name!r}")
         labels = {c: self.value_labels[c] for c in names if c in self.value_labels}
-        df = labels_to_categoricals(df[names], labels, self.missing_ranges, ordered=True,
-                                    all_labels=True)
+        df = labels_to_categoricals(
+            df[names], labels, self.missing_ranges, ordered=True, all_labels=True
+        )
         return whole_numbers_as_int(df)

@@ -3,6 +3,7 @@
 Shared by :func:`~pywemix.io.read_data` (whole files) and
 :class:`~pywemix.io.ColumnFile` (the columns a model needs).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,11 @@ def whole_numbers_as_int(df: pd.DataFrame) -> pd.DataFrame:
             continue
         v = s.to_numpy()
         ok = ~np.isnan(v)
-        if not ok.any() or not np.all(np.abs(v[ok]) < 2.0 ** 53) \
-                or not np.all(v[ok] == np.round(v[ok])):
+        if (
+            not ok.any()
+            or not np.all(np.abs(v[ok]) < 2.0**53)
+            or not np.all(v[ok] == np.round(v[ok]))
+        ):
             continue
         out[col] = s.astype("int64") if ok.all() else s.astype("Int64")
     return df.assign(**out) if out else df
@@ -45,8 +49,13 @@ def is_missing_code(code, ranges) -> bool:
     return False
 
 
-def labels_to_categoricals(df: pd.DataFrame, labels: dict, missing: dict | None = None,
-                           ordered: bool = False, all_labels: bool = False) -> pd.DataFrame:
+def labels_to_categoricals(
+    df: pd.DataFrame,
+    labels: dict,
+    missing: dict | None = None,
+    ordered: bool = False,
+    all_labels: bool = False,
+) -> pd.DataFrame:
     """Labelled columns as pandas categoricals, their categories in code order.
 
     Parameters
@@ -78,8 +87,11 @@ def labels_to_categoricals(df: pd.DataFrame, labels: dict, missing: dict | None 
         if not present <= set(mapping):
             continue
         ranges = (missing or {}).get(col)
-        codes = [k for k in sorted(mapping, key=_sort_key)
-                 if (k in present) or (all_labels and not is_missing_code(k, ranges))]
+        codes = [
+            k
+            for k in sorted(mapping, key=_sort_key)
+            if (k in present) or (all_labels and not is_missing_code(k, ranges))
+        ]
         if all_labels and present:
             kind = type(next(iter(present)))
             codes = [k for k in codes if k in present or _same_kind(k, kind)]
@@ -90,8 +102,9 @@ def labels_to_categoricals(df: pd.DataFrame, labels: dict, missing: dict | None 
 
 def _sort_key(code):
     """Numbers before strings, each in their natural order."""
-    return (0, float(code), "") if isinstance(code, (int, float, np.number)) \
-        else (1, 0.0, str(code))
+    return (
+        (0, float(code), "") if isinstance(code, (int, float, np.number)) else (1, 0.0, str(code))
+    )
 
 
 def _same_kind(code, kind) -> bool:

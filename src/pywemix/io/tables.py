@@ -6,6 +6,7 @@ names them too). Value labels become pandas categoricals, in the order of
 their codes; numeric columns holding only whole numbers (ids, counts) become
 integers.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -17,8 +18,14 @@ from .labels import labels_to_categoricals, whole_numbers_as_int
 
 __all__ = ["read_data", "require"]
 
-_READSTAT = {".sav": "read_sav", ".zsav": "read_sav", ".por": "read_por",
-             ".sas7bdat": "read_sas7bdat", ".xpt": "read_xport", ".dta": "read_dta"}
+_READSTAT = {
+    ".sav": "read_sav",
+    ".zsav": "read_sav",
+    ".por": "read_por",
+    ".sas7bdat": "read_sas7bdat",
+    ".xpt": "read_xport",
+    ".dta": "read_dta",
+}
 
 
 def require(module: str, path) -> None:
@@ -29,12 +36,14 @@ def require(module: str, path) -> None:
         raise ImportError(
             f"reading {os.path.basename(path)!r} needs the package {module}, which is not "
             f"installed (it comes with pywemix; reinstall pywemix, or: pip install "
-            f"{module}, or pip install 'pywemix[files]')") from None
+            f"{module}, or pip install 'pywemix[files]')"
+        ) from None
 
 
 def _readstat(path, func):
     require("pyreadstat", path)
     import pyreadstat
+
     df, meta = getattr(pyreadstat, func)(path)
     labels = getattr(meta, "variable_value_labels", {}) or {}
     return whole_numbers_as_int(labels_to_categoricals(df, labels))
@@ -97,11 +106,16 @@ def read_data(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
     ext, compressed = _extension(path)
     if compressed and ext not in _TEXT:
         kind = f"{ext!r} files" if ext else "files without a data extension"
-        raise ValueError(f"compressed {kind} are not supported ({path!r}): only CSV and "
-                         "TSV files may be compressed (.csv.gz, .tsv.zip, ...)")
+        raise ValueError(
+            f"compressed {kind} are not supported ({path!r}): only CSV and "
+            "TSV files may be compressed (.csv.gz, .tsv.zip, ...)"
+        )
     if ext in _TEXT:
-        kw = dict(sep="\t", **kwargs) if ext == ".tsv" and "sep" not in kwargs \
-            and "delimiter" not in kwargs else kwargs
+        kw = (
+            dict(sep="\t", **kwargs)
+            if ext == ".tsv" and "sep" not in kwargs and "delimiter" not in kwargs
+            else kwargs
+        )
         return _guarded(path, "a CSV/TSV file", pd.read_csv, path, **kw)
     if ext in (".parquet", ".pq"):
         if "engine" not in kwargs:
@@ -111,7 +125,8 @@ def read_data(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
         return _guarded(path, f"a {ext} file", _readstat, path, _READSTAT[ext])
     raise ValueError(
         f"unknown data file type {ext!r} for {path!r}: use .csv, .tsv, .parquet, .sav, "
-        ".sas7bdat, .xpt or .dta (CSV and TSV may be compressed: .csv.gz, .csv.zip, ...)")
+        ".sas7bdat, .xpt or .dta (CSV and TSV may be compressed: .csv.gz, .csv.zip, ...)"
+    )
 
 
 _TEXT = (".csv", ".txt", ".tsv")
@@ -135,8 +150,7 @@ def _guarded(path, what, reader, *args, **kwargs):
     except (TypeError, ImportError, MemoryError):
         raise  # a bad keyword argument or a missing optional package
     except Exception as exc:  # pandas, pyarrow and pyreadstat raise their own errors
-        raise ValueError(f"cannot read {path!r} as {what}: "
-                         f"{type(exc).__name__}: {exc}") from exc
+        raise ValueError(f"cannot read {path!r} as {what}: {type(exc).__name__}: {exc}") from exc
 
 
 def existing_file(path) -> str:
@@ -145,8 +159,9 @@ def existing_file(path) -> str:
     try:
         path = os.fspath(path)
     except TypeError:
-        raise TypeError(f"path must be a file name (str or path-like), got "
-                        f"{type(path).__name__}") from None
+        raise TypeError(
+            f"path must be a file name (str or path-like), got {type(path).__name__}"
+        ) from None
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such data file: {path!r}")
     if os.path.isdir(path):

@@ -7,6 +7,7 @@ quadrature (:mod:`.quadrature`) taking a small family object
 per-top-group contributions; :func:`make_objective` (lme4's ``mkLmerDevfun`` /
 ``mkGlmerDevfun``) builds the one for a design and family.
 """
+
 from .make import MixObjective, make_objective
 
 __all__ = ["MixObjective", "make_objective"]

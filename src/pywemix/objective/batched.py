@@ -59,6 +59,7 @@ Every per-group sum is a product of per-row coefficients with fixed per-row
 vectors (``x_i``, ``z_i z_i'``, ...), one batched matrix product per bucket
 of groups of similar size (:class:`~pywemix.design.sufficient.GroupRows`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -131,7 +132,7 @@ class TwoLevelBatch:
         q, p = self.q, self.p
         zz = Z[:, :, None] * Z[:, None, :]
         self.zz = zz.reshape(n, q * q)
-        self.zzz = (zz[..., None] * Z[:, None, None, :]).reshape(n, q ** 3)
+        self.zzz = (zz[..., None] * Z[:, None, None, :]).reshape(n, q**3)
         self.zx = (Z[:, :, None] * self.X[:, None, :]).reshape(n, q * p)
         self.zzx = (zz[..., None] * self.X[:, None, None, :]).reshape(n, q * q * p)
         self.upper = np.triu_indices(p)
@@ -175,37 +176,55 @@ class TwoLevelBatch:
             # one point and the same group functions for every problem: evaluated once
             return self._chunk(phi, W, w, modes, hessian)
         step = max(1, CHUNK_CELLS // (len(self.y) * len(self.logw)))
-        parts = [self._chunk(_rows(phi, sl), W[sl], w if w.ndim == 1 else w[sl],
-                             None if modes is None else _rows(modes, sl), hessian)
-                 for sl in (slice(a, min(a + step, R)) for a in range(0, R, step))]
+        parts = [
+            self._chunk(
+                _rows(phi, sl),
+                W[sl],
+                w if w.ndim == 1 else w[sl],
+                None if modes is None else _rows(modes, sl),
+                hessian,
+            )
+            for sl in (slice(a, min(a + step, R)) for a in range(0, R, step))
+        ]
         if len(parts) == 1:
             return parts[0]
-        return BatchEvaluation(*(None if getattr(parts[0], f) is None else
-                                 np.concatenate([getattr(e, f) for e in parts])
-                                 for f in ("llf", "grad", "hess", "modes", "dmodes")))
+        return BatchEvaluation(
+            *(
+                None
+                if getattr(parts[0], f) is None
+                else np.concatenate([getattr(e, f) for e in parts])
+                for f in ("llf", "grad", "hess", "modes", "dmodes")
+            )
+        )
 
     def _chunk(self, phi, W, w, modes, hessian):
         p = self.p
-        C = self.structure.factors(phi[:, p:])[0]                       # (Rp, q, q)
-        base = phi[:, :p] @ self.X.T + self.offset                      # (Rp, n)
-        D = np.einsum("rab,ai->rbi", C, self.Zt)                         # (Rp, q, n)
+        C = self.structure.factors(phi[:, p:])[0]  # (Rp, q, q)
+        base = phi[:, :p] @ self.X.T + self.offset  # (Rp, n)
+        D = np.einsum("rab,ai->rbi", C, self.Zt)  # (Rp, q, n)
         Rb = max(phi.shape[0], 1 if w.ndim == 1 else w.shape[0])
-        v = np.zeros((Rb, self.n_groups, self.q)) if modes is None else \
-            np.array(np.broadcast_to(modes, (Rb, self.n_groups, self.q)))
+        v = (
+            np.zeros((Rb, self.n_groups, self.q))
+            if modes is None
+            else np.array(np.broadcast_to(modes, (Rb, self.n_groups, self.q)))
+        )
         v, H, rows = self._modes(base, D, w, v)
         ok = np.all(np.isfinite(H), axis=(-2, -1))
         H = np.where(ok[..., None, None], H, np.eye(self.q))
-        ok &= (H[..., 0, 0] > 0) if self.q == 1 else np.all(np.linalg.eigvalsh(H) > 0,
-                                                             axis=-1)
+        ok &= (H[..., 0, 0] > 0) if self.q == 1 else np.all(np.linalg.eigvalsh(H) > 0, axis=-1)
         H = np.where(ok[..., None, None], H, np.eye(self.q))
         at = _Mode(self, C, D, v, H, w, rows)
         A, G = at.laplace() if self.n_quad == 1 else at.quadrature()
         llf, grad, hess = at.totals(W, A, G, at.hessian() if hessian else None)
         bad = np.broadcast_to(~np.all(ok, axis=-1), llf.shape) | ~np.isfinite(llf)
         R = len(llf)
-        return BatchEvaluation(np.where(bad, -np.inf, llf), grad, hess,
-                               np.broadcast_to(v, (R,) + v.shape[1:]),
-                               np.broadcast_to(at.dv, (R,) + at.dv.shape[1:]))
+        return BatchEvaluation(
+            np.where(bad, -np.inf, llf),
+            grad,
+            hess,
+            np.broadcast_to(v, (R,) + v.shape[1:]),
+            np.broadcast_to(at.dv, (R,) + at.dv.shape[1:]),
+        )
 
     def _modes(self, base, D, w, v):
         """Conditional modes of every (problem, group), ``H`` there and the
@@ -221,8 +240,9 @@ class TwoLevelBatch:
             last.update(v=v, rows=(eta, ll, d1, d2, d3))
             F = np.add.reduceat(w * ll, starts, axis=-1) - 0.5 * np.sum(v * v, axis=-1)
             g = np.moveaxis(np.add.reduceat((w * d1)[:, None, :] * D, starts, axis=-1), 1, -1)
-            h = np.add.reduceat((w * d2)[:, None, None, :] * D[:, :, None, :] * D[:, None, :, :],
-                                starts, axis=-1)
+            h = np.add.reduceat(
+                (w * d2)[:, None, None, :] * D[:, :, None, :] * D[:, None, :, :], starts, axis=-1
+            )
             return F, g - v, eye - np.moveaxis(h, -1, 1)
 
         F, g, H = pieces(v)
@@ -233,14 +253,16 @@ class TwoLevelBatch:
 
     def _effect(self, D, v):
         """``D_i' v_{g(i)}`` per problem and row: D (Rp, q, n), v (R, J, q) -> (R, n)."""
-        vr = np.repeat(v, self.sizes, axis=1)                            # (R, n, q)
+        vr = np.repeat(v, self.sizes, axis=1)  # (R, n, q)
         if D.shape[1] == 1:
             return D[:, 0, :] * vr[..., 0]
         return np.sum(D * np.moveaxis(vr, -1, 1), axis=1)
 
     def __repr__(self):
-        return (f"TwoLevelBatch({self.family!r}, n_quad={self.n_quad}, groups={self.n_groups}, "
-                f"parameters={self.P})")
+        return (
+            f"TwoLevelBatch({self.family!r}, n_quad={self.n_quad}, groups={self.n_groups}, "
+            f"parameters={self.P})"
+        )
 
 
 def _rows(a, sl):
@@ -277,8 +299,9 @@ class _Mode:
         Rb, J = v.shape[:2]
         self.d1, self.d2 = d1, d2
         self.F = np.add.reduceat(w * ll, starts, axis=-1) - 0.5 * np.sum(v * v, axis=-1)
-        self.s1 = np.moveaxis(np.add.reduceat((w * d1)[:, None, :] * obj.Zt, starts, axis=-1),
-                              1, -1)                                       # (Rb, J, q)
+        self.s1 = np.moveaxis(
+            np.add.reduceat((w * d1)[:, None, :] * obj.Zt, starts, axis=-1), 1, -1
+        )  # (Rb, J, q)
         self.s2zz = rows.outer(w * d2, obj.zz).reshape(Rb, J, q, q)
         self.s2zx = rows.outer(w * d2, obj.zx).reshape(Rb, J, q, p)
         if obj.n_quad == 1 and not obj.family.canonical:  # lme4's working weight
@@ -289,14 +312,14 @@ class _Mode:
             self.czz = -self.s2zz
         self.dczzz = rows.outer(w * dc, obj.zzz).reshape(Rb, J, q, q, q)
         self.dczzx = rows.outer(w * dc, obj.zzx).reshape(Rb, J, q, q, p)
-        self.C = C[:, None]                                                 # (Rp, 1, q, q)
+        self.C = C[:, None]  # (Rp, 1, q, q)
         self.Ct = np.swapaxes(self.C, -1, -2)
         self.K = np.eye(q) + self.Ct @ self.czz @ self.C
-        self.grad_v = (self.Ct @ self.s1[..., None])[..., 0] - v             # nabla F(hat v)
-        self.Fvp = self._cross()                                             # (Rb, J, q, P)
+        self.grad_v = (self.Ct @ self.s1[..., None])[..., 0] - v  # nabla F(hat v)
+        self.Fvp = self._cross()  # (Rb, J, q, P)
         self.Kinv = _inv(self.K)
-        self.dv = _inv(H) @ self.Fvp                                          # (Rb, J, q, P)
-        self.dK = self._dK()                                                 # (Rb, J, P, q, q)
+        self.dv = _inv(H) @ self.Fvp  # (Rb, J, q, P)
+        self.dK = self._dK()  # (Rb, J, P, q, q)
 
     # -- pieces ---------------------------------------------------------------
     def _cross(self):
@@ -304,8 +327,8 @@ class _Mode:
         obj = self.obj
         Rb, J, q = self.v.shape
         out = np.zeros((Rb, J, q, obj.P))
-        out[..., :obj.p] = self.Ct @ self.s2zx
-        s2C = self.Ct @ self.s2zz                                            # C' S2zz
+        out[..., : obj.p] = self.Ct @ self.s2zx
+        s2C = self.Ct @ self.s2zz  # C' S2zz
         for idx, a, b in obj.elements:
             out[..., b, idx] += self.s1[..., a]
             out[..., idx] += self.v[..., b, None] * s2C[..., :, a]
@@ -317,14 +340,14 @@ class _Mode:
         Rb, J, q = self.v.shape
         # sum_i w c'_i (d eta_im) z_i z_i' with the total d eta (the mode moves too)
         inner = np.zeros((Rb, J, obj.P, q, q))
-        inner[:, :, :obj.p] = np.moveaxis(self.dczzx, -1, 2)
+        inner[:, :, : obj.p] = np.moveaxis(self.dczzx, -1, 2)
         for idx, a, b in obj.elements:
             inner[:, :, idx] += self.v[..., b, None, None] * self.dczzz[..., a]
-        Cdv = self.C @ self.dv                                               # (Rb, J, q, P)
+        Cdv = self.C @ self.dv  # (Rb, J, q, P)
         inner += np.einsum("rjcm,rjabc->rjmab", Cdv, self.dczzz)
         self.inner = inner
         dK = self.Ct[:, :, None] @ inner @ self.C[:, :, None]
-        czzC = self.czz @ self.C                                             # (Rb, J, q, q)
+        czzC = self.czz @ self.C  # (Rb, J, q, q)
         for idx, a, b in obj.elements:
             dK[:, :, idx, b, :] += czzC[..., a, :]
             dK[:, :, idx, :, b] += czzC[..., a, :]
@@ -359,9 +382,10 @@ class _Mode:
         Rc = np.sqrt(self.H) if q == 1 else np.linalg.cholesky(self.H)
         Rinv = _inv(Rc)
         B = np.sqrt(2.0) * np.swapaxes(Rinv, -1, -2)
-        logdetB = 0.5 * q * np.log(2.0) - np.sum(np.log(np.diagonal(Rc, axis1=-2, axis2=-1)),
-                                                  axis=-1)
-        Bx = np.einsum("rjab,kb->rjka", B, obj.nodes)                      # (Rb, J, N, q)
+        logdetB = 0.5 * q * np.log(2.0) - np.sum(
+            np.log(np.diagonal(Rc, axis1=-2, axis2=-1)), axis=-1
+        )
+        Bx = np.einsum("rjab,kb->rjka", B, obj.nodes)  # (Rb, J, N, q)
         V = v[:, :, None, :] + Bx
         # eta at node k: eta(hat v) + D_i' B x_k = eta(hat v) + s_i' x_k, s_i = B_g(i)' D_i
         if q == 1:
@@ -379,20 +403,24 @@ class _Mode:
         e = np.exp(t - m)
         S = np.sum(e, axis=-1)
         A = logdetB - q * _HALF_LOG_2PI + m[..., 0] + np.log(S)
-        post = e / S[..., None]                                           # (Rb, J, N)
+        post = e / S[..., None]  # (Rb, J, N)
         d1 = np.where(np.isfinite(d1), d1, 0.0)
         T = np.add.reduceat((w * d1)[:, :, None, :] * obj.Zt, obj.starts, axis=-1)
-        T = np.moveaxis(T, -1, 1)                                         # (Rb, J, N, q)
-        gradF = (self.Ct[:, :, None] @ T[..., None])[..., 0] - V          # nabla F(v_k)
+        T = np.moveaxis(T, -1, 1)  # (Rb, J, N, q)
+        gradF = (self.Ct[:, :, None] @ T[..., None])[..., 0] - V  # nabla F(v_k)
         E1 = np.einsum("rjk,rjka->rja", post, gradF)
         Q = np.einsum("rjk,rjka,rjkb->rjab", post, Bx, gradF)
-        dR = _cholesky_derivative(Rc, Rinv, self.dK)                       # (Rb, J, P, q, q)
-        G = (self._logdet_grad() + np.einsum("rja,rjam->rjm", E1, self.dv)
-             - np.einsum("rjca,rjmbc,rjba->rjm", Rinv, dR, Q))
+        dR = _cholesky_derivative(Rc, Rinv, self.dK)  # (Rb, J, P, q, q)
+        G = (
+            self._logdet_grad()
+            + np.einsum("rja,rjam->rjm", E1, self.dv)
+            - np.einsum("rjca,rjmbc,rjba->rjm", Rinv, dR, Q)
+        )
         for idx, a, b in obj.elements:
             G[..., idx] += np.sum(post * T[..., a] * V[..., b], axis=-1)
-        self.abar = np.sum(np.repeat(np.moveaxis(post, -1, 1), obj.sizes, axis=-1) * d1,
-                           axis=1)                                        # (Rb, n)
+        self.abar = np.sum(
+            np.repeat(np.moveaxis(post, -1, 1), obj.sizes, axis=-1) * d1, axis=1
+        )  # (Rb, n)
         return A, G
 
     # -- curvature and totals ------------------------------------------------------------
@@ -402,20 +430,22 @@ class _Mode:
         obj, v = self.obj, self.v
         Hs = np.einsum("rjam,rjan->rjmn", self.Fvp, self.dv)
         Kinv = self.Kinv
-        KdK = Kinv[:, :, None] @ self.dK                                     # (Rb, J, P, q, q)
+        KdK = Kinv[:, :, None] @ self.dK  # (Rb, J, P, q, q)
         Hs += 0.5 * np.einsum("rjmab,rjnba->rjmn", KdK, KdK)
         # -tr(K^{-1} d2K)/2 where d2K moves C and the curvature weights together:
         # d(C' S C)/dC_ab = E_ba S C + C' S E_ab, whose derivative in m adds
         # E_ba dS_m C + C' dS_m E_ab (dS_m: self.inner)
-        KCS = Kinv[:, :, None] @ self.Ct[:, :, None] @ self.inner            # (Rb, J, P, q, q)
+        KCS = Kinv[:, :, None] @ self.Ct[:, :, None] @ self.inner  # (Rb, J, P, q, q)
         for idx, a, b in obj.elements:
-            Hs[..., :obj.p, idx] += v[..., b, None] * self.s2zx[..., a, :]
-            Hs[..., idx, :obj.p] += v[..., b, None] * self.s2zx[..., a, :]
+            Hs[..., : obj.p, idx] += v[..., b, None] * self.s2zx[..., a, :]
+            Hs[..., idx, : obj.p] += v[..., b, None] * self.s2zx[..., a, :]
             Hs[..., :, idx] -= KCS[..., b, a]
             Hs[..., idx, :] -= KCS[..., b, a]
             for idx2, a2, b2 in obj.elements:
-                Hs[..., idx, idx2] += (v[..., b] * v[..., b2] * self.s2zz[..., a, a2]
-                                       - Kinv[..., b, b2] * self.czz[..., a, a2])
+                Hs[..., idx, idx2] += (
+                    v[..., b] * v[..., b2] * self.s2zz[..., a, a2]
+                    - Kinv[..., b, b2] * self.czz[..., a, a2]
+                )
         return Hs
 
     def totals(self, W, A, G, Hs):
@@ -424,7 +454,7 @@ class _Mode:
         matrix product per problem."""
         obj = self.obj
         p = obj.p
-        Wr = np.repeat(W, obj.sizes, axis=1) * self.w                     # (R, n)
+        Wr = np.repeat(W, obj.sizes, axis=1) * self.w  # (R, n)
         llf = np.einsum("rj,rj->r", W, np.broadcast_to(A, W.shape))
         grad = np.einsum("rj,rjm->rm", W, np.broadcast_to(G, W.shape + G.shape[2:]))
         grad[:, :p] += (Wr * self.abar) @ obj.X

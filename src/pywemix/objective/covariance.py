@@ -14,6 +14,7 @@ covariances themselves, binomial and Poisson models having ``sigma = 1``.
 The variance estimators work on the free elements of the absolute covariance
 matrices (variances and covariances).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -47,9 +48,11 @@ class CovarianceStructure:
 
     @classmethod
     def from_design(cls, design) -> CovarianceStructure:
-        return cls([[len(b.names) for b in blk] for blk in design.blocks],
-                   [[b.names for b in blk] for blk in design.blocks],
-                   lme4_block_order(design))
+        return cls(
+            [[len(b.names) for b in blk] for blk in design.blocks],
+            [[b.names for b in blk] for blk in design.blocks],
+            lme4_block_order(design),
+        )
 
     @property
     def q(self) -> list:
@@ -76,13 +79,14 @@ class CovarianceStructure:
         """
         cache = self.__dict__.setdefault("_cache", {})
         if "packing" not in cache:
-            order = self.order or [(li, bi) for li, lvl in enumerate(self.sizes)
-                                   for bi in range(len(lvl))]
+            order = self.order or [
+                (li, bi) for li, lvl in enumerate(self.sizes) for bi in range(len(lvl))
+            ]
             starts = [np.r_[0, np.cumsum(lvl)[:-1]].astype(int) for lvl in self.sizes]
             blocks: list = [[None] * len(lvl) for lvl in self.sizes]
             pos = 0
             for li, bi in order:
-                c, r = np.triu_indices(self.sizes[li][bi])      # column by column
+                c, r = np.triu_indices(self.sizes[li][bi])  # column by column
                 off = starts[li][bi]
                 blocks[li][bi] = np.column_stack([pos + np.arange(len(r)), off + r, off + c])
                 pos += len(r)
@@ -95,8 +99,7 @@ class CovarianceStructure:
         ``offset`` is where the covariance elements start in a longer vector
         (the number of fixed effects in a GLMM's ``phi = (beta, chol)``).
         """
-        return [[(offset + int(i), int(r), int(c)) for i, r, c in pack]
-                for pack in self.packing()]
+        return [[(offset + int(i), int(r), int(c)) for i, r, c in pack] for pack in self.packing()]
 
     @property
     def n_theta(self) -> int:
@@ -244,12 +247,12 @@ class CovarianceStructure:
         for lvl, S, pack in zip(self.sizes, covs, self.packing()):
             L, off = np.zeros_like(S, dtype=float), 0
             for k in lvl:
-                B = S[off:off + k, off:off + k] / sigma2
+                B = S[off : off + k, off : off + k] / sigma2
                 try:
                     lam = np.linalg.cholesky(B + 1e-12 * np.eye(k))
                 except np.linalg.LinAlgError:
                     lam = np.diag(np.sqrt(np.clip(np.diag(B), 0, None)))
-                L[off:off + k, off:off + k] = lam
+                L[off : off + k, off : off + k] = lam
                 off += k
             out[pack[:, 0]] = L[pack[:, 1], pack[:, 2]]
         return out
@@ -294,8 +297,9 @@ class CovarianceStructure:
         """The free elements of the covariance matrices ``covs`` (one per
         level), in the order of :meth:`element_labels`: per block, the
         variances, then the covariances."""
-        return np.array([covs[li][i, j] for li in range(len(self.sizes))
-                         for i, j in self._positions(li)])
+        return np.array(
+            [covs[li][i, j] for li in range(len(self.sizes)) for i, j in self._positions(li)]
+        )
 
     def elements_to_cov(self, elements) -> list:
         """The covariance matrix of every level from its free elements (the
@@ -396,10 +400,10 @@ class CholeskyParameters:
         phi = np.asarray(phi, dtype=float)
         p, k = self.p, getattr(self, "k", 0)
         if k:
-            values, J, D2 = self.base_family.natural(phi[p:p + k])
+            values, J, D2 = self.base_family.natural(phi[p : p + k])
             self.family = self.base_family.with_aux(values)
             self._chain = (J, D2)
-        return phi[:p], phi[p + k:]
+        return phi[:p], phi[p + k :]
 
     def unconstrained(self, ev):
         """An evaluation whose derivatives are in the auxiliary parameters'
@@ -408,7 +412,6 @@ class CholeskyParameters:
         if not getattr(self, "k", 0) or ev.grad is None:
             return ev
         return chain_auxiliary(ev, self.p, *self._chain)
-
 
     def factors(self, c) -> list:
         """Cholesky factors ``C_l`` of each level's covariance from the vector ``c``
@@ -458,4 +461,3 @@ def chain_auxiliary(ev, start: int, J, D2):
         hess = columns(np.swapaxes(columns(hess), -1, -2))
         hess[sl, sl] += np.einsum("i,iab->ab", ev.grad[sl], D2)
     return replace(ev, grad=grad, group_grad=group, hess=hess)
-

@@ -21,6 +21,7 @@ an array with a last axis of two, (successes, trials): wherever a family
 receives ``y`` with one more axis than ``eta``, that axis holds them, and
 the log density is ``s log mu + (n - s) log(1 - mu) + log C(n, s)``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,8 +30,17 @@ from scipy.special import digamma, expit, gammaln, log_expit, log_ndtr, ndtr, nd
 
 from ..warnings import DataWarning, warn
 
-__all__ = ["Family", "Binomial", "Poisson", "NegativeBinomial", "Gamma", "Ordinal",
-           "get_family", "check_link", "has_trials"]
+__all__ = [
+    "Family",
+    "Binomial",
+    "Poisson",
+    "NegativeBinomial",
+    "Gamma",
+    "Ordinal",
+    "get_family",
+    "check_link",
+    "has_trials",
+]
 
 _LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
 
@@ -59,8 +69,10 @@ class Family:
     def __init__(self, link=None):
         link = link or self.links[0]
         if link not in self.links:
-            raise ValueError(f"family {self.name!r} has no link {link!r}; its links are "
-                             f"{', '.join(map(repr, self.links))}")
+            raise ValueError(
+                f"family {self.name!r} has no link {link!r}; its links are "
+                f"{', '.join(map(repr, self.links))}"
+            )
         self.link = link
 
     def __repr__(self):
@@ -550,7 +562,7 @@ def _logit_derivs(y, eta, order):
         eta = np.broadcast_to(eta, shape)
     e = np.abs(eta)
     np.negative(e, out=e)
-    np.exp(e, out=e)                           # e = exp(-|eta|)
+    np.exp(e, out=e)  # e = exp(-|eta|)
     ll = np.log1p(e)
     np.negative(ll, out=ll)
     se = np.multiply(2.0 * np.asarray(y, dtype=float) - 1.0, eta)
@@ -559,10 +571,10 @@ def _logit_derivs(y, eta, order):
     if order == 0:
         return ll, None, None
     r = np.add(1.0, e, out=se)
-    np.divide(1.0, r, out=r)                   # r = 1 / (1 + e)
+    np.divide(1.0, r, out=r)  # r = 1 / (1 + e)
     np.multiply(e, r, out=e)
     mu = np.where(eta >= 0, r, e)
-    v = np.multiply(e, r, out=e)               # mu (1 - mu) without cancellation
+    v = np.multiply(e, r, out=e)  # mu (1 - mu) without cancellation
     if order == 3:
         return ll, y - mu, -v, -v * (1 - 2 * mu)
     np.subtract(y, mu, out=mu)
@@ -703,8 +715,10 @@ class Binomial(Family):
         f = n - s
         one = self.derivs(np.ones(np.shape(eta)), eta, order)
         zero = self.derivs(np.zeros(np.shape(eta)), eta, order)
-        out = [np.where(s > 0, s * a, 0.0) + np.where(f > 0, f * b, 0.0) if a is not None
-               else None for a, b in zip(one, zero)]
+        out = [
+            np.where(s > 0, s * a, 0.0) + np.where(f > 0, f * b, 0.0) if a is not None else None
+            for a, b in zip(one, zero)
+        ]
         out[0] = out[0] + gammaln(n + 1) - gammaln(s + 1) - gammaln(f + 1)
         return tuple(out)
 
@@ -773,17 +787,24 @@ class Binomial(Family):
         if pd.api.types.is_bool_dtype(s.dtype):
             return s.to_numpy(dtype=float)
         if isinstance(s.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(s.dtype):
-            cats = (list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype)
-                    else sorted(pd.unique(s.dropna()).tolist(), key=str))
+            cats = (
+                list(s.cat.categories)
+                if isinstance(s.dtype, pd.CategoricalDtype)
+                else sorted(pd.unique(s.dropna()).tolist(), key=str)
+            )
             if len(cats) != 2:
                 raise ValueError(
                     f"binomial response {name!r} must have two levels (the second is "
-                    f"coded 1, as in R); found {len(cats)}: {cats[:6]}")
+                    f"coded 1, as in R); found {len(cats)}: {cats[:6]}"
+                )
             if not isinstance(s.dtype, pd.CategoricalDtype):
-                warn(f"binomial response {name!r} is text: {cats[1]!r} is coded 1 and "
-                     f"{cats[0]!r} 0 (the second value in sorted order, as R's factor()); "
-                     "to choose, give a 0/1 column or a Categorical whose second "
-                     "category is the one coded 1", DataWarning)
+                warn(
+                    f"binomial response {name!r} is text: {cats[1]!r} is coded 1 and "
+                    f"{cats[0]!r} 0 (the second value in sorted order, as R's factor()); "
+                    "to choose, give a 0/1 column or a Categorical whose second "
+                    "category is the one coded 1",
+                    DataWarning,
+                )
             return (s == cats[1]).to_numpy(dtype=float)
         y = s.to_numpy(dtype=float)
         bad = ~np.isin(y, (0.0, 1.0))
@@ -791,7 +812,8 @@ class Binomial(Family):
             vals = sorted(pd.unique(y[bad]).tolist())[:6]
             raise ValueError(
                 f"binomial response {name!r} must be 0/1, bool or a two-level "
-                f"categorical; found {int(bad.sum())} other values, e.g. {vals}")
+                f"categorical; found {int(bad.sum())} other values, e.g. {vals}"
+            )
         return y
 
     def simulate(self, mu, rng):
@@ -906,15 +928,18 @@ def _trials_response(frame: pd.DataFrame, name: str) -> np.ndarray:
     for col in frame.columns:
         c = frame[col]
         if not pd.api.types.is_numeric_dtype(c.dtype) or pd.api.types.is_bool_dtype(c.dtype):
-            raise TypeError(f"binomial response {name!r}: {col!r} must be numeric counts, "
-                            f"got dtype {c.dtype}")
+            raise TypeError(
+                f"binomial response {name!r}: {col!r} must be numeric counts, got dtype {c.dtype}"
+            )
         v = c.to_numpy(dtype=float)
         r = np.round(v)
         bad = ~np.isfinite(v) | (v < 0) | (np.abs(v - r) > 1e-8 * np.maximum(1.0, np.abs(v)))
         if bad.any():
-            raise ValueError(f"binomial response {name!r}: {col!r} must hold non-negative "
-                             f"whole numbers (successes and failures); {int(bad.sum())} "
-                             f"values are not, e.g. {pd.unique(v[bad]).tolist()[:5]}")
+            raise ValueError(
+                f"binomial response {name!r}: {col!r} must hold non-negative "
+                f"whole numbers (successes and failures); {int(bad.sum())} "
+                f"values are not, e.g. {pd.unique(v[bad]).tolist()[:5]}"
+            )
         values.append(r)
     s, f = values
     if not np.any(s + f > 0):
@@ -933,7 +958,7 @@ def _cloglog_d3(t):
     with np.errstate(over="ignore", invalid="ignore"):
         m = np.expm1(t)
         e = m + 1
-        out = t * (m - t * e) / m ** 2 + t * t * e * (t * (m + 2) - 2 * m) / m ** 3
+        out = t * (m - t * e) / m**2 + t * t * e * (t * (m + 2) - 2 * m) / m**3
     out = np.where(t < 1e-4, -t / 2 + t * t / 3, out)
     return np.where(t > 300, 0.0, out)
 
@@ -1089,15 +1114,17 @@ class Poisson(Family):
             If some values are negative, not whole or not finite.
         """
         if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-            raise TypeError(f"poisson response {name!r} must be numeric counts, got "
-                            f"dtype {s.dtype}")
+            raise TypeError(
+                f"poisson response {name!r} must be numeric counts, got dtype {s.dtype}"
+            )
         y = s.to_numpy(dtype=float)
         bad = (y < 0) | (y != np.round(y)) | ~np.isfinite(y)
         if bad.any():
             vals = pd.unique(y[bad]).tolist()[:5]
             raise ValueError(
                 f"poisson response {name!r} must hold non-negative integers; "
-                f"{int(bad.sum())} values are not, e.g. {vals}")
+                f"{int(bad.sum())} values are not, e.g. {vals}"
+            )
         return y
 
     def simulate(self, mu, rng):
@@ -1122,14 +1149,15 @@ class Poisson(Family):
 def _counts(s: pd.Series, family: str, name: str) -> np.ndarray:
     """Non-negative whole numbers of a count response (a clear error otherwise)."""
     if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-        raise TypeError(f"{family} response {name!r} must be numeric counts, got "
-                        f"dtype {s.dtype}")
+        raise TypeError(f"{family} response {name!r} must be numeric counts, got dtype {s.dtype}")
     y = s.to_numpy(dtype=float)
     bad = (y < 0) | (y != np.round(y)) | ~np.isfinite(y)
     if bad.any():
         vals = pd.unique(y[bad]).tolist()[:5]
-        raise ValueError(f"{family} response {name!r} must hold non-negative integers; "
-                         f"{int(bad.sum())} values are not, e.g. {vals}")
+        raise ValueError(
+            f"{family} response {name!r} must hold non-negative integers; "
+            f"{int(bad.sum())} values are not, e.g. {vals}"
+        )
     return y
 
 
@@ -1214,8 +1242,9 @@ class _Dispersion(Family):
         """
         v = np.asarray(values, dtype=float).reshape(-1)
         if v.shape != (1,) or not (np.isfinite(v[0]) and v[0] > 0):
-            raise ValueError(f"the {self.name} dispersion must be one positive number, got "
-                             f"{values!r}")
+            raise ValueError(
+                f"the {self.name} dispersion must be one positive number, got {values!r}"
+            )
         return np.log(v)
 
 
@@ -1403,7 +1432,7 @@ class NegativeBinomial(_Dispersion):
         la = digamma(y + th) - digamma(th) - sp - d1 / th
         l1a = -r - d2 / th
         l2a = -r * expit(-s) - d3 / th
-        laa = (polygamma(1, y + th) - polygamma(1, th) + 2 * r / th + (d1 + d2) / th ** 2)
+        laa = polygamma(1, y + th) - polygamma(1, th) + 2 * r / th + (d1 + d2) / th**2
         return la[..., None], l1a[..., None], l2a[..., None], laa[..., None, None]
 
     def aux_start(self, y, mu, w):
@@ -1593,7 +1622,7 @@ class Gamma(_Dispersion):
         with np.errstate(divide="ignore", invalid="ignore"):
             ok = eta > 0
             e = np.where(ok, eta, np.nan)
-            return -np.log(e), y * e, 1 / e - y, -1 / e ** 2, 2 / e ** 3
+            return -np.log(e), y * e, 1 / e - y, -1 / e**2, 2 / e**3
 
     def derivs(self, y, eta, order=2):
         """
@@ -1686,7 +1715,7 @@ class Gamma(_Dispersion):
         l_nunu = 1 / nu - polygamma(1, nu)
         n2 = -nu * nu
         la, l1a, l2a = n2 * l_nu, n2 * u1, n2 * u2
-        laa = nu ** 4 * l_nunu + 2 * nu ** 3 * l_nu
+        laa = nu**4 * l_nunu + 2 * nu**3 * l_nu
         return la[..., None], l1a[..., None], l2a[..., None], laa[..., None, None]
 
     def aux_start(self, y, mu, w):
@@ -1758,8 +1787,10 @@ class Gamma(_Dispersion):
         y = s.to_numpy(dtype=float)
         bad = ~(np.isfinite(y) & (y > 0))
         if bad.any():
-            raise ValueError(f"gamma response {name!r} must be positive; {int(bad.sum())} "
-                             f"values are not, e.g. {pd.unique(y[bad]).tolist()[:5]}")
+            raise ValueError(
+                f"gamma response {name!r} must be positive; {int(bad.sum())} "
+                f"values are not, e.g. {pd.unique(y[bad]).tolist()[:5]}"
+            )
         return y
 
     def simulate(self, mu, rng):
@@ -1865,9 +1896,11 @@ class Ordinal(Family):
         self._parts_of = _logistic_parts if self.link == "logit" else _normal_parts
 
     def __repr__(self):
-        return (f"Ordinal(link={self.link!r}"
-                + ("" if self.categories is None else f", categories={list(self.categories)}")
-                + ")")
+        return (
+            f"Ordinal(link={self.link!r}"
+            + ("" if self.categories is None else f", categories={list(self.categories)}")
+            + ")"
+        )
 
     @property
     def aux_names(self):  # type: ignore[override]  # from the categories
@@ -1979,7 +2012,7 @@ class Ordinal(Family):
         J[:, 0] = 1.0
         D2 = np.zeros((k, k, k))
         for i in range(1, k):
-            J[i, 1:i + 1] = inc[:i]
+            J[i, 1 : i + 1] = inc[:i]
             D2[i, np.arange(1, i + 1), np.arange(1, i + 1)] = inc[:i]
         return values, J, D2
 
@@ -2004,8 +2037,10 @@ class Ordinal(Family):
         """
         v = np.asarray(values, dtype=float).reshape(-1)
         if len(v) != self.n_aux or not np.all(np.isfinite(v)) or np.any(np.diff(v) <= 0):
-            raise ValueError(f"the ordinal thresholds must be {self.n_aux} increasing numbers "
-                             f"({', '.join(self.aux_names)}), got {list(v)}")
+            raise ValueError(
+                f"the ordinal thresholds must be {self.n_aux} increasing numbers "
+                f"({', '.join(self.aux_names)}), got {list(v)}"
+            )
         return np.r_[v[:1], np.log(np.diff(v))]
 
     def _parts(self, y, eta):
@@ -2083,7 +2118,7 @@ class Ordinal(Family):
         d2 = P2 - d1 * d1
         if order == 3:
             P3 = qa * r2a - qb * r2b
-            return ll, d1, d2, P3 - 3 * d1 * P2 + 2 * d1 ** 3
+            return ll, d1, d2, P3 - 3 * d1 * P2 + 2 * d1**3
         return ll, d1, d2
 
     def aux_derivs(self, y, eta):
@@ -2133,7 +2168,7 @@ class Ordinal(Family):
         """
         k, qa, qb, r1a, r1b, r2a, r2b, _ = self._parts(y, eta)
         slots = np.arange(self.n_aux)
-        U = (k[..., None] == slots).astype(float)       # theta_{k+1}: the upper one
+        U = (k[..., None] == slots).astype(float)  # theta_{k+1}: the upper one
         Lo = (k[..., None] - 1 == slots).astype(float)  # theta_k: the lower one
         d1 = qa - qb
         P2 = qb * r1b - qa * r1a
@@ -2146,9 +2181,11 @@ class Ordinal(Family):
 
         UU, LL = U[..., :, None] * U[..., None, :], Lo[..., :, None] * Lo[..., None, :]
         UL = U[..., :, None] * Lo[..., None, :]
-        laa = ((qb * r1b - qb * qb)[..., None, None] * UU
-               + (-qa * r1a - qa * qa)[..., None, None] * LL
-               + (qa * qb)[..., None, None] * (UL + np.swapaxes(UL, -1, -2)))
+        laa = (
+            (qb * r1b - qb * qb)[..., None, None] * UU
+            + (-qa * r1a - qa * qa)[..., None, None] * LL
+            + (qa * qb)[..., None, None] * (UL + np.swapaxes(UL, -1, -2))
+        )
         return slot(qb, -qa), slot(d1b, d1a), slot(d2b, d2a), laa
 
     def cumulative(self, eta):
@@ -2222,9 +2259,11 @@ class Ordinal(Family):
         ValueError
             Always: Pearson residuals are not defined for ordinal models.
         """
-        raise ValueError("the variance of an ordinal response is not a function of its "
-                         "mean: Pearson residuals are not defined for ordinal models "
-                         "(use predict(type='prob'))")
+        raise ValueError(
+            "the variance of an ordinal response is not a function of its "
+            "mean: Pearson residuals are not defined for ordinal models "
+            "(use predict(type='prob'))"
+        )
 
     def observed(self, y):
         """
@@ -2340,26 +2379,35 @@ class Ordinal(Family):
             cats = [c for c in s.cat.categories if c in used]
             empty = [c for c in s.cat.categories if c not in used]
             if empty:
-                warn(f"ordinal response {name!r}: categories {empty[:6]} have no rows and are "
-                     "left out (their thresholds would not be identified)", DataWarning)
+                warn(
+                    f"ordinal response {name!r}: categories {empty[:6]} have no rows and are "
+                    "left out (their thresholds would not be identified)",
+                    DataWarning,
+                )
         elif pd.api.types.is_bool_dtype(s.dtype):
             cats = sorted(pd.unique(s.dropna()).tolist())
         elif pd.api.types.is_numeric_dtype(s.dtype):
             v = s.to_numpy(dtype=float)
             bad = ~np.isfinite(v) | (v != np.round(v))
             if bad.any():
-                raise ValueError(f"ordinal response {name!r} must be an ordered categorical "
-                                 f"or whole numbers; {int(bad.sum())} values are not, e.g. "
-                                 f"{pd.unique(v[bad]).tolist()[:5]}")
+                raise ValueError(
+                    f"ordinal response {name!r} must be an ordered categorical "
+                    f"or whole numbers; {int(bad.sum())} values are not, e.g. "
+                    f"{pd.unique(v[bad]).tolist()[:5]}"
+                )
             cats = [int(c) if c == int(c) else c for c in sorted(pd.unique(v).tolist())]
         else:
-            raise TypeError(f"ordinal response {name!r} is text (dtype {s.dtype}): its order "
-                            "is not known; make it an ordered pandas Categorical "
-                            "(pd.Categorical(values, categories=[...], ordered=True)) or "
-                            "code it as whole numbers")
+            raise TypeError(
+                f"ordinal response {name!r} is text (dtype {s.dtype}): its order "
+                "is not known; make it an ordered pandas Categorical "
+                "(pd.Categorical(values, categories=[...], ordered=True)) or "
+                "code it as whole numbers"
+            )
         if len(cats) < 2:
-            raise ValueError(f"ordinal response {name!r} has {len(cats)} category in the rows "
-                             "used: there is nothing to model")
+            raise ValueError(
+                f"ordinal response {name!r} has {len(cats)} category in the rows "
+                "used: there is nothing to model"
+            )
         return tuple(cats)
 
     def response(self, s: pd.Series, name: str) -> np.ndarray:
@@ -2390,7 +2438,8 @@ class Ordinal(Family):
             cats = self.categories_of(s, name)
         values = s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype) else s
         if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
-                values.dtype):
+            values.dtype
+        ):
             values = values.astype(float)
             keys = pd.Index([float(c) for c in cats])
         else:
@@ -2398,13 +2447,19 @@ class Ordinal(Family):
         codes = keys.get_indexer(pd.Index(values))
         if np.any(codes < 0):
             bad = pd.unique(np.asarray(s)[codes < 0]).tolist()[:5]
-            raise ValueError(f"ordinal response {name!r} has values outside its categories "
-                             f"{list(cats)}: {bad}")
+            raise ValueError(
+                f"ordinal response {name!r} has values outside its categories {list(cats)}: {bad}"
+            )
         return codes.astype(float)
 
 
-_FAMILIES = {"binomial": Binomial, "poisson": Poisson,
-             "negative_binomial": NegativeBinomial, "gamma": Gamma, "ordinal": Ordinal}
+_FAMILIES = {
+    "binomial": Binomial,
+    "poisson": Poisson,
+    "negative_binomial": NegativeBinomial,
+    "gamma": Gamma,
+    "ordinal": Ordinal,
+}
 
 
 def get_family(family: str | Family, link: str | None = None) -> Family:
@@ -2442,13 +2497,16 @@ def get_family(family: str | Family, link: str | None = None) -> Family:
             return type(family)(link)
         return family
     if not isinstance(family, str):
-        raise TypeError(f"family must be a name ('gaussian', "
-                        f"{', '.join(map(repr, _FAMILIES))}) or a Family object, got "
-                        f"{type(family).__name__}")
+        raise TypeError(
+            f"family must be a name ('gaussian', "
+            f"{', '.join(map(repr, _FAMILIES))}) or a Family object, got "
+            f"{type(family).__name__}"
+        )
     key = family.strip().lower()
     if key not in _FAMILIES:
-        raise ValueError(f"unknown family {family!r}; supported: 'gaussian', "
-                         f"{', '.join(map(repr, _FAMILIES))}")
+        raise ValueError(
+            f"unknown family {family!r}; supported: 'gaussian', {', '.join(map(repr, _FAMILIES))}"
+        )
     return _FAMILIES[key](link)
 
 

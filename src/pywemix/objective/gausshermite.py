@@ -5,6 +5,7 @@ weight ``exp(-|x|^2)`` in ``q`` dimensions, and ``log(w) + |x|^2`` for each
 node, the form adaptive quadrature needs (Liu and Pierce 1994). ``n = 1`` is
 the Laplace approximation.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -33,7 +34,7 @@ def grid(n: int, q: int):
     logw = np.zeros(len(nodes))
     for m in np.meshgrid(*([np.log(w)] * q), indexing="ij"):
         logw = logw + m.ravel()
-    logw = logw + np.sum(nodes ** 2, axis=1)
+    logw = logw + np.sum(nodes**2, axis=1)
     nodes.flags.writeable = False
     logw.flags.writeable = False
     return nodes, logw

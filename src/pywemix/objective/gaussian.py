@@ -27,6 +27,7 @@ pseudo-log-likelihood ``sum_g w_g l_g`` is maximised in ``beta`` and
 ``sigma^2`` in closed form (the profiled likelihood), leaving only the
 relative covariance parameters ``T_l`` to the optimiser.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,8 +36,14 @@ import numpy as np
 
 from ..design.sufficient import group_crossprod, group_sum
 
-__all__ = ["GaussianObjective", "ProfiledFit", "FixedSolution", "solve_fixed",
-           "profiled_criterion", "inv_logdet"]
+__all__ = [
+    "GaussianObjective",
+    "ProfiledFit",
+    "FixedSolution",
+    "solve_fixed",
+    "profiled_criterion",
+    "inv_logdet",
+]
 
 LOG2PI = np.log(2.0 * np.pi)
 
@@ -57,8 +64,8 @@ class _Top:
     S: np.ndarray  # (G, r, r) remaining quadratic forms of the top groups
     n: np.ndarray  # (G,) weighted observation counts
     D: np.ndarray  # (G,) weighted log-determinants
-    K: list        # per level (J_l, q_l, r_l) mode operators, if kept
-    B: list        # per level (J_l, q_l, q_l) (I + T M_11)^{-1} T, if kept
+    K: list  # per level (J_l, q_l, r_l) mode operators, if kept
+    B: list  # per level (J_l, q_l, q_l) (I + T M_11)^{-1} T, if kept
     dS: np.ndarray | None = None  # (k, G, r, r) derivatives, if asked for
     dD: np.ndarray | None = None  # (k, G)
 
@@ -86,8 +93,9 @@ class GaussianObjective:
         del G
         self.n2 = group_sum(design.w1, starts)
         self.wg = design.wg
-        self.child_starts = [lev.child_starts(up) for lev, up in
-                             zip(design.levels[:-1], design.levels[1:])]
+        self.child_starts = [
+            lev.child_starts(up) for lev, up in zip(design.levels[:-1], design.levels[1:])
+        ]
 
     @classmethod
     def from_statistics(cls, M2, n2, wg, levels, structure) -> GaussianObjective:
@@ -116,10 +124,18 @@ class GaussianObjective:
         """
         obj = object.__new__(cls)
         obj.__dict__.update(
-            structure=structure, levels=levels, q=structure.q,
-            p=M2.shape[-1] - sum(structure.q) - 1, _design=None, _w1=None, _offset=None,
-            M2=M2, n2=n2, wg=list(wg),
-            child_starts=[lev.child_starts(up) for lev, up in zip(levels[:-1], levels[1:])])
+            structure=structure,
+            levels=levels,
+            q=structure.q,
+            p=M2.shape[-1] - sum(structure.q) - 1,
+            _design=None,
+            _w1=None,
+            _offset=None,
+            M2=M2,
+            n2=n2,
+            wg=list(wg),
+            child_starts=[lev.child_starts(up) for lev, up in zip(levels[:-1], levels[1:])],
+        )
         return obj
 
     def with_responses(self, Y) -> GaussianObjective:
@@ -131,13 +147,15 @@ class GaussianObjective:
         so parametric-bootstrap refits cost little.
         """
         if self._design is None:
-            raise ValueError("this objective was built from sufficient statistics "
-                             "(from_statistics): refits to other responses need the rows")
+            raise ValueError(
+                "this objective was built from sufficient statistics "
+                "(from_statistics): refits to other responses need the rows"
+            )
         new = object.__new__(GaussianObjective)
         new.__dict__.update(self.__dict__)
         Y = np.asarray(Y, dtype=float)
         ZX = np.hstack(list(self._design.Z) + [self._design.X])
-        R = (Y.T if Y.ndim == 2 else Y) - self._offset       # (..., n)
+        R = (Y.T if Y.ndim == 2 else Y) - self._offset  # (..., n)
         starts = self.levels[0].starts
         WR = self._w1 * R
         cross = np.add.reduceat(WR[..., :, None] * ZX, starts, axis=-2)  # (..., J, d-1)
@@ -169,8 +187,7 @@ class GaussianObjective:
         Callers only read the result."""
         if dT is not None:
             return self._integrate(T_list, keep, dT)
-        key = (tuple(np.asarray(T).tobytes() for T in T_list),
-               tuple(np.shape(T) for T in T_list))
+        key = (tuple(np.asarray(T).tobytes() for T in T_list), tuple(np.shape(T) for T in T_list))
         last = self.__dict__.get("_last_top")
         if last is not None and last[0] is self.M2 and last[1] == key and (last[2] or not keep):
             return last[3]
@@ -298,8 +315,9 @@ class GaussianObjective:
         top = self.integrate([C / sigma2 for C in covs])
         c = np.r_[beta, -1.0]
         quad = np.einsum("i,gij,j->g", c, top.S, c)
-        return self.top_weights * (-0.5 * top.n * (LOG2PI + np.log(sigma2))
-                                   - 0.5 * top.D - 0.5 * quad / sigma2)
+        return self.top_weights * (
+            -0.5 * top.n * (LOG2PI + np.log(sigma2)) - 0.5 * top.D - 0.5 * quad / sigma2
+        )
 
     def beta_scores(self, beta, sigma2, covs) -> np.ndarray:
         """Gradient of each top group's ``w_g l_g`` in ``beta``, shape (G, p)."""
@@ -311,7 +329,7 @@ class GaussianObjective:
     def beta_information(self, sigma2, covs) -> np.ndarray:
         """Negative Hessian of the log-likelihood in ``beta``: ``S_XX / sigma^2``."""
         S, _, _ = self._totals(self.integrate([C / sigma2 for C in covs]))
-        return S[:self.p, :self.p] / sigma2
+        return S[: self.p, : self.p] / sigma2
 
     def conditional_modes(self, beta, sigma2, covs) -> list:
         """Conditional modes (= means) of the random effects of every level.
@@ -434,7 +452,7 @@ def _criterion(fixed, dof, D, reml, dS, dD):
         llf = llf - 0.5 * fixed.logdet
     if dS is None:
         return llf, None
-    c = fixed.c[..., None, :]                                       # (..., 1, r)
+    c = fixed.c[..., None, :]  # (..., 1, r)
     dprss = (np.matmul(dS, c[..., None])[..., 0] * c).sum(axis=-1)
     grad = -0.5 * dof * dprss / prss[..., None] - 0.5 * dD
     if reml:

@@ -45,6 +45,7 @@ adjoint of ``L`` in each element matrix, ``N_j = S_j^{-1} \\oplus 0 + P_j
 N_{parent} P_j'``, ``P_j = [-S_j^{-1} E_{j,oa}; I]`` (a selected inverse,
 computed top-down).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -68,9 +69,9 @@ MODE_STEP_TOL = 1e-6
 class _Factor:
     """Block elimination of one element system, bottom-up."""
 
-    R: list        # per level, Cholesky factor of S_j (J, q, q)
-    K: list        # per level, S_j^{-1} E_{j,oa} (J, q, D_{l+1}); None at the top
-    logdet: list   # per level, log det S_j (J,)
+    R: list  # per level, Cholesky factor of S_j (J, q, q)
+    K: list  # per level, S_j^{-1} E_{j,oa} (J, q, D_{l+1}); None at the top
+    logdet: list  # per level, log det S_j (J,)
 
 
 @dataclass
@@ -139,8 +140,9 @@ class LaplaceObjective(CholeskyParameters):
         self._set_parameters(family, design.X.shape[1])
         L = len(self.levels)
         self.D = [sum(self.q[i:]) for i in range(L)]
-        self.child_starts = [lev.child_starts(up) for lev, up in
-                             zip(self.levels[:-1], self.levels[1:])]
+        self.child_starts = [
+            lev.child_starts(up) for lev, up in zip(self.levels[:-1], self.levels[1:])
+        ]
         # weight of each row relative to its top group, a_i / w_g
         rel = self.w1.copy()
         for lev, w in zip(self.levels[:-1], self.wg[:-1]):
@@ -155,7 +157,6 @@ class LaplaceObjective(CholeskyParameters):
     def cholesky_layout(self) -> list:
         """Per level, ``(index in phi, row, column)`` of each Cholesky element."""
         return self._cpos
-
 
     # -- block elimination ------------------------------------------------------------
     def _factor(self, Zc, wt) -> _Factor:
@@ -261,7 +262,7 @@ class LaplaceObjective(CholeskyParameters):
             if q == 1:
                 eta += Zc[:, off] * x[lev.codes, 0]
             else:
-                eta += np.einsum("iq,iq->i", Zc[:, off:off + q], x[lev.codes])
+                eta += np.einsum("iq,iq->i", Zc[:, off : off + q], x[lev.codes])
             off += q
         return eta
 
@@ -304,8 +305,10 @@ class LaplaceObjective(CholeskyParameters):
             fac = self._factor(Zc, self.w1 * -pt.d2)
             step = self._solve(fac, Zc, pt.d1, own=[-x for x in pt.v])
             every = active.all()
-            size = max(float(np.max(np.abs(s if every else s[active[tp]]), initial=0.0))
-                       for s, tp in zip(step, top_of))
+            size = max(
+                float(np.max(np.abs(s if every else s[active[tp]]), initial=0.0))
+                for s, tp in zip(step, top_of)
+            )
             return step, np.full(active.shape, size < MODE_STEP_TOL)
 
         def move(pt, step, t):
@@ -320,21 +323,29 @@ class LaplaceObjective(CholeskyParameters):
             # gamma inverse link's eta <= 0): those top groups start at 0
             v = [np.where(bad[tp][:, None], 0.0, x) for x, tp in zip(v, top_of)]
             start = self._point(base, Zc, v)
-        pt, _ = damped_newton(lambda x, pending, k: self._point(base, Zc, x),
-                              start, direction, accept,
-                              np.ones(self.levels[-1].n_groups, dtype=bool), move=move,
-                              merge=self._merge, max_iter=100, halvings=40, final_step=True)
+        pt, _ = damped_newton(
+            lambda x, pending, k: self._point(base, Zc, x),
+            start,
+            direction,
+            accept,
+            np.ones(self.levels[-1].n_groups, dtype=bool),
+            move=move,
+            merge=self._merge,
+            max_iter=100,
+            halvings=40,
+            final_step=True,
+        )
         self._v = [x.copy() for x in pt.v]
         return pt
 
     def _merge(self, old, new, ok) -> _Point:
         """``new`` in the top groups where ``ok``, ``old`` elsewhere."""
-        v = [np.where(ok[tp][:, None], xn, xo)
-             for xo, xn, tp in zip(old.v, new.v, self._top_of)]
+        v = [np.where(ok[tp][:, None], xn, xo) for xo, xn, tp in zip(old.v, new.v, self._top_of)]
         rows = ok[self._top_of[0]][self.levels[0].codes]
-        eta, d1, d2, d3 = (np.where(rows, a, b) for a, b in
-                           zip((new.eta, new.d1, new.d2, new.d3),
-                               (old.eta, old.d1, old.d2, old.d3)))
+        eta, d1, d2, d3 = (
+            np.where(rows, a, b)
+            for a, b in zip((new.eta, new.d1, new.d2, new.d3), (old.eta, old.d1, old.d2, old.d3))
+        )
         return _Point(v, eta, d1, d2, d3, np.where(ok, new.top, old.top))
 
     @property
@@ -371,8 +382,9 @@ class LaplaceObjective(CholeskyParameters):
         return self.family.laplace_weight(self.y, pt.eta)
 
     # -- value and gradient -----------------------------------------------------------
-    def evaluate(self, phi, adapt: bool = True, derivs: bool = True,
-                 hessian: bool = False) -> Evaluation:
+    def evaluate(
+        self, phi, adapt: bool = True, derivs: bool = True, hessian: bool = False
+    ) -> Evaluation:
         """Laplace pseudo-log-likelihood at ``phi = (beta, c)`` and its exact gradient.
 
         Parameters
@@ -432,19 +444,21 @@ class LaplaceObjective(CholeskyParameters):
         V = self._rows(v)
         alpha = d1 - 0.5 * h * dW - 0.5 * d2 * xi
         rows = np.empty((len(d1), self.P))
-        rows[:, :self.p] = alpha[:, None] * self.X
+        rows[:, : self.p] = alpha[:, None] * self.X
         off = 0
         for li, entries in enumerate(self._cpos):
             for idx, r, c in entries:
                 k = off + c
-                rows[:, idx] = self.Z[li][:, r] * (alpha * V[:, k] - 0.5 * d1 * lam[:, k]
-                                                   - W * Nz[:, k])
+                rows[:, idx] = self.Z[li][:, r] * (
+                    alpha * V[:, k] - 0.5 * d1 * lam[:, k] - W * Nz[:, k]
+                )
             off += self.q[li]
         if self.k:  # the family's auxiliary parameters: through l, W and the mode
             la, l1a, l2a, _ = self.family.aux_derivs(self.y, pt.eta)
             # W = -d2 (observed curvature), so dW/da = -d2_a
-            rows[:, self.p:self.p + self.k] = (la + 0.5 * h[:, None] * l2a
-                                               - 0.5 * xi[:, None] * l1a)
+            rows[:, self.p : self.p + self.k] = (
+                la + 0.5 * h[:, None] * l2a - 0.5 * xi[:, None] * l1a
+            )
         return group_sum(self.rel_row[:, None] * rows, self.top_starts)
 
     def _adjoint_rows(self, fac, Zc):
@@ -497,8 +511,7 @@ class LaplaceObjective(CholeskyParameters):
             return out
         W, _ = self._weight(pt)
         Ns = self._adjoint(self._factor(Zc, self.w1 * W))
-        var = [np.einsum("ab,jbc,ac->ja", C, N[:, :q, :q], C)
-               for C, N, q in zip(Cs, Ns, self.q)]
+        var = [np.einsum("ab,jbc,ac->ja", C, N[:, :q, :q], C) for C, N, q in zip(Cs, Ns, self.q)]
         return out, var
 
     def conditional_means(self, phi) -> list:

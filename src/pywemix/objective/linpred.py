@@ -1,4 +1,5 @@
 """The linear predictor ``eta = X beta + offset + sum_l Z_l u_l``, written once."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -2,6 +2,7 @@
 
 R equivalent: lme4's ``mkLmerDevfun`` / ``mkGlmerDevfun``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -103,16 +104,18 @@ def make_objective(design, family=None, *, n_quad: int = 13, reml: bool = False)
     reml = check_bool(reml, "reml")
     structure = CovarianceStructure.from_design(design)
     if family is None:
-        return MixObjective(design, structure, None, GaussianObjective(design, structure),
-                            reml=reml)
+        return MixObjective(
+            design, structure, None, GaussianObjective(design, structure), reml=reml
+        )
     if reml:
         raise ValueError("reml=True is only defined for the gaussian family")
     family = family.for_design(design)  # the ordinal family takes its categories
     n_quad = check_positive_int(n_quad, "n_quad")
     if n_quad == 1:
         check_grid_size(design, structure, n_quad)
-        return MixObjective(design, structure, family,
-                            LaplaceObjective(design, structure, family), n_quad=n_quad)
+        return MixObjective(
+            design, structure, family, LaplaceObjective(design, structure, family), n_quad=n_quad
+        )
     # large data: blocks of top-level groups in threads, each block's
     # temporaries bounded (pywemix.objective.partitioned)
     bounds = block_bounds(design, structure, n_quad)
@@ -158,12 +161,17 @@ def check_grid_size(design, structure, n_quad, n_rows=None) -> None:
             f"n_quad={n_quad} with {structure.q} random effects per level means "
             f"{per_row} quadrature points for each of the {n_rows} rows, beyond "
             f"what memory allows; use fewer points (n_quad ** (effects) grows fast: "
-            f"n_quad=5 or 7 is usually accurate with adaptive quadrature)")
+            f"n_quad=5 or 7 is usually accurate with adaptive quadrature)"
+        )
     if cells * P * P * 8 > MAX_BYTES / 8:
         points = [int(np.prod([float(k) ** q for q in structure.q])) for k in range(n_quad)]
-        k = max([k for k in range(1, n_quad)
-                 if n_rows * points[k] * P * P * 8 <= MAX_BYTES / 8] or [1])
-        warn(f"n_quad={n_quad} gives {per_row} quadrature points per row "
-             f"({structure.q} random effects per level): the fit will be slow; "
-             f"n_quad={k} ({points[k]} points per row) is fast enough here and usually "
-             "accurate with adaptive quadrature", PerformanceWarning)
+        k = max(
+            [k for k in range(1, n_quad) if n_rows * points[k] * P * P * 8 <= MAX_BYTES / 8] or [1]
+        )
+        warn(
+            f"n_quad={n_quad} gives {per_row} quadrature points per row "
+            f"({structure.q} random effects per level): the fit will be slow; "
+            f"n_quad={k} ({points[k]} points per row) is fast enough here and usually "
+            "accurate with adaptive quadrature",
+            PerformanceWarning,
+        )

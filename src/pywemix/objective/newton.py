@@ -26,6 +26,7 @@ is accepted, or when the optional ``stop`` rule says so; the problems that
 have left are never moved again. R equivalent: the inner PIRLS loop of lme4
 (``pwrssUpdate``) and its step halving.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -93,8 +94,9 @@ def _merge(merge, old, new, ok):
     return merge(old, new, ok)
 
 
-def backtrack(evaluate, state, step, pending, accept, *, move=shift, merge=select,
-              halvings: int = 40):
+def backtrack(
+    evaluate, state, step, pending, accept, *, move=shift, merge=select, halvings: int = 40
+):
     """Halve the steps of the rejected problems until each is accepted.
 
     Parameters
@@ -168,9 +170,20 @@ def backtrack(evaluate, state, step, pending, accept, *, move=shift, merge=selec
     return state, t, accepted, n
 
 
-def damped_newton(evaluate, state, direction, accept, active, *, move=shift, merge=select,
-                  stop=None, max_iter: int = 100, halvings: int = 40,
-                  final_step: bool = False):
+def damped_newton(
+    evaluate,
+    state,
+    direction,
+    accept,
+    active,
+    *,
+    move=shift,
+    merge=select,
+    stop=None,
+    max_iter: int = 100,
+    halvings: int = 40,
+    final_step: bool = False,
+):
     """Damped Newton iterations on a batch of independent problems.
 
     Parameters
@@ -225,8 +238,9 @@ def damped_newton(evaluate, state, direction, accept, active, *, move=shift, mer
         if not active.any():
             break
         old = state
-        state, t, ok, n = backtrack(evaluate, state, step, active, accept, move=move,
-                                    merge=merge, halvings=halvings)
+        state, t, ok, n = backtrack(
+            evaluate, state, step, active, accept, move=move, merge=merge, halvings=halvings
+        )
         evaluations += n
         if stop is not None:
             ok &= ~stop(old, state, step, t)

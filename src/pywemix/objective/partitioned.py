@@ -26,6 +26,7 @@ and each group's conditional modes, nodes and posterior weights depend on its
 own rows only, so a partitioned evaluation equals the whole one up to the
 order of the floating-point sums.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,17 @@ import numpy as np
 from ..design.levels import Level
 from .quadrature import Evaluation, QuadratureObjective
 
-__all__ = ["PartitionedQuadrature", "GroupBlock", "BlockDesign", "ThreadRunner",
-           "block_bounds", "block_rows", "partitioned_quadrature", "BLOCK_BYTES", "MIN_CELLS"]
+__all__ = [
+    "PartitionedQuadrature",
+    "GroupBlock",
+    "BlockDesign",
+    "ThreadRunner",
+    "block_bounds",
+    "block_rows",
+    "partitioned_quadrature",
+    "BLOCK_BYTES",
+    "MIN_CELLS",
+]
 
 #: Target size of one block's largest temporary array (rows x quadrature
 #: points x parameters doubles), in bytes: blocks this size keep the
@@ -84,12 +94,27 @@ def design_block(design, lo: int, hi: int) -> tuple[BlockDesign, list]:
         parent = None
         if lev.parent is not None:
             parent = lev.parent[g0:g1] - bounds[li + 1][0]
-        levels.append(Level(lev.number, lev.name, lev.columns, lev.codes[r0:r1] - g0,
-                            lev.starts[g0:g1] - r0, parent, lev.labels[g0:g1]))
+        levels.append(
+            Level(
+                lev.number,
+                lev.name,
+                lev.columns,
+                lev.codes[r0:r1] - g0,
+                lev.starts[g0:g1] - r0,
+                parent,
+                lev.labels[g0:g1],
+            )
+        )
     rows = slice(r0, r1)
-    block = BlockDesign(design.y[rows], design.X[rows], design.offset[rows],
-                        [z[rows] for z in design.Z], design.w1[rows],
-                        [w[g0:g1] for w, (g0, g1) in zip(design.wg, bounds)], levels)
+    block = BlockDesign(
+        design.y[rows],
+        design.X[rows],
+        design.offset[rows],
+        [z[rows] for z in design.Z],
+        design.w1[rows],
+        [w[g0:g1] for w, (g0, g1) in zip(design.wg, bounds)],
+        levels,
+    )
     return block, [np.arange(g0, g1) for g0, g1 in bounds]
 
 
@@ -141,6 +166,7 @@ class ThreadRunner:
     def __call__(self, parts, name, args):
         def call(part):
             return getattr(part, name)(*args)
+
         if self.threads == 1 or len(parts) == 1:
             return [call(p) for p in parts]
         with ThreadPoolExecutor(min(self.threads, len(parts))) as pool:
@@ -172,8 +198,9 @@ class PartitionedQuadrature(QuadratureObjective):
         self.structure, self.wg, self.levels = structure, design.wg, design.levels
         self.q = structure.q
         self._set_parameters(family, len(design.x_names))
-        self.child_starts = [lev.child_starts(up) for lev, up in
-                             zip(design.levels[:-1], design.levels[1:])]
+        self.child_starts = [
+            lev.child_starts(up) for lev, up in zip(design.levels[:-1], design.levels[1:])
+        ]
         totals = self._each("totals")
         self.w1_total = float(sum(t[1] for t in totals))
         self.largest_partition = max(t[0] for t in totals)
@@ -183,8 +210,9 @@ class PartitionedQuadrature(QuadratureObjective):
     def _each(self, name, *args) -> list:
         return self.runner(self.parts, name, args)
 
-    def evaluate(self, phi, adapt: bool = True, derivs: bool = True,
-                 hessian: bool = False) -> Evaluation:
+    def evaluate(
+        self, phi, adapt: bool = True, derivs: bool = True, hessian: bool = False
+    ) -> Evaluation:
         """Sum of the blocks' evaluations (``hessian`` is passed on to blocks
         holding the Laplace objective, whose Hessian is on request)."""
         phi = np.asarray(phi, dtype=float)
@@ -262,8 +290,7 @@ def block_bounds(design, structure, n_quad: int, block_bytes=None, min_cells=Non
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
-def partitioned_quadrature(design, structure, family, n_quad: int, threads=None,
-                           bounds=None):
+def partitioned_quadrature(design, structure, family, n_quad: int, threads=None, bounds=None):
     """A :class:`QuadratureObjective` for small data; else a
     :class:`PartitionedQuadrature` over blocks of top-level groups run in
     ``threads`` threads (default: the CPUs available to this process)."""
@@ -271,9 +298,12 @@ def partitioned_quadrature(design, structure, family, n_quad: int, threads=None,
     if len(bounds) == 1:
         return QuadratureObjective(design, structure, family, n_quad)
     if threads is None:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        threads = (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
             else (os.cpu_count() or 1)
-    parts = [GroupBlock(*design_block(design, lo, hi), structure, family, n_quad)
-             for lo, hi in bounds]
-    return PartitionedQuadrature(parts, design, structure, family, n_quad,
-                                 ThreadRunner(threads))
+        )
+    parts = [
+        GroupBlock(*design_block(design, lo, hi), structure, family, n_quad) for lo, hi in bounds
+    ]
+    return PartitionedQuadrature(parts, design, structure, family, n_quad, ThreadRunner(threads))

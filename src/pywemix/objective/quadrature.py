@@ -58,6 +58,7 @@ no adaptation):
   larger the upper-level variance relative to the posterior spread of the
   lower effects (survey-scale level-1 weights make that spread small).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -84,11 +85,11 @@ ROW_BLOCK = 2048
 
 @dataclass
 class _Level:
-    A: np.ndarray          # (J, K) log integrals
-    G: np.ndarray | None   # (J, K, P) gradients
-    H: np.ndarray | None   # (J, K, P, P) Hessians
-    post: np.ndarray       # (J, K, N) posterior weights of the nodes
-    V: np.ndarray          # (J, K, N, q) nodes in v-space
+    A: np.ndarray  # (J, K) log integrals
+    G: np.ndarray | None  # (J, K, P) gradients
+    H: np.ndarray | None  # (J, K, P, P) Hessians
+    post: np.ndarray  # (J, K, N) posterior weights of the nodes
+    V: np.ndarray  # (J, K, N, q) nodes in v-space
 
 
 @dataclass(frozen=True)
@@ -96,9 +97,9 @@ class Evaluation:
     """Value and fixed-node derivatives of the pseudo-log-likelihood."""
 
     llf: float
-    grad: np.ndarray | None        # None with derivs=False
+    grad: np.ndarray | None  # None with derivs=False
     hess: np.ndarray | None
-    group_A: np.ndarray            # (G,) top-group log integrals (unweighted)
+    group_A: np.ndarray  # (G,) top-group log integrals (unweighted)
     group_grad: np.ndarray | None  # (G, P) their gradients (unweighted)
 
 
@@ -133,8 +134,9 @@ class QuadratureObjective(CholeskyParameters):
         # phi = (beta, aux, chol); (index in phi, row, column) of each level's
         # Cholesky elements
         self._set_parameters(family, design.X.shape[1])
-        self.child_starts = [lev.child_starts(up) for lev, up in
-                             zip(design.levels[:-1], design.levels[1:])]
+        self.child_starts = [
+            lev.child_starts(up) for lev, up in zip(design.levels[:-1], design.levels[1:])
+        ]
         self._store: dict = {}
         self._last: dict = {}
 
@@ -152,8 +154,9 @@ class QuadratureObjective(CholeskyParameters):
         only the general code adds: such fits take the general code, as do
         binomial counts, whose response has two columns (successes, trials).
         """
-        return (ROWS_LAST and li == 0 and q == 1 and not getattr(self, "k", 0)
-                and np.ndim(self.y) == 1)
+        return (
+            ROWS_LAST and li == 0 and q == 1 and not getattr(self, "k", 0) and np.ndim(self.y) == 1
+        )
 
     def _mode(self, li, off, Cs):
         lev, Zl, C, q = self.levels[li], self.Z[li], Cs[li], self.q[li]
@@ -174,12 +177,15 @@ class QuadratureObjective(CholeskyParameters):
                 w = self.w1[:, None]
                 F = group_sum(_times(ll, w), lev.starts)
                 g = group_sum(_times(d1, w)[..., None] * dv[:, None, :], lev.starts)
-                h = group_sum(_times(d2, w)[..., None, None]
-                              * (dv[:, :, None] * dv[:, None, :])[:, None], lev.starts)
+                h = group_sum(
+                    _times(d2, w)[..., None, None] * (dv[:, :, None] * dv[:, None, :])[:, None],
+                    lev.starts,
+                )
             else:
                 eta = _effects(dv, v, lev.codes, off)
-                ch = self._level(li - 1, eta, np.broadcast_to(dv[:, None, :], eta.shape + (q,)),
-                                 Cs, False, True)
+                ch = self._level(
+                    li - 1, eta, np.broadcast_to(dv[:, None, :], eta.shape + (q,)), Cs, False, True
+                )
                 cw, cs = self.wg[li - 1], self.child_starts[li - 1]
                 F = group_sum(cw[:, None] * ch.A, cs)
                 g = group_sum(cw[:, None, None] * ch.G, cs)
@@ -205,8 +211,9 @@ class QuadratureObjective(CholeskyParameters):
             R = np.linalg.cholesky(Hn)
             Rinv = np.linalg.inv(R)
             B = np.sqrt(2.0) * np.swapaxes(Rinv, -1, -2)
-            logdetB = 0.5 * q * np.log(2.0) - np.sum(np.log(np.diagonal(R, axis1=-2, axis2=-1)),
-                                                     axis=-1)
+            logdetB = 0.5 * q * np.log(2.0) - np.sum(
+                np.log(np.diagonal(R, axis1=-2, axis2=-1)), axis=-1
+            )
             self._store[("nodes", li)] = (vhat, B, logdetB)
         else:
             vhat, B, logdetB = self._store[("nodes", li)]
@@ -218,8 +225,7 @@ class QuadratureObjective(CholeskyParameters):
             if derivs and param_mode:
                 An, moments = self._rows_last_params(off, V, C, dirs, lev)
             else:
-                An, moments = self._rows_last(off, (V @ C.T)[..., 0], lev,
-                                              dirs if derivs else None)
+                An, moments = self._rows_last(off, (V @ C.T)[..., 0], lev, dirs if derivs else None)
             return self._integrate(q, logw, An, V, logdetB, moments, li)
         eta = _effects(Zl, V @ C.T, lev.codes, off[:, :, None])
         full = np.broadcast_to(dirs[:, :, None, :], (n, K, N, P))
@@ -242,10 +248,17 @@ class QuadratureObjective(CholeskyParameters):
                 h = None  # summed over the nodes with their posterior weights below
                 if param_mode and self.k:  # the family's auxiliary parameters
                     aux = self._aux_rows(eta, w)
-                    g[..., self.p:self.p + self.k] += group_sum(aux[0], lev.starts)
+                    g[..., self.p : self.p + self.k] += group_sum(aux[0], lev.starts)
         else:
-            ch = self._level(li - 1, eta.reshape(n, K * N), full.reshape(n, K * N, P), Cs,
-                             param_mode, adapt, derivs)
+            ch = self._level(
+                li - 1,
+                eta.reshape(n, K * N),
+                full.reshape(n, K * N, P),
+                Cs,
+                param_mode,
+                adapt,
+                derivs,
+            )
             cw, cs = self.wg[li - 1], self.child_starts[li - 1]
             J = lev.n_groups
             An = group_sum(cw[:, None] * ch.A, cs).reshape(J, K, N)
@@ -254,11 +267,14 @@ class QuadratureObjective(CholeskyParameters):
                 h = group_sum(cw[:, None, None, None] * ch.H, cs).reshape(J, K, N, P, P)
         moments = None
         if derivs and li == 0:
+
             def moments(post):
                 return _level1_moments(post, g, wd2, full, lev, aux, self.p)
         elif derivs:
+
             def moments(post):
                 return _posterior_moments(post, g, h)
+
         return self._integrate(q, logw, An, V, logdetB, moments, li)
 
     def _integrate(self, q, logw, An, V, logdetB, moments, li) -> _Level:
@@ -305,7 +321,7 @@ class QuadratureObjective(CholeskyParameters):
         rows last: every pass over the (K, n) arrays is one long loop instead
         of n short broadcasts, and the group sums run over contiguous memory.
         """
-        eta = _by_row(np.ascontiguousarray(v.T), lev)                  # (K, n)
+        eta = _by_row(np.ascontiguousarray(v.T), lev)  # (K, n)
         eta *= z
         eta += offT
         ll, d1, d2 = self.family.derivs(self.y, eta)
@@ -324,7 +340,7 @@ class QuadratureObjective(CholeskyParameters):
         direction, also ``moments(post)`` giving the level's derivatives in
         that direction, as :func:`_level1_moments` does.
         """
-        Ut = np.ascontiguousarray(U.transpose(1, 2, 0))                        # (K, N, J)
+        Ut = np.ascontiguousarray(U.transpose(1, 2, 0))  # (K, N, J)
         offT = off.T[:, None, :]
         if dirs is None:
             return self._rows_last_loglik(Ut, offT, lev), None
@@ -334,13 +350,14 @@ class QuadratureObjective(CholeskyParameters):
         w = self.w1
         ll, d1, d2 = self.family.derivs(self.y, eta)
         An = np.add.reduceat(_times(ll, w), lev.starts, axis=-1).transpose(2, 0, 1)
-        d = np.ascontiguousarray(dirs[:, :, 0].T)[:, None, :]                   # (K, 1, n)
+        d = np.ascontiguousarray(dirs[:, :, 0].T)[:, None, :]  # (K, 1, n)
         g = np.add.reduceat(_times(_times(d1, w), d), lev.starts, axis=-1)
-        g = g.transpose(2, 0, 1)[..., None]                                      # (J, K, N, 1)
+        g = g.transpose(2, 0, 1)[..., None]  # (J, K, N, 1)
         wd2 = _times(d2, w)
 
         def moments(post):
             return _rows_last_moments(post, g, wd2, d, lev)
+
         return An, moments
 
     def _rows_last_params(self, off, V, C, dirs, lev):
@@ -352,25 +369,28 @@ class QuadratureObjective(CholeskyParameters):
         few passes instead of one product of P x P matrices per row and
         context (the same value up to the order of the additions)."""
         z, w, P = self.Z[0][:, 0], self.w1, dirs.shape[-1]
-        Vt = _by_row(np.ascontiguousarray(V[..., 0].transpose(1, 2, 0)), lev)   # (K, N, n)
+        Vt = _by_row(np.ascontiguousarray(V[..., 0].transpose(1, 2, 0)), lev)  # (K, N, n)
         eta = _by_row(np.ascontiguousarray((V @ C.T)[..., 0].transpose(1, 2, 0)), lev)
         eta *= z
         eta += off.T[:, None, :]
         ll, d1, d2 = self.family.derivs(self.y, eta)
         An = np.add.reduceat(_times(ll, w), lev.starts, axis=-1).transpose(2, 0, 1)
-        D = np.ascontiguousarray(dirs.transpose(2, 1, 0))[:, :, None, :]       # (P, K, 1, n)
+        D = np.ascontiguousarray(dirs.transpose(2, 1, 0))[:, :, None, :]  # (P, K, 1, n)
         vary = {}
         for idx, _, _ in self._cpos[0]:  # d eta / d c = dirs + z v at every node
             zv = Vt * z
             zv += D[idx]
             vary[idx] = zv
         wd1 = _times(d1, w)
-        g = np.stack([np.add.reduceat(wd1 * vary.get(p, D[p]), lev.starts, axis=-1)
-                      for p in range(P)], axis=-1).transpose(2, 0, 1, 3)     # (J, K, N, P)
+        g = np.stack(
+            [np.add.reduceat(wd1 * vary.get(p, D[p]), lev.starts, axis=-1) for p in range(P)],
+            axis=-1,
+        ).transpose(2, 0, 1, 3)  # (J, K, N, P)
         wd2 = _times(d2, w)
 
         def moments(post):
             return _rows_last_param_moments(post, g, wd2, D[:, :, 0], vary, lev)
+
         return An, moments
 
     def evaluate(self, phi, adapt: bool = True, derivs: bool = True) -> Evaluation:
@@ -383,7 +403,7 @@ class QuadratureObjective(CholeskyParameters):
         Cs = self.factors(chol)
         off = (self.X @ beta + self.offset)[:, None]
         dirs = np.zeros((len(self.y), 1, self.P))
-        dirs[:, 0, :self.p] = self.X
+        dirs[:, 0, : self.p] = self.X
         top = len(self.levels) - 1
         res = self._level(top, off, dirs, Cs, True, adapt, derivs)
         w = self.wg[top]
@@ -394,7 +414,8 @@ class QuadratureObjective(CholeskyParameters):
         assert res.G is not None and res.H is not None  # derivs=True
         G = res.G[:, 0]
         return self.unconstrained(
-            Evaluation(llf, w @ G, np.einsum("g,gab->ab", w, res.H[:, 0]), A, G))
+            Evaluation(llf, w @ G, np.einsum("g,gab->ab", w, res.H[:, 0]), A, G)
+        )
 
     def _aux_rows(self, eta, w):
         """Weighted derivatives of each row's log density in the family's
@@ -540,9 +561,15 @@ def _newton_modes(pieces, v, F, g, Hn, exact=True):
         slack = 1e-12 * np.maximum(np.abs(old.F), 1.0)
         return ok & ((new.F > old.F) | ((new.F >= old.F - slack) & (new.dec < old.dec)))
 
-    st, _ = damped_newton(lambda x, pending, k: _mode_state(x, *pieces(x)),
-                          _mode_state(v, F, g, Hn), direction, accept,
-                          np.ones(F.shape, dtype=bool), max_iter=100, halvings=40)
+    st, _ = damped_newton(
+        lambda x, pending, k: _mode_state(x, *pieces(x)),
+        _mode_state(v, F, g, Hn),
+        direction,
+        accept,
+        np.ones(F.shape, dtype=bool),
+        max_iter=100,
+        halvings=40,
+    )
     return st.x, st.Hn
 
 
@@ -561,8 +588,7 @@ def _posterior_moments(post, g, h):
         g = np.where(live[..., None], g, 0.0)
         h = np.where(live[..., None, None], h, 0.0)
         G = np.einsum("jks,jksp->jkp", post, g)
-        H = (np.einsum("jks,jksab->jkab", post, h)
-             + np.einsum("jks,jksa,jksb->jkab", post, g, g))
+        H = np.einsum("jks,jksab->jkab", post, h) + np.einsum("jks,jksa,jksb->jkab", post, g, g)
     return G, H - G[..., :, None] * G[..., None, :]
 
 
@@ -645,7 +671,7 @@ def _rows_last_moments(post, g, wd2, d, lev):
     rows = a[:, 0].copy()
     for s in range(1, a.shape[1]):
         rows += a[:, s]
-    Eh = np.add.reduceat(rows, lev.starts, axis=-1).T[..., None, None]          # (J, K, 1, 1)
+    Eh = np.add.reduceat(rows, lev.starts, axis=-1).T[..., None, None]  # (J, K, 1, 1)
     G = np.einsum("jks,jksp->jkp", post, g)
     H = Eh + np.swapaxes(post[..., None] * g, -1, -2) @ g
     return G, H - G[..., :, None] * G[..., None, :]
@@ -661,7 +687,7 @@ def _rows_last_param_moments(post, g, wd2, D, vary, lev):
     live = post > 0
     g = np.where(live[..., None], g, 0.0)
     p_obs = _by_row(np.ascontiguousarray(post.transpose(1, 2, 0)), lev)
-    a = np.where(p_obs > 0, p_obs * wd2, 0.0)                                 # (K, N, n)
+    a = np.where(p_obs > 0, p_obs * wd2, 0.0)  # (K, N, n)
     A0 = a.sum(axis=1)
     A1 = {i: (a * x).sum(axis=1) for i, x in vary.items()}
     P = D.shape[0]
@@ -676,7 +702,7 @@ def _rows_last_param_moments(post, g, wd2, D, vary, lev):
             else:
                 rows[p, r] = A0 * D[p] * D[r]
             rows[r, p] = rows[p, r]
-    Eh = np.add.reduceat(rows, lev.starts, axis=-1).transpose(3, 2, 0, 1)     # (J, K, P, P)
+    Eh = np.add.reduceat(rows, lev.starts, axis=-1).transpose(3, 2, 0, 1)  # (J, K, P, P)
     G = np.einsum("jks,jksp->jkp", post, g)
     H = Eh + np.swapaxes(post[..., None] * g, -1, -2) @ g
     return G, H - G[..., :, None] * G[..., None, :]

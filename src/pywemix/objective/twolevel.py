@@ -37,6 +37,7 @@ The profiled residual sum of squares ``PRSS = min_beta c'Sc``,
 log-likelihood is ``-N/2 (log(2 pi PRSS/N) + 1) - D/2`` (REML: ``N - p``
 and ``-log|S_XX|/2``, lme4's criterion).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -71,7 +72,7 @@ class TwoLevelProfile:
         self.q2, self.p, self.r = q, p, M.shape[-1] - q  # level 2's effects, rest
         self.structure = st
         self.M11 = M[:, :q, :q]
-        self.U = np.ascontiguousarray(M[:, :q, q:])                # (G, q, r)
+        self.U = np.ascontiguousarray(M[:, :q, q:])  # (G, q, r)
         self.w3 = w[:, None, None]
         self.w = w
         self.W22 = np.einsum("g,gab->ab", w, M[:, q:, q:])
@@ -88,7 +89,7 @@ class TwoLevelProfile:
         """``-sum_j w_j M_j,21 B_j M_j,12`` over the groups ``sl`` for ``B``
         (..., g, q, q) -> (..., r, r)."""
         U = self.U[sl]
-        V = np.matmul(self.w3[sl] * B, U)                          # (..., g, q, r)
+        V = np.matmul(self.w3[sl] * B, U)  # (..., g, q, r)
         return -(U.reshape(-1, self.r).T @ V.reshape(B.shape[:-3] + (-1, self.r)))
 
     def _sums(self, sl, T, dT, hessian):
@@ -96,16 +97,22 @@ class TwoLevelProfile:
         d2S, d2D)`` without ``W22``, or None where ``A_j`` is singular; and
         what the second derivatives need (for :meth:`_second`)."""
         q, M11, w = self.q2, self.M11[sl], self.w[sl]
-        Ainv, logdet = inv_logdet(np.eye(q) + T @ M11)             # (g, q, q)
+        Ainv, logdet = inv_logdet(np.eye(q) + T @ M11)  # (g, q, q)
         if not np.all(np.isfinite(logdet)):
             return None, None
         B = Ainv @ T
         C = np.eye(q) - M11 @ B
-        AdT = Ainv @ dT[:, None]                                   # (k, g, q, q)
+        AdT = Ainv @ dT[:, None]  # (k, g, q, q)
         dB = AdT @ C
-        AdA = AdT @ M11                                            # A^-1 dA
-        out = [self._S(B, sl), self._S(dB, sl), float(w @ logdet),
-               np.einsum("g,kgaa->k", w, AdA), None, None]
+        AdA = AdT @ M11  # A^-1 dA
+        out = [
+            self._S(B, sl),
+            self._S(dB, sl),
+            float(w @ logdet),
+            np.einsum("g,kgaa->k", w, AdA),
+            None,
+            None,
+        ]
         inner = (sl, Ainv, C, AdT, dB, AdA)
         if hessian:
             out[4], out[5] = self._second(inner)
@@ -115,11 +122,15 @@ class TwoLevelProfile:
         """``(d2S, d2D)`` over one chunk of groups from its first-order terms."""
         sl, Ainv, C, AdT, dB, AdA = inner
         M11, w = self.M11[sl], self.w[sl]
-        MdB = M11 @ dB                                             # (k, g, q, q)
-        d2B = (Ainv @ self.d2T[:, :, None] @ C
-               - AdT[None, :] @ MdB[:, None] - AdT[:, None] @ MdB[None, :])
-        d2D = (np.einsum("klbc,bc->kl", self.d2T, np.einsum("g,gcb->bc", w, M11 @ Ainv))
-               - np.einsum("g,kgab,lgba->kl", w, AdA, AdA))
+        MdB = M11 @ dB  # (k, g, q, q)
+        d2B = (
+            Ainv @ self.d2T[:, :, None] @ C
+            - AdT[None, :] @ MdB[:, None]
+            - AdT[:, None] @ MdB[None, :]
+        )
+        d2D = np.einsum("klbc,bc->kl", self.d2T, np.einsum("g,gcb->bc", w, M11 @ Ainv)) - np.einsum(
+            "g,kgab,lgba->kl", w, AdA, AdA
+        )
         return self._S(d2B, sl), d2D
 
     def evaluate(self, theta, reml: bool = False, hessian: bool = True):
@@ -141,7 +152,7 @@ class TwoLevelProfile:
             return self._from_last(hessian, reml)
         st = self.structure
         T = st.relative_cov(theta)[0]
-        dT = st.relative_cov_grad(theta)[0]                       # (k, q, q)
+        dT = st.relative_cov_grad(theta)[0]  # (k, q, q)
         bad = (-np.inf, np.full(k, np.nan), np.full((k, k), np.nan))
         G = len(self.w)
         total: Any = None  # the summed chunks
@@ -151,8 +162,11 @@ class TwoLevelProfile:
             if part is None:
                 return bad
             inner.append(chunk)
-            total = part if total is None else [
-                None if a is None else a + b for a, b in zip(total, part)]
+            total = (
+                part
+                if total is None
+                else [None if a is None else a + b for a, b in zip(total, part)]
+            )
         S, dS, D, dD, d2S, d2D = total
         llf, grad, fixed = profiled_criterion(self.W22 + S, self.N, D, self.p, reml, dS, dD)
         if not np.isfinite(llf):
@@ -175,16 +189,17 @@ class TwoLevelProfile:
         """Second derivatives of the profiled criterion (module notes)."""
         p = self.p
         c = fixed.c
-        Sc = dS @ c                                                 # (k, r)
+        Sc = dS @ c  # (k, r)
         dprss, prss = Sc @ c, fixed.prss
         dof = self.N - p if reml else self.N
         Scx = Sc[:, :p]
-        d2prss = (np.einsum("a,klab,b->kl", c, d2S, c)
-                  - 2 * Scx @ fixed.Sxx_inv @ Scx.T)
+        d2prss = np.einsum("a,klab,b->kl", c, d2S, c) - 2 * Scx @ fixed.Sxx_inv @ Scx.T
         rel = dprss / prss
         hess = -0.5 * dof * (d2prss / prss - np.outer(rel, rel)) - 0.5 * d2D
         if reml:
-            dSxx = fixed.Sxx_inv @ dS[:, :p, :p]                    # (k, p, p)
-            hess -= 0.5 * (np.einsum("ab,klba->kl", fixed.Sxx_inv, d2S[:, :, :p, :p])
-                           - np.einsum("kab,lba->kl", dSxx, dSxx))
+            dSxx = fixed.Sxx_inv @ dS[:, :p, :p]  # (k, p, p)
+            hess -= 0.5 * (
+                np.einsum("ab,klba->kl", fixed.Sxx_inv, d2S[:, :, :p, :p])
+                - np.einsum("kab,lba->kl", dSxx, dSxx)
+            )
         return 0.5 * (hess + hess.T)

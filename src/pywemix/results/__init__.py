@@ -10,10 +10,19 @@ tidy tables, Wald tests and intervals (:mod:`.inference`), plots. Predictions
 single fit; :class:`Result` (:mod:`.protocol`) is what every result type
 offers.
 """
+
 from .covariances import Covariance, Covariances, Estimates
 from .protocol import Report, Result
 from .result import MixResult, make_result
 from .settings import FitSettings
 
-__all__ = ["FitSettings", "MixResult", "make_result", "Estimates", "Covariance",
-           "Covariances", "Result", "Report"]
+__all__ = [
+    "FitSettings",
+    "MixResult",
+    "make_result",
+    "Estimates",
+    "Covariance",
+    "Covariances",
+    "Result",
+    "Report",
+]

@@ -1,5 +1,6 @@
 """What a combination of fits (plausible values, pooled imputations) has in
 place of one fit's likelihood, per-row values and diagnostics."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,10 +38,13 @@ class CombinedFitsMixin:
 
     # -- likelihood-based quantities: none for the combination ---------------
     def _no_likelihood(self, what: str) -> float:
-        warn(f"{what} is not defined for a combination of {len(self.fits)} "
-             f"{self._fits_label} fits (there is no combined likelihood): it is NaN. "
-             "Compare models with Wald tests (result.wald_test); each fit's own value "
-             "is in result.fits[k]", PseudoLikelihoodWarning)
+        warn(
+            f"{what} is not defined for a combination of {len(self.fits)} "
+            f"{self._fits_label} fits (there is no combined likelihood): it is NaN. "
+            "Compare models with Wald tests (result.wald_test); each fit's own value "
+            "is in result.fits[k]",
+            PseudoLikelihoodWarning,
+        )
         return np.nan
 
     @property
@@ -95,13 +99,15 @@ class CombinedFitsMixin:
                 raise NotImplementedError(
                     f"{what} of fit {k} is a {type(v).__name__}, not a pandas Series: "
                     f"average them yourself, e.g. sum(f.{name} for f in result.fits) / "
-                    f"{len(values)}")
+                    f"{len(values)}"
+                )
             if not v.index.equals(first.index):
                 raise ValueError(
                     f"{what} cannot be averaged row by row: fit {k} has {len(v)} rows "
                     f"and fit 0 has {len(first)}, or they are other rows (the "
                     f"{self._fits_label} data sets kept different rows, e.g. after "
-                    f"dropping missing values). Use each fit's own: result.fits[k].{name}")
+                    f"dropping missing values). Use each fit's own: result.fits[k].{name}"
+                )
         return sum(values) / len(values)
 
     @property
@@ -111,8 +117,9 @@ class CombinedFitsMixin:
 
         On the response scale, random effects included (see :meth:`residuals`).
         """
-        return self._mean_over_fits(lambda f: f.fittedvalues, "fittedvalues",
-                                    "fittedvalues").rename("fittedvalues")
+        return self._mean_over_fits(
+            lambda f: f.fittedvalues, "fittedvalues", "fittedvalues"
+        ).rename("fittedvalues")
 
     def residuals(self, kind: str = "response") -> pd.Series:
         """Observation-level residuals averaged over the fits.
@@ -147,8 +154,9 @@ class CombinedFitsMixin:
         """
         if kind not in ("response", "pearson"):
             raise ValueError(f"kind must be 'response' or 'pearson', got {kind!r}")
-        return self._mean_over_fits(lambda f: f.residuals(kind), "residuals",
-                                    f"residuals({kind!r})").rename("resid")
+        return self._mean_over_fits(
+            lambda f: f.residuals(kind), "residuals", f"residuals({kind!r})"
+        ).rename("resid")
 
     @property
     def resid(self) -> pd.Series:
@@ -181,8 +189,9 @@ class CombinedFitsMixin:
         ValueError
             If the fits' predictions are not over the same rows.
         """
-        return self._mean_over_fits(lambda f: f.predict(newdata, **kwargs), "predict",
-                                    "predict(...)")
+        return self._mean_over_fits(
+            lambda f: f.predict(newdata, **kwargs), "predict", "predict(...)"
+        )
 
     @property
     def groups(self) -> pd.DataFrame:
@@ -231,8 +240,10 @@ class CombinedFitsMixin:
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"value must be an integer index into fits, got {value!r}")
         if not 0 <= value < len(self.fits):
-            raise ValueError(f"value must be between 0 and {len(self.fits) - 1} (one per "
-                             f"{self._fits_label} fit), got {value}")
+            raise ValueError(
+                f"value must be between 0 and {len(self.fits) - 1} (one per "
+                f"{self._fits_label} fit), got {value}"
+            )
         if kind == "coef":
             return plot(self, kind)
         fig = self.fits[value].plot(kind)
@@ -244,5 +255,6 @@ class CombinedFitsMixin:
             raise AttributeError(
                 f"{name!r} is a property of one fit, not of the combination of "
                 f"{len(self.fits)} {self._fits_label} fits: use result.fits[k].{name} "
-                f"(k = 0..{len(self.fits) - 1})")
+                f"(k = 0..{len(self.fits) - 1})"
+            )
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")

@@ -21,6 +21,7 @@ The kinds:
   variances of that kind) plus its :attr:`Covariance.imputation` part, so
   that ``sampling + imputation == total`` exactly.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -214,8 +215,10 @@ class Covariances:
                 return k
         valid = [repr(n) for n in self.names]
         listed = valid[0] if len(valid) == 1 else f"{', '.join(valid[:-1])} or {valid[-1]}"
-        raise ValueError(f"{argument} must be {listed}, got {kind!r} (None is the "
-                         f"result's default, {self.default!r})")
+        raise ValueError(
+            f"{argument} must be {listed}, got {kind!r} (None is the "
+            f"result's default, {self.default!r})"
+        )
 
     @property
     def default_kind(self) -> Covariance:
@@ -304,11 +307,11 @@ def make_estimates(params, var_components, icc, kinds, default: str) -> Estimate
     vc = var_components  # a table of the caller's own (a copy or new): not copied again
     for c in ("var1", "var2"):  # labels or None, never NaN
         if vc[c].dtype != object:  # (the stages build object columns already)
-            vc[c] = pd.Series([v if isinstance(v, str) else None for v in vc[c]],
-                              index=vc.index, dtype=object)
+            vc[c] = pd.Series(
+                [v if isinstance(v, str) else None for v in vc[c]], index=vc.index, dtype=object
+            )
     se = standard_errors(cov.default_kind.components)
-    if "std_error" not in vc or not np.array_equal(vc["std_error"].to_numpy(), se,
-                                                   equal_nan=True):
+    if "std_error" not in vc or not np.array_equal(vc["std_error"].to_numpy(), se, equal_nan=True):
         vc["std_error"] = se
     params = pd.Series(_frozen(params), index=params.index, name="params")
     return Estimates(params, vc, float(icc), cov)

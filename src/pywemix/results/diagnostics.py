@@ -3,6 +3,7 @@
 R equivalents: ``residuals(m, type = "response" | "pearson")``,
 ``simulate.merMod``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,7 @@ from ..objective.linpred import linear_predictor
 __all__ = ["Residuals", "simulate", "draw_responses", "MAX_DRAW_BYTES"]
 
 #: Largest array of draws (n x rows x 8 bytes) one call may allocate.
-MAX_DRAW_BYTES = 2 * 1024 ** 3
+MAX_DRAW_BYTES = 2 * 1024**3
 
 
 class Residuals(pd.Series):
@@ -67,7 +68,8 @@ def check_draws(n, rows: int) -> int:
             f"a loop of smaller n with one generator, e.g. rng = "
             f"np.random.default_rng(1); for _ in range(k): sims = result.simulate("
             f"{max(1, fit // 4)}, seed=rng), and keep only the statistics you need of "
-            "each batch")
+            "each batch"
+        )
     return n
 
 
@@ -123,15 +125,17 @@ def _family_draws(family, eta, rng, y=None) -> np.ndarray:
             f"{np.nanmin(eta):.4g} to {np.nanmax(eta):.4g}), which numpy's generator "
             f"refuses ({exc}). Check the fixed effects (result.params) and the random-"
             "effect variances (result.var_components): a model implying such means "
-            "cannot be simulated") from exc
+            "cannot be simulated"
+        ) from exc
 
 
 def make_rng(seed) -> np.random.Generator:
     """A numpy Generator from ``seed`` (None, an integer, a SeedSequence or a Generator)."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is not None and (isinstance(seed, bool) or not isinstance(
-            seed, (int, np.integer, np.random.SeedSequence))):
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer, np.random.SeedSequence))
+    ):
         raise TypeError(f"seed must be None, an integer or a numpy Generator, got {seed!r}")
     if isinstance(seed, (int, np.integer)) and seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed}")
@@ -175,9 +179,15 @@ def simulate(result, n: int = 1, seed=None) -> pd.DataFrame:
     n = check_draws(n, result.nobs)
     rng = make_rng(seed)
     family = result.family_object
-    y = draw_responses(result.design, result.fe_params.to_numpy(),
-                       result.random_effects_covariances, result.sigma2,
-                       family, int(n), rng)
+    y = draw_responses(
+        result.design,
+        result.fe_params.to_numpy(),
+        result.random_effects_covariances,
+        result.sigma2,
+        family,
+        int(n),
+        rng,
+    )
     if family is not None:
         y = family.labels(y)  # an ordinal response's categories
     return result.to_data_order(y, [f"sim_{k + 1}" for k in range(n)])

@@ -5,6 +5,7 @@ A result holds an :class:`~pywemix.results.covariances.Estimates` record
 :class:`InferenceMixin` derives every output from it. R equivalents:
 ``WeMix::waldTest``, ``confint``, ``broom.mixed::tidy``.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -19,8 +20,14 @@ from ..warnings import PseudoLikelihoodWarning, PywemixWarning, warn
 from .covariances import Covariance, Estimates, standard_errors
 from .terms import expand_terms, term_columns
 
-__all__ = ["InferenceMixin", "WaldTestResult", "variance_labels",
-           "variance_intervals", "check_alpha", "loglik_value"]
+__all__ = [
+    "InferenceMixin",
+    "WaldTestResult",
+    "variance_labels",
+    "variance_intervals",
+    "check_alpha",
+    "loglik_value",
+]
 
 
 def variance_labels(vc: pd.DataFrame) -> list:
@@ -49,8 +56,9 @@ class WaldTestResult:
     is. ``statistic, df, p_value = result`` unpacks.
     """
 
-    def __init__(self, statistic, df, p_value, terms, kind, columns=None, cov=None,
-                 cov_description=None):
+    def __init__(
+        self, statistic, df, p_value, terms, kind, columns=None, cov=None, cov_description=None
+    ):
         self.statistic, self.df, self.p_value = float(statistic), int(df), float(p_value)
         self.terms, self.kind = list(terms), kind
         self.columns = list(terms) if columns is None else list(columns)
@@ -61,24 +69,31 @@ class WaldTestResult:
         others (``st29q03 (columns: st29q03[T.b], st29q03[T.c])``)."""
         if self.columns == self.terms:
             return ", ".join(self.terms)
-        return (f"{', '.join(self.terms)} (columns: {', '.join(self.columns)})")
+        return f"{', '.join(self.terms)} (columns: {', '.join(self.columns)})"
 
     def _what(self) -> str:
-        return self.kind if self.cov is None else \
-            f"{self.kind}; {self.cov_description or self.cov} covariance"
+        return (
+            self.kind
+            if self.cov is None
+            else f"{self.kind}; {self.cov_description or self.cov} covariance"
+        )
 
     def __repr__(self):
-        return (f"Wald test ({self._what()}) of {self._tested()}: chi2 = "
-                f"{self.statistic:.4f}, df = {self.df}, p = {self.p_value:.4g}")
+        return (
+            f"Wald test ({self._what()}) of {self._tested()}: chi2 = "
+            f"{self.statistic:.4f}, df = {self.df}, p = {self.p_value:.4g}"
+        )
 
     def __iter__(self):
         return iter((self.statistic, self.df, self.p_value))
 
     def _repr_html_(self):
-        return (f"<p><b>Wald test</b> ({html.escape(self._what())}) of "
-                f"{html.escape(self._tested())}: "
-                f"&chi;<sup>2</sup> = {self.statistic:.4f}, df = {self.df}, "
-                f"p = {self.p_value:.4g}</p>")
+        return (
+            f"<p><b>Wald test</b> ({html.escape(self._what())}) of "
+            f"{html.escape(self._tested())}: "
+            f"&chi;<sup>2</sup> = {self.statistic:.4f}, df = {self.df}, "
+            f"p = {self.p_value:.4g}</p>"
+        )
 
 
 def _wald(est, cov, R, q):
@@ -86,8 +101,10 @@ def _wald(est, cov, R, q):
     M = R @ cov @ R.T
     rank = np.linalg.matrix_rank(M)
     if rank == 0:
-        raise ValueError("the tested combination of estimates has zero variance (rank 0): "
-                         "there is nothing to test")
+        raise ValueError(
+            "the tested combination of estimates has zero variance (rank 0): "
+            "there is nothing to test"
+        )
     stat = float(diff @ np.linalg.pinv(M) @ diff)
     return stat, rank, float(stats.chi2.sf(stat, rank))
 
@@ -101,15 +118,18 @@ def check_alpha(alpha) -> float:
     its place (``alpha=0.95``): it is used as given, with a
     :class:`~pywemix.PywemixWarning`.
     """
-    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.integer,
-                                                                     np.floating)):
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(
+        alpha, (int, float, np.integer, np.floating)
+    ):
         raise TypeError(f"alpha must be a number between 0 and 1, got {alpha!r}")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
     if alpha > 0.5:
-        warn(f"alpha={alpha:g} gives {100 * (1 - alpha):.3g}% intervals: alpha is 1 - the "
-             f"confidence level (alpha={1 - alpha:.3g} for {100 * alpha:.3g}% intervals)",
-             PywemixWarning)
+        warn(
+            f"alpha={alpha:g} gives {100 * (1 - alpha):.3g}% intervals: alpha is 1 - the "
+            f"confidence level (alpha={1 - alpha:.3g} for {100 * alpha:.3g}% intervals)",
+            PywemixWarning,
+        )
     return float(alpha)
 
 
@@ -118,8 +138,7 @@ def _is_variance_row(vc: pd.DataFrame) -> np.ndarray:
     return vc["var2"].isna().to_numpy()
 
 
-def variance_intervals(var_components: pd.DataFrame, var_cov, alpha: float = 0.05
-                       ) -> pd.DataFrame:
+def variance_intervals(var_components: pd.DataFrame, var_cov, alpha: float = 0.05) -> pd.DataFrame:
     """Wald confidence intervals of the variance components, never negative for a variance.
 
     The one computation behind ``conf_int(which="variance")`` (standard-
@@ -183,20 +202,34 @@ def variance_intervals(var_components: pd.DataFrame, var_cov, alpha: float = 0.0
     notes = np.full(len(est), "", dtype=object)
     boundary = variance & (est <= 0)
     truncated = variance & (low < 0) & ~boundary
-    notes[truncated] = [f"{lab}: the Wald interval's lower limit ({lo:.3g}) is below 0 "
-                        "and is set to 0 (a variance cannot be negative); near the "
-                        "boundary the interval does not have its nominal coverage"
-                        for lab, lo in zip(np.asarray(labels)[truncated], low[truncated])]
-    notes[boundary] = [f"{lab}: the estimate is on the boundary (0): lower limit 0, "
-                       "upper limit estimate + z * SE; a Wald interval does not have its "
-                       "nominal coverage there" for lab in np.asarray(labels)[boundary]]
+    notes[truncated] = [
+        f"{lab}: the Wald interval's lower limit ({lo:.3g}) is below 0 "
+        "and is set to 0 (a variance cannot be negative); near the "
+        "boundary the interval does not have its nominal coverage"
+        for lab, lo in zip(np.asarray(labels)[truncated], low[truncated])
+    ]
+    notes[boundary] = [
+        f"{lab}: the estimate is on the boundary (0): lower limit 0, "
+        "upper limit estimate + z * SE; a Wald interval does not have its "
+        "nominal coverage there"
+        for lab in np.asarray(labels)[boundary]
+    ]
     missing = ~np.isfinite(se)
-    notes[missing] = [f"{lab}: no standard error, no interval"
-                      for lab in np.asarray(labels)[missing]]
+    notes[missing] = [
+        f"{lab}: no standard error, no interval" for lab in np.asarray(labels)[missing]
+    ]
     low = np.where(variance & np.isfinite(low), np.maximum(low, 0.0), low)
-    out = pd.DataFrame({"estimate": est, "std_error": se, "conf_low": low,
-                        "conf_high": high, "variance": variance, "note": notes},
-                       index=pd.Index(labels, name="term"))
+    out = pd.DataFrame(
+        {
+            "estimate": est,
+            "std_error": se,
+            "conf_low": low,
+            "conf_high": high,
+            "variance": variance,
+            "note": notes,
+        },
+        index=pd.Index(labels, name="term"),
+    )
     out.attrs["notes"] = [n for n in notes if n]
     return out
 
@@ -238,22 +271,25 @@ def _unknown_term_message(unknown, names, kind, terms=()) -> str:
     hints = []
     for t in map(str, unknown):
         lower = {n.lower(): n for n in [*names, *terms]}
-        close = [lower[m] for m in difflib.get_close_matches(t.lower(), lower, n=2,
-                                                              cutoff=0.6)]
+        close = [lower[m] for m in difflib.get_close_matches(t.lower(), lower, n=2, cutoff=0.6)]
         if kind == "fixed" and t.startswith(("var(", "cov(", "sd(")):
             hints.append(f"{t!r} is a variance term: test it with kind='variance'")
         elif kind == "variance" and t.startswith("sd("):
             hints.append(f"{t!r}: variance terms are tested as variances, {'var(' + t[3:]!r}")
         elif any(c in t for c in "=<>"):
-            hints.append(f"{t!r}: hypotheses written as text (statsmodels' 'x1 = 0') are "
-                         "not parsed; name the terms tested against 0, or give R and q "
-                         "(R b = q)")
+            hints.append(
+                f"{t!r}: hypotheses written as text (statsmodels' 'x1 = 0') are "
+                "not parsed; name the terms tested against 0, or give R and q "
+                "(R b = q)"
+            )
         elif close:
             hints.append(f"{t!r}: did you mean {' or '.join(map(repr, close))}?")
-    return (f"unknown {kind} term(s) {list(unknown)}"
-            + (f" ({'; '.join(hints)})" if hints else "") + f"; available: {names}"
-            + (f"; and the terms {list(terms)}, each standing for its columns"
-               if terms else ""))
+    return (
+        f"unknown {kind} term(s) {list(unknown)}"
+        + (f" ({'; '.join(hints)})" if hints else "")
+        + f"; available: {names}"
+        + (f"; and the terms {list(terms)}, each standing for its columns" if terms else "")
+    )
 
 
 def _nonempty_list(value, scalars, name, what, hint) -> list:
@@ -277,19 +313,28 @@ def _selection_matrix(terms, names, kind, model=None) -> tuple:
     :func:`~pywemix.results.terms.expand_terms`, the terms read from
     ``model``). Errors name the unknown or repeated terms, and a column
     named twice (as itself and through its term, or through two terms)."""
-    terms = _nonempty_list(terms, (str,), "terms", "a list of term names",
-                           "give at least one term to test")
+    terms = _nonempty_list(
+        terms, (str,), "terms", "a list of term names", "give at least one term to test"
+    )
     odd = [t for t in terms if not isinstance(t, str)]
     if odd:
         raise TypeError(
             f"terms must be names of terms (strings), got {odd[0]!r}"
-            + (": a constraint matrix (statsmodels' r_matrix) is given as R=, with q= "
-               "for its right-hand side" if np.ndim(odd[0]) or np.ndim(terms) > 1 else ""))
+            + (
+                ": a constraint matrix (statsmodels' r_matrix) is given as R=, with q= "
+                "for its right-hand side"
+                if np.ndim(odd[0]) or np.ndim(terms) > 1
+                else ""
+            )
+        )
     expanded = expand_terms(terms, names, model if kind == "fixed" else None)
     unknown = [t for t, cols in expanded if not cols]
     if unknown:
-        grouped = [t for t, cols in term_columns(model).items() if cols != [t] and t != "1"] \
-            if kind == "fixed" and model is not None else []
+        grouped = (
+            [t for t, cols in term_columns(model).items() if cols != [t] and t != "1"]
+            if kind == "fixed" and model is not None
+            else []
+        )
         raise ValueError(_unknown_term_message(unknown, names, kind, grouped))
     repeated = sorted({t for t in terms if terms.count(t) > 1})
     if repeated:
@@ -309,12 +354,14 @@ def _columns_named_once(expanded) -> list:
         for c in cols:
             if c in by:
                 first = by[c]
-                how = [f"as itself ({n!r})" if n == c else f"by the term {n!r}"
-                       for n in (first, name)]
+                how = [
+                    f"as itself ({n!r})" if n == c else f"by the term {n!r}" for n in (first, name)
+                ]
                 raise ValueError(
                     f"column {c!r} is named twice: {how[0]} and {how[1]}; a term "
                     "stands for all its columns, so name each column once (the term, "
-                    "or some of its columns)")
+                    "or some of its columns)"
+                )
             by[c] = name
     return list(by)
 
@@ -325,12 +372,14 @@ def _constraint_matrix(R, names, kind) -> np.ndarray:
     if R.shape[0] == 0:
         raise ValueError("R has no rows: give at least one constraint")
     if R.shape[1] != len(names):
-        raise ValueError(f"R must have {len(names)} columns (one per {kind} term: "
-                         f"{names}), got {R.shape[1]}")
+        raise ValueError(
+            f"R must have {len(names)} columns (one per {kind} term: {names}), got {R.shape[1]}"
+        )
     zero = np.flatnonzero(~np.any(R != 0, axis=1))
     if len(zero):
-        raise ValueError(f"row {zero[0]} of R is all zeros: every constraint must "
-                         "involve at least one term")
+        raise ValueError(
+            f"row {zero[0]} of R is all zeros: every constraint must involve at least one term"
+        )
     return R
 
 
@@ -342,21 +391,29 @@ def _variance_label(row: str) -> str:
 def _row_positions(cols, names, which) -> list:
     """Positions in ``names`` of ``cols`` (names or integer positions, as
     statsmodels' ``conf_int(cols=...)``); errors name what is not there."""
-    picked = _nonempty_list(cols, (str, int, np.integer), "cols",
-                            "names or positions of rows",
-                            "give at least one row (a name or a position)")
+    picked = _nonempty_list(
+        cols,
+        (str, int, np.integer),
+        "cols",
+        "names or positions of rows",
+        "give at least one row (a name or a position)",
+    )
     out = []
     for c in picked:
         if isinstance(c, str):
             if c not in names:
                 kind = "variance" if which == "variance" else "fixed"
-                raise ValueError(_unknown_term_message([c], names, kind).replace(
-                    f"unknown {kind} term(s)", f"cols: no row (which={which!r})"))
+                raise ValueError(
+                    _unknown_term_message([c], names, kind).replace(
+                        f"unknown {kind} term(s)", f"cols: no row (which={which!r})"
+                    )
+                )
             out.append(names.index(c))
         elif isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)):
             if not -len(names) <= c < len(names):
-                raise ValueError(f"cols: position {c} is out of range: the table has "
-                                 f"{len(names)} rows ({names})")
+                raise ValueError(
+                    f"cols: position {c} is out of range: the table has {len(names)} rows ({names})"
+                )
             out.append(int(c) % len(names))
         else:
             raise TypeError(f"cols must be names or integer positions of rows, got {c!r}")
@@ -371,21 +428,26 @@ def _missing_covariance_message(est, V, names, used, kind, cov) -> str:
     reasons = []
     for i in bad:
         if kind == "variance" and names[i].startswith("var(") and est[i] < SE_FLOOR:
-            why = (f"estimate {est[i]:.3g}: at or near the boundary of 0, below "
-                   f"exp(-3.6) = {SE_FLOOR:.3g}, where WeMix and pywemix give no "
-                   "standard error")
+            why = (
+                f"estimate {est[i]:.3g}: at or near the boundary of 0, below "
+                f"exp(-3.6) = {SE_FLOOR:.3g}, where WeMix and pywemix give no "
+                "standard error"
+            )
         else:
             why = "not estimated (NaN; see result.warnings)"
         reasons.append(f"{names[i]} ({why})")
-    advice = ("leave them out of the test; whether a variance is zero is not a Wald "
-              "question (at the boundary the statistic is not chi-square: Self and "
-              "Liang 1987, JASA 82, 605-610): for an unweighted fit compare the models "
-              "with and without the random effect by pywemix.bootstrap_lrt or anova"
-              if kind == "variance" else
-              f"leave them out of the test, or try another covariance (cov='{cov}' "
-              "was used)")
-    return (f"the covariance ({cov}) of the tested {kind} term(s) is not available for "
-            f"{', '.join(reasons)}: {advice}")
+    advice = (
+        "leave them out of the test; whether a variance is zero is not a Wald "
+        "question (at the boundary the statistic is not chi-square: Self and "
+        "Liang 1987, JASA 82, 605-610): for an unweighted fit compare the models "
+        "with and without the random effect by pywemix.bootstrap_lrt or anova"
+        if kind == "variance"
+        else f"leave them out of the test, or try another covariance (cov='{cov}' was used)"
+    )
+    return (
+        f"the covariance ({cov}) of the tested {kind} term(s) is not available for "
+        f"{', '.join(reasons)}: {advice}"
+    )
 
 
 class InferenceMixin:
@@ -554,15 +616,22 @@ class InferenceMixin:
         if record.name != "model" or not getattr(self, "weighted", False):
             return
         kinds = self.estimates.covariances
-        ratio = _se_ratio(kinds.get("robust").fixed, record.fixed) \
-            if "robust" in kinds else np.nan
-        factor = (f" (here, over the fixed effects, a median {ratio:.3g} times smaller "
-                  "than the cluster-robust ones)") if np.isfinite(ratio) else ""
-        warn("model-based (kind='model') standard errors of a weighted fit invert the "
-             "Hessian of a pseudo-likelihood, which treats the weights as frequency "
-             "weights (every unit of weight an independent observation); with sampling "
-             f"weights they are too small{factor}. Use {_instead(kinds)}",
-             PseudoLikelihoodWarning)
+        ratio = _se_ratio(kinds.get("robust").fixed, record.fixed) if "robust" in kinds else np.nan
+        factor = (
+            (
+                f" (here, over the fixed effects, a median {ratio:.3g} times smaller "
+                "than the cluster-robust ones)"
+            )
+            if np.isfinite(ratio)
+            else ""
+        )
+        warn(
+            "model-based (kind='model') standard errors of a weighted fit invert the "
+            "Hessian of a pseudo-likelihood, which treats the weights as frequency "
+            "weights (every unit of weight an independent observation); with sampling "
+            f"weights they are too small{factor}. Use {_instead(kinds)}",
+            PseudoLikelihoodWarning,
+        )
 
     def var_cov(self, kind: str | None = None) -> np.ndarray:
         """Covariance of the variance-component estimates (rows of ``var_components``).
@@ -604,8 +673,9 @@ class InferenceMixin:
         """Standard errors of a kind (a record, or a kind's name), without warnings."""
         if not isinstance(record, Covariance):
             record = self.covariance(record)
-        out = pd.Series(standard_errors(record.fixed), index=self.estimates.params.index,
-                        name="bse")
+        out = pd.Series(
+            standard_errors(record.fixed), index=self.estimates.params.index, name="bse"
+        )
         out.attrs.update(_kind_attrs(record))
         return out
 
@@ -626,8 +696,11 @@ class InferenceMixin:
     @property
     def pvalues(self) -> pd.Series:
         """Two-sided p-values of the t values against the standard normal."""
-        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues.to_numpy())),
-                         index=self.params.index, name="pvalues")
+        return pd.Series(
+            2 * stats.norm.sf(np.abs(self.tvalues.to_numpy())),
+            index=self.params.index,
+            name="pvalues",
+        )
 
     @property
     def icc_std_error(self) -> float:
@@ -644,7 +717,8 @@ class InferenceMixin:
             raise AttributeError(
                 f"{part}_variance belongs to a combination of fits (plausible values, pooled "
                 f"imputations); the standard errors of this {type(self).__name__} are "
-                f"{record.description}")
+                f"{record.description}"
+            )
         values = np.diag(getattr(record, part).fixed)
         return pd.Series(values, index=self.estimates.params.index, name=f"{part}_variance")
 
@@ -670,9 +744,14 @@ class InferenceMixin:
         """
         return self._parts("imputation")
 
-    def conf_int(self, alpha: float = 0.05, kind: str | None = None,
-                 which: str = "fixed", *, cols: str | int | list | None = None
-                 ) -> pd.DataFrame:
+    def conf_int(
+        self,
+        alpha: float = 0.05,
+        kind: str | None = None,
+        which: str = "fixed",
+        *,
+        cols: str | int | list | None = None,
+    ) -> pd.DataFrame:
         """
         Wald confidence intervals (R: ``confint(method = "Wald")``).
 
@@ -716,28 +795,43 @@ class InferenceMixin:
         parts, notes = [], []
         if which in ("fixed", "all"):
             se = self._std_errors(record)
-            parts.append(pd.DataFrame({"lower": self.params - z * se,
-                                       "upper": self.params + z * se}))
+            parts.append(
+                pd.DataFrame({"lower": self.params - z * se, "upper": self.params + z * se})
+            )
         if which in ("variance", "all"):
             vi = variance_intervals(self.estimates.var_components, record.components, alpha)
             root = vi["variance"].to_numpy()
             lo, hi = vi["conf_low"].to_numpy(), vi["conf_high"].to_numpy()
             names = [("sd" + n[3:]) if v else n for n, v in zip(vi.index, root)]
-            parts.append(pd.DataFrame({"lower": np.where(root, np.sqrt(np.abs(lo)), lo),
-                                       "upper": np.where(root, np.sqrt(np.abs(hi)), hi)},
-                                      index=names))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "lower": np.where(root, np.sqrt(np.abs(lo)), lo),
+                        "upper": np.where(root, np.sqrt(np.abs(hi)), hi),
+                    },
+                    index=names,
+                )
+            )
             notes = vi.attrs["notes"]
         out = pd.concat(parts)
         out.columns = [f"{100 * alpha / 2:g} %", f"{100 * (1 - alpha / 2):g} %"]
         if cols is not None:
             out = out.iloc[_row_positions(cols, list(out.index), which)]
-            notes = [n for n in notes if any(n.startswith(_variance_label(r) + ":")
-                                             for r in out.index)]
+            notes = [
+                n for n in notes if any(n.startswith(_variance_label(r) + ":") for r in out.index)
+            ]
         out.attrs = {"notes": list(notes), **_kind_attrs(record)}
         return out
 
-    def wald_test(self, terms: str | list | None = None, *, R=None, q=None,
-                  kind: str = "fixed", cov: str | None = None) -> WaldTestResult:
+    def wald_test(
+        self,
+        terms: str | list | None = None,
+        *,
+        R=None,
+        q=None,
+        kind: str = "fixed",
+        cov: str | None = None,
+    ) -> WaldTestResult:
         """
         Wald test that fixed effects (or variance terms) are zero, or ``R b = q``.
 
@@ -802,17 +896,20 @@ class InferenceMixin:
         record = self._kind(cov, "cov")
         cov = record.name
         if kind == "fixed":
-            est, V, names = self.params.to_numpy(), np.array(record.fixed), \
-                list(self.params.index)
+            est, V, names = self.params.to_numpy(), np.array(record.fixed), list(self.params.index)
         elif kind == "variance":
             vc = self.var_components
-            est, V, names = (vc["variance"].to_numpy(), np.array(record.components),
-                             variance_labels(vc))
+            est, V, names = (
+                vc["variance"].to_numpy(),
+                np.array(record.components),
+                variance_labels(vc),
+            )
         else:
             raise ValueError(f"kind must be 'fixed' or 'variance', got {kind!r}")
         if terms is not None and R is not None:
-            raise ValueError("give either terms (a list of names) or a constraint matrix R, "
-                             "not both")
+            raise ValueError(
+                "give either terms (a list of names) or a constraint matrix R, not both"
+            )
         if terms is None and R is None:
             terms = [n for n in names if n != "var(Residual)"]
         if terms is not None:
@@ -865,21 +962,36 @@ class InferenceMixin:
         se = self._std_errors(record).to_numpy()
         est = self.params.to_numpy()
         family = getattr(getattr(self, "settings", None), "family_object", None)
-        kinds = np.where(self.params.index.isin(family.aux_names if family else ()),
-                         "family", "fixed")
-        fixed = pd.DataFrame({"term": self.params.index, "kind": kinds, "estimate": est,
-                              "std_error": se, "statistic": est / se,
-                              "p_value": 2 * stats.norm.sf(np.abs(est / se)),
-                              "conf_low": est - z * se, "conf_high": est + z * se})
+        kinds = np.where(
+            self.params.index.isin(family.aux_names if family else ()), "family", "fixed"
+        )
+        fixed = pd.DataFrame(
+            {
+                "term": self.params.index,
+                "kind": kinds,
+                "estimate": est,
+                "std_error": se,
+                "statistic": est / se,
+                "p_value": 2 * stats.norm.sf(np.abs(est / se)),
+                "conf_low": est - z * se,
+                "conf_high": est + z * se,
+            }
+        )
         vi = variance_intervals(self.estimates.var_components, record.components, alpha)
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = vi["estimate"] / vi["std_error"]
-        var = pd.DataFrame({"term": vi.index, "kind": "variance",
-                            "estimate": vi["estimate"].to_numpy(),
-                            "std_error": vi["std_error"].to_numpy(),
-                            "statistic": stat.to_numpy(), "p_value": np.nan,
-                            "conf_low": vi["conf_low"].to_numpy(),
-                            "conf_high": vi["conf_high"].to_numpy()})
+        var = pd.DataFrame(
+            {
+                "term": vi.index,
+                "kind": "variance",
+                "estimate": vi["estimate"].to_numpy(),
+                "std_error": vi["std_error"].to_numpy(),
+                "statistic": stat.to_numpy(),
+                "p_value": np.nan,
+                "conf_low": vi["conf_low"].to_numpy(),
+                "conf_high": vi["conf_high"].to_numpy(),
+            }
+        )
         out = pd.concat([fixed, var], ignore_index=True)
         out.attrs = {"notes": list(vi.attrs["notes"]), **_kind_attrs(record)}
         return out

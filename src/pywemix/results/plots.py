@@ -20,6 +20,7 @@ also the cell's value, IPython displays it first and the figure leaves
 pyplot's list as it is displayed, so the hook does not draw it again:
 exactly one image either way.
 """
+
 from __future__ import annotations
 
 import io
@@ -42,6 +43,7 @@ _INLINE_BACKENDS = ("inline", "module://matplotlib_inline.backend_inline")
 KINDS = ("resid_fitted", "qq_resid", "qq_ranef", "caterpillar", "coef")
 
 if _Figure is not None:
+
     class ResultFigure(_Figure):
         """A matplotlib Figure that shows itself as an image in Jupyter.
 
@@ -87,6 +89,7 @@ def _inline_backend_active() -> bool:
     if ipython is None or ipython.get_ipython() is None:
         return False
     import matplotlib
+
     try:
         backend = matplotlib.get_backend(auto_select=False)
     except TypeError:  # matplotlib < 3.10: the raw setting, not resolved
@@ -102,6 +105,7 @@ def _figure(nplots=1, width=5.0, height=4.0):
     size = (width * ncol, height * nrow)
     if _inline_backend_active():  # shown by the inline backend, even after ';'
         import matplotlib.pyplot as plt
+
         fig = plt.figure(FigureClass=ResultFigure, figsize=size, layout="constrained")
     else:
         fig = ResultFigure(figsize=size, layout="constrained")
@@ -174,8 +178,9 @@ def plot(result, kind: str = "resid_fitted"):
         for ax, (name, col, m, _, _) in zip(axes, effects):
             _qq(ax, m, f"{name}: {col}")
         return fig
-    fig, axes = _figure(len(effects), width=5.0, height=max(3.0, 0.12 * max(
-        len(e[2]) for e in effects)))
+    fig, axes = _figure(
+        len(effects), width=5.0, height=max(3.0, 0.12 * max(len(e[2]) for e in effects))
+    )
     for ax, (name, col, m, sd, labels) in zip(axes, effects):
         order = np.argsort(m)
         pos = np.arange(len(m))
@@ -199,14 +204,31 @@ def _coef(result):
     est = result.params[names].to_numpy()
     lo, hi = ci.loc[names].to_numpy().T
     for k, fit in enumerate(getattr(result, "fits", ())):
-        ax.scatter(fit.params[names], pos, s=9, color="0.6", zorder=1,
-                   label="each plausible value" if k == 0 else None)
-    ax.errorbar(est, pos, xerr=[est - lo, hi - est], fmt="o", ms=4, lw=1, zorder=2,
-                label="estimate (95% interval)")
+        ax.scatter(
+            fit.params[names],
+            pos,
+            s=9,
+            color="0.6",
+            zorder=1,
+            label="each plausible value" if k == 0 else None,
+        )
+    ax.errorbar(
+        est,
+        pos,
+        xerr=[est - lo, hi - est],
+        fmt="o",
+        ms=4,
+        lw=1,
+        zorder=2,
+        label="estimate (95% interval)",
+    )
     ax.axvline(0, color="C3", lw=1)
     ax.set_yticks(pos, names, fontsize=8)
-    ax.set_xlabel(f"fixed effect (95% Wald interval; standard errors: "
-                  f"{_wrap(ci.attrs.get('variance_description', ''))})", fontsize=8)
+    ax.set_xlabel(
+        f"fixed effect (95% Wald interval; standard errors: "
+        f"{_wrap(ci.attrs.get('variance_description', ''))})",
+        fontsize=8,
+    )
     ax.set_title("Fixed effects")
     if hasattr(result, "fits"):
         ax.legend(fontsize=7, loc="best")
@@ -246,6 +268,5 @@ def plot_groups(params, ci, column: str, description: str):
         ax.set_yticks(pos, [str(g) for g, _ in rows], fontsize=8)
         ax.set_ylabel(column)
         ax.set_title(term)
-        ax.set_xlabel(f"95% Wald interval; standard errors: {_wrap(description, 45)}",
-                      fontsize=7)
+        ax.set_xlabel(f"95% Wald interval; standard errors: {_wrap(description, 45)}", fontsize=7)
     return fig

@@ -2,6 +2,7 @@
 
 R equivalent: ``predict.merMod`` (``re.form``, ``allow.new.levels``).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -43,7 +44,8 @@ def _categoricals_like(newdata: pd.DataFrame, frame: pd.DataFrame, skip=()) -> p
         if unknown:
             raise ValueError(
                 f"column {c!r} of newdata has levels not seen in the fit: "
-                f"{sorted(map(str, unknown))[:5]}")
+                f"{sorted(map(str, unknown))[:5]}"
+            )
         newdata[c] = pd.Categorical(vals, categories=cats)
     return newdata
 
@@ -54,28 +56,31 @@ def _as_bool(values: pd.Series, name: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(values.dtype):
         return values.astype(bool)
     numbers = (bool, np.bool_, int, float, np.integer, np.floating)
-    bad = [v for v in pd.unique(values.dropna())
-           if not (isinstance(v, numbers) and v in (0, 1))]
+    bad = [v for v in pd.unique(values.dropna()) if not (isinstance(v, numbers) and v in (0, 1))]
     if bad:
-        raise ValueError(f"column {name!r} was logical (True/False) in the fit; newdata "
-                         f"has other values such as {bad[:3]}")
+        raise ValueError(
+            f"column {name!r} was logical (True/False) in the fit; newdata "
+            f"has other values such as {bad[:3]}"
+        )
     return values.astype(bool)
 
 
 def _numeric_like(values: pd.Series, name: str) -> pd.Series:
     """A column that was numeric in the fit must be numeric in ``newdata``
     (numbers stored as Python objects are accepted, as in the fit)."""
-    if pd.api.types.is_numeric_dtype(values.dtype) and \
-            not pd.api.types.is_bool_dtype(values.dtype):
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return _finite(values, name)
     present = values.dropna()
     if not pd.api.types.is_bool_dtype(values.dtype) and all(
-            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-            for v in present):
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        for v in present
+    ):
         return _finite(values.astype(float), name)
     sample = ", ".join(repr(v) for v in pd.unique(present)[:3])
-    raise TypeError(f"column {name!r} of newdata must be numeric, as in the fit, but has "
-                    f"dtype {values.dtype} (values such as {sample})")
+    raise TypeError(
+        f"column {name!r} of newdata must be numeric, as in the fit, but has "
+        f"dtype {values.dtype} (values such as {sample})"
+    )
 
 
 def _finite(values: pd.Series, name: str) -> pd.Series:
@@ -90,12 +95,15 @@ def _check_unique_columns(data: pd.DataFrame, needed) -> None:
     """Refuse newdata with several columns of a name the prediction uses."""
     dup = sorted(set(data.columns[data.columns.duplicated()]) & set(needed))
     if dup:
-        raise ValueError(f"newdata has several columns named {', '.join(map(repr, dup))}, "
-                         "which the model uses: rename them")
+        raise ValueError(
+            f"newdata has several columns named {', '.join(map(repr, dup))}, "
+            "which the model uses: rename them"
+        )
 
 
-def linear_predictor(result, newdata=None, include_random=True,
-                     allow_new_levels=False, offset=None) -> np.ndarray:
+def linear_predictor(
+    result, newdata=None, include_random=True, allow_new_levels=False, offset=None
+) -> np.ndarray:
     """Linear predictor ``X beta + sum_l Z_l u_l`` for ``newdata``.
 
     Groups not in the fit get random effects of zero when
@@ -118,13 +126,15 @@ def linear_predictor(result, newdata=None, include_random=True,
         check_columns(data, [column], "offset column")
     off = _offset(result, data, offset)
     complete = data[sorted(needed)].notna().all(axis=1).to_numpy() & np.isfinite(
-        np.broadcast_to(off, (len(data),)))
+        np.broadcast_to(off, (len(data),))
+    )
     out = np.full(len(data), np.nan)
     if complete.any():
         rows = data if complete.all() else data.loc[complete]
         off_rows = off if np.ndim(off) == 0 else np.asarray(off)[complete]
-        out[complete] = _complete_rows(result, rows, needed, include_random,
-                                       allow_new_levels, off_rows)
+        out[complete] = _complete_rows(
+            result, rows, needed, include_random, allow_new_levels, off_rows
+        )
     return out
 
 
@@ -136,21 +146,30 @@ def _complete_rows(result, data, needed, include_random, allow_new_levels, off):
     data = _categoricals_like(data[sorted(needed)], frame, skip=groups)
     centering = design.centering
     centred = {g for g, _ in centering.group_means} if centering is not None else set()
-    keys = {lev.name: _group_keys(data, lev, frame) for lev in design.levels
-            if include_random or lev.name in centred}
+    keys = {
+        lev.name: _group_keys(data, lev, frame)
+        for lev in design.levels
+        if include_random or lev.name in centred
+    }
     if centering is not None:
         data = centering.apply(data, keys)
-    X = fixed_columns(_checked(lambda: fixed_matrix(design.fixed_spec, data)),
-                      result.family_object)[0]
+    X = fixed_columns(
+        _checked(lambda: fixed_matrix(design.fixed_spec, data)), result.family_object
+    )[0]
     eta = predictor(X, result.fe_params.to_numpy(), off)
     if not include_random:
         return eta
     Z, codes, effects = [], [], []
-    for lev, specs, modes in zip(design.levels, design.random_specs,
-                                 result.conditional_modes):
+    for lev, specs, modes in zip(design.levels, design.random_specs, result.conditional_modes):
         codes.append(_known_groups(lev, keys[lev.name], allow_new_levels))
-        Z.append(np.hstack([_checked(lambda sp=sp: random_matrix(sp, data)).to_numpy(
-            dtype=float) for sp in specs]))
+        Z.append(
+            np.hstack(
+                [
+                    _checked(lambda sp=sp: random_matrix(sp, data)).to_numpy(dtype=float)
+                    for sp in specs
+                ]
+            )
+        )
         # new groups point at an appended row of zeros
         effects.append(np.vstack([modes, np.zeros((1, modes.shape[1]))]))
     return add_random(eta, Z, codes, effects)
@@ -166,7 +185,8 @@ def _known_groups(lev, keys, allow_new_levels) -> np.ndarray:
         raise ValueError(
             f"newdata has {int(new.sum())} rows in {lev.name} groups not in the "
             f"fit (for example {list(map(str, bad))}); pass allow_new_levels=True "
-            "to predict them with random effects of zero")
+            "to predict them with random effects of zero"
+        )
     return np.where(new, lev.n_groups, pos)
 
 
@@ -216,8 +236,10 @@ def _checked(build):
     for w in caught:
         if w.category.__name__ == "DataMismatchWarning":
             raise ValueError(f"newdata has values not seen in the fit: {w.message}")
-        if not issubclass(w.category, (FutureWarning, DeprecationWarning)) and \
-                "Pandas4Warning" not in w.category.__name__:
+        if (
+            not issubclass(w.category, (FutureWarning, DeprecationWarning))
+            and "Pandas4Warning" not in w.category.__name__
+        ):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return mm
 
@@ -237,12 +259,16 @@ def _offset(result, data, offset):
         if col not in data.columns:
             raise ValueError(f"newdata needs the offset column {col!r} used in the fit")
         values = data[col]
-        if not pd.api.types.is_numeric_dtype(values.dtype) or \
-                pd.api.types.is_bool_dtype(values.dtype):
-            raise TypeError(f"offset column {col!r} of newdata must be numeric, got dtype "
-                            f"{values.dtype}")
+        if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(
+            values.dtype
+        ):
+            raise TypeError(
+                f"offset column {col!r} of newdata must be numeric, got dtype {values.dtype}"
+            )
         return values.to_numpy(dtype=float)
     if result.settings.has_offset:
-        raise ValueError("the model was fitted with an offset array: pass offset= with "
-                         "one value per row of newdata")
+        raise ValueError(
+            "the model was fitted with an offset array: pass offset= with "
+            "one value per row of newdata"
+        )
     return 0.0

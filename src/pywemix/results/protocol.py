@@ -19,6 +19,7 @@ method is given ``kind`` (or ``cov`` for :meth:`Result.wald_test`) from
 their header. The classes are checked against the protocol structurally
 (``isinstance(obj, Result)`` checks that the members exist).
 """
+
 from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
@@ -158,8 +159,14 @@ class Result(Protocol):  # numpydoc ignore=PR01
             Terms by terms; ``attrs["variance"]`` names the kind.
         """
 
-    def conf_int(self, alpha: float = 0.05, kind: str | None = None, which: str = "fixed",
-                 *, cols: Any = None) -> pd.DataFrame:
+    def conf_int(
+        self,
+        alpha: float = 0.05,
+        kind: str | None = None,
+        which: str = "fixed",
+        *,
+        cols: Any = None,
+    ) -> pd.DataFrame:
         """
         Wald confidence intervals (R: ``confint(method = "Wald")``).
 
@@ -198,8 +205,15 @@ class Result(Protocol):  # numpydoc ignore=PR01
             ``attrs["variance"]`` names the kind.
         """
 
-    def wald_test(self, terms: Any = None, *, R: Any = None, q: Any = None,
-                  kind: str = "fixed", cov: str | None = None) -> Any:
+    def wald_test(
+        self,
+        terms: Any = None,
+        *,
+        R: Any = None,
+        q: Any = None,
+        kind: str = "fixed",
+        cov: str | None = None,
+    ) -> Any:
         """
         Wald test of linear hypotheses :math:`R\\beta = q`.
 

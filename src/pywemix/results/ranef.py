@@ -39,6 +39,7 @@ of the levels above (for two levels exactly lme4's Laplace ``condVar``).
 Gauss-Hermite nodes and weights as the posterior means (WeMix Appendix A,
 eq. 26, with the second moment in place of the first).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -62,7 +63,7 @@ def _gaussian_covariances(objective, sigma2, covs) -> list:
         if li == L - 1:
             break
         K = np.linalg.solve(A, np.matmul(T, M[:, :q, q:]))
-        gain.append(K[:, :, :sum(objective.q[li + 1:])])  # columns of the ancestors
+        gain.append(K[:, :, : sum(objective.q[li + 1 :])])  # columns of the ancestors
         S = M[:, q:, q:] - np.matmul(np.swapaxes(M[:, :q, q:], 1, 2), K)
         M = group_sum(objective.wg[li][:, None, None] * S, objective.child_starts[li])
     out = [None] * L
@@ -72,9 +73,13 @@ def _gaussian_covariances(objective, sigma2, covs) -> list:
         Ka = gain[li]
         cross = -np.matmul(Ka, P)
         out[li] = cond[li] - np.matmul(cross, np.swapaxes(Ka, 1, 2))
-        joint = np.concatenate([np.concatenate([out[li], cross], axis=2),
-                                np.concatenate([np.swapaxes(cross, 1, 2), P], axis=2)],
-                               axis=1)
+        joint = np.concatenate(
+            [
+                np.concatenate([out[li], cross], axis=2),
+                np.concatenate([np.swapaxes(cross, 1, 2), P], axis=2),
+            ],
+            axis=1,
+        )
     return out
 
 
@@ -105,8 +110,7 @@ def conditional_variances(result, kind: str = "mode") -> list:
     """
     objective = result.objective.function
     if result.family_object is None:
-        covs = _gaussian_covariances(objective, result.sigma2,
-                                     result.random_effects_covariances)
+        covs = _gaussian_covariances(objective, result.sigma2, result.random_effects_covariances)
         return [np.diagonal(c, axis1=1, axis2=2).copy() for c in covs]
     if kind == "mean":
         return _quadrature_posterior(objective, result.optimization.x)
@@ -128,10 +132,12 @@ def ranef_table(result, kind: str = "mode") -> dict:
     for (name, wide), var in zip(values.items(), variances):
         J, q = wide.shape
         sd = np.sqrt(np.clip(np.asarray(var, dtype=float), 0.0, None))
-        out[name] = pd.DataFrame({
-            "group": np.tile(wide.index.to_numpy(), q),
-            "term": np.repeat(np.asarray(wide.columns, dtype=object), J),
-            "estimate": wide.to_numpy().T.ravel(),
-            "std_error": sd.T.ravel(),
-        })
+        out[name] = pd.DataFrame(
+            {
+                "group": np.tile(wide.index.to_numpy(), q),
+                "term": np.repeat(np.asarray(wide.columns, dtype=object), J),
+                "estimate": wide.to_numpy().T.ravel(),
+                "std_error": sd.T.ravel(),
+            }
+        )
     return out

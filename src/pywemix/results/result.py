@@ -4,6 +4,7 @@ R equivalents: ``WeMix::mix`` output and ``summary``; lme4's ``merMod``
 accessors (``fixef``, ``ranef``, ``VarCorr``, ``logLik``, ``fitted``,
 ``residuals``, ``predict``).
 """
+
 from __future__ import annotations
 
 from functools import cached_property
@@ -40,10 +41,20 @@ def _frozen(a):
 
 def _stage_kinds(variance: VarianceEstimate) -> list:
     """The covariance kinds of one fit: the sandwich (default) and the model-based one."""
-    return [Covariance("robust", f"cluster-robust (sandwich over {variance.n_clusters} "
-                       "top-level groups)", variance.fixed_robust, variance.components_robust),
-            Covariance("model", "model-based (inverse information; treats the weights as "
-                       "frequency weights)", variance.fixed_model, variance.components_model)]
+    return [
+        Covariance(
+            "robust",
+            f"cluster-robust (sandwich over {variance.n_clusters} top-level groups)",
+            variance.fixed_robust,
+            variance.components_robust,
+        ),
+        Covariance(
+            "model",
+            "model-based (inverse information; treats the weights as frequency weights)",
+            variance.fixed_model,
+            variance.components_model,
+        ),
+    ]
 
 
 class RandomEffects(dict):
@@ -54,12 +65,12 @@ class RandomEffects(dict):
     """
 
     def __missing__(self, key):
-        raise KeyError(f"{key!r} is not a grouping factor of the model; its grouping "
-                       f"factors are {list(self)}")
+        raise KeyError(
+            f"{key!r} is not a grouping factor of the model; its grouping factors are {list(self)}"
+        )
 
 
-def make_result(design, settings, optimum, variance, warnings=(), *,
-                arguments=None) -> MixResult:
+def make_result(design, settings, optimum, variance, warnings=(), *, arguments=None) -> MixResult:
     """Stage 4: the immutable result of a fit from the outputs of the stages.
 
     Parameters
@@ -97,8 +108,11 @@ def make_result(design, settings, optimum, variance, warnings=(), *,
     The variance table, fitted values and the groups table are derived here;
     nothing is re-estimated. R equivalent: ``lme4::mkMerMod``.
     """
-    for value, cls, name in ((settings, FitSettings, "settings"), (optimum, Optimum, "optimum"),
-                             (variance, VarianceEstimate, "variance")):
+    for value, cls, name in (
+        (settings, FitSettings, "settings"),
+        (optimum, Optimum, "optimum"),
+        (variance, VarianceEstimate, "variance"),
+    ):
         if not isinstance(value, cls):
             raise TypeError(f"{name} must be of type {cls.__name__}, got {type(value).__name__}")
     return MixResult(design, settings, optimum, variance, tuple(warnings), arguments)
@@ -204,14 +218,18 @@ class MixResult(InferenceMixin):
         d["arguments"] = arguments
         structure = CovarianceStructure.from_design(design)
         sigma2 = optimum.sigma2 if settings.family == "gaussian" else None
-        table = variance_table(structure, design.levels, optimum.covariances, sigma2,
-                               variance.std_errors())
+        table = variance_table(
+            structure, design.levels, optimum.covariances, sigma2, variance.std_errors()
+        )
         family = settings.family_object
         names = list(design.x_names) + (list(family.aux_names) if family else [])
         d["estimates"] = make_estimates(
-            pd.Series(optimum.params, index=names), table,
+            pd.Series(optimum.params, index=names),
+            table,
             icc_from_covariances(optimum.covariances, sigma2, settings.link or "identity"),
-            _stage_kinds(variance), "robust")
+            _stage_kinds(variance),
+            "robust",
+        )
         d["_modes"] = [_frozen(m) for m in optimum.modes]
         d["_ranef_var"] = [_frozen(v) for v in optimum.mode_variances]
         d["_covs"] = [_frozen(c) for c in optimum.covariances]
@@ -227,10 +245,17 @@ class MixResult(InferenceMixin):
         predictor and the order back to the data's rows (the groups table is
         made on first use; a Dask result, whose rows stay on the workers,
         overrides it)."""
-        return {"_fitted_link": linear_predictor(design.X, optimum.beta, design.offset,
-                                                 design.Z, [lev.codes for lev in design.levels],
-                                                 optimum.modes),
-                "_order": np.argsort(design.row_positions, kind="stable")}
+        return {
+            "_fitted_link": linear_predictor(
+                design.X,
+                optimum.beta,
+                design.offset,
+                design.Z,
+                [lev.codes for lev in design.levels],
+                optimum.modes,
+            ),
+            "_order": np.argsort(design.row_positions, kind="stable"),
+        }
 
     @cached_property
     def _groups(self) -> pd.DataFrame:
@@ -277,7 +302,8 @@ class MixResult(InferenceMixin):
         if "_objective" not in self.__dict__:
             s = self._settings
             self.__dict__["_objective"] = make_objective(
-                self._design, self._family, n_quad=s.n_quad or 1, reml=s.reml)
+                self._design, self._family, n_quad=s.n_quad or 1, reml=s.reml
+            )
         return self.__dict__["_objective"]
 
     @property
@@ -297,7 +323,7 @@ class MixResult(InferenceMixin):
         That is ``params`` without the family parameters: the dispersion of
         negative binomial and gamma models, the thresholds of ordinal ones.
         """
-        return self.params.iloc[:len(self._design.x_names)]
+        return self.params.iloc[: len(self._design.x_names)]
 
     @property
     def family_params(self) -> pd.Series:
@@ -308,7 +334,7 @@ class MixResult(InferenceMixin):
         thresholds ``"1|2"``, ``"2|3"``, ... of ordinal ones
         (``ordinal::clmm``'s); empty for the other families.
         """
-        return self.params.iloc[len(self._design.x_names):]
+        return self.params.iloc[len(self._design.x_names) :]
 
     @property
     def random_effects_covariances(self) -> list:
@@ -357,20 +383,28 @@ class MixResult(InferenceMixin):
     formula = property(lambda self: self._settings.formula, doc="The model formula.")
     family = property(lambda self: self._settings.family, doc="Family name.")
     link = property(lambda self: self._settings.link, doc="Link function name.")
-    n_quad = property(lambda self: self._settings.n_quad,
-                      doc="Quadrature points per random effect (None if Gaussian).")
+    n_quad = property(
+        lambda self: self._settings.n_quad,
+        doc="Quadrature points per random effect (None if Gaussian).",
+    )
     criterion = property(lambda self: self._settings.criterion, doc='"ML" or "REML".')
-    weighted = property(lambda self: self._settings.weighted,
-                        doc="Whether any weight differs from 1.")
-    weight_spec = property(lambda self: list(self._settings.weight_spec),
-                           doc="Weight column per level, level 1 first.")
-    cond_weights = property(lambda self: self._settings.cond_weights,
-                            doc="Whether the weights were given as conditional weights.")
+    weighted = property(
+        lambda self: self._settings.weighted, doc="Whether any weight differs from 1."
+    )
+    weight_spec = property(
+        lambda self: list(self._settings.weight_spec), doc="Weight column per level, level 1 first."
+    )
+    cond_weights = property(
+        lambda self: self._settings.cond_weights,
+        doc="Whether the weights were given as conditional weights.",
+    )
     llf = property(lambda self: self._optimum.llf, doc="Maximised (pseudo-)log-likelihood.")
     converged = property(lambda self: self._optimum.converged, doc="Optimiser converged.")
     nobs = property(lambda self: self._design.n_obs, doc="Observations used.")
-    n_clusters = property(lambda self: self._variance.n_clusters,
-                          doc="Top-level groups (clusters of the robust variance).")
+    n_clusters = property(
+        lambda self: self._variance.n_clusters,
+        doc="Top-level groups (clusters of the robust variance).",
+    )
 
     @property
     def icc(self) -> float:
@@ -482,8 +516,13 @@ class MixResult(InferenceMixin):
         else:  # a proportion for a binomial response with trials
             r = self._family.observed(self._design.y) - mu
         if kind == "pearson":
-            sd = np.sqrt(self.sigma2) if self._family is None else \
-                np.sqrt(self._family.variance(mu) / self._family.response_weight(self._design.y))
+            sd = (
+                np.sqrt(self.sigma2)
+                if self._family is None
+                else np.sqrt(
+                    self._family.variance(mu) / self._family.response_weight(self._design.y)
+                )
+            )
             r = r / sd
         elif kind != "response":
             raise ValueError(f"kind must be 'response' or 'pearson', got {kind!r}")
@@ -498,8 +537,7 @@ class MixResult(InferenceMixin):
         """
         return Residuals.wrap(self.residuals("response"), self)
 
-    def simulate(self, n: int = 1,
-                 seed: int | np.random.Generator | None = None) -> pd.DataFrame:
+    def simulate(self, n: int = 1, seed: int | np.random.Generator | None = None) -> pd.DataFrame:
         """
         Draw responses from the fitted model (new random effects each time).
 
@@ -540,8 +578,15 @@ class MixResult(InferenceMixin):
         """
         return plot(self, kind)
 
-    def predict(self, newdata=None, *, type: str = "response", include_random: bool = True,
-                allow_new_levels: bool = False, offset=None) -> pd.Series | pd.DataFrame:
+    def predict(
+        self,
+        newdata=None,
+        *,
+        type: str = "response",
+        include_random: bool = True,
+        allow_new_levels: bool = False,
+        offset=None,
+    ) -> pd.Series | pd.DataFrame:
         """
         Predict values (R: ``predict()`` of lme4; ``predict.clmm`` for ``type="prob"``).
 
@@ -582,10 +627,14 @@ class MixResult(InferenceMixin):
         if type not in ("response", "link", "prob"):
             raise ValueError(f"type must be 'response', 'link' or 'prob', got {type!r}")
         if type == "prob" and not hasattr(self._family, "probabilities"):
-            raise ValueError("type='prob' gives the probabilities of the categories of an "
-                             f"ordinal model; this is a {self.family} model")
-        for name, value in (("include_random", include_random),
-                            ("allow_new_levels", allow_new_levels)):
+            raise ValueError(
+                "type='prob' gives the probabilities of the categories of an "
+                f"ordinal model; this is a {self.family} model"
+            )
+        for name, value in (
+            ("include_random", include_random),
+            ("allow_new_levels", allow_new_levels),
+        ):
             if not isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{name} must be True or False, got {value!r}")
         if newdata is None:
@@ -593,14 +642,19 @@ class MixResult(InferenceMixin):
                 raise ValueError("include_random=False needs newdata")
             eta = self.to_data_order(self._fitted_link, "predicted")
         else:
-            values = predict_linear_predictor(self, newdata, include_random,
-                                              allow_new_levels, offset)
+            values = predict_linear_predictor(
+                self, newdata, include_random, allow_new_levels, offset
+            )
             index = getattr(newdata, "index", None)
-            eta = pd.Series(values, index=index if isinstance(index, pd.Index) else None,
-                            name="predicted")
+            eta = pd.Series(
+                values, index=index if isinstance(index, pd.Index) else None, name="predicted"
+            )
         if type == "prob":
-            return pd.DataFrame(self._family.probabilities(eta.to_numpy()), index=eta.index,
-                                columns=list(self._family.categories))
+            return pd.DataFrame(
+                self._family.probabilities(eta.to_numpy()),
+                index=eta.index,
+                columns=list(self._family.categories),
+            )
         return eta if type == "link" else eta.transform(self._mean)
 
     # -- information criteria -----------------------------------------------
@@ -614,7 +668,8 @@ class MixResult(InferenceMixin):
             warn(
                 f"{what} of a weighted fit is based on a pseudo-likelihood and is not "
                 "valid for model comparison; use Wald tests (result.wald_test) instead",
-                PseudoLikelihoodWarning)
+                PseudoLikelihoodWarning,
+            )
 
     def information_criteria(self) -> tuple:
         """
@@ -653,8 +708,10 @@ class MixResult(InferenceMixin):
         return Summary(self)
 
     def __repr__(self):
-        return (f"<MixResult {self.formula!r}: {self.family}, {len(self._levels) + 1} "
-                f"levels, nobs={self.nobs}, llf={self.llf:.6g}>")
+        return (
+            f"<MixResult {self.formula!r}: {self.family}, {len(self._levels) + 1} "
+            f"levels, nobs={self.nobs}, llf={self.llf:.6g}>"
+        )
 
     def _repr_html_(self):
         return self.summary()._repr_html_()

@@ -5,6 +5,7 @@ The summary makes its labels from it; :func:`pywemix.anova` and
 display strings) to decide whether the fits are comparable. R equivalent:
 the ``call`` and the ``devcomp$dims`` flags of an lme4 ``merMod``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,16 +15,24 @@ from ..presets import survey_preset
 __all__ = ["FitSettings"]
 
 #: Descriptions of the level-1 weight scaling methods, for the summary.
-SCALING_LABELS = {"none": "none",
-                  "size": "method A (level-1 weights sum to the group size)",
-                  "effective": "method B (level-1 weights sum to the effective group size)"}
+SCALING_LABELS = {
+    "none": "none",
+    "size": "method A (level-1 weights sum to the group size)",
+    "effective": "method B (level-1 weights sum to the effective group size)",
+}
 
 #: Settings that must agree for two fits to be compared by their likelihoods,
 #: with their labels (as the summary shows them).
-COMPARED = (("family", "Family"), ("link", "Link"), ("weight_spec", "Weights"),
-            ("cond_weights", "Conditional weights"), ("survey", "Survey preset"),
-            ("weight_scaling", "Weight scaling"), ("center_group", "Centering"),
-            ("center_grand", "Centering"))
+COMPARED = (
+    ("family", "Family"),
+    ("link", "Link"),
+    ("weight_spec", "Weights"),
+    ("cond_weights", "Conditional weights"),
+    ("survey", "Survey preset"),
+    ("weight_scaling", "Weight scaling"),
+    ("center_group", "Centering"),
+    ("center_grand", "Centering"),
+)
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,8 @@ class FitSettings:
         if self.reml and self.weighted:
             raise ValueError(
                 "reml=True needs unit weights: WeMix's weighted pseudo-likelihood is "
-                "defined for maximum likelihood only; fit with reml=False")
+                "defined for maximum likelihood only; fit with reml=False"
+            )
 
     @property
     def criterion(self) -> str:
@@ -114,7 +124,8 @@ class FitSettings:
         levels = survey_preset(self.survey).weights.levels
         return len(levels) == len(self.weight_spec) and all(
             w is None or w.lower() in {c.lower() for c in names}
-            for w, names in zip(self.weight_spec, levels))
+            for w, names in zip(self.weight_spec, levels)
+        )
 
     def labels(self) -> list:
         """

@@ -4,6 +4,7 @@ R equivalent: ``summary.WeMixResults``; the export methods follow statsmodels'
 ``Summary.as_text`` / ``as_html`` / ``as_latex``. The dict/JSON layout is
 documented in :meth:`Summary.as_dict`.
 """
+
 from __future__ import annotations
 
 import html
@@ -44,8 +45,9 @@ class Summary:
     (that dict as strict JSON, missing values as ``null``).
     """
 
-    def __init__(self, result, *, header=(), se_note=None, fixed=None,
-                 icc_std_error=None, icc_se_label=None):
+    def __init__(
+        self, result, *, header=(), se_note=None, fixed=None, icc_std_error=None, icc_se_label=None
+    ):
         """Build the report of ``result``.
 
         Parameters
@@ -71,12 +73,16 @@ class Summary:
         self.title = _title(r)
         self.header = _header(r)
         vc = r.var_components
-        vc["std_dev"] = np.sqrt(np.where((vc["var2"].isna()) & (vc["variance"] >= 0),
-                                         vc["variance"], np.nan))
+        vc["std_dev"] = np.sqrt(
+            np.where((vc["var2"].isna()) & (vc["variance"] >= 0), vc["variance"], np.nan)
+        )
         self.variance = vc
         self.groups = r.groups
-        table = pd.DataFrame({"Estimate": r.params, "Std. Error": r.bse,
-                              "t value": r.tvalues}) if fixed is None else fixed
+        table = (
+            pd.DataFrame({"Estimate": r.params, "Std. Error": r.bse, "t value": r.tvalues})
+            if fixed is None
+            else fixed
+        )
         self.family_title, names = _family_terms(r)
         is_family = table.index.isin(names)
         # a table without family parameters is kept as given
@@ -86,22 +92,34 @@ class Summary:
         if icc_std_error is None:
             icc_std_error = kind.icc_std_error
         self.icc_std_error = icc_std_error
-        self.footer = [("lnl", _lnl_text(r)),
-                       ("Intraclass correlation (ICC)",
-                        _icc_text(r, icc_std_error, icc_se_label or kind.se_label))]
+        self.footer = [
+            ("lnl", _lnl_text(r)),
+            (
+                "Intraclass correlation (ICC)",
+                _icc_text(r, icc_std_error, icc_se_label or kind.se_label),
+            ),
+        ]
         n_pv = getattr(r, "n_plausible", None)
         if n_pv:
-            self.header.insert(1, ("Plausible values", f"{n_pv} ({', '.join(r.columns)}) of "
-                                   f"{r.response}; estimates averaged, variance = sampling + "
-                                   "imputation"))
+            self.header.insert(
+                1,
+                (
+                    "Plausible values",
+                    f"{n_pv} ({', '.join(r.columns)}) of "
+                    f"{r.response}; estimates averaged, variance = sampling + "
+                    "imputation",
+                ),
+            )
         self.header[1:1] = [(str(k), v) for k, v in header]
         self.header.append(("Standard errors", kind.description))
         self.notes = list(r.warnings)
         self.notes.extend(_pseudo_notes(r, kind))
         if np.isfinite(r.icc) and _has_slope_variance(vc):
-            self.notes.append("The ICC adds the random-slope variances to the intercept "
-                              "variances, as WeMix's ICC does; it depends on the scale of "
-                              "the slope covariates (see help(result.icc)).")
+            self.notes.append(
+                "The ICC adds the random-slope variances to the intercept "
+                "variances, as WeMix's ICC does; it depends on the scale of "
+                "the slope covariates (see help(result.icc))."
+            )
 
     # -- text ---------------------------------------------------------------
     def as_text(self) -> str:
@@ -119,8 +137,9 @@ class Summary:
         lines += ["", "Variance terms:"]
         lines += _indent(_var_text(self.variance))
         lines += ["", "Groups:"]
-        g = self.groups.rename(columns={"n_units": "n", "mean_weight": "mean weight",
-                                        "sum_weight": "sum of weights"})
+        g = self.groups.rename(
+            columns={"n_units": "n", "mean_weight": "mean weight", "sum_weight": "sum of weights"}
+        )
         lines += _indent(g.to_string(index=False))
         lines += ["", "Fixed effects:"]
         lines += _indent(self.fixed.to_string(float_format=lambda v: f"{v:.6g}"))
@@ -146,15 +165,19 @@ class Summary:
 
     def _repr_html_(self) -> str:
         esc = html.escape
-        parts = [f"<div class='pywemix-summary'><h4>{esc(self.title)}</h4>",
-                 "<table><tbody>"]
-        parts += [f"<tr><th style='text-align:left'>{esc(k)}</th>"
-                  f"<td style='text-align:left'>{esc(str(v))}</td></tr>"
-                  for k, v in self.header]
+        parts = [f"<div class='pywemix-summary'><h4>{esc(self.title)}</h4>", "<table><tbody>"]
+        parts += [
+            f"<tr><th style='text-align:left'>{esc(k)}</th>"
+            f"<td style='text-align:left'>{esc(str(v))}</td></tr>"
+            for k, v in self.header
+        ]
         parts.append("</tbody></table>")
         parts.append("<h5>Variance terms</h5>")
-        parts.append(_blank_labels(self.variance).to_html(index=False, na_rep="",
-                                                           float_format="{:.6g}".format))
+        parts.append(
+            _blank_labels(self.variance).to_html(
+                index=False, na_rep="", float_format="{:.6g}".format
+            )
+        )
         parts.append("<h5>Groups</h5>")
         parts.append(self.groups.to_html(index=False, float_format="{:.6g}".format))
         parts.append("<h5>Fixed effects</h5>")
@@ -171,7 +194,6 @@ class Summary:
             parts.append("</ul>")
         parts.append("</div>")
         return "".join(parts)
-
 
     # -- dict / json ----------------------------------------------------------
     def as_dict(self) -> dict:
@@ -210,22 +232,33 @@ class Summary:
         fixed = self.fixed.rename_axis("term").reset_index()
         opt = r.optimization
         out = {
-            "schema": SCHEMA, "title": self.title, "formula": s.formula,
-            "family": s.family, "link": s.link, "criterion": s.criterion,
-            "nobs": _plain(r.nobs), "llf": _plain(loglik_value(r)),
+            "schema": SCHEMA,
+            "title": self.title,
+            "formula": s.formula,
+            "family": s.family,
+            "link": s.link,
+            "criterion": s.criterion,
+            "nobs": _plain(r.nobs),
+            "llf": _plain(loglik_value(r)),
             "converged": bool(r.converged),
-            "iterations": None if opt is None or getattr(r, "combines_fits", False)
+            "iterations": None
+            if opt is None or getattr(r, "combines_fits", False)
             else int(opt.iterations),
             "standard_errors": _kind_dict(r, kind),
-            "survey": {"preset": s.survey, "weights": list(s.weight_spec),
-                       "cond_weights": bool(s.cond_weights),
-                       "weight_scaling": s.weight_scaling},
-            "params": _series(r.params), "bse": _series(r.bse),
+            "survey": {
+                "preset": s.survey,
+                "weights": list(s.weight_spec),
+                "cond_weights": bool(s.cond_weights),
+                "weight_scaling": s.weight_scaling,
+            },
+            "params": _series(r.params),
+            "bse": _series(r.bse),
             "fixed": _records(fixed),
             "family_params": _records(self.family.rename_axis("term").reset_index()),
             "var_components": _records(self.variance),
             "groups": _records(self.groups),
-            "icc": _plain(r.icc), "icc_std_error": _plain(self.icc_std_error),
+            "icc": _plain(r.icc),
+            "icc_std_error": _plain(self.icc_std_error),
         }
         if getattr(r, "replicates", None) is not None:
             out["replicates"] = {"method": r.method, "n_replicates": int(r.n_replicates)}
@@ -234,10 +267,15 @@ class Summary:
         if kind.is_total:
             out["imputation_variance"] = _series(r.imputation_variance)
             out["sampling_variance"] = _series(r.sampling_variance)
-        out.update({"header": {k: _plain(v) for k, v in self.header},
-                    "footer": {k: _plain(v) for k, v in self.footer},
-                    "se_note": self.se_note, "notes": [str(n) for n in self.notes],
-                    "warnings": [str(w) for w in r.warnings]})
+        out.update(
+            {
+                "header": {k: _plain(v) for k, v in self.header},
+                "footer": {k: _plain(v) for k, v in self.footer},
+                "se_note": self.se_note,
+                "notes": [str(n) for n in self.notes],
+                "warnings": [str(w) for w in r.warnings],
+            }
+        )
         return out
 
     def to_json(self, indent: int = 1) -> str:
@@ -251,29 +289,45 @@ class Summary:
         Needs only ``booktabs`` (``\\toprule``, ``\\midrule``,
         ``\\bottomrule``) in the preamble.
         """
-        parts = [f"\\begin{{center}}\\textbf{{{tex_escape(self.title)}}}\\end{{center}}",
-                 _tex_table(pd.DataFrame(self.header, columns=["", ""]), header=False)]
-        tables = [("Variance terms", _blank_labels(self.variance), False),
-                  ("Groups", self.groups, False),
-                  ("Fixed effects", self.fixed.rename_axis(""), True)]
+        parts = [
+            f"\\begin{{center}}\\textbf{{{tex_escape(self.title)}}}\\end{{center}}",
+            _tex_table(pd.DataFrame(self.header, columns=["", ""]), header=False),
+        ]
+        tables = [
+            ("Variance terms", _blank_labels(self.variance), False),
+            ("Groups", self.groups, False),
+            ("Fixed effects", self.fixed.rename_axis(""), True),
+        ]
         if len(self.family):
             tables.append((self.family_title, self.family.rename_axis(""), True))
         for title, table, index in tables:
             parts.append(f"\\paragraph{{{title}}}")
             parts.append(_tex_table(table, index=index))
         parts.append(tex_escape(self.se_note) + "\n")
-        parts.append("\\\\\n".join(f"{tex_escape(k)}: {tex_escape(v)}"
-                                   for k, v in self.footer) + "\n")
+        parts.append(
+            "\\\\\n".join(f"{tex_escape(k)}: {tex_escape(v)}" for k, v in self.footer) + "\n"
+        )
         if self.notes:
-            parts.append("\\paragraph{Notes}\n\\begin{itemize}\n"
-                         + "".join(f"  \\item {tex_escape(n)}\n" for n in self.notes)
-                         + "\\end{itemize}")
+            parts.append(
+                "\\paragraph{Notes}\n\\begin{itemize}\n"
+                + "".join(f"  \\item {tex_escape(n)}\n" for n in self.notes)
+                + "\\end{itemize}"
+            )
         return "\n".join(parts)
 
 
-_TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
-                "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-                "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_TEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def tex_escape(value) -> str:
@@ -317,11 +371,9 @@ def _series(values: pd.Series) -> dict:
 
 def _kind_dict(r, kind) -> dict:
     """The ``standard_errors`` entry of :meth:`Summary.as_dict`."""
-    out = {"kind": kind.name, "description": kind.description,
-           "available": list(r.variance_kinds)}
+    out = {"kind": kind.name, "description": kind.description, "available": list(r.variance_kinds)}
     if kind.is_total:
-        out.update(sampling=kind.sampling.description,
-                   imputation=kind.imputation.description)
+        out.update(sampling=kind.sampling.description, imputation=kind.imputation.description)
     return out
 
 
@@ -333,8 +385,9 @@ def _se_note(r, kind) -> str:
 
 
 def _records(df: pd.DataFrame) -> list:
-    return [{str(k): _plain(v) for k, v in zip(df.columns, row)}
-            for row in df.itertuples(index=False)]
+    return [
+        {str(k): _plain(v) for k, v in zip(df.columns, row)} for row in df.itertuples(index=False)
+    ]
 
 
 def _family_terms(r):
@@ -349,8 +402,11 @@ def _lnl_text(r) -> str:
     llf = loglik_value(r)
     if np.isfinite(llf):
         return f"{llf:.2f}"
-    return "not defined (plausible values)" if getattr(r, "n_plausible", None) \
+    return (
+        "not defined (plausible values)"
+        if getattr(r, "n_plausible", None)
         else "not defined (pooled fits)"
+    )
 
 
 def _icc_text(r, std_error, label) -> str:
@@ -371,24 +427,42 @@ def _title(r) -> str:
 def _header(r) -> list:
     """(label, value) lines made from the fit's settings record."""
     s = r.settings
-    wt = ", ".join(f"{w if w else '(none)'} (level {i + 1})"
-                   for i, w in enumerate(s.weight_spec))
+    wt = ", ".join(f"{w if w else '(none)'} (level {i + 1})" for i, w in enumerate(s.weight_spec))
     crit = s.criterion + (" (pseudo-likelihood)" if s.weighted else "")
-    rows = [("Formula", s.formula), ("Family", s.family), ("Link", s.link),
-            ("Criterion", crit),
-            ("Weights", (f"{wt}; {'conditional' if s.cond_weights else 'unconditional'}"
-                         + (f"; the {s.survey} preset's level weights"
-                            if s.weights_from_preset else "")
-                         if any(s.weight_spec) else "none (unit weights at every level)")),
-            ("Observations", r.nobs)]
+    rows = [
+        ("Formula", s.formula),
+        ("Family", s.family),
+        ("Link", s.link),
+        ("Criterion", crit),
+        (
+            "Weights",
+            (
+                f"{wt}; {'conditional' if s.cond_weights else 'unconditional'}"
+                + (f"; the {s.survey} preset's level weights" if s.weights_from_preset else "")
+                if any(s.weight_spec)
+                else "none (unit weights at every level)"
+            ),
+        ),
+        ("Observations", r.nobs),
+    ]
     if s.family != "gaussian":
-        rows.append(("Quadrature points", f"{s.n_quad} per random effect"
-                     + (" (Laplace)" if s.n_quad == 1 else " (adaptive Gauss-Hermite)")))
+        rows.append(
+            (
+                "Quadrature points",
+                f"{s.n_quad} per random effect"
+                + (" (Laplace)" if s.n_quad == 1 else " (adaptive Gauss-Hermite)"),
+            )
+        )
     rows.extend(s.labels())
     opt = r.optimization
     if opt is not None and not hasattr(r, "fits"):
-        rows.append(("Converged", f"{'yes' if r.converged else 'NO'} ({opt.iterations} "
-                     f"iterations, gradient norm {opt.grad_norm:.2g})"))
+        rows.append(
+            (
+                "Converged",
+                f"{'yes' if r.converged else 'NO'} ({opt.iterations} "
+                f"iterations, gradient norm {opt.grad_norm:.2g})",
+            )
+        )
     return rows
 
 
@@ -401,12 +475,16 @@ def _has_slope_variance(vc: pd.DataFrame) -> bool:
 def _pseudo_notes(r, kind) -> list:
     if not r.settings.weighted:
         return []
-    notes = ["Weighted fit: the log-likelihood is a pseudo-likelihood; likelihood-ratio "
-             "tests and AIC/BIC are not valid. Use Wald tests (result.wald_test)."]
+    notes = [
+        "Weighted fit: the log-likelihood is a pseudo-likelihood; likelihood-ratio "
+        "tests and AIC/BIC are not valid. Use Wald tests (result.wald_test)."
+    ]
     if kind.name != "model":
-        notes.append("Model-based standard errors (kind='model') treat the weights as "
-                     "frequency weights and are too small; the standard errors shown are "
-                     f"{kind.description}.")
+        notes.append(
+            "Model-based standard errors (kind='model') treat the weights as "
+            "frequency weights and are too small; the standard errors shown are "
+            f"{kind.description}."
+        )
     return notes
 
 
@@ -420,8 +498,9 @@ def _blank_labels(vc: pd.DataFrame) -> pd.DataFrame:
 
 def _var_text(vc: pd.DataFrame) -> str:
     t = _blank_labels(vc)
-    t = t.rename(columns={"std_error": "Std. Error", "std_dev": "Std. Dev.",
-                          "variance": "Variance"})
+    t = t.rename(
+        columns={"std_error": "Std. Error", "std_dev": "Std. Dev.", "variance": "Variance"}
+    )
     return t.to_string(index=False, float_format=lambda v: f"{v:.6g}", na_rep="")
 
 

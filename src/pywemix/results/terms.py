@@ -9,6 +9,7 @@ replicate-weight, plausible-value, pooled or Dask result), and
 Wald test restricts, as Stata's ``testparm`` and R's ``car::Anova`` test a
 factor or an interaction as a whole.
 """
+
 from __future__ import annotations
 
 from formulaic import Formula
@@ -139,8 +140,7 @@ def expand_terms(names, columns, model=None) -> list:
         if name in columns:
             out.append((name, [name]))
             continue
-        label = name if name in terms else (_parsed_term(name, spec) if spec is not None
-                                            else None)
+        label = name if name in terms else (_parsed_term(name, spec) if spec is not None else None)
         cols = [c for c in terms.get(label, []) if c in columns]
         out.append((name, cols if len(cols) == len(terms.get(label, [])) else []))
     return out

@@ -21,6 +21,7 @@ by group, pooling, survey presets.
 
 ``mix`` hands every call to :func:`~pywemix.survey.dispatch.fit_survey`.
 """
+
 from .by import ByResult, BySummary, GroupFitError
 from .combine import rubin
 from .dispatch import fit_survey
@@ -29,6 +30,16 @@ from .pool import PooledResult, pool
 from .replicates import Replicates, jackknife_weights
 from .result import ReplicateResult
 
-__all__ = ["Replicates", "jackknife_weights", "ReplicateResult", "pool", "PooledResult",
-           "rubin", "ByResult", "BySummary", "GroupFitError", "PlausibleValuesResult",
-           "fit_survey"]
+__all__ = [
+    "Replicates",
+    "jackknife_weights",
+    "ReplicateResult",
+    "pool",
+    "PooledResult",
+    "rubin",
+    "ByResult",
+    "BySummary",
+    "GroupFitError",
+    "PlausibleValuesResult",
+    "fit_survey",
+]

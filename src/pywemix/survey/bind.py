@@ -20,6 +20,7 @@ Names the user writes (in the formula, ``weights=``, ``plausible_values=``,
 and keep the user's spelling in the frame; the survey's own columns keep the
 file's spelling.
 """
+
 from __future__ import annotations
 
 from ..arguments import MixArguments
@@ -86,7 +87,8 @@ class _FrameColumns:
             raise ValueError(
                 f"{what} {name!r} is a scale of {len(cols)} plausible values "
                 f"({cols[0]}..{cols[-1]}): only the response of the formula can be a scale "
-                f"(one fit per value); name one of its columns (e.g. {cols[0]!r}) here")
+                f"(one fit per value); name one of its columns (e.g. {cols[0]!r}) here"
+            )
         self.columns.setdefault(name, cols[0])
 
     def add_all(self, names, what: str) -> None:
@@ -153,9 +155,11 @@ def _weights(args, sdf, frame) -> dict:
         _preset_weight_columns(args, sdf, frame)
         return {}
     if not w.complete:
-        raise ValueError(f"the {sdf.survey or 'survey'} data lack a level weight: "
-                         f"{'; '.join(w.missing)} not found (a school weight is in the "
-                         "school file: read_survey(..., school=...)); or pass weights=")
+        raise ValueError(
+            f"the {sdf.survey or 'survey'} data lack a level weight: "
+            f"{'; '.join(w.missing)} not found (a school weight is in the "
+            "school file: read_survey(..., school=...)); or pass weights="
+        )
     frame.add_own(w.columns)
     return {"weights": list(w.columns), "cond_weights": args.cond_weights or w.conditional}
 
@@ -198,23 +202,25 @@ def _replicates(args, sdf, frame, survey):
         return False
     if isinstance(rep, Replicates):
         if rep.frame is None:
-            frame.add_all(list(rep.columns) + ([rep.full_weight] if rep.full_weight else []),
-                          "replicate weight column")
+            frame.add_all(
+                list(rep.columns) + ([rep.full_weight] if rep.full_weight else []),
+                "replicate weight column",
+            )
         return rep
     if rep is not None:
         return rep  # not a Replicates: refused by the dispatch's checks
     found = sdf.replicates
     if found is not None:
         if found.frame is None:
-            frame.add_own(list(found.columns) + ([found.full_weight] if found.full_weight
-                                                 else []))
+            frame.add_own(list(found.columns) + ([found.full_weight] if found.full_weight else []))
         return found
     preset = None if survey in (None, False) else survey_preset(survey)
     if preset is not None:
         columns = find_replicate_columns(preset, NameIndex(sdf.columns, "the survey data"))
         if columns is not None:
-            frame.add_own(list(columns.columns) + ([columns.full_weight]
-                                                   if columns.full_weight else []))
+            frame.add_own(
+                list(columns.columns) + ([columns.full_weight] if columns.full_weight else [])
+            )
     return None
 
 

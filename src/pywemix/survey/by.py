@@ -13,6 +13,7 @@ process and the fits run in parallel. A group larger than
 :data:`GROUP_CELLS` (rows x columns read) is instead fitted on the whole
 cluster, as a Dask fit of its rows.
 """
+
 from __future__ import annotations
 
 import html
@@ -84,8 +85,9 @@ def _by_values(data, by):
     values = data[col]
     n_na = int(values.isna().sum())
     if n_na:
-        raise ValueError(f"by column {col!r} has {n_na} missing values: drop those rows or "
-                         "give them a value")
+        raise ValueError(
+            f"by column {col!r} has {n_na} missing values: drop those rows or give them a value"
+        )
     uniq = pd.unique(values)
     try:
         uniq = sorted(uniq)
@@ -141,11 +143,16 @@ def fit_by(args, data, replicates=None) -> ByResult:
     fits = {k: r for k, r in zip(keys, out) if not isinstance(r, _Failure)}
     errors = {k: str(r) for k, r in zip(keys, out) if isinstance(r, _Failure)}
     if not fits:
-        raise ValueError(f"no group of {col!r} could be fitted ({len(errors)} groups): "
-                         + "; ".join(f"{col}={k!r}: {m}" for k, m in list(errors.items())[:3]))
+        raise ValueError(
+            f"no group of {col!r} could be fitted ({len(errors)} groups): "
+            + "; ".join(f"{col}={k!r}: {m}" for k, m in list(errors.items())[:3])
+        )
     if errors:
-        warn(f"{len(errors)} of {len(keys)} groups of {col!r} could not be fitted: "
-             + "; ".join(f"{k}: {m}" for k, m in list(errors.items())[:5]), DataWarning)
+        warn(
+            f"{len(errors)} of {len(keys)} groups of {col!r} could not be fitted: "
+            + "; ".join(f"{k}: {m}" for k, m in list(errors.items())[:5]),
+            DataWarning,
+        )
     return ByResult(col, fits, errors, args.formula)
 
 
@@ -155,8 +162,9 @@ def _fit_frame_groups(args, replicates, col, subsets) -> list:
     workers, the groups one after the other, the plausible values (and
     their replicates) of each on the executor."""
     if args.plausible_values is not None and len(subsets) < executor_workers(args.executor):
-        return map_tasks(None, _GroupFit(args, replicates), subsets,
-                         desc=f"groups of {col}", unit="group")
+        return map_tasks(
+            None, _GroupFit(args, replicates), subsets, desc=f"groups of {col}", unit="group"
+        )
     task = _GroupFit(args.replace(executor=None), replicates)
     return map_tasks(args.executor, task, subsets, desc=f"groups of {col}", unit="group")
 
@@ -170,8 +178,9 @@ def _fit_dask_groups(args, data, replicates) -> tuple:
     counts = data[col].value_counts(dropna=False).compute()
     n_na = int(counts[counts.index.isna()].sum())
     if n_na:
-        raise ValueError(f"by column {col!r} has {n_na} missing values: drop those rows or "
-                         "give them a value")
+        raise ValueError(
+            f"by column {col!r} has {n_na} missing values: drop those rows or give them a value"
+        )
     counts = counts[counts > 0]
     values = list(counts.index)
     try:
@@ -188,14 +197,17 @@ def _fit_dask_groups(args, data, replicates) -> tuple:
         if big:
             frame = frame.loc[~frame[col].isin(big)]
         frame = frame.shuffle(on=col, npartitions=min(len(small), max(1, data.npartitions)))
-        task, parts, client = _PartitionFit(_GroupFit(args, replicates), col), \
-            frame.to_delayed(), None
+        task, parts, client = (
+            _PartitionFit(_GroupFit(args, replicates), col),
+            frame.to_delayed(),
+            None,
+        )
         if has_client():  # the partitions stay on the workers, where they are fitted
             from distributed import get_client
+
             client = get_client()
             parts = client.compute(parts)
-        for part in map_tasks(client, task, parts, desc=f"groups of {col}",
-                              unit="partition"):
+        for part in map_tasks(client, task, parts, desc=f"groups of {col}", unit="partition"):
             done.update(part)
     return col, values, [done[v] for v in values]
 
@@ -268,17 +280,22 @@ class ByResult(Mapping):
     """
 
     def __init__(self, column, fits, errors, formula):
-        self.column, self._fits, self.errors, self.formula = column, dict(fits), \
-            dict(errors), formula
+        self.column, self._fits, self.errors, self.formula = (
+            column,
+            dict(fits),
+            dict(errors),
+            formula,
+        )
 
     def __getitem__(self, key):
         if key in self._fits:
             return self._fits[key]
         if key in self.errors:
-            raise GroupFitError(f"{self.column} = {key!r} could not be fitted: "
-                                f"{self.errors[key]}")
-        raise KeyError(f"{key!r} is not a value of {self.column!r}; its fitted values are "
-                       f"{list(self._fits)[:10]}")
+            raise GroupFitError(f"{self.column} = {key!r} could not be fitted: {self.errors[key]}")
+        raise KeyError(
+            f"{key!r} is not a value of {self.column!r}; its fitted values are "
+            f"{list(self._fits)[:10]}"
+        )
 
     def __contains__(self, key):
         return key in self._fits
@@ -312,8 +329,9 @@ class ByResult(Mapping):
     def variance_kinds(self) -> tuple:
         """The covariance kinds every fit has, the default first."""
         fits = list(self._fits.values())
-        return tuple(k for k in fits[0].variance_kinds
-                     if all(k in f.variance_kinds for f in fits[1:]))
+        return tuple(
+            k for k in fits[0].variance_kinds if all(k in f.variance_kinds for f in fits[1:])
+        )
 
     @property
     def default_kind(self) -> str:
@@ -323,8 +341,7 @@ class ByResult(Mapping):
     @property
     def warnings(self) -> tuple:
         """The fits' warnings, each naming its value."""
-        return tuple(f"{self.column}={k!r}: {w}" for k, r in self._fits.items()
-                     for w in r.warnings)
+        return tuple(f"{self.column}={k!r}: {w}" for k, r in self._fits.items() for w in r.warnings)
 
     def _stack(self, get, name=None):
         """``get(fit)`` (a Series or DataFrame indexed by term) of every fit,
@@ -339,8 +356,13 @@ class ByResult(Mapping):
         out = pd.concat(parts, names=[self.column, "term"])
         out = out.rename(name) if name is not None else out
         kinds = {p.attrs.get("variance") for p in parts.values()} - {None}
-        out.attrs = {"notes": [f"{self.column}={k!r}: {n}" for k, p in parts.items()
-                               for n in p.attrs.get("notes", [])]}
+        out.attrs = {
+            "notes": [
+                f"{self.column}={k!r}: {n}"
+                for k, p in parts.items()
+                for n in p.attrs.get("notes", [])
+            ]
+        }
         if kinds:
             out.attrs["variance"] = kinds.pop() if len(kinds) == 1 else sorted(kinds)
         return out
@@ -386,16 +408,23 @@ class ByResult(Mapping):
             (value, term) by (value, term); ``attrs["variance"]`` names the kind.
         """
         blocks = {k: r.cov_params(kind) for k, r in self._fits.items()}
-        index = pd.MultiIndex.from_tuples([(k, t) for k, b in blocks.items() for t in b.index],
-                                          names=[self.column, "term"])
+        index = pd.MultiIndex.from_tuples(
+            [(k, t) for k, b in blocks.items() for t in b.index], names=[self.column, "term"]
+        )
         out = pd.DataFrame(0.0, index=index, columns=index)
         for k, b in blocks.items():
             out.loc[k, k] = b.to_numpy()
         out.attrs["variance"] = next(iter(blocks.values())).attrs.get("variance")
         return out
 
-    def conf_int(self, alpha: float = 0.05, kind: str | None = None, which: str = "fixed",
-                 *, cols: str | int | list | None = None) -> pd.DataFrame:
+    def conf_int(
+        self,
+        alpha: float = 0.05,
+        kind: str | None = None,
+        which: str = "fixed",
+        *,
+        cols: str | int | list | None = None,
+    ) -> pd.DataFrame:
         """
         Wald confidence intervals of every fit, indexed by (value, term).
 
@@ -421,8 +450,15 @@ class ByResult(Mapping):
         alpha = check_alpha(alpha)
         return self._stack(lambda r: r.conf_int(alpha, kind, which, cols=cols))
 
-    def wald_test(self, terms: str | list | None = None, *, R=None, q=None,
-                  kind: str = "fixed", cov: str | None = None) -> pd.DataFrame:
+    def wald_test(
+        self,
+        terms: str | list | None = None,
+        *,
+        R=None,
+        q=None,
+        kind: str = "fixed",
+        cov: str | None = None,
+    ) -> pd.DataFrame:
         """
         Run the same Wald test in every fit: one row per value.
 
@@ -493,8 +529,10 @@ class ByResult(Mapping):
         if not parts:
             return pd.DataFrame(columns=[self.column, "term"])
         out = pd.concat(parts, ignore_index=True)
-        out.attrs = {"notes": [n for p in parts for n in p.attrs.get("notes", [])],
-                     "variance": parts[0].attrs.get("variance")}
+        out.attrs = {
+            "notes": [n for p in parts for n in p.attrs.get("notes", [])],
+            "variance": parts[0].attrs.get("variance"),
+        }
         return out
 
     def plot(self, kind: str = "coef", group=None):
@@ -527,10 +565,11 @@ class ByResult(Mapping):
         if group is not None:
             return self[group].plot(kind)
         if kind != "coef":
-            raise ValueError(f"plot kind {kind!r} belongs to one fit: give the group, "
-                             f"e.g. plot({kind!r}, group={next(iter(self._fits))!r})")
-        return plot_groups(self.params, self.conf_int(), self.column,
-                           self.covariance_description())
+            raise ValueError(
+                f"plot kind {kind!r} belongs to one fit: give the group, "
+                f"e.g. plot({kind!r}, group={next(iter(self._fits))!r})"
+            )
+        return plot_groups(self.params, self.conf_int(), self.column, self.covariance_description())
 
     def covariance_description(self) -> str:
         """
@@ -558,8 +597,10 @@ class ByResult(Mapping):
         return BySummary(self)
 
     def __repr__(self):
-        return (f"<ByResult {self.formula!r} by {self.column!r}: {len(self._fits)} fits, "
-                f"{len(self.errors)} errors>")
+        return (
+            f"<ByResult {self.formula!r} by {self.column!r}: {len(self._fits)} fits, "
+            f"{len(self.errors)} errors>"
+        )
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
@@ -595,9 +636,10 @@ class BySummary:
             The text (what ``print`` shows).
         """
         r = self.result
-        lines = [f"Fits of {r.formula!r} by {r.column!r}: {len(r)} fitted, "
-                 f"{len(r.errors)} failed",
-                 f"Standard errors: {r.covariance_description()}"]
+        lines = [
+            f"Fits of {r.formula!r} by {r.column!r}: {len(r)} fitted, {len(r.errors)} failed",
+            f"Standard errors: {r.covariance_description()}",
+        ]
         for k, s in self.parts.items():
             title = f"{r.column} = {k}"
             lines += ["", title, "#" * len(title), str(s)]
@@ -626,16 +668,20 @@ class BySummary:
         effect, one row per value), the values not fitted, then every fit's
         report in a collapsible section."""
         r, esc = self.result, html.escape
-        parts = [f"<div class='pywemix-by'><h4>Fits of {esc(r.formula)} by "
-                 f"{esc(r.column)}: {len(r)} fitted, {len(r.errors)} failed</h4>",
-                 f"<p>Standard errors: {esc(r.covariance_description())}</p>",
-                 self.overview.to_html(float_format="{:.6g}".format, na_rep="")]
+        parts = [
+            f"<div class='pywemix-by'><h4>Fits of {esc(r.formula)} by "
+            f"{esc(r.column)}: {len(r)} fitted, {len(r.errors)} failed</h4>",
+            f"<p>Standard errors: {esc(r.covariance_description())}</p>",
+            self.overview.to_html(float_format="{:.6g}".format, na_rep=""),
+        ]
         if r.errors:
             parts.append("<p><b>Not fitted</b></p><ul>")
             parts += [f"<li>{esc(str(k))}: {esc(m)}</li>" for k, m in r.errors.items()]
             parts.append("</ul>")
-        parts += [f"<details><summary>{esc(r.column)} = {esc(str(k))}</summary>"
-                  f"{s.as_html()}</details>" for k, s in self.parts.items()]
+        parts += [
+            f"<details><summary>{esc(r.column)} = {esc(str(k))}</summary>{s.as_html()}</details>"
+            for k, s in self.parts.items()
+        ]
         parts.append("</div>")
         return "".join(parts)
 
@@ -649,16 +695,19 @@ class BySummary:
             LaTeX (``booktabs`` needed, as for a fit's ``as_latex``).
         """
         r = self.result
-        parts = [f"\\section*{{Fits by {_tex(r.column)}}}",
-                 _tex(f"Standard errors: {r.covariance_description()}") + "\n",
-                 self.overview.to_latex(float_format="{:.6g}".format, na_rep="")]
+        parts = [
+            f"\\section*{{Fits by {_tex(r.column)}}}",
+            _tex(f"Standard errors: {r.covariance_description()}") + "\n",
+            self.overview.to_latex(float_format="{:.6g}".format, na_rep=""),
+        ]
         for k, s in self.parts.items():
             parts += [f"\\subsection*{{{_tex(r.column)} = {_tex(k)}}}", s.as_latex()]
         if r.errors:
-            parts.append("\\paragraph{Not fitted}\n\\begin{itemize}\n"
-                         + "".join(f"  \\item {_tex(k)}: {_tex(m)}\n"
-                                   for k, m in r.errors.items())
-                         + "\\end{itemize}")
+            parts.append(
+                "\\paragraph{Not fitted}\n\\begin{itemize}\n"
+                + "".join(f"  \\item {_tex(k)}: {_tex(m)}\n" for k, m in r.errors.items())
+                + "\\end{itemize}"
+            )
         return "\n".join(parts)
 
     def as_dict(self) -> dict:
@@ -675,11 +724,14 @@ class BySummary:
             ``errors`` (value -> message).
         """
         r = self.result
-        return {"schema": SCHEMA, "by": r.column, "formula": r.formula,
-                "standard_errors": {"kind": r.default_kind,
-                                    "description": r.covariance_description()},
-                "fits": {str(k): s.as_dict() for k, s in self.parts.items()},
-                "errors": {str(k): m for k, m in r.errors.items()}}
+        return {
+            "schema": SCHEMA,
+            "by": r.column,
+            "formula": r.formula,
+            "standard_errors": {"kind": r.default_kind, "description": r.covariance_description()},
+            "fits": {str(k): s.as_dict() for k, s in self.parts.items()},
+            "errors": {str(k): m for k, m in r.errors.items()},
+        }
 
     def to_json(self, indent: int = 1) -> str:
         """
@@ -700,8 +752,9 @@ class BySummary:
 
 def _overview(r: ByResult) -> pd.DataFrame:
     """Estimate and standard error of every fixed effect, one row per value."""
-    overview = pd.concat({"Estimate": r.params.unstack(), "Std. Error": r.bse.unstack()},
-                         axis=1).swaplevel(axis=1)
+    overview = pd.concat(
+        {"Estimate": r.params.unstack(), "Std. Error": r.bse.unstack()}, axis=1
+    ).swaplevel(axis=1)
     terms = list(dict.fromkeys(r.params.index.get_level_values("term")))
     overview = overview[[(t, c) for t in terms for c in ("Estimate", "Std. Error")]]
     overview.columns.names = [None, None]

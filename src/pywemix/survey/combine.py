@@ -10,6 +10,7 @@ with two parts, the mean sampling covariance and the imputation covariance,
 so that sampling + imputation equals the total that ``bse`` and every report
 show.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,8 +20,14 @@ import pandas as pd
 
 from ..results.covariances import Covariance, make_estimates
 
-__all__ = ["rubin", "RubinCombination", "barnard_rubin_df", "combine_fits",
-           "total_covariance", "common_kinds"]
+__all__ = [
+    "rubin",
+    "RubinCombination",
+    "barnard_rubin_df",
+    "combine_fits",
+    "total_covariance",
+    "common_kinds",
+]
 
 
 @dataclass(frozen=True)
@@ -90,8 +97,7 @@ def rubin(estimates: np.ndarray | list, variances: np.ndarray | list) -> RubinCo
         raise ValueError(f"Rubin's rules need at least two estimates, got {M}")
     mean = Q.mean(axis=0)
     dev = Q - mean
-    B = (np.einsum("ma,mb->ab", dev, dev) if U.ndim == 3 else np.sum(dev ** 2, axis=0)) \
-        / (M - 1)
+    B = (np.einsum("ma,mb->ab", dev, dev) if U.ndim == 3 else np.sum(dev**2, axis=0)) / (M - 1)
     within = U.mean(axis=0)
     imputation = (1.0 + 1.0 / M) * B
     return RubinCombination(mean, within, B, imputation, within + imputation, M)
@@ -118,7 +124,7 @@ def barnard_rubin_df(comb: RubinCombination, dfcom=np.inf):
     with np.errstate(divide="ignore", invalid="ignore"):
         lam = np.where(t > 0, b / t, 0.0)
         riv = np.where(u > 0, b / u, np.inf)
-        old = np.where(lam > 0, (comb.m - 1) / lam ** 2, np.inf)
+        old = np.where(lam > 0, (comb.m - 1) / lam**2, np.inf)
         if np.isinf(dfcom):
             df = old
         else:
@@ -134,8 +140,9 @@ def common_kinds(fits) -> list:
     return [k for k in names if all(k in f.variance_kinds for f in fits[1:])]
 
 
-def total_covariance(name: str, records, estimates, components, iccs, *, title: str,
-                     label: str) -> tuple:
+def total_covariance(
+    name: str, records, estimates, components, iccs, *, title: str, label: str
+) -> tuple:
     """The total covariance of kind ``name`` over M fits, with its parts.
 
     Parameters
@@ -172,16 +179,31 @@ def total_covariance(name: str, records, estimates, components, iccs, *, title: 
     M = len(records)
     fixed = rubin(estimates, np.stack([r.fixed for r in records]))
     comp = rubin(components, np.stack([r.components for r in records]))
-    icc = rubin(np.asarray(iccs, dtype=float)[:, None],
-                np.array([[[r.icc]] for r in records]))
+    icc = rubin(np.asarray(iccs, dtype=float)[:, None], np.array([[[r.icc]] for r in records]))
     inner = records[0].description
-    sampling = Covariance("sampling", f"mean over the {M} {label} of {inner}", fixed.within,
-                          comp.within, icc.within[0, 0])
-    imputation = Covariance("imputation", f"(1 + 1/{M}) x the variance between the {M} "
-                            f"{label}", fixed.imputation, comp.imputation,
-                            icc.imputation[0, 0])
-    total = Covariance(name, f"{title}: sampling ({inner}) + imputation", fixed.total,
-                       comp.total, icc.total[0, 0], sampling=sampling, imputation=imputation)
+    sampling = Covariance(
+        "sampling",
+        f"mean over the {M} {label} of {inner}",
+        fixed.within,
+        comp.within,
+        icc.within[0, 0],
+    )
+    imputation = Covariance(
+        "imputation",
+        f"(1 + 1/{M}) x the variance between the {M} {label}",
+        fixed.imputation,
+        comp.imputation,
+        icc.imputation[0, 0],
+    )
+    total = Covariance(
+        name,
+        f"{title}: sampling ({inner}) + imputation",
+        fixed.total,
+        comp.total,
+        icc.total[0, 0],
+        sampling=sampling,
+        imputation=imputation,
+    )
     return total, fixed
 
 
@@ -212,8 +234,9 @@ def combine_fits(fits, kinds, *, title: str, label: str, records=None) -> tuple:
     totals, combos = [], {}
     for kind in kinds:
         per_fit = (records or {}).get(kind) or [f.covariance(kind) for f in fits]
-        total, combos[kind] = total_covariance(kind, per_fit, est, vest, iccs, title=title,
-                                               label=label)
+        total, combos[kind] = total_covariance(
+            kind, per_fit, est, vest, iccs, title=title, label=label
+        )
         totals.append(total)
     table = first.var_components
     table["variance"] = vest.mean(axis=0)

@@ -31,6 +31,7 @@ within a group counts is decided per chunk, as in memory.
   zone and indicator columns (:func:`jk2_columns`): the zones are found in one
   pass, no join by row label is needed.
 """
+
 from __future__ import annotations
 
 import copy
@@ -97,14 +98,19 @@ def replicate_columns(data, rep: Replicates) -> tuple:
             "which is not done on a Dask DataFrame: add the replicate weights to the Dask "
             "DataFrame as columns (a merge on a key column) and name them, "
             "Replicates([...], method=..., full_weight=...); the TIMSS and PIRLS presets "
-            "build JK2 weights from JKZONE and JKREP on the workers")
+            "build JK2 weights from JKZONE and JKREP on the workers"
+        )
     cols = [resolve_column(data, c, "replicate weight column") for c in rep.columns]
-    full = None if rep.full_weight is None else \
-        resolve_column(data, rep.full_weight, "full-sample weight column")
+    full = (
+        None
+        if rep.full_weight is None
+        else resolve_column(data, rep.full_weight, "full-sample weight column")
+    )
     return cols, full
 
 
 # -- JK2 weights from zone columns, per partition ------------------------------------
+
 
 def jk2_columns(data, zone: str, rep: str, weight: str, method: str = "jk2") -> tuple:
     """JK2 replicate weights of a Dask DataFrame, as :func:`~pywemix.jackknife_weights`
@@ -124,14 +130,15 @@ def jk2_columns(data, zone: str, rep: str, weight: str, method: str = "jk2") -> 
     rows' weights from their own zone and indicator.
     """
     zone, rep, weight = jk2_column_names(data, zone, rep, weight)
-    summaries = list(stream_partitions(data[[zone, rep, weight]], _jk2_summary,
-                                       zone, rep, weight))
+    summaries = list(stream_partitions(data[[zone, rep, weight]], _jk2_summary, zone, rep, weight))
     zones = jk2_zones(summaries, zone, rep, weight)
     names = jk2_names(len(zones))
     clash = [n for n in names if n in data.columns]
     if clash:
-        raise ValueError(f"the data already have columns named as the JK2 replicate weights "
-                         f"({clash[:3]}): rename them")
+        raise ValueError(
+            f"the data already have columns named as the JK2 replicate weights "
+            f"({clash[:3]}): rename them"
+        )
     meta = pd.DataFrame({c: pd.Series(dtype=t) for c, t in data.dtypes.items()})
     meta = meta.assign(**{n: pd.Series(dtype=float) for n in names})
     out = data.map_partitions(_add_jk2, zone, rep, weight, zones, names, meta=meta)
@@ -152,6 +159,7 @@ def _add_jk2(part, zone, rep, weight, zones, names) -> pd.DataFrame:
 
 # -- replicate weights of a Dask fit ----------------------------------------------------
 
+
 def dask_replicate_weights(result, rep: Replicates, sums=None) -> tuple:
     """The replicate weights of a fit on a Dask DataFrame (``result``, a
     :class:`~pywemix.dask.result.DaskMixResult`), and the refit to pass to
@@ -170,8 +178,7 @@ def dask_replicate_weights(result, rep: Replicates, sums=None) -> tuple:
     if sums is None or not _same_groups(sums, design):
         sums = _replicate_sums(design, result.data, rep, cols)
     fg, top, vary = _top_factors(result, sums, cols)
-    objectives = _ReplicateObjectives(result, rep, cols, fg, top, vary) if vary.any() \
-        else None
+    objectives = _ReplicateObjectives(result, rep, cols, fg, top, vary) if vary.any() else None
     return ReplicateWeights(top, None, sums.paired, objectives), None, sums
 
 
@@ -213,8 +220,13 @@ def _used(part, plan, columns) -> tuple:
     arrays = validate_weights(rows, plan.spec)
     w1 = conditional_weights(arrays, plan.spec, plan.cond_weights)[0]
     w1 = np.ones(len(rows)) if w1 is None else w1
-    piece = SimpleNamespace(weight_spec=plan.spec, raw_weights=arrays,
-                            cond_weights=plan.cond_weights, n_obs=len(rows), frame=rows)
+    piece = SimpleNamespace(
+        weight_spec=plan.spec,
+        raw_weights=arrays,
+        cond_weights=plan.cond_weights,
+        n_obs=len(rows),
+        frame=rows,
+    )
     return rows, w1, piece
 
 
@@ -234,19 +246,24 @@ def _partition_sums(part, k, plan, model, rep, cols, columns) -> dict:
     sort, codes = _by_group(level2_codes(rows, model))
     w = sort(w1)
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    out = dict(codes=codes[starts], b=group_sum(w, starts), ones=True, paired=True,
-               n_rows=len(rows))
+    out = dict(
+        codes=codes[starts], b=group_sum(w, starts), ones=True, paired=True, n_rows=len(rows)
+    )
     sums = []
     for chunk in _chunks(cols, len(rows)):  # the replicate columns a few at a time
         F, full, out["full_name"] = _factors_of(piece, rows, rep, chunk, k)
         F, full = sort(F), sort(full)
         lo, hi = np.minimum.reduceat(F, starts, axis=1), np.maximum.reduceat(F, starts, axis=1)
-        ones = bool(np.all(lo == 1) and np.all(hi == 1)) if np.all(full > 0) else \
-            bool(np.all(F[:, full > 0] == 1))
+        ones = (
+            bool(np.all(lo == 1) and np.all(hi == 1))
+            if np.all(full > 0)
+            else bool(np.all(F[:, full > 0] == 1))
+        )
         out["ones"], out["paired"] = out["ones"] and ones, out["paired"] and paired_halves(F)
         sums.append((np.add.reduceat(F * w, starts, axis=1), lo, hi))
-    out.update({key: np.concatenate([x[i] for x in sums]) for i, key in
-                enumerate(("a", "lo", "hi"))})
+    out.update(
+        {key: np.concatenate([x[i] for x in sums]) for i, key in enumerate(("a", "lo", "hi"))}
+    )
     return out
 
 
@@ -255,7 +272,7 @@ def _chunks(cols, n_rows):
     cells (the size in-memory fits read them in): a worker's temporaries do not
     grow with the number of replicates."""
     step = chunk_step(n_rows)
-    return [cols[k:k + step] for k in range(0, len(cols), step)]
+    return [cols[k : k + step] for k in range(0, len(cols), step)]
 
 
 def _by_group(codes):
@@ -275,8 +292,9 @@ def _replicate_sums(design, data, rep, cols) -> _Sums:
     lo, hi = np.full((R, J), np.inf), np.full((R, J), -np.inf)
     ones, paired, full_name, n = True, True, None, 0
     columns = _read_columns(design, data, rep, cols)
-    for s in stream_partitions(data[columns], _partition_sums, design.plan, design.model,
-                               rep, cols, columns, numbered=True):
+    for s in stream_partitions(
+        data[columns], _partition_sums, design.plan, design.model, rep, cols, columns, numbered=True
+    ):
         if not s["n_rows"]:
             continue
         c = s["codes"]  # each group once per partition
@@ -286,8 +304,7 @@ def _replicate_sums(design, data, rep, cols) -> _Sums:
         hi[:, c] = np.maximum(hi[:, c], s["hi"])
         ones, paired = ones and s["ones"], paired and s["paired"]
         full_name, n = s["full_name"], n + s["n_rows"]
-    return _Sums(a, b, lo, hi, ones, paired and R % 2 == 0, full_name, n,
-                 design.model.level2_index)
+    return _Sums(a, b, lo, hi, ones, paired and R % 2 == 0, full_name, n, design.model.level2_index)
 
 
 def _level2_in_top(design, scaled: bool, b):
@@ -312,15 +329,19 @@ def _top_factors(result, sums, cols) -> tuple:
     scaled = normalize_scaling(result.settings.weight_scaling) != "none"
     c, top_of = _level2_in_top(design, scaled, sums.b)
     starts = np.flatnonzero(np.r_[True, top_of[1:] != top_of[:-1]])
-    fg = group_factors(np.add.reduceat(sums.a * c, starts, axis=1),
-                       np.add.reduceat(sums.b * c, starts))
+    fg = group_factors(
+        np.add.reduceat(sums.a * c, starts, axis=1), np.add.reduceat(sums.b * c, starts)
+    )
     lo = np.minimum.reduceat(sums.lo, starts, axis=1)
     hi = np.maximum.reduceat(sums.hi, starts, axis=1)
     top = design.wg[-1][None, :] * fg
     check_groups_left(top, cols)
     check_factors_vary(sums.ones, cols, sums.full_name)
-    same = [within_rounding(hi[r][fg[r] > 0] / fg[r][fg[r] > 0])
-            and within_rounding(lo[r][fg[r] > 0] / fg[r][fg[r] > 0]) for r in range(len(fg))]
+    same = [
+        within_rounding(hi[r][fg[r] > 0] / fg[r][fg[r] > 0])
+        and within_rounding(lo[r][fg[r] > 0] / fg[r][fg[r] > 0])
+        for r in range(len(fg))
+    ]
     return fg, top, _varying(same, design.n_obs)
 
 
@@ -331,7 +352,7 @@ def _varying(same, n_obs) -> np.ndarray:
     one of them differ from their group's (``same``: per replicate, they do not)."""
     vary, step = ~np.asarray(same, dtype=bool), chunk_step(n_obs)
     for k in range(0, len(vary), step):
-        vary[k:k + step] = vary[k:k + step].any()
+        vary[k : k + step] = vary[k : k + step].any()
     return vary
 
 
@@ -357,12 +378,17 @@ class _ReplicateObjectives:
             return self.result.objective.function
         if self.chunk != pos // self.step:
             self.chunk = pos // self.step
-            self.stats = self._compute(self.which[self.chunk * self.step:
-                                                  (self.chunk + 1) * self.step])
+            self.stats = self._compute(
+                self.which[self.chunk * self.step : (self.chunk + 1) * self.step]
+            )
         k = pos - self.chunk * self.step
         return GaussianObjective.from_statistics(
-            self.stats[0][k], self.stats[1][k], [*design.wg[:-1], self.top[r]],
-            design.levels, self.result.objective.structure)
+            self.stats[0][k],
+            self.stats[1][k],
+            [*design.wg[:-1], self.top[r]],
+            design.levels,
+            self.result.objective.structure,
+        )
 
     def _compute(self, which: np.ndarray) -> tuple:
         design, data = self.result.design, self.result.data
@@ -371,9 +397,18 @@ class _ReplicateObjectives:
         _, top_of = _level2_in_top(design, False, np.ones(J))
         M, n, b = np.zeros((len(cols), J, d, d)), np.zeros((len(cols), J)), np.zeros(J)
         columns = _read_columns(design, data, self.rep, cols)
-        for s in stream_partitions(data[columns], _partition_crossproducts, design.plan,
-                                   design.model, self.rep, cols, columns, self.fg[which],
-                                   top_of, numbered=True):
+        for s in stream_partitions(
+            data[columns],
+            _partition_crossproducts,
+            design.plan,
+            design.model,
+            self.rep,
+            cols,
+            columns,
+            self.fg[which],
+            top_of,
+            numbered=True,
+        ):
             if s["n_rows"]:
                 M[:, s["codes"]] += s["M"]
                 n[:, s["codes"]] += s["n"]
@@ -396,16 +431,22 @@ def _partition_crossproducts(part, k, plan, model, rep, cols, columns, fg, top_o
     M, n, first = [], [], 0
     for chunk in _chunks(cols, len(rows)):
         F = sort(_factors_of(piece, rows, rep, chunk, k)[0])
-        per_row = fg[first:first + len(chunk)][:, top_of[codes]]
+        per_row = fg[first : first + len(chunk)][:, top_of[codes]]
         W = w1[None, :] * np.divide(F, per_row, out=np.ones_like(per_row), where=per_row > 0)
         M += [group_crossprod(G, W[r], starts) for r in range(len(W))]
         n.append(np.add.reduceat(W, starts, axis=1))
         first += len(chunk)
-    return dict(codes=codes[starts], n_rows=len(rows), b=group_sum(w1, starts),
-                M=np.stack(M), n=np.concatenate(n))
+    return dict(
+        codes=codes[starts],
+        n_rows=len(rows),
+        b=group_sum(w1, starts),
+        M=np.stack(M),
+        n=np.concatenate(n),
+    )
 
 
 # -- binomial and Poisson: the actors ----------------------------------------------------
+
 
 def actor_columns(args, data, rep: Replicates) -> list:
     """The columns the actors of a binomial or Poisson fit keep for its
@@ -422,8 +463,13 @@ def _actor_weights(result, rep, cols) -> tuple:
     design = result.design
     actors = result.objective.function.actors
     plan = design.plan
-    got = [g for g in _gather([a.run(_actor_factors, rep, cols, plan.spec, plan.cond_weights)
-                               for a in actors]) if g is not None]
+    got = [
+        g
+        for g in _gather(
+            [a.run(_actor_factors, rep, cols, plan.spec, plan.cond_weights) for a in actors]
+        )
+        if g is not None
+    ]
     fg = np.zeros((len(cols), design.levels[-1].n_groups))
     for ids, f, *_ in got:
         fg[:, ids] = f
@@ -450,14 +496,16 @@ def _actor_factors(actor, rep, cols, spec, cond_weights):
         return None
     rows = actor.carried
     arrays = validate_weights(rows, spec)
-    piece = SimpleNamespace(weight_spec=spec, raw_weights=arrays, cond_weights=cond_weights,
-                            n_obs=len(rows), frame=rows)
+    piece = SimpleNamespace(
+        weight_spec=spec, raw_weights=arrays, cond_weights=cond_weights, n_obs=len(rows), frame=rows
+    )
     top, u = actor.block.levels[-1], within_top(actor.block)
     fgs, same, ones, paired = [], [], True, True
     for chunk in _chunks(cols, len(rows)):
         F, full, full_name = row_factors(piece, rows, rep, chunk)
-        fg = group_factors(np.add.reduceat(F * u, top.starts, axis=1),
-                           np.add.reduceat(u, top.starts))
+        fg = group_factors(
+            np.add.reduceat(F * u, top.starts, axis=1), np.add.reduceat(u, top.starts)
+        )
         per_row = fg[:, top.codes]
         rest = np.divide(F, per_row, out=np.ones_like(F), where=per_row > 0)
         same += [within_rounding(rest[r][per_row[r] > 0]) for r in range(len(F))]
@@ -528,8 +576,13 @@ class _ActorRefit:
         params, var = np.full((R, len(result.params)), np.nan), np.full((R, m), np.nan)
         ok = np.zeros(R, dtype=bool)
         with ThreadPoolExecutor(min(R, CONCURRENT_REFITS)) as pool:
-            done = map_tasks(pool, lambda r: self._one(result, weights, max_iter, r), range(R),
-                             desc="replicate refits", unit="refit")
+            done = map_tasks(
+                pool,
+                lambda r: self._one(result, weights, max_iter, r),
+                range(R),
+                desc="replicate refits",
+                unit="refit",
+            )
         for r, out in enumerate(done):
             if out is not None:
                 params[r], var[r], ok[r] = out
@@ -545,15 +598,20 @@ class _ActorRefit:
         _gather([a.run(_actor_view, r, self.vary) for a in actors])
         try:
             with np.errstate(all="ignore"):
-                function = DistributedQuadrature(actors, d_r, structure, family, n_quad,
-                                                 _ReplicateRunner(r))
-                opt = optimize_distributed(MixObjective(d_r, structure, family, function,
-                                                        n_quad=n_quad),
-                                           start=start, max_iter=max_iter)
+                function = DistributedQuadrature(
+                    actors, d_r, structure, family, n_quad, _ReplicateRunner(r)
+                )
+                opt = optimize_distributed(
+                    MixObjective(d_r, structure, family, function, n_quad=n_quad),
+                    start=start,
+                    max_iter=max_iter,
+                )
         except (ValueError, np.linalg.LinAlgError):
             return None
         finally:
             _gather([a.run(_actor_drop, r) for a in actors])
-        return (np.asarray(opt.beta, dtype=float),
-                np.asarray(structure.cov_to_phi(list(opt.covariances)), dtype=float),
-                bool(opt.converged))
+        return (
+            np.asarray(opt.beta, dtype=float),
+            np.asarray(structure.cov_to_phi(list(opt.covariances)), dtype=float),
+            bool(opt.converged),
+        )

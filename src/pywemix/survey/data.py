@@ -7,6 +7,7 @@ memory. Both return a :class:`SurveyData`. R equivalents: EdSurvey's
 (the ``edsurvey.data.frame``), ``getData``, ``showPlausibleValues`` and
 ``showWeights``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -99,8 +100,18 @@ class SurveyData:
     column of both files (other than the keys) is the student file's.
     """
 
-    def __init__(self, source, preset=None, *, school=None, school_key=None,
-                 plausible_values=None, weights=None, cond_weights=None, replicates=None):
+    def __init__(
+        self,
+        source,
+        preset=None,
+        *,
+        school=None,
+        school_key=None,
+        plausible_values=None,
+        weights=None,
+        cond_weights=None,
+        replicates=None,
+    ):
         self._student = source
         self.preset = preset
         self.survey = preset.name if preset is not None else None
@@ -130,14 +141,18 @@ class SurveyData:
             self._school_file_key = tuple(sch.resolve(b, "school key") for _, b in pairs)
         elif self.preset is not None:
             self.school_key = find_keys(self.preset.school_keys, stu)
-            self._school_file_key = find_keys(self.preset.school_file_keys
-                                              or self.preset.school_keys, sch)
+            self._school_file_key = find_keys(
+                self.preset.school_file_keys or self.preset.school_keys, sch
+            )
         if self.school_key is None or self._school_file_key is None:
-            expected = " or ".join("+".join(k) for k in (self.preset.school_keys if self.preset
-                                                          else ()))
-            raise ValueError(f"cannot merge the school file {school.where}: no school key "
-                             f"({expected or 'none known without survey='}) in both "
-                             f"{stu.where} and {school.where}; pass school_key=")
+            expected = " or ".join(
+                "+".join(k) for k in (self.preset.school_keys if self.preset else ())
+            )
+            raise ValueError(
+                f"cannot merge the school file {school.where}: no school key "
+                f"({expected or 'none known without survey='}) in both "
+                f"{stu.where} and {school.where}; pass school_key="
+            )
         self._school = school
         if not self._student.lazy:
             self._match_schools(self._student.read(list(self.school_key)))
@@ -146,20 +161,33 @@ class SurveyData:
         keys = self._school.read(list(self._school_file_key))
         if is_dask(student_keys):
             sizes = student_keys.groupby(list(student_keys.columns), dropna=False).size().compute()
-            school_rows(sizes.index.to_frame(index=False), keys, self._student.where,
-                        self._school.where, counts=sizes.to_numpy())
+            school_rows(
+                sizes.index.to_frame(index=False),
+                keys,
+                self._student.where,
+                self._school.where,
+                counts=sizes.to_numpy(),
+            )
             self._school_rows = np.empty(0, dtype=np.intp)  # checked; Dask merges by key
             return
-        self._school_rows = school_rows(student_keys.reset_index(drop=True), keys,
-                                        self._student.where, self._school.where)
+        self._school_rows = school_rows(
+            student_keys.reset_index(drop=True), keys, self._student.where, self._school.where
+        )
 
     def _combined_names(self) -> NameIndex:
         names = list(self._student.names)
         if self._school is not None:
-            names += [n for n in self._school.names
-                      if n not in self._student.names and n not in self._school_file_key]
-        return NameIndex(names, self._student.where if self._school is None else
-                         f"{self._student.where} or {self._school.where}")
+            names += [
+                n
+                for n in self._school.names
+                if n not in self._student.names and n not in self._school_file_key
+            ]
+        return NameIndex(
+            names,
+            self._student.where
+            if self._school is None
+            else f"{self._student.where} or {self._school.where}",
+        )
 
     def _plausible_values(self, spec) -> dict:
         if spec is False:
@@ -179,8 +207,9 @@ class SurveyData:
             cols = tuple(None if c is None else self._names.resolve(c, "weight") for c in spec)
             found = SurveyWeights(cols, False, "given by the user")
         if cond_weights is not None:
-            found = SurveyWeights(found.columns, bool(cond_weights), found.rule, found.derived,
-                                  found.missing)
+            found = SurveyWeights(
+                found.columns, bool(cond_weights), found.rule, found.derived, found.missing
+            )
         return found
 
     def _replicate_spec(self, spec):
@@ -188,8 +217,10 @@ class SurveyData:
             return None
         if spec is not None:
             if not isinstance(spec, Replicates):
-                raise TypeError("replicates must be a pywemix.Replicates, False (none) or "
-                                f"None (the survey's), got {type(spec).__name__}")
+                raise TypeError(
+                    "replicates must be a pywemix.Replicates, False (none) or "
+                    f"None (the survey's), got {type(spec).__name__}"
+                )
             return spec
         if self.preset is None:
             return None
@@ -214,7 +245,8 @@ class SurveyData:
             if isinstance(self._student, DaskSource):
                 raise NotImplementedError(
                     "JK2 replicate weights of a Dask-backed survey are not built yet: read "
-                    "the Parquet folder with backend='pandas', or pass replicates=")
+                    "the Parquet folder with backend='pandas', or pass replicates="
+                )
             self._replicates = self._jk2.replicates(self.get_data(list(self._jk2.columns)))
         return self._replicates
 
@@ -284,29 +316,49 @@ class SurveyData:
             Prints as text; HTML in Jupyter.
         """
         lay, w = self.preset, self.weights
-        school = None if self._school is None else {
-            "file": self._school.where.strip("'"), "key": list(self.school_key),
-            "schools": self._school.known_rows}
-        return SurveyDescription({
-            "survey": self.survey, "files": [self._student.where.strip("'")],
-            "rows": self._student.known_rows, "columns": len(self.columns),
-            "loaded": len(self.loaded), "cache": self._student.cache_folder, "school": school,
-            "default_scale": lay.default_scale if lay is not None
-            and lay.default_scale in self.plausible_values else None,
-            "scales": {k: list(v) for k, v in self.plausible_values.items()},
-            "weights": {"levels": list(w.columns), "conditional": w.conditional,
-                        "rule": w.rule, "derived": [[n, list(f)] for n, f in w.derived],
-                        "missing": list(w.missing),
-                        "other": other_weight_columns(lay, self.columns, w.columns)},
-            "replicates": replicates_text(self._jk2 and self._jk2.columns, self._replicates)})
+        school = (
+            None
+            if self._school is None
+            else {
+                "file": self._school.where.strip("'"),
+                "key": list(self.school_key),
+                "schools": self._school.known_rows,
+            }
+        )
+        return SurveyDescription(
+            {
+                "survey": self.survey,
+                "files": [self._student.where.strip("'")],
+                "rows": self._student.known_rows,
+                "columns": len(self.columns),
+                "loaded": len(self.loaded),
+                "cache": self._student.cache_folder,
+                "school": school,
+                "default_scale": lay.default_scale
+                if lay is not None and lay.default_scale in self.plausible_values
+                else None,
+                "scales": {k: list(v) for k, v in self.plausible_values.items()},
+                "weights": {
+                    "levels": list(w.columns),
+                    "conditional": w.conditional,
+                    "rule": w.rule,
+                    "derived": [[n, list(f)] for n, f in w.derived],
+                    "missing": list(w.missing),
+                    "other": other_weight_columns(lay, self.columns, w.columns),
+                },
+                "replicates": replicates_text(self._jk2 and self._jk2.columns, self._replicates),
+            }
+        )
 
     def _repr_html_(self) -> str:
         return self.describe().as_html()
 
     def __repr__(self) -> str:
         what = self.survey or "survey"
-        return (f"<SurveyData {what}: {self._student.where}, {len(self.columns)} columns, "
-                f"{len(self.plausible_values)} scales, {len(self.loaded)} columns loaded>")
+        return (
+            f"<SurveyData {what}: {self._student.where}, {len(self.columns)} columns, "
+            f"{len(self.plausible_values)} scales, {len(self.loaded)} columns loaded>"
+        )
 
     # -- data -----------------------------------------------------------------
     def resolve(self, name: str) -> list:
@@ -342,8 +394,10 @@ class SurveyData:
             if not self.plausible_values:
                 raise
             scales = ", ".join(self.plausible_values)
-            raise ValueError(f"{exc}; nor is it a scale: the scales (names that stand for "
-                             f"their plausible values) are {scales}") from None
+            raise ValueError(
+                f"{exc}; nor is it a scale: the scales (names that stand for "
+                f"their plausible values) are {scales}"
+            ) from None
 
     def __contains__(self, name) -> bool:
         """Whether ``name`` is a scale or a column (ignoring case)."""
@@ -410,9 +464,11 @@ class SurveyData:
         wanted = list(dict.fromkeys(c for _, cols in plan for c in cols))
         out = self._fetch(wanted)
         if names_as_given:
-            rename = {cols[0]: n for n, cols in plan
-                      if len(cols) == 1 and cols[0] != n and _find_scale(
-                          self.plausible_values, n) is None}
+            rename = {
+                cols[0]: n
+                for n, cols in plan
+                if len(cols) == 1 and cols[0] != n and _find_scale(self.plausible_values, n) is None
+            }
             out = out.rename(columns=rename)
         return out
 
@@ -490,10 +546,21 @@ def _preset(survey, names: NameIndex):
     return survey_preset(survey)
 
 
-def read_survey(path, survey: str | None = None, school=None, columns=None, *,
-                school_key=None, plausible_values=None, weights=None, cond_weights=None,
-                replicates=None, cache=True, backend: str | None = None,
-                encoding: str | None = None) -> SurveyData:
+def read_survey(
+    path,
+    survey: str | None = None,
+    school=None,
+    columns=None,
+    *,
+    school_key=None,
+    plausible_values=None,
+    weights=None,
+    cond_weights=None,
+    replicates=None,
+    cache=True,
+    backend: str | None = None,
+    encoding: str | None = None,
+) -> SurveyData:
     """
     Open a survey's data file, reading only the columns asked for.
 
@@ -572,21 +639,43 @@ def read_survey(path, survey: str | None = None, school=None, columns=None, *,
     (1184, 6)
     """
     source = open_source(path, cache=cache, backend=backend, encoding=encoding)
-    school_source = open_source(school, cache=cache, backend="pandas"
-                                if backend == "dask" else backend, encoding=encoding) \
-        if school is not None else None
+    school_source = (
+        open_source(
+            school,
+            cache=cache,
+            backend="pandas" if backend == "dask" else backend,
+            encoding=encoding,
+        )
+        if school is not None
+        else None
+    )
     preset = _preset(survey, source.names)
-    sdf = SurveyData(source, preset, school=school_source, school_key=school_key,
-                     plausible_values=plausible_values, weights=weights,
-                     cond_weights=cond_weights, replicates=replicates)
+    sdf = SurveyData(
+        source,
+        preset,
+        school=school_source,
+        school_key=school_key,
+        plausible_values=plausible_values,
+        weights=weights,
+        cond_weights=cond_weights,
+        replicates=replicates,
+    )
     if columns is not None:
         sdf.get_data([columns] if isinstance(columns, str) else list(columns))
     return sdf
 
 
-def survey_data(data, survey: str | None = None, school=None, *, school_key=None,
-                plausible_values=None, weights=None, cond_weights=None,
-                replicates=None) -> SurveyData:
+def survey_data(
+    data,
+    survey: str | None = None,
+    school=None,
+    *,
+    school_key=None,
+    plausible_values=None,
+    weights=None,
+    cond_weights=None,
+    replicates=None,
+) -> SurveyData:
     """
     Wrap data already in memory as :class:`SurveyData`.
 
@@ -641,6 +730,13 @@ def survey_data(data, survey: str | None = None, school=None, *, school_key=None
     if school is not None:
         school_source = FrameSource(to_pandas(school), "the school data")
     preset = _preset(survey, source.names)
-    return SurveyData(source, preset, school=school_source, school_key=school_key,
-                      plausible_values=plausible_values, weights=weights,
-                      cond_weights=cond_weights, replicates=replicates)
+    return SurveyData(
+        source,
+        preset,
+        school=school_source,
+        school_key=school_key,
+        plausible_values=plausible_values,
+        weights=weights,
+        cond_weights=cond_weights,
+        replicates=replicates,
+    )

@@ -3,6 +3,7 @@
 R equivalents: EdSurvey's ``showPlausibleValues``, ``showWeights`` and the
 print method of an ``edsurvey.data.frame``.
 """
+
 from __future__ import annotations
 
 import html
@@ -44,12 +45,21 @@ class SurveyDescription:
         lines = [_headline(i)]
         if i["school"]:
             s = i["school"]
-            lines.append(f"School file: {s['file']}, merged on {' + '.join(s['key'])}"
-                         + (f" ({s['schools']:,} schools)" if s["schools"] else ""))
-        lines += ["", _scales_text(i), "", _weights_text(i["weights"]), "",
-                  f"Replicate weights: {i['replicates'] or 'none found'}", "",
-                  f"Loaded: {i['loaded']:,} of {i['columns']:,} columns"
-                  + (f"; column cache {i['cache']}" if i["cache"] else "")]
+            lines.append(
+                f"School file: {s['file']}, merged on {' + '.join(s['key'])}"
+                + (f" ({s['schools']:,} schools)" if s["schools"] else "")
+            )
+        lines += [
+            "",
+            _scales_text(i),
+            "",
+            _weights_text(i["weights"]),
+            "",
+            f"Replicate weights: {i['replicates'] or 'none found'}",
+            "",
+            f"Loaded: {i['loaded']:,} of {i['columns']:,} columns"
+            + (f"; column cache {i['cache']}" if i["cache"] else ""),
+        ]
         return "\n".join(lines)
 
     def as_html(self) -> str:
@@ -66,19 +76,28 @@ class SurveyDescription:
         parts = [f"<p><b>{e(_headline(i))}</b></p>"]
         if i["school"]:
             s = i["school"]
-            parts.append(f"<p>School file: {e(s['file'])}, merged on "
-                         f"{e(' + '.join(s['key']))}</p>")
-        rows = "".join(f"<tr><td>{e(k)}{' (default)' if k == i['default_scale'] else ''}</td>"
-                       f"<td>{len(v)}</td><td>{e(_span(v))}</td></tr>"
-                       for k, v in i["scales"].items())
-        parts.append("<p><b>Plausible values</b></p>" + (
-            f"<table><tr><th>scale</th><th>values</th><th>columns</th></tr>{rows}</table>"
-            if rows else "<p>none</p>"))
+            parts.append(f"<p>School file: {e(s['file'])}, merged on {e(' + '.join(s['key']))}</p>")
+        rows = "".join(
+            f"<tr><td>{e(k)}{' (default)' if k == i['default_scale'] else ''}</td>"
+            f"<td>{len(v)}</td><td>{e(_span(v))}</td></tr>"
+            for k, v in i["scales"].items()
+        )
+        parts.append(
+            "<p><b>Plausible values</b></p>"
+            + (
+                f"<table><tr><th>scale</th><th>values</th><th>columns</th></tr>{rows}</table>"
+                if rows
+                else "<p>none</p>"
+            )
+        )
         w = i["weights"]
-        rows = "".join(f"<tr><td>{lvl}</td><td>{e(str(c))}</td></tr>"
-                       for lvl, c in enumerate(w["levels"], 1))
-        parts.append(f"<p><b>Weights</b> ({e(_kind(w))})</p><table><tr><th>level</th>"
-                     f"<th>column</th></tr>{rows}</table><p>{e(w['rule'])}</p>")
+        rows = "".join(
+            f"<tr><td>{lvl}</td><td>{e(str(c))}</td></tr>" for lvl, c in enumerate(w["levels"], 1)
+        )
+        parts.append(
+            f"<p><b>Weights</b> ({e(_kind(w))})</p><table><tr><th>level</th>"
+            f"<th>column</th></tr>{rows}</table><p>{e(w['rule'])}</p>"
+        )
         parts += [f"<p>{e(n)}</p>" for n in _weight_notes(w)]
         parts.append(f"<p><b>Replicate weights</b>: {e(i['replicates'] or 'none found')}</p>")
         parts.append(f"<p>Loaded: {i['loaded']:,} of {i['columns']:,} columns</p>")
@@ -107,8 +126,11 @@ def _scales_text(i) -> str:
     if not i["scales"]:
         return "Plausible values: none"
     width = max(len(k) for k in i["scales"])
-    lines = [f"Plausible values ({len(i['scales'])} scales"
-             + (f", default {i['default_scale']})" if i["default_scale"] else ")") + ":"]
+    lines = [
+        f"Plausible values ({len(i['scales'])} scales"
+        + (f", default {i['default_scale']})" if i["default_scale"] else ")")
+        + ":"
+    ]
     lines += [f"  {k:<{width}}  {len(v):>2} values  {_span(v)}" for k, v in i["scales"].items()]
     return "\n".join(lines)
 
@@ -119,8 +141,9 @@ def _kind(w) -> str:
 
 def _weight_notes(w) -> list:
     notes = [f"{name} = {' x '.join(f)} (not in the data)" for name, f in w["derived"]]
-    notes += [f"not found: {m} (in the school file? pass school=; or pass weights=)"
-              for m in w["missing"]]
+    notes += [
+        f"not found: {m} (in the school file? pass school=; or pass weights=)" for m in w["missing"]
+    ]
     if w["other"]:
         notes.append(f"other weight columns: {', '.join(w['other'])}")
     return notes
@@ -130,8 +153,9 @@ def _weights_text(w) -> str:
     if not w["levels"]:
         return "Weights: none (pass weights=)"
     lines = [f"Weights, level 1 first ({_kind(w)}):"]
-    lines += [f"  level {lvl}  {c if c is not None else '(none)'}"
-              for lvl, c in enumerate(w["levels"], 1)]
+    lines += [
+        f"  level {lvl}  {c if c is not None else '(none)'}" for lvl, c in enumerate(w["levels"], 1)
+    ]
     if w["rule"]:
         lines.append(f"  {w['rule']}")
     lines += [f"  {n}" for n in _weight_notes(w)]
@@ -144,8 +168,10 @@ def replicates_text(jk2, rep):
     or None."""
     if jk2 is not None and rep is None:
         zone, indicator, weight = jk2
-        return (f"JK2 jackknife, two per zone of {zone}, built from {indicator} and "
-                f"{weight} on first use")
+        return (
+            f"JK2 jackknife, two per zone of {zone}, built from {indicator} and "
+            f"{weight} on first use"
+        )
     if rep is None:
         return None
     text = rep.describe()
@@ -157,5 +183,8 @@ def other_weight_columns(preset, columns, used) -> list:
     """Columns the survey's weight rule calls weights, other than the level weights."""
     if preset is None or not preset.weights.other:
         return []
-    return [c for c in columns if c not in set(used)
-            and re.fullmatch(preset.weights.other, c, flags=re.IGNORECASE)]
+    return [
+        c
+        for c in columns
+        if c not in set(used) and re.fullmatch(preset.weights.other, c, flags=re.IGNORECASE)
+    ]

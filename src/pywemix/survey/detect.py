@@ -6,6 +6,7 @@ data frame (:mod:`pywemix.survey.presets`). Names are matched ignoring case
 (:class:`~pywemix.io.NameIndex`). Every function returns the data's own
 spelling of the columns it finds.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,9 +17,18 @@ from ..presets import PRESETS, ReplicateScheme, SurveyPreset
 from ..warnings import SurveyWarning, warn
 from .replicates import Replicates, jackknife_weights
 
-__all__ = ["SurveyWeights", "ReplicateColumns", "detect_survey", "find_plausible_values",
-           "check_plausible_values", "find_weights", "derived_weight", "find_replicate_columns",
-           "find_keys", "span_names"]
+__all__ = [
+    "SurveyWeights",
+    "ReplicateColumns",
+    "detect_survey",
+    "find_plausible_values",
+    "check_plausible_values",
+    "find_weights",
+    "derived_weight",
+    "find_replicate_columns",
+    "find_keys",
+    "span_names",
+]
 
 
 @dataclass(frozen=True)
@@ -76,13 +86,14 @@ def detect_survey(names: NameIndex) -> SurveyPreset | None:
 
 
 def _label_scale(text: str) -> str:
-    """"num & oper" -> "num_oper" (EdSurvey's names of NAEP scales)."""
+    """ "num & oper" -> "num_oper" (EdSurvey's names of NAEP scales)."""
     words = re.sub(r"[^a-z ]", " ", text.lower()).split()
     return "_".join(words)
 
 
-def find_plausible_values(preset: SurveyPreset, names: NameIndex, labels: dict,
-                          check: bool = True) -> dict:
+def find_plausible_values(
+    preset: SurveyPreset, names: NameIndex, labels: dict, check: bool = True
+) -> dict:
     """Scale -> its plausible-value columns in value order, by the survey's
     naming rules (a variable label rule first, then the name rules).
 
@@ -108,8 +119,10 @@ def find_plausible_values(preset: SurveyPreset, names: NameIndex, labels: dict,
         scale, k = hit
         slot = found.setdefault(scale, {})
         if k in slot:
-            raise ValueError(f"plausible value {k} of scale {scale!r} is in two columns, "
-                             f"{slot[k]!r} and {col!r}: pass plausible_values= to choose")
+            raise ValueError(
+                f"plausible value {k} of scale {scale!r} is in two columns, "
+                f"{slot[k]!r} and {col!r}: pass plausible_values= to choose"
+            )
         slot[k] = col
     if check:
         for scale, slot in found.items():
@@ -120,26 +133,33 @@ def find_plausible_values(preset: SurveyPreset, names: NameIndex, labels: dict,
 def _check_sequence(scale, slot: dict, where) -> None:
     if len(slot) < 2:
         (col,) = slot.values()
-        raise ValueError(f"scale {scale!r} has one plausible value only ({col!r} in {where}): "
-                         "a scale needs two or more; pass plausible_values= to list the "
-                         "scales yourself (or plausible_values=False for none)")
+        raise ValueError(
+            f"scale {scale!r} has one plausible value only ({col!r} in {where}): "
+            "a scale needs two or more; pass plausible_values= to list the "
+            "scales yourself (or plausible_values=False for none)"
+        )
     gaps = sorted(set(range(1, max(slot) + 1)) - set(slot))
     if gaps:
-        raise ValueError(f"scale {scale!r} lacks plausible value(s) {gaps} (found "
-                         f"{[slot[k] for k in sorted(slot)]} in {where}): the file looks "
-                         "truncated; pass plausible_values= to list the scales yourself")
+        raise ValueError(
+            f"scale {scale!r} lacks plausible value(s) {gaps} (found "
+            f"{[slot[k] for k in sorted(slot)]} in {where}): the file looks "
+            "truncated; pass plausible_values= to list the scales yourself"
+        )
 
 
 def check_plausible_values(spec, names: NameIndex) -> dict:
     """A user's ``plausible_values={scale: [columns]}``, names resolved."""
     if not isinstance(spec, dict):
-        raise TypeError("plausible_values must be a dict {scale: [columns]}, None (detect) "
-                        f"or False (none), got {type(spec).__name__}")
+        raise TypeError(
+            "plausible_values must be a dict {scale: [columns]}, None (detect) "
+            f"or False (none), got {type(spec).__name__}"
+        )
     out = {}
     for scale, cols in spec.items():
         if isinstance(cols, str) or len(list(cols)) < 2:
-            raise ValueError(f"scale {scale!r} needs a list of two or more plausible-value "
-                             f"columns, got {cols!r}")
+            raise ValueError(
+                f"scale {scale!r} needs a list of two or more plausible-value columns, got {cols!r}"
+            )
         out[str(scale)] = [names.resolve(c, f"plausible value of {scale!r}") for c in cols]
     return out
 
@@ -152,15 +172,17 @@ def find_weights(preset: SurveyPreset, names: NameIndex) -> SurveyWeights:
     recipes = dict(rule.derived)
     for candidates in rule.levels:
         col = next((names.find(c) for c in candidates if c in names), None)
-        if col is None and candidates[0] in recipes \
-                and all(f in names for f in recipes[candidates[0]]):
+        if (
+            col is None
+            and candidates[0] in recipes
+            and all(f in names for f in recipes[candidates[0]])
+        ):
             col = candidates[0]
             derived.append((col, tuple(names.find(f) for f in recipes[col])))
         if col is None:
             missing.append(" or ".join(candidates))
         columns.append(col)
-    return SurveyWeights(tuple(columns), False, rule.explanation, tuple(derived),
-                         tuple(missing))
+    return SurveyWeights(tuple(columns), False, rule.explanation, tuple(derived), tuple(missing))
 
 
 def derived_weight(frame, factors):
@@ -209,16 +231,22 @@ class ReplicateColumns:
         given (on a Dask DataFrame, columns computed on each partition)."""
         scheme = self.scheme
         if not self.from_zones:
-            return Replicates(list(self.columns), method=scheme.method, fay=scheme.fay,
-                              full_weight=self.full_weight)
+            return Replicates(
+                list(self.columns),
+                method=scheme.method,
+                fay=scheme.fay,
+                full_weight=self.full_weight,
+            )
         try:
             if jackknife is not None:
                 return jackknife(data, *self.columns, scheme.method)
             return Replicates(jackknife_weights(data, *self.columns), method=scheme.method)
         except ValueError as exc:
-            raise ValueError(f"{exc} (survey={self.preset.name!r} builds JK2 replicate "
-                             f"weights from {', '.join(self.columns)}; replicates=False "
-                             "keeps the sandwich)") from None
+            raise ValueError(
+                f"{exc} (survey={self.preset.name!r} builds JK2 replicate "
+                f"weights from {', '.join(self.columns)}; replicates=False "
+                "keeps the sandwich)"
+            ) from None
 
 
 def find_replicate_columns(preset: SurveyPreset, names: NameIndex) -> ReplicateColumns | None:
@@ -254,38 +282,47 @@ def find_replicate_columns(preset: SurveyPreset, names: NameIndex) -> ReplicateC
         numbered = {int(m[1]): c for c in names if (m := pattern.fullmatch(c))}
         if not numbered:
             continue
-        missing = [f"{prefix}{r:0{scheme.width}d}" for r in range(1, scheme.count + 1)
-                   if r not in numbered]
+        missing = [
+            f"{prefix}{r:0{scheme.width}d}" for r in range(1, scheme.count + 1) if r not in numbered
+        ]
         if missing:
             raise ValueError(_partial_columns(preset, missing, names.where))
         full = names.find(scheme.full_weight) if scheme.full_weight else None
         if full is None and scheme.full_weight is not None:
-            warn(f"survey={preset.name!r}: the full-sample weight {scheme.full_weight} is not "
-                 f"in {names.where}, so the replicate factors are taken relative to the "
-                 "model's total weight (its level-1 weight, or the product of the "
-                 "conditional weights); name it with replicates=pywemix.Replicates(..., "
-                 "full_weight=...)", SurveyWarning)
-        return ReplicateColumns(preset, tuple(numbered[r] for r in range(1, scheme.count + 1)),
-                                full)
+            warn(
+                f"survey={preset.name!r}: the full-sample weight {scheme.full_weight} is not "
+                f"in {names.where}, so the replicate factors are taken relative to the "
+                "model's total weight (its level-1 weight, or the product of the "
+                "conditional weights); name it with replicates=pywemix.Replicates(..., "
+                "full_weight=...)",
+                SurveyWarning,
+            )
+        return ReplicateColumns(
+            preset, tuple(numbered[r] for r in range(1, scheme.count + 1)), full
+        )
     return None
 
 
 def _partial_zones(preset, missing, where) -> str:
-    return (f"survey={preset.name!r} builds JK2 replicate weights from "
-            f"{', '.join(preset.replicates.zones)}, but {span_names(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not in {where}: build them from your "
-            "columns, replicates=pywemix.Replicates(pywemix.jackknife_weights(data, "
-            "zone=..., rep=..., weight=...), method='jk2'), or pass replicates=False for "
-            "the cluster-robust sandwich")
+    return (
+        f"survey={preset.name!r} builds JK2 replicate weights from "
+        f"{', '.join(preset.replicates.zones)}, but {span_names(missing)} "
+        f"{'is' if len(missing) == 1 else 'are'} not in {where}: build them from your "
+        "columns, replicates=pywemix.Replicates(pywemix.jackknife_weights(data, "
+        "zone=..., rep=..., weight=...), method='jk2'), or pass replicates=False for "
+        "the cluster-robust sandwich"
+    )
 
 
 def _partial_columns(preset, missing, where) -> str:
     n = preset.replicates.count
-    return (f"survey={preset.name!r}: {len(missing)} of its {n} replicate weight columns "
-            f"are not in {where} ({span_names(missing)}); a replication variance from the "
-            f"other {n - len(missing)} is not {preset.name}'s. Keep all {n} columns, name the "
-            "replicates yourself (replicates=pywemix.Replicates([...], method=...)), or pass "
-            "replicates=False for the cluster-robust sandwich")
+    return (
+        f"survey={preset.name!r}: {len(missing)} of its {n} replicate weight columns "
+        f"are not in {where} ({span_names(missing)}); a replication variance from the "
+        f"other {n - len(missing)} is not {preset.name}'s. Keep all {n} columns, name the "
+        "replicates yourself (replicates=pywemix.Replicates([...], method=...)), or pass "
+        "replicates=False for the cluster-robust sandwich"
+    )
 
 
 def span_names(names) -> str:

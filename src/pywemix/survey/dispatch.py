@@ -9,6 +9,7 @@ the survey preset's level weights when none are given
 weights (given, or the survey preset's), splits the data by
 ``by`` and fits each sample through its engine.
 """
+
 from __future__ import annotations
 
 from ..arguments import MixArguments
@@ -30,8 +31,9 @@ def check_survey_arguments(args: MixArguments) -> None:
     that need no data (TypeError/ValueError)."""
     rep = args.replicates
     if rep is not None and rep is not False and not isinstance(rep, Replicates):
-        raise TypeError("replicates must be a pywemix.Replicates (or False), got "
-                        f"{type(rep).__name__}")
+        raise TypeError(
+            f"replicates must be a pywemix.Replicates (or False), got {type(rep).__name__}"
+        )
     if args.plausible_values is not None:
         check_plausible_values(args.plausible_values, args.formula)
     if args.by is not None and not isinstance(args.by, str):

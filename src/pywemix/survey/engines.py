@@ -13,6 +13,7 @@ Replication variances on Dask plug in at :class:`OnDask`: its
 JK2 weights computed on the partitions, or those named), and
 :meth:`OnDask.fit` refits on the workers (:mod:`pywemix.survey.dask_refit`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,8 +40,14 @@ from .refit import refit_replicates, replicate_weights
 from .replicates import Replicates
 from .result import plausible_result, single_result
 
-__all__ = ["InMemory", "OnDask", "engine_for", "join_replicates", "fit_replicated",
-           "fit_replicated_dask"]
+__all__ = [
+    "InMemory",
+    "OnDask",
+    "engine_for",
+    "join_replicates",
+    "fit_replicated",
+    "fit_replicated_dask",
+]
 
 
 class InMemory:
@@ -101,6 +108,7 @@ class OnDask:
         def jackknife(frame, zone, indicator, weight, method):
             built["data"], out = jk2_columns(frame, zone, indicator, weight, method)
             return out
+
         rep = preset_replicates(args.preset, data, jackknife)
         return built.get("data", data), rep
 
@@ -137,15 +145,19 @@ def join_replicates(data: pd.DataFrame, rep: Replicates) -> pd.DataFrame:
     if rep.frame is None:
         return data if data.index.is_unique else data.reset_index(drop=True)
     if not data.index.is_unique:
-        raise ValueError("the data's index has repeated labels, so the replicate-weight "
-                         "DataFrame cannot be joined to it by row label: give the data a "
-                         "unique index (data.reset_index(drop=True)) before building the "
-                         "replicate weights from it")
+        raise ValueError(
+            "the data's index has repeated labels, so the replicate-weight "
+            "DataFrame cannot be joined to it by row label: give the data a "
+            "unique index (data.reset_index(drop=True)) before building the "
+            "replicate weights from it"
+        )
     missing = data.index.difference(rep.frame.index)
     if len(missing):
-        raise ValueError(f"{len(missing)} rows of the data (index labels "
-                         f"{list(missing[:5])}) are not in the replicate-weight DataFrame's "
-                         "index: build it from the same data (jackknife_weights(data))")
+        raise ValueError(
+            f"{len(missing)} rows of the data (index labels "
+            f"{list(missing[:5])}) are not in the replicate-weight DataFrame's "
+            "index: build it from the same data (jackknife_weights(data))"
+        )
     frame = rep.frame.reindex(data.index)
     clash = [c for c in frame.columns if c in data.columns]
     if clash:
@@ -153,19 +165,23 @@ def join_replicates(data: pd.DataFrame, rep: Replicates) -> pd.DataFrame:
             return data
         bad = next(c for c in clash if not frame[c].equals(data[c]))
         rows = int((frame[bad] != data[bad]).sum())
-        raise ValueError(f"replicate weight columns {clash[:5]} are already in the data "
-                         f"with other values ({bad!r}: in {rows} of {len(data)} rows): "
-                         "a frame cut from the data before they were filtered or "
-                         "re-indexed (reset_index) joins other rows' weights by index "
-                         "label; name the data's own columns (Replicates([...])), or "
-                         "rename the frame's")
+        raise ValueError(
+            f"replicate weight columns {clash[:5]} are already in the data "
+            f"with other values ({bad!r}: in {rows} of {len(data)} rows): "
+            "a frame cut from the data before they were filtered or "
+            "re-indexed (reset_index) joins other rows' weights by index "
+            "label; name the data's own columns (Replicates([...])), or "
+            "rename the frame's"
+        )
     return pd.concat([data, frame], axis=1)
 
 
 def _check_reml(args) -> None:
     if args.reml:
-        raise ValueError("reml=True needs unit weights, but replicate weights are not: fit "
-                         "with reml=False (WeMix's weighted pseudo-likelihood is ML)")
+        raise ValueError(
+            "reml=True needs unit weights, but replicate weights are not: fit "
+            "with reml=False (WeMix's weighted pseudo-likelihood is ML)"
+        )
 
 
 def fit_replicated(args, data, rep: Replicates):
@@ -185,9 +201,14 @@ def fit_replicated(args, data, rep: Replicates):
         return single_result(full, rep, est, weights.paired, messages)
     response, cols, data = prepare_plausible_values(args, data)
     refitted = cols if rep.plausible_values == "all" else cols[:1]
-    done = map_chunks(args.executor, _ReplicatedValues(rep, refitted), cols,
-                      shared=(FrameFit(args), data, response), desc="plausible values",
-                      unit="chunk")
+    done = map_chunks(
+        args.executor,
+        _ReplicatedValues(rep, refitted),
+        cols,
+        shared=(FrameFit(args), data, response),
+        desc="plausible values",
+        unit="chunk",
+    )
     pv = PlausibleValuesResult([d.fit for d in done], response, cols, args.formula)
     reissue(pv.warnings)
     messages = list({str(m): m for d in done for m in d.messages}.values())
@@ -207,8 +228,9 @@ def fit_replicated_dask(args, data, rep: Replicates):
         cols, full = replicate_columns(data, rep)
         extra = cols + ([full] if full else []) + _plausible_columns(args)
         frame = collect_model_columns(args, data, reason, extra)
-        return fit_replicated(args, frame if frame.index.is_unique else
-                              frame.reset_index(drop=True), rep)
+        return fit_replicated(
+            args, frame if frame.index.is_unique else frame.reset_index(drop=True), rep
+        )
     carry = actor_columns(args, data, rep) if args.family_object is not None else ()
     if args.plausible_values is None:
         full = mix_dask(args, data, carry)

@@ -4,6 +4,7 @@ R equivalent: the merge EdSurvey's ``readPISA`` / ``readTIMSS`` make of the
 student and school files (``getData`` then returns school variables on the
 student rows).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,9 @@ def _plain(v):
     return v
 
 
-def school_rows(student: pd.DataFrame, school: pd.DataFrame, student_file: str,
-                school_file: str, counts=None) -> np.ndarray:
+def school_rows(
+    student: pd.DataFrame, school: pd.DataFrame, student_file: str, school_file: str, counts=None
+) -> np.ndarray:
     """For every student row, the position of its school in the school file.
 
     Parameters
@@ -63,16 +65,20 @@ def school_rows(student: pd.DataFrame, school: pd.DataFrame, student_file: str,
     dup = right.duplicated(keep=False)
     if dup.any():
         rows = np.flatnonzero(right.duplicated(keep="first"))
-        raise ValueError(f"school file {school_file} has {int(dup.sum())} rows sharing "
-                         f"{len(rows)} school key(s) ({', '.join(c_cols)}): "
-                         f"{_describe(school, rows)}; each school must appear once")
+        raise ValueError(
+            f"school file {school_file} has {int(dup.sum())} rows sharing "
+            f"{len(rows)} school key(s) ({', '.join(c_cols)}): "
+            f"{_describe(school, rows)}; each school must appear once"
+        )
     pos = right.get_indexer(left)
     lost = pos < 0
     if lost.any():
         keys = student.loc[lost]
         first = np.flatnonzero(~keys.duplicated().to_numpy())
         n_lost = int(lost.sum() if counts is None else np.asarray(counts)[lost].sum())
-        raise ValueError(f"{n_lost} rows of {student_file} find no school in "
-                         f"{school_file} on {', '.join(s_cols)}: {len(first)} key(s) without "
-                         f"a match, {_describe(keys, first)}")
+        raise ValueError(
+            f"{n_lost} rows of {student_file} find no school in "
+            f"{school_file} on {', '.join(s_cols)}: {len(first)} key(s) without "
+            f"a match, {_describe(keys, first)}"
+        )
     return pos

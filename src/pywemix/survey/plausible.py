@@ -3,6 +3,7 @@
 R equivalent: ``EdSurvey::mixed.sdf`` with a plausible-value outcome. The
 plausible values are never averaged before fitting.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,15 +20,23 @@ from ..warnings import DataWarning, carried, reissue, silently, warn
 from .combine import combine_fits, common_kinds
 from .pool import rubin
 
-__all__ = ["check_plausible_values", "fit_plausible_values", "PlausibleValuesResult",
-           "drop_partly_missing", "prepare_plausible_values", "fit_values"]
+__all__ = [
+    "check_plausible_values",
+    "fit_plausible_values",
+    "PlausibleValuesResult",
+    "drop_partly_missing",
+    "prepare_plausible_values",
+    "fit_values",
+]
 
 
 def check_plausible_values(plausible_values, formula) -> tuple:
     """Validate ``plausible_values`` -> (response name, list of columns)."""
     if not isinstance(plausible_values, dict) or not plausible_values:
-        raise TypeError("plausible_values must be a dict: response name -> list of columns, "
-                        "e.g. {'math': ['pv1math', ..., 'pv5math']}")
+        raise TypeError(
+            "plausible_values must be a dict: response name -> list of columns, "
+            "e.g. {'math': ['pv1math', ..., 'pv5math']}"
+        )
     lists = {k: ([v] if isinstance(v, str) else list(v)) for k, v in plausible_values.items()}
     lengths = {k: len(v) for k, v in lists.items()}
     if len(set(lengths.values())) > 1:
@@ -39,23 +48,26 @@ def check_plausible_values(plausible_values, formula) -> tuple:
             raise ValueError(
                 f"plausible values replace a column: key them by the column the response "
                 f"{k!r} is computed from ({', '.join(map(repr, sorted(parsed.response_columns)))})"
-                + ("" if target else "; a response made of several columns cannot have them"))
+                + ("" if target else "; a response made of several columns cannot have them")
+            )
         if k != target:
             raise ValueError(
                 f"plausible-value name {k!r} is not the response of the formula "
-                f"({parsed.response!r}); only the outcome may have plausible values")
+                f"({parsed.response!r}); only the outcome may have plausible values"
+            )
     cols = lists[target]
     if len(cols) < 2:
-        raise ValueError("plausible values need at least two columns, got "
-                         f"{len(cols)}")
+        raise ValueError(f"plausible values need at least two columns, got {len(cols)}")
     if len(set(cols)) != len(cols):
         raise ValueError(f"plausible-value columns are repeated: {cols}")
     names = {c for c in cols if isinstance(c, str)}
     used = parsed.predictor_model_columns(names) & names
     if used:
-        raise ValueError(f"plausible-value column(s) {', '.join(map(repr, sorted(used)))} "
-                         "also appear on the right of '~': a plausible value cannot explain "
-                         "itself")
+        raise ValueError(
+            f"plausible-value column(s) {', '.join(map(repr, sorted(used)))} "
+            "also appear on the right of '~': a plausible value cannot explain "
+            "itself"
+        )
     return target, cols
 
 
@@ -104,10 +116,24 @@ class PlausibleValuesResult(CombinedFitsMixin, InferenceMixin):
         d["response"], d["columns"], d["formula"] = response, list(columns), formula
         first = fits[0]
         d["estimates"], _ = combine_fits(
-            fits, common_kinds(fits), title=f"plausible-value total over {len(fits)} values",
-            label="plausible values")
-        for k in ("family", "link", "n_quad", "criterion", "nobs", "weighted", "weight_spec",
-                  "cond_weights", "n_clusters", "optimization", "settings"):
+            fits,
+            common_kinds(fits),
+            title=f"plausible-value total over {len(fits)} values",
+            label="plausible values",
+        )
+        for k in (
+            "family",
+            "link",
+            "n_quad",
+            "criterion",
+            "nobs",
+            "weighted",
+            "weight_spec",
+            "cond_weights",
+            "n_clusters",
+            "optimization",
+            "settings",
+        ):
             d[k] = getattr(first, k)
         d["converged"] = all(f.converged for f in fits)
         msgs = list(carried())  # a survey preset's, when the fits ran elsewhere
@@ -167,8 +193,7 @@ class PlausibleValuesResult(CombinedFitsMixin, InferenceMixin):
         return out
 
     def _fit_title(self, value: int) -> str:
-        return (f"plausible value {value + 1} of {len(self.fits)} "
-                f"({self.columns[value]})")
+        return f"plausible value {value + 1} of {len(self.fits)} ({self.columns[value]})"
 
     def summary(self) -> Summary:
         """
@@ -182,8 +207,10 @@ class PlausibleValuesResult(CombinedFitsMixin, InferenceMixin):
         return Summary(self)
 
     def __repr__(self):
-        return (f"<PlausibleValuesResult {self.formula!r}: {len(self.fits)} plausible "
-                f"values of {self.response!r}>")
+        return (
+            f"<PlausibleValuesResult {self.formula!r}: {len(self.fits)} plausible "
+            f"values of {self.response!r}>"
+        )
 
     def _repr_html_(self):
         return self.summary()._repr_html_()
@@ -211,9 +238,11 @@ def drop_partly_missing(data, cols):
     n = int(n.compute() if hasattr(n, "compute") else n)
     if not n:
         return data
-    warn(f"dropped {n} rows where some plausible values are missing and others are not "
-         f"({', '.join(cols)}): every plausible value is fitted to the same rows",
-         DataWarning)
+    warn(
+        f"dropped {n} rows where some plausible values are missing and others are not "
+        f"({', '.join(cols)}): every plausible value is fitted to the same rows",
+        DataWarning,
+    )
     return data[~partly]
 
 
@@ -253,8 +282,14 @@ def fit_plausible_values(args, data, fit=None) -> PlausibleValuesResult:
     # their warnings; each is issued once, here, at the user's line (also when
     # the fits ran in threads, other processes or on a cluster)
     fit = FrameFit(args) if fit is None else fit
-    fits = map_chunks(args.executor, fit_values, cols, shared=(silently(fit), data, response),
-                      desc="plausible values", unit="chunk")
+    fits = map_chunks(
+        args.executor,
+        fit_values,
+        cols,
+        shared=(silently(fit), data, response),
+        desc="plausible values",
+        unit="chunk",
+    )
     result = PlausibleValuesResult(fits, response, cols, args.formula)
     reissue(result.warnings)
     return result

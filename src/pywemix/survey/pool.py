@@ -6,6 +6,7 @@ One implementation, :func:`~pywemix.survey.combine.rubin`, serves both
 ``mice::pool`` (Barnard-Rubin degrees of freedom, ``fmi``, ``riv``);
 ``EdSurvey`` and ``BIFIEsurvey`` combine plausible values the same way.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -69,15 +70,19 @@ class PooledResult(CombinedFitsMixin, InferenceMixin):
         if not kinds:
             raise ValueError("the fits have no covariance kind in common")
         d["estimates"], combos = combine_fits(
-            fits, kinds, title=f"Rubin's total over {len(fits)} imputations",
-            label="imputations")
+            fits, kinds, title=f"Rubin's total over {len(fits)} imputations", label="imputations"
+        )
         main = combos[kinds[0]]
         names = first.params.index
         d["dfcom"] = float(first.n_clusters - 1) if dfcom is None else float(dfcom)
         df, riv, fmi = barnard_rubin_df(main, d["dfcom"])
-        for key, val in (("df", df), ("riv", riv), ("fmi", fmi),
-                         ("within_variance", np.diag(main.within)),
-                         ("between_variance", np.diag(main.between))):
+        for key, val in (
+            ("df", df),
+            ("riv", riv),
+            ("fmi", fmi),
+            ("within_variance", np.diag(main.within)),
+            ("between_variance", np.diag(main.between)),
+        ):
             d[key] = pd.Series(val, index=names, name=key)
         d["formula"] = first.formula
         d["n_imputations"] = len(fits)
@@ -99,8 +104,14 @@ class PooledResult(CombinedFitsMixin, InferenceMixin):
         """Mean of the fits' ICCs."""
         return self.estimates.icc
 
-    def conf_int(self, alpha: float = 0.05, kind: str | None = None, which: str = "fixed",
-                 *, cols: str | int | list | None = None) -> pd.DataFrame:
+    def conf_int(
+        self,
+        alpha: float = 0.05,
+        kind: str | None = None,
+        which: str = "fixed",
+        *,
+        cols: str | int | list | None = None,
+    ) -> pd.DataFrame:
         """
         Confidence intervals, t intervals for the fixed effects.
 
@@ -163,8 +174,7 @@ class PooledResult(CombinedFitsMixin, InferenceMixin):
         fmi[fixed] = self.fmi.to_numpy()
         out["df"], out["fmi"] = df, fmi
         t = stats.t.ppf(1 - alpha / 2, df[fixed])
-        out.loc[fixed, "p_value"] = 2 * stats.t.sf(np.abs(out.loc[fixed, "statistic"]),
-                                                   df[fixed])
+        out.loc[fixed, "p_value"] = 2 * stats.t.sf(np.abs(out.loc[fixed, "statistic"]), df[fixed])
         est, se = out.loc[fixed, "estimate"], out.loc[fixed, "std_error"]
         out.loc[fixed, "conf_low"], out.loc[fixed, "conf_high"] = est - t * se, est + t * se
         return out
@@ -184,13 +194,27 @@ class PooledResult(CombinedFitsMixin, InferenceMixin):
         """
         t = self.tidy().set_index("term")
         t = t[t["kind"] == "fixed"]
-        fixed = pd.DataFrame({"Estimate": t["estimate"], "Std. Error": t["std_error"],
-                              "t value": t["statistic"], "df": t["df"],
-                              "Pr(>|t|)": t["p_value"], "fmi": t["fmi"]}).rename_axis(None)
+        fixed = pd.DataFrame(
+            {
+                "Estimate": t["estimate"],
+                "Std. Error": t["std_error"],
+                "t value": t["statistic"],
+                "df": t["df"],
+                "Pr(>|t|)": t["p_value"],
+                "fmi": t["fmi"],
+            }
+        ).rename_axis(None)
         return Summary(
-            self, fixed=fixed,
-            header=[("Pooled fits", f"{self.n_imputations} imputations, Rubin's rules; "
-                     f"Barnard-Rubin df with complete-data df {self.dfcom:g}")])
+            self,
+            fixed=fixed,
+            header=[
+                (
+                    "Pooled fits",
+                    f"{self.n_imputations} imputations, Rubin's rules; "
+                    f"Barnard-Rubin df with complete-data df {self.dfcom:g}",
+                )
+            ],
+        )
 
     def _fit_title(self, value: int) -> str:
         return f"imputed data set {value + 1} of {len(self.fits)}"
@@ -256,7 +280,8 @@ def pool(fits, dfcom: float | None = None) -> PooledResult:
     one by one, ``pv1 ~ x``, ``pv2 ~ x``), and so may the row labels: the
     imputed data sets of ``mice::complete(imp, "long")`` stacked in one
     frame have other labels for the same rows, so fits with as many rows in
-    the same top-level groups pass whatever their labels. Estimates are averaged and variances combined by :func:`rubin`; the
+    the same top-level groups pass whatever their labels. Estimates are
+    averaged and variances combined by :func:`rubin`; the
     degrees of freedom and the fraction of missing information come from
     :func:`barnard_rubin_df`. Plausible values (``mix(...,
     plausible_values=...)``) are combined by the same function, so pooling
@@ -294,23 +319,27 @@ def pool(fits, dfcom: float | None = None) -> PooledResult:
     except TypeError:
         fits = None
     if fits is None:
-        raise TypeError("pool needs a list of fits (results of pywemix.mix), got "
-                        f"{type(given).__name__}")
+        raise TypeError(
+            f"pool needs a list of fits (results of pywemix.mix), got {type(given).__name__}"
+        )
     if len(fits) < 2:
         raise ValueError("pool needs a list of at least two fits")
     for i, f in enumerate(fits):
         if not all(hasattr(f, a) for a in ("params", "cov_params", "var_components")):
-            raise TypeError(f"pool needs fits (results of pywemix.mix such as MixResult or "
-                            f"ReplicateResult), but item {i} is a {type(f).__name__}")
+            raise TypeError(
+                f"pool needs fits (results of pywemix.mix such as MixResult or "
+                f"ReplicateResult), but item {i} is a {type(f).__name__}"
+            )
     dfcom = _check_dfcom(dfcom)
     for i, f in enumerate(fits[1:], start=1):
         _check_family(i, f, fits[0])
         _check_fixed_effects(i, f, fits[0])
-        labels, labels0 = variance_labels(f.var_components), \
-            variance_labels(fits[0].var_components)
+        labels, labels0 = variance_labels(f.var_components), variance_labels(fits[0].var_components)
         if labels != labels0:
-            raise ValueError(f"fit {i} has the variance components {labels}, fit 0 "
-                             f"{labels0}: pool() combines fits of the same model")
+            raise ValueError(
+                f"fit {i} has the variance components {labels}, fit 0 "
+                f"{labels0}: pool() combines fits of the same model"
+            )
     with collecting() as messages:
         for i, f in enumerate(fits[1:], start=1):
             message = _compare_rows(i, f, fits[0])
@@ -329,16 +358,21 @@ def _setting(fit, name):
 
 def _check_family(i, fit, first) -> None:
     """Fits of other families or links are other models: a ValueError saying which."""
-    (fam, link), (fam0, link0) = ((_setting(f, "family"), _setting(f, "link") or "identity")
-                                  for f in (fit, first))
+    (fam, link), (fam0, link0) = (
+        (_setting(f, "family"), _setting(f, "link") or "identity") for f in (fit, first)
+    )
     if fam != fam0:
-        raise ValueError(f"fit {i} is a {fam} model ({link} link), fit 0 a {fam0} model "
-                         f"({link0} link): pool() combines fits of the same model to "
-                         "imputed data sets")
+        raise ValueError(
+            f"fit {i} is a {fam} model ({link} link), fit 0 a {fam0} model "
+            f"({link0} link): pool() combines fits of the same model to "
+            "imputed data sets"
+        )
     if link != link0:
-        raise ValueError(f"fit {i} has the {link} link, fit 0 the {link0} link (both "
-                         f"{fam} models): pool() combines fits of the same model to "
-                         "imputed data sets")
+        raise ValueError(
+            f"fit {i} has the {link} link, fit 0 the {link0} link (both "
+            f"{fam} models): pool() combines fits of the same model to "
+            "imputed data sets"
+        )
 
 
 def _check_fixed_effects(i, fit, first) -> None:
@@ -354,20 +388,29 @@ def _check_fixed_effects(i, fit, first) -> None:
     if terms and terms0 and (extra or missing):
         what = [f"the term(s) {extra} that fit 0 has not"] if extra else []
         what += [f"not the term(s) {missing} of fit 0"] if missing else []
-        raise ValueError(f"fit {i} has {' and '.join(what)}: pool() combines fits of the "
-                         f"same model (formulas: fit {i} {fit.formula!r}, fit 0 "
-                         f"{first.formula!r})")
+        raise ValueError(
+            f"fit {i} has {' and '.join(what)}: pool() combines fits of the "
+            f"same model (formulas: fit {i} {fit.formula!r}, fit 0 "
+            f"{first.formula!r})"
+        )
     differ = [t for t in terms0 if t in terms and terms[t] != terms0[t]]
     if differ:
         t = differ[0]
-        raise ValueError(f"the term {t!r} has the columns {terms[t]} in fit {i} but "
-                         f"{terms0[t]} in fit 0 (a level missing from one data set?): "
-                         "pool() combines fits of the same model, with the same fixed "
-                         "effects")
-    order = " (the same in another order: fit the data sets with one formula)" \
-        if sorted(names) == sorted(names0) else ""
-    raise ValueError(f"fit {i} has fixed effects {names}, fit 0 has {names0}{order}: "
-                     "pool() combines fits of the same model")
+        raise ValueError(
+            f"the term {t!r} has the columns {terms[t]} in fit {i} but "
+            f"{terms0[t]} in fit 0 (a level missing from one data set?): "
+            "pool() combines fits of the same model, with the same fixed "
+            "effects"
+        )
+    order = (
+        " (the same in another order: fit the data sets with one formula)"
+        if sorted(names) == sorted(names0)
+        else ""
+    )
+    raise ValueError(
+        f"fit {i} has fixed effects {names}, fit 0 has {names0}{order}: "
+        "pool() combines fits of the same model"
+    )
 
 
 def _rows(fit) -> tuple:
@@ -395,29 +438,37 @@ def _compare_rows(i, fit, first):
     groups pass whatever the labels.
     """
     (n, rows, groups), (n0, rows0, groups0) = _rows(fit), _rows(first)
-    other = ("they are fits to different samples (two countries?), not to imputations "
-             "of one data set, and pool() would count the differences between the "
-             "samples as imputation variance; fit them with mix(..., by=...) instead")
+    other = (
+        "they are fits to different samples (two countries?), not to imputations "
+        "of one data set, and pool() would count the differences between the "
+        "samples as imputation variance; fit them with mix(..., by=...) instead"
+    )
     shared = None
     if groups is not None and groups0 is not None:
         shared = int(groups.isin(groups0).sum())
         if shared == 0:
-            raise ValueError(f"fit {i} and fit 0 have no top-level group in common ({n} "
-                             f"and {n0} rows, {len(groups)} and {len(groups0)} groups): "
-                             f"{other}")
-    common = int(rows.isin(rows0).sum()) if rows is not None and rows0 is not None \
-        else None
+            raise ValueError(
+                f"fit {i} and fit 0 have no top-level group in common ({n} "
+                f"and {n0} rows, {len(groups)} and {len(groups0)} groups): "
+                f"{other}"
+            )
+    common = int(rows.isin(rows0).sum()) if rows is not None and rows0 is not None else None
     if n != n0:
         if common == 0:
-            raise ValueError(f"fit {i} has {n} rows, fit 0 {n0}, and no row (index label) "
-                             f"in common: {other}")
-        return (f"fit {i} has {n} rows, fit 0 {n0}: pool() combines imputations of one "
-                "data set, which have the same rows"
-                + (f" ({common} index labels are in both)" if common is not None else ""))
+            raise ValueError(
+                f"fit {i} has {n} rows, fit 0 {n0}, and no row (index label) in common: {other}"
+            )
+        return (
+            f"fit {i} has {n} rows, fit 0 {n0}: pool() combines imputations of one "
+            "data set, which have the same rows"
+            + (f" ({common} index labels are in both)" if common is not None else "")
+        )
     if shared is not None and (shared != len(groups) or shared != len(groups0)):
-        return (f"fit {i} has other top-level groups than fit 0 ({shared} of its "
-                f"{len(groups)} are in fit 0, which has {len(groups0)}): pool() combines "
-                "imputations of one data set, which have the same groups")
+        return (
+            f"fit {i} has other top-level groups than fit 0 ({shared} of its "
+            f"{len(groups)} are in fit 0, which has {len(groups0)}): pool() combines "
+            "imputations of one data set, which have the same groups"
+        )
     return None
 
 
@@ -428,6 +479,7 @@ def _check_dfcom(dfcom):
     if isinstance(dfcom, bool) or not isinstance(dfcom, (int, float, np.number)):
         raise TypeError(f"dfcom must be a positive number (or np.inf), got {dfcom!r}")
     if not dfcom > 0:
-        raise ValueError(f"dfcom, the complete-data degrees of freedom, must be positive, "
-                         f"got {dfcom!r}")
+        raise ValueError(
+            f"dfcom, the complete-data degrees of freedom, must be positive, got {dfcom!r}"
+        )
     return float(dfcom)

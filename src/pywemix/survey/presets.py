@@ -23,6 +23,7 @@ jackknife design without its total weight; a missing full-sample weight
 (PISA's ``W_FSTUWT``) is replaced by the model's total weight, with a
 warning.
 """
+
 from __future__ import annotations
 
 from ..io.columns import NameIndex
@@ -55,24 +56,30 @@ def find_preset_columns(preset: SurveyPreset, columns) -> ReplicateColumns | Non
         return None
     found = find_replicate_columns(preset, NameIndex(columns, "the data"))
     if found is None:
-        what, names = (("jackknife columns", scheme.zones) if scheme.zones is not None
-                       else ("replicate weight columns", scheme.columns))
-        warn(f"survey={preset.name!r}: the data have none of the preset's {what} "
-             f"({span_names(names)}), so the standard errors are the cluster-robust sandwich; "
-             "pass replicates=False to choose it without this warning, or name the "
-             "replicate weights with replicates=pywemix.Replicates(...)", SurveyWarning)
+        what, names = (
+            ("jackknife columns", scheme.zones)
+            if scheme.zones is not None
+            else ("replicate weight columns", scheme.columns)
+        )
+        warn(
+            f"survey={preset.name!r}: the data have none of the preset's {what} "
+            f"({span_names(names)}), so the standard errors are the cluster-robust sandwich; "
+            "pass replicates=False to choose it without this warning, or name the "
+            "replicate weights with replicates=pywemix.Replicates(...)",
+            SurveyWarning,
+        )
     return found
 
 
-def preset_replicates(preset: SurveyPreset | None, data,
-                      jackknife=None) -> Replicates | None:
+def preset_replicates(preset: SurveyPreset | None, data, jackknife=None) -> Replicates | None:
     """The :class:`Replicates` a survey preset implies for ``data`` (a pandas
     DataFrame), or None when the preset has none or the data have none of
     its columns (see :func:`find_preset_columns`).
 
     ``jackknife(data, zone, rep, weight, method) -> Replicates`` builds the
     weights of a jackknife scheme: by default (None) a
-    :func:`jackknife_weights` frame joined by row label; on a Dask DataFrame, columns computed on each partition
+    :func:`jackknife_weights` frame joined by row label; on a Dask
+    DataFrame, columns computed on each partition
     (:func:`pywemix.survey.dask_refit.jk2_columns`).
     """
     if preset is None:
@@ -113,8 +120,9 @@ def preset_weights(args, data) -> tuple:
         return args, data
     found = find_weights(preset, NameIndex(data.columns, "the data"))
     if found.derived:
-        data = data.assign(**{name: derived_weight(data, factors)
-                              for name, factors in found.derived})
+        data = data.assign(
+            **{name: derived_weight(data, factors) for name, factors in found.derived}
+        )
     if not found.complete:
         warn(_missing_weights(preset, found), SurveyWarning)
     if not any(found.columns):
@@ -124,22 +132,27 @@ def preset_weights(args, data) -> tuple:
         raise ValueError(
             f"survey={preset.name!r} weights {len(found.columns)} levels "
             f"({', '.join(c or '(none)' for c in found.columns)}, level 1 first), but the "
-            f"model has {levels}: name one weight per level with weights=[...]")
+            f"model has {levels}: name one weight per level with weights=[...]"
+        )
     return args.replace(weights=list(found.columns)), data
 
 
 def _missing_weights(preset: SurveyPreset, found) -> str:
     """The warning of :func:`preset_weights` when some level weight is missing."""
     levels = [f"level {i + 1} {' or '.join(c)}" for i, c in enumerate(preset.weights.levels)]
-    missing = [f"level {i + 1} ({' or '.join(c)})" for i, (c, col)
-               in enumerate(zip(preset.weights.levels, found.columns)) if col is None]
-    used = ([f"{col} at level {i + 1}" for i, col in enumerate(found.columns) if col]
-            or ["none"])
+    missing = [
+        f"level {i + 1} ({' or '.join(c)})"
+        for i, (c, col) in enumerate(zip(preset.weights.levels, found.columns))
+        if col is None
+    ]
+    used = [f"{col} at level {i + 1}" for i, col in enumerate(found.columns) if col] or ["none"]
     which = "that level has" if len(missing) == 1 else "those have"
-    return (f"survey={preset.name!r}: the data lack the preset's level weight of "
-            f"{' and '.join(missing)}, so {which} "
-            f"unit weights (the preset's weights: "
-            f"{'; '.join(levels)}; found: {', '.join(used)}). A school weight is in the "
-            "school file: merge it (pywemix.read_survey(..., school=...)), or name the "
-            "weights yourself with weights=[...] (a None per level for unit weights "
-            "without this warning)")
+    return (
+        f"survey={preset.name!r}: the data lack the preset's level weight of "
+        f"{' and '.join(missing)}, so {which} "
+        f"unit weights (the preset's weights: "
+        f"{'; '.join(levels)}; found: {', '.join(used)}). A school weight is in the "
+        "school file: merge it (pywemix.read_survey(..., school=...)), or name the "
+        "weights yourself with weights=[...] (a None per level for unit weights "
+        "without this warning)"
+    )

@@ -8,6 +8,7 @@ the per-group sufficient statistics and their integrated forms are shared,
 and all replicates are optimised at once, as one batch of small Newton
 problems started from the full-sample estimates.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -27,9 +28,19 @@ from ..objective.gaussian import GaussianObjective
 from ..warnings import ConvergenceWarning, collecting, warn
 from .replicates import factor_rule, paired_halves, resolve_column
 
-__all__ = ["ReplicateWeights", "replicate_weights", "ReplicateEstimates",
-           "refit_replicates", "row_factors", "group_factors", "within_rounding",
-           "check_groups_left", "check_factors_vary", "within_top", "chunk_step"]
+__all__ = [
+    "ReplicateWeights",
+    "replicate_weights",
+    "ReplicateEstimates",
+    "refit_replicates",
+    "row_factors",
+    "group_factors",
+    "within_rounding",
+    "check_groups_left",
+    "check_factors_vary",
+    "within_top",
+    "chunk_step",
+]
 
 
 #: Relative difference below which a row's replicate factor counts as its group's.
@@ -66,8 +77,10 @@ def _total_weight(design, data, rep):
     spec, raw = design.weight_spec, design.raw_weights
     used = [c for c in spec if c is not None]
     if not used:
-        raise ValueError("replicates need the full-sample weight: the model has no "
-                         "weights, so give Replicates(..., full_weight='column')")
+        raise ValueError(
+            "replicates need the full-sample weight: the model has no "
+            "weights, so give Replicates(..., full_weight='column')"
+        )
     if design.cond_weights:
         total = np.ones(design.n_obs)
         for c in used:
@@ -84,8 +97,10 @@ def _column(data, design, col, what):
         raise TypeError(f"{what} {col!r} must be numeric, got dtype {values.dtype}") from None
     bad = ~np.isfinite(v)
     if bad.any():
-        raise ValueError(f"{what} {col!r} has {int(bad.sum())} missing or infinite values "
-                         "in the rows the model uses")
+        raise ValueError(
+            f"{what} {col!r} has {int(bad.sum())} missing or infinite values "
+            "in the rows the model uses"
+        )
     if (v < 0).any():
         raise ValueError(f"{what} {col!r} has {int((v < 0).sum())} negative values")
     return v
@@ -117,22 +132,25 @@ def replicate_weights(design, data, rep) -> ReplicateWeights:
     step = chunk_step(design.n_obs)
     tops, levels1, paired, same = [], [], True, True
     for k in range(0, len(cols), step):
-        F = _factors(data, rows, cols[k:k + step], full, full_name, rule,
-                     design.frame.index)
+        F = _factors(data, rows, cols[k : k + step], full, full_name, rule, design.frame.index)
         same = same and bool(np.all(F[:, full > 0] == 1))
         top, level1 = _split_factors(design, F, u)
-        check_groups_left(top, cols[k:k + step])
+        check_groups_left(top, cols[k : k + step])
         tops.append(top)
         levels1.append(level1)
         paired = paired and paired_halves(F)
     check_factors_vary(same, cols, full_name)
     rows_w = None
     if any(x is not None for x in levels1):
-        rows_w = np.concatenate([x if x is not None else np.broadcast_to(design.w1, t.shape[:1]
-                                                                           + design.w1.shape)
-                                 for x, t in zip(levels1, tops)])
-    return ReplicateWeights(top=np.concatenate(tops), rows=rows_w,
-                            paired=paired and len(cols) % 2 == 0)
+        rows_w = np.concatenate(
+            [
+                x if x is not None else np.broadcast_to(design.w1, t.shape[:1] + design.w1.shape)
+                for x, t in zip(levels1, tops)
+            ]
+        )
+    return ReplicateWeights(
+        top=np.concatenate(tops), rows=rows_w, paired=paired and len(cols) % 2 == 0
+    )
 
 
 def chunk_step(n_obs: int) -> int:
@@ -146,10 +164,12 @@ def check_factors_vary(same: bool, cols, full_name) -> None:
     """A ValueError when every replicate factor is 1 (``same``): the replicate
     weights equal the full-sample weight ``full_name``, the variance would be 0."""
     if same:
-        raise ValueError(f"every replicate weight column ({', '.join(map(repr, cols[:3]))}"
-                         f"{', ...' if len(cols) > 3 else ''}) equals the full-sample weight "
-                         f"{full_name!r} in the rows the model uses, so the replicate "
-                         "variance would be 0: check the replicate columns")
+        raise ValueError(
+            f"every replicate weight column ({', '.join(map(repr, cols[:3]))}"
+            f"{', ...' if len(cols) > 3 else ''}) equals the full-sample weight "
+            f"{full_name!r} in the rows the model uses, so the replicate "
+            "variance would be 0: check the replicate columns"
+        )
 
 
 def row_factors(design, data, rep, cols) -> tuple:
@@ -172,27 +192,41 @@ def _factors(data, rows, cols, full, full_name, rule=None, labels=None):
     (against ``rule``, a :class:`FactorRule` for weights joined from a frame;
     ``labels``: the rows' index labels, for messages)."""
     block = data[cols].iloc[rows]
-    bad = [c for c in cols if not pd.api.types.is_numeric_dtype(block[c].dtype)
-           or pd.api.types.is_bool_dtype(block[c].dtype)]
+    bad = [
+        c
+        for c in cols
+        if not pd.api.types.is_numeric_dtype(block[c].dtype)
+        or pd.api.types.is_bool_dtype(block[c].dtype)
+    ]
     if bad:
-        raise TypeError(f"replicate weight column {bad[0]!r} must be numeric, got dtype "
-                        f"{block[bad[0]].dtype}")
+        raise TypeError(
+            f"replicate weight column {bad[0]!r} must be numeric, got dtype {block[bad[0]].dtype}"
+        )
     F = block.to_numpy(dtype=float, na_value=np.nan).T
-    for check, what in ((~np.isfinite(F), "missing or infinite values"),
-                        (F < 0, "negative values"),
-                        ((full == 0) & (F > 0), None)):
+    for check, what in (
+        (~np.isfinite(F), "missing or infinite values"),
+        (F < 0, "negative values"),
+        ((full == 0) & (F > 0), None),
+    ):
         n_bad = check.sum(axis=1)
         if n_bad.any():
             r = int(np.flatnonzero(n_bad)[0])
             if what is None:
-                cause = rule.cause if rule is not None else \
-                    "check the full-sample weight (Replicates(..., full_weight=...))"
-                raise ValueError(f"replicate weight column {cols[r]!r} is positive in "
-                                 f"{int(n_bad[r])} rows where the full-sample weight "
-                                 f"{full_name!r} is 0, which no replication method "
-                                 f"gives: {cause}")
-            raise ValueError(f"replicate weight column {cols[r]!r} has {int(n_bad[r])} "
-                             f"{what} in the rows the model uses")
+                cause = (
+                    rule.cause
+                    if rule is not None
+                    else "check the full-sample weight (Replicates(..., full_weight=...))"
+                )
+                raise ValueError(
+                    f"replicate weight column {cols[r]!r} is positive in "
+                    f"{int(n_bad[r])} rows where the full-sample weight "
+                    f"{full_name!r} is 0, which no replication method "
+                    f"gives: {cause}"
+                )
+            raise ValueError(
+                f"replicate weight column {cols[r]!r} has {int(n_bad[r])} "
+                f"{what} in the rows the model uses"
+            )
     F = np.divide(F, full, out=np.zeros_like(F), where=full > 0)
     if rule is not None:
         _check_factor_rule(F, full > 0, rule, cols, full_name, labels)
@@ -209,23 +243,29 @@ def _check_factor_rule(F, used, rule, cols, full_name, labels) -> None:
         return
     r = int(np.flatnonzero(n_bad)[0])
     i = int(np.flatnonzero(outside[r])[0])
-    label = labels[i].item() if labels is not None and isinstance(labels[i], np.generic) \
+    label = (
+        labels[i].item()
+        if labels is not None and isinstance(labels[i], np.generic)
         else (labels[i] if labels is not None else None)
+    )
     where = f" in the row labelled {label!r}" if labels is not None else ""
     raise ValueError(
         f"replicate weight column {cols[r]!r} gives {int(n_bad[r])} of the {int(used.sum())} "
         f"rows a factor (replicate weight / full-sample weight {full_name!r}) that these "
         f"replicate weights cannot have ({rule.what}; e.g. {F[r, i]:.6g}{where}): "
-        f"{rule.cause}")
+        f"{rule.cause}"
+    )
 
 
 def check_groups_left(top, cols) -> None:
     """A replicate whose weights leave no top-level group has no estimate."""
     empty = np.flatnonzero(~(top > 0).any(axis=1))
     if len(empty):
-        raise ValueError(f"replicate weight column {cols[empty[0]]!r} is 0 in every row the "
-                         "model uses (or in every top-level group), so it leaves no group to "
-                         "refit: drop it from the replicate columns or fix it")
+        raise ValueError(
+            f"replicate weight column {cols[empty[0]]!r} is 0 in every row the "
+            "model uses (or in every top-level group), so it leaves no group to "
+            "refit: drop it from the replicate columns or fix it"
+        )
 
 
 def _split_factors(design, F, u):
@@ -286,8 +326,11 @@ def refit_replicates(result, weights: ReplicateWeights, max_iter: int = 100, ref
             est = _refit_glmm(result, design, weights, max_iter)
     bad = int((~est.converged).sum())
     if bad:
-        warn(f"{bad} of {len(est.converged)} replicate refits did not converge; their "
-             "estimates are used as they are", ConvergenceWarning)
+        warn(
+            f"{bad} of {len(est.converged)} replicate refits did not converge; their "
+            "estimates are used as they are",
+            ConvergenceWarning,
+        )
     return est
 
 
@@ -305,10 +348,10 @@ def _refit_gaussian(result, design, weights, max_iter):
         else:
             d_r = replace(design, w1=weights.rows[r], wg=[*design.wg[:-1], weights.top[r]])
             obj = GaussianObjective(d_r, base.structure)
-        parts.append(_solve_batch(obj, theta0[None, :], weights.top[r:r + 1], reml,
-                                  max_iter))
-    return ReplicateEstimates(*(np.concatenate([getattr(p, f) for p in parts])
-                                for f in ("params", "var", "converged")))
+        parts.append(_solve_batch(obj, theta0[None, :], weights.top[r : r + 1], reml, max_iter))
+    return ReplicateEstimates(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in ("params", "var", "converged"))
+    )
 
 
 def _solve_batch(objective, theta0, W, reml, max_iter):
@@ -326,8 +369,7 @@ def _solve_batch(objective, theta0, W, reml, max_iter):
     # covariances with the batch axis last, so that cov_to_phi's element
     # indexing returns one row per element
     covs = [np.moveaxis(T * sigma2[:, None, None], 0, -1) for T in st.relative_cov(res.x)]
-    var = np.column_stack([np.asarray(st.cov_to_phi(covs)).reshape(-1, len(sigma2)).T,
-                           sigma2])
+    var = np.column_stack([np.asarray(st.cov_to_phi(covs)).reshape(-1, len(sigma2)).T, sigma2])
     return ReplicateEstimates(beta, var, res.converged & np.all(np.isfinite(var), axis=1))
 
 
@@ -391,8 +433,14 @@ def _refit_glmm(result, design, weights, max_iter):
     if TwoLevelBatch.fits(design, fam):
         batch = TwoLevelBatch(design, structure, fam, n_quad)
         with one_blas_thread():  # small products: threads cost more than they save
-            fit = maximize_batch(batch, start, weights.top, weights.rows,
-                                 correct=range(p, len(start)), max_iter=max_iter)
+            fit = maximize_batch(
+                batch,
+                start,
+                weights.top,
+                weights.rows,
+                correct=range(p, len(start)),
+                max_iter=max_iter,
+            )
         done = fit.converged & np.all(np.isfinite(fit.x), axis=1)
         params[done] = fit.x[done, :p]
         var[done] = _var_elements(structure, fit.x[done, p:])

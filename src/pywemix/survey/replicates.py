@@ -7,6 +7,7 @@ sampling variance (Rust and Rao 1996). R equivalents: ``survey::svrepdesign``
 (single-level statistics), ``BIFIEsurvey::BIFIE.twolevelreg`` (two-level
 regressions); WeMix and ``EdSurvey::mixed.sdf`` offer only the sandwich.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,14 +18,32 @@ import pandas as pd
 
 from ..design.frame import to_pandas
 
-__all__ = ["Replicates", "jackknife_weights", "expand_columns", "resolve_column",
-           "METHODS", "FactorRule", "factor_rule", "FACTOR_TOLERANCE", "MAX_FACTOR",
-           "jk2_column_names", "jk2_values", "jk2_summary", "jk2_zones", "jk2_factors",
-           "jk2_names"]
+__all__ = [
+    "Replicates",
+    "jackknife_weights",
+    "expand_columns",
+    "resolve_column",
+    "METHODS",
+    "FactorRule",
+    "factor_rule",
+    "FACTOR_TOLERANCE",
+    "MAX_FACTOR",
+    "jk2_column_names",
+    "jk2_values",
+    "jk2_summary",
+    "jk2_zones",
+    "jk2_factors",
+    "jk2_names",
+]
 
 #: Replicate methods and their names in reports.
-METHODS = {"fay": "Fay's BRR", "brr": "BRR", "jk1": "JK1 jackknife",
-           "jk2": "JK2 jackknife", "bootstrap": "bootstrap"}
+METHODS = {
+    "fay": "Fay's BRR",
+    "brr": "BRR",
+    "jk1": "JK1 jackknife",
+    "jk2": "JK2 jackknife",
+    "bootstrap": "bootstrap",
+}
 
 #: Tolerance of the exact factors of :func:`jackknife_weights` frames: a row's
 #: factor (replicate weight / full-sample weight) counts as 0, 1 or 2 within
@@ -59,8 +78,10 @@ def expand_columns(spec) -> list:
     try:
         cols = list(spec)
     except TypeError:
-        raise TypeError("replicate columns must be a list of column names or a range such "
-                        f"as 'w_fsturwt1-80', got {spec!r}") from None
+        raise TypeError(
+            "replicate columns must be a list of column names or a range such "
+            f"as 'w_fsturwt1-80', got {spec!r}"
+        ) from None
     out: list = []
     for c in cols:
         if not isinstance(c, str):
@@ -172,9 +193,15 @@ class Replicates:
     Replicates(Fay's BRR, 80 replicates, k = 0.5)
     """
 
-    def __init__(self, columns, method: str = "fay", fay: float = 0.5,
-                 full_weight: str | None = None, scale: float | None = None,
-                 plausible_values: str = "all"):
+    def __init__(
+        self,
+        columns,
+        method: str = "fay",
+        fay: float = 0.5,
+        full_weight: str | None = None,
+        scale: float | None = None,
+        plausible_values: str = "all",
+    ):
         self.frame = None
         if isinstance(columns, pd.DataFrame):
             _check_unique_index(columns.index, "the replicate-weight DataFrame")
@@ -184,28 +211,33 @@ class Replicates:
             columns = [str(c) for c in columns.columns]
         self.columns = expand_columns(columns)
         if len(self.columns) < 2:
-            raise ValueError(f"replicate weights need at least two columns, got "
-                             f"{self.columns}")
+            raise ValueError(f"replicate weights need at least two columns, got {self.columns}")
         if len(set(self.columns)) != len(self.columns):
-            raise ValueError("replicate columns are repeated: "
-                             f"{sorted({c for c in self.columns if self.columns.count(c) > 1})}")
+            raise ValueError(
+                "replicate columns are repeated: "
+                f"{sorted({c for c in self.columns if self.columns.count(c) > 1})}"
+            )
         if not isinstance(method, str) or method.lower() not in METHODS:
-            raise ValueError(f"unknown replicate method {method!r}; use one of "
-                             f"{', '.join(METHODS)}")
+            raise ValueError(
+                f"unknown replicate method {method!r}; use one of {', '.join(METHODS)}"
+            )
         self.method = method.lower()
         self.fay = _check_fraction(fay, "fay")
         if full_weight is not None and not isinstance(full_weight, str):
             raise TypeError(f"full_weight must be a column name, got {full_weight!r}")
         self.full_weight = full_weight
         if scale is not None:
-            if isinstance(scale, bool) or not isinstance(scale, (int, float, np.number)) \
-                    or not np.isfinite(scale) or scale <= 0:
+            if (
+                isinstance(scale, bool)
+                or not isinstance(scale, (int, float, np.number))
+                or not np.isfinite(scale)
+                or scale <= 0
+            ):
                 raise ValueError(f"scale must be a positive number, got {scale!r}")
             scale = float(scale)
         self.scale = scale
         if plausible_values not in ("all", "first"):
-            raise ValueError("plausible_values must be 'all' or 'first', got "
-                             f"{plausible_values!r}")
+            raise ValueError(f"plausible_values must be 'all' or 'first', got {plausible_values!r}")
         self.plausible_values = plausible_values
 
     @property
@@ -265,8 +297,7 @@ class Replicates:
             text += " (sampling variance from the first plausible value)"
         return text
 
-    def variance(self, estimates: np.ndarray, full: np.ndarray,
-                 paired: bool = False) -> np.ndarray:
+    def variance(self, estimates: np.ndarray, full: np.ndarray, paired: bool = False) -> np.ndarray:
         """
         Replication variance of estimates.
 
@@ -317,9 +348,11 @@ class FactorRule:
         return ~(low & (F <= self.high))
 
 
-_REBUILD = ("the replicate-weight frame was built before the data were filtered or "
-            "re-indexed (reset_index), so rows were joined by index label to other rows' "
-            "weights: build it from the data you fit")
+_REBUILD = (
+    "the replicate-weight frame was built before the data were filtered or "
+    "re-indexed (reset_index), so rows were joined by index label to other rows' "
+    "weights: build it from the data you fit"
+)
 
 
 def factor_rule(rep) -> FactorRule | None:
@@ -349,21 +382,30 @@ def factor_rule(rep) -> FactorRule | None:
         return None
     info = frame.attrs.get("pywemix_replicates", {})
     built = info.get("factors")
-    same_full = rep.full_weight is None or str(rep.full_weight).lower() == \
-        str(info.get("full_weight")).lower()
+    same_full = (
+        rep.full_weight is None
+        or str(rep.full_weight).lower() == str(info.get("full_weight")).lower()
+    )
     if built is not None and same_full:
         words = [f"{v:g}" for v in built]
         what = " or ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
-        return FactorRule(what=what, values=tuple(built),
-                          cause=_REBUILD + " (jackknife_weights(data) of the filtered data)")
+        return FactorRule(
+            what=what,
+            values=tuple(built),
+            cause=_REBUILD + " (jackknife_weights(data) of the filtered data)",
+        )
     positive = rep.method == "fay" and rep.fay > 0
     high = np.inf if rep.method == "bootstrap" else MAX_FACTOR
     return FactorRule(
         what=(f"{'above 0' if positive else 'at least 0'} and at most {high:g}"),
-        high=high, positive=positive,
-        cause=(_REBUILD + "; if the replicate weights were adjusted after replication "
-               "beyond that, add them to the data and name their columns "
-               "(Replicates([...], full_weight=...)), which are not checked so"))
+        high=high,
+        positive=positive,
+        cause=(
+            _REBUILD + "; if the replicate weights were adjusted after replication "
+            "beyond that, add them to the data and name their columns "
+            "(Replicates([...], full_weight=...)), which are not checked so"
+        ),
+    )
 
 
 def _check_fraction(value, name):
@@ -383,8 +425,9 @@ def paired_halves(F: np.ndarray) -> bool:
     return bool(np.allclose(F[0::2] + F[1::2], 2.0, rtol=0, atol=1e-9))
 
 
-def jackknife_weights(data, zone: str = "jkzone", rep: str = "jkrep",
-                      weight: str = "totwgt", prefix: str = "jk2_") -> pd.DataFrame:
+def jackknife_weights(
+    data, zone: str = "jkzone", rep: str = "jkrep", weight: str = "totwgt", prefix: str = "jk2_"
+) -> pd.DataFrame:
     """
     JK2 replicate weights as TIMSS and PIRLS build them: two per zone.
 
@@ -446,11 +489,13 @@ def jackknife_weights(data, zone: str = "jkzone", rep: str = "jkrep",
     z, r, w = jk2_values(data, zone, rep, weight)
     zones = jk2_zones([jk2_summary(z, r, w)], zone, rep, weight)
     F = jk2_factors(z, r, zones)
-    out = pd.DataFrame((F * w).T, index=data.index,
-                       columns=jk2_names(len(zones), prefix))
+    out = pd.DataFrame((F * w).T, index=data.index, columns=jk2_names(len(zones), prefix))
     # the factors every row has: 0, 1 or 2 times its full weight (checked when joined)
-    out.attrs["pywemix_replicates"] = {"method": "jk2", "full_weight": weight,
-                                       "factors": (0.0, 1.0, 2.0)}
+    out.attrs["pywemix_replicates"] = {
+        "method": "jk2",
+        "full_weight": weight,
+        "factors": (0.0, 1.0, 2.0),
+    }
     return out
 
 
@@ -458,16 +503,22 @@ def jk2_column_names(data, zone: str, rep: str, weight: str) -> tuple:
     """The data's zone, replicate indicator and total weight columns (names
     matched ignoring case; ``data`` needs only ``columns``, so a Dask
     DataFrame will do)."""
-    return tuple(resolve_column(data, c, w) for c, w in
-                 ((zone, "jackknife zone column"), (rep, "jackknife replicate column"),
-                  (weight, "total weight column")))
+    return tuple(
+        resolve_column(data, c, w)
+        for c, w in (
+            (zone, "jackknife zone column"),
+            (rep, "jackknife replicate column"),
+            (weight, "total weight column"),
+        )
+    )
 
 
 def jk2_values(data: pd.DataFrame, zone: str, rep: str, weight: str) -> tuple:
     """Zone, indicator and weight of every row as floats (NaN where missing or
     not numeric)."""
-    return tuple(pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float)
-                 for c in (zone, rep, weight))
+    return tuple(
+        pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float) for c in (zone, rep, weight)
+    )
 
 
 def jk2_summary(z: np.ndarray, r: np.ndarray, w: np.ndarray) -> dict:
@@ -476,10 +527,12 @@ def jk2_summary(z: np.ndarray, r: np.ndarray, w: np.ndarray) -> dict:
     (zone, indicator) pairs. Summaries of parts of the data (the partitions
     of a Dask DataFrame) are checked together."""
     ok = np.isfinite(z) & np.isfinite(r)
-    return {"missing": [int((~np.isfinite(v)).sum()) for v in (z, r, w)],
-            "bad_rep": sorted(set(np.unique(r[np.isfinite(r)])) - {0.0, 1.0})[:5],
-            "negative": int((w < 0).sum()),
-            "pairs": np.unique(np.column_stack([z[ok], r[ok]]), axis=0)}
+    return {
+        "missing": [int((~np.isfinite(v)).sum()) for v in (z, r, w)],
+        "bad_rep": sorted(set(np.unique(r[np.isfinite(r)])) - {0.0, 1.0})[:5],
+        "negative": int((w < 0).sum()),
+        "pairs": np.unique(np.column_stack([z[ok], r[ok]]), axis=0),
+    }
 
 
 def jk2_zones(summaries, zone: str, rep: str, weight: str) -> np.ndarray:
@@ -498,8 +551,7 @@ def jk2_zones(summaries, zone: str, rep: str, weight: str) -> np.ndarray:
             raise ValueError(f"column {col!r} has {bad} missing or non-numeric values")
     values = sorted({v for s in summaries for v in s["bad_rep"]})
     if values:
-        raise ValueError(f"jackknife replicate column {rep!r} must hold 0 and 1, got "
-                         f"{values[:5]}")
+        raise ValueError(f"jackknife replicate column {rep!r} must hold 0 and 1, got {values[:5]}")
     if sum(s["negative"] for s in summaries):
         raise ValueError(f"total weight column {weight!r} has negative values")
     pairs = np.unique(np.concatenate([s["pairs"] for s in summaries]), axis=0)
@@ -507,8 +559,10 @@ def jk2_zones(summaries, zone: str, rep: str, weight: str) -> np.ndarray:
     has = pd.crosstab(pairs[:, 0], pairs[:, 1]).reindex(columns=[0.0, 1.0], fill_value=0)
     lonely = has.index[(has == 0).any(axis=1)]
     if len(lonely):
-        raise ValueError(f"jackknife zones without a pair in {zone!r} (only one value of "
-                         f"{rep!r}): {[_num(v) for v in lonely[:10]]}")
+        raise ValueError(
+            f"jackknife zones without a pair in {zone!r} (only one value of "
+            f"{rep!r}): {[_num(v) for v in lonely[:10]]}"
+        )
     return zones
 
 
@@ -516,7 +570,7 @@ def jk2_factors(z: np.ndarray, r: np.ndarray, zones: np.ndarray) -> np.ndarray:
     """The JK2 factors (2H, n) of rows with zones ``z`` and indicators ``r``:
     in replicate ``2h`` the rows of zone ``h`` get ``2 r``, in replicate
     ``2h + 1`` ``2 (1 - r)``; rows of other zones 1."""
-    inzone = z[None, :] == zones[:, None]                              # (H, n)
+    inzone = z[None, :] == zones[:, None]  # (H, n)
     F = np.empty((2 * len(zones), len(z)))
     F[0::2] = np.where(inzone, 2.0 * r, 1.0)
     F[1::2] = np.where(inzone, 2.0 * (1 - r), 1.0)
@@ -532,9 +586,11 @@ def _check_unique_index(index, what) -> None:
     """Replicate weights are joined to the data by row label: they need unique labels."""
     if not index.is_unique:
         dup = index[index.duplicated()].unique()
-        raise ValueError(f"{what} has repeated index labels ({list(dup[:5])}), but replicate "
-                         "weights are joined to the data by row label: give the data a "
-                         "unique index first (data.reset_index(drop=True))")
+        raise ValueError(
+            f"{what} has repeated index labels ({list(dup[:5])}), but replicate "
+            "weights are joined to the data by row label: give the data a "
+            "unique index first (data.reset_index(drop=True))"
+        )
 
 
 def _num(v):

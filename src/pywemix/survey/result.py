@@ -8,6 +8,7 @@ total with its sampling and imputation parts). Every output of the result
 reads that record; what does not depend on the variance (``ranef``,
 ``predict``, ``llf``, ``fits``, ...) is the full-sample result's.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -94,16 +95,25 @@ class ReplicateResult(InferenceMixin):
         E.g. ``"Fay's BRR, 80 replicates, k = 0.5"``.
     """
 
-    def __init__(self, full, replicates, *, estimates, replicate_params, replicate_var,
-                 replicate_icc, method, warnings=()):
+    def __init__(
+        self,
+        full,
+        replicates,
+        *,
+        estimates,
+        replicate_params,
+        replicate_var,
+        replicate_icc,
+        method,
+        warnings=(),
+    ):
         d = self.__dict__
         d["full"], d["replicates"], d["method"] = full, replicates, method
         d["estimates"] = estimates
         d["replicate_params"] = replicate_params
         d["replicate_var_components"] = replicate_var
         d["replicate_icc"] = replicate_icc
-        d["warnings"] = tuple(full.warnings) + tuple(w for w in warnings
-                                                     if w not in full.warnings)
+        d["warnings"] = tuple(full.warnings) + tuple(w for w in warnings if w not in full.warnings)
 
     def __setattr__(self, name, value):
         raise AttributeError("ReplicateResult is immutable")
@@ -192,10 +202,12 @@ def _replicate_kind(rep, est, full, paired, icc_r) -> Covariance:
     """The ``"replicate"`` covariance of one full-sample fit from its refits."""
     vfull = full.var_components["variance"].to_numpy()
     return Covariance(
-        "replicate", f"replicate weights ({rep.describe(paired)})",
+        "replicate",
+        f"replicate weights ({rep.describe(paired)})",
         rep.variance(est.params, full.params.to_numpy(), paired),
         rep.variance(est.var, vfull, paired),
-        float(rep.variance(icc_r[:, None], [full.icc], paired)[0, 0]))
+        float(rep.variance(icc_r[:, None], [full.icc], paired)[0, 0]),
+    )
 
 
 def single_result(full, rep, est, paired, warnings=()) -> ReplicateResult:
@@ -204,15 +216,20 @@ def single_result(full, rep, est, paired, warnings=()) -> ReplicateResult:
     labels = variance_labels(full.var_components)
     icc_r = icc_rows(full.var_components, est.var, full.link or "identity")
     index = pd.Index(rep.columns, name="replicate")
-    kinds = [_replicate_kind(rep, est, full, paired, icc_r)] + \
-        [full.covariance(k) for k in full.variance_kinds]
+    kinds = [_replicate_kind(rep, est, full, paired, icc_r)] + [
+        full.covariance(k) for k in full.variance_kinds
+    ]
     estimates = make_estimates(full.params, full.var_components, full.icc, kinds, "replicate")
     return ReplicateResult(
-        full, rep, estimates=estimates,
+        full,
+        rep,
+        estimates=estimates,
         replicate_params=pd.DataFrame(est.params, index=index, columns=names),
         replicate_var=pd.DataFrame(est.var, index=index, columns=labels),
         replicate_icc=pd.Series(icc_r, index=index, name="icc"),
-        method=rep.describe(paired), warnings=warnings)
+        method=rep.describe(paired),
+        warnings=warnings,
+    )
 
 
 def plausible_result(pv, rep, ests, paired, warnings=()) -> ReplicateResult:
@@ -230,17 +247,30 @@ def plausible_result(pv, rep, ests, paired, warnings=()) -> ReplicateResult:
     """
     fits = pv.fits
     singles = [single_result(f, rep, e, paired) for f, e in zip(fits, ests)]
-    singles += [singles[0]] * (len(fits) - len(singles))   # "first": U_1 for all
+    singles += [singles[0]] * (len(fits) - len(singles))  # "first": U_1 for all
     estimates, _ = combine_fits(
-        fits, ["replicate"] + common_kinds(fits),
-        title=f"plausible-value total over {len(fits)} values", label="plausible values",
-        records={"replicate": [s.covariance("replicate") for s in singles]})
+        fits,
+        ["replicate"] + common_kinds(fits),
+        title=f"plausible-value total over {len(fits)} values",
+        label="plausible values",
+        records={"replicate": [s.covariance("replicate") for s in singles]},
+    )
     used = [c for c, _ in zip(pv.columns, ests)]
-    stack = {name: pd.concat([getattr(s, name) for s in singles[:len(ests)]], keys=used,
-                             names=["plausible_value", "replicate"])
-             for name in ("replicate_params", "replicate_var_components", "replicate_icc")}
+    stack = {
+        name: pd.concat(
+            [getattr(s, name) for s in singles[: len(ests)]],
+            keys=used,
+            names=["plausible_value", "replicate"],
+        )
+        for name in ("replicate_params", "replicate_var_components", "replicate_icc")
+    }
     return ReplicateResult(
-        pv, rep, estimates=estimates, replicate_params=stack["replicate_params"],
+        pv,
+        rep,
+        estimates=estimates,
+        replicate_params=stack["replicate_params"],
         replicate_var=stack["replicate_var_components"],
-        replicate_icc=stack["replicate_icc"], method=rep.describe(paired),
-        warnings=warnings)
+        replicate_icc=stack["replicate_icc"],
+        method=rep.describe(paired),
+        warnings=warnings,
+    )

@@ -6,6 +6,7 @@ would read data), ``index``, ``cache_folder`` and ``read(columns)``
 returning those columns (pandas, or Dask for a Parquet folder), and
 ``lazy`` (whether columns are read from disk when asked for).
 """
+
 from __future__ import annotations
 
 import glob
@@ -16,8 +17,7 @@ import pandas as pd
 from ..io.columns import ColumnFile, NameIndex
 from ..io.tables import require
 
-__all__ = ["FrameSource", "FileSource", "DatasetSource", "DaskSource", "open_source",
-           "is_dask"]
+__all__ = ["FrameSource", "FileSource", "DatasetSource", "DaskSource", "open_source", "is_dask"]
 
 
 def is_dask(data) -> bool:
@@ -108,11 +108,13 @@ class DatasetSource:
     def __init__(self, path):
         require("pyarrow", path)
         import pyarrow.dataset as ds
+
         self.path = path
         self.dataset = ds.dataset(path, format="parquet")
         self.where = repr(os.path.basename(os.path.normpath(path)))
-        self.names = NameIndex([n for n in self.dataset.schema.names
-                                if not n.startswith("__index_level_")], self.where)
+        self.names = NameIndex(
+            [n for n in self.dataset.schema.names if not n.startswith("__index_level_")], self.where
+        )
         self.n_rows = self.known_rows = self.dataset.count_rows()
         self.index = pd.RangeIndex(self.n_rows)
         self.cache_folder = None
@@ -177,22 +179,26 @@ def open_source(path, cache=True, backend=None, encoding=None):
     try:
         text = os.fspath(path)
     except TypeError:
-        raise TypeError(f"path must be a file name (str or path-like), got "
-                        f"{type(path).__name__}") from None
+        raise TypeError(
+            f"path must be a file name (str or path-like), got {type(path).__name__}"
+        ) from None
     folder = os.path.isdir(text) or (not os.path.exists(text) and glob.has_magic(text))
     if not folder:
         if backend == "dask":
-            raise ValueError(f"backend='dask' reads a folder of Parquet files; {text!r} is a "
-                             "single file (read it with backend=None)")
+            raise ValueError(
+                f"backend='dask' reads a folder of Parquet files; {text!r} is a "
+                "single file (read it with backend=None)"
+            )
         return FileSource(text, cache=cache, encoding=encoding)
-    if os.path.isdir(text) and not glob.glob(os.path.join(text, "**", "*.parquet"),
-                                            recursive=True):
+    if os.path.isdir(text) and not glob.glob(os.path.join(text, "**", "*.parquet"), recursive=True):
         raise ValueError(f"folder {text!r} holds no Parquet files")
     if backend == "pandas":
         return DatasetSource(text)
     try:
         import dask.dataframe as dd
     except ImportError:
-        raise ImportError(f"reading the Parquet folder {text!r} with Dask needs the package "
-                          "dask: pip install 'pywemix[dask]', or pass backend='pandas'") from None
+        raise ImportError(
+            f"reading the Parquet folder {text!r} with Dask needs the package "
+            "dask: pip install 'pywemix[dask]', or pass backend='pandas'"
+        ) from None
     return DaskSource(dd.read_parquet(text), repr(os.path.basename(os.path.normpath(text))))
