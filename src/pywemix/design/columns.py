@@ -100,7 +100,7 @@ def plain_matrix(expr: str, frame: pd.DataFrame):
     terms = plain_terms(expr)
     if terms is None:
         return None
-    kinds = []
+    kinds: list[str | None] = []
     for t in terms:
         if t == "1":
             kinds.append("1")
@@ -111,7 +111,10 @@ def plain_matrix(expr: str, frame: pd.DataFrame):
         if kinds[-1] is None:
             return None
     n = len(frame)
-    blocks, names, structure, spanned = [], [], [], False
+    blocks: list[tuple[str, np.ndarray | None, int]] = []
+    names: list[str] = []
+    structure: list = []
+    spanned = False
     for t, kind in zip(terms, kinds):
         if kind == "1":
             cols, spanned = ["Intercept"], True

@@ -54,7 +54,10 @@ class Level:
 
     def child_starts(self, parent_level: Level) -> np.ndarray:
         """Where each parent's block of children begins in this level's groups."""
-        change = np.flatnonzero(np.r_[True, self.parent[1:] != self.parent[:-1]])
+        parent = self.parent
+        if parent is None:  # pragma: no cover - a top level has no parent
+            raise ValueError("the top level has no parent level")
+        change = np.flatnonzero(np.r_[True, parent[1:] != parent[:-1]])
         if len(change) != parent_level.n_groups:  # pragma: no cover - guarded by nesting
             raise RuntimeError("groups are not sorted by their parents")
         return change

@@ -63,6 +63,7 @@ of groups of similar size (:class:`~pywemix.design.sufficient.GroupRows`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -188,14 +189,13 @@ class TwoLevelBatch:
         ]
         if len(parts) == 1:
             return parts[0]
-        return BatchEvaluation(
-            *(
-                None
-                if getattr(parts[0], f) is None
-                else np.concatenate([getattr(e, f) for e in parts])
-                for f in ("llf", "grad", "hess", "modes", "dmodes")
-            )
-        )
+        fields: dict[str, Any] = {
+            f: None
+            if getattr(parts[0], f) is None
+            else np.concatenate([getattr(e, f) for e in parts])
+            for f in ("llf", "grad", "hess", "modes", "dmodes")
+        }
+        return BatchEvaluation(**fields)
 
     def _chunk(self, phi, W, w, modes, hessian):
         p = self.p
