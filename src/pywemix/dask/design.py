@@ -347,7 +347,7 @@ def _zero_weight_messages(scans, plan, table, ordered, names) -> int:
 def _categories(scans, plan, ddf) -> dict:
     """Full category list of every categorical predictor, ordered as in memory
     (a pandas Categorical keeps its order; bool is False, True; strings sorted)."""
-    out = {}
+    out: dict[str, list] = {}
     for c in plan.categorical:
         seen = {v for s in scans for v in s["categories"][c]}
         dtype = ddf.dtypes[c]

@@ -18,6 +18,7 @@ client by :mod:`pywemix.dask.design`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -111,8 +112,8 @@ class Model:
     """
 
     categories: dict
-    fixed_spec: object
-    random_specs: list
+    fixed_spec: Any
+    random_specs: list | None  # None until the second pass has made them
     level2_columns: tuple
     level2_index: pd.Index
     parents: tuple = ()
@@ -275,6 +276,8 @@ def design_blocks(frame: pd.DataFrame, plan: Plan, model: Model, family=None):
     """(X, list of Z per level, y, offset, conditional level-1 weights, raw
     weight arrays) of complete rows."""
     frame = model_rows(frame, model)
+    if model.random_specs is None:  # pragma: no cover - set by the second pass
+        raise RuntimeError("the model's random-effect specs are not made yet")
     X = fixed_columns(model.fixed_spec.get_model_matrix(frame, na_action="raise"), family)[0]
     Z = [
         np.hstack(

@@ -34,6 +34,7 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -115,7 +116,9 @@ def centre_model(scans, plan, table, levels, centering):
     if centering is None:
         return None, ()
     by_name = {lev.name: i for i, lev in enumerate(levels)}
-    steps, group_means, grand_means = [], {}, {}
+    steps: list[tuple[Any, int | None, Any]] = []
+    group_means: dict = {}
+    grand_means: dict = {}
     shift: dict = {}  # column -> sum w * (group mean) over rows, for a grand mean after it
     for name, cols, columns in plan.centre_groups:
         pos = by_name[name]
@@ -172,7 +175,9 @@ def _bound(call: ast.Call, name: str) -> dict:
     sig = inspect.signature(_transform(name))
     try:
         args = [ast.literal_eval(a) for a in call.args[1:]]
-        kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+        if any(k.arg is None for k in call.keywords):
+            raise TypeError("a ** argument has no literal names")
+        kwargs = {str(k.arg): ast.literal_eval(k.value) for k in call.keywords}
         bound = sig.bind(None, *args, **kwargs)
     except (ValueError, TypeError, SyntaxError):
         raise NotImplementedError(
@@ -193,7 +198,7 @@ def learned_terms(specs, plain_columns) -> dict:
     NotImplementedError
         Naming a term with learned state not computed on the workers.
     """
-    out = {}
+    out: dict[str, Any] = {}
     for spec in specs:
         for key in spec.transform_state:
             call = ast.parse(key, mode="eval").body
@@ -314,7 +319,7 @@ def poly_degrees(terms: dict, first: list) -> dict:
 
 def learned_states(terms: dict, first: list, second: list, degrees: dict) -> dict:
     """``key -> state`` for every term, from the partitions' statistics."""
-    out = {}
+    out: dict[str, Any] = {}
     for key, (kind, _, options) in terms.items():
         if kind == "levels":
             seen = pd.unique(

@@ -8,6 +8,8 @@ columns in a fixed level order. R equivalent: ``stats::model.frame``.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -149,7 +151,7 @@ def _missing(values) -> np.ndarray:
     return np.asarray(pd.isna(values))
 
 
-def check_predictor_types(data: pd.DataFrame, columns) -> None:
+def check_predictor_types(data: Mapping[str, Any], columns) -> None:
     """Refuse predictor columns whose type has no sensible coding (complex,
     dates and times), naming them."""
     for c in columns:
@@ -222,7 +224,7 @@ def categorical_values(s: pd.Series, name: str, rows=None):
     if s.dtype == object:
         check_mixed_types(s, name)
     codes, uniques = pd.factorize(s.astype(str), sort=True)
-    return pd.Categorical.from_codes(codes, categories=list(uniques))
+    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques))
 
 
 def is_text(s: pd.Series) -> bool:
@@ -247,13 +249,13 @@ def _text_categorical(s: pd.Series, rows) -> pd.Categorical:
     remap = np.full(len(used) + 1, -1, dtype=np.int64)
     remap[np.flatnonzero(used)[order]] = np.arange(len(order))
     return pd.Categorical.from_codes(
-        remap[codes], categories=[values[i] for i in order], **_NO_VALIDATION
+        remap[codes], categories=pd.Index([values[i] for i in order]), **_NO_VALIDATION
     )
 
 
 #: ``from_codes`` without its check of the codes (made in range above), where
 #: pandas offers that (``validate=``, pandas >= 2.1; pyproject allows 2.0)
-_NO_VALIDATION = (
+_NO_VALIDATION: dict[str, Any] = (
     {"validate": False}
     if "validate" in inspect.signature(pd.Categorical.from_codes).parameters
     else {}

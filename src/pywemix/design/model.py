@@ -229,7 +229,8 @@ class LogicalAsFactor(PandasMaterializer):
 
     @override
     def _is_categorical(self, values) -> bool:
-        if pd.api.types.is_bool_dtype(getattr(values, "dtype", None)):
+        dtype = getattr(values, "dtype", None)
+        if dtype is not None and pd.api.types.is_bool_dtype(dtype):
             return True
         return super()._is_categorical(values)
 

@@ -206,7 +206,7 @@ class GaussianObjective:
         (``_Top.dS`` (..., k, G, r, r), ``_Top.dD`` (..., k, G)).
         """
         M, n = self.M2, self.n2
-        D = 0.0
+        D: np.ndarray | float = 0.0
         dM = dD = None
         Ks, Bs = [], []
         last = len(T_list) - 1
@@ -247,7 +247,7 @@ class GaussianObjective:
                     dD = np.add.reduceat(w * dlog, cs, axis=-1)
             elif dT is not None:
                 dM, dD = dS, dlog
-        top = _Top(S, n, D, Ks, Bs)
+        top = _Top(S, n, np.asarray(D), Ks, Bs)
         if dT is not None:
             top.dS, top.dD = dM, dD
         return top

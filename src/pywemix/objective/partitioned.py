@@ -218,7 +218,8 @@ class PartitionedQuadrature(QuadratureObjective):
         phi = np.asarray(phi, dtype=float)
         evs = self._each("evaluate", phi, adapt, derivs, hessian)
         A = np.zeros(self.levels[-1].n_groups)
-        llf, grad, hess = 0.0, np.zeros(self.P), np.zeros((self.P, self.P))
+        llf, grad = 0.0, np.zeros(self.P)
+        hess: np.ndarray | None = np.zeros((self.P, self.P))
         gg = np.zeros((len(A), self.P))
         for ev, ids in zip(evs, self.top_ids):
             if ev is None:

@@ -194,7 +194,7 @@ class _Sums:
     hi: np.ndarray
     ones: bool
     paired: bool
-    full_name: str
+    full_name: str | None  # None when no partition holds a model row
     n_obs: int
     index: pd.Index
 
@@ -382,9 +382,11 @@ class _ReplicateObjectives:
                 self.which[self.chunk * self.step : (self.chunk + 1) * self.step]
             )
         k = pos - self.chunk * self.step
+        stats = self.stats
+        assert stats is not None  # computed above for this chunk
         return GaussianObjective.from_statistics(
-            self.stats[0][k],
-            self.stats[1][k],
+            stats[0][k],
+            stats[1][k],
             [*design.wg[:-1], self.top[r]],
             design.levels,
             self.result.objective.structure,
