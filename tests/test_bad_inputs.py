@@ -259,7 +259,11 @@ ARGUMENTS = [
 @pytest.mark.parametrize(
     "formula, kwargs, exc, culprit",
     ARGUMENTS,
-    ids=[f"{i}-{list(a[1].items())[-1]!r}"[:60] for i, a in enumerate(ARGUMENTS)],
+    # ids without memory addresses: the same in every process (pytest-xdist)
+    ids=[
+        re.sub(r" at 0x[0-9a-f]+", "", f"{i}-{list(a[1].items())[-1]!r}")[:60]
+        for i, a in enumerate(ARGUMENTS)
+    ],
 )
 def test_bad_argument(formula, kwargs, exc, culprit):
     fails(exc, culprit, pywemix.mix, formula, two(), **kwargs)
