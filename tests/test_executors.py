@@ -224,3 +224,56 @@ def test_client_scatters_data_items_once(dask_client, monkeypatch):
 
 def _frame_sum(frame):
     return int(frame["a"].sum())
+
+
+def _page_faults_of_allocations(_=None) -> int:
+    """Minor page faults while 200 arrays of 1 MiB are made and freed."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _k in range(200):
+        np.ones(2**17).sum()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+_FAULTS_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_executors import _page_faults_of_allocations as faults
+from pywemix.executors import reusing_freed_memory
+plain = faults()
+with reusing_freed_memory():
+    with reusing_freed_memory():  # nested: the outer block restores
+        faults()
+        inner = faults()
+print(plain, inner, faults())
+"""
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="glibc only")
+def test_tasks_reuse_freed_memory_where_glibc_trims_eagerly():
+    """With ``MALLOC_TRIM_THRESHOLD_`` set (as Dask's nanny sets it), each
+    1 MiB array is a fresh mapping whose 256 pages fault in; within
+    :func:`reusing_freed_memory` freed blocks are reused, and after it the
+    environment's behaviour is back."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = _FAULTS_SCRIPT.format(tests=str(Path(__file__).parent))
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    plain, inner, after = map(int, out.stdout.split())
+    assert plain > 200 * 200  # about 256 faults per array
+    assert inner < plain / 20
+    assert after > 200 * 200
+
+
+def test_tasks_on_dask_workers_reuse_freed_memory(dask_client):
+    """Dask's worker processes trim eagerly; pywemix's tasks there do not
+    fault in every array they make."""
+    faults = map_tasks(dask_client, _page_faults_of_allocations, [0, 1], progress=False)
+    assert max(faults) < 200 * 256 / 20
