@@ -40,8 +40,7 @@ import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from typing import Any
+from contextlib import contextmanager, nullcontext
 
 from threadpoolctl import ThreadpoolController
 
@@ -82,13 +81,46 @@ def check_executor(executor, name: str = "executor") -> None:
         )
 
 
-_BLAS: dict[str, Any] = {"controller": None, "depth": 0, "limiter": None}
-_BLAS_LOCK = threading.Lock()
+class _ProcessSetting:
+    """A setting of this process held while any block needs it: nested and
+    concurrent uses (threads of a pool) are counted; the first calls
+    ``begin()``, the last calls ``end(what begin returned)``."""
+
+    def __init__(self, begin, end):
+        self.begin, self.end = begin, end
+        self.depth, self.state, self.lock = 0, None, threading.Lock()
+
+    @contextmanager
+    def held(self):
+        with self.lock:
+            if self.depth == 0:
+                self.state = self.begin()
+            self.depth += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.depth -= 1
+                if self.depth == 0:
+                    self.end(self.state)
+                    self.state = None
 
 
-@contextmanager
+_BLAS_CONTROLLER: list = []
+
+
+def _limit_blas():
+    if not _BLAS_CONTROLLER:
+        _BLAS_CONTROLLER.append(ThreadpoolController())
+    return _BLAS_CONTROLLER[0].limit(limits=1, user_api="blas")
+
+
+_ONE_BLAS_THREAD = _ProcessSetting(_limit_blas, lambda limiter: limiter.restore_original_limits())
+
+
 def one_blas_thread():
-    """Within the block, BLAS libraries (OpenBLAS, MKL, ...) use one thread.
+    """Within the block (``with one_blas_thread(): ...``), BLAS libraries
+    (OpenBLAS, MKL, ...) use one thread.
 
     Nested and concurrent uses (several threads of a thread pool) are
     counted: the first sets the limit, the last restores the threads the
@@ -96,20 +128,7 @@ def one_blas_thread():
     nothing from more threads, and threads of several tasks running at once
     oversubscribe the cores.
     """
-    with _BLAS_LOCK:
-        if _BLAS["depth"] == 0:
-            if _BLAS["controller"] is None:
-                _BLAS["controller"] = ThreadpoolController()
-            _BLAS["limiter"] = _BLAS["controller"].limit(limits=1, user_api="blas")
-        _BLAS["depth"] += 1
-    try:
-        yield
-    finally:
-        with _BLAS_LOCK:
-            _BLAS["depth"] -= 1
-            if _BLAS["depth"] == 0:
-                _BLAS["limiter"].restore_original_limits()
-                _BLAS["limiter"] = None
+    return _ONE_BLAS_THREAD.held()
 
 
 #: glibc's ``mallopt`` parameters (malloc.h) and the values tasks run with:
@@ -119,8 +138,6 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _TASK_MMAP_THRESHOLD, _TASK_TRIM_THRESHOLD = 32 * 2**20, 256 * 2**20
 #: glibc's own mmap threshold, used when the environment names none.
 _GLIBC_MMAP_THRESHOLD = 128 * 2**10
-_MALLOC: dict[str, Any] = {"depth": 0}
-_MALLOC_LOCK = threading.Lock()
 
 
 def _eager_glibc():
@@ -144,10 +161,10 @@ def _env_bytes(name: str, default: int) -> int:
         return default
 
 
-@contextmanager
 def reusing_freed_memory():
-    """Within the block, freed memory is kept for reuse; at its end it is
-    given back to the system as the environment asks.
+    """Within the block (``with reusing_freed_memory(): ...``), freed memory
+    is kept for reuse; at its end it is given back to the system as the
+    environment asks.
 
     Only acts in a process where glibc was told to trim eagerly
     (``MALLOC_TRIM_THRESHOLD_`` set, as in Dask's worker processes); else it
@@ -164,23 +181,29 @@ def reusing_freed_memory():
     """
     libc = _eager_glibc()
     if libc is None:
-        yield
-        return
-    with _MALLOC_LOCK:
-        if _MALLOC["depth"] == 0:
+        return nullcontext()
+    return _malloc_setting(libc).held()
+
+
+def _malloc_setting(libc) -> _ProcessSetting:
+    """The allocator's relaxed setting for tasks (one per process)."""
+    if not _MALLOC_SETTING:
+
+        def begin():
             libc.mallopt(_M_MMAP_THRESHOLD, _TASK_MMAP_THRESHOLD)
             libc.mallopt(_M_TRIM_THRESHOLD, _TASK_TRIM_THRESHOLD)
-        _MALLOC["depth"] += 1
-    try:
-        yield
-    finally:
-        with _MALLOC_LOCK:
-            _MALLOC["depth"] -= 1
-            if _MALLOC["depth"] == 0:
-                mmap = _env_bytes("MALLOC_MMAP_THRESHOLD_", _GLIBC_MMAP_THRESHOLD)
-                libc.mallopt(_M_MMAP_THRESHOLD, mmap)
-                libc.mallopt(_M_TRIM_THRESHOLD, _env_bytes("MALLOC_TRIM_THRESHOLD_", 0))
-                libc.malloc_trim(0)
+
+        def end(_):
+            mmap = _env_bytes("MALLOC_MMAP_THRESHOLD_", _GLIBC_MMAP_THRESHOLD)
+            libc.mallopt(_M_MMAP_THRESHOLD, mmap)
+            libc.mallopt(_M_TRIM_THRESHOLD, _env_bytes("MALLOC_TRIM_THRESHOLD_", 0))
+            libc.malloc_trim(0)
+
+        _MALLOC_SETTING.append(_ProcessSetting(begin, end))
+    return _MALLOC_SETTING[0]
+
+
+_MALLOC_SETTING: list[_ProcessSetting] = []
 
 
 class _OneThreadTask:
