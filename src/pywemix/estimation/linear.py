@@ -32,8 +32,9 @@ def _snap_to_boundary(f, theta, structure):
     """Set tiny diagonal parameters to exactly zero when that is no worse."""
     diag = structure.theta_is_diag()
     theta = theta.copy()
-    f0 = f(theta)
-    for i in np.flatnonzero(diag & (theta > 0) & (theta < 1e-4)):
+    tiny = np.flatnonzero(diag & (theta > 0) & (theta < 1e-4))
+    f0 = f(theta) if len(tiny) else None  # evaluated only where there is a candidate
+    for i in tiny:
         cand = theta.copy()
         cand[i] = 0.0
         fc = f(cand)

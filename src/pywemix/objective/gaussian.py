@@ -313,7 +313,7 @@ class GaussianObjective:
             Absolute covariance matrix of each level's random effects.
         """
         top = self.integrate([C / sigma2 for C in covs])
-        c = np.r_[beta, -1.0]
+        c = np.append(beta, -1.0)
         quad = np.einsum("i,gij,j->g", c, top.S, c)
         return self.top_weights * (
             -0.5 * top.n * (LOG2PI + np.log(sigma2)) - 0.5 * top.D - 0.5 * quad / sigma2
