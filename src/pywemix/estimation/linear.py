@@ -33,7 +33,9 @@ def _snap_to_boundary(f, theta, structure):
     diag = structure.theta_is_diag()
     theta = theta.copy()
     tiny = np.flatnonzero(diag & (theta > 0) & (theta < 1e-4))
-    f0 = f(theta) if len(tiny) else None  # evaluated only where there is a candidate
+    if len(tiny) == 0:  # no candidate: nothing to evaluate
+        return theta
+    f0 = f(theta)
     for i in tiny:
         cand = theta.copy()
         cand[i] = 0.0

@@ -140,10 +140,12 @@ class CovarianceStructure:
     # -- relative Cholesky parameters (theta) ------------------------------
     def theta_start(self) -> np.ndarray:
         """lme4's start: identity relative factors."""
-        pack = np.vstack(self.packing())
-        out = np.zeros(self.n_theta)
-        out[pack[:, 0]] = pack[:, 1] == pack[:, 2]
-        return out
+        cache = self.__dict__.setdefault("_cache", {})
+        if "start" not in cache:
+            pack = np.vstack(self.packing())
+            cache["start"] = np.zeros(self.n_theta)
+            cache["start"][pack[:, 0]] = pack[:, 1] == pack[:, 2]
+        return cache["start"].copy()
 
     def theta_lower(self) -> np.ndarray:
         """Lower bounds: 0 on diagonals, -inf off the diagonal."""
@@ -303,12 +305,14 @@ class CovarianceStructure:
 
     def elements_to_cov(self, elements) -> list:
         """The covariance matrix of every level from its free elements (the
-        inverse of :meth:`cov_to_elements`)."""
+        inverse of :meth:`cov_to_elements`); leading axes of ``elements`` are
+        batch axes."""
+        elements = np.asarray(elements)
         out, p = [], 0
         for li, q in enumerate(self.q):
-            S = np.zeros((q, q))
+            S = np.zeros(elements.shape[:-1] + (q, q))
             for i, j in self._positions(li):
-                S[i, j] = S[j, i] = elements[p]
+                S[..., i, j] = S[..., j, i] = elements[..., p]
                 p += 1
             out.append(S)
         return out

@@ -312,12 +312,30 @@ class GaussianObjective:
         covs : list of ndarray
             Absolute covariance matrix of each level's random effects.
         """
+        if np.ndim(sigma2) == 1:
+            return self._group_logliks(beta, sigma2, covs)
         top = self.integrate([C / sigma2 for C in covs])
         c = np.append(beta, -1.0)
         quad = np.einsum("i,gij,j->g", c, top.S, c)
         return self.top_weights * (
             -0.5 * top.n * (LOG2PI + np.log(sigma2)) - 0.5 * top.D - 0.5 * quad / sigma2
         )
+
+    def _group_logliks(self, beta, sigma2, covs) -> np.ndarray:
+        """:meth:`group_loglik` at m points at once (``sigma2`` (m,), ``covs``
+        (m, q_l, q_l)): (m, G), each row the same numbers as one point's call.
+
+        The integration is batched; the quadratic forms and the logarithms are
+        taken point by point as :meth:`group_loglik` takes them (a batched
+        reduction or logarithm may round differently).
+        """
+        s2 = np.asarray(sigma2, dtype=float)
+        top = self._integrate([C / s2[:, None, None] for C in covs])
+        c = np.append(beta, -1.0)
+        quad = np.stack([np.einsum("i,gij,j->g", c, S, c) for S in top.S])
+        log_s2 = np.array([np.log(v) for v in s2])[:, None]
+        s2 = s2[:, None]
+        return self.top_weights * (-0.5 * top.n * (LOG2PI + log_s2) - 0.5 * top.D - 0.5 * quad / s2)
 
     def beta_scores(self, beta, sigma2, covs) -> np.ndarray:
         """Gradient of each top group's ``w_g l_g`` in ``beta``, shape (G, p)."""

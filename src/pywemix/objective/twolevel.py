@@ -153,14 +153,13 @@ class TwoLevelProfile:
         st = self.structure
         T = st.relative_cov(theta)[0]
         dT = st.relative_cov_grad(theta)[0]  # (k, q, q)
-        bad = (-np.inf, np.full(k, np.nan), np.full((k, k), np.nan))
         G = len(self.w)
         total: Any = None  # the summed chunks
         inner: list = []
         for start in range(0, G, CHUNK):
             part, chunk = self._sums(slice(start, min(start + CHUNK, G)), T, dT, hessian)
             if part is None:
-                return bad
+                return _undefined(k)
             inner.append(chunk)
             total = (
                 part
@@ -170,7 +169,7 @@ class TwoLevelProfile:
         S, dS, D, dD, d2S, d2D = total
         llf, grad, fixed = profiled_criterion(self.W22 + S, self.N, D, self.p, reml, dS, dD)
         if not np.isfinite(llf):
-            return bad
+            return _undefined(k)
         # keep what the Hessian at this point needs (one chunk: small arrays)
         self._last = (key, float(llf), grad, fixed, dS, inner) if len(inner) == 1 else None
         if not hessian:
@@ -203,3 +202,8 @@ class TwoLevelProfile:
                 - np.einsum("kab,lba->kl", dSxx, dSxx)
             )
         return 0.5 * (hess + hess.T)
+
+
+def _undefined(k: int) -> tuple:
+    """:meth:`TwoLevelProfile.evaluate` where the criterion is not defined."""
+    return -np.inf, np.full(k, np.nan), np.full((k, k), np.nan)
