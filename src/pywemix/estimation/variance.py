@@ -199,38 +199,27 @@ def _level_block(gauss, structure, beta, sigma2, covs, li):
     x0 = np.r_[elements[sl], sigma2]
 
     def block(x):
-        """Each group's log-likelihood at ``x`` (k,), or at every row of ``x`` (m, k)."""
         # other levels keep their *relative* covariance (Sigma_m / sigma^2),
         # as WeMix holds its theta fixed; level li moves in absolute terms
-        moved = np.array(np.broadcast_to(elements, x.shape[:-1] + elements.shape))
-        moved[..., sl] = x[..., :-1]
-        ratio = x[..., -1] / sigma2
+        moved = elements.copy()
+        moved[sl] = x[:-1]
         cs = [
-            C if m == li else C * (ratio if x.ndim == 1 else ratio[:, None, None])
+            C if m == li else C * (x[-1] / sigma2)
             for m, C in enumerate(structure.elements_to_cov(moved))
         ]
-        return gauss.group_loglik(beta, x[..., -1], cs)
+        return gauss.group_loglik(beta, x[-1], cs)
 
     scale = max(sigma2, float(np.max(np.abs(x0))))
     h_s = 1e-4 * np.maximum(np.abs(x0), 1e-2 * scale)
     h_h = 1e-3 * np.maximum(np.abs(x0), 1e-2 * scale)
-    # all points of a derivative at once where that is quicker: stacked 1 x 1
-    # blocks (larger ones cost one BLAS call per matrix and group either way)
-    vectorized = max(structure.q) == 1
-    scores = jacobian(block, x0, h_s, vectorized=vectorized)
+    scores = jacobian(block, x0, h_s)
     base = block(x0)
     at0, zero = x0.tobytes(), float(np.sum(base - base))
 
     def change(x):  # the Hessian's centre point is the base point: not evaluated again
         return zero if x.tobytes() == at0 else float(np.sum(block(x) - base))
 
-    def changes(X):  # change() of every row of X
-        rest = [i for i, x in enumerate(X) if x.tobytes() != at0]
-        out = np.full(len(X), zero)
-        out[rest] = [float(np.sum(v - base)) for v in block(X[rest])]
-        return out
-
-    Hi = _inv(-hessian(changes if vectorized else change, x0, h_h, vectorized=vectorized))
+    Hi = _inv(-hessian(change, x0, h_h))
     return Hi, Hi @ meat(scores) @ Hi
 
 

@@ -305,14 +305,12 @@ class CovarianceStructure:
 
     def elements_to_cov(self, elements) -> list:
         """The covariance matrix of every level from its free elements (the
-        inverse of :meth:`cov_to_elements`); leading axes of ``elements`` are
-        batch axes."""
-        elements = np.asarray(elements)
+        inverse of :meth:`cov_to_elements`)."""
         out, p = [], 0
         for li, q in enumerate(self.q):
-            S = np.zeros(elements.shape[:-1] + (q, q))
+            S = np.zeros((q, q))
             for i, j in self._positions(li):
-                S[..., i, j] = S[..., j, i] = elements[..., p]
+                S[i, j] = S[j, i] = elements[p]
                 p += 1
             out.append(S)
         return out
