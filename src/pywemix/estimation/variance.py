@@ -196,7 +196,7 @@ def _level_block(gauss, structure, beta, sigma2, covs, li):
     """(model, robust) covariance of (level ``li``'s free elements, sigma^2)."""
     elements = structure.cov_to_elements(covs)
     sl = structure.level_slices()[li]
-    x0 = np.r_[elements[sl], sigma2]
+    x0 = np.append(elements[sl], sigma2)
 
     def block(x):
         # other levels keep their *relative* covariance (Sigma_m / sigma^2),

@@ -346,7 +346,7 @@ class GaussianObjective:
             for up in range(li + 1, L):
                 idx = self.levels[up - 1].parent[idx]
                 parts.append(modes[up][idx])
-            parts.append(np.broadcast_to(np.r_[beta, -1.0], (J, self.p + 1)))
+            parts.append(np.broadcast_to(np.append(beta, -1.0), (J, self.p + 1)))
             rest = np.hstack(parts)
             modes[li] = -np.einsum("jqr,jr->jq", K, rest)
         return modes
