@@ -9,7 +9,12 @@ import pytest
 
 from pywemix.design.model import build_design
 from pywemix.objective.covariance import CovarianceStructure
-from pywemix.objective.gaussian import GaussianObjective, profiled_criterion, solve_fixed
+from pywemix.objective.gaussian import (
+    GaussianObjective,
+    matmul_q,
+    profiled_criterion,
+    solve_fixed,
+)
 
 from conftest import small_random_intercept
 
@@ -110,3 +115,28 @@ def test_batched_responses_equal_single_fits():
         l1, g1 = one.profiled_grad(theta[b])
         assert llf[b] == pytest.approx(l1, rel=1e-12)
         np.testing.assert_allclose(grad[b], g1, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("q", [1, 2])
+def test_products_over_one_levels_effects_equal_matmul_exactly(q):
+    """matmul_q gives numpy's matmul to the last bit (q = 1: elementwise products;
+    the estimates must not change with it), with the stacks and broadcasting the
+    objectives use."""
+    rng = np.random.default_rng(11)
+    G, r, k = 40, 7, 3
+    T = rng.standard_normal((q, q)) * 1e3
+    M11 = rng.standard_normal((G, q, q)) * 1e-2
+    M12 = rng.standard_normal((G, q, r))
+    dT = rng.standard_normal((k, q, q))
+    Ainv = rng.standard_normal((G, q, q))
+    for a, b in [
+        (T[None], M11),
+        (Ainv, M12),
+        (np.swapaxes(M12, -1, -2), rng.standard_normal((G, q, r))),
+        (Ainv, dT[:, None]),
+        (dT[:, None], Ainv),
+        (rng.standard_normal((5, G, q, q)), M12),
+    ]:
+        got, want = matmul_q(a, b), np.matmul(a, b)
+        assert got.shape == want.shape
+        assert np.array_equal(got, want)

@@ -101,13 +101,15 @@ def plain_matrix(expr: str, frame: pd.DataFrame):
     if terms is None:
         return None
     kinds: list[str | None] = []
+    columns = {}  # each column read from the frame once
     for t in terms:
         if t == "1":
             kinds.append("1")
             continue
         if t not in frame.columns:
             return None
-        kinds.append(_kind(frame[t]))
+        columns[t] = frame[t]
+        kinds.append(_kind(columns[t]))
         if kinds[-1] is None:
             return None
     n = len(frame)
@@ -121,9 +123,9 @@ def plain_matrix(expr: str, frame: pd.DataFrame):
             blocks.append(("1", None, 0))
         elif kind == "numeric":
             cols = [t]
-            blocks.append(("numeric", frame[t].to_numpy(), 0))
+            blocks.append(("numeric", columns[t].to_numpy(), 0))
         else:
-            values = frame[t].array
+            values = columns[t].array
             levels = list(values.categories)
             first = 1 if spanned else 0
             fmt = "{name}[T.{field}]" if spanned else "{name}[{field}]"

@@ -248,9 +248,8 @@ def _text_categorical(s: pd.Series, rows) -> pd.Categorical:
     # rank of each used distinct value; the last entry maps a missing value (-1) to -1
     remap = np.full(len(used) + 1, -1, dtype=np.int64)
     remap[np.flatnonzero(used)[order]] = np.arange(len(order))
-    return pd.Categorical.from_codes(
-        remap[codes], categories=pd.Index([values[i] for i in order]), **_NO_VALIDATION
-    )
+    dtype = _distinct_categories(pd.Index([values[i] for i in order]))
+    return pd.Categorical.from_codes(remap[codes], dtype=dtype, **_NO_VALIDATION)
 
 
 #: ``from_codes`` without its check of the codes (made in range above), where
@@ -260,6 +259,14 @@ _NO_VALIDATION: dict[str, Any] = (
     if "validate" in inspect.signature(pd.Categorical.from_codes).parameters
     else {}
 )
+
+
+def _distinct_categories(categories: pd.Index) -> pd.CategoricalDtype:
+    """The unordered categorical dtype of ``categories``, known to be distinct
+    and not missing: without pandas' check of that (where pandas offers it;
+    the check hashes a string index, the largest cost of a small model frame)."""
+    fast = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    return pd.CategoricalDtype(categories) if fast is None else fast(categories, False)
 
 
 def numeric_array(data: pd.DataFrame, column: str, what: str) -> np.ndarray:

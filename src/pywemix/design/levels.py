@@ -182,7 +182,7 @@ def sorted_levels(frame: pd.DataFrame, ordered) -> tuple:
     raw = []
     for cols, codes in ordered:
         c = codes[order]
-        change = np.r_[True, c[1:] != c[:-1]]
+        change = np.concatenate(([True], c[1:] != c[:-1]))
         new = np.cumsum(change) - 1
         raw.append((cols, new, np.flatnonzero(change)))
     levels = []

@@ -468,7 +468,8 @@ def _frame(data, parsed: ParsedFormula, spec, extra=()):
             values = col.to_numpy() if isinstance(col.dtype, np.dtype) else col.array
             out[c] = values if rows is None else values[rows]
     out[_POSITION] = np.arange(len(data)) if rows is None else rows
-    return pd.DataFrame(out, index=data.index if rows is None else data.index[rows])
+    # not copied here: build_design takes the rows in group order next (a copy)
+    return pd.DataFrame(out, index=data.index if rows is None else data.index[rows], copy=False)
 
 
 def _expression(expr, frame, name):

@@ -147,7 +147,7 @@ def warn_unscaled(
     """
     if method == PRESET_NONE or normalize_scaling(method) != "none" or len(starts) == 0:
         return False
-    sizes = np.diff(np.r_[starts, len(w)]).astype(float)
+    sizes = np.diff(np.append(starts, len(w))).astype(float)
     return warn_unscaled_sums(sizes, group_sum(w, starts), group_sum(w * w, starts), method, group)
 
 

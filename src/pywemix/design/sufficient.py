@@ -36,7 +36,7 @@ def group_crossprod(G: np.ndarray, w: np.ndarray, starts: np.ndarray) -> np.ndar
     """
     n, d = G.shape
     J = len(starts)
-    sizes = np.diff(np.r_[starts, n])
+    sizes = np.diff(np.append(starts, n))
     bucket = np.ceil(np.log2(np.maximum(sizes, 1))).astype(int)
     M = np.empty((J, d, d))
     for b in np.unique(bucket):  # at most ~log2(n) buckets

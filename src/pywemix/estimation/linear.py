@@ -32,8 +32,11 @@ def _snap_to_boundary(f, theta, structure):
     """Set tiny diagonal parameters to exactly zero when that is no worse."""
     diag = structure.theta_is_diag()
     theta = theta.copy()
+    tiny = np.flatnonzero(diag & (theta > 0) & (theta < 1e-4))
+    if len(tiny) == 0:  # no candidate: nothing to evaluate
+        return theta
     f0 = f(theta)
-    for i in np.flatnonzero(diag & (theta > 0) & (theta < 1e-4)):
+    for i in tiny:
         cand = theta.copy()
         cand[i] = 0.0
         fc = f(cand)

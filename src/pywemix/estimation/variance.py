@@ -196,7 +196,7 @@ def _level_block(gauss, structure, beta, sigma2, covs, li):
     """(model, robust) covariance of (level ``li``'s free elements, sigma^2)."""
     elements = structure.cov_to_elements(covs)
     sl = structure.level_slices()[li]
-    x0 = np.r_[elements[sl], sigma2]
+    x0 = np.append(elements[sl], sigma2)
 
     def block(x):
         # other levels keep their *relative* covariance (Sigma_m / sigma^2),
@@ -214,7 +214,12 @@ def _level_block(gauss, structure, beta, sigma2, covs, li):
     h_h = 1e-3 * np.maximum(np.abs(x0), 1e-2 * scale)
     scores = jacobian(block, x0, h_s)
     base = block(x0)
-    Hi = _inv(-hessian(lambda x: float(np.sum(block(x) - base)), x0, h_h))
+    at0, zero = x0.tobytes(), float(np.sum(base - base))
+
+    def change(x):  # the Hessian's centre point is the base point: not evaluated again
+        return zero if x.tobytes() == at0 else float(np.sum(block(x) - base))
+
+    Hi = _inv(-hessian(change, x0, h_h))
     return Hi, Hi @ meat(scores) @ Hi
 
 

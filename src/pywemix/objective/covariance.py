@@ -140,10 +140,12 @@ class CovarianceStructure:
     # -- relative Cholesky parameters (theta) ------------------------------
     def theta_start(self) -> np.ndarray:
         """lme4's start: identity relative factors."""
-        pack = np.vstack(self.packing())
-        out = np.zeros(self.n_theta)
-        out[pack[:, 0]] = pack[:, 1] == pack[:, 2]
-        return out
+        cache = self.__dict__.setdefault("_cache", {})
+        if "start" not in cache:
+            pack = np.vstack(self.packing())
+            cache["start"] = np.zeros(self.n_theta)
+            cache["start"][pack[:, 0]] = pack[:, 1] == pack[:, 2]
+        return cache["start"].copy()
 
     def theta_lower(self) -> np.ndarray:
         """Lower bounds: 0 on diagonals, -inf off the diagonal."""

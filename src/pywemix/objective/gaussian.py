@@ -215,28 +215,28 @@ class GaussianObjective:
             M11, M12, M22 = M[..., :q, :q], M[..., :q, q:], M[..., q:, q:]
             M21 = np.swapaxes(M12, -1, -2)
             Tb = T[..., None, :, :]
-            Ainv, logdet = inv_logdet(np.eye(q) + np.matmul(Tb, M11))
-            K = np.matmul(Ainv, np.matmul(Tb, M12))
-            S = M22 - np.matmul(M21, K)
+            Ainv, logdet = inv_logdet(np.eye(q) + matmul_q(Tb, M11))
+            K = matmul_q(Ainv, matmul_q(Tb, M12))
+            S = M22 - matmul_q(M21, K)
             if dT is not None:
                 dTl = dT[li][..., :, None, :, :]
-                dA = np.matmul(dTl, M11[..., None, :, :, :])
-                dTM12 = np.matmul(dTl, M12[..., None, :, :, :])
+                dA = matmul_q(dTl, M11[..., None, :, :, :])
+                dTM12 = matmul_q(dTl, M12[..., None, :, :, :])
                 if dM is not None:
                     Tk = T[..., None, None, :, :]
-                    dA = dA + np.matmul(Tk, dM[..., :q, :q])
-                    dTM12 = dTM12 + np.matmul(Tk, dM[..., :q, q:])
+                    dA = dA + matmul_q(Tk, dM[..., :q, :q])
+                    dTM12 = dTM12 + matmul_q(Tk, dM[..., :q, q:])
                 dlog = np.einsum("...jab,...kjba->...kj", Ainv, dA)
                 Ke = K[..., None, :, :, :]
-                dK = np.matmul(Ainv[..., None, :, :, :], dTM12 - np.matmul(dA, Ke))
-                dS = -np.matmul(M21[..., None, :, :, :], dK)
+                dK = matmul_q(Ainv[..., None, :, :, :], dTM12 - matmul_q(dA, Ke))
+                dS = -matmul_q(M21[..., None, :, :, :], dK)
                 if dM is not None:
-                    dS = dS + dM[..., q:, q:] - np.matmul(np.swapaxes(dM[..., :q, q:], -1, -2), Ke)
+                    dS = dS + dM[..., q:, q:] - matmul_q(np.swapaxes(dM[..., :q, q:], -1, -2), Ke)
                     dlog = dlog + dD
             D = D + logdet
             if keep:
                 Ks.append(K)
-                Bs.append(np.matmul(Ainv, Tb))
+                Bs.append(matmul_q(Ainv, Tb))
             if li < last:
                 w, cs = self.wg[li], self.child_starts[li]
                 M = np.add.reduceat(w[:, None, None] * S, cs, axis=-3)
@@ -313,7 +313,7 @@ class GaussianObjective:
             Absolute covariance matrix of each level's random effects.
         """
         top = self.integrate([C / sigma2 for C in covs])
-        c = np.r_[beta, -1.0]
+        c = np.append(beta, -1.0)
         quad = np.einsum("i,gij,j->g", c, top.S, c)
         return self.top_weights * (
             -0.5 * top.n * (LOG2PI + np.log(sigma2)) - 0.5 * top.D - 0.5 * quad / sigma2
@@ -346,7 +346,7 @@ class GaussianObjective:
             for up in range(li + 1, L):
                 idx = self.levels[up - 1].parent[idx]
                 parts.append(modes[up][idx])
-            parts.append(np.broadcast_to(np.r_[beta, -1.0], (J, self.p + 1)))
+            parts.append(np.broadcast_to(np.append(beta, -1.0), (J, self.p + 1)))
             rest = np.hstack(parts)
             modes[li] = -np.einsum("jqr,jr->jq", K, rest)
         return modes
@@ -480,3 +480,15 @@ def inv_logdet(A):
             return inv, np.where(det > 0, np.log(np.abs(det)), np.nan)
         sign, logdet = np.linalg.slogdet(A)
         return np.linalg.inv(A), np.where(sign > 0, logdet, np.nan)
+
+
+def matmul_q(a, b):
+    """``a @ b`` for stacks of small matrices multiplied over one level's
+    random effects (``a`` (..., m, q), ``b`` (..., q, n)).
+
+    With ``q = 1`` every entry is one product, taken elementwise: the same
+    numbers as ``np.matmul``, which calls BLAS once per matrix of the stack.
+    """
+    if a.shape[-1] == 1:
+        return a * b
+    return np.matmul(a, b)

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from .gaussian import inv_logdet, profiled_criterion
+from .gaussian import inv_logdet, matmul_q, profiled_criterion
 
 __all__ = ["TwoLevelProfile", "CHUNK"]
 
@@ -89,7 +89,7 @@ class TwoLevelProfile:
         """``-sum_j w_j M_j,21 B_j M_j,12`` over the groups ``sl`` for ``B``
         (..., g, q, q) -> (..., r, r)."""
         U = self.U[sl]
-        V = np.matmul(self.w3[sl] * B, U)  # (..., g, q, r)
+        V = matmul_q(self.w3[sl] * B, U)  # (..., g, q, r)
         return -(U.reshape(-1, self.r).T @ V.reshape(B.shape[:-3] + (-1, self.r)))
 
     def _sums(self, sl, T, dT, hessian):
@@ -97,14 +97,14 @@ class TwoLevelProfile:
         d2S, d2D)`` without ``W22``, or None where ``A_j`` is singular; and
         what the second derivatives need (for :meth:`_second`)."""
         q, M11, w = self.q2, self.M11[sl], self.w[sl]
-        Ainv, logdet = inv_logdet(np.eye(q) + T @ M11)  # (g, q, q)
+        Ainv, logdet = inv_logdet(np.eye(q) + matmul_q(T, M11))  # (g, q, q)
         if not np.all(np.isfinite(logdet)):
             return None, None
-        B = Ainv @ T
-        C = np.eye(q) - M11 @ B
-        AdT = Ainv @ dT[:, None]  # (k, g, q, q)
-        dB = AdT @ C
-        AdA = AdT @ M11  # A^-1 dA
+        B = matmul_q(Ainv, T)
+        C = np.eye(q) - matmul_q(M11, B)
+        AdT = matmul_q(Ainv, dT[:, None])  # (k, g, q, q)
+        dB = matmul_q(AdT, C)
+        AdA = matmul_q(AdT, M11)  # A^-1 dA
         out = [
             self._S(B, sl),
             self._S(dB, sl),
@@ -122,15 +122,15 @@ class TwoLevelProfile:
         """``(d2S, d2D)`` over one chunk of groups from its first-order terms."""
         sl, Ainv, C, AdT, dB, AdA = inner
         M11, w = self.M11[sl], self.w[sl]
-        MdB = M11 @ dB  # (k, g, q, q)
+        MdB = matmul_q(M11, dB)  # (k, g, q, q)
         d2B = (
-            Ainv @ self.d2T[:, :, None] @ C
-            - AdT[None, :] @ MdB[:, None]
-            - AdT[:, None] @ MdB[None, :]
+            matmul_q(matmul_q(Ainv, self.d2T[:, :, None]), C)
+            - matmul_q(AdT[None, :], MdB[:, None])
+            - matmul_q(AdT[:, None], MdB[None, :])
         )
-        d2D = np.einsum("klbc,bc->kl", self.d2T, np.einsum("g,gcb->bc", w, M11 @ Ainv)) - np.einsum(
-            "g,kgab,lgba->kl", w, AdA, AdA
-        )
+        d2D = np.einsum(
+            "klbc,bc->kl", self.d2T, np.einsum("g,gcb->bc", w, matmul_q(M11, Ainv))
+        ) - np.einsum("g,kgab,lgba->kl", w, AdA, AdA)
         return self._S(d2B, sl), d2D
 
     def evaluate(self, theta, reml: bool = False, hessian: bool = True):
@@ -153,14 +153,13 @@ class TwoLevelProfile:
         st = self.structure
         T = st.relative_cov(theta)[0]
         dT = st.relative_cov_grad(theta)[0]  # (k, q, q)
-        bad = (-np.inf, np.full(k, np.nan), np.full((k, k), np.nan))
         G = len(self.w)
         total: Any = None  # the summed chunks
         inner: list = []
         for start in range(0, G, CHUNK):
             part, chunk = self._sums(slice(start, min(start + CHUNK, G)), T, dT, hessian)
             if part is None:
-                return bad
+                return _undefined(k)
             inner.append(chunk)
             total = (
                 part
@@ -170,7 +169,7 @@ class TwoLevelProfile:
         S, dS, D, dD, d2S, d2D = total
         llf, grad, fixed = profiled_criterion(self.W22 + S, self.N, D, self.p, reml, dS, dD)
         if not np.isfinite(llf):
-            return bad
+            return _undefined(k)
         # keep what the Hessian at this point needs (one chunk: small arrays)
         self._last = (key, float(llf), grad, fixed, dS, inner) if len(inner) == 1 else None
         if not hessian:
@@ -203,3 +202,8 @@ class TwoLevelProfile:
                 - np.einsum("kab,lba->kl", dSxx, dSxx)
             )
         return 0.5 * (hess + hess.T)
+
+
+def _undefined(k: int) -> tuple:
+    """:meth:`TwoLevelProfile.evaluate` where the criterion is not defined."""
+    return -np.inf, np.full(k, np.nan), np.full((k, k), np.nan)

@@ -207,8 +207,6 @@ class MixResult(InferenceMixin):
     _family: Any
     sigma2: float
     theta: np.ndarray
-    _fitted_link: np.ndarray
-    _order: np.ndarray
 
     def __init__(self, design, settings, optimum, variance, warnings=(), arguments=None):
         d = self.__dict__
@@ -241,21 +239,29 @@ class MixResult(InferenceMixin):
 
     @staticmethod
     def _from_rows(design, optimum) -> dict:
-        """What the result derives from the design's rows: the fitted linear
-        predictor and the order back to the data's rows (the groups table is
-        made on first use; a Dask result, whose rows stay on the workers,
-        overrides it)."""
-        return {
-            "_fitted_link": linear_predictor(
-                design.X,
-                optimum.beta,
-                design.offset,
-                design.Z,
-                [lev.codes for lev in design.levels],
-                optimum.modes,
-            ),
-            "_order": np.argsort(design.row_positions, kind="stable"),
-        }
+        """What the result sets from the design's rows when it is made: nothing
+        for a fit in memory, whose fitted linear predictor, order back to the
+        data's rows and groups table are made on first use (a Dask result,
+        whose rows stay on the workers, overrides it)."""
+        return {}
+
+    @cached_property
+    def _fitted_link(self) -> np.ndarray:
+        """The fitted linear predictor of the design's rows (made on first use)."""
+        design, optimum = self._design, self._optimum
+        return linear_predictor(
+            design.X,
+            optimum.beta,
+            design.offset,
+            design.Z,
+            [lev.codes for lev in design.levels],
+            optimum.modes,
+        )
+
+    @cached_property
+    def _order(self) -> np.ndarray:
+        """The order of the design's rows back to the data's (made on first use)."""
+        return np.argsort(self._design.row_positions, kind="stable")
 
     @cached_property
     def _groups(self) -> pd.DataFrame:
