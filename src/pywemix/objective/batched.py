@@ -73,7 +73,8 @@ from .quadrature import newton_modes
 
 __all__ = ["TwoLevelBatch", "BatchEvaluation", "CHUNK_CELLS"]
 
-#: Replicates are evaluated in chunks of about this many (row, node) cells.
+#: Replicates are evaluated in chunks of about this many (problem, row) cells
+#: (the quadrature nodes are taken one at a time, :data:`BLOCK_CELLS`).
 CHUNK_CELLS = 1 << 21
 #: Within a chunk, the per-row arithmetic (the family's derivatives and the
 #: sums over each group's rows) runs on blocks of problems of about this
@@ -183,7 +184,7 @@ class TwoLevelBatch:
         if phi.shape[0] == 1 and w.ndim == 1 and (modes is None or len(modes) == 1):
             # one point and the same group functions for every problem: evaluated once
             return self._chunk(phi, W, w, modes, hessian)
-        step = max(1, CHUNK_CELLS // (len(self.y) * len(self.logw)))
+        step = max(1, CHUNK_CELLS // len(self.y))
         parts = [
             self._chunk(
                 _rows(phi, sl),
@@ -349,7 +350,7 @@ class _Mode:
         self.obj, self.D, self.v, self.H, self.w, self.eta = obj, D, v, H, w, eta
         q, p, rows = obj.q, obj.p, obj.rows
         Rb, J = v.shape[:2]
-        self.d1, self.d2 = d1, d2
+        self.ll, self.d1, self.d2 = ll, d1, d2
         self.F, self.s1, self.s2zz = sums  # (Rb, J), (Rb, J, q), (Rb, J, q, q)
         self.s2zx = rows.outer(w * d2, obj.zx).reshape(Rb, J, q, p)
         if obj.n_quad == 1 and not obj.family.canonical:  # lme4's working weight
@@ -476,8 +477,11 @@ class _Mode:
         for sl in _blocks(Rb, n * q):
             w, d1s = _rows(self.w, sl), []
             for k, x in enumerate(obj.nodes):
-                shift = srow[sl] * x[0] if q == 1 else np.einsum("rbi,b->ri", srow[sl], x)
-                ll, d1, _ = obj.family.derivs(obj.y, self.eta[sl] + shift)
+                if not x.any():  # the mode itself (odd n_quad): its rows are known
+                    ll, d1 = self.ll[sl], self.d1[sl]
+                else:
+                    shift = srow[sl] * x[0] if q == 1 else np.einsum("rbi,b->ri", srow[sl], x)
+                    ll, d1, _ = obj.family.derivs(obj.y, self.eta[sl] + shift)
                 An[sl, :, k] = np.add.reduceat(w * ll, obj.starts, axis=-1)
                 if not np.isfinite(np.sum(d1)):  # a node where the density overflows
                     d1 = np.where(np.isfinite(d1), d1, 0.0)
