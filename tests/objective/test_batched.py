@@ -116,10 +116,35 @@ def test_chunks_of_problems_give_the_same_numbers(monkeypatch):
     W, w = _problems(d, 3, R=6)
     PHI = np.r_[0.1, 0.3, 0.7] + 0.05 * np.random.default_rng(3).normal(size=(6, 3))
     whole = TwoLevelBatch(d, st, fam, 7).evaluate(PHI, W, w)
-    monkeypatch.setattr(batched, "CHUNK_CELLS", d.n_obs * 7 * 2)
+    monkeypatch.setattr(batched, "CHUNK_CELLS", d.n_obs * 2)
     chunked = TwoLevelBatch(d, st, fam, 7).evaluate(PHI, W, w)
     for f in ("llf", "grad", "hess", "modes"):
         np.testing.assert_allclose(getattr(chunked, f), getattr(whole, f), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_quad", [1, 7])
+@pytest.mark.parametrize("formula", ["y ~ x + (1|g)", "y ~ x + (1 + x|g)"])
+def test_blocks_of_problems_give_the_same_numbers(monkeypatch, formula, n_quad):
+    """The per-row arithmetic in blocks of one problem (and the quadrature
+    nodes one at a time) gives the numbers of one block of every problem."""
+    from pywemix.objective import batched
+
+    data = _data(seed=7)
+    d, st, fam = _design(formula, data, ("binomial", "logit"))
+    P = d.X.shape[1] + st.n_theta
+    W, w = _problems(d, P, R=5)
+    phi0 = np.r_[np.zeros(d.X.shape[1]) + 0.1, 0.6 * st.theta_start()]
+    PHI = phi0 + 0.05 * np.random.default_rng(4).normal(size=(5, P))
+    batch = TwoLevelBatch(d, st, fam, n_quad)
+    for rows in (None, w):
+        whole = batch.evaluate(PHI, W, rows)
+        monkeypatch.setattr(batched, "BLOCK_CELLS", 1)
+        blocks = batch.evaluate(PHI, W, rows)
+        monkeypatch.undo()
+        for f in ("llf", "grad", "hess", "modes", "dmodes"):
+            np.testing.assert_allclose(
+                getattr(blocks, f), getattr(whole, f), rtol=1e-12, atol=1e-12
+            )
 
 
 def test_hessian_approximation_is_close_to_the_exact_one():

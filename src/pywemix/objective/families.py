@@ -575,10 +575,13 @@ def _logit_derivs(y, eta, order):
     np.multiply(e, r, out=e)
     mu = np.where(eta >= 0, r, e)
     v = np.multiply(e, r, out=e)  # mu (1 - mu) without cancellation
+    d1 = np.subtract(y, mu, out=r)
     if order == 3:
-        return ll, y - mu, -v, -v * (1 - 2 * mu)
-    np.subtract(y, mu, out=mu)
-    return ll, mu, np.negative(v, out=v)
+        d3 = np.multiply(mu, 2.0, out=mu)
+        np.subtract(d3, 1.0, out=d3)
+        np.multiply(d3, v, out=d3)  # -v (1 - 2 mu)
+        return ll, d1, np.negative(v, out=v), d3
+    return ll, d1, np.negative(v, out=v)
 
 
 class Binomial(Family):

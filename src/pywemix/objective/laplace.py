@@ -49,6 +49,7 @@ computed top-down).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -95,6 +96,16 @@ def _chol_solve(R, b):
     return np.swapaxes(Rinv, -1, -2) @ (Rinv @ b)
 
 
+@lru_cache(maxsize=16)
+def _upper(D: int) -> tuple:
+    """Row and column indices of the upper triangle of a ``D x D`` matrix
+    (``np.triu_indices``, made once per size: the mode search asks for them
+    at every Newton step)."""
+    r, c = np.triu_indices(D)
+    r.flags.writeable = c.flags.writeable = False
+    return r, c
+
+
 def _crossprod(Zc, wt, starts):
     """``sum_i wt_i z_i z_i'`` per contiguous group (J, D, D).
 
@@ -102,7 +113,7 @@ def _crossprod(Zc, wt, starts):
     about 2**23 cells; bucketed batched products beyond that.
     """
     n, D = Zc.shape
-    r, c = np.triu_indices(D)
+    r, c = _upper(D)
     if n * len(r) > 1 << 23:
         return group_crossprod(Zc, wt, starts)
     sums = np.add.reduceat(Zc[:, r] * Zc[:, c] * wt[:, None], starts, axis=0)

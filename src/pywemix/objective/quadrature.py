@@ -71,7 +71,7 @@ from .covariance import CholeskyParameters
 from .gausshermite import grid
 from .newton import cap_length, damped_newton
 
-__all__ = ["QuadratureObjective", "Evaluation"]
+__all__ = ["QuadratureObjective", "Evaluation", "newton_modes"]
 
 _HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
 #: Level 2 with one effect per group is computed with the rows last
@@ -198,7 +198,7 @@ class QuadratureObjective(CholeskyParameters):
         if bad.any():  # a warm start where the density is not defined: start at 0
             v = np.where(bad[..., None], 0.0, v)
             F, g, Hn = pieces(v)
-        v, Hn = _newton_modes(pieces, v, F, g, Hn, exact=li == 0 or self.n_quad == 1)
+        v, Hn = newton_modes(pieces, v, F, g, Hn, exact=li == 0 or self.n_quad == 1)
         self._store[("v", li, K)] = v
         return v, Hn
 
@@ -507,7 +507,7 @@ def _mode_state(v, F, g, Hn) -> _ModeState:
     return _ModeState(v, F, g, Hn, step, np.sum(g * step, axis=-1))
 
 
-def _newton_modes(pieces, v, F, g, Hn, exact=True):
+def newton_modes(pieces, v, F, g, Hn, exact=True):
     """Maximise every group's log integrand at once by damped Newton steps.
 
     Parameters
