@@ -67,6 +67,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..design.sufficient import group_sum
+from . import adapted_gradient as _adapted
 from .covariance import CholeskyParameters
 from .gausshermite import grid
 from .newton import cap_length, damped_newton
@@ -416,6 +417,17 @@ class QuadratureObjective(CholeskyParameters):
         return self.unconstrained(
             Evaluation(llf, w @ G, np.einsum("g,gab->ab", w, res.H[:, 0]), A, G)
         )
+
+    def adapted_gradient(self, phi, derivs: bool = False):
+        """The evaluation at ``phi`` (with the fixed-node derivatives if
+        ``derivs``) and the per-top-group gradients ``(G, P)`` of the adapted
+        log integrals, the nodes' movement included
+        (:mod:`~pywemix.objective.adapted_gradient`); None where that exact
+        gradient is not available (then the search takes differences), or
+        ``(evaluation, None)`` where it is not finite."""
+        if not _adapted.applies(self):
+            return None
+        return _adapted.adapted_group_gradient(self, phi, derivs)
 
     def _aux_rows(self, eta, w):
         """Weighted derivatives of each row's log density in the family's
