@@ -29,6 +29,14 @@ the reported (adapted) objective ``f`` does not decrease:
    twice the predicted gain, is below ``STOP_TOL`` times the scale of ``f``
    or below the rounding error of ``f``.
 
+Where the objective has the exact gradient of the adapted approximation
+(``adapted_gradient``: three levels with one effect each,
+:mod:`pywemix.objective.adapted_gradient`), it replaces the difference
+gradient and the search starts with phase 2: each accepted step's
+evaluation carries that gradient, and after a long step (above
+``FORWARD_ABOVE``, relative) also a fresh fixed-node Hessian, from which the
+secant correction starts again.
+
 The scale is the sum of the top-level weights: the information about the
 parameters shared across groups (variances, intercept) grows with it and not
 with the level-1 weights, so a decrement per unit of it bounds the distance
