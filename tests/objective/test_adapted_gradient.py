@@ -19,7 +19,7 @@ from test_quadrature import three_level
 
 from pywemix.design import build_design
 from pywemix.estimation.quadrature_optimize import difference_gradient, exact_value
-from pywemix.objective import adapted_gradient, quadrature
+from pywemix.objective import quadrature
 from pywemix.objective.covariance import CovarianceStructure
 from pywemix.objective.families import get_family
 from pywemix.objective.partitioned import partitioned_quadrature
@@ -48,7 +48,7 @@ def _design(fam, scale, link=None):
 def test_gradient_equals_central_differences(fam, link, scale):
     design, structure, family = _design(fam, scale, link)
     obj = quadrature.QuadratureObjective(design, structure, family, 5)
-    assert adapted_gradient.applies(obj)
+    assert obj.has_adapted_gradient()
     for phi in POINTS:
         ev, G = obj.adapted_gradient(phi)
         D = difference_gradient(obj, phi)
@@ -82,5 +82,6 @@ def test_only_where_it_applies():
     obj = quadrature.QuadratureObjective(
         two, CovarianceStructure.from_design(two), get_family("binomial"), 5
     )
+    assert not obj.has_adapted_gradient()
     assert obj.adapted_gradient(np.array([0.0, 0.5, 0.7])) is None
     assert exact_value(obj, np.array([0.0, 0.5, 0.7])) is None

@@ -41,25 +41,37 @@ then differentiated as the school's, with the schools' total derivatives in
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from .gausshermite import grid
 
-__all__ = ["applies", "adapted_group_gradient"]
+__all__ = ["applies", "adapted_group_gradient", "Internals"]
 
 _HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
 
 
-def applies(obj) -> bool:
+@dataclass(frozen=True)
+class Internals:
+    """What the gradient needs of the objective beyond its public arrays:
+    its level-2 mode search ``mode(li, off, Cs) -> (v, Hn)``, the positions
+    ``cpos`` of each level's Cholesky elements in ``phi``, the district
+    centres of its last evaluation (``district_modes() -> (J3,)``) and
+    whether level 2 is computed with the rows last (``rows_last``)."""
+
+    mode: Callable
+    cpos: list
+    district_modes: Callable
+    rows_last: bool
+
+
+def applies(obj, inner: Internals) -> bool:
     """Whether :func:`adapted_group_gradient` covers ``obj``: three levels,
     one effect per level, more than one node, level 2 computed with the rows
     last (no family parameters, one response column)."""
-    return (
-        len(obj.levels) == 2
-        and list(obj.q) == [1, 1]
-        and obj.n_quad > 1
-        and obj._rows_last_applies(0, 1)
-    )
+    return len(obj.levels) == 2 and list(obj.q) == [1, 1] and obj.n_quad > 1 and inner.rows_last
 
 
 def _softmax(T, axis):
@@ -69,12 +81,12 @@ def _softmax(T, axis):
     return e / S, np.squeeze(m + np.log(S), axis=axis)
 
 
-def _at_mode(obj, off, D, c2, i2, Cs):
+def _at_mode(obj, inner, off, D, c2, i2, Cs):
     """School modes ``u0`` (K, J), ``log B``, ``B`` (K, J) and their
     derivatives ``du0``, ``dlogB``, ``dB`` (Q, K, J) in every direction of
     ``D`` (offsets' derivatives, None where 0) for the contexts ``off`` (K, n)."""
     lev, z, w = obj.levels[0], obj.Z[0][:, 0], obj.w1
-    v, _ = obj._mode(0, np.ascontiguousarray(off.T), Cs)
+    v, _ = inner.mode(0, np.ascontiguousarray(off.T), Cs)
     u = np.ascontiguousarray(v[..., 0].T)  # (K, J)
     sizes = np.diff(np.r_[lev.starts, len(z)])
     eta = np.repeat(u, sizes, axis=-1) * (z * c2) + off
@@ -99,13 +111,13 @@ def _at_mode(obj, off, D, c2, i2, Cs):
     return u, 0.5 * np.log(2.0 / Hn), B, du, dlogB, B * dlogB
 
 
-def _school_pass(obj, off, D, c2, i2, Cs, second=None):
+def _school_pass(obj, inner, off, D, c2, i2, Cs, second=None):
     """The schools' log integrals ``A`` (K, J) and their total derivatives
     ``dA`` (Q, K, J) in the contexts ``off`` (K, n); with ``second`` =
     ``(c3, i3, z3)`` also the fixed-node gradient ``G`` and Louis Hessian
     ``H`` in the district effect (K, J) and their total derivatives (Q, K, J)."""
     lev, z, w = obj.levels[0], obj.Z[0][:, 0], obj.w1
-    u, logB, B, du, dlogB, dB = _at_mode(obj, off, D, c2, i2, Cs)
+    u, logB, B, du, dlogB, dB = _at_mode(obj, inner, off, D, c2, i2, Cs)
     x, logw = grid(obj.n_quad, 1)
     x = x[:, 0][:, None]  # (N, 1)
     us = u[:, None, :] + B[:, None, :] * x  # (K, N, J)
@@ -164,17 +176,17 @@ def _district_moments(obj, post, dT, tilt, D, derivs, second):
     return G, H, dG, dH
 
 
-def _directions(obj, vrows, c3):
+def _directions(obj, inner, vrows, c3):
     """Offsets' derivatives in ``phi = (beta, c2, c3)`` and in the district
     effect (last), each broadcastable to (K, n) for the district effects
     ``vrows`` (K, n) of every row, or None where 0."""
     z3 = obj.Z[1][:, 0]
     D: list = [obj.X[:, k][None, :] for k in range(obj.p)] + [None] * obj.n_c
-    D[obj._cpos[1][0][0]] = z3 * vrows
+    D[inner.cpos[1][0][0]] = z3 * vrows
     return D + [(z3 * c3)[None, :]]
 
 
-def adapted_group_gradient(obj, phi, derivs=False):
+def adapted_group_gradient(obj, inner: Internals, phi, derivs=False):
     """The evaluation of ``obj`` at ``phi`` (with the fixed-node derivatives
     if ``derivs``) and the per-top-group gradients ``(G, P)`` of the adapted
     log integrals (None where a piece is not finite)."""
@@ -182,15 +194,15 @@ def adapted_group_gradient(obj, phi, derivs=False):
     beta, chol = obj.split(phi)
     Cs = obj.factors(chol)
     c2, c3 = float(Cs[0][0, 0]), float(Cs[1][0, 0])
-    i2, P = obj._cpos[0][0][0], obj.P
+    i2, P = inner.cpos[0][0][0], obj.P
     lev3, z3 = obj.levels[1], obj.Z[1][:, 0]
     cw, cs = obj.wg[0], obj.child_starts[0]
     base = obj.X @ beta + obj.offset
-    v0 = obj._store[("v", 1, 1)][:, 0, 0]
+    v0 = inner.district_modes()
     vrows = v0[lev3.codes][None, :]
-    D1 = _directions(obj, vrows, c3)
+    D1 = _directions(obj, inner, vrows, c3)
     _, _, (_, H, dG, dH) = _school_pass(
-        obj, base + z3 * c3 * vrows, D1, c2, i2, Cs, (c3, obj._cpos[1][0][0], z3)
+        obj, inner, base + z3 * c3 * vrows, D1, c2, i2, Cs, (c3, inner.cpos[1][0][0], z3)
     )
     Sg = np.add.reduceat(cw * dG[:, 0], cs, axis=-1)  # (Q, J3)
     dv0 = -Sg[:P] / (Sg[P] - 1.0)
@@ -202,7 +214,8 @@ def adapted_group_gradient(obj, phi, derivs=False):
     x = x[:, 0][:, None]
     vk = v0 + B * x  # (N, J3)
     vk_rows = vk[:, lev3.codes]
-    A, dA = _school_pass(obj, base + z3 * c3 * vk_rows, _directions(obj, vk_rows, c3), c2, i2, Cs)
+    D = _directions(obj, inner, vk_rows, c3)
+    A, dA = _school_pass(obj, inner, base + z3 * c3 * vk_rows, D, c2, i2, Cs)
     SA = np.add.reduceat(cw * A, cs, axis=-1)  # (N, J3)
     SdA = np.add.reduceat(cw * dA, cs, axis=-1)  # (Q, N, J3)
     post, _ = _softmax(logw[:, None] + SA - 0.5 * vk * vk, axis=0)

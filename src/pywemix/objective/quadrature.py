@@ -425,9 +425,23 @@ class QuadratureObjective(CholeskyParameters):
         (:mod:`~pywemix.objective.adapted_gradient`); None where that exact
         gradient is not available (then the search takes differences), or
         ``(evaluation, None)`` where it is not finite."""
-        if not _adapted.applies(self):
+        inner = self._internals()
+        if not _adapted.applies(self, inner):
             return None
-        return _adapted.adapted_group_gradient(self, phi, derivs)
+        return _adapted.adapted_group_gradient(self, inner, phi, derivs)
+
+    def has_adapted_gradient(self) -> bool:
+        """Whether :meth:`adapted_gradient` is available (three levels, one
+        effect per level, more than one node, no family parameters)."""
+        return _adapted.applies(self, self._internals())
+
+    def _internals(self):
+        return _adapted.Internals(
+            self._mode,
+            self._cpos,
+            lambda: self._store[("v", 1, 1)][:, 0, 0],
+            self._rows_last_applies(0, 1),
+        )
 
     def _aux_rows(self, eta, w):
         """Weighted derivatives of each row's log density in the family's
