@@ -171,6 +171,15 @@ class PartitionQuadrature:
             )
         return self.obj.evaluate(phi, adapt=adapt, derivs=derivs)
 
+    def adapted_gradient(self, phi, derivs=False):
+        """The partition's exact gradient of the adapted objective
+        (:meth:`~pywemix.objective.quadrature.QuadratureObjective.adapted_gradient`):
+        ``(None, None)`` without rows, None where there is none."""
+        if self.obj is None:
+            return None, None
+        method = getattr(self.obj, "adapted_gradient", None)
+        return None if method is None else method(phi, derivs)
+
     def laplace_evaluate(self, phi, adapt=True, derivs=True, hessian=False):
         """The partition's Laplace objective (the start of the quadrature
         search), built on first use from the same rows."""

@@ -29,6 +29,14 @@ the reported (adapted) objective ``f`` does not decrease:
    twice the predicted gain, is below ``STOP_TOL`` times the scale of ``f``
    or below the rounding error of ``f``.
 
+Where the objective has the exact gradient of the adapted approximation
+(``adapted_gradient``: three levels with one effect each,
+:mod:`pywemix.objective.adapted_gradient`), it replaces the difference
+gradient and the search starts with phase 2: each accepted step's
+evaluation carries that gradient, and after a long step (above
+``FORWARD_ABOVE``, relative) also a fresh fixed-node Hessian, from which the
+secant correction starts again.
+
 The scale is the sum of the top-level weights: the information about the
 parameters shared across groups (variances, intercept) grows with it and not
 with the level-1 weights, so a decrement per unit of it bounds the distance
@@ -48,7 +56,7 @@ import numpy as np
 
 from ..objective.newton import backtrack
 
-__all__ = ["maximize_adaptive", "objective_scale", "difference_gradient"]
+__all__ = ["maximize_adaptive", "objective_scale", "difference_gradient", "gradient"]
 
 #: Fixed-node Newton hands over to the difference gradient below this decrement
 #: (relative to the scale of the objective).
@@ -120,6 +128,34 @@ def difference_gradient(obj, phi, base=None):
     return np.stack(cols, axis=-1)
 
 
+def exact_value(obj, phi, derivs=False):
+    """The evaluation of ``obj`` at ``phi`` carrying the exact gradient of the
+    adapted objective (``grad``, and ``group_grad`` per top group; the nodes'
+    movement included, ``obj.adapted_gradient``) and, with ``derivs``, the
+    fixed-node Hessian; None where ``obj`` has no such gradient or it is not
+    finite there."""
+    method = getattr(obj, "adapted_gradient", None)
+    try:
+        got = None if method is None else method(np.asarray(phi, dtype=float), derivs)
+    except (np.linalg.LinAlgError, FloatingPointError, ValueError):
+        return None
+    if got is None or got[1] is None or not np.isfinite(got[0].llf):
+        return None
+    return replace(got[0], grad=obj.wg[-1] @ got[1], group_grad=got[1])
+
+
+def gradient(obj, phi, base=None):
+    """Per-group gradients ``(G, P)`` of the adapted log integrals and how
+    they were found: ``"exact"`` (:func:`exact_value`, where the objective
+    has it), else by :func:`difference_gradient`, ``"forward"`` from
+    ``base`` when given or ``"central"``. ``G`` is None where ``f`` cannot
+    be evaluated."""
+    ev = exact_value(obj, phi)
+    if ev is not None:
+        return ev.group_grad, "exact"
+    return difference_gradient(obj, phi, base), "central" if base is None else "forward"
+
+
 def _direction(ev_hess, grad):
     """Levenberg-Marquardt ascent direction and whether ``-H`` was definite."""
     negH = -ev_hess
@@ -137,18 +173,21 @@ def _direction(ev_hess, grad):
     return step, mu == 0.0
 
 
-def _line_search(obj, phi, llf, step, gain=None, halvings=40, derivs=True):
+def _line_search(obj, phi, llf, step, gain=None, halvings=40, derivs=True, exact=False):
     """Largest ``t = 2^-k`` (``k < halvings``) with ``f(phi + t step) >= f(phi)``,
     or, given the predicted ``gain`` of the full step, with the Armijo
     condition ``f(phi + t step) - f(phi) >= ARMIJO t gain`` and a strict
     increase: (phi, ev) or
     (None, None). With ``derivs``, the full step, nearly always taken, is
     evaluated with the fixed-node derivatives, which the next iteration needs;
-    shorter ones without. :func:`pywemix.objective.newton.backtrack` on one
-    problem."""
+    shorter ones without; with ``exact``, the full step with the exact
+    gradient (:func:`exact_value`) where the objective has one.
+    :func:`pywemix.objective.newton.backtrack` on one problem."""
 
     def evaluate(x, pending, k):
-        ev = _value(obj, x[0], derivs=derivs and k == 0)
+        ev = exact_value(obj, x[0], derivs) if exact and k == 0 else None
+        if ev is None:
+            ev = _value(obj, x[0], derivs=derivs and k == 0)
         ok = ev is not None and ev.llf >= llf
         if gain is not None:  # Armijo, and a gain the objective can resolve
             ok = ok and ev.llf > llf and ev.llf >= llf + ARMIJO * 0.5**k * gain
@@ -176,22 +215,33 @@ def maximize_adaptive(obj, phi0, max_iter: int):
     """
     phi = np.asarray(phi0, dtype=float).copy()
     scale = objective_scale(obj)
-    ev = obj.evaluate(phi, adapt=True)
+    # with the exact gradient the search needs no fixed-node phase: the
+    # fixed-node Hessian, refreshed after long steps and corrected by secant
+    # updates, serves
+    first = exact_value(obj, phi, derivs=True)
+    ev = obj.evaluate(phi, adapt=True) if first is None else first
     if not np.isfinite(ev.llf):
         return phi, ev, 0, False, "the likelihood is not finite at the starting values"
-    exact, G, it, secant, moved, fixed_hess = False, None, 0, None, np.inf, ev.hess
+    G = None if first is None else first.group_grad
+    kind = "exact" if G is not None else None
+    exact, central, it, secant, fixed_hess = G is not None, G is not None, 0, None, ev.hess
+    moved = 0.0 if exact else np.inf
     message = "maximum iterations reached"
     for it in range(1, max_iter + 1):  # noqa: B007 (the count is read after the loop)
         if exact:
-            central = moved < FORWARD_ABOVE
-            G = difference_gradient(obj, phi, None if central else ev.group_A)
+            if G is None:
+                G, kind = gradient(obj, phi, None if moved < FORWARD_ABOVE else ev.group_A)
+            central = kind != "forward"
             if G is None:
                 message = "the objective cannot be evaluated next to the estimates"
                 break
             grad = obj.wg[-1] @ G
             if secant is not None and secant[-1] != central:
                 secant = None  # one-sided and central gradients differ by O(h): restart
-            fixed_hess = ev.hess if ev.hess is not None else fixed_hess
+            if ev.hess is not None and ev.hess is not fixed_hess:
+                # a fresh fixed-node Hessian (after a long step): the correction
+                # learnt along the way describes the old one; start it again
+                fixed_hess, secant = ev.hess, None
             hess, secant = _secant_update(secant, fixed_hess, phi, grad, central)
         else:
             grad, hess = ev.grad, ev.hess
@@ -214,7 +264,12 @@ def maximize_adaptive(obj, phi0, max_iter: int):
                 ev = obj.evaluate(phi, adapt=True)
             break
         if exact:  # the secant-corrected Hessian needs no fixed-node derivatives
-            cand, trial = _line_search(obj, phi, ev.llf, step, derivs=False)
+            # with the exact gradient at the trial point; after a long step
+            # also the fixed-node Hessian there (the secant's base)
+            long = np.max(np.abs(step) / np.maximum(np.abs(phi), 1.0)) > FORWARD_ABOVE
+            cand, trial = _line_search(
+                obj, phi, ev.llf, step, derivs=kind == "exact" and long, exact=kind == "exact"
+            )
         else:  # the fixed-node model must predict the gain: else finish exactly
             # values only: the derivatives (several times the cost of a value)
             # are taken below where a step is accepted, which from the
@@ -227,14 +282,16 @@ def maximize_adaptive(obj, phi0, max_iter: int):
                 exact = True
                 continue
             if not central:  # retry with central differences
-                moved = 0.0
+                moved, G = 0.0, None
                 continue
             message = "no step along the Newton direction increases the objective"
             break
         moved = float(np.max(np.abs(cand - phi) / np.maximum(np.abs(phi), 1.0)))
         phi, old = cand, ev.llf
         ev = trial if exact or trial.hess is not None else obj.evaluate(phi, adapt=True)
-        G = None
+        # the exact gradient, if the line search's evaluation carries it
+        # (the exact phase's other evaluations are values only)
+        G = ev.group_grad if exact else None
         if exact and ev.llf - old <= RESOLUTION * abs(old):
             if not central:  # one-sided differences stop resolving: go central
                 moved = 0.0
@@ -294,7 +351,7 @@ def _finish(obj, phi, ev, G, it, message, scale):
     if ev.hess is None:
         ev = obj.evaluate(phi, adapt=True)
     if G is None:
-        G = difference_gradient(obj, phi)
+        G = gradient(obj, phi)[0]
     if G is None:
         return phi, ev, it, False, message
     grad = obj.wg[-1] @ G

@@ -138,6 +138,10 @@ class GroupBlock:
         """The block's :class:`Evaluation` (its top-level groups only)."""
         return self.obj.evaluate(phi, adapt=adapt, derivs=derivs)
 
+    def adapted_gradient(self, phi, derivs=False):
+        """:meth:`QuadratureObjective.adapted_gradient` of the block."""
+        return self.obj.adapted_gradient(phi, derivs)
+
     def modes(self, phi):
         """(conditional modes, their variances, 0) per level (the 0 stands for
         the count of extreme fitted means, which in-memory fits check whole)."""
@@ -216,7 +220,10 @@ class PartitionedQuadrature(QuadratureObjective):
         """Sum of the blocks' evaluations (``hessian`` is passed on to blocks
         holding the Laplace objective, whose Hessian is on request)."""
         phi = np.asarray(phi, dtype=float)
-        evs = self._each("evaluate", phi, adapt, derivs, hessian)
+        return self._sum(self._each("evaluate", phi, adapt, derivs, hessian), derivs)
+
+    def _sum(self, evs, derivs) -> Evaluation:
+        """The blocks' evaluations summed, the top groups' in place."""
         A = np.zeros(self.levels[-1].n_groups)
         llf, grad = 0.0, np.zeros(self.P)
         hess: np.ndarray | None = np.zeros((self.P, self.P))
@@ -233,6 +240,20 @@ class PartitionedQuadrature(QuadratureObjective):
         if not derivs:
             return Evaluation(llf, None, None, A, None)
         return Evaluation(llf, grad, hess, A, gg)
+
+    def adapted_gradient(self, phi, derivs: bool = False):
+        """The blocks' :meth:`QuadratureObjective.adapted_gradient`: their
+        evaluations summed as :meth:`evaluate` does and the gradients
+        assembled by top-level group (None if a block has none)."""
+        got = self._each("adapted_gradient", np.asarray(phi, dtype=float), derivs)
+        if any(g is None for g in got):
+            return None
+        G, finite = np.zeros((self.levels[-1].n_groups, self.P)), True
+        for (ev, g), ids in zip(got, self.top_ids):
+            if ev is not None:  # else a partition without rows
+                finite = finite and g is not None
+                G[ids] = g if g is not None else 0.0
+        return self._sum([ev for ev, _ in got], derivs), (G if finite else None)
 
     def _assemble(self, values, ids_per_part) -> list:
         out = [np.zeros((lev.n_groups, q)) for lev, q in zip(self.levels, self.q)]

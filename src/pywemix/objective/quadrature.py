@@ -67,6 +67,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..design.sufficient import group_sum
+from . import adapted_gradient as _adapted
 from .covariance import CholeskyParameters
 from .gausshermite import grid
 from .newton import cap_length, damped_newton
@@ -415,6 +416,31 @@ class QuadratureObjective(CholeskyParameters):
         G = res.G[:, 0]
         return self.unconstrained(
             Evaluation(llf, w @ G, np.einsum("g,gab->ab", w, res.H[:, 0]), A, G)
+        )
+
+    def adapted_gradient(self, phi, derivs: bool = False):
+        """The evaluation at ``phi`` (with the fixed-node derivatives if
+        ``derivs``) and the per-top-group gradients ``(G, P)`` of the adapted
+        log integrals, the nodes' movement included
+        (:mod:`~pywemix.objective.adapted_gradient`); None where that exact
+        gradient is not available (then the search takes differences), or
+        ``(evaluation, None)`` where it is not finite."""
+        inner = self._internals()
+        if not _adapted.applies(self, inner):
+            return None
+        return _adapted.adapted_group_gradient(self, inner, phi, derivs)
+
+    def has_adapted_gradient(self) -> bool:
+        """Whether :meth:`adapted_gradient` is available (three levels, one
+        effect per level, more than one node, no family parameters)."""
+        return _adapted.applies(self, self._internals())
+
+    def _internals(self):
+        return _adapted.Internals(
+            self._mode,
+            self._cpos,
+            lambda: self._store[("v", 1, 1)][:, 0, 0],
+            self._rows_last_applies(0, 1),
         )
 
     def _aux_rows(self, eta, w):
