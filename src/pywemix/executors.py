@@ -36,11 +36,13 @@ CPU time (half of it in the kernel) on a Dask worker as in this process.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
+from typing import Any
 
 from threadpoolctl import ThreadpoolController
 
@@ -106,13 +108,13 @@ class _ProcessSetting:
                     self.state = None
 
 
-_BLAS_CONTROLLER: list = []
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
 
 
 def _limit_blas():
-    if not _BLAS_CONTROLLER:
-        _BLAS_CONTROLLER.append(ThreadpoolController())
-    return _BLAS_CONTROLLER[0].limit(limits=1, user_api="blas")
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 _ONE_BLAS_THREAD = _ProcessSetting(_limit_blas, lambda limiter: limiter.restore_original_limits())
@@ -140,7 +142,8 @@ _TASK_MMAP_THRESHOLD, _TASK_TRIM_THRESHOLD = 32 * 2**20, 256 * 2**20
 _GLIBC_MMAP_THRESHOLD = 128 * 2**10
 
 
-def _eager_glibc():
+@functools.cache
+def _eager_glibc() -> Any:
     """The C library when it is glibc and the environment makes it give
     memory back eagerly (``MALLOC_TRIM_THRESHOLD_``, as Dask's nanny sets it);
     else None."""
@@ -179,31 +182,23 @@ def reusing_freed_memory():
     anew, and its pages fault in one by one on first use. The fits'
     temporary arrays are mostly of that size.
     """
+    return nullcontext() if _eager_glibc() is None else _RELAXED_MALLOC.held()
+
+
+def _relax_malloc():
     libc = _eager_glibc()
-    if libc is None:
-        return nullcontext()
-    return _malloc_setting(libc).held()
+    libc.mallopt(_M_MMAP_THRESHOLD, _TASK_MMAP_THRESHOLD)
+    libc.mallopt(_M_TRIM_THRESHOLD, _TASK_TRIM_THRESHOLD)
 
 
-def _malloc_setting(libc) -> _ProcessSetting:
-    """The allocator's relaxed setting for tasks (one per process)."""
-    if not _MALLOC_SETTING:
-
-        def begin():
-            libc.mallopt(_M_MMAP_THRESHOLD, _TASK_MMAP_THRESHOLD)
-            libc.mallopt(_M_TRIM_THRESHOLD, _TASK_TRIM_THRESHOLD)
-
-        def end(_):
-            mmap = _env_bytes("MALLOC_MMAP_THRESHOLD_", _GLIBC_MMAP_THRESHOLD)
-            libc.mallopt(_M_MMAP_THRESHOLD, mmap)
-            libc.mallopt(_M_TRIM_THRESHOLD, _env_bytes("MALLOC_TRIM_THRESHOLD_", 0))
-            libc.malloc_trim(0)
-
-        _MALLOC_SETTING.append(_ProcessSetting(begin, end))
-    return _MALLOC_SETTING[0]
+def _restore_malloc(_):
+    libc = _eager_glibc()
+    libc.mallopt(_M_MMAP_THRESHOLD, _env_bytes("MALLOC_MMAP_THRESHOLD_", _GLIBC_MMAP_THRESHOLD))
+    libc.mallopt(_M_TRIM_THRESHOLD, _env_bytes("MALLOC_TRIM_THRESHOLD_", 0))
+    libc.malloc_trim(0)
 
 
-_MALLOC_SETTING: list[_ProcessSetting] = []
+_RELAXED_MALLOC = _ProcessSetting(_relax_malloc, _restore_malloc)
 
 
 class _OneThreadTask:
